@@ -1,0 +1,255 @@
+"""The Supervision Ledger application: commands and queries over the domain, stored sealed and ledgered.
+
+Like the library's own examples, each method is one command or one query. The edges (HTTP, CLI)
+decide who is calling; the domain decides whether the step is allowed.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from sqlalchemy import Engine
+
+from domain.errors import DomainError
+from domain.supervision_record import SupervisionRecord
+from domain.workers import Worker
+from infrastructure.database import create_schema, make_engine, writer
+from infrastructure.event_store import eventsourcing_env
+from infrastructure.keys import ORGANISATION_KEY_ID, KeyRing, load_master_key
+from infrastructure.sealed_mapper import EventDestroyed, SealedMapper
+from infrastructure.settings import Settings
+from projections.runner import ProjectionRunner
+
+Clock = Callable[[], datetime]
+
+
+class Conflict(DomainError):
+    """Someone else changed the aggregate first; the caller should reload and retry."""
+
+    def __init__(self, message: str, current_version: int | None = None) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+
+
+class NotFound(DomainError):
+    pass
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+def as_uuid(value: UUID | str, noun: str) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise NotFound(f"no {noun} {value!r}: not a valid id") from None
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Storage:
+    """The SQLAlchemy engine and keyring the application shares with projections and the ledger."""
+
+    settings: Settings
+    engine: Engine
+    keyring: KeyRing
+
+    @classmethod
+    def open(cls, settings: Settings, master_key: bytes | None = None) -> "Storage":
+        engine = make_engine(settings)
+        create_schema(engine, settings)
+        key = master_key if master_key is not None else load_master_key(settings.master_key_file)
+        keyring = KeyRing(engine, key)
+        keyring.ensure_organisation_key()
+        return cls(settings, engine, keyring)
+
+
+class SupervisionLedger(Application):
+    name = "SupervisionLedger"
+
+    def __init__(self, storage: Storage, clock: Clock = utc_now) -> None:
+        self.storage = storage
+        self.clock = clock
+        super().__init__(env={**eventsourcing_env(storage.settings), "AGGREGATE_CACHE_MAXSIZE": "1000"})
+        self.read_models = ProjectionRunner(
+            writer(storage.engine),
+            read=lambda start, limit: self.recorder.select_notifications(start, limit),
+            decode=self._decode_or_none,
+        )
+        self.read_models.create_tables()
+
+    # -- wiring ------------------------------------------------------------------------------------
+
+    def construct_mapper(self) -> SealedMapper:
+        return SealedMapper(self.construct_transcoder(), self.storage.keyring)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def _decode_or_none(self, notification: Any) -> Any | None:
+        try:
+            return self.mapper.to_domain_event(notification)
+        except EventDestroyed:
+            return None
+
+    def save_and_project(self, *aggregates: Any) -> None:
+        """Stores the events (and their ledger leaves) in one transaction, then updates the read models."""
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            current = None
+            if aggregates:
+                try:
+                    current = self.repository.get(aggregates[0].id).version
+                except AggregateNotFoundError:
+                    pass
+            raise Conflict("someone else changed this first: reload and try again", current) from None
+        self.read_models.catch_up()
+
+    # -- workers -------------------------------------------------------------------------------------
+
+    def join_worker(self, *, name: str, role: str, category: str, start_date: date, actor: str,
+                    organisation: str | None = None) -> UUID:
+        worker = Worker.join(name=name, role=role, category=category, start_date=start_date,
+                             organisation=organisation or self.storage.settings.policy_pack,
+                             actor=actor, timestamp=self.clock())
+        self.storage.keyring.assign(worker.id, self.storage.keyring.create_key())
+        self.save_and_project(worker)
+        return worker.id
+
+    def allocate_supervisor(self, worker_id: UUID, supervisor_id: UUID, *, actor: str,
+                            expected_version: int | None = None) -> None:
+        worker = self.get_worker(worker_id, expected_version)
+        self._require_active_worker(supervisor_id, "supervisor")
+        worker.allocate_supervisor(str(supervisor_id), actor=actor, timestamp=self.clock())
+        self.save_and_project(worker)
+
+    def transfer_worker(self, worker_id: UUID, new_supervisor_id: UUID, reason: str, *, actor: str,
+                        expected_version: int | None = None) -> None:
+        worker = self.get_worker(worker_id, expected_version)
+        self._require_active_worker(new_supervisor_id, "new supervisor")
+        worker.transfer(str(new_supervisor_id), reason, actor=actor, timestamp=self.clock())
+        self.save_and_project(worker)
+
+    def record_leaving(self, worker_id: UUID, leaving_date: date, *, actor: str,
+                       expected_version: int | None = None) -> None:
+        worker = self.get_worker(worker_id, expected_version)
+        worker.leave(leaving_date, actor=actor, timestamp=self.clock())
+        self.save_and_project(worker)
+
+    def get_worker(self, worker_id: UUID, expected_version: int | None = None) -> Worker:
+        return self._get(Worker, worker_id, expected_version)
+
+    # -- records -----------------------------------------------------------------------------------------
+
+    def draft_record(self, *, supervisee_id: UUID, content: dict, actor: str) -> UUID:
+        """The supervisee's current supervisor drafts; the record is sealed with the supervisee's key."""
+        supervisee = self.get_worker(supervisee_id)
+        if supervisee.supervisor_id != actor:
+            raise DomainError("only the supervisee's current supervisor can draft their supervision record")
+        if supervisee.state != "active":
+            raise DomainError(f"cannot draft a record for a worker who is {supervisee.state}")
+        record = SupervisionRecord.draft(supervisee_id=str(supervisee_id), supervisor_id=actor,
+                                         content=content, actor=actor, timestamp=self.clock())
+        self.storage.keyring.assign(record.id, self.storage.keyring.key_id_for(supervisee_id))
+        self.save_and_project(record)
+        return record.id
+
+    def share_record(self, record_id: UUID, *, actor: str, expected_version: int | None = None) -> None:
+        self._record_step(record_id, expected_version, lambda r, t: r.share(actor=actor, timestamp=t))
+
+    def request_amendment(self, record_id: UUID, text: str, *, based_on_version: int, actor: str,
+                          expected_version: int | None = None) -> None:
+        self._record_step(record_id, expected_version, lambda r, t: r.request_amendment(
+            text, based_on_version=based_on_version, actor=actor, timestamp=t))
+
+    def amend_record(self, record_id: UUID, content: dict, *, based_on_version: int, actor: str,
+                     expected_version: int | None = None) -> None:
+        self._record_step(record_id, expected_version, lambda r, t: r.amend(
+            content, based_on_version=based_on_version, actor=actor, timestamp=t))
+
+    def decline_amendment(self, record_id: UUID, rationale: str, *, actor: str,
+                          expected_version: int | None = None) -> None:
+        self._record_step(record_id, expected_version,
+                          lambda r, t: r.decline_amendment(rationale, actor=actor, timestamp=t))
+
+    def sign_record(self, record_id: UUID, content_sha256: str, *, actor: str,
+                    expected_version: int | None = None) -> None:
+        self._record_step(record_id, expected_version,
+                          lambda r, t: r.sign(content_sha256, actor=actor, timestamp=t))
+
+    def add_addendum(self, record_id: UUID, text: str, reason: str, *, actor: str,
+                     expected_version: int | None = None) -> None:
+        self._record_step(record_id, expected_version,
+                          lambda r, t: r.add_addendum(text, reason, actor=actor, timestamp=t))
+
+    def countersign_addendum(self, record_id: UUID, number: int, sha256: str, *, actor: str,
+                             expected_version: int | None = None) -> None:
+        self._record_step(record_id, expected_version,
+                          lambda r, t: r.countersign_addendum(number, sha256, actor=actor, timestamp=t))
+
+    def get_record(self, record_id: UUID, version: int | None = None) -> SupervisionRecord:
+        try:
+            record = self.repository.get(as_uuid(record_id, "supervision record"), version=version)
+        except AggregateNotFoundError:
+            raise NotFound(f"no supervision record {record_id}") from None
+        if not isinstance(record, SupervisionRecord):
+            raise NotFound(f"no supervision record {record_id}")
+        return record
+
+    def record_events(self, record_id: UUID) -> list[Any]:
+        events = list(self.events.get(as_uuid(record_id, "supervision record")))
+        if not events:
+            raise NotFound(f"no supervision record {record_id}")
+        return events
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+
+    def _record_step(self, record_id: UUID, expected_version: int | None,
+                     step: Callable[[SupervisionRecord, datetime], None]) -> None:
+        record = self._get(SupervisionRecord, record_id, expected_version)
+        step(record, self.clock())
+        self.save_and_project(record)
+
+    def _get(self, cls: type, aggregate_id: UUID, expected_version: int | None) -> Any:
+        noun = "worker" if cls is Worker else "supervision record"
+        try:
+            aggregate = self.repository.get(as_uuid(aggregate_id, noun))
+        except AggregateNotFoundError:
+            raise NotFound(f"no {noun} {aggregate_id}") from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(f"no {noun} {aggregate_id}")
+        if expected_version is not None and aggregate.version != expected_version:
+            raise Conflict(f"the {noun} is at version {aggregate.version}, not {expected_version}: "
+                           "reload and try again", aggregate.version)
+        return aggregate
+
+    def _require_active_worker(self, worker_id: UUID, what: str) -> None:
+        worker = self.get_worker(worker_id)
+        if worker.state != "active":
+            raise DomainError(f"the {what} is {worker.state}, not active")
+
+
+def open_ledger(settings: Settings | None = None, clock: Clock = utc_now) -> SupervisionLedger:
+    return SupervisionLedger(Storage.open(settings or Settings.from_env()), clock)
+
+
+__all__ = ["Conflict", "NotFound", "Storage", "SupervisionLedger", "open_ledger", "ORGANISATION_KEY_ID"]

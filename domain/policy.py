@@ -1,0 +1,329 @@
+"""Policy packs: each organisation's supervision rules as validated data.
+
+A pack is loaded from a TOML file (see ``infrastructure/policy_packs.py``) and is
+immutable once built. Every rule carries the sentence of the policy it comes from
+(``source``), or a ``note`` saying why there is none (policy silent, product
+baseline, or the organisation must configure it), so that any date the product
+enforces can be traced back to the organisation's own words.
+
+Pure: no I/O, no clock reads, imports nothing else from this project.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from dateutil.relativedelta import relativedelta
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+
+# Average Gregorian month, only used to *order* intervals when validating a pack;
+# real dates always use calendar arithmetic (``add_interval``).
+_DAYS_PER_MONTH = 365.2425 / 12
+
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+# Strict so a TOML `true` or `7.5` is rejected rather than read as a number.
+Count = Annotated[int, Strict()]
+
+
+class PolicyIncomplete(Exception):
+    """The pack lacks a value the organisation must set before this action is allowed."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Interval(_Frozen):
+    """A span of calendar time: months first, then weeks and days (relativedelta order)."""
+
+    months: Count = Field(default=0, ge=0)
+    weeks: Count = Field(default=0, ge=0)
+    days: Count = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Interval:
+        if self.months == self.weeks == self.days == 0:
+            raise ValueError("an interval needs at least one of months, weeks or days above 0")
+        return self
+
+    def nominal_days(self) -> float:
+        """Approximate length, for ordering intervals only (months averaged)."""
+        return self.months * _DAYS_PER_MONTH + self.weeks * 7 + self.days
+
+    def __str__(self) -> str:
+        parts = [
+            f"{n} {unit}{'' if n == 1 else 's'}"
+            for n, unit in ((self.months, "month"), (self.weeks, "week"), (self.days, "day"))
+            if n
+        ]
+        return " ".join(parts)
+
+
+def add_interval(start: date, interval: Interval) -> date:
+    """Calendar arithmetic: 31 Jan + 1 month = 28/29 Feb (last day when no match)."""
+    return start + relativedelta(months=interval.months, weeks=interval.weeks, days=interval.days)
+
+
+class Rule(_Frozen):
+    """Base for every rule: the policy's own words, or a note explaining their absence."""
+
+    source: str | None = None
+    note: str | None = None
+
+    @field_validator("source", "note")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank; leave it out instead")
+        return value
+
+    @model_validator(mode="after")
+    def _traceable(self) -> Rule:
+        if self.source is None and self.note is None:
+            raise ValueError(
+                "give a `source` quoting the policy, or a `note` saying why there is none "
+                "(e.g. 'policy silent: baseline')"
+            )
+        return self
+
+
+class WorkerCategory(StrEnum):
+    NQSW_ASYE = "nqsw_asye"
+    RETURNER = "returner"
+    OVERSEAS_RECRUITED = "overseas_recruited"
+    EXPERIENCED = "experienced"
+    FAMILY_SUPPORT = "family_support"
+    MANAGER = "manager"
+    VOLUNTEER = "volunteer"
+    AGENCY = "agency"
+    ROLE_CHANGER = "role_changer"
+
+
+class CancellationReason(StrEnum):
+    SICKNESS = "sickness"
+    OTHER = "other"
+
+
+class AccessRole(StrEnum):
+    """Who, besides supervisee and supervisor, a policy lets read records for a purpose."""
+
+    LINE_MANAGER = "line_manager"
+    SENIOR_MANAGER = "senior_manager"
+    HR = "hr"
+    INSPECTOR = "inspector"
+    INVESTIGATING_OFFICER = "investigating_officer"
+    WORKFORCE_DEVELOPMENT = "workforce_development"
+    QUALITY_STAFF = "quality_staff"
+
+
+class Organisation(_Frozen):
+    name: str = Field(min_length=1)
+    short_name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    policy_title: str = Field(min_length=1)
+
+
+class Retention(Rule):
+    # None is allowed so a pack can load, but nothing may be destroyed under it.
+    years_after_employment_ends: Count | None = None
+
+    @field_validator("years_after_employment_ends")
+    @classmethod
+    def _positive(cls, years: int | None) -> int | None:
+        if years is not None and years < 1:
+            raise ValueError(f"retention must be at least 1 year after employment ends, got {years}")
+        return years
+
+
+class Archival(Rule):
+    deadline_after_leaving: Interval | None = None
+
+
+class Deadline(Rule):
+    days: Count = Field(ge=1)
+    counting: Literal["working_days", "calendar_days"]
+
+
+class Completion(_Frozen):
+    record: Deadline
+    # Decisions about a child recorded on the child's case record; None: policy sets no timescale.
+    case_decisions: Deadline | None = None
+
+
+class Rebooking(_Frozen):
+    """Deadlines for re-holding a cancelled session; absent: the policy sets no separate deadline
+    (the frequency rule still applies)."""
+
+    after_cancellation: Deadline | None = None
+    # Counted from the return to work; absent: after_cancellation applies from the return.
+    after_sickness: Deadline | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _explained(self) -> Rebooking:
+        if self.after_cancellation is None and self.after_sickness is None and not self.note:
+            raise ValueError("no rebooking deadlines: add a `note` saying the policy is silent")
+        return self
+
+
+class Agreement(Rule):
+    review_every: Interval
+    renegotiate_on_supervisor_change: bool
+
+
+class FrequencyPhase(_Frozen):
+    every: Interval
+    # Offset from the category's start date at which this phase ends (exclusive);
+    # None: open-ended, only allowed for the last phase.
+    until: Interval | None = None
+    # Text of any condition the policy puts on moving into this phase (not enforced).
+    condition: str | None = None
+
+
+class FrequencyRule(Rule):
+    phases: tuple[FrequencyPhase, ...]
+
+    @field_validator("phases")
+    @classmethod
+    def _phases_well_formed(cls, phases: tuple[FrequencyPhase, ...]) -> tuple[FrequencyPhase, ...]:
+        if not phases:
+            raise ValueError("at least one phase is required")
+        if phases[-1].until is not None:
+            raise ValueError("the last phase must be open-ended (no `until`) so the rule never runs out")
+        for n, phase in enumerate(phases[:-1], start=1):
+            if phase.until is None:
+                raise ValueError(f"phase {n} of {len(phases)} has no `until`; only the last phase may be open-ended")
+        ends = [p.until.nominal_days() for p in phases[:-1]]  # type: ignore[union-attr]
+        for n in range(2, len(ends) + 1):
+            if ends[n - 1] <= ends[n - 2]:
+                raise ValueError(f"phase {n}'s `until` must be later than phase {n - 1}'s; phases must follow each other in time")
+        # Phases model support easing over time; the scheduler relies on intervals
+        # never shrinking to keep due dates monotone in the last session date.
+        for n in range(2, len(phases) + 1):
+            earlier, later = phases[n - 2].every, phases[n - 1].every
+            if later.nominal_days() < earlier.nominal_days():
+                raise ValueError(
+                    f"phase {n} (every {later}) is more frequent than phase {n - 1} (every {earlier}); "
+                    "phases must ease, not tighten"
+                )
+        return phases
+
+
+class Frequency(_Frozen):
+    """Minimum supervision frequency; a category left out follows ``default``."""
+
+    default: FrequencyRule
+    nqsw_asye: FrequencyRule | None = None
+    returner: FrequencyRule | None = None
+    overseas_recruited: FrequencyRule | None = None
+    experienced: FrequencyRule | None = None
+    family_support: FrequencyRule | None = None
+    manager: FrequencyRule | None = None
+    volunteer: FrequencyRule | None = None
+    agency: FrequencyRule | None = None
+    role_changer: FrequencyRule | None = None
+
+    def for_category(self, category: WorkerCategory) -> FrequencyRule:
+        return getattr(self, category.value) or self.default
+
+
+class SessionMinutes(Rule):
+    minutes: Count | None = Field(default=None, ge=1)
+
+
+class CaseRating(Rule):
+    every: Interval
+    approval_by: str | None = None
+
+
+class CaseSupervision(_Frozen):
+    # Interval for cases without a rating (or for every case, where the policy has no ratings).
+    unrated: CaseRating
+    ratings: dict[Identifier, CaseRating] = Field(default_factory=dict)
+
+
+class SarResponse(Rule):
+    respond_within: Interval
+    extension: Interval
+
+
+class AccessLogRetention(Rule):
+    years: Count = Field(ge=1)
+
+
+class ClosureDays(Rule):
+    dates: tuple[date, ...] = ()
+
+
+class TemplateSection(_Frozen):
+    key: Identifier
+    title: str = Field(min_length=1)
+    prompt: str | None = None
+
+
+class RecordTemplate(Rule):
+    sections: tuple[TemplateSection, ...]
+
+    @field_validator("sections")
+    @classmethod
+    def _unique_keys(cls, sections: tuple[TemplateSection, ...]) -> tuple[TemplateSection, ...]:
+        if not sections:
+            raise ValueError("a record template needs at least one section")
+        keys = [s.key for s in sections]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate section keys: {', '.join(duplicates)}")
+        return sections
+
+
+class ArchiveAccess(Rule):
+    roles: tuple[AccessRole, ...]
+    purpose_required: bool = True
+
+
+class PolicyPack(_Frozen):
+    schema_version: Literal[1] = 1
+    # Bump on any rule change, so events can cite the revision that applied.
+    version: Count = Field(ge=1)
+    organisation: Organisation
+    retention: Retention
+    archival: Archival
+    completion: Completion
+    rebooking: Rebooking
+    agreement: Agreement
+    frequency: Frequency
+    minimum_session_minutes: SessionMinutes
+    case_supervision: CaseSupervision
+    sar_response: SarResponse
+    access_log_retention: AccessLogRetention
+    closure_days: ClosureDays
+    record_template: RecordTemplate
+    archive_access: ArchiveAccess
+
+    @property
+    def short_name(self) -> str:
+        return self.organisation.short_name
+
+    @property
+    def access_log_retention_years(self) -> int:
+        return self.access_log_retention.years
+
+    @property
+    def closure_dates(self) -> frozenset[date]:
+        return frozenset(self.closure_days.dates)
+
+    @property
+    def archive_access_roles(self) -> tuple[AccessRole, ...]:
+        return self.archive_access.roles
+
+    def retention_years_required(self) -> int:
+        """The retention period, or PolicyIncomplete: destruction needs an explicit period."""
+        years = self.retention.years_after_employment_ends
+        if years is None:
+            raise PolicyIncomplete(
+                f"{self.organisation.name} ({self.short_name}): the policy names no retention period "
+                "after employment ends, so no supervision record may be destroyed. The organisation "
+                "must set retention.years_after_employment_ends in its policy pack."
+            )
+        return years

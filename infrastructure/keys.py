@@ -1,0 +1,179 @@
+"""Per-worker data keys, wrapped by a master key that never enters the database.
+
+Each worker gets their own AES-256-GCM data key; every event about them is sealed with it, so that
+destroying that one key makes all of it unreadable (crypto-shredding). Non-personal events (the
+organisation's own) use the organisation key. The wrapped keys live in `data_keys`; which key seals
+which aggregate lives in `key_assignments`.
+"""
+
+import base64
+import os
+import secrets
+import stat
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from uuid import UUID
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+from sqlalchemy import Column, DateTime, Engine, LargeBinary, String, Table, insert, select, update
+
+from infrastructure.database import metadata
+
+ORGANISATION_KEY_ID = "organisation"
+
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("wrapped_key", LargeBinary, nullable=True),  # NULL once destroyed
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("destroyed_at", DateTime(timezone=True), nullable=True),
+)
+
+key_assignments = Table(
+    "key_assignments",
+    metadata,
+    Column("originator_id", String(36), primary_key=True),
+    Column("key_id", String(64), nullable=False, index=True),
+)
+
+
+class KeyError_(Exception):
+    """Base for key problems; named so it does not shadow the builtin KeyError."""
+
+
+class MasterKeyMissing(KeyError_):
+    pass
+
+
+class KeyDestroyed(KeyError_):
+    """The data key was destroyed: what it sealed is gone for good."""
+
+
+class UnknownKey(KeyError_):
+    pass
+
+
+def load_master_key(path: Path, env_value: str | None = None) -> bytes:
+    """From SVL_MASTER_KEY (base64) if set, else from the key file. Never from the database."""
+    raw = env_value if env_value is not None else os.environ.get("SVL_MASTER_KEY")
+    if raw is None:
+        if not path.exists():
+            raise MasterKeyMissing(
+                f"master key file {path} not found: run `svl init` to create one, "
+                "or set SVL_MASTER_KEY_FILE / SVL_MASTER_KEY"
+            )
+        raw = path.read_text().strip()
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except ValueError:
+        raise MasterKeyMissing("the master key is not valid base64") from None
+    if len(key) != 32:
+        raise MasterKeyMissing(f"the master key must be 32 bytes (AES-256), found {len(key)}")
+    return key
+
+
+def create_master_key_file(path: Path) -> bool:
+    """Creates a local master key (mode 0600) if there is none. Returns True if one was created."""
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "w") as f:
+        f.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+    return True
+
+
+class KeyRing:
+    """Creates, unwraps, assigns and destroys data keys. Unwrapped keys are cached in memory only."""
+
+    def __init__(self, engine: Engine, master_key: bytes) -> None:
+        self._engine = engine
+        self._master_key = master_key
+        self._aeads: dict[str, AESGCM] = {}
+        self._assignments: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def ensure_organisation_key(self) -> None:
+        with self._engine.begin() as conn:
+            exists = conn.execute(select(data_keys.c.key_id).where(data_keys.c.key_id == ORGANISATION_KEY_ID)).first()
+            if exists is None:
+                conn.execute(insert(data_keys).values(self._new_key_row(ORGANISATION_KEY_ID)))
+
+    def create_key(self) -> str:
+        key_id = secrets.token_hex(16)
+        with self._engine.begin() as conn:
+            conn.execute(insert(data_keys).values(self._new_key_row(key_id)))
+        return key_id
+
+    def assign(self, originator_id: UUID | str, key_id: str) -> None:
+        """Binds an aggregate to the key that seals its events, before its first event is stored."""
+        oid = str(originator_id)
+        with self._engine.begin() as conn:
+            current = conn.execute(
+                select(key_assignments.c.key_id).where(key_assignments.c.originator_id == oid)
+            ).scalar()
+            if current is None:
+                conn.execute(insert(key_assignments).values(originator_id=oid, key_id=key_id))
+            elif current != key_id:
+                raise UnknownKey(f"aggregate {oid} is already sealed with another key")
+        with self._lock:
+            self._assignments[oid] = key_id
+
+    def key_id_for(self, originator_id: UUID | str) -> str:
+        oid = str(originator_id)
+        with self._lock:
+            cached = self._assignments.get(oid)
+        if cached is not None:
+            return cached
+        with self._engine.connect() as conn:
+            key_id = conn.execute(
+                select(key_assignments.c.key_id).where(key_assignments.c.originator_id == oid)
+            ).scalar()
+        if key_id is None:
+            raise UnknownKey(f"no data key is assigned to aggregate {oid}: refusing to store it unsealed")
+        with self._lock:
+            self._assignments[oid] = key_id
+        return key_id
+
+    def aead(self, key_id: str) -> AESGCM:
+        with self._lock:
+            cached = self._aeads.get(key_id)
+        if cached is not None:
+            return cached
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(data_keys.c.wrapped_key, data_keys.c.destroyed_at).where(data_keys.c.key_id == key_id)
+            ).first()
+        if row is None:
+            raise UnknownKey(f"data key {key_id} does not exist")
+        if row.wrapped_key is None:
+            raise KeyDestroyed(f"data key {key_id} was destroyed on {row.destroyed_at}")
+        try:
+            aead = AESGCM(aes_key_unwrap(self._master_key, row.wrapped_key))
+        except InvalidUnwrap:
+            raise KeyError_(f"data key {key_id} cannot be unwrapped: wrong master key?") from None
+        with self._lock:
+            self._aeads[key_id] = aead
+        return aead
+
+    def destroy(self, key_id: str, at: datetime) -> None:
+        """Overwrites the wrapped key and forgets every cached copy."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(data_keys).where(data_keys.c.key_id == key_id).values(wrapped_key=None, destroyed_at=at)
+            )
+        self.forget(key_id)
+
+    def forget(self, key_id: str) -> None:
+        with self._lock:
+            self._aeads.pop(key_id, None)
+
+    def _new_key_row(self, key_id: str) -> dict:
+        return {
+            "key_id": key_id,
+            "wrapped_key": aes_key_wrap(self._master_key, AESGCM.generate_key(bit_length=256)),
+            "created_at": datetime.now(timezone.utc),
+        }

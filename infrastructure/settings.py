@@ -1,0 +1,45 @@
+"""Configuration by environment, read once at the edge and passed down."""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATABASE_URL = "sqlite:///data/svl.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL only: the schema that holds every table (tests give each run its own).
+    database_schema: str = "public"
+    master_key_file: Path = Path("data/master.key")
+    signing_key_file: Path = Path("data/signing.key")
+    policy_pack: str = "bcp"
+    organisation_origin: str = "supervision-ledger.example/bcp"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        return cls(
+            database_url=env.get("SVL_DATABASE_URL", DEFAULT_DATABASE_URL),
+            database_schema=env.get("SVL_DATABASE_SCHEMA", "public"),
+            master_key_file=Path(env.get("SVL_MASTER_KEY_FILE", "data/master.key")),
+            signing_key_file=Path(env.get("SVL_SIGNING_KEY_FILE", "data/signing.key")),
+            policy_pack=env.get("SVL_POLICY_PACK", "bcp"),
+            organisation_origin=env.get("SVL_LOG_ORIGIN", "supervision-ledger.example/bcp"),
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The file behind sqlite:///relative/or/absolute.db."""
+        if not self.is_sqlite:
+            raise ValueError("not an SQLite database URL")
+        path = self.database_url.split(":///", 1)[1]
+        if not path or path.startswith(":memory:"):
+            raise ValueError("Supervision Ledger needs an SQLite file, not an in-memory database")
+        return Path(path)

@@ -1,0 +1,546 @@
+"""Supervision Ledger offline verifier.
+
+This file is deliberately self-contained: it imports only the Python standard
+library and ``cryptography``, so that anyone holding an exported bundle can copy
+this one file, read it, and check the ledger without trusting the rest of our
+code.
+
+What it checks:
+
+* Merkle tree hashing, inclusion and consistency proofs exactly as RFC 9162
+  (Certificate Transparency v2), section 2.1: leaf = SHA-256(0x00 || data),
+  interior node = SHA-256(0x01 || left || right), empty tree = SHA-256("").
+* Checkpoints (signed tree heads) in the C2SP ``tlog-checkpoint`` format, inside
+  a C2SP ``signed-note`` with Ed25519 signatures (signature type 0x01)::
+
+      <origin>
+      <tree size, decimal>
+      <root hash, base64>
+      time 2025-11-24T23:26:00Z        <- optional extension line, see below
+                                       <- blank line
+      — <key name> <base64(4-byte key ID || 64-byte Ed25519 signature)>
+
+  Extension line ``time <RFC 3339 UTC>``: the log's own claim of when it signed
+  the checkpoint. Always UTC, always the ``Z`` suffix, whole seconds, i.e. the
+  exact shape ``YYYY-MM-DDTHH:MM:SSZ``, so each instant has exactly one spelling
+  (the signature covers bytes, so two spellings of one time would be two
+  different notes). It is covered by the log's signature but, as the C2SP spec
+  warns about every extension line, witnesses do not vouch for it; treat it as
+  an assertion by the signer, not as a trusted timestamp.
+
+Verification functions return ``False`` (proofs) or raise ``VerificationError``
+(notes, checkpoints, keys); they never raise anything else on hostile input.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+__all__ = [
+    "EMPTY_ROOT",
+    "HASH_SIZE",
+    "Checkpoint",
+    "MalformedError",
+    "Note",
+    "NoteSignature",
+    "SignatureError",
+    "VerificationError",
+    "VerifierKey",
+    "format_checkpoint_body",
+    "format_verifier_key",
+    "leaf_hash",
+    "node_hash",
+    "parse_checkpoint",
+    "parse_note",
+    "parse_verifier_key",
+    "root_from_leaf_hashes",
+    "sign_checkpoint",
+    "sign_note",
+    "verify_checkpoint",
+    "verify_consistency",
+    "verify_inclusion",
+    "verify_note",
+]
+
+# --- Merkle tree hashing (RFC 9162 section 2.1.1) ---
+
+HASH_SIZE = 32
+# RFC 9162 carries tree sizes and indices as uint64.
+_MAX_TREE_SIZE = 1 << 64
+
+
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+EMPTY_ROOT = _sha256(b"")
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """MTH of a one-leaf tree: the 0x00 prefix keeps leaves and nodes apart."""
+    return _sha256(b"\x00" + data)
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return _sha256(b"\x01" + left + right)
+
+
+def _split_point(size: int) -> int:
+    """RFC 9162's k: the largest power of two smaller than size (size >= 2)."""
+    return 1 << ((size - 1).bit_length() - 1)
+
+
+def root_from_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
+    """Reference MTH, written as the RFC's recursion so it can be read against it."""
+    if not hashes:
+        return EMPTY_ROOT
+    return _mth(hashes, 0, len(hashes))
+
+
+def _mth(hashes: Sequence[bytes], start: int, end: int) -> bytes:
+    if end - start == 1:
+        return hashes[start]
+    mid = start + _split_point(end - start)
+    return node_hash(_mth(hashes, start, mid), _mth(hashes, mid, end))
+
+
+# --- proof verification (RFC 9162 sections 2.1.3.2 and 2.1.4.2) ---
+
+
+def _is_hash(value: object) -> bool:
+    return isinstance(value, (bytes, bytearray)) and len(value) == HASH_SIZE
+
+
+def _is_size(value: object) -> bool:
+    # bool is an int subclass; True as a tree size is a caller bug, not a size.
+    return type(value) is int and 0 <= value < _MAX_TREE_SIZE
+
+
+def _is_proof(proof: object) -> bool:
+    # 64 levels cover any uint64 tree; anything longer cannot be a valid proof.
+    return (
+        isinstance(proof, (list, tuple))
+        and len(proof) <= 2 * 64
+        and all(_is_hash(p) for p in proof)
+    )
+
+
+def verify_inclusion(
+    leaf_hash: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes
+) -> bool:
+    """True iff proof shows leaf_hash at index in the tree of tree_size with root."""
+    if not (_is_size(index) and _is_size(tree_size) and index < tree_size):
+        return False
+    if not (_is_hash(leaf_hash) and _is_hash(root) and _is_proof(proof)):
+        return False
+    fn, sn = index, tree_size - 1
+    r = bytes(leaf_hash)
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while fn and not fn & 1:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = node_hash(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(
+    size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes
+) -> bool:
+    """True iff proof shows the tree (size1, root1) is a prefix of (size2, root2).
+
+    Edge cases the RFC leaves to the caller (it assumes 0 < size1 < size2):
+    equal sizes are consistent iff the roots are equal and the proof is empty;
+    the empty tree is a prefix of every tree, with an empty proof, but only if
+    root1 really is the empty-tree hash (a size-0 head with any other root is
+    a false head, so we do not wave it through).
+    """
+    if not (_is_size(size1) and _is_size(size2) and _is_proof(proof)):
+        return False
+    if not (_is_hash(root1) and _is_hash(root2)):
+        return False
+    if size1 > size2:
+        return False
+    if size1 == 0 and root1 != EMPTY_ROOT:
+        return False
+    if size1 == size2:
+        return not proof and root1 == root2
+    if size1 == 0:
+        return not proof
+    return _verify_consistency_rfc(size1, size2, list(proof), bytes(root1), bytes(root2))
+
+
+def _verify_consistency_rfc(
+    first: int, second: int, path: list[bytes], first_hash: bytes, second_hash: bytes
+) -> bool:
+    if not path:
+        return False
+    if first & (first - 1) == 0:
+        path.insert(0, first_hash)
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            while fn and not fn & 1:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    return fr == first_hash and sr == second_hash and sn == 0
+
+
+# --- errors ---
+
+
+class VerificationError(Exception):
+    """The input is not a well-formed, correctly signed artefact."""
+
+
+class MalformedError(VerificationError):
+    """The text does not follow the note, checkpoint or verifier-key format."""
+
+
+class SignatureError(VerificationError):
+    """No valid signature by the expected key, or a signature by it is invalid."""
+
+
+# --- signed notes (C2SP signed-note) ---
+
+ALG_ED25519 = 0x01
+_SIGNATURE_PREFIX = "\u2014 "  # em dash, space
+# The spec asks verifiers to cap signatures and accept at least 16; Go's note
+# package caps at 100, and so do we, so a note Go accepts is one we accept.
+_MAX_SIGNATURES = 100
+_HEX8 = re.compile(r"[0-9a-fA-F]{8}")
+
+
+def _b64decode_strict(text: str) -> bytes:
+    """Standard base64, padded, and only in its canonical spelling.
+
+    Non-canonical spellings (stray bits in the padding) would let one signature
+    or root be written several ways; refusing them keeps every artefact unique.
+    """
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
+        raise MalformedError(f"invalid base64: {text!r}") from exc
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise MalformedError(f"non-canonical base64: {text!r}")
+    return raw
+
+
+def _b64encode(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _is_valid_key_name(name: str) -> bool:
+    return bool(name) and "+" not in name and not any(c.isspace() for c in name)
+
+
+def _check_note_characters(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise MalformedError("note is not valid UTF-8") from exc
+    if any(ord(c) < 0x20 and c != "\n" for c in text):
+        raise MalformedError("note contains a control character other than newline")
+
+
+def _key_id(name: str, typed_public_key: bytes) -> int:
+    digest = _sha256(name.encode("utf-8") + b"\n" + typed_public_key)
+    return int.from_bytes(digest[:4], "big")
+
+
+@dataclass(frozen=True)
+class NoteSignature:
+    """One signature line: who (name, key ID) and the raw signature bytes."""
+
+    name: str
+    key_id: int
+    signature: bytes
+
+    def line(self) -> str:
+        blob = self.key_id.to_bytes(4, "big") + self.signature
+        return f"{_SIGNATURE_PREFIX}{self.name} {_b64encode(blob)}\n"
+
+
+@dataclass(frozen=True)
+class Note:
+    """A parsed signed note. text is exactly what the signatures cover."""
+
+    text: str
+    signatures: tuple[NoteSignature, ...]
+
+
+@dataclass(frozen=True)
+class VerifierKey:
+    """An Ed25519 note verifier key, as in golang.org/x/mod/sumdb/note."""
+
+    name: str
+    key_id: int
+    public_key: bytes  # 32 raw bytes
+
+    def __str__(self) -> str:
+        return format_verifier_key(self.name, self.public_key)
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        try:
+            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+def _raw_public_key(public_key: bytes | Ed25519PublicKey) -> bytes:
+    if isinstance(public_key, Ed25519PublicKey):
+        return public_key.public_bytes_raw()
+    return bytes(public_key)
+
+
+def format_verifier_key(name: str, public_key_bytes: bytes | Ed25519PublicKey) -> str:
+    """The vkey string ``<name>+<key ID hex>+<base64(0x01 || public key)>``."""
+    if not _is_valid_key_name(name):
+        raise ValueError(f"invalid key name {name!r}: empty, or has a space or '+'")
+    raw = _raw_public_key(public_key_bytes)
+    if len(raw) != 32:
+        raise ValueError(f"Ed25519 public key must be 32 bytes, got {len(raw)}")
+    typed = bytes([ALG_ED25519]) + raw
+    return f"{name}+{_key_id(name, typed):08x}+{_b64encode(typed)}"
+
+
+def parse_verifier_key(vkey: str) -> VerifierKey:
+    if not isinstance(vkey, str):
+        raise MalformedError("verifier key must be a string")
+    parts = vkey.split("+", 2)
+    if len(parts) != 3:
+        raise MalformedError(f"malformed verifier key {vkey!r}")
+    name, key_id_hex, key_b64 = parts
+    if not _is_valid_key_name(name) or not _HEX8.fullmatch(key_id_hex):
+        raise MalformedError(f"malformed verifier key {vkey!r}")
+    typed = _b64decode_strict(key_b64)
+    if not typed or typed[0] != ALG_ED25519:
+        raise MalformedError(f"verifier key {name!r} is not an Ed25519 (0x01) key")
+    if len(typed) != 33:
+        raise MalformedError(f"verifier key {name!r} has a {len(typed) - 1}-byte key")
+    key_id = int(key_id_hex, 16)
+    if _key_id(name, typed) != key_id:
+        raise MalformedError(f"verifier key {name!r}: key ID does not match the key")
+    return VerifierKey(name=name, key_id=key_id, public_key=typed[1:])
+
+
+def _as_verifier_key(vkey: str | VerifierKey) -> VerifierKey:
+    return vkey if isinstance(vkey, VerifierKey) else parse_verifier_key(vkey)
+
+
+def _as_text(note: str | bytes) -> str:
+    if isinstance(note, (bytes, bytearray)):
+        try:
+            return bytes(note).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedError("note is not valid UTF-8") from exc
+    if not isinstance(note, str):
+        raise MalformedError("note must be str or bytes")
+    return note
+
+
+def parse_note(note: str | bytes) -> Note:
+    """Split a signed note into its text and signature lines; checks no signature."""
+    text = _as_text(note)
+    _check_note_characters(text)
+    split = text.rfind("\n\n")
+    if split < 0:
+        raise MalformedError("note has no blank line before its signatures")
+    body, sig_block = text[: split + 1], text[split + 2 :]
+    if not sig_block or not sig_block.endswith("\n"):
+        raise MalformedError("note has no signature lines, or misses the final newline")
+    lines = sig_block[:-1].split("\n")
+    if len(lines) > _MAX_SIGNATURES:
+        raise MalformedError(f"note has more than {_MAX_SIGNATURES} signatures")
+    return Note(text=body, signatures=tuple(_parse_signature_line(line) for line in lines))
+
+
+def _parse_signature_line(line: str) -> NoteSignature:
+    if not line.startswith(_SIGNATURE_PREFIX):
+        raise MalformedError(f"not a signature line: {line!r}")
+    name, _, b64 = line[len(_SIGNATURE_PREFIX) :].partition(" ")
+    if not _is_valid_key_name(name) or not b64:
+        raise MalformedError(f"malformed signature line: {line!r}")
+    blob = _b64decode_strict(b64)
+    if len(blob) < 5:
+        raise MalformedError(f"signature too short: {line!r}")
+    return NoteSignature(name=name, key_id=int.from_bytes(blob[:4], "big"), signature=blob[4:])
+
+
+def sign_note(text: str, private_key: Ed25519PrivateKey, key_name: str) -> str:
+    """The signed note: text, blank line, one Ed25519 signature line."""
+    if not text.endswith("\n"):
+        raise ValueError("note text must end with a newline")
+    _check_note_characters(text)
+    if not _is_valid_key_name(key_name):
+        raise ValueError(f"invalid key name {key_name!r}: empty, or has a space or '+'")
+    public = private_key.public_key().public_bytes_raw()
+    key_id = _key_id(key_name, bytes([ALG_ED25519]) + public)
+    signature = private_key.sign(text.encode("utf-8"))
+    return text + "\n" + NoteSignature(key_name, key_id, signature).line()
+
+
+def verify_note(note: str | bytes, vkey: str | VerifierKey) -> Note:
+    """Parse the note and require a valid signature from vkey.
+
+    Per the signed-note spec, signatures from other keys (e.g. witnesses) are
+    ignored, and a signature that claims to be from vkey but does not verify
+    rejects the whole note.
+    """
+    key = _as_verifier_key(vkey)
+    parsed = parse_note(note)
+    ours = [s for s in parsed.signatures if (s.name, s.key_id) == (key.name, key.key_id)]
+    if not ours:
+        raise SignatureError(f"no signature from key {key.name}+{key.key_id:08x}")
+    message = parsed.text.encode("utf-8")
+    for sig in ours:
+        if not key.verify(message, sig.signature):
+            raise SignatureError(f"invalid signature from key {key.name}+{key.key_id:08x}")
+    return parsed
+
+
+# --- checkpoints (C2SP tlog-checkpoint) ---
+
+_TIME_PREFIX = "time "
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_TIME_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    origin: str
+    tree_size: int
+    root_hash: bytes
+    time: datetime | None  # from our "time" extension line; None if absent
+    body: str  # the note text the signatures cover, byte for byte
+    signatures: tuple[NoteSignature, ...]
+    extensions: tuple[str, ...] = ()  # every line after the root hash, verbatim
+
+
+def _format_time(moment: datetime) -> str:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("checkpoint time must be timezone-aware")
+    # Sub-second precision is dropped so the line has one canonical spelling;
+    # formatted by hand because strftime does not zero-pad years below 1000.
+    t = moment.astimezone(timezone.utc)
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d}"
+        f"T{t.hour:02d}:{t.minute:02d}:{t.second:02d}Z"
+    )
+
+
+def _parse_time(value: str) -> datetime:
+    if not _TIME_SHAPE.fullmatch(value):
+        raise MalformedError(f"time extension is not YYYY-MM-DDTHH:MM:SSZ: {value!r}")
+    try:
+        return datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError as exc:
+        raise MalformedError(f"time extension is not a real instant: {value!r}") from exc
+
+
+def format_checkpoint_body(
+    origin: str, tree_size: int, root: bytes, time: datetime | None = None
+) -> str:
+    """The checkpoint note text (what gets signed)."""
+    if not origin or "\n" in origin or any(ord(c) < 0x20 for c in origin):
+        raise ValueError(f"invalid checkpoint origin {origin!r}")
+    if not _is_size(tree_size):
+        raise ValueError(f"invalid tree size {tree_size!r}")
+    if not _is_hash(root):
+        raise ValueError("root hash must be 32 bytes")
+    body = f"{origin}\n{tree_size}\n{_b64encode(bytes(root))}\n"
+    if time is not None:
+        body += f"{_TIME_PREFIX}{_format_time(time)}\n"
+    return body
+
+
+def sign_checkpoint(
+    origin: str,
+    tree_size: int,
+    root: bytes,
+    private_key: Ed25519PrivateKey,
+    key_name: str | None = None,
+    time: datetime | None = None,
+) -> str:
+    """The full signed checkpoint note. key_name defaults to the origin, as the
+    spec recommends; time=None omits the time line (no clock is read here)."""
+    body = format_checkpoint_body(origin, tree_size, root, time)
+    return sign_note(body, private_key, origin if key_name is None else key_name)
+
+
+def parse_checkpoint(text: str | bytes) -> Checkpoint:
+    """Parse a checkpoint note WITHOUT checking any signature."""
+    note = parse_note(text)
+    return _checkpoint_from_note(note)
+
+
+def _checkpoint_from_note(note: Note) -> Checkpoint:
+    lines = note.text[:-1].split("\n")
+    if len(lines) < 3 or any(not line for line in lines):
+        raise MalformedError("checkpoint needs origin, size and root lines, none empty")
+    origin, size_text, root_text, *extensions = lines
+    if not _DECIMAL.fullmatch(size_text) or int(size_text) >= _MAX_TREE_SIZE:
+        raise MalformedError(f"invalid tree size {size_text!r}")
+    root = _b64decode_strict(root_text)
+    if len(root) != HASH_SIZE:
+        raise MalformedError(f"root hash is {len(root)} bytes, not {HASH_SIZE}")
+    return Checkpoint(
+        origin=origin,
+        tree_size=int(size_text),
+        root_hash=root,
+        time=_time_from_extensions(extensions),
+        body=note.text,
+        signatures=note.signatures,
+        extensions=tuple(extensions),
+    )
+
+
+def _time_from_extensions(extensions: list[str]) -> datetime | None:
+    times = [line[len(_TIME_PREFIX) :] for line in extensions if line.startswith(_TIME_PREFIX)]
+    if len(times) > 1:
+        raise MalformedError("checkpoint has more than one time line")
+    return _parse_time(times[0]) if times else None
+
+
+def verify_checkpoint(
+    text: str | bytes, vkey: str | VerifierKey, *, origin: str | None = None
+) -> Checkpoint:
+    """Parse a checkpoint and require a valid signature by vkey.
+
+    Pass origin to also pin which log this must be: a key that signs for two
+    logs would otherwise let one log's checkpoint stand in for the other's.
+    """
+    checkpoint = _checkpoint_from_note(verify_note(text, vkey))
+    if origin is not None and checkpoint.origin != origin:
+        raise VerificationError(f"checkpoint origin {checkpoint.origin!r}, expected {origin!r}")
+    return checkpoint
+
+
+# --- bundle verification (added later) ---

@@ -1,0 +1,63 @@
+"""Current records: each record's state, versions, signatures and counts, from its events."""
+
+from typing import Any
+
+from sqlalchemy import Connection, insert, update
+
+from domain.record_content import content_sha256
+from domain.supervision_record import RecordState, SupervisionRecord
+from projections.schema import current_records
+
+
+def _drafted(conn: Connection, e: Any) -> None:
+    conn.execute(insert(current_records).values(
+        record_id=str(e.originator_id), supervisee_id=e.supervisee_id, supervisor_id=e.supervisor_id,
+        state=RecordState.DRAFT.value, session_date=_date(e.content["session_date"]), content_version=1,
+        content_sha256=content_sha256(str(e.originator_id), 1, e.content), aggregate_version=e.originator_version,
+        open_amendment=False, disagreements=0, addenda=0, drafted_at=e.timestamp, updated_at=e.timestamp,
+        file_section="current", destroyed=False,
+    ))
+
+
+def _amended(conn: Connection, e: Any) -> None:
+    row = conn.execute(current_records.select().where(current_records.c.record_id == str(e.originator_id))).one()
+    version = row.content_version + 1
+    _set(conn, e, content_version=version, session_date=_date(e.content["session_date"]),
+         content_sha256=content_sha256(str(e.originator_id), version, e.content),
+         open_amendment=False,
+         state=RecordState.SHARED.value if row.open_amendment else row.state)
+
+
+def _declined(conn: Connection, e: Any) -> None:
+    _set(conn, e, state=RecordState.SHARED.value, open_amendment=False,
+         disagreements=current_records.c.disagreements + 1)
+
+
+HANDLERS = {
+    SupervisionRecord.Drafted: _drafted,
+    SupervisionRecord.SharedWithSupervisee: lambda c, e: _set(c, e, state=RecordState.SHARED.value),
+    SupervisionRecord.AmendmentRequested: lambda c, e: _set(
+        c, e, state=RecordState.AMENDMENT_REQUESTED.value, open_amendment=True),
+    SupervisionRecord.Amended: _amended,
+    SupervisionRecord.AmendmentDeclined: _declined,
+    SupervisionRecord.SignedBySupervisee: lambda c, e: _set(
+        c, e, state=RecordState.SIGNED_BY_SUPERVISEE.value, supervisee_signed_at=e.timestamp),
+    SupervisionRecord.SignedBySupervisor: lambda c, e: _set(
+        c, e, state=RecordState.LOCKED.value, supervisor_signed_at=e.timestamp),
+    SupervisionRecord.AddendumAdded: lambda c, e: _set(c, e, addenda=current_records.c.addenda + 1),
+    SupervisionRecord.AddendumCountersigned: lambda c, e: _set(c, e),
+}
+
+
+def _set(conn: Connection, e: Any, **values: Any) -> None:
+    conn.execute(
+        update(current_records)
+        .where(current_records.c.record_id == str(e.originator_id))
+        .values(aggregate_version=e.originator_version, updated_at=e.timestamp, **values)
+    )
+
+
+def _date(value: Any):  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    return value if isinstance(value, date) else date.fromisoformat(value)

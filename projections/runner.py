@@ -1,0 +1,89 @@
+"""Keeps the read models up to date from the notification log, with the position tracked in the same
+transaction as the rows it produced: restart-safe, idempotent, rebuildable from zero.
+
+The library's ProjectionRunner needs a recorder that supports subscriptions, which its SQLite
+recorder does not; this runner pulls from the notification log instead, on both backends.
+"""
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select
+
+from projections import current_records, worker_files
+from projections.schema import projection_positions, read_models
+
+Handler = Callable[[Connection, Any], None]
+HANDLERS: dict[type, Handler] = {**worker_files.HANDLERS, **current_records.HANDLERS}
+POSITION_NAME = "read_models"
+
+
+class ProjectionRunner:
+    """`read(start, limit)` returns notifications (with `.id`); `decode(n)` returns the domain event,
+    or None when the event's key was destroyed (its content is gone; only the position moves)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        read: Callable[[int, int], Sequence[Any]],
+        decode: Callable[[Any], Any | None],
+        extra_handlers: dict[type, Handler] | None = None,
+        batch_size: int = 500,
+    ) -> None:
+        self.engine = engine
+        self.read = read
+        self.decode = decode
+        self.handlers = {**HANDLERS, **(extra_handlers or {})}
+        self.batch_size = batch_size
+
+    def create_tables(self) -> None:
+        read_models.create_all(self.engine)
+        with self.engine.begin() as conn:
+            if conn.execute(select(projection_positions.c.position)
+                            .where(projection_positions.c.name == POSITION_NAME)).first() is None:
+                conn.execute(insert(projection_positions).values(name=POSITION_NAME, position=0))
+
+    def position(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(projection_positions.c.position)
+                                .where(projection_positions.c.name == POSITION_NAME)).scalar_one()
+
+    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+        """Processes every notification after the tracked position. Returns how many were processed."""
+        processed = 0
+        while True:
+            with self.engine.begin() as conn:
+                position = conn.execute(
+                    select(projection_positions.c.position)
+                    .where(projection_positions.c.name == POSITION_NAME)
+                    .with_for_update()  # PostgreSQL: one catcher-up at a time; SQLite: BEGIN IMMEDIATE
+                ).scalar_one()
+                batch = self.read(position + 1, self.batch_size)
+                if not batch:
+                    return processed
+                self._apply(conn, batch)
+                conn.execute(projection_positions.update()
+                             .where(projection_positions.c.name == POSITION_NAME)
+                             .values(position=batch[-1].id))
+            processed += len(batch)
+            if progress:
+                progress(len(batch))
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+        """Empties every read model and replays the whole log."""
+        with self.engine.begin() as conn:
+            for table in reversed(read_models.sorted_tables):
+                if table is not projection_positions:
+                    conn.execute(delete(table))
+            conn.execute(projection_positions.update()
+                         .where(projection_positions.c.name == POSITION_NAME).values(position=0))
+        return self.catch_up(progress)
+
+    def _apply(self, conn: Connection, batch: Iterable[Any]) -> None:
+        for notification in batch:
+            domain_event = self.decode(notification)
+            if domain_event is None:
+                continue
+            handler = self.handlers.get(type(domain_event))
+            if handler is not None:
+                handler(conn, domain_event)

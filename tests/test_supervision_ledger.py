@@ -1,0 +1,213 @@
+"""The application's story on real storage (SQLite file and PostgreSQL): workers join, records are
+drafted, disputed, signed and locked, a worker is transferred; all of it sealed and projected."""
+
+import threading
+from datetime import date
+
+import pytest
+from sqlalchemy import select, text
+
+from api.application import Conflict, NotFound, SupervisionLedger
+from domain.errors import DomainError, NotPermitted
+from projections.schema import current_records, supervision_periods, workers
+
+SECRET = "Discussed the Zarquon household and the worker's bereavement"
+
+
+def content(discussion: str = SECRET, session_date: str = "2026-03-02") -> dict:
+    return {
+        "session_date": session_date,
+        "attendees": ["Alex Supervisor", "Sam Worker"],
+        "agenda": ["Wellbeing", "Caseload"],
+        "discussion": discussion,
+        "actions": [{"description": "Book visit", "owner": "Sam", "due": "2026-03-09"}],
+        "case_discussions": [{"case_reference": "Z.Q.", "summary": "Risk reviewed", "decision": "Weekly visits"}],
+    }
+
+
+def staff(app: SupervisionLedger) -> tuple[str, str, str]:
+    manager = app.join_worker(name="Morgan Manager", role="Service manager", category="manager",
+                              start_date=date(2018, 1, 1), actor="hr")
+    supervisor = app.join_worker(name="Alex Supervisor", role="Team manager", category="manager",
+                                 start_date=date(2019, 1, 1), actor="hr")
+    worker = app.join_worker(name="Sam Worker", role="Social worker", category="experienced",
+                             start_date=date(2022, 9, 1), actor="hr")
+    app.allocate_supervisor(supervisor, manager, actor="hr")
+    app.allocate_supervisor(worker, supervisor, actor="hr")
+    return str(manager), str(supervisor), str(worker)
+
+
+def row(app: SupervisionLedger, record_id) -> dict:
+    with app.storage.engine.connect() as conn:
+        return dict(conn.execute(select(current_records).where(
+            current_records.c.record_id == str(record_id))).one()._mapping)
+
+
+def test_a_record_is_drafted_disputed_signed_and_locked(ledger):
+    app = ledger
+    _, supervisor, worker = staff(app)
+    record_id = app.draft_record(supervisee_id=worker, content=content(), actor=supervisor)
+    app.share_record(record_id, actor=supervisor)
+    app.request_amendment(record_id, "Please remove the household name", based_on_version=1, actor=worker)
+    assert row(app, record_id)["state"] == "amendment_requested"
+    app.decline_amendment(record_id, "Case referenced by initials only; name is a street", actor=supervisor)
+    record = app.get_record(record_id)
+    app.sign_record(record_id, record.content_sha256, actor=worker)
+    app.sign_record(record_id, record.content_sha256, actor=supervisor)
+
+    projected = row(app, record_id)
+    assert projected["state"] == "locked"
+    assert projected["disagreements"] == 1
+    assert projected["content_sha256"] == record.content_sha256
+    assert projected["supervisee_signed_at"] is not None and projected["supervisor_signed_at"] is not None
+    assert app.get_record(record_id).is_locked
+    with pytest.raises(DomainError, match="locked"):
+        app.amend_record(record_id, content("rewritten"), based_on_version=1, actor=supervisor)
+
+
+def test_only_the_current_supervisor_drafts(ledger):
+    app = ledger
+    manager, _, worker = staff(app)
+    with pytest.raises(DomainError, match="current supervisor"):
+        app.draft_record(supervisee_id=worker, content=content(), actor=manager)
+
+
+def test_transfer_moves_records_to_previous_supervision_and_names_the_old_supervisor(ledger):
+    app = ledger
+    manager, supervisor, worker = staff(app)
+    new_supervisor = str(app.join_worker(name="Jo New", role="Team manager", category="manager",
+                                         start_date=date(2017, 5, 1), actor="hr"))
+    app.allocate_supervisor(new_supervisor, manager, actor="hr")
+    first = app.draft_record(supervisee_id=worker, content=content(), actor=supervisor)
+    app.transfer_worker(worker, new_supervisor, "team restructure", actor="hr")
+
+    assert app.get_worker(worker).previous_supervisors[0]["supervisor_id"] == supervisor
+    assert row(app, first)["file_section"] == "previous"
+    with pytest.raises(DomainError, match="current supervisor"):
+        app.draft_record(supervisee_id=worker, content=content(), actor=supervisor)
+    second = app.draft_record(supervisee_id=worker, content=content(session_date="2026-04-01"),
+                              actor=new_supervisor)
+    assert row(app, second)["file_section"] == "current"
+    with app.storage.engine.connect() as conn:
+        periods = conn.execute(select(supervision_periods.c.supervisor_id, supervision_periods.c.ended_by)
+                               .where(supervision_periods.c.worker_id == worker)
+                               .order_by(supervision_periods.c.id)).all()
+    assert [tuple(p) for p in periods] == [(supervisor, "transfer"), (new_supervisor, None)]
+
+
+def test_stale_expected_version_is_a_conflict_and_writes_nothing(ledger):
+    app = ledger
+    _, supervisor, worker = staff(app)
+    record_id = app.draft_record(supervisee_id=worker, content=content(), actor=supervisor)
+    app.share_record(record_id, actor=supervisor, expected_version=1)
+    with pytest.raises(Conflict) as caught:
+        app.request_amendment(record_id, "x", based_on_version=1, actor=worker, expected_version=1)
+    assert caught.value.current_version == 2
+    assert app.get_record(record_id).version == 2
+
+
+def test_two_concurrent_writers_one_wins_the_other_gets_a_conflict(ledger, settings, master_key, clock):
+    from api.application import Storage
+
+    app = ledger
+    _, supervisor, worker = staff(app)
+    record_id = app.draft_record(supervisee_id=worker, content=content(), actor=supervisor)
+    app.share_record(record_id, actor=supervisor)
+    other = SupervisionLedger(Storage.open(settings, master_key=master_key), clock)
+    try:
+        # Both load version 2, then both try to write version 3.
+        mine, theirs = app.get_record(record_id), other.get_record(record_id)
+        mine.request_amendment("first", based_on_version=1, actor=worker, timestamp=clock())
+        theirs.request_amendment("second", based_on_version=1, actor=worker, timestamp=clock())
+        results: list[str] = []
+
+        def save(application, aggregate):
+            try:
+                application.save_and_project(aggregate)
+                results.append("saved")
+            except Conflict:
+                results.append("conflict")
+
+        threads = [threading.Thread(target=save, args=pair) for pair in ((app, mine), (other, theirs))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(results) == ["conflict", "saved"]
+        events = app.record_events(record_id)
+        assert [type(e).__name__ for e in events] == ["Drafted", "SharedWithSupervisee", "AmendmentRequested"]
+        with app.storage.engine.connect() as conn:
+            leaves = conn.execute(text("SELECT COUNT(*) FROM ledger_leaves")).scalar()
+        assert leaves == app.recorder.max_notification_id() or leaves == _count_events(app)
+    finally:
+        other.close()
+        other.storage.engine.dispose()
+
+
+def _count_events(app: SupervisionLedger) -> int:
+    with app.storage.engine.connect() as conn:
+        return conn.execute(text(f"SELECT COUNT(*) FROM {app.recorder.events_table_name}")).scalar()
+
+
+def test_unknown_ids_are_not_found(ledger):
+    import uuid
+
+    with pytest.raises(NotFound):
+        ledger.get_record(uuid.uuid4())
+    with pytest.raises(NotFound):
+        ledger.share_record(uuid.uuid4(), actor="x")
+
+
+def test_wrong_person_refused_through_the_application(ledger):
+    app = ledger
+    manager, supervisor, worker = staff(app)
+    record_id = app.draft_record(supervisee_id=worker, content=content(), actor=supervisor)
+    with pytest.raises(NotPermitted):
+        app.share_record(record_id, actor=manager)
+
+
+def test_projections_rebuild_from_zero_to_the_same_rows(ledger):
+    app = ledger
+    _, supervisor, worker = staff(app)
+    for day in range(1, 4):
+        rid = app.draft_record(supervisee_id=worker, content=content(session_date=f"2026-03-0{day}"),
+                               actor=supervisor)
+        app.share_record(rid, actor=supervisor)
+
+    def snapshot():
+        with app.storage.engine.connect() as conn:
+            return (sorted(map(tuple, conn.execute(select(current_records)).all())),
+                    sorted(map(tuple, conn.execute(select(workers)).all())))
+
+    before = snapshot()
+    processed = app.read_models.rebuild()
+    assert processed == _count_events(app)
+    assert snapshot() == before
+    assert app.read_models.catch_up() == 0  # idempotent: nothing left to do
+
+
+def test_no_plaintext_of_a_record_or_a_name_is_stored(ledger, settings):
+    app = ledger
+    _, supervisor, worker = staff(app)
+    record_id = app.draft_record(supervisee_id=worker, content=content(), actor=supervisor)
+    app.share_record(record_id, actor=supervisor)
+    assert app.get_record(record_id).content["discussion"] == SECRET  # readable through the application
+    stored = _everything_stored(app, settings)
+    for needle in (b"Zarquon", b"bereavement", b"Sam Worker", b"Alex Supervisor", b"Book visit", b"Drafted",
+                   b"SupervisionRecord"):
+        assert needle not in stored, needle
+
+
+def _everything_stored(app: SupervisionLedger, settings) -> bytes:
+    """The raw bytes the database holds: the SQLite files themselves, or every row of every table."""
+    app.close()
+    if settings.is_sqlite:
+        path = settings.sqlite_path
+        return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    chunks = []
+    with app.storage.engine.connect() as conn:
+        tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")).scalars()
+        for table in list(tables):
+            for r in conn.execute(text(f'SELECT * FROM "{table}"')):
+                chunks.extend(bytes(v) if isinstance(v, (bytes, memoryview)) else str(v).encode() for v in r)
+    return b"\n".join(chunks)
