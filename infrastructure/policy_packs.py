@@ -26,7 +26,10 @@ class PolicyPackError(Exception):
         self.path = path
         self.problems = problems
         lines = [f"{path}: {key}: {reason}" for key, reason in problems]
-        super().__init__("invalid policy pack\n" + "\n".join(lines) if len(lines) > 1 else "invalid policy pack: " + lines[0])
+        if len(lines) == 1:
+            super().__init__(f"invalid policy pack: {lines[0]}")
+        else:
+            super().__init__("invalid policy pack\n" + "\n".join(lines))
 
 
 def default_directory() -> Path:

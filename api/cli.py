@@ -1,0 +1,20 @@
+"""`svl`: the Supervision Ledger command line. Each group of commands lives in its own module."""
+
+import typer
+
+from api import cli_records, cli_setup
+
+app = typer.Typer(
+    name="svl",
+    help="Supervision Ledger: event-sourced, audit-first supervision records.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+for module in (cli_setup, cli_records):
+    module.register(app)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,55 @@
+"""What every `svl` command shares: opening the ledger from the environment, printing, and turning
+refusals into a clear message and a non-zero exit instead of a traceback."""
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from api.application import SupervisionLedger, open_ledger
+from domain.errors import DomainError
+from infrastructure.keys import KeyError_
+from infrastructure.settings import Settings
+
+console = Console()
+errors = Console(stderr=True)
+
+
+@contextmanager
+def opened_ledger(settings: Settings | None = None) -> Iterator[SupervisionLedger]:
+    try:
+        app = open_ledger(settings or Settings.from_env())
+    except KeyError_ as exc:
+        fail(str(exc))
+    try:
+        yield app
+    except DomainError as exc:
+        fail(str(exc))
+    finally:
+        app.close()
+        app.storage.engine.dispose()
+
+
+def fail(message: str, code: int = 2) -> None:
+    errors.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def parse_moment(value: str) -> datetime:
+    """ISO 8601, 'Z' allowed; a time without a zone is read as UTC."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        fail(f"{value!r} is not an ISO 8601 date-time, e.g. 2026-05-01T12:00Z")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=str, ensure_ascii=False) + "\n")

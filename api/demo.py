@@ -1,0 +1,183 @@
+"""Demo data for BCP: supervisors, a dozen workers, ~50 records in every state, a transfer, an
+amendment dispute, an addendum and a leaver. Loaded once; running it again changes nothing."""
+
+import heapq
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import func, select
+
+from api.application import SupervisionLedger
+from projections.schema import workers
+
+HR = "hr:demo-loader"
+
+SUPERVISORS = [  # name, role, category, start date
+    ("Priya Shah", "Head of Service", "manager", date(2012, 4, 2)),
+    ("Daniel Okafor", "Team Manager, Assessment", "manager", date(2015, 9, 7)),
+    ("Helen Marsh", "Team Manager, Children in Care", "manager", date(2016, 1, 11)),
+    ("Tom Reeves", "Practice Supervisor, Family Support", "manager", date(2018, 6, 4)),
+]
+
+WORKERS = [  # name, role, category, start date, supervisor index
+    ("Amira Hussain", "Social Worker (ASYE)", "nqsw_asye", date(2026, 9, 7), 1),
+    ("Ben Carter", "Social Worker (ASYE)", "nqsw_asye", date(2026, 3, 2), 1),
+    ("Chloe Evans", "Senior Social Worker", "experienced", date(2019, 2, 18), 1),
+    ("Dev Patel", "Social Worker", "experienced", date(2021, 10, 4), 1),
+    ("Ewa Nowak", "Social Worker", "overseas_recruited", date(2026, 6, 1), 2),
+    ("Femi Adeyemi", "Social Worker", "returner", date(2026, 7, 13), 2),
+    ("Grace Lindqvist", "Social Worker", "experienced", date(2017, 5, 22), 2),
+    ("Harry Doyle", "Agency Social Worker", "agency", date(2026, 4, 20), 2),
+    ("Isla Murray", "Family Support Worker", "family_support", date(2020, 11, 9), 3),
+    ("Jack Turner", "Family Support Worker", "family_support", date(2023, 3, 13), 3),
+    ("Kemi Bello", "Volunteer Mentor", "volunteer", date(2025, 1, 20), 3),
+    ("Liam Walsh", "Social Worker", "experienced", date(2016, 8, 30), 2),
+]
+
+TOPICS = ["Caseload and workload", "Wellbeing and resilience", "Learning and development", "Court preparation",
+          "Reflective discussion", "Team pressures", "Annual leave and TOIL"]
+CASES = ["A.B.", "C.D.", "E.F.", "G.H.", "CN-10234", "CN-10871", "LAC/2026/17", "J.K.", "M.N.", "CP-5521"]
+
+
+@dataclass
+class DemoClock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=37)
+        return self.now
+
+
+def load_demo(app: SupervisionLedger, progress: Callable[[str], None] = lambda _: None) -> dict:
+    with app.storage.engine.connect() as conn:
+        existing = conn.execute(select(func.count()).select_from(workers)).scalar_one()
+    if existing:
+        return {"loaded": False, "reason": f"the database already holds {existing} workers"}
+    clock = DemoClock(datetime(2026, 4, 1, 8, tzinfo=timezone.utc))
+    original_clock, app.clock = app.clock, clock
+    try:
+        return _load(app, clock, progress)
+    finally:
+        app.clock = original_clock
+
+
+def _load(app: SupervisionLedger, clock: DemoClock, progress: Callable[[str], None]) -> dict:
+    rng = random.Random(20261124)
+    sup_ids = [str(app.join_worker(name=n, role=r, category=c, start_date=s, actor=HR)) for n, r, c, s in SUPERVISORS]
+    for sid in sup_ids[1:]:
+        app.allocate_supervisor(sid, sup_ids[0], actor=HR)
+    worker_ids = []
+    for name, role, category, start, sup in WORKERS:
+        wid = str(app.join_worker(name=name, role=role, category=category, start_date=start, actor=HR))
+        app.allocate_supervisor(wid, sup_ids[sup], actor=HR)
+        worker_ids.append(wid)
+    progress(f"{len(sup_ids) + len(worker_ids)} staff joined")
+
+    grace, liam = worker_ids[6], worker_ids[11]
+    transfer_day, leaving_day = date(2026, 9, 1), date(2026, 9, 30)
+    sessions = sorted(
+        (date(2026, month, min(28, 3 + 2 * i)), wid, i)
+        for month in range(6, 12) for i, wid in enumerate(worker_ids)
+        if date(2026, month, 28) >= WORKERS[i][3] and not (month == 11 and i % 2)
+        and not (wid == liam and date(2026, month, 1) > leaving_day)
+    )
+    steps: list[Iterator[datetime]] = [
+        _transfer(app, grace, sup_ids[1], transfer_day),
+        _leaving(app, liam, leaving_day),
+    ]
+    for n, (day, wid, i) in enumerate(sessions):
+        supervisor = sup_ids[1] if wid == grace and day >= transfer_day else sup_ids[WORKERS[i][4]]
+        steps.append(_session(app, rng, day, wid, supervisor, _stage(n, len(sessions))))
+    _run_in_time_order(clock, steps)
+    progress(f"{len(sessions)} supervision records written")
+    return {"loaded": True, "workers": len(worker_ids), "supervisors": len(sup_ids), "records": len(sessions)}
+
+
+def _run_in_time_order(clock: DemoClock, steps: list[Iterator[datetime]]) -> None:
+    """Each scenario yields the moment of its next step; all steps run in one timeline, oldest first."""
+    queue = [(next(s), n, s) for n, s in enumerate(steps)]
+    heapq.heapify(queue)
+    while queue:
+        moment, n, scenario = heapq.heappop(queue)
+        clock.now = max(clock.now, moment)
+        following = next(scenario, None)
+        if following is not None:
+            heapq.heappush(queue, (following, n, scenario))
+
+
+def _moment(day: date, hour: int) -> datetime:
+    return datetime.combine(day, time(hour), tzinfo=timezone.utc)
+
+
+def _transfer(app: SupervisionLedger, worker: str, new_supervisor: str, day: date) -> Iterator[datetime]:
+    yield _moment(day, 8)  # Grace moves from Helen Marsh to Daniel Okafor: her records move with her.
+    app.transfer_worker(worker, new_supervisor, "caseload rebalancing between teams", actor=HR)
+
+
+def _leaving(app: SupervisionLedger, worker: str, day: date) -> Iterator[datetime]:
+    yield _moment(day + timedelta(days=1), 8)
+    app.record_leaving(worker, day, actor=HR)
+
+
+def _session(app: SupervisionLedger, rng: random.Random, day: date, wid: str, sid: str,
+             stage: str) -> Iterator[datetime]:
+    yield _moment(day, 15)
+    content = {
+        "session_date": day.isoformat(),
+        "attendees": [app.get_worker(sid).name, app.get_worker(wid).name],
+        "agenda": rng.sample(TOPICS, 3),
+        "discussion": rng.choice([
+            "Reviewed caseload of 14; two cases ready to step down. Worker reports feeling settled.",
+            "Reflective discussion on a difficult home visit; agreed debrief with the team.",
+            "Worker raised workload concerns; agreed to pause new allocations for two weeks.",
+            "Discussed court timetable and statement drafting; shadowing arranged.",
+            "Wellbeing check-in after a period of sickness; phased return agreed.",
+        ]),
+        "actions": [{"description": "Update chronology", "owner": "Worker",
+                     "due": (day + timedelta(days=7)).isoformat()}],
+        "case_discussions": [{"case_reference": c, "summary": "Plan reviewed", "decision": "Continue current plan"}
+                             for c in rng.sample(CASES, 2)],
+    }
+    rid = str(app.draft_record(supervisee_id=wid, content=content, actor=sid))
+    if stage == "draft":
+        return
+    yield _moment(day + timedelta(days=1), 10)
+    app.share_record(rid, actor=sid)
+    if stage == "shared":
+        return
+    if stage in ("dispute", "amendment_requested", "amended"):
+        yield _moment(day + timedelta(days=1), 14)
+        app.request_amendment(rid, "Please record that I asked for extra time for court work.",
+                              based_on_version=1, actor=wid)
+        if stage == "amendment_requested":
+            return
+        yield _moment(day + timedelta(days=2), 11)
+        if stage == "dispute":
+            app.decline_amendment(rid, "Extra time was not requested in the session; noted as a disagreement.",
+                                  actor=sid)
+        else:
+            app.amend_record(rid, {**content, "discussion": content["discussion"]
+                                   + " Worker asked for extra time for court work; agreed."},
+                             based_on_version=1, actor=sid)
+    yield _moment(day + timedelta(days=3), 9)
+    digest = app.get_record(rid).content_sha256
+    app.sign_record(rid, digest, actor=wid)
+    if stage == "signed_by_supervisee":
+        return
+    yield _moment(day + timedelta(days=3), 16)
+    app.sign_record(rid, digest, actor=sid)
+    if stage == "addendum":
+        yield _moment(day + timedelta(days=10), 9)
+        app.add_addendum(rid, "The court date discussed was 14th, not 4th.", "date recorded wrongly", actor=sid)
+
+
+def _stage(n: int, total: int) -> str:
+    """Older sessions are settled; the newest ones are still in progress, so every state shows."""
+    remaining = total - n
+    recent = {1: "draft", 2: "shared", 3: "amendment_requested", 4: "signed_by_supervisee", 5: "draft",
+              6: "shared", 7: "signed_by_supervisee"}
+    if remaining in recent:
+        return recent[remaining]
+    return {0: "dispute", 1: "amended", 2: "addendum"}.get(n % 11, "locked")
