@@ -22,6 +22,9 @@ from infrastructure.event_store import eventsourcing_env
 from infrastructure.keys import ORGANISATION_KEY_ID, KeyRing, load_master_key
 from infrastructure.sealed_mapper import EventDestroyed, SealedMapper
 from infrastructure.settings import Settings
+from api.access_service import AccessService
+from api.retention_service import RetentionService
+from api.scheduling_service import SchedulingService
 from projections.runner import ProjectionRunner
 
 Clock = Callable[[], datetime]
@@ -81,12 +84,14 @@ class Storage:
         return cls(settings, engine, keyring)
 
 
-class SupervisionLedger(Application):
+class SupervisionLedger(AccessService, RetentionService, SchedulingService, Application):
     name = "SupervisionLedger"
 
     def __init__(self, storage: Storage, clock: Clock = utc_now) -> None:
         self.storage = storage
         self.clock = clock
+        # Called with the recordings after every successful save (e.g. automatic ledger checkpoints).
+        self.after_save: list[Callable[[list[Any]], None]] = []
         super().__init__(env={**eventsourcing_env(storage.settings), "AGGREGATE_CACHE_MAXSIZE": "1000"})
         self.read_models = ProjectionRunner(
             writer(storage.engine),
@@ -113,7 +118,7 @@ class SupervisionLedger(Application):
     def save_and_project(self, *aggregates: Any) -> None:
         """Stores the events (and their ledger leaves) in one transaction, then updates the read models."""
         try:
-            self.save(*aggregates)
+            recordings = self.save(*aggregates)
         except IntegrityError:
             current = None
             if aggregates:
@@ -123,6 +128,8 @@ class SupervisionLedger(Application):
                     pass
             raise Conflict("someone else changed this first: reload and try again", current) from None
         self.read_models.catch_up()
+        for hook in self.after_save:
+            hook(recordings)
 
     # -- workers -------------------------------------------------------------------------------------
 

@@ -10,11 +10,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select
 
-from projections import current_records, worker_files
+from projections import access_log, current_records, retention_schedule, supervision_compliance, worker_files
 from projections.schema import projection_positions, read_models
 
 Handler = Callable[[Connection, Any], None]
-HANDLERS: dict[type, Handler] = {**worker_files.HANDLERS, **current_records.HANDLERS}
+# Each read-model module maps event classes to handlers; an event may feed several modules.
+MODULES = (worker_files, current_records, access_log, retention_schedule, supervision_compliance)
 POSITION_NAME = "read_models"
 
 
@@ -33,7 +34,10 @@ class ProjectionRunner:
         self.engine = engine
         self.read = read
         self.decode = decode
-        self.handlers = {**HANDLERS, **(extra_handlers or {})}
+        self.handlers: dict[type, list[Handler]] = {}
+        for handlers in [m.HANDLERS for m in MODULES] + [extra_handlers or {}]:
+            for event_class, handler in handlers.items():
+                self.handlers.setdefault(event_class, []).append(handler)
         self.batch_size = batch_size
 
     def create_tables(self) -> None:
@@ -84,6 +88,5 @@ class ProjectionRunner:
             domain_event = self.decode(notification)
             if domain_event is None:
                 continue
-            handler = self.handlers.get(type(domain_event))
-            if handler is not None:
+            for handler in self.handlers.get(type(domain_event), ()):
                 handler(conn, domain_event)

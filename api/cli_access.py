@@ -1,0 +1,7 @@
+"""`svl` commands of the access area (filled in by its issue)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Adds this area's commands (and sub-command groups) to the `svl` app."""

@@ -1,0 +1,6 @@
+"""Read model: access log (filled in by its issue). Tables go on projections.schema.read_models."""
+
+from collections.abc import Callable
+from typing import Any
+
+HANDLERS: dict[type, Callable[[Any, Any], None]] = {}
