@@ -19,7 +19,7 @@ from domain.supervision_record import SupervisionRecord
 from domain.workers import Worker
 from infrastructure.database import create_schema, make_engine, writer
 from infrastructure.event_store import eventsourcing_env
-from infrastructure.keys import ORGANISATION_KEY_ID, KeyRing, load_master_key
+from infrastructure.keys import ORGANISATION_KEY_ID, KeyRing, StagedKeys, load_master_key
 from infrastructure.sealed_mapper import EventDestroyed, SealedMapper
 from infrastructure.settings import Settings
 from api.access_service import AccessService
@@ -87,9 +87,10 @@ class Storage:
 class SupervisionLedger(AccessService, RetentionService, SchedulingService, Application):
     name = "SupervisionLedger"
 
-    def __init__(self, storage: Storage, clock: Clock = utc_now) -> None:
+    def __init__(self, storage: Storage, clock: Clock = utc_now, background_projections: bool = False) -> None:
         self.storage = storage
         self.clock = clock
+        self.background_projections = background_projections
         # Called with the recordings after every successful save (e.g. automatic ledger checkpoints).
         self.after_save: list[Callable[[list[Any]], None]] = []
         super().__init__(env={**eventsourcing_env(storage.settings), "AGGREGATE_CACHE_MAXSIZE": "1000"})
@@ -99,6 +100,8 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
             decode=self._decode_or_none,
         )
         self.read_models.create_tables()
+        if background_projections:
+            self.read_models.start_background()
 
     # -- wiring ------------------------------------------------------------------------------------
 
@@ -109,27 +112,46 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
+    def close(self) -> None:
+        self.read_models.stop()
+        super().close()
+
     def _decode_or_none(self, notification: Any) -> Any | None:
         try:
             return self.mapper.to_domain_event(notification)
         except EventDestroyed:
             return None
 
-    def save_and_project(self, *aggregates: Any) -> None:
-        """Stores the events (and their ledger leaves) in one transaction, then updates the read models."""
+    def save_and_project(self, *aggregates: Any, keys: StagedKeys | None = None) -> None:
+        """Stores the events, their ledger leaves and any new key rows in one transaction, then updates
+        the read models."""
         try:
-            recordings = self.save(*aggregates)
+            recordings = self.save(*aggregates, svl_keys=keys)
         except IntegrityError:
-            current = None
-            if aggregates:
-                try:
-                    current = self.repository.get(aggregates[0].id).version
-                except AggregateNotFoundError:
-                    pass
-            raise Conflict("someone else changed this first: reload and try again", current) from None
-        self.read_models.catch_up()
+            self._forget(keys)
+            raise Conflict("someone else changed this first: reload and try again",
+                           self._current_version(aggregates)) from None
+        except Exception:
+            self._forget(keys)
+            raise
+        if self.background_projections:
+            self.read_models.poke()
+        else:
+            self.read_models.catch_up()
         for hook in self.after_save:
             hook(recordings)
+
+    def _forget(self, keys: StagedKeys | None) -> None:
+        if keys is not None:
+            self.storage.keyring.unstage(keys)
+
+    def _current_version(self, aggregates: tuple[Any, ...]) -> int | None:
+        if not aggregates:
+            return None
+        try:
+            return self.repository.get(aggregates[0].id).version
+        except AggregateNotFoundError:
+            return None
 
     # -- workers -------------------------------------------------------------------------------------
 
@@ -138,8 +160,7 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         worker = Worker.join(name=name, role=role, category=category, start_date=start_date,
                              organisation=organisation or self.storage.settings.policy_pack,
                              actor=actor, timestamp=self.clock())
-        self.storage.keyring.assign(worker.id, self.storage.keyring.create_key())
-        self.save_and_project(worker)
+        self.save_and_project(worker, keys=self.storage.keyring.stage_new_key(worker.id))
         return worker.id
 
     def allocate_supervisor(self, worker_id: UUID, supervisor_id: UUID, *, actor: str,
@@ -176,8 +197,8 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
             raise DomainError(f"cannot draft a record for a worker who is {supervisee.state}")
         record = SupervisionRecord.draft(supervisee_id=str(supervisee_id), supervisor_id=actor,
                                          content=content, actor=actor, timestamp=self.clock())
-        self.storage.keyring.assign(record.id, self.storage.keyring.key_id_for(supervisee_id))
-        self.save_and_project(record)
+        keys = self.storage.keyring.stage_assignment(record.id, self.storage.keyring.key_id_for(supervisee_id))
+        self.save_and_project(record, keys=keys)
         return record.id
 
     def share_record(self, record_id: UUID, *, actor: str, expected_version: int | None = None) -> None:

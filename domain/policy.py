@@ -6,7 +6,7 @@ immutable once built. Every rule carries the sentence of the policy it comes fro
 baseline, or the organisation must configure it), so that any date the product
 enforces can be traced back to the organisation's own words.
 
-Pure: no I/O, no clock reads, imports nothing else from this project.
+Pure: no I/O, no clock reads; imports only ``domain.errors`` from this project.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Annotated, Literal
 from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
+from domain.errors import DomainError
+
 # Average Gregorian month, only used to *order* intervals when validating a pack;
 # real dates always use calendar arithmetic (``add_interval``).
 _DAYS_PER_MONTH = 365.2425 / 12
@@ -27,8 +29,10 @@ Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 Count = Annotated[int, Strict()]
 
 
-class PolicyIncomplete(Exception):
-    """The pack lacks a value the organisation must set before this action is allowed."""
+class PolicyIncomplete(DomainError):
+    """The pack lacks a value the organisation must set before this action is allowed.
+
+    A DomainError, so the edge answers with a refusal rather than a server error."""
 
 
 class _Frozen(BaseModel):

@@ -40,15 +40,21 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
-        # A writer that reads first (e.g. a projection reading its position) takes the lock up front,
-        # so it cannot deadlock on upgrade; plain readers stay deferred and never block anyone.
-        immediate = conn.get_execution_options().get("svl_writer", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # In WAL mode a deferred transaction that reads and then writes fails at once ("database is
+        # locked") if another writer committed meanwhile; taking the write lock at BEGIN makes every
+        # writer wait its turn instead. Pure readers opt out with `reader(engine)` and never block.
+        deferred = conn.get_execution_options().get("svl_reader", False)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+def reader(engine: Engine) -> Engine:
+    """The same engine for read-only work: on SQLite its transactions do not take the write lock."""
+    return engine.execution_options(svl_reader=True)
 
 
 def writer(engine: Engine) -> Engine:
-    """The same engine, but its transactions take the write lock at BEGIN on SQLite."""
-    return engine.execution_options(svl_writer=True)
+    """Kept for clarity at call sites that write: every transaction takes the write lock by default."""
+    return engine
 
 
 def create_schema(engine: Engine, settings: Settings) -> None:

@@ -11,14 +11,17 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import get_topic
 from sqlalchemy.engine import make_url
 
+from infrastructure.key_rows import KeyRowWriter
 from infrastructure.ledger_append import LedgerAppender
 from infrastructure.settings import Settings
 
 
 class LedgeredSQLiteRecorder(SQLiteApplicationRecorder):
     _ledger = LedgerAppender("qmark")
+    _keys = KeyRowWriter("qmark")
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
+        self._keys.write(c, kwargs.get("svl_keys"))
         notification_ids = super()._insert_events(c, stored_events, **kwargs)
         assert notification_ids is not None
         self._ledger.append(c, notification_ids, stored_events)
@@ -37,6 +40,7 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
             return []
         with self.datastore.transaction(commit=True) as curs:
             self._lock_table(curs)
+            KeyRowWriter("format", self.datastore.schema).write(curs, kwargs.get("svl_keys"))
             PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events)
             notification_ids = self._fetch_ids_after_insert_events(curs, stored_events)
             assert notification_ids is not None

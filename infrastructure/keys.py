@@ -11,6 +11,7 @@ import os
 import secrets
 import stat
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from uuid import UUID
@@ -38,6 +39,14 @@ key_assignments = Table(
     Column("originator_id", String(36), primary_key=True),
     Column("key_id", String(64), nullable=False, index=True),
 )
+
+
+@dataclass(frozen=True)
+class StagedKeys:
+    """Key rows the event store writes in the same transaction as the events they seal."""
+
+    new_keys: list[dict]
+    assignments: list[tuple[str, str]]
 
 
 class KeyError_(Exception):
@@ -107,6 +116,31 @@ class KeyRing:
         with self._engine.begin() as conn:
             conn.execute(insert(data_keys).values(self._new_key_row(key_id)))
         return key_id
+
+    def stage_new_key(self, originator_id: UUID | str) -> "StagedKeys":
+        """A new data key for a new aggregate (a joining worker), written with its first events."""
+        key_id = secrets.token_hex(16)
+        data_key = AESGCM.generate_key(bit_length=256)
+        row = {"key_id": key_id, "wrapped_key": aes_key_wrap(self._master_key, data_key),
+               "created_at": datetime.now(timezone.utc)}
+        with self._lock:
+            self._aeads[key_id] = AESGCM(data_key)
+            self._assignments[str(originator_id)] = key_id
+        return StagedKeys(new_keys=[row], assignments=[(str(originator_id), key_id)])
+
+    def stage_assignment(self, originator_id: UUID | str, key_id: str) -> "StagedKeys":
+        """Seals a new aggregate with an existing key; the assignment row is written with its first events."""
+        with self._lock:
+            self._assignments[str(originator_id)] = key_id
+        return StagedKeys(new_keys=[], assignments=[(str(originator_id), key_id)])
+
+    def unstage(self, staged: "StagedKeys") -> None:
+        """The save failed: forget what was staged, so nothing refers to keys that were never stored."""
+        with self._lock:
+            for originator_id, _ in staged.assignments:
+                self._assignments.pop(originator_id, None)
+            for row in staged.new_keys:
+                self._aeads.pop(row["key_id"], None)
 
     def assign(self, originator_id: UUID | str, key_id: str) -> None:
         """Binds an aggregate to the key that seals its events, before its first event is stored."""

@@ -2,7 +2,9 @@
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, update
+from functools import cache
+
+from sqlalchemy import Connection, bindparam, insert, update
 
 from domain.record_content import content_sha256
 from domain.supervision_record import RecordState, SupervisionRecord
@@ -29,8 +31,7 @@ def _amended(conn: Connection, e: Any) -> None:
 
 
 def _declined(conn: Connection, e: Any) -> None:
-    _set(conn, e, state=RecordState.SHARED.value, open_amendment=False,
-         disagreements=current_records.c.disagreements + 1)
+    _set(conn, e, increment=("disagreements",), state=RecordState.SHARED.value, open_amendment=False)
 
 
 HANDLERS = {
@@ -44,17 +45,25 @@ HANDLERS = {
         c, e, state=RecordState.SIGNED_BY_SUPERVISEE.value, supervisee_signed_at=e.timestamp),
     SupervisionRecord.SignedBySupervisor: lambda c, e: _set(
         c, e, state=RecordState.LOCKED.value, supervisor_signed_at=e.timestamp),
-    SupervisionRecord.AddendumAdded: lambda c, e: _set(c, e, addenda=current_records.c.addenda + 1),
+    SupervisionRecord.AddendumAdded: lambda c, e: _set(c, e, increment=("addenda",)),
     SupervisionRecord.AddendumCountersigned: lambda c, e: _set(c, e),
 }
 
 
-def _set(conn: Connection, e: Any, **values: Any) -> None:
-    conn.execute(
-        update(current_records)
-        .where(current_records.c.record_id == str(e.originator_id))
-        .values(aggregate_version=e.originator_version, updated_at=e.timestamp, **values)
-    )
+def _set(conn: Connection, e: Any, increment: tuple[str, ...] = (), **values: Any) -> None:
+    """Updates the event's row: the given columns, plus one to each counter named in `increment`."""
+    conn.execute(_update_statement(tuple(sorted(values)), increment),
+                 {"_record_id": str(e.originator_id), "_version": e.originator_version, "_at": e.timestamp, **values})
+
+
+@cache
+def _update_statement(columns: tuple[str, ...], counters: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    # Built once per shape and reused: constructing statements per event cost more than executing them.
+    values: dict[str, Any] = {c: bindparam(c) for c in columns}
+    values.update({c: current_records.c[c] + 1 for c in counters})
+    return (update(current_records)
+            .where(current_records.c.record_id == bindparam("_record_id"))
+            .values(aggregate_version=bindparam("_version"), updated_at=bindparam("_at"), **values))
 
 
 def _date(value: Any):  # type: ignore[no-untyped-def]

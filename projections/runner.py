@@ -5,6 +5,8 @@ The library's ProjectionRunner needs a recorder that supports subscriptions, whi
 recorder does not; this runner pulls from the notification log instead, on both backends.
 """
 
+import logging
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -17,6 +19,7 @@ Handler = Callable[[Connection, Any], None]
 # Each read-model module maps event classes to handlers; an event may feed several modules.
 MODULES = (worker_files, current_records, access_log, retention_schedule, supervision_compliance)
 POSITION_NAME = "read_models"
+log = logging.getLogger(__name__)
 
 
 class ProjectionRunner:
@@ -39,6 +42,9 @@ class ProjectionRunner:
             for event_class, handler in handlers.items():
                 self.handlers.setdefault(event_class, []).append(handler)
         self.batch_size = batch_size
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def create_tables(self) -> None:
         read_models.create_all(self.engine)
@@ -72,6 +78,8 @@ class ProjectionRunner:
             processed += len(batch)
             if progress:
                 progress(len(batch))
+            if len(batch) < self.batch_size:  # a short batch was the end of the log
+                return processed
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
         """Empties every read model and replays the whole log."""
@@ -82,6 +90,41 @@ class ProjectionRunner:
             conn.execute(projection_positions.update()
                          .where(projection_positions.c.name == POSITION_NAME).values(position=0))
         return self.catch_up(progress)
+
+    # -- background mode: commands only poke; a thread projects in batches --------------------------
+
+    def start_background(self, idle_seconds: float = 0.5, gather_seconds: float = 0.05) -> None:
+        """Projects in a daemon thread: woken by `poke()` after a save, and every `idle_seconds` to pick up
+        other processes' writes. Readers that need their own writes call `catch_up()` first."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, args=(idle_seconds, gather_seconds), name="svl-projector",
+                                        daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+        self._thread = None
+
+    def _run(self, idle_seconds: float, gather_seconds: float) -> None:
+        while not self._stopping.is_set():
+            if self._wake.wait(idle_seconds):
+                # Let a burst of commands finish first: one transaction then projects them all.
+                self._stopping.wait(gather_seconds)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            try:
+                self.catch_up()
+            except Exception:  # keep projecting after a transient failure; the position makes it safe
+                log.exception("projection catch-up failed; will retry")
 
     def _apply(self, conn: Connection, batch: Iterable[Any]) -> None:
         for notification in batch:

@@ -227,3 +227,10 @@ def test_closure_days_load_as_dates(tmp_path: Path) -> None:
 def test_packs_are_immutable(packs: dict[str, PolicyPack]) -> None:
     with pytest.raises(Exception):
         packs["hull"].retention.years_after_employment_ends = 1  # type: ignore[misc]
+
+
+def test_pack_categories_match_the_worker_aggregate() -> None:
+    # Packs are keyed by the same category names a Worker is registered with.
+    from domain.workers import WorkerCategory as RegisteredCategory
+
+    assert {c.value for c in RegisteredCategory} == {c.value for c in WorkerCategory}

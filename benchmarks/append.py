@@ -1,0 +1,163 @@
+"""Records drafted and signed per second: our full write path vs plain `eventsourcing`.
+
+For each backend, in one run:
+  plain-native     the library's own recorder (eventsourcing.sqlite / eventsourcing.postgres): the same
+                   aggregate and commands, no encryption, no ledger, no projection — the baseline;
+  plain-sqlalchemy eventsourcing-sqlalchemy's recorder, same as above (the store we decided against);
+  svl              SupervisionLedger: sealed per-worker keys, ledger leaves in the same transaction,
+                   read models updated after every command.
+A record is drafted, shared, signed by the supervisee and signed by the supervisor: 4 events, 4 commands.
+Then: the time to rebuild every read model from zero for 10,000 records.
+
+    uv run python benchmarks/append.py [--records 300] [--rebuild-records 10000] [--backend sqlite]
+"""
+
+import argparse
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from eventsourcing.application import Application  # noqa: E402
+
+from api.application import DateAsISO, Storage, SupervisionLedger  # noqa: E402
+from benchmarks.common import FastClock, master_key, postgres_available, rate, scratch_settings  # noqa: E402
+from domain.supervision_record import SupervisionRecord  # noqa: E402
+from infrastructure.database import create_schema, make_engine  # noqa: E402
+from infrastructure.event_store import eventsourcing_env  # noqa: E402
+
+CONTENT = {
+    "session_date": "2026-01-05", "attendees": ["Supervisor", "Worker"], "agenda": ["Caseload", "Wellbeing"],
+    "discussion": "Reviewed caseload of 14; two cases ready to step down. " * 4,
+    "actions": [{"description": "Update chronology", "owner": "Worker", "due": "2026-01-12"}],
+    "case_discussions": [{"case_reference": "J.S.", "summary": "Plan reviewed", "decision": "Continue"}],
+}
+
+
+class PlainLedger(Application):
+    """The baseline: the same aggregate and the same four commands, nothing else."""
+
+    name = "SupervisionLedger"
+
+    def register_transcodings(self, transcoder):  # type: ignore[no-untyped-def]
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def one_record(self, clock: FastClock) -> None:
+        record = SupervisionRecord.draft(supervisee_id="w", supervisor_id="s", content=CONTENT, actor="s",
+                                         timestamp=clock())
+        self.save(record)
+        for step in (lambda r: r.share(actor="s", timestamp=clock()),
+                     lambda r: r.sign(r.content_sha256, actor="w", timestamp=clock()),
+                     lambda r: r.sign(r.content_sha256, actor="s", timestamp=clock())):
+            record = self.repository.get(record.id)
+            step(record)
+            self.save(record)
+
+
+def plain_env(settings, module: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    env = eventsourcing_env(settings)
+    env.pop("APPLICATION_RECORDER_TOPIC")
+    if module == "sqlalchemy":
+        url = f"sqlite:///{settings.sqlite_path}" if settings.is_sqlite else \
+            settings.database_url.replace("postgresql://", "postgresql+psycopg://")
+        env = {"PERSISTENCE_MODULE": "eventsourcing_sqlalchemy", "SQLALCHEMY_URL": url}
+        if not settings.is_sqlite:
+            env["SQLALCHEMY_URL"] += f"?options=-csearch_path%3D{settings.database_schema}"
+    return env
+
+
+def bench_plain(backend: str, module: str, records: int) -> float:
+    with scratch_settings(backend) as settings:
+        create_schema(make_engine(settings), settings)  # the schema must exist on PostgreSQL
+        app = PlainLedger(env=plain_env(settings, module))
+        clock = FastClock()
+        app.one_record(clock)  # warm-up
+        try:
+            return rate(records, lambda: [app.one_record(clock) for _ in range(records)])
+        finally:
+            app.close()
+
+
+def staffed_ledger(settings, background: bool = False) -> tuple[SupervisionLedger, str, str]:  # type: ignore[no-untyped-def]
+    app = SupervisionLedger(Storage.open(settings, master_key=master_key()), FastClock(),
+                            background_projections=background)
+    supervisor = str(app.join_worker(name="S", role="Team manager", category="manager",
+                                     start_date=date(2020, 1, 1), actor="hr"))
+    worker = str(app.join_worker(name="W", role="Social worker", category="experienced",
+                                 start_date=date(2021, 1, 1), actor="hr"))
+    app.allocate_supervisor(worker, supervisor, actor="hr")
+    return app, supervisor, worker
+
+
+def svl_record(app: SupervisionLedger, supervisor: str, worker: str) -> None:
+    rid = app.draft_record(supervisee_id=worker, content=CONTENT, actor=supervisor)
+    app.share_record(rid, actor=supervisor)
+    digest = app.get_record(rid).content_sha256
+    app.sign_record(rid, digest, actor=worker)
+    app.sign_record(rid, digest, actor=supervisor)
+
+
+def bench_svl(backend: str, records: int, background: bool) -> float:
+    """Timed until every read model has caught up too, so projection work is always counted."""
+    with scratch_settings(backend) as settings:
+        app, supervisor, worker = staffed_ledger(settings, background)
+        svl_record(app, supervisor, worker)
+
+        def work() -> None:
+            for _ in range(records):
+                svl_record(app, supervisor, worker)
+            app.read_models.catch_up()
+
+        try:
+            return rate(records, work)
+        finally:
+            app.close()
+
+
+def bench_rebuild(backend: str, records: int) -> tuple[int, float]:
+    with scratch_settings(backend) as settings:
+        app, supervisor, worker = staffed_ledger(settings)
+        try:
+            for n in range(records):
+                svl_record(app, supervisor, worker)
+                if n % 1000 == 999:
+                    print(f"    {backend}: {n + 1} records written", file=sys.stderr)
+            started = time.perf_counter()
+            events = app.read_models.rebuild()
+            return events, time.perf_counter() - started
+        finally:
+            app.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=300)
+    parser.add_argument("--rebuild-records", type=int, default=10_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
+    args = parser.parse_args()
+    backends = args.backend or ["sqlite", "postgresql"]
+    if "postgresql" in backends and not postgres_available():
+        print("PostgreSQL unreachable: skipping it", file=sys.stderr)
+        backends.remove("postgresql")
+    print(f"records drafted+shared+signed+signed per second ({args.records} records each, 4 events a record)")
+    for backend in backends:
+        native = bench_plain(backend, "native", args.records)
+        alchemy = bench_plain(backend, "sqlalchemy", args.records)
+        inline = bench_svl(backend, args.records, background=False)
+        batched = bench_svl(backend, args.records, background=True)
+        print(f"  {backend:10} plain-native {native:7.1f}/s | plain-sqlalchemy {alchemy:7.1f}/s "
+              f"(native is {native / alchemy:.2f}x)")
+        print(f"  {'':10} svl, background projections {batched:7.1f}/s = {batched / native:.0%} of plain-native "
+              f"(goal >= 50%) | svl, projections inline after each command {inline:7.1f}/s = {inline / native:.0%}")
+    if args.rebuild_records:
+        print(f"rebuilding every read model from zero after {args.rebuild_records} records")
+        for backend in backends:
+            events, seconds = bench_rebuild(backend, args.rebuild_records)
+            print(f"  {backend:10} {events} events in {seconds:.1f} s = {events / seconds:,.0f} events/s")
+
+
+if __name__ == "__main__":
+    main()
