@@ -6,21 +6,8 @@ from enum import Enum
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import DomainError, OutOfOrder
+from domain.policy import WorkerCategory  # one list of categories: the policy packs key their rules by it
 from domain.timestamps import require_not_before, require_utc
-
-
-class WorkerCategory(str, Enum):
-    """Categories whose supervision frequency differs in the policies."""
-
-    NQSW_ASYE = "nqsw_asye"
-    RETURNER = "returner"
-    ROLE_CHANGER = "role_changer"
-    OVERSEAS_RECRUITED = "overseas_recruited"
-    EXPERIENCED = "experienced"
-    FAMILY_SUPPORT = "family_support"
-    MANAGER = "manager"
-    VOLUNTEER = "volunteer"
-    AGENCY = "agency"
 
 
 class EmploymentState(str, Enum):

@@ -229,8 +229,17 @@ def test_packs_are_immutable(packs: dict[str, PolicyPack]) -> None:
         packs["hull"].retention.years_after_employment_ends = 1  # type: ignore[misc]
 
 
-def test_pack_categories_match_the_worker_aggregate() -> None:
-    # Packs are keyed by the same category names a Worker is registered with.
-    from domain.workers import WorkerCategory as RegisteredCategory
+def test_every_pack_category_can_join_and_others_are_refused(packs: dict[str, PolicyPack]) -> None:
+    # Packs are keyed by the same category names a Worker joins with.
+    from datetime import datetime, timezone
 
-    assert {c.value for c in RegisteredCategory} == {c.value for c in WorkerCategory}
+    from domain.errors import DomainError
+    from domain.workers import Worker
+
+    joined = dict(name="A", role="Social worker", start_date=date(2026, 1, 5), organisation="hull", actor="hr",
+                  timestamp=datetime(2026, 1, 5, tzinfo=timezone.utc))
+    for category in packs["hull"].frequency.model_fields:
+        if category != "default":
+            assert Worker.join(category=category, **joined).category == category
+    with pytest.raises(DomainError, match="is not one of"):
+        Worker.join(category="student", **joined)
