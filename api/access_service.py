@@ -1,5 +1,478 @@
-"""Commands and queries of the access area, mixed into SupervisionLedger (see api/application.py)."""
+"""Commands and queries of the access area, mixed into SupervisionLedger (see api/application.py).
+
+Every read of record content goes through `read_record_content`: decide (domain/authorisation.py),
+append an `AccessLogged` entry, and only then hand the content back. If the entry cannot be written the
+read fails with `AccessLogUnavailable` and nothing is served. Refusals are logged too.
+"""
+
+import csv
+import io
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Select, and_, or_, select
+
+from domain.access import AccessGrant
+from domain.access_log import AccessAttempt, AccessLogEntry
+from domain.authorisation import (STAFF_ROLES, SUPERVISING_ROLES, Decision, GrantTerms, RecordParties, Refusal,
+                                  Relationships, Role, ScopeKind, decide_either_party, decide_file_metadata, decide_read,
+                                  decide_write)
+from domain.errors import NotPermitted
+from domain.supervision_record import SupervisionRecord
+from infrastructure.keys import ORGANISATION_KEY_ID, StagedKeys
+from infrastructure.users import Principal, UserDirectory
+from projections.access_log import access_grants, access_log
+from projections.schema import current_records, supervision_periods, workers
+
+log = logging.getLogger(__name__)
+
+
+class AccessDenied(NotPermitted):
+    """Refused by the access rules; the refusal is already in the access log."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(decision.reason)
+        self.decision = decision
+
+
+class AccessLogUnavailable(Exception):
+    """The access log could not be written, so nothing is served (the edge answers 503)."""
+
+
+@dataclass(frozen=True)
+class Via:
+    """Where a request came from, for the log."""
+
+    channel: str  # http | cli
+    client: str
+    stated_purpose: str = ""
+
+
+@dataclass(frozen=True)
+class AccessLogFilter:
+    record_id: str | None = None
+    worker_id: str | None = None
+    reader: str | None = None  # username or user id
+    grant_id: str | None = None
+    purpose: str | None = None  # matches the grant's purpose or the reader's stated purpose
+    category: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 1000
+    offset: int = 0
+
+
+EXPORT_COLUMNS = [c.name for c in access_log.columns]
 
 
 class AccessService:
     """Methods here may use self.repository, self.save_and_project, self.clock and self.storage."""
+
+    # Switched off only by benchmarks/api.py, to measure what logging costs. Never in the product.
+    log_reads: bool = True
+
+    @property
+    def users(self) -> UserDirectory:
+        return UserDirectory(self.storage.engine, self.clock)  # type: ignore[attr-defined]
+
+    # -- access grants ---------------------------------------------------------------------------------
+
+    def grant_access(self, *, grantor: Principal, grantee: str, purpose: str, category: str, scope_kind: str,
+                     scope_id: str, expires_at: datetime) -> UUID:
+        """An administrator lets a named person read within a scope, for a stated purpose, until expiry."""
+        person = self.users.require(grantee)
+        self._require_scope_target(scope_kind, scope_id)
+        grant = AccessGrant.grant(
+            grantee_user_id=person["user_id"], grantee_username=person["username"], grantee_role=person["role"],
+            purpose=purpose, category=category, scope_kind=scope_kind, scope_id=scope_id, expires_at=expires_at,
+            granted_by_user_id=grantor.user_id, granted_by_role=grantor.role.value,
+            timestamp=self.clock())  # type: ignore[attr-defined]
+        keys = self.storage.keyring.stage_assignment(grant.id, ORGANISATION_KEY_ID)  # type: ignore[attr-defined]
+        self.save_and_project(grant, keys=keys)  # type: ignore[attr-defined]
+        return grant.id
+
+    def revoke_grant(self, grant_id: UUID | str, reason: str, *, actor: Principal,
+                     expected_version: int | None = None) -> None:
+        grant = self.get_grant(grant_id)
+        if expected_version is not None and grant.version != expected_version:
+            from api.application import Conflict
+
+            raise Conflict(f"the grant is at version {grant.version}, not {expected_version}", grant.version)
+        grant.revoke(reason, actor=actor.user_id, actor_role=actor.role.value,
+                     timestamp=self.clock())  # type: ignore[attr-defined]
+        self.save_and_project(grant)  # type: ignore[attr-defined]
+
+    def get_grant(self, grant_id: UUID | str) -> AccessGrant:
+        from api.application import NotFound, as_uuid
+        from eventsourcing.application import AggregateNotFoundError
+
+        try:
+            grant = self.repository.get(as_uuid(grant_id, "access grant"))  # type: ignore[attr-defined]
+        except AggregateNotFoundError:
+            raise NotFound(f"no access grant {grant_id}") from None
+        if not isinstance(grant, AccessGrant):
+            raise NotFound(f"no access grant {grant_id}")
+        return grant
+
+    def grants_of(self, user_id: str) -> list[GrantTerms]:
+        """The reader's grants as they stand now: the index finds them, each aggregate says if it is live."""
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            ids = conn.execute(select(access_grants.c.grant_id)
+                               .where(access_grants.c.grantee_user_id == user_id)).scalars().all()
+        return [self.get_grant(gid).terms() for gid in ids]
+
+    def list_grants(self, grantee_user_id: str | None = None) -> list[dict]:
+        self.read_models.catch_up()  # type: ignore[attr-defined]
+        query = select(access_grants).order_by(access_grants.c.granted_at)
+        if grantee_user_id is not None:
+            query = query.where(access_grants.c.grantee_user_id == grantee_user_id)
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    # -- relationships, decided now ---------------------------------------------------------------------
+
+    def relationships_of(self, worker_id: str) -> Relationships:
+        """From the worker aggregates, not a read model: a transfer counts the moment it is recorded."""
+        worker = self.get_worker(worker_id)  # type: ignore[attr-defined]
+        line_manager = None
+        if worker.supervisor_id is not None:
+            line_manager = self.get_worker(worker.supervisor_id).supervisor_id  # type: ignore[attr-defined]
+        previous = tuple(p["supervisor_id"] for p in worker.previous_supervisors)
+        return Relationships(str(worker.id), worker.supervisor_id, line_manager, previous, worker.state)
+
+    # -- reads of content: decide, log, then serve --------------------------------------------------------
+
+    def read_record_content(self, who: Principal, record_id: UUID | str, *, action: str, via: Via,
+                            version: int | None = None, as_of: datetime | None = None
+                            ) -> tuple[SupervisionRecord, Decision]:
+        """The record (current, at `version`, or as of a moment), once the read is allowed and logged."""
+        record = self.get_record(record_id)  # type: ignore[attr-defined]
+        rel = self.relationships_of(record.supervisee_id)
+        now = self.clock()  # type: ignore[attr-defined]
+        decision = decide_read(who.reader, rel, self._grants_for(who, rel), now, _parties(record))
+        target = self._version_to_read(record, version, as_of) if decision.allowed else record
+        self.log_access(who, AccessAttempt(action, record.supervisee_id, str(record.id), target.version,
+                                           rel.file_state, via.channel, via.client, via.stated_purpose),
+                        decision, now)
+        if not decision.allowed:
+            raise AccessDenied(decision)
+        return target, decision
+
+    def open_worker_file(self, who: Principal, worker_id: UUID | str, *, via: Via) -> dict:
+        """The file's index: supervision periods and records (no content). Logged like a read."""
+        worker = self.get_worker(worker_id)  # type: ignore[attr-defined]
+        rel = self.relationships_of(str(worker.id))
+        now = self.clock()  # type: ignore[attr-defined]
+        decision = decide_file_metadata(who.reader, rel, self._grants_for(who, rel), now)
+        self.log_access(who, AccessAttempt("read_file", rel.worker_id, None, worker.version, rel.file_state,
+                                           via.channel, via.client, via.stated_purpose), decision, now)
+        if not decision.allowed:
+            raise AccessDenied(decision)
+        return {"worker": worker, "relationships": rel, "decision": decision,
+                "records": self._file_records(rel.worker_id), "periods": self._file_periods(rel.worker_id)}
+
+    def log_access(self, who: Principal, attempt: AccessAttempt, decision: Decision,
+                   at: datetime | None = None) -> None:
+        """Durable before anything is served: a failure here means the caller serves nothing."""
+        if not self.log_reads:
+            return
+        entry = AccessLogEntry.record(who.reader, who.username, attempt, decision,
+                                      at or self.clock())  # type: ignore[attr-defined]
+        try:
+            self._log_writer.submit(entry)
+        except Exception as exc:
+            log.exception("access log write failed: refusing to serve %s of %s", attempt.action,
+                          attempt.record_id or attempt.worker_id)
+            raise AccessLogUnavailable("the access log cannot be written just now, so nothing is served; "
+                                       "try again later") from exc
+
+    @cached_property
+    def _log_writer(self) -> "GroupCommit":
+        return GroupCommit(self._write_log_entries)
+
+    def _write_log_entries(self, entries: list[AccessLogEntry]) -> None:
+        """One transaction: the entries, their ledger leaves and their key assignments (organisation key)."""
+        keyring = self.storage.keyring  # type: ignore[attr-defined]
+        staged = StagedKeys(new_keys=[], assignments=[
+            pair for entry in entries
+            for pair in keyring.stage_assignment(entry.id, ORGANISATION_KEY_ID).assignments])
+        try:
+            recordings = self.save(*entries, svl_keys=staged)  # type: ignore[attr-defined]
+        except Exception:
+            keyring.unstage(staged)
+            raise
+        # The entries are durable; projecting them can wait for the next catch-up (queries catch up first).
+        if getattr(self, "background_projections", False):
+            self.read_models.poke()  # type: ignore[attr-defined]
+        for hook in self.after_save:  # type: ignore[attr-defined]
+            try:
+                hook(recordings)
+            except Exception:
+                log.exception("after-save hook failed after access-log entries; the entries are stored")
+
+    # -- writes: who may take a step, before the domain decides if the step is allowed ----------------------
+
+    def authorise_step(self, who: Principal, record_id: UUID | str, party: str | None, action: str,
+                       via: Via) -> SupervisionRecord:
+        """party: "supervisee", "supervisor", or None for steps either may take (sign, addenda)."""
+        record = self.get_record(record_id)  # type: ignore[attr-defined]
+        rel = self.relationships_of(record.supervisee_id)
+        parties = _parties(record)
+        decision = (decide_either_party(who.reader, rel, parties) if party is None
+                    else decide_write(who.reader, rel, parties, party))
+        if not decision.allowed:
+            self.log_access(who, AccessAttempt(action, record.supervisee_id, str(record.id), record.version,
+                                               rel.file_state, via.channel, via.client, via.stated_purpose),
+                            decision)
+            raise AccessDenied(decision)
+        return record
+
+    def authorise_draft(self, who: Principal, supervisee_id: UUID | str, via: Via) -> None:
+        rel = self.relationships_of(str(supervisee_id))
+        if who.worker_id is not None and who.worker_id == rel.current_supervisor_id \
+                and who.role in SUPERVISING_ROLES:
+            return
+        decision = Decision.refuse(Refusal.NO_RELATIONSHIP,
+                                   "only the worker's current supervisor drafts their supervision records")
+        self.log_access(who, AccessAttempt("draft", rel.worker_id, None, None, rel.file_state, via.channel,
+                                           via.client, via.stated_purpose), decision)
+        raise AccessDenied(decision)
+
+    def readable_records(self, who: Principal) -> list[dict]:
+        """Rows of the records `who` may read now (an index: each read is still decided and logged)."""
+        sup, boss = workers.alias("supervisee"), workers.alias("supervisor")
+        cr = current_records.c
+        conditions = []
+        if who.worker_id is not None and who.role in STAFF_ROLES:
+            conditions.append(and_(cr.supervisee_id == who.worker_id, sup.c.state != "archived"))
+            if who.role in SUPERVISING_ROLES:
+                conditions.append(and_(sup.c.supervisor_id == who.worker_id, sup.c.state != "archived"))
+                conditions.append(and_(boss.c.supervisor_id == who.worker_id, sup.c.state != "archived"))
+        now = self.clock()  # type: ignore[attr-defined]
+        for g in (g for g in self.grants_of(who.user_id) if g.live_at(now)):
+            column = {ScopeKind.RECORD: cr.record_id, ScopeKind.WORKER_FILE: cr.supervisee_id,
+                      ScopeKind.TEAM: sup.c.supervisor_id}[g.scope_kind]
+            conditions.append(column == g.scope_id)
+        if not conditions:
+            return []
+        query = (select(current_records).join(sup, sup.c.worker_id == cr.supervisee_id)
+                 .outerjoin(boss, boss.c.worker_id == sup.c.supervisor_id)
+                 .where(or_(*conditions)).order_by(cr.session_date, cr.record_id))
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def unsigned_records_of(self, worker_id: str) -> list[dict]:
+        """Records not yet signed by both: a transfer freezes these (see domain/authorisation.py)."""
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = conn.execute(select(current_records.c.record_id, current_records.c.state,
+                                       current_records.c.session_date, current_records.c.supervisor_id)
+                                .where(current_records.c.supervisee_id == worker_id,
+                                       current_records.c.state != "locked")
+                                .order_by(current_records.c.session_date)).all()
+        return [dict(r._mapping) for r in rows]
+
+    # -- the access log ------------------------------------------------------------------------------------
+
+    def access_log_entries(self, f: AccessLogFilter) -> list[dict]:
+        self.read_models.catch_up()  # type: ignore[attr-defined]
+        query = _filtered(select(access_log), f).order_by(access_log.c.at, access_log.c.entry_id)
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = [dict(r._mapping) for r in conn.execute(query.limit(f.limit).offset(f.offset))]
+        return [{**r, "at": aware(r["at"])} for r in rows]
+
+    def access_log_for_worker(self, worker_id: str) -> list[dict]:
+        """Who read this worker's records and file, and why (the supervisee's own view; SAR exports)."""
+        return self.access_log_entries(AccessLogFilter(worker_id=worker_id, limit=100_000))
+
+    def access_log_flags(self, since: datetime | None = None, until: datetime | None = None,
+                         many_reads_per_day: int = 50) -> list[dict]:
+        """What an inspector looks for: attempts outside a grant's scope or after its expiry or revocation,
+        reads of a leaver's file, a former supervisor reading after a transfer, unusually many reads."""
+        self.read_models.catch_up()  # type: ignore[attr-defined]
+        f = AccessLogFilter(since=since, until=until)
+        flagged = _filtered(select(access_log), f).where(or_(
+            access_log.c.refusal.in_([r.value for r in _FLAGGED_REFUSALS]),
+            and_(access_log.c.outcome == "allowed", access_log.c.file_state.in_(["left", "archived"])),
+        )).order_by(access_log.c.at)
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            flags = [_flag(dict(r._mapping)) for r in conn.execute(flagged)]
+            flags += self._many_reads(conn, f, many_reads_per_day)
+        return sorted(flags, key=lambda fl: (str(fl["at"]), fl["kind"]))
+
+    # -- helpers ----------------------------------------------------------------------------------------------
+
+    def _grants_for(self, who: Principal, rel: Relationships) -> list[GrantTerms]:
+        # Staff reading within their own relationship need no grant lookup.
+        if who.role in SUPERVISING_ROLES or who.role is Role.SUPERVISEE:
+            if who.worker_id in (rel.worker_id, rel.current_supervisor_id, rel.line_manager_id) \
+                    and rel.file_state != "archived":
+                return []
+        return self.grants_of(who.user_id)
+
+    def _version_to_read(self, record: SupervisionRecord, version: int | None,
+                         as_of: datetime | None) -> SupervisionRecord:
+        from api.application import NotFound
+        from api.record_history import record_as_of
+
+        if as_of is not None:
+            return record_as_of(self, record.id, as_of)  # type: ignore[arg-type]
+        if version is not None:
+            if not 1 <= version <= record.version:
+                raise NotFound(f"record {record.id} has versions 1 to {record.version}, not {version}")
+            return self.get_record(record.id, version=version)  # type: ignore[attr-defined]
+        return record
+
+    def _require_scope_target(self, scope_kind: str, scope_id: str) -> None:
+        if scope_kind == "record":
+            self.get_record(scope_id)  # type: ignore[attr-defined]
+        elif scope_kind in ("worker_file", "team"):
+            self.get_worker(scope_id)  # type: ignore[attr-defined]
+
+    def _file_records(self, worker_id: str) -> list[dict]:
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = conn.execute(select(current_records).where(current_records.c.supervisee_id == worker_id)
+                                .order_by(current_records.c.session_date, current_records.c.record_id)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def _file_periods(self, worker_id: str) -> list[dict]:
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = conn.execute(select(supervision_periods).where(supervision_periods.c.worker_id == worker_id)
+                                .order_by(supervision_periods.c.id)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def _many_reads(self, conn: Any, f: AccessLogFilter, threshold: int) -> list[dict]:
+        # Counted per UTC day here rather than in SQL, so both backends agree on where a day ends.
+        query = (_filtered(select(access_log.c.reader_user_id, access_log.c.reader_username, access_log.c.at), f)
+                 .where(access_log.c.outcome == "allowed", access_log.c.record_id.is_not(None)))
+        days: dict[tuple[str, str, str], list[datetime]] = {}
+        for r in conn.execute(query):
+            at = aware(r.at)
+            days.setdefault((r.reader_user_id, r.reader_username, at.date().isoformat()), []).append(at)
+        return [{"kind": "many_reads", "at": min(ats), "reader_user_id": user_id, "reader_username": username,
+                 "record_id": None, "worker_id": None, "entry_id": None, "grant_id": None,
+                 "detail": f"{len(ats)} record reads on {day} (more than {threshold} in a day)"}
+                for (user_id, username, day), ats in days.items() if len(ats) > threshold]
+
+
+class GroupCommit:
+    """Entries logged at the same moment by concurrent readers share one transaction (one fsync): the first
+    waiting thread writes everything queued, the others wait for its outcome. Each caller returns only once
+    its own entry is durable, or raises what the write raised."""
+
+    def __init__(self, write: Callable[[list[Any]], None], max_batch: int = 64) -> None:
+        self.write = write
+        self.max_batch = max_batch
+        self._queue: list[_Pending] = []
+        self._writing = False
+        self._changed = threading.Condition(threading.Lock())
+
+    def submit(self, item: Any) -> None:
+        mine = _Pending(item)
+        with self._changed:
+            self._queue.append(mine)
+            while not mine.finished:
+                if self._writing:
+                    self._changed.wait()
+                    continue
+                self._writing = True
+                batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
+                self._changed.release()
+                try:
+                    error = self._write(batch)
+                finally:
+                    self._changed.acquire()
+                for pending in batch:
+                    pending.finished, pending.error = True, error
+                self._writing = False
+                self._changed.notify_all()
+        if mine.error is not None:
+            raise mine.error
+
+    def _write(self, batch: list["_Pending"]) -> BaseException | None:
+        try:
+            self.write([p.item for p in batch])
+        except BaseException as exc:  # even an interrupt must release the waiting followers
+            return exc
+        return None
+
+
+@dataclass
+class _Pending:
+    item: Any
+    finished: bool = False
+    error: BaseException | None = None
+
+
+_FLAGGED_REFUSALS = (Refusal.OUTSIDE_GRANT_SCOPE, Refusal.GRANT_EXPIRED, Refusal.GRANT_REVOKED,
+                     Refusal.FORMER_SUPERVISOR)
+_FLAG_KINDS = {
+    Refusal.OUTSIDE_GRANT_SCOPE.value: ("outside_grant_scope", "attempted a read outside the scope of their grants"),
+    Refusal.GRANT_EXPIRED.value: ("after_grant_expiry", "attempted a read after their grant expired"),
+    Refusal.GRANT_REVOKED.value: ("after_grant_revocation", "attempted a read after their grant was revoked"),
+    Refusal.FORMER_SUPERVISOR.value: ("supervisor_after_transfer",
+                                      "a former supervisor attempted to read after the worker's transfer"),
+}
+
+
+def _flag(row: dict) -> dict:
+    kind, detail = _FLAG_KINDS.get(row["refusal"] or "", ("leaver_file_read",
+                                                           f"read of a leaver's {row['file_state']} file"))
+    return {"kind": kind, "at": aware(row["at"]), "reader_user_id": row["reader_user_id"],
+            "reader_username": row["reader_username"], "record_id": row["record_id"], "worker_id": row["worker_id"],
+            "entry_id": row["entry_id"], "grant_id": row["grant_id"], "detail": f"{detail} ({row['action']})"}
+
+
+def aware(value: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone-aware columns; every stored time is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def _filtered(query: Select, f: AccessLogFilter) -> Select:
+    c = access_log.c
+    conditions = [
+        (f.record_id, lambda v: c.record_id == v),
+        (f.worker_id, lambda v: c.worker_id == v),
+        (f.reader, lambda v: or_(c.reader_username == v, c.reader_user_id == v)),
+        (f.grant_id, lambda v: c.grant_id == v),
+        (f.purpose, lambda v: or_(c.purpose.contains(v, autoescape=True),
+                                  c.stated_purpose.contains(v, autoescape=True))),
+        (f.category, lambda v: c.category == v),
+        (f.outcome, lambda v: c.outcome == v),
+        (f.since, lambda v: c.at >= v),
+        (f.until, lambda v: c.at < v),
+    ]
+    for value, condition in conditions:
+        if value is not None:
+            query = query.where(condition(value))
+    return query
+
+
+def _parties(record: SupervisionRecord) -> RecordParties:
+    return RecordParties(str(record.id), record.supervisee_id, record.supervisor_id)
+
+
+def to_csv(rows: Iterable[dict], columns: Sequence[str] = EXPORT_COLUMNS) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _csv_value(row.get(k)) for k in columns})
+    return out.getvalue()
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value  # spreadsheet formula injection: an inspector opens this in a spreadsheet
+    return value
+
+
+__all__ = ["AccessDenied", "AccessLogFilter", "AccessLogUnavailable", "AccessService", "Via", "to_csv"]

@@ -4,6 +4,7 @@ Like the library's own examples, each method is one command or one query. The ed
 decide who is calling; the domain decides whether the step is allowed.
 """
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -19,7 +20,9 @@ from domain.supervision_record import SupervisionRecord
 from domain.workers import Worker
 from infrastructure.database import create_schema, make_engine, writer
 from infrastructure.event_store import eventsourcing_env
-from infrastructure.keys import ORGANISATION_KEY_ID, KeyRing, StagedKeys, load_master_key
+from infrastructure.ledger import AutomaticCheckpoints, IntegrityLedger
+from infrastructure.key_tombstones import KeyTombstones
+from infrastructure.keys import ORGANISATION_KEY_ID, KeyRing, StagedKeys, load_master_key, reconcile_destroyed_keys
 from infrastructure.sealed_mapper import EventDestroyed, SealedMapper
 from infrastructure.settings import Settings
 from api.access_service import AccessService
@@ -28,6 +31,7 @@ from api.scheduling_service import SchedulingService
 from projections.runner import ProjectionRunner
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
 
 
 class Conflict(DomainError):
@@ -40,6 +44,10 @@ class Conflict(DomainError):
 
 class NotFound(DomainError):
     pass
+
+
+class Destroyed(NotFound):
+    """The content existed but was destroyed under a retention rule (HTTP 410 Gone)."""
 
 
 class DateAsISO(Transcoding):
@@ -73,6 +81,7 @@ class Storage:
     settings: Settings
     engine: Engine
     keyring: KeyRing
+    tombstones: KeyTombstones
 
     @classmethod
     def open(cls, settings: Settings, master_key: bytes | None = None) -> "Storage":
@@ -81,7 +90,12 @@ class Storage:
         key = master_key if master_key is not None else load_master_key(settings.master_key_file)
         keyring = KeyRing(engine, key)
         keyring.ensure_organisation_key()
-        return cls(settings, engine, keyring)
+        tombstones = KeyTombstones(settings.tombstones_file, key)
+        resurrected = reconcile_destroyed_keys(keyring, tombstones)
+        if resurrected:
+            log.warning("a restored backup held %d destroyed data keys: destroyed them again before serving",
+                        len(resurrected))
+        return cls(settings, engine, keyring, tombstones)
 
 
 class SupervisionLedger(AccessService, RetentionService, SchedulingService, Application):
@@ -100,6 +114,11 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
             decode=self._decode_or_none,
         )
         self.read_models.create_tables()
+        # The integrity ledger's checkpoints, proofs and verification; signs a checkpoint when one is due.
+        self.integrity = IntegrityLedger.for_app(self)
+        self.after_save.append(AutomaticCheckpoints(self.integrity, storage.settings.checkpoint_every_events,
+                                                    storage.settings.checkpoint_every_seconds))
+        storage.keyring.on_keys_destroyed.append(self._forget_decrypted_aggregates)
         if background_projections:
             self.read_models.start_background()
 
@@ -111,6 +130,15 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    def _forget_decrypted_aggregates(self) -> None:
+        """A key was destroyed: no decrypted copy of what it sealed may stay in memory."""
+        cache = self.repository.cache
+        if cache is not None:
+            with cache.lock:  # the library's LRUCache.clear() resets its queue but keeps the entries
+                cache.cache.clear()
+                cache.clear()
+                cache.full = False
 
     def close(self) -> None:
         self.read_models.stop()
@@ -237,6 +265,8 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
     def get_record(self, record_id: UUID, version: int | None = None) -> SupervisionRecord:
         try:
             record = self.repository.get(as_uuid(record_id, "supervision record"), version=version)
+        except EventDestroyed:
+            raise Destroyed(f"supervision record {record_id} was destroyed under the retention schedule") from None
         except AggregateNotFoundError:
             raise NotFound(f"no supervision record {record_id}") from None
         if not isinstance(record, SupervisionRecord):
@@ -244,7 +274,10 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         return record
 
     def record_events(self, record_id: UUID) -> list[Any]:
-        events = list(self.events.get(as_uuid(record_id, "supervision record")))
+        try:
+            events = list(self.events.get(as_uuid(record_id, "supervision record")))
+        except EventDestroyed:
+            raise Destroyed(f"supervision record {record_id} was destroyed under the retention schedule") from None
         if not events:
             raise NotFound(f"no supervision record {record_id}")
         return events
@@ -261,6 +294,8 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         noun = "worker" if cls is Worker else "supervision record"
         try:
             aggregate = self.repository.get(as_uuid(aggregate_id, noun))
+        except EventDestroyed:
+            raise Destroyed(f"{noun} {aggregate_id} was destroyed under the retention schedule") from None
         except AggregateNotFoundError:
             raise NotFound(f"no {noun} {aggregate_id}") from None
         if not isinstance(aggregate, cls):
@@ -280,4 +315,4 @@ def open_ledger(settings: Settings | None = None, clock: Clock = utc_now) -> Sup
     return SupervisionLedger(Storage.open(settings or Settings.from_env()), clock)
 
 
-__all__ = ["Conflict", "NotFound", "Storage", "SupervisionLedger", "open_ledger", "ORGANISATION_KEY_ID"]
+__all__ = ["Conflict", "Destroyed", "NotFound", "Storage", "SupervisionLedger", "open_ledger", "ORGANISATION_KEY_ID"]

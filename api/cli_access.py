@@ -1,7 +1,213 @@
-"""`svl` commands of the access area (filled in by its issue)."""
+"""`svl user`, `svl token`, `svl grant`, `svl access-log`: accounts, bearer tokens, access grants, the log."""
+
+import os
+import socket
+import sys
 
 import typer
+from rich.table import Table
+
+from api.access_service import EXPORT_COLUMNS, AccessLogFilter, Via, to_csv
+from api.application import SupervisionLedger
+from api.cli_support import console, errors, fail, opened_ledger, parse_moment, print_json
+from domain.authorisation import Role
+from infrastructure.users import Principal, UserError
+
+users_cli = typer.Typer(help="User accounts and their roles.", no_args_is_help=True)
+tokens_cli = typer.Typer(help="Bearer tokens for the HTTP API (stored only as SHA-256 hashes).", no_args_is_help=True)
+grants_cli = typer.Typer(help="Access grants: a named person, a purpose, a scope, an expiry.", no_args_is_help=True)
+
+ACTING_USER = typer.Option(None, "--as", envvar="SVL_USER", help="the user you act as (or set SVL_USER)")
 
 
 def register(app: typer.Typer) -> None:
-    """Adds this area's commands (and sub-command groups) to the `svl` app."""
+    app.add_typer(users_cli, name="user")
+    app.add_typer(tokens_cli, name="token")
+    app.add_typer(grants_cli, name="grant")
+    app.command("access-log")(access_log)
+
+
+def acting_user(app: SupervisionLedger, username: str | None) -> Principal:
+    """The CLI acts as a named user, so its reads are decided and logged like the API's."""
+    if not username:
+        fail("say who you are: --as USERNAME, or set SVL_USER")
+    try:
+        return app.users.principal(username, via="cli")
+    except UserError as exc:
+        fail(str(exc))
+    raise AssertionError("unreachable")
+
+
+def cli_via() -> Via:
+    return Via("cli", f"cli@{socket.gethostname()} pid {os.getpid()}")
+
+
+# -- users ---------------------------------------------------------------------------------------------------
+
+@users_cli.command("add")
+def user_add(username: str = typer.Argument(..., help="a login name, e.g. jo.bloggs"),
+             role: Role = typer.Option(..., help="what the user does"),
+             worker: str = typer.Option(None, help="the worker id of this member of staff (staff roles)")) -> None:
+    """Create a user account. Staff (supervisee, supervisor, manager) are linked to their worker id."""
+    with opened_ledger() as app:
+        if worker:
+            worker = str(app.get_worker(worker).id)
+        elif role.value in ("supervisee", "supervisor", "manager"):
+            fail(f"a {role.value} must be linked to their worker id: --worker WORKER_ID")
+        try:
+            user_id = app.users.add_user(username, role.value, worker_id=worker, created_by=_operator())
+        except UserError as exc:
+            fail(str(exc))
+        console.print(f"[green]user added:[/] {username} ({role.value}) id {user_id}")
+
+
+@users_cli.command("list")
+def user_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    with opened_ledger() as app:
+        rows = app.users.list_users()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("username", "role", "worker", "created", "disabled")
+    for r in rows:
+        table.add_row(r["username"], r["role"], r["worker_id"] or "", str(r["created_at"])[:16],
+                      str(r["disabled_at"] or ""))
+    console.print(table)
+
+
+# -- tokens --------------------------------------------------------------------------------------------------
+
+@tokens_cli.command("issue")
+def token_issue(username: str, days: float = typer.Option(30, help="days until it expires"),
+                label: str = typer.Option("cli", help="a note, e.g. which device")) -> None:
+    """Issue a bearer token. It is printed once: only its hash is kept."""
+    with opened_ledger() as app:
+        try:
+            issued = app.users.issue_token(username, days=days, label=label)
+        except UserError as exc:
+            fail(str(exc))
+    errors.print(f"token {issued.token_id} for {username}, expires {issued.expires_at.isoformat()} "
+                 "(shown once: store it now)")
+    sys.stdout.write(issued.token + "\n")
+
+
+@tokens_cli.command("revoke")
+def token_revoke(token: str = typer.Argument(..., help="the token id (from `svl token list`) or the token")) -> None:
+    """Revoke a token at once."""
+    with opened_ledger() as app:
+        try:
+            token_id = app.users.revoke_token(token)
+        except UserError as exc:
+            fail(str(exc))
+    console.print(f"[green]revoked:[/] token {token_id}")
+
+
+@tokens_cli.command("list")
+def token_list(username: str = typer.Argument(None), as_json: bool = typer.Option(False, "--json")) -> None:
+    with opened_ledger() as app:
+        try:
+            rows = app.users.list_tokens(username)
+        except UserError as exc:
+            fail(str(exc))
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("token id", "user", "label", "created", "expires", "revoked")
+    for r in rows:
+        table.add_row(r["token_id"], r["username"], r["label"], str(r["created_at"])[:16],
+                      str(r["expires_at"])[:16], str(r["revoked_at"] or "")[:16])
+    console.print(table)
+
+
+# -- grants ---------------------------------------------------------------------------------------------------
+
+@grants_cli.command("add")
+def grant_add(to: str = typer.Option(..., "--to", help="username of the person"),
+              purpose: str = typer.Option(..., help="why access is needed"),
+              category: str = typer.Option(..., help="inspection | investigation | qa_audit | sar"),
+              scope: str = typer.Option(..., help="record | worker_file | team"),
+              scope_id: str = typer.Option(..., "--id", help="the record, worker, or supervisor id"),
+              expires: str = typer.Option(..., help="until when, e.g. 2026-12-31T17:00Z"),
+              acting: str = ACTING_USER) -> None:
+    """Grant access (administrators only)."""
+    with opened_ledger() as app:
+        who = acting_user(app, acting)
+        try:
+            grant_id = app.grant_access(grantor=who, grantee=to, purpose=purpose, category=category,
+                                        scope_kind=scope, scope_id=scope_id, expires_at=parse_moment(expires))
+        except UserError as exc:
+            fail(str(exc))
+        console.print(f"[green]granted:[/] {grant_id}")
+
+
+@grants_cli.command("revoke")
+def grant_revoke(grant_id: str, reason: str = typer.Option(..., help="why it ends now"),
+                 acting: str = ACTING_USER) -> None:
+    """Revoke a grant at once (administrators only)."""
+    with opened_ledger() as app:
+        app.revoke_grant(grant_id, reason, actor=acting_user(app, acting))
+        console.print(f"[green]revoked:[/] {grant_id}")
+
+
+@grants_cli.command("list")
+def grant_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    with opened_ledger() as app:
+        rows = app.list_grants()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("grant", "to", "category", "scope", "purpose", "expires", "revoked")
+    for r in rows:
+        table.add_row(r["grant_id"][:8], r["grantee_username"], r["category"],
+                      f"{r['scope_kind']} {r['scope_id'][:8]}", r["purpose"], str(r["expires_at"])[:16],
+                      str(r["revoked_at"] or "")[:16])
+    console.print(table)
+
+
+# -- the access log -------------------------------------------------------------------------------------------
+
+def access_log(record: str = typer.Option(None, help="record id"), worker: str = typer.Option(None, help="worker id"),
+               reader: str = typer.Option(None, help="username or user id"),
+               grant: str = typer.Option(None, help="grant id"),
+               purpose: str = typer.Option(None, help="words in the purpose"),
+               category: str = typer.Option(None), outcome: str = typer.Option(None, help="allowed | denied"),
+               since: str = typer.Option(None, help="from, e.g. 2026-11-01"),
+               until: str = typer.Option(None, help="before, e.g. 2026-12-01"),
+               output: str = typer.Option("table", "--format", help="table | json | csv"),
+               flags: bool = typer.Option(False, "--flags", help="only what an inspector should look at"),
+               many_reads: int = typer.Option(50, help="with --flags: reads by one person in a day that count "
+                                                       "as unusually many")) -> None:
+    """Who read (or tried to read) which record, when, on what basis and why."""
+    with opened_ledger() as app:
+        start = parse_moment(since) if since else None
+        end = parse_moment(until) if until else None
+        if flags:
+            rows = app.access_log_flags(start, end, many_reads)
+        else:
+            rows = app.access_log_entries(AccessLogFilter(record, worker, reader, grant, purpose, category, outcome,
+                                                          start, end, limit=1_000_000))
+    if output == "json":
+        print_json(rows)
+    elif output == "csv":
+        sys.stdout.write(to_csv(rows, list(rows[0]) if flags and rows else EXPORT_COLUMNS))
+    else:
+        _print_log(rows, flags)
+
+
+def _print_log(rows: list[dict], flags: bool) -> None:
+    if flags:
+        table = Table("when (UTC)", "flag", "who", "record", "detail")
+        for r in rows:
+            table.add_row(f"{r['at']:%Y-%m-%d %H:%M}", r["kind"], r["reader_username"],
+                          (r["record_id"] or "")[:8], r["detail"])
+    else:
+        table = Table("when (UTC)", "who", "action", "record", "outcome", "basis / refusal", "purpose")
+        for r in rows:
+            table.add_row(f"{r['at']:%Y-%m-%d %H:%M}", r["reader_username"], r["action"], (r["record_id"] or "")[:8],
+                          r["outcome"], r["basis"] if r["outcome"] == "allowed" else r["refusal"] or "", r["purpose"])
+    console.print(table)
+    console.print(f"{len(rows)} {'flags' if flags else 'entries'}")
+
+
+def _operator() -> str:
+    return f"cli:{os.environ.get('USER', 'unknown')}@{socket.gethostname()}"

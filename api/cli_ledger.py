@@ -1,7 +1,175 @@
-"""`svl` commands of the ledger area (filled in by its issue)."""
+"""`svl verify`, `svl checkpoint`, `svl export-bundle`, `svl ledger ...`: the integrity ledger.
+
+`svl verify` exits 0 when the log is intact, 1 when it found tampering (naming the first divergence),
+2 when it could not run (bad option, missing key...).
+"""
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from api.access_service import AccessDenied, AccessLogUnavailable
+from api.cli_access import ACTING_USER, acting_user, cli_via
+from api.cli_records import resolve_record_id
+from api.cli_support import console, errors, fail, opened_ledger, print_json
+from infrastructure.checkpoints import SigningKeyMissing
+from infrastructure.ledger import IntegrityLedger, LedgerError
+from infrastructure.ledger_verify import AuditReport
+from infrastructure.svl_verify import VerificationError
+
+ledger_cli = typer.Typer(help="Proofs from the integrity ledger (hashes only, no content).", no_args_is_help=True)
+SHOWN_FINDINGS = 10
 
 
 def register(app: typer.Typer) -> None:
-    """Adds this area's commands (and sub-command groups) to the `svl` app."""
+    app.command()(verify)
+    app.command()(checkpoint)
+    app.command("export-bundle")(export_bundle)
+    app.add_typer(ledger_cli, name="ledger")
+
+
+@contextmanager
+def ledger_errors() -> Iterator[None]:
+    """Ledger refusals and missing keys become one clear line and exit 2, never a traceback."""
+    try:
+        yield
+    except (LedgerError, SigningKeyMissing, VerificationError, FileNotFoundError) as exc:
+        fail(str(exc))
+
+
+def verify(checkpoints: Path = typer.Option(None, "--checkpoints", help="a directory of published checkpoints "
+                                            "to compare with (e.g. the one handed to an inspector)"),
+           key: str = typer.Option(None, "--key", help="the verifier key to trust (text or file); default: the "
+                                   "public half of SVL_SIGNING_KEY_FILE"),
+           as_json: bool = typer.Option(False, "--json", help="machine-readable report")) -> None:
+    """Recompute every leaf and the whole tree from the events as stored, check every checkpoint's
+    signature and root, and compare with published checkpoints. Exit 0 if intact, 1 if not."""
+    with opened_ledger() as app, ledger_errors():
+        report = _run_verify(app.integrity, checkpoints, key, show_progress=not as_json)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        _print_report(report, checkpoints)
+    if not report.intact:
+        raise typer.Exit(1)
+
+
+def _run_verify(integrity: IntegrityLedger, published: Path | None, key: str | None,
+                show_progress: bool) -> AuditReport:
+    if not show_progress:
+        return integrity.verify(published_dir=published, verifier_key=key)
+    columns = (TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TextColumn("leaves"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=errors, transient=True) as bar:
+        task = bar.add_task("verify", total=None)
+        return integrity.verify(published_dir=published, verifier_key=key,
+                                on_start=lambda total: bar.update(task, total=total),
+                                progress=lambda done: bar.update(task, completed=done))
+
+
+def _print_report(report: AuditReport, published: Path | None) -> None:
+    if report.intact:
+        console.print(f"[bold green]intact:[/] {report.events:,} events, {report.leaves:,} ledger leaves, "
+                      f"root {report.root.hex()}")
+        console.print(f"  {report.checkpoints_checked} stored checkpoint(s)"
+                      + (f" and {report.published_checked} published in {published}" if published else "")
+                      + " verified" + (f" (latest: size {report.latest_checkpoint:,})"
+                                       if report.latest_checkpoint is not None else ""))
+    else:
+        first = report.first
+        assert first is not None
+        errors.print(f"[bold red]TAMPERED[/] — first divergence: {escape(first.describe())}", highlight=False)
+        more = report.findings[1:SHOWN_FINDINGS]
+        if more:
+            errors.print(f"  and {report.findings_total - 1} more:")
+            for finding in more:
+                errors.print(f"   - {finding.describe()}", markup=False, highlight=False)
+        console.print(f"checked {report.events:,} events, {report.leaves:,} ledger leaves, "
+                      f"{report.checkpoints_checked} stored and {report.published_checked} published checkpoint(s)")
+    for nid, purge, rechecked in report.purged:
+        how = "leaf re-checked from the kept digest" if rechecked else "content gone, place in the log kept"
+        console.print(f"  notification id {nid}: destroyed under {purge.rule} on {purge.on} ({how})")
+    if report.unused_notification_ids:
+        console.print(f"  {report.unused_notification_ids} notification id(s) were never used (writes that rolled "
+                      "back): not a divergence")
+
+
+def checkpoint(publish: Path = typer.Option(None, "--publish", help="also publish into this directory "
+                                            "(default: SVL_CHECKPOINT_DIR)"),
+               as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    """Sign a checkpoint of the ledger now (after proving it consistent with the previous one), and
+    publish it as a file that can be handed to a third party."""
+    with opened_ledger() as app, ledger_errors():
+        outcome = app.integrity.checkpoint() if publish is None else app.integrity.checkpoint(publish_to=publish)
+        vkey = app.integrity.verifier_key()
+    cp = outcome.checkpoint
+    if as_json:
+        print_json({"tree_size": cp.tree_size, "created": outcome.created, "note": outcome.note,
+                    "published": str(outcome.published) if outcome.published else None, "verifier_key": vkey})
+        return
+    what = "signed" if outcome.created else "unchanged since the last checkpoint"
+    console.print(f"[green]checkpoint {what}:[/] {cp.tree_size:,} events")
+    console.print(outcome.note, markup=False, highlight=False, end="")
+    console.print(f"verifier key: {vkey}", markup=False, highlight=False)
+    if outcome.published:
+        console.print(f"published: {outcome.published}")
+    else:
+        console.print("[yellow]not published:[/] set SVL_CHECKPOINT_DIR or pass --publish DIR; a checkpoint kept "
+                      "only in the database proves nothing to an outsider")
+
+
+def export_bundle(record_id: str = typer.Argument(..., help="record id or a unique prefix of it"),
+                  output: Path = typer.Option(..., "-o", "--output", help="the bundle file to write (JSON)"),
+                  with_content: bool = typer.Option(False, "--with-content", help="add the decrypted content and the "
+                                                    "data key that proves it (a content read: needs --as, logged)"),
+                  consistency_from: list[int] = typer.Option([], "--consistency-from", help="also link to the "
+                                                             "checkpoint of this size (repeatable)"),
+                  acting: str = ACTING_USER) -> None:
+    """Write one JSON file an outsider checks with `svl-verify FILE`: the record's events as stored, their
+    inclusion proofs in the latest signed checkpoint, the checkpoint and the verifier key."""
+    with opened_ledger() as app, ledger_errors():
+        rid = resolve_record_id(app, record_id)
+        if with_content:
+            who = acting_user(app, acting)
+            try:
+                app.read_record_content(who, rid, action="export_bundle", via=cli_via())
+            except AccessDenied as exc:
+                fail(f"refused (and logged): {exc}", code=3)
+            except AccessLogUnavailable as exc:
+                fail(str(exc), code=4)
+        bundle = app.integrity.export_bundle(rid, with_content=with_content, consistency_from=consistency_from)
+    output.write_text(json.dumps(bundle, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    console.print(f"[green]bundle written:[/] {output} — {len(bundle['events'])} event(s) of record {rid}, "
+                  f"proved in the checkpoint of size {bundle['checkpoint'].splitlines()[1]}")
+    if with_content:
+        errors.print("[bold yellow]warning:[/] the bundle carries a data key: it opens every event sealed with it "
+                     "(all of that worker's records). Hand it only to someone entitled to read them.")
+    console.print(f"check it with: svl-verify {output}  (an outsider adds --key with the published verifier key)")
+
+
+@ledger_cli.command("proof")
+def proof(notification_id: int = typer.Argument(..., help="the event's notification id"),
+          tree_size: int = typer.Option(None, "--tree-size", help="a checkpoint's size; default: the latest")) -> None:
+    """Inclusion proof of one event in a signed checkpoint (JSON)."""
+    with opened_ledger() as app, ledger_errors():
+        print_json(app.integrity.inclusion(notification_id, tree_size))
+
+
+@ledger_cli.command("consistency")
+def consistency(from_size: int = typer.Argument(..., help="the size of the tree you hold"),
+                to_size: int = typer.Argument(None, help="a checkpoint's size; default: the latest")) -> None:
+    """Consistency proof between two tree sizes (JSON)."""
+    with opened_ledger() as app, ledger_errors():
+        print_json(app.integrity.consistency(from_size, to_size))
+
+
+@ledger_cli.command("key")
+def key() -> None:
+    """Print the organisation's verifier key (public): publish it beside the checkpoints."""
+    with opened_ledger() as app, ledger_errors():
+        console.print(app.integrity.verifier_key(), markup=False, highlight=False)

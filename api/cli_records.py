@@ -1,14 +1,20 @@
 """`svl records`, `svl history`: what an investigating officer reads."""
 
+from datetime import datetime
 from uuid import UUID
 
 import typer
 from rich.table import Table
 from sqlalchemy import select
 
+from api.access_service import AccessDenied, AccessLogUnavailable
 from api.application import NotFound, SupervisionLedger
+from api.cli_access import ACTING_USER, acting_user, cli_via
 from api.cli_support import console, fail, opened_ledger, parse_moment, print_json
-from api.record_history import NameBook, record_as_of, record_history, record_view, render_content
+from api.record_history import NameBook, record_history, record_view, render_content
+from domain.authorisation import Decision
+from domain.supervision_record import SupervisionRecord
+from infrastructure.users import Principal
 from projections.schema import current_records
 
 
@@ -54,18 +60,24 @@ def records(as_json: bool = typer.Option(False, "--json", help="machine-readable
 
 def history(record_id: str = typer.Argument(..., help="record id or a unique prefix of it"),
             as_of: str = typer.Option(None, "--as-of", help="show the record as it stood then, e.g. 2026-05-01T12:00Z"),
-            as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
-    """Every version of a record: who did what and when, and what changed; or the record as of a moment."""
+            as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+            acting: str = ACTING_USER) -> None:
+    """Every version of a record: who did what and when, and what changed; or the record as of a moment.
+
+    Reads content, so it acts as a named user: allowed only as the API would allow it, and logged first."""
     with opened_ledger() as app:
+        who = acting_user(app, acting)
         rid = resolve_record_id(app, record_id)
         if as_of:
             moment = parse_moment(as_of)
-            view = record_view(record_as_of(app, rid, moment), NameBook(app))
+            record, _ = _read(app, who, rid, "read_as_of", moment)
+            view = record_view(record, NameBook(app))
             if as_json:
                 print_json({"as_of": moment.isoformat(), **view})
             else:
                 _print_view(view, f"as of {moment.isoformat()}")
             return
+        _read(app, who, rid, "read_history", None)
         entries = record_history(app, rid)
         if as_json:
             print_json({"record_id": str(rid), "events": [e.to_dict() for e in entries]})
@@ -80,6 +92,17 @@ def history(record_id: str = typer.Argument(..., help="record id or a unique pre
                 for line in e.diff:
                     style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
                     console.print(line, style=style, markup=False, highlight=False)
+
+
+def _read(app: SupervisionLedger, who: Principal, rid: UUID, action: str, as_of: datetime | None
+          ) -> tuple[SupervisionRecord, Decision]:
+    try:
+        return app.read_record_content(who, rid, action=action, via=cli_via(), as_of=as_of)
+    except AccessDenied as exc:
+        fail(f"refused (and logged): {exc}", code=3)
+    except AccessLogUnavailable as exc:
+        fail(str(exc), code=4)
+    raise AssertionError("unreachable")
 
 
 def _print_view(view: dict, heading: str) -> None:

@@ -1,7 +1,143 @@
-"""`svl` commands of the retention area (filled in by its issue)."""
+"""`svl retention …`, `svl hold …`, `svl policy …`: what a data protection officer runs."""
+
+import os
+from datetime import date, datetime, timezone
+from pathlib import Path
 
 import typer
+from rich.table import Table
+
+from api.cli_support import console, fail, opened_ledger, print_json
+from infrastructure.policy_packs import PolicyPackError, available_packs, load_pack, load_pack_by_name
+
+retention = typer.Typer(help="Leavers' archival, the retention schedule and destruction.", no_args_is_help=True)
+hold = typer.Typer(help="Legal holds: files that must not be destroyed.", no_args_is_help=True)
+policy = typer.Typer(help="Policy packs: show and check.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Adds this area's commands (and sub-command groups) to the `svl` app."""
+    app.add_typer(retention, name="retention")
+    app.add_typer(hold, name="hold")
+    app.add_typer(policy, name="policy")
+
+
+def _actor(actor: str | None) -> str:
+    return actor or os.environ.get("SVL_USER") or "cli"
+
+
+def _day(value: str | None) -> date:
+    if value is None:
+        return datetime.now(timezone.utc).date()
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        fail(f"{value!r} is not an ISO date, e.g. 2026-11-24")
+        raise
+
+
+@retention.command("schedule")
+def schedule(as_of: str = typer.Option(None, "--as-of", help="the day to judge due dates on (default today)"),
+             as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every worker's file: state, destruction date, holds, and what is due."""
+    with opened_ledger() as app:
+        files = app.retention_schedule(_day(as_of))
+        if as_json:
+            print_json([f.to_dict() for f in files])
+            return
+        table = Table("worker", "state", "status", "left", "archive by", "destroy on", "holds")
+        for f in files:
+            style = {"due": "bold red", "archival_overdue": "red", "held": "yellow", "destroyed": "dim"}.get(f.status)
+            table.add_row(f.worker_id[:8], f.state, f.status, str(f.leaving_date or ""),
+                          str(f.archival_deadline or ""), str(f.destruction_date or ""), str(f.active_holds),
+                          style=style)
+        console.print(table)
+
+
+@retention.command("archive")
+def archive(worker_id: str, actor: str = typer.Option(None, help="who archives (default $SVL_USER)")) -> None:
+    """Archive a leaver's file with its destruction date from the policy pack."""
+    with opened_ledger() as app:
+        due = app.archive_leaver(worker_id, actor=_actor(actor))
+        console.print(f"archived; to be destroyed on {due} under {app.policy_pack.short_name}")
+
+
+@retention.command("run")
+def run(dry_run: bool = typer.Option(False, "--dry-run", help="list exactly what would be destroyed"),
+        as_of: str = typer.Option(None, "--as-of", help="judge due dates on this day (default today)"),
+        purge_ciphertext: bool = typer.Option(False, "--purge-ciphertext",
+                                              help="also empty the stored ciphertext (the ledger keeps its leaves)"),
+        actor: str = typer.Option(None, help="who runs it (default $SVL_USER)"),
+        as_json: bool = typer.Option(False, "--json")) -> None:
+    """Destroy every file due and not on hold, by deleting its data key. Safe to rerun after a crash."""
+    with opened_ledger() as app:
+        outcomes = app.run_retention(as_of=_day(as_of), actor=_actor(actor), dry_run=dry_run,
+                                     purge_ciphertext=purge_ciphertext,
+                                     progress=None if as_json else lambda o: console.print(
+                                         f"  {o.status}: worker {o.worker_id[:8]} — {len(o.record_ids)} records, "
+                                         f"{o.event_count} events, due {o.destruction_date}"))
+        if as_json:
+            print_json([o.to_dict() for o in outcomes])
+        elif not outcomes:
+            console.print("nothing is due")
+        else:
+            verb = "would be destroyed" if dry_run else "destroyed"
+            console.print(f"{len(outcomes)} file(s) {verb}")
+
+
+@hold.command("place")
+def place(worker_id: str, kind: str = typer.Option(..., help="investigation | litigation | subject_access_request | other"),
+          reason: str = typer.Option(...), reference: str = typer.Option(...),
+          actor: str = typer.Option(None)) -> None:
+    """Hold a worker's file: it will not be destroyed until released."""
+    with opened_ledger() as app:
+        hold_id = app.place_hold(worker_id, kind=kind, reason=reason, reference=reference, actor=_actor(actor))
+        console.print(f"hold {hold_id} placed")
+
+
+@hold.command("release")
+def release(hold_id: str, reason: str = typer.Option(...), actor: str = typer.Option(None)) -> None:
+    with opened_ledger() as app:
+        app.release_hold(hold_id, reason=reason, actor=_actor(actor))
+        console.print("hold released")
+
+
+@hold.command("list")
+def list_holds(worker_id: str = typer.Option(None), as_json: bool = typer.Option(False, "--json")) -> None:
+    with opened_ledger() as app:
+        holds = app.holds(worker_id)
+        if as_json:
+            print_json(holds)
+            return
+        table = Table("hold", "worker", "kind", "reference", "placed", "released")
+        for h in holds:
+            table.add_row(h["hold_id"][:8], h["worker_id"][:8], h["kind"], h["reference"], str(h["placed_at"])[:16],
+                          str(h["released_at"] or "")[:16])
+        console.print(table)
+
+
+@policy.command("show")
+def show(name: str = typer.Argument(None, help="pack name, e.g. hull (default: list them)")) -> None:
+    """Show a policy pack (or list the packs)."""
+    try:
+        if name is None:
+            console.print("\n".join(available_packs()))
+            return
+        print_json(load_pack_by_name(name).model_dump(mode="json"))
+    except PolicyPackError as exc:
+        fail(str(exc))
+
+
+@policy.command("check")
+def check(path: Path) -> None:
+    """Validate a policy pack file; exit 0 when valid."""
+    try:
+        pack = load_pack(path)
+    except PolicyPackError as exc:
+        fail(str(exc))
+        return
+    from domain.schedule_rules import incomplete_rules
+
+    missing = incomplete_rules(pack)
+    console.print(f"[green]valid:[/] {path} ({pack.organisation.name})")
+    for key in missing:
+        console.print(f"[yellow]still to configure:[/] {key} (destruction is refused until it is set)")

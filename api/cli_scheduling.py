@@ -1,7 +1,436 @@
-"""`svl` commands of the scheduling area (filled in by its issue)."""
+"""`svl due`, `svl session ...`, `svl agreement ...`, `svl case ...`, `svl report frequency`: supervision on time.
+
+People are named by id, a unique id prefix, or their full name (as `svl due` prints it). The CLI trusts the
+`--actor` it is given, like every `svl` command: it is the operator's tool on the server; the HTTP API
+authenticates its callers.
+"""
+
+import csv
+import io
+from datetime import date
+from pathlib import Path
+from typing import Any
 
 import typer
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy import Table as SqlTable
+from sqlalchemy import select
+
+from api.application import NotFound, SupervisionLedger
+from api.cli_support import console, fail, opened_ledger, parse_moment, print_json
+from api.scheduling_service import Dashboard, FrequencyReport
+from domain.compliance import CATEGORY_LABELS
+from projections.supervision_compliance import (
+    compliance_agreements, compliance_cases, compliance_sessions, compliance_workers,
+)
+
+session_app = typer.Typer(help="Supervision sessions: schedule, hold, cancel, rebook.", no_args_is_help=True)
+agreement_app = typer.Typer(help="Supervision agreements: draft, sign, review.", no_args_is_help=True)
+case_app = typer.Typer(help="Case supervision: how often each case is discussed, by its rating.",
+                       no_args_is_help=True)
+report_app = typer.Typer(help="Quality assurance reports.", no_args_is_help=True)
+
+ACTOR = typer.Option(..., "--actor", help="who is doing this: a worker id, id prefix or full name")
+STATUS_STYLE = {"overdue": "bold red", "due_soon": "yellow", "on_time": "green"}
+SEVERITY_MARK = {"overdue": "[red]![/]", "warning": "[yellow]![/]", "info": "[dim]-[/]"}
 
 
 def register(app: typer.Typer) -> None:
-    """Adds this area's commands (and sub-command groups) to the `svl` app."""
+    app.command()(due)
+    app.add_typer(session_app, name="session")
+    app.add_typer(agreement_app, name="agreement")
+    app.add_typer(case_app, name="case")
+    app.add_typer(report_app, name="report")
+
+
+# -- resolving what the operator typed -----------------------------------------------------------------------
+
+
+def resolve_worker(app: SupervisionLedger, given: str) -> str:
+    """A worker id, a unique id prefix, or a full name (case-insensitive)."""
+    ids = _by_prefix(app, compliance_workers, "worker_id", given)
+    if len(ids) == 1:
+        return ids[0]
+    with app.storage.engine.connect() as conn:
+        everyone = conn.execute(select(compliance_workers.c.worker_id)).scalars().all()
+    wanted = given.strip().casefold()
+    matches = [wid for wid, name in app.worker_names(everyone).items() if name.casefold() == wanted]
+    if len(matches) == 1:
+        return matches[0]
+    raise NotFound(f"no single worker matches {given!r}" + (" (ambiguous)" if len(matches) > 1 or ids else ""))
+
+
+def _resolve(app: SupervisionLedger, table: SqlTable, column: str, given: str, noun: str) -> str:
+    ids = _by_prefix(app, table, column, given)
+    if len(ids) != 1:
+        raise NotFound(f"no single {noun} matches {given!r}" + (" (ambiguous prefix)" if ids else ""))
+    return ids[0]
+
+
+def _by_prefix(app: SupervisionLedger, table: SqlTable, column: str, given: str) -> list[str]:
+    prefix = given.strip().lower()
+    if len(prefix) < 4 or any(c not in "0123456789abcdef-" for c in prefix):
+        return []
+    with app.storage.engine.connect() as conn:
+        return conn.execute(select(table.c[column]).where(table.c[column].like(prefix + "%")).limit(2)).scalars().all()
+
+
+def parse_day(value: str | None, what: str = "date") -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{what} {value!r} is not an ISO date, e.g. 2026-10-31")
+    raise AssertionError  # pragma: no cover
+
+
+# -- svl due -------------------------------------------------------------------------------------------------
+
+
+def due(team: str = typer.Option(None, "--team", help="a supervisor (id, prefix or name): only their supervisees"),
+        as_of: str = typer.Option(None, "--as-of", help="as known at the end of this day, e.g. 2026-10-31"),
+        as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+        csv_file: Path = typer.Option(None, "--csv", help="also write the rows to this CSV file"),
+        attention: bool = typer.Option(False, "--attention", help="only workers who need action"),
+        pack: str = typer.Option(None, "--pack", help="judge against another policy pack (default: the configured one)"),
+        ) -> None:
+    """Who is overdue for supervision, and why: the manager's morning view."""
+    with opened_ledger() as app:
+        supervisor = resolve_worker(app, team) if team else None
+        board = app.compliance_dashboard(as_of=parse_day(as_of, "--as-of"), team=supervisor, pack=pack)
+    rows = [r for r in board.as_dicts() if r["needs_attention"] or not attention]
+    if csv_file:
+        csv_file.write_text(dashboard_csv(rows), encoding="utf-8")
+    if as_json:
+        print_json({"as_of": board.as_of, "pack": board.pack, "team": supervisor, "workers": rows})
+        return
+    _print_dashboard(board, rows, team)
+    if csv_file:
+        console.print(f"written to {csv_file}")
+
+
+DASHBOARD_COLUMNS = ["worker_id", "name", "supervisor", "category", "status", "last_session", "due", "days_overdue",
+                     "next_booked", "rule", "reason", "issues", "rule_source"]
+
+
+def dashboard_csv(rows: list[dict]) -> str:
+    return to_csv([{**r, "issues": " | ".join(i["text"] for i in r["issues"])} for r in rows], DASHBOARD_COLUMNS)
+
+
+def to_csv(rows: list[dict], columns: list[str]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _csv_value(row.get(k)) for k in columns})
+    return out.getvalue()
+
+
+def _csv_value(value: Any) -> Any:
+    # A cell starting with = + - @ would run as a formula in a spreadsheet.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return "" if value is None else value
+
+
+def _print_dashboard(board: Dashboard, rows: list[dict], team: str | None) -> None:
+    title = f"Supervision due as of {board.as_of:%a %d %b %Y} ({board.pack})" + (f", team of {team}" if team else "")
+    table = Table("worker", "supervisor", "last session", "due", "status", "why", title=title, show_lines=True)
+    for r in rows:
+        status = {"overdue": f"{r['days_overdue']} days overdue", "due_soon": "due soon",
+                  "on_time": "on time"}[r["status"]]
+        why = Text.from_markup(_escape(r["reason"]))
+        for issue in r["issues"]:
+            why.append("\n")
+            why.append_text(Text.from_markup(f"{SEVERITY_MARK[issue['severity']]} {_escape(issue['text'])}"))
+        table.add_row(r["name"], r["supervisor"], _day(r["last_session"]), _day(r["due"]),
+                      Text(status, style=STATUS_STYLE[r["status"]]), why)
+    console.print(table)
+    overdue = sum(r["status"] == "overdue" for r in rows)
+    actions = sum(1 for r in rows for i in r["issues"] if i["severity"] in ("overdue", "warning"))
+    console.print(f"{len(rows)} workers: {overdue} overdue for supervision, {actions} other items need action")
+    sources = {CATEGORY_LABELS.get(r["category"], r["category"]): r["rule_source"] for r in rows}
+    if sources:
+        console.print(f"[dim]Rules quoted from the {board.pack} policy pack:[/]")
+        for label, source in sorted(sources.items()):
+            console.print(f"[dim]  {label}: '{source}'[/]", highlight=False)
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")
+
+
+def _day(value: date | None) -> str:
+    return "-" if value is None else value.strftime("%d %b %Y")
+
+
+# -- svl report frequency ---------------------------------------------------------------------------------------
+
+REPORT_COLUMNS = ["worker_id", "name", "supervisor", "category", "rule", "sessions_held", "sessions_required",
+                  "overdue_days", "met", "short_sessions", "cancelled", "rule_source"]
+
+
+@report_app.command("frequency")
+def report_frequency(month: str = typer.Option(..., "--month", help="e.g. 2026-10"),
+                     as_of: str = typer.Option(None, "--as-of", help="as known at the end of this day "
+                                                                     "(default: the month's last day)"),
+                     team: str = typer.Option(None, "--team", help="a supervisor: only their supervisees"),
+                     as_json: bool = typer.Option(False, "--json"),
+                     csv_file: Path = typer.Option(None, "--csv", help="write the report to this CSV file"),
+                     pack: str = typer.Option(None, "--pack")) -> None:
+    """Sessions held per employee in a month against what the policy required (bcp, hull: QA reports)."""
+    with opened_ledger() as app:
+        supervisor = resolve_worker(app, team) if team else None
+        report = app.frequency_report(month, as_of=parse_day(as_of, "--as-of"), team=supervisor, pack=pack)
+    rows = report.as_dicts()
+    if csv_file:
+        csv_file.write_text(to_csv(rows, REPORT_COLUMNS), encoding="utf-8")
+    if as_json:
+        print_json({"month": report.month, "as_of": report.as_of, "pack": report.pack, "summary": report.summary,
+                    "workers": rows})
+        return
+    _print_report(report, rows)
+    if csv_file:
+        console.print(f"written to {csv_file}")
+
+
+def _print_report(report: FrequencyReport, rows: list[dict]) -> None:
+    table = Table("worker", "supervisor", "rule", "held", "required", "days overdue", "met", "short", "cancelled",
+                  title=f"Supervision frequency, {report.first:%B %Y}, as known on {report.as_of} ({report.pack})")
+    for r in rows:
+        table.add_row(r["name"], r["supervisor"], r["rule"], str(r["sessions_held"]), str(r["sessions_required"]),
+                      str(r["overdue_days"]), Text("yes", style="green") if r["met"] else Text("no", style="red"),
+                      str(r["short_sessions"]), str(r["cancelled"]))
+    console.print(table)
+    console.print(report.summary)
+
+
+# -- svl session ... -----------------------------------------------------------------------------------------------
+
+
+@session_app.command("schedule")
+def session_schedule(supervisee: str = typer.Argument(..., help="the supervisee"),
+                     at: str = typer.Option(..., "--at", help="start, e.g. 2026-11-30T10:00 (UTC if no zone)"),
+                     minutes: int = typer.Option(90, "--minutes", help="planned length"),
+                     actor: str = ACTOR) -> None:
+    """Book a session (the supervisor)."""
+    with opened_ledger() as app:
+        session_id = app.schedule_session(supervisee_id=resolve_worker(app, supervisee), starts_at=parse_moment(at),
+                                          planned_minutes=minutes, actor=resolve_worker(app, actor))
+    console.print(f"scheduled session {session_id}")
+
+
+@session_app.command("hold")
+def session_hold(session: str = typer.Argument(..., help="session id or prefix"),
+                 minutes: int = typer.Option(..., "--minutes", help="how long it actually lasted"),
+                 on: str = typer.Option(None, "--on", help="the day it took place (default: the day it was booked)"),
+                 actor: str = ACTOR) -> None:
+    """Record that a session took place (the supervisor); a session below the pack's minimum is kept with
+    its shortfall."""
+    with opened_ledger() as app:
+        held = app.hold_session(_session(app, session), actual_minutes=minutes, actor=resolve_worker(app, actor),
+                                held_on=parse_day(on, "--on"))
+    short = f", {held.shortfall_minutes} min short of the minimum" if held.shortfall_minutes else ""
+    console.print(f"session held on {held.held_on}, {held.actual_minutes} min{short}")
+
+
+@session_app.command("cancel")
+def session_cancel(session: str = typer.Argument(..., help="session id or prefix"),
+                   reason: str = typer.Option(..., "--reason", help="sickness, leave or operational"),
+                   actor: str = ACTOR) -> None:
+    """Cancel a session (either party); the rebooking deadline comes from the pack."""
+    with opened_ledger() as app:
+        rebook_by = app.cancel_session(_session(app, session), reason, actor=resolve_worker(app, actor))
+        pack = app.compliance_pack().short_name
+    if rebook_by:
+        console.print(f"cancelled: rebook by {rebook_by} ({pack})")
+    elif reason == "sickness":
+        console.print("cancelled: record the return to work (`svl session returned`) to start the rebooking clock")
+    else:
+        console.print(f"cancelled: {pack} sets no rebooking deadline; the minimum frequency still applies")
+
+
+@session_app.command("returned")
+def session_returned(session: str = typer.Argument(..., help="the session cancelled for sickness"),
+                     on: str = typer.Option(..., "--on", help="the day the person returned to work"),
+                     actor: str = ACTOR) -> None:
+    """Record the return to work after a sickness cancellation."""
+    with opened_ledger() as app:
+        rebook_by = app.record_return_to_work(_session(app, session), parse_day(on, "--on"),
+                                              actor=resolve_worker(app, actor))
+    console.print(f"return recorded: rebook by {rebook_by}" if rebook_by else "return recorded")
+
+
+@session_app.command("rebook")
+def session_rebook(session: str = typer.Argument(..., help="the cancelled session"),
+                   at: str = typer.Option(..., "--at", help="new start, e.g. 2026-12-01T10:00"),
+                   minutes: int = typer.Option(None, "--minutes"), actor: str = ACTOR) -> None:
+    """Book the replacement of a cancelled session; the two are linked."""
+    with opened_ledger() as app:
+        new_id = app.rebook_session(_session(app, session), starts_at=parse_moment(at), planned_minutes=minutes,
+                                    actor=resolve_worker(app, actor))
+    console.print(f"rebooked as session {new_id}")
+
+
+@session_app.command("list")
+def session_list(worker: str = typer.Option(None, "--worker"), team: str = typer.Option(None, "--team"),
+                 as_json: bool = typer.Option(False, "--json")) -> None:
+    """Sessions, newest first (dates, minutes and states only)."""
+    with opened_ledger() as app:
+        rows = app.sessions_of(resolve_worker(app, worker) if worker else None,
+                               resolve_worker(app, team) if team else None)
+        names = app.worker_names({r["worker_id"] for r in rows} | {r["supervisor_id"] for r in rows})
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("session", "date", "supervisee", "supervisor", "state", "minutes", "note")
+    for r in rows:
+        note = (f"{r['cancel_reason']}, by the {r['cancelled_by']}" if r["cancelled_at"] else
+                f"{r['shortfall_minutes']} min short" if r["shortfall_minutes"] else "")
+        if r["rebooked_as"]:
+            note += f"; rebooked as {r['rebooked_as'][:8]}"
+        table.add_row(r["session_id"][:8], str(r["held_on"] or r["scheduled_for"]), names[r["worker_id"]],
+                      names[r["supervisor_id"]], r["state"], str(r["actual_minutes"] or r["planned_minutes"]), note)
+    console.print(table)
+
+
+def _session(app: SupervisionLedger, given: str) -> str:
+    return _resolve(app, compliance_sessions, "session_id", given, "session")
+
+
+# -- svl agreement ... -------------------------------------------------------------------------------------------
+
+
+def _terms(frequency: str | None, minutes: int | None, arrangements: str | None) -> dict:
+    return {k: v for k, v in {"frequency": frequency, "session_minutes": minutes,
+                              "arrangements": arrangements}.items() if v is not None}
+
+
+@agreement_app.command("draft")
+def agreement_draft(supervisee: str = typer.Argument(...), actor: str = ACTOR,
+                    frequency: str = typer.Option(None, "--frequency", help="e.g. 'fortnightly, Tuesdays'"),
+                    minutes: int = typer.Option(None, "--minutes", help="agreed session length"),
+                    arrangements: str = typer.Option(None, "--arrangements")) -> None:
+    """Draft the agreement with a supervisee (the supervisor); both then sign it."""
+    with opened_ledger() as app:
+        agreement_id = app.draft_agreement(supervisee_id=resolve_worker(app, supervisee),
+                                           terms=_terms(frequency, minutes, arrangements),
+                                           actor=resolve_worker(app, actor))
+    console.print(f"drafted agreement {agreement_id}: both parties now sign it (`svl agreement sign`)")
+
+
+@agreement_app.command("sign")
+def agreement_sign(agreement: str = typer.Argument(...), actor: str = ACTOR) -> None:
+    """Sign the agreement (supervisee or supervisor)."""
+    with opened_ledger() as app:
+        signed = app.sign_agreement(_agreement(app, agreement), actor=resolve_worker(app, actor))
+    if signed.in_force_on:
+        console.print(f"signed by both: in force from {signed.in_force_on}")
+    else:
+        console.print(f"signed; awaiting the {' and '.join(signed.awaiting)}")
+
+
+@agreement_app.command("review")
+def agreement_review(agreement: str = typer.Argument(...), actor: str = ACTOR,
+                     on: str = typer.Option(None, "--on", help="the review date (default today)"),
+                     notes: str = typer.Option("", "--notes")) -> None:
+    """Record the (at least annual) review of the agreement."""
+    with opened_ledger() as app:
+        reviewed = app.review_agreement(_agreement(app, agreement), actor=resolve_worker(app, actor),
+                                        reviewed_on=parse_day(on, "--on"), notes=notes)
+    console.print(f"reviewed on {reviewed.last_reviewed_on}")
+
+
+@agreement_app.command("paper")
+def agreement_paper(supervisee: str = typer.Argument(...),
+                    supervisor: str = typer.Option(..., "--supervisor"),
+                    signed_on: str = typer.Option(..., "--signed-on", help="the day both signed it"),
+                    recorded_by: str = typer.Option("hr", "--recorded-by", help="who is entering it"),
+                    frequency: str = typer.Option(None, "--frequency"), minutes: int = typer.Option(None, "--minutes"),
+                    arrangements: str = typer.Option(None, "--arrangements")) -> None:
+    """Enter an agreement both signed on paper before the ledger was used."""
+    with opened_ledger() as app:
+        agreement_id = app.record_paper_agreement(
+            supervisee_id=resolve_worker(app, supervisee), supervisor_id=resolve_worker(app, supervisor),
+            signed_on=parse_day(signed_on, "--signed-on"), terms=_terms(frequency, minutes, arrangements),
+            actor=recorded_by)
+    console.print(f"recorded agreement {agreement_id}")
+
+
+@agreement_app.command("list")
+def agreement_list(worker: str = typer.Option(None, "--worker"), as_json: bool = typer.Option(False, "--json")
+                   ) -> None:
+    """Agreements, newest first."""
+    with opened_ledger() as app:
+        rows = app.agreements_of(resolve_worker(app, worker) if worker else None)
+        names = app.worker_names({r["worker_id"] for r in rows} | {r["supervisor_id"] for r in rows})
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("agreement", "supervisee", "supervisor", "signed", "state")
+    for r in rows:
+        signed = [str(r[f"{p}_signed_on"]) for p in ("supervisee", "supervisor") if r[f"{p}_signed_on"]]
+        state = (f"lapsed {r['lapsed_on']} ({r['lapse_reason']})" if r["lapsed_on"] else
+                 "in force" if len(signed) == 2 else "awaiting signature")
+        table.add_row(r["agreement_id"][:8], names[r["worker_id"]], names[r["supervisor_id"]], ", ".join(signed),
+                      state)
+    console.print(table)
+
+
+def _agreement(app: SupervisionLedger, given: str) -> str:
+    return _resolve(app, compliance_agreements, "agreement_id", given, "agreement")
+
+
+# -- svl case ... ----------------------------------------------------------------------------------------------------
+
+
+@case_app.command("open")
+def case_open(worker: str = typer.Argument(...), reference: str = typer.Argument(..., help="initials or case number"),
+              actor: str = ACTOR, rating: str = typer.Option(None, "--rating", help="e.g. red, amber, green"),
+              approved_by: str = typer.Option(None, "--approved-by", help="who approved the rating, where needed"),
+              approved_on: str = typer.Option(None, "--approved-on"),
+              last_discussed: str = typer.Option(None, "--last-discussed")) -> None:
+    """Track a case the worker holds for case supervision."""
+    with opened_ledger() as app:
+        case_id = app.open_case(worker_id=resolve_worker(app, worker), case_reference=reference,
+                                actor=resolve_worker(app, actor), rating=rating,
+                                approved_by=resolve_worker(app, approved_by) if approved_by else None,
+                                approved_on=parse_day(approved_on), last_discussed_on=parse_day(last_discussed))
+    console.print(f"case {case_id} opened")
+
+
+@case_app.command("rate")
+def case_rate(case: str = typer.Argument(...), rating: str = typer.Option(None, "--rating"), actor: str = ACTOR,
+              approved_by: str = typer.Option(None, "--approved-by"),
+              approved_on: str = typer.Option(None, "--approved-on")) -> None:
+    """Change a case's rating."""
+    with opened_ledger() as app:
+        rated = app.rate_case(_case(app, case), rating, actor=resolve_worker(app, actor),
+                              approved_by=resolve_worker(app, approved_by) if approved_by else None,
+                              approved_on=parse_day(approved_on))
+    console.print(f"case {rated.case_reference} now {rated.rating or 'unrated'}")
+
+
+@case_app.command("discuss")
+def case_discuss(case: str = typer.Argument(...), on: str = typer.Option(..., "--on"), actor: str = ACTOR) -> None:
+    """Record that the case was discussed in supervision."""
+    with opened_ledger() as app:
+        app.record_case_discussion(_case(app, case), parse_day(on, "--on"), actor=resolve_worker(app, actor))
+    console.print("discussion recorded")
+
+
+@case_app.command("close")
+def case_close(case: str = typer.Argument(...), actor: str = ACTOR) -> None:
+    """The case closed or moved on: it is no longer due for discussion."""
+    with opened_ledger() as app:
+        app.close_case(_case(app, case), actor=resolve_worker(app, actor))
+    console.print("case closed")
+
+
+def _case(app: SupervisionLedger, given: str) -> str:
+    return _resolve(app, compliance_cases, "case_id", given, "case")
+
+
+__all__ = ["dashboard_csv", "register", "resolve_worker", "to_csv"]

@@ -3,6 +3,7 @@
 import typer
 
 from api.cli_support import console, errors, opened_ledger
+from infrastructure.checkpoints import create_signing_key_file, load_signing_key
 from infrastructure.keys import create_master_key_file
 from infrastructure.settings import Settings
 
@@ -22,6 +23,12 @@ def init() -> None:
             "It protects every worker's data key: keep it out of backups of the database, "
             "and in production use a key from your key store (SVL_MASTER_KEY_FILE or SVL_MASTER_KEY)."
         )
+    if create_signing_key_file(settings.signing_key_file, settings.organisation_origin):
+        errors.print(
+            f"[bold yellow]warning:[/] created the organisation's ledger SIGNING key at {settings.signing_key_file} "
+            f"(mode 0600). It signs the checkpoints that prove the records were not altered: keep it secret, "
+            f"outside the database and its backups. Its public verifier key is "
+            f"{load_signing_key(settings.signing_key_file).vkey} — publish that one.", highlight=False)
     with opened_ledger(settings) as app:
         app.read_models.catch_up()
         where = settings.sqlite_path if settings.is_sqlite else f"PostgreSQL schema {settings.database_schema}"

@@ -51,6 +51,17 @@ class DemoClock:
 
 
 def load_demo(app: SupervisionLedger, progress: Callable[[str], None] = lambda _: None) -> dict:
+    """The demo data once; demo users every time they are missing; fresh demo tokens on every run."""
+    outcome = _load_once(app, progress)
+    tokens = demo_users(app)
+    progress("demo users, with fresh tokens (shown once; older demo tokens revoked):")
+    for username, role, token in tokens:
+        progress(f"{username} ({role}): {token}")
+    progress("try: curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8000/api/v1/me")
+    return {**outcome, "tokens": tokens}
+
+
+def _load_once(app: SupervisionLedger, progress: Callable[[str], None]) -> dict:
     with app.storage.engine.connect() as conn:
         existing = conn.execute(select(func.count()).select_from(workers)).scalar_one()
     if existing:
@@ -61,6 +72,47 @@ def load_demo(app: SupervisionLedger, progress: Callable[[str], None] = lambda _
         return _load(app, clock, progress)
     finally:
         app.clock = original_clock
+
+
+# username, role, the demo worker they are (by name), and a grant: (category, scope kind, scope worker, purpose)
+DEMO_USERS: list[tuple[str, str, str | None, tuple[str, str, str, str] | None]] = [
+    ("hr", "administrator", None, None),
+    ("priya", "manager", "Priya Shah", None),
+    ("daniel", "supervisor", "Daniel Okafor", None),
+    ("helen", "supervisor", "Helen Marsh", None),
+    ("amira", "supervisee", "Amira Hussain", None),
+    ("grace", "supervisee", "Grace Lindqvist", None),
+    ("ofsted", "inspector", None, ("inspection", "team", "Daniel Okafor", "Ofsted ILACS inspection: assessment team")),
+    ("io", "investigating_officer", None,
+     ("investigation", "worker_file", "Grace Lindqvist", "Grievance investigation ref GRV-2026-014")),
+    ("qa", "qa", None, ("qa_audit", "team", "Helen Marsh", "Quarterly supervision audit, children in care team")),
+    ("dpo", "dpo", None, ("sar", "worker_file", "Liam Walsh", "Subject access request SAR-2026-031")),
+]
+DEMO_TOKEN_LABEL = "demo"
+
+
+def demo_users(app: SupervisionLedger) -> list[tuple[str, str, str]]:
+    """Creates the demo users (and their grants) if missing; revokes earlier demo tokens and issues new ones."""
+    by_name = _worker_ids_by_name(app)
+    directory = app.users
+    for username, role, worker_name, _ in DEMO_USERS:
+        if directory.find(username) is None:
+            directory.add_user(username, role, worker_id=by_name.get(worker_name or ""), created_by=HR)
+    administrator = directory.principal("hr", via="demo")
+    for username, _, _, grant in DEMO_USERS:
+        if grant and not app.list_grants(directory.require(username)["user_id"]) and grant[2] in by_name:
+            category, scope_kind, scope_worker, purpose = grant
+            app.grant_access(grantor=administrator, grantee=username, purpose=purpose, category=category,
+                             scope_kind=scope_kind, scope_id=by_name[scope_worker],
+                             expires_at=app.clock() + timedelta(days=90))
+    directory.revoke_tokens_labelled(DEMO_TOKEN_LABEL)
+    return [(u, r, directory.issue_token(u, days=7, label=DEMO_TOKEN_LABEL).token) for u, r, _, _ in DEMO_USERS]
+
+
+def _worker_ids_by_name(app: SupervisionLedger) -> dict[str, str]:
+    with app.storage.engine.connect() as conn:
+        ids = conn.execute(select(workers.c.worker_id)).scalars().all()
+    return {app.get_worker(wid).name: wid for wid in ids}
 
 
 def _load(app: SupervisionLedger, clock: DemoClock, progress: Callable[[str], None]) -> dict:

@@ -1,27 +1,227 @@
-"""The HTTP API (FastAPI). For now: health. The API issue adds the versioned endpoints."""
+"""The HTTP API (FastAPI), versioned under /api/v1, deny by default.
 
-from fastapi import FastAPI
+Every request under /api/ is authenticated (bearer token; an OIDC authenticator can replace it) and then
+checked against the roles its endpoint declares (`allow(...)` in api/http_support.py, shown in the OpenAPI
+document as `x-allowed-roles`). An endpoint that declares no roles is refused to everyone, however its router
+was included. Errors map to 4xx answers that name the problem; the only 5xx is 503, for an outage (the
+access log or the database unavailable), and it never comes with content.
+"""
 
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import anyio
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api import http_access, http_records, http_workers
+from api.access_service import AccessDenied, AccessLogUnavailable
+from api.application import Conflict, NotFound, Storage, SupervisionLedger, utc_now
+from api.http_models import HealthOut
+from api.http_ledger import router as ledger_router
+from api.http_support import API_PREFIX, PRINCIPAL_KEY, PUBLIC_KEY, ROLES_KEY
+from domain.authorisation import ALL_ROLES
+from domain.errors import DomainError, InvalidContent, NotPermitted, OutOfOrder, StaleVersion
+from infrastructure.keys import KeyDestroyed
+from infrastructure.sealed_mapper import EventDestroyed
 from infrastructure.settings import Settings
+from infrastructure.users import Authenticator, Principal, TokenAuthenticator, UserError
+
+log = logging.getLogger("svl.http")
+
+# Roles for routes of other areas that carry no `allow(...)` of their own: ledger checkpoints and proofs
+# hold hashes only, never content, so any authenticated user may fetch them.
+PUBLIC_PATHS = {f"{API_PREFIX}/health"}
+DECLARED_BY_PREFIX: dict[str, list[str]] = {
+    f"{API_PREFIX}/ledger/": sorted(r.value for r in ALL_ROLES),
+}
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    from api.application import open_ledger
-
+def create_app(settings: Settings | None = None, master_key: bytes | None = None, *,
+               clock: Callable[[], datetime] = utc_now, authenticator: Authenticator | None = None,
+               log_reads: bool = True) -> FastAPI:
+    """`log_reads=False` exists for benchmarks/api.py only, to measure what the access log costs."""
     settings = settings or Settings.from_env()
-    ledger = open_ledger(settings)
-    api = FastAPI(title="Supervision Ledger", version="0.1.0",
-                  description="Event-sourced, audit-first supervision records.")
-    api.state.ledger = ledger
-
-    @api.get("/health", tags=["health"])
-    def health() -> dict:
-        return {"status": "ok", "database": "sqlite" if settings.is_sqlite else "postgresql",
-                "events": ledger.recorder.max_notification_id() or 0,
-                "projected_to": ledger.read_models.position()}
-
-    @api.on_event("shutdown")
-    def close() -> None:
+    ledger = SupervisionLedger(Storage.open(settings, master_key), clock)
+    ledger.log_reads = log_reads
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
         ledger.close()
+        ledger.storage.engine.dispose()
 
+    api = FastAPI(title="Supervision Ledger", version="1.0.0", dependencies=[Depends(authorise_route)],
+                  lifespan=lifespan,
+                  description="Event-sourced, audit-first supervision records. Every endpoint under /api/v1 "
+                              "needs a bearer token and states who may call it; every read of record content "
+                              "is written to the access log before it is returned.")
+    api.state.ledger = ledger
+    for router in (http_workers.router, http_records.router, http_access.router):
+        api.include_router(router, prefix=API_PREFIX)
+    # Other areas include their routers here, e.g. api.include_router(ledger_router, prefix=API_PREFIX).
+    api.include_router(ledger_router, prefix=API_PREFIX)
+
+    @api.get("/health", tags=["health"], response_model=HealthOut, openapi_extra={PUBLIC_KEY: True})
+    @api.get(f"{API_PREFIX}/health", tags=["health"], response_model=HealthOut, openapi_extra={PUBLIC_KEY: True})
+    def health() -> HealthOut:
+        """Open to all: no data, just whether the service and its database answer."""
+        return HealthOut(status="ok", database="sqlite" if settings.is_sqlite else "postgresql",
+                         events=ledger.recorder.max_notification_id() or 0,
+                         projected_to=ledger.read_models.position())
+
+    _add_error_handlers(api)
+    _document_bearer_auth(api)
+    api.add_middleware(DenyByDefault,
+                       authenticator=authenticator or TokenAuthenticator(ledger.storage.engine, clock))
     return api
+
+
+# -- authentication and the roles an endpoint declares ------------------------------------------------------
+
+class DenyByDefault:
+    """Authenticates every /api/ request before any routing or parsing (401 without a valid token), and is the
+    last line against a 500: anything unexpected becomes a logged 503, never with content."""
+
+    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
+        self.app = app
+        self.authenticator = authenticator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            refusal = await self._refusal(scope)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            reference = uuid.uuid4().hex[:12]
+            log.exception("request failed (reference %s)", reference)
+            if not started:
+                await _error(503, f"the service could not complete this request (reference {reference}); "
+                                  "nothing was served; try again later")(scope, receive, send)
+
+    async def _refusal(self, scope: Scope) -> JSONResponse | None:
+        path: str = scope["path"]
+        if not path.startswith("/api/") or path in PUBLIC_PATHS:
+            return None
+        principal = await self._authenticate(scope)
+        if principal is None:
+            return _error(401, "a valid bearer token is required (svl token issue)",
+                          {"WWW-Authenticate": "Bearer"})
+        scope[PRINCIPAL_KEY] = principal
+        return None
+
+    async def _authenticate(self, scope: Scope) -> Principal | None:
+        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        scheme, _, credential = header.partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            return None
+        try:
+            return await anyio.to_thread.run_sync(self.authenticator.authenticate, credential.strip())
+        except UserError:
+            return None
+
+
+def authorise_route(request: Request) -> None:
+    """Applied to every route of the app, however its router was included: the caller's role must be one the
+    endpoint declares. No declaration, no access."""
+    route = request.scope.get("route")
+    extra = getattr(route, "openapi_extra", None) or {}
+    if extra.get(PUBLIC_KEY) or not request.url.path.startswith("/api/"):
+        return
+    principal: Principal | None = request.scope.get(PRINCIPAL_KEY)
+    if principal is None:
+        raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    roles = _declared_roles(route, request.url.path)
+    if roles is None:
+        raise HTTPException(403, "this endpoint declares no roles, so it is refused to everyone (deny by default)")
+    if principal.role.value not in roles:
+        raise HTTPException(403, f"a {principal.role.value} may not call this endpoint; it is for: {', '.join(roles)}")
+
+
+def _declared_roles(route: Any, path: str) -> list[str] | None:
+    extra = getattr(route, "openapi_extra", None) or {}
+    if ROLES_KEY in extra:
+        return list(extra[ROLES_KEY])
+    for prefix, roles in DECLARED_BY_PREFIX.items():
+        if path.startswith(prefix):
+            return roles
+    return None
+
+
+def _document_bearer_auth(api: FastAPI) -> None:
+    """Every operation under /api/ except the public ones needs the bearer token, whoever wrote its router."""
+    generate = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema:
+            return api.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = {
+            "type": "http", "scheme": "bearer",
+            "description": "A token from `svl token issue` (or printed by `svl demo`)."}
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                if path.startswith("/api/") and not operation.get(PUBLIC_KEY):
+                    operation["security"] = [{"bearer": []}]
+        return schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
+
+
+# -- errors -------------------------------------------------------------------------------------------------
+
+def _error(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    body = {"detail": detail, **{k: v for k, v in extra.items() if v is not None}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    field = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or None
+    message = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in errors[:5])
+    return _error(422, message or "invalid request", field=field)
+
+
+def _conflict(_: Request, exc: Conflict) -> JSONResponse:
+    return _error(409, str(exc), current_version=exc.current_version,
+                  current_content_version=getattr(exc, "current_content_version", None),
+                  current_content_sha256=getattr(exc, "current_content_sha256", None))
+
+
+def _add_error_handlers(api: FastAPI) -> None:
+    handlers: list[tuple[type[Exception], Callable[[Request, Any], JSONResponse]]] = [
+        (RequestValidationError, _validation),
+        (AccessDenied, lambda _, e: _error(403, str(e), refusal=e.decision.refusal.value if e.decision.refusal
+                                            else None)),
+        (AccessLogUnavailable, lambda _, e: _error(503, str(e))),
+        (NotFound, lambda _, e: _error(404, str(e))),
+        (Conflict, _conflict),
+        (NotPermitted, lambda _, e: _error(403, str(e))),
+        (StaleVersion, lambda _, e: _error(409, str(e))),
+        (OutOfOrder, lambda _, e: _error(409, str(e))),
+        (InvalidContent, lambda _, e: _error(422, str(e), field="content")),
+        (UserError, lambda _, e: _error(422, str(e))),
+        (EventDestroyed, lambda _, e: _error(410, f"destroyed under a retention rule: {e}")),
+        (KeyDestroyed, lambda _, e: _error(410, f"destroyed under a retention rule: {e}")),
+        (DomainError, lambda _, e: _error(422, str(e))),
+    ]
+    for exc_class, handler in handlers:
+        api.add_exception_handler(exc_class, handler)

@@ -1,5 +1,260 @@
-"""Commands and queries of the retention area, mixed into SupervisionLedger (see api/application.py)."""
+"""Retention: archiving leavers, legal holds, the schedule, and destruction by crypto-shredding.
+
+A destruction runs in steps that are each safe to repeat, so a run killed at any point is finished by
+the next one: (1) `DestructionStarted` is stored (the read models drop the file); (2) the key is listed
+in the tombstones outside the database; (3) the data key is destroyed; (4) optionally the ciphertext is
+purged (the ledger keeps its leaf hashes); (5) the database's free pages and WAL are scrubbed;
+(6) `DestructionCompleted` is stored.
+"""
+
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import date
+from functools import cached_property
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from sqlalchemy import bindparam, select, text
+
+from domain.errors import DomainError, OutOfOrder
+from domain.policy import PolicyPack
+from domain.retention import FileDestruction, LegalHold, destruction_id, retention_status
+from domain.schedule_rules import archival_deadline, destruction_date
+from infrastructure.key_tombstones import Tombstone
+from infrastructure.keys import key_assignments
+from infrastructure.policy_packs import load_pack_by_name
+from projections.retention_schedule import legal_holds, retention_files
+from projections.schema import current_records
+
+
+@dataclass(frozen=True)
+class ScheduledFile:
+    worker_id: str
+    state: str
+    status: str
+    leaving_date: date | None
+    archival_deadline: date | None
+    destruction_date: date | None
+    rule: str | None
+    active_holds: int
+    destroyed_at: str | None
+
+    def to_dict(self) -> dict:
+        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class DestructionOutcome:
+    worker_id: str
+    record_ids: list[str]
+    event_count: int
+    rule: str
+    destruction_date: date
+    status: str  # would_destroy | destroyed | resumed_and_destroyed
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "destruction_date": self.destruction_date.isoformat()}
 
 
 class RetentionService:
-    """Methods here may use self.repository, self.save_and_project, self.clock and self.storage."""
+    """Mixed into SupervisionLedger."""
+
+    @cached_property
+    def policy_pack(self) -> PolicyPack:
+        return load_pack_by_name(self.storage.settings.policy_pack)  # type: ignore[attr-defined]
+
+    # -- leavers -----------------------------------------------------------------------------------
+
+    def archive_leaver(self, worker_id: UUID | str, *, actor: str) -> date:
+        """Archives a leaver's file read-only with its stated destruction date (leaving date + the pack's years)."""
+        worker = self.get_worker(worker_id)  # type: ignore[attr-defined]
+        if worker.leaving_date is None:
+            raise OutOfOrder("only a leaver's file can be archived: record the leaving date first")
+        pack = self.policy_pack
+        due = destruction_date(pack, worker.leaving_date)
+        worker.archive(due, self._rule_text(pack), actor=actor, timestamp=self.clock())  # type: ignore[attr-defined]
+        self.save_and_project(worker)  # type: ignore[attr-defined]
+        return due
+
+    # -- legal holds ---------------------------------------------------------------------------------
+
+    def place_hold(self, worker_id: UUID | str, *, kind: str, reason: str, reference: str, actor: str) -> UUID:
+        state = self._file_state(str(worker_id))
+        if state is None:
+            raise DomainError(f"no worker file {worker_id}")
+        if state in ("destroying", "destroyed"):
+            raise OutOfOrder(f"the file of worker {worker_id} is {state}: it can no longer be held")
+        hold = LegalHold.place(worker_id=str(worker_id), kind=kind, reason=reason, reference=reference, actor=actor,
+                               timestamp=self.clock())  # type: ignore[attr-defined]
+        keys = self.storage.keyring.stage_assignment(hold.id, "organisation")  # type: ignore[attr-defined]
+        self.save_and_project(hold, keys=keys)  # type: ignore[attr-defined]
+        return hold.id
+
+    def release_hold(self, hold_id: UUID | str, *, reason: str, actor: str) -> None:
+        hold = self._get(LegalHold, hold_id, None)  # type: ignore[attr-defined]
+        hold.release(reason, actor=actor, timestamp=self.clock())  # type: ignore[attr-defined]
+        self.save_and_project(hold)  # type: ignore[attr-defined]
+
+    def holds(self, worker_id: UUID | str | None = None) -> list[dict]:
+        query = select(legal_holds).order_by(legal_holds.c.placed_at)
+        if worker_id is not None:
+            query = query.where(legal_holds.c.worker_id == str(worker_id))
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = [dict(r._mapping) for r in conn.execute(query)]
+        for row in rows:
+            hold = self.repository.get(UUID(row["hold_id"]))  # type: ignore[attr-defined]
+            row.update(reason=hold.reason, reference=hold.reference, release_reason=hold.release_reason)
+        return rows
+
+    # -- the schedule ----------------------------------------------------------------------------------
+
+    def retention_schedule(self, as_of: date) -> list[ScheduledFile]:
+        self.read_models.catch_up()  # type: ignore[attr-defined]
+        pack = self.policy_pack
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = conn.execute(select(retention_files).order_by(retention_files.c.destruction_date,
+                                                                 retention_files.c.worker_id)).all()
+        files = []
+        for r in rows:
+            deadline = archival_deadline(pack, r.leaving_date) if r.leaving_date else None
+            status = retention_status(state=r.state, leaving_date=r.leaving_date, destruction_date=r.destruction_date,
+                                      archival_deadline=deadline, active_holds=r.active_holds,
+                                      destroyed=r.state == "destroyed", as_of=as_of)
+            if r.state == "destroying":
+                status = "destruction_incomplete"
+            files.append(ScheduledFile(r.worker_id, r.state, status, r.leaving_date, deadline, r.destruction_date,
+                                       r.rule, r.active_holds, r.destroyed_at.isoformat() if r.destroyed_at else None))
+        return files
+
+    def run_retention(self, *, as_of: date, actor: str, dry_run: bool = False, purge_ciphertext: bool = False,
+                      progress: Any = None) -> list[DestructionOutcome]:
+        """Destroys every file due on `as_of` and not on hold; finishes any destruction a crash interrupted."""
+        today = self.clock().date()  # type: ignore[attr-defined]
+        if as_of > today and not dry_run:
+            raise DomainError(f"--as-of {as_of} is in the future: only a dry run may look ahead (today is {today})")
+        self.policy_pack.retention_years_required()  # refuses under a pack with no retention period
+        due = [f for f in self.retention_schedule(as_of) if f.status in ("due", "destruction_incomplete")]
+        outcomes = []
+        for item in due:
+            outcome = self._plan(item) if dry_run else self._destroy(item, as_of, actor, purge_ciphertext)
+            outcomes.append(outcome)
+            if progress:
+                progress(outcome)
+        return outcomes
+
+    # -- destruction steps -----------------------------------------------------------------------------
+
+    def _plan(self, item: ScheduledFile) -> DestructionOutcome:
+        key_id = self.storage.keyring.key_id_for(item.worker_id)  # type: ignore[attr-defined]
+        originators = self._originators_sealed_with(key_id)
+        return DestructionOutcome(item.worker_id, self._record_ids(item.worker_id), self._count_events(originators),
+                                  item.rule or "", item.destruction_date or date.min, "would_destroy")
+
+    def _destroy(self, item: ScheduledFile, as_of: date, actor: str, purge_ciphertext: bool) -> DestructionOutcome:
+        destruction, resumed = self._started_destruction(item, as_of, actor)
+        _drill_pause("started")
+        keyring = self.storage.keyring  # type: ignore[attr-defined]
+        at = self.clock()  # type: ignore[attr-defined]
+        self.storage.tombstones.add([Tombstone(destruction.key_id, at.isoformat(), destruction.rule)])  # type: ignore[attr-defined]
+        keyring.destroy(destruction.key_id, at)
+        _drill_pause("key_destroyed")
+        if purge_ciphertext:
+            self._purge_ciphertext(self._originators_sealed_with(destruction.key_id))
+        self._scrub_storage()
+        destruction.complete(ciphertext_purged=purge_ciphertext, checkpoint_after=None, actor=actor,
+                             timestamp=self.clock())  # type: ignore[attr-defined]
+        self.save_and_project(destruction)  # type: ignore[attr-defined]
+        return DestructionOutcome(destruction.worker_id, destruction.record_ids, destruction.event_count,
+                                  destruction.rule, destruction.destruction_date,
+                                  "resumed_and_destroyed" if resumed else "destroyed")
+
+    def _started_destruction(self, item: ScheduledFile, as_of: date, actor: str) -> tuple[FileDestruction, bool]:
+        try:
+            existing = self.repository.get(destruction_id(item.worker_id))  # type: ignore[attr-defined]
+        except AggregateNotFoundError:
+            existing = None
+        if existing is not None:
+            return existing, True
+        if item.active_holds:
+            raise DomainError(f"the file of worker {item.worker_id} is on legal hold")
+        key_id = self.storage.keyring.key_id_for(item.worker_id)  # type: ignore[attr-defined]
+        originators = self._originators_sealed_with(key_id)
+        destruction = FileDestruction.start(
+            worker_id=item.worker_id, key_id=key_id, record_ids=self._record_ids(item.worker_id),
+            event_count=self._count_events(originators), rule=item.rule or self._rule_text(self.policy_pack),
+            pack=self.policy_pack.short_name, leaving_date=item.leaving_date, destruction_date=item.destruction_date,
+            as_of=as_of, checkpoint_before=None, actor=actor, timestamp=self.clock())  # type: ignore[attr-defined]
+        keys = self.storage.keyring.stage_assignment(destruction.id, "organisation")  # type: ignore[attr-defined]
+        self.save_and_project(destruction, keys=keys)  # type: ignore[attr-defined]
+        return destruction, False
+
+    def _purge_ciphertext(self, originators: list[str]) -> None:
+        """Empties the stored bytes; each event's row and ledger leaf stay, so the ledger still proves order."""
+        table = self.recorder.events_table_name  # type: ignore[attr-defined]
+        with self.storage.engine.begin() as conn:  # type: ignore[attr-defined]
+            conn.execute(text(f"UPDATE {table} SET state = :empty WHERE originator_id IN :ids")
+                         .bindparams(bindparam("ids", expanding=True)),
+                         {"empty": b"", "ids": [self._stored_id(o) for o in originators]})
+
+    def _scrub_storage(self) -> None:
+        """Overwritten key bytes must not linger in SQLite's WAL or PostgreSQL's dead tuples."""
+        engine = self.storage.engine  # type: ignore[attr-defined]
+        if self.storage.settings.is_sqlite:  # type: ignore[attr-defined]
+            with engine.connect() as conn:
+                conn.exec_driver_sql("COMMIT")  # PRAGMA wal_checkpoint cannot run inside a transaction
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            return
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM data_keys")
+            conn.exec_driver_sql(f"VACUUM {self.recorder.events_table_name}")  # type: ignore[attr-defined]
+
+    # -- lookups -----------------------------------------------------------------------------------------
+
+    def _originators_sealed_with(self, key_id: str) -> list[str]:
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            return list(conn.execute(select(key_assignments.c.originator_id)
+                                     .where(key_assignments.c.key_id == key_id)).scalars())
+
+    def _record_ids(self, worker_id: str) -> list[str]:
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            return sorted(conn.execute(select(current_records.c.record_id)
+                                       .where(current_records.c.supervisee_id == worker_id)).scalars())
+
+    def _count_events(self, originators: list[str]) -> int:
+        if not originators:
+            return 0
+        table = self.recorder.events_table_name  # type: ignore[attr-defined]
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            return conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE originator_id IN :ids")
+                                .bindparams(bindparam("ids", expanding=True)),
+                                {"ids": [self._stored_id(o) for o in originators]}).scalar_one()
+
+    def _stored_id(self, originator_id: str) -> Any:
+        # The SQLite recorder stores UUIDs as 32 hex digits; PostgreSQL as uuid.
+        return UUID(originator_id).hex if self.storage.settings.is_sqlite else UUID(originator_id)  # type: ignore[attr-defined]
+
+    def _file_state(self, worker_id: str) -> str | None:
+        self.read_models.catch_up()  # type: ignore[attr-defined]
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            return conn.execute(select(retention_files.c.state)
+                                .where(retention_files.c.worker_id == worker_id)).scalar()
+
+    @staticmethod
+    def _rule_text(pack: PolicyPack) -> str:
+        years = pack.retention_years_required()
+        return (f"{pack.short_name}: retention.years_after_employment_ends = {years} "
+                f"({pack.retention.source or pack.retention.note})")
+
+
+def _drill_pause(step: str) -> None:
+    """For the kill drill only: with SVL_DRILL_PAUSE_AT=<step> the run announces the step and waits to be
+    killed, so a test can SIGKILL it at a known point. Unset in normal use: nothing happens."""
+    if os.environ.get("SVL_DRILL_PAUSE_AT") == step:
+        print(f"drill: paused after {step}", file=sys.stderr, flush=True)
+        time.sleep(120)
+
+
+__all__ = ["RetentionService", "ScheduledFile", "DestructionOutcome"]

@@ -1,5 +1,459 @@
-"""Commands and queries of the scheduling area, mixed into SupervisionLedger (see api/application.py)."""
+"""Commands and queries of the scheduling area, mixed into SupervisionLedger (see api/application.py):
+sessions, supervision agreements, case supervision, the overdue dashboard and the monthly frequency report.
+
+Methods here use self.repository, self.save_and_project, self.clock and self.storage of the application.
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from sqlalchemy import select
+
+from domain.agreements import AgreementState, LapseReason, SupervisionAgreement
+from domain.case_supervision import CaseSupervision
+from domain.compliance import (
+    WorkerCompliance, WorkerFacts, evaluate, month_frequency, rule_in_force, sorted_for_attention,
+)
+from domain.errors import DomainError, NotPermitted
+from domain.policy import PolicyPack
+from domain.schedule_rules import calendar_for
+from domain.sessions import SupervisionSession
+from domain.workers import Worker
+from infrastructure.keys import StagedKeys
+from infrastructure.policy_packs import load_pack_by_name
+from projections.supervision_compliance import (
+    Scope, compliance_agreements, compliance_sessions, cutoff_for, joined_on, load_facts, load_month,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    as_of: date
+    pack: str
+    rows: list[WorkerCompliance]
+    names: dict[str, str] = field(default_factory=dict)
+
+    def name(self, worker_id: str | None) -> str:
+        return "-" if worker_id is None else self.names.get(worker_id, worker_id[:8])
+
+    def as_dicts(self) -> list[dict]:
+        return [dashboard_row(r, self) for r in self.rows]
+
+
+@dataclass(frozen=True)
+class FrequencyRow:
+    worker_id: str
+    category: str
+    supervisor_id: str | None
+    rule: str
+    rule_source: str
+    held: int
+    required: int
+    overdue_days: int
+    short_sessions: int
+    cancelled: int
+
+    @property
+    def met(self) -> bool:
+        return self.held >= self.required and self.overdue_days == 0
+
+
+@dataclass(frozen=True)
+class FrequencyReport:
+    month: str  # YYYY-MM
+    first: date
+    last: date
+    as_of: date
+    pack: str
+    rows: list[FrequencyRow]
+    names: dict[str, str] = field(default_factory=dict)
+
+    def as_dicts(self) -> list[dict]:
+        return [{"worker_id": r.worker_id, "name": self.names.get(r.worker_id, r.worker_id[:8]),
+                 "category": r.category, "supervisor_id": r.supervisor_id,
+                 "supervisor": self.names.get(r.supervisor_id or "", "-"), "rule": r.rule,
+                 "sessions_held": r.held, "sessions_required": r.required, "overdue_days": r.overdue_days,
+                 "met": r.met, "short_sessions": r.short_sessions, "cancelled": r.cancelled,
+                 "rule_source": r.rule_source} for r in self.rows]
+
+    @property
+    def summary(self) -> str:
+        met = sum(r.met for r in self.rows)
+        share = f" ({100 * met // len(self.rows)}%)" if self.rows else ""
+        return (f"{met} of {len(self.rows)} workers met the minimum supervision frequency in {self.month}{share}, "
+                f"as known on {self.as_of} ({self.pack})")
+
+
+def dashboard_row(r: WorkerCompliance, board: Dashboard) -> dict:
+    f = r.frequency
+    return {"worker_id": r.worker_id, "name": board.name(r.worker_id), "category": r.category,
+            "supervisor_id": r.supervisor_id, "supervisor": board.name(r.supervisor_id), "status": f.status,
+            "last_session": f.last_session, "due": f.due, "days_overdue": f.days_overdue, "rule": f.rule,
+            "reason": f.reason, "next_booked": r.next_booked, "needs_attention": r.needs_attention,
+            "issues": [{"kind": i.kind, "severity": i.severity, "text": i.text, "due": i.due,
+                        "days_overdue": i.days_overdue, "ref": i.ref} for i in r.issues],
+            "rule_source": f.source}
+
+
+def parse_month(month: str) -> tuple[date, date]:
+    """'2026-10' -> (1 Oct 2026, 31 Oct 2026)."""
+    try:
+        year, number = (int(part) for part in month.split("-"))
+        first = date(year, number, 1)
+    except ValueError:
+        raise DomainError(f"{month!r} is not a month: use YYYY-MM, e.g. 2026-10") from None
+    following = date(year + number // 12, number % 12 + 1, 1)
+    return first, date.fromordinal(following.toordinal() - 1)
 
 
 class SchedulingService:
     """Methods here may use self.repository, self.save_and_project, self.clock and self.storage."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._packs: dict[str, PolicyPack] = {}
+        # A transfer makes the agreement with the previous supervisor lapse (bcp, hull, bury, school-trust).
+        self.after_save.append(self._lapse_agreements_after_transfer)  # type: ignore[attr-defined]
+
+    # -- the pack -------------------------------------------------------------------------------------
+
+    def compliance_pack(self, pack: PolicyPack | str | None = None) -> PolicyPack:
+        """The organisation's pack (settings.policy_pack), or another one by name or instance (what-if, tests)."""
+        if isinstance(pack, PolicyPack):
+            return pack
+        name = pack or self.storage.settings.policy_pack  # type: ignore[attr-defined]
+        if name not in self._packs:
+            self._packs[name] = load_pack_by_name(name)
+        return self._packs[name]
+
+    # -- sessions ---------------------------------------------------------------------------------------
+
+    def schedule_session(self, *, supervisee_id: UUID | str, starts_at: datetime, planned_minutes: int,
+                         actor: str) -> UUID:
+        supervisee = self._supervisee_of(supervisee_id, actor, "schedule a session")
+        session = SupervisionSession.schedule(supervisee_id=str(supervisee.id), supervisor_id=actor,
+                                              starts_at=starts_at, planned_minutes=planned_minutes, actor=actor,
+                                              timestamp=self.clock())  # type: ignore[attr-defined]
+        self.save_and_project(session, keys=self._worker_key(session.id, supervisee.id))  # type: ignore[attr-defined]
+        return session.id
+
+    def hold_session(self, session_id: UUID | str, *, actual_minutes: int, actor: str, held_on: date | None = None,
+                     pack: PolicyPack | str | None = None) -> SupervisionSession:
+        """Recorded as held; a session shorter than the pack's minimum is kept with its shortfall."""
+        session = self.get_session(session_id)
+        session.hold(actual_minutes=actual_minutes, pack=self.compliance_pack(pack), actor=actor,
+                     timestamp=self.clock(), held_on=held_on)  # type: ignore[attr-defined]
+        self.save_and_project(session)  # type: ignore[attr-defined]
+        return session
+
+    def cancel_session(self, session_id: UUID | str, reason: str, *, actor: str,
+                       pack: PolicyPack | str | None = None) -> date | None:
+        """Returns the day by which it must be re-held (None: no deadline yet, or none in the pack)."""
+        session = self.get_session(session_id)
+        session.cancel(reason, actor=actor, timestamp=self.clock())  # type: ignore[attr-defined]
+        self.save_and_project(session)  # type: ignore[attr-defined]
+        return session.rebook_by(self.compliance_pack(pack))
+
+    def record_return_to_work(self, session_id: UUID | str, returned_on: date, *, actor: str,
+                              pack: PolicyPack | str | None = None) -> date | None:
+        session = self.get_session(session_id)
+        session.record_return_to_work(returned_on, actor=actor, timestamp=self.clock())  # type: ignore[attr-defined]
+        self.save_and_project(session)  # type: ignore[attr-defined]
+        return session.rebook_by(self.compliance_pack(pack))
+
+    def rebook_session(self, session_id: UUID | str, *, starts_at: datetime, actor: str,
+                       planned_minutes: int | None = None) -> UUID:
+        """A new session that replaces a cancelled one; both are saved together, linked both ways."""
+        old = self.get_session(session_id)
+        supervisee = self._supervisee_of(old.supervisee_id, actor, "rebook a session")
+        new = SupervisionSession.schedule(supervisee_id=old.supervisee_id, supervisor_id=actor, starts_at=starts_at,
+                                          planned_minutes=planned_minutes or old.planned_minutes, actor=actor,
+                                          timestamp=self.clock(), rebooks=str(old.id))  # type: ignore[attr-defined]
+        old.mark_rebooked(str(new.id), actor=actor, timestamp=self.clock())  # type: ignore[attr-defined]
+        self.save_and_project(old, new, keys=self._worker_key(new.id, supervisee.id))  # type: ignore[attr-defined]
+        return new.id
+
+    def get_session(self, session_id: UUID | str) -> SupervisionSession:
+        return self._get_aggregate(SupervisionSession, session_id, "supervision session")
+
+    def sessions_of(self, worker_id: UUID | str | None = None, team: str | None = None) -> list[dict]:
+        """Sessions from the read model (dates, minutes, states), newest first."""
+        s = compliance_sessions
+        query = select(s).order_by(s.c.scheduled_for.desc(), s.c.session_id)
+        if worker_id is not None:
+            query = query.where(s.c.worker_id == str(worker_id))
+        if team is not None:
+            query = query.where(s.c.supervisor_id == team)
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = [dict(r._mapping) for r in conn.execute(query)]
+        for row in rows:
+            row["state"] = "held" if row["held_at"] else "cancelled" if row["cancelled_at"] else "scheduled"
+        return rows
+
+    # -- agreements --------------------------------------------------------------------------------------
+
+    def draft_agreement(self, *, supervisee_id: UUID | str, terms: dict, actor: str) -> UUID:
+        """Drafted by the current supervisor; replaces (once signed by both) any agreement still in force."""
+        supervisee = self._supervisee_of(supervisee_id, actor, "draft the supervision agreement")
+        replaces = self._agreement_in_force(str(supervisee.id), actor)
+        agreement = SupervisionAgreement.draft(supervisee_id=str(supervisee.id), supervisor_id=actor, terms=terms,
+                                               actor=actor, timestamp=self.clock(),  # type: ignore[attr-defined]
+                                               replaces=replaces)
+        self.save_and_project(agreement, keys=self._worker_key(agreement.id, supervisee.id))  # type: ignore[attr-defined]
+        return agreement.id
+
+    def sign_agreement(self, agreement_id: UUID | str, *, actor: str) -> SupervisionAgreement:
+        agreement = self.get_agreement(agreement_id)
+        supervisee = self.get_worker(agreement.supervisee_id)  # type: ignore[attr-defined]
+        if supervisee.supervisor_id != agreement.supervisor_id:
+            raise DomainError("this agreement's supervisor no longer supervises the worker: draft a new agreement "
+                              "with the current supervisor")
+        agreement.sign(actor=actor, timestamp=self.clock())  # type: ignore[attr-defined]
+        changed: list[Any] = [agreement]
+        if agreement.state == AgreementState.IN_FORCE.value and agreement.replaces:
+            old = self.get_agreement(agreement.replaces)
+            if old.state != AgreementState.LAPSED.value:
+                old.lapse(LapseReason.SUPERSEDED, lapsed_on=agreement.in_force_on, actor=actor,
+                          timestamp=self.clock())  # type: ignore[attr-defined]
+                changed.append(old)
+        self.save_and_project(*changed)  # type: ignore[attr-defined]
+        return agreement
+
+    def record_paper_agreement(self, *, supervisee_id: UUID | str, supervisor_id: UUID | str, signed_on: date,
+                               terms: dict, actor: str) -> UUID:
+        """An agreement both signed on paper before the ledger was used. If the supervisor has changed since,
+        it is recorded as having lapsed at that transfer."""
+        supervisee = self.get_worker(supervisee_id)  # type: ignore[attr-defined]
+        supervisor, until = _supervisor_on(supervisee, signed_on)
+        if supervisor != str(supervisor_id):
+            raise DomainError(f"{supervisor_id} was not this worker's supervisor on {signed_on} "
+                              f"(the ledger shows {supervisor or 'none'})")
+        agreement = SupervisionAgreement.from_paper(supervisee_id=str(supervisee.id), supervisor_id=str(supervisor_id),
+                                                    terms=terms, signed_on=signed_on, actor=actor,
+                                                    timestamp=self.clock())  # type: ignore[attr-defined]
+        if until is not None:
+            agreement.lapse(LapseReason.SUPERVISOR_CHANGED, lapsed_on=until, actor=actor,
+                            timestamp=self.clock())  # type: ignore[attr-defined]
+        self.save_and_project(agreement, keys=self._worker_key(agreement.id, supervisee.id))  # type: ignore[attr-defined]
+        return agreement.id
+
+    def review_agreement(self, agreement_id: UUID | str, *, actor: str, reviewed_on: date | None = None,
+                         notes: str = "") -> SupervisionAgreement:
+        agreement = self.get_agreement(agreement_id)
+        now = self.clock()  # type: ignore[attr-defined]
+        agreement.review(reviewed_on=reviewed_on or now.date(), actor=actor, timestamp=now, notes=notes)
+        self.save_and_project(agreement)  # type: ignore[attr-defined]
+        return agreement
+
+    def get_agreement(self, agreement_id: UUID | str) -> SupervisionAgreement:
+        return self._get_aggregate(SupervisionAgreement, agreement_id, "supervision agreement")
+
+    def agreements_of(self, worker_id: UUID | str | None = None) -> list[dict]:
+        a = compliance_agreements
+        query = select(a).order_by(a.c.drafted_at.desc())
+        if worker_id is not None:
+            query = query.where(a.c.worker_id == str(worker_id))
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def _agreement_in_force(self, worker_id: str, supervisor_id: str) -> str | None:
+        a = compliance_agreements
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            return conn.execute(select(a.c.agreement_id).where(
+                a.c.worker_id == worker_id, a.c.supervisor_id == supervisor_id, a.c.lapsed_at.is_(None),
+                a.c.supervisee_signed_at.is_not(None), a.c.supervisor_signed_at.is_not(None))
+                .order_by(a.c.drafted_at.desc()).limit(1)).scalar()
+
+    def _lapse_agreements_after_transfer(self, recordings: list[Any]) -> None:
+        transfers = [r.domain_event for r in recordings
+                     if isinstance(r.domain_event, Worker.TransferredToNewSupervisor)]
+        for transfer in transfers:
+            try:
+                self._lapse_agreements(str(transfer.originator_id), transfer.previous_supervisor_id,
+                                       transfer.timestamp.date(), transfer.actor)
+            except Exception:  # the transfer is saved; the dashboard derives the lapse from it regardless
+                log.exception("could not record the lapse of agreements after transfer of %s", transfer.originator_id)
+
+    def _lapse_agreements(self, worker_id: str, previous_supervisor: str, on: date, actor: str) -> None:
+        if self.background_projections:  # type: ignore[attr-defined]
+            self.read_models.catch_up()  # type: ignore[attr-defined]
+        a = compliance_agreements
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            ids = conn.execute(select(a.c.agreement_id).where(a.c.worker_id == worker_id, a.c.lapsed_at.is_(None),
+                                                              a.c.supervisor_id == previous_supervisor)).scalars().all()
+        lapsing = []
+        for agreement_id in ids:
+            agreement = self.get_agreement(agreement_id)
+            if agreement.state != AgreementState.LAPSED.value:
+                agreement.lapse(LapseReason.SUPERVISOR_CHANGED, lapsed_on=on, actor=actor,
+                                timestamp=self.clock())  # type: ignore[attr-defined]
+                lapsing.append(agreement)
+        if lapsing:
+            self.save_and_project(*lapsing)  # type: ignore[attr-defined]
+
+    # -- case supervision ---------------------------------------------------------------------------------
+
+    def open_case(self, *, worker_id: UUID | str, case_reference: str, actor: str, rating: str | None = None,
+                  approved_by: str | None = None, approved_on: date | None = None,
+                  last_discussed_on: date | None = None, pack: PolicyPack | str | None = None) -> UUID:
+        """A case the worker holds, with its rating (and approval where the pack asks for one)."""
+        worker = self._supervisee_of(worker_id, actor, "open a case for case supervision")
+        if approved_by:
+            self._require_known_worker(approved_by, "approver")
+        case = CaseSupervision.open(worker_id=str(worker.id), supervisor_id=actor, case_reference=case_reference,
+                                    actor=actor, timestamp=self.clock())  # type: ignore[attr-defined]
+        case.rate(rating, pack=self.compliance_pack(pack), actor=actor, supervisor_now=actor, timestamp=self.clock(),
+                  approved_by=approved_by, approved_on=approved_on)  # type: ignore[attr-defined]
+        if last_discussed_on is not None:
+            case.record_discussion(last_discussed_on, actor=actor, supervisor_now=actor,
+                                   timestamp=self.clock())  # type: ignore[attr-defined]
+        self.save_and_project(case, keys=self._worker_key(case.id, worker.id))  # type: ignore[attr-defined]
+        return case.id
+
+    def rate_case(self, case_id: UUID | str, rating: str | None, *, actor: str, approved_by: str | None = None,
+                  approved_on: date | None = None, pack: PolicyPack | str | None = None) -> CaseSupervision:
+        case = self.get_case(case_id)
+        if approved_by:
+            self._require_known_worker(approved_by, "approver")
+        case.rate(rating, pack=self.compliance_pack(pack), actor=actor, supervisor_now=self._supervisor_now(case),
+                  timestamp=self.clock(), approved_by=approved_by, approved_on=approved_on)  # type: ignore[attr-defined]
+        self.save_and_project(case)  # type: ignore[attr-defined]
+        return case
+
+    def record_case_discussion(self, case_id: UUID | str, discussed_on: date, *, actor: str) -> CaseSupervision:
+        case = self.get_case(case_id)
+        case.record_discussion(discussed_on, actor=actor, supervisor_now=self._supervisor_now(case),
+                               timestamp=self.clock())  # type: ignore[attr-defined]
+        self.save_and_project(case)  # type: ignore[attr-defined]
+        return case
+
+    def close_case(self, case_id: UUID | str, *, actor: str) -> CaseSupervision:
+        case = self.get_case(case_id)
+        case.close(actor=actor, supervisor_now=self._supervisor_now(case), timestamp=self.clock())  # type: ignore[attr-defined]
+        self.save_and_project(case)  # type: ignore[attr-defined]
+        return case
+
+    def get_case(self, case_id: UUID | str) -> CaseSupervision:
+        return self._get_aggregate(CaseSupervision, case_id, "case")
+
+    def _supervisor_now(self, case: CaseSupervision) -> str:
+        return self.get_worker(case.worker_id).supervisor_id or ""  # type: ignore[attr-defined]
+
+    # -- the dashboard and the monthly report ------------------------------------------------------------------
+
+    def compliance_dashboard(self, *, as_of: date | None = None, team: UUID | str | None = None,
+                             pack: PolicyPack | str | None = None, with_names: bool = True) -> Dashboard:
+        """Per worker in post: next due date, overdue days and reasons, as known at the end of `as_of`
+        (default today). `team` is a supervisor's id: their supervisees on that day."""
+        policy = self.compliance_pack(pack)
+        day = as_of or self.clock().date()  # type: ignore[attr-defined]
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            facts = load_facts(conn, day, Scope(team=str(team) if team else None))
+        facts = self._with_case_references(facts)
+        calendar = calendar_for(policy)
+        rows = sorted_for_attention([evaluate(policy, f, day, calendar) for f in facts])
+        names = self.worker_names(_people(rows)) if with_names else {}
+        return Dashboard(day, policy.short_name, rows, names)
+
+    def frequency_report(self, month: str, *, as_of: date | None = None, team: UUID | str | None = None,
+                         pack: PolicyPack | str | None = None, with_names: bool = True) -> FrequencyReport:
+        """Sessions held per employee in the month vs the fewest the pack required, as known on `as_of`
+        (default: the month's last day, or today while the month is still running)."""
+        policy = self.compliance_pack(pack)
+        first, last = parse_month(month)
+        today = self.clock().date()  # type: ignore[attr-defined]
+        day = as_of or min(last, today)
+        if day < first:
+            raise DomainError(f"nothing is known about {month} as of {day}: the month had not started")
+        end = min(last, day)
+        minimum = policy.minimum_session_minutes.minutes
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            months = load_month(conn, first, last, day, Scope(team=str(team) if team else None))
+        rows = []
+        for m in months:
+            w = m.worker
+            window_first = max(first, w["start_date"])
+            window_last = min(end, w["left_on"]) if w["left_on"] and w["left_on"] >= window_first else end
+            monitored = max(w["start_date"], joined_on(w))
+            counted = month_frequency(policy, w["category"], w["start_date"], monitored, m.last_before, m.held,
+                                      max(window_first, monitored) if m.last_before is None else window_first,
+                                      window_last)
+            rule, source = rule_in_force(policy, w["category"], w["start_date"], window_last)
+            short = sum(1 for lasted in m.held_minutes if minimum and lasted < minimum)
+            rows.append(FrequencyRow(w["worker_id"], w["category"], w["supervisor_id"], rule, source, counted.held,
+                                     counted.required, counted.overdue_days, short, m.cancelled))
+        rows.sort(key=lambda r: (r.met, -r.overdue_days, r.worker_id))
+        names = self.worker_names({p for r in rows for p in (r.worker_id, r.supervisor_id) if p}) if with_names else {}
+        return FrequencyReport(month, first, last, day, policy.short_name, rows, names)
+
+    def worker_names(self, worker_ids: Iterable[str]) -> dict[str, str]:
+        """Names live only in the sealed events: decrypted here, for display."""
+        names = {}
+        for wid in worker_ids:
+            try:
+                names[wid] = self.get_worker(wid).name  # type: ignore[attr-defined]
+            except DomainError:
+                names[wid] = wid[:8]
+        return names
+
+    def _with_case_references(self, facts: list[WorkerFacts]) -> list[WorkerFacts]:
+        from dataclasses import replace
+
+        if not any(f.cases for f in facts):
+            return facts
+        return [f if not f.cases else replace(f, cases=tuple(
+            replace(c, reference=self.get_case(c.case_id).case_reference) for c in f.cases)) for f in facts]
+
+    # -- shared ------------------------------------------------------------------------------------------------
+
+    def _supervisee_of(self, worker_id: UUID | str, actor: str, step: str) -> Worker:
+        worker = self.get_worker(worker_id)  # type: ignore[attr-defined]
+        if worker.state != "active":
+            raise DomainError(f"cannot {step} for a worker who is {worker.state}")
+        if worker.supervisor_id != actor:
+            raise NotPermitted(f"only the worker's current supervisor can {step}")
+        return worker
+
+    def _require_known_worker(self, worker_id: str, what: str) -> None:
+        worker = self.get_worker(worker_id)  # type: ignore[attr-defined]
+        if worker.state != "active":
+            raise DomainError(f"the {what} is {worker.state}, not active")
+
+    def _worker_key(self, aggregate_id: UUID, worker_id: UUID | str) -> StagedKeys:
+        # Sealed with the worker's own key, so destroying their file destroys this too.
+        keyring = self.storage.keyring  # type: ignore[attr-defined]
+        return keyring.stage_assignment(aggregate_id, keyring.key_id_for(worker_id))
+
+    def _get_aggregate(self, cls: type, aggregate_id: UUID | str, noun: str) -> Any:
+        from api.application import NotFound, as_uuid
+
+        try:
+            aggregate = self.repository.get(as_uuid(aggregate_id, noun))  # type: ignore[attr-defined]
+        except AggregateNotFoundError:
+            raise NotFound(f"no {noun} {aggregate_id}") from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(f"no {noun} {aggregate_id}")
+        return aggregate
+
+
+def _supervisor_on(worker: Worker, day: date) -> tuple[str | None, date | None]:
+    """Who supervised the worker on `day`, and the day that supervision ended (None: still current)."""
+    for period in worker.previous_supervisors:
+        until = datetime.fromisoformat(period["until"]).date()
+        if day < until:
+            return period["supervisor_id"], until
+    return worker.supervisor_id, None
+
+
+def _people(rows: Iterable[WorkerCompliance]) -> set[str]:
+    return {p for r in rows for p in (r.worker_id, r.supervisor_id) if p}
+
+
+__all__ = ["Dashboard", "FrequencyReport", "FrequencyRow", "SchedulingService", "cutoff_for", "parse_month"]

@@ -35,6 +35,8 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.execute("PRAGMA journal_mode=WAL")
         dbapi_connection.execute("PRAGMA busy_timeout=30000")
         dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+        # Deleted or overwritten content (a destroyed key, purged ciphertext) is zeroed, not left in free pages.
+        dbapi_connection.execute("PRAGMA secure_delete=ON")
         # Let SQLAlchemy issue BEGIN itself, so a transaction that writes takes the lock up front.
         dbapi_connection.isolation_level = None
 
@@ -61,6 +63,7 @@ def create_schema(engine: Engine, settings: Settings) -> None:
     # The modules that declare our tables register them on `metadata` when imported.
     import infrastructure.keys  # noqa: F401
     import infrastructure.ledger_tables  # noqa: F401
+    import infrastructure.users  # noqa: F401
 
     if not settings.is_sqlite:
         with engine.begin() as conn:

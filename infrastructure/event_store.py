@@ -5,10 +5,10 @@ in the same transaction as the events it covers.
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import get_topic, retry
 from sqlalchemy.engine import make_url
 
 from infrastructure.key_rows import KeyRowWriter
@@ -17,8 +17,16 @@ from infrastructure.settings import Settings
 
 
 class LedgeredSQLiteRecorder(SQLiteApplicationRecorder):
-    _ledger = LedgerAppender("qmark")
     _keys = KeyRowWriter("qmark")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ledger = LedgerAppender("qmark")
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        notification_ids = super().insert_events(stored_events, **kwargs)
+        self._ledger.committed()  # only now may the appender trust the edge it computed
+        return notification_ids
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
         self._keys.write(c, kwargs.get("svl_keys"))
@@ -33,18 +41,26 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
 
     The lock serialises writers, so notification ids and leaves are committed in the same order;
     a rolled-back writer may leave a gap in notification ids but never in the ledger's leaf indexes.
+    (No NOTIFY: nothing here subscribes, and it would add a global lock at every commit.)
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ledger = LedgerAppender("format", self.datastore.schema)
+        self._keys = KeyRowWriter("format", self.datastore.schema)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
             return []
         with self.datastore.transaction(commit=True) as curs:
             self._lock_table(curs)
-            KeyRowWriter("format", self.datastore.schema).write(curs, kwargs.get("svl_keys"))
+            self._keys.write(curs, kwargs.get("svl_keys"))
             PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events)
             notification_ids = self._fetch_ids_after_insert_events(curs, stored_events)
             assert notification_ids is not None
-            LedgerAppender("format", self.datastore.schema).append(curs, notification_ids, stored_events)
+            self._ledger.append(curs, notification_ids, stored_events)
+        self._ledger.committed()
         return notification_ids
 
 

@@ -11,16 +11,22 @@ import os
 import secrets
 import stat
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from datetime import datetime, timezone
 from pathlib import Path
 from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
-from sqlalchemy import Column, DateTime, Engine, LargeBinary, String, Table, insert, select, update
+from sqlalchemy import Column, DateTime, Engine, Integer, LargeBinary, String, Table, insert, select, update
 
-from infrastructure.database import metadata
+from infrastructure.database import metadata, reader
+
+if TYPE_CHECKING:
+    from infrastructure.key_tombstones import KeyTombstones
 
 ORGANISATION_KEY_ID = "organisation"
 
@@ -31,6 +37,14 @@ data_keys = Table(
     Column("wrapped_key", LargeBinary, nullable=True),  # NULL once destroyed
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("destroyed_at", DateTime(timezone=True), nullable=True),
+)
+
+# Bumped by every destruction, so other processes drop their cached keys (and decrypted aggregates).
+key_epochs = Table(
+    "key_epochs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("epoch", Integer, nullable=False),
 )
 
 key_assignments = Table(
@@ -98,18 +112,35 @@ def create_master_key_file(path: Path) -> bool:
 class KeyRing:
     """Creates, unwraps, assigns and destroys data keys. Unwrapped keys are cached in memory only."""
 
+    # How stale another process's view of destroyed keys may be, at most.
+    EPOCH_CHECK_SECONDS = 1.0
+
     def __init__(self, engine: Engine, master_key: bytes) -> None:
         self._engine = engine
+        # Lookups never take the SQLite write lock: they may run inside another writer's transaction.
+        self._reader = reader(engine)
         self._master_key = master_key
         self._aeads: dict[str, AESGCM] = {}
         self._assignments: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._epoch = 0
+        self._epoch_checked = 0.0
+        # Told when keys were destroyed elsewhere: e.g. the application drops its cached aggregates.
+        self.on_keys_destroyed: list[Callable[[], None]] = []
+
+    @property
+    def master_key(self) -> bytes:
+        return self._master_key
 
     def ensure_organisation_key(self) -> None:
         with self._engine.begin() as conn:
             exists = conn.execute(select(data_keys.c.key_id).where(data_keys.c.key_id == ORGANISATION_KEY_ID)).first()
             if exists is None:
                 conn.execute(insert(data_keys).values(self._new_key_row(ORGANISATION_KEY_ID)))
+            if conn.execute(select(key_epochs.c.epoch).where(key_epochs.c.id == 1)).first() is None:
+                conn.execute(insert(key_epochs).values(id=1, epoch=0))
+        self._epoch = self._read_epoch()
+        self._epoch_checked = time.monotonic()
 
     def create_key(self) -> str:
         key_id = secrets.token_hex(16)
@@ -162,7 +193,7 @@ class KeyRing:
             cached = self._assignments.get(oid)
         if cached is not None:
             return cached
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             key_id = conn.execute(
                 select(key_assignments.c.key_id).where(key_assignments.c.originator_id == oid)
             ).scalar()
@@ -173,11 +204,12 @@ class KeyRing:
         return key_id
 
     def aead(self, key_id: str) -> AESGCM:
+        self._drop_caches_if_keys_were_destroyed()
         with self._lock:
             cached = self._aeads.get(key_id)
         if cached is not None:
             return cached
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             row = conn.execute(
                 select(data_keys.c.wrapped_key, data_keys.c.destroyed_at).where(data_keys.c.key_id == key_id)
             ).first()
@@ -194,12 +226,46 @@ class KeyRing:
         return aead
 
     def destroy(self, key_id: str, at: datetime) -> None:
-        """Overwrites the wrapped key and forgets every cached copy."""
+        """Overwrites the wrapped key, tells other processes (epoch) and forgets every cached copy."""
+        if key_id == ORGANISATION_KEY_ID:
+            raise KeyError_("the organisation key is never destroyed by retention")
         with self._engine.begin() as conn:
             conn.execute(
-                update(data_keys).where(data_keys.c.key_id == key_id).values(wrapped_key=None, destroyed_at=at)
+                update(data_keys).where(data_keys.c.key_id == key_id, data_keys.c.wrapped_key.is_not(None))
+                .values(wrapped_key=None, destroyed_at=at)
             )
-        self.forget(key_id)
+            conn.execute(update(key_epochs).where(key_epochs.c.id == 1).values(epoch=key_epochs.c.epoch + 1))
+        self._drop_caches()
+        self._epoch = self._read_epoch()
+
+    def is_destroyed(self, key_id: str) -> bool:
+        with self._reader.connect() as conn:
+            row = conn.execute(select(data_keys.c.wrapped_key).where(data_keys.c.key_id == key_id)).first()
+        return row is not None and row.wrapped_key is None
+
+    def wrapped(self, key_id: str) -> bytes | None:
+        with self._reader.connect() as conn:
+            return conn.execute(select(data_keys.c.wrapped_key).where(data_keys.c.key_id == key_id)).scalar()
+
+    def _drop_caches_if_keys_were_destroyed(self) -> None:
+        now = time.monotonic()
+        if now - self._epoch_checked < self.EPOCH_CHECK_SECONDS:
+            return
+        self._epoch_checked = now
+        epoch = self._read_epoch()
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self._drop_caches()
+
+    def _drop_caches(self) -> None:
+        with self._lock:
+            self._aeads.clear()
+        for listener in self.on_keys_destroyed:
+            listener()
+
+    def _read_epoch(self) -> int:
+        with self._reader.connect() as conn:
+            return conn.execute(select(key_epochs.c.epoch).where(key_epochs.c.id == 1)).scalar() or 0
 
     def forget(self, key_id: str) -> None:
         with self._lock:
@@ -211,3 +277,27 @@ class KeyRing:
             "wrapped_key": aes_key_wrap(self._master_key, AESGCM.generate_key(bit_length=256)),
             "created_at": datetime.now(timezone.utc),
         }
+
+
+def reconcile_destroyed_keys(keyring: KeyRing, tombstones: "KeyTombstones") -> list[str]:
+    """At start-up: destroy again any key the tombstones list but the database still holds (a restored
+    backup), and list any key the database destroyed that the tombstones lack. Returns re-destroyed ids."""
+    from infrastructure.key_tombstones import Tombstone
+
+    listed = {stone.key_id: stone for stone in tombstones.read()}
+    with keyring._reader.connect() as conn:
+        rows = conn.execute(select(data_keys.c.key_id, data_keys.c.wrapped_key, data_keys.c.destroyed_at)).all()
+    resurrected = [r.key_id for r in rows if r.key_id in listed and r.wrapped_key is not None]
+    for key_id in resurrected:
+        keyring.destroy(key_id, datetime.fromisoformat(listed[key_id].destroyed_at))
+    missing = [Tombstone(r.key_id, _iso(r.destroyed_at), "destroyed in the database")
+               for r in rows if r.wrapped_key is None and r.key_id not in listed]
+    if missing:
+        tombstones.add(missing)
+    return resurrected
+
+
+def _iso(moment: datetime | None) -> str:
+    if moment is None:
+        return datetime.now(timezone.utc).isoformat()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()

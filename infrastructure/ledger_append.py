@@ -2,88 +2,132 @@
 
 Runs on the event store's own DB-API cursor (sqlite3 or psycopg), after the events are inserted and
 while that transaction holds the write lock, so leaf order is commit order and no event is ever
-acknowledged without its leaf.
+acknowledged without its leaf. Each insert costs one read (the tree's right edge, in one query)
+and one write (the new leaf rows, each carrying the subtree hashes it completes).
 """
 
-import hashlib
-import struct
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-LEAF_DOMAIN = b"svl-event-v1\x00"
+from infrastructure.merkle import Frontier, MissingNodeError, NodeKey
+from infrastructure.svl_verify import HASH_SIZE, event_leaf_hash
+
+# The frontier of a tree of size n is one complete subtree per 1-bit of n: at level L the node
+# (L, (n >> L) - 1), whose hash sits in leaf row ((n >> L) << L) - 1. Size and frontier come back
+# in one round-trip: one row per 1-bit (or a single row of NULLs for the empty tree).
+_FRONTIER_SQL = """
+WITH RECURSIVE
+  tree(n) AS (SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM {leaves}),
+  lv(lvl) AS (SELECT 0 UNION ALL SELECT lvl + 1 FROM lv WHERE lvl < 62)
+SELECT tree.n AS n, lv.lvl AS lvl, l.leaf_hash AS leaf_hash, l.completed_nodes AS completed_nodes
+FROM tree
+LEFT JOIN lv ON ((tree.n >> lv.lvl) & 1) = 1
+LEFT JOIN {leaves} l ON l.leaf_index = ((tree.n >> lv.lvl) << lv.lvl) - 1
+"""
 
 
-def encode_leaf(notification_id: int, originator_id: UUID | str, version: int, topic: str, state: bytes) -> bytes:
-    """The leaf covers the event's identity and the hash of its stored (sealed) bytes."""
-    oid = str(originator_id).encode()
-    top = topic.encode()
-    return b"".join((
-        LEAF_DOMAIN,
-        struct.pack(">Q", notification_id),
-        struct.pack(">I", len(oid)), oid,
-        struct.pack(">Q", version),
-        struct.pack(">I", len(top)), top,
-        hashlib.sha256(state).digest(),
-    ))
+class LedgerDamaged(RuntimeError):
+    """The ledger tables lack a row the next append needs: someone removed or rewrote them."""
 
 
-def leaf_hash(data: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + data).digest()
+def node_from_row(level: int, leaf_hash: bytes, completed_nodes: bytes) -> bytes:
+    """Hash of the node at `level` stored in the leaf row that completed it."""
+    if level == 0:
+        return bytes(leaf_hash)
+    digest = bytes(completed_nodes[(level - 1) * HASH_SIZE: level * HASH_SIZE])
+    if len(digest) != HASH_SIZE:
+        raise LedgerDamaged(f"a ledger row lacks its level-{level} subtree hash")
+    return digest
 
 
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
+def frontier_from_rows(rows: Sequence[Any]) -> Frontier:
+    """Builds the in-memory right edge from the rows of `_FRONTIER_SQL`."""
+    size = int(rows[0]["n"]) if rows else 0
+    nodes: dict[NodeKey, bytes] = {}
+    for row in rows:
+        level = row["lvl"]
+        if level is None:
+            continue
+        if row["leaf_hash"] is None:
+            raise LedgerDamaged(f"the ledger row holding subtree ({level}, {(size >> level) - 1}) is missing")
+        nodes[(level, (size >> level) - 1)] = node_from_row(level, row["leaf_hash"], row["completed_nodes"])
+    try:
+        return Frontier(size, nodes)
+    except MissingNodeError as exc:
+        raise LedgerDamaged(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class _Edge:
+    """The committed right edge: valid while the last leaf row is still (last_index, last_hash)."""
+
+    last_index: int
+    last_hash: bytes
+    nodes: dict[NodeKey, bytes]
+
+    @property
+    def frontier(self) -> Frontier:
+        return Frontier(self.last_index + 1, self.nodes)
 
 
 class LedgerAppender:
-    """Writes the leaf and the subtree nodes each new leaf completes (about two rows a leaf)."""
+    """Writes one leaf row per stored event, on the cursor of the transaction that stored them.
+
+    The right edge of the tree is kept in memory between inserts, but only once the transaction that
+    produced it has committed (`committed()`), and only trusted while the ledger's last row is still
+    the one it ended with: one cheap indexed read per insert, the full frontier query only when
+    another process wrote in between (or a write rolled back).
+    """
 
     def __init__(self, paramstyle: str, schema: str | None = None) -> None:
         p = "?" if paramstyle == "qmark" else "%s"
-        prefix = f'"{schema}".' if schema else ""
-        self._size_sql = f"SELECT MAX(leaf_index) AS m FROM {prefix}ledger_leaves"
-        self._leaf_sql = f"SELECT leaf_hash AS h FROM {prefix}ledger_leaves WHERE leaf_index = {p}"
-        self._node_sql = f"SELECT hash AS h FROM {prefix}ledger_nodes WHERE level = {p} AND node_index = {p}"
-        self._insert_leaf = (
-            f"INSERT INTO {prefix}ledger_leaves (leaf_index, notification_id, leaf_hash) VALUES ({p}, {p}, {p})"
+        leaves = f'"{schema}".ledger_leaves' if schema else "ledger_leaves"
+        self._frontier_sql = _FRONTIER_SQL.format(leaves=leaves)
+        self._last_sql = f"SELECT leaf_index, leaf_hash FROM {leaves} ORDER BY leaf_index DESC LIMIT 1"
+        self._insert_sql = (
+            f"INSERT INTO {leaves} (leaf_index, notification_id, leaf_hash, completed_nodes) VALUES ({p}, {p}, {p}, {p})"
         )
-        self._insert_node = f"INSERT INTO {prefix}ledger_nodes (level, node_index, hash) VALUES ({p}, {p}, {p})"
+        self._edge: _Edge | None = None
+        self._lock = threading.Lock()
+        self._pending = threading.local()  # per writer thread: the edge its open transaction would commit
 
     def append(self, cursor: Any, notification_ids: Sequence[int], stored_events: Sequence[StoredEvent]) -> None:
         if len(notification_ids) != len(stored_events):
             raise RuntimeError("the ledger needs one notification id per stored event")
-        cursor.execute(self._size_sql)
-        row = cursor.fetchone()
-        current_max = row["m"] if row is not None else None
-        size = 0 if current_max is None else current_max + 1
-        written: dict[tuple[int, int], bytes] = {}
-        leaves, nodes = [], []
+        frontier = self._current_frontier(cursor)
+        rows = []
         for nid, stored in zip(notification_ids, stored_events):
-            h = leaf_hash(encode_leaf(nid, stored.originator_id, stored.originator_version, stored.topic, stored.state))
-            leaves.append((size, nid, h))
-            written[(0, size)] = h
-            level, index = 0, size
-            while index & 1:  # this leaf completes a subtree: hash it with its left sibling
-                h = node_hash(self._node(cursor, written, level, index - 1), h)
-                level, index = level + 1, index >> 1
-                written[(level, index)] = h
-                nodes.append((level, index, h))
-            size += 1
-        cursor.executemany(self._insert_leaf, leaves)
-        if nodes:
-            cursor.executemany(self._insert_node, nodes)
-
-    def _node(self, cursor: Any, written: dict, level: int, index: int) -> bytes:
-        if (level, index) in written:
-            return written[(level, index)]
-        if level == 0:
-            cursor.execute(self._leaf_sql, (index,))
+            leaf = event_leaf_hash(nid, stored.originator_id, stored.originator_version, stored.topic, stored.state)
+            index = frontier.size
+            completed = frontier.append(leaf)
+            rows.append((index, nid, leaf, b"".join(digest for _, _, digest in completed[1:])))
+        if len(rows) == 1:
+            cursor.execute(self._insert_sql, rows[0])
         else:
-            cursor.execute(self._node_sql, (level, index))
-        row = cursor.fetchone()
-        if row is None:
-            raise RuntimeError(f"ledger node ({level}, {index}) is missing: the ledger tables are damaged")
-        return bytes(row["h"])
+            cursor.executemany(self._insert_sql, rows)
+        self._pending.edge = _Edge(rows[-1][0], rows[-1][2], frontier.nodes())
+
+    def committed(self) -> None:
+        """The transaction that called `append` on this thread has committed: its edge is now the truth."""
+        edge = getattr(self._pending, "edge", None)
+        self._pending.edge = None
+        if edge is not None:
+            with self._lock:
+                if self._edge is None or edge.last_index > self._edge.last_index:
+                    self._edge = edge
+
+    def _current_frontier(self, cursor: Any) -> Frontier:
+        self._pending.edge = None  # whatever an earlier, failed transaction left
+        with self._lock:
+            edge = self._edge
+        if edge is not None:
+            cursor.execute(self._last_sql)
+            last = cursor.fetchone()
+            if last is not None and last["leaf_index"] == edge.last_index and bytes(last["leaf_hash"]) == edge.last_hash:
+                return edge.frontier
+        cursor.execute(self._frontier_sql)
+        return frontier_from_rows(cursor.fetchall())

@@ -14,8 +14,15 @@ class Settings:
     database_schema: str = "public"
     master_key_file: Path = Path("data/master.key")
     signing_key_file: Path = Path("data/signing.key")
+    # Destroyed data keys, listed outside the database (default: beside the master key file).
+    destroyed_keys_file: Path | None = None
     policy_pack: str = "bcp"
     organisation_origin: str = "supervision-ledger.example/bcp"
+    # Integrity ledger: where signed checkpoints are published as files (None: database only), and
+    # how often one is signed automatically (every N events or T seconds after new events; 0 = never).
+    checkpoint_dir: Path | None = None
+    checkpoint_every_events: int = 1000
+    checkpoint_every_seconds: float = 3600.0
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -26,9 +33,18 @@ class Settings:
             database_schema=env.get("SVL_DATABASE_SCHEMA", "public"),
             master_key_file=Path(env.get("SVL_MASTER_KEY_FILE", "data/master.key")),
             signing_key_file=Path(env.get("SVL_SIGNING_KEY_FILE", "data/signing.key")),
+            destroyed_keys_file=Path(env["SVL_DESTROYED_KEYS_FILE"]) if env.get("SVL_DESTROYED_KEYS_FILE") else None,
             policy_pack=env.get("SVL_POLICY_PACK", "bcp"),
             organisation_origin=env.get("SVL_LOG_ORIGIN", "supervision-ledger.example/bcp"),
+            checkpoint_dir=Path(env.get("SVL_CHECKPOINT_DIR", "data/checkpoints")) if env.get(
+                "SVL_CHECKPOINT_DIR", "data/checkpoints") else None,
+            checkpoint_every_events=int(env.get("SVL_CHECKPOINT_EVERY_EVENTS", "1000")),
+            checkpoint_every_seconds=float(env.get("SVL_CHECKPOINT_EVERY_SECONDS", "3600")),
         )
+
+    @property
+    def tombstones_file(self) -> Path:
+        return self.destroyed_keys_file or self.master_key_file.parent / "destroyed-keys.json"
 
     @property
     def is_sqlite(self) -> bool:

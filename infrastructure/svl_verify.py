@@ -34,13 +34,18 @@ Verification functions return ``False`` (proofs) or raise ``VerificationError``
 
 from __future__ import annotations
 
+import argparse
 import base64
 import binascii
 import hashlib
+import json
 import re
+import struct
+import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -49,7 +54,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 __all__ = [
+    "BUNDLE_FORMAT",
     "EMPTY_ROOT",
+    "BundleReport",
     "HASH_SIZE",
     "Checkpoint",
     "MalformedError",
@@ -59,6 +66,9 @@ __all__ = [
     "VerificationError",
     "VerifierKey",
     "format_checkpoint_body",
+    "encode_leaf",
+    "encode_leaf_from_digest",
+    "event_leaf_hash",
     "format_verifier_key",
     "leaf_hash",
     "node_hash",
@@ -68,6 +78,7 @@ __all__ = [
     "root_from_leaf_hashes",
     "sign_checkpoint",
     "sign_note",
+    "verify_bundle",
     "verify_checkpoint",
     "verify_consistency",
     "verify_inclusion",
@@ -95,6 +106,40 @@ def leaf_hash(data: bytes) -> bytes:
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(b"\x01" + left + right)
+
+
+# --- the leaf: what the log commits to for each stored event ---
+
+LEAF_DOMAIN = b"svl-event-v1\x00"
+_LEAF_HEAD = struct.Struct(">QI")  # notification id, length of the originator id
+_LEAF_MID = struct.Struct(">QI")  # originator version, length of the stored topic
+
+
+def encode_leaf_from_digest(
+    notification_id: int, originator_id: object, version: int, topic: str, state_sha256: bytes
+) -> bytes:
+    """The leaf data: a domain tag, the event's place and identity, and the hash of its stored bytes.
+
+    Layout (big-endian): "svl-event-v1\\0" || u64 notification id || u32 n || originator id
+    (n bytes, UTF-8, canonical UUID text) || u64 version || u32 m || stored topic (m bytes) ||
+    SHA-256(stored state). Only the digest of the state is needed, so a leaf stays checkable
+    when the ciphertext itself is later purged, as long as its digest is kept.
+    """
+    oid = str(originator_id).encode("utf-8")
+    top = topic.encode("utf-8")
+    return b"".join((
+        LEAF_DOMAIN, _LEAF_HEAD.pack(notification_id, len(oid)), oid,
+        _LEAF_MID.pack(version, len(top)), top, state_sha256,
+    ))
+
+
+def encode_leaf(notification_id: int, originator_id: object, version: int, topic: str, state: bytes) -> bytes:
+    """The leaf data of a stored event, from its stored (sealed) bytes."""
+    return encode_leaf_from_digest(notification_id, originator_id, version, topic, _sha256(state))
+
+
+def event_leaf_hash(notification_id: int, originator_id: object, version: int, topic: str, state: bytes) -> bytes:
+    return leaf_hash(encode_leaf(notification_id, originator_id, version, topic, state))
 
 
 def _split_point(size: int) -> int:
@@ -543,4 +588,320 @@ def verify_checkpoint(
     return checkpoint
 
 
-# --- bundle verification (added later) ---
+# --- bundle verification ---
+
+# A bundle is one JSON file: a record's events as stored, their inclusion proofs in a signed
+# checkpoint, the checkpoint, the verifier key, optional consistency proofs from earlier checkpoints
+# and, optionally, the decrypted content with the data key that proves it. `svl export-bundle`
+# writes it; `verify_bundle` (and `svl-verify FILE`) checks it with nothing but this file.
+
+BUNDLE_FORMAT = "svl-bundle/v1"
+SEALED_TOPIC_PREFIX = "svl:sealed:v1:"
+_NONCE_BYTES = 12
+
+
+@dataclass
+class BundleReport:
+    """What a bundle proves, in plain words. verified is True only if there are no problems."""
+
+    record_id: str = ""
+    checked: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    proves: list[str] = field(default_factory=list)
+    does_not_prove: list[str] = field(default_factory=list)
+    content: list[dict] = field(default_factory=list)
+
+    @property
+    def verified(self) -> bool:
+        return not self.problems and bool(self.checked)
+
+
+def _need(mapping: object, name: str, kind: type | tuple[type, ...]) -> object:
+    if not isinstance(mapping, dict) or name not in mapping:
+        raise MalformedError(f"the bundle lacks {name!r}")
+    value = mapping[name]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise MalformedError(f"the bundle's {name!r} has the wrong type")
+    return value
+
+
+def _u64_field(mapping: object, name: str) -> int:
+    value = int(_need(mapping, name, int))  # type: ignore[arg-type]
+    if not 0 <= value < _MAX_TREE_SIZE:
+        raise MalformedError(f"the bundle's {name!r} is out of range")
+    return value
+
+
+def _b64_field(mapping: object, name: str) -> bytes:
+    return _b64decode_strict(_need(mapping, name, str))  # type: ignore[arg-type]
+
+
+def _proof_field(mapping: object, name: str) -> list[bytes]:
+    items = _need(mapping, name, list)
+    return [_b64decode_strict(item) if isinstance(item, str) else b"" for item in items]  # type: ignore[union-attr]
+
+
+def verify_bundle(
+    bundle: object, *, trusted_key: str | None = None, trusted_checkpoint: str | None = None
+) -> BundleReport:
+    """Checks a bundle offline. Never raises on hostile input: problems are reported instead."""
+    report = BundleReport()
+    try:
+        _verify_bundle(bundle, trusted_key, trusted_checkpoint, report)
+    except VerificationError as exc:
+        report.problems.append(str(exc))
+    except (ValueError, TypeError, KeyError, AttributeError, struct.error) as exc:  # hostile shapes: a problem
+        report.problems.append(f"the bundle is malformed: {exc}")
+    if report.problems:
+        report.proves.clear()
+    return report
+
+
+def _verify_bundle(bundle: object, trusted_key: str | None, trusted_checkpoint: str | None,
+                   report: BundleReport) -> None:
+    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
+        raise MalformedError(f"this is not a Supervision Ledger bundle (format {BUNDLE_FORMAT})")
+    report.record_id = str(_need(bundle, "record_id", str))
+    origin = str(_need(bundle, "origin", str))
+    key = _bundle_key(bundle, trusted_key, report)
+    try:
+        cp = verify_checkpoint(str(_need(bundle, "checkpoint", str)), key, origin=origin)
+    except VerificationError as exc:
+        raise VerificationError(f"the checkpoint in the bundle does not verify: {exc}") from None
+    when = f"at {_format_time(cp.time)} (the organisation's own clock)" if cp.time else "(no time given)"
+    report.checked.append(
+        f"The checkpoint is validly signed by {key.name}+{key.key_id:08x}: the log {cp.origin!r} held "
+        f"{cp.tree_size} events with root {_b64encode(cp.root_hash)} {when}.")
+    if trusted_checkpoint is not None:
+        _link_to_pinned(bundle, cp, key, trusted_checkpoint, report)
+    events = _check_events(bundle, cp, report)
+    if "content" in bundle:
+        _check_content(bundle["content"], events, report)
+    _summarise(cp, events, report, pinned=trusted_checkpoint is not None, pinned_key=trusted_key is not None)
+
+
+def _bundle_key(bundle: dict, trusted_key: str | None, report: BundleReport) -> VerifierKey:
+    carried = parse_verifier_key(str(_need(bundle, "verifier_key", str)))
+    if trusted_key is None:
+        report.does_not_prove.append(
+            f"that the organisation made this bundle: the key came inside it. Compare its name and ID, "
+            f"{carried.name}+{carried.key_id:08x}, with the verifier key the organisation published "
+            "(e.g. verifier.vkey beside its published checkpoints), or run again with --key.")
+        return carried
+    trusted = parse_verifier_key(trusted_key)
+    if (trusted.name, trusted.key_id, trusted.public_key) != (carried.name, carried.key_id, carried.public_key):
+        report.checked.append(f"The bundle names the key {carried.name}+{carried.key_id:08x}; it is checked "
+                              f"against the key you trust, {trusted.name}+{trusted.key_id:08x}, instead.")
+    return trusted
+
+
+def _link_to_pinned(bundle: dict, cp: Checkpoint, key: VerifierKey, pinned_text: str,
+                    report: BundleReport) -> None:
+    try:
+        pinned = verify_checkpoint(pinned_text, key, origin=cp.origin)
+    except VerificationError as exc:
+        raise VerificationError(f"the checkpoint you trust does not verify with the key: {exc}") from None
+    if pinned.tree_size == cp.tree_size:
+        if pinned.root_hash != cp.root_hash:
+            raise VerificationError(
+                f"the bundle's checkpoint and yours both claim {cp.tree_size} events but disagree about the "
+                "root: the organisation signed two different histories")
+        report.checked.append(f"The bundle's checkpoint is the one you hold (size {cp.tree_size}).")
+        return
+    if pinned.tree_size > cp.tree_size:
+        raise VerificationError(
+            f"your checkpoint (size {pinned.tree_size}) is newer than the bundle's (size {cp.tree_size}): "
+            "ask for a bundle exported now, which will link to yours")
+    proofs = [p for p in _need(bundle, "consistency_proofs", list)  # type: ignore[union-attr]
+              if isinstance(p, dict) and p.get("from_size") == pinned.tree_size]
+    if not proofs:
+        raise VerificationError(
+            f"the bundle carries no consistency proof from your checkpoint's size {pinned.tree_size}: ask for "
+            f"one exported with --consistency-from {pinned.tree_size}")
+    if not verify_consistency(pinned.tree_size, cp.tree_size, _proof_field(proofs[0], "proof"),
+                              pinned.root_hash, cp.root_hash):
+        raise VerificationError(
+            f"the bundle's checkpoint does NOT extend the checkpoint you hold (size {pinned.tree_size}): "
+            "the log was rewritten after you received yours")
+    report.checked.append(
+        f"The bundle's checkpoint extends the one you hold (size {pinned.tree_size}): the first "
+        f"{pinned.tree_size} events of the log are unchanged since you received it.")
+
+
+def _check_events(bundle: dict, cp: Checkpoint, report: BundleReport) -> list[dict]:
+    events = _need(bundle, "events", list)
+    if not events:
+        raise MalformedError("the bundle holds no events")
+    checked = []
+    for raw in events:  # type: ignore[union-attr]
+        nid = _u64_field(raw, "notification_id")
+        index = _u64_field(raw, "leaf_index")
+        oid = str(_need(raw, "originator_id", str))
+        version = _u64_field(raw, "originator_version")
+        topic = str(_need(raw, "topic", str))
+        state = _b64_field(raw, "state")
+        leaf = _leaf_of(raw, nid, oid, version, topic, state, report)
+        if oid != report.record_id:
+            report.problems.append(f"event {nid} belongs to record {oid}, not to {report.record_id}")
+        if not verify_inclusion(leaf, index, cp.tree_size, _proof_field(raw, "inclusion_proof"), cp.root_hash):
+            report.problems.append(
+                f"event {nid} (version {version}) is NOT in the signed log as given: its bytes, its place or "
+                "its proof were changed")
+            continue
+        checked.append({"notification_id": nid, "version": version, "topic": topic, "state": state,
+                        "originator_id": oid})
+    versions = sorted(e["version"] for e in checked)
+    if checked:
+        report.checked.append(
+            f"{len(checked)} event(s) of record {report.record_id} (versions {_ranges(versions)}) are in that "
+            "checkpoint exactly as stored: their inclusion proofs verify.")
+    return checked
+
+
+def _leaf_of(raw: dict, nid: int, oid: str, version: int, topic: str, state: bytes, report: BundleReport) -> bytes:
+    purged = raw.get("purged")
+    if state or not isinstance(purged, dict):
+        return event_leaf_hash(nid, oid, version, topic, state)
+    rule, on = purged.get("rule", "?"), purged.get("on", "?")
+    if isinstance(raw.get("state_sha256"), str):
+        report.checked.append(f"event {nid}'s ciphertext was destroyed under {rule} on {on}; its digest is "
+                              "given, so its leaf is still recomputed.")
+        return leaf_hash(encode_leaf_from_digest(nid, oid, version, topic, _b64_field(raw, "state_sha256")))
+    report.does_not_prove.append(f"what event {nid} contained: it was destroyed under {rule} on {on}; only its "
+                                 "place in the log is proven.")
+    return _b64_field(raw, "leaf_hash")
+
+
+def _check_content(content: object, events: list[dict], report: BundleReport) -> None:
+    # Imported here so that checking proofs alone needs nothing beyond Ed25519.
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    keys = {name: _b64decode_strict(value) for name, value in
+            _need(content, "data_keys", dict).items() if isinstance(value, str)}  # type: ignore[union-attr]
+    by_nid = {e["notification_id"]: e for e in events}
+    shown = _need(content, "events", list)
+    matched = 0
+    for item in shown:  # type: ignore[union-attr]
+        nid = int(_need(item, "notification_id", int))  # type: ignore[arg-type]
+        event_type, state_json = str(_need(item, "event_type", str)), str(_need(item, "state", str))
+        event = by_nid.get(nid)
+        if event is None:
+            report.problems.append(f"content is shown for event {nid}, which the bundle does not prove")
+            continue
+        key_id = event["topic"][len(SEALED_TOPIC_PREFIX):] if event["topic"].startswith(SEALED_TOPIC_PREFIX) else ""
+        key = keys.get(key_id)
+        if key is None or len(key) not in (16, 24, 32):
+            report.problems.append(f"no usable data key for event {nid} (key id {key_id!r})")
+            continue
+        aad = f"{event['originator_id']}|{event['version']}|{key_id}".encode()
+        try:
+            plaintext = AESGCM(key).decrypt(event["state"][:_NONCE_BYTES], event["state"][_NONCE_BYTES:], aad)
+        except (InvalidTag, ValueError):
+            report.problems.append(f"event {nid}'s ciphertext does not decrypt with the data key given")
+            continue
+        if plaintext != event_type.encode() + b"\n" + state_json.encode("utf-8"):
+            report.problems.append(f"the content shown for event {nid} is NOT what its ciphertext holds")
+            continue
+        matched += 1
+        report.content.append({"notification_id": nid, "version": event["version"], "event_type": event_type,
+                               "state": state_json})
+    if matched:
+        report.checked.append(f"The content shown for {matched} event(s) is exactly what their stored ciphertext "
+                              "decrypts to with the data key in the bundle.")
+
+
+def _summarise(cp: Checkpoint, events: list[dict], report: BundleReport, pinned: bool, pinned_key: bool) -> None:
+    if not events:
+        return
+    versions = sorted(e["version"] for e in events)
+    report.proves.append(
+        f"These events of record {report.record_id} were recorded, byte for byte as they are shown here, "
+        f"among the first {cp.tree_size} events of the organisation's log, and in this order. Changing, "
+        "removing or re-ordering any of them afterwards would change the signed root; the organisation could "
+        "only hide that by signing a second, conflicting checkpoint, which anyone holding both would expose.")
+    if report.content:
+        report.proves.append("The readable content shown is what those events held when they were recorded.")
+    if pinned:
+        report.proves.append("The log has only grown since the checkpoint you held: nothing before it was "
+                             "rewritten.")
+    if versions == list(range(1, len(versions) + 1)):
+        report.does_not_prove.append(
+            f"that the record has no events beyond these {len(versions)} (versions 1–{versions[-1]} run without "
+            "gaps, but a bundle shows what is included, not what was left out).")
+    else:
+        report.does_not_prove.append(f"that the record is complete: the versions shown ({_ranges(versions)}) "
+                                     "have gaps or do not start at 1.")
+    report.does_not_prove.append("that the content is true, or when exactly each event happened: only that it is "
+                                 "what was recorded, before the checkpoint was signed.")
+    if not pinned_key and not pinned:
+        report.does_not_prove.append("that this is the same history the organisation shows everyone else: compare "
+                                     "the checkpoint with one you got from the organisation directly "
+                                     "(--checkpoint FILE).")
+
+
+def _ranges(numbers: list[int]) -> str:
+    if not numbers:
+        return "none"
+    parts, start, prev = [], numbers[0], numbers[0]
+    for n in numbers[1:] + [None]:  # type: ignore[list-item]
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        parts.append(f"{start}" if start == prev else f"{start}–{prev}")
+        if n is not None:
+            start = prev = n
+    return ", ".join(parts)
+
+
+def render_bundle_report(report: BundleReport, show_content: bool = False) -> str:
+    lines = [f"Supervision Ledger bundle for record {report.record_id or '(unknown)'}", ""]
+    lines += ["Checked:"] + [f"  OK    {line}" for line in report.checked]
+    if report.problems:
+        lines += ["", "Problems:"] + [f"  FAIL  {line}" for line in report.problems]
+    if report.proves:
+        lines += ["", "What this proves:"] + [f"  - {line}" for line in report.proves]
+    if report.does_not_prove:
+        lines += ["", "What it does not prove:"] + [f"  - {line}" for line in report.does_not_prove]
+    if report.content:
+        lines += ["", "Content (decrypted, checked against the ciphertext):"]
+        for item in report.content:
+            lines.append(f"  v{item['version']} {item['event_type'].rsplit('.', 1)[-1]}")
+            if show_content:
+                try:
+                    pretty = json.dumps(json.loads(item["state"]), indent=2, ensure_ascii=False)
+                except ValueError:
+                    pretty = item["state"]
+                lines += ["      " + line for line in pretty.splitlines()]
+    lines += ["", "RESULT: VERIFIED" if report.verified else "RESULT: NOT VERIFIED"]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`svl-verify FILE [--key VKEY] [--checkpoint FILE] [--show-content]`: exit 0 if verified, else 1."""
+    parser = argparse.ArgumentParser(
+        prog="svl-verify", description="Check a Supervision Ledger bundle offline and say what it proves.")
+    parser.add_argument("bundle", help="the bundle file (JSON) from `svl export-bundle`")
+    parser.add_argument("--key", help="the organisation's verifier key you trust (the key text, or a file with it)")
+    parser.add_argument("--checkpoint", help="a checkpoint file you got from the organisation separately")
+    parser.add_argument("--show-content", action="store_true", help="print the decrypted content, if carried")
+    args = parser.parse_args(argv)
+    try:
+        bundle = json.loads(Path(args.bundle).read_text(encoding="utf-8"))
+        key = _read_key_argument(args.key) if args.key else None
+        pinned = Path(args.checkpoint).read_text(encoding="utf-8") if args.checkpoint else None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"svl-verify: cannot read the input: {exc}", file=sys.stderr)
+        return 1
+    report = verify_bundle(bundle, trusted_key=key, trusted_checkpoint=pinned)
+    print(render_bundle_report(report, show_content=args.show_content))
+    return 0 if report.verified else 1
+
+
+def _read_key_argument(value: str) -> str:
+    path = Path(value)
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else value.strip()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

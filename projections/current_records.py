@@ -4,9 +4,10 @@ from typing import Any
 
 from functools import cache
 
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import Connection, bindparam, delete, insert, update
 
 from domain.record_content import content_sha256
+from domain.retention import FileDestruction
 from domain.supervision_record import RecordState, SupervisionRecord
 from projections.schema import current_records
 
@@ -34,7 +35,12 @@ def _declined(conn: Connection, e: Any) -> None:
     _set(conn, e, increment=("disagreements",), state=RecordState.SHARED.value, open_amendment=False)
 
 
+def _destroyed(conn: Connection, e: Any) -> None:
+    conn.execute(delete(current_records).where(current_records.c.supervisee_id == e.worker_id))
+
+
 HANDLERS = {
+    FileDestruction.DestructionStarted: _destroyed,
     SupervisionRecord.Drafted: _drafted,
     SupervisionRecord.SharedWithSupervisee: lambda c, e: _set(c, e, state=RecordState.SHARED.value),
     SupervisionRecord.AmendmentRequested: lambda c, e: _set(

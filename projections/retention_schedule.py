@@ -1,6 +1,93 @@
-"""Read model: retention schedule (filled in by its issue). Tables go on projections.schema.read_models."""
+"""Read model: the retention schedule. Every worker's file with its state, leaving and destruction
+dates, the rule that set them, and its holds. What is *due* is decided at query time for a given day
+(domain.retention.retention_status), so the schedule can be read as of any date."""
 
 from collections.abc import Callable
 from typing import Any
 
-HANDLERS: dict[type, Callable[[Any, Any], None]] = {}
+from sqlalchemy import Column, Connection, Date, DateTime, Integer, String, Table, insert, select, update
+
+from domain.retention import FileDestruction, LegalHold
+from domain.workers import EmploymentState, Worker
+from projections.schema import read_models
+
+retention_files = Table(
+    "retention_files",
+    read_models,
+    Column("worker_id", String(36), primary_key=True),
+    Column("state", String(16), nullable=False, index=True),  # active | left | archived | destroying | destroyed
+    Column("leaving_date", Date),
+    Column("destruction_date", Date, index=True),
+    Column("rule", String(400)),
+    Column("archived_at", DateTime(timezone=True)),
+    Column("active_holds", Integer, nullable=False, default=0),
+    Column("destruction_started_at", DateTime(timezone=True)),
+    Column("destroyed_at", DateTime(timezone=True)),
+    Column("destroyed_records", Integer),
+    Column("destroyed_events", Integer),
+)
+
+legal_holds = Table(
+    "legal_holds",
+    read_models,
+    Column("hold_id", String(36), primary_key=True),
+    Column("worker_id", String(36), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("placed_at", DateTime(timezone=True), nullable=False),
+    Column("placed_by", String(64), nullable=False),
+    Column("released_at", DateTime(timezone=True)),
+)
+
+
+def _joined(conn: Connection, e: Any) -> None:
+    conn.execute(insert(retention_files).values(worker_id=str(e.originator_id), state=EmploymentState.ACTIVE.value,
+                                                active_holds=0))
+
+
+def _hold_placed(conn: Connection, e: Any) -> None:
+    conn.execute(insert(legal_holds).values(hold_id=str(e.originator_id), worker_id=e.worker_id, kind=e.kind,
+                                            placed_at=e.timestamp, placed_by=e.actor))
+    _ensure_row(conn, e.worker_id)
+    conn.execute(update(retention_files).where(retention_files.c.worker_id == e.worker_id)
+                 .values(active_holds=retention_files.c.active_holds + 1))
+
+
+def _hold_released(conn: Connection, e: Any) -> None:
+    worker_id = conn.execute(select(legal_holds.c.worker_id)
+                             .where(legal_holds.c.hold_id == str(e.originator_id))).scalar_one()
+    conn.execute(update(legal_holds).where(legal_holds.c.hold_id == str(e.originator_id))
+                 .values(released_at=e.timestamp))
+    conn.execute(update(retention_files).where(retention_files.c.worker_id == worker_id)
+                 .values(active_holds=retention_files.c.active_holds - 1))
+
+
+def _destruction_started(conn: Connection, e: Any) -> None:
+    # After a rebuild the worker's own events are unreadable, so this event alone must recreate the row.
+    _ensure_row(conn, e.worker_id)
+    _set(conn, e.worker_id, state="destroying", leaving_date=e.leaving_date, destruction_date=e.destruction_date,
+         rule=e.rule, destruction_started_at=e.timestamp, destroyed_records=len(e.record_ids),
+         destroyed_events=e.event_count)
+
+
+def _ensure_row(conn: Connection, worker_id: str) -> None:
+    exists = conn.execute(select(retention_files.c.worker_id).where(retention_files.c.worker_id == worker_id)).first()
+    if exists is None:
+        conn.execute(insert(retention_files).values(worker_id=worker_id, state="unknown", active_holds=0))
+
+
+def _set(conn: Connection, worker_id: str, **values: Any) -> None:
+    conn.execute(update(retention_files).where(retention_files.c.worker_id == worker_id).values(**values))
+
+
+HANDLERS: dict[type, Callable[[Any, Any], None]] = {
+    Worker.Joined: _joined,
+    Worker.Left: lambda c, e: _set(c, str(e.originator_id), state=EmploymentState.LEFT.value,
+                                   leaving_date=e.leaving_date),
+    Worker.Archived: lambda c, e: _set(c, str(e.originator_id), state=EmploymentState.ARCHIVED.value,
+                                       destruction_date=e.destruction_date, rule=e.rule, archived_at=e.timestamp),
+    LegalHold.LegalHoldPlaced: _hold_placed,
+    LegalHold.LegalHoldReleased: _hold_released,
+    FileDestruction.DestructionStarted: _destruction_started,
+    FileDestruction.DestructionCompleted: lambda c, e: _set(c, e.worker_id, state="destroyed",
+                                                            destroyed_at=e.timestamp),
+}

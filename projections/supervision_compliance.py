@@ -1,6 +1,584 @@
-"""Read model: supervision compliance (filled in by its issue). Tables go on projections.schema.read_models."""
+"""Read model SupervisionCompliance: the facts behind "who is overdue", each with the moment it was recorded.
 
-from collections.abc import Callable
+Rows hold ids, dates, minutes, reasons from fixed lists and timestamps, never names or free text. Nothing is
+"overdue" in a row: due dates depend on the pack and the day asked about, so they are computed at query time
+(domain/compliance.py) from the facts recorded by the end of that day. That is what lets a past month's report
+be recomputed exactly as it stood, even after later corrections and late entries.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-HANDLERS: dict[type, Callable[[Any, Any], None]] = {}
+from sqlalchemy import (
+    Boolean, Column, Connection, Date, DateTime, Index, Integer, String, Table, and_, bindparam, func, insert,
+    literal, or_, select, union_all, update,
+)
+
+from domain.agreements import SupervisionAgreement
+from domain.case_supervision import CaseSupervision
+from domain.compliance import AgreementFact, Cancellation, CaseFact, OpenRecord, WorkerFacts
+from domain.sessions import SupervisionSession
+from domain.supervision_record import SupervisionRecord
+from domain.workers import Worker
+from projections.schema import read_models
+
+compliance_workers = Table(
+    "compliance_workers", read_models,
+    Column("worker_id", String(36), primary_key=True),
+    Column("category", String(32), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("joined_at", DateTime(timezone=True), nullable=False),
+    Column("left_on", Date),
+    Column("left_at", DateTime(timezone=True)),
+)
+
+# Who supervised whom, when: a team "as of" a day, and the day an agreement lapsed at a transfer.
+compliance_supervision = Table(
+    "compliance_supervision", read_models,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("worker_id", String(36), nullable=False, index=True),
+    Column("supervisor_id", String(36), nullable=False, index=True),
+    Column("from_at", DateTime(timezone=True), nullable=False),
+    Column("to_at", DateTime(timezone=True)),
+)
+
+compliance_sessions = Table(
+    "compliance_sessions", read_models,
+    Column("session_id", String(36), primary_key=True),
+    Column("worker_id", String(36), nullable=False),
+    Column("supervisor_id", String(36), nullable=False),
+    Column("scheduled_for", Date, nullable=False),
+    Column("scheduled_at", DateTime(timezone=True), nullable=False),
+    Column("planned_minutes", Integer, nullable=False),
+    Column("rebooks", String(36)),
+    Column("held_on", Date),
+    Column("held_at", DateTime(timezone=True)),
+    Column("actual_minutes", Integer),
+    Column("shortfall_minutes", Integer),
+    Column("cancelled_at", DateTime(timezone=True)),
+    Column("cancel_reason", String(16)),
+    Column("cancelled_by", String(16)),
+    Column("returned_on", Date),
+    Column("returned_at", DateTime(timezone=True)),
+    Column("rebooked_as", String(36)),
+    Column("rebooked_at", DateTime(timezone=True)),
+)
+
+# One row per record; its session date per content version lives in compliance_record_dates.
+compliance_records = Table(
+    "compliance_records", read_models,
+    Column("record_id", String(36), primary_key=True),
+    Column("worker_id", String(36), nullable=False, index=True),
+    Column("supervisor_id", String(36), nullable=False),  # who drafted it, and alone may sign it as supervisor
+    Column("drafted_at", DateTime(timezone=True), nullable=False),
+    Column("supervisee_signed_at", DateTime(timezone=True)),
+    Column("locked_at", DateTime(timezone=True)),
+)
+
+compliance_record_dates = Table(
+    "compliance_record_dates", read_models,
+    Column("record_id", String(36), primary_key=True),
+    Column("aggregate_version", Integer, primary_key=True),
+    Column("worker_id", String(36), nullable=False),
+    Column("session_date", Date, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("superseded_at", DateTime(timezone=True)),
+)
+
+compliance_agreements = Table(
+    "compliance_agreements", read_models,
+    Column("agreement_id", String(36), primary_key=True),
+    Column("worker_id", String(36), nullable=False, index=True),
+    Column("supervisor_id", String(36), nullable=False),
+    Column("drafted_at", DateTime(timezone=True), nullable=False),
+    Column("replaces", String(36)),
+    Column("supervisee_signed_on", Date),
+    Column("supervisee_signed_at", DateTime(timezone=True)),
+    Column("supervisor_signed_on", Date),
+    Column("supervisor_signed_at", DateTime(timezone=True)),
+    Column("lapsed_on", Date),
+    Column("lapsed_at", DateTime(timezone=True)),
+    Column("lapse_reason", String(32)),
+)
+
+compliance_agreement_reviews = Table(
+    "compliance_agreement_reviews", read_models,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("agreement_id", String(36), nullable=False, index=True),
+    Column("reviewed_on", Date, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+compliance_cases = Table(
+    "compliance_cases", read_models,
+    Column("case_id", String(36), primary_key=True),
+    Column("worker_id", String(36), nullable=False, index=True),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+)
+
+compliance_case_ratings = Table(
+    "compliance_case_ratings", read_models,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("rating", String(64)),  # NULL: unrated
+    Column("approved", Boolean, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+compliance_case_discussions = Table(
+    "compliance_case_discussions", read_models,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("discussed_on", Date, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+# The dashboard's hot paths: the latest session per worker, and sessions by worker and day.
+Index("ix_compliance_sessions_worker_held", compliance_sessions.c.worker_id, compliance_sessions.c.held_on)
+Index("ix_compliance_record_dates_worker_date", compliance_record_dates.c.worker_id,
+      compliance_record_dates.c.session_date)
+# Nearly every record is signed: the unsigned ones are found by this index, not by reading them all.
+Index("ix_compliance_records_locked_at", compliance_records.c.locked_at)
+
+TABLES = (compliance_workers, compliance_supervision, compliance_sessions, compliance_records,
+          compliance_record_dates, compliance_agreements, compliance_agreement_reviews, compliance_cases,
+          compliance_case_ratings, compliance_case_discussions)
+
+
+# --- handlers: facts from events -----------------------------------------------------------------------------
+
+
+def _statement(table: Table, key: str, *columns: str):  # type: ignore[no-untyped-def]
+    # Built once and reused: per-event statement construction costs more than the execution.
+    return update(table).where(table.c[key] == bindparam("_key")).values({c: bindparam(c) for c in columns})
+
+
+def _updater(table: Table, key: str, **mapping: Callable[[Any], Any]) -> Callable[[Connection, Any], None]:
+    statement = _statement(table, key, *mapping)
+
+    def handle(conn: Connection, e: Any) -> None:
+        conn.execute(statement, {"_key": str(e.originator_id), **{c: f(e) for c, f in mapping.items()}})
+    return handle
+
+
+def _joined(conn: Connection, e: Any) -> None:
+    conn.execute(insert(compliance_workers), {"worker_id": str(e.originator_id), "category": e.category,
+                                              "start_date": e.start_date, "joined_at": e.timestamp})
+
+
+def _end_period(conn: Connection, worker_id: str, at: datetime) -> None:
+    conn.execute(update(compliance_supervision)
+                 .where(compliance_supervision.c.worker_id == worker_id, compliance_supervision.c.to_at.is_(None))
+                 .values(to_at=at))
+
+
+def _supervised(conn: Connection, e: Any) -> None:
+    worker_id = str(e.originator_id)
+    supervisor = getattr(e, "new_supervisor_id", None) or e.supervisor_id
+    _end_period(conn, worker_id, e.timestamp)
+    conn.execute(insert(compliance_supervision),
+                 {"worker_id": worker_id, "supervisor_id": supervisor, "from_at": e.timestamp})
+
+
+def _left(conn: Connection, e: Any) -> None:
+    _end_period(conn, str(e.originator_id), e.timestamp)
+    conn.execute(update(compliance_workers).where(compliance_workers.c.worker_id == str(e.originator_id))
+                 .values(left_on=e.leaving_date, left_at=e.timestamp))
+
+
+def _scheduled(conn: Connection, e: Any) -> None:
+    conn.execute(insert(compliance_sessions), {
+        "session_id": str(e.originator_id), "worker_id": e.supervisee_id, "supervisor_id": e.supervisor_id,
+        "scheduled_for": e.starts_at.date(), "scheduled_at": e.timestamp, "planned_minutes": e.planned_minutes,
+        "rebooks": e.rebooks})
+
+
+def _drafted(conn: Connection, e: Any) -> None:
+    record_id = str(e.originator_id)
+    conn.execute(insert(compliance_records), {"record_id": record_id, "worker_id": e.supervisee_id,
+                                              "supervisor_id": e.supervisor_id, "drafted_at": e.timestamp})
+    _insert_record_date(conn, e)
+
+
+def _insert_record_date(conn: Connection, e: Any) -> None:
+    conn.execute(insert(compliance_record_dates), {
+        "record_id": str(e.originator_id), "aggregate_version": e.originator_version,
+        "worker_id": e.supervisee_id if hasattr(e, "supervisee_id") else _record_worker(conn, e),
+        "session_date": _date(e.content["session_date"]), "recorded_at": e.timestamp})
+
+
+def _record_worker(conn: Connection, e: Any) -> str:
+    return conn.execute(select(compliance_records.c.worker_id)
+                        .where(compliance_records.c.record_id == str(e.originator_id))).scalar_one()
+
+
+def _amended(conn: Connection, e: Any) -> None:
+    """A new session date is a new fact from now on; the old one stays true for earlier days."""
+    record_id = str(e.originator_id)
+    current = conn.execute(select(compliance_record_dates.c.session_date).where(
+        compliance_record_dates.c.record_id == record_id,
+        compliance_record_dates.c.superseded_at.is_(None))).scalar_one_or_none()
+    new_date = _date(e.content["session_date"])
+    if current == new_date:
+        return
+    conn.execute(update(compliance_record_dates).where(compliance_record_dates.c.record_id == record_id,
+                                                       compliance_record_dates.c.superseded_at.is_(None))
+                 .values(superseded_at=e.timestamp))
+    _insert_record_date(conn, e)
+
+
+def _agreement_drafted(conn: Connection, e: Any) -> None:
+    conn.execute(insert(compliance_agreements), {
+        "agreement_id": str(e.originator_id), "worker_id": e.supervisee_id, "supervisor_id": e.supervisor_id,
+        "drafted_at": e.timestamp, "replaces": e.replaces})
+
+
+def _agreement_signed(conn: Connection, e: Any) -> None:
+    party = "supervisee" if e.party == "supervisee" else "supervisor"
+    conn.execute(update(compliance_agreements).where(compliance_agreements.c.agreement_id == str(e.originator_id))
+                 .values({f"{party}_signed_on": e.signed_on, f"{party}_signed_at": e.timestamp}))
+
+
+def _insert(table: Table, **mapping: Callable[[Any], Any]) -> Callable[[Connection, Any], None]:
+    statement = insert(table)
+
+    def handle(conn: Connection, e: Any) -> None:
+        conn.execute(statement, {c: f(e) for c, f in mapping.items()})
+    return handle
+
+
+def _date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+_ID = lambda e: str(e.originator_id)  # noqa: E731
+_AT = lambda e: e.timestamp  # noqa: E731
+
+HANDLERS: dict[type, Callable[[Any, Any], None]] = {
+    Worker.Joined: _joined,
+    Worker.SupervisorAllocated: _supervised,
+    Worker.TransferredToNewSupervisor: _supervised,
+    Worker.Left: _left,
+    SupervisionSession.Scheduled: _scheduled,
+    SupervisionSession.Held: _updater(compliance_sessions, "session_id", held_on=lambda e: e.held_on, held_at=_AT,
+                                      actual_minutes=lambda e: e.actual_minutes,
+                                      shortfall_minutes=lambda e: e.shortfall_minutes),
+    SupervisionSession.Cancelled: _updater(compliance_sessions, "session_id", cancelled_at=_AT,
+                                           cancel_reason=lambda e: e.reason, cancelled_by=lambda e: e.cancelled_by),
+    SupervisionSession.ReturnToWorkRecorded: _updater(compliance_sessions, "session_id",
+                                                      returned_on=lambda e: e.returned_on, returned_at=_AT),
+    SupervisionSession.Rebooked: _updater(compliance_sessions, "session_id",
+                                          rebooked_as=lambda e: e.new_session_id, rebooked_at=_AT),
+    SupervisionRecord.Drafted: _drafted,
+    SupervisionRecord.Amended: _amended,
+    SupervisionRecord.SignedBySupervisee: _updater(compliance_records, "record_id", supervisee_signed_at=_AT),
+    SupervisionRecord.SignedBySupervisor: _updater(compliance_records, "record_id", locked_at=_AT),
+    SupervisionAgreement.Drafted: _agreement_drafted,
+    SupervisionAgreement.Signed: _agreement_signed,
+    SupervisionAgreement.Reviewed: _insert(compliance_agreement_reviews, agreement_id=_ID,
+                                           reviewed_on=lambda e: e.reviewed_on, recorded_at=_AT),
+    SupervisionAgreement.Lapsed: _updater(compliance_agreements, "agreement_id", lapsed_on=lambda e: e.lapsed_on,
+                                          lapsed_at=_AT, lapse_reason=lambda e: e.reason),
+    CaseSupervision.Opened: _insert(compliance_cases, case_id=_ID, worker_id=lambda e: e.worker_id, opened_at=_AT),
+    CaseSupervision.Rated: _insert(compliance_case_ratings, case_id=_ID, rating=lambda e: e.rating,
+                                   approved=lambda e: e.approved_by is not None, recorded_at=_AT),
+    CaseSupervision.Discussed: _insert(compliance_case_discussions, case_id=_ID,
+                                       discussed_on=lambda e: e.discussed_on, recorded_at=_AT),
+    CaseSupervision.Closed: _updater(compliance_cases, "case_id", closed_at=_AT),
+}
+
+
+# --- queries: the facts known by the end of a day ----------------------------------------------------------------
+
+
+def cutoff_for(as_of: date) -> datetime:
+    """Facts recorded before midnight (UTC) at the end of `as_of` were known on that day."""
+    return datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=timezone.utc)
+
+
+def _known(column: Any, cutoff: datetime) -> Any:
+    return and_(column.is_not(None), column < cutoff)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which workers: everyone, one supervisor's team (as of the day), or given workers."""
+
+    team: str | None = None
+    worker_ids: tuple[str, ...] | None = None
+
+
+def active_workers(conn: Connection, on: date, known_by: datetime, scope: Scope = Scope(),
+                   first: date | None = None) -> list[dict]:
+    """Workers in post on `on` (or at any time from `first` to `on`) as known at `known_by`, each with
+    their supervisor on `on`."""
+    w, p = compliance_workers, compliance_supervision
+    end_of_day = cutoff_for(on)
+    period = select(p.c.worker_id, p.c.supervisor_id, p.c.from_at).where(
+        p.c.from_at < end_of_day, or_(p.c.to_at.is_(None), p.c.to_at >= end_of_day)).subquery()
+    query = (select(w.c.worker_id, w.c.category, w.c.start_date, w.c.joined_at, w.c.left_on, w.c.left_at,
+                    period.c.supervisor_id, period.c.from_at.label("supervisor_from"))
+             .select_from(w.outerjoin(period, period.c.worker_id == w.c.worker_id))
+             .where(w.c.joined_at < known_by, w.c.start_date <= on,
+                    or_(w.c.left_at.is_(None), w.c.left_at >= known_by, w.c.left_on >= (first or on))))
+    if scope.team is not None:
+        query = query.where(period.c.supervisor_id == scope.team)
+    if scope.worker_ids is not None:
+        query = query.where(w.c.worker_id.in_(scope.worker_ids))
+    rows = [dict(r._mapping) for r in conn.execute(query)]
+    for row in rows:  # a leaving recorded later was not known then
+        if row["left_at"] is None or _aware(row["left_at"]) >= known_by:
+            row["left_on"] = None
+    return rows
+
+
+def _worker_filter(column: Any, ids: list[str] | None) -> Any:
+    return literal(True) if ids is None else column.in_(ids)
+
+
+def _held_dates(cutoff: datetime, as_of: date, ids: list[str] | None):  # type: ignore[no-untyped-def]
+    """Every (worker, day) with a session: held sessions and the session dates of records, as known then."""
+    s, d = compliance_sessions, compliance_record_dates
+    held = select(s.c.worker_id, s.c.held_on.label("day")).where(
+        _known(s.c.held_at, cutoff), s.c.held_on <= as_of, _worker_filter(s.c.worker_id, ids))
+    recorded = select(d.c.worker_id, d.c.session_date.label("day")).where(
+        _date_known(d, cutoff), d.c.session_date <= as_of, _worker_filter(d.c.worker_id, ids))
+    return held, recorded
+
+
+def load_facts(conn: Connection, as_of: date, scope: Scope = Scope()) -> list[WorkerFacts]:
+    """Everything the dashboard needs, per worker in scope, as known at the end of `as_of`."""
+    cutoff = cutoff_for(as_of)
+    workers = active_workers(conn, as_of, cutoff, scope)
+    if not workers:
+        return []
+    ids = None if scope == Scope() else [w["worker_id"] for w in workers]
+    last = _last_sessions(conn, cutoff, as_of, ids)
+    booked = _next_booked(conn, cutoff, as_of, ids)
+    records = _open_records(conn, cutoff, as_of, ids)
+    unrecorded = _unrecorded_sessions(conn, cutoff, as_of, ids)
+    cancellations = _cancellations(conn, cutoff, as_of, ids)
+    agreements = _agreements(conn, cutoff, ids)
+    cases = _cases(conn, cutoff, ids)
+    facts = []
+    for w in workers:
+        wid = w["worker_id"]
+        supervisor_since = w["supervisor_from"].date() if w["supervisor_from"] else None
+        last_day, minutes = last.get(wid, (None, None))
+        open_records = tuple(r if r.drafted_by in (None, w["supervisor_id"]) else replace(r, frozen=True)
+                             for r in records.get(wid, ()))
+        facts.append(WorkerFacts(
+            worker_id=wid, category=w["category"], start_date=w["start_date"], joined_on=_aware(w["joined_at"]).date(),
+            supervisor_id=w["supervisor_id"], supervisor_since=supervisor_since, last_session=last_day,
+            last_session_minutes=minutes, next_booked=booked.get(wid),
+            open_records=open_records, unrecorded_sessions=tuple(unrecorded.get(wid, ())),
+            agreements=tuple(_with_derived_lapse(agreements.get(wid, ()), w["supervisor_id"], supervisor_since)),
+            cancellations=tuple(cancellations.get(wid, ())), cases=tuple(cases.get(wid, ()))))
+    return facts
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _last_sessions(conn: Connection, cutoff: datetime, as_of: date, ids: list[str] | None
+                   ) -> dict[str, tuple[date, int | None]]:
+    """Each worker's last session day, and how long it lasted if it was recorded as a held session."""
+    held, recorded = _held_dates(cutoff, as_of, ids)
+    both = union_all(held, recorded).subquery()
+    latest: dict[str, tuple[date, int | None]] = {
+        r[0]: (r[1], None) for r in conn.execute(select(both.c.worker_id, func.max(both.c.day))
+                                                 .group_by(both.c.worker_id))}
+    s = compliance_sessions
+    last_held = (select(s.c.worker_id, func.max(s.c.held_on).label("day"))
+                 .where(_known(s.c.held_at, cutoff), s.c.held_on <= as_of, _worker_filter(s.c.worker_id, ids))
+                 .group_by(s.c.worker_id).subquery())
+    lengths = conn.execute(select(s.c.worker_id, s.c.held_on, func.min(s.c.actual_minutes))
+                           .join(last_held, and_(last_held.c.worker_id == s.c.worker_id, last_held.c.day == s.c.held_on))
+                           .where(_known(s.c.held_at, cutoff)).group_by(s.c.worker_id, s.c.held_on))
+    for worker_id, held_on, minutes in lengths:
+        if latest.get(worker_id, (None,))[0] == held_on:
+            latest[worker_id] = (held_on, minutes)
+    return latest
+
+
+def _not_yet(column: Any, cutoff: datetime) -> Any:
+    return or_(column.is_(None), column >= cutoff)
+
+
+def _next_booked(conn: Connection, cutoff: datetime, as_of: date, ids: list[str] | None) -> dict[str, date]:
+    s = compliance_sessions
+    rows = conn.execute(select(s.c.worker_id, func.min(s.c.scheduled_for)).where(
+        s.c.scheduled_at < cutoff, s.c.scheduled_for >= as_of, _not_yet(s.c.held_at, cutoff),
+        _not_yet(s.c.cancelled_at, cutoff), _worker_filter(s.c.worker_id, ids)).group_by(s.c.worker_id))
+    return {r[0]: r[1] for r in rows}
+
+
+def _date_known(d: Any, cutoff: datetime) -> Any:
+    """A record's session date as it stood at the cutoff (an amendment may have changed it since)."""
+    return and_(d.c.recorded_at < cutoff, _not_yet(d.c.superseded_at, cutoff))
+
+
+def _open_records(conn: Connection, cutoff: datetime, as_of: date, ids: list[str] | None
+                  ) -> dict[str, list[OpenRecord]]:
+    """Records not signed by both; `drafted_by` tells a record frozen at a transfer from one still in hand."""
+    r, d = compliance_records, compliance_record_dates
+    # Filter the few unsigned records first, then look their dates up by key: most records are long signed.
+    unsigned = union_all(*(select(r).where(r.c.drafted_at < cutoff, not_locked, _worker_filter(r.c.worker_id, ids))
+                           for not_locked in (r.c.locked_at.is_(None), r.c.locked_at >= cutoff))).subquery()
+    rows = conn.execute(select(unsigned.c.record_id, unsigned.c.worker_id, d.c.session_date,
+                               unsigned.c.supervisee_signed_at, unsigned.c.supervisor_id)
+                        .join(d, d.c.record_id == unsigned.c.record_id)
+                        .where(_date_known(d, cutoff), d.c.session_date < as_of))
+    found: dict[str, list[OpenRecord]] = {}
+    for record_id, worker_id, session_date, supervisee_signed_at, drafted_by in rows:
+        signed = supervisee_signed_at is not None and _aware(supervisee_signed_at) < cutoff
+        state = "awaiting the supervisor's signature" if signed else "awaiting both signatures"
+        found.setdefault(worker_id, []).append(OpenRecord(record_id, session_date, state, drafted_by))
+    return found
+
+
+def _unrecorded_sessions(conn: Connection, cutoff: datetime, as_of: date, ids: list[str] | None
+                         ) -> dict[str, list[date]]:
+    s, d = compliance_sessions, compliance_record_dates
+    has_record = select(d.c.record_id).where(d.c.worker_id == s.c.worker_id, d.c.session_date == s.c.held_on,
+                                             _date_known(d, cutoff)).exists()
+    rows = conn.execute(select(s.c.worker_id, s.c.held_on).where(
+        _known(s.c.held_at, cutoff), s.c.held_on < as_of, ~has_record, _worker_filter(s.c.worker_id, ids)))
+    found: dict[str, list[date]] = {}
+    for worker_id, held_on in rows:
+        found.setdefault(worker_id, []).append(held_on)
+    return found
+
+
+def _cancellations(conn: Connection, cutoff: datetime, as_of: date, ids: list[str] | None
+                   ) -> dict[str, list[Cancellation]]:
+    s, d = compliance_sessions, compliance_record_dates
+    replacement, later = compliance_sessions.alias("replacement"), compliance_sessions.alias("later")
+    # The first session on or after the missed day, held or recorded: it may have made up for the cancellation.
+    next_held = select(func.min(later.c.held_on)).where(
+        later.c.worker_id == s.c.worker_id, later.c.held_on >= s.c.scheduled_for, later.c.held_on <= as_of,
+        _known(later.c.held_at, cutoff)).scalar_subquery()
+    next_recorded = select(func.min(d.c.session_date)).where(
+        d.c.worker_id == s.c.worker_id, d.c.session_date >= s.c.scheduled_for, d.c.session_date <= as_of,
+        _date_known(d, cutoff)).scalar_subquery()
+    rows = conn.execute(
+        select(s.c.session_id, s.c.worker_id, s.c.scheduled_for, s.c.cancel_reason, s.c.cancelled_by,
+               s.c.returned_on, s.c.returned_at, s.c.rebooked_at, replacement.c.scheduled_for.label("rebooked_for"),
+               next_held.label("next_held"), next_recorded.label("next_recorded"))
+        .select_from(s.outerjoin(replacement, replacement.c.session_id == s.c.rebooked_as))
+        .where(_known(s.c.cancelled_at, cutoff), _worker_filter(s.c.worker_id, ids)))
+    found: dict[str, list[Cancellation]] = {}
+    for row in rows:
+        returned = row.returned_on if row.returned_at is not None and _aware(row.returned_at) < cutoff else None
+        rebooked = row.rebooked_for if row.rebooked_at is not None and _aware(row.rebooked_at) < cutoff else None
+        made_up = min((day for day in (row.next_held, row.next_recorded) if day is not None), default=None)
+        found.setdefault(row.worker_id, []).append(Cancellation(
+            row.session_id, row.scheduled_for, row.cancel_reason, row.cancelled_by, returned, rebooked, made_up))
+    return found
+
+
+def _agreements(conn: Connection, cutoff: datetime, ids: list[str] | None) -> dict[str, list[AgreementFact]]:
+    a, r = compliance_agreements, compliance_agreement_reviews
+    reviewed = (select(r.c.agreement_id, func.max(r.c.reviewed_on).label("last_reviewed"))
+                .where(r.c.recorded_at < cutoff).group_by(r.c.agreement_id).subquery())
+    rows = conn.execute(select(a, reviewed.c.last_reviewed)
+                        .select_from(a.outerjoin(reviewed, reviewed.c.agreement_id == a.c.agreement_id))
+                        .where(a.c.drafted_at < cutoff, _worker_filter(a.c.worker_id, ids)))
+    found: dict[str, list[AgreementFact]] = {}
+    for row in rows:
+        signed = {p: getattr(row, f"{p}_signed_on") for p in ("supervisee", "supervisor")
+                  if getattr(row, f"{p}_signed_at") is not None and _aware(getattr(row, f"{p}_signed_at")) < cutoff}
+        lapsed = row.lapsed_at is not None and _aware(row.lapsed_at) < cutoff
+        found.setdefault(row.worker_id, []).append(AgreementFact(
+            agreement_id=row.agreement_id, supervisor_id=row.supervisor_id, drafted_on=_aware(row.drafted_at).date(),
+            in_force_on=max(signed.values()) if len(signed) == 2 else None, last_reviewed_on=row.last_reviewed,
+            lapsed_on=row.lapsed_on if lapsed else None, lapse_reason=row.lapse_reason if lapsed else None,
+            awaiting=tuple(p for p in ("supervisee", "supervisor") if p not in signed)))
+    return found
+
+
+def _with_derived_lapse(agreements: Iterable[AgreementFact], supervisor_id: str | None,
+                        supervisor_since: date | None) -> list[AgreementFact]:
+    """An agreement with someone who no longer supervises the worker lapsed when the current supervisor took
+    over, whether or not its own Lapsed event has been written yet (it follows the transfer)."""
+    result = []
+    for a in agreements:
+        if a.lapsed_on is None and supervisor_id is not None and a.supervisor_id != supervisor_id:
+            a = AgreementFact(a.agreement_id, a.supervisor_id, a.drafted_on, a.in_force_on, a.last_reviewed_on,
+                              supervisor_since, "supervisor_changed", a.awaiting)
+        result.append(a)
+    return result
+
+
+def _cases(conn: Connection, cutoff: datetime, ids: list[str] | None) -> dict[str, list[CaseFact]]:
+    c, rt, dc = compliance_cases, compliance_case_ratings, compliance_case_discussions
+    latest_rating = (select(rt.c.case_id, func.max(rt.c.id).label("rating_id"))
+                     .where(rt.c.recorded_at < cutoff).group_by(rt.c.case_id).subquery())
+    discussed = (select(dc.c.case_id, func.max(dc.c.discussed_on).label("last_discussed"))
+                 .where(dc.c.recorded_at < cutoff).group_by(dc.c.case_id).subquery())
+    rows = conn.execute(
+        select(c.c.case_id, c.c.worker_id, c.c.opened_at, rt.c.rating, rt.c.approved, discussed.c.last_discussed)
+        .select_from(c.outerjoin(latest_rating, latest_rating.c.case_id == c.c.case_id)
+                     .outerjoin(rt, rt.c.id == latest_rating.c.rating_id)
+                     .outerjoin(discussed, discussed.c.case_id == c.c.case_id))
+        .where(c.c.opened_at < cutoff, _not_yet(c.c.closed_at, cutoff), _worker_filter(c.c.worker_id, ids)))
+    found: dict[str, list[CaseFact]] = {}
+    for row in rows:
+        found.setdefault(row.worker_id, []).append(CaseFact(
+            row.case_id, _aware(row.opened_at).date(), row.rating, bool(row.approved), row.last_discussed))
+    return found
+
+
+# --- the month ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthFacts:
+    worker: dict
+    last_before: date | None
+    held: tuple[date, ...]
+    held_minutes: tuple[int, ...]  # of the sessions recorded as held in the window: the pack decides what is short
+    cancelled: int
+
+
+def load_month(conn: Connection, first: date, last: date, as_of: date, scope: Scope = Scope()) -> list[MonthFacts]:
+    """Per worker in post at any time in [first, last]: sessions before and in the month, as known on `as_of`."""
+    cutoff = cutoff_for(as_of)
+    end = min(last, as_of)
+    workers = active_workers(conn, end, cutoff, scope, first=first)
+    if not workers:
+        return []
+    ids = None if scope == Scope() else [w["worker_id"] for w in workers]
+    held, recorded = _held_dates(cutoff, end, ids)
+    both = union_all(held, recorded).subquery()
+    before = dict(conn.execute(select(both.c.worker_id, func.max(both.c.day)).where(both.c.day < first)
+                               .group_by(both.c.worker_id)).all())
+    in_month: dict[str, set[date]] = {}
+    for worker_id, day in conn.execute(select(both.c.worker_id, both.c.day).where(both.c.day >= first)):
+        in_month.setdefault(worker_id, set()).add(day)
+    s = compliance_sessions
+    minutes: dict[str, list[int]] = {}
+    for worker_id, lasted in conn.execute(select(s.c.worker_id, s.c.actual_minutes).where(
+            _known(s.c.held_at, cutoff), s.c.held_on.between(first, end), _worker_filter(s.c.worker_id, ids))):
+        minutes.setdefault(worker_id, []).append(lasted)
+    cancelled = dict(conn.execute(select(s.c.worker_id, func.count()).where(
+        _known(s.c.cancelled_at, cutoff), s.c.scheduled_for.between(first, end),
+        _worker_filter(s.c.worker_id, ids)).group_by(s.c.worker_id)).all())
+    return [MonthFacts(w, before.get(w["worker_id"]), tuple(sorted(in_month.get(w["worker_id"], ()))),
+                       tuple(minutes.get(w["worker_id"], ())), cancelled.get(w["worker_id"], 0)) for w in workers]
+
+
+def joined_on(row: dict) -> date:
+    return _aware(row["joined_at"]).date()
+
+
+def sessions_count(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(compliance_sessions)).scalar_one()
+
+
+__all__ = ["HANDLERS", "Scope", "TABLES", "cutoff_for", "joined_on", "load_facts", "load_month"]

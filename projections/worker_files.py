@@ -3,8 +3,9 @@ records sit under "Previous Supervision" after a transfer (hull)."""
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, delete, insert, update
 
+from domain.retention import FileDestruction
 from domain.workers import EmploymentState, Worker
 from projections.schema import current_records, supervision_periods, workers
 
@@ -41,7 +42,14 @@ def _left(conn: Connection, e: Any) -> None:
     _set(conn, e, state=EmploymentState.LEFT.value, leaving_date=e.leaving_date)
 
 
+def _destroyed(conn: Connection, e: Any) -> None:
+    """The file is being destroyed: nothing about the worker stays in this read model."""
+    conn.execute(delete(supervision_periods).where(supervision_periods.c.worker_id == e.worker_id))
+    conn.execute(delete(workers).where(workers.c.worker_id == e.worker_id))
+
+
 HANDLERS = {
+    FileDestruction.DestructionStarted: _destroyed,
     Worker.Joined: _joined,
     Worker.SupervisorAllocated: _allocated,
     Worker.TransferredToNewSupervisor: _transferred,

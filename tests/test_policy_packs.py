@@ -238,7 +238,7 @@ def test_every_pack_category_can_join_and_others_are_refused(packs: dict[str, Po
 
     joined = dict(name="A", role="Social worker", start_date=date(2026, 1, 5), organisation="hull", actor="hr",
                   timestamp=datetime(2026, 1, 5, tzinfo=timezone.utc))
-    for category in packs["hull"].frequency.model_fields:
+    for category in type(packs["hull"].frequency).model_fields:
         if category != "default":
             assert Worker.join(category=category, **joined).category == category
     with pytest.raises(DomainError, match="is not one of"):

@@ -1,0 +1,78 @@
+"""Demo additions for data protection officers: files at every point of the retention schedule.
+
+Paper records of two staff who left years ago were migrated in (so their events are recorded now,
+while their sessions and leaving dates are in the past): one is past BCP's six years and due for
+destruction; the other is past it too but on legal hold. The demo's recent leaver is archived.
+"""
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import func, select
+
+from api.application import SupervisionLedger
+from projections.retention_schedule import legal_holds, retention_files
+
+HR = "hr:demo-loader"
+MIGRATED = [  # name, role, start, leaving date, session dates, hold
+    ("Nora Quinn", "Social Worker", date(2011, 9, 5), date(2019, 6, 28),
+     ["2019-03-04", "2019-04-08", "2019-05-13"], None),
+    ("Oscar Price", "Senior Social Worker", date(2009, 2, 2), date(2018, 11, 30),
+     ["2018-09-10", "2018-10-15"], ("investigation", "Employment tribunal claim ET/2026/0412 names this period",
+                                    "ET-2026-0412")),
+]
+
+
+class _Clock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=41)
+        return self.now
+
+
+def load_retention_demo(app: SupervisionLedger, supervisor_id: str, recent_leaver_id: str | None = None) -> dict[str, Any]:
+    """Idempotent: does nothing if the demo's legal hold already exists."""
+    with app.storage.engine.connect() as conn:
+        if conn.execute(select(func.count()).select_from(legal_holds)).scalar_one():
+            return {"loaded": False}
+        latest = conn.execute(select(func.max(retention_files.c.archived_at))).scalar()
+    clock = _Clock(max(datetime(2026, 11, 23, 17, tzinfo=timezone.utc), _aware(latest)))
+    original, app.clock = app.clock, clock
+    try:
+        loaded = [_migrate_leaver(app, supervisor_id, *spec) for spec in MIGRATED]
+        if recent_leaver_id is not None and app.get_worker(recent_leaver_id).state == "left":
+            app.archive_leaver(recent_leaver_id, actor=HR)
+    finally:
+        app.clock = original
+    return {"loaded": True, "migrated_leavers": loaded}
+
+
+def _migrate_leaver(app: SupervisionLedger, supervisor_id: str, name: str, role: str, start: date, left: date,
+                    sessions: list[str], hold: tuple[str, str, str] | None) -> str:
+    worker = str(app.join_worker(name=name, role=role, category="experienced", start_date=start, actor=HR))
+    app.allocate_supervisor(worker, supervisor_id, actor=HR)
+    supervisor_name = app.get_worker(supervisor_id).name
+    for day in sessions:
+        rid = app.draft_record(supervisee_id=worker, actor=supervisor_id, content={
+            "session_date": day, "attendees": [supervisor_name, name], "agenda": ["Caseload", "Wellbeing"],
+            "discussion": "Migrated from the paper supervision file: caseload and wellbeing reviewed.",
+            "case_discussions": [{"case_reference": "CN-20817", "summary": "Plan reviewed"}],
+        })
+        app.share_record(rid, actor=supervisor_id)
+        digest = app.get_record(rid).content_sha256
+        app.sign_record(rid, digest, actor=worker)
+        app.sign_record(rid, digest, actor=supervisor_id)
+    app.record_leaving(worker, left, actor=HR)
+    app.archive_leaver(worker, actor=HR)
+    if hold is not None:
+        kind, reason, reference = hold
+        app.place_hold(worker, kind=kind, reason=reason, reference=reference, actor="dpo:demo")
+    return worker
+
+
+def _aware(moment: datetime | None) -> datetime:
+    if moment is None:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -1,0 +1,253 @@
+"""Scheduling demo, added to the BCP demo (api/demo.py): agreements, sessions held and cancelled, case ratings
+and four more staff, so that `svl due` shows overdue and on-time workers under every rule on 24 Nov 2026.
+
+Under the BCP pack, as of 24 Nov 2026:
+  NQSW weekly phase         Nadia Rahman on time; Owen Price overdue (a cancelled session never rebooked)
+  NQSW fortnightly phase    Amira Hussain on time; Ben Carter overdue (sickness cancellation, booked late)
+  overseas-recruited        Ewa Nowak on time (3-weekly); Paulo Santos overdue (2-weekly), a session without a
+                            record, and an agreement he never signed
+  returner                  Rosa Quinn on time; Femi Adeyemi overdue (rebooked after the due date)
+  experienced, monthly      Chloe Evans, Grace Lindqvist on time; Dev Patel overdue
+  managers, monthly         Daniel Okafor, Tom Reeves on time; Helen Marsh overdue; Priya Shah (Head of
+                            Service) has no supervisor in the ledger
+  agreements                Chloe's review overdue, Dev's due soon; Grace's lapsed at her 1 Sep transfer
+  records                   the BCP demo's unsigned records past the one-week deadline
+  cases                     Dev's red case and Harry's unrated case overdue; Chloe's and Isla's on time
+Loaded once: it does nothing if any session exists. Every step runs at its own moment on a demo clock.
+"""
+
+import heapq
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import select
+
+from api.application import SupervisionLedger
+from api.demo import DemoClock
+from projections.schema import workers as workers_table
+from projections.supervision_compliance import sessions_count
+
+HR = "hr:demo-loader"
+GO_LIVE = datetime(2026, 4, 1, 10, tzinfo=timezone.utc)  # when the BCP demo's ledger started
+LAST_DAY = date(2026, 11, 23)  # demo data ends here; "today" is 24 Nov 2026
+
+NEW_STAFF = [  # name, role, category, start date, supervisor, joined the ledger on
+    ("Nadia Rahman", "Social Worker (ASYE)", "nqsw_asye", date(2026, 11, 2), "Daniel Okafor", date(2026, 10, 26)),
+    ("Owen Price", "Social Worker (ASYE)", "nqsw_asye", date(2026, 10, 19), "Helen Marsh", date(2026, 10, 12)),
+    ("Paulo Santos", "Social Worker", "overseas_recruited", date(2026, 9, 14), "Helen Marsh", date(2026, 9, 7)),
+    ("Rosa Quinn", "Social Worker", "returner", date(2026, 10, 5), "Daniel Okafor", date(2026, 9, 28)),
+]
+
+# Agreements signed on paper before the ledger: supervisee, supervisor, signed on, reviewed on, recorded at.
+PAPER_AGREEMENTS = [
+    ("Chloe Evans", "Daniel Okafor", date(2025, 11, 3), None, GO_LIVE),
+    ("Dev Patel", "Daniel Okafor", date(2025, 12, 8), None, GO_LIVE),
+    ("Ben Carter", "Daniel Okafor", date(2026, 3, 2), None, GO_LIVE),
+    ("Isla Murray", "Tom Reeves", date(2025, 5, 12), date(2026, 3, 30), GO_LIVE),
+    ("Jack Turner", "Tom Reeves", date(2025, 6, 16), date(2026, 3, 23), GO_LIVE),
+    ("Kemi Bello", "Tom Reeves", date(2025, 2, 3), date(2026, 1, 26), GO_LIVE),
+    ("Daniel Okafor", "Priya Shah", date(2025, 9, 15), date(2026, 9, 14), GO_LIVE),
+    ("Helen Marsh", "Priya Shah", date(2025, 10, 6), None, GO_LIVE),
+    ("Tom Reeves", "Priya Shah", date(2026, 2, 2), None, GO_LIVE),
+    # Found in her file when she moved team: it lapsed at the transfer, and nobody has re-negotiated.
+    ("Grace Lindqvist", "Helen Marsh", date(2025, 6, 2), None, datetime(2026, 9, 1, 9, tzinfo=timezone.utc)),
+]
+
+# Agreed in the ledger at the start: supervisee, supervisor, drafted on, signed by both (False: supervisee never did).
+LEDGER_AGREEMENTS = [
+    ("Harry Doyle", "Helen Marsh", date(2026, 4, 20), True),
+    ("Ewa Nowak", "Helen Marsh", date(2026, 6, 1), True),
+    ("Femi Adeyemi", "Helen Marsh", date(2026, 7, 13), True),
+    ("Amira Hussain", "Daniel Okafor", date(2026, 9, 7), True),
+    ("Paulo Santos", "Helen Marsh", date(2026, 9, 14), False),
+    ("Rosa Quinn", "Daniel Okafor", date(2026, 10, 5), True),
+    ("Owen Price", "Helen Marsh", date(2026, 10, 19), True),
+    ("Nadia Rahman", "Daniel Okafor", date(2026, 11, 2), True),
+]
+
+# Sessions: supervisee, day, what happened. "held" has a record signed by both (if there was time before the
+# demo's last day); "unrecorded" was held without a record; "cancel:<reason>:<by>[:returned YYYY-MM-DD]";
+# "rebooked:<YYYY-MM-DD>" is a cancellation (operational, by the supervisor) rebooked for that day;
+# "booked" is in the future; "short:<minutes>" held but short.
+SESSIONS = [
+    ("Nadia Rahman", date(2026, 11, 9), "held"), ("Nadia Rahman", date(2026, 11, 16), "held"),
+    ("Nadia Rahman", date(2026, 11, 23), "held"), ("Nadia Rahman", date(2026, 11, 30), "booked"),
+    ("Owen Price", date(2026, 10, 26), "held"), ("Owen Price", date(2026, 11, 2), "held"),
+    ("Owen Price", date(2026, 11, 9), "held"), ("Owen Price", date(2026, 11, 16), "cancel:operational:supervisor"),
+    ("Amira Hussain", date(2026, 11, 17), "held"), ("Amira Hussain", date(2026, 12, 1), "booked"),
+    ("Ben Carter", date(2026, 11, 2), "cancel:sickness:supervisee:2026-11-09"),
+    ("Ben Carter", date(2026, 11, 26), "booked"),
+    ("Paulo Santos", date(2026, 9, 28), "held"), ("Paulo Santos", date(2026, 10, 12), "held"),
+    ("Paulo Santos", date(2026, 10, 26), "unrecorded"), ("Paulo Santos", date(2026, 11, 9), "cancel:leave:supervisee"),
+    ("Ewa Nowak", date(2026, 12, 2), "booked"),
+    ("Rosa Quinn", date(2026, 10, 19), "held"), ("Rosa Quinn", date(2026, 11, 9), "held"),
+    ("Femi Adeyemi", date(2026, 11, 10), "rebooked:2026-11-27"),
+    ("Dev Patel", date(2026, 12, 1), "booked"),
+    ("Daniel Okafor", date(2026, 10, 12), "held"), ("Daniel Okafor", date(2026, 11, 10), "held"),
+    ("Tom Reeves", date(2026, 10, 14), "held"), ("Tom Reeves", date(2026, 11, 16), "short:45"),
+    ("Helen Marsh", date(2026, 9, 1), "held"),
+]
+
+# Cases: worker, reference, rating (None: unrated), last discussed.
+CASES = [
+    ("Chloe Evans", "CN-10234", "red", date(2026, 11, 7)),
+    ("Dev Patel", "C.D.", "red", date(2026, 10, 9)),
+    ("Harry Doyle", "LAC/2026/17", None, date(2026, 9, 17)),
+    ("Isla Murray", "E.F.", "private_fostering_language_student", date(2026, 10, 19)),
+]
+
+Scenario = Iterator[datetime]
+
+
+def load_scheduling_demo(app: SupervisionLedger, progress: Callable[[str], None] = lambda _: None) -> dict:
+    with app.storage.engine.connect() as conn:
+        if sessions_count(conn):
+            return {"loaded": False, "reason": "the database already holds supervision sessions"}
+        ids = conn.execute(select(workers_table.c.worker_id)).scalars().all()
+    if not ids:
+        return {"loaded": False, "reason": "load the BCP demo first (`svl demo`)"}
+    clock = DemoClock(GO_LIVE)
+    original_clock, app.clock = app.clock, clock
+    try:
+        return _load(app, clock, {name: wid for wid, name in app.worker_names(ids).items()}, progress)
+    finally:
+        app.clock = original_clock
+
+
+def _load(app: SupervisionLedger, clock: DemoClock, people: dict[str, str], progress: Callable[[str], None]
+          ) -> dict:
+    scenarios: list[Scenario] = [_join(app, people, *staff) for staff in NEW_STAFF]
+    scenarios += [_paper_agreement(app, people, *a) for a in PAPER_AGREEMENTS]
+    scenarios += [_ledger_agreement(app, people, *a) for a in LEDGER_AGREEMENTS]
+    scenarios += [_session(app, people, name, day, outcome) for name, day, outcome in SESSIONS]
+    scenarios += [_case(app, people, *c) for c in CASES]
+    _run_in_time_order(clock, scenarios)
+    progress(f"{len(NEW_STAFF)} staff joined, {len(PAPER_AGREEMENTS) + len(LEDGER_AGREEMENTS)} agreements, "
+             f"{len(SESSIONS)} sessions, {len(CASES)} cases")
+    return {"loaded": True, "workers": len(NEW_STAFF), "agreements": len(PAPER_AGREEMENTS) + len(LEDGER_AGREEMENTS),
+            "sessions": len(SESSIONS), "cases": len(CASES)}
+
+
+def _run_in_time_order(clock: DemoClock, scenarios: list[Scenario]) -> None:
+    """Each scenario yields the moment of its next step; all run in one timeline, oldest first. A scenario
+    whose first step waits on another's (a new worker) yields later than it."""
+    queue = [(next(s), n, s) for n, s in enumerate(scenarios)]
+    heapq.heapify(queue)
+    while queue:
+        moment, n, scenario = heapq.heappop(queue)
+        clock.now = max(clock.now, moment)
+        following = next(scenario, None)
+        if following is not None:
+            heapq.heappush(queue, (following, n, scenario))
+
+
+def _at(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=timezone.utc)
+
+
+def _join(app: SupervisionLedger, people: dict[str, str], name: str, role: str, category: str, start: date,
+          supervisor: str, joined: date) -> Scenario:
+    yield _at(joined, 8)
+    wid = str(app.join_worker(name=name, role=role, category=category, start_date=start, actor=HR))
+    people[name] = wid
+    app.allocate_supervisor(wid, people[supervisor], actor=HR)
+
+
+def _paper_agreement(app: SupervisionLedger, people: dict[str, str], name: str, supervisor: str, signed_on: date,
+                     reviewed_on: date | None, recorded_at: datetime) -> Scenario:
+    yield recorded_at
+    agreement_id = app.record_paper_agreement(
+        supervisee_id=people[name], supervisor_id=people[supervisor], signed_on=signed_on, actor=HR,
+        terms={"frequency": "monthly, at least 90 minutes", "arrangements": "signed on paper; scanned to the file"})
+    if reviewed_on is not None:
+        yield max(recorded_at + timedelta(minutes=5), _at(reviewed_on, 14))
+        app.review_agreement(agreement_id, actor=people[supervisor], reviewed_on=reviewed_on,
+                             notes="reviewed together; no changes")
+
+
+def _ledger_agreement(app: SupervisionLedger, people: dict[str, str], name: str, supervisor: str, day: date,
+                      both_sign: bool) -> Scenario:
+    yield _at(day, 11)
+    sup = people[supervisor]
+    agreement_id = app.draft_agreement(supervisee_id=people[name], actor=sup, terms={
+        "frequency": "as the BCP policy sets for the role", "session_minutes": 90,
+        "arrangements": "protected time, private room; supervisee brings the agenda"})
+    yield _at(day, 16)
+    app.sign_agreement(agreement_id, actor=sup)
+    if both_sign:
+        yield _at(day + timedelta(days=1), 9)
+        app.sign_agreement(agreement_id, actor=people[name])
+
+
+def _session(app: SupervisionLedger, people: dict[str, str], name: str, day: date, outcome: str) -> Scenario:
+    # New staff exist only once their join step has run; booking a week ahead always follows it.
+    yield max(_at(day - timedelta(days=7), 10), _at(_joined_on(name), 9))
+    worker = people[name]
+    supervisor = app.get_worker(worker).supervisor_id
+    assert supervisor is not None
+    session_id = app.schedule_session(supervisee_id=worker, starts_at=_at(day, 10), planned_minutes=90,
+                                      actor=supervisor)
+    kind, _, detail = outcome.partition(":")
+    if kind == "booked":
+        return
+    if kind in ("cancel", "rebooked"):
+        yield from _cancellation(app, session_id, worker, supervisor, day, kind, detail)
+        return
+    yield _at(day, 12)
+    minutes = int(detail) if kind == "short" else 90
+    app.hold_session(session_id, actual_minutes=minutes, actor=supervisor)
+    if kind != "unrecorded":
+        yield from _record(app, worker, supervisor, day)
+
+
+def _joined_on(name: str) -> date:
+    return next((joined for staff_name, *_, joined in NEW_STAFF if staff_name == name), date(2026, 4, 1))
+
+
+def _cancellation(app: SupervisionLedger, session_id: Any, worker: str, supervisor: str, day: date, kind: str,
+                  detail: str) -> Scenario:
+    if kind == "rebooked":
+        yield _at(day, 8)
+        app.cancel_session(session_id, "operational", actor=supervisor)
+        yield _at(day, 9)
+        app.rebook_session(session_id, starts_at=_at(date.fromisoformat(detail), 10), actor=supervisor)
+        return
+    reason, by, *returned = detail.split(":")
+    yield _at(day - timedelta(days=1), 17)
+    app.cancel_session(session_id, reason, actor=worker if by == "supervisee" else supervisor)
+    if returned:
+        back = date.fromisoformat(returned[0])
+        yield _at(back, 9)
+        app.record_return_to_work(session_id, back, actor=worker)
+
+
+def _record(app: SupervisionLedger, worker: str, supervisor: str, day: date) -> Scenario:
+    yield _at(day, 15)
+    content = {
+        "session_date": day.isoformat(),
+        "attendees": [app.get_worker(supervisor).name, app.get_worker(worker).name],
+        "agenda": ["Caseload and workload", "Wellbeing and resilience", "Learning and development"],
+        "discussion": "Reviewed caseload and progress against the plan; worker reports feeling supported.",
+        "actions": [{"description": "Update chronology", "owner": "Worker", "due": (day + timedelta(days=7)).isoformat()}],
+    }
+    record_id = app.draft_record(supervisee_id=worker, content=content, actor=supervisor)
+    if day + timedelta(days=2) > LAST_DAY:
+        return  # still within its deadline on the demo's last day
+    yield _at(day + timedelta(days=1), 10)
+    app.share_record(record_id, actor=supervisor)
+    yield _at(day + timedelta(days=2), 9)
+    digest = app.get_record(record_id).content_sha256
+    app.sign_record(record_id, digest, actor=worker)
+    yield _at(day + timedelta(days=2), 16)
+    app.sign_record(record_id, digest, actor=supervisor)
+
+
+def _case(app: SupervisionLedger, people: dict[str, str], name: str, reference: str, rating: str | None,
+          discussed: date) -> Scenario:
+    yield _at(discussed, 17)
+    worker = people[name]
+    supervisor = app.get_worker(worker).supervisor_id
+    assert supervisor is not None
+    app.open_case(worker_id=worker, case_reference=reference, actor=supervisor, rating=rating,
+                  last_discussed_on=discussed)

@@ -1,0 +1,106 @@
+"""/api/v1/workers: HR moves staff through joining, allocation, transfer and leaving; a worker's whole file."""
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from api.http_models import (AccessNote, AllocateIn, FrozenRecord, JoinIn, LeaveIn, Person, PreviousSupervision,
+                             RecordSummary, TransferIn, TransferOut, WorkerFileOut, WorkerOut)
+from api.http_support import ADMIN, ANYONE, RULES_DECIDE, Caller, From, Ledger, allow
+from api.record_history import NameBook
+from domain.workers import Worker
+from projections.schema import workers
+
+router = APIRouter(tags=["workers"])
+
+
+@router.get("/workers", response_model=list[WorkerOut], **allow(ADMIN))
+def list_workers(app: Ledger, who: Caller) -> list[WorkerOut]:
+    """Every member of staff, for HR: no supervision records, no content."""
+    with app.storage.engine.connect() as conn:
+        ids = conn.execute(select(workers.c.worker_id).order_by(workers.c.joined_at)).scalars().all()
+    return [worker_out(app.get_worker(wid)) for wid in ids]
+
+
+@router.post("/workers", status_code=201, response_model=WorkerOut, **allow(ADMIN))
+def join(body: JoinIn, app: Ledger, who: Caller) -> WorkerOut:
+    """A member of staff joins. Their own data key is created: every event about them is sealed with it."""
+    worker_id = app.join_worker(name=body.name, role=body.role, category=body.category.value,
+                                start_date=body.start_date, actor=who.user_id)
+    return worker_out(app.get_worker(worker_id))
+
+
+@router.post("/workers/{worker_id}/supervisor", response_model=WorkerOut, **allow(ADMIN))
+def allocate(worker_id: UUID, body: AllocateIn, app: Ledger, who: Caller) -> WorkerOut:
+    """The first supervisor. Later changes are transfers."""
+    app.allocate_supervisor(worker_id, body.supervisor_id, actor=who.user_id, expected_version=body.expected_version)
+    return worker_out(app.get_worker(worker_id))
+
+
+@router.post("/workers/{worker_id}/transfer", response_model=TransferOut, **allow(
+        ADMIN, "The previous supervisor loses access the moment this is recorded; records not yet signed by "
+               "both are frozen as they are and listed in the answer."))
+def transfer(worker_id: UUID, body: TransferIn, app: Ledger, who: Caller) -> TransferOut:
+    app.transfer_worker(worker_id, body.new_supervisor_id, body.reason, actor=who.user_id,
+                        expected_version=body.expected_version)
+    frozen = [FrozenRecord(**r) for r in app.unsigned_records_of(str(worker_id))]
+    return TransferOut(worker=worker_out(app.get_worker(worker_id)), frozen_records=frozen)
+
+
+@router.post("/workers/{worker_id}/leave", response_model=WorkerOut, **allow(ADMIN))
+def leave(worker_id: UUID, body: LeaveIn, app: Ledger, who: Caller) -> WorkerOut:
+    app.record_leaving(worker_id, body.leaving_date, actor=who.user_id, expected_version=body.expected_version)
+    return worker_out(app.get_worker(worker_id))
+
+
+@router.get("/workers/{worker_id}/file", response_model=WorkerFileOut, **allow(
+        ANYONE, "HR (administrator) may see the file's index. " + RULES_DECIDE))
+def worker_file(worker_id: UUID, app: Ledger, who: Caller, via: From) -> WorkerFileOut:
+    """The worker's whole file: records under their current supervisor, and each earlier supervisor's as
+    "Previous Supervision" naming that supervisor (hull). Dates and states only: read a record for its text."""
+    opened = app.open_worker_file(who, worker_id, via=via)
+    names = NameBook(app)
+    worker = opened["worker"]
+    records = [summary(r) for r in opened["records"]]
+    current = [r for r in records if r.supervisor_id == worker.supervisor_id]
+    return WorkerFileOut(
+        worker=worker_out(worker),
+        current_supervisor=person(names, worker.supervisor_id) if worker.supervisor_id else None,
+        current=current,
+        previous_supervision=_previous(opened["periods"], records, worker, names),
+        access=AccessNote(basis=opened["decision"].basis, purpose=opened["decision"].purpose,
+                          grant_id=opened["decision"].grant_id),
+    )
+
+
+def _previous(periods: list[dict], records: list[RecordSummary], worker: Worker,
+              names: NameBook) -> list[PreviousSupervision]:
+    sections: dict[str, PreviousSupervision] = {}
+    for p in periods:
+        if p["supervisor_id"] == worker.supervisor_id and p["ended_at"] is None:
+            continue
+        section = sections.setdefault(p["supervisor_id"], PreviousSupervision(
+            supervisor=person(names, p["supervisor_id"]), from_=p["started_at"], until=p["ended_at"], records=[]))
+        section.until = p["ended_at"]
+    for r in records:
+        if r.supervisor_id != worker.supervisor_id and r.supervisor_id in sections:
+            sections[r.supervisor_id].records.append(r)
+    return list(sections.values())
+
+
+def worker_out(w: Worker) -> WorkerOut:
+    return WorkerOut(worker_id=str(w.id), name=w.name, role=w.role, category=w.category, start_date=w.start_date,
+                     state=w.state, supervisor_id=w.supervisor_id, leaving_date=w.leaving_date,
+                     destruction_date=w.destruction_date, version=w.version)
+
+
+def person(names: NameBook, worker_id: str) -> Person:
+    return Person(id=worker_id, name=names.name(worker_id))
+
+
+def summary(row: dict[str, Any]) -> RecordSummary:
+    return RecordSummary(version=row["aggregate_version"], **{k: v for k, v in row.items()
+                                                             if k in RecordSummary.model_fields})
+

@@ -1,0 +1,193 @@
+"""Authenticated record reads per second over HTTP, with the access log vs with it switched off.
+
+For each backend: a populated organisation, a real `uvicorn` process on 127.0.0.1, and a bounded load from a
+second process (C keep-alive clients, N reads in total, capped in time). The same reads run against a server
+built with `create_app(log_reads=False)` — a switch that exists for this benchmark only — and the cost of
+logging is 1 - logged/unlogged (goal: at most 30%). Each mode runs twice, alternating; the better run counts.
+
+    uv run python benchmarks/api.py [--backend sqlite] [--reads 3000] [--clients 4] [--records 40]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SERVER = """
+import os, sys, threading
+timer = threading.Timer(float(sys.argv[3]), lambda: os._exit(3))  # bounded: the server stops itself
+timer.daemon = True
+timer.start()
+import uvicorn
+from api.http import create_app
+uvicorn.run(create_app(log_reads=sys.argv[2] == "1"), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+def populate(settings, records: int, checkpoints: bool = True) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
+    """Morgan line-manages two supervisors with six supervisees each; returns Morgan's token and record ids."""
+    import base64
+
+    from api.application import Storage, SupervisionLedger
+    from benchmarks.common import master_key
+
+    key = master_key()
+    settings.master_key_file.write_text(base64.b64encode(key).decode())
+    try:  # automatic ledger checkpoints run after saves, access-log entries included: measure them too
+        from infrastructure.checkpoints import create_signing_key_file
+
+        if checkpoints:
+            create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
+    except ImportError:
+        pass
+    app = SupervisionLedger(Storage.open(settings, key))
+    try:
+        join = lambda name, cat: str(app.join_worker(name=name, role="r", category=cat,  # noqa: E731
+                                                     start_date=date(2020, 1, 1), actor="hr"))
+        manager = join("Morgan Manager", "manager")
+        supervisors = [join(f"Supervisor {i}", "manager") for i in range(2)]
+        workers = [join(f"Worker {i}", "experienced") for i in range(12)]
+        for s in supervisors:
+            app.allocate_supervisor(s, manager, actor="hr")
+        for i, w in enumerate(workers):
+            app.allocate_supervisor(w, supervisors[i % 2], actor="hr")
+        ids = []
+        for n in range(records):
+            w = workers[n % len(workers)]
+            content = {"session_date": f"2026-0{1 + n % 9}-1{n % 9}", "attendees": ["Supervisor", "Worker"],
+                       "agenda": ["Caseload", "Wellbeing"],
+                       "discussion": "Reviewed caseload of 14; two cases ready to step down. " * 6,
+                       "actions": [{"description": "Update chronology", "owner": "Worker", "due": "2026-02-01"}],
+                       "case_discussions": [{"case_reference": "J.S.", "summary": "Plan reviewed",
+                                             "decision": "Continue"}]}
+            rid = app.draft_record(supervisee_id=w, content=content, actor=supervisors[workers.index(w) % 2])
+            app.share_record(rid, actor=supervisors[workers.index(w) % 2])
+            ids.append(str(rid))
+        app.users.add_user("morgan", "manager", worker_id=manager, created_by="bench")
+        token = app.users.issue_token("morgan", days=1).token
+        return token, ids
+    finally:
+        app.close()
+        app.storage.engine.dispose()
+
+
+def serve(settings, log_reads: bool, lifetime: int = 300) -> tuple[subprocess.Popen, str]:  # type: ignore[no-untyped-def]
+    from tests.test_http_uvicorn import free_port
+
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
+           "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file)}
+    process = subprocess.Popen([sys.executable, "-c", SERVER, str(port), "1" if log_reads else "0", str(lifetime)],
+                               cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the server did not start")
+
+
+def load(base: str, token: str, ids: list[str], reads: int, clients: int, cap_seconds: float) -> dict:
+    """Runs in a second process: `clients` keep-alive clients share `reads` reads, within `cap_seconds`."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"}
+    latencies: list[float] = []
+    failures = 0
+    lock = threading.Lock()
+    counter = iter(range(reads))
+    deadline = time.monotonic() + cap_seconds
+
+    def client() -> None:
+        nonlocal failures
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+            for n in counter:
+                if time.monotonic() > deadline:
+                    return
+                started = time.perf_counter()
+                status = http.get(f"/api/v1/records/{ids[n % len(ids)]}").status_code
+                elapsed = time.perf_counter() - started
+                with lock:
+                    latencies.append(elapsed)
+                    failures += status != 200
+
+    for n in range(min(50, len(ids))):  # warm the server's caches
+        httpx.get(f"{base}/api/v1/records/{ids[n]}", headers=headers)
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    latencies.sort()
+    return {"reads": len(latencies), "failures": failures, "per_second": len(latencies) / wall,
+            "p50_ms": 1000 * statistics.median(latencies),
+            "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]}
+
+
+def measure(settings, token: str, ids: list[str], log_reads: bool, args) -> dict:  # type: ignore[no-untyped-def]
+    process, base = serve(settings, log_reads)
+    try:
+        out = subprocess.run([sys.executable, __file__, "--load", base, token, ",".join(ids), str(args.reads),
+                              str(args.clients)], capture_output=True, text=True, timeout=180, check=True)
+        return json.loads(out.stdout)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def bench(backend: str, args) -> None:  # type: ignore[no-untyped-def]
+    from benchmarks.common import scratch_settings
+
+    with scratch_settings(backend) as settings:
+        token, ids = populate(settings, args.records, not args.no_checkpoints)
+        runs: dict[bool, list[dict]] = {True: [], False: []}
+        for log_reads in (True, False, True, False):
+            runs[log_reads].append(measure(settings, token, ids, log_reads, args))
+        best = {mode: max(r, key=lambda x: x["per_second"]) for mode, r in runs.items()}
+        cost = 1 - best[True]["per_second"] / best[False]["per_second"]
+        for mode, label in ((True, "with access log"), (False, "logging off   ")):
+            r = best[mode]
+            print(f"{backend:10} {label}: {r['per_second']:7.1f} reads/s  p50 {r['p50_ms']:6.2f} ms  "
+                  f"p99 {r['p99_ms']:6.2f} ms  ({r['reads']} reads, {r['failures']} failed)")
+        print(f"{backend:10} logging costs {100 * cost:.1f}% of the read rate (goal: at most 30%)")
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--load"]:
+        base, token, ids, reads, clients = sys.argv[2:7]
+        print(json.dumps(load(base, token, ids.split(","), int(reads), int(clients), cap_seconds=60)))
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
+    parser.add_argument("--reads", type=int, default=3000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--records", type=int, default=40)
+    parser.add_argument("--no-checkpoints", action="store_true", help="without automatic ledger checkpoints")
+    args = parser.parse_args()
+    from benchmarks.common import postgres_available
+
+    backends = args.backend or ["sqlite"] + (["postgresql"] if postgres_available() else [])
+    print(f"{args.reads} authenticated GET /api/v1/records/{{id}} by a line manager, {args.clients} clients, "
+          f"one uvicorn worker on 127.0.0.1; {os.cpu_count()} CPUs")
+    for backend in backends:
+        bench(backend, args)
+
+
+if __name__ == "__main__":
+    main()

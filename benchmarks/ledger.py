@@ -1,0 +1,260 @@
+"""The integrity ledger's costs, in one run, on SQLite and PostgreSQL.
+
+  (1) append: sealed events saved per second (one new aggregate, one event, one transaction per save)
+      through our recorder (events + ledger leaf in one transaction) vs the library's own recorder with
+      the same application and the same sealing mapper. Goal: the ledger costs at most 20%.
+  (2) verify: `svl verify` (every leaf recomputed, the tree rebuilt, checkpoints checked) in events/s vs a
+      plain SELECT streaming the same rows, at 100,000 events or more. Goal: at least 1/3 of the SELECT rate.
+  (3) proofs: inclusion-proof time and size at 10^3 ... 10^6 leaves (built straight into the ledger table),
+      from the SQL store and through `IntegrityLedger.inclusion` (what the HTTP endpoint calls).
+      Goal: grows with log n; under 5 ms at 10^6.
+
+    uv run python benchmarks/ledger.py [--quick] [--backend sqlite] [--appends 2000] [--events 100000]
+"""
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from eventsourcing.postgres import PostgresApplicationRecorder  # noqa: E402
+from eventsourcing.sqlite import SQLiteApplicationRecorder  # noqa: E402
+from eventsourcing.utils import get_topic  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from api.application import Storage, SupervisionLedger  # noqa: E402
+from benchmarks.append import CONTENT  # noqa: E402
+from benchmarks.common import FastClock, master_key, postgres_available, scratch_settings  # noqa: E402
+from domain.supervision_record import SupervisionRecord  # noqa: E402
+from infrastructure.checkpoints import create_signing_key_file  # noqa: E402
+from infrastructure.keys import ORGANISATION_KEY_ID  # noqa: E402
+from infrastructure.settings import Settings  # noqa: E402
+from infrastructure.svl_verify import leaf_hash, node_hash, verify_inclusion  # noqa: E402
+
+
+class PlainRecorderLedger(SupervisionLedger):
+    """The same application and mapper, stored by the library's own recorder: no ledger leaves."""
+
+    def construct_env(self, name, env=None):  # type: ignore[no-untyped-def]
+        plain = SQLiteApplicationRecorder if self.storage.settings.is_sqlite else PostgresApplicationRecorder
+        return super().construct_env(name, {**(env or {}), "APPLICATION_RECORDER_TOPIC": get_topic(plain)})
+
+
+@contextmanager
+def opened(settings: Settings, cls: type[SupervisionLedger] = SupervisionLedger) -> Iterator[SupervisionLedger]:
+    app = cls(Storage.open(settings, master_key=master_key()), FastClock())
+    app.after_save.clear()  # no automatic checkpoints inside the timings
+    try:
+        yield app
+    finally:
+        app.close()
+        app.storage.engine.dispose()
+
+
+def drafted(app: SupervisionLedger, count: int) -> list[SupervisionRecord]:
+    """New records sealed with the organisation key (assigned in memory: no key rows to write)."""
+    records = []
+    for _ in range(count):
+        record = SupervisionRecord.draft(supervisee_id="w", supervisor_id="s", content=CONTENT, actor="s",
+                                         timestamp=app.clock())
+        app.storage.keyring.stage_assignment(record.id, ORGANISATION_KEY_ID)
+        records.append(record)
+    return records
+
+
+# --- (1) append ------------------------------------------------------------------------------------------
+
+def append_rate(backend: str, cls: type[SupervisionLedger], saves: int) -> float:
+    with scratch_settings(backend) as settings, opened(settings, cls) as app:
+        for record in drafted(app, 50):  # warm-up: connections, prepared statements
+            app.save(record)
+        records = drafted(app, saves)
+        started = time.perf_counter()
+        for record in records:
+            app.save(record)
+        return saves / (time.perf_counter() - started)
+
+
+def bench_append(backend: str, saves: int, rounds: int) -> None:
+    plain, ledgered = [], []
+    for _ in range(rounds):  # interleaved, best of each: the machine is noisy
+        plain.append(append_rate(backend, PlainRecorderLedger, saves))
+        ledgered.append(append_rate(backend, SupervisionLedger, saves))
+    best_plain, best_ledger = max(plain), max(ledgered)
+    cost = 1 - best_ledger / best_plain
+    print(f"  (1) append, {backend}: library recorder {best_plain:,.0f} saves/s | with ledger {best_ledger:,.0f} "
+          f"saves/s -> ledger costs {cost:.0%} (goal <= 20%: {'met' if cost <= 0.20 else 'NOT met'})")
+
+
+# --- (2) verify -------------------------------------------------------------------------------------------
+
+def fill(app: SupervisionLedger, events: int, batch: int = 1000) -> None:
+    """Real sealed events through our recorder, many per transaction (the leaves are appended as usual)."""
+    written = 0
+    while written < events:
+        records = drafted(app, min(batch, events - written))
+        app.recorder.insert_events([app.mapper.to_stored_event(r.collect_events()[0]) for r in records])
+        written += len(records)
+
+
+def plain_select_rate(app: SupervisionLedger, with_leaves: bool = False) -> float:
+    """The same columns of the same rows, streamed by the driver, and nothing done with them; with_leaves
+    also streams the ledger rows verify reads beside them."""
+    settings = app.storage.settings
+    queries = [f"SELECT {app.integrity.events.nid}, originator_id, originator_version, topic, state "
+               f"FROM {app.integrity.events.qualified} ORDER BY {app.integrity.events.nid}"]
+    if with_leaves:
+        queries.append("SELECT leaf_index, notification_id, leaf_hash, completed_nodes FROM ledger_leaves "
+                       "ORDER BY leaf_index")
+    raw = app.storage.engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        started, count = time.perf_counter(), 0
+        for n, query in enumerate(queries):
+            if settings.is_sqlite:
+                rows = sum(1 for _ in conn.execute(query))
+            else:
+                with conn.cursor(name=f"plain{n}", binary=True) as cur:
+                    cur.itersize = 5000
+                    cur.execute(query)
+                    rows = 0
+                    while batch := cur.fetchmany(5000):
+                        rows += len(batch)
+            count = count or rows
+        elapsed = time.perf_counter() - started
+        raw.rollback()
+    finally:
+        raw.close()
+    return count / elapsed
+
+
+def library_select_rate(app: SupervisionLedger, batch: int = 5000) -> float:
+    started, count, start = time.perf_counter(), 0, 1
+    while True:
+        rows = app.recorder.select_notifications(start, batch)
+        if not rows:
+            break
+        count += len(rows)
+        start = rows[-1].id + 1
+    return count / (time.perf_counter() - started)
+
+
+def bench_verify(backend: str, events: int) -> None:
+    with scratch_settings(backend) as settings, opened(settings) as app:
+        create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
+        started = time.perf_counter()
+        fill(app, events)
+        filled = time.perf_counter() - started
+        app.integrity.checkpoint(publish_to=None)
+        best_select = max(plain_select_rate(app) for _ in range(2))
+        best_both = max(plain_select_rate(app, with_leaves=True) for _ in range(2))
+        library = library_select_rate(app)
+        times = []
+        for _ in range(2):
+            started = time.perf_counter()
+            report = app.integrity.verify()
+            times.append(time.perf_counter() - started)
+            assert report.intact and report.events == events, report.to_dict()
+        rate = events / min(times)
+        share, share_both = rate / best_select, rate / best_both
+        print(f"  (2) verify, {backend}, {events:,} events (written in {filled:.0f} s, 1,000 per transaction): "
+              f"svl verify {rate:,.0f} events/s | plain SELECT of the events {best_select:,.0f} rows/s -> "
+              f"{share:.2f} (goal >= 0.33: {'met' if share >= 1 / 3 else 'NOT met'}) | SELECT of the events and "
+              f"their ledger rows {best_both:,.0f}/s -> {share_both:.2f} | library select_notifications "
+              f"{library:,.0f}/s -> {rate / library:.2f}")
+
+
+def leaf_rows(start: int, end: int, stack: list[bytes]) -> Iterator[tuple[int, int, bytes, bytes]]:
+    """Ledger rows for synthetic leaves, continuing the right edge kept in `stack`."""
+    for index in range(start, end):
+        h = leaf_hash(index.to_bytes(8, "big"))
+        closed, k = [], index
+        while k & 1:
+            h = node_hash(stack.pop(), h)
+            closed.append(h)
+            k >>= 1
+        stack.append(h)
+        yield index, index + 1, leaf_hash(index.to_bytes(8, "big")), b"".join(closed)
+
+
+def bulk_insert(app: SupervisionLedger, settings: Settings, start: int, end: int, stack: list[bytes]) -> None:
+    raw = app.storage.engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        rows = leaf_rows(start, end, stack)
+        if settings.is_sqlite:
+            conn.execute("BEGIN")
+            conn.executemany("INSERT INTO ledger_leaves VALUES (?, ?, ?, ?)", rows)
+            conn.execute("COMMIT")
+        else:
+            with conn.cursor() as cur, cur.copy(
+                    "COPY ledger_leaves (leaf_index, notification_id, leaf_hash, completed_nodes) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            conn.commit()
+    finally:
+        raw.close()
+
+
+def bench_proofs(backend: str, sizes: list[int], samples: int = 300) -> None:
+    with scratch_settings(backend) as settings, opened(settings) as app:
+        create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
+        stack: list[bytes] = []
+        built = 0
+        rng = random.Random(7)
+        for size in sizes:
+            bulk_insert(app, settings, built, size, stack)
+            built = size
+            if not settings.is_sqlite:
+                with app.storage.engine.begin() as conn:
+                    conn.execute(text("ANALYZE ledger_leaves"))
+            cp = app.integrity.checkpoint(publish_to=None).checkpoint
+            store = app.integrity.store
+            indexes = [rng.randrange(size) for _ in range(samples)]
+            store_ms, full_ms, hashes = [], [], []
+            for index in indexes:
+                started = time.perf_counter()
+                proof = store.inclusion_proof(index, size)
+                store_ms.append((time.perf_counter() - started) * 1000)
+                hashes.append(len(proof))
+                assert verify_inclusion(leaf_hash(index.to_bytes(8, "big")), index, size, proof, cp.root_hash)
+            for index in indexes[:100]:
+                started = time.perf_counter()
+                app.integrity.inclusion(index + 1)
+                full_ms.append((time.perf_counter() - started) * 1000)
+            p95 = sorted(store_ms)[int(0.95 * len(store_ms))]
+            print(f"  (3) proof, {backend}, {size:>9,} leaves: {max(hashes)} hashes = {32 * max(hashes)} bytes | "
+                  f"from SQL median {statistics.median(store_ms):.2f} ms, p95 {p95:.2f} ms | "
+                  f"inclusion(notification id) incl. checkpoint median {statistics.median(full_ms):.2f} ms"
+                  + ("  (goal < 5 ms: " + ("met" if p95 < 5 else "NOT met") + ")" if size >= 1_000_000 else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes: 20,000 events, proofs up to 10^5")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
+    parser.add_argument("--appends", type=int, default=None, help="saves per append round")
+    parser.add_argument("--events", type=int, default=None, help="events for the verify benchmark")
+    args = parser.parse_args()
+    backends = args.backend or ["sqlite", "postgresql"]
+    if "postgresql" in backends and not postgres_available():
+        print("PostgreSQL unreachable: skipping it", file=sys.stderr)
+        backends.remove("postgresql")
+    events = args.events or (20_000 if args.quick else 100_000)
+    sizes = [10**3, 10**4, 10**5] + ([] if args.quick else [10**6])
+    for backend in backends:
+        saves = args.appends or (2000 if backend == "sqlite" else 1000)
+        bench_append(backend, saves, rounds=2 if args.quick else 3)
+        bench_verify(backend, events)
+        bench_proofs(backend, sizes)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""Who may read or change a supervision record, and on what basis. Pure rules: no I/O, time passed in.
+
+Access follows the relationship *now*: the supervisee, their current supervisor and that supervisor's
+line manager (hull, bcp, darlington). Anyone else needs a live access grant whose scope covers the
+record. Everything not allowed here is refused, with a reason an inspector can read in the access log.
+
+Unsigned records at a transfer are frozen (the safer of the two choices): the previous supervisor loses
+read and write access the moment the transfer is recorded, as the policies require (bcp: permissions
+are removed from the previous supervisor), and the new supervisor may read the record but not sign or
+change it in the previous supervisor's place, because a supervisor's signature attests to a session
+the signer held. The supervisee keeps their own steps. The transfer lists what it freezes.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+
+class Role(str, Enum):
+    SUPERVISEE = "supervisee"
+    SUPERVISOR = "supervisor"
+    MANAGER = "manager"
+    ADMINISTRATOR = "administrator"  # HR
+    INSPECTOR = "inspector"
+    INVESTIGATING_OFFICER = "investigating_officer"
+    QA = "qa"
+    DPO = "dpo"
+
+
+ALL_ROLES = frozenset(Role)
+# Members of staff: each is someone's supervisee, and may read their own records.
+STAFF_ROLES = frozenset({Role.SUPERVISEE, Role.SUPERVISOR, Role.MANAGER})
+# Staff who may act as a supervisor or oversee one as line manager.
+SUPERVISING_ROLES = frozenset({Role.SUPERVISOR, Role.MANAGER})
+
+
+class Basis(str, Enum):
+    OWN_RECORD = "own record"
+    CURRENT_SUPERVISOR = "current supervisor"
+    LINE_MANAGER = "line manager"
+    GRANT = "grant"
+    ADMINISTRATOR = "administrator (file metadata only)"
+
+
+class Refusal(str, Enum):
+    """Why a request was refused; the flags an inspector looks for are built from these."""
+
+    NO_RELATIONSHIP = "no_relationship"
+    FORMER_SUPERVISOR = "former_supervisor"
+    OUTSIDE_GRANT_SCOPE = "outside_grant_scope"
+    GRANT_EXPIRED = "grant_expired"
+    GRANT_REVOKED = "grant_revoked"
+    ARCHIVED_FILE = "archived_file"
+    FROZEN_AT_TRANSFER = "frozen_at_transfer"
+    NOT_STAFF = "not_staff"
+
+
+class ScopeKind(str, Enum):
+    RECORD = "record"
+    WORKER_FILE = "worker_file"
+    TEAM = "team"  # a supervisor's current supervisees
+
+
+@dataclass(frozen=True)
+class Reader:
+    user_id: str
+    role: Role
+    worker_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordParties:
+    record_id: str
+    supervisee_id: str
+    drafted_by: str  # the supervisor who drafted it (and signs it)
+
+
+@dataclass(frozen=True)
+class Relationships:
+    """The supervisee's position now, read from their file at the moment of access."""
+
+    worker_id: str
+    current_supervisor_id: str | None
+    line_manager_id: str | None  # the current supervisor's own supervisor
+    previous_supervisor_ids: tuple[str, ...] = ()
+    file_state: str = "active"  # active | left | archived
+
+
+@dataclass(frozen=True)
+class GrantTerms:
+    grant_id: str
+    grantee_user_id: str
+    category: str
+    purpose: str
+    scope_kind: ScopeKind
+    scope_id: str
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+    def live_at(self, at: datetime) -> bool:
+        return self.revoked_at is None and at < self.expires_at
+
+    def covers(self, rel: Relationships, record_id: str | None) -> bool:
+        if self.scope_kind is ScopeKind.RECORD:
+            return record_id is not None and self.scope_id == record_id
+        if self.scope_kind is ScopeKind.WORKER_FILE:
+            return self.scope_id == rel.worker_id
+        return rel.current_supervisor_id is not None and self.scope_id == rel.current_supervisor_id
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    basis: str = ""
+    purpose: str = ""
+    grant_id: str | None = None
+    category: str | None = None
+    refusal: Refusal | None = None
+    reason: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def allow(cls, basis: Basis, purpose: str) -> "Decision":
+        return cls(True, basis.value, purpose)
+
+    @classmethod
+    def refuse(cls, refusal: Refusal, reason: str, grant: GrantTerms | None = None) -> "Decision":
+        return cls(False, refusal=refusal, reason=reason, grant_id=grant.grant_id if grant else None,
+                   category=grant.category if grant else None, purpose=grant.purpose if grant else "")
+
+
+_PURPOSES = {
+    Basis.OWN_RECORD: "own supervision record",
+    Basis.CURRENT_SUPERVISOR: "supervision of the worker",
+    Basis.LINE_MANAGER: "oversight of the supervisor (line management)",
+}
+
+
+def decide_read(reader: Reader, rel: Relationships, grants: Sequence[GrantTerms], at: datetime,
+                record: RecordParties | None = None) -> Decision:
+    """May `reader` read this record's content (or, with record=None, the worker's whole file)?"""
+    relationship = _relationship(reader, rel)
+    if relationship is not None and rel.file_state != "archived":
+        return Decision.allow(relationship, _PURPOSES[relationship])
+    record_id = record.record_id if record else None
+    by_grant = _by_grant(reader, rel, grants, at, record_id)
+    if by_grant is not None:
+        return by_grant
+    if relationship is not None:
+        return Decision.refuse(Refusal.ARCHIVED_FILE, "the file is archived: reading it needs an access grant")
+    if _former_supervisor(reader, rel, record):
+        return Decision.refuse(Refusal.FORMER_SUPERVISOR,
+                               "you are no longer this worker's supervisor: access moved with the worker "
+                               "to their current supervisor at the transfer")
+    return Decision.refuse(Refusal.NO_RELATIONSHIP,
+                           "you are not the supervisee, their current supervisor or that supervisor's line "
+                           "manager, and hold no live access grant that covers this")
+
+
+def decide_file_metadata(reader: Reader, rel: Relationships, grants: Sequence[GrantTerms],
+                         at: datetime) -> Decision:
+    """The file's index (record dates, states, supervisors) without content: HR keeps files in order."""
+    if reader.role is Role.ADMINISTRATOR:
+        return Decision.allow(Basis.ADMINISTRATOR, "keeping the worker's file (HR)")
+    return decide_read(reader, rel, grants, at)
+
+
+def decide_write(reader: Reader, rel: Relationships, record: RecordParties, party: str) -> Decision:
+    """May `reader` take a step on the record as `party` ("supervisee" or "supervisor")?
+
+    The domain then decides whether the step is allowed in the record's state."""
+    if reader.role not in STAFF_ROLES or reader.worker_id is None:
+        return Decision.refuse(Refusal.NOT_STAFF, f"only the record's {party} can do this")
+    if rel.file_state == "archived":
+        return Decision.refuse(Refusal.ARCHIVED_FILE, "the file is archived: it is read-only")
+    if party == "supervisee":
+        if reader.worker_id == record.supervisee_id:
+            return Decision.allow(Basis.OWN_RECORD, _PURPOSES[Basis.OWN_RECORD])
+        return Decision.refuse(Refusal.NO_RELATIONSHIP, "only the supervisee can do this")
+    if reader.worker_id == rel.current_supervisor_id and reader.role in SUPERVISING_ROLES:
+        if reader.worker_id != record.drafted_by:
+            return Decision.refuse(Refusal.FROZEN_AT_TRANSFER,
+                                   "this record was drafted by the previous supervisor before a transfer; "
+                                   "only its author can sign or change it as supervisor, and they no longer "
+                                   "have access, so it stays as it was")
+        return Decision.allow(Basis.CURRENT_SUPERVISOR, _PURPOSES[Basis.CURRENT_SUPERVISOR])
+    if _former_supervisor(reader, rel, record):
+        return Decision.refuse(Refusal.FORMER_SUPERVISOR,
+                               "you are no longer this worker's supervisor: write access moved at the transfer")
+    return Decision.refuse(Refusal.NO_RELATIONSHIP, "only the worker's current supervisor can do this")
+
+
+def decide_either_party(reader: Reader, rel: Relationships, record: RecordParties) -> Decision:
+    """Steps either party may take (sign, addenda): as supervisee if it is their record, else as supervisor."""
+    party = "supervisee" if reader.worker_id == record.supervisee_id else "supervisor"
+    return decide_write(reader, rel, record, party)
+
+
+def _former_supervisor(reader: Reader, rel: Relationships, record: RecordParties | None) -> bool:
+    if reader.role not in SUPERVISING_ROLES or reader.worker_id in (None, rel.current_supervisor_id):
+        return False
+    return reader.worker_id in rel.previous_supervisor_ids or (record is not None
+                                                               and reader.worker_id == record.drafted_by)
+
+
+def _relationship(reader: Reader, rel: Relationships) -> Basis | None:
+    if reader.role not in STAFF_ROLES or reader.worker_id is None:
+        return None
+    if reader.worker_id == rel.worker_id:
+        return Basis.OWN_RECORD
+    if reader.role in SUPERVISING_ROLES:
+        if reader.worker_id == rel.current_supervisor_id:
+            return Basis.CURRENT_SUPERVISOR
+        if reader.worker_id == rel.line_manager_id:
+            return Basis.LINE_MANAGER
+    return None
+
+
+def _by_grant(reader: Reader, rel: Relationships, grants: Sequence[GrantTerms], at: datetime,
+              record_id: str | None) -> Decision | None:
+    """A live grant that covers it allows; otherwise the refusal says what an inspector would want to know."""
+    mine = [g for g in grants if g.grantee_user_id == reader.user_id]
+    covering = [g for g in mine if g.covers(rel, record_id)]
+    live = [g for g in covering if g.live_at(at)]
+    if live:
+        g = min(live, key=lambda g: g.expires_at)
+        return Decision(True, f"{Basis.GRANT.value} {g.grant_id}", g.purpose, g.grant_id, g.category)
+    if covering:
+        g = max(covering, key=lambda g: g.expires_at)
+        if g.revoked_at is not None and g.revoked_at <= at:
+            return Decision.refuse(Refusal.GRANT_REVOKED, f"access grant {g.grant_id} was revoked", g)
+        return Decision.refuse(Refusal.GRANT_EXPIRED,
+                               f"access grant {g.grant_id} expired at {g.expires_at.isoformat()}", g)
+    if any(g.live_at(at) for g in mine):
+        return Decision.refuse(Refusal.OUTSIDE_GRANT_SCOPE,
+                               "none of your live access grants covers this record or file")
+    return None

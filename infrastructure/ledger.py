@@ -1,0 +1,429 @@
+"""The integrity ledger as the application uses it: checkpoints, proofs, verification, bundles.
+
+`IntegrityLedger` wires the SQL adapters (`ledger_store`, `checkpoints`) to the pure parts
+(`merkle`, `ledger_verify`, `svl_verify`). `AutomaticCheckpoints` is the after-save hook that signs
+a checkpoint every N events or T seconds.
+"""
+
+import base64
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
+from sqlalchemy import Engine, select, text
+
+from infrastructure.checkpoints import (
+    LATEST_FILE,
+    CheckpointTable,
+    SigningKey,
+    SigningKeyMissing,
+    StoredCheckpoint,
+    load_signing_key,
+    publish,
+    published_verifier_key,
+    read_published,
+)
+from infrastructure.database import reader
+from infrastructure.keys import KeyRing, data_keys
+from infrastructure.ledger_store import EventsTable, SqlLedgerStore, canonical_originator_id, snapshot
+from infrastructure.ledger_verify import AuditReport, CheckpointSource, Purge, Purges, audit
+from infrastructure.sealed_mapper import associated_data, key_id_of
+from infrastructure.settings import Settings
+from infrastructure.svl_verify import (
+    BUNDLE_FORMAT,
+    Checkpoint,
+    VerificationError,
+    encode_leaf_from_digest,
+    event_leaf_hash,
+    leaf_hash,
+    parse_verifier_key,
+    sign_checkpoint,
+    verify_checkpoint,
+    verify_consistency,
+)
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+# How many earlier checkpoints a bundle links to by default (an outsider's pinned checkpoint is
+# usually a recent one); more on request with `consistency_from`.
+BUNDLE_CONSISTENCY_DEFAULT = 64
+_DEFAULT = object()
+
+
+class LedgerError(Exception):
+    """A request the ledger cannot answer (unknown event, no checkpoint yet...); the message says why."""
+
+
+class NotInLedger(LedgerError):
+    """No such event, or no such checkpoint."""
+
+
+class NotYetCheckpointed(LedgerError):
+    """The event is newer than the checkpoint asked for: sign a newer one first."""
+
+
+class BadProofRequest(LedgerError):
+    """The sizes asked for cannot have a proof."""
+
+
+class LedgerTampered(LedgerError):
+    """The ledger contradicts a signed checkpoint or its own events: nothing is signed or exported."""
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(bytes(raw)).decode("ascii")
+
+
+@dataclass(frozen=True)
+class CheckpointOutcome:
+    note: str
+    checkpoint: Checkpoint
+    created: bool
+    published: Path | None
+
+
+class IntegrityLedger:
+    def __init__(self, settings: Settings, engine: Engine, events: EventsTable, clock: Clock,
+                 keyring: KeyRing | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.events = events
+        self.clock = clock
+        self.keyring = keyring
+        self.store = SqlLedgerStore(engine)
+        self.checkpoints = CheckpointTable(engine)
+        # The retention issue registers here what it lawfully purged, so `verify` reports it as such.
+        self.purge_sources: list[Callable[[], Iterable[Purge]]] = []
+        self._signing_key: SigningKey | None = None
+
+    @classmethod
+    def for_app(cls, app: Any) -> "IntegrityLedger":
+        storage = app.storage
+        return cls(storage.settings, storage.engine, EventsTable(app.recorder.events_table_name, storage.settings),
+                   app.clock, storage.keyring)
+
+    @property
+    def origin(self) -> str:
+        return self.settings.organisation_origin
+
+    # -- keys --------------------------------------------------------------------------------------------
+
+    def signing_key(self) -> SigningKey:
+        if self._signing_key is None:
+            self._signing_key = load_signing_key(self.settings.signing_key_file)
+        return self._signing_key
+
+    def verifier_key(self) -> str:
+        return self.signing_key().vkey
+
+    def verifier_key_or_none(self) -> str | None:
+        """For serving proofs: the client verifies them, so a server without the key file still answers."""
+        try:
+            return self.verifier_key()
+        except SigningKeyMissing:
+            return None
+
+    # -- checkpoints -------------------------------------------------------------------------------------
+
+    def checkpoint(self, publish_to: Path | None | object = _DEFAULT) -> CheckpointOutcome:
+        """Signs the tree as it stands, after proving it consistent with the previous checkpoint."""
+        key = self.signing_key()
+        frontier = self.store.frontier()
+        size, root = frontier.size, frontier.root()
+        latest = self.checkpoints.latest()
+        # The previous checkpoint as stored, and as last published: rewriting the ledger and deleting
+        # the stored checkpoints must not let the next signature bless the rewritten tree.
+        for where, note in self._previous_notes(latest, publish_to):
+            previous = self._trusted(note, key.vkey)
+            if previous.tree_size > size:
+                raise LedgerTampered(
+                    f"the ledger holds {size} leaves but a checkpoint of size {previous.tree_size} ({where}) was "
+                    "signed: its tail was removed; run `svl verify`. Nothing was signed.")
+            proof = self.store.consistency_proof(previous.tree_size, size)
+            if not verify_consistency(previous.tree_size, size, proof, previous.root_hash, root):
+                raise LedgerTampered(
+                    f"the ledger is not an extension of checkpoint {previous.tree_size} ({where}): its first "
+                    f"{previous.tree_size} leaves were changed; run `svl verify`. Nothing was signed.")
+        if latest is not None and latest.tree_size == size:
+            return self._publish(CheckpointOutcome(latest.note, latest.checkpoint, False, None), publish_to, key)
+        note = sign_checkpoint(self.origin, size, root, key.private_key, key.name, time=self.clock())
+        created = self.checkpoints.add(note)
+        if not created:  # another process signed this size a moment ago: theirs stands
+            existing = self.checkpoints.get(size)
+            assert existing is not None
+            note = existing.note
+        outcome = CheckpointOutcome(note, self._trusted(note, key.vkey), created, None)
+        return self._publish(outcome, publish_to, key)
+
+    def _previous_notes(self, latest: StoredCheckpoint | None, publish_to: Path | None | object) -> list[tuple[str, str]]:
+        notes = [] if latest is None else [("database", latest.note)]
+        directory = self.settings.checkpoint_dir if publish_to is _DEFAULT else publish_to
+        if directory is not None:
+            published = Path(directory) / LATEST_FILE  # type: ignore[arg-type]
+            if published.is_file():
+                text = published.read_text(encoding="utf-8")
+                if latest is None or text != latest.note:
+                    notes.append((str(published), text))
+        return notes
+
+    def _publish(self, outcome: CheckpointOutcome, publish_to: Path | None | object,
+                 key: SigningKey) -> CheckpointOutcome:
+        directory = self.settings.checkpoint_dir if publish_to is _DEFAULT else publish_to
+        if directory is None:
+            return outcome
+        path = publish(Path(directory), outcome.note, key.vkey)  # type: ignore[arg-type]
+        return CheckpointOutcome(outcome.note, outcome.checkpoint, outcome.created, path)
+
+    def _trusted(self, note: str, vkey: str) -> Checkpoint:
+        try:
+            return verify_checkpoint(note, vkey, origin=self.origin)
+        except VerificationError as exc:
+            raise LedgerTampered(f"a stored checkpoint does not verify ({exc}): run `svl verify`") from None
+
+    def latest_checkpoint(self, *, check_signature: bool = True) -> tuple[str, Checkpoint] | None:
+        latest = self.checkpoints.latest()
+        if latest is None:
+            return None
+        if not check_signature:
+            return latest.note, latest.checkpoint
+        return latest.note, self._trusted(latest.note, self.verifier_key())
+
+    def _checkpoint_of_size(self, tree_size: int | None) -> tuple[str, Checkpoint]:
+        """A stored checkpoint to prove against. Its signature is the client's to check, so it is only parsed."""
+        if tree_size is None:
+            latest = self.latest_checkpoint(check_signature=False)
+            if latest is None:
+                raise NotInLedger("no checkpoint has been signed yet: run `svl checkpoint`")
+            return latest
+        stored = self.checkpoints.get(tree_size)
+        if stored is None:
+            raise NotInLedger(f"there is no checkpoint of size {tree_size}")
+        return stored.note, stored.checkpoint
+
+    # -- proofs ------------------------------------------------------------------------------------------
+
+    def inclusion(self, notification_id: int, tree_size: int | None = None) -> dict:
+        """Proof that the event with this notification id is in a signed checkpoint (default: the latest)."""
+        found = self.store.leaves_for([notification_id]).get(notification_id)
+        if found is None:
+            raise NotInLedger(f"notification id {notification_id} is not in the ledger")
+        leaf_index, leaf = found
+        note, cp = self._checkpoint_of_size(tree_size)
+        if leaf_index >= cp.tree_size:
+            raise NotYetCheckpointed(f"notification id {notification_id} (leaf {leaf_index}) came after checkpoint "
+                              f"{cp.tree_size}: sign a newer checkpoint first (`svl checkpoint`)")
+        proof = self.store.inclusion_proof(leaf_index, cp.tree_size)
+        return {"notification_id": notification_id, "leaf_index": leaf_index, "tree_size": cp.tree_size,
+                "leaf_hash": b64(leaf), "proof": [b64(p) for p in proof], "checkpoint": note,
+                "verifier_key": self.verifier_key_or_none()}
+
+    def consistency(self, old_size: int, new_size: int | None = None) -> dict:
+        """Proof that the tree of old_size is a prefix of the checkpoint of new_size (default: the latest)."""
+        note, cp = self._checkpoint_of_size(new_size)
+        if not 0 <= old_size <= cp.tree_size:
+            raise BadProofRequest(f"no consistency proof from size {old_size} to {cp.tree_size}: "
+                              f"the first size must be between 0 and {cp.tree_size}")
+        proof = self.store.consistency_proof(old_size, cp.tree_size)
+        older = self.checkpoints.get(old_size)
+        return {"from_size": old_size, "to_size": cp.tree_size, "proof": [b64(p) for p in proof],
+                "checkpoint": note, "from_checkpoint": older.note if older else None,
+                "verifier_key": self.verifier_key_or_none()}
+
+    # -- verification ------------------------------------------------------------------------------------
+
+    def resolve_verifier_key(self, given: str | None, published_dir: Path | None) -> str | None:
+        """--key, else our own signing key's public half, else the published directory's key file."""
+        if given:
+            candidate = Path(given)
+            vkey = candidate.read_text().strip() if candidate.is_file() else given.strip()
+            parse_verifier_key(vkey)
+            return vkey
+        try:
+            return self.verifier_key()
+        except SigningKeyMissing:
+            pass
+        if published_dir is not None:
+            return published_verifier_key(published_dir)
+        return None
+
+    def verify(self, *, published_dir: Path | None = None, verifier_key: str | None = None,
+               on_start: Callable[[int], None] | None = None,
+               progress: Callable[[int], None] | None = None) -> AuditReport:
+        """Recomputes every leaf and the tree from the events as stored; checks every checkpoint."""
+        vkey = self.resolve_verifier_key(verifier_key, published_dir)
+        published: list[CheckpointSource] = []
+        if published_dir is not None:
+            seen: set[str] = set()
+            for where, note in read_published(published_dir):
+                if note not in seen:  # `checkpoint` repeats the latest `<size>.checkpoint`
+                    seen.add(note)
+                    published.append(CheckpointSource(note, where))
+        purges = [purge for source in self.purge_sources for purge in source()]
+        with snapshot(self.engine, self.events) as snap:
+            sources = [CheckpointSource(note, "database") for note in snap.checkpoint_notes] + published
+            if sources and vkey is None:
+                raise LedgerError("there are checkpoints to check but no verifier key: pass --key, "
+                                  "or set SVL_SIGNING_KEY_FILE")
+            if on_start is not None:
+                on_start(snap.leaf_count)
+            return audit(snap.events, snap.leaves, sources, verifier_key=vkey, origin=self.origin,
+                         purges=purges, progress=progress)
+
+    # -- bundles -----------------------------------------------------------------------------------------
+
+    def export_bundle(self, record_id: UUID, *, with_content: bool = False,
+                      consistency_from: Sequence[int] = ()) -> dict:
+        """A record's events as stored, with inclusion proofs in the latest checkpoint and its key."""
+        rows = self._record_rows(record_id)
+        if not rows:
+            raise NotInLedger(f"no events for record {record_id}")
+        leaves = self.store.leaves_for([row[0] for row in rows])
+        purges = Purges(purge for source in self.purge_sources for purge in source())
+        for nid, oid, version, topic, state in rows:
+            found = leaves.get(nid)
+            if found is None or found[1] != self._expected_leaf(nid, oid, version, topic, state, purges, found[1]):
+                raise LedgerTampered(f"event {nid} (record {oid} version {version}) does not match the ledger: "
+                                     "run `svl verify`. Nothing was exported.")
+        newest = max(index for index, _ in leaves.values())
+        latest = self.latest_checkpoint()
+        if latest is None or newest >= latest[1].tree_size:
+            outcome = self.checkpoint()
+            latest = (outcome.note, outcome.checkpoint)
+        note, cp = latest
+        events = []
+        for nid, oid, version, topic, state in rows:
+            index, leaf = leaves[nid]
+            event = {
+                "notification_id": nid, "leaf_index": index, "originator_id": oid, "originator_version": version,
+                "topic": topic, "state": b64(state), "leaf_hash": b64(leaf),
+                "inclusion_proof": [b64(p) for p in self.store.inclusion_proof(index, cp.tree_size)],
+            }
+            purge = purges.get(nid, oid) if not state else None
+            if purge is not None:
+                event["purged"] = {"rule": purge.rule, "on": purge.on}
+                if purge.state_sha256 is not None:
+                    event["state_sha256"] = b64(purge.state_sha256)
+            events.append(event)
+        earlier = [s for s in self.checkpoints.sizes() if s < cp.tree_size][-BUNDLE_CONSISTENCY_DEFAULT:]
+        sizes = sorted(set(earlier) | {s for s in consistency_from if 0 < s < cp.tree_size})
+        bundle: dict[str, Any] = {
+            "format": BUNDLE_FORMAT,
+            "origin": self.origin,
+            "record_id": str(record_id),
+            "exported_at": self.clock().astimezone(timezone.utc).isoformat(),
+            "verifier_key": self.verifier_key(),
+            "checkpoint": note,
+            "events": events,
+            "consistency_proofs": [{"from_size": s, "proof": [b64(p) for p in self.store.consistency_proof(
+                s, cp.tree_size)]} for s in sizes],
+        }
+        if with_content:
+            bundle["content"] = self._content(rows)
+        return bundle
+
+    @staticmethod
+    def _expected_leaf(nid: int, oid: str, version: int, topic: str, state: bytes, purges: Purges,
+                       stored: bytes) -> bytes:
+        purge = purges.get(nid, oid) if not state else None
+        if purge is None:
+            return event_leaf_hash(nid, oid, version, topic, state)
+        if purge.state_sha256 is None:
+            return stored  # lawfully purged, digest not kept: the leaf stands on the destruction record
+        return leaf_hash(encode_leaf_from_digest(nid, oid, version, topic, purge.state_sha256))
+
+    def _record_rows(self, record_id: UUID) -> list[tuple[int, str, int, str, bytes]]:
+        ev = self.events
+        if self.settings.is_sqlite:
+            sql = (f"SELECT rowid AS nid, originator_id, originator_version, topic, state FROM {ev.qualified} "
+                   "WHERE originator_id = :oid ORDER BY originator_version")
+            oid: Any = record_id.hex
+        else:
+            sql = (f"SELECT notification_id AS nid, originator_id::text AS originator_id, originator_version, topic, "
+                   f"state FROM {ev.qualified} WHERE originator_id = :oid ORDER BY originator_version")
+            oid = record_id
+        with reader(self.engine).connect() as conn:
+            return [(r.nid, canonical_originator_id(r.originator_id), r.originator_version, r.topic,
+                     bytes(r.state or b"")) for r in conn.execute(text(sql), {"oid": oid})]
+
+    def _content(self, rows: list[tuple[int, str, int, str, bytes]]) -> dict:
+        """The decrypted events and the data key(s) that prove them: the outsider decrypts and compares."""
+        if self.keyring is None:
+            raise LedgerError("exporting content needs the application's keyring")
+        keys: dict[str, str] = {}
+        events = []
+        for nid, oid, version, topic, state in rows:
+            key_id = key_id_of(topic)
+            if key_id not in keys:
+                keys[key_id] = b64(self._data_key(key_id))
+            aead = self.keyring.aead(key_id)
+            plaintext = aead.decrypt(state[:12], state[12:], associated_data(oid, version, key_id))
+            event_type, _, state_json = plaintext.partition(b"\n")
+            events.append({"notification_id": nid, "originator_version": version,
+                           "event_type": event_type.decode(), "state": state_json.decode("utf-8")})
+        return {"data_keys": keys, "events": events,
+                "warning": "a data key opens every event sealed with it (all of that worker's records): "
+                           "give this bundle only to someone entitled to read them"}
+
+    def _data_key(self, key_id: str) -> bytes:
+        # KeyRing deliberately has no way to hand out a raw key; exporting a bundle with content is the
+        # one place that must, so it unwraps the stored key here with the keyring's master key.
+        assert self.keyring is not None
+        with reader(self.engine).connect() as conn:
+            row = conn.execute(select(data_keys.c.wrapped_key, data_keys.c.destroyed_at)
+                               .where(data_keys.c.key_id == key_id)).first()
+        if row is None or row.wrapped_key is None:
+            when = f" on {row.destroyed_at}" if row is not None else ""
+            raise LedgerError(f"the data key of this record was destroyed{when}: its content can no longer be "
+                              "exported (the events as stored and their proofs still can)")
+        return aes_key_unwrap(self.keyring._master_key, row.wrapped_key)  # noqa: SLF001
+
+
+class AutomaticCheckpoints:
+    """After-save hook: signs a checkpoint once N events were saved or T seconds passed since the last.
+
+    Cheap when not due (a counter and a clock reading). A failure never fails the command that was
+    already stored; it is logged (and a missing signing key turns the hook off with one warning).
+    """
+
+    def __init__(self, ledger: IntegrityLedger, every_events: int, every_seconds: float,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.ledger = ledger
+        self.every_events = every_events
+        self.every_seconds = every_seconds
+        self.enabled = every_events > 0 or every_seconds > 0
+        self._monotonic = monotonic
+        self._pending = 0
+        self._last = monotonic()
+        self._lock = threading.Lock()
+
+    def due(self) -> bool:
+        if self.every_events > 0 and self._pending >= self.every_events:
+            return True
+        return self.every_seconds > 0 and self._pending > 0 and self._monotonic() - self._last >= self.every_seconds
+
+    def __call__(self, recordings: Sequence[Any]) -> None:
+        if not self.enabled:
+            return
+        self._pending += len(recordings)
+        if not self.due() or not self._lock.acquire(blocking=False):
+            return
+        try:
+            self.ledger.checkpoint()
+            self._pending, self._last = 0, self._monotonic()
+        except SigningKeyMissing as exc:
+            self.enabled = False
+            log.warning("automatic ledger checkpoints are off: %s", exc)
+        except LedgerTampered as exc:
+            log.error("LEDGER INTEGRITY: automatic checkpoint refused: %s", exc)
+            self._pending, self._last = 0, self._monotonic()
+        except Exception:  # the events are stored; a checkpoint can be made later
+            log.exception("automatic ledger checkpoint failed; it will be retried")
+        finally:
+            self._lock.release()

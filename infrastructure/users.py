@@ -1,0 +1,203 @@
+"""Users, their roles, and bearer tokens kept only as SHA-256 hashes, with expiry and revocation.
+
+Authentication sits behind the `Authenticator` protocol: today `TokenAuthenticator` checks our own
+tokens; an organisation's OpenID Connect provider plugs in as another implementation that verifies
+the provider's ID token and maps its subject to a user here (`users.external_subject`).
+"""
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+from sqlalchemy import Column, DateTime, Engine, ForeignKey, String, Table, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from domain.authorisation import Reader, Role
+from infrastructure.database import metadata
+
+TOKEN_PREFIX = "svl_"
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", String(36), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("role", String(32), nullable=False),
+    Column("worker_id", String(36), nullable=True, index=True),  # the member of staff this account is
+    Column("external_subject", String(255), nullable=True, unique=True),  # an OIDC `sub`, when one is used
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("disabled_at", DateTime(timezone=True), nullable=True),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", String(16), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.user_id"), nullable=False, index=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("label", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+
+class UserError(Exception):
+    """A user or token command that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller."""
+
+    user_id: str
+    username: str
+    role: Role
+    worker_id: str | None
+    via: str  # "token", later e.g. "oidc"
+
+    @property
+    def reader(self) -> Reader:
+        return Reader(self.user_id, self.role, self.worker_id)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token_id: str
+    token: str  # shown once, never stored
+    expires_at: datetime
+
+
+class Authenticator(Protocol):
+    def authenticate(self, credential: str) -> Principal | None:
+        """The caller behind a bearer credential, or None if it is not (or no longer) valid."""
+
+
+def token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+class UserDirectory:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = _utc_now) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def add_user(self, username: str, role: str, *, worker_id: str | None = None, created_by: str) -> str:
+        username = username.strip()
+        if not username or len(username) > 64:
+            raise UserError("username must be 1 to 64 characters")
+        try:
+            role_ = Role(role)
+        except ValueError:
+            raise UserError(f"role {role!r} is not one of: {', '.join(r.value for r in Role)}") from None
+        user_id = str(uuid.uuid4())
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(users).values(
+                    user_id=user_id, username=username, role=role_.value, worker_id=worker_id,
+                    created_at=self.clock(), created_by=created_by))
+        except IntegrityError:
+            raise UserError(f"there is already a user called {username!r}") from None
+        return user_id
+
+    def find(self, username_or_id: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(users).where(
+                (users.c.username == username_or_id) | (users.c.user_id == username_or_id))).first()
+        return dict(row._mapping) if row else None
+
+    def require(self, username_or_id: str) -> dict:
+        user = self.find(username_or_id)
+        if user is None:
+            raise UserError(f"no user {username_or_id!r}")
+        if user["disabled_at"] is not None:
+            raise UserError(f"user {user['username']!r} is disabled")
+        return user
+
+    def list_users(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(users).order_by(users.c.username))]
+
+    def principal(self, username_or_id: str, via: str) -> Principal:
+        user = self.require(username_or_id)
+        return Principal(user["user_id"], user["username"], Role(user["role"]), user["worker_id"], via)
+
+    def issue_token(self, username_or_id: str, *, days: float = 30, label: str = "cli") -> IssuedToken:
+        """A random 32-byte token; only its SHA-256 is kept, so it is shown to the caller once."""
+        user = self.require(username_or_id)
+        if days <= 0:
+            raise UserError("a token must last a positive number of days")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token_id = secrets.token_hex(8)
+        expires_at = self.clock() + timedelta(days=days)
+        with self.engine.begin() as conn:
+            conn.execute(insert(api_tokens).values(
+                token_id=token_id, user_id=user["user_id"], token_sha256=token_sha256(token), label=label[:64],
+                created_at=self.clock(), expires_at=expires_at))
+        return IssuedToken(token_id, token, expires_at)
+
+    def revoke_token(self, token_id_or_token: str) -> str:
+        """Revokes by token id (as `svl token issue` prints) or by the token itself; returns the token id."""
+        digest = token_sha256(token_id_or_token)
+        with self.engine.begin() as conn:
+            row = conn.execute(select(api_tokens.c.token_id, api_tokens.c.revoked_at).where(
+                (api_tokens.c.token_id == token_id_or_token) | (api_tokens.c.token_sha256 == digest))).first()
+            if row is None:
+                raise UserError(f"no token {token_id_or_token!r}")
+            if row.revoked_at is None:
+                conn.execute(update(api_tokens).where(api_tokens.c.token_id == row.token_id)
+                             .values(revoked_at=self.clock()))
+        return row.token_id
+
+    def revoke_tokens_labelled(self, label: str) -> int:
+        with self.engine.begin() as conn:
+            return conn.execute(update(api_tokens).where(api_tokens.c.label == label,
+                                                         api_tokens.c.revoked_at.is_(None))
+                                .values(revoked_at=self.clock())).rowcount
+
+    def list_tokens(self, username_or_id: str | None = None) -> list[dict]:
+        query = (select(api_tokens.c.token_id, users.c.username, api_tokens.c.label, api_tokens.c.created_at,
+                        api_tokens.c.expires_at, api_tokens.c.revoked_at)
+                 .join(users, users.c.user_id == api_tokens.c.user_id).order_by(api_tokens.c.created_at))
+        if username_or_id:
+            user = self.require(username_or_id)
+            query = query.where(api_tokens.c.user_id == user["user_id"])
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+
+class TokenAuthenticator:
+    """Checks a bearer token against the stored hashes: unknown, expired, revoked or disabled → None."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = _utc_now) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def authenticate(self, credential: str) -> Principal | None:
+        if not credential.startswith(TOKEN_PREFIX) or len(credential) > 200:
+            return None
+        query = (select(users.c.user_id, users.c.username, users.c.role, users.c.worker_id, users.c.disabled_at,
+                        api_tokens.c.expires_at, api_tokens.c.revoked_at)
+                 .join(users, users.c.user_id == api_tokens.c.user_id)
+                 .where(api_tokens.c.token_sha256 == token_sha256(credential)))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None or row.revoked_at is not None or row.disabled_at is not None:
+            return None
+        if _aware(row.expires_at) <= self.clock():
+            return None
+        return Principal(row.user_id, row.username, Role(row.role), row.worker_id, "token")

@@ -1,0 +1,116 @@
+"""Deny by default, walked in full: every role against every endpoint, for each relationship to a record —
+own record, a current supervisee's, a former supervisee's after a transfer, and someone else's.
+
+Write steps are sent with a stale expected_version, so a caller the access rules let through gets 409
+(stopped by the version check, nothing written) and anyone else 403; the matrix changes nothing.
+"""
+
+import uuid
+
+from tests.test_http_world import USERS, World, content, world  # noqa: F401
+
+EVERYONE = set(USERS)
+UNKNOWN = str(uuid.uuid4())
+STALE = {"expected_version": 999}
+SHA = "0" * 64
+
+# Who may read each record's content (GET /records/{id} and /history); everyone else is refused and logged.
+#   W: Sam's own; Alex supervises Sam; Morgan is Alex's line manager; Ines's grant covers Alex's team.
+#   T: Tina's own; Jo supervises her since the transfer; Alex, her former supervisor, is refused.
+#   X: Jo supervises Xavier; Ivo's grant covers Xavier's file; nobody else.
+READERS = {"W": {"sam", "alex", "morgan", "ines"}, "T": {"tina", "jo", "morgan"}, "X": {"jo", "morgan", "ivo"}}
+# The file's index (dates and states, no content): the readers, and HR.
+FILE_READERS = {key: readers | {"hana"} for key, readers in READERS.items()}
+# Steps by the supervisor (share, amend, decline): only the current supervisor who drafted it. Tina's record,
+# drafted by Alex before the transfer, is frozen: Alex has lost access and Jo may not sign in Alex's place.
+SUPERVISOR_STEP = {"W": {"alex"}, "T": set(), "X": {"jo"}}
+SUPERVISEE_STEP = {"W": {"sam"}, "T": {"tina"}, "X": set()}  # Xavier has no account
+EITHER_PARTY_STEP = {key: SUPERVISOR_STEP[key] | SUPERVISEE_STEP[key] for key in READERS}
+
+
+def test_every_role_against_every_endpoint_and_relationship(world: World) -> None:
+    w = world
+    seen: list[tuple[str, str, int]] = []
+
+    def expect(username: str, method: str, path: str, allowed: bool, ok: int, body: dict | None = None) -> None:
+        response = w.get(username, path) if method == "GET" else w.post(username, path, body)
+        want = ok if allowed else 403
+        assert response.status_code == want, (username, method, path, response.status_code, response.text)
+        if response.status_code == 403:
+            assert response.json()["detail"]
+        seen.append((username, path, response.status_code))
+
+    for key, rid in w.records.items():
+        for user in EVERYONE:
+            expect(user, "GET", f"/records/{rid}", user in READERS[key], 200)
+            expect(user, "GET", f"/records/{rid}/history", user in READERS[key], 200)
+            expect(user, "GET", f"/workers/{w.workers[key]}/file", user in FILE_READERS[key], 200)
+            for step, body in (("share", STALE), ("decline", {**STALE, "rationale": "no"}),
+                               ("amend", {**STALE, "content": content("changed"), "based_on_version": 1})):
+                expect(user, "POST", f"/records/{rid}/{step}", user in SUPERVISOR_STEP[key], 409, body)
+            expect(user, "POST", f"/records/{rid}/amendment-requests", user in SUPERVISEE_STEP[key], 409,
+                   {**STALE, "text": "please change", "based_on_version": 1})
+            for step, body in (("sign", {**STALE, "content_sha256": SHA}),
+                               ("addenda", {**STALE, "text": "t", "reason": "r"}),
+                               ("addenda/1/countersign", {**STALE, "sha256": SHA})):
+                expect(user, "POST", f"/records/{rid}/{step}", user in EITHER_PARTY_STEP[key], 409, body)
+
+    for user in EVERYONE:
+        is_admin = user == "hana"
+        expect(user, "GET", "/workers", is_admin, 200)
+        expect(user, "POST", "/workers", is_admin, 422, {"name": "N"})  # passes the role check, then 422
+        expect(user, "POST", f"/workers/{UNKNOWN}/supervisor", is_admin, 404, {"supervisor_id": UNKNOWN})
+        expect(user, "POST", f"/workers/{UNKNOWN}/transfer", is_admin, 404,
+               {"new_supervisor_id": UNKNOWN, "reason": "r"})
+        expect(user, "POST", f"/workers/{UNKNOWN}/leave", is_admin, 404, {"leaving_date": "2026-05-01"})
+        expect(user, "POST", "/grants", is_admin, 422, {
+            "grantee": "nobody", "purpose": "p", "category": "inspection",
+            "scope": {"kind": "team", "id": UNKNOWN}, "expires_at": "2027-01-01T00:00:00Z"})
+        expect(user, "POST", f"/grants/{UNKNOWN}/revoke", is_admin, 404, {"reason": "r"})
+        expect(user, "GET", "/access-log", user in {"ines", "dana"}, 200)
+        expect(user, "GET", "/access-log/flags", user in {"ines", "dana"}, 200)
+        for path in ("/me", "/me/access-log", "/grants", "/records"):
+            expect(user, "GET", path, True, 200)
+        found = w.get(user, f"/grants/{w.grants['ines']}")
+        assert found.status_code == (200 if user in {"hana", "ines"} else 404), (user, found.text)
+
+    for user in EVERYONE:  # drafting writes, so it goes last: only Xavier's current supervisor may
+        expect(user, "POST", "/records", user == "jo", 201,
+               {"supervisee_id": w.workers["X"], "content": content(session_date="2026-04-01")})
+
+    _every_refused_read_was_logged(w, seen)
+
+
+def _every_refused_read_was_logged(w: World, seen: list[tuple[str, str, int]]) -> None:
+    reads = [(u, p, s) for u, p, s in seen if p.startswith(("/records/", "/workers/"))
+             and (p.endswith(("/history", "/file")) or p.count("/") == 2)]
+    log = w.log(limit=100_000)
+    read_entries = [e for e in log if e["action"] in ("read_record", "read_history", "read_file")]
+    assert sum(1 for *_, s in reads if s == 403) == sum(1 for e in read_entries if e["outcome"] == "denied")
+    assert sum(1 for *_, s in reads if s == 200) == sum(1 for e in read_entries if e["outcome"] == "allowed")
+
+
+def test_without_a_valid_token_every_api_endpoint_is_401(world: World) -> None:
+    client = world.client
+    schema = client.get("/openapi.json").json()
+    paths = [(path, method.upper()) for path, operations in schema["paths"].items() for method in operations
+             if path.startswith("/api/v1") and path != "/api/v1/health"]
+    assert len(paths) > 15
+    for path, method in paths:
+        concrete = path.replace("{record_id}", world.records["W"]).replace("{worker_id}", world.workers["W"]) \
+            .replace("{grant_id}", world.grants["ines"]).replace("{number}", "1")
+        for headers in ({}, {"Authorization": "Bearer svl_not-a-token"}, {"Authorization": "Basic abc"}):
+            response = client.request(method, concrete, headers=headers, json={})
+            assert response.status_code == 401, (method, path, headers, response.text)
+    assert client.get("/api/v1/health").status_code == 200
+    assert client.get("/health").status_code == 200
+
+
+def test_every_endpoint_states_who_may_call_it(world: World) -> None:
+    schema = world.client.get("/openapi.json").json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if path.endswith("/health"):
+                continue
+            assert operation.get("x-allowed-roles"), (method, path)
+            assert "Who may call it" in operation.get("description", ""), (method, path)

@@ -1,0 +1,115 @@
+"""`svl init / checkpoint / verify / export-bundle / ledger ...` and `svl-verify`, end to end through typer's
+CliRunner against the fixture's database (SQLite and PostgreSQL), configured only by environment."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.application import Storage, SupervisionLedger
+from api.cli import app as svl
+from infrastructure import svl_verify
+from tests.test_ledger_tamper import event_rows, nid_column, sql, table
+from tests.test_supervision_ledger import content, staff
+
+
+@pytest.fixture
+def cli(settings, master_key, tmp_path):
+    settings.master_key_file.write_text(base64.b64encode(master_key).decode() + "\n")
+    env = {"SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
+           "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
+           "SVL_CHECKPOINT_DIR": str(tmp_path / "published"), "SVL_DESTROYED_KEYS_FILE": str(tmp_path / "gone.json"),
+           "SVL_USER": "", "COLUMNS": "200"}
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0) -> str:
+        result = runner.invoke(svl, list(args), env=env)
+        assert result.exit_code == code, result.output + repr(result.exception)
+        assert "Traceback" not in result.output
+        return result.output
+
+    invoke("init")
+    return invoke
+
+
+@pytest.fixture
+def populated(cli, settings, master_key):
+    """Staff and one shared record, written by the application itself; returns (app, record id)."""
+    app = SupervisionLedger(Storage.open(settings, master_key=master_key))
+    _, supervisor, worker = staff(app)
+    rid = app.draft_record(supervisee_id=worker, content=content(), actor=supervisor)
+    app.share_record(rid, actor=supervisor)
+    app.users.add_user("sam", "supervisee", worker_id=str(worker), created_by="test")
+    yield app, rid
+    app.close()
+    app.storage.engine.dispose()
+
+
+def test_init_creates_a_private_signing_key_and_says_so(cli, settings) -> None:
+    assert settings.signing_key_file.exists()
+    assert oct(settings.signing_key_file.stat().st_mode & 0o777) == "0o600"
+    assert settings.signing_key_file.read_text().startswith("PRIVATE+KEY+supervision-ledger.example/bcp+")
+    key = settings.signing_key_file.read_text()
+    assert "SIGNING" not in cli("init")  # idempotent: the key is kept, and not announced again
+    assert settings.signing_key_file.read_text() == key
+
+
+def test_checkpoint_verify_export_and_check_offline(cli, populated, tmp_path) -> None:
+    app, rid = populated
+    out = json.loads(cli("checkpoint", "--json"))
+    assert out["created"] and out["tree_size"] == 7
+    assert Path(out["published"]) == tmp_path / "published" / "7.checkpoint"
+    assert (tmp_path / "published" / "verifier.vkey").read_text().strip() == out["verifier_key"]
+
+    assert "intact" in cli("verify", "--checkpoints", str(tmp_path / "published"))
+    report = json.loads(cli("verify", "--json", "--checkpoints", str(tmp_path / "published")))
+    assert report["intact"] and report["published_checked"] == 1 and report["checkpoints_checked"] == 1
+
+    bundle_file = tmp_path / "bundle.json"
+    cli("export-bundle", str(rid)[:8], "-o", str(bundle_file))
+    key_file = tmp_path / "published" / "verifier.vkey"
+    assert svl_verify.main([str(bundle_file), "--key", str(key_file),
+                            "--checkpoint", str(tmp_path / "published" / "7.checkpoint")]) == 0
+
+    proof = json.loads(cli("ledger", "proof", "6"))
+    cp = svl_verify.verify_checkpoint(proof["checkpoint"], out["verifier_key"])
+    leaf = base64.b64decode(proof["leaf_hash"])
+    assert svl_verify.verify_inclusion(leaf, proof["leaf_index"], cp.tree_size,
+                                       [base64.b64decode(p) for p in proof["proof"]], cp.root_hash)
+    assert json.loads(cli("ledger", "consistency", "3"))["to_size"] == 7
+    assert cli("ledger", "key").strip() == out["verifier_key"]
+
+
+def test_export_with_content_needs_a_reader_and_proves_the_plaintext(cli, populated, tmp_path, capsys) -> None:
+    app, rid = populated
+    bundle_file = tmp_path / "bundle.json"
+    assert "say who you are" in cli("export-bundle", str(rid), "-o", str(bundle_file), "--with-content", code=2)
+    cli("export-bundle", str(rid), "-o", str(bundle_file), "--with-content", "--as", "sam")
+    capsys.readouterr()
+    assert svl_verify.main([str(bundle_file), "--show-content"]) == 0
+    printed = capsys.readouterr().out
+    assert "Zarquon household" in printed and "RESULT: VERIFIED" in printed
+    assert "Drafted" in printed and "SharedWithSupervisee" in printed
+
+
+def test_verify_names_the_first_divergence_and_exits_1(cli, populated) -> None:
+    app, _ = populated
+    nid, oid, version, _, state = event_rows(app)[6]
+    sql(app, f"UPDATE {table(app)} SET state = :s WHERE {nid_column(app)} = :n", s=state[::-1], n=nid)
+    out = cli("verify", code=1)
+    assert f"notification id {nid}" in out and oid in out and "altered" in out
+    report = json.loads(cli("verify", "--json", code=1))
+    assert report["first_divergence"]["kind"] == "altered"
+    assert report["first_divergence"]["notification_id"] == nid
+
+
+def test_clear_errors_instead_of_tracebacks(cli, populated, settings, tmp_path) -> None:
+    assert "no checkpoint has been signed yet" in cli("ledger", "proof", "1", code=2)
+    assert "not a directory" in cli("verify", "--checkpoints", str(tmp_path / "nowhere"), code=2)
+    assert "no single record matches" in cli("export-bundle", "ffffffff", "-o", str(tmp_path / "b.json"), code=2)
+    settings.signing_key_file.unlink()
+    assert "run `svl init`" in cli("checkpoint", code=2)

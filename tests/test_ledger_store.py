@@ -1,0 +1,163 @@
+"""The ledger tables on SQLite and PostgreSQL: the recorder's leaves, the one-query frontier, RFC 9162 proofs
+served from SQL (checked by the standalone verifier), concurrent writers, and rolled-back writes."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from datetime import date
+
+import pytest
+from sqlalchemy import insert, select, text
+
+from api.application import Storage, SupervisionLedger
+from infrastructure.checkpoints import create_signing_key_file
+from infrastructure.ledger import AutomaticCheckpoints
+from infrastructure.ledger_append import LedgerDamaged
+from infrastructure.ledger_tables import ledger_leaves
+from infrastructure.merkle import Frontier
+from infrastructure.svl_verify import (
+    event_leaf_hash,
+    leaf_hash,
+    root_from_leaf_hashes,
+    verify_consistency,
+    verify_inclusion,
+)
+from tests.test_ledger_tamper import event_rows
+from tests.test_supervision_ledger import content, staff
+
+SIZES = (1, 2, 3, 5, 8, 13, 64, 65, 300)
+
+
+def synthetic_leaves(count: int) -> list[bytes]:
+    return [leaf_hash(hashlib.sha256(i.to_bytes(8, "big")).digest()) for i in range(count)]
+
+
+def insert_tree(app: SupervisionLedger, hashes: list[bytes], start: int, frontier: Frontier) -> None:
+    rows = []
+    for index in range(start, len(hashes)):
+        completed = frontier.append(hashes[index])
+        rows.append({"leaf_index": index, "notification_id": 10 * index + 7, "leaf_hash": hashes[index],
+                     "completed_nodes": b"".join(h for _, _, h in completed[1:])})
+    with app.storage.engine.begin() as conn:
+        conn.execute(insert(ledger_leaves), rows)
+
+
+def test_proofs_served_from_sql_verify_at_every_size(ledger) -> None:
+    hashes = synthetic_leaves(SIZES[-1])
+    frontier, built = Frontier(), 0
+    store = ledger.integrity.store
+    for size in SIZES:
+        insert_tree(ledger, hashes[:size], built, frontier)
+        built = size
+        root = root_from_leaf_hashes(hashes[:size])
+        loaded = store.frontier()  # the recorder's one-query read of the right edge
+        assert (loaded.size, loaded.root()) == (size, root)
+        for index in sorted({0, size // 3, size // 2, size - 1}):
+            proof = store.inclusion_proof(index, size)
+            assert verify_inclusion(hashes[index], index, size, proof, root)
+            assert not verify_inclusion(hashes[index - 1] if index else hashes[-1], index, size, proof, root)
+        for old in sorted({1, size // 2, size - 1, size}):
+            if old:
+                old_root = root_from_leaf_hashes(hashes[:old])
+                assert verify_consistency(old, size, store.consistency_proof(old, size), old_root, root)
+
+
+def test_the_recorder_writes_one_leaf_per_event_in_notification_order(ledger) -> None:
+    staff(ledger)
+    rows = event_rows(ledger)
+    with ledger.storage.engine.connect() as conn:
+        leaves = conn.execute(select(ledger_leaves).order_by(ledger_leaves.c.leaf_index)).all()
+    assert [r.notification_id for r in leaves] == [r[0] for r in rows]
+    assert [bytes(r.leaf_hash) for r in leaves] == [event_leaf_hash(*row) for row in rows]
+    assert ledger.integrity.store.frontier().root() == root_from_leaf_hashes([bytes(r.leaf_hash) for r in leaves])
+
+
+def test_a_missing_frontier_row_stops_a_fresh_writer_instead_of_forking_the_tree(ledger, settings, master_key,
+                                                                                   clock) -> None:
+    staff(ledger)
+    with ledger.storage.engine.begin() as conn:
+        conn.execute(ledger_leaves.delete().where(ledger_leaves.c.leaf_index == 3))
+    # A writer that already holds the committed edge keeps appending to the true tree...
+    ledger.join_worker(name="Next", role="r", category="experienced", start_date=date(2024, 1, 1), actor="hr")
+    assert ledger.integrity.verify().first.kind.value == "deleted"
+    # ...one that must read the edge from the damaged table refuses to write.
+    fresh = SupervisionLedger(Storage.open(settings, master_key=master_key), clock)
+    try:
+        with ledger.storage.engine.begin() as conn:
+            conn.execute(ledger_leaves.delete().where(ledger_leaves.c.leaf_index == 5))
+        with pytest.raises(LedgerDamaged):
+            fresh.join_worker(name="Late", role="r", category="experienced", start_date=date(2024, 1, 1),
+                              actor="hr")
+    finally:
+        fresh.close()
+        fresh.storage.engine.dispose()
+
+
+def test_concurrent_writers_keep_leaf_order_equal_to_notification_order(ledger, settings, master_key, clock) -> None:
+    apps = [ledger] + [SupervisionLedger(Storage.open(settings, master_key=master_key), clock) for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def write(app: SupervisionLedger, n: int) -> None:
+        try:
+            for i in range(8):
+                app.join_worker(name=f"W{n}-{i}", role="r", category="experienced", start_date=date(2024, 1, 1),
+                                actor="hr")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(app, n)) for n, app in enumerate(apps)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for app in apps[1:]:
+            app.close()
+            app.storage.engine.dispose()
+    assert not errors, errors
+    report = ledger.integrity.verify()
+    assert report.intact, [f.describe() for f in report.findings]
+    assert report.events == report.leaves == 32
+    with ledger.storage.engine.connect() as conn:
+        nids = conn.execute(select(ledger_leaves.c.notification_id).order_by(ledger_leaves.c.leaf_index)).scalars()
+        assert list(nids) == sorted(r[0] for r in event_rows(ledger))
+
+
+def test_a_rolled_back_write_leaves_a_notification_id_gap_that_verify_accepts(ledger, settings) -> None:
+    staff(ledger)
+    table = ledger.recorder.events_table_name
+    with ledger.storage.engine.connect() as conn:
+        trans = conn.begin()
+        conn.execute(text(f"INSERT INTO {table} (originator_id, originator_version, topic, state) "
+                          f"SELECT originator_id, 77, topic, state FROM {table} LIMIT 1"))
+        trans.rollback()
+    ledger.join_worker(name="After", role="r", category="experienced", start_date=date(2024, 1, 1), actor="hr")
+    report = ledger.integrity.verify()
+    assert report.intact, [f.describe() for f in report.findings]
+    # PostgreSQL's sequence never hands a number back; SQLite reuses the rowid.
+    assert report.unused_notification_ids == (0 if settings.is_sqlite else 1)
+
+
+def test_automatic_checkpoints_every_n_events_and_after_t_seconds(ledger, tmp_path) -> None:
+    settings = ledger.storage.settings
+    create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
+    now = [0.0]
+    hook = AutomaticCheckpoints(ledger.integrity, every_events=4, every_seconds=60, monotonic=lambda: now[0])
+    ledger.after_save.append(hook)
+    _, supervisor, worker = staff(ledger)  # 5 events, one save each: due at the 4th
+    assert ledger.integrity.checkpoints.sizes() == [4]
+    now[0] = 61.0
+    ledger.draft_record(supervisee_id=worker, content=content(), actor=supervisor)  # 61 s since: due
+    assert ledger.integrity.checkpoints.sizes() == [4, 6]
+    assert ledger.integrity.verify().checkpoints_checked == 2
+
+
+def test_automatic_checkpoints_switch_off_quietly_without_a_signing_key(ledger, caplog) -> None:
+    hook = AutomaticCheckpoints(ledger.integrity, every_events=1, every_seconds=0)
+    ledger.after_save.append(hook)
+    staff(ledger)
+    assert not hook.enabled and ledger.integrity.checkpoints.sizes() == []
+    assert sum("automatic ledger checkpoints are off" in r.message for r in caplog.records) == 1
+

@@ -1,0 +1,198 @@
+"""Tampering underneath the application, with plain SQL on a separate connection, on SQLite and PostgreSQL:
+`verify` must name the first divergence precisely, and checkpoints and bundles must refuse to bless it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from sqlalchemy import delete, insert, text
+
+from api.application import SupervisionLedger
+from infrastructure.checkpoints import create_signing_key_file
+from infrastructure.ledger import LedgerTampered
+from infrastructure.ledger_store import canonical_originator_id, snapshot
+from infrastructure.ledger_tables import ledger_checkpoints, ledger_leaves
+from infrastructure.ledger_verify import Kind, Purge
+from infrastructure.merkle import Frontier
+from infrastructure.svl_verify import event_leaf_hash
+from tests.test_supervision_ledger import content, staff
+
+
+@pytest.fixture
+def signed(ledger: SupervisionLedger, tmp_path: Path) -> Iterator[SupervisionLedger]:
+    """The application with a signing key and a few records: 10 events."""
+    create_signing_key_file(ledger.storage.settings.signing_key_file, ledger.storage.settings.organisation_origin)
+    _, supervisor, worker = staff(ledger)
+    for day in (2, 3):
+        rid = ledger.draft_record(supervisee_id=worker, content=content(session_date=f"2026-03-0{day}"),
+                                  actor=supervisor)
+        ledger.share_record(rid, actor=supervisor)
+    ledger.record_leaving(worker, date(2026, 6, 1), actor="hr")
+    yield ledger
+
+
+# --- SQL underneath the application ---------------------------------------------------------------------
+
+def nid_column(app: SupervisionLedger) -> str:
+    return "rowid" if app.storage.settings.is_sqlite else "notification_id"
+
+
+def table(app: SupervisionLedger) -> str:
+    return app.recorder.events_table_name
+
+
+def sql(app: SupervisionLedger, statement: str, **params: object) -> list:
+    with app.storage.engine.begin() as conn:
+        result = conn.execute(text(statement), params)
+        return list(result) if result.returns_rows else []
+
+
+def event_rows(app: SupervisionLedger) -> list[tuple]:
+    """(nid, originator id, version, topic, state) as stored, in notification order."""
+    with snapshot(app.storage.engine, app.integrity.events) as snap:
+        return [(nid, canonical_originator_id(oid), *rest) for nid, oid, *rest in snap.events]
+
+
+def set_nid(app: SupervisionLedger, old: int, new: int) -> None:
+    sql(app, f"UPDATE {table(app)} SET {nid_column(app)} = :new WHERE {nid_column(app)} = :old", new=new, old=old)
+
+
+def rebuild_ledger(app: SupervisionLedger) -> None:
+    """What a careful attacker does after editing events: recompute every leaf and subtree hash."""
+    frontier, rows = Frontier(), []
+    for nid, oid, version, topic, state in event_rows(app):
+        leaf = event_leaf_hash(nid, oid, version, topic, state)
+        completed = frontier.append(leaf)
+        rows.append({"leaf_index": len(rows), "notification_id": nid, "leaf_hash": leaf,
+                     "completed_nodes": b"".join(h for _, _, h in completed[1:])})
+    with app.storage.engine.begin() as conn:
+        conn.execute(delete(ledger_leaves))
+        conn.execute(insert(ledger_leaves), rows)
+
+
+def verify(app: SupervisionLedger, published: Path | None = None):
+    return app.integrity.verify(published_dir=published)
+
+
+def first(app: SupervisionLedger, published: Path | None = None):
+    report = verify(app, published)
+    assert not report.intact, "tampering went unnoticed"
+    return report.first
+
+
+# --- intact -----------------------------------------------------------------------------------------------
+
+def test_an_untouched_ledger_is_intact_and_matches_its_checkpoints(signed, tmp_path) -> None:
+    signed.integrity.checkpoint(publish_to=tmp_path / "published")
+    report = verify(signed, tmp_path / "published")
+    assert report.intact, [f.describe() for f in report.findings]
+    assert report.events == report.leaves == 10
+    assert (report.checkpoints_checked, report.published_checked) == (1, 1)
+
+
+# --- tampering with events --------------------------------------------------------------------------------
+
+def test_one_changed_byte_of_an_event_is_altered(signed) -> None:
+    nid, oid, version, _, state = event_rows(signed)[6]
+    changed = state[:20] + bytes([state[20] ^ 0x01]) + state[21:]
+    sql(signed, f"UPDATE {table(signed)} SET state = :s WHERE {nid_column(signed)} = :n", s=changed, n=nid)
+    found = first(signed)
+    assert (found.kind, found.notification_id, found.originator_id, found.version) == (Kind.ALTERED, nid, oid, version)
+
+
+def test_a_deleted_event_is_deleted_and_its_record_named(signed) -> None:
+    rows = event_rows(signed)
+    nid, oid, version, _, _ = next(r for r in rows if r[2] == 1 and any(o[1] == r[1] and o[2] == 2 for o in rows)
+                                   and r[0] > 3)
+    sql(signed, f"DELETE FROM {table(signed)} WHERE {nid_column(signed)} = :n", n=nid)
+    found = first(signed)
+    assert (found.kind, found.notification_id) == (Kind.DELETED, nid)
+    assert f"record {oid} lacks version {version}" in found.detail
+
+
+def test_two_swapped_events_are_reordered(signed) -> None:
+    a, b = 4, 8
+    set_nid(signed, a, -1)
+    set_nid(signed, b, a)
+    set_nid(signed, -1, b)
+    report = verify(signed)
+    assert [(f.kind, f.notification_id) for f in report.findings] == [(Kind.REORDERED, a), (Kind.REORDERED, b)]
+
+
+def test_a_forged_event_is_inserted(signed) -> None:
+    nid = nid_column(signed)
+    sql(signed, f"INSERT INTO {table(signed)} (originator_id, originator_version, topic, state) "
+                f"SELECT originator_id, 99, topic, state FROM {table(signed)} WHERE {nid} = 4")
+    found = first(signed)
+    assert (found.kind, found.notification_id, found.version) == (Kind.INSERTED, 11, 99)
+
+
+def test_a_truncated_tail_is_truncated(signed) -> None:
+    sql(signed, f"DELETE FROM {table(signed)} WHERE {nid_column(signed)} > 8")
+    found = first(signed)
+    assert (found.kind, found.notification_id) == (Kind.TRUNCATED, 9)
+
+
+def test_emptied_ciphertext_is_lawful_only_under_a_destruction_record(signed) -> None:
+    nid, oid, *_ = event_rows(signed)[9]
+    sql(signed, f"UPDATE {table(signed)} SET state = :e WHERE {nid_column(signed)} = :n", e=b"", n=nid)
+    assert first(signed).kind is Kind.ALTERED
+    signed.integrity.purge_sources.append(lambda: [Purge(rule="bcp: 6 years", on="2032-06-01", originator_id=oid)])
+    report = verify(signed)
+    assert report.intact and [(n, p.rule) for n, p, _ in report.purged] == [(nid, "bcp: 6 years")]
+
+
+# --- tampering with the ledger and its checkpoints ------------------------------------------------------
+
+def test_an_edit_with_the_ledger_rebuilt_is_caught_by_a_published_checkpoint(signed, tmp_path) -> None:
+    published = tmp_path / "published"
+    signed.integrity.checkpoint(publish_to=published)
+    nid, _, _, _, state = event_rows(signed)[5]
+    sql(signed, f"UPDATE {table(signed)} SET state = :s WHERE {nid_column(signed)} = :n", s=state[::-1], n=nid)
+    rebuild_ledger(signed)
+    # With the stored checkpoints still there, they catch it...
+    assert first(signed).kind is Kind.LEDGER_REWRITTEN
+    # ...so the attacker removes them too: now nothing inside the database contradicts the edit,
+    sql(signed, "DELETE FROM ledger_checkpoints")
+    assert verify(signed).intact
+    # but the checkpoint published earlier does,
+    found = first(signed, published)
+    assert found.kind is Kind.LEDGER_REWRITTEN and "10.checkpoint" in found.detail
+    # and no new checkpoint will bless the rewritten ledger.
+    with pytest.raises(LedgerTampered, match="not an extension"):
+        signed.integrity.checkpoint(publish_to=published)
+
+
+def test_a_checkpoint_with_a_bad_signature_is_forged_and_blocks_signing(signed) -> None:
+    signed.integrity.checkpoint(publish_to=None)
+    note = sql(signed, "SELECT note FROM ledger_checkpoints")[0][0]
+    body, _, signature = note.rstrip("\n").rpartition(" ")
+    forged = f"{body} {'A' if signature[0] != 'A' else 'B'}{signature[1:]}\n"
+    with signed.storage.engine.begin() as conn:
+        conn.execute(ledger_checkpoints.update().values(note=forged))
+    assert first(signed).kind is Kind.FORGED_CHECKPOINT
+    with pytest.raises(LedgerTampered, match="does not verify"):
+        signed.integrity.checkpoint(publish_to=None)
+
+
+def test_a_checkpoint_is_not_signed_over_a_rewritten_prefix(signed) -> None:
+    signed.integrity.checkpoint(publish_to=None)
+    rows = event_rows(signed)
+    sql(signed, f"UPDATE {table(signed)} SET state = :s WHERE {nid_column(signed)} = 2", s=rows[1][4] + b"!")
+    rebuild_ledger(signed)
+    sql(signed, f"INSERT INTO {table(signed)} (originator_id, originator_version, topic, state) "
+                f"SELECT originator_id, 50, topic, state FROM {table(signed)} WHERE {nid_column(signed)} = 3")
+    rebuild_ledger(signed)
+    with pytest.raises(LedgerTampered, match="not an extension of checkpoint 10"):
+        signed.integrity.checkpoint(publish_to=None)
+
+
+def test_a_bundle_is_not_exported_for_a_record_that_no_longer_matches(signed) -> None:
+    nid, oid, *_ = event_rows(signed)[6]
+    sql(signed, f"UPDATE {table(signed)} SET topic = :t WHERE {nid_column(signed)} = :n", t="svl:sealed:v1:x", n=nid)
+    with pytest.raises(LedgerTampered, match="does not match the ledger"):
+        signed.integrity.export_bundle(UUID(oid))

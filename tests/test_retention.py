@@ -1,0 +1,277 @@
+"""A leaver's file is archived, kept for the policy's years, then destroyed by deleting its key —
+and nothing about it can be read again, not even from a restored backup."""
+
+import base64
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from hypothesis import given, settings as hyp_settings, strategies as st
+from sqlalchemy import select, text, update
+
+from api.application import Destroyed, Storage, SupervisionLedger
+from domain.errors import DomainError
+from domain.policy import PolicyIncomplete
+from domain.retention import retention_status
+from domain.schedule_rules import destruction_date
+from infrastructure.keys import data_keys
+from infrastructure.policy_packs import load_all_packs, load_pack_by_name
+from projections.schema import current_records, workers
+
+SECRET = "Discussed the Quillfeather allegation in confidence"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def content(session_date: str) -> dict:
+    return {"session_date": session_date, "attendees": ["S", "W"], "agenda": ["Caseload"], "discussion": SECRET,
+            "case_discussions": [{"case_reference": "Q.F.", "summary": "Reviewed"}]}
+
+
+def leaver_with_a_signed_record(app: SupervisionLedger, leaving: date = date(2019, 6, 30)) -> tuple[str, str, str]:
+    """A worker whose records were migrated in, who left in 2019; plus a colleague who stays."""
+    supervisor = str(app.join_worker(name="Sue Visor", role="Team manager", category="manager",
+                                     start_date=date(2010, 1, 4), actor="hr"))
+    leaver = str(app.join_worker(name="Lee Vaughan", role="Social worker", category="experienced",
+                                 start_date=date(2012, 5, 1), actor="hr"))
+    stayer = str(app.join_worker(name="Stella Stay", role="Social worker", category="experienced",
+                                 start_date=date(2015, 5, 1), actor="hr"))
+    for worker in (leaver, stayer):
+        app.allocate_supervisor(worker, supervisor, actor="hr")
+        rid = app.draft_record(supervisee_id=worker, content=content("2019-05-02"), actor=supervisor)
+        app.share_record(rid, actor=supervisor)
+        digest = app.get_record(rid).content_sha256
+        app.sign_record(rid, digest, actor=worker)
+        app.sign_record(rid, digest, actor=supervisor)
+    app.record_leaving(leaver, leaving, actor="hr")
+    return supervisor, leaver, stayer
+
+
+def record_of(app: SupervisionLedger, worker: str) -> str:
+    with app.storage.engine.connect() as conn:
+        return conn.execute(select(current_records.c.record_id)
+                            .where(current_records.c.supervisee_id == worker)).scalar_one()
+
+
+def status_of(app: SupervisionLedger, worker: str, on: date) -> str:
+    return next(f.status for f in app.retention_schedule(on) if f.worker_id == worker)
+
+
+def test_a_leaver_is_archived_with_the_packs_destruction_date_and_falls_due_on_it(ledger):
+    _, leaver, _ = leaver_with_a_signed_record(ledger)
+    assert ledger.archive_leaver(leaver, actor="hr") == date(2025, 6, 30)  # bcp: 6 years after leaving
+    assert status_of(ledger, leaver, date(2025, 6, 29)) == "retained"
+    assert status_of(ledger, leaver, date(2025, 6, 30)) == "due"
+
+
+def test_dry_run_lists_exactly_what_would_go_and_destroys_nothing(ledger):
+    _, leaver, stayer = leaver_with_a_signed_record(ledger)
+    ledger.archive_leaver(leaver, actor="hr")
+    [planned] = ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo", dry_run=True)
+    assert planned.worker_id == leaver and planned.status == "would_destroy"
+    assert planned.record_ids == [record_of(ledger, leaver)]
+    assert planned.event_count == 4 + 4  # the record: drafted, shared, two signatures; the worker: joined, allocated, left, archived
+    assert ledger.get_record(record_of(ledger, leaver)).content["discussion"] == SECRET
+
+
+def test_destruction_makes_every_event_about_the_worker_unreadable_and_spares_everyone_else(ledger):
+    _, leaver, stayer = leaver_with_a_signed_record(ledger)
+    ledger.archive_leaver(leaver, actor="hr")
+    leaver_record, stayer_record = record_of(ledger, leaver), record_of(ledger, stayer)
+
+    [done] = ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo")
+
+    assert done.status == "destroyed" and done.record_ids == [leaver_record]
+    with pytest.raises(Destroyed):
+        ledger.get_record(leaver_record)
+    with pytest.raises(Destroyed):
+        ledger.get_worker(leaver)
+    assert ledger.get_record(stayer_record).content["discussion"] == SECRET
+    assert status_of(ledger, leaver, date(2026, 3, 1)) == "destroyed"
+    with ledger.storage.engine.connect() as conn:
+        assert conn.execute(select(workers.c.worker_id).where(workers.c.worker_id == leaver)).first() is None
+        assert conn.execute(select(current_records.c.record_id)
+                            .where(current_records.c.supervisee_id == leaver)).first() is None
+    assert ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo") == []  # idempotent
+
+
+def test_read_models_rebuilt_after_a_destruction_match_the_purged_ones(ledger):
+    _, leaver, _ = leaver_with_a_signed_record(ledger)
+    ledger.archive_leaver(leaver, actor="hr")
+    ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo")
+    before = [f.to_dict() for f in ledger.retention_schedule(date(2026, 3, 1))]
+    with ledger.storage.engine.connect() as conn:
+        records_before = sorted(map(tuple, conn.execute(select(current_records)).all()))
+    ledger.read_models.rebuild()
+    after = [f.to_dict() for f in ledger.retention_schedule(date(2026, 3, 1))]
+    with ledger.storage.engine.connect() as conn:
+        records_after = sorted(map(tuple, conn.execute(select(current_records)).all()))
+    assert (after, records_after) == (before, records_before)
+
+
+def test_after_destruction_the_database_holds_no_plaintext_and_no_usable_key(ledger, settings):
+    _, leaver, _ = leaver_with_a_signed_record(ledger)
+    ledger.archive_leaver(leaver, actor="hr")
+    key_id = ledger.storage.keyring.key_id_for(leaver)
+    wrapped = ledger.storage.keyring.wrapped(key_id)
+    assert wrapped is not None
+    ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo", purge_ciphertext=True)
+
+    assert ledger.storage.keyring.wrapped(key_id) is None
+    table = ledger.recorder.events_table_name
+    with ledger.storage.engine.connect() as conn:
+        originators = [str(o) for o in conn.execute(
+            text("SELECT originator_id FROM key_assignments WHERE key_id = :k"), {"k": key_id}).scalars()]
+        states = conn.execute(text(f"SELECT state FROM {table}")).scalars().all()
+    assert sum(1 for s in states if bytes(s) == b"") == len(_events_of(ledger, originators))
+    if settings.is_sqlite:
+        ledger.close()
+        path = settings.sqlite_path
+        raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+        assert wrapped not in raw
+        assert b"Quillfeather" not in raw and b"Lee Vaughan" not in raw
+
+
+def _events_of(app: SupervisionLedger, originators: list[str]) -> list:
+    return [e for o in originators for e in app.recorder.select_events(UUID(o))]
+
+
+def test_a_held_file_is_never_destroyed_until_the_hold_is_released(ledger):
+    _, leaver, _ = leaver_with_a_signed_record(ledger)
+    ledger.archive_leaver(leaver, actor="hr")
+    hold = ledger.place_hold(leaver, kind="investigation", reason="Allegation under LADO review",
+                             reference="LADO-2026-014", actor="io:jones")
+    assert status_of(ledger, leaver, date(2026, 3, 1)) == "held"
+    assert ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo") == []
+    assert ledger.get_record(record_of(ledger, leaver)).content["discussion"] == SECRET
+    assert ledger.holds(leaver)[0]["reference"] == "LADO-2026-014"
+    ledger.release_hold(hold, reason="Investigation closed, no further action", actor="io:jones")
+    assert [o.worker_id for o in ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo")] == [leaver]
+
+
+def test_a_pack_without_a_retention_period_refuses_archival_and_destruction(settings, master_key, clock):
+    darlington = dataclasses.replace(settings, policy_pack="darlington")
+    app = SupervisionLedger(Storage.open(darlington, master_key=master_key), clock)
+    try:
+        _, leaver, _ = leaver_with_a_signed_record(app)
+        with pytest.raises(PolicyIncomplete, match="no retention period"):
+            app.archive_leaver(leaver, actor="hr")
+        with pytest.raises(PolicyIncomplete):
+            app.run_retention(as_of=date(2026, 3, 1), actor="dpo")
+    finally:
+        app.close()
+        app.storage.engine.dispose()
+
+
+def test_hull_shows_archival_overdue_a_month_after_leaving(settings, master_key, clock):
+    hull = dataclasses.replace(settings, policy_pack="hull")
+    app = SupervisionLedger(Storage.open(hull, master_key=master_key), clock)
+    try:
+        _, leaver, _ = leaver_with_a_signed_record(app, leaving=date(2026, 1, 30))
+        assert status_of(app, leaver, date(2026, 2, 28)) == "awaiting_archival"  # within one month (28 Feb)
+        assert status_of(app, leaver, date(2026, 3, 1)) == "archival_overdue"
+        assert app.archive_leaver(leaver, actor="hr") == date(2033, 1, 30)  # hull: seven years
+    finally:
+        app.close()
+        app.storage.engine.dispose()
+
+
+def test_only_a_dry_run_may_look_into_the_future(ledger):
+    with pytest.raises(DomainError, match="only a dry run may look ahead"):
+        ledger.run_retention(as_of=date(2099, 1, 1), actor="dpo")
+    assert ledger.run_retention(as_of=date(2099, 1, 1), actor="dpo", dry_run=True) == []
+
+
+def test_a_restored_backup_does_not_resurrect_a_destroyed_file(ledger, settings, master_key, clock):
+    _, leaver, _ = leaver_with_a_signed_record(ledger)
+    ledger.archive_leaver(leaver, actor="hr")
+    record = record_of(ledger, leaver)
+    key_id = ledger.storage.keyring.key_id_for(leaver)
+    backed_up_key = ledger.storage.keyring.wrapped(key_id)
+    ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo")
+    ledger.close()
+    # The restore, underneath the application: the old wrapped key is back in the database.
+    with ledger.storage.engine.begin() as conn:
+        conn.execute(update(data_keys).where(data_keys.c.key_id == key_id)
+                     .values(wrapped_key=backed_up_key, destroyed_at=None))
+    restarted = SupervisionLedger(Storage.open(settings, master_key=master_key), clock)
+    try:
+        assert restarted.storage.keyring.wrapped(key_id) is None
+        with pytest.raises(Destroyed):
+            restarted.get_record(record)
+    finally:
+        restarted.close()
+        restarted.storage.engine.dispose()
+
+
+@pytest.mark.parametrize("step", ["started", "key_destroyed"])
+def test_a_run_killed_midway_is_finished_by_the_next_run(ledger, settings, master_key, step):
+    _, leaver, _ = leaver_with_a_signed_record(ledger)
+    ledger.archive_leaver(leaver, actor="hr")
+    record = record_of(ledger, leaver)
+    ledger.close()
+    settings.master_key_file.write_text(base64.b64encode(master_key).decode())
+    env = {**os.environ, "SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
+           "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_DRILL_PAUSE_AT": step}
+    env.pop("SVL_MASTER_KEY", None)
+    run = [sys.executable, "-m", "api.cli", "retention", "run", "--as-of", "2026-03-01", "--actor", "dpo"]
+    proc = subprocess.Popen(run, cwd=REPO, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        _wait_for(proc, f"drill: paused after {step}")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    env.pop("SVL_DRILL_PAUSE_AT")
+    finished = subprocess.run(run + ["--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    assert '"status": "resumed_and_destroyed"' in finished.stdout
+
+    restarted = SupervisionLedger(Storage.open(settings, master_key=master_key))
+    try:
+        with pytest.raises(Destroyed):
+            restarted.get_record(record)
+        assert status_of(restarted, leaver, date(2026, 3, 1)) == "destroyed"
+    finally:
+        restarted.close()
+        restarted.storage.engine.dispose()
+
+
+def _wait_for(proc: subprocess.Popen, marker: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    assert proc.stderr is not None
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if marker in line:
+            return
+        if not line and proc.poll() is not None:
+            raise AssertionError(f"the run ended before {marker!r} (exit {proc.returncode})")
+    raise AssertionError(f"no {marker!r} within {seconds} s")
+
+
+PACKS_WITH_PERIODS = {name: pack for name, pack in load_all_packs().items()
+                      if pack.retention.years_after_employment_ends is not None}
+
+
+@hyp_settings(max_examples=300, deadline=None)
+@given(name=st.sampled_from(sorted(PACKS_WITH_PERIODS)), leaving=st.dates(date(2000, 1, 1), date(2030, 12, 31)),
+       days_after=st.integers(-4000, 4000), holds=st.integers(0, 2))
+def test_nothing_is_destroyed_before_its_date_and_everything_due_is(name, leaving, days_after, holds):
+    pack = PACKS_WITH_PERIODS[name]
+    due_on = destruction_date(pack, leaving)
+    on = date.fromordinal(max(1, leaving.toordinal() + days_after))
+    status = retention_status(state="archived", leaving_date=leaving, destruction_date=due_on,
+                              archival_deadline=None, active_holds=holds, destroyed=False, as_of=on)
+    if on < due_on:
+        assert status == "retained"
+    else:
+        assert status == ("held" if holds else "due")
+    assert due_on.year - leaving.year == pack.retention.years_after_employment_ends
+    assert load_pack_by_name(name) == pack

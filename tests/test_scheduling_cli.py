@@ -1,0 +1,108 @@
+"""`svl due`, `svl session`, `svl agreement`, `svl case`, `svl report frequency` on both backends, through typer's
+CliRunner against the fixture's database."""
+
+import base64
+import csv
+import io
+import json
+from datetime import date, datetime, timezone
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app as svl
+from tests.test_scheduling_app import held, new_worker, supervisors
+
+D = date
+
+
+@pytest.fixture
+def run(settings, master_key):
+    settings.master_key_file.write_text(base64.b64encode(master_key).decode())
+    env = {"SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
+           "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
+           "SVL_POLICY_PACK": "bcp", "COLUMNS": "220"}
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0) -> str:
+        result = runner.invoke(svl, list(args), env=env)
+        assert result.exit_code == code, result.output + str(result.exception or "")
+        return result.output
+    return invoke
+
+
+def test_svl_due_shows_each_worker_with_reasons_as_table_json_and_csv(ledger, clock, run, tmp_path):
+    app = ledger
+    _, supervisor = supervisors(app, clock)
+    nqsw = new_worker(app, clock, supervisor, "nqsw_asye", D(2026, 3, 2), name="Nia New")
+    held(app, clock, nqsw, supervisor, D(2026, 3, 3))
+
+    table = run("due", "--as-of", "2026-03-15", "--team", "alex supervisor")
+    assert "Nia New" in table and "Morgan Manager" not in table  # only Alex's team
+    assert "NQSW/ASYE weekly phase (bcp: weekly for the first 6 weeks): last session 3 Mar, due 10 Mar, 5 days" \
+           " overdue" in table
+    assert "For Newly Qualified Social Workers the frequency of supervision should be weekly" in table
+
+    answer = json.loads(run("due", "--as-of", "2026-03-15", "--json"))
+    rows = {r["name"]: r for r in answer["workers"]}
+    assert answer["as_of"] == "2026-03-15" and answer["pack"] == "bcp"
+    assert (rows["Nia New"]["status"], rows["Nia New"]["days_overdue"], rows["Nia New"]["due"]) == \
+        ("overdue", 5, "2026-03-10")
+    assert "no supervisor allocated" in rows["Morgan Manager"]["issues"][0]["text"]
+
+    export = tmp_path / "due.csv"
+    run("due", "--as-of", "2026-03-15", "--csv", str(export), "--attention", "--pack", "hull")
+    exported = list(csv.DictReader(io.StringIO(export.read_text())))
+    assert {r["name"] for r in exported} >= {"Nia New"}
+    assert next(r for r in exported if r["name"] == "Nia New")["rule"].startswith("NQSW/ASYE weekly phase (hull")
+
+    assert "no single worker matches 'Nobody'" in run("due", "--team", "Nobody", code=2)
+
+
+def test_sessions_agreements_and_cases_from_the_command_line(ledger, clock, run, tmp_path):
+    app = ledger
+    _, supervisor = supervisors(app, clock)
+    worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
+    today = datetime.now(timezone.utc).date()
+
+    out = run("session", "schedule", "Sam Worker", "--at", "2026-01-12T10:00", "--minutes", "60",
+              "--actor", "Alex Supervisor")
+    session = out.split()[-1]
+    assert "session held on 2026-01-12, 45 min" in run("session", "hold", session[:8], "--minutes", "45",
+                                                       "--actor", supervisor[:8])
+    booked = run("session", "schedule", worker, "--at", "2026-02-09T10:00", "--actor", supervisor).split()[-1]
+    assert "sets no rebooking deadline" in run("session", "cancel", booked, "--reason", "leave", "--actor", worker)
+    replacement = run("session", "rebook", booked, "--at", "2026-02-11T10:00", "--actor", supervisor).split()[-1]
+    listing = json.loads(run("session", "list", "--worker", "Sam Worker", "--json"))
+    assert sorted(r["state"] for r in listing) == ["cancelled", "held", "scheduled"]
+    assert "not one of: sickness, leave, operational" in run("session", "cancel", replacement, "--reason", "bored",
+                                                             "--actor", worker, code=2)
+    assert "already cancelled" in run("session", "cancel", booked, "--reason", "leave", "--actor", worker, code=2)
+
+    agreement = run("agreement", "draft", "Sam Worker", "--actor", "Alex Supervisor", "--frequency", "monthly",
+                    "--minutes", "90").split()[2].rstrip(":")
+    assert "awaiting the supervisor" in run("agreement", "sign", agreement[:8], "--actor", "Sam Worker")
+    assert f"in force from {today}" in run("agreement", "sign", agreement, "--actor", "Alex Supervisor")
+    assert f"reviewed on {today}" in run("agreement", "review", agreement, "--actor", "Sam Worker")
+    assert "in force" in run("agreement", "list", "--worker", "Sam Worker")
+
+    assert "known ratings: private_fostering_language_student, private_fostering_mainstream, red" in run(
+        "case", "open", "Sam Worker", "CN-77", "--rating", "green", "--actor", "Alex Supervisor", code=2)
+    case = run("case", "open", "Sam Worker", "CN-77", "--rating", "red", "--actor", "Alex Supervisor",
+               "--last-discussed", "2026-01-12").split()[1]
+    assert "discussion recorded" in run("case", "discuss", case[:8], "--on", "2026-02-11", "--actor", supervisor)
+
+    # January as it stood on 31 Jan knew nothing of a session entered today; as known today, it counts.
+    as_it_stood = json.loads(run("report", "frequency", "--month", "2026-01", "--json"))
+    assert as_it_stood["as_of"] == "2026-01-31" and "of 3 workers met" in as_it_stood["summary"]
+    assert next(r for r in as_it_stood["workers"] if r["name"] == "Sam Worker")["sessions_held"] == 0
+    report = json.loads(run("report", "frequency", "--month", "2026-01", "--as-of", today.isoformat(), "--json"))
+    mine = next(r for r in report["workers"] if r["name"] == "Sam Worker")
+    assert (mine["sessions_held"], mine["sessions_required"], mine["met"]) == (1, 0, True)
+    export = tmp_path / "frequency.csv"
+    run("report", "frequency", "--month", "2026-01", "--csv", str(export))
+    assert export.read_text().splitlines()[0].startswith("worker_id,name,supervisor,category,rule,sessions_held")
+    board = json.loads(run("due", "--json", "--as-of", today.isoformat()))
+    sam = next(r for r in board["workers"] if r["name"] == "Sam Worker")
+    assert sam["last_session"] == "2026-01-12" and sam["next_booked"] is None
+    assert any("case CN-77 (red, monthly): last discussed 11 Feb" in i["text"] for i in sam["issues"])
