@@ -5,6 +5,7 @@
 """
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,10 +77,10 @@ def _print_report(report: AuditReport, published: Path | None) -> None:
     if report.intact:
         console.print(f"[bold green]intact:[/] {report.events:,} events, {report.leaves:,} ledger leaves, "
                       f"root {report.root.hex()}")
-        console.print(f"  {report.checkpoints_checked} stored checkpoint(s)"
-                      + (f" and {report.published_checked} published in {published}" if published else "")
-                      + " verified" + (f" (latest: size {report.latest_checkpoint:,})"
-                                       if report.latest_checkpoint is not None else ""))
+        console.print(f"  checkpoints verified: {report.checkpoints_checked} stored"
+                      + (f", {report.published_checked} published ({published})" if published else "")
+                      + (f"; latest covers {report.latest_checkpoint:,} events"
+                         if report.latest_checkpoint is not None else ""))
     else:
         first = report.first
         assert first is not None
@@ -114,8 +115,9 @@ def checkpoint(publish: Path = typer.Option(None, "--publish", help="also publis
         return
     what = "signed" if outcome.created else "unchanged since the last checkpoint"
     console.print(f"[green]checkpoint {what}:[/] {cp.tree_size:,} events")
-    console.print(outcome.note, markup=False, highlight=False, end="")
-    console.print(f"verifier key: {vkey}", markup=False, highlight=False)
+    sys.stdout.write(outcome.note)  # verbatim: a wrapped signature line would no longer verify
+    sys.stdout.write(f"verifier key: {vkey}\n")
+    sys.stdout.flush()
     if outcome.published:
         console.print(f"published: {outcome.published}")
     else:
@@ -172,4 +174,4 @@ def consistency(from_size: int = typer.Argument(..., help="the size of the tree 
 def key() -> None:
     """Print the organisation's verifier key (public): publish it beside the checkpoints."""
     with opened_ledger() as app, ledger_errors():
-        console.print(app.integrity.verifier_key(), markup=False, highlight=False)
+        sys.stdout.write(app.integrity.verifier_key() + "\n")

@@ -29,6 +29,7 @@ from api.http_support import API_PREFIX, PRINCIPAL_KEY, PUBLIC_KEY, ROLES_KEY
 from domain.authorisation import ALL_ROLES
 from domain.errors import DomainError, InvalidContent, NotPermitted, OutOfOrder, StaleVersion
 from infrastructure.keys import KeyDestroyed
+from infrastructure.policy_packs import PolicyPackError
 from infrastructure.sealed_mapper import EventDestroyed
 from infrastructure.settings import Settings
 from infrastructure.users import Authenticator, Principal, TokenAuthenticator, UserError
@@ -219,6 +220,7 @@ def _add_error_handlers(api: FastAPI) -> None:
         (OutOfOrder, lambda _, e: _error(409, str(e))),
         (InvalidContent, lambda _, e: _error(422, str(e), field="content")),
         (UserError, lambda _, e: _error(422, str(e))),
+        (PolicyPackError, lambda _, e: _error(422, str(e), field="pack")),
         (EventDestroyed, lambda _, e: _error(410, f"destroyed under a retention rule: {e}")),
         (KeyDestroyed, lambda _, e: _error(410, f"destroyed under a retention rule: {e}")),
         (DomainError, lambda _, e: _error(422, str(e))),

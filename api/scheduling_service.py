@@ -6,7 +6,7 @@ Methods here use self.repository, self.save_and_project, self.clock and self.sto
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -25,9 +25,9 @@ from domain.schedule_rules import calendar_for
 from domain.sessions import SupervisionSession
 from domain.workers import Worker
 from infrastructure.keys import StagedKeys
-from infrastructure.policy_packs import load_pack_by_name
+from infrastructure.policy_packs import PolicyPackError, load_pack_by_name
 from projections.supervision_compliance import (
-    Scope, compliance_agreements, compliance_sessions, cutoff_for, joined_on, load_facts, load_month,
+    MonthFacts, Scope, compliance_agreements, compliance_sessions, joined_on, load_facts, load_month,
 )
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,10 @@ class SchedulingService:
             return pack
         name = pack or self.storage.settings.policy_pack  # type: ignore[attr-defined]
         if name not in self._packs:
-            self._packs[name] = load_pack_by_name(name)
+            try:
+                self._packs[name] = load_pack_by_name(name)
+            except PolicyPackError as exc:  # a name typed by a user is a refusal, not a server fault
+                raise DomainError(str(exc)) from None
         return self._packs[name]
 
     # -- sessions ---------------------------------------------------------------------------------------
@@ -373,22 +376,9 @@ class SchedulingService:
         if day < first:
             raise DomainError(f"nothing is known about {month} as of {day}: the month had not started")
         end = min(last, day)
-        minimum = policy.minimum_session_minutes.minutes
         with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
             months = load_month(conn, first, last, day, Scope(team=str(team) if team else None))
-        rows = []
-        for m in months:
-            w = m.worker
-            window_first = max(first, w["start_date"])
-            window_last = min(end, w["left_on"]) if w["left_on"] and w["left_on"] >= window_first else end
-            monitored = max(w["start_date"], joined_on(w))
-            counted = month_frequency(policy, w["category"], w["start_date"], monitored, m.last_before, m.held,
-                                      max(window_first, monitored) if m.last_before is None else window_first,
-                                      window_last)
-            rule, source = rule_in_force(policy, w["category"], w["start_date"], window_last)
-            short = sum(1 for lasted in m.held_minutes if minimum and lasted < minimum)
-            rows.append(FrequencyRow(w["worker_id"], w["category"], w["supervisor_id"], rule, source, counted.held,
-                                     counted.required, counted.overdue_days, short, m.cancelled))
+        rows = [_month_row(policy, m, first, end) for m in months]
         rows.sort(key=lambda r: (r.met, -r.overdue_days, r.worker_id))
         names = self.worker_names({p for r in rows for p in (r.worker_id, r.supervisor_id) if p}) if with_names else {}
         return FrequencyReport(month, first, last, day, policy.short_name, rows, names)
@@ -404,8 +394,6 @@ class SchedulingService:
         return names
 
     def _with_case_references(self, facts: list[WorkerFacts]) -> list[WorkerFacts]:
-        from dataclasses import replace
-
         if not any(f.cases for f in facts):
             return facts
         return [f if not f.cases else replace(f, cases=tuple(
@@ -443,6 +431,22 @@ class SchedulingService:
         return aggregate
 
 
+def _month_row(policy: PolicyPack, m: MonthFacts, first: date, end: date) -> FrequencyRow:
+    w = m.worker
+    # Counted from the 1st, or from when the worker started (or the ledger first knew them, with no session
+    # before), to the month's end, the day asked about, or the leaving day.
+    monitored = max(w["start_date"], joined_on(w))
+    window_first = max(first, w["start_date"] if m.last_before is not None else monitored)
+    window_last = min(end, w["left_on"]) if w["left_on"] and w["left_on"] >= window_first else end
+    counted = month_frequency(policy, w["category"], w["start_date"], monitored, m.last_before, m.held,
+                              window_first, window_last)
+    rule, source = rule_in_force(policy, w["category"], w["start_date"], max(window_last, w["start_date"]))
+    minimum = policy.minimum_session_minutes.minutes
+    short = sum(1 for lasted in m.held_minutes if minimum and lasted < minimum)
+    return FrequencyRow(w["worker_id"], w["category"], w["supervisor_id"], rule, source, counted.held,
+                        counted.required, counted.overdue_days, short, m.cancelled)
+
+
 def _supervisor_on(worker: Worker, day: date) -> tuple[str | None, date | None]:
     """Who supervised the worker on `day`, and the day that supervision ended (None: still current)."""
     for period in worker.previous_supervisors:
@@ -456,4 +460,4 @@ def _people(rows: Iterable[WorkerCompliance]) -> set[str]:
     return {p for r in rows for p in (r.worker_id, r.supervisor_id) if p}
 
 
-__all__ = ["Dashboard", "FrequencyReport", "FrequencyRow", "SchedulingService", "cutoff_for", "parse_month"]
+__all__ = ["Dashboard", "FrequencyReport", "FrequencyRow", "SchedulingService", "parse_month"]

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
+from domain.policy import CancellationReason as PackCancellationReason
 from domain.policy import Interval, PolicyPack, WorkerCategory, add_interval
 from domain.schedule_rules import (
     agreement_review_due,
@@ -21,7 +22,6 @@ from domain.schedule_rules import (
     next_due_date,
     rebooking_deadline,
 )
-from domain.policy import CancellationReason as PackCancellationReason
 from domain.working_days import WorkingCalendar
 
 DUE_SOON_DAYS = 7

@@ -135,12 +135,15 @@ class IntegrityLedger:
     def checkpoint(self, publish_to: Path | None | object = _DEFAULT) -> CheckpointOutcome:
         """Signs the tree as it stands, after proving it consistent with the previous checkpoint."""
         key = self.signing_key()
+        directory = self._directory(publish_to)
+        # The previous checkpoint as stored, and as last published: rewriting the ledger and deleting
+        # the stored checkpoints must not let the next signature bless the rewritten tree. Read before
+        # the tree, so that a checkpoint another process signs meanwhile is never larger than our tree.
+        latest = self.checkpoints.latest()
+        previous_notes = self._previous_notes(latest, directory)
         frontier = self.store.frontier()
         size, root = frontier.size, frontier.root()
-        latest = self.checkpoints.latest()
-        # The previous checkpoint as stored, and as last published: rewriting the ledger and deleting
-        # the stored checkpoints must not let the next signature bless the rewritten tree.
-        for where, note in self._previous_notes(latest, publish_to):
+        for where, note in previous_notes:
             previous = self._trusted(note, key.vkey)
             if previous.tree_size > size:
                 raise LedgerTampered(
@@ -152,7 +155,7 @@ class IntegrityLedger:
                     f"the ledger is not an extension of checkpoint {previous.tree_size} ({where}): its first "
                     f"{previous.tree_size} leaves were changed; run `svl verify`. Nothing was signed.")
         if latest is not None and latest.tree_size == size:
-            return self._publish(CheckpointOutcome(latest.note, latest.checkpoint, False, None), publish_to, key)
+            return self._publish(CheckpointOutcome(latest.note, latest.checkpoint, False, None), directory, key)
         note = sign_checkpoint(self.origin, size, root, key.private_key, key.name, time=self.clock())
         created = self.checkpoints.add(note)
         if not created:  # another process signed this size a moment ago: theirs stands
@@ -160,25 +163,27 @@ class IntegrityLedger:
             assert existing is not None
             note = existing.note
         outcome = CheckpointOutcome(note, self._trusted(note, key.vkey), created, None)
-        return self._publish(outcome, publish_to, key)
+        return self._publish(outcome, directory, key)
 
-    def _previous_notes(self, latest: StoredCheckpoint | None, publish_to: Path | None | object) -> list[tuple[str, str]]:
+    def _directory(self, publish_to: Path | None | object) -> Path | None:
+        chosen = self.settings.checkpoint_dir if publish_to is _DEFAULT else publish_to
+        return None if chosen is None else Path(chosen)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _previous_notes(latest: StoredCheckpoint | None, directory: Path | None) -> list[tuple[str, str]]:
         notes = [] if latest is None else [("database", latest.note)]
-        directory = self.settings.checkpoint_dir if publish_to is _DEFAULT else publish_to
-        if directory is not None:
-            published = Path(directory) / LATEST_FILE  # type: ignore[arg-type]
-            if published.is_file():
-                text = published.read_text(encoding="utf-8")
-                if latest is None or text != latest.note:
-                    notes.append((str(published), text))
+        published = None if directory is None else directory / LATEST_FILE
+        if published is not None and published.is_file():
+            text = published.read_text(encoding="utf-8")
+            if latest is None or text != latest.note:
+                notes.append((str(published), text))
         return notes
 
-    def _publish(self, outcome: CheckpointOutcome, publish_to: Path | None | object,
-                 key: SigningKey) -> CheckpointOutcome:
-        directory = self.settings.checkpoint_dir if publish_to is _DEFAULT else publish_to
+    @staticmethod
+    def _publish(outcome: CheckpointOutcome, directory: Path | None, key: SigningKey) -> CheckpointOutcome:
         if directory is None:
             return outcome
-        path = publish(Path(directory), outcome.note, key.vkey)  # type: ignore[arg-type]
+        path = publish(directory, outcome.note, key.vkey)
         return CheckpointOutcome(outcome.note, outcome.checkpoint, outcome.created, path)
 
     def _trusted(self, note: str, vkey: str) -> Checkpoint:

@@ -4,7 +4,9 @@ Storage model (the SQL tables follow it): a node key ``(level, index)`` names
 the COMPLETE, power-of-two-aligned subtree covering leaves
 ``[index * 2**level, (index + 1) * 2**level)``; level 0 holds the leaf hashes.
 A node is stored once all its leaves exist and never changes afterwards, so
-one table serves proofs for every past tree size.
+one table serves proofs for every past tree size. (The SQL store keeps node
+(L >= 1, i) in the row of the leaf that completed it, ((i + 1) << L) - 1: see
+``infrastructure.ledger_tables`` and ``infrastructure.ledger_store``.)
 
 Every hash a proof needs is an RFC-shaped range ``[start, end)``; such a range
 is at most ~log2(n) complete nodes (only ranges on the tree's right edge are

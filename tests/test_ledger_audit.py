@@ -321,3 +321,20 @@ def test_any_single_tampering_is_found_at_its_first_notification_id(size, data) 
     report = run(events, leaves)
     assert {(f.kind, f.notification_id) for f in report.findings} == expected
     assert report.first.notification_id == min(nid for _, nid in expected)
+
+
+def test_the_fast_path_encodes_leaves_exactly_like_the_reference_encoding() -> None:
+    events = [(1, "x", 1, "t", b"a"), (2, "y" * 100, 1, "svl:sealed:v1:" + "k" * 300, os.urandom(900)),
+              (3, str(uuid.UUID(int=5)), 1, "tópico ünïcode", b"\x00" * 33), (4, "x", 2, "", b"z")]
+    leaves = make_leaves(events)
+    assert run(events, leaves).intact
+    events[1] = with_state(events[1], events[1][4][:-1])
+    assert run(events, leaves).first.notification_id == 2
+
+
+def test_sqlite_spelled_ids_verify_against_leaves_of_the_canonical_id(log) -> None:
+    events, leaves = log
+    as_stored = [(nid, oid.replace("-", ""), *rest) for nid, oid, *rest in events]
+    assert run(as_stored, leaves).intact
+    as_stored[3] = with_state(as_stored[3], b"changed")
+    assert run(as_stored, leaves).first.originator_id == events[3][1]  # named in the canonical spelling

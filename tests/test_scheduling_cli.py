@@ -57,6 +57,7 @@ def test_svl_due_shows_each_worker_with_reasons_as_table_json_and_csv(ledger, cl
     assert next(r for r in exported if r["name"] == "Nia New")["rule"].startswith("NQSW/ASYE weekly phase (hull")
 
     assert "no single worker matches 'Nobody'" in run("due", "--team", "Nobody", code=2)
+    assert "no policy pack named 'nowhere'" in run("due", "--pack", "nowhere", code=2)
 
 
 def test_sessions_agreements_and_cases_from_the_command_line(ledger, clock, run, tmp_path):

@@ -65,6 +65,7 @@ def test_managers_see_their_team_and_qa_the_organisation(ledger, clock, client):
     # bcp: weekly for the first six weeks from 2 Mar: due 9, 16, 23, 30 Mar; one held on 3 Mar
     assert (nqsw["sessions_held"], nqsw["sessions_required"], nqsw["met"]) == (1, 4, False)
     assert client("qa").get("/api/v1/compliance/frequency", params={"month": "2026-13"}).status_code == 422
+    assert client("qa").get("/api/v1/compliance/due", params={"pack": "nowhere"}).status_code == 422
 
 
 def test_sessions_agreements_and_cases_act_as_the_caller(ledger, clock, client):
