@@ -26,28 +26,13 @@ from infrastructure.keys import ORGANISATION_KEY_ID, KeyRing, StagedKeys, load_m
 from infrastructure.sealed_mapper import EventDestroyed, SealedMapper
 from infrastructure.settings import Settings
 from api.access_service import AccessService
+from api.errors import Conflict, Destroyed, NotFound
 from api.retention_service import RetentionService
 from api.scheduling_service import SchedulingService
 from projections.runner import ProjectionRunner
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
-
-
-class Conflict(DomainError):
-    """Someone else changed the aggregate first; the caller should reload and retry."""
-
-    def __init__(self, message: str, current_version: int | None = None) -> None:
-        super().__init__(message)
-        self.current_version = current_version
-
-
-class NotFound(DomainError):
-    pass
-
-
-class Destroyed(NotFound):
-    """The content existed but was destroyed under a retention rule (HTTP 410 Gone)."""
 
 
 class DateAsISO(Transcoding):
@@ -116,6 +101,7 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         self.read_models.create_tables()
         # The integrity ledger's checkpoints, proofs and verification; signs a checkpoint when one is due.
         self.integrity = IntegrityLedger.for_app(self)
+        self.integrity.purge_sources.append(self.lawful_purges)
         self.after_save.append(AutomaticCheckpoints(self.integrity, storage.settings.checkpoint_every_events,
                                                     storage.settings.checkpoint_every_seconds))
         storage.keyring.on_keys_destroyed.append(self._forget_decrypted_aggregates)

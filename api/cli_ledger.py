@@ -92,12 +92,32 @@ def _print_report(report: AuditReport, published: Path | None) -> None:
                 errors.print(f"   - {finding.describe()}", markup=False, highlight=False)
         console.print(f"checked {report.events:,} events, {report.leaves:,} ledger leaves, "
                       f"{report.checkpoints_checked} stored and {report.published_checked} published checkpoint(s)")
-    for nid, purge, rechecked in report.purged:
-        how = "leaf re-checked from the kept digest" if rechecked else "content gone, place in the log kept"
-        console.print(f"  notification id {nid}: destroyed under {purge.rule} on {purge.on} ({how})")
+    for (rule, on, rechecked), ids in _purges_by_rule(report.purged).items():
+        how = "leaves re-checked from the kept digests" if rechecked else "content gone, places in the log kept"
+        console.print(f"  {len(ids)} event(s) destroyed under {rule} on {on} ({how}): notification ids "
+                      f"{_id_ranges(ids)}", markup=False, highlight=False)
     if report.unused_notification_ids:
         console.print(f"  {report.unused_notification_ids} notification id(s) were never used (writes that rolled "
                       "back): not a divergence")
+
+
+def _purges_by_rule(purged: list) -> dict[tuple[str, str, bool], list[int]]:
+    """One line per destruction (rule and day), not one per event."""
+    grouped: dict[tuple[str, str, bool], list[int]] = {}
+    for nid, purge, rechecked in purged:
+        grouped.setdefault((purge.rule, purge.on, rechecked), []).append(nid)
+    return grouped
+
+
+def _id_ranges(ids: list[int]) -> str:
+    """[3, 4, 5, 9] -> "3-5, 9"."""
+    spans: list[list[int]] = []
+    for nid in sorted(ids):
+        if spans and nid == spans[-1][1] + 1:
+            spans[-1][1] = nid
+        else:
+            spans.append([nid, nid])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
 
 
 def checkpoint(publish: Path = typer.Option(None, "--publish", help="also publish into this directory "

@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from api.access_service import AccessDenied
+from api.cli_access import ACTING_USER
 from api.cli_support import console, fail, opened_ledger, print_json
 from infrastructure.policy_packs import PolicyPackError, available_packs, load_pack, load_pack_by_name
 
@@ -16,6 +18,7 @@ policy = typer.Typer(help="Policy packs: show and check.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
+    app.command()(sar)
     app.add_typer(retention, name="retention")
     app.add_typer(hold, name="hold")
     app.add_typer(policy, name="policy")
@@ -141,3 +144,28 @@ def check(path: Path) -> None:
     console.print(f"[green]valid:[/] {path} ({pack.organisation.name})")
     for key in missing:
         console.print(f"[yellow]still to configure:[/] {key} (destruction is refused until it is set)")
+
+
+def sar(worker_id: str = typer.Argument(..., help="the worker whose data is requested"),
+        out: Path = typer.Option(..., "-o", "--out", help="directory to write the export into"),
+        received: str = typer.Option(None, help="the day the request was received (default today)"),
+        extended: bool = typer.Option(False, help="the response period was extended (complex requests)"),
+        acting: str = ACTING_USER) -> None:
+    """Subject access request: everything held about a person (JSON + readable HTML + ledger bundles).
+
+    Acts as a named user (normally the DPO, under a live SAR grant); every record read is logged."""
+    from api.cli_access import acting_user, cli_via
+    from api.subject_access import subject_access_export
+
+    with opened_ledger() as app:
+        who = acting_user(app, acting)
+        try:
+            export = subject_access_export(app, who, worker_id, received_on=_day(received), extended=extended,
+                                           via=cli_via())
+        except AccessDenied as exc:
+            fail(f"refused (and logged): {exc}", code=3)
+            return
+        written = export.write(out)
+        request = export.document["subject_access_request"]
+        console.print(f"wrote {len(written)} files to {out}: {len(export.bundles)} records with proofs; "
+                      f"respond by {request['respond_by']}")

@@ -56,4 +56,5 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
     from api.http import create_app
 
     console.print(f"serving on http://{host}:{port}  (health: /health, API docs: /docs)")
-    uvicorn.run(create_app(Settings.from_env()), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(Settings.from_env(), background_projections=True), host=host, port=port,
+                log_level="info")

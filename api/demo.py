@@ -53,6 +53,8 @@ class DemoClock:
 def load_demo(app: SupervisionLedger, progress: Callable[[str], None] = lambda _: None) -> dict:
     """The demo data once; demo users every time they are missing; fresh demo tokens on every run."""
     outcome = _load_once(app, progress)
+    if outcome["loaded"]:
+        _load_additions(app, progress)
     tokens = demo_users(app)
     progress("demo users, with fresh tokens (shown once; older demo tokens revoked):")
     for username, role, token in tokens:
@@ -72,6 +74,19 @@ def _load_once(app: SupervisionLedger, progress: Callable[[str], None]) -> dict:
         return _load(app, clock, progress)
     finally:
         app.clock = original_clock
+
+
+def _load_additions(app: SupervisionLedger, progress: Callable[[str], None]) -> None:
+    """Sessions, agreements and cases for the managers' view; files at every point of the retention schedule."""
+    from api.demo_retention import load_retention_demo
+    from api.demo_scheduling import load_scheduling_demo
+
+    scheduling = load_scheduling_demo(app)
+    progress(f"supervision sessions, agreements and cases: {scheduling}")
+    names = _worker_ids_by_name(app)
+    retention = load_retention_demo(app, supervisor_id=names["Helen Marsh"], recent_leaver_id=names["Liam Walsh"])
+    progress(f"retention: migrated leavers {retention.get('migrated_leavers')} (one past retention, one on hold); "
+             "Liam Walsh archived")
 
 
 # username, role, the demo worker they are (by name), and a grant: (category, scope kind, scope worker, purpose)

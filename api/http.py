@@ -20,9 +20,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import http_access, http_records, http_workers
+from api import http_access, http_records, http_retention, http_scheduling, http_workers
 from api.access_service import AccessDenied, AccessLogUnavailable
-from api.application import Conflict, NotFound, Storage, SupervisionLedger, utc_now
+from api.application import Conflict, Destroyed, NotFound, Storage, SupervisionLedger, utc_now
 from api.http_models import HealthOut
 from api.http_ledger import router as ledger_router
 from api.http_support import API_PREFIX, PRINCIPAL_KEY, PUBLIC_KEY, ROLES_KEY
@@ -46,10 +46,12 @@ DECLARED_BY_PREFIX: dict[str, list[str]] = {
 
 def create_app(settings: Settings | None = None, master_key: bytes | None = None, *,
                clock: Callable[[], datetime] = utc_now, authenticator: Authenticator | None = None,
-               log_reads: bool = True) -> FastAPI:
-    """`log_reads=False` exists for benchmarks/api.py only, to measure what the access log costs."""
+               log_reads: bool = True, background_projections: bool = False) -> FastAPI:
+    """`log_reads=False` exists for benchmarks/api.py only, to measure what the access log costs.
+    `background_projections=True` (as `svl serve` runs) projects in batches off the request path."""
     settings = settings or Settings.from_env()
-    ledger = SupervisionLedger(Storage.open(settings, master_key), clock)
+    ledger = SupervisionLedger(Storage.open(settings, master_key), clock,
+                               background_projections=background_projections)
     ledger.log_reads = log_reads
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -63,10 +65,11 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
                               "needs a bearer token and states who may call it; every read of record content "
                               "is written to the access log before it is returned.")
     api.state.ledger = ledger
-    for router in (http_workers.router, http_records.router, http_access.router):
+    for router in (http_workers.router, http_records.router, http_access.router, http_retention.router):
         api.include_router(router, prefix=API_PREFIX)
     # Other areas include their routers here, e.g. api.include_router(ledger_router, prefix=API_PREFIX).
     api.include_router(ledger_router, prefix=API_PREFIX)
+    api.include_router(http_scheduling.router)  # carries /api/v1 itself
 
     @api.get("/health", tags=["health"], response_model=HealthOut, openapi_extra={PUBLIC_KEY: True})
     @api.get(f"{API_PREFIX}/health", tags=["health"], response_model=HealthOut, openapi_extra={PUBLIC_KEY: True})
@@ -213,6 +216,7 @@ def _add_error_handlers(api: FastAPI) -> None:
         (AccessDenied, lambda _, e: _error(403, str(e), refusal=e.decision.refusal.value if e.decision.refusal
                                             else None)),
         (AccessLogUnavailable, lambda _, e: _error(503, str(e))),
+        (Destroyed, lambda _, e: _error(410, str(e))),
         (NotFound, lambda _, e: _error(404, str(e))),
         (Conflict, _conflict),
         (NotPermitted, lambda _, e: _error(403, str(e))),

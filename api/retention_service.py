@@ -17,14 +17,19 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from sqlalchemy import bindparam, select, text
+import hashlib
 
+from sqlalchemy import bindparam, insert, select, text
+
+from api.errors import NotFound
 from domain.errors import DomainError, OutOfOrder
 from domain.policy import PolicyPack
 from domain.retention import FileDestruction, LegalHold, destruction_id, retention_status
 from domain.schedule_rules import archival_deadline, destruction_date
+from infrastructure.checkpoints import SigningKeyMissing
+from infrastructure.destruction_certificates import checkpoint_summary, purged_events, write_certificate
 from infrastructure.key_tombstones import Tombstone
-from infrastructure.keys import key_assignments
+from infrastructure.ledger_verify import Purge
 from infrastructure.policy_packs import load_pack_by_name
 from projections.retention_schedule import legal_holds, retention_files
 from projections.schema import current_records
@@ -84,7 +89,7 @@ class RetentionService:
     def place_hold(self, worker_id: UUID | str, *, kind: str, reason: str, reference: str, actor: str) -> UUID:
         state = self._file_state(str(worker_id))
         if state is None:
-            raise DomainError(f"no worker file {worker_id}")
+            raise NotFound(f"no worker {worker_id}")
         if state in ("destroying", "destroyed"):
             raise OutOfOrder(f"the file of worker {worker_id} is {state}: it can no longer be held")
         hold = LegalHold.place(worker_id=str(worker_id), kind=kind, reason=reason, reference=reference, actor=actor,
@@ -136,6 +141,11 @@ class RetentionService:
         if as_of > today and not dry_run:
             raise DomainError(f"--as-of {as_of} is in the future: only a dry run may look ahead (today is {today})")
         self.policy_pack.retention_years_required()  # refuses under a pack with no retention period
+        if not dry_run:
+            try:
+                self.integrity.signing_key()  # type: ignore[attr-defined]
+            except SigningKeyMissing as exc:
+                raise DomainError(f"every destruction is certified with the organisation's signing key: {exc}") from None
         due = [f for f in self.retention_schedule(as_of) if f.status in ("due", "destruction_incomplete")]
         outcomes = []
         for item in due:
@@ -149,8 +159,7 @@ class RetentionService:
 
     def _plan(self, item: ScheduledFile) -> DestructionOutcome:
         key_id = self.storage.keyring.key_id_for(item.worker_id)  # type: ignore[attr-defined]
-        originators = self._originators_sealed_with(key_id)
-        return DestructionOutcome(item.worker_id, self._record_ids(item.worker_id), self._count_events(originators),
+        return DestructionOutcome(item.worker_id, self._record_ids(item.worker_id), self._count_events(key_id),
                                   item.rule or "", item.destruction_date or date.min, "would_destroy")
 
     def _destroy(self, item: ScheduledFile, as_of: date, actor: str, purge_ciphertext: bool) -> DestructionOutcome:
@@ -162,14 +171,39 @@ class RetentionService:
         keyring.destroy(destruction.key_id, at)
         _drill_pause("key_destroyed")
         if purge_ciphertext:
-            self._purge_ciphertext(self._originators_sealed_with(destruction.key_id))
+            self._purge_ciphertext(destruction.key_id, destruction.rule, at.date())
         self._scrub_storage()
-        destruction.complete(ciphertext_purged=purge_ciphertext, checkpoint_after=None, actor=actor,
+        certificate_sha256 = self._certify(destruction, at)
+        destruction.complete(ciphertext_purged=purge_ciphertext, checkpoint_after=None,
+                             certificate_sha256=certificate_sha256, actor=actor,
                              timestamp=self.clock())  # type: ignore[attr-defined]
         self.save_and_project(destruction)  # type: ignore[attr-defined]
         return DestructionOutcome(destruction.worker_id, destruction.record_ids, destruction.event_count,
                                   destruction.rule, destruction.destruction_date,
                                   "resumed_and_destroyed" if resumed else "destroyed")
+
+    def _certify(self, destruction: FileDestruction, destroyed_at: Any) -> str:
+        """Signs the ledger after the key is gone and writes the certificate: before, after, and the proof
+        that the ledger only grew in between."""
+        integrity = self.integrity  # type: ignore[attr-defined]
+        before = destruction.checkpoint_before
+        after = checkpoint_summary(integrity.checkpoint().note)
+        proof = integrity.consistency(before["tree_size"], after["tree_size"])["proof"]
+        _, digest = write_certificate(
+            directory=self.storage.settings.certificate_dir, key=integrity.signing_key(),  # type: ignore[attr-defined]
+            origin=integrity.origin, destruction=destruction, destroyed_at=destroyed_at,
+            checkpoint_before=before, checkpoint_after=after, consistency_proof=proof)
+        return digest
+
+    def certificate_path(self, worker_id: str) -> Any:
+        return self.storage.settings.certificate_dir / f"destruction-{worker_id}.json"  # type: ignore[attr-defined]
+
+    def lawful_purges(self) -> list[Purge]:
+        """For `svl verify`: each purged event with its ciphertext's digest, so its leaf is still rechecked."""
+        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = conn.execute(select(purged_events)).all()
+        return [Purge(rule=r.rule, on=r.purged_on.isoformat(), notification_id=r.notification_id,
+                      state_sha256=bytes(r.state_sha256)) for r in rows]
 
     def _started_destruction(self, item: ScheduledFile, as_of: date, actor: str) -> tuple[FileDestruction, bool]:
         try:
@@ -181,23 +215,32 @@ class RetentionService:
         if item.active_holds:
             raise DomainError(f"the file of worker {item.worker_id} is on legal hold")
         key_id = self.storage.keyring.key_id_for(item.worker_id)  # type: ignore[attr-defined]
-        originators = self._originators_sealed_with(key_id)
         destruction = FileDestruction.start(
             worker_id=item.worker_id, key_id=key_id, record_ids=self._record_ids(item.worker_id),
-            event_count=self._count_events(originators), rule=item.rule or self._rule_text(self.policy_pack),
+            event_count=self._count_events(key_id), rule=item.rule or self._rule_text(self.policy_pack),
             pack=self.policy_pack.short_name, leaving_date=item.leaving_date, destruction_date=item.destruction_date,
-            as_of=as_of, checkpoint_before=None, actor=actor, timestamp=self.clock())  # type: ignore[attr-defined]
+            as_of=as_of, checkpoint_before=checkpoint_summary(self.integrity.checkpoint().note),  # type: ignore[attr-defined]
+            actor=actor, timestamp=self.clock())  # type: ignore[attr-defined]
         keys = self.storage.keyring.stage_assignment(destruction.id, "organisation")  # type: ignore[attr-defined]
         self.save_and_project(destruction, keys=keys)  # type: ignore[attr-defined]
         return destruction, False
 
-    def _purge_ciphertext(self, originators: list[str]) -> None:
-        """Empties the stored bytes; each event's row and ledger leaf stay, so the ledger still proves order."""
-        table = self.recorder.events_table_name  # type: ignore[attr-defined]
+    def _purge_ciphertext(self, key_id: str, rule: str, on: date) -> None:
+        """Empties the stored bytes of every event sealed with the destroyed key. Each row, its ledger leaf
+        and the digest of what it held stay, so `svl verify` still recomputes the leaf exactly."""
+        events = self.integrity.events  # type: ignore[attr-defined]
+        topic = f"svl:sealed:v1:{key_id}"
         with self.storage.engine.begin() as conn:  # type: ignore[attr-defined]
-            conn.execute(text(f"UPDATE {table} SET state = :empty WHERE originator_id IN :ids")
-                         .bindparams(bindparam("ids", expanding=True)),
-                         {"empty": b"", "ids": [self._stored_id(o) for o in originators]})
+            rows = conn.execute(text(f"SELECT {events.nid} AS nid, originator_id, state FROM {events.qualified} "
+                                     "WHERE topic = :topic"), {"topic": topic}).all()
+            emptied = [r for r in rows if bytes(r.state)]
+            if emptied:
+                conn.execute(insert(purged_events), [
+                    {"notification_id": r.nid, "originator_id": str(UUID(str(r.originator_id))),
+                     "state_sha256": hashlib.sha256(bytes(r.state)).digest(), "rule": rule, "purged_on": on}
+                    for r in emptied])
+                conn.execute(text(f"UPDATE {events.qualified} SET state = :empty WHERE topic = :topic"),
+                             {"empty": b"", "topic": topic})
 
     def _scrub_storage(self) -> None:
         """Overwritten key bytes must not linger in SQLite's WAL or PostgreSQL's dead tuples."""
@@ -213,28 +256,17 @@ class RetentionService:
 
     # -- lookups -----------------------------------------------------------------------------------------
 
-    def _originators_sealed_with(self, key_id: str) -> list[str]:
-        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
-            return list(conn.execute(select(key_assignments.c.originator_id)
-                                     .where(key_assignments.c.key_id == key_id)).scalars())
-
     def _record_ids(self, worker_id: str) -> list[str]:
         with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
             return sorted(conn.execute(select(current_records.c.record_id)
                                        .where(current_records.c.supervisee_id == worker_id)).scalars())
 
-    def _count_events(self, originators: list[str]) -> int:
-        if not originators:
-            return 0
-        table = self.recorder.events_table_name  # type: ignore[attr-defined]
+    def _count_events(self, key_id: str) -> int:
+        """Every stored event sealed with the worker's key: their file, their records, their sessions."""
+        events = self.integrity.events  # type: ignore[attr-defined]
         with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
-            return conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE originator_id IN :ids")
-                                .bindparams(bindparam("ids", expanding=True)),
-                                {"ids": [self._stored_id(o) for o in originators]}).scalar_one()
-
-    def _stored_id(self, originator_id: str) -> Any:
-        # The SQLite recorder stores UUIDs as 32 hex digits; PostgreSQL as uuid.
-        return UUID(originator_id).hex if self.storage.settings.is_sqlite else UUID(originator_id)  # type: ignore[attr-defined]
+            return conn.execute(text(f"SELECT COUNT(*) FROM {events.qualified} WHERE topic = :topic"),
+                                {"topic": f"svl:sealed:v1:{key_id}"}).scalar_one()
 
     def _file_state(self, worker_id: str) -> str | None:
         self.read_models.catch_up()  # type: ignore[attr-defined]

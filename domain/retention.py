@@ -91,6 +91,7 @@ class FileDestruction(Aggregate):
         self.completed_at: datetime | None = None
         self.checkpoint_after: dict | None = None
         self.ciphertext_purged = False
+        self.certificate_sha256: str | None = None
 
     @classmethod
     def start(cls, *, worker_id: str, key_id: str, record_ids: list[str], event_count: int, rule: str, pack: str,
@@ -110,20 +111,22 @@ class FileDestruction(Aggregate):
     def is_complete(self) -> bool:
         return self.completed_at is not None
 
-    def complete(self, *, ciphertext_purged: bool, checkpoint_after: dict | None, actor: str,
-                 timestamp: datetime) -> None:
+    def complete(self, *, ciphertext_purged: bool, checkpoint_after: dict | None, certificate_sha256: str,
+                 actor: str, timestamp: datetime) -> None:
         require_not_before(timestamp, self.modified_on)
         if self.is_complete:
             raise OutOfOrder("this destruction is already complete")
         self._completed(worker_id=self.worker_id, ciphertext_purged=ciphertext_purged,
-                        checkpoint_after=checkpoint_after, actor=actor, timestamp=timestamp)
+                        checkpoint_after=checkpoint_after, certificate_sha256=certificate_sha256, actor=actor,
+                        timestamp=timestamp)
 
     @event("DestructionCompleted")
-    def _completed(self, worker_id: str, ciphertext_purged: bool, checkpoint_after: dict | None, actor: str,
-                   timestamp: datetime) -> None:
+    def _completed(self, worker_id: str, ciphertext_purged: bool, checkpoint_after: dict | None,
+                   certificate_sha256: str, actor: str, timestamp: datetime) -> None:
         self.completed_at = timestamp
         self.ciphertext_purged = ciphertext_purged
         self.checkpoint_after = checkpoint_after
+        self.certificate_sha256 = certificate_sha256
 
 
 def retention_status(*, state: str, leaving_date: date | None, destruction_date: date | None,

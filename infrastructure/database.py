@@ -61,6 +61,7 @@ def writer(engine: Engine) -> Engine:
 
 def create_schema(engine: Engine, settings: Settings) -> None:
     # The modules that declare our tables register them on `metadata` when imported.
+    import infrastructure.destruction_certificates  # noqa: F401
     import infrastructure.keys  # noqa: F401
     import infrastructure.ledger_tables  # noqa: F401
     import infrastructure.users  # noqa: F401

@@ -238,6 +238,18 @@ class KeyRing:
         self._drop_caches()
         self._epoch = self._read_epoch()
 
+    def export_data_key(self, key_id: str) -> bytes:
+        """The raw data key, for a bundle that proves decrypted content matches its ciphertext. The one
+        deliberate way a key leaves the keyring; callers authorise and log the read first."""
+        with self._reader.connect() as conn:
+            row = conn.execute(select(data_keys.c.wrapped_key, data_keys.c.destroyed_at)
+                               .where(data_keys.c.key_id == key_id)).first()
+        if row is None:
+            raise UnknownKey(f"data key {key_id} does not exist")
+        if row.wrapped_key is None:
+            raise KeyDestroyed(f"data key {key_id} was destroyed on {row.destroyed_at}")
+        return aes_key_unwrap(self._master_key, row.wrapped_key)
+
     def is_destroyed(self, key_id: str) -> bool:
         with self._reader.connect() as conn:
             row = conn.execute(select(data_keys.c.wrapped_key).where(data_keys.c.key_id == key_id)).first()

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
 from sqlalchemy import Engine, select, text
 
 from infrastructure.checkpoints import (
@@ -31,7 +30,7 @@ from infrastructure.checkpoints import (
     read_published,
 )
 from infrastructure.database import reader
-from infrastructure.keys import KeyRing, data_keys
+from infrastructure.keys import KeyDestroyed, KeyRing
 from infrastructure.ledger_store import EventsTable, SqlLedgerStore, canonical_originator_id, snapshot
 from infrastructure.ledger_verify import AuditReport, CheckpointSource, Purge, Purges, audit
 from infrastructure.sealed_mapper import associated_data, key_id_of
@@ -377,17 +376,12 @@ class IntegrityLedger:
                            "give this bundle only to someone entitled to read them"}
 
     def _data_key(self, key_id: str) -> bytes:
-        # KeyRing deliberately has no way to hand out a raw key; exporting a bundle with content is the
-        # one place that must, so it unwraps the stored key here with the keyring's master key.
         assert self.keyring is not None
-        with reader(self.engine).connect() as conn:
-            row = conn.execute(select(data_keys.c.wrapped_key, data_keys.c.destroyed_at)
-                               .where(data_keys.c.key_id == key_id)).first()
-        if row is None or row.wrapped_key is None:
-            when = f" on {row.destroyed_at}" if row is not None else ""
-            raise LedgerError(f"the data key of this record was destroyed{when}: its content can no longer be "
-                              "exported (the events as stored and their proofs still can)")
-        return aes_key_unwrap(self.keyring._master_key, row.wrapped_key)  # noqa: SLF001
+        try:
+            return self.keyring.export_data_key(key_id)
+        except KeyDestroyed as exc:
+            raise LedgerError(f"the data key of this record was destroyed ({exc}): its content can no longer be "
+                              "exported (the events as stored and their proofs still can)") from None
 
 
 class AutomaticCheckpoints:

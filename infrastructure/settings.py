@@ -23,6 +23,8 @@ class Settings:
     checkpoint_dir: Path | None = None
     checkpoint_every_events: int = 1000
     checkpoint_every_seconds: float = 3600.0
+    # Where destruction certificates are written (handed to whoever must be shown the destruction).
+    certificate_dir: Path = Path("data/certificates")
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -38,6 +40,7 @@ class Settings:
             organisation_origin=env.get("SVL_LOG_ORIGIN", "supervision-ledger.example/bcp"),
             checkpoint_dir=Path(env.get("SVL_CHECKPOINT_DIR", "data/checkpoints")) if env.get(
                 "SVL_CHECKPOINT_DIR", "data/checkpoints") else None,
+            certificate_dir=Path(env.get("SVL_CERTIFICATE_DIR", "data/certificates")),
             checkpoint_every_events=int(env.get("SVL_CHECKPOINT_EVERY_EVENTS", "1000")),
             checkpoint_every_seconds=float(env.get("SVL_CHECKPOINT_EVERY_SECONDS", "3600")),
         )

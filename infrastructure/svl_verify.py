@@ -877,11 +877,113 @@ def render_bundle_report(report: BundleReport, show_content: bool = False) -> st
     return "\n".join(lines)
 
 
+# --- destruction certificates ---
+
+# A certificate is one JSON file written when retention destroys a worker's file: a statement signed
+# by the organisation (a signed note: what was destroyed, under which rule, when, by whom), the signed
+# checkpoints taken before and after, and the consistency proof between them, which shows that the
+# ledger only grew meanwhile: no other event was altered, removed or re-ordered by the destruction.
+
+CERTIFICATE_FORMAT = "svl-destruction-certificate/v1"
+CERTIFICATE_HEADER = "svl destruction certificate v1"
+
+
+def certificate_statement(fields: Sequence[tuple[str, str]]) -> str:
+    """The statement's text: a header line, then one `name value` line per field, in the given order."""
+    lines = [CERTIFICATE_HEADER]
+    for name, value in fields:
+        if "\n" in value or " " in name:
+            raise ValueError(f"certificate field {name!r} must be one line")
+        lines.append(f"{name} {value}")
+    return "\n".join(lines) + "\n"
+
+
+def parse_certificate_statement(text: str) -> dict[str, str]:
+    lines = text.rstrip("\n").split("\n")
+    if not lines or lines[0] != CERTIFICATE_HEADER:
+        raise MalformedError("the statement is not a Supervision Ledger destruction certificate")
+    fields: dict[str, str] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(" ")
+        if name in fields:
+            raise MalformedError(f"the statement names {name!r} twice")
+        fields[name] = value
+    return fields
+
+
+def verify_certificate(certificate: object, *, trusted_key: str | None = None) -> BundleReport:
+    """Checks a destruction certificate offline. Never raises on hostile input: problems are reported."""
+    report = BundleReport()
+    try:
+        _verify_certificate(certificate, trusted_key, report)
+    except VerificationError as exc:
+        report.problems.append(str(exc))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        report.problems.append(f"the certificate is malformed: {exc}")
+    if report.problems:
+        report.proves.clear()
+    return report
+
+
+def _verify_certificate(cert: object, trusted_key: str | None, report: BundleReport) -> None:
+    if _need(cert, "format", str) != CERTIFICATE_FORMAT:
+        raise MalformedError(f"not a {CERTIFICATE_FORMAT} file")
+    vkey = _as_verifier_key(trusted_key or str(_need(cert, "verifier_key", str)))
+    if trusted_key and _need(cert, "verifier_key", str) != trusted_key:
+        report.checked.append("The certificate names another key than the one you trust; only yours is used.")
+    note = verify_note(str(_need(cert, "statement", str)), vkey)
+    fields = parse_certificate_statement(note.text)
+    report.record_id = fields.get("worker", "")
+    report.checked.append(f"The statement is validly signed by {vkey.name} (key id {vkey.key_id:08x}).")
+    before = verify_checkpoint(str(_need(cert, "checkpoint_before", str)), vkey)
+    after = verify_checkpoint(str(_need(cert, "checkpoint_after", str)), vkey)
+    for label, cp in (("before", before), ("after", after)):
+        size, _, root = fields.get(f"checkpoint-{label}", "").partition(" ")
+        if size != str(cp.tree_size) or root != base64.b64encode(cp.root_hash).decode():
+            raise VerificationError(f"the statement's checkpoint-{label} does not match the signed checkpoint")
+    report.checked.append(f"Both checkpoints are validly signed: {before.tree_size} events before, "
+                          f"{after.tree_size} after.")
+    proof = _proof_field(cert, "consistency_proof")
+    if not verify_consistency(before.tree_size, after.tree_size, proof, before.root_hash, after.root_hash):
+        raise VerificationError("the consistency proof between the two checkpoints does not verify: the ledger "
+                                "did not simply grow between them")
+    report.checked.append("The consistency proof verifies: the ledger after is the ledger before plus new events.")
+    due, destroyed = fields.get("due", ""), fields.get("destroyed", "")
+    if destroyed[:10] < due:
+        raise VerificationError(f"the statement says the file was destroyed on {destroyed[:10]}, before its "
+                                f"destruction date {due}")
+    report.proves.extend([
+        f"{vkey.name} states that it destroyed the supervision file of worker {fields.get('worker')}: "
+        f"{fields.get('records', '0').split(' ')[0]} record(s), {fields.get('events')} stored event(s), sealed with "
+        f"data key {fields.get('key')}, on {destroyed} by {fields.get('by')}.",
+        f"It did so under: {fields.get('rule')} (pack {fields.get('pack')}); the worker left on "
+        f"{fields.get('left')}, so the file was due on {due}, and it was not destroyed before that date.",
+        f"Between its checkpoints of {before.tree_size} and {after.tree_size} events the ledger only grew: no event "
+        "recorded before the destruction was altered, removed or re-ordered by it.",
+    ])
+    report.does_not_prove.extend([
+        "That no copy of the data key survives outside the organisation's systems: destruction is the "
+        "organisation's signed statement.",
+        "Anything about events after the later checkpoint: check a newer checkpoint with `svl-verify` on a bundle.",
+    ])
+
+
+def render_certificate_report(report: BundleReport) -> str:
+    lines = ["Checked:"] + [f"  OK    {line}" for line in report.checked]
+    lines += [f"  FAIL  {problem}" for problem in report.problems]
+    if report.proves:
+        lines += ["What this proves:"] + [f"  - {p}" for p in report.proves]
+        lines += ["What it does not prove:"] + [f"  - {p}" for p in report.does_not_prove]
+    lines.append("RESULT: VERIFIED" if report.verified else "RESULT: NOT VERIFIED")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`svl-verify FILE [--key VKEY] [--checkpoint FILE] [--show-content]`: exit 0 if verified, else 1."""
     parser = argparse.ArgumentParser(
-        prog="svl-verify", description="Check a Supervision Ledger bundle offline and say what it proves.")
-    parser.add_argument("bundle", help="the bundle file (JSON) from `svl export-bundle`")
+        prog="svl-verify",
+        description="Check a Supervision Ledger bundle or destruction certificate offline and say what it proves.")
+    parser.add_argument("bundle", help="a bundle (from `svl export-bundle`) or a destruction certificate (JSON)")
     parser.add_argument("--key", help="the organisation's verifier key you trust (the key text, or a file with it)")
     parser.add_argument("--checkpoint", help="a checkpoint file you got from the organisation separately")
     parser.add_argument("--show-content", action="store_true", help="print the decrypted content, if carried")
@@ -893,6 +995,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         print(f"svl-verify: cannot read the input: {exc}", file=sys.stderr)
         return 1
+    if isinstance(bundle, dict) and bundle.get("format") == CERTIFICATE_FORMAT:
+        report = verify_certificate(bundle, trusted_key=key)
+        print(render_certificate_report(report))
+        return 0 if report.verified else 1
     report = verify_bundle(bundle, trusted_key=key, trusted_checkpoint=pinned)
     print(render_bundle_report(report, show_content=args.show_content))
     return 0 if report.verified else 1

@@ -36,7 +36,9 @@ def _drop_schema(schema: str) -> None:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     """Settings for a fresh, empty database on the backend named by the test id."""
-    keys = {"master_key_file": tmp_path / "master.key", "signing_key_file": tmp_path / "signing.key"}
+    # Every file the product writes stays in the test's own directory.
+    keys = {"master_key_file": tmp_path / "master.key", "signing_key_file": tmp_path / "signing.key",
+            "certificate_dir": tmp_path / "certificates"}
     if request.param == "sqlite":
         yield Settings(database_url=f"sqlite:///{tmp_path}/svl.db", **keys)
         return

@@ -21,12 +21,20 @@ from domain.errors import DomainError
 from domain.policy import PolicyIncomplete
 from domain.retention import retention_status
 from domain.schedule_rules import destruction_date
+from infrastructure.checkpoints import create_signing_key_file
 from infrastructure.keys import data_keys
+from infrastructure.svl_verify import main as svl_verify_main
 from infrastructure.policy_packs import load_all_packs, load_pack_by_name
 from projections.schema import current_records, workers
 
 SECRET = "Discussed the Quillfeather allegation in confidence"
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def signing_key(settings):
+    """Every destruction is certified: the organisation's signing key exists (as `svl init` makes it)."""
+    create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
 
 
 def content(session_date: str) -> dict:
@@ -218,7 +226,9 @@ def test_a_run_killed_midway_is_finished_by_the_next_run(ledger, settings, maste
     ledger.close()
     settings.master_key_file.write_text(base64.b64encode(master_key).decode())
     env = {**os.environ, "SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
-           "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_DRILL_PAUSE_AT": step}
+           "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
+           "SVL_CERTIFICATE_DIR": str(settings.certificate_dir), "SVL_CHECKPOINT_DIR": "",
+           "SVL_DRILL_PAUSE_AT": step}
     env.pop("SVL_MASTER_KEY", None)
     run = [sys.executable, "-m", "api.cli", "retention", "run", "--as-of", "2026-03-01", "--actor", "dpo"]
     proc = subprocess.Popen(run, cwd=REPO, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
@@ -275,3 +285,46 @@ def test_nothing_is_destroyed_before_its_date_and_everything_due_is(name, leavin
         assert status == ("held" if holds else "due")
     assert due_on.year - leaving.year == pack.retention.years_after_employment_ends
     assert load_pack_by_name(name) == pack
+
+
+def test_a_destruction_is_certified_and_the_ledger_still_verifies_every_surviving_record(ledger, settings, capsys):
+    _, leaver, stayer = leaver_with_a_signed_record(ledger)
+    ledger.archive_leaver(leaver, actor="hr")
+    stayer_record = record_of(ledger, stayer)
+    ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo", purge_ciphertext=True)
+
+    report = ledger.integrity.verify()
+    assert report.intact, [f.describe() for f in report.findings]
+    assert len(report.purged) == 8 and all(rechecked for _, _, rechecked in report.purged)
+    assert all("retention.years_after_employment_ends = 6" in p.rule for _, p, _ in report.purged)
+
+    certificate = ledger.certificate_path(leaver)
+    assert svl_verify_main([str(certificate), "--key", ledger.integrity.verifier_key()]) == 0
+    said = capsys.readouterr().out
+    assert f"destroyed the supervision file of worker {leaver}" in said and "RESULT: VERIFIED" in said
+    assert "it was not destroyed before that date" in said
+
+    ledger.integrity.checkpoint()
+    bundle = ledger.integrity.export_bundle(UUID(stayer_record))
+    from infrastructure.svl_verify import verify_bundle
+    assert verify_bundle(bundle, trusted_key=ledger.integrity.verifier_key()).verified
+
+
+def test_a_certificate_altered_after_signing_does_not_verify(ledger, capsys):
+    _, leaver, _ = leaver_with_a_signed_record(ledger)
+    ledger.archive_leaver(leaver, actor="hr")
+    ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo")
+    certificate = ledger.certificate_path(leaver)
+    certificate.write_text(certificate.read_text().replace("events 8", "events 3"))
+    assert svl_verify_main([str(certificate)]) == 1
+    assert "RESULT: NOT VERIFIED" in capsys.readouterr().out
+
+
+def test_an_event_emptied_without_a_destruction_is_reported_as_tampering(ledger):
+    _, leaver, _ = leaver_with_a_signed_record(ledger)
+    events = ledger.integrity.events
+    with ledger.storage.engine.begin() as conn:
+        conn.execute(text(f"UPDATE {events.qualified} SET state = :e WHERE {events.nid} = "
+                          f"(SELECT MAX({events.nid}) FROM {events.qualified})"), {"e": b""})
+    report = ledger.integrity.verify()
+    assert not report.intact and report.first.kind.value == "altered"

@@ -393,8 +393,7 @@ def test_the_scheduling_demo_shows_every_rule_on_time_and_overdue(ledger, settin
                     "dashboard runs is exercised on PostgreSQL by the other tests here")
     app = ledger
     assert load_scheduling_demo(app)["loaded"] is False  # needs the BCP demo first
-    load_demo(app)
-    assert load_scheduling_demo(app)["loaded"] is True
+    assert load_demo(app)["loaded"] is True  # `svl demo` loads the scheduling demo with the rest
     assert load_scheduling_demo(app)["loaded"] is False  # once only
     board = app.compliance_dashboard(as_of=D(2026, 11, 24))
     by_name = {board.names[r.worker_id]: r for r in board.rows}

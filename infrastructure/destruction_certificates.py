@@ -1,0 +1,70 @@
+"""Destruction certificates: the organisation's signed statement that a worker's file was destroyed,
+with the ledger checkpoints before and after and the consistency proof between them.
+`svl-verify CERTIFICATE` checks one offline (infrastructure/svl_verify.py)."""
+
+import base64
+import hashlib
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Date, LargeBinary, String, Table
+
+from infrastructure.checkpoints import SigningKey
+from infrastructure.database import metadata
+from infrastructure.svl_verify import CERTIFICATE_FORMAT, certificate_statement, parse_checkpoint, sign_note
+
+# The digest of each purged event's ciphertext, kept when the ciphertext is emptied, so `svl verify`
+# still recomputes that event's leaf exactly (and can tell a lawful purge from tampering).
+purged_events = Table(
+    "purged_events",
+    metadata,
+    Column("notification_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("originator_id", String(36), nullable=False),
+    Column("state_sha256", LargeBinary(32), nullable=False),
+    Column("rule", String(400), nullable=False),
+    Column("purged_on", Date, nullable=False),
+)
+
+
+def checkpoint_summary(note: str) -> dict:
+    cp = parse_checkpoint(note)
+    return {"tree_size": cp.tree_size, "root_hash": base64.b64encode(cp.root_hash).decode(), "note": note}
+
+
+def write_certificate(*, directory: Path, key: SigningKey, origin: str, destruction: Any, destroyed_at: datetime,
+                      checkpoint_before: dict, checkpoint_after: dict, consistency_proof: list[str]) -> tuple[Path, str]:
+    """Signs and writes the certificate; returns its path and SHA-256 (recorded in the ledger after)."""
+    statement = certificate_statement([
+        ("origin", origin),
+        ("worker", destruction.worker_id),
+        ("records", " ".join([str(len(destruction.record_ids)), *destruction.record_ids])),
+        ("events", str(destruction.event_count)),
+        ("key", destruction.key_id),
+        ("rule", " ".join(destruction.rule.split())),
+        ("pack", destruction.pack),
+        ("left", _iso(destruction.leaving_date)),
+        ("due", _iso(destruction.destruction_date)),
+        ("destroyed", destroyed_at.isoformat()),
+        ("by", destruction.started_by),
+        ("checkpoint-before", f"{checkpoint_before['tree_size']} {checkpoint_before['root_hash']}"),
+        ("checkpoint-after", f"{checkpoint_after['tree_size']} {checkpoint_after['root_hash']}"),
+    ])
+    certificate = {
+        "format": CERTIFICATE_FORMAT,
+        "statement": sign_note(statement, key.private_key, key.name),
+        "checkpoint_before": checkpoint_before["note"],
+        "checkpoint_after": checkpoint_after["note"],
+        "consistency_proof": consistency_proof,
+        "verifier_key": key.vkey,
+    }
+    text = json.dumps(certificate, indent=2) + "\n"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"destruction-{destruction.worker_id}.json"
+    path.write_text(text, encoding="utf-8")
+    return path, hashlib.sha256(text.encode()).hexdigest()
+
+
+def _iso(value: date | str) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)

@@ -1,0 +1,66 @@
+"""Retention, legal holds and subject access through the real HTTP API (both backends)."""
+
+from datetime import date, timedelta
+
+from infrastructure.checkpoints import create_signing_key_file
+from tests.test_http_world import SECRET, world  # noqa: F401  (the shared fixture)
+
+
+def test_hr_archives_a_leaver_and_the_dpo_sees_the_schedule(world):  # noqa: F811
+    sam = world.workers["W"]
+    world.app.record_leaving(sam, date(2020, 1, 31), actor="hr")
+    assert world.post("sam", f"/workers/{sam}/archive").status_code == 403
+    archived = world.post("hana", f"/workers/{sam}/archive")
+    assert archived.status_code == 200 and archived.json()["destruction_date"] == "2026-01-31"
+    schedule = world.get("dana", "/retention/schedule", params={"as_of": "2026-03-02"})
+    assert schedule.status_code == 200
+    assert {f["worker_id"]: f["status"] for f in schedule.json()}[sam] == "due"
+    assert world.get("alex", "/retention/schedule").status_code == 403
+
+
+def test_an_investigating_officer_holds_a_file_and_releases_it(world):  # noqa: F811
+    xavier = world.workers["X"]
+    bad = world.post("ivo", f"/workers/{xavier}/holds", {"kind": "rumour", "reason": "x", "reference": "y"})
+    assert bad.status_code == 422
+    placed = world.post("ivo", f"/workers/{xavier}/holds",
+                        {"kind": "investigation", "reason": "Grievance GRV-17", "reference": "GRV-17"})
+    assert placed.status_code == 201 and placed.json()["released_at"] is None
+    hold_id = placed.json()["hold_id"]
+    assert world.get("dana", "/holds", params={"worker_id": xavier}).json()[0]["reference"] == "GRV-17"
+    released = world.post("ivo", f"/holds/{hold_id}/release", {"reason": "Closed: no case to answer"})
+    assert released.status_code == 200 and released.json()["release_reason"] == "Closed: no case to answer"
+    assert world.post("sam", f"/workers/{xavier}/holds",
+                      {"kind": "other", "reason": "r", "reference": "x"}).status_code == 403
+
+
+def test_a_subject_access_export_needs_a_sar_grant_and_logs_every_record_read(world, settings):  # noqa: F811
+    create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
+    sam = world.workers["W"]
+    refused = world.post("dana", f"/sar/{sam}")
+    assert refused.status_code == 403
+    world.app.grant_access(grantor=world.principal("hana"), grantee="dana", purpose="SAR-2026-031",
+                           category="sar", scope_kind="worker_file", scope_id=sam,
+                           expires_at=world.clock.now + timedelta(days=30))
+    export = world.post("dana", f"/sar/{sam}?received_on=2026-03-02")
+    assert export.status_code == 200, export.text
+    body = export.json()
+    assert body["subject_access_request"]["respond_by"] == "2026-04-02"
+    assert body["worker"]["name"] == "Sam Worker"
+    [record] = body["supervision_records"]
+    assert record["content"]["discussion"] == SECRET
+    from infrastructure.svl_verify import verify_bundle
+    assert verify_bundle(body["bundles"][record["record_id"]],
+                         trusted_key=world.app.integrity.verifier_key()).verified
+    reads = world.log(record_id=record["record_id"], reader="dana")
+    assert [r["action"] for r in reads if r["outcome"] == "allowed"] == ["sar_export"]
+
+
+def test_a_destroyed_record_answers_410_gone(world, settings):  # noqa: F811
+    create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
+    sam, record = world.workers["W"], world.records["W"]
+    world.app.record_leaving(sam, date(2020, 1, 31), actor="hr")
+    world.app.archive_leaver(sam, actor="hr")
+    world.app.run_retention(as_of=world.clock.now.date(), actor="dpo")
+    assert world.get("sam", f"/records/{record}").status_code == 410
+    gone = world.get("alex", f"/records/{record}/history")
+    assert gone.status_code == 410 and "destroyed under the retention schedule" in gone.json()["detail"]
