@@ -36,7 +36,8 @@ def init() -> None:
 
 
 def demo() -> None:
-    """Load BCP demo data (once): supervisors, a dozen workers, ~50 records in every state."""
+    """Load the BCP demo (once) and print fresh demo tokens: staff, ~70 records in every state, sessions,
+    agreements, a transfer, a dispute, leavers at every point of the retention schedule."""
     from api.demo import load_demo
 
     with opened_ledger() as app:
