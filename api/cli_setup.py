@@ -42,6 +42,9 @@ def demo() -> None:
 
     with opened_ledger() as app:
         outcome = load_demo(app, progress=lambda msg: console.print(f"  {msg}"))
+        signed = app.integrity.checkpoint()  # so `svl verify` and `svl export-bundle` have a signed tree at once
+        console.print(f"  ledger checkpoint: {signed.checkpoint.tree_size} events"
+                      + (f", published in {signed.published.parent}" if signed.published else ""))
     if outcome["loaded"]:
         console.print(f"[green]demo loaded:[/] {outcome['supervisors']} supervisors, {outcome['workers']} workers, "
                       f"{outcome['records']} records")
