@@ -157,13 +157,14 @@ def _load(app: SupervisionLedger, clock: DemoClock, progress: Callable[[str], No
     for n, (day, wid, i) in enumerate(sessions):
         supervisor = sup_ids[1] if wid == grace and day >= transfer_day else sup_ids[WORKERS[i][4]]
         steps.append(_session(app, rng, day, wid, supervisor, _stage(n, len(sessions))))
-    _run_in_time_order(clock, steps)
+    run_in_time_order(clock, steps)
     progress(f"{len(sessions)} supervision records written")
     return {"loaded": True, "workers": len(worker_ids), "supervisors": len(sup_ids), "records": len(sessions)}
 
 
-def _run_in_time_order(clock: DemoClock, steps: list[Iterator[datetime]]) -> None:
-    """Each scenario yields the moment of its next step; all steps run in one timeline, oldest first."""
+def run_in_time_order(clock: DemoClock, steps: list[Iterator[datetime]]) -> None:
+    """Each scenario yields the moment of its next step; all steps run in one timeline, oldest first.
+    A scenario whose first step waits on another's (e.g. a new worker) yields a later moment than it."""
     queue = [(next(s), n, s) for n, s in enumerate(steps)]
     heapq.heapify(queue)
     while queue:

@@ -16,7 +16,6 @@ Under the BCP pack, as of 24 Nov 2026:
 Loaded once: it does nothing if any session exists. Every step runs at its own moment on a demo clock.
 """
 
-import heapq
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 
 from api.application import SupervisionLedger
-from api.demo import DemoClock
+from api.demo import DemoClock, run_in_time_order
 from projections.schema import workers as workers_table
 from projections.supervision_compliance import sessions_count
 
@@ -122,24 +121,11 @@ def _load(app: SupervisionLedger, clock: DemoClock, people: dict[str, str], prog
     scenarios += [_ledger_agreement(app, people, *a) for a in LEDGER_AGREEMENTS]
     scenarios += [_session(app, people, name, day, outcome) for name, day, outcome in SESSIONS]
     scenarios += [_case(app, people, *c) for c in CASES]
-    _run_in_time_order(clock, scenarios)
+    run_in_time_order(clock, scenarios)
     progress(f"{len(NEW_STAFF)} staff joined, {len(PAPER_AGREEMENTS) + len(LEDGER_AGREEMENTS)} agreements, "
              f"{len(SESSIONS)} sessions, {len(CASES)} cases")
     return {"loaded": True, "workers": len(NEW_STAFF), "agreements": len(PAPER_AGREEMENTS) + len(LEDGER_AGREEMENTS),
             "sessions": len(SESSIONS), "cases": len(CASES)}
-
-
-def _run_in_time_order(clock: DemoClock, scenarios: list[Scenario]) -> None:
-    """Each scenario yields the moment of its next step; all run in one timeline, oldest first. A scenario
-    whose first step waits on another's (a new worker) yields later than it."""
-    queue = [(next(s), n, s) for n, s in enumerate(scenarios)]
-    heapq.heapify(queue)
-    while queue:
-        moment, n, scenario = heapq.heappop(queue)
-        clock.now = max(clock.now, moment)
-        following = next(scenario, None)
-        if following is not None:
-            heapq.heappush(queue, (following, n, scenario))
 
 
 def _at(day: date, hour: int, minute: int = 0) -> datetime:

@@ -8,24 +8,13 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from api.http_support import Caller, From, Ledger, allow
+from api.retention_service import ScheduledFile
 from domain.authorisation import Role
 
 router = APIRouter(tags=["retention"])
 WorkerId = Annotated[UUID, Path(description="The worker's id")]
 RETENTION_ROLES = (Role.DPO, Role.ADMINISTRATOR)
 HOLD_ROLES = (Role.DPO, Role.ADMINISTRATOR, Role.INVESTIGATING_OFFICER)
-
-
-class ScheduledFileOut(BaseModel):
-    worker_id: str
-    state: str
-    status: str
-    leaving_date: date | None
-    archival_deadline: date | None
-    destruction_date: date | None
-    rule: str | None
-    active_holds: int
-    destroyed_at: str | None
 
 
 class HoldIn(BaseModel):
@@ -55,12 +44,11 @@ class ArchivedOut(BaseModel):
     destruction_date: date
 
 
-@router.get("/retention/schedule", response_model=list[ScheduledFileOut], **allow(RETENTION_ROLES))
+@router.get("/retention/schedule", response_model=list[ScheduledFile], **allow(RETENTION_ROLES))
 def schedule(app: Ledger, as_of: Annotated[date | None, Query(description="judge due dates on this day")] = None
-             ) -> list[ScheduledFileOut]:
+             ) -> list[ScheduledFile]:
     """Every worker's file: state, destruction date, holds, and what is due (ids and dates only)."""
-    day = as_of or datetime.now(timezone.utc).date()
-    return [ScheduledFileOut(**f.to_dict()) for f in app.retention_schedule(day)]
+    return app.retention_schedule(as_of or datetime.now(timezone.utc).date())
 
 
 @router.post("/workers/{worker_id}/archive", response_model=ArchivedOut, **allow((Role.ADMINISTRATOR, Role.DPO)))

@@ -12,6 +12,7 @@ from enum import Enum
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import DomainError, NotPermitted, OutOfOrder
+from domain.parties import party_of
 from domain.timestamps import require_not_before, require_utc
 
 _TERM_TEXT = ("frequency", "location", "arrangements", "notes")
@@ -98,11 +99,7 @@ class SupervisionAgreement(Aggregate):
     # -- queries -----------------------------------------------------------------------------------
 
     def party(self, actor: str) -> str | None:
-        if actor == self.supervisor_id:
-            return "supervisor"
-        if actor == self.supervisee_id:
-            return "supervisee"
-        return None
+        return party_of(actor, supervisor_id=self.supervisor_id, supervisee_id=self.supervisee_id)
 
     @property
     def last_reviewed_on(self) -> date | None:

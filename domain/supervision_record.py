@@ -10,6 +10,7 @@ from enum import Enum
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import DomainError, NotPermitted, OutOfOrder, StaleVersion
+from domain.parties import party_of
 from domain.record_content import RecordContent, addendum_sha256, content_sha256
 from domain.timestamps import require_not_before, require_utc
 
@@ -73,11 +74,7 @@ class SupervisionRecord(Aggregate):
         return self.state == RecordState.LOCKED.value
 
     def party(self, actor: str) -> str | None:
-        if actor == self.supervisor_id:
-            return "supervisor"
-        if actor == self.supervisee_id:
-            return "supervisee"
-        return None
+        return party_of(actor, supervisor_id=self.supervisor_id, supervisee_id=self.supervisee_id)
 
     # -- supervisor: share, amend, decline --------------------------------------------------------
 
