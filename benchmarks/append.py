@@ -25,6 +25,7 @@ from eventsourcing.application import Application  # noqa: E402
 from api.application import DateAsISO, Storage, SupervisionLedger  # noqa: E402
 from benchmarks.common import FastClock, master_key, postgres_available, rate, scratch_settings  # noqa: E402
 from domain.supervision_record import SupervisionRecord  # noqa: E402
+from infrastructure.checkpoints import create_signing_key_file  # noqa: E402
 from infrastructure.database import create_schema, make_engine  # noqa: E402
 from infrastructure.event_store import eventsourcing_env  # noqa: E402
 
@@ -82,6 +83,8 @@ def bench_plain(backend: str, module: str, records: int) -> float:
 
 
 def staffed_ledger(settings, background: bool = False) -> tuple[SupervisionLedger, str, str]:  # type: ignore[no-untyped-def]
+    # With the signing key, automatic checkpoints (every 1000 events) are part of the measured write path.
+    create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     app = SupervisionLedger(Storage.open(settings, master_key=master_key()), FastClock(),
                             background_projections=background)
     supervisor = str(app.join_worker(name="S", role="Team manager", category="manager",
