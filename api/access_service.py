@@ -156,7 +156,8 @@ class AccessService:
         record = self.get_record(record_id)  # type: ignore[attr-defined]
         rel = self.relationships_of(record.supervisee_id)
         now = self.clock()  # type: ignore[attr-defined]
-        decision = decide_read(who.reader, rel, self._grants_for(who, rel), now, _parties(record))
+        decision = decide_read(who.reader, rel, self._grants_for(who, rel), now, _parties(record),
+                               archive_roles=frozenset(r.value for r in self.policy_pack.archive_access_roles))
         target = self._version_to_read(record, version, as_of) if decision.allowed else record
         self.log_access(who, AccessAttempt(action, record.supervisee_id, str(record.id), target.version,
                                            rel.file_state, via.channel, via.client, via.stated_purpose),

@@ -137,15 +137,36 @@ _PURPOSES = {
 }
 
 
+# What each of our roles counts as among the policy packs' archive access roles (domain.policy.AccessRole).
+ARCHIVE_ROLE_NAMES: dict[Role, frozenset[str]] = {
+    Role.SUPERVISEE: frozenset(),
+    Role.SUPERVISOR: frozenset({"line_manager"}),
+    Role.MANAGER: frozenset({"line_manager", "senior_manager"}),
+    Role.ADMINISTRATOR: frozenset({"hr"}),
+    Role.INSPECTOR: frozenset({"inspector"}),
+    Role.INVESTIGATING_OFFICER: frozenset({"investigating_officer"}),
+    Role.QA: frozenset({"quality_staff", "workforce_development"}),
+    Role.DPO: frozenset(),
+}
+
+
 def decide_read(reader: Reader, rel: Relationships, grants: Sequence[GrantTerms], at: datetime,
-                record: RecordParties | None = None) -> Decision:
-    """May `reader` read this record's content (or, with record=None, the worker's whole file)?"""
+                record: RecordParties | None = None, archive_roles: frozenset[str] | None = None) -> Decision:
+    """May `reader` read this record's content (or, with record=None, the worker's whole file)?
+
+    An archived file is read only under a grant, and only by the roles the policy pack allows
+    (`archive_roles`); a subject access request is answered whatever the pack says, as the law requires."""
     relationship = _relationship(reader, rel)
     if relationship is not None and rel.file_state != "archived":
         return Decision.allow(relationship, _PURPOSES[relationship])
     record_id = record.record_id if record else None
     by_grant = _by_grant(reader, rel, grants, at, record_id)
     if by_grant is not None:
+        if (by_grant.allowed and rel.file_state == "archived" and archive_roles is not None
+                and by_grant.category != "sar" and not ARCHIVE_ROLE_NAMES[reader.role] & archive_roles):
+            return Decision.refuse(Refusal.ARCHIVED_FILE,
+                                   f"the file is archived: the policy pack lets only {', '.join(sorted(archive_roles))} "
+                                   "read it, under a grant")
         return by_grant
     if relationship is not None:
         return Decision.refuse(Refusal.ARCHIVED_FILE, "the file is archived: reading it needs an access grant")

@@ -129,3 +129,28 @@ def test_a_grant_needs_an_administrator_a_fitting_role_a_purpose_and_a_future_ex
         overrides: dict, error: type[Exception]) -> None:
     with pytest.raises(error):
         _grant(**overrides)
+
+
+def test_an_archived_file_is_read_only_by_the_roles_the_pack_allows_but_a_sar_is_always_answered():
+    from datetime import datetime, timedelta, timezone
+
+    from domain.authorisation import GrantTerms, Reader, Relationships, Role, ScopeKind, decide_read
+
+    at = datetime(2026, 11, 24, tzinfo=timezone.utc)
+    archived = Relationships("w1", None, None, ("s1",), "archived")
+    bcp_archive_roles = frozenset({"senior_manager", "investigating_officer", "inspector", "hr"})
+
+    def grant(user: str, category: str) -> GrantTerms:
+        return GrantTerms(grant_id=f"g-{user}", grantee_user_id=user, category=category, purpose="p",
+                          scope_kind=ScopeKind.WORKER_FILE, scope_id="w1", expires_at=at + timedelta(days=1),
+                          revoked_at=None)
+
+    qa = decide_read(Reader("u-qa", Role.QA), archived, [grant("u-qa", "qa_audit")], at,
+                     archive_roles=bcp_archive_roles)
+    assert not qa.allowed and "policy pack lets only" in qa.reason
+    io = decide_read(Reader("u-io", Role.INVESTIGATING_OFFICER), archived, [grant("u-io", "investigation")], at,
+                     archive_roles=bcp_archive_roles)
+    assert io.allowed
+    dpo = decide_read(Reader("u-dpo", Role.DPO), archived, [grant("u-dpo", "sar")], at,
+                      archive_roles=bcp_archive_roles)
+    assert dpo.allowed and dpo.category == "sar"
