@@ -87,7 +87,10 @@ def serve(settings, log_reads: bool, lifetime: int = 300) -> tuple[subprocess.Po
 
     port = free_port()
     env = {**os.environ, "SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
-           "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file)}
+           "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
+           # the server publishes its checkpoints beside its scratch keys, never into the work tree's data/
+           # (whose checkpoints are signed by another key, so every automatic checkpoint would be refused)
+           "SVL_CHECKPOINT_DIR": str(settings.master_key_file.parent / "checkpoints")}
     process = subprocess.Popen([sys.executable, "-c", SERVER, str(port), "1" if log_reads else "0", str(lifetime)],
                                cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"

@@ -4,6 +4,10 @@ Runs on the event store's own DB-API cursor (sqlite3 or psycopg), after the even
 while that transaction holds the write lock, so leaf order is commit order and no event is ever
 acknowledged without its leaf. Each insert costs one read (the tree's right edge, in one query)
 and one write (the new leaf rows, each carrying the subtree hashes it completes).
+
+On PostgreSQL the event store reads the last leaf in the same statement as its event insert
+(`last_leaf_sql`, `rows_after`) and inserts all the leaf rows in one statement (`insert_rows_sql`);
+see `infrastructure.event_store.LedgeredPostgresRecorder`.
 """
 
 import threading
@@ -96,23 +100,60 @@ class LedgerAppender:
         self._pending = threading.local()  # per writer thread: the edge its open transaction would commit
 
     def append(self, cursor: Any, notification_ids: Sequence[int], stored_events: Sequence[StoredEvent]) -> None:
+        rows = self._leaf_rows(self._current_frontier(cursor), notification_ids, stored_events)
+        if len(rows) == 1:
+            cursor.execute(self._insert_sql, rows[0])
+        else:
+            cursor.executemany(self._insert_sql, rows)
+
+    # -- PostgreSQL: the event store reads the last leaf with its event insert, and inserts the rows itself --
+
+    @property
+    def last_leaf_sql(self) -> str:
+        """The committed last leaf (leaf_index, leaf_hash): for the event store to read in the same statement
+        as its event insert, after the table lock is taken."""
+        return self._last_sql
+
+    def insert_rows_sql(self, count: int) -> str:
+        """One INSERT of `count` leaf rows (parameters: the rows of `rows_after`, flattened)."""
+        values = ", ".join(["(%s, %s, %s, %s)"] * count)
+        return self._insert_sql.replace("VALUES (%s, %s, %s, %s)", f"VALUES {values}")
+
+    def rows_after(self, cursor: Any, last: Any, notification_ids: Sequence[int],
+                   stored_events: Sequence[StoredEvent]) -> list[tuple[int, int, bytes, bytes]]:
+        """The leaf rows for these events, given the last leaf row this transaction read under the lock
+        (`last`: a row with leaf_index and leaf_hash, or None for an empty ledger). The cached edge is used
+        if it still ends at that row; otherwise the frontier is read on `cursor` (one more round trip)."""
+        self._pending.edge = None  # whatever an earlier, failed transaction left
+        with self._lock:
+            edge = self._edge
+        if edge is not None and last is not None and last["leaf_index"] == edge.last_index \
+                and bytes(last["leaf_hash"]) == edge.last_hash:
+            frontier = edge.frontier
+        else:
+            cursor.execute(self._frontier_sql)
+            frontier = frontier_from_rows(cursor.fetchall())
+        return self._leaf_rows(frontier, notification_ids, stored_events)
+
+    def _leaf_rows(self, frontier: Frontier, notification_ids: Sequence[int],
+                   stored_events: Sequence[StoredEvent]) -> list[tuple[int, int, bytes, bytes]]:
+        """One row per event (leaf index, notification id, leaf hash, completed subtree hashes), appended to
+        `frontier`; the edge it ends with is this thread's pending edge until `committed()`."""
         if len(notification_ids) != len(stored_events):
             raise RuntimeError("the ledger needs one notification id per stored event")
-        frontier = self._current_frontier(cursor)
         rows = []
         for nid, stored in zip(notification_ids, stored_events):
             leaf = event_leaf_hash(nid, stored.originator_id, stored.originator_version, stored.topic, stored.state)
             index = frontier.size
             completed = frontier.append(leaf)
             rows.append((index, nid, leaf, b"".join(digest for _, _, digest in completed[1:])))
-        if len(rows) == 1:
-            cursor.execute(self._insert_sql, rows[0])
-        else:
-            cursor.executemany(self._insert_sql, rows)
-        self._pending.edge = _Edge(rows[-1][0], rows[-1][2], frontier.nodes())
+        if rows:
+            self._pending.edge = _Edge(rows[-1][0], rows[-1][2], frontier.nodes())
+        return rows
 
     def committed(self) -> None:
-        """The transaction that called `append` on this thread has committed: its edge is now the truth."""
+        """The transaction that called `append` (or `rows_after`) on this thread has committed: its edge is now
+        the truth."""
         edge = getattr(self._pending, "edge", None)
         self._pending.edge = None
         if edge is not None:

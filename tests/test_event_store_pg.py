@@ -1,0 +1,180 @@
+"""The PostgreSQL event store's write path (infrastructure/event_store.py): a few round trips per
+transaction, with every guarantee of the plain one kept. Events, key rows and ledger leaves commit or
+roll back together; leaves follow notification order; the table lock is held until the COMMIT, and
+nothing is acknowledged before it; a failed write leaves the connection clean for the next one."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from datetime import date, datetime, timezone
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import func, select, text
+
+from api.application import Conflict, Storage, SupervisionLedger
+from domain.access_log import AccessAttempt, AccessLogEntry
+from domain.authorisation import Basis, Decision, Reader, Role
+from infrastructure.keys import ORGANISATION_KEY_ID, key_assignments
+from infrastructure.ledger_tables import ledger_leaves
+from infrastructure.svl_verify import event_leaf_hash
+from tests.conftest import POSTGRES_URL
+from tests.test_ledger_tamper import event_rows
+
+pytestmark = pytest.mark.parametrize("settings", ["postgresql"], indirect=True)
+
+
+def entries(count: int) -> list[AccessLogEntry]:
+    """`count` access-log entries, not yet saved (each its own aggregate, as a group commit gets them)."""
+    reader = Reader("u-1", Role.MANAGER, "w-0")
+    attempt = AccessAttempt("read_record", "w-1", None, 1, "active", "http", "127.0.0.1")
+    decision = Decision.allow(list(Basis)[0], "test")
+    return [AccessLogEntry.record(reader, "morgan", attempt, decision, datetime.now(timezone.utc))
+            for _ in range(count)]
+
+
+def counts(app: SupervisionLedger) -> tuple[int, int, int]:
+    """(events, key assignments, ledger leaves)."""
+    with app.storage.engine.connect() as conn:
+        events = conn.execute(text(f"SELECT count(*) FROM {app.recorder.events_table_name}")).scalar_one()
+        return (events, conn.execute(select(func.count()).select_from(key_assignments)).scalar_one(),
+                conn.execute(select(func.count()).select_from(ledger_leaves)).scalar_one())
+
+
+def assert_ledger_intact(app: SupervisionLedger) -> None:
+    report = app.integrity.verify()
+    assert report.intact, [f.describe() for f in report.findings]
+    with app.storage.engine.connect() as conn:
+        leaves = conn.execute(select(ledger_leaves).order_by(ledger_leaves.c.leaf_index)).all()
+    rows = event_rows(app)
+    assert [r.leaf_index for r in leaves] == list(range(len(rows)))
+    assert [r.notification_id for r in leaves] == [r[0] for r in rows]
+    assert [bytes(r.leaf_hash) for r in leaves] == [event_leaf_hash(*row) for row in rows]
+
+
+def test_batches_of_every_size_commit_events_key_rows_and_leaves_together(ledger) -> None:
+    ledger.join_worker(name="New", role="r", category="experienced", start_date=date(2024, 1, 1), actor="hr")
+    for size in (1, 2, 5, 1, 64, 3):  # a group commit of access-log entries, as api/access_service.py makes them
+        before = counts(ledger)
+        ledger._write_log_entries(entries(size))
+        assert counts(ledger) == (before[0] + size, before[1] + size, before[2] + size)
+    assert_ledger_intact(ledger)
+
+
+def test_a_conflict_rolls_back_the_key_rows_and_leaves_and_the_next_write_goes_on(ledger) -> None:
+    first, second = entries(2)
+    lost_update = copy.deepcopy(first)  # still holds first's version 1 as a pending event
+    ledger._write_log_entries([first])
+    before = counts(ledger)
+    keys = ledger.storage.keyring.stage_assignment(second.id, ORGANISATION_KEY_ID)
+    with pytest.raises(Conflict):  # (first.id, version 1) is taken: the event insert fails
+        ledger.save_and_project(second, lost_update, keys=keys)
+    assert counts(ledger) == before  # second's event, its key row and any leaf went with it
+    ledger._write_log_entries(entries(3))
+    assert counts(ledger) == (before[0] + 3, before[1] + 3, before[2] + 3)
+    assert_ledger_intact(ledger)
+
+
+def test_a_failure_after_the_event_insert_leaves_nothing_behind(ledger, monkeypatch) -> None:
+    ledger.join_worker(name="W", role="r", category="experienced", start_date=date(2024, 1, 1), actor="hr")
+    before = counts(ledger)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the ledger append failed")
+
+    monkeypatch.setattr(ledger.recorder._ledger, "rows_after", broken)
+    with pytest.raises(RuntimeError, match="ledger append failed"):
+        ledger._write_log_entries(entries(2))
+    monkeypatch.undo()
+    assert counts(ledger) == before  # the events and key rows went with the leaves that were never written
+    ledger._write_log_entries(entries(2))
+    assert counts(ledger) == (before[0] + 2, before[1] + 2, before[2] + 2)
+    assert_ledger_intact(ledger)
+
+
+def test_the_table_lock_is_held_until_the_commit_and_nothing_is_acknowledged_before_it(ledger, monkeypatch) -> None:
+    ledger.join_worker(name="W", role="r", category="experienced", start_date=date(2024, 1, 1), actor="hr")
+    before = counts(ledger)
+    appender = ledger.recorder._ledger
+    rows_after = appender.rows_after
+    inside, release = threading.Event(), threading.Event()
+
+    def paused(*args: Any, **kwargs: Any) -> Any:
+        inside.set()
+        assert release.wait(30)
+        return rows_after(*args, **kwargs)
+
+    monkeypatch.setattr(appender, "rows_after", paused)
+    done: list[Any] = []
+    writer = threading.Thread(target=lambda: done.append(ledger._write_log_entries(entries(1))))
+    writer.start()
+    try:
+        assert inside.wait(30)
+        table = f'"{ledger.storage.settings.database_schema}"."{ledger.recorder.events_table_name}"'
+        with psycopg.connect(POSTGRES_URL) as other:
+            held = other.execute("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                                 "WHERE c.oid = %s::regclass AND l.mode = 'ExclusiveLock' AND l.granted",
+                                 (table,)).fetchone()
+            assert held == (1,)
+            with pytest.raises(psycopg.errors.LockNotAvailable):  # a second writer would wait for the COMMIT
+                other.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE NOWAIT")
+        assert counts(ledger) == before  # not visible, and not acknowledged
+        assert not done
+    finally:
+        release.set()
+        writer.join(30)
+    assert done == [None]
+    assert counts(ledger) == (before[0] + 1, before[1] + 1, before[2] + 1)
+    assert_ledger_intact(ledger)
+
+
+def test_another_writer_in_between_makes_the_next_write_reload_the_frontier(ledger, settings, master_key, clock,
+                                                                            monkeypatch) -> None:
+    import infrastructure.ledger_append as ledger_append
+
+    reloads: list[int] = []
+    load = ledger_append.frontier_from_rows
+    monkeypatch.setattr(ledger_append, "frontier_from_rows", lambda rows: reloads.append(1) or load(rows))
+    other = SupervisionLedger(Storage.open(settings, master_key=master_key), clock)
+    try:
+        ledger._write_log_entries(entries(1))
+        ledger._write_log_entries(entries(1))
+        reloads.clear()
+        ledger._write_log_entries(entries(2))
+        assert reloads == []  # the cached edge still ends at the last leaf: no frontier query
+        for n in range(4):
+            for app in (other, ledger):
+                app._write_log_entries(entries(n + 1))
+        assert len(reloads) == 8  # each write found the other's leaves after its own edge
+        ledger.join_worker(name="W", role="r", category="experienced", start_date=date(2024, 1, 1), actor="hr")
+    finally:
+        other.close()
+        other.storage.engine.dispose()
+    assert_ledger_intact(ledger)
+
+
+def test_four_round_trips_and_synchronous_commit_left_alone(ledger, monkeypatch) -> None:
+    ledger._write_log_entries(entries(1))  # the appender now holds the committed edge
+    pending = entries(2)
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def spy(self: psycopg.Cursor, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(query.decode() if isinstance(query, bytes) else str(query))
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", spy)
+    ledger._write_log_entries(pending)
+    monkeypatch.undo()
+    ours = sent[next(i for i, s in enumerate(sent) if s.startswith("BEGIN")):]
+    assert len(ours) == 4, ours
+    begin, insert, leaves, commit = ours
+    assert "SET LOCAL lock_timeout" in begin and "IN EXCLUSIVE MODE" in begin
+    assert insert.startswith("WITH svl_assignments AS (INSERT INTO") and "RETURNING notification_id" in insert
+    assert leaves.startswith(f'INSERT INTO "{ledger.storage.settings.database_schema}".ledger_leaves')
+    assert commit == "COMMIT"
+    assert not any("synchronous_commit" in s.lower() for s in sent)
+    with psycopg.connect(POSTGRES_URL) as conn:
+        assert conn.execute("SHOW synchronous_commit").fetchone() != ("off",)
