@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eventsourcing.application import Application  # noqa: E402
 
 from api.application import DateAsISO, Storage, SupervisionLedger  # noqa: E402
-from benchmarks.common import FastClock, master_key, postgres_available, rate, scratch_settings  # noqa: E402
+from benchmarks.common import FastClock, chosen_backends, master_key, rate, scratch_settings  # noqa: E402
 from domain.supervision_record import SupervisionRecord  # noqa: E402
 from infrastructure.checkpoints import create_signing_key_file  # noqa: E402
 from infrastructure.database import create_schema, make_engine  # noqa: E402
@@ -141,10 +141,7 @@ def main() -> None:
     parser.add_argument("--rebuild-records", type=int, default=10_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
     args = parser.parse_args()
-    backends = args.backend or ["sqlite", "postgresql"]
-    if "postgresql" in backends and not postgres_available():
-        print("PostgreSQL unreachable: skipping it", file=sys.stderr)
-        backends.remove("postgresql")
+    backends = chosen_backends(args.backend)
     print(f"records drafted+shared+signed+signed per second ({args.records} records each, 4 events a record)")
     for backend in backends:
         native = bench_plain(backend, "native", args.records)

@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import sys
 import tempfile
 import time
 import uuid
@@ -39,6 +40,15 @@ def scratch_settings(backend: str) -> Iterator[Settings]:
         finally:
             with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def chosen_backends(selected: list[str] | None) -> list[str]:
+    """The backends asked for (default both), less PostgreSQL when no server answers."""
+    backends = list(selected or ["sqlite", "postgresql"])
+    if "postgresql" in backends and not postgres_available():
+        print("PostgreSQL unreachable: skipping it", file=sys.stderr)
+        backends.remove("postgresql")
+    return backends
 
 
 def master_key() -> bytes:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import Column, Date, DateTime, Integer, MetaData, String, Table, delete, insert  # noqa: E402
 
 from api.application import Storage, SupervisionLedger  # noqa: E402
-from benchmarks.common import master_key, postgres_available, scratch_settings  # noqa: E402
+from benchmarks.common import chosen_backends, master_key, scratch_settings  # noqa: E402
 from domain.compliance import evaluate, month_frequency  # noqa: E402
 from domain.schedule_rules import calendar_for  # noqa: E402
 from domain.sessions import SupervisionSession  # noqa: E402
@@ -290,10 +290,7 @@ def main() -> None:
     parser.add_argument("--app-workers", type=int, default=40)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
     args = parser.parse_args()
-    backends = args.backend or ["sqlite", "postgresql"]
-    if "postgresql" in backends and not postgres_available():
-        print("PostgreSQL unreachable: skipping it", file=sys.stderr)
-        backends.remove("postgresql")
+    backends = chosen_backends(args.backend)
     print(f"SupervisionCompliance: {args.months} months of monthly sessions (5% cancelled and held a week later)")
     for backend in backends:
         if args.app_workers:

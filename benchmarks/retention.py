@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import Column, Index, MetaData, Table, insert, select, text, update  # noqa: E402
 
 from api.application import Storage, SupervisionLedger  # noqa: E402
-from benchmarks.common import FastClock, master_key, postgres_available, scratch_settings  # noqa: E402
+from benchmarks.common import FastClock, chosen_backends, master_key, scratch_settings  # noqa: E402
 from domain.retention import LegalHold  # noqa: E402
 from domain.schedule_rules import destruction_date  # noqa: E402
 from domain.workers import Worker  # noqa: E402
@@ -455,10 +455,7 @@ def main() -> None:
     leavers = args.leavers or (20 if args.quick else 200)
     workers = args.workers or (1_000 if args.quick else 10_000)
     sample = min(args.sample, workers // 10)
-    backends = args.backend or ["sqlite", "postgresql"]
-    if "postgresql" in backends and not postgres_available():
-        print("PostgreSQL unreachable: skipping it", file=sys.stderr)
-        backends.remove("postgresql")
+    backends = chosen_backends(args.backend)
 
     started = time.perf_counter()
     for backend in backends if args.only != "schedule" else []:
