@@ -4,12 +4,28 @@ events, leaves and checkpoints as stored (for `svl verify`, which must not trust
 Proof reads go through SQLAlchemy (a handful of rows each). The verification streams use the driver
 directly, in one read-only snapshot, because they read every row and must see events, leaves and
 checkpoints as of the same instant.
+
+On SQLite the events are also offered in bulk (`ledger_verify.BulkEvents`): the first part of the log
+is recomputed in this process, from the snapshot, and on a large log the rest by a helper interpreter
+(`python -I -S`, standard library only) reading the same file read-only, while this process folds the
+tree. The helper reads in its own snapshot, bounded by this snapshot's last notification id; that is
+sound because the bulk route only ever concludes "everything matches": if the helper saw anything else
+(a purge committed meanwhile, say), the row-by-row pass re-reads this snapshot and gives the verdict.
 """
 
-from collections.abc import Iterator, Sequence
+import inspect
+import logging
+import marshal
+import os
+import subprocess
+import sys
+import tempfile
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from sqlalchemy import Engine, select, text
 
@@ -17,8 +33,12 @@ from infrastructure import merkle
 from infrastructure.database import reader
 from infrastructure.ledger_append import _FRONTIER_SQL, LedgerDamaged, frontier_from_rows, node_from_row
 from infrastructure.ledger_tables import ledger_checkpoints, ledger_leaves
+from infrastructure.ledger_verify import LEAF_PREFIX, BulkEvents, BulkUnsuitable, Tail, Versions
 from infrastructure.ledger_verify import canonical_originator_id as _canonical
+from infrastructure.ledger_verify import recomputer_source
 from infrastructure.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # (notification id, originator id as canonical UUID text, version, stored topic, stored state)
 EventRow = tuple[int, str, int, str, bytes | None]
@@ -26,6 +46,11 @@ EventRow = tuple[int, str, int, str, bytes | None]
 LeafRow = tuple[int, int, bytes, bytes]
 
 _BATCH = 5000
+# Bulk verification on SQLite: events per run, the smallest log worth a helper process, and the share
+# of the events recomputed here (this process also reads the leaves and folds the whole tree).
+BULK_RUN = 256
+BULK_HELPER_MIN_EVENTS = 20_000
+BULK_LOCAL_SHARE = 0.35
 
 
 def canonical_originator_id(value: Any) -> str:
@@ -125,8 +150,8 @@ class SqlLedgerStore:
 class Snapshot:
     """Streams of everything verification reads, all as of one instant."""
 
-    events: Iterator[EventRow]
-    leaves: Iterator[LeafRow]
+    events: Iterable[EventRow]
+    leaves: Iterable[LeafRow]
     checkpoint_notes: list[str]
     leaf_count: int
 
@@ -135,30 +160,188 @@ class Snapshot:
 def snapshot(engine: Engine, events: EventsTable) -> Iterator[Snapshot]:
     """Opens one read-only transaction and streams events and leaves from it, in batches."""
     raw = engine.raw_connection()
+    snap: Snapshot | None = None
     try:
         if events.settings.is_sqlite:
-            yield _sqlite_snapshot(raw.driver_connection, events)
+            snap = _sqlite_snapshot(raw.driver_connection, events)
         else:
-            yield _postgres_snapshot(raw.driver_connection, events)
+            snap = _postgres_snapshot(raw.driver_connection, events)
+        yield snap
     finally:
         try:
-            raw.rollback()
+            if snap is not None and isinstance(snap.events, BulkEvents):
+                snap.events.close()  # ends a helper process still at work
         finally:
-            raw.close()
+            try:
+                raw.rollback()
+            finally:
+                raw.close()
 
 
 def _sqlite_snapshot(conn: Any, events: EventsTable) -> Snapshot:
     conn.execute("BEGIN")  # deferred: a reader; WAL gives it a snapshot from its first read
     notes = [r[0] for r in conn.execute("SELECT note FROM ledger_checkpoints ORDER BY tree_size")]
     top = conn.execute("SELECT MAX(leaf_index) FROM ledger_leaves").fetchone()[0]
-    # Ids as stored (32 hex digits): the verifier hyphenates them, cheaper than SQL would.
-    event_rows = conn.execute(f"SELECT rowid, originator_id, originator_version, topic, state "
-                              f"FROM {events.qualified} ORDER BY rowid")
-    leaf_rows = conn.execute("SELECT leaf_index, notification_id, leaf_hash, completed_nodes "
+    leaf_rows = _Query(conn, "SELECT leaf_index, notification_id, leaf_hash, completed_nodes "
                              "FROM ledger_leaves ORDER BY leaf_index")
-    return Snapshot(iter(event_rows), iter(leaf_rows), notes, 0 if top is None else top + 1)
+    return Snapshot(SqliteEvents(conn, events.qualified), leaf_rows, notes, 0 if top is None else top + 1)
 
 
+class _Query:
+    """Rows of one query in the snapshot, read afresh each time they are iterated."""
+
+    def __init__(self, conn: Any, sql: str) -> None:
+        self.conn, self.sql = conn, sql
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.conn.execute(self.sql))
+
+
+class SqliteEvents(BulkEvents):
+    """The events in the snapshot: row by row (ids as stored, 32 hex digits: the verifier hyphenates
+    them, cheaper than SQL would), or in bulk, the tail of a large log recomputed by a helper process."""
+
+    def __init__(self, conn: Any, table: str) -> None:
+        self.conn, self.table = conn, table
+        self.sql = f"SELECT rowid, originator_id, originator_version, topic, state FROM {table}"
+        self.split: int | None = None  # the last notification id recomputed here, when a helper has the rest
+        self.helper: _Helper | None = None
+
+    def __iter__(self) -> Iterator[EventRow]:
+        return iter(self.conn.execute(f"{self.sql} ORDER BY rowid"))
+
+    def tail(self) -> Callable[[], Tail] | None:
+        path = _database_file(self.conn)
+        if path is None or _cpus() < 2:
+            return None
+        # Two subqueries: SQLite answers a lone MIN or MAX from the b-tree's edge, both at once by a scan.
+        low, high = self.conn.execute(f"SELECT (SELECT MIN(rowid) FROM {self.table}), "
+                                      f"(SELECT MAX(rowid) FROM {self.table})").fetchone()
+        if low is None or high - low + 1 < BULK_HELPER_MIN_EVENTS:
+            return None
+        split = low + int((high - low + 1) * BULK_LOCAL_SHARE)
+        self.helper = _Helper.start(path, self.table, split, high)
+        if self.helper is None:
+            return None
+        self.split = split
+        return self.helper.result
+
+    def batches(self) -> Iterable[list[EventRow]]:
+        if self.split is None:
+            cursor = self.conn.execute(f"{self.sql} ORDER BY rowid")
+        else:
+            cursor = self.conn.execute(f"{self.sql} WHERE rowid <= ? ORDER BY rowid", (self.split,))
+        return iter(lambda: cursor.fetchmany(BULK_RUN), [])
+
+    def close(self) -> None:
+        if self.helper is not None:
+            self.helper.kill()
+            self.helper = None
+        self.split = None
+
+
+def _database_file(conn: Any) -> str | None:
+    for _, name, file in conn.execute("PRAGMA database_list"):
+        if name == "main":
+            return file or None  # "" for an in-memory or temporary database
+    return None
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class _Helper:
+    """A helper interpreter recomputing the events after a notification id, up to another."""
+
+    def __init__(self, process: subprocess.Popen, output: IO[bytes]) -> None:
+        self.process, self.file = process, output
+        self.output: bytes | None = None
+        self.errors = b""
+
+    @classmethod
+    def start(cls, path: str, table: str, after: int, upto: int) -> "_Helper | None":
+        try:
+            program = "\n\n".join((recomputer_source(), inspect.getsource(_helper_main),
+                                    f"_helper_main({LEAF_PREFIX!r})\n"))
+        except (OSError, TypeError, ValueError) as exc:  # no source to send
+            log.debug("svl verify: no helper process (%s)", exc)
+            return None
+        uri = Path(path).resolve().as_uri() + "?mode=ro"  # read-only
+        # Its output goes to an unnamed temporary file: written at once when it is done, never waiting on
+        # this process to read a pipe.
+        output = tempfile.TemporaryFile()
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", program, uri, table, str(after), str(upto), str(BULK_RUN)],
+                stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.PIPE)
+        except (OSError, ValueError) as exc:  # no interpreter to run it
+            output.close()
+            log.debug("svl verify: no helper process (%s)", exc)
+            return None
+        return cls(process, output)
+
+    def result(self) -> Tail:
+        """Waits for the helper; its `Tail`."""
+        self.stop()
+        try:
+            message = marshal.loads(self.output or b"")
+        except (EOFError, ValueError, TypeError) as exc:
+            why = self.errors.decode(errors="replace")[-500:]
+            log.warning("svl verify: the helper process stopped (%s); verifying in this process alone", why)
+            raise BulkUnsuitable(f"the helper process stopped: {why}") from exc
+        if message[0] != "tail":
+            raise BulkUnsuitable(f"the helper process could not read the events: {message[1]}")
+        ok, oid_length, first_oids, first_versions, lasts = message[5]
+        versions = array("q")
+        versions.frombytes(first_versions)
+        return Tail(message[1], message[2], message[3], [(stored, tuple(row)) for stored, row in message[4]],
+                    Versions(ok, oid_length, first_oids, versions, lasts))
+
+    def stop(self) -> None:
+        """Waits for the helper to end (killed first by `kill`); takes its output."""
+        if self.output is None:
+            self.errors = self.process.communicate()[1] or b""
+            with self.file:
+                self.file.seek(0)
+                self.output = self.file.read()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.stop()
+
+
+def _helper_main(leaf_prefix: bytes) -> None:
+    """The helper interpreter's program (standard library only; `Recomputer` is defined before it):
+    summarises events (after, upto] of a table as a `Tail` and writes it to stdout with `marshal`."""
+    import marshal
+    import sqlite3
+    import sys
+    from array import array
+
+    uri, table, after, upto, run = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+        conn.execute("BEGIN")  # one snapshot for the events and the leaves looked up
+        cursor = conn.execute(f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
+                              "WHERE rowid > ? AND rowid <= ? ORDER BY rowid", (after, upto))
+
+        def stored_leaf(nid: int) -> object:
+            row = conn.execute("SELECT leaf_hash FROM ledger_leaves WHERE notification_id = ?", (nid,)).fetchone()
+            return None if row is None else row[0]
+
+        recomputer = Recomputer(leaf_prefix)  # noqa: F821 - defined before this function in the program
+        count, nids, leaves, empty, (ok, length, oids, versions, _) = recomputer.summarise(
+            iter(lambda: cursor.fetchmany(run), []), stored_leaf)
+        message = ("tail", count, nids, leaves, empty, (ok, length, oids, array("q", versions).tobytes(), None))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which then reads the log row by row
+        message = ("error", f"{type(exc).__name__}: {exc}")
+    sys.stdout.buffer.write(marshal.dumps(message))
+    sys.stdout.buffer.flush()
 
 
 def _postgres_snapshot(conn: Any, events: EventsTable) -> Snapshot:

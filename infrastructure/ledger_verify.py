@@ -22,16 +22,33 @@ told apart:
 
 Lawfully purged events (retention: key destroyed, ciphertext later removed) are declared by
 `Purge` records and reported as such, not as tampering.
+
+Two routes, one verdict. Events given as plain rows take the row-by-row pass above, which alone names
+divergences. Events given as `BulkEvents` (SQLite's snapshot does) are first checked in bulk: leaves
+recomputed from the stored bytes a run at a time (`Recomputer`, possibly in a helper process), each run
+compared whole with the stored leaves, the tree folded from the stored leaves as before. The bulk route
+only ever concludes "every event matches its leaf, in order, every record's versions count up": at the
+first difference of any kind it is abandoned and the row-by-row pass runs from the start, so a damaged
+log is reported exactly as before, and an intact one gets exactly the report the row-by-row pass gives.
 """
 
 from __future__ import annotations
 
 import bisect
+import gc
 import hashlib
+import inspect
+import linecache
+import logging
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
+from itertools import chain, compress, islice, repeat
+from operator import add, is_, is_not, itemgetter, lt, methodcaller
+from typing import NamedTuple
 
 from infrastructure.svl_verify import (
     EMPTY_ROOT,
@@ -51,6 +68,8 @@ from infrastructure.svl_verify import (
 # with hyphens or as SQLite stores it (32 hex digits): the leaf always encodes the hyphenated form.
 EventRow = tuple[int, str, int, str, "bytes | None"]
 LeafRow = tuple[int, int, bytes, bytes]
+
+log = logging.getLogger(__name__)
 
 # Bounds the memory a badly damaged log can take; counting goes on past them.
 _KEEP = 10_000
@@ -216,10 +235,17 @@ def audit(
     if checkpoints and verifier_key is None:
         raise ValueError("checking checkpoints needs the organisation's verifier key")
     declared = Purges(purges)
-    report = AuditReport()
     parsed, findings = _parse_checkpoints(checkpoints, verifier_key, origin)
     wanted = {cp.tree_size for cp, _ in parsed}
-    state = _stream(events, leaves, wanted, declared, report, progress)
+    bulk = None
+    with _older_objects_set_aside():
+        if isinstance(events, BulkEvents) and not isinstance(leaves, Iterator):  # the leaves can be read again
+            bulk = _bulk_attempt(events, leaves, wanted, declared, progress)
+        if bulk is not None:
+            state, report = bulk
+        else:
+            report = AuditReport()
+            state = _stream(events, leaves, wanted, declared, report, progress)
     findings += _classify(state, declared, report, parsed)
     findings += _check_checkpoints(parsed, state, report)
     findings += _unexplained_version_jumps(state, findings, report)
@@ -227,6 +253,22 @@ def audit(
     report.findings_total = len(findings) + state.overflow + max(0, state.damaged_total - len(state.damaged_nodes))
     report.findings = findings
     return report
+
+
+@contextmanager
+def _older_objects_set_aside() -> Iterator[None]:
+    """The pass allocates a tuple or more per row, so the cyclic collector runs often, and its full
+    collections walk every object of the process (in the application, a fifth of verify's time). Objects
+    older than the pass are set aside for its duration (`gc.freeze`); new ones are collected as usual.
+    Left alone if something else has frozen objects."""
+    if not gc.isenabled() or gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 # --- the streaming pass ---
@@ -411,6 +453,410 @@ def _keep(st: _Pass, into: list, item: object) -> None:
     else:
         st.overflow += 1
 
+
+# --- the bulk route: a log that checks out, in runs ---
+
+class Versions(NamedTuple):
+    """How the records' versions run within one part of the log."""
+
+    ok: bool  # each record's versions count up by one within the part
+    oid_length: int | None  # every originator id as stored has this length (None: no events)
+    first_oids: list[str]  # each record (originator id as stored) in the part, once...
+    first_versions: Sequence[int]  # ... with the version it first appears with
+    lasts: dict[str, int] | None  # record -> its last version in the part (None: not kept)
+
+
+class Tail(NamedTuple):
+    """The end of the log, recomputed elsewhere (`Recomputer.summarise`): what `audit` compares with the
+    stored leaves it folds itself."""
+
+    count: int
+    nids_digest: bytes  # SHA-256 of the notification ids, as array "q" bytes
+    leaves_digest: bytes  # SHA-256 of the recomputed leaf hashes; an empty state's leaf is the stored one...
+    empty: list[tuple[bytes, EventRow]]  # ... (the stored leaf, the event with its canonical id), for `audit`
+    versions: Versions
+
+
+class BulkEvents:
+    """Events that can also be read in bulk. Iterating gives the rows, for the row-by-row pass; `batches`
+    the first part of the log (or all of it), in notification order, to recompute here; `tail`, if the
+    rest is recomputed elsewhere meanwhile, a call that waits for its `Tail`."""
+
+    def __iter__(self) -> Iterator[EventRow]:
+        raise NotImplementedError
+
+    def tail(self) -> Callable[[], Tail] | None:
+        """Called first, so that the tail is under way while `batches` are read."""
+        return None
+
+    def batches(self) -> Iterable[list[EventRow]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stops whatever `tail` started (a helper process)."""
+
+
+class BulkUnsuitable(Exception):
+    """Rows the bulk route does not take (mixed id spellings...): the row-by-row pass reads them instead."""
+
+
+# Mirrored in `_BULK_IMPORTS` for the helper interpreter.
+_DIGEST = methodcaller("digest")
+_ZERO_LEAF = bytes(32)
+_HYPHEN = b"-"
+
+
+class Recomputer:
+    """Recomputes the leaves of runs of consecutive events in bulk (`svl_verify.encode_leaf`: a whole run
+    packed by one struct where the run allows, else row by row as the row-by-row pass does), and follows
+    every record's versions from run to run.
+
+    Standard library only, and only the names in `_BULK_IMPORTS`: `ledger_store` runs this very source
+    in a helper interpreter (`python -I -S`, which starts in a few milliseconds)."""
+
+    def __init__(self, leaf_prefix: bytes) -> None:
+        self.leaf_prefix = leaf_prefix
+        self.packers: dict = {}  # (oid length, topic length) -> packer of one leaf
+        self.whole: dict = {}  # (events, topic length) -> (id splitter, packer of the run, slices of each leaf)
+        self.last: dict = {}  # originator id as stored -> latest version
+        self.first_oids: list = []  # records in order of first appearance...
+        self.first_versions: list = []  # ... and the version each first appears with
+        self.oid_length = None
+        self.ok = True
+
+    def run(self, rows: list) -> tuple:
+        """(notification ids as array "q", leaf hashes, [(position, event)] whose state is empty: nothing
+        to recompute from here, their leaf is left as zeros)"""
+        nids, oids, versions, topics, states = zip(*rows)
+        self._follow(oids, versions)
+        if self.oid_length == 32 and all(states) and len(set(topics)) == 1:
+            leaves = self._whole_run(nids, oids, versions, topics[0], states)
+            if leaves is not None:
+                return array("q", nids), leaves, []
+        return (array("q", nids), *self._row_by_row(rows))
+
+    def versions(self, with_lasts: bool = True) -> tuple:
+        return self.ok, self.oid_length, self.first_oids, self.first_versions, self.last if with_lasts else None
+
+    def summarise(self, batches, stored_leaf) -> tuple:  # noqa: ANN001 - also runs without `typing`
+        """The fields of a `Tail` for these batches of rows; stored_leaf(nid) gives an event's stored leaf."""
+        nid_digest, leaf_digest = hashlib.sha256(), hashlib.sha256()
+        count, empty = 0, []
+        for rows in batches:
+            nids, leaves, blanks = self.run(rows)
+            if blanks:
+                patched = bytearray(leaves)
+                for position, row in blanks:
+                    stored = stored_leaf(row[0])
+                    stored = stored if isinstance(stored, bytes) and len(stored) == 32 else _ZERO_LEAF
+                    patched[32 * position:32 * position + 32] = stored
+                    empty.append((stored, row))
+                leaves = bytes(patched)
+            nid_digest.update(nids)
+            leaf_digest.update(leaves)
+            count += len(nids)
+        return count, nid_digest.digest(), leaf_digest.digest(), empty, self.versions(with_lasts=False)
+
+    def _follow(self, oids: tuple, versions: tuple) -> None:
+        lengths = set(map(len, oids))
+        if len(lengths) != 1 or (self.oid_length is not None and self.oid_length not in lengths):
+            raise BulkUnsuitable("originator ids spelled with different lengths")
+        self.oid_length = lengths.pop()
+        last, n = self.last, len(oids)
+        before = list(map(last.get, oids))
+        new = before.count(None)
+        if new == n:  # records not seen before (the usual run of a large log)
+            known = len(last)
+            last.update(zip(oids, versions))
+            if len(last) - known == n:  # and none twice in the run
+                self.first_oids.extend(oids)
+                self.first_versions.extend(versions)
+                return
+            for oid in oids:  # undone: one record appears twice, followed row by row below
+                last.pop(oid, None)
+        elif len(set(oids)) == n:  # no record twice in the run: whole-run steps
+            seen = list(map(is_not, before, repeat(None))) if new else None
+            if list(map(add, compress(before, seen) if new else before, repeat(1))) != list(
+                    compress(versions, seen) if new else versions):
+                self.ok = False
+            if new:
+                unseen = list(map(is_, before, repeat(None)))
+                self.first_oids.extend(compress(oids, unseen))
+                self.first_versions.extend(compress(versions, unseen))
+            last.update(zip(oids, versions))
+            return
+        for oid, version in zip(oids, versions):
+            previous = last.get(oid)
+            if previous is None:
+                self.first_oids.append(oid)
+                self.first_versions.append(version)
+            elif version != previous + 1:
+                self.ok = False
+            last[oid] = version
+
+    def _whole_run(self, nids: tuple, oids: tuple, versions: tuple, topic: str, states: tuple) -> bytes | None:
+        """The leaves of a run whose ids are 32 ASCII hex digits and whose topic is one, packed by one struct."""
+        ids = "".join(oids).encode()
+        if len(ids) != 32 * len(oids):
+            return None  # not ASCII
+        t = topic.encode()
+        key = (len(oids), len(t))
+        shape = self.whole.get(key)
+        if shape is None:
+            size = len(self.leaf_prefix) + 8 + 4 + 36 + 8 + 4 + len(t) + 32
+            one = f"{len(self.leaf_prefix)}sQI8sc4sc4sc4sc12sQI{len(t)}s32s"
+            shape = self.whole[key] = (struct.Struct("8s4s4s4s12s" * len(oids)).unpack,
+                                       struct.Struct(">" + one * len(oids)).pack,
+                                       [slice(i * size, (i + 1) * size) for i in range(len(oids))])
+        split, pack, slices = shape
+        parts = split(ids)
+        packed = pack(*chain.from_iterable(zip(
+            repeat(self.leaf_prefix), nids, repeat(36), parts[0::5], repeat(_HYPHEN), parts[1::5], repeat(_HYPHEN),
+            parts[2::5], repeat(_HYPHEN), parts[3::5], repeat(_HYPHEN), parts[4::5], versions, repeat(len(t)),
+            repeat(t), map(_DIGEST, map(hashlib.sha256, states)))))
+        return b"".join(map(_DIGEST, map(hashlib.sha256, map(packed.__getitem__, slices))))
+
+    def _row_by_row(self, rows: list) -> tuple:
+        sha256, prefix, packers = hashlib.sha256, self.leaf_prefix, self.packers
+        leaves, empty = [], []
+        for position, (nid, oid, version, topic, state) in enumerate(rows):
+            if len(oid) == 32:
+                oid = f"{oid[:8]}-{oid[8:12]}-{oid[12:16]}-{oid[16:20]}-{oid[20:]}"
+            if not state:
+                empty.append((position, (nid, oid, version, topic, state)))
+                leaves.append(_ZERO_LEAF)
+                continue
+            o, t = oid.encode(), topic.encode()
+            lengths = (len(o), len(t))
+            packer = packers.get(lengths)
+            if packer is None:
+                packer = packers[lengths] = struct.Struct(
+                    f">{len(prefix)}sQI{lengths[0]}sQI{lengths[1]}s32s").pack
+            leaves.append(sha256(packer(prefix, nid, lengths[0], o, version, lengths[1], t,
+                                        sha256(state).digest())).digest())
+        return b"".join(leaves), empty
+
+
+# What `Recomputer` needs, for the helper interpreter that runs its source.
+_BULK_IMPORTS = """\
+from __future__ import annotations
+
+import hashlib
+import struct
+from array import array
+from itertools import chain, compress, repeat
+from operator import add, is_, is_not, methodcaller
+
+class BulkUnsuitable(Exception):
+    pass
+
+_DIGEST = methodcaller("digest")
+_ZERO_LEAF = bytes(32)
+_HYPHEN = b"-"
+"""
+
+LEAF_PREFIX = b"\x00" + LEAF_DOMAIN
+
+
+def recomputer_source() -> str:
+    """`Recomputer` as a stand-alone program text (its imports included), for a helper interpreter.
+    (Read as the block after its `class` line: `inspect.getsource` parses the whole module for a class.)"""
+    lines = linecache.getlines(__file__)
+    block = inspect.getblock(lines[lines.index("class Recomputer:\n"):])
+    return _BULK_IMPORTS + "\n\n" + "".join(block)
+
+
+class BulkRows(BulkEvents):
+    """Rows in memory, readable in bulk too; with `tail_from`, the rows from that position on make the
+    tail (recomputed here, as a helper would: `stored` gives the stored leaf of an empty state)."""
+
+    def __init__(self, rows: Sequence[EventRow], *, run: int = 256, tail_from: int | None = None,
+                 stored: Callable[[int], bytes | None] = lambda nid: None) -> None:
+        self.rows, self.run, self.stored = list(rows), run, stored
+        self.tail_from = len(self.rows) if tail_from is None else tail_from
+
+    def __iter__(self) -> Iterator[EventRow]:
+        return iter(self.rows)
+
+    def tail(self) -> Callable[[], Tail] | None:
+        if self.tail_from >= len(self.rows):
+            return None
+        rest = self.rows[self.tail_from:]
+        return lambda: _tail(Recomputer(LEAF_PREFIX).summarise(
+            (rest[i:i + self.run] for i in range(0, len(rest), self.run)), self.stored))
+
+    def batches(self) -> Iterable[list[EventRow]]:
+        head = self.rows[:self.tail_from]
+        return (head[i:i + self.run] for i in range(0, len(head), self.run))
+
+
+def _tail(fields: Sequence) -> Tail:
+    count, nids_digest, leaves_digest, empty, versions = fields
+    return Tail(count, nids_digest, leaves_digest, [(stored, tuple(row)) for stored, row in empty],
+                Versions(*versions))
+
+
+def _bulk_attempt(events: BulkEvents, leaves: Iterable[LeafRow], wanted: set[int], purges: Purges,
+                  progress: Callable[[int], None] | None) -> tuple[_Pass, AuditReport] | None:
+    """The bulk route's verdict, or None: take the row-by-row pass (something differs, or the bulk
+    route could not read the rows)."""
+    try:
+        return _bulk_stream(events, leaves, wanted, purges, progress)
+    except Exception as exc:  # noqa: BLE001 - whatever it was, the row-by-row pass reads the log afresh
+        log.debug("svl verify: bulk route not taken (%s: %s)", type(exc).__name__, exc)
+        return None
+    finally:
+        events.close()
+
+
+class _Tree:
+    """The tree rebuilt from the stored leaves, a batch at a time, and what the pass records on the way."""
+
+    def __init__(self, wanted: set[int], st: _Pass, report: AuditReport,
+                 progress: Callable[[int], None] | None) -> None:
+        self.stack: list[bytes] = []  # right edge, highest subtree first
+        self.size = 0
+        self.last_nid = 0
+        self.wanted, self.st, self.report, self.progress = wanted, st, report, progress
+        self.marks = sorted(m for m in wanted | {s + 1 for s in wanted} | {1} if m > 0)  # where boundaries are
+        self.next_mark = self.marks[0]
+
+    def add(self, batch: list[LeafRow]) -> tuple[array, tuple] | None:
+        """Folds in the next stored leaves: (their notification ids, their hashes), or None if they are not
+        the next leaves in order, in notification order, each closing exactly the subtrees it stores."""
+        k, start = len(batch), self.size
+        indexes, lnids, lhashes, completed = zip(*batch)
+        nids = array("q", lnids)
+        if indexes != tuple(range(start, start + k)) or set(map(len, lhashes)) != {32}:
+            return None
+        if lnids[0] <= self.last_nid or not all(map(lt, lnids, islice(lnids, 1, None))):
+            return None
+        if self.last_nid:
+            self.report.unused_notification_ids += nids[0] - self.last_nid - 1
+        self.report.unused_notification_ids += nids[-1] - nids[0] - (k - 1)
+        while self.size < start + k:  # cut where a boundary must be recorded
+            upto = start + k if not self.size < self.next_mark <= start + k else self.next_mark
+            if not _extend(self.stack, self.size, lhashes[self.size - start:upto - start],
+                           completed[self.size - start:upto - start]):
+                return None
+            self.size = upto
+            if upto == self.next_mark:
+                if upto in self.wanted:
+                    self.st.stored_roots[upto] = self.st.rebuilt_roots[upto] = _fold(self.stack)
+                self.st.nid_at[upto - 1] = nids[upto - 1 - start]
+                self.marks.pop(0)
+                self.next_mark = self.marks[0] if self.marks else -1
+        self.last_nid = nids[-1]
+        if self.progress is not None and start >> 12 != self.size >> 12:
+            self.progress(self.size)
+        return nids, lhashes
+
+
+def _bulk_stream(events: BulkEvents, leaves: Iterable[LeafRow], wanted: set[int], purges: Purges,
+                 progress: Callable[[int], None] | None) -> tuple[_Pass, AuditReport] | None:
+    """`_stream` for a log in which every event matches its leaf, in order: the same report and pass
+    state, or None at the first difference of any kind (nothing is classified here)."""
+    st, report = _Pass(), AuditReport()
+    tree = _Tree(wanted, st, report, progress)
+    leaf_iter = iter(leaves)
+    tail = events.tail()  # first: the tail is recomputed elsewhere while this process works
+    recomputer = Recomputer(LEAF_PREFIX)
+    for rows in events.batches():
+        if not rows:
+            continue
+        nids, hashes, empty = recomputer.run(rows)
+        added = tree.add(list(islice(leaf_iter, len(nids))))
+        if added is None or added[0] != nids:
+            return None
+        lhashes = added[1]
+        if empty:
+            expected = bytearray(hashes)
+            for position, ev in empty:
+                stored = bytes(lhashes[position])
+                if _recompute(ev, purges, report, stored) != stored:
+                    return None
+                expected[32 * position:32 * position + 32] = stored
+            hashes = bytes(expected)
+        if b"".join(lhashes) != hashes:
+            return None
+    versions = [Versions(*recomputer.versions())]
+    if tail is not None:
+        # The rest of the stored leaves, folded here while the tail is recomputed: compared by digest.
+        nid_digest, leaf_digest, count = hashlib.sha256(), hashlib.sha256(), 0
+        while batch := list(islice(leaf_iter, 4096)):
+            added = tree.add(batch)
+            if added is None:
+                return None
+            nid_digest.update(added[0])
+            leaf_digest.update(b"".join(added[1]))
+            count += len(batch)
+        done = tail()
+        if (done.count, done.nids_digest, done.leaves_digest) != (count, nid_digest.digest(), leaf_digest.digest()):
+            return None
+        for stored, ev in done.empty:  # their stored leaf is in the digest just compared
+            if _recompute(ev, purges, report, stored) != stored:
+                return None
+        versions.append(done.versions)
+    elif next(leaf_iter, None) is not None:
+        return None
+    if not _versions_count_up(versions):
+        return None
+    if progress is not None:
+        progress(tree.size)
+    report.events, report.leaves, report.root = tree.size, tree.size, _fold(tree.stack)
+    st.last_event_nid = tree.last_nid
+    return st, report
+
+
+def _versions_count_up(parts: list[Versions]) -> bool:
+    """Every record's versions count 1, 2, 3... in notification order, over consecutive parts of the log
+    (what `_track_version` finds nothing wrong with). Ids as stored, all of one length, stand for the
+    canonical ids one for one."""
+    known: dict[str, int] = {}
+    lengths = {part.oid_length for part in parts} - {None}
+    if len(lengths) > 1:
+        return False
+    for n, part in enumerate(parts):
+        if not part.ok:
+            return False
+        if part.first_versions.count(1) == len(part.first_versions):  # each record starts here...
+            if known and not known.keys().isdisjoint(part.first_oids):  # ... so none may appear before
+                return False
+        elif list(map(add, map(known.get, part.first_oids, repeat(0)), repeat(1))) != list(part.first_versions):
+            return False
+        if n < len(parts) - 1:
+            if part.lasts is None:
+                return False
+            known = part.lasts if not known else {**known, **part.lasts}
+    return True
+
+
+def _extend(stack: list[bytes], size: int, leaves: Sequence[bytes], completed: Sequence[bytes]) -> bool:
+    """Appends leaves `size`... to the tree's right edge `stack` (highest subtree first), a level at a
+    time; False if the subtree hashes stored with the leaves are not exactly the ones they close."""
+    end = size + len(leaves)
+    pending = dict(zip([j for j in range(size.bit_length()) if size >> j & 1], reversed(stack)))
+    new_edge: list[bytes] = []  # lowest level first
+    nodes, level, closed = leaves, 0, 0
+    while size >> level < end >> level:
+        low, high = size >> level, end >> level  # this level's new nodes: indexes low..high-1, in `nodes`
+        if level:
+            # Node i of this level was closed by leaf ((i + 1) << level) - 1: its row stores it (level - 1)-th.
+            rows = completed[((low + 1) << level) - 1 - size::1 << level]
+            if list(map(itemgetter(slice(32 * level - 32, 32 * level)), rows)) != nodes:
+                return False
+            closed += high - low
+        if low & 1:
+            nodes = [pending[level], *nodes]
+        if high & 1:
+            new_edge.append(nodes[-1])
+        nodes = list(map(_DIGEST, map(hashlib.sha256, map(b"".join, zip(repeat(b"\x01"), nodes[0::2], nodes[1::2])))))
+        level += 1
+    if sum(map(len, completed)) != 32 * closed:  # each row holds exactly the subtrees it closes
+        return False
+    kept = [pending[j] for j in range(end.bit_length() - 1, level - 1, -1) if end >> j & 1]
+    stack[:] = kept + new_edge[::-1]
+    return True
 
 # --- telling divergences apart ---
 

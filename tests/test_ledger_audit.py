@@ -13,9 +13,26 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infrastructure.ledger_verify import CheckpointSource, Kind, Purge, audit
+from infrastructure.ledger_verify import (
+    LEAF_PREFIX,
+    BulkRows,
+    CheckpointSource,
+    Kind,
+    Purge,
+    Purges,
+    Recomputer,
+    _bulk_attempt,
+    audit,
+    recomputer_source,
+)
 from infrastructure.merkle import Frontier
-from infrastructure.svl_verify import event_leaf_hash, format_verifier_key, root_from_leaf_hashes, sign_checkpoint
+from infrastructure.svl_verify import (
+    event_leaf_hash,
+    format_verifier_key,
+    root_from_leaf_hashes,
+    sign_checkpoint,
+    verify_checkpoint,
+)
 
 ORIGIN = "test.example/log"
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
@@ -338,3 +355,151 @@ def test_sqlite_spelled_ids_verify_against_leaves_of_the_canonical_id(log) -> No
     assert run(as_stored, leaves).intact
     as_stored[3] = with_state(as_stored[3], b"changed")
     assert run(as_stored, leaves).first.originator_id == events[3][1]  # named in the canonical spelling
+
+
+# --- the bulk route: the same verdict, taken only by a log that checks out ---------------------------------
+
+def sqlite_spelled(events: list[tuple], topic: str | None = None) -> list[tuple]:
+    """Ids as SQLite stores them (32 hex digits); one topic for all, as on a one-key log (whole-run packing)."""
+    return [(nid, oid.replace("-", ""), version, topic or t, state) for nid, oid, version, t, state in events]
+
+
+def canonical(events: list[tuple]) -> list[tuple]:
+    return [(nid, str(uuid.UUID(oid)), *rest) for nid, oid, *rest in events]
+
+
+def bulk(events, leaves, checkpoints=(), *, tail_from=None, run_size=7, **kwargs):
+    sources = [c if isinstance(c, CheckpointSource) else CheckpointSource(c, "database") for c in checkpoints]
+    stored = {lf[1]: lf[2] for lf in leaves}
+    rows = BulkRows(events, run=run_size, tail_from=tail_from, stored=stored.get)
+    return audit(rows, list(leaves), sources, verifier_key=VKEY, origin=ORIGIN, **kwargs)
+
+
+def bulk_verdict(events, leaves, checkpoints=(), *, tail_from=None, run_size=7, purges=()):
+    """What the bulk route alone concludes: a report, or None (it hands over to the row-by-row pass)."""
+    parsed = {verify_checkpoint(c, VKEY, origin=ORIGIN).tree_size for c in checkpoints}
+    stored = {lf[1]: lf[2] for lf in leaves}
+    rows = BulkRows(events, run=run_size, tail_from=tail_from, stored=stored.get)
+    found = _bulk_attempt(rows, list(leaves), parsed, Purges(purges), None)
+    return None if found is None else found[1]
+
+
+def streamed(report) -> tuple:
+    """What the pass over events and leaves reports (checkpoints are checked after it, on either route)."""
+    return report.events, report.leaves, report.root, report.unused_notification_ids, report.purged
+
+
+@settings(max_examples=80, deadline=None)
+@given(size=st.integers(1, 90), data=st.data())
+def test_the_bulk_route_gives_the_row_by_row_report_and_hands_over_at_any_difference(size, data) -> None:
+    one_topic = data.draw(st.booleans())
+    events = sqlite_spelled(make_events(size, records=data.draw(st.integers(1, 6))),
+                            "svl:sealed:v1:organisation" if one_topic else None)
+    leaves = make_leaves(canonical(events))
+    checkpoints = [checkpoint_of(leaves, s) for s in sorted(set(data.draw(st.lists(st.integers(1, size), max_size=3))))]
+    tail_from = data.draw(st.none() | st.integers(0, size))
+    run_size = data.draw(st.sampled_from([1, 3, 7, 256]))
+    action = data.draw(st.sampled_from(["none", "alter", "delete", "swap", "insert", "empty", "leaf", "subtree",
+                                        "drop both", "leaf nid", "version"]))
+    i = data.draw(st.integers(0, size - 1))
+    if action == "alter":
+        events[i] = with_state(events[i], flip(events[i][4], data.draw(st.integers(0, 39))))
+    elif action == "delete":
+        del events[i]
+    elif action == "swap" and size > 1:
+        j = (i + 1) % size
+        a, b = events[i], events[j]
+        events[i], events[j] = (a[0], *b[1:]), (b[0], *a[1:])
+    elif action == "insert":
+        events.append((size + 5, events[i][1], 1000, events[i][3], b"x"))
+    elif action == "empty":
+        events[i] = with_state(events[i], b"")
+    elif action == "leaf":
+        index, nid, leaf, completed = leaves[i]
+        leaves[i] = (index, nid, flip(leaf), completed)
+    elif action == "subtree" and leaves[i][3]:
+        index, nid, leaf, completed = leaves[i]
+        leaves[i] = (index, nid, leaf, flip(completed, data.draw(st.integers(0, len(completed) - 1))))
+    elif action == "drop both" and size > 1:  # an event and its leaf removed, the ledger rebuilt around the hole
+        del events[i]
+        leaves = make_leaves(canonical(events))
+    elif action == "leaf nid":
+        index, nid, leaf, completed = leaves[i]
+        leaves[i] = (index, nid + 1000, leaf, completed)
+    elif action == "version":  # a record's version renumbered, its leaf recomputed to match
+        nid, oid, version, topic, state = events[i]
+        events[i] = (nid, oid, version + 1, topic, state)
+        leaves = make_leaves(canonical(events))
+    row_by_row = run(events, leaves, checkpoints)
+    assert bulk(events, leaves, checkpoints, tail_from=tail_from, run_size=run_size).to_dict() == row_by_row.to_dict()
+    # The bulk route concludes exactly when events and leaves check out (checkpoints are checked after either
+    # route); at any difference it hands over to the row-by-row pass, which alone names it.
+    verdict = bulk_verdict(events, leaves, checkpoints, tail_from=tail_from, run_size=run_size)
+    assert (verdict is not None) == run(events, leaves).intact
+    if verdict is not None:
+        assert streamed(verdict) == streamed(row_by_row)
+
+
+def test_the_bulk_route_is_taken_by_an_intact_log_split_anywhere() -> None:
+    events = sqlite_spelled(make_events(700, records=9), "svl:sealed:v1:organisation")
+    leaves = make_leaves(canonical(events))
+    checkpoints = [checkpoint_of(leaves, s) for s in (1, 256, 257, 511, 700)]
+    expected = run(events, leaves, checkpoints).to_dict()
+    for tail_from in (None, 0, 1, 255, 256, 699):
+        for run_size in (1, 100, 256, 1024):
+            assert bulk_verdict(events, leaves, checkpoints, tail_from=tail_from, run_size=run_size) is not None
+            assert bulk(events, leaves, checkpoints, tail_from=tail_from, run_size=run_size).to_dict() == expected
+
+
+def test_the_bulk_route_checks_versions_across_the_split() -> None:
+    events = sqlite_spelled(make_events(60, records=3))
+    # The record's version 8 removed with its leaf, the ledger rebuilt: only the version numbers tell.
+    gone = next(i for i, ev in enumerate(events) if ev[2] == 8)
+    del events[gone]
+    leaves = make_leaves(canonical(events))
+    expected = run(events, leaves)
+    assert expected.first.kind is Kind.DELETED
+    for tail_from in (None, gone - 1, gone, gone + 1):
+        assert bulk_verdict(events, leaves, tail_from=tail_from) is None
+        assert bulk(events, leaves, tail_from=tail_from).to_dict() == expected.to_dict()
+
+
+def test_the_bulk_route_accepts_lawful_purges_and_lists_them_in_order(log) -> None:
+    events, leaves = log
+    events = sqlite_spelled(events)
+    digest = hashlib.sha256(events[15][4]).digest()
+    events[3], events[15] = with_state(events[3], b""), with_state(events[15], None)
+    purges = [Purge("r", "2032-01-01", notification_id=4),
+              Purge("r", "2032-01-01", notification_id=16, state_sha256=digest)]
+    expected = run(events, leaves, purges=purges).to_dict()
+    assert expected["intact"] and [p["leaf_rechecked"] for p in expected["purged"]] == [False, True]
+    for tail_from in (None, 0, 10, 16):
+        assert bulk_verdict(events, leaves, tail_from=tail_from, purges=purges) is not None
+        assert bulk(events, leaves, tail_from=tail_from, purges=purges).to_dict() == expected
+    # A digest that does not match what was signed: not lawful, and named as before.
+    wrong = [purges[0], Purge("r", "2032-01-01", notification_id=16, state_sha256=bytes(32))]
+    assert bulk(events, leaves, tail_from=10, purges=wrong).to_dict() == run(events, leaves, purges=wrong).to_dict()
+
+
+def test_mixed_spellings_of_one_record_id_take_the_row_by_row_pass(log) -> None:
+    events, leaves = log
+    mixed = sqlite_spelled(events)
+    mixed[4] = events[4]  # the same record, spelled with hyphens
+    assert bulk_verdict(mixed, leaves) is None
+    assert bulk(mixed, leaves).to_dict() == run(mixed, leaves).to_dict()
+
+
+def test_whole_run_packing_encodes_leaves_exactly_like_the_reference_encoding() -> None:
+    events = [(n, uuid.uuid4().hex, 1 + n % 3, "svl:sealed:v1:k-ü", os.urandom(1 + n * 37 % 900)) for n in range(1, 60)]
+    nids, leaves, empty = Recomputer(LEAF_PREFIX).run(events)
+    assert list(nids) == [ev[0] for ev in events] and not empty
+    assert leaves == b"".join(event_leaf_hash(*ev) for ev in canonical(events))
+
+
+def test_the_recomputer_source_runs_on_its_own() -> None:
+    namespace: dict = {}
+    exec(compile(recomputer_source(), "<helper>", "exec"), namespace)  # what the helper interpreter runs
+    events = sqlite_spelled(make_events(40, records=4), "svl:sealed:v1:organisation")
+    batches = [events[:13], events[13:]]
+    here, there = Recomputer(LEAF_PREFIX), namespace["Recomputer"](LEAF_PREFIX)
+    assert here.summarise(batches, lambda nid: None) == there.summarise(batches, lambda nid: None)

@@ -161,3 +161,84 @@ def test_automatic_checkpoints_switch_off_quietly_without_a_signing_key(ledger, 
     assert not hook.enabled and ledger.integrity.checkpoints.sizes() == []
     assert sum("automatic ledger checkpoints are off" in r.message for r in caplog.records) == 1
 
+
+
+# --- svl verify's bulk route on SQLite: a helper process recomputes the tail --------------------------------
+
+@pytest.fixture
+def helper_on_every_log(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
+    """The helper process even on a small log, in small runs; records what each route concluded."""
+    from infrastructure import ledger_store, ledger_verify
+
+    monkeypatch.setattr(ledger_store, "BULK_HELPER_MIN_EVENTS", 1)
+    monkeypatch.setattr(ledger_store, "BULK_RUN", 3)
+    monkeypatch.setattr(ledger_store, "_cpus", lambda: 2)
+    seen: dict[str, list] = {"helpers": [], "bulk": []}
+    start, attempt = ledger_store._Helper.start, ledger_verify._bulk_attempt
+
+    def started(*args):  # noqa: ANN002, ANN202
+        helper = start(*args)
+        seen["helpers"].append(helper)
+        return helper
+
+    def attempted(*args):  # noqa: ANN002, ANN202
+        found = attempt(*args)
+        seen["bulk"].append(found is not None)
+        return found
+
+    monkeypatch.setattr(ledger_store._Helper, "start", started)
+    monkeypatch.setattr(ledger_verify, "_bulk_attempt", attempted)
+    return seen
+
+
+def row_by_row_report(ledger: SupervisionLedger, monkeypatch: pytest.MonkeyPatch) -> dict:
+    from infrastructure import ledger_verify
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ledger_verify, "_bulk_attempt", lambda *args: None)
+        return ledger.integrity.verify().to_dict()
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)  # the bulk route reads SQLite
+def test_verify_with_a_helper_process_gives_the_row_by_row_report(ledger, settings, helper_on_every_log,
+                                                                  monkeypatch) -> None:
+    create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
+    _, supervisor, worker = staff(ledger)
+    for day in range(1, 6):
+        rid = ledger.draft_record(supervisee_id=worker, content=content(session_date=f"2026-03-0{day}"),
+                                  actor=supervisor)
+        ledger.share_record(rid, actor=supervisor)
+    ledger.integrity.checkpoint(publish_to=None)
+    report = ledger.integrity.verify()
+    assert report.intact and report.events == len(event_rows(ledger)) == 15
+    assert helper_on_every_log["bulk"] == [True] and helper_on_every_log["helpers"][0].process.returncode == 0
+    assert report.to_dict() == row_by_row_report(ledger, monkeypatch)
+
+    # One byte changed in the part the helper recomputes: it hands over, and the finding is the same.
+    nid, *_, state = event_rows(ledger)[-2]
+    with ledger.storage.engine.begin() as conn:
+        conn.execute(text(f"UPDATE {ledger.recorder.events_table_name} SET state = :s WHERE rowid = :n"),
+                     {"s": state[:-1] + bytes([state[-1] ^ 1]), "n": nid})
+    report = ledger.integrity.verify()
+    assert helper_on_every_log["bulk"] == [True, False] and len(helper_on_every_log["helpers"]) == 2
+    assert (report.first.kind.value, report.first.notification_id) == ("altered", nid)
+    assert report.to_dict() == row_by_row_report(ledger, monkeypatch)
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_a_lawful_purge_in_the_helpers_part_is_accepted_in_bulk(ledger, settings, helper_on_every_log,
+                                                               monkeypatch) -> None:
+    from infrastructure.ledger_verify import Purge
+
+    _, supervisor, worker = staff(ledger)
+    for day in range(1, 4):
+        ledger.draft_record(supervisee_id=worker, content=content(session_date=f"2026-03-0{day}"), actor=supervisor)
+    nid, oid, _, _, state = event_rows(ledger)[-1]
+    with ledger.storage.engine.begin() as conn:
+        conn.execute(text(f"UPDATE {ledger.recorder.events_table_name} SET state = X'' WHERE rowid = :n"), {"n": nid})
+    ledger.integrity.purge_sources.append(
+        lambda: [Purge("r", "2032-01-01", originator_id=oid, state_sha256=hashlib.sha256(state).digest())])
+    report = ledger.integrity.verify()
+    assert report.intact and [(n, checked) for n, _, checked in report.purged] == [(nid, True)]
+    assert helper_on_every_log["bulk"] == [True] and helper_on_every_log["helpers"][0] is not None
+    assert report.to_dict() == row_by_row_report(ledger, monkeypatch)
