@@ -23,8 +23,11 @@ run: setup
 	$(UV) run --frozen svl demo
 	$(UV) run --frozen svl serve
 
+# Two workers: these machines have two cores (pytest-xdist; each test keeps its own files and schema).
+TEST_WORKERS ?= 2
+
 test: setup
-	$(UV) run --frozen pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(UV) run --frozen pytest -q -p no:cacheprovider -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: setup
 	$(UV) run --frozen python benchmarks/append.py

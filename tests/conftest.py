@@ -15,6 +15,10 @@ import pytest
 
 from infrastructure.settings import Settings
 
+# pytest-xdist workers start with COLUMNS=80, which rich would fix as the CLI's width when it is imported;
+# the CLI tests set their own width per invocation.
+os.environ.pop("COLUMNS", None)
+
 POSTGRES_URL = os.environ.get("SVL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
