@@ -12,6 +12,7 @@ files before anything is served (`scrub_key_bytes`).
 
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -85,20 +86,23 @@ def restore(settings: Settings, source: Path, master_key: bytes, backup_master_k
     source = Path(source)
     if not source.is_file():
         raise BackupError(f"no backup file {source}")
+    tombstones = KeyTombstones(settings.tombstones_file, master_key)
+    # Destroyed keys are removed from the snapshot on its way in, so their bytes never reach a live file.
+    destroyed = {stone.key_id: stone.destroyed_at for stone in tombstones.read()}
     if settings.is_sqlite:
-        _sqlite_restore(source, settings.sqlite_path)
+        destroyed_again = _sqlite_restore(source, settings.sqlite_path, destroyed)
     else:
-        _pg_restore(settings, source)
+        destroyed_again = _pg_restore(settings, source, destroyed)
     engine = make_engine(settings)
     try:
         keyring = KeyRing(engine, backup_master_key or master_key)
-        destroyed_again = reconcile_destroyed_keys(keyring, KeyTombstones(settings.tombstones_file, master_key))
+        destroyed_again += reconcile_destroyed_keys(keyring, tombstones)
         if backup_master_key is not None and backup_master_key != master_key:
             keyring.rewrap(master_key)
         scrub_key_bytes(engine, settings)
     finally:
         engine.dispose()
-    return destroyed_again
+    return sorted(set(destroyed_again))
 
 
 def scrub_key_bytes(engine: Engine, settings: Settings) -> None:
@@ -150,21 +154,34 @@ def _sqlite_backup(live: Path, destination: Path) -> None:
         source.close()
 
 
-def _sqlite_restore(source: Path, live: Path) -> None:
-    check = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    try:
-        if check.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-            raise BackupError(f"{source} failed SQLite's integrity check: not restored")
-    except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{source} is not an SQLite backup: {exc}") from None
-    finally:
-        check.close()
+def _sqlite_restore(source: Path, live: Path, destroyed: dict[str, str]) -> list[str]:
     live.parent.mkdir(parents=True, exist_ok=True)
     incoming = live.with_name(live.name + ".restoring")
     shutil.copyfile(source, incoming)
-    for leftover in (Path(f"{live}-wal"), Path(f"{live}-shm")):
-        leftover.unlink(missing_ok=True)
-    os.replace(incoming, live)
+    try:
+        conn = sqlite3.connect(incoming, isolation_level=None)
+        try:
+            if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                raise BackupError(f"{source} failed SQLite's integrity check: not restored")
+            conn.execute("PRAGMA secure_delete=ON")
+            conn.execute("BEGIN")
+            again = [key_id for (key_id,) in conn.execute("SELECT key_id FROM data_keys WHERE wrapped_key IS NOT NULL")
+                     if key_id in destroyed]
+            conn.executemany("UPDATE data_keys SET wrapped_key = NULL, destroyed_at = ? WHERE key_id = ?",
+                             [(destroyed[key_id], key_id) for key_id in again])
+            conn.execute("COMMIT")
+            conn.execute("VACUUM")  # a fresh file: no free page still holding an old key
+        except sqlite3.DatabaseError as exc:
+            raise BackupError(f"{source} is not an SQLite backup of this product: {exc}") from None
+        finally:
+            conn.close()
+        for leftover in (Path(f"{live}-wal"), Path(f"{live}-shm")):
+            leftover.unlink(missing_ok=True)
+        os.replace(incoming, live)
+    finally:
+        incoming.unlink(missing_ok=True)
+        Path(f"{incoming}-journal").unlink(missing_ok=True)
+    return again
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------------------
@@ -190,9 +207,35 @@ def _pg_dump(settings: Settings, destination: Path) -> None:
           f"--file={destination}", f"--dbname={_libpq_url(settings)}"], "back up")
 
 
-def _pg_restore(settings: Settings, source: Path) -> None:
+def _pg_restore(settings: Settings, source: Path, destroyed: dict[str, str]) -> list[str]:
     script = _run(["pg_restore", "--no-owner", "--file=-", str(source)], "read the backup")
+    script, again = _without_destroyed_keys(script, destroyed)
     # One transaction: the old schema is dropped only if the whole snapshot loads.
     _run(["psql", "--quiet", "--no-psqlrc", "--single-transaction", "-v", "ON_ERROR_STOP=1",
           f"--dbname={_libpq_url(settings)}"], "restore",
          stdin=f'DROP SCHEMA IF EXISTS "{settings.database_schema}" CASCADE;\n' + script)
+    return again
+
+
+def _without_destroyed_keys(script: str, destroyed: dict[str, str]) -> tuple[str, list[str]]:
+    """Rewrites the `COPY ... data_keys (...) FROM stdin;` block of a pg_restore script: a destroyed key's
+    row arrives already destroyed (wrapped_key NULL, its destruction time)."""
+    lines = script.split("\n")
+    again: list[str] = []
+    columns: list[str] | None = None
+    for i, line in enumerate(lines):
+        if columns is None:
+            header = re.match(r"^COPY \S*\bdata_keys \((.*)\) FROM stdin;$", line)
+            if header:
+                columns = [c.strip().strip('"') for c in header.group(1).split(",")]
+            continue
+        if line == "\\.":
+            columns = None
+            continue
+        row = dict(zip(columns, line.split("\t")))
+        if row.get("key_id") in destroyed and row.get("wrapped_key") != "\\N":
+            row["wrapped_key"] = "\\N"
+            row["destroyed_at"] = destroyed[row["key_id"]]
+            lines[i] = "\t".join(row[c] for c in columns)
+            again.append(row["key_id"])
+    return "\n".join(lines), again
