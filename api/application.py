@@ -18,11 +18,13 @@ from sqlalchemy import Engine
 from domain.errors import DomainError
 from domain.supervision_record import SupervisionRecord
 from domain.workers import Worker
+from infrastructure.backup import key_placement_problems, scrub_key_bytes
 from infrastructure.database import create_schema, make_engine, writer
 from infrastructure.event_store import eventsourcing_env
 from infrastructure.ledger import AutomaticCheckpoints, IntegrityLedger
 from infrastructure.key_tombstones import KeyTombstones
-from infrastructure.keys import ORGANISATION_KEY_ID, KeyRing, StagedKeys, load_master_key, reconcile_destroyed_keys
+from infrastructure.keys import (ORGANISATION_KEY_ID, KeyError_, KeyRing, StagedKeys, load_master_key,
+                                 reconcile_destroyed_keys)
 from infrastructure.sealed_mapper import EventDestroyed, SealedMapper
 from infrastructure.settings import Settings
 from api.access_service import AccessService
@@ -59,6 +61,10 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class KeysBesideData(KeyError_):
+    """Refused at start-up: a key file sits where a backup of the database would copy it."""
+
+
 @dataclass(frozen=True)
 class Storage:
     """The SQLAlchemy engine and keyring the application shares with projections and the ledger."""
@@ -70,15 +76,20 @@ class Storage:
 
     @classmethod
     def open(cls, settings: Settings, master_key: bytes | None = None) -> "Storage":
+        problems = key_placement_problems(settings)
+        if problems:
+            raise KeysBesideData("; ".join(problems))
         engine = make_engine(settings)
         create_schema(engine, settings)
         key = master_key if master_key is not None else load_master_key(settings.master_key_file)
         keyring = KeyRing(engine, key)
         keyring.ensure_organisation_key()
+        keyring.aead(ORGANISATION_KEY_ID)  # a wrong master key is named here, before anything else reads
         tombstones = KeyTombstones(settings.tombstones_file, key)
         resurrected = reconcile_destroyed_keys(keyring, tombstones)
         if resurrected:
-            log.warning("a restored backup held %d destroyed data keys: destroyed them again before serving",
+            scrub_key_bytes(engine, settings)
+            log.warning("a restored backup held %d destroyed data keys: destroyed and scrubbed them before serving",
                         len(resurrected))
         return cls(settings, engine, keyring, tombstones)
 

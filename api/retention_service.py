@@ -26,6 +26,7 @@ from domain.errors import DomainError, OutOfOrder
 from domain.policy import PolicyPack
 from domain.retention import FileDestruction, LegalHold, destruction_id, retention_status
 from domain.schedule_rules import archival_deadline, destruction_date
+from infrastructure.backup import scrub_key_bytes
 from infrastructure.checkpoints import SigningKeyMissing
 from infrastructure.destruction_certificates import checkpoint_summary, purged_events, write_certificate
 from infrastructure.key_tombstones import Tombstone
@@ -244,15 +245,12 @@ class RetentionService:
 
     def _scrub_storage(self) -> None:
         """Overwritten key bytes must not linger in SQLite's WAL or PostgreSQL's dead tuples."""
-        engine = self.storage.engine  # type: ignore[attr-defined]
-        if self.storage.settings.is_sqlite:  # type: ignore[attr-defined]
-            with engine.connect() as conn:
-                conn.exec_driver_sql("COMMIT")  # PRAGMA wal_checkpoint cannot run inside a transaction
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            return
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM data_keys")
-            conn.exec_driver_sql(f"VACUUM {self.recorder.events_table_name}")  # type: ignore[attr-defined]
+        scrub_key_bytes(self.storage.engine, self.storage.settings)  # type: ignore[attr-defined]
+        if not self.storage.settings.is_sqlite:  # type: ignore[attr-defined]
+            # Purged ciphertext, likewise.
+            with self.storage.engine.connect().execution_options(  # type: ignore[attr-defined]
+                    isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql(f"VACUUM {self.recorder.events_table_name}")  # type: ignore[attr-defined]
 
     # -- lookups -----------------------------------------------------------------------------------------
 

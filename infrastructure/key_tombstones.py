@@ -33,8 +33,7 @@ class TombstoneTampered(Exception):
 class KeyTombstones:
     def __init__(self, path: Path, master_key: bytes) -> None:
         self.path = path
-        self._mac_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                             info=b"svl destroyed-key tombstones v1").derive(master_key)
+        self._mac_key = _mac_key(master_key)
 
     def read(self) -> list[Tombstone]:
         if not self.path.exists():
@@ -53,8 +52,17 @@ class KeyTombstones:
         known = {s.key_id: s for s in self.read()}
         for stone in stones:
             known.setdefault(stone.key_id, stone)
+        self._write(list(known.values()))
+
+    def rekey(self, new_master_key: bytes) -> None:
+        """The master key was rotated: bind every entry to the new one (checked under the old one first)."""
+        stones = self.read()
+        self._mac_key = _mac_key(new_master_key)
+        self._write(stones)
+
+    def _write(self, stones: list[Tombstone]) -> None:
         entries = [{"key_id": s.key_id, "destroyed_at": s.destroyed_at, "reason": s.reason, "mac": self._mac(s)}
-                   for s in known.values()]
+                   for s in stones]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tombstones-")
         with os.fdopen(fd, "w") as f:
@@ -66,3 +74,7 @@ class KeyTombstones:
     def _mac(self, stone: Tombstone) -> str:
         message = f"{stone.key_id}|{stone.destroyed_at}|{stone.reason}".encode()
         return hmac.new(self._mac_key, message, hashlib.sha256).hexdigest()
+
+
+def _mac_key(master_key: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"svl destroyed-key tombstones v1").derive(master_key)

@@ -98,14 +98,16 @@ def load_master_key(path: Path, env_value: str | None = None) -> bytes:
     return key
 
 
-def create_master_key_file(path: Path) -> bool:
-    """Creates a local master key (mode 0600) if there is none. Returns True if one was created."""
+def create_master_key_file(path: Path, key: bytes | None = None) -> bool:
+    """Creates a master key file (mode 0600) if there is none. Returns True if one was created."""
     if path.exists():
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
     with os.fdopen(fd, "w") as f:
-        f.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+        f.write(base64.b64encode(key if key is not None else secrets.token_bytes(32)).decode() + "\n")
+        f.flush()
+        os.fsync(f.fileno())
     return True
 
 
@@ -258,6 +260,26 @@ class KeyRing:
     def wrapped(self, key_id: str) -> bytes | None:
         with self._reader.connect() as conn:
             return conn.execute(select(data_keys.c.wrapped_key).where(data_keys.c.key_id == key_id)).scalar()
+
+    def rewrap(self, new_master_key: bytes) -> int:
+        """Wraps every live data key under a new master key, in one transaction. Destroyed keys stay
+        destroyed; a backup taken before this can no longer be unwrapped with the new key. Every process
+        serving this database must be stopped first: each holds the old master key in memory."""
+        if len(new_master_key) != 32:
+            raise MasterKeyMissing("a master key must be 32 bytes (AES-256)")
+        with self._engine.begin() as conn:
+            rows = conn.execute(select(data_keys.c.key_id, data_keys.c.wrapped_key)
+                                .where(data_keys.c.wrapped_key.is_not(None))).all()
+            for row in rows:
+                try:
+                    data_key = aes_key_unwrap(self._master_key, row.wrapped_key)
+                except InvalidUnwrap:
+                    raise KeyError_(f"data key {row.key_id} cannot be unwrapped with the current master key: "
+                                    "nothing was rewrapped") from None
+                conn.execute(update(data_keys).where(data_keys.c.key_id == row.key_id)
+                             .values(wrapped_key=aes_key_wrap(new_master_key, data_key)))
+        self._master_key = new_master_key
+        return len(rows)
 
     def _drop_caches_if_keys_were_destroyed(self) -> None:
         now = time.monotonic()

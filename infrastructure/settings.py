@@ -12,8 +12,9 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     # PostgreSQL only: the schema that holds every table (tests give each run its own).
     database_schema: str = "public"
-    master_key_file: Path = Path("data/master.key")
-    signing_key_file: Path = Path("data/signing.key")
+    # Keys live apart from the data folder, so that a copy of data/ (a backup) never carries them.
+    master_key_file: Path = Path("keys/master.key")
+    signing_key_file: Path = Path("keys/signing.key")
     # Destroyed data keys, listed outside the database (default: beside the master key file).
     destroyed_keys_file: Path | None = None
     policy_pack: str = "bcp"
@@ -33,8 +34,8 @@ class Settings:
         return cls(
             database_url=env.get("SVL_DATABASE_URL", DEFAULT_DATABASE_URL),
             database_schema=env.get("SVL_DATABASE_SCHEMA", "public"),
-            master_key_file=Path(env.get("SVL_MASTER_KEY_FILE", "data/master.key")),
-            signing_key_file=Path(env.get("SVL_SIGNING_KEY_FILE", "data/signing.key")),
+            master_key_file=Path(env.get("SVL_MASTER_KEY_FILE", "keys/master.key")),
+            signing_key_file=Path(env.get("SVL_SIGNING_KEY_FILE", "keys/signing.key")),
             destroyed_keys_file=Path(env["SVL_DESTROYED_KEYS_FILE"]) if env.get("SVL_DESTROYED_KEYS_FILE") else None,
             policy_pack=env.get("SVL_POLICY_PACK", "bcp"),
             organisation_origin=env.get("SVL_LOG_ORIGIN", "supervision-ledger.example/bcp"),

@@ -41,10 +41,12 @@ def _drop_schema(schema: str) -> None:
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     """Settings for a fresh, empty database on the backend named by the test id."""
     # Every file the product writes stays in the test's own directory.
-    keys = {"master_key_file": tmp_path / "master.key", "signing_key_file": tmp_path / "signing.key",
+    # Keys apart from the database's folder, as the product requires (a backup of that folder must not hold them).
+    (tmp_path / "keys").mkdir()
+    keys = {"master_key_file": tmp_path / "keys" / "master.key", "signing_key_file": tmp_path / "keys" / "signing.key",
             "certificate_dir": tmp_path / "certificates"}
     if request.param == "sqlite":
-        yield Settings(database_url=f"sqlite:///{tmp_path}/svl.db", **keys)
+        yield Settings(database_url=f"sqlite:///{tmp_path}/data/svl.db", **keys)
         return
     problem = _postgres_unreachable()
     if problem:
