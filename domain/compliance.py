@@ -219,8 +219,7 @@ def rule_in_force(pack: PolicyPack, category: str, start_date: date, on_date: da
     """A short name for the frequency phase in force on a day, and the pack's words for the whole rule."""
     rule = pack.frequency.for_category(WorkerCategory(category))
     label = CATEGORY_LABELS.get(category, category)
-    # a value the policy does not give is explained by the pack's note, not by a sentence that lacks it
-    source = (rule.source if rule.backed_by_policy else None) or rule.note or rule.source or ""
+    source = rule.source or rule.note or ""
     phases = rule.phases
     whose = pack.cite(rule)
     if len(phases) == 1:

@@ -329,9 +329,10 @@ class PolicyPack(_Frozen):
         return self.organisation.short_name
 
     def cite(self, rule: Rule) -> str:
-        """Whose rule a value is, for a reader: the policy's ("hull") or, where the policy is silent,
-        the organisation's own setting, never shown under the council's name."""
-        return self.short_name if rule.backed_by_policy else "organisation's setting"
+        """Whose rule a value is, for a reader: the policy's ("hull") or, where no sentence of the policy
+        gives it, the organisation's own configured choice ("darlington's own setting"), never passed off
+        as the council's policy."""
+        return self.short_name if rule.backed_by_policy else f"{self.short_name}'s own setting"
 
     @property
     def access_log_retention_years(self) -> int:

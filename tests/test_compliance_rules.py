@@ -276,22 +276,23 @@ def test_a_value_no_policy_sentence_gives_is_shown_as_the_organisations_setting_
     # school-trust: "Records of supervision will be signed off and dated by supervisor and supervisee." (none)
     for name in ("darlington", "school-trust"):
         [late] = record_issue(PACKS[name], D(2026, 4, 2), D(2026, 4, 10))
-        assert "(organisation's setting: one week)" in late.text and f"({name}: one week)" not in late.text
+        assert f"({name}'s own setting: one week)" in late.text and f"({name}: one week)" not in late.text
     # bury: "returned to the supervisee within one week of the supervision session." is bury's own rule
     [late] = record_issue(PACKS["bury"], D(2026, 4, 2), D(2026, 4, 10))
     assert "(bury: one week)" in late.text
     # hull names no review period for the contract ("Establish the relationship through a written contract.")
     agreed = AgreementFact("a", "s", D(2025, 11, 3), in_force_on=D(2025, 11, 3))
     [overdue] = agreement_issues(PACKS["hull"], agreed)
-    assert "organisation's setting: reviewed annually" in overdue.text and "hull: reviewed annually" not in overdue.text
+    assert "hull's own setting: reviewed annually" in overdue.text and "(hull: reviewed annually" not in overdue.text
     [overdue] = agreement_issues(PACKS["bcp"], agreed)  # bcp: "should be reviewed annually"
     assert "bcp: reviewed annually" in overdue.text
 
 
 def test_a_frequency_the_policy_does_not_give_is_the_organisations_setting():
-    # bcp gives the steps for overseas-recruited workers but not their lengths (the pack's note says so)
-    rule, source = rule_in_force(PACKS["bcp"], "overseas_recruited", D(2026, 1, 5), D(2026, 2, 1))
-    assert "(organisation's setting: fortnightly for the first 3 months)" in rule
-    assert source.startswith("phase lengths chosen by the product")
+    # bury: "The frequency increases for newly qualified social workers ..." gives no pattern (the pack's note)
+    rule, source = rule_in_force(PACKS["bury"], "nqsw_asye", D(2026, 1, 5), D(2026, 1, 20))
+    assert "(bury: weekly" not in rule
+    assert "(bury's own setting: weekly for the first 6 weeks)" in rule
+    assert source == PACKS["bury"].frequency.nqsw_asye.source
     rule, _ = rule_in_force(PACKS["hull"], "nqsw_asye", D(2026, 1, 5), D(2026, 1, 20))
     assert "(hull: weekly for the first 6 weeks)" in rule
