@@ -96,7 +96,7 @@ _FAMILY_WORDS = frozenset({
 _PSEUDONYM_HEADS = frozenset({
     "child", "baby", "sibling", "young", "person", "yp", "cyp", "mother", "father", "parent", "carer",
     "brother", "sister", "infant", "twin", "family", "case", "adult", "mum", "dad", "pupil", "student",
-    "service", "user", "su", "worker", "student",
+    "service", "user", "su", "worker",
 })
 # A place after these is where something happened, not who ("moved to Bath", "lives in Hull").
 _PLACE_WORDS = frozenset({"in", "near", "around", "outside", "within", "across", "into", "towards", "at"})
@@ -114,7 +114,7 @@ _WEEKDAYS = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "
 _MONTHS = frozenset({"january", "february", "march", "april", "may", "june", "july", "august", "september",
                      "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
                      "sep", "sept", "oct", "nov", "dec"})
-_BOUNDARY = frozenset(".!?;:\n•·-–—()[]\"“”")
+_BOUNDARY = frozenset(".!?;:\n•·–—()[]\"“”")
 
 _TOKEN = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ][A-Za-zÀ-ÖØ-öø-ÿ'’\-]*|\d[\d/.\-]*|[.!?;:\n•·()\[\]\"“”–—]")
 _DATE = r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}|\d{1,2}(?:st|nd|rd|th)?\s+[A-Za-z]{3,9}\.?,?\s+\d{2,4}|[A-Za-z]{3,9}\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}|\d{4}-\d{2}-\d{2}"
@@ -210,13 +210,16 @@ def find_identifiers(text: str, lexicon: NameLexicon) -> tuple[Finding, ...]:
         if word is None or i in flagged or not word.capitalised:
             continue
         before, after = word_at(i - 1), word_at(i + 1)
+        if before is None and token_at(i - 1) == "." and word_at(i - 2) is not None:
+            before = word_at(i - 2)  # "Mr. Smith": the title's full stop ends no sentence
+            before = before if before is not None and before.lower in _TITLES else None
         lower_before = before.lower if before is not None else ""
         known = _known(lexicon, word)
         common = lexicon.is_common_word(word.lower) or word.lower in _MONTHS
         name = False
         if word.initial:
             continue
-        if lower_before in _TITLES and not word.all_caps or (lower_before in _TITLES and len(word.text) >= 3):
+        if lower_before in _TITLES and (not word.all_caps or len(word.text) >= 3):
             name = True  # "Mrs Okafor"; "Mr S." is an initial and was skipped above
         elif lower_before in _FAMILY_WORDS and not (before is not None and before.capitalised
                                                     and before.lower in _PSEUDONYM_HEADS and not known):

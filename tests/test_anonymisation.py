@@ -154,6 +154,16 @@ def test_an_addendum_is_checked_like_the_record() -> None:
                             screening=Screening(default_lexicon(), OnNames.REFUSE))
 
 
+@pytest.mark.parametrize(("text", "found"), [
+    ("Mr. Kowalski did not attend", ["Kowalski"]),
+    ("Mrs. K. raised a complaint", []),
+    ("Child Amelia has been seen", ["Amelia"]),
+    ("Discussed SMITH 12345 at panel", ["SMITH 12345"]),
+])
+def test_titles_descriptors_and_numbers(text: str, found: list[str]) -> None:
+    assert [f.text for f in find_identifiers(text, default_lexicon())] == found
+
+
 def test_the_check_is_pure_and_takes_any_lexicon() -> None:
     # The domain holds no names: with a two-name lexicon only those two are names.
     lexicon = WordLists(given_names=frozenset({"zorba"}), surnames=frozenset({"quist"}),
