@@ -227,9 +227,10 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         self._record_step(record_id, expected_version, lambda r, t: r.share(actor=actor, timestamp=t))
 
     def request_amendment(self, record_id: UUID, text: str, *, based_on_version: int, actor: str,
-                          expected_version: int | None = None) -> None:
+                          expected_version: int | None = None, confirmed_anonymous: bool = False) -> None:
         self._record_step(record_id, expected_version, lambda r, t: r.request_amendment(
-            text, based_on_version=based_on_version, actor=actor, timestamp=t))
+            text, based_on_version=based_on_version, actor=actor, timestamp=t, screening=self.screening(),
+            confirmed_anonymous=confirmed_anonymous))
 
     def amend_record(self, record_id: UUID, content: dict, *, based_on_version: int, actor: str,
                      expected_version: int | None = None, confirmed_anonymous: bool = False) -> None:
@@ -238,9 +239,11 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
             confirmed_anonymous=confirmed_anonymous))
 
     def decline_amendment(self, record_id: UUID, rationale: str, *, actor: str,
-                          expected_version: int | None = None) -> None:
+                          expected_version: int | None = None, confirmed_anonymous: bool = False) -> None:
         self._record_step(record_id, expected_version,
-                          lambda r, t: r.decline_amendment(rationale, actor=actor, timestamp=t))
+                          lambda r, t: r.decline_amendment(rationale, actor=actor, timestamp=t,
+                                                           screening=self.screening(),
+                                                           confirmed_anonymous=confirmed_anonymous))
 
     def sign_record(self, record_id: UUID, content_sha256: str, *, actor: str,
                     expected_version: int | None = None) -> None:

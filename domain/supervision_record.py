@@ -118,16 +118,21 @@ class SupervisionRecord(Aggregate):
             self.open_amendment = None
             self.state = RecordState.SHARED.value
 
-    def decline_amendment(self, rationale: str, *, actor: str, timestamp: datetime) -> None:
+    def decline_amendment(self, rationale: str, *, actor: str, timestamp: datetime,
+                          screening: Screening | None = None, confirmed_anonymous: bool = False) -> None:
         """Kept as an 'area of disagreement' with the supervisor's rationale."""
         self._check(actor, "supervisor", "decline an amendment", timestamp)
         self._require_state("decline an amendment", RecordState.AMENDMENT_REQUESTED)
         if not rationale.strip():
             raise DomainError("a declined amendment needs a rationale")
-        self._amendment_declined(rationale=rationale.strip(), actor=actor, timestamp=timestamp)
+        confirmed = screening.check([("rationale", rationale)], confirmed_anonymous=confirmed_anonymous) \
+            if screening is not None else False
+        self._amendment_declined(rationale=rationale.strip(), actor=actor, timestamp=timestamp,
+                                 anonymity_confirmed=confirmed)
 
     @event("AmendmentDeclined")
-    def _amendment_declined(self, rationale: str, actor: str, timestamp: datetime) -> None:
+    def _amendment_declined(self, rationale: str, actor: str, timestamp: datetime,
+                            anonymity_confirmed: bool = False) -> None:
         assert self.open_amendment is not None
         resolved = {**self.open_amendment, "outcome": "declined", "rationale": rationale,
                     "resolved_at": timestamp.isoformat()}
@@ -138,17 +143,22 @@ class SupervisionRecord(Aggregate):
 
     # -- supervisee: request amendment -------------------------------------------------------------
 
-    def request_amendment(self, text: str, *, based_on_version: int, actor: str, timestamp: datetime) -> None:
+    def request_amendment(self, text: str, *, based_on_version: int, actor: str, timestamp: datetime,
+                          screening: Screening | None = None, confirmed_anonymous: bool = False) -> None:
+        """The supervisee's proposed change; under a ``confirm`` pack the supervisee confirms it is anonymous."""
         self._check(actor, "supervisee", "request an amendment", timestamp)
         self._require_state("request an amendment", RecordState.SHARED)
         self._require_current(based_on_version)
         if not text.strip():
             raise DomainError("an amendment request needs the text of what should change")
+        confirmed = screening.check([("amendment request", text)], confirmed_anonymous=confirmed_anonymous) \
+            if screening is not None else False
         self._amendment_requested(text=text.strip(), content_version=self.content_version,
-                                  actor=actor, timestamp=timestamp)
+                                  actor=actor, timestamp=timestamp, anonymity_confirmed=confirmed)
 
     @event("AmendmentRequested")
-    def _amendment_requested(self, text: str, content_version: int, actor: str, timestamp: datetime) -> None:
+    def _amendment_requested(self, text: str, content_version: int, actor: str, timestamp: datetime,
+                             anonymity_confirmed: bool = False) -> None:
         self.open_amendment = {"text": text, "on_version": content_version, "requested_at": timestamp.isoformat()}
         self.state = RecordState.AMENDMENT_REQUESTED.value
 

@@ -144,6 +144,19 @@ def test_under_confirm_a_name_stands_only_on_the_supervisors_recorded_confirmati
     assert record.anonymity_confirmed is False
 
 
+def test_an_amendment_request_and_a_declined_amendments_rationale_are_checked() -> None:
+    refuse = Screening(default_lexicon(), OnNames.REFUSE)
+    record = _draft("bcp", _content())
+    record.share(actor=SUP, timestamp=T0)
+    with pytest.raises(NotAnonymous, match="amendment request"):
+        record.request_amendment("add that Jayden's dad attended", based_on_version=1, actor=WORKER, timestamp=T0,
+                                 screening=refuse)
+    record.request_amendment("add that the father attended", based_on_version=1, actor=WORKER, timestamp=T0,
+                             screening=refuse)
+    with pytest.raises(NotAnonymous, match="rationale"):
+        record.decline_amendment("Mr Okafor did not attend", actor=SUP, timestamp=T0, screening=refuse)
+
+
 def test_an_addendum_is_checked_like_the_record() -> None:
     record = _draft("bcp", _content())
     record.share(actor=SUP, timestamp=T0)
