@@ -59,7 +59,7 @@ _ENFORCED: tuple[tuple[str, str, str, str], ...] = (
     ("closure_days", "deadline", "domain.schedule_rules.calendar_for",
      "tests/test_schedule_rules.py::test_completion_uses_the_pack_closure_days_by_default"),
     ("archive_access", "access", "domain.authorisation.decide_read",
-     "tests/test_authorisation.py::test_an_archived_file_is_read_only_by_the_roles_the_pack_allows_but_a_sar_is_always_answered"),
+     "tests/test_register_examples.py::test_archive_access_worked_example"),
     ("anonymisation", "access", "domain.anonymisation.screen",
      "tests/test_anonymisation.py::test_bcp_refuses_a_name_or_a_date_of_birth_in_any_free_text_field"),
 )
@@ -72,6 +72,17 @@ _NOT_ENFORCED = {
                                           "'Settings that change nothing')"),
     "access_log_retention": ("retention", "no access-log purge exists, so the period changes nothing (issue 13: "
                                           "'Settings that change nothing')"),
+}
+
+# Where one pack's row has its own worked example.
+_TESTS = {
+    ("bury", "anonymisation"): "tests/test_anonymisation.py::test_bury_accepts_initials_pseudonyms_and_case_numbers",
+    ("darlington", "anonymisation"):
+        "tests/test_anonymisation.py::test_under_confirm_a_name_stands_only_on_the_supervisors_recorded_confirmation",
+    ("hull", "anonymisation"): "tests/test_register_examples.py::test_anonymisation_confirm_worked_example",
+    ("school-trust", "anonymisation"): "tests/test_register_examples.py::test_anonymisation_confirm_worked_example",
+    ("hull", "rebooking.after_sickness"):
+        "tests/test_schedule_rules.py::test_rebooking_hull_after_sickness_runs_from_the_return",
 }
 
 # Enforced, with a part still open.
@@ -133,6 +144,7 @@ def _pack_row(name: str, key: str, rule: Rule, seed_lines: list[str]) -> Row:
                        "; destruction is refused until it is set" if top == "retention" else ""))
     for prefix, kind, function, test in _ENFORCED:
         if key == prefix or key.startswith(prefix + "."):
+            test = _TESTS.get((name, key), test)
             why = "" if basis != "organisation" else f"organisation's setting: {rule.note or 'policy silent'}"
             conditional = any(getattr(phase, "condition", None) for phase in getattr(rule, "phases", ()))
             caveat = _CAVEATS.get(top, "") if top != "frequency" or conditional else ""
@@ -145,7 +157,7 @@ def _rebooking_row(name: str, pack: PolicyPack, seed_lines: list[str]) -> Row | 
     if pack.rebooking.after_cancellation or pack.rebooking.after_sickness:
         return None
     return Row(name, "rebooking", "deadline", "", None, "organisation",
-               why=f"no value: {pack.rebooking.note or 'policy silent'}; the minimum frequency still applies")
+               why=f"no value: {pack.rebooking.note or 'policy silent'}")
 
 
 def build(packs: dict[str, PolicyPack] | None = None, seeds: Path = SEEDS_DIR,

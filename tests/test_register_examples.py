@@ -172,3 +172,38 @@ def test_every_enforced_pack_row_of_these_kinds_has_a_worked_example_here() -> N
     assert enforced <= covered, sorted(enforced - covered)
     keys = {(name, key) for name, pack in PACKS.items() for key, _ in rules(pack)}
     assert covered <= keys, sorted(covered - keys)  # every example is of a real pack key
+
+
+# pack: (allowed to read an archived file under a grant, refused), from who the policy says may see records
+ARCHIVE = {
+    # "records may need to be accessed by senior managers ..., investigating officers ... or inspectors"
+    "bcp": ({"inspector", "investigating_officer"}, {"qa"}),
+    # "Inspectors (i.e. Ofsted); Workforce Development Staff (i.e. for audit and quality assurance);
+    # Investigating Officers (i.e. for disciplinary investigation)."
+    "hull": ({"inspector", "investigating_officer", "qa"}, set()),
+    # "Senior managers ... Investigating officers ... Inspectors ... Quality staff"
+    "darlington": ({"inspector", "investigating_officer", "qa"}, set()),
+    # "checked by senior managers ...; they can be viewed by inspectors or others for the purpose of audit"
+    "bury": ({"inspector", "qa"}, {"investigating_officer"}),
+    # "They will be subject to inspection and audit."
+    "school-trust": ({"inspector", "qa"}, {"investigating_officer"}),
+}
+
+
+@pytest.mark.parametrize("pack", sorted(ARCHIVE))
+def test_archive_access_worked_example(pack: str) -> None:
+    from datetime import timedelta
+
+    from domain.authorisation import GrantTerms, Reader, Relationships, Role, ScopeKind, decide_read
+
+    at = datetime(2026, 11, 24, tzinfo=timezone.utc)
+    archived = Relationships("w1", None, None, ("s1",), "archived")
+    roles = frozenset(r.value for r in PACKS[pack].archive_access_roles)
+    category = {"inspector": "inspection", "investigating_officer": "investigation", "qa": "qa_audit"}
+    allowed, refused = ARCHIVE[pack]
+    for role in allowed | refused:
+        terms = GrantTerms(grant_id="g", grantee_user_id="u", category=category[role], purpose="p",
+                           scope_kind=ScopeKind.WORKER_FILE, scope_id="w1", expires_at=at + timedelta(days=1),
+                           revoked_at=None)
+        decision = decide_read(Reader("u", Role(role)), archived, [terms], at, archive_roles=roles)
+        assert decision.allowed == (role in allowed), (pack, role, decision.reason)
