@@ -112,3 +112,18 @@ def test_the_counts_in_the_register_are_its_rows() -> None:
         explained = sum(r["pack"] == name and r["status"] == "explained" for r in rows)
         assert f"| {name} | {enforced} | {explained} |" in text
         assert counts(build())[name] == (enforced, explained)
+
+
+def test_svl_policy_check_names_the_values_no_policy_sentence_backs() -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app as svl
+
+    result = CliRunner().invoke(svl, ["policy", "check", str(default_directory() / "darlington.toml")],
+                                env={"COLUMNS": "240"})
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("no policy sentence backs:")]
+    named = {line.split(":")[1].split("(")[0].strip() for line in lines}
+    assert named == {key for key, _ in organisation_settings(load_all_packs()["darlington"])}
+    assert "completion.record" in named and "agreement" in named
+    assert "frequency.nqsw_asye" not in named  # "As a minimum weekly for the first 6 weeks then fortnightly ..."
