@@ -227,8 +227,9 @@ def find_identifiers(text: str, lexicon: NameLexicon) -> tuple[Finding, ...]:
         elif known and word.lower in _MONTHS and (is_number(i + 1) or is_number(i - 1)):
             name = False  # "May 2025", "3 June"
         elif known:
-            place = (lower_before in _PLACE_WORDS or (lower_before == "to" and word_at(i - 2) is not None
-                                                      and word_at(i - 2).lower in _MOVE_WORDS))  # type: ignore[union-attr]
+            two_back = word_at(i - 2)
+            place = lower_before in _PLACE_WORDS or (lower_before == "to" and two_back is not None
+                                                     and two_back.lower in _MOVE_WORDS)
             next_is_name = _looks_like_a_name_word(after) and after is not None and _known(lexicon, after)
             if place and not word.possessive and not next_is_name:
                 name = False
@@ -248,10 +249,10 @@ def find_identifiers(text: str, lexicon: NameLexicon) -> tuple[Finding, ...]:
             span = [i]
             # take in the rest of a full name: "John Smith", "Mary Anne O'Neil"
             j = i + 1
-            while _looks_like_a_name_word(word_at(j)) and (
-                    _known(lexicon, word_at(j)) or not lexicon.is_common_word(word_at(j).lower)):  # type: ignore[union-attr]
+            while (following := word_at(j)) is not None and _looks_like_a_name_word(following) and (
+                    _known(lexicon, following) or not lexicon.is_common_word(following.lower)):
                 span.append(j)
-                if word_at(j).possessive:  # type: ignore[union-attr]
+                if following.possessive:
                     break
                 j += 1
             if is_number(j):
