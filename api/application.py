@@ -15,6 +15,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 from sqlalchemy import Engine
 
+from domain.anonymisation import Screening
 from domain.errors import DomainError
 from domain.supervision_record import SupervisionRecord
 from domain.workers import Worker
@@ -22,6 +23,7 @@ from infrastructure.backup import key_placement_problems, scrub_key_bytes
 from infrastructure.database import create_schema, make_engine, writer
 from infrastructure.event_store import eventsourcing_env
 from infrastructure.ledger import AutomaticCheckpoints, IntegrityLedger
+from infrastructure.name_lexicon import default_lexicon
 from infrastructure.key_tombstones import KeyTombstones
 from infrastructure.keys import (ORGANISATION_KEY_ID, KeyError_, KeyRing, StagedKeys, load_master_key,
                                  reconcile_destroyed_keys)
@@ -213,7 +215,12 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
 
     # -- records -----------------------------------------------------------------------------------------
 
-    def draft_record(self, *, supervisee_id: UUID, content: dict, actor: str) -> UUID:
+    def screening(self) -> Screening:
+        """The anonymisation check under the organisation's pack (``anonymisation.names``)."""
+        return Screening(default_lexicon(), self.compliance_pack().anonymisation.names)
+
+    def draft_record(self, *, supervisee_id: UUID, content: dict, actor: str,
+                     confirmed_anonymous: bool = False) -> UUID:
         """The supervisee's current supervisor drafts; the record is sealed with the supervisee's key."""
         supervisee = self.get_worker(supervisee_id)
         if supervisee.supervisor_id != actor:
@@ -221,7 +228,8 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         if supervisee.state != "active":
             raise DomainError(f"cannot draft a record for a worker who is {supervisee.state}")
         record = SupervisionRecord.draft(supervisee_id=str(supervisee_id), supervisor_id=actor,
-                                         content=content, actor=actor, timestamp=self.clock())
+                                         content=content, actor=actor, timestamp=self.clock(),
+                                         screening=self.screening(), confirmed_anonymous=confirmed_anonymous)
         keys = self.storage.keyring.stage_assignment(record.id, self.storage.keyring.key_id_for(supervisee_id))
         self.save_and_project(record, keys=keys)
         return record.id
@@ -230,19 +238,23 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         self._record_step(record_id, expected_version, lambda r, t: r.share(actor=actor, timestamp=t))
 
     def request_amendment(self, record_id: UUID, text: str, *, based_on_version: int, actor: str,
-                          expected_version: int | None = None) -> None:
+                          expected_version: int | None = None, confirmed_anonymous: bool = False) -> None:
         self._record_step(record_id, expected_version, lambda r, t: r.request_amendment(
-            text, based_on_version=based_on_version, actor=actor, timestamp=t))
+            text, based_on_version=based_on_version, actor=actor, timestamp=t, screening=self.screening(),
+            confirmed_anonymous=confirmed_anonymous))
 
     def amend_record(self, record_id: UUID, content: dict, *, based_on_version: int, actor: str,
-                     expected_version: int | None = None) -> None:
+                     expected_version: int | None = None, confirmed_anonymous: bool = False) -> None:
         self._record_step(record_id, expected_version, lambda r, t: r.amend(
-            content, based_on_version=based_on_version, actor=actor, timestamp=t))
+            content, based_on_version=based_on_version, actor=actor, timestamp=t, screening=self.screening(),
+            confirmed_anonymous=confirmed_anonymous))
 
     def decline_amendment(self, record_id: UUID, rationale: str, *, actor: str,
-                          expected_version: int | None = None) -> None:
+                          expected_version: int | None = None, confirmed_anonymous: bool = False) -> None:
         self._record_step(record_id, expected_version,
-                          lambda r, t: r.decline_amendment(rationale, actor=actor, timestamp=t))
+                          lambda r, t: r.decline_amendment(rationale, actor=actor, timestamp=t,
+                                                           screening=self.screening(),
+                                                           confirmed_anonymous=confirmed_anonymous))
 
     def sign_record(self, record_id: UUID, content_sha256: str, *, actor: str,
                     expected_version: int | None = None) -> None:
@@ -250,9 +262,11 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
                           lambda r, t: r.sign(content_sha256, actor=actor, timestamp=t))
 
     def add_addendum(self, record_id: UUID, text: str, reason: str, *, actor: str,
-                     expected_version: int | None = None) -> None:
+                     expected_version: int | None = None, confirmed_anonymous: bool = False) -> None:
         self._record_step(record_id, expected_version,
-                          lambda r, t: r.add_addendum(text, reason, actor=actor, timestamp=t))
+                          lambda r, t: r.add_addendum(text, reason, actor=actor, timestamp=t,
+                                                      screening=self.screening(),
+                                                      confirmed_anonymous=confirmed_anonymous))
 
     def countersign_addendum(self, record_id: UUID, number: int, sha256: str, *, actor: str,
                              expected_version: int | None = None) -> None:

@@ -138,12 +138,16 @@ def check(path: Path) -> None:
     except PolicyPackError as exc:
         fail(str(exc))
         return
+    from domain.policy import organisation_settings
     from domain.schedule_rules import incomplete_rules
 
     missing = incomplete_rules(pack)
     console.print(f"[green]valid:[/] {path} ({pack.organisation.name})")
     for key in missing:
         console.print(f"[yellow]still to configure:[/] {key} (destruction is refused until it is set)")
+    for key, rule in organisation_settings(pack):
+        console.print(f"[cyan]no policy sentence backs:[/] {key} (the organisation's own setting: "
+                      f"{rule.note or 'policy silent'})", highlight=False)
 
 
 def sar(worker_id: str = typer.Argument(..., help="the worker whose data is requested"),

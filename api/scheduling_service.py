@@ -25,6 +25,7 @@ from domain.schedule_rules import calendar_for
 from domain.sessions import SupervisionSession
 from domain.workers import Worker
 from infrastructure.keys import StagedKeys
+from infrastructure.name_lexicon import default_lexicon
 from infrastructure.policy_packs import PolicyPackError, load_pack_by_name
 from projections.supervision_compliance import (
     MonthFacts, Scope, compliance_agreements, compliance_sessions, joined_on, load_facts, load_month,
@@ -311,9 +312,10 @@ class SchedulingService:
         if approved_by:
             self._require_known_worker(approved_by, "approver")
         case = CaseSupervision.open(worker_id=str(worker.id), supervisor_id=actor, case_reference=case_reference,
-                                    actor=actor, timestamp=self.clock())  # type: ignore[attr-defined]
+                                    actor=actor, timestamp=self.clock(), lexicon=default_lexicon())  # type: ignore[attr-defined]
         case.rate(rating, pack=self.compliance_pack(pack), actor=actor, supervisor_now=actor, timestamp=self.clock(),
-                  approved_by=approved_by, approved_on=approved_on)  # type: ignore[attr-defined]
+                  approved_by=approved_by, approved_on=approved_on,
+                  approver_role=self.get_worker(approved_by).role if approved_by else None)  # type: ignore[attr-defined]
         if last_discussed_on is not None:
             case.record_discussion(last_discussed_on, actor=actor, supervisor_now=actor,
                                    timestamp=self.clock())  # type: ignore[attr-defined]
@@ -326,7 +328,8 @@ class SchedulingService:
         if approved_by:
             self._require_known_worker(approved_by, "approver")
         case.rate(rating, pack=self.compliance_pack(pack), actor=actor, supervisor_now=self._supervisor_now(case),
-                  timestamp=self.clock(), approved_by=approved_by, approved_on=approved_on)  # type: ignore[attr-defined]
+                  timestamp=self.clock(), approved_by=approved_by, approved_on=approved_on,
+                  approver_role=self.get_worker(approved_by).role if approved_by else None)  # type: ignore[attr-defined]
         self.save_and_project(case)  # type: ignore[attr-defined]
         return case
 

@@ -1,17 +1,31 @@
 """How often a child's case is discussed in supervision, by its rating (darlington's RAG; bcp, bury ratings).
 
-A case is named by initials or a number, never by name (bury, bcp). A rating whose pack rule names an
-approver (darlington: Green needs the Head of Service) is refused unless the approval is recorded with it.
+A case is named by initials, a pseudonym or a number, never by name (bury, bcp). A rating whose pack rule
+names an approver (darlington: Green needs the Head of Service) is refused unless the approval is recorded
+with it, and the approver holds that role; where the rule is an agreement between supervisor and
+supervisee (bury: a settled case), the supervisee is the one who agrees.
 """
 
+import re
 from datetime import date, datetime
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.anonymisation import NameLexicon
 from domain.errors import DomainError, NotPermitted, OutOfOrder
 from domain.policy import PolicyPack
 from domain.record_content import check_case_reference
 from domain.timestamps import require_not_before, require_utc
+
+# A pack's approval_by that is the two parties' agreement rather than a role someone holds.
+BOTH_PARTIES = "supervisor_and_supervisee"
+
+
+def holds_role(job_title: str, role: str) -> bool:
+    """Does a job title name the pack's role? "Head of Service", "Head of Service – Care Planning"
+    hold ``head_of_service``; "Service Manager", "Assistant Head of Service" do not."""
+    title = re.sub(r"[^a-z0-9]+", "_", job_title.lower()).strip("_")
+    return title == role or title.startswith(role + "_")
 
 
 def check_rating(pack: PolicyPack, rating: str | None) -> str | None:
@@ -39,38 +53,57 @@ class CaseSupervision(Aggregate):
 
     @classmethod
     def open(cls, *, worker_id: str, supervisor_id: str, case_reference: str, actor: str,
-             timestamp: datetime) -> "CaseSupervision":
+             timestamp: datetime, lexicon: NameLexicon | None = None) -> "CaseSupervision":
         """A case the worker holds, tracked for how often it is discussed in their supervision."""
         require_utc(timestamp)
         if actor != supervisor_id:
             raise NotPermitted("only the worker's supervisor opens a case for case supervision")
-        return cls(worker_id, supervisor_id, check_case_reference(case_reference), actor, timestamp)
+        return cls(worker_id, supervisor_id, check_case_reference(case_reference, lexicon), actor, timestamp)
 
     def rate(self, rating: str | None, *, pack: PolicyPack, actor: str, supervisor_now: str, timestamp: datetime,
-             approved_by: str | None = None, approved_on: date | None = None) -> None:
-        """The team manager agrees a frequency rating; some ratings need an approver's sign-off recorded."""
+             approved_by: str | None = None, approved_on: date | None = None,
+             approver_role: str | None = None) -> None:
+        """The team manager agrees a frequency rating; some ratings need an approver's sign-off recorded.
+
+        ``approver_role`` is the approver's job title as the organisation holds it (e.g. "Head of
+        Service"); it must name the role the pack's rule gives."""
         self._check(actor, supervisor_now, "rate the case", timestamp)
-        if approved_by is not None and approved_by in (actor, self.worker_id):
-            raise NotPermitted("the approval must come from someone other than the supervisor and the worker")
         name = check_rating(pack, rating)
         rule = pack.case_supervision.ratings[name] if name else pack.case_supervision.unrated
-        approver_role = rule.approval_by
-        if approver_role is not None:
+        required = rule.approval_by
+        if required == BOTH_PARTIES:
+            if approved_by is not None and approved_by != self.worker_id:
+                raise NotPermitted(f"a {name} rating is agreed between supervisor and supervisee "
+                                   f"({pack.short_name}): the supervisee agrees it, not someone else")
+        elif approved_by is not None and approved_by in (actor, self.worker_id):
+            raise NotPermitted("the approval must come from someone other than the supervisor and the worker")
+        approver_role_name = required
+        if required is not None:
             if not approved_by or approved_on is None:
                 raise NotPermitted(
-                    f"a {name} rating needs the approval of the {approver_role.replace('_', ' ')} recorded with it "
+                    f"a {name} rating needs the approval of the {required.replace('_', ' ')} recorded with it "
                     f"({pack.short_name}: '{rule.source}'): give who approved it and when")
             if approved_on > timestamp.date():
                 raise DomainError(f"the approval date {approved_on} is in the future")
+            if required != BOTH_PARTIES:
+                if approver_role is None or not approver_role.strip():
+                    raise NotPermitted(f"a {name} rating needs the approval of the {required.replace('_', ' ')}: "
+                                       "give the approver's role so it can be checked")
+                if not holds_role(approver_role, required):
+                    raise NotPermitted(
+                        f"a {name} rating needs the approval of the {required.replace('_', ' ')} "
+                        f"({pack.short_name}: '{rule.source}'); the approver is {approver_role!r}")
         elif approved_by or approved_on:
             raise DomainError(f"{pack.short_name} needs no approval for a {name or 'unrated'} case")
-        self._rated(rating=name, approval_by_role=approver_role, approved_by=approved_by if approver_role else None,
-                    approved_on=approved_on if approver_role else None, pack=pack.short_name, actor=actor,
-                    timestamp=timestamp)
+        self._rated(rating=name, approval_by_role=approver_role_name,
+                    approved_by=approved_by if approver_role_name else None,
+                    approved_on=approved_on if approver_role_name else None, pack=pack.short_name, actor=actor,
+                    timestamp=timestamp, approver_title=approver_role if approver_role_name else None)
 
     @event("Rated")
     def _rated(self, rating: str | None, approval_by_role: str | None, approved_by: str | None,
-               approved_on: date | None, pack: str, actor: str, timestamp: datetime) -> None:
+               approved_on: date | None, pack: str, actor: str, timestamp: datetime,
+               approver_title: str | None = None) -> None:
         self.rating = rating
         self.approval = None if approved_by is None else {"role": approval_by_role, "by": approved_by,
                                                           "on": approved_on}

@@ -221,8 +221,9 @@ def rule_in_force(pack: PolicyPack, category: str, start_date: date, on_date: da
     label = CATEGORY_LABELS.get(category, category)
     source = rule.source or rule.note or ""
     phases = rule.phases
+    whose = pack.cite(rule)
     if len(phases) == 1:
-        return f"{label} {every_word(phases[0].every)} ({pack.short_name})", source
+        return f"{label} {every_word(phases[0].every)} ({whose})", source
     previous: Interval | None = None
     for n, phase in enumerate(phases):
         ends = None if phase.until is None else add_interval(start_date, phase.until)
@@ -234,7 +235,7 @@ def rule_in_force(pack: PolicyPack, category: str, start_date: date, on_date: da
                 window = f"{word} after {previous}"
             else:
                 window = f"{word} from {previous} to {phase.until}"
-            return f"{label} {word} phase ({pack.short_name}: {window})", source
+            return f"{label} {word} phase ({whose}: {window})", source
         previous = phase.until
     raise AssertionError("unreachable: the last phase is open-ended")  # pragma: no cover
 
@@ -255,6 +256,7 @@ def _supervisor_issues(facts: WorkerFacts) -> list[Issue]:
 def _record_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date, calendar: WorkingCalendar) -> list[Issue]:
     issues = []
     rule = _deadline_words(pack.completion.record.days, pack.completion.record.counting)
+    whose = pack.cite(pack.completion.record)
     for record in sorted(facts.open_records, key=lambda r: r.session_date):
         deadline = completion_deadline(pack, record.session_date, calendar)
         if record.frozen:
@@ -269,7 +271,7 @@ def _record_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date, calendar: 
             issues.append(Issue(
                 "record_unsigned", "overdue",
                 f"record of the {short_date(record.session_date, as_of)} session not signed by both "
-                f"({record.state.replace('_', ' ')}): due {short_date(deadline, as_of)} ({pack.short_name}: "
+                f"({record.state.replace('_', ' ')}): due {short_date(deadline, as_of)} ({whose}: "
                 f"{rule}), {_days(days)} late", deadline, days, record.record_id))
     for held_on in sorted(facts.unrecorded_sessions):
         deadline = completion_deadline(pack, held_on, calendar)
@@ -278,7 +280,7 @@ def _record_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date, calendar: 
             issues.append(Issue(
                 "record_missing", "overdue",
                 f"session held {short_date(held_on, as_of)} has no record: due {short_date(deadline, as_of)} "
-                f"({pack.short_name}: {rule}), {_days(days)} late", deadline, days))
+                f"({whose}: {rule}), {_days(days)} late", deadline, days))
     return issues
 
 
@@ -340,7 +342,7 @@ def _agreement_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date) -> list
             last = max(lapsed, key=lambda a: a.lapsed_on or date.min)
             return [Issue("agreement_lapsed", "warning",
                           f"agreement lapsed when the supervisor changed on {short_date(last.lapsed_on, as_of)}: "
-                          f"re-negotiate with the new supervisor ({pack.short_name})", last.lapsed_on,
+                          f"re-negotiate with the new supervisor ({pack.cite(pack.agreement)})", last.lapsed_on,
                           ref=last.agreement_id)]
         return [Issue("agreement_missing", "warning",
                       f"no supervision agreement with the current supervisor ({pack.short_name}: agreed at the "
@@ -358,7 +360,7 @@ def _agreement_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date) -> list
         days = (as_of - due).days
         return [Issue("agreement_review", "overdue",
                       f"agreement review due {short_date(due, as_of)} ({what} {short_date(basis, as_of)}; "
-                      f"{pack.short_name}: reviewed {every}), {_days(days)} overdue", due, days,
+                      f"{pack.cite(pack.agreement)}: reviewed {every}), {_days(days)} overdue", due, days,
                       agreement.agreement_id)]
     if (due - as_of).days <= AGREEMENT_REVIEW_SOON_DAYS:
         return [Issue("agreement_review", "info",

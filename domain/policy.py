@@ -6,7 +6,7 @@ immutable once built. Every rule carries the sentence of the policy it comes fro
 baseline, or the organisation must configure it), so that any date the product
 enforces can be traced back to the organisation's own words.
 
-Pure: no I/O, no clock reads; imports only ``domain.errors`` from this project.
+Pure: no I/O, no clock reads; imports only ``domain.errors`` and ``domain.anonymisation``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
+from domain.anonymisation import OnNames
 from domain.errors import DomainError
 
 # Average Gregorian month, only used to *order* intervals when validating a pack;
@@ -71,10 +72,20 @@ def add_interval(start: date, interval: Interval) -> date:
 
 
 class Rule(_Frozen):
-    """Base for every rule: the policy's own words, or a note explaining their absence."""
+    """Base for every rule: the policy's own words, or a note explaining their absence.
+
+    ``basis`` says whether the policy's sentence backs the value itself ("policy") or the value is the
+    organisation's own choice where the policy is silent ("organisation"): a quoted sentence may give the
+    context without the number (darlington: "The recording of supervision sessions is the
+    responsibility of the supervisor." sets no timescale). Left out, a rule with a source is "policy"."""
 
     source: str | None = None
     note: str | None = None
+    basis: Literal["policy", "organisation"] | None = None
+
+    @property
+    def backed_by_policy(self) -> bool:
+        return (self.basis or ("policy" if self.source else "organisation")) == "policy"
 
     @field_validator("source", "note")
     @classmethod
@@ -281,6 +292,13 @@ class RecordTemplate(Rule):
         return sections
 
 
+class Anonymisation(Rule):
+    """What happens to record text that appears to name a child or family member, or gives a date of birth:
+    refused, or accepted only on the supervisor's explicit confirmation (recorded in the event)."""
+
+    names: OnNames
+
+
 class ArchiveAccess(Rule):
     roles: tuple[AccessRole, ...]
     purpose_required: bool = True
@@ -304,10 +322,17 @@ class PolicyPack(_Frozen):
     closure_days: ClosureDays
     record_template: RecordTemplate
     archive_access: ArchiveAccess
+    anonymisation: Anonymisation
 
     @property
     def short_name(self) -> str:
         return self.organisation.short_name
+
+    def cite(self, rule: Rule) -> str:
+        """Whose rule a value is, for a reader: the policy's ("hull") or, where no sentence of the policy
+        gives it, the organisation's own configured choice ("darlington's own setting"), never passed off
+        as the council's policy."""
+        return self.short_name if rule.backed_by_policy else f"{self.short_name}'s own setting"
 
     @property
     def access_log_retention_years(self) -> int:
@@ -331,3 +356,34 @@ class PolicyPack(_Frozen):
                 "must set retention.years_after_employment_ends in its policy pack."
             )
         return years
+
+
+def rules(pack: PolicyPack) -> list[tuple[str, Rule]]:
+    """Every rule of a pack with its key path ("completion.record", "case_supervision.ratings.green")."""
+    found: list[tuple[str, Rule]] = []
+
+    def walk(model: object, path: str) -> None:
+        if isinstance(model, Rule):
+            found.append((path, model))
+        if isinstance(model, BaseModel):
+            for name in type(model).model_fields:
+                walk(getattr(model, name), f"{path}.{name}".lstrip("."))
+        elif isinstance(model, dict):
+            for key, value in model.items():
+                walk(value, f"{path}.{key}")
+
+    walk(pack, "")
+    return found
+
+
+_RULE_TEXT = frozenset({"source", "note", "basis"})
+
+
+def sets_a_value(rule: Rule) -> bool:
+    """False for a rule that only says the policy is silent (no retention period, no minimum length)."""
+    return any(getattr(rule, name) not in (None, (), {}) for name in type(rule).model_fields if name not in _RULE_TEXT)
+
+
+def organisation_settings(pack: PolicyPack) -> list[tuple[str, Rule]]:
+    """Values the pack enforces that no sentence of the policy gives: the organisation's own choices."""
+    return [(path, rule) for path, rule in rules(pack) if sets_a_value(rule) and not rule.backed_by_policy]

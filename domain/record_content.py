@@ -6,29 +6,56 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
+from domain.anonymisation import NameLexicon, Screening
 from domain.errors import InvalidContent
 
-# Initials ("J.S.", "JS", "J S") or a case number containing digits ("CN-10234", "104331").
+# Initials ("J.S.", "JS", "J S") or a case number containing digits ("CN-10234", "104331", "LCS 55821").
 _INITIALS = re.compile(r"^(?:[A-Z]\.?\s?){1,4}$")
-_CASE_NUMBER = re.compile(r"^[A-Za-z]{0,5}[-/ ]?\d[\dA-Za-z\-/]{0,19}$")
+_CASE_NUMBER = re.compile(r"^(?:(?P<prefix>[A-Z]{1,6}|[Cc]ase|[Rr]ef|[Nn]o)\.?[-/ #]?)?\d[\dA-Za-z\-/]{0,19}$")
+# A descriptor and an initial or a number: "Child A", "Baby J", "Sibling 2", "YP1".
+_PSEUDONYM = re.compile(r"^(?:child|baby|sibling|young person|yp|cyp|infant|twin|mother|father|parent|carer)"
+                        r"\s?(?:[A-Z]|\d{1,3})$", re.IGNORECASE)
+_DATE = re.compile(r"\b\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}\b|\b(?:d\.?o\.?b|born)\b", re.IGNORECASE)
 # Two or more capitalised words, e.g. "John Smith": what the policies forbid in a personal record.
 _FULL_NAME = re.compile(r"\b[A-Z][a-z'’-]+(?:\s+[A-Z][a-z'’-]+)+\b")
 
 
-def check_case_reference(reference: str) -> str:
-    """Cases are referenced by initials or a unique number, never by name (bury, bcp)."""
+def _is_name(word: str, lexicon: NameLexicon | None) -> bool:
+    return lexicon is not None and (lexicon.is_given_name(word) or lexicon.is_surname(word))
+
+
+def check_case_reference(reference: str, lexicon: NameLexicon | None = None) -> str:
+    """Cases are referenced by initials, a pseudonym or a unique number, never by name (bury, bcp).
+
+    With a lexicon, capitals that spell a name ("JOHN") are not initials and a name is not a case
+    number's prefix ("TOM 12"); a surname with a number ("Smith 12345") is never a case number."""
     ref = reference.strip()
     if not ref:
         raise InvalidContent("case reference must not be empty: use initials or a case number")
+    if _PSEUDONYM.match(ref):
+        return ref
+    if _DATE.search(ref):
+        raise InvalidContent(f"case reference {ref!r} holds a date (a date of birth identifies a child): "
+                             "use initials or a case number")
     if _FULL_NAME.search(ref):
         raise InvalidContent(
             f"case reference {ref!r} looks like a full name: use initials (e.g. 'J.S.') or a case number"
         )
-    if not (_INITIALS.match(ref) or _CASE_NUMBER.match(ref)):
-        raise InvalidContent(
-            f"case reference {ref!r} is neither initials (e.g. 'J.S.') nor a case number (e.g. 'CN-10234')"
-        )
-    return ref
+    letters = re.sub(r"[^A-Za-z]", "", ref)
+    if _INITIALS.match(ref) and not (len(letters) >= 3 and "." not in ref and " " not in ref
+                                     and _is_name(letters, lexicon)):
+        return ref
+    number = _CASE_NUMBER.match(ref)
+    prefix = number.group("prefix") if number else None
+    if number and not (prefix and len(prefix) >= 3 and prefix.isupper() and _is_name(prefix, lexicon)):
+        return ref
+    if letters and _is_name(re.split(r"[^A-Za-z'’-]", ref)[0], lexicon):
+        raise InvalidContent(f"case reference {ref!r} looks like a name: use initials (e.g. 'J.S.'), a "
+                             "pseudonym (e.g. 'Child A') or a case number")
+    raise InvalidContent(
+        f"case reference {ref!r} is neither initials (e.g. 'J.S.'), a pseudonym (e.g. 'Child A') nor a case "
+        "number (e.g. 'CN-10234')"
+    )
 
 
 @dataclass(frozen=True)
@@ -56,9 +83,9 @@ class CaseDiscussion:
     decision: str = ""
 
     @classmethod
-    def from_dict(cls, data: dict) -> "CaseDiscussion":
+    def from_dict(cls, data: dict, lexicon: NameLexicon | None = None) -> "CaseDiscussion":
         try:
-            ref = check_case_reference(str(data["case_reference"]))
+            ref = check_case_reference(str(data["case_reference"]), lexicon)
         except KeyError:
             raise InvalidContent("a case discussion needs a case_reference") from None
         return cls(ref, str(data.get("summary", "")).strip(), str(data.get("decision", "")).strip())
@@ -76,7 +103,7 @@ class RecordContent:
     case_discussions: tuple[CaseDiscussion, ...] = field(default_factory=tuple)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RecordContent":
+    def from_dict(cls, data: dict, lexicon: NameLexicon | None = None) -> "RecordContent":
         if not isinstance(data, dict):
             raise InvalidContent("record content must be an object")
         try:
@@ -98,8 +125,30 @@ class RecordContent:
             agenda=tuple(str(a).strip() for a in data.get("agenda", ()) if str(a).strip()),
             discussion=discussion,
             actions=tuple(Action.from_dict(a) for a in data.get("actions", ())),
-            case_discussions=tuple(CaseDiscussion.from_dict(c) for c in data.get("case_discussions", ())),
+            case_discussions=tuple(CaseDiscussion.from_dict(c, lexicon) for c in data.get("case_discussions", ())),
         )
+
+    def free_text(self) -> list[tuple[str, str]]:
+        """(field, text) for every field a person writes freely: what the anonymisation check reads.
+
+        Attendees and action owners are the staff at the session, named on purpose."""
+        fields = [("discussion", self.discussion)]
+        fields += [(f"agenda[{n}]", item) for n, item in enumerate(self.agenda)]
+        fields += [(f"actions[{n}].description", a.description) for n, a in enumerate(self.actions)]
+        for n, case in enumerate(self.case_discussions):
+            fields += [(f"case_discussions[{n}].summary", case.summary),
+                       (f"case_discussions[{n}].decision", case.decision)]
+        return fields
+
+    @classmethod
+    def screened(cls, data: dict, screening: Screening | None, confirmed_anonymous: bool) -> tuple[dict, bool]:
+        """The validated content as stored, and whether it was accepted on the supervisor's confirmation."""
+        content = cls.from_dict(data, screening.lexicon if screening else None)
+        if screening is None:
+            if confirmed_anonymous:
+                raise InvalidContent("nothing to confirm: no anonymisation check applies here")
+            return content.to_dict(), False
+        return content.to_dict(), screening.check(content.free_text(), confirmed_anonymous=confirmed_anonymous)
 
     def to_dict(self) -> dict:
         """JSON-ready: dates as ISO strings, lists not tuples."""

@@ -11,6 +11,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import DomainError, NotPermitted, OutOfOrder, StaleVersion
 from domain.parties import party_of
+from domain.anonymisation import Screening
 from domain.record_content import RecordContent, addendum_sha256, content_sha256
 from domain.timestamps import require_not_before, require_utc
 
@@ -32,10 +33,13 @@ class SupervisionRecord(Aggregate):
         content: dict,
         actor: str,
         timestamp: datetime,
+        anonymity_confirmed: bool = False,
     ) -> None:
         self.supervisee_id = supervisee_id
         self.supervisor_id = supervisor_id
         self.content = content
+        # True when the pack let text that looks as if it names someone stand on the supervisor's word
+        self.anonymity_confirmed = anonymity_confirmed
         self.content_version = 1
         self.state = RecordState.DRAFT.value
         self.open_amendment: dict | None = None
@@ -53,15 +57,21 @@ class SupervisionRecord(Aggregate):
         content: dict,
         actor: str,
         timestamp: datetime,
+        screening: Screening | None = None,
+        confirmed_anonymous: bool = False,
     ) -> "SupervisionRecord":
-        """Drafted by the supervisor after a session."""
+        """Drafted by the supervisor after a session.
+
+        ``screening`` checks every free-text field for names and dates of birth under the pack's rule;
+        where the pack asks for confirmation, ``confirmed_anonymous`` is the supervisor's, recorded in
+        the event."""
         require_utc(timestamp)
         if actor != supervisor_id:
             raise NotPermitted("only the supervisor drafts the record of a supervision session")
         if supervisee_id == supervisor_id:
             raise DomainError("supervisee and supervisor must be different people")
-        checked = RecordContent.from_dict(content).to_dict()
-        return cls(supervisee_id, supervisor_id, checked, actor, timestamp)
+        checked, confirmed = RecordContent.screened(content, screening, confirmed_anonymous)
+        return cls(supervisee_id, supervisor_id, checked, actor, timestamp, confirmed)
 
     # -- queries ---------------------------------------------------------------------------------
 
@@ -87,35 +97,42 @@ class SupervisionRecord(Aggregate):
     def _shared(self, actor: str, timestamp: datetime) -> None:
         self.state = RecordState.SHARED.value
 
-    def amend(self, content: dict, *, based_on_version: int, actor: str, timestamp: datetime) -> None:
+    def amend(self, content: dict, *, based_on_version: int, actor: str, timestamp: datetime,
+              screening: Screening | None = None, confirmed_anonymous: bool = False) -> None:
         """A new version of the text; accepts an open amendment request if there is one."""
         self._check(actor, "supervisor", "amend the record", timestamp)
         self._require_state("amend", RecordState.DRAFT, RecordState.SHARED, RecordState.AMENDMENT_REQUESTED)
         self._require_current(based_on_version)
-        checked = RecordContent.from_dict(content).to_dict()
+        checked, confirmed = RecordContent.screened(content, screening, confirmed_anonymous)
         if checked == self.content:
             raise DomainError("the amended content is the same as the current version")
-        self._amended(content=checked, actor=actor, timestamp=timestamp)
+        self._amended(content=checked, actor=actor, timestamp=timestamp, anonymity_confirmed=confirmed)
 
     @event("Amended")
-    def _amended(self, content: dict, actor: str, timestamp: datetime) -> None:
+    def _amended(self, content: dict, actor: str, timestamp: datetime, anonymity_confirmed: bool = False) -> None:
         self.content = content
+        self.anonymity_confirmed = anonymity_confirmed
         self.content_version += 1
         if self.open_amendment is not None:
             self.amendments.append({**self.open_amendment, "outcome": "accepted", "resolved_at": timestamp.isoformat()})
             self.open_amendment = None
             self.state = RecordState.SHARED.value
 
-    def decline_amendment(self, rationale: str, *, actor: str, timestamp: datetime) -> None:
+    def decline_amendment(self, rationale: str, *, actor: str, timestamp: datetime,
+                          screening: Screening | None = None, confirmed_anonymous: bool = False) -> None:
         """Kept as an 'area of disagreement' with the supervisor's rationale."""
         self._check(actor, "supervisor", "decline an amendment", timestamp)
         self._require_state("decline an amendment", RecordState.AMENDMENT_REQUESTED)
         if not rationale.strip():
             raise DomainError("a declined amendment needs a rationale")
-        self._amendment_declined(rationale=rationale.strip(), actor=actor, timestamp=timestamp)
+        confirmed = screening.check([("rationale", rationale)], confirmed_anonymous=confirmed_anonymous) \
+            if screening is not None else False
+        self._amendment_declined(rationale=rationale.strip(), actor=actor, timestamp=timestamp,
+                                 anonymity_confirmed=confirmed)
 
     @event("AmendmentDeclined")
-    def _amendment_declined(self, rationale: str, actor: str, timestamp: datetime) -> None:
+    def _amendment_declined(self, rationale: str, actor: str, timestamp: datetime,
+                            anonymity_confirmed: bool = False) -> None:
         assert self.open_amendment is not None
         resolved = {**self.open_amendment, "outcome": "declined", "rationale": rationale,
                     "resolved_at": timestamp.isoformat()}
@@ -126,17 +143,22 @@ class SupervisionRecord(Aggregate):
 
     # -- supervisee: request amendment -------------------------------------------------------------
 
-    def request_amendment(self, text: str, *, based_on_version: int, actor: str, timestamp: datetime) -> None:
+    def request_amendment(self, text: str, *, based_on_version: int, actor: str, timestamp: datetime,
+                          screening: Screening | None = None, confirmed_anonymous: bool = False) -> None:
+        """The supervisee's proposed change; under a ``confirm`` pack the supervisee confirms it is anonymous."""
         self._check(actor, "supervisee", "request an amendment", timestamp)
         self._require_state("request an amendment", RecordState.SHARED)
         self._require_current(based_on_version)
         if not text.strip():
             raise DomainError("an amendment request needs the text of what should change")
+        confirmed = screening.check([("amendment request", text)], confirmed_anonymous=confirmed_anonymous) \
+            if screening is not None else False
         self._amendment_requested(text=text.strip(), content_version=self.content_version,
-                                  actor=actor, timestamp=timestamp)
+                                  actor=actor, timestamp=timestamp, anonymity_confirmed=confirmed)
 
     @event("AmendmentRequested")
-    def _amendment_requested(self, text: str, content_version: int, actor: str, timestamp: datetime) -> None:
+    def _amendment_requested(self, text: str, content_version: int, actor: str, timestamp: datetime,
+                             anonymity_confirmed: bool = False) -> None:
         self.open_amendment = {"text": text, "on_version": content_version, "requested_at": timestamp.isoformat()}
         self.state = RecordState.AMENDMENT_REQUESTED.value
 
@@ -182,7 +204,8 @@ class SupervisionRecord(Aggregate):
 
     # -- after locking: addenda ------------------------------------------------------------------------
 
-    def add_addendum(self, text: str, reason: str, *, actor: str, timestamp: datetime) -> None:
+    def add_addendum(self, text: str, reason: str, *, actor: str, timestamp: datetime,
+                     screening: Screening | None = None, confirmed_anonymous: bool = False) -> None:
         """A correction after signing is a new entry, signed by its author; the original stays as it was."""
         party = self.party(actor)
         if party is None:
@@ -192,17 +215,23 @@ class SupervisionRecord(Aggregate):
             raise OutOfOrder("addenda are for signed records: until both have signed, amend the record")
         if not text.strip() or not reason.strip():
             raise DomainError("an addendum needs its text and the reason for it")
+        confirmed = False
+        if screening is not None:
+            confirmed = screening.check([("addendum.text", text), ("addendum.reason", reason)],
+                                        confirmed_anonymous=confirmed_anonymous)
         number = len(self.addenda) + 1
         digest = addendum_sha256(str(self.id), number, text.strip(), reason.strip())
         self._addendum_added(number=number, text=text.strip(), reason=reason.strip(), sha256=digest,
-                             author_role=party, actor=actor, timestamp=timestamp)
+                             author_role=party, actor=actor, timestamp=timestamp, anonymity_confirmed=confirmed)
 
     @event("AddendumAdded")
     def _addendum_added(self, number: int, text: str, reason: str, sha256: str, author_role: str,
-                        actor: str, timestamp: datetime) -> None:
+                        actor: str, timestamp: datetime, anonymity_confirmed: bool = False) -> None:
         self.addenda.append({"number": number, "text": text, "reason": reason, "sha256": sha256,
                              "signatures": [{"role": author_role, "signer": actor,
                                              "signed_at": timestamp.isoformat()}]})
+        if anonymity_confirmed:
+            self.addenda[-1]["anonymity_confirmed"] = True
 
     def countersign_addendum(self, number: int, signed_sha256: str, *, actor: str, timestamp: datetime) -> None:
         party = self.party(actor)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from domain.compliance import (
     AgreementFact, Cancellation, CaseFact, OpenRecord, WorkerFacts, evaluate, frequency_status, month_frequency,
+    rule_in_force,
 )
 from domain.policy import ClosureDays, PolicyPack, WorkerCategory, add_interval
 from domain.schedule_rules import next_due_date, required_interval
@@ -265,3 +266,33 @@ def test_a_rating_another_pack_does_not_know_falls_back_to_its_unrated_interval(
     [issue] = [i for i in evaluate(PACKS["bury"], facts(cases=(red,), last_session=D(2026, 12, 1)),
                                    D(2027, 1, 5)).issues if i.kind == "case_overdue"]
     assert "not a bury rating" in issue.text and issue.due == D(2026, 12, 30)  # "3 monthly intervals"
+
+
+# --- whose rule the view quotes -----------------------------------------------------------------------------------
+
+
+def test_a_value_no_policy_sentence_gives_is_shown_as_the_organisations_setting_not_the_councils():
+    # darlington: "The recording of supervision sessions is the responsibility of the supervisor." (no timescale)
+    # school-trust: "Records of supervision will be signed off and dated by supervisor and supervisee." (none)
+    for name in ("darlington", "school-trust"):
+        [late] = record_issue(PACKS[name], D(2026, 4, 2), D(2026, 4, 10))
+        assert f"({name}'s own setting: one week)" in late.text and f"({name}: one week)" not in late.text
+    # bury: "returned to the supervisee within one week of the supervision session." is bury's own rule
+    [late] = record_issue(PACKS["bury"], D(2026, 4, 2), D(2026, 4, 10))
+    assert "(bury: one week)" in late.text
+    # hull names no review period for the contract ("Establish the relationship through a written contract.")
+    agreed = AgreementFact("a", "s", D(2025, 11, 3), in_force_on=D(2025, 11, 3))
+    [overdue] = agreement_issues(PACKS["hull"], agreed)
+    assert "hull's own setting: reviewed annually" in overdue.text and "(hull: reviewed annually" not in overdue.text
+    [overdue] = agreement_issues(PACKS["bcp"], agreed)  # bcp: "should be reviewed annually"
+    assert "bcp: reviewed annually" in overdue.text
+
+
+def test_a_frequency_the_policy_does_not_give_is_the_organisations_setting():
+    # bury: "The frequency increases for newly qualified social workers ..." gives no pattern (the pack's note)
+    rule, source = rule_in_force(PACKS["bury"], "nqsw_asye", D(2026, 1, 5), D(2026, 1, 20))
+    assert "(bury: weekly" not in rule
+    assert "(bury's own setting: weekly for the first 6 weeks)" in rule
+    assert source == PACKS["bury"].frequency.nqsw_asye.source
+    rule, _ = rule_in_force(PACKS["hull"], "nqsw_asye", D(2026, 1, 5), D(2026, 1, 20))
+    assert "(hull: weekly for the first 6 weeks)" in rule

@@ -184,8 +184,16 @@ def test_darlington_green_rating_needs_the_head_of_service_approval(ledger, cloc
     worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
     with pytest.raises(NotPermitted, match="head of service"):
         app.open_case(worker_id=worker, case_reference="CN-1", rating="green", actor=supervisor, pack="darlington")
+    # the approver's role is checked: a Service manager or an ASYE social worker is not the Head of Service
+    asye = new_worker(app, clock, supervisor, "nqsw_asye", D(2026, 1, 5), joined=D(2026, 1, 5), name="Ash Newly")
+    for not_head in (manager, asye):
+        with pytest.raises(NotPermitted, match="needs the approval of the head of service"):
+            app.open_case(worker_id=worker, case_reference="CN-1", rating="green", actor=supervisor,
+                          approved_by=not_head, approved_on=D(2026, 1, 5), pack="darlington")
+    head = str(app.join_worker(name="Hana Head", role="Head of Service", category="manager",
+                               start_date=D(2010, 1, 4), actor="hr"))
     case = app.open_case(worker_id=worker, case_reference="CN-1", rating="green", actor=supervisor,
-                         approved_by=manager, approved_on=D(2026, 1, 5), last_discussed_on=D(2026, 1, 5),
+                         approved_by=head, approved_on=D(2026, 1, 5), last_discussed_on=D(2026, 1, 5),
                          pack="darlington")
     board = app.compliance_dashboard(as_of=D(2026, 4, 6), pack="darlington")
     [overdue] = [i for i in row(board, worker).issues if i.kind == "case_overdue"]

@@ -205,10 +205,41 @@ def test_darlington_green_needs_the_head_of_service_approval_recorded():
         c.rate("green", pack=darlington, actor=SUP, supervisor_now=SUP, timestamp=T0, approved_by=SUP,
                approved_on=date(2026, 5, 18))
     c.rate("Green", pack=darlington, actor=SUP, supervisor_now=SUP, timestamp=T0, approved_by=HOS,
-           approved_on=date(2026, 5, 18))
+           approved_on=date(2026, 5, 18), approver_role="Head of Service")
     assert c.rating == "green" and c.approval == {"role": "head_of_service", "by": HOS, "on": date(2026, 5, 18)}
     c.rate("amber", pack=darlington, actor=SUP, supervisor_now=SUP, timestamp=T0)  # "Amber Bi monthly"
     assert c.rating == "amber" and c.approval is None
+
+
+def test_darlington_green_approval_by_anyone_but_the_head_of_service_is_refused():
+    # darlington: "If a case is Green the Head of Service will need to approve this status on Liquid logic."
+    darlington = PACKS["darlington"]
+    for title in ("ASYE Social Worker", "Service Manager", "Assistant Head of Service", "Team Manager"):
+        with pytest.raises(NotPermitted, match=f"needs the approval of the head of service .*'{title}'"):
+            case().rate("green", pack=darlington, actor=SUP, supervisor_now=SUP, timestamp=T0, approved_by=HOS,
+                        approved_on=date(2026, 5, 18), approver_role=title)
+    with pytest.raises(NotPermitted, match="give the approver's role"):
+        case().rate("green", pack=darlington, actor=SUP, supervisor_now=SUP, timestamp=T0, approved_by=HOS,
+                    approved_on=date(2026, 5, 18))
+    # the Lead Officer's own title in darlington's document control is a Head of Service
+    c = case()
+    c.rate("green", pack=darlington, actor=SUP, supervisor_now=SUP, timestamp=T0, approved_by=HOS,
+           approved_on=date(2026, 5, 18), approver_role="Head of Service – Care Planning")
+    assert c.approval == {"role": "head_of_service", "by": HOS, "on": date(2026, 5, 18)}
+
+
+def test_bury_settled_rating_is_agreed_by_the_supervisee_not_a_third_person():
+    # bury: "A settled case ... must be agreed between supervisor and supervisee and the rationale recorded"
+    bury = PACKS["bury"]
+    with pytest.raises(NotPermitted, match="needs the approval of the supervisor and supervisee"):
+        case().rate("settled", pack=bury, actor=SUP, supervisor_now=SUP, timestamp=T0)
+    with pytest.raises(NotPermitted, match="the supervisee agrees it"):
+        case().rate("settled", pack=bury, actor=SUP, supervisor_now=SUP, timestamp=T0, approved_by=HOS,
+                    approved_on=date(2026, 5, 18))
+    c = case()
+    c.rate("settled", pack=bury, actor=SUP, supervisor_now=SUP, timestamp=T0, approved_by=WORKER,
+           approved_on=date(2026, 5, 18))
+    assert c.approval == {"role": "supervisor_and_supervisee", "by": WORKER, "on": date(2026, 5, 18)}
 
 
 def test_a_rating_must_be_one_of_the_packs():
