@@ -48,10 +48,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -65,19 +62,15 @@ __all__ = [
     "SignatureError",
     "VerificationError",
     "VerifierKey",
-    "format_checkpoint_body",
     "encode_leaf",
     "encode_leaf_from_digest",
     "event_leaf_hash",
-    "format_verifier_key",
     "leaf_hash",
     "node_hash",
     "parse_checkpoint",
     "parse_note",
     "parse_verifier_key",
     "root_from_leaf_hashes",
-    "sign_checkpoint",
-    "sign_note",
     "verify_bundle",
     "verify_checkpoint",
     "verify_consistency",
@@ -89,7 +82,7 @@ __all__ = [
 
 HASH_SIZE = 32
 # RFC 9162 carries tree sizes and indices as uint64.
-_MAX_TREE_SIZE = 1 << 64
+MAX_TREE_SIZE = 1 << 64
 
 
 def _sha256(data: bytes) -> bytes:
@@ -170,7 +163,7 @@ def _is_hash(value: object) -> bool:
 
 def _is_size(value: object) -> bool:
     # bool is an int subclass; True as a tree size is a caller bug, not a size.
-    return type(value) is int and 0 <= value < _MAX_TREE_SIZE
+    return type(value) is int and 0 <= value < MAX_TREE_SIZE
 
 
 def _is_proof(proof: object) -> bool:
@@ -296,15 +289,15 @@ def _b64decode_strict(text: str) -> bytes:
     return raw
 
 
-def _b64encode(raw: bytes) -> str:
+def b64encode(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def _is_valid_key_name(name: str) -> bool:
+def is_valid_key_name(name: str) -> bool:
     return bool(name) and "+" not in name and not any(c.isspace() for c in name)
 
 
-def _check_note_characters(text: str) -> None:
+def check_note_characters(text: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -313,7 +306,7 @@ def _check_note_characters(text: str) -> None:
         raise MalformedError("note contains a control character other than newline")
 
 
-def _key_id(name: str, typed_public_key: bytes) -> int:
+def key_id_of(name: str, typed_public_key: bytes) -> int:
     digest = _sha256(name.encode("utf-8") + b"\n" + typed_public_key)
     return int.from_bytes(digest[:4], "big")
 
@@ -328,7 +321,7 @@ class NoteSignature:
 
     def line(self) -> str:
         blob = self.key_id.to_bytes(4, "big") + self.signature
-        return f"{_SIGNATURE_PREFIX}{self.name} {_b64encode(blob)}\n"
+        return f"{_SIGNATURE_PREFIX}{self.name} {b64encode(blob)}\n"
 
 
 @dataclass(frozen=True)
@@ -348,7 +341,7 @@ class VerifierKey:
     public_key: bytes  # 32 raw bytes
 
     def __str__(self) -> str:
-        return format_verifier_key(self.name, self.public_key)
+        return f"{self.name}+{self.key_id:08x}+{b64encode(bytes([ALG_ED25519]) + self.public_key)}"
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         try:
@@ -358,23 +351,6 @@ class VerifierKey:
         return True
 
 
-def _raw_public_key(public_key: bytes | Ed25519PublicKey) -> bytes:
-    if isinstance(public_key, Ed25519PublicKey):
-        return public_key.public_bytes_raw()
-    return bytes(public_key)
-
-
-def format_verifier_key(name: str, public_key_bytes: bytes | Ed25519PublicKey) -> str:
-    """The vkey string ``<name>+<key ID hex>+<base64(0x01 || public key)>``."""
-    if not _is_valid_key_name(name):
-        raise ValueError(f"invalid key name {name!r}: empty, or has a space or '+'")
-    raw = _raw_public_key(public_key_bytes)
-    if len(raw) != 32:
-        raise ValueError(f"Ed25519 public key must be 32 bytes, got {len(raw)}")
-    typed = bytes([ALG_ED25519]) + raw
-    return f"{name}+{_key_id(name, typed):08x}+{_b64encode(typed)}"
-
-
 def parse_verifier_key(vkey: str) -> VerifierKey:
     if not isinstance(vkey, str):
         raise MalformedError("verifier key must be a string")
@@ -382,7 +358,7 @@ def parse_verifier_key(vkey: str) -> VerifierKey:
     if len(parts) != 3:
         raise MalformedError(f"malformed verifier key {vkey!r}")
     name, key_id_hex, key_b64 = parts
-    if not _is_valid_key_name(name) or not _HEX8.fullmatch(key_id_hex):
+    if not is_valid_key_name(name) or not _HEX8.fullmatch(key_id_hex):
         raise MalformedError(f"malformed verifier key {vkey!r}")
     typed = _b64decode_strict(key_b64)
     if not typed or typed[0] != ALG_ED25519:
@@ -390,7 +366,7 @@ def parse_verifier_key(vkey: str) -> VerifierKey:
     if len(typed) != 33:
         raise MalformedError(f"verifier key {name!r} has a {len(typed) - 1}-byte key")
     key_id = int(key_id_hex, 16)
-    if _key_id(name, typed) != key_id:
+    if key_id_of(name, typed) != key_id:
         raise MalformedError(f"verifier key {name!r}: key ID does not match the key")
     return VerifierKey(name=name, key_id=key_id, public_key=typed[1:])
 
@@ -413,7 +389,7 @@ def _as_text(note: str | bytes) -> str:
 def parse_note(note: str | bytes) -> Note:
     """Split a signed note into its text and signature lines; checks no signature."""
     text = _as_text(note)
-    _check_note_characters(text)
+    check_note_characters(text)
     split = text.rfind("\n\n")
     if split < 0:
         raise MalformedError("note has no blank line before its signatures")
@@ -430,25 +406,12 @@ def _parse_signature_line(line: str) -> NoteSignature:
     if not line.startswith(_SIGNATURE_PREFIX):
         raise MalformedError(f"not a signature line: {line!r}")
     name, _, b64 = line[len(_SIGNATURE_PREFIX) :].partition(" ")
-    if not _is_valid_key_name(name) or not b64:
+    if not is_valid_key_name(name) or not b64:
         raise MalformedError(f"malformed signature line: {line!r}")
     blob = _b64decode_strict(b64)
     if len(blob) < 5:
         raise MalformedError(f"signature too short: {line!r}")
     return NoteSignature(name=name, key_id=int.from_bytes(blob[:4], "big"), signature=blob[4:])
-
-
-def sign_note(text: str, private_key: Ed25519PrivateKey, key_name: str) -> str:
-    """The signed note: text, blank line, one Ed25519 signature line."""
-    if not text.endswith("\n"):
-        raise ValueError("note text must end with a newline")
-    _check_note_characters(text)
-    if not _is_valid_key_name(key_name):
-        raise ValueError(f"invalid key name {key_name!r}: empty, or has a space or '+'")
-    public = private_key.public_key().public_bytes_raw()
-    key_id = _key_id(key_name, bytes([ALG_ED25519]) + public)
-    signature = private_key.sign(text.encode("utf-8"))
-    return text + "\n" + NoteSignature(key_name, key_id, signature).line()
 
 
 def verify_note(note: str | bytes, vkey: str | VerifierKey) -> Note:
@@ -472,7 +435,7 @@ def verify_note(note: str | bytes, vkey: str | VerifierKey) -> Note:
 
 # --- checkpoints (C2SP tlog-checkpoint) ---
 
-_TIME_PREFIX = "time "
+TIME_PREFIX = "time "
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _TIME_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
@@ -489,7 +452,7 @@ class Checkpoint:
     extensions: tuple[str, ...] = ()  # every line after the root hash, verbatim
 
 
-def _format_time(moment: datetime) -> str:
+def format_time(moment: datetime) -> str:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("checkpoint time must be timezone-aware")
     # Sub-second precision is dropped so the line has one canonical spelling;
@@ -510,36 +473,6 @@ def _parse_time(value: str) -> datetime:
         raise MalformedError(f"time extension is not a real instant: {value!r}") from exc
 
 
-def format_checkpoint_body(
-    origin: str, tree_size: int, root: bytes, time: datetime | None = None
-) -> str:
-    """The checkpoint note text (what gets signed)."""
-    if not origin or "\n" in origin or any(ord(c) < 0x20 for c in origin):
-        raise ValueError(f"invalid checkpoint origin {origin!r}")
-    if not _is_size(tree_size):
-        raise ValueError(f"invalid tree size {tree_size!r}")
-    if not _is_hash(root):
-        raise ValueError("root hash must be 32 bytes")
-    body = f"{origin}\n{tree_size}\n{_b64encode(bytes(root))}\n"
-    if time is not None:
-        body += f"{_TIME_PREFIX}{_format_time(time)}\n"
-    return body
-
-
-def sign_checkpoint(
-    origin: str,
-    tree_size: int,
-    root: bytes,
-    private_key: Ed25519PrivateKey,
-    key_name: str | None = None,
-    time: datetime | None = None,
-) -> str:
-    """The full signed checkpoint note. key_name defaults to the origin, as the
-    spec recommends; time=None omits the time line (no clock is read here)."""
-    body = format_checkpoint_body(origin, tree_size, root, time)
-    return sign_note(body, private_key, origin if key_name is None else key_name)
-
-
 def parse_checkpoint(text: str | bytes) -> Checkpoint:
     """Parse a checkpoint note WITHOUT checking any signature."""
     note = parse_note(text)
@@ -551,7 +484,7 @@ def _checkpoint_from_note(note: Note) -> Checkpoint:
     if len(lines) < 3 or any(not line for line in lines):
         raise MalformedError("checkpoint needs origin, size and root lines, none empty")
     origin, size_text, root_text, *extensions = lines
-    if not _DECIMAL.fullmatch(size_text) or int(size_text) >= _MAX_TREE_SIZE:
+    if not _DECIMAL.fullmatch(size_text) or int(size_text) >= MAX_TREE_SIZE:
         raise MalformedError(f"invalid tree size {size_text!r}")
     root = _b64decode_strict(root_text)
     if len(root) != HASH_SIZE:
@@ -568,7 +501,7 @@ def _checkpoint_from_note(note: Note) -> Checkpoint:
 
 
 def _time_from_extensions(extensions: list[str]) -> datetime | None:
-    times = [line[len(_TIME_PREFIX) :] for line in extensions if line.startswith(_TIME_PREFIX)]
+    times = [line[len(TIME_PREFIX) :] for line in extensions if line.startswith(TIME_PREFIX)]
     if len(times) > 1:
         raise MalformedError("checkpoint has more than one time line")
     return _parse_time(times[0]) if times else None
@@ -627,7 +560,7 @@ def _need(mapping: object, name: str, kind: type | tuple[type, ...]) -> object:
 
 def _u64_field(mapping: object, name: str) -> int:
     value = int(_need(mapping, name, int))  # type: ignore[arg-type]
-    if not 0 <= value < _MAX_TREE_SIZE:
+    if not 0 <= value < MAX_TREE_SIZE:
         raise MalformedError(f"the bundle's {name!r} is out of range")
     return value
 
@@ -668,10 +601,10 @@ def _verify_bundle(bundle: object, trusted_key: str | None, trusted_checkpoint: 
         cp = verify_checkpoint(str(_need(bundle, "checkpoint", str)), key, origin=origin)
     except VerificationError as exc:
         raise VerificationError(f"the checkpoint in the bundle does not verify: {exc}") from None
-    when = f"at {_format_time(cp.time)} (the organisation's own clock)" if cp.time else "(no time given)"
+    when = f"at {format_time(cp.time)} (the organisation's own clock)" if cp.time else "(no time given)"
     report.checked.append(
         f"The checkpoint is validly signed by {key.name}+{key.key_id:08x}: the log {cp.origin!r} held "
-        f"{cp.tree_size} events with root {_b64encode(cp.root_hash)} {when}.")
+        f"{cp.tree_size} events with root {b64encode(cp.root_hash)} {when}.")
     if trusted_checkpoint is not None:
         _link_to_pinned(bundle, cp, key, trusted_checkpoint, report)
     events = _check_events(bundle, cp, report)
@@ -886,16 +819,6 @@ def render_bundle_report(report: BundleReport, show_content: bool = False) -> st
 
 CERTIFICATE_FORMAT = "svl-destruction-certificate/v1"
 CERTIFICATE_HEADER = "svl destruction certificate v1"
-
-
-def certificate_statement(fields: Sequence[tuple[str, str]]) -> str:
-    """The statement's text: a header line, then one `name value` line per field, in the given order."""
-    lines = [CERTIFICATE_HEADER]
-    for name, value in fields:
-        if "\n" in value or " " in name:
-            raise ValueError(f"certificate field {name!r} must be one line")
-        lines.append(f"{name} {value}")
-    return "\n".join(lines) + "\n"
 
 
 def parse_certificate_statement(text: str) -> dict[str, str]:

@@ -19,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infrastructure import merkle, svl_verify
-from infrastructure.svl_verify import BUNDLE_FORMAT, format_verifier_key, sign_checkpoint, verify_bundle
+from infrastructure.note_signing import format_verifier_key, sign_checkpoint
+from infrastructure.svl_verify import BUNDLE_FORMAT, verify_bundle
 from tests.test_ledger_audit import WHEN, make_events, make_leaves
 
 ORIGIN = "org.example/ledger"
