@@ -692,17 +692,28 @@ def _check_events(bundle: dict, cp: Checkpoint, report: BundleReport) -> list[di
 
 
 def _leaf_of(raw: dict, nid: int, oid: str, version: int, topic: str, state: bytes, report: BundleReport) -> bytes:
+    """The event's leaf, always recomputed from what the bundle shows: its place and identity and its
+    stored bytes, or, for an event whose bytes were destroyed, the digest they had. A leaf hash given in
+    the bundle is never used: it would tie nothing shown to the log."""
     purged = raw.get("purged")
-    if state or not isinstance(purged, dict):
+    if state or purged is None:
         return event_leaf_hash(nid, oid, version, topic, state)
-    rule, on = purged.get("rule", "?"), purged.get("on", "?")
-    if isinstance(raw.get("state_sha256"), str):
-        report.checked.append(f"event {nid}'s ciphertext was destroyed under {rule} on {on}; its digest is "
-                              "given, so its leaf is still recomputed.")
-        return leaf_hash(encode_leaf_from_digest(nid, oid, version, topic, _b64_field(raw, "state_sha256")))
-    report.does_not_prove.append(f"what event {nid} contained: it was destroyed under {rule} on {on}; only its "
-                                 "place in the log is proven.")
-    return _b64_field(raw, "leaf_hash")
+    if not isinstance(purged, dict):
+        raise MalformedError(f"event {nid}'s 'purged' is not an object")
+    digest = _b64_field(raw, "state_sha256") if "state_sha256" in raw else None
+    if digest is None or len(digest) != HASH_SIZE:
+        raise VerificationError(f"event {nid} is marked destroyed but the bundle gives no 32-byte digest of what it "
+                                "held ('state_sha256'), so its leaf cannot be recomputed: the event is not proven")
+    rule, on = _text_or_unknown(purged.get("rule")), _text_or_unknown(purged.get("on"))
+    report.checked.append(f"event {nid}'s stored bytes are not in the bundle; its leaf is recomputed from its place, "
+                          "record, version, topic and the digest of what it held.")
+    report.does_not_prove.append(f"what event {nid} contained, nor why it is gone: the bundle says it was destroyed "
+                                 f"under {rule} on {on}, an unsigned claim (a destruction certificate proves that).")
+    return leaf_hash(encode_leaf_from_digest(nid, oid, version, topic, digest))
+
+
+def _text_or_unknown(value: object) -> str:
+    return value if isinstance(value, str) else "(not given)"
 
 
 def _check_content(content: object, events: list[dict], report: BundleReport) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import base64
 import copy
+import hashlib
 import json
 import os
 import sys
@@ -145,11 +146,17 @@ def test_a_split_view_newer_pin_missing_link_and_forked_history_all_fail(bundle)
 def test_a_purged_event_is_proved_in_place_but_its_content_is_not(bundle) -> None:
     data, _, _ = bundle
     del data["content"]
+    held = base64.b64decode(data["events"][0]["state"])
     data["events"][0]["state"] = ""
     data["events"][0]["purged"] = {"rule": "bcp: 6 years after leaving", "on": "2032-06-01"}
+    data["events"][0]["state_sha256"] = b64(hashlib.sha256(held).digest())
     report = verify_bundle(data)
     assert report.verified, report.problems
     assert any("destroyed under bcp: 6 years after leaving" in line for line in report.does_not_prove)
+    # Without the digest of what it held, the leaf cannot be recomputed: the leaf hash given is never used.
+    del data["events"][0]["state_sha256"]
+    report = verify_bundle(data)
+    assert not report.verified and "cannot be recomputed" in report.problems[0]
 
 
 def test_main_exit_codes(bundle, tmp_path, capsys) -> None:
