@@ -86,8 +86,12 @@ def test_a_sound_bundle_verifies_and_says_what_it_proves(bundle) -> None:
     assert report.verified, report.problems
     text = svl_verify.render_bundle_report(report, show_content=True)
     assert "3 event(s) of record" in text and "versions 1–3" in text and "kept safe" in text
-    assert "the key came inside it" in text  # unpinned: says what it cannot know
-    assert text.endswith("RESULT: VERIFIED")
+    assert "the key came inside it" in text  # unpinned: says what it cannot know...
+    assert text.endswith("RESULT: CONSISTENT, BUT SIGNED BY A KEY YOU DID NOT SUPPLY")  # ...and never says VERIFIED
+    assert report.exit_code == svl_verify.EXIT_SELF_SIGNED == 3
+    pinned = verify_bundle(data, trusted_key=VKEY)
+    text = svl_verify.render_bundle_report(pinned, show_content=True)
+    assert text.endswith("RESULT: VERIFIED") and pinned.exit_code == 0
 
 
 def test_pinning_the_key_and_an_earlier_checkpoint(bundle) -> None:
