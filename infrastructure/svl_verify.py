@@ -553,6 +553,7 @@ class BundleReport:
     does_not_prove: list[str] = field(default_factory=list)
     content: list[dict] = field(default_factory=list)
     key_supplied: bool = False
+    events: list[dict] = field(default_factory=list)  # the events proven, as recomputed (bundles)
 
     @property
     def verified(self) -> bool:
@@ -632,7 +633,7 @@ def _verify_bundle(bundle: object, trusted_key: str | None, trusted_checkpoint: 
         f"{cp.tree_size} events with root {b64encode(cp.root_hash)} {when}.")
     if trusted_checkpoint is not None:
         _link_to_pinned(bundle, cp, key, trusted_checkpoint, report)
-    events = _check_events(bundle, cp, report)
+    events = report.events = _check_events(bundle, cp, report)
     if "content" in bundle:
         _check_content(bundle["content"], events, report)
     _summarise(cp, events, report, pinned=trusted_checkpoint is not None, pinned_key=trusted_key is not None)
@@ -707,7 +708,7 @@ def _check_events(bundle: dict, cp: Checkpoint, report: BundleReport) -> list[di
                 "its proof were changed")
             continue
         checked.append({"notification_id": nid, "version": version, "topic": topic, "state": state,
-                        "originator_id": oid})
+                        "originator_id": oid, "leaf": leaf, "leaf_index": index})
     versions = sorted(e["version"] for e in checked)
     if checked:
         report.checked.append(
@@ -850,7 +851,7 @@ def _finish(lines: list[str], report: BundleReport) -> str:
         lines += ["", "The key that checks this file came inside it: anyone can make a file that checks out with a key",
                   "of their own. Run again with --key and the verifier key the organisation published."]
     lines += ["", report.result]
-    return "\n".join(_printable(line) for line in "\n".join(lines).split("\n"))
+    return "\n".join(map(_printable, lines))
 
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}

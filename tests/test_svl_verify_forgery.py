@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
 import secrets
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 from uuid import UUID
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from infrastructure import svl_verify
@@ -45,14 +50,17 @@ class Genuine:
         app = SupervisionLedger(storage, SteppingClock())
         try:
             _, leaver, stayer = leaver_with_a_signed_record(app)
+            _, second, _ = leaver_with_a_signed_record(app, leaving=date(2019, 7, 31))
             leaver_record, stayer_record = record_of(app, leaver), record_of(app, stayer)
             app.archive_leaver(leaver, actor="hr")
+            app.archive_leaver(second, actor="hr")
             app.run_retention(as_of=date(2026, 3, 1), actor="dpo", purge_ciphertext=True)
             app.integrity.checkpoint()
             self.key = app.integrity.verifier_key()
             self.live = app.integrity.export_bundle(UUID(stayer_record))  # a surviving record's bundle
             self.destroyed = app.integrity.export_bundle(UUID(leaver_record))  # its events purged
             self.certificate = json.loads(app.certificate_path(leaver).read_text())
+            self.other_certificate = json.loads(app.certificate_path(second).read_text())
             self.checkpoint = self.live["checkpoint"]
             self.leaver, self.stayer = leaver, stayer
             self.signing = SigningKey.parse(settings.signing_key_file.read_text())
@@ -246,3 +254,215 @@ def test_the_checkpoint_the_user_holds_is_honoured_for_a_certificate(genuine, tm
     assert svl_verify.main(args + ["--consistency", str(tmp_path / "link.json")]) == svl_verify.EXIT_VERIFIED
     assert capsys.readouterr().out.rstrip().endswith("RESULT: VERIFIED")
     assert verify_note(cert["statement"], key)  # the genuine statement itself is untouched by all this
+
+
+# --- bounded input: whatever the bytes, a message and NOT VERIFIED, never a traceback ---
+
+VERIFIER = Path(svl_verify.__file__)  # run as the outsider does: the one file, on its own
+
+
+def _run_verifier(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-I", str(VERIFIER), *args], capture_output=True, text=True,
+                          errors="replace", timeout=300)
+
+
+HOSTILE_FILES = {
+    "5,000 nested objects": b'{"a":' * 5000 + b"1" + b"}" * 5000,
+    "100,000 nested lists": b"[" * 100_000 + b"]" * 100_000,
+    "100,000 unclosed lists": b"[" * 100_000,
+    "invalid UTF-8": b'{"format": "svl-bundle/v1", "record_id": "\xff\xfe' + bytes([0xFF, 0xC0]) + b'"}',
+    "empty": b"",
+    "not JSON": b"{not json",
+    "null": b"null",
+    "a list": b"[1, 2, 3]",
+    "a huge integer": b'{"format": "svl-bundle/v1", "events": [{"notification_id": ' + b"9" * 5000 + b"}]}",
+    "NaN and infinities": b'{"format": "svl-bundle/v1", "record_id": NaN, "origin": Infinity}',
+    "escaped quotes without end": b'"' + b'\\"' * 50_000,
+    "a lone surrogate": b'{"format": "svl-bundle/v1", "record_id": "\\ud800", "origin": "o\\ud800"}',
+    "a certificate of wrong types": json.dumps({"format": "svl-destruction-certificate/v1", "statement": [],
+                                                "verifier_key": {}, "checkpoint_before": 3}).encode(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_FILES))
+def test_hostile_files_end_in_a_message_never_a_traceback(name, tmp_path) -> None:
+    path = tmp_path / "input.json"
+    path.write_bytes(HOSTILE_FILES[name])
+    done = _run_verifier(str(path))
+    assert done.returncode == svl_verify.EXIT_NOT_VERIFIED, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr + done.stdout and "RecursionError" not in done.stderr
+    assert done.stdout.rstrip().endswith("RESULT: NOT VERIFIED")
+    assert (done.stderr + done.stdout).strip()  # it says what was wrong
+
+
+def test_an_oversized_file_is_refused_unread(tmp_path) -> None:
+    path = tmp_path / "huge.json"
+    with path.open("wb") as handle:
+        handle.truncate(svl_verify.MAX_INPUT_BYTES + 1)  # sparse: no disk used
+    done = _run_verifier(str(path))
+    assert done.returncode == svl_verify.EXIT_NOT_VERIFIED and "larger than 64 MiB" in done.stderr
+
+
+def test_hostile_keys_checkpoints_and_proof_files_on_the_command_line(genuine, tmp_path) -> None:
+    bundle, cert = tmp_path / "b.json", tmp_path / "c.json"
+    bundle.write_text(json.dumps(genuine.live))
+    cert.write_text(json.dumps(genuine.certificate))
+    bad = tmp_path / "bad"
+    bad.write_bytes(bytes([0xFF, 0xFE, 0x00]) + b"[" * 10_000)
+    for args in ([str(bundle), "--key", "x\x01y\udcff"], [str(bundle), "--key", str(bad)],
+                 [str(bundle), "--key", genuine.key, "--checkpoint", str(bad)],
+                 [str(cert), "--key", genuine.key, "--checkpoint", str(bad)],
+                 [str(cert), "--key", genuine.key, "--checkpoint", str(bundle), "--consistency", str(bad)],
+                 [str(cert), "--key", "+" * 10_000]):
+        done = _run_verifier(*args)
+        assert done.returncode == svl_verify.EXIT_NOT_VERIFIED, (args, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_the_help_states_each_result_and_exit_code() -> None:
+    done = _run_verifier("--help")
+    assert done.returncode == 0
+    for line, code in ((svl_verify.RESULT_VERIFIED, 0), (svl_verify.RESULT_NOT_VERIFIED, 1),
+                       (svl_verify.RESULT_SELF_SIGNED, 3)):
+        assert line in done.stdout and f"exit {code}" in done.stdout
+
+
+def test_a_value_cannot_forge_an_output_line(genuine, tmp_path) -> None:
+    forged = copy.deepcopy(genuine.live)
+    forged["record_id"] += "\nRESULT: VERIFIED\n"
+    (tmp_path / "b.json").write_text(json.dumps(forged))
+    done = _run_verifier(str(tmp_path / "b.json"), "--key", genuine.key)
+    assert done.returncode == 1 and "\nRESULT: VERIFIED" not in done.stdout
+
+
+# --- forgery tests as properties: genuine files mutated field by field ---
+
+JUNK = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(), st.text(max_size=30),
+                 st.binary(max_size=40).map(lambda raw: base64.b64encode(raw).decode()),
+                 st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+
+
+def _paths(value: object, path: tuple = ()) -> list[tuple]:
+    """Every place in a JSON document: each dict key and list item, nested or not."""
+    found = [path] if path else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, path + (key,))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += _paths(item, path + (i,))
+    return found
+
+
+def _get(doc: object, path: tuple) -> object:
+    for step in path:
+        doc = doc[step]  # type: ignore[index]
+    return doc
+
+
+def _mutate(doc: dict, other: dict, data: st.DataObject) -> dict:
+    """One to three changes: a new value of any JSON type, a deletion, a duplication, or the value found at the
+    same place in another genuine file."""
+    doc = copy.deepcopy(doc)
+    for _ in range(data.draw(st.integers(1, 3))):
+        places = _paths(doc)
+        if not places:
+            break
+        path = data.draw(st.sampled_from(places))
+        parent, last = _get(doc, path[:-1]), path[-1]
+        how = data.draw(st.sampled_from(["replace", "delete", "duplicate", "swap"]))
+        if how == "replace":
+            parent[last] = data.draw(JUNK)
+        elif how == "delete":
+            del parent[last]
+        elif how == "duplicate" and isinstance(parent, list):
+            parent.insert(last, copy.deepcopy(parent[last]))
+        elif how == "duplicate":
+            parent[last] = [copy.deepcopy(parent[last])] * 2
+        else:
+            try:
+                parent[last] = copy.deepcopy(_get(other, path))
+            except (KeyError, IndexError, TypeError):
+                parent[last] = data.draw(JUNK)
+    return doc
+
+
+def _facts(report: svl_verify.BundleReport) -> dict:
+    return {"record": report.record_id, "checkpoint": report.checked[0],
+            "events": {(e["notification_id"], e["originator_id"], e["version"], e["topic"], e["leaf"],
+                        e["leaf_index"], hashlib.sha256(e["state"]).hexdigest()) for e in report.events},
+            "content": {(c["notification_id"], c["version"], c["event_type"], c["state"]) for c in report.content}}
+
+
+PROPERTY = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                              HealthCheck.too_slow])
+
+
+@PROPERTY
+@given(data=st.data())
+def test_a_mutated_bundle_is_rejected_or_proves_only_genuine_facts(genuine, data) -> None:
+    which = data.draw(st.sampled_from(["live", "destroyed"]))
+    original, other = (genuine.live, genuine.destroyed) if which == "live" else (genuine.destroyed, genuine.live)
+    pinned = data.draw(st.sampled_from([None, genuine.checkpoint]))
+    truth = _facts(verify_bundle(original, trusted_key=genuine.key, trusted_checkpoint=pinned))
+    mutated = _mutate(original, other, data)
+    report = verify_bundle(mutated, trusted_key=genuine.key, trusted_checkpoint=pinned)
+    text = svl_verify.render_bundle_report(report, show_content=True)  # rendering never raises either
+    if not report.verified:
+        assert report.problems and text.endswith("RESULT: NOT VERIFIED") and not report.proves
+        return
+    facts = _facts(report)
+    assert facts["record"] == truth["record"] and facts["checkpoint"] == truth["checkpoint"]
+    assert facts["events"] <= truth["events"], "an event was proven that the genuine bundle does not hold"
+    assert facts["content"] <= truth["content"], "content was shown that the genuine bundle does not hold"
+    unkeyed = verify_bundle(mutated, trusted_checkpoint=pinned)
+    assert unkeyed.result != svl_verify.RESULT_VERIFIED and unkeyed.exit_code != 0
+
+
+@PROPERTY
+@given(data=st.data())
+def test_a_mutated_certificate_is_rejected_or_states_exactly_the_genuine_facts(genuine, data) -> None:
+    which = data.draw(st.booleans())
+    original, other = ((genuine.certificate, genuine.other_certificate) if which
+                       else (genuine.other_certificate, genuine.certificate))
+    pinned = data.draw(st.sampled_from([None, original["checkpoint_after"], original["checkpoint_before"]]))
+    truth = verify_certificate(original, trusted_key=genuine.key, trusted_checkpoint=pinned)
+    assert truth.verified
+    mutated = _mutate(original, other, data)
+    report = verify_certificate(mutated, trusted_key=genuine.key, trusted_checkpoint=pinned)
+    text = svl_verify.render_certificate_report(report)
+    if not report.verified:
+        assert report.problems and text.endswith("RESULT: NOT VERIFIED") and not report.proves
+        return
+    assert report.proves == truth.proves and report.record_id == truth.record_id
+    assert verify_certificate(mutated).result != svl_verify.RESULT_VERIFIED
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_mutated_statement_signed_with_the_real_key_states_only_what_it_says(genuine, data) -> None:
+    """The organisation's own key signs whatever statement it is given: the verifier must still refuse
+    statements that lack a line or contradict themselves, and state exactly what a valid one says."""
+    fields = _statement_fields(genuine.certificate)
+    i = data.draw(st.integers(0, len(fields) - 1))
+    how = data.draw(st.sampled_from(["drop", "replace", "duplicate"]))
+    name, _ = fields[i]
+    if how == "drop":
+        fields.pop(i)
+    elif how == "duplicate":
+        fields.insert(i, fields[i])
+    else:
+        fields[i] = (name, data.draw(st.text(alphabet=st.characters(blacklist_characters="\n",
+                                                                    blacklist_categories=("Cs",)), max_size=40)))
+    try:
+        forged = _resign_certificate(genuine.certificate, fields, genuine.signing)
+    except (ValueError, svl_verify.VerificationError):
+        return  # the product refuses to sign such a statement at all
+    report = verify_certificate(forged, trusted_key=genuine.key)
+    svl_verify.render_certificate_report(report)
+    if how in ("drop", "duplicate") or not fields[i][1]:
+        assert not report.verified and report.problems
+    if report.verified:
+        said = " ".join(report.proves)
+        assert all(value in said for n, value in fields if n not in ("origin", "checkpoint-before",
+                                                                       "checkpoint-after", "records"))
