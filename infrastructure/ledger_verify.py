@@ -464,7 +464,7 @@ def _sound_leaf(lf: LeafRow) -> LeafRow:
 
 def _leaf_packer(oid_length: int, topic_length: int) -> Callable[..., bytes]:
     """`svl_verify.encode_leaf` as one struct, for ids and topics of these lengths (the hot loop's shortcut;
-    the tests hold it to the reference encoding)."""
+    tests/test_leaf_encoder.py holds it, and the bulk packers, to the reference encoding byte for byte)."""
     return struct.Struct(f">{1 + len(LEAF_DOMAIN)}sQI{oid_length}sQI{topic_length}s32s").pack
 
 
