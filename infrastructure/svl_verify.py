@@ -30,6 +30,12 @@ What it checks:
 
 Verification functions return ``False`` (proofs) or raise ``VerificationError``
 (notes, checkpoints, keys); they never raise anything else on hostile input.
+
+Bundles and destruction certificates (``verify_bundle``, ``verify_certificate``, ``main``): every
+leaf is recomputed from what the file shows, never read from it; the result says whose key it rests
+on: ``RESULT: VERIFIED`` (exit 0) only with the key the user supplied, ``RESULT: CONSISTENT, BUT
+SIGNED BY A KEY YOU DID NOT SUPPLY`` (exit 3) with the file's own, ``RESULT: NOT VERIFIED`` (exit 1)
+otherwise. Files are read bounded in size and nesting.
 """
 
 from __future__ import annotations
