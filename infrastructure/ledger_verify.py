@@ -440,8 +440,9 @@ def _sound_event(ev: EventRow) -> EventRow:
         pass
     shown = ", ".join(f"{name} {type(value).__name__}" for name, value in
                       (("originator_id", oid), ("version", version), ("topic", topic), ("state", state)))
-    return (nid if type(nid) is int else -1, canonical_originator_id(_text(oid)), version if type(version) is int and 0 <= version < _U64
-            else 0, _text(topic), f"svl verify: a stored row with types {shown}".encode())
+    sound_version = version if type(version) is int and 0 <= version < _U64 else 0
+    return (nid if type(nid) is int else -1, canonical_originator_id(_text(oid)), sound_version, _text(topic),
+            f"svl verify: a stored row with types {shown}".encode())
 
 
 def _text(value: object) -> str:

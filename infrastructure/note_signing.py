@@ -7,18 +7,19 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from infrastructure.svl_verify import (
+# The verifier's own rules for key names, key ids and note text: one definition, on both sides.
+from infrastructure.svl_verify import (  # noqa: PLC2701 - shared with the outsider's file on purpose
+    _MAX_TREE_SIZE,
+    _TIME_PREFIX,
     ALG_ED25519,
     CERTIFICATE_HEADER,
     HASH_SIZE,
-    MAX_TREE_SIZE,
-    TIME_PREFIX,
     NoteSignature,
-    b64encode,
-    check_note_characters,
-    format_time,
-    is_valid_key_name,
-    key_id_of,
+    _b64encode,
+    _check_note_characters,
+    _format_time,
+    _is_valid_key_name,
+    _key_id,
 )
 
 __all__ = ["certificate_statement", "format_checkpoint_body", "format_verifier_key", "sign_checkpoint", "sign_note"]
@@ -32,24 +33,24 @@ def _raw_public_key(public_key: bytes | Ed25519PublicKey) -> bytes:
 
 def format_verifier_key(name: str, public_key_bytes: bytes | Ed25519PublicKey) -> str:
     """The vkey string ``<name>+<key ID hex>+<base64(0x01 || public key)>``."""
-    if not is_valid_key_name(name):
+    if not _is_valid_key_name(name):
         raise ValueError(f"invalid key name {name!r}: empty, or has a space or '+'")
     raw = _raw_public_key(public_key_bytes)
     if len(raw) != 32:
         raise ValueError(f"Ed25519 public key must be 32 bytes, got {len(raw)}")
     typed = bytes([ALG_ED25519]) + raw
-    return f"{name}+{key_id_of(name, typed):08x}+{b64encode(typed)}"
+    return f"{name}+{_key_id(name, typed):08x}+{_b64encode(typed)}"
 
 
 def sign_note(text: str, private_key: Ed25519PrivateKey, key_name: str) -> str:
     """The signed note: text, blank line, one Ed25519 signature line."""
     if not text.endswith("\n"):
         raise ValueError("note text must end with a newline")
-    check_note_characters(text)
-    if not is_valid_key_name(key_name):
+    _check_note_characters(text)
+    if not _is_valid_key_name(key_name):
         raise ValueError(f"invalid key name {key_name!r}: empty, or has a space or '+'")
     public = private_key.public_key().public_bytes_raw()
-    key_id = key_id_of(key_name, bytes([ALG_ED25519]) + public)
+    key_id = _key_id(key_name, bytes([ALG_ED25519]) + public)
     signature = private_key.sign(text.encode("utf-8"))
     return text + "\n" + NoteSignature(key_name, key_id, signature).line()
 
@@ -60,13 +61,13 @@ def format_checkpoint_body(
     """The checkpoint note text (what gets signed)."""
     if not origin or "\n" in origin or any(ord(c) < 0x20 for c in origin):
         raise ValueError(f"invalid checkpoint origin {origin!r}")
-    if type(tree_size) is not int or not 0 <= tree_size < MAX_TREE_SIZE:
+    if type(tree_size) is not int or not 0 <= tree_size < _MAX_TREE_SIZE:
         raise ValueError(f"invalid tree size {tree_size!r}")
     if not isinstance(root, (bytes, bytearray)) or len(root) != HASH_SIZE:
         raise ValueError("root hash must be 32 bytes")
-    body = f"{origin}\n{tree_size}\n{b64encode(bytes(root))}\n"
+    body = f"{origin}\n{tree_size}\n{_b64encode(bytes(root))}\n"
     if time is not None:
-        body += f"{TIME_PREFIX}{format_time(time)}\n"
+        body += f"{_TIME_PREFIX}{_format_time(time)}\n"
     return body
 
 

@@ -88,7 +88,7 @@ __all__ = [
 
 HASH_SIZE = 32
 # RFC 9162 carries tree sizes and indices as uint64.
-MAX_TREE_SIZE = 1 << 64
+_MAX_TREE_SIZE = 1 << 64
 
 
 def _sha256(data: bytes) -> bytes:
@@ -169,7 +169,7 @@ def _is_hash(value: object) -> bool:
 
 def _is_size(value: object) -> bool:
     # bool is an int subclass; True as a tree size is a caller bug, not a size.
-    return type(value) is int and 0 <= value < MAX_TREE_SIZE
+    return type(value) is int and 0 <= value < _MAX_TREE_SIZE
 
 
 def _is_proof(proof: object) -> bool:
@@ -295,15 +295,15 @@ def _b64decode_strict(text: str) -> bytes:
     return raw
 
 
-def b64encode(raw: bytes) -> str:
+def _b64encode(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def is_valid_key_name(name: str) -> bool:
+def _is_valid_key_name(name: str) -> bool:
     return bool(name) and "+" not in name and not any(c.isspace() for c in name)
 
 
-def check_note_characters(text: str) -> None:
+def _check_note_characters(text: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -312,7 +312,7 @@ def check_note_characters(text: str) -> None:
         raise MalformedError("note contains a control character other than newline")
 
 
-def key_id_of(name: str, typed_public_key: bytes) -> int:
+def _key_id(name: str, typed_public_key: bytes) -> int:
     digest = _sha256(name.encode("utf-8") + b"\n" + typed_public_key)
     return int.from_bytes(digest[:4], "big")
 
@@ -327,7 +327,7 @@ class NoteSignature:
 
     def line(self) -> str:
         blob = self.key_id.to_bytes(4, "big") + self.signature
-        return f"{_SIGNATURE_PREFIX}{self.name} {b64encode(blob)}\n"
+        return f"{_SIGNATURE_PREFIX}{self.name} {_b64encode(blob)}\n"
 
 
 @dataclass(frozen=True)
@@ -347,7 +347,7 @@ class VerifierKey:
     public_key: bytes  # 32 raw bytes
 
     def __str__(self) -> str:
-        return f"{self.name}+{self.key_id:08x}+{b64encode(bytes([ALG_ED25519]) + self.public_key)}"
+        return f"{self.name}+{self.key_id:08x}+{_b64encode(bytes([ALG_ED25519]) + self.public_key)}"
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         try:
@@ -364,7 +364,7 @@ def parse_verifier_key(vkey: str) -> VerifierKey:
     if len(parts) != 3:
         raise MalformedError(f"malformed verifier key {vkey!r}")
     name, key_id_hex, key_b64 = parts
-    if not is_valid_key_name(name) or not _HEX8.fullmatch(key_id_hex):
+    if not _is_valid_key_name(name) or not _HEX8.fullmatch(key_id_hex):
         raise MalformedError(f"malformed verifier key {vkey!r}")
     typed = _b64decode_strict(key_b64)
     if not typed or typed[0] != ALG_ED25519:
@@ -372,7 +372,7 @@ def parse_verifier_key(vkey: str) -> VerifierKey:
     if len(typed) != 33:
         raise MalformedError(f"verifier key {name!r} has a {len(typed) - 1}-byte key")
     key_id = int(key_id_hex, 16)
-    if key_id_of(name, typed) != key_id:
+    if _key_id(name, typed) != key_id:
         raise MalformedError(f"verifier key {name!r}: key ID does not match the key")
     return VerifierKey(name=name, key_id=key_id, public_key=typed[1:])
 
@@ -395,7 +395,7 @@ def _as_text(note: str | bytes) -> str:
 def parse_note(note: str | bytes) -> Note:
     """Split a signed note into its text and signature lines; checks no signature."""
     text = _as_text(note)
-    check_note_characters(text)
+    _check_note_characters(text)
     split = text.rfind("\n\n")
     if split < 0:
         raise MalformedError("note has no blank line before its signatures")
@@ -412,7 +412,7 @@ def _parse_signature_line(line: str) -> NoteSignature:
     if not line.startswith(_SIGNATURE_PREFIX):
         raise MalformedError(f"not a signature line: {line!r}")
     name, _, b64 = line[len(_SIGNATURE_PREFIX) :].partition(" ")
-    if not is_valid_key_name(name) or not b64:
+    if not _is_valid_key_name(name) or not b64:
         raise MalformedError(f"malformed signature line: {line!r}")
     blob = _b64decode_strict(b64)
     if len(blob) < 5:
@@ -441,7 +441,7 @@ def verify_note(note: str | bytes, vkey: str | VerifierKey) -> Note:
 
 # --- checkpoints (C2SP tlog-checkpoint) ---
 
-TIME_PREFIX = "time "
+_TIME_PREFIX = "time "
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _TIME_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
@@ -458,7 +458,7 @@ class Checkpoint:
     extensions: tuple[str, ...] = ()  # every line after the root hash, verbatim
 
 
-def format_time(moment: datetime) -> str:
+def _format_time(moment: datetime) -> str:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("checkpoint time must be timezone-aware")
     # Sub-second precision is dropped so the line has one canonical spelling;
@@ -490,7 +490,7 @@ def _checkpoint_from_note(note: Note) -> Checkpoint:
     if len(lines) < 3 or any(not line for line in lines):
         raise MalformedError("checkpoint needs origin, size and root lines, none empty")
     origin, size_text, root_text, *extensions = lines
-    if not _DECIMAL.fullmatch(size_text) or int(size_text) >= MAX_TREE_SIZE:
+    if not _DECIMAL.fullmatch(size_text) or int(size_text) >= _MAX_TREE_SIZE:
         raise MalformedError(f"invalid tree size {size_text!r}")
     root = _b64decode_strict(root_text)
     if len(root) != HASH_SIZE:
@@ -507,7 +507,7 @@ def _checkpoint_from_note(note: Note) -> Checkpoint:
 
 
 def _time_from_extensions(extensions: list[str]) -> datetime | None:
-    times = [line[len(TIME_PREFIX) :] for line in extensions if line.startswith(TIME_PREFIX)]
+    times = [line[len(_TIME_PREFIX) :] for line in extensions if line.startswith(_TIME_PREFIX)]
     if len(times) > 1:
         raise MalformedError("checkpoint has more than one time line")
     return _parse_time(times[0]) if times else None
@@ -589,7 +589,7 @@ def _need(mapping: object, name: str, kind: type | tuple[type, ...], what: str =
 
 def _u64_field(mapping: object, name: str) -> int:
     value = int(_need(mapping, name, int))  # type: ignore[arg-type]
-    if not 0 <= value < MAX_TREE_SIZE:
+    if not 0 <= value < _MAX_TREE_SIZE:
         raise MalformedError(f"the bundle's {name!r} is out of range")
     return value
 
@@ -633,10 +633,10 @@ def _verify_bundle(bundle: object, trusted_key: str | None, trusted_checkpoint: 
         cp = verify_checkpoint(str(_need(bundle, "checkpoint", str)), key, origin=origin)
     except VerificationError as exc:
         raise VerificationError(f"the checkpoint in the bundle does not verify: {exc}") from None
-    when = f"at {format_time(cp.time)} (the organisation's own clock)" if cp.time else "(no time given)"
+    when = f"at {_format_time(cp.time)} (the organisation's own clock)" if cp.time else "(no time given)"
     report.checked.append(
         f"The checkpoint is validly signed by {key.name}+{key.key_id:08x}: the log {cp.origin!r} held "
-        f"{cp.tree_size} events with root {b64encode(cp.root_hash)} {when}.")
+        f"{cp.tree_size} events with root {_b64encode(cp.root_hash)} {when}.")
     if trusted_checkpoint is not None:
         _link_to_pinned(bundle, cp, key, trusted_checkpoint, report)
     events = report.events = _check_events(bundle, cp, report)
@@ -971,7 +971,7 @@ def _verify_certificate(cert: object, trusted_key: str | None, trusted_checkpoin
     before = verify_checkpoint(str(_need(cert, "checkpoint_before", str, "certificate")), vkey, origin=fields["origin"])
     after = verify_checkpoint(str(_need(cert, "checkpoint_after", str, "certificate")), vkey, origin=fields["origin"])
     for label, cp in (("before", before), ("after", after)):
-        if fields[f"checkpoint-{label}"] != f"{cp.tree_size} {b64encode(cp.root_hash)}":
+        if fields[f"checkpoint-{label}"] != f"{cp.tree_size} {_b64encode(cp.root_hash)}":
             raise VerificationError(f"the statement's checkpoint-{label} does not match the signed checkpoint")
     report.checked.append(f"Both checkpoints are validly signed: {before.tree_size} events before, "
                           f"{after.tree_size} after.")
@@ -1043,7 +1043,7 @@ def _link_certificate(before: Checkpoint, after: Checkpoint, key: VerifierKey, p
 
 def _u64_field_of(mapping: object, name: str) -> int:
     value = int(_need(mapping, name, int, "consistency proof"))  # type: ignore[arg-type]
-    if not 0 <= value < MAX_TREE_SIZE:
+    if not 0 <= value < _MAX_TREE_SIZE:
         raise MalformedError(f"the consistency proof's {name!r} is out of range")
     return value
 
