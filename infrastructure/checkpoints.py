@@ -22,12 +22,12 @@ from sqlalchemy.exc import IntegrityError
 
 from infrastructure.database import reader, writer
 from infrastructure.ledger_tables import ledger_checkpoints
+from infrastructure.note_signing import format_verifier_key
 from infrastructure.svl_verify import (
     ALG_ED25519,
     Checkpoint,
     MalformedError,
     VerificationError,
-    format_verifier_key,
     parse_checkpoint,
     parse_verifier_key,
 )

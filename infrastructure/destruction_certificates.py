@@ -13,7 +13,8 @@ from sqlalchemy import BigInteger, Column, Date, LargeBinary, String, Table
 
 from infrastructure.checkpoints import SigningKey
 from infrastructure.database import metadata
-from infrastructure.svl_verify import CERTIFICATE_FORMAT, certificate_statement, parse_checkpoint, sign_note
+from infrastructure.note_signing import certificate_statement, sign_note
+from infrastructure.svl_verify import CERTIFICATE_FORMAT, parse_checkpoint
 
 # The digest of each purged event's ciphertext, kept when the ciphertext is emptied, so `svl verify`
 # still recomputes that event's leaf exactly (and can tell a lawful purge from tampering).

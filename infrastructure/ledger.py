@@ -35,6 +35,7 @@ from infrastructure.ledger_store import EventsTable, SqlLedgerStore, canonical_o
 from infrastructure.ledger_verify import AuditReport, CheckpointSource, Purge, Purges, audit
 from infrastructure.sealed_mapper import associated_data, key_id_of
 from infrastructure.settings import Settings
+from infrastructure.note_signing import sign_checkpoint
 from infrastructure.svl_verify import (
     BUNDLE_FORMAT,
     Checkpoint,
@@ -43,7 +44,6 @@ from infrastructure.svl_verify import (
     event_leaf_hash,
     leaf_hash,
     parse_verifier_key,
-    sign_checkpoint,
     verify_checkpoint,
     verify_consistency,
 )

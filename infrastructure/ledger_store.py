@@ -206,8 +206,13 @@ class SqliteEvents(BulkEvents):
         self.sql = f"SELECT rowid, originator_id, originator_version, topic, state FROM {table}"
         self.split: int | None = None  # the last notification id recomputed here, when a helper has the rest
         self.helper: _Helper | None = None
+        self.text_factory = conn.text_factory
 
     def __iter__(self) -> Iterator[EventRow]:
+        # The row-by-row pass names divergences, so it must read whatever SQL left in a row: TEXT that is not
+        # UTF-8 (`substr(state, 1, 10) || x'00' || ...` stores TEXT) would stop sqlite3 with an error. Until
+        # `close`, for the leaves read alongside too.
+        self.conn.text_factory = _lenient_text
         return iter(self.conn.execute(f"{self.sql} ORDER BY rowid"))
 
     def tail(self) -> Callable[[], Tail] | None:
@@ -238,6 +243,13 @@ class SqliteEvents(BulkEvents):
             self.helper.kill()
             self.helper = None
         self.split = None
+        self.conn.text_factory = self.text_factory
+
+
+def _lenient_text(raw: bytes) -> str:
+    """TEXT as str, invalid UTF-8 kept as surrogates: such a value (or TEXT where bytes belong) matches no
+    leaf, so the verifier reports the row as altered."""
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def _database_file(conn: Any) -> str | None:

@@ -302,15 +302,18 @@ def _stream(events: Iterable[EventRow], leaves: Iterable[LeafRow], wanted: set[i
             nid, oid, version, topic, state = ev
             if lnid != nid or index != expected_index or nid <= last_leaf_nid or not state or rebuilt is not None:
                 break
-            if len(oid) == 32:  # SQLite's spelling of a UUID: the leaf encodes the canonical one
-                oid = f"{oid[:8]}-{oid[8:12]}-{oid[12:16]}-{oid[16:20]}-{oid[20:]}"
-            o, t = oid.encode(), topic.encode()
-            lengths = (len(o), len(t))
-            packer = packers.get(lengths)
-            if packer is None:
-                packer = packers[lengths] = _leaf_packer(*lengths)
-            if sha256(packer(leaf_prefix, nid, lengths[0], o, version, lengths[1], t,
-                             sha256(state).digest())).digest() != lhash:
+            try:  # costs nothing unless a stored value has a type or range no event has: then the general step
+                if len(oid) == 32:  # SQLite's spelling of a UUID: the leaf encodes the canonical one
+                    oid = f"{oid[:8]}-{oid[8:12]}-{oid[12:16]}-{oid[16:20]}-{oid[20:]}"
+                o, t = oid.encode(), topic.encode()
+                lengths = (len(o), len(t))
+                packer = packers.get(lengths)
+                if packer is None:
+                    packer = packers[lengths] = _leaf_packer(*lengths)
+                if sha256(packer(leaf_prefix, nid, lengths[0], o, version, lengths[1], t,
+                                 sha256(state).digest())).digest() != lhash:
+                    break
+            except (TypeError, AttributeError, ValueError, struct.error):
                 break
             previous = last_version.get(oid)
             if version != (1 if previous is None else previous[0] + 1) or size + 1 == next_mark:
@@ -342,11 +345,12 @@ def _stream(events: Iterable[EventRow], leaves: Iterable[LeafRow], wanted: set[i
             lf = next(leaf_iter, None)
         if ev is None and lf is None:
             break
-        if ev is not None and len(ev[1]) == 32:
-            ev = (ev[0], canonical_originator_id(ev[1]), *ev[2:])
+        if ev is not None:
+            ev = _sound_event(ev)
+        if lf is not None:
+            lf = _sound_leaf(lf)
         if lf is not None and (ev is None or lf[1] <= ev[0]):
             index, lnid, lhash, completed = lf
-            lhash = bytes(lhash)
             if index != expected_index:
                 st.index_gaps.append((expected_index, index, last_leaf_nid, lnid))
                 expected_index = index
@@ -418,13 +422,61 @@ def canonical_originator_id(oid: str) -> str:
     return oid
 
 
+_U64 = 1 << 64
+
+
+def _sound_event(ev: EventRow) -> EventRow:
+    """The row with the canonical originator id; a row whose stored values have SQL types or ranges no
+    event has (text where bytes belong, invalid UTF-8, a negative version...) becomes a row that keeps its
+    place and can match no leaf, so it is reported as altered instead of stopping the pass."""
+    nid, oid, version, topic, state = ev
+    try:
+        if (type(nid) is int and type(oid) is str and type(version) is int and type(topic) is str
+                and (state is None or type(state) is bytes) and 0 <= nid < _U64 and 0 <= version < _U64):
+            oid.encode()
+            topic.encode()
+            return (nid, canonical_originator_id(oid), version, topic, state)
+    except UnicodeError:
+        pass
+    shown = ", ".join(f"{name} {type(value).__name__}" for name, value in
+                      (("originator_id", oid), ("version", version), ("topic", topic), ("state", state)))
+    sound_version = version if type(version) is int and 0 <= version < _U64 else 0
+    return (nid if type(nid) is int else -1, canonical_originator_id(_text(oid)), sound_version, _text(topic),
+            f"svl verify: a stored row with types {shown}".encode())
+
+
+def _text(value: object) -> str:
+    """Any stored value as text that can be encoded and shown."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    return repr(value)
+
+
+def _sound_leaf(lf: LeafRow) -> LeafRow:
+    """The leaf row with bytes where bytes belong; stored values of other types become values that match
+    nothing (a leaf hash, subtree hashes) or sort out of notification order (a notification id)."""
+    index, nid, lhash, completed = lf
+    lhash = bytes(lhash) if isinstance(lhash, (bytes, bytearray, memoryview)) else b""
+    completed = bytes(completed) if isinstance(completed, (bytes, bytearray, memoryview)) else b"\x00"
+    return (index if type(index) is int else -1, nid if type(nid) is int else -1, lhash, completed)
+
+
 def _leaf_packer(oid_length: int, topic_length: int) -> Callable[..., bytes]:
     """`svl_verify.encode_leaf` as one struct, for ids and topics of these lengths (the hot loop's shortcut;
-    the tests hold it to the reference encoding)."""
+    tests/test_leaf_encoder.py holds it, and the bulk packers, to the reference encoding byte for byte)."""
     return struct.Struct(f">{1 + len(LEAF_DOMAIN)}sQI{oid_length}sQI{topic_length}s32s").pack
 
 
 def _recompute(ev: EventRow, purges: Purges, report: AuditReport, stored: bytes) -> bytes:
+    try:
+        return _recomputed(ev, purges, report, stored)
+    except (ValueError, struct.error):  # a place no leaf can encode (a negative notification id): matches none
+        return b""
+
+
+def _recomputed(ev: EventRow, purges: Purges, report: AuditReport, stored: bytes) -> bytes:
     nid, oid, version, topic, state = ev
     if not state:
         purge = purges.get(nid, oid)
@@ -918,7 +970,10 @@ def _cross_match(events: list[EventRow], leaves: list[LeafRow]) -> list[tuple[Ev
         for lf in leaves:
             if id(lf) in used:
                 continue
-            candidate = leaf_hash(encode_leaf(lf[1], oid, version, topic, state or b""))
+            try:
+                candidate = leaf_hash(encode_leaf(lf[1], oid, version, topic, state or b""))
+            except (ValueError, struct.error):
+                continue
             if by_hash.get(candidate) is lf:
                 pairs.append((ev, lf))
                 used.add(id(lf))

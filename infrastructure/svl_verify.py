@@ -30,6 +30,12 @@ What it checks:
 
 Verification functions return ``False`` (proofs) or raise ``VerificationError``
 (notes, checkpoints, keys); they never raise anything else on hostile input.
+
+Bundles and destruction certificates (``verify_bundle``, ``verify_certificate``, ``main``): every
+leaf is recomputed from what the file shows, never read from it; the result says whose key it rests
+on: ``RESULT: VERIFIED`` (exit 0) only with the key the user supplied, ``RESULT: CONSISTENT, BUT
+SIGNED BY A KEY YOU DID NOT SUPPLY`` (exit 3) with the file's own, ``RESULT: NOT VERIFIED`` (exit 1)
+otherwise. Files are read bounded in size and nesting.
 """
 
 from __future__ import annotations
@@ -44,14 +50,11 @@ import struct
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -65,19 +68,15 @@ __all__ = [
     "SignatureError",
     "VerificationError",
     "VerifierKey",
-    "format_checkpoint_body",
     "encode_leaf",
     "encode_leaf_from_digest",
     "event_leaf_hash",
-    "format_verifier_key",
     "leaf_hash",
     "node_hash",
     "parse_checkpoint",
     "parse_note",
     "parse_verifier_key",
     "root_from_leaf_hashes",
-    "sign_checkpoint",
-    "sign_note",
     "verify_bundle",
     "verify_checkpoint",
     "verify_consistency",
@@ -348,7 +347,7 @@ class VerifierKey:
     public_key: bytes  # 32 raw bytes
 
     def __str__(self) -> str:
-        return format_verifier_key(self.name, self.public_key)
+        return f"{self.name}+{self.key_id:08x}+{_b64encode(bytes([ALG_ED25519]) + self.public_key)}"
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         try:
@@ -356,23 +355,6 @@ class VerifierKey:
         except (InvalidSignature, ValueError):
             return False
         return True
-
-
-def _raw_public_key(public_key: bytes | Ed25519PublicKey) -> bytes:
-    if isinstance(public_key, Ed25519PublicKey):
-        return public_key.public_bytes_raw()
-    return bytes(public_key)
-
-
-def format_verifier_key(name: str, public_key_bytes: bytes | Ed25519PublicKey) -> str:
-    """The vkey string ``<name>+<key ID hex>+<base64(0x01 || public key)>``."""
-    if not _is_valid_key_name(name):
-        raise ValueError(f"invalid key name {name!r}: empty, or has a space or '+'")
-    raw = _raw_public_key(public_key_bytes)
-    if len(raw) != 32:
-        raise ValueError(f"Ed25519 public key must be 32 bytes, got {len(raw)}")
-    typed = bytes([ALG_ED25519]) + raw
-    return f"{name}+{_key_id(name, typed):08x}+{_b64encode(typed)}"
 
 
 def parse_verifier_key(vkey: str) -> VerifierKey:
@@ -438,19 +420,6 @@ def _parse_signature_line(line: str) -> NoteSignature:
     return NoteSignature(name=name, key_id=int.from_bytes(blob[:4], "big"), signature=blob[4:])
 
 
-def sign_note(text: str, private_key: Ed25519PrivateKey, key_name: str) -> str:
-    """The signed note: text, blank line, one Ed25519 signature line."""
-    if not text.endswith("\n"):
-        raise ValueError("note text must end with a newline")
-    _check_note_characters(text)
-    if not _is_valid_key_name(key_name):
-        raise ValueError(f"invalid key name {key_name!r}: empty, or has a space or '+'")
-    public = private_key.public_key().public_bytes_raw()
-    key_id = _key_id(key_name, bytes([ALG_ED25519]) + public)
-    signature = private_key.sign(text.encode("utf-8"))
-    return text + "\n" + NoteSignature(key_name, key_id, signature).line()
-
-
 def verify_note(note: str | bytes, vkey: str | VerifierKey) -> Note:
     """Parse the note and require a valid signature from vkey.
 
@@ -508,36 +477,6 @@ def _parse_time(value: str) -> datetime:
         return datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=timezone.utc)
     except ValueError as exc:
         raise MalformedError(f"time extension is not a real instant: {value!r}") from exc
-
-
-def format_checkpoint_body(
-    origin: str, tree_size: int, root: bytes, time: datetime | None = None
-) -> str:
-    """The checkpoint note text (what gets signed)."""
-    if not origin or "\n" in origin or any(ord(c) < 0x20 for c in origin):
-        raise ValueError(f"invalid checkpoint origin {origin!r}")
-    if not _is_size(tree_size):
-        raise ValueError(f"invalid tree size {tree_size!r}")
-    if not _is_hash(root):
-        raise ValueError("root hash must be 32 bytes")
-    body = f"{origin}\n{tree_size}\n{_b64encode(bytes(root))}\n"
-    if time is not None:
-        body += f"{_TIME_PREFIX}{_format_time(time)}\n"
-    return body
-
-
-def sign_checkpoint(
-    origin: str,
-    tree_size: int,
-    root: bytes,
-    private_key: Ed25519PrivateKey,
-    key_name: str | None = None,
-    time: datetime | None = None,
-) -> str:
-    """The full signed checkpoint note. key_name defaults to the origin, as the
-    spec recommends; time=None omits the time line (no clock is read here)."""
-    body = format_checkpoint_body(origin, tree_size, root, time)
-    return sign_note(body, private_key, origin if key_name is None else key_name)
 
 
 def parse_checkpoint(text: str | bytes) -> Checkpoint:
@@ -600,9 +539,18 @@ SEALED_TOPIC_PREFIX = "svl:sealed:v1:"
 _NONCE_BYTES = 12
 
 
+# What `svl-verify` concludes, and its exit code. A result reached with a key that came inside the file
+# only shows the file is consistent with itself: anyone can make such a file with a fresh key.
+RESULT_VERIFIED = "RESULT: VERIFIED"
+RESULT_SELF_SIGNED = "RESULT: CONSISTENT, BUT SIGNED BY A KEY YOU DID NOT SUPPLY"
+RESULT_NOT_VERIFIED = "RESULT: NOT VERIFIED"
+EXIT_VERIFIED, EXIT_NOT_VERIFIED, EXIT_USAGE, EXIT_SELF_SIGNED = 0, 1, 2, 3
+
+
 @dataclass
 class BundleReport:
-    """What a bundle proves, in plain words. verified is True only if there are no problems."""
+    """What a bundle or certificate proves, in plain words. verified: every check passed (with whichever
+    key); key_supplied: the key was the caller's, not the file's. Only both together are VERIFIED."""
 
     record_id: str = ""
     checked: list[str] = field(default_factory=list)
@@ -610,18 +558,32 @@ class BundleReport:
     proves: list[str] = field(default_factory=list)
     does_not_prove: list[str] = field(default_factory=list)
     content: list[dict] = field(default_factory=list)
+    key_supplied: bool = False
+    events: list[dict] = field(default_factory=list)  # the events proven, as recomputed (bundles)
 
     @property
     def verified(self) -> bool:
         return not self.problems and bool(self.checked)
 
+    @property
+    def result(self) -> str:
+        if not self.verified:
+            return RESULT_NOT_VERIFIED
+        return RESULT_VERIFIED if self.key_supplied else RESULT_SELF_SIGNED
 
-def _need(mapping: object, name: str, kind: type | tuple[type, ...]) -> object:
+    @property
+    def exit_code(self) -> int:
+        if not self.verified:
+            return EXIT_NOT_VERIFIED
+        return EXIT_VERIFIED if self.key_supplied else EXIT_SELF_SIGNED
+
+
+def _need(mapping: object, name: str, kind: type | tuple[type, ...], what: str = "bundle") -> object:
     if not isinstance(mapping, dict) or name not in mapping:
-        raise MalformedError(f"the bundle lacks {name!r}")
+        raise MalformedError(f"the {what} lacks {name!r}")
     value = mapping[name]
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise MalformedError(f"the bundle's {name!r} has the wrong type")
+        raise MalformedError(f"the {what}'s {name!r} has the wrong type")
     return value
 
 
@@ -636,8 +598,10 @@ def _b64_field(mapping: object, name: str) -> bytes:
     return _b64decode_strict(_need(mapping, name, str))  # type: ignore[arg-type]
 
 
-def _proof_field(mapping: object, name: str) -> list[bytes]:
-    items = _need(mapping, name, list)
+def _proof_field(mapping: object, name: str, what: str = "bundle") -> list[bytes]:
+    items = _need(mapping, name, list, what)
+    if len(items) > 2 * 64:  # type: ignore[arg-type]
+        raise MalformedError(f"the {what}'s {name!r} is longer than any proof can be")
     return [_b64decode_strict(item) if isinstance(item, str) else b"" for item in items]  # type: ignore[union-attr]
 
 
@@ -664,6 +628,7 @@ def _verify_bundle(bundle: object, trusted_key: str | None, trusted_checkpoint: 
     report.record_id = str(_need(bundle, "record_id", str))
     origin = str(_need(bundle, "origin", str))
     key = _bundle_key(bundle, trusted_key, report)
+    report.key_supplied = trusted_key is not None
     try:
         cp = verify_checkpoint(str(_need(bundle, "checkpoint", str)), key, origin=origin)
     except VerificationError as exc:
@@ -674,7 +639,7 @@ def _verify_bundle(bundle: object, trusted_key: str | None, trusted_checkpoint: 
         f"{cp.tree_size} events with root {_b64encode(cp.root_hash)} {when}.")
     if trusted_checkpoint is not None:
         _link_to_pinned(bundle, cp, key, trusted_checkpoint, report)
-    events = _check_events(bundle, cp, report)
+    events = report.events = _check_events(bundle, cp, report)
     if "content" in bundle:
         _check_content(bundle["content"], events, report)
     _summarise(cp, events, report, pinned=trusted_checkpoint is not None, pinned_key=trusted_key is not None)
@@ -749,7 +714,7 @@ def _check_events(bundle: dict, cp: Checkpoint, report: BundleReport) -> list[di
                 "its proof were changed")
             continue
         checked.append({"notification_id": nid, "version": version, "topic": topic, "state": state,
-                        "originator_id": oid})
+                        "originator_id": oid, "leaf": leaf, "leaf_index": index})
     versions = sorted(e["version"] for e in checked)
     if checked:
         report.checked.append(
@@ -759,17 +724,28 @@ def _check_events(bundle: dict, cp: Checkpoint, report: BundleReport) -> list[di
 
 
 def _leaf_of(raw: dict, nid: int, oid: str, version: int, topic: str, state: bytes, report: BundleReport) -> bytes:
+    """The event's leaf, always recomputed from what the bundle shows: its place and identity and its
+    stored bytes, or, for an event whose bytes were destroyed, the digest they had. A leaf hash given in
+    the bundle is never used: it would tie nothing shown to the log."""
     purged = raw.get("purged")
-    if state or not isinstance(purged, dict):
+    if state or purged is None:
         return event_leaf_hash(nid, oid, version, topic, state)
-    rule, on = purged.get("rule", "?"), purged.get("on", "?")
-    if isinstance(raw.get("state_sha256"), str):
-        report.checked.append(f"event {nid}'s ciphertext was destroyed under {rule} on {on}; its digest is "
-                              "given, so its leaf is still recomputed.")
-        return leaf_hash(encode_leaf_from_digest(nid, oid, version, topic, _b64_field(raw, "state_sha256")))
-    report.does_not_prove.append(f"what event {nid} contained: it was destroyed under {rule} on {on}; only its "
-                                 "place in the log is proven.")
-    return _b64_field(raw, "leaf_hash")
+    if not isinstance(purged, dict):
+        raise MalformedError(f"event {nid}'s 'purged' is not an object")
+    digest = _b64_field(raw, "state_sha256") if "state_sha256" in raw else None
+    if digest is None or len(digest) != HASH_SIZE:
+        raise VerificationError(f"event {nid} is marked destroyed but the bundle gives no 32-byte digest of what it "
+                                "held ('state_sha256'), so its leaf cannot be recomputed: the event is not proven")
+    rule, on = _text_or_unknown(purged.get("rule")), _text_or_unknown(purged.get("on"))
+    report.checked.append(f"event {nid}'s stored bytes are not in the bundle; its leaf is recomputed from its place, "
+                          "record, version, topic and the digest of what it held.")
+    report.does_not_prove.append(f"what event {nid} contained, nor why it is gone: the bundle says it was destroyed "
+                                 f"under {rule} on {on}, an unsigned claim (a destruction certificate proves that).")
+    return leaf_hash(encode_leaf_from_digest(nid, oid, version, topic, digest))
+
+
+def _text_or_unknown(value: object) -> str:
+    return value if isinstance(value, str) else "(not given)"
 
 
 def _check_content(content: object, events: list[dict], report: BundleReport) -> None:
@@ -869,12 +845,30 @@ def render_bundle_report(report: BundleReport, show_content: bool = False) -> st
             lines.append(f"  v{item['version']} {item['event_type'].rsplit('.', 1)[-1]}")
             if show_content:
                 try:
-                    pretty = json.dumps(json.loads(item["state"]), indent=2, ensure_ascii=False)
-                except ValueError:
+                    pretty = json.dumps(load_json(item["state"]), indent=2, ensure_ascii=False)
+                except VerificationError:
                     pretty = item["state"]
                 lines += ["      " + line for line in pretty.splitlines()]
-    lines += ["", "RESULT: VERIFIED" if report.verified else "RESULT: NOT VERIFIED"]
-    return "\n".join(lines)
+    return _finish(lines, report)
+
+
+def _finish(lines: list[str], report: BundleReport) -> str:
+    if report.verified and not report.key_supplied:
+        lines += ["", "The key that checks this file came inside it: anyone can make a file that checks out with a key",
+                  "of their own. Run again with --key and the verifier key the organisation published."]
+    lines += ["", report.result]
+    return "\n".join(map(_printable, lines))
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
+_LINE_LIMIT = 2000
+
+
+def _printable(line: str) -> str:
+    """One output line as the file gave it, but unable to forge another line (no control characters) or
+    to stop the output (lone surrogates are escaped); very long values are cut."""
+    text = line.encode("utf-8", "backslashreplace").decode("utf-8").translate(_CONTROL)
+    return text if len(text) <= _LINE_LIMIT else text[:_LINE_LIMIT] + f"… ({len(text) - _LINE_LIMIT} more characters)"
 
 
 # --- destruction certificates ---
@@ -886,19 +880,15 @@ def render_bundle_report(report: BundleReport, show_content: bool = False) -> st
 
 CERTIFICATE_FORMAT = "svl-destruction-certificate/v1"
 CERTIFICATE_HEADER = "svl destruction certificate v1"
-
-
-def certificate_statement(fields: Sequence[tuple[str, str]]) -> str:
-    """The statement's text: a header line, then one `name value` line per field, in the given order."""
-    lines = [CERTIFICATE_HEADER]
-    for name, value in fields:
-        if "\n" in value or " " in name:
-            raise ValueError(f"certificate field {name!r} must be one line")
-        lines.append(f"{name} {value}")
-    return "\n".join(lines) + "\n"
+# Every line the statement must have, in the order the organisation writes them.
+CERTIFICATE_FIELDS = ("origin", "worker", "records", "events", "key", "rule", "pack", "left", "due", "destroyed",
+                      "by", "checkpoint-before", "checkpoint-after")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def parse_certificate_statement(text: str) -> dict[str, str]:
+    """The statement's fields; every one of CERTIFICATE_FIELDS must be there, once, and make sense."""
     lines = text.rstrip("\n").split("\n")
     if not lines or lines[0] != CERTIFICATE_HEADER:
         raise MalformedError("the statement is not a Supervision Ledger destruction certificate")
@@ -908,14 +898,54 @@ def parse_certificate_statement(text: str) -> dict[str, str]:
         if name in fields:
             raise MalformedError(f"the statement names {name!r} twice")
         fields[name] = value
+    missing = [name for name in CERTIFICATE_FIELDS if not fields.get(name)]
+    if missing:
+        raise MalformedError(f"the certificate's statement lacks {', '.join(missing)}: it does not say everything a "
+                             "destruction certificate must, so it proves nothing")
+    _check_statement(fields)
     return fields
 
 
-def verify_certificate(certificate: object, *, trusted_key: str | None = None) -> BundleReport:
-    """Checks a destruction certificate offline. Never raises on hostile input: problems are reported."""
+def _check_statement(fields: dict[str, str]) -> None:
+    if not _UUID.fullmatch(fields["worker"]):
+        raise MalformedError("the certificate's statement does not name the worker by id")
+    count, *records = fields["records"].split(" ")
+    if not _DECIMAL.fullmatch(count) or int(count) != len(records) or not all(map(_UUID.fullmatch, records)):
+        raise MalformedError("the certificate's statement gives a record count that does not match its record ids")
+    if not _DECIMAL.fullmatch(fields["events"]):
+        raise MalformedError("the certificate's statement gives no event count")
+    left, due = _statement_date(fields, "left"), _statement_date(fields, "due")
+    try:
+        destroyed = datetime.fromisoformat(fields["destroyed"])
+    except ValueError:
+        raise MalformedError("the certificate's statement gives no time of destruction") from None
+    if destroyed.tzinfo is None:
+        raise MalformedError("the certificate's statement gives the time of destruction without a time zone")
+    if due < left:
+        raise VerificationError(f"the statement says the file was due on {due}, before the worker left on {left}")
+    if destroyed.date() < due:
+        raise VerificationError(f"the statement says the file was destroyed on {destroyed.date()}, before its "
+                                f"destruction date {due}")
+
+
+def _statement_date(fields: dict[str, str], name: str) -> date:
+    try:
+        if _DATE.fullmatch(fields[name]):
+            return date.fromisoformat(fields[name])
+    except ValueError:
+        pass
+    raise MalformedError(f"the certificate's statement gives no valid date for {name!r}")
+
+
+def verify_certificate(certificate: object, *, trusted_key: str | None = None,
+                       trusted_checkpoint: str | None = None, link: object = None) -> BundleReport:
+    """Checks a destruction certificate offline. Never raises on hostile input: problems are reported.
+
+    trusted_checkpoint: a checkpoint the caller holds; it must be one of the certificate's two, or be linked
+    to one of them by `link` (what `svl ledger consistency` prints: from_size, to_size, proof)."""
     report = BundleReport()
     try:
-        _verify_certificate(certificate, trusted_key, report)
+        _verify_certificate(certificate, trusted_key, trusted_checkpoint, link, report)
     except VerificationError as exc:
         report.problems.append(str(exc))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -925,39 +955,40 @@ def verify_certificate(certificate: object, *, trusted_key: str | None = None) -
     return report
 
 
-def _verify_certificate(cert: object, trusted_key: str | None, report: BundleReport) -> None:
-    if _need(cert, "format", str) != CERTIFICATE_FORMAT:
+def _verify_certificate(cert: object, trusted_key: str | None, trusted_checkpoint: str | None, link: object,
+                        report: BundleReport) -> None:
+    if _need(cert, "format", str, "certificate") != CERTIFICATE_FORMAT:
         raise MalformedError(f"not a {CERTIFICATE_FORMAT} file")
-    vkey = _as_verifier_key(trusted_key or str(_need(cert, "verifier_key", str)))
-    if trusted_key and _need(cert, "verifier_key", str) != trusted_key:
+    carried = str(_need(cert, "verifier_key", str, "certificate"))
+    vkey = _as_verifier_key(trusted_key if trusted_key is not None else carried)
+    report.key_supplied = trusted_key is not None
+    if trusted_key is not None and carried != trusted_key:
         report.checked.append("The certificate names another key than the one you trust; only yours is used.")
-    note = verify_note(str(_need(cert, "statement", str)), vkey)
+    note = verify_note(str(_need(cert, "statement", str, "certificate")), vkey)
     fields = parse_certificate_statement(note.text)
-    report.record_id = fields.get("worker", "")
+    report.record_id = fields["worker"]
     report.checked.append(f"The statement is validly signed by {vkey.name} (key id {vkey.key_id:08x}).")
-    before = verify_checkpoint(str(_need(cert, "checkpoint_before", str)), vkey)
-    after = verify_checkpoint(str(_need(cert, "checkpoint_after", str)), vkey)
+    before = verify_checkpoint(str(_need(cert, "checkpoint_before", str, "certificate")), vkey, origin=fields["origin"])
+    after = verify_checkpoint(str(_need(cert, "checkpoint_after", str, "certificate")), vkey, origin=fields["origin"])
     for label, cp in (("before", before), ("after", after)):
-        size, _, root = fields.get(f"checkpoint-{label}", "").partition(" ")
-        if size != str(cp.tree_size) or root != base64.b64encode(cp.root_hash).decode():
+        if fields[f"checkpoint-{label}"] != f"{cp.tree_size} {_b64encode(cp.root_hash)}":
             raise VerificationError(f"the statement's checkpoint-{label} does not match the signed checkpoint")
     report.checked.append(f"Both checkpoints are validly signed: {before.tree_size} events before, "
                           f"{after.tree_size} after.")
-    proof = _proof_field(cert, "consistency_proof")
+    proof = _proof_field(cert, "consistency_proof", "certificate")
     if not verify_consistency(before.tree_size, after.tree_size, proof, before.root_hash, after.root_hash):
         raise VerificationError("the consistency proof between the two checkpoints does not verify: the ledger "
                                 "did not simply grow between them")
     report.checked.append("The consistency proof verifies: the ledger after is the ledger before plus new events.")
-    due, destroyed = fields.get("due", ""), fields.get("destroyed", "")
-    if destroyed[:10] < due:
-        raise VerificationError(f"the statement says the file was destroyed on {destroyed[:10]}, before its "
-                                f"destruction date {due}")
+    if trusted_checkpoint is not None:
+        _link_certificate(before, after, vkey, trusted_checkpoint, link, report)
+    count = fields["records"].split(" ")[0]
     report.proves.extend([
-        f"{vkey.name} states that it destroyed the supervision file of worker {fields.get('worker')}: "
-        f"{fields.get('records', '0').split(' ')[0]} record(s), {fields.get('events')} stored event(s), sealed with "
-        f"data key {fields.get('key')}, on {destroyed} by {fields.get('by')}.",
-        f"It did so under: {fields.get('rule')} (pack {fields.get('pack')}); the worker left on "
-        f"{fields.get('left')}, so the file was due on {due}, and it was not destroyed before that date.",
+        f"{vkey.name} states that it destroyed the supervision file of worker {fields['worker']}: "
+        f"{count} record(s), {fields['events']} stored event(s), sealed with data key {fields['key']}, on "
+        f"{fields['destroyed']} by {fields['by']}.",
+        f"It did so under: {fields['rule']} (pack {fields['pack']}); the worker left on {fields['left']}, so the "
+        f"file was due on {fields['due']}, and it was not destroyed before that date.",
         f"Between its checkpoints of {before.tree_size} and {after.tree_size} events the ledger only grew: no event "
         "recorded before the destruction was altered, removed or re-ordered by it.",
     ])
@@ -966,47 +997,178 @@ def _verify_certificate(cert: object, trusted_key: str | None, report: BundleRep
         "organisation's signed statement.",
         "Anything about events after the later checkpoint: check a newer checkpoint with `svl-verify` on a bundle.",
     ])
+    if trusted_checkpoint is None:
+        report.does_not_prove.append("that these checkpoints are the history the organisation shows everyone else: "
+                                     "run again with --checkpoint FILE, a checkpoint you got from it directly.")
+
+
+def _link_certificate(before: Checkpoint, after: Checkpoint, key: VerifierKey, pinned_text: str, link: object,
+                      report: BundleReport) -> None:
+    """The caller's own checkpoint is one of the certificate's, or a consistency proof links the two."""
+    try:
+        pinned = verify_checkpoint(pinned_text, key, origin=after.origin)
+    except VerificationError as exc:
+        raise VerificationError(f"the checkpoint you trust does not verify with the key: {exc}") from None
+    for label, cp in (("before", before), ("after", after)):
+        if pinned.tree_size == cp.tree_size:
+            if pinned.root_hash != cp.root_hash:
+                raise VerificationError(f"the certificate's checkpoint {label} and yours both claim {cp.tree_size} "
+                                        "events but disagree about the root: the organisation signed two different "
+                                        "histories")
+            report.checked.append(f"The certificate's checkpoint {label} is the one you hold (size {cp.tree_size}).")
+            return
+    if link is None:
+        near = after if pinned.tree_size > after.tree_size else before
+        low, high = sorted((pinned.tree_size, near.tree_size))
+        raise VerificationError(
+            f"your checkpoint (size {pinned.tree_size}) is neither of the certificate's ({before.tree_size}, "
+            f"{after.tree_size}), and no consistency proof links them: ask the organisation for "
+            f"`svl ledger consistency {low} --to {high}` and pass it with --consistency FILE")
+    low_size = _u64_field_of(link, "from_size")
+    high_size = _u64_field_of(link, "to_size")
+    proof = _proof_field(link, "proof", "consistency proof")
+    for cp in (before, after):
+        if {low_size, high_size} == {pinned.tree_size, cp.tree_size} and low_size < high_size:
+            old, new = (pinned, cp) if pinned.tree_size < cp.tree_size else (cp, pinned)
+            if not verify_consistency(old.tree_size, new.tree_size, proof, old.root_hash, new.root_hash):
+                raise VerificationError(f"the consistency proof does NOT link your checkpoint (size "
+                                        f"{pinned.tree_size}) with the certificate's (size {cp.tree_size}): the log "
+                                        "was rewritten")
+            report.checked.append(f"Your checkpoint (size {pinned.tree_size}) and the certificate's (size "
+                                  f"{cp.tree_size}) are one history: the consistency proof between them verifies.")
+            return
+    raise VerificationError(f"the consistency proof given runs from size {low_size} to {high_size}: it does not "
+                            f"link your checkpoint (size {pinned.tree_size}) with either of the certificate's")
+
+
+def _u64_field_of(mapping: object, name: str) -> int:
+    value = int(_need(mapping, name, int, "consistency proof"))  # type: ignore[arg-type]
+    if not 0 <= value < _MAX_TREE_SIZE:
+        raise MalformedError(f"the consistency proof's {name!r} is out of range")
+    return value
 
 
 def render_certificate_report(report: BundleReport) -> str:
-    lines = ["Checked:"] + [f"  OK    {line}" for line in report.checked]
+    lines = [f"Supervision Ledger destruction certificate for worker {report.record_id or '(unknown)'}", ""]
+    lines += ["Checked:"] + [f"  OK    {line}" for line in report.checked]
     lines += [f"  FAIL  {problem}" for problem in report.problems]
     if report.proves:
         lines += ["What this proves:"] + [f"  - {p}" for p in report.proves]
         lines += ["What it does not prove:"] + [f"  - {p}" for p in report.does_not_prove]
-    lines.append("RESULT: VERIFIED" if report.verified else "RESULT: NOT VERIFIED")
-    return "\n".join(lines)
+    return _finish(lines, report)
+
+
+# --- reading the files ---
+
+# Genuine bundles and certificates are a few levels deep and, with content, a few megabytes.
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+MAX_NESTING = 64
+# A string (to the end of the text, if unterminated: so every match ends the scan's work there) or a bracket.
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]', re.S)
+
+
+def load_json(text: str, what: str = "the input") -> object:
+    """JSON text, refused with a message (never a RecursionError) when nested deeper than MAX_NESTING."""
+    depth = 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise MalformedError(f"{what} nests objects or lists more than {MAX_NESTING} deep: not a bundle or "
+                                     "certificate")
+        elif token in "]}":
+            depth -= 1
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise MalformedError(f"{what} is not JSON: {exc}") from None
+    except RecursionError:  # not reached with MAX_NESTING well below the interpreter's limit; kept as a bound
+        raise MalformedError(f"{what} nests too deep to read") from None
+
+
+def read_json_file(path: str, what: str) -> object:
+    """A JSON file, bounded in size and nesting; MalformedError (or OSError) with a message otherwise."""
+    with open(path, "rb") as handle:
+        raw = handle.read(MAX_INPUT_BYTES + 1)
+    if len(raw) > MAX_INPUT_BYTES:
+        raise MalformedError(f"{what} {path} is larger than {MAX_INPUT_BYTES // (1024 * 1024)} MiB: not a bundle or "
+                             "certificate")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedError(f"{what} {path} is not UTF-8 text (byte {exc.start})") from None
+    return load_json(text, f"{what} {path}")
+
+
+def _read_text_file(path: str, what: str) -> str:
+    with open(path, "rb") as handle:
+        raw = handle.read(MAX_INPUT_BYTES + 1)
+    if len(raw) > MAX_INPUT_BYTES:
+        raise MalformedError(f"{what} {path} is too large")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedError(f"{what} {path} is not UTF-8 text (byte {exc.start})") from None
+
+
+_EPILOG = f"""\
+results (the last line printed) and exit codes:
+  {RESULT_VERIFIED:<62} exit {EXIT_VERIFIED}
+      every check passed with the key you gave (--key)
+  {RESULT_SELF_SIGNED:<62} exit {EXIT_SELF_SIGNED}
+      every check passed, but with the key the file carries: anyone can make
+      such a file; run again with --key
+  {RESULT_NOT_VERIFIED:<62} exit {EXIT_NOT_VERIFIED}
+      something does not check out (the lines marked FAIL say what), or the
+      input could not be read
+  (usage errors)                                                 exit {EXIT_USAGE}
+"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`svl-verify FILE [--key VKEY] [--checkpoint FILE] [--show-content]`: exit 0 if verified, else 1."""
+    """`svl-verify FILE [--key VKEY] [--checkpoint FILE] [--consistency FILE] [--show-content]`."""
     parser = argparse.ArgumentParser(
-        prog="svl-verify",
+        prog="svl-verify", epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Check a Supervision Ledger bundle or destruction certificate offline and say what it proves.")
     parser.add_argument("bundle", help="a bundle (from `svl export-bundle`) or a destruction certificate (JSON)")
     parser.add_argument("--key", help="the organisation's verifier key you trust (the key text, or a file with it)")
     parser.add_argument("--checkpoint", help="a checkpoint file you got from the organisation separately")
+    parser.add_argument("--consistency", help="for a certificate: a consistency proof (from `svl ledger consistency`) "
+                        "linking your --checkpoint with one of the certificate's")
     parser.add_argument("--show-content", action="store_true", help="print the decrypted content, if carried")
     args = parser.parse_args(argv)
+    stdout = getattr(sys.stdout, "reconfigure", None)
+    if stdout is not None:
+        stdout(errors="backslashreplace")
     try:
-        bundle = json.loads(Path(args.bundle).read_text(encoding="utf-8"))
+        document = read_json_file(args.bundle, "the file")
         key = _read_key_argument(args.key) if args.key else None
-        pinned = Path(args.checkpoint).read_text(encoding="utf-8") if args.checkpoint else None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        print(f"svl-verify: cannot read the input: {exc}", file=sys.stderr)
-        return 1
-    if isinstance(bundle, dict) and bundle.get("format") == CERTIFICATE_FORMAT:
-        report = verify_certificate(bundle, trusted_key=key)
+        pinned = _read_text_file(args.checkpoint, "the checkpoint") if args.checkpoint else None
+        link = read_json_file(args.consistency, "the consistency proof") if args.consistency else None
+    except (OSError, VerificationError) as exc:
+        print(_printable(f"svl-verify: cannot read the input: {exc}"), file=sys.stderr)
+        print(RESULT_NOT_VERIFIED)
+        return EXIT_NOT_VERIFIED
+    if isinstance(document, dict) and document.get("format") == CERTIFICATE_FORMAT:
+        report = verify_certificate(document, trusted_key=key, trusted_checkpoint=pinned, link=link)
         print(render_certificate_report(report))
-        return 0 if report.verified else 1
-    report = verify_bundle(bundle, trusted_key=key, trusted_checkpoint=pinned)
+        return report.exit_code
+    if link is not None:
+        print("svl-verify: --consistency is for certificates; a bundle carries its own consistency proofs",
+              file=sys.stderr)
+        return EXIT_USAGE
+    report = verify_bundle(document, trusted_key=key, trusted_checkpoint=pinned)
     print(render_bundle_report(report, show_content=args.show_content))
-    return 0 if report.verified else 1
+    return report.exit_code
 
 
 def _read_key_argument(value: str) -> str:
-    path = Path(value)
-    return path.read_text(encoding="utf-8").strip() if path.is_file() else value.strip()
+    try:
+        is_file = len(value) < 4096 and Path(value).is_file()
+    except (OSError, ValueError):  # not a usable path (a NUL byte, say): the key text itself
+        is_file = False
+    return _read_text_file(value, "the key file").strip() if is_file else value.strip()
 
 
 if __name__ == "__main__":

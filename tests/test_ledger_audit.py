@@ -26,13 +26,8 @@ from infrastructure.ledger_verify import (
     recomputer_source,
 )
 from infrastructure.merkle import Frontier
-from infrastructure.svl_verify import (
-    event_leaf_hash,
-    format_verifier_key,
-    root_from_leaf_hashes,
-    sign_checkpoint,
-    verify_checkpoint,
-)
+from infrastructure.note_signing import format_verifier_key, sign_checkpoint
+from infrastructure.svl_verify import event_leaf_hash, root_from_leaf_hashes, verify_checkpoint
 
 ORIGIN = "test.example/log"
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))

@@ -90,7 +90,10 @@ def test_export_with_content_needs_a_reader_and_proves_the_plaintext(cli, popula
     assert "say who you are" in cli("export-bundle", str(rid), "-o", str(bundle_file), "--with-content", code=2)
     cli("export-bundle", str(rid), "-o", str(bundle_file), "--with-content", "--as", "sam")
     capsys.readouterr()
-    assert svl_verify.main([str(bundle_file), "--show-content"]) == 0
+    assert svl_verify.main([str(bundle_file), "--show-content"]) == svl_verify.EXIT_SELF_SIGNED  # key from the file
+    printed = capsys.readouterr().out
+    assert "Zarquon household" in printed and "RESULT: CONSISTENT, BUT SIGNED BY A KEY YOU DID NOT SUPPLY" in printed
+    assert svl_verify.main([str(bundle_file), "--show-content", "--key", app.integrity.verifier_key()]) == 0
     printed = capsys.readouterr().out
     assert "Zarquon household" in printed and "RESULT: VERIFIED" in printed
     assert "Drafted" in printed and "SharedWithSupervisee" in printed

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -196,3 +197,88 @@ def test_a_bundle_is_not_exported_for_a_record_that_no_longer_matches(signed) ->
     sql(signed, f"UPDATE {table(signed)} SET topic = :t WHERE {nid_column(signed)} = :n", t="svl:sealed:v1:x", n=nid)
     with pytest.raises(LedgerTampered, match="does not match the ledger"):
         signed.integrity.export_bundle(UUID(oid))
+
+
+# --- whatever the bytes and SQL types underneath, verify names the first divergence -----------------------
+
+SQLITE_EVENT_EDITS = {
+    "state spliced with SQL string operations (stores TEXT, not UTF-8)":
+        "state = substr(state, 1, 10) || x'00' || substr(state, 12)",
+    "state cast to TEXT": "state = CAST(state AS TEXT)",
+    "state as plain text": "state = 'plain text'",
+    "state as an integer": "state = 42",
+    "state as a real": "state = 1.5",
+    "topic as a BLOB": "topic = x'ff00'",
+    "topic as TEXT that is not UTF-8": "topic = CAST(x'ffc0' AS TEXT)",
+    "topic as an integer": "topic = 7",
+    "originator id as a BLOB": "originator_id = x'00ff'",
+    "originator id as TEXT that is not UTF-8": "originator_id = CAST(x'c0c0' AS TEXT)",
+    "originator id as an integer": "originator_id = 5",
+    "version as text": "originator_version = 'abc'",
+    "version as a real": "originator_version = 2.5",
+    "version negative": "originator_version = -1",
+    "version beyond 64 bits": "originator_version = 9.3e30",
+    "version as a BLOB": "originator_version = x'01'",
+}
+
+
+def _edit_sqlite_file(app: SupervisionLedger, statement: str, **params: object) -> None:
+    """Plain sqlite3 on the database file, beside the application: nothing of ours in between."""
+    import sqlite3
+
+    path = app.storage.settings.database_url.removeprefix("sqlite:///")
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute(statement, params)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("edit", sorted(SQLITE_EVENT_EDITS))
+def test_an_event_rewritten_with_any_sql_type_is_named_not_a_crash(signed, edit) -> None:
+    if not signed.storage.settings.is_sqlite:
+        pytest.skip("SQLite stores any type in any column; PostgreSQL's typed columns are covered below")
+    nid = event_rows(signed)[2][0]
+    _edit_sqlite_file(signed, f"UPDATE {table(signed)} SET {SQLITE_EVENT_EDITS[edit]} WHERE rowid = :n", n=nid)
+    report = verify(signed)
+    assert not report.intact
+    assert (report.first.kind, report.first.notification_id) == (Kind.ALTERED, nid), report.first.describe()
+    json.dumps(report.to_dict())  # `svl verify --json` can print it
+    report.first.describe()
+
+
+SQLITE_LEAF_EDITS = {
+    "leaf hash cast to TEXT": "leaf_hash = CAST(leaf_hash AS TEXT)",
+    "leaf hash as text": "leaf_hash = 'abc'",
+    "subtree hashes as text": "completed_nodes = CAST(x'ff' AS TEXT)",
+    "notification id as text": "notification_id = 'abc'",
+    "notification id as a real": "notification_id = 3.5",
+}
+
+
+@pytest.mark.parametrize("edit", sorted(SQLITE_LEAF_EDITS))
+def test_a_leaf_rewritten_with_any_sql_type_is_named_not_a_crash(signed, edit) -> None:
+    if not signed.storage.settings.is_sqlite:
+        pytest.skip("SQLite stores any type in any column")
+    _edit_sqlite_file(signed, f"UPDATE ledger_leaves SET {SQLITE_LEAF_EDITS[edit]} WHERE leaf_index = 3")
+    report = verify(signed)
+    assert not report.intact and report.first is not None
+    assert report.first.leaf_index == 3 or report.first.notification_id == 4, report.first.describe()
+    json.dumps(report.to_dict())
+
+
+def test_state_spliced_with_sql_string_operations_is_altered_on_both_backends(signed) -> None:
+    """The same splice on PostgreSQL (bytea stays bytea there) and a version no event can have."""
+    rows = event_rows(signed)
+    nid, oid, version = rows[2][:3]
+    zero = "x'00'" if signed.storage.settings.is_sqlite else "'\\x00'::bytea"
+    sub = "substr" if signed.storage.settings.is_sqlite else "substring"
+    sql(signed, f"UPDATE {table(signed)} SET state = {sub}(state, 1, 10) || {zero} || {sub}(state, 12) "
+                f"WHERE {nid_column(signed)} = :n", n=nid)
+    found = first(signed)
+    assert (found.kind, found.notification_id, found.originator_id, found.version) == (Kind.ALTERED, nid, oid, version)
+    later = rows[5][0]
+    sql(signed, f"UPDATE {table(signed)} SET originator_version = -1 WHERE {nid_column(signed)} = :n", n=later)
+    report = verify(signed)
+    assert [f.notification_id for f in report.findings if f.kind is Kind.ALTERED][:2] == [nid, later]

@@ -16,21 +16,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infrastructure import merkle
+from infrastructure.note_signing import format_checkpoint_body, format_verifier_key, sign_checkpoint, sign_note
 from infrastructure.svl_verify import (
     EMPTY_ROOT,
     MalformedError,
     SignatureError,
     VerificationError,
-    format_checkpoint_body,
-    format_verifier_key,
     leaf_hash,
     node_hash,
     parse_checkpoint,
     parse_note,
     parse_verifier_key,
     root_from_leaf_hashes,
-    sign_checkpoint,
-    sign_note,
     verify_checkpoint,
     verify_consistency,
     verify_inclusion,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import base64
 import copy
+import hashlib
 import json
 import os
 import sys
@@ -19,7 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infrastructure import merkle, svl_verify
-from infrastructure.svl_verify import BUNDLE_FORMAT, format_verifier_key, sign_checkpoint, verify_bundle
+from infrastructure.note_signing import format_verifier_key, sign_checkpoint
+from infrastructure.svl_verify import BUNDLE_FORMAT, verify_bundle
 from tests.test_ledger_audit import WHEN, make_events, make_leaves
 
 ORIGIN = "org.example/ledger"
@@ -84,8 +86,12 @@ def test_a_sound_bundle_verifies_and_says_what_it_proves(bundle) -> None:
     assert report.verified, report.problems
     text = svl_verify.render_bundle_report(report, show_content=True)
     assert "3 event(s) of record" in text and "versions 1–3" in text and "kept safe" in text
-    assert "the key came inside it" in text  # unpinned: says what it cannot know
-    assert text.endswith("RESULT: VERIFIED")
+    assert "the key came inside it" in text  # unpinned: says what it cannot know...
+    assert text.endswith("RESULT: CONSISTENT, BUT SIGNED BY A KEY YOU DID NOT SUPPLY")  # ...and never says VERIFIED
+    assert report.exit_code == svl_verify.EXIT_SELF_SIGNED == 3
+    pinned = verify_bundle(data, trusted_key=VKEY)
+    text = svl_verify.render_bundle_report(pinned, show_content=True)
+    assert text.endswith("RESULT: VERIFIED") and pinned.exit_code == 0
 
 
 def test_pinning_the_key_and_an_earlier_checkpoint(bundle) -> None:
@@ -144,11 +150,17 @@ def test_a_split_view_newer_pin_missing_link_and_forked_history_all_fail(bundle)
 def test_a_purged_event_is_proved_in_place_but_its_content_is_not(bundle) -> None:
     data, _, _ = bundle
     del data["content"]
+    held = base64.b64decode(data["events"][0]["state"])
     data["events"][0]["state"] = ""
     data["events"][0]["purged"] = {"rule": "bcp: 6 years after leaving", "on": "2032-06-01"}
+    data["events"][0]["state_sha256"] = b64(hashlib.sha256(held).digest())
     report = verify_bundle(data)
     assert report.verified, report.problems
     assert any("destroyed under bcp: 6 years after leaving" in line for line in report.does_not_prove)
+    # Without the digest of what it held, the leaf cannot be recomputed: the leaf hash given is never used.
+    del data["events"][0]["state_sha256"]
+    report = verify_bundle(data)
+    assert not report.verified and "cannot be recomputed" in report.problems[0]
 
 
 def test_main_exit_codes(bundle, tmp_path, capsys) -> None:
