@@ -43,8 +43,8 @@ class Genuine:
     def __init__(self, root: Path) -> None:
         from api.application import Storage, SupervisionLedger
 
-        settings = Settings(database_url=f"sqlite:///{root}/svl.db", master_key_file=root / "master.key",
-                            signing_key_file=root / "signing.key", certificate_dir=root / "certificates")
+        settings = Settings(database_url=f"sqlite:///{root}/data/svl.db", master_key_file=root / "keys" / "master.key",
+                            signing_key_file=root / "keys" / "signing.key", certificate_dir=root / "certificates")
         create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
         storage = Storage.open(settings, master_key=secrets.token_bytes(32))
         app = SupervisionLedger(storage, SteppingClock())
