@@ -30,9 +30,10 @@ def postgres_available() -> bool:
 def scratch_settings(backend: str) -> Iterator[Settings]:
     """An empty database (a temp SQLite file, or a fresh PostgreSQL schema), removed afterwards."""
     with tempfile.TemporaryDirectory() as tmp:
-        keys = {"master_key_file": Path(tmp) / "master.key", "signing_key_file": Path(tmp) / "signing.key"}
+        (Path(tmp) / "keys").mkdir()  # apart from the database's folder, as the product requires
+        keys = {"master_key_file": Path(tmp) / "keys" / "master.key", "signing_key_file": Path(tmp) / "keys" / "signing.key"}
         if backend == "sqlite":
-            yield Settings(database_url=f"sqlite:///{tmp}/bench.db", **keys)
+            yield Settings(database_url=f"sqlite:///{tmp}/data/bench.db", **keys)
             return
         schema = f"svl_bench_{uuid.uuid4().hex[:10]}"
         try:
