@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Date, DateTime, Integer, String, Table, insert, select, update
 
+from domain.labels import ACTOR_LENGTH
 from domain.retention import FileDestruction, LegalHold
 from domain.workers import EmploymentState, Worker
 from projections.schema import read_models
@@ -34,9 +35,13 @@ legal_holds = Table(
     Column("worker_id", String(36), nullable=False, index=True),
     Column("kind", String(32), nullable=False),
     Column("placed_at", DateTime(timezone=True), nullable=False),
-    Column("placed_by", String(64), nullable=False),
+    Column("placed_by", String(ACTOR_LENGTH), nullable=False),
     Column("released_at", DateTime(timezone=True)),
 )
+
+# Kept after a destruction: the file's state, dates and holds are the record that it was destroyed lawfully (they
+# come from organisation-sealed events, so a rebuild recreates them exactly).
+TABLES = (retention_files, legal_holds)
 
 
 def _joined(conn: Connection, e: Any) -> None:
@@ -64,8 +69,9 @@ def _hold_released(conn: Connection, e: Any) -> None:
 def _destruction_started(conn: Connection, e: Any) -> None:
     # After a rebuild the worker's own events are unreadable, so this event alone must recreate the row.
     _ensure_row(conn, e.worker_id)
+    # When it was archived came from the worker's own events, which go with the file.
     _set(conn, e.worker_id, state="destroying", leaving_date=e.leaving_date, destruction_date=e.destruction_date,
-         rule=e.rule, destruction_started_at=e.timestamp, destroyed_records=len(e.record_ids),
+         rule=e.rule, archived_at=None, destruction_started_at=e.timestamp, destroyed_records=len(e.record_ids),
          destroyed_events=e.event_count)
 
 
