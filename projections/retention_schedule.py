@@ -5,7 +5,9 @@ dates, the rule that set them, and its holds. What is *due* is decided at query 
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Column, Connection, Date, DateTime, Integer, String, Table, insert, select, update
+from sqlalchemy import (
+    Column, Connection, Date, DateTime, Integer, String, Table, Text, bindparam, insert, select, update,
+)
 
 from domain.labels import ACTOR_LENGTH
 from domain.retention import FileDestruction, LegalHold
@@ -19,7 +21,7 @@ retention_files = Table(
     Column("state", String(16), nullable=False, index=True),  # active | left | archived | destroying | destroyed
     Column("leaving_date", Date),
     Column("destruction_date", Date, index=True),
-    Column("rule", String(400)),
+    Column("rule", Text),  # the pack's rule with its policy quote: as long as the organisation wrote it
     Column("archived_at", DateTime(timezone=True)),
     Column("active_holds", Integer, nullable=False, default=0),
     Column("destruction_started_at", DateTime(timezone=True)),
@@ -44,9 +46,14 @@ legal_holds = Table(
 TABLES = (retention_files, legal_holds)
 
 
+# Built once and reused: constructing statements per event cost more than executing them.
+_INSERT_FILE = insert(retention_files)
+_SET_STATEMENTS: dict[tuple[str, ...], Any] = {}
+
+
 def _joined(conn: Connection, e: Any) -> None:
-    conn.execute(insert(retention_files).values(worker_id=str(e.originator_id), state=EmploymentState.ACTIVE.value,
-                                                active_holds=0))
+    conn.execute(_INSERT_FILE, {"worker_id": str(e.originator_id), "state": EmploymentState.ACTIVE.value,
+                                "active_holds": 0})
 
 
 def _hold_placed(conn: Connection, e: Any) -> None:
@@ -82,7 +89,13 @@ def _ensure_row(conn: Connection, worker_id: str) -> None:
 
 
 def _set(conn: Connection, worker_id: str, **values: Any) -> None:
-    conn.execute(update(retention_files).where(retention_files.c.worker_id == worker_id).values(**values))
+    columns = tuple(sorted(values))
+    statement = _SET_STATEMENTS.get(columns)
+    if statement is None:
+        statement = _SET_STATEMENTS[columns] = (
+            update(retention_files).where(retention_files.c.worker_id == bindparam("_worker"))
+            .values({c: bindparam(c) for c in columns}))
+    conn.execute(statement, {"_worker": worker_id, **values})
 
 
 HANDLERS: dict[type, Callable[[Any, Any], None]] = {

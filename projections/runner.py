@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Select, Table, delete, event, insert, select, text, update
+from sqlalchemy import (
+    CompoundSelect, Connection, Engine, MetaData, Select, Table, delete, event, insert, select, text, update,
+)
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.sql import visitors
@@ -264,7 +266,7 @@ class ProjectionRunner:
     # -- refusing stale answers --------------------------------------------------------------------
 
     def _refuse_stuck_reads(self, conn: Any, clause: Any, *_: Any) -> None:
-        if not self._stuck or not isinstance(clause, Select):
+        if not self._stuck or not isinstance(clause, (Select, CompoundSelect)):
             return
         for element in visitors.iterate(clause):
             if isinstance(element, Table):

@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import (
-    Boolean, Column, Connection, Date, DateTime, Index, Integer, String, Table, and_, bindparam, delete, func,
+    Boolean, Column, Connection, Date, DateTime, Index, Integer, String, Table, Text, and_, bindparam, delete, func,
     insert, literal, or_, select, union_all, update,
 )
 
@@ -98,7 +98,7 @@ compliance_case_ratings = Table(
     "compliance_case_ratings", read_models,
     Column("case_id", String(36), primary_key=True),
     Column("version", Integer, primary_key=True),  # of the event that recorded it
-    Column("rating", String(64)),  # NULL: unrated
+    Column("rating", Text),  # a rating the pack names (NULL: unrated)
     Column("approved", Boolean, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
