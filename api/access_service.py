@@ -345,7 +345,7 @@ class AccessService:
     def _file_periods(self, worker_id: str) -> list[dict]:
         with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
             rows = conn.execute(select(supervision_periods).where(supervision_periods.c.worker_id == worker_id)
-                                .order_by(supervision_periods.c.id)).all()
+                                .order_by(supervision_periods.c.started_version)).all()
         return [dict(r._mapping) for r in rows]
 
     def _many_reads(self, conn: Any, f: AccessLogFilter, threshold: int) -> list[dict]:

@@ -2,7 +2,7 @@
 
 import typer
 
-from api import cli_access, cli_backup, cli_ledger, cli_records, cli_retention, cli_scheduling, cli_setup
+from api import cli_access, cli_backup, cli_ledger, cli_rebuild, cli_records, cli_retention, cli_scheduling, cli_setup
 
 app = typer.Typer(
     name="svl",
@@ -12,7 +12,8 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (cli_setup, cli_records, cli_ledger, cli_access, cli_retention, cli_scheduling, cli_backup):
+for module in (cli_setup, cli_records, cli_ledger, cli_access, cli_retention, cli_scheduling, cli_backup,
+               cli_rebuild):
     module.register(app)
 
 

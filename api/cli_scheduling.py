@@ -21,9 +21,8 @@ from api.application import NotFound, SupervisionLedger
 from api.cli_support import console, fail, opened_ledger, parse_moment, print_json
 from api.scheduling_service import Dashboard, FrequencyReport
 from domain.compliance import CATEGORY_LABELS
-from projections.supervision_compliance import (
-    compliance_agreements, compliance_cases, compliance_sessions, compliance_workers,
-)
+from projections.schema import workers
+from projections.supervision_compliance import compliance_agreements, compliance_cases, compliance_sessions
 
 session_app = typer.Typer(help="Supervision sessions: schedule, hold, cancel, rebook.", no_args_is_help=True)
 agreement_app = typer.Typer(help="Supervision agreements: draft, sign, review.", no_args_is_help=True)
@@ -49,11 +48,11 @@ def register(app: typer.Typer) -> None:
 
 def resolve_worker(app: SupervisionLedger, given: str) -> str:
     """A worker id, a unique id prefix, or a full name (case-insensitive)."""
-    ids = _by_prefix(app, compliance_workers, "worker_id", given)
+    ids = _by_prefix(app, workers, "worker_id", given)
     if len(ids) == 1:
         return ids[0]
     with app.storage.engine.connect() as conn:
-        everyone = conn.execute(select(compliance_workers.c.worker_id)).scalars().all()
+        everyone = conn.execute(select(workers.c.worker_id)).scalars().all()
     wanted = given.strip().casefold()
     matches = [wid for wid, name in app.worker_names(everyone).items() if name.casefold() == wanted]
     if len(matches) == 1:

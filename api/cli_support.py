@@ -15,6 +15,7 @@ from api.application import SupervisionLedger, open_ledger
 from domain.errors import DomainError
 from infrastructure.keys import KeyError_
 from infrastructure.settings import Settings
+from projections.runner import ReadModelStuck
 
 console = Console()
 errors = Console(stderr=True)
@@ -28,7 +29,7 @@ def opened_ledger(settings: Settings | None = None) -> Iterator[SupervisionLedge
         fail(str(exc))
     try:
         yield app
-    except DomainError as exc:
+    except (DomainError, ReadModelStuck) as exc:
         fail(str(exc))
     finally:
         app.close()

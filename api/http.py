@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api import http_access, http_records, http_retention, http_scheduling, http_workers
 from api.access_service import AccessDenied, AccessLogUnavailable
 from api.application import Conflict, Destroyed, NotFound, Storage, SupervisionLedger, utc_now
-from api.http_models import HealthOut
+from api.http_models import HealthOut, ReadModelOut
 from api.http_ledger import router as ledger_router
 from api.http_support import API_PREFIX, PRINCIPAL_KEY, PUBLIC_KEY, ROLES_KEY
 from domain.authorisation import ALL_ROLES
@@ -33,6 +33,7 @@ from infrastructure.policy_packs import PolicyPackError
 from infrastructure.sealed_mapper import EventDestroyed
 from infrastructure.settings import Settings
 from infrastructure.users import Authenticator, Principal, TokenAuthenticator, UserError
+from projections.runner import ReadModelStuck
 
 log = logging.getLogger("svl.http")
 
@@ -74,10 +75,14 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
     @api.get("/health", tags=["health"], response_model=HealthOut, openapi_extra={PUBLIC_KEY: True})
     @api.get(f"{API_PREFIX}/health", tags=["health"], response_model=HealthOut, openapi_extra={PUBLIC_KEY: True})
     def health() -> HealthOut:
-        """Open to all: no data, just whether the service and its database answer."""
-        return HealthOut(status="ok", database="sqlite" if settings.is_sqlite else "postgresql",
+        """Open to all: no data, just whether the service and its database answer, and each read model's
+        position — a stuck one named with the event it failed on and the error."""
+        states = ledger.read_models.states()
+        return HealthOut(status="degraded" if any(s.stuck for s in states) else "ok",
+                         database="sqlite" if settings.is_sqlite else "postgresql",
                          events=ledger.recorder.max_notification_id() or 0,
-                         projected_to=ledger.read_models.position())
+                         projected_to=min(s.position for s in states),
+                         read_models=[ReadModelOut(**s.as_dict()) for s in states])
 
     _add_error_handlers(api)
     _document_bearer_auth(api)
@@ -216,6 +221,7 @@ def _add_error_handlers(api: FastAPI) -> None:
         (AccessDenied, lambda _, e: _error(403, str(e), refusal=e.decision.refusal.value if e.decision.refusal
                                             else None)),
         (AccessLogUnavailable, lambda _, e: _error(503, str(e))),
+        (ReadModelStuck, lambda _, e: _error(503, str(e), read_model=e.state.name)),
         (Destroyed, lambda _, e: _error(410, str(e))),
         (NotFound, lambda _, e: _error(404, str(e))),
         (Conflict, _conflict),

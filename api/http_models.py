@@ -309,8 +309,17 @@ class MeOut(BaseModel):
     grants: list[GrantOut]
 
 
+class ReadModelOut(BaseModel):
+    name: str
+    position: int
+    stuck_at: int | None = None  # the notification id of the event it failed on
+    stuck_event: str | None = None
+    stuck_error: str | None = None
+
+
 class HealthOut(BaseModel):
-    status: str
+    status: str  # "ok", or "degraded" while a read model is stuck
     database: str
     events: int
     projected_to: int
+    read_models: list[ReadModelOut] = []

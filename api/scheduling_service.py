@@ -12,7 +12,6 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from sqlalchemy import select
 
 from domain.agreements import AgreementState, LapseReason, SupervisionAgreement
 from domain.case_supervision import CaseSupervision
@@ -28,7 +27,8 @@ from infrastructure.keys import StagedKeys
 from infrastructure.name_lexicon import default_lexicon
 from infrastructure.policy_packs import PolicyPackError, load_pack_by_name
 from projections.supervision_compliance import (
-    MonthFacts, Scope, compliance_agreements, compliance_sessions, joined_on, load_facts, load_month,
+    MonthFacts, Scope, agreement_in_force, agreements_of, joined_on, load_facts, load_month, sessions_of,
+    unlapsed_agreements,
 )
 
 log = logging.getLogger(__name__)
@@ -189,17 +189,8 @@ class SchedulingService:
 
     def sessions_of(self, worker_id: UUID | str | None = None, team: str | None = None) -> list[dict]:
         """Sessions from the read model (dates, minutes, states), newest first."""
-        s = compliance_sessions
-        query = select(s).order_by(s.c.scheduled_for.desc(), s.c.session_id)
-        if worker_id is not None:
-            query = query.where(s.c.worker_id == str(worker_id))
-        if team is not None:
-            query = query.where(s.c.supervisor_id == team)
         with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
-            rows = [dict(r._mapping) for r in conn.execute(query)]
-        for row in rows:
-            row["state"] = "held" if row["held_at"] else "cancelled" if row["cancelled_at"] else "scheduled"
-        return rows
+            return sessions_of(conn, None if worker_id is None else str(worker_id), team)
 
     # -- agreements --------------------------------------------------------------------------------------
 
@@ -260,20 +251,12 @@ class SchedulingService:
         return self._get_aggregate(SupervisionAgreement, agreement_id, "supervision agreement")
 
     def agreements_of(self, worker_id: UUID | str | None = None) -> list[dict]:
-        a = compliance_agreements
-        query = select(a).order_by(a.c.drafted_at.desc())
-        if worker_id is not None:
-            query = query.where(a.c.worker_id == str(worker_id))
         with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
-            return [dict(r._mapping) for r in conn.execute(query)]
+            return agreements_of(conn, None if worker_id is None else str(worker_id))
 
     def _agreement_in_force(self, worker_id: str, supervisor_id: str) -> str | None:
-        a = compliance_agreements
         with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
-            return conn.execute(select(a.c.agreement_id).where(
-                a.c.worker_id == worker_id, a.c.supervisor_id == supervisor_id, a.c.lapsed_at.is_(None),
-                a.c.supervisee_signed_at.is_not(None), a.c.supervisor_signed_at.is_not(None))
-                .order_by(a.c.drafted_at.desc()).limit(1)).scalar()
+            return agreement_in_force(conn, worker_id, supervisor_id)
 
     def _lapse_agreements_after_transfer(self, recordings: list[Any]) -> None:
         transfers = [r.domain_event for r in recordings
@@ -288,10 +271,8 @@ class SchedulingService:
     def _lapse_agreements(self, worker_id: str, previous_supervisor: str, on: date, actor: str) -> None:
         if self.background_projections:  # type: ignore[attr-defined]
             self.read_models.catch_up()  # type: ignore[attr-defined]
-        a = compliance_agreements
         with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
-            ids = conn.execute(select(a.c.agreement_id).where(a.c.worker_id == worker_id, a.c.lapsed_at.is_(None),
-                                                              a.c.supervisor_id == previous_supervisor)).scalars().all()
+            ids = unlapsed_agreements(conn, worker_id, previous_supervisor)
         lapsing = []
         for agreement_id in ids:
             agreement = self.get_agreement(agreement_id)

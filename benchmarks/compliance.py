@@ -8,8 +8,9 @@ Two paths, measured in the same run, both against a plain baseline:
                     rebuilt from the notification log (decryption included): the honest end-to-end rate.
   synthetic         --workers workers (default 10,000) with --months of sessions, each with its record drafted,
                     shared and signed by both: the same domain events, made by the real aggregates in memory
-                    (Worker, SupervisionSession, SupervisionRecord), fed to this module's handlers in batches of
-                    500 per transaction, as the projection runner does. This skips the event store and decryption
+                    (Worker, SupervisionSession, SupervisionRecord), fed to the handlers of the read models the
+                    dashboard reads (worker files, current records, supervision compliance) in batches of 500 per
+                    transaction, as the projection runner does. This skips the event store and decryption
                     (both measured in the app path), so it is the read model's own cost; the ~1.6 million events
                     would take hours to write through the app.
   plain baseline    the same number of rows, one per event, inserted with plain SQL (executemany, same batches).
@@ -39,12 +40,23 @@ from domain.supervision_record import SupervisionRecord  # noqa: E402
 from domain.workers import Worker  # noqa: E402
 from infrastructure.database import create_schema, make_engine  # noqa: E402
 from infrastructure.policy_packs import load_pack_by_name  # noqa: E402
+from projections import current_records, worker_files  # noqa: E402
 from projections import supervision_compliance as compliance  # noqa: E402
 from projections.schema import read_models  # noqa: E402
 
 START = date(2024, 12, 2)
 CATEGORIES = ["experienced"] * 6 + ["nqsw_asye", "returner", "overseas_recruited", "family_support", "agency"]
 BATCH = 500
+# The dashboard's facts: its own tables plus who is in post (worker files) and each record's signatures.
+FACT_MODULES = (worker_files, current_records, compliance)
+FACT_TABLES = [t for m in FACT_MODULES for t in m.TABLES]
+
+
+def apply(conn: Any, e: Any) -> None:
+    for module in FACT_MODULES:
+        handler = module.HANDLERS.get(type(e))
+        if handler:
+            handler(conn, e)
 PACK = load_pack_by_name("bcp")
 
 
@@ -117,15 +129,12 @@ def _session_events(worker: str, supervisor: str, day: date, cancelled: bool, wi
 
 
 def project(engine: Any, events: list[Any]) -> float:
-    """As the projection runner does: batches of 500 events a transaction, each event to its handler."""
-    handlers = compliance.HANDLERS
+    """As the projection runner does: batches of 500 events a transaction, each event to its handlers."""
     started = time.perf_counter()
     for i in range(0, len(events), BATCH):
         with engine.begin() as conn:
             for e in events[i:i + BATCH]:
-                handler = handlers.get(type(e))
-                if handler:
-                    handler(conn, e)
+                apply(conn, e)
     return time.perf_counter() - started
 
 
@@ -193,7 +202,7 @@ def incremental(engine: Any, workers: list[str], count: int) -> float:
         for e in _session_events(workers[n % len(workers)], supervisor, day, False, with_record=False):
             started = time.perf_counter()
             with engine.begin() as conn:
-                compliance.HANDLERS[type(e)](conn, e)
+                apply(conn, e)
             total += time.perf_counter() - started
     return total / (count // 2 * 2)
 
@@ -220,7 +229,7 @@ def bench_synthetic(backend: str, workers: int, months: int) -> None:
     with scratch_settings(backend) as settings:
         engine = make_engine(settings)
         create_schema(engine, settings)
-        read_models.create_all(engine, tables=list(compliance.TABLES))
+        read_models.create_all(engine, tables=FACT_TABLES)
         count, seconds, made, worker_ids = build(engine, workers, months)
         bulk = plain_baseline(engine, count, one_statement_a_row=False)
         baseline = plain_baseline(engine, count, one_statement_a_row=True)

@@ -56,7 +56,7 @@ from domain.workers import Worker  # noqa: E402
 from infrastructure.checkpoints import create_signing_key_file  # noqa: E402
 from infrastructure.keys import StagedKeys, data_keys  # noqa: E402
 from infrastructure.settings import Settings  # noqa: E402
-from projections.schema import projection_positions, read_models  # noqa: E402
+from projections.schema import read_model_positions, read_models  # noqa: E402
 
 CONTENT = {
     "session_date": "2018-05-02", "attendees": ["Supervisor", "Worker"], "agenda": ["Caseload", "Wellbeing"],
@@ -355,7 +355,7 @@ def plain_insert_of_read_models(app: SupervisionLedger) -> tuple[float, int]:
     copies = MetaData()
     pairs = []
     for table in read_models.sorted_tables:
-        if table is projection_positions:
+        if table is read_model_positions:
             continue
         copy = Table(f"bench_{table.name}", copies,
                      *[Column(c.name, c.type, primary_key=c.primary_key, autoincrement=False) for c in table.columns])

@@ -9,6 +9,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.authorisation import GrantTerms, Role, ScopeKind
 from domain.errors import DomainError, NotPermitted, OutOfOrder
+from domain.labels import ID_LENGTH, USERNAME_LENGTH, bounded
 from domain.timestamps import require_not_before, require_utc
 
 
@@ -66,6 +67,8 @@ class AccessGrant(Aggregate):
             raise DomainError("purpose must state why access is needed")
         if not scope_id.strip():
             raise DomainError("scope id must name the record, worker or supervisor")
+        bounded(scope_id, ID_LENGTH, "scope id")
+        bounded(grantee_username, USERNAME_LENGTH, "grantee username")
         require_utc(expires_at)
         if expires_at <= timestamp:
             raise DomainError("expires_at must be in the future")

@@ -12,6 +12,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import DomainError, OutOfOrder
+from domain.labels import ACTOR_LENGTH, bounded
 from domain.timestamps import require_not_before, require_utc
 
 
@@ -46,7 +47,7 @@ class LegalHold(Aggregate):
             raise DomainError(f"hold kind {kind!r} is not one of: {', '.join(k.value for k in HoldKind)}") from None
         if not reason.strip() or not reference.strip():
             raise DomainError("a legal hold needs a reason and a reference (e.g. the investigation number)")
-        return cls(worker_id, kind, reason.strip(), reference.strip(), actor, timestamp)
+        return cls(worker_id, kind, reason.strip(), reference.strip(), bounded(actor, ACTOR_LENGTH, "actor"), timestamp)
 
     @property
     def is_active(self) -> bool:

@@ -6,6 +6,7 @@ from enum import Enum
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import DomainError, OutOfOrder
+from domain.labels import ROLE_LENGTH, bounded
 from domain.policy import WorkerCategory  # one list of categories: the policy packs key their rules by it
 from domain.timestamps import require_not_before, require_utc
 
@@ -56,14 +57,14 @@ class Worker(Aggregate):
         require_utc(timestamp)
         if not name.strip():
             raise DomainError("name must not be empty")
-        if not role.strip():
-            raise DomainError("role must not be empty")
+        role = bounded(role, ROLE_LENGTH, "role")
+        organisation = bounded(organisation, ROLE_LENGTH, "organisation")
         try:
             WorkerCategory(category)
         except ValueError:
             allowed = ", ".join(c.value for c in WorkerCategory)
             raise DomainError(f"category {category!r} is not one of: {allowed}") from None
-        return cls(name.strip(), role.strip(), category, start_date, organisation, actor, timestamp)
+        return cls(name.strip(), role, category, start_date, organisation, actor, timestamp)
 
     def allocate_supervisor(self, supervisor_id: str, *, actor: str, timestamp: datetime) -> None:
         """The first supervisor; later changes are transfers, so the previous one is named."""

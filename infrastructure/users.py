@@ -17,6 +17,7 @@ from sqlalchemy import Column, DateTime, Engine, ForeignKey, String, Table, inse
 from sqlalchemy.exc import IntegrityError
 
 from domain.authorisation import Reader, Role
+from domain.labels import USERNAME_LENGTH
 from infrastructure.database import metadata
 
 TOKEN_PREFIX = "svl_"
@@ -25,7 +26,7 @@ users = Table(
     "users",
     metadata,
     Column("user_id", String(36), primary_key=True),
-    Column("username", String(64), nullable=False, unique=True),
+    Column("username", String(USERNAME_LENGTH), nullable=False, unique=True),
     Column("role", String(32), nullable=False),
     Column("worker_id", String(36), nullable=True, index=True),  # the member of staff this account is
     Column("external_subject", String(255), nullable=True, unique=True),  # an OIDC `sub`, when one is used
@@ -98,8 +99,8 @@ class UserDirectory:
 
     def add_user(self, username: str, role: str, *, worker_id: str | None = None, created_by: str) -> str:
         username = username.strip()
-        if not username or len(username) > 64:
-            raise UserError("username must be 1 to 64 characters")
+        if not username or len(username) > USERNAME_LENGTH:
+            raise UserError(f"username must be 1 to {USERNAME_LENGTH} characters")
         try:
             role_ = Role(role)
         except ValueError:

@@ -11,6 +11,7 @@ from sqlalchemy import Column, Connection, DateTime, Integer, String, Table, Tex
 
 from domain.access import AccessGrant
 from domain.access_log import AccessLogEntry
+from domain.labels import USERNAME_LENGTH
 from projections.schema import read_models
 
 access_log = Table(
@@ -19,7 +20,7 @@ access_log = Table(
     Column("entry_id", String(36), primary_key=True),
     Column("at", DateTime(timezone=True), nullable=False, index=True),
     Column("reader_user_id", String(36), nullable=False, index=True),
-    Column("reader_username", String(64), nullable=False),
+    Column("reader_username", String(USERNAME_LENGTH), nullable=False),
     Column("reader_role", String(32), nullable=False),
     Column("reader_worker_id", String(36)),
     Column("action", String(32), nullable=False),
@@ -44,7 +45,7 @@ access_grants = Table(
     read_models,
     Column("grant_id", String(36), primary_key=True),
     Column("grantee_user_id", String(36), nullable=False, index=True),
-    Column("grantee_username", String(64), nullable=False),
+    Column("grantee_username", String(USERNAME_LENGTH), nullable=False),
     Column("category", String(32), nullable=False),
     Column("purpose", Text, nullable=False),
     Column("scope_kind", String(16), nullable=False),
@@ -56,24 +57,28 @@ access_grants = Table(
     Column("revocation_reason", Text),
 )
 
+TABLES = (access_log, access_grants)
+# Built once and reused: constructing statements per event cost more than executing them.
+_INSERT_ENTRY = insert(access_log)
+_INSERT_GRANT = insert(access_grants)
+
 
 def _logged(conn: Connection, e: Any) -> None:
-    conn.execute(insert(access_log).values(
-        entry_id=str(e.originator_id), at=e.timestamp, reader_user_id=e.reader_user_id,
-        reader_username=e.reader_username, reader_role=e.reader_role, reader_worker_id=e.reader_worker_id,
-        action=e.action, worker_id=e.worker_id, record_id=e.record_id, record_version=e.record_version,
-        file_state=e.file_state, outcome=e.outcome, basis=e.basis, grant_id=e.grant_id, category=e.category,
-        purpose=e.purpose, stated_purpose=e.stated_purpose, refusal=e.refusal, reason=e.reason,
-        channel=e.channel, client=e.client[:128],
-    ))
+    conn.execute(_INSERT_ENTRY, {
+        "entry_id": str(e.originator_id), "at": e.timestamp, "reader_user_id": e.reader_user_id,
+        "reader_username": e.reader_username, "reader_role": e.reader_role, "reader_worker_id": e.reader_worker_id,
+        "action": e.action, "worker_id": e.worker_id, "record_id": e.record_id, "record_version": e.record_version,
+        "file_state": e.file_state, "outcome": e.outcome, "basis": e.basis, "grant_id": e.grant_id,
+        "category": e.category, "purpose": e.purpose, "stated_purpose": e.stated_purpose, "refusal": e.refusal,
+        "reason": e.reason, "channel": e.channel, "client": e.client[:128]})
 
 
 def _granted(conn: Connection, e: Any) -> None:
-    conn.execute(insert(access_grants).values(
-        grant_id=str(e.originator_id), grantee_user_id=e.grantee_user_id, grantee_username=e.grantee_username,
-        category=e.category, purpose=e.purpose, scope_kind=e.scope_kind, scope_id=e.scope_id,
-        expires_at=e.expires_at, granted_by=e.actor, granted_at=e.timestamp,
-    ))
+    conn.execute(_INSERT_GRANT, {
+        "grant_id": str(e.originator_id), "grantee_user_id": e.grantee_user_id,
+        "grantee_username": e.grantee_username, "category": e.category, "purpose": e.purpose,
+        "scope_kind": e.scope_kind, "scope_id": e.scope_id, "expires_at": e.expires_at, "granted_by": e.actor,
+        "granted_at": e.timestamp, "revoked_at": None, "revocation_reason": None})
 
 
 def _revoked(conn: Connection, e: Any) -> None:

@@ -1,25 +1,33 @@
-"""Current records: each record's state, versions, signatures and counts, from its events."""
-
-from typing import Any
+"""Read model: current records — each record's state, versions, signatures (with when each was recorded, for
+the compliance view's "as of" a day), counts, and its section of the worker's file after a transfer (hull)."""
 
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, update
 
 from domain.record_content import content_sha256
 from domain.retention import FileDestruction
 from domain.supervision_record import RecordState, SupervisionRecord
+from domain.workers import Worker
 from projections.schema import current_records
+
+TABLES = (current_records,)
+_INSERT = insert(current_records)
+_TO_PREVIOUS = (update(current_records)
+                .where(current_records.c.supervisee_id == bindparam("_worker"),
+                       current_records.c.file_section == "current")
+                .values(file_section="previous"))
 
 
 def _drafted(conn: Connection, e: Any) -> None:
-    conn.execute(insert(current_records).values(
-        record_id=str(e.originator_id), supervisee_id=e.supervisee_id, supervisor_id=e.supervisor_id,
-        state=RecordState.DRAFT.value, session_date=_date(e.content["session_date"]), content_version=1,
-        content_sha256=content_sha256(str(e.originator_id), 1, e.content), aggregate_version=e.originator_version,
-        open_amendment=False, disagreements=0, addenda=0, drafted_at=e.timestamp, updated_at=e.timestamp,
-        file_section="current", destroyed=False,
-    ))
+    conn.execute(_INSERT, {
+        "record_id": str(e.originator_id), "supervisee_id": e.supervisee_id, "supervisor_id": e.supervisor_id,
+        "state": RecordState.DRAFT.value, "session_date": _date(e.content["session_date"]), "content_version": 1,
+        "content_sha256": content_sha256(str(e.originator_id), 1, e.content),
+        "aggregate_version": e.originator_version, "open_amendment": False, "disagreements": 0, "addenda": 0,
+        "supervisee_signed_at": None, "supervisor_signed_at": None, "drafted_at": e.timestamp,
+        "updated_at": e.timestamp, "file_section": "current"})
 
 
 def _amended(conn: Connection, e: Any) -> None:
@@ -41,6 +49,8 @@ def _destroyed(conn: Connection, e: Any) -> None:
 
 HANDLERS = {
     FileDestruction.DestructionStarted: _destroyed,
+    # The worker's records move under "Previous Supervision" (hull).
+    Worker.TransferredToNewSupervisor: lambda c, e: c.execute(_TO_PREVIOUS, {"_worker": str(e.originator_id)}),
     SupervisionRecord.Drafted: _drafted,
     SupervisionRecord.SharedWithSupervisee: lambda c, e: _set(c, e, state=RecordState.SHARED.value),
     SupervisionRecord.AmendmentRequested: lambda c, e: _set(

@@ -5,8 +5,11 @@ dates, the rule that set them, and its holds. What is *due* is decided at query 
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Column, Connection, Date, DateTime, Integer, String, Table, insert, select, update
+from sqlalchemy import (
+    Column, Connection, Date, DateTime, Integer, String, Table, Text, bindparam, insert, select, update,
+)
 
+from domain.labels import ACTOR_LENGTH
 from domain.retention import FileDestruction, LegalHold
 from domain.workers import EmploymentState, Worker
 from projections.schema import read_models
@@ -18,7 +21,7 @@ retention_files = Table(
     Column("state", String(16), nullable=False, index=True),  # active | left | archived | destroying | destroyed
     Column("leaving_date", Date),
     Column("destruction_date", Date, index=True),
-    Column("rule", String(400)),
+    Column("rule", Text),  # the pack's rule with its policy quote: as long as the organisation wrote it
     Column("archived_at", DateTime(timezone=True)),
     Column("active_holds", Integer, nullable=False, default=0),
     Column("destruction_started_at", DateTime(timezone=True)),
@@ -34,14 +37,23 @@ legal_holds = Table(
     Column("worker_id", String(36), nullable=False, index=True),
     Column("kind", String(32), nullable=False),
     Column("placed_at", DateTime(timezone=True), nullable=False),
-    Column("placed_by", String(64), nullable=False),
+    Column("placed_by", String(ACTOR_LENGTH), nullable=False),
     Column("released_at", DateTime(timezone=True)),
 )
 
+# Kept after a destruction: the file's state, dates and holds are the record that it was destroyed lawfully (they
+# come from organisation-sealed events, so a rebuild recreates them exactly).
+TABLES = (retention_files, legal_holds)
+
+
+# Built once and reused: constructing statements per event cost more than executing them.
+_INSERT_FILE = insert(retention_files)
+_SET_STATEMENTS: dict[tuple[str, ...], Any] = {}
+
 
 def _joined(conn: Connection, e: Any) -> None:
-    conn.execute(insert(retention_files).values(worker_id=str(e.originator_id), state=EmploymentState.ACTIVE.value,
-                                                active_holds=0))
+    conn.execute(_INSERT_FILE, {"worker_id": str(e.originator_id), "state": EmploymentState.ACTIVE.value,
+                                "active_holds": 0})
 
 
 def _hold_placed(conn: Connection, e: Any) -> None:
@@ -64,8 +76,9 @@ def _hold_released(conn: Connection, e: Any) -> None:
 def _destruction_started(conn: Connection, e: Any) -> None:
     # After a rebuild the worker's own events are unreadable, so this event alone must recreate the row.
     _ensure_row(conn, e.worker_id)
+    # When it was archived came from the worker's own events, which go with the file.
     _set(conn, e.worker_id, state="destroying", leaving_date=e.leaving_date, destruction_date=e.destruction_date,
-         rule=e.rule, destruction_started_at=e.timestamp, destroyed_records=len(e.record_ids),
+         rule=e.rule, archived_at=None, destruction_started_at=e.timestamp, destroyed_records=len(e.record_ids),
          destroyed_events=e.event_count)
 
 
@@ -76,7 +89,13 @@ def _ensure_row(conn: Connection, worker_id: str) -> None:
 
 
 def _set(conn: Connection, worker_id: str, **values: Any) -> None:
-    conn.execute(update(retention_files).where(retention_files.c.worker_id == worker_id).values(**values))
+    columns = tuple(sorted(values))
+    statement = _SET_STATEMENTS.get(columns)
+    if statement is None:
+        statement = _SET_STATEMENTS[columns] = (
+            update(retention_files).where(retention_files.c.worker_id == bindparam("_worker"))
+            .values({c: bindparam(c) for c in columns}))
+    conn.execute(statement, {"_worker": worker_id, **values})
 
 
 HANDLERS: dict[type, Callable[[Any, Any], None]] = {

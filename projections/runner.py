@@ -1,95 +1,287 @@
-"""Keeps the read models up to date from the notification log, with the position tracked in the same
-transaction as the rows it produced: restart-safe, idempotent, rebuildable from zero.
+"""Keeps the read models up to date from the notification log. Each read model tracks its own position, in
+the same transaction as the rows it produced: restart-safe, idempotent, rebuildable from zero.
 
-The library's ProjectionRunner needs a recorder that supports subscriptions, which its SQLite
-recorder does not; this runner pulls from the notification log instead, on both backends.
+One event that fails in one read model stops that read model only, loudly: its position stays before the
+event, the event's notification id, class and the error (its kind and the database's message, never the
+values) are recorded, and every other read model keeps up. While it is stuck, any read of its tables raises
+ReadModelStuck (HTTP answers 503 saying why) instead of serving stale rows. `rebuild([name])` clears it.
+
+The library's ProjectionRunner needs a recorder that supports subscriptions, which its SQLite recorder does
+not; this runner pulls from the notification log instead, on both backends.
 """
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import (
+    CompoundSelect, Connection, Engine, MetaData, Select, Table, delete, event, insert, select, text, update,
+)
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlalchemy.sql import visitors
 
 from projections import access_log, current_records, retention_schedule, supervision_compliance, worker_files
-from projections.schema import projection_positions, read_models
+from projections.schema import read_model_positions, read_models
 
 Handler = Callable[[Connection, Any], None]
-# Each read-model module maps event classes to handlers; an event may feed several modules.
+# Each read model is a module with HANDLERS (event class -> handler) and the TABLES it alone writes.
 MODULES = (worker_files, current_records, access_log, retention_schedule, supervision_compliance)
-POSITION_NAME = "read_models"
+# Tables of earlier versions, now folded into the shared ones: dropped where an older database still has them.
+RETIRED = ("compliance_workers", "compliance_supervision", "compliance_records", "projection_positions")
 log = logging.getLogger(__name__)
+
+
+def name_of(module: ModuleType) -> str:
+    return module.__name__.rsplit(".", 1)[-1]
+
+
+NAMES = tuple(name_of(m) for m in MODULES)
+
+
+@dataclass(frozen=True)
+class ReadModelState:
+    name: str
+    position: int
+    stuck_at: int | None = None  # the notification id it failed on
+    stuck_event: str | None = None
+    stuck_error: str | None = None
+
+    @property
+    def stuck(self) -> bool:
+        return self.stuck_at is not None
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "position": self.position, "stuck_at": self.stuck_at,
+                "stuck_event": self.stuck_event, "stuck_error": self.stuck_error}
+
+
+class ReadModelStuck(Exception):
+    """A read of a read model that stopped on an event: what it serves would be out of date."""
+
+    def __init__(self, state: ReadModelState) -> None:
+        self.state = state
+        super().__init__(f"the {state.name} read model is stuck at notification {state.stuck_at} "
+                         f"({state.stuck_event}): {state.stuck_error}; its answers would be out of date, so "
+                         f"nothing was served. An administrator fixes the cause, then runs `svl rebuild {state.name}`")
+
+
+def describe(exc: BaseException) -> str:
+    """The error's kind and the database's own message: never the statement's parameters (they may hold
+    what the event said)."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        diag = getattr(exc.orig, "diag", None)  # psycopg: the primary message, without DETAIL (which has values)
+        message = getattr(diag, "message_primary", None) or str(exc.orig).splitlines()[0]
+        return f"{type(exc.orig).__name__}: {message}"[:400]
+    return type(exc).__name__
+
+
+def transient(exc: BaseException) -> bool:
+    """The database itself failed (connection, lock, disk): retry the whole batch later, mark nothing stuck.
+    SQLite reports a missing column as an OperationalError too, so its message decides there."""
+    if not isinstance(exc, OperationalError):
+        return False
+    if exc.connection_invalidated or exc.orig is None or type(exc.orig).__module__ != "sqlite3":
+        return True
+    message = str(exc.orig).lower()
+    return any(word in message for word in ("locked", "busy", "disk", "i/o", "full", "interrupt"))
+
+
+def fingerprint(module: ModuleType, engine: Engine) -> str:
+    """Of the read model's tables as this code declares them: a change means rebuild it from zero."""
+    ddl = []
+    for table in module.TABLES:
+        ddl.append(str(CreateTable(table).compile(dialect=engine.dialect)))
+        ddl.extend(sorted(str(CreateIndex(i).compile(dialect=engine.dialect)) for i in table.indexes))
+    return hashlib.sha256("\n".join(ddl).encode()).hexdigest()
 
 
 class ProjectionRunner:
     """`read(start, limit)` returns notifications (with `.id`); `decode(n)` returns the domain event,
-    or None when the event's key was destroyed (its content is gone; only the position moves)."""
+    or None when the event's key was destroyed (its content is gone; only the positions move)."""
 
     def __init__(
         self,
         engine: Engine,
         read: Callable[[int, int], Sequence[Any]],
         decode: Callable[[Any], Any | None],
-        extra_handlers: dict[type, Handler] | None = None,
         batch_size: int = 500,
     ) -> None:
         self.engine = engine
         self.read = read
         self.decode = decode
-        self.handlers: dict[type, list[Handler]] = {}
-        for handlers in [m.HANDLERS for m in MODULES] + [extra_handlers or {}]:
-            for event_class, handler in handlers.items():
-                self.handlers.setdefault(event_class, []).append(handler)
         self.batch_size = batch_size
+        self.handlers: dict[str, dict[type, Handler]] = {name_of(m): dict(m.HANDLERS) for m in MODULES}
+        self.tables: dict[str, tuple[Table, ...]] = {name_of(m): tuple(m.TABLES) for m in MODULES}
+        self._owner = {table.name: name for name, tables in self.tables.items() for table in tables}
+        self._stuck: dict[str, ReadModelState] = {}  # as last seen in the positions table
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        event.listen(engine, "before_execute", self._refuse_stuck_reads)
+
+    # -- tables and positions ----------------------------------------------------------------------
 
     def create_tables(self) -> None:
-        read_models.create_all(self.engine)
+        """Creates what is missing; a read model whose tables changed (or that has no position yet) is emptied
+        and recreated, and projects from zero on its next catch-up."""
+        read_model_positions.create(self.engine, checkfirst=True)
         with self.engine.begin() as conn:
-            if conn.execute(select(projection_positions.c.position)
-                            .where(projection_positions.c.name == POSITION_NAME)).first() is None:
-                conn.execute(insert(projection_positions).values(name=POSITION_NAME, position=0))
+            if conn.dialect.name == "postgresql":  # two processes starting at once: one sets the tables up
+                conn.execute(text("LOCK TABLE read_model_positions IN EXCLUSIVE MODE"))
+            for retired in RETIRED:
+                Table(retired, MetaData()).drop(conn, checkfirst=True)
+            known = {r.name: r.fingerprint for r in conn.execute(select(read_model_positions))}
+            for module in MODULES:
+                name, wanted = name_of(module), fingerprint(module, self.engine)
+                if known.get(name) == wanted:
+                    continue
+                if name in known or any(conn.dialect.has_table(conn, t.name) for t in module.TABLES):
+                    log.warning("the %s read model's tables changed: rebuilding it from zero", name)
+                for table in reversed(module.TABLES):
+                    table.drop(conn, checkfirst=True)
+                conn.execute(delete(read_model_positions).where(read_model_positions.c.name == name))
+                conn.execute(insert(read_model_positions).values(name=name, position=0, fingerprint=wanted))
+            read_models.create_all(conn)
+        self.states()
+
+    def states(self) -> list[ReadModelState]:
+        """Each read model's position, and where it is stuck if it is."""
+        with self.engine.connect() as conn:
+            states = self._read_states(conn)
+        return [states[name] for name in NAMES]
 
     def position(self) -> int:
-        with self.engine.connect() as conn:
-            return conn.execute(select(projection_positions.c.position)
-                                .where(projection_positions.c.name == POSITION_NAME)).scalar_one()
+        """How far every read model has projected (the least of their positions)."""
+        return min(s.position for s in self.states())
+
+    def stuck(self) -> list[ReadModelState]:
+        return [s for s in self.states() if s.stuck]
+
+    def _read_states(self, conn: Connection, lock: bool = False) -> dict[str, ReadModelState]:
+        query = select(read_model_positions)
+        if lock:  # PostgreSQL: one catcher-up at a time; SQLite: BEGIN IMMEDIATE already serialises
+            query = query.with_for_update()
+        states = {r.name: ReadModelState(r.name, r.position, r.stuck_at, r.stuck_event, r.stuck_error)
+                  for r in conn.execute(query)}
+        self._stuck = {name: s for name, s in states.items() if s.stuck}
+        return states
+
+    # -- projecting --------------------------------------------------------------------------------
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
-        """Processes every notification after the tracked position. Returns how many were processed."""
+        """Projects every notification after each read model's position into it. Returns how many
+        notifications were read. A read model that fails on an event is marked stuck; the others go on."""
         processed = 0
         while True:
             with self.engine.begin() as conn:
-                position = conn.execute(
-                    select(projection_positions.c.position)
-                    .where(projection_positions.c.name == POSITION_NAME)
-                    .with_for_update()  # PostgreSQL: one catcher-up at a time; SQLite: BEGIN IMMEDIATE
-                ).scalar_one()
-                batch = self.read(position + 1, self.batch_size)
+                live = {n: s.position for n, s in self._read_states(conn, lock=True).items() if not s.stuck}
+                if not live:
+                    return processed
+                batch = self.read(min(live.values()) + 1, self.batch_size)
                 if not batch:
                     return processed
-                self._apply(conn, batch)
-                conn.execute(projection_positions.update()
-                             .where(projection_positions.c.name == POSITION_NAME)
-                             .values(position=batch[-1].id))
+                events = [(n.id, self.decode(n)) for n in batch]
+                for name, position in live.items():
+                    pending = [(nid, e) for nid, e in events if nid > position]
+                    if pending:
+                        self._project(conn, name, pending)
             processed += len(batch)
             if progress:
                 progress(len(batch))
             if len(batch) < self.batch_size:  # a short batch was the end of the log
                 return processed
 
-    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
-        """Empties every read model and replays the whole log."""
+    def _project(self, conn: Connection, name: str, pending: list[tuple[int, Any]]) -> None:
+        handlers = self.handlers[name]
+        try:
+            with conn.begin_nested():
+                self._apply(conn, handlers, pending)
+            self._moved(conn, name, pending[-1][0])
+            return
+        except Exception as exc:  # noqa: BLE001 - find the event, below
+            if transient(exc):
+                raise
+        # Something in this batch fails in this read model: apply up to it, and stop there.
+        for nid, domain_event in pending:
+            try:
+                with conn.begin_nested():
+                    self._apply(conn, handlers, [(nid, domain_event)])
+            except Exception as exc:  # noqa: BLE001 - recorded and reported, never swallowed
+                if transient(exc):
+                    raise
+                error = describe(exc)
+                kind = type(domain_event).__qualname__
+                conn.execute(update(read_model_positions).where(read_model_positions.c.name == name)
+                             .values(stuck_at=nid, stuck_event=kind, stuck_error=error))
+                self._stuck[name] = ReadModelState(name, nid - 1, nid, kind, error)
+                log.error("read model %s is stuck at notification %d (%s): %s", name, nid, kind, error)
+                return
+            self._moved(conn, name, nid)
+
+    @staticmethod
+    def _apply(conn: Connection, handlers: dict[type, Handler], pending: Iterable[tuple[int, Any]]) -> None:
+        for _, domain_event in pending:
+            if domain_event is None:
+                continue
+            handler = handlers.get(type(domain_event))
+            if handler is not None:
+                handler(conn, domain_event)
+
+    @staticmethod
+    def _moved(conn: Connection, name: str, position: int) -> None:
+        conn.execute(update(read_model_positions).where(read_model_positions.c.name == name)
+                     .values(position=position))
+
+    def rebuild(self, names: Iterable[str] | None = None, progress: Callable[[int], None] | None = None) -> int:
+        """Empties the named read models (default: all), clears any stuck mark, and replays the whole log
+        into them. The others are untouched."""
+        chosen = list(NAMES if names is None else names)
+        unknown = sorted(set(chosen) - set(NAMES))
+        if unknown:
+            raise ValueError(f"no read model {', '.join(unknown)}: they are {', '.join(NAMES)}")
         with self.engine.begin() as conn:
-            for table in reversed(read_models.sorted_tables):
-                if table is not projection_positions:
-                    conn.execute(delete(table))
-            conn.execute(projection_positions.update()
-                         .where(projection_positions.c.name == POSITION_NAME).values(position=0))
+            self._read_states(conn, lock=True)
+            for name in chosen:
+                self._empty(conn, self.tables[name])
+                conn.execute(update(read_model_positions).where(read_model_positions.c.name == name)
+                             .values(position=0, stuck_at=None, stuck_event=None, stuck_error=None))
+                self._stuck.pop(name, None)
         return self.catch_up(progress)
+
+    @staticmethod
+    def _empty(conn: Connection, tables: Sequence[Table]) -> None:
+        if conn.dialect.name == "postgresql":
+            # Serial ids start again, so a rebuild numbers the rows exactly as the first projection did.
+            names = ", ".join(conn.dialect.identifier_preparer.quote(t.name) for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
+        else:  # SQLite gives an emptied table's INTEGER PRIMARY KEY 1 again
+            for table in reversed(tables):
+                conn.execute(delete(table))
+
+    # -- refusing stale answers --------------------------------------------------------------------
+
+    def _refuse_stuck_reads(self, conn: Any, clause: Any, *_: Any) -> None:
+        if not self._stuck or not isinstance(clause, (Select, CompoundSelect)):
+            return
+        for element in visitors.iterate(clause):
+            if isinstance(element, Table):
+                owner = self._owner.get(element.name)
+                if owner in self._stuck and self._still_stuck(conn, owner):
+                    raise ReadModelStuck(self._stuck[owner])
+
+    def _still_stuck(self, conn: Connection, name: str) -> bool:
+        """Another process may have rebuilt it since this one saw it stuck: asked on the reader's connection."""
+        row = conn.execute(select(read_model_positions).where(read_model_positions.c.name == name)).first()
+        if row is None or row.stuck_at is None:
+            self._stuck.pop(name, None)
+            return False
+        self._stuck[name] = ReadModelState(row.name, row.position, row.stuck_at, row.stuck_event, row.stuck_error)
+        return True
 
     # -- background mode: commands only poke; a thread projects in batches --------------------------
 
@@ -123,13 +315,8 @@ class ProjectionRunner:
                 return
             try:
                 self.catch_up()
-            except Exception:  # keep projecting after a transient failure; the position makes it safe
+            except Exception:  # the database itself failed: keep projecting; the positions make it safe
                 log.exception("projection catch-up failed; will retry")
 
-    def _apply(self, conn: Connection, batch: Iterable[Any]) -> None:
-        for notification in batch:
-            domain_event = self.decode(notification)
-            if domain_event is None:
-                continue
-            for handler in self.handlers.get(type(domain_event), ()):
-                handler(conn, domain_event)
+
+__all__ = ["MODULES", "NAMES", "ProjectionRunner", "ReadModelState", "ReadModelStuck", "describe", "name_of"]

@@ -1,18 +1,28 @@
-"""Read models are SQL tables on their own MetaData: rebuildable from the event log at any time.
+"""The read models' shared tables, on their own MetaData: rebuildable from the event log at any time.
 
-They hold ids, states, dates and counts — never names or free text — so the database file holds
-no plaintext of a record; content is read from the sealed events, through the access checks.
+`workers` and `supervision_periods` belong to the worker-files read model, `current_records` to the
+current-records one; the other read models' queries join them (supervision compliance reads a team, a
+leaving and a record's signatures from them, each with the moment it was recorded, so a past day can be
+recomputed as it stood). They hold ids, states, dates and counts — never names or free text — so the database
+holds no plaintext of a record; content is read from the sealed events, through the access checks.
 """
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Index, Integer, MetaData, String, Table, Text
+
+from domain.labels import ROLE_LENGTH
 
 read_models = MetaData()
 
-projection_positions = Table(
-    "projection_positions",
+# One row per read model: how far it has projected, and where it stopped if an event failed in it.
+read_model_positions = Table(
+    "read_model_positions",
     read_models,
     Column("name", String(64), primary_key=True),
     Column("position", BigInteger, nullable=False),
+    Column("fingerprint", String(64), nullable=False),  # of its tables: a changed schema is rebuilt from zero
+    Column("stuck_at", BigInteger),  # the notification id it failed on
+    Column("stuck_event", String(200)),  # that event's class, e.g. LegalHold.LegalHoldPlaced
+    Column("stuck_error", Text),  # the error's kind and the database's message, never the values
 )
 
 current_records = Table(
@@ -20,7 +30,7 @@ current_records = Table(
     read_models,
     Column("record_id", String(36), primary_key=True),
     Column("supervisee_id", String(36), nullable=False, index=True),
-    Column("supervisor_id", String(36), nullable=False, index=True),
+    Column("supervisor_id", String(36), nullable=False, index=True),  # who drafted it, and alone may sign it
     Column("state", String(32), nullable=False, index=True),
     Column("session_date", Date, nullable=False),
     Column("content_version", Integer, nullable=False),
@@ -34,30 +44,34 @@ current_records = Table(
     Column("drafted_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("file_section", String(16), nullable=False, default="current"),  # "current" | "previous"
-    Column("destroyed", Boolean, nullable=False, default=False),
 )
+# Nearly every record is signed: the unsigned ones are found by this index, not by reading them all.
+Index("ix_current_records_supervisor_signed_at", current_records.c.supervisor_signed_at)
 
 workers = Table(
     "workers",
     read_models,
     Column("worker_id", String(36), primary_key=True),
-    Column("role", String(200), nullable=False),
+    Column("role", String(ROLE_LENGTH), nullable=False),
     Column("category", String(32), nullable=False, index=True),
     Column("start_date", Date, nullable=False),
-    Column("organisation", String(64), nullable=False),
+    Column("organisation", String(ROLE_LENGTH), nullable=False),
     Column("supervisor_id", String(36), index=True),
     Column("state", String(16), nullable=False),
     Column("leaving_date", Date),
+    Column("left_at", DateTime(timezone=True)),  # when the leaving was recorded: unknown to earlier days
     Column("destruction_date", Date),
     Column("joined_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# Who supervised whom, when: a team "as of" a day, and the day an agreement lapsed at a transfer.
 supervision_periods = Table(
     "supervision_periods",
     read_models,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("worker_id", String(36), nullable=False, index=True),
+    # Keyed by the worker's event that began it, not a serial id: a rebuild after a destruction numbers the same.
+    Column("worker_id", String(36), primary_key=True),
+    Column("started_version", Integer, primary_key=True),
     Column("supervisor_id", String(36), nullable=False, index=True),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True)),

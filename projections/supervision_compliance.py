@@ -1,5 +1,9 @@
 """Read model SupervisionCompliance: the facts behind "who is overdue", each with the moment it was recorded.
 
+Its own tables hold sessions, the session date of each record version, agreements and cases; who is in post,
+under whom, and each record's signatures it reads from the worker-files and current-records read models, which
+record when each of those facts was recorded too (one read model per fact).
+
 Rows hold ids, dates, minutes, reasons from fixed lists and timestamps, never names or free text. Nothing is
 "overdue" in a row: due dates depend on the pack and the day asked about, so they are computed at query time
 (domain/compliance.py) from the facts recorded by the end of that day. That is what lets a past month's report
@@ -12,37 +16,17 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import (
-    Boolean, Column, Connection, Date, DateTime, Index, Integer, String, Table, and_, bindparam, func, insert,
-    literal, or_, select, union_all, update,
+    Boolean, Column, Connection, Date, DateTime, Index, Integer, String, Table, Text, and_, bindparam, delete, func,
+    insert, literal, or_, select, union_all, update,
 )
 
 from domain.agreements import SupervisionAgreement
 from domain.case_supervision import CaseSupervision
 from domain.compliance import AgreementFact, Cancellation, CaseFact, OpenRecord, WorkerFacts
+from domain.retention import FileDestruction
 from domain.sessions import SupervisionSession
 from domain.supervision_record import SupervisionRecord
-from domain.workers import Worker
-from projections.schema import read_models
-
-compliance_workers = Table(
-    "compliance_workers", read_models,
-    Column("worker_id", String(36), primary_key=True),
-    Column("category", String(32), nullable=False),
-    Column("start_date", Date, nullable=False),
-    Column("joined_at", DateTime(timezone=True), nullable=False),
-    Column("left_on", Date),
-    Column("left_at", DateTime(timezone=True)),
-)
-
-# Who supervised whom, when: a team "as of" a day, and the day an agreement lapsed at a transfer.
-compliance_supervision = Table(
-    "compliance_supervision", read_models,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("worker_id", String(36), nullable=False, index=True),
-    Column("supervisor_id", String(36), nullable=False, index=True),
-    Column("from_at", DateTime(timezone=True), nullable=False),
-    Column("to_at", DateTime(timezone=True)),
-)
+from projections.schema import current_records, read_models, supervision_periods, workers
 
 compliance_sessions = Table(
     "compliance_sessions", read_models,
@@ -66,17 +50,8 @@ compliance_sessions = Table(
     Column("rebooked_at", DateTime(timezone=True)),
 )
 
-# One row per record; its session date per content version lives in compliance_record_dates.
-compliance_records = Table(
-    "compliance_records", read_models,
-    Column("record_id", String(36), primary_key=True),
-    Column("worker_id", String(36), nullable=False, index=True),
-    Column("supervisor_id", String(36), nullable=False),  # who drafted it, and alone may sign it as supervisor
-    Column("drafted_at", DateTime(timezone=True), nullable=False),
-    Column("supervisee_signed_at", DateTime(timezone=True)),
-    Column("locked_at", DateTime(timezone=True)),
-)
-
+# A record's session date per content version, with when it was recorded and superseded; the rest of the record
+# (who drafted it, its signatures) is in current_records.
 compliance_record_dates = Table(
     "compliance_record_dates", read_models,
     Column("record_id", String(36), primary_key=True),
@@ -105,8 +80,8 @@ compliance_agreements = Table(
 
 compliance_agreement_reviews = Table(
     "compliance_agreement_reviews", read_models,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("agreement_id", String(36), nullable=False, index=True),
+    Column("agreement_id", String(36), primary_key=True),
+    Column("version", Integer, primary_key=True),  # of the event that recorded it
     Column("reviewed_on", Date, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
@@ -121,17 +96,17 @@ compliance_cases = Table(
 
 compliance_case_ratings = Table(
     "compliance_case_ratings", read_models,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("case_id", String(36), nullable=False, index=True),
-    Column("rating", String(64)),  # NULL: unrated
+    Column("case_id", String(36), primary_key=True),
+    Column("version", Integer, primary_key=True),  # of the event that recorded it
+    Column("rating", Text),  # a rating the pack names (NULL: unrated)
     Column("approved", Boolean, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
 
 compliance_case_discussions = Table(
     "compliance_case_discussions", read_models,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("case_id", String(36), nullable=False, index=True),
+    Column("case_id", String(36), primary_key=True),
+    Column("version", Integer, primary_key=True),  # of the event that recorded it
     Column("discussed_on", Date, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
@@ -140,12 +115,9 @@ compliance_case_discussions = Table(
 Index("ix_compliance_sessions_worker_held", compliance_sessions.c.worker_id, compliance_sessions.c.held_on)
 Index("ix_compliance_record_dates_worker_date", compliance_record_dates.c.worker_id,
       compliance_record_dates.c.session_date)
-# Nearly every record is signed: the unsigned ones are found by this index, not by reading them all.
-Index("ix_compliance_records_locked_at", compliance_records.c.locked_at)
 
-TABLES = (compliance_workers, compliance_supervision, compliance_sessions, compliance_records,
-          compliance_record_dates, compliance_agreements, compliance_agreement_reviews, compliance_cases,
-          compliance_case_ratings, compliance_case_discussions)
+TABLES = (compliance_sessions, compliance_record_dates, compliance_agreements, compliance_agreement_reviews,
+          compliance_cases, compliance_case_ratings, compliance_case_discussions)
 
 
 # --- handlers: facts from events -----------------------------------------------------------------------------
@@ -164,82 +136,57 @@ def _updater(table: Table, key: str, **mapping: Callable[[Any], Any]) -> Callabl
     return handle
 
 
-def _joined(conn: Connection, e: Any) -> None:
-    conn.execute(insert(compliance_workers), {"worker_id": str(e.originator_id), "category": e.category,
-                                              "start_date": e.start_date, "joined_at": e.timestamp})
-
-
-def _end_period(conn: Connection, worker_id: str, at: datetime) -> None:
-    conn.execute(update(compliance_supervision)
-                 .where(compliance_supervision.c.worker_id == worker_id, compliance_supervision.c.to_at.is_(None))
-                 .values(to_at=at))
-
-
-def _supervised(conn: Connection, e: Any) -> None:
-    worker_id = str(e.originator_id)
-    supervisor = getattr(e, "new_supervisor_id", None) or e.supervisor_id
-    _end_period(conn, worker_id, e.timestamp)
-    conn.execute(insert(compliance_supervision),
-                 {"worker_id": worker_id, "supervisor_id": supervisor, "from_at": e.timestamp})
-
-
-def _left(conn: Connection, e: Any) -> None:
-    _end_period(conn, str(e.originator_id), e.timestamp)
-    conn.execute(update(compliance_workers).where(compliance_workers.c.worker_id == str(e.originator_id))
-                 .values(left_on=e.leaving_date, left_at=e.timestamp))
+_INSERT_SESSION = insert(compliance_sessions)
+_INSERT_AGREEMENT = insert(compliance_agreements)
 
 
 def _scheduled(conn: Connection, e: Any) -> None:
-    conn.execute(insert(compliance_sessions), {
+    conn.execute(_INSERT_SESSION, {
         "session_id": str(e.originator_id), "worker_id": e.supervisee_id, "supervisor_id": e.supervisor_id,
         "scheduled_for": e.starts_at.date(), "scheduled_at": e.timestamp, "planned_minutes": e.planned_minutes,
         "rebooks": e.rebooks})
 
 
+_INSERT_RECORD_DATE = insert(compliance_record_dates)
+
+
 def _drafted(conn: Connection, e: Any) -> None:
-    record_id = str(e.originator_id)
-    conn.execute(insert(compliance_records), {"record_id": record_id, "worker_id": e.supervisee_id,
-                                              "supervisor_id": e.supervisor_id, "drafted_at": e.timestamp})
-    _insert_record_date(conn, e)
+    _insert_record_date(conn, e, e.supervisee_id)
 
 
-def _insert_record_date(conn: Connection, e: Any) -> None:
-    conn.execute(insert(compliance_record_dates), {
-        "record_id": str(e.originator_id), "aggregate_version": e.originator_version,
-        "worker_id": e.supervisee_id if hasattr(e, "supervisee_id") else _record_worker(conn, e),
-        "session_date": _date(e.content["session_date"]), "recorded_at": e.timestamp})
-
-
-def _record_worker(conn: Connection, e: Any) -> str:
-    return conn.execute(select(compliance_records.c.worker_id)
-                        .where(compliance_records.c.record_id == str(e.originator_id))).scalar_one()
+def _insert_record_date(conn: Connection, e: Any, worker_id: str) -> None:
+    conn.execute(_INSERT_RECORD_DATE, {
+        "record_id": str(e.originator_id), "aggregate_version": e.originator_version, "worker_id": worker_id,
+        "session_date": _date(e.content["session_date"]), "recorded_at": e.timestamp, "superseded_at": None})
 
 
 def _amended(conn: Connection, e: Any) -> None:
     """A new session date is a new fact from now on; the old one stays true for earlier days."""
     record_id = str(e.originator_id)
-    current = conn.execute(select(compliance_record_dates.c.session_date).where(
+    current = conn.execute(select(compliance_record_dates.c.session_date, compliance_record_dates.c.worker_id).where(
         compliance_record_dates.c.record_id == record_id,
-        compliance_record_dates.c.superseded_at.is_(None))).scalar_one_or_none()
-    new_date = _date(e.content["session_date"])
-    if current == new_date:
+        compliance_record_dates.c.superseded_at.is_(None))).one()
+    if current.session_date == _date(e.content["session_date"]):
         return
     conn.execute(update(compliance_record_dates).where(compliance_record_dates.c.record_id == record_id,
                                                        compliance_record_dates.c.superseded_at.is_(None))
                  .values(superseded_at=e.timestamp))
-    _insert_record_date(conn, e)
+    _insert_record_date(conn, e, current.worker_id)
 
 
 def _agreement_drafted(conn: Connection, e: Any) -> None:
-    conn.execute(insert(compliance_agreements), {
+    conn.execute(_INSERT_AGREEMENT, {
         "agreement_id": str(e.originator_id), "worker_id": e.supervisee_id, "supervisor_id": e.supervisor_id,
         "drafted_at": e.timestamp, "replaces": e.replaces})
 
 
+_SIGNED_BY = {party: _updater(compliance_agreements, "agreement_id", **{
+    f"{party}_signed_on": lambda e: e.signed_on, f"{party}_signed_at": lambda e: e.timestamp})
+    for party in ("supervisee", "supervisor")}
+
+
 def _agreement_signed(conn: Connection, e: Any) -> None:
-    party = "supervisee" if e.party == "supervisee" else "supervisor"
-    conn.execute(update(compliance_agreements).where(compliance_agreements.c.agreement_id == str(e.originator_id))
-                 .values({f"{party}_signed_on": e.signed_on, f"{party}_signed_at": e.timestamp}))
+    _SIGNED_BY["supervisee" if e.party == "supervisee" else "supervisor"](conn, e)
 
 
 def _insert(table: Table, **mapping: Callable[[Any], Any]) -> Callable[[Connection, Any], None]:
@@ -255,13 +202,25 @@ def _date(value: Any) -> date:
 
 
 _ID = lambda e: str(e.originator_id)  # noqa: E731
+_VERSION = lambda e: e.originator_version  # noqa: E731
 _AT = lambda e: e.timestamp  # noqa: E731
 
+
+def _destroyed(conn: Connection, e: Any) -> None:
+    """The file is being destroyed: every fact about the worker goes (the worker and their records go from
+    worker_files and current_records)."""
+    worker = e.worker_id
+    agreements = select(compliance_agreements.c.agreement_id).where(compliance_agreements.c.worker_id == worker)
+    cases = select(compliance_cases.c.case_id).where(compliance_cases.c.worker_id == worker)
+    conn.execute(delete(compliance_agreement_reviews).where(compliance_agreement_reviews.c.agreement_id.in_(agreements)))
+    conn.execute(delete(compliance_case_ratings).where(compliance_case_ratings.c.case_id.in_(cases)))
+    conn.execute(delete(compliance_case_discussions).where(compliance_case_discussions.c.case_id.in_(cases)))
+    for table in (compliance_agreements, compliance_cases, compliance_sessions, compliance_record_dates):
+        conn.execute(delete(table).where(table.c.worker_id == worker))
+
+
 HANDLERS: dict[type, Callable[[Any, Any], None]] = {
-    Worker.Joined: _joined,
-    Worker.SupervisorAllocated: _supervised,
-    Worker.TransferredToNewSupervisor: _supervised,
-    Worker.Left: _left,
+    FileDestruction.DestructionStarted: _destroyed,
     SupervisionSession.Scheduled: _scheduled,
     SupervisionSession.Held: _updater(compliance_sessions, "session_id", held_on=lambda e: e.held_on, held_at=_AT,
                                       actual_minutes=lambda e: e.actual_minutes,
@@ -274,18 +233,16 @@ HANDLERS: dict[type, Callable[[Any, Any], None]] = {
                                           rebooked_as=lambda e: e.new_session_id, rebooked_at=_AT),
     SupervisionRecord.Drafted: _drafted,
     SupervisionRecord.Amended: _amended,
-    SupervisionRecord.SignedBySupervisee: _updater(compliance_records, "record_id", supervisee_signed_at=_AT),
-    SupervisionRecord.SignedBySupervisor: _updater(compliance_records, "record_id", locked_at=_AT),
     SupervisionAgreement.Drafted: _agreement_drafted,
     SupervisionAgreement.Signed: _agreement_signed,
-    SupervisionAgreement.Reviewed: _insert(compliance_agreement_reviews, agreement_id=_ID,
+    SupervisionAgreement.Reviewed: _insert(compliance_agreement_reviews, agreement_id=_ID, version=_VERSION,
                                            reviewed_on=lambda e: e.reviewed_on, recorded_at=_AT),
     SupervisionAgreement.Lapsed: _updater(compliance_agreements, "agreement_id", lapsed_on=lambda e: e.lapsed_on,
                                           lapsed_at=_AT, lapse_reason=lambda e: e.reason),
     CaseSupervision.Opened: _insert(compliance_cases, case_id=_ID, worker_id=lambda e: e.worker_id, opened_at=_AT),
-    CaseSupervision.Rated: _insert(compliance_case_ratings, case_id=_ID, rating=lambda e: e.rating,
+    CaseSupervision.Rated: _insert(compliance_case_ratings, case_id=_ID, version=_VERSION, rating=lambda e: e.rating,
                                    approved=lambda e: e.approved_by is not None, recorded_at=_AT),
-    CaseSupervision.Discussed: _insert(compliance_case_discussions, case_id=_ID,
+    CaseSupervision.Discussed: _insert(compliance_case_discussions, case_id=_ID, version=_VERSION,
                                        discussed_on=lambda e: e.discussed_on, recorded_at=_AT),
     CaseSupervision.Closed: _updater(compliance_cases, "case_id", closed_at=_AT),
 }
@@ -315,15 +272,15 @@ def active_workers(conn: Connection, on: date, known_by: datetime, scope: Scope 
                    first: date | None = None) -> list[dict]:
     """Workers in post on `on` (or at any time from `first` to `on`) as known at `known_by`, each with
     their supervisor on `on`."""
-    w, p = compliance_workers, compliance_supervision
+    w, p = workers, supervision_periods
     end_of_day = cutoff_for(on)
-    period = select(p.c.worker_id, p.c.supervisor_id, p.c.from_at).where(
-        p.c.from_at < end_of_day, or_(p.c.to_at.is_(None), p.c.to_at >= end_of_day)).subquery()
-    query = (select(w.c.worker_id, w.c.category, w.c.start_date, w.c.joined_at, w.c.left_on, w.c.left_at,
-                    period.c.supervisor_id, period.c.from_at.label("supervisor_from"))
+    period = select(p.c.worker_id, p.c.supervisor_id, p.c.started_at).where(
+        p.c.started_at < end_of_day, or_(p.c.ended_at.is_(None), p.c.ended_at >= end_of_day)).subquery()
+    query = (select(w.c.worker_id, w.c.category, w.c.start_date, w.c.joined_at, w.c.leaving_date.label("left_on"),
+                    w.c.left_at, period.c.supervisor_id, period.c.started_at.label("supervisor_from"))
              .select_from(w.outerjoin(period, period.c.worker_id == w.c.worker_id))
              .where(w.c.joined_at < known_by, w.c.start_date <= on,
-                    or_(w.c.left_at.is_(None), w.c.left_at >= known_by, w.c.left_on >= (first or on))))
+                    or_(w.c.left_at.is_(None), w.c.left_at >= known_by, w.c.leaving_date >= (first or on))))
     if scope.team is not None:
         query = query.where(period.c.supervisor_id == scope.team)
     if scope.worker_ids is not None:
@@ -426,10 +383,13 @@ def _date_known(d: Any, cutoff: datetime) -> Any:
 def _open_records(conn: Connection, cutoff: datetime, as_of: date, ids: list[str] | None
                   ) -> dict[str, list[OpenRecord]]:
     """Records not signed by both; `drafted_by` tells a record frozen at a transfer from one still in hand."""
-    r, d = compliance_records, compliance_record_dates
+    r, d = current_records, compliance_record_dates
     # Filter the few unsigned records first, then look their dates up by key: most records are long signed.
-    unsigned = union_all(*(select(r).where(r.c.drafted_at < cutoff, not_locked, _worker_filter(r.c.worker_id, ids))
-                           for not_locked in (r.c.locked_at.is_(None), r.c.locked_at >= cutoff))).subquery()
+    columns = (r.c.record_id, r.c.supervisee_id.label("worker_id"), r.c.supervisee_signed_at, r.c.supervisor_id)
+    unsigned = union_all(*(select(*columns).where(r.c.drafted_at < cutoff, not_locked,
+                                                  _worker_filter(r.c.supervisee_id, ids))
+                           for not_locked in (r.c.supervisor_signed_at.is_(None),
+                                              r.c.supervisor_signed_at >= cutoff))).subquery()
     rows = conn.execute(select(unsigned.c.record_id, unsigned.c.worker_id, d.c.session_date,
                                unsigned.c.supervisee_signed_at, unsigned.c.supervisor_id)
                         .join(d, d.c.record_id == unsigned.c.record_id)
@@ -517,14 +477,15 @@ def _with_derived_lapse(agreements: Iterable[AgreementFact], supervisor_id: str 
 
 def _cases(conn: Connection, cutoff: datetime, ids: list[str] | None) -> dict[str, list[CaseFact]]:
     c, rt, dc = compliance_cases, compliance_case_ratings, compliance_case_discussions
-    latest_rating = (select(rt.c.case_id, func.max(rt.c.id).label("rating_id"))
+    latest_rating = (select(rt.c.case_id, func.max(rt.c.version).label("rating_version"))
                      .where(rt.c.recorded_at < cutoff).group_by(rt.c.case_id).subquery())
     discussed = (select(dc.c.case_id, func.max(dc.c.discussed_on).label("last_discussed"))
                  .where(dc.c.recorded_at < cutoff).group_by(dc.c.case_id).subquery())
     rows = conn.execute(
         select(c.c.case_id, c.c.worker_id, c.c.opened_at, rt.c.rating, rt.c.approved, discussed.c.last_discussed)
         .select_from(c.outerjoin(latest_rating, latest_rating.c.case_id == c.c.case_id)
-                     .outerjoin(rt, rt.c.id == latest_rating.c.rating_id)
+                     .outerjoin(rt, and_(rt.c.case_id == latest_rating.c.case_id,
+                                         rt.c.version == latest_rating.c.rating_version))
                      .outerjoin(discussed, discussed.c.case_id == c.c.case_id))
         .where(c.c.opened_at < cutoff, _not_yet(c.c.closed_at, cutoff), _worker_filter(c.c.worker_id, ids)))
     found: dict[str, list[CaseFact]] = {}
@@ -573,6 +534,43 @@ def load_month(conn: Connection, first: date, last: date, as_of: date, scope: Sc
                        tuple(minutes.get(w["worker_id"], ())), cancelled.get(w["worker_id"], 0)) for w in workers]
 
 
+def sessions_of(conn: Connection, worker_id: str | None = None, supervisor_id: str | None = None) -> list[dict]:
+    """Sessions (dates, minutes, states), newest first."""
+    s = compliance_sessions
+    query = select(s).order_by(s.c.scheduled_for.desc(), s.c.session_id)
+    if worker_id is not None:
+        query = query.where(s.c.worker_id == worker_id)
+    if supervisor_id is not None:
+        query = query.where(s.c.supervisor_id == supervisor_id)
+    rows = [dict(r._mapping) for r in conn.execute(query)]
+    for row in rows:
+        row["state"] = "held" if row["held_at"] else "cancelled" if row["cancelled_at"] else "scheduled"
+    return rows
+
+
+def agreements_of(conn: Connection, worker_id: str | None = None) -> list[dict]:
+    a = compliance_agreements
+    query = select(a).order_by(a.c.drafted_at.desc())
+    if worker_id is not None:
+        query = query.where(a.c.worker_id == worker_id)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def agreement_in_force(conn: Connection, worker_id: str, supervisor_id: str) -> str | None:
+    """The latest agreement between the two that both signed and that has not lapsed."""
+    a = compliance_agreements
+    return conn.execute(select(a.c.agreement_id).where(
+        a.c.worker_id == worker_id, a.c.supervisor_id == supervisor_id, a.c.lapsed_at.is_(None),
+        a.c.supervisee_signed_at.is_not(None), a.c.supervisor_signed_at.is_not(None))
+        .order_by(a.c.drafted_at.desc()).limit(1)).scalar()
+
+
+def unlapsed_agreements(conn: Connection, worker_id: str, supervisor_id: str) -> list[str]:
+    a = compliance_agreements
+    return list(conn.execute(select(a.c.agreement_id).where(
+        a.c.worker_id == worker_id, a.c.lapsed_at.is_(None), a.c.supervisor_id == supervisor_id)).scalars())
+
+
 def joined_on(row: dict) -> date:
     return _aware(row["joined_at"]).date()
 
@@ -581,4 +579,5 @@ def sessions_count(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(compliance_sessions)).scalar_one()
 
 
-__all__ = ["HANDLERS", "Scope", "TABLES", "cutoff_for", "joined_on", "load_facts", "load_month"]
+__all__ = ["HANDLERS", "Scope", "TABLES", "agreement_in_force", "agreements_of", "cutoff_for", "joined_on",
+           "load_facts", "load_month", "sessions_of", "unlapsed_agreements"]

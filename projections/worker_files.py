@@ -1,45 +1,44 @@
-"""Each worker's file: who supervises them now, every earlier supervision period, and which of their
-records sit under "Previous Supervision" after a transfer (hull)."""
+"""Read model: each worker's file — who supervises them now and every earlier supervision period, with
+when each fact was recorded (the compliance view reads a team and a leaving "as of" a day from here)."""
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, update
+from sqlalchemy import Connection, bindparam, delete, insert, update
 
 from domain.retention import FileDestruction
 from domain.workers import EmploymentState, Worker
-from projections.schema import current_records, supervision_periods, workers
+from projections.schema import supervision_periods, workers
+
+TABLES = (workers, supervision_periods)
+
+# Built once and reused: constructing statements per event cost more than executing them.
+_INSERT_WORKER = insert(workers)
+_INSERT_PERIOD = insert(supervision_periods)
+_END_PERIOD = (update(supervision_periods)
+               .where(supervision_periods.c.worker_id == bindparam("_worker"), supervision_periods.c.ended_at.is_(None))
+               .values(ended_at=bindparam("ended_at"), ended_by=bindparam("ended_by")))
 
 
 def _joined(conn: Connection, e: Any) -> None:
-    conn.execute(insert(workers).values(
-        worker_id=str(e.originator_id), role=e.role, category=e.category, start_date=e.start_date,
-        organisation=e.organisation, supervisor_id=None, state=EmploymentState.ACTIVE.value,
-        joined_at=e.timestamp, updated_at=e.timestamp,
-    ))
+    conn.execute(_INSERT_WORKER, {
+        "worker_id": str(e.originator_id), "role": e.role, "category": e.category, "start_date": e.start_date,
+        "organisation": e.organisation, "supervisor_id": None, "state": EmploymentState.ACTIVE.value,
+        "leaving_date": None, "left_at": None, "destruction_date": None, "joined_at": e.timestamp,
+        "updated_at": e.timestamp})
 
 
-def _allocated(conn: Connection, e: Any) -> None:
-    _set(conn, e, supervisor_id=e.supervisor_id)
-    conn.execute(insert(supervision_periods).values(
-        worker_id=str(e.originator_id), supervisor_id=e.supervisor_id, started_at=e.timestamp))
-
-
-def _transferred(conn: Connection, e: Any) -> None:
+def _supervised(conn: Connection, e: Any, supervisor_id: str, reason: str) -> None:
     worker_id = str(e.originator_id)
-    _end_period(conn, worker_id, e.timestamp, "transfer")
-    conn.execute(insert(supervision_periods).values(
-        worker_id=worker_id, supervisor_id=e.new_supervisor_id, started_at=e.timestamp))
-    _set(conn, e, supervisor_id=e.new_supervisor_id)
-    conn.execute(
-        update(current_records)
-        .where(current_records.c.supervisee_id == worker_id, current_records.c.file_section == "current")
-        .values(file_section="previous")
-    )
+    _end_period(conn, worker_id, e.timestamp, reason)
+    conn.execute(_INSERT_PERIOD, {"worker_id": worker_id, "started_version": e.originator_version,
+                                  "supervisor_id": supervisor_id, "started_at": e.timestamp, "ended_at": None,
+                                  "ended_by": None})
+    _set(conn, e, supervisor_id=supervisor_id)
 
 
 def _left(conn: Connection, e: Any) -> None:
     _end_period(conn, str(e.originator_id), e.timestamp, "leaving")
-    _set(conn, e, state=EmploymentState.LEFT.value, leaving_date=e.leaving_date)
+    _set(conn, e, state=EmploymentState.LEFT.value, leaving_date=e.leaving_date, left_at=e.timestamp)
 
 
 def _destroyed(conn: Connection, e: Any) -> None:
@@ -51,8 +50,8 @@ def _destroyed(conn: Connection, e: Any) -> None:
 HANDLERS = {
     FileDestruction.DestructionStarted: _destroyed,
     Worker.Joined: _joined,
-    Worker.SupervisorAllocated: _allocated,
-    Worker.TransferredToNewSupervisor: _transferred,
+    Worker.SupervisorAllocated: lambda c, e: _supervised(c, e, e.supervisor_id, "allocation"),
+    Worker.TransferredToNewSupervisor: lambda c, e: _supervised(c, e, e.new_supervisor_id, "transfer"),
     Worker.Left: _left,
     Worker.Archived: lambda c, e: _set(
         c, e, state=EmploymentState.ARCHIVED.value, destruction_date=e.destruction_date),
@@ -60,13 +59,21 @@ HANDLERS = {
 
 
 def _end_period(conn: Connection, worker_id: str, at: Any, reason: str) -> None:
-    conn.execute(
-        update(supervision_periods)
-        .where(supervision_periods.c.worker_id == worker_id, supervision_periods.c.ended_at.is_(None))
-        .values(ended_at=at, ended_by=reason)
-    )
+    conn.execute(_END_PERIOD, {"_worker": worker_id, "ended_at": at, "ended_by": reason})
 
 
 def _set(conn: Connection, e: Any, **values: Any) -> None:
-    conn.execute(update(workers).where(workers.c.worker_id == str(e.originator_id))
-                 .values(updated_at=e.timestamp, **values))
+    conn.execute(_set_statement(tuple(sorted(values))), {"_worker": str(e.originator_id), "updated_at": e.timestamp,
+                                                          **values})
+
+
+_SET_STATEMENTS: dict[tuple[str, ...], Any] = {}
+
+
+def _set_statement(columns: tuple[str, ...]) -> Any:
+    statement = _SET_STATEMENTS.get(columns)
+    if statement is None:
+        statement = _SET_STATEMENTS[columns] = (
+            update(workers).where(workers.c.worker_id == bindparam("_worker"))
+            .values(updated_at=bindparam("updated_at"), **{c: bindparam(c) for c in columns}))
+    return statement

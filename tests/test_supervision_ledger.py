@@ -91,7 +91,7 @@ def test_transfer_moves_records_to_previous_supervision_and_names_the_old_superv
     with app.storage.engine.connect() as conn:
         periods = conn.execute(select(supervision_periods.c.supervisor_id, supervision_periods.c.ended_by)
                                .where(supervision_periods.c.worker_id == worker)
-                               .order_by(supervision_periods.c.id)).all()
+                               .order_by(supervision_periods.c.started_version)).all()
     assert [tuple(p) for p in periods] == [(supervisor, "transfer"), (new_supervisor, None)]
 
 
