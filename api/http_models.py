@@ -314,3 +314,4 @@ class HealthOut(BaseModel):
     database: str
     events: int
     projected_to: int
+    schema_version: str | None = None  # the database's migration revision (`svl db version`)
