@@ -162,6 +162,7 @@ def authorise_route(request: Request) -> None:
         raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
     roles = _declared_roles(route, path)
     if roles is None:
+        log_route_refusal(request, principal, ())
         raise HTTPException(403, "this endpoint declares no roles, so it is refused to everyone (deny by default)")
     if principal.role.value not in roles:
         log_route_refusal(request, principal, roles)

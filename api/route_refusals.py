@@ -34,7 +34,8 @@ def log_route_refusal(request: Request, who: Principal, roles: Sequence[str]) ->
             file_state = app.relationships_of(worker_id).file_state
     except (DomainError, KeyDestroyed, EventDestroyed):
         pass  # an unknown or destroyed target: the attempt is still logged, without its file
-    reason = f"a {who.role.value} may not call {request.method} {path}; it is for: {', '.join(roles)}"
+    reason = f"a {who.role.value} may not call {request.method} {path}; " + (
+        f"it is for: {', '.join(roles)}" if roles else "it declares no roles (deny by default)")
     client = request.client.host if request.client else "unknown"
     purpose = request.headers.get("x-access-purpose", "")[:300]
     via = Via("http", client, purpose.strip())
