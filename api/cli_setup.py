@@ -7,7 +7,7 @@ from api.read_model_schema import ensure_read_model_tables
 from infrastructure import migrations
 from infrastructure.checkpoints import create_signing_key_file, load_signing_key
 from infrastructure.database import create_schema, make_engine, schema_version
-from infrastructure.keys import create_master_key_file
+from infrastructure.keys import KeyError_, create_master_key_file
 from infrastructure.settings import Settings
 
 db = typer.Typer(help="The database schema: Alembic migrations for our tables; read models rebuilt from the log.",
@@ -117,13 +117,18 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
     if root_path and (not root_path.startswith("/") or root_path.endswith("/")):
         errors.print("[bold red]error:[/] --root-path must start with / and not end with one, e.g. /svl")
         raise typer.Exit(2)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+        app = create_app(settings, background_projections=True)
+    except (ValueError, KeyError_) as exc:  # a setting that makes no sense, or no key: say which, no traceback
+        errors.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
     scheme = "https" if ssl_certfile else "http"
     console.print(f"serving on {scheme}://{host}:{port}{root_path}  (health: /health, API docs: /docs)"
                   + (f"; trusting X-Forwarded-For from {', '.join(settings.trusted_proxies)}"
                      if settings.trusted_proxies else ""))
     # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1; the app decides
     # instead, from SVL_TRUSTED_PROXIES only (api/http_guards.py). The access log prints no query strings.
-    uvicorn.run(create_app(settings, background_projections=True), host=host, port=port, log_level="info",
+    uvicorn.run(app, host=host, port=port, log_level="info",
                 root_path=root_path, proxy_headers=False, forwarded_allow_ips="", log_config=server_log_config(),
                 ssl_certfile=ssl_certfile or None, ssl_keyfile=ssl_keyfile or None)

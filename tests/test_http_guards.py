@@ -5,6 +5,7 @@ after a bounded lifetime (coreutils `timeout`) even if the test run dies."""
 import datetime as dt
 import ipaddress
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -39,7 +40,7 @@ class Server:
 
 
 def serve(settings: Settings, tmp_path: Path, name: str, *args: str, env: dict[str, str] | None = None,
-          scheme: str = "http", verify: str | bool = False) -> Server:
+          scheme: str = "http", verify: ssl.SSLContext | bool = False) -> Server:
     port = free_port()
     log = tmp_path / f"{name}.log"
     environment = {**os.environ, "SVL_DATABASE_URL": settings.database_url,
@@ -212,10 +213,11 @@ def self_signed(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 def test_over_tls_the_answers_carry_hsts(organisation: World, settings: Settings, tmp_path: Path) -> None:
     cert_file, key_file = self_signed(tmp_path)
+    trust = ssl.create_default_context(cafile=str(cert_file))  # only this certificate
     server = serve(settings, tmp_path, "tls", "--ssl-certfile", str(cert_file), "--ssl-keyfile", str(key_file),
-                   scheme="https", verify=str(cert_file))
+                   scheme="https", verify=trust)
     try:
-        answer = httpx.get(f"{server.base}/api/v1/me", headers=auth(organisation, "sam"), verify=str(cert_file))
+        answer = httpx.get(f"{server.base}/api/v1/me", headers=auth(organisation, "sam"), verify=trust)
     finally:
         stop(server)
     assert answer.status_code == 200, answer.text
