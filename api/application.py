@@ -31,6 +31,7 @@ from infrastructure.sealed_mapper import EventDestroyed, SealedMapper
 from infrastructure.settings import Settings
 from api.access_service import AccessService
 from api.errors import Conflict, Destroyed, NotFound
+from api.read_model_schema import ensure_read_model_tables
 from api.retention_service import RetentionService
 from api.scheduling_service import SchedulingService
 from projections.runner import ProjectionRunner
@@ -83,6 +84,7 @@ class Storage:
             raise KeysBesideData("; ".join(problems))
         engine = make_engine(settings)
         create_schema(engine, settings)
+        ensure_read_model_tables(engine)  # rebuilt, not migrated: see api/read_model_schema.py
         key = master_key if master_key is not None else load_master_key(settings.master_key_file)
         keyring = KeyRing(engine, key)
         keyring.ensure_organisation_key()

@@ -1,17 +1,62 @@
-"""`svl init`, `svl demo`, `svl serve`: getting a database, keys and the demo in place."""
+"""`svl init`, `svl demo`, `svl serve`, `svl db upgrade`: getting a database, keys and the demo in place."""
 
 import typer
 
 from api.cli_support import console, errors, opened_ledger
+from api.read_model_schema import ensure_read_model_tables
+from infrastructure import migrations
 from infrastructure.checkpoints import create_signing_key_file, load_signing_key
-from infrastructure.keys import create_master_key_file
+from infrastructure.database import create_schema, make_engine, schema_version
+from infrastructure.keys import KeyError_, create_master_key_file
 from infrastructure.settings import Settings
+
+db = typer.Typer(help="The database schema: Alembic migrations for our tables; read models rebuilt from the log.",
+                 no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     app.command()(init)
     app.command()(demo)
     app.command()(serve)
+    app.add_typer(db, name="db")
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database to the latest schema revision (safe to repeat; stop the servers first)."""
+    upgrade_database(Settings.from_env())
+
+
+@db.command("version")
+def db_version() -> None:
+    """The schema revision the database is at, and the one this release needs."""
+    engine = make_engine(Settings.from_env())
+    try:
+        current = schema_version(engine)
+    finally:
+        engine.dispose()
+    head = migrations.head()
+    console.print(f"schema {current or 'none (empty database)'}; this release needs {head}"
+                  + ("" if current == head else " — run `svl db upgrade`"))
+
+
+def upgrade_database(settings: Settings) -> None:
+    engine = make_engine(settings)
+    try:
+        before, after = create_schema(engine, settings)
+        rebuilt = ensure_read_model_tables(engine)
+    finally:
+        engine.dispose()
+    if before == after:
+        console.print(f"schema: at {after} (the latest), nothing to migrate")
+    else:
+        console.print(f"schema: {before or 'empty database'} -> {after}")
+    with opened_ledger(settings) as app:
+        replayed = app.read_models.catch_up()
+    if rebuilt == "rebuilt":
+        console.print(f"read models: definitions changed, rebuilt from the event log ({replayed} events replayed)")
+    else:
+        console.print(f"read models: {rebuilt}" + (f" ({replayed} new events projected)" if replayed else ""))
 
 
 def init() -> None:
@@ -29,6 +74,7 @@ def init() -> None:
             f"(mode 0600). It signs the checkpoints that prove the records were not altered: keep it secret, "
             f"outside the database and its backups. Its public verifier key is "
             f"{load_signing_key(settings.signing_key_file).vkey} — publish that one.", highlight=False)
+    upgrade_database(settings)
     with opened_ledger(settings) as app:
         app.read_models.catch_up()
         where = settings.sqlite_path if settings.is_sqlite else f"PostgreSQL schema {settings.database_schema}"
@@ -53,12 +99,36 @@ def demo() -> None:
 
 
 def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
-          port: int = typer.Option(8000, help="port to listen on")) -> None:
+          port: int = typer.Option(8000, help="port to listen on"),
+          root_path: str = typer.Option("", help="the prefix a reverse proxy serves this under, e.g. /svl "
+                                                 "(the proxy strips it; links and /docs include it)"),
+          ssl_certfile: str = typer.Option("", help="serve HTTPS with this certificate (PEM); usually TLS ends "
+                                                    "at the proxy instead"),
+          ssl_keyfile: str = typer.Option("", help="the certificate's private key (PEM)")) -> None:
     """Serve the HTTP API."""
     import uvicorn
 
     from api.http import create_app
+    from api.http_guards import server_log_config
 
-    console.print(f"serving on http://{host}:{port}  (health: /health, API docs: /docs)")
-    uvicorn.run(create_app(Settings.from_env(), background_projections=True), host=host, port=port,
-                log_level="info")
+    if bool(ssl_certfile) != bool(ssl_keyfile):
+        errors.print("[bold red]error:[/] --ssl-certfile and --ssl-keyfile go together")
+        raise typer.Exit(2)
+    if root_path and (not root_path.startswith("/") or root_path.endswith("/")):
+        errors.print("[bold red]error:[/] --root-path must start with / and not end with one, e.g. /svl")
+        raise typer.Exit(2)
+    try:
+        settings = Settings.from_env()
+        app = create_app(settings, background_projections=True)
+    except (ValueError, KeyError_) as exc:  # a setting that makes no sense, or no key: say which, no traceback
+        errors.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    scheme = "https" if ssl_certfile else "http"
+    console.print(f"serving on {scheme}://{host}:{port}{root_path}  (health: /health, API docs: /docs)"
+                  + (f"; trusting X-Forwarded-For from {', '.join(settings.trusted_proxies)}"
+                     if settings.trusted_proxies else ""))
+    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1; the app decides
+    # instead, from SVL_TRUSTED_PROXIES only (api/http_guards.py). The access log prints no query strings.
+    uvicorn.run(app, host=host, port=port, log_level="info",
+                root_path=root_path, proxy_headers=False, forwarded_allow_ips="", log_config=server_log_config(),
+                ssl_certfile=ssl_certfile or None, ssl_keyfile=ssl_keyfile or None)

@@ -23,11 +23,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api import http_access, http_records, http_retention, http_scheduling, http_workers
 from api.access_service import AccessDenied, AccessLogUnavailable
 from api.application import Conflict, Destroyed, NotFound, Storage, SupervisionLedger, utc_now
-from api.http_models import HealthOut, ReadModelOut
+from api.health import health_report
+from api.http_guards import install_guards, parse_networks, route_path
+from api.http_models import HealthOut
 from api.http_ledger import router as ledger_router
+from api.route_refusals import log_route_refusal
 from api.http_support import API_PREFIX, PRINCIPAL_KEY, PUBLIC_KEY, ROLES_KEY
 from domain.authorisation import ALL_ROLES
 from domain.errors import DomainError, InvalidContent, NotPermitted, OutOfOrder, StaleVersion
+from infrastructure.database import database_unavailable
 from infrastructure.keys import KeyDestroyed
 from infrastructure.policy_packs import PolicyPackError
 from infrastructure.sealed_mapper import EventDestroyed
@@ -75,19 +79,16 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
     @api.get("/health", tags=["health"], response_model=HealthOut, openapi_extra={PUBLIC_KEY: True})
     @api.get(f"{API_PREFIX}/health", tags=["health"], response_model=HealthOut, openapi_extra={PUBLIC_KEY: True})
     def health() -> HealthOut:
-        """Open to all: no data, just whether the service and its database answer, and each read model's
-        position — a stuck one named with the event it failed on and the error."""
-        states = ledger.read_models.states()
-        return HealthOut(status="degraded" if any(s.stuck for s in states) else "ok",
-                         database="sqlite" if settings.is_sqlite else "postgresql",
-                         events=ledger.recorder.max_notification_id() or 0,
-                         projected_to=min(s.position for s in states),
-                         read_models=[ReadModelOut(**s.as_dict()) for s in states])
+        """Open to all: no data, just whether the service and its database answer, the schema version, and
+        each read model's position — a stuck one named with the event it failed on and the error."""
+        return health_report(ledger)
 
     _add_error_handlers(api)
     _document_bearer_auth(api)
     api.add_middleware(DenyByDefault,
                        authenticator=authenticator or TokenAuthenticator(ledger.storage.engine, clock))
+    install_guards(api, trusted_proxies=parse_networks(settings.trusted_proxies),
+                   max_body_bytes=settings.max_body_bytes)
     return api
 
 
@@ -118,15 +119,18 @@ class DenyByDefault:
                 await refusal(scope, receive, send)
                 return
             await self.app(scope, receive, tracking_send)
-        except Exception:
+        except Exception as error:
             reference = uuid.uuid4().hex[:12]
-            log.exception("request failed (reference %s)", reference)
+            if database_unavailable(error):  # an outage, not a bug: one line, no traceback
+                log.warning("database unavailable (reference %s): %s", reference, (str(error).splitlines() or [""])[0])
+            else:
+                log.exception("request failed (reference %s)", reference)
             if not started:
                 await _error(503, f"the service could not complete this request (reference {reference}); "
                                   "nothing was served; try again later")(scope, receive, send)
 
     async def _refusal(self, scope: Scope) -> JSONResponse | None:
-        path: str = scope["path"]
+        path = route_path(scope)  # without a proxy's prefix (--root-path), which must not slip past this check
         if not path.startswith("/api/") or path in PUBLIC_PATHS:
             return None
         principal = await self._authenticate(scope)
@@ -152,15 +156,18 @@ def authorise_route(request: Request) -> None:
     endpoint declares. No declaration, no access."""
     route = request.scope.get("route")
     extra = getattr(route, "openapi_extra", None) or {}
-    if extra.get(PUBLIC_KEY) or not request.url.path.startswith("/api/"):
+    path = route_path(request.scope)
+    if extra.get(PUBLIC_KEY) or not path.startswith("/api/"):
         return
     principal: Principal | None = request.scope.get(PRINCIPAL_KEY)
     if principal is None:
         raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-    roles = _declared_roles(route, request.url.path)
+    roles = _declared_roles(route, path)
     if roles is None:
+        log_route_refusal(request, principal, ())
         raise HTTPException(403, "this endpoint declares no roles, so it is refused to everyone (deny by default)")
     if principal.role.value not in roles:
+        log_route_refusal(request, principal, roles)
         raise HTTPException(403, f"a {principal.role.value} may not call this endpoint; it is for: {', '.join(roles)}")
 
 
@@ -196,8 +203,13 @@ def _document_bearer_auth(api: FastAPI) -> None:
 
 # -- errors -------------------------------------------------------------------------------------------------
 
+RETRY_AFTER_SECONDS = "2"
+
+
 def _error(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     body = {"detail": detail, **{k: v for k, v in extra.items() if v is not None}}
+    if status == 503:  # an outage: say when to come back
+        headers = {"Retry-After": RETRY_AFTER_SECONDS, **(headers or {})}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -233,7 +245,7 @@ def _add_error_handlers(api: FastAPI) -> None:
         (PolicyPackError, lambda _, e: _error(422, str(e), field="pack")),
         (EventDestroyed, lambda _, e: _error(410, f"destroyed under a retention rule: {e}")),
         (KeyDestroyed, lambda _, e: _error(410, f"destroyed under a retention rule: {e}")),
-        (DomainError, lambda _, e: _error(422, str(e))),
+        (DomainError, lambda _, e: _error(422, str(e), field=getattr(e, "field", None))),
     ]
     for exc_class, handler in handlers:
         api.add_exception_handler(exc_class, handler)

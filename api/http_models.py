@@ -323,3 +323,4 @@ class HealthOut(BaseModel):
     events: int
     projected_to: int
     read_models: list[ReadModelOut] = []
+    schema_version: str | None = None  # the database's migration revision (`svl db version`)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from api.application import Conflict, NotFound, SupervisionLedger
 from api.cli_scheduling import DASHBOARD_COLUMNS, REPORT_COLUMNS, dashboard_csv, to_csv
 from domain.errors import DomainError, InvalidContent, NotPermitted, OutOfOrder, StaleVersion
+from domain.timestamps import ImplausibleDate
 
 API_PREFIX = "/api/v1"
 SUPERVISING = ("supervisor", "manager")
@@ -115,6 +116,8 @@ def _refusals() -> Iterator[None]:
         raise HTTPException(409, str(exc)) from None
     except NotPermitted as exc:
         raise HTTPException(403, str(exc)) from None
+    except ImplausibleDate:
+        raise  # the app's handler answers 422 with `field` naming the input
     except (InvalidContent, DomainError) as exc:
         raise HTTPException(422, str(exc)) from None
 

@@ -108,6 +108,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "Unknown id"},
     409: {"model": ErrorBody, "description": "Conflicts with the current version or state"},
     410: {"model": ErrorBody, "description": "Destroyed under a retention rule"},
+    413: {"model": ErrorBody, "description": "Request body larger than SVL_MAX_BODY_BYTES (refused before parsing)"},
     422: {"model": ErrorBody, "description": "Invalid input; `field` names it"},
     503: {"model": ErrorBody, "description": "The access log or the database is unavailable: nothing served"},
 }

@@ -22,6 +22,7 @@ from domain.errors import DomainError, NotPermitted
 from domain.policy import PolicyPack
 from domain.schedule_rules import calendar_for
 from domain.sessions import SupervisionSession
+from domain.timestamps import require_plausible_day
 from domain.workers import Worker
 from infrastructure.keys import StagedKeys
 from infrastructure.name_lexicon import default_lexicon
@@ -110,6 +111,7 @@ def parse_month(month: str) -> tuple[date, date]:
         first = date(year, number, 1)
     except ValueError:
         raise DomainError(f"{month!r} is not a month: use YYYY-MM, e.g. 2026-10") from None
+    require_plausible_day(first, "month")
     following = date(year + number // 12, number % 12 + 1, 1)
     return first, date.fromordinal(following.toordinal() - 1)
 
@@ -340,7 +342,7 @@ class SchedulingService:
         """Per worker in post: next due date, overdue days and reasons, as known at the end of `as_of`
         (default today). `team` is a supervisor's id: their supervisees on that day."""
         policy = self.compliance_pack(pack)
-        day = as_of or self.clock().date()  # type: ignore[attr-defined]
+        day = require_plausible_day(as_of or self.clock().date(), "as_of")  # type: ignore[attr-defined]
         with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
             facts = load_facts(conn, day, Scope(team=str(team) if team else None))
         facts = self._with_case_references(facts)
@@ -356,7 +358,7 @@ class SchedulingService:
         policy = self.compliance_pack(pack)
         first, last = parse_month(month)
         today = self.clock().date()  # type: ignore[attr-defined]
-        day = as_of or min(last, today)
+        day = require_plausible_day(as_of or min(last, today), "as_of")
         if day < first:
             raise DomainError(f"nothing is known about {month} as of {day}: the month had not started")
         end = min(last, day)

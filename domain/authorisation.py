@@ -54,6 +54,7 @@ class Refusal(str, Enum):
     ARCHIVED_FILE = "archived_file"
     FROZEN_AT_TRANSFER = "frozen_at_transfer"
     NOT_STAFF = "not_staff"
+    ROLE_NOT_PERMITTED = "role_not_permitted"  # the endpoint is not for the caller's role at all
 
 
 class ScopeKind(str, Enum):

@@ -25,6 +25,7 @@ from domain.policy import (
     WorkerCategory,
     add_interval,
 )
+from domain.timestamps import require_plausible_day
 from domain.working_days import WorkingCalendar
 
 _ONE_DAY = timedelta(days=1)
@@ -152,6 +153,7 @@ def rebooking_deadline(
 
 def destruction_date(pack: PolicyPack, leaving_date: date) -> date:
     """Leaving date + N calendar years (29 Feb -> 28 Feb); PolicyIncomplete without a period."""
+    require_plausible_day(leaving_date, "leaving_date")
     return leaving_date + relativedelta(years=pack.retention_years_required())
 
 
@@ -184,6 +186,7 @@ def sar_deadline(pack: PolicyPack, received_on: date, extended: bool = False) ->
     of that month if it has no such date); if that is a weekend or bank holiday, the
     next working day. An extension adds two further months to the same start.
     """
+    require_plausible_day(received_on, "received_on")
     rule = pack.sar_response
     within = rule.respond_within
     if extended:

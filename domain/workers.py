@@ -8,7 +8,7 @@ from eventsourcing.domain import Aggregate, event
 from domain.errors import DomainError, OutOfOrder
 from domain.labels import ROLE_LENGTH, bounded
 from domain.policy import WorkerCategory  # one list of categories: the policy packs key their rules by it
-from domain.timestamps import require_not_before, require_utc
+from domain.timestamps import require_not_before, require_plausible_day, require_utc
 
 
 class EmploymentState(str, Enum):
@@ -115,6 +115,7 @@ class Worker(Aggregate):
     def leave(self, leaving_date: date, *, actor: str, timestamp: datetime) -> None:
         self._require_active("record leaving")
         require_not_before(timestamp, self.modified_on)
+        require_plausible_day(leaving_date, "leaving_date")
         if leaving_date < self.start_date:
             raise DomainError(f"leaving date {leaving_date} is before the start date {self.start_date}")
         self._left(leaving_date=leaving_date, actor=actor, timestamp=timestamp)

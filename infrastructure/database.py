@@ -1,39 +1,120 @@
 """One SQLAlchemy engine for every table we own (keys, ledger, read models), beside the event store."""
 
-from sqlalchemy import Engine, MetaData, create_engine, event, text
-from sqlalchemy.engine import make_url
+import sqlite3
+from datetime import datetime, timezone
+from typing import Any
 
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
+from sqlalchemy import Column, Engine, MetaData, String, Table, create_engine, event, exc, text
+from sqlalchemy.dialects.sqlite import DATETIME as SQLiteDateTime
+from sqlalchemy.engine import make_url
+from sqlalchemy.types import DateTime
+
+from infrastructure import migrations
 from infrastructure.settings import Settings
 
 # Every table we own is declared on this one MetaData, so `create_all` makes the whole schema.
 metadata = MetaData()
+
+# Which definition of the read models (rebuilt from the event log, not migrated) the database holds.
+schema_fingerprints = Table(
+    "schema_fingerprints",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+)
 
 
 def make_engine(settings: Settings) -> Engine:
     if settings.is_sqlite:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            f"sqlite:///{settings.sqlite_path}", connect_args={"timeout": 30}, pool_pre_ping=False
+            f"sqlite:///{settings.sqlite_path}", connect_args={"timeout": settings.database_lock_timeout},
+            pool_pre_ping=False, pool_timeout=settings.database_connect_timeout,
         )
-        _configure_sqlite(engine)
+        # SQLite keeps no offset: every datetime we store is UTC, so it is handed back as UTC, as on PostgreSQL.
+        engine.dialect.colspecs = {**engine.dialect.colspecs, DateTime: UtcSQLiteDateTime}
+        _configure_sqlite(engine, settings)
         return engine
     url = make_url(settings.database_url)
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     return create_engine(
         url,
-        connect_args={"options": f"-csearch_path={settings.database_schema}"},
+        connect_args={"options": f"-csearch_path={settings.database_schema} {postgres_timeouts(settings)}",
+                      "connect_timeout": libpq_connect_timeout(settings)},
         pool_size=5,
         max_overflow=10,
+        pool_timeout=settings.database_connect_timeout,
+        # A connection the server dropped (a restart, pg_terminate_backend) is replaced before use, so service
+        # resumes with the first request after the database returns rather than failing it.
+        pool_pre_ping=True,
     )
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def postgres_timeouts(settings: Settings) -> str:
+    """libpq `options` bounding every wait for a lock and every statement of a session (milliseconds)."""
+    return (f"-clock_timeout={int(settings.database_lock_timeout * 1000)} "
+            f"-cstatement_timeout={int(settings.database_statement_timeout * 1000)}")
+
+
+def libpq_connect_timeout(settings: Settings) -> int:
+    # libpq takes whole seconds (and treats 1 as 2).
+    return max(2, round(settings.database_connect_timeout))
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether an error means the database could not be reached or did not answer in time (a 503, not a bug):
+    refused or lost connections, a full pool, and lock or statement timeouts, as raised by either driver, by
+    SQLAlchemy or by the event store."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, (exc.OperationalError, exc.TimeoutError, exc.DisconnectionError, OperationalError,
+                             InterfaceError, psycopg.OperationalError, psycopg.InterfaceError,
+                             sqlite3.OperationalError)):
+            return True
+        if isinstance(seen, exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class UtcSQLiteDateTime(SQLiteDateTime):
+    """SQLite's DATETIME, storing UTC and reading timezone-aware columns back as UTC."""
+
+    cache_ok = True
+
+    def bind_processor(self, dialect: Any) -> Any:
+        store = super().bind_processor(dialect)
+
+        def process(value: Any) -> Any:
+            if isinstance(value, datetime) and value.tzinfo is not None:
+                value = value.astimezone(timezone.utc)
+            return store(value) if store else value
+        return process
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        parse = super().result_processor(dialect, coltype)
+        if not self.timezone:
+            return parse
+
+        def process(value: Any) -> Any:
+            value = parse(value) if parse else value
+            if isinstance(value, datetime) and value.tzinfo is None:
+                return value.replace(tzinfo=timezone.utc)
+            return value
+        return process
+
+
+def _configure_sqlite(engine: Engine, settings: Settings) -> None:
+    busy_ms = int(settings.database_lock_timeout * 1000)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-        # WAL lets readers run beside the event store's writer; busy_timeout waits instead of failing.
+        # WAL lets readers run beside the event store's writer; busy_timeout waits, boundedly, for a writer.
         dbapi_connection.execute("PRAGMA journal_mode=WAL")
-        dbapi_connection.execute("PRAGMA busy_timeout=30000")
+        dbapi_connection.execute(f"PRAGMA busy_timeout={busy_ms}")
         dbapi_connection.execute("PRAGMA synchronous=NORMAL")
         # Deleted or overwritten content (a destroyed key, purged ciphertext) is zeroed, not left in free pages.
         dbapi_connection.execute("PRAGMA secure_delete=ON")
@@ -59,14 +140,16 @@ def writer(engine: Engine) -> Engine:
     return engine
 
 
-def create_schema(engine: Engine, settings: Settings) -> None:
-    # The modules that declare our tables register them on `metadata` when imported.
-    import infrastructure.destruction_certificates  # noqa: F401
-    import infrastructure.keys  # noqa: F401
-    import infrastructure.ledger_tables  # noqa: F401
-    import infrastructure.users  # noqa: F401
-
+def create_schema(engine: Engine, settings: Settings) -> tuple[str | None, str | None]:
+    """Brings every table we own to the latest revision (infrastructure/migrations); returns the revisions before
+    and after. A new database gets the whole schema; one made before migrations is stamped at the baseline first."""
     if not settings.is_sqlite:
         with engine.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{settings.database_schema}"'))
-    metadata.create_all(engine)
+    with writer(engine).begin() as conn:
+        return migrations.upgrade(conn)
+
+
+def schema_version(engine: Engine) -> str | None:
+    with reader(engine).connect() as conn:
+        return migrations.revision_of(conn)

@@ -3,22 +3,28 @@ in the same transaction as the events it covers.
 """
 
 import contextlib
-from collections.abc import Sequence
-from typing import Any
+import functools
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, ProgrammingError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
-from eventsourcing.utils import get_topic, retry
+from eventsourcing.utils import Environment, EnvType, get_topic
 from psycopg.pq import TransactionStatus
+from psycopg_pool import PoolTimeout
 from psycopg.sql import SQL, Identifier
 from psycopg.types.numeric import Int8
 from sqlalchemy.engine import make_url
 
+from infrastructure.database import libpq_connect_timeout, postgres_timeouts
 from infrastructure.key_rows import KeyRowWriter
 from infrastructure.ledger_append import LedgerAppender
 from infrastructure.settings import Settings
+
+Method = TypeVar("Method", bound=Callable[..., Any])
 
 
 class LedgeredSQLiteRecorder(SQLiteApplicationRecorder):
@@ -39,6 +45,58 @@ class LedgeredSQLiteRecorder(SQLiteApplicationRecorder):
         assert notification_ids is not None
         self._ledger.append(c, notification_ids, stored_events)
         return notification_ids
+
+
+def _connection_lost(error: BaseException) -> bool:
+    """A pooled connection the server (or the network) dropped: the client learns only when it next uses it.
+    Not a timeout, a refused connection or anything the server answered (those carry an SQLSTATE)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, PoolTimeout):
+            return False
+        if isinstance(seen, psycopg.InterfaceError) or (
+                isinstance(seen, psycopg.OperationalError) and seen.sqlstate is None):
+            return True
+        seen = seen.__cause__
+    return False
+
+
+class _LostBeforeAnything(Exception):
+    """The connection was found dead at the first statement of a write, so nothing of it was sent."""
+
+
+def _once_more_on_a_fresh_connection(method: Method) -> Method:
+    """Instead of the library's retry loop (10 attempts, each waiting up to the pool timeout): one more attempt,
+    only when the connection turned out to be dead, after the pool has discarded every dead idle connection.
+    A database that is down or locked fails the call within one timeout, not ten."""
+
+    @functools.wraps(method)
+    def call(self: "LedgeredPostgresRecorder", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (InterfaceError, OperationalError) as error:
+            if not _connection_lost(error):
+                raise
+        self.datastore.pool.check()
+        return method(self, *args, **kwargs)
+
+    return call  # type: ignore[return-value]
+
+
+class BoundedPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL factory with every wait bounded: libpq's connect timeout, lock and statement
+    timeouts for every session, and a pool that stops re-connecting in the background after the connect
+    timeout (so a request after the database returns connects at once, not at the end of a long back-off)."""
+
+    POSTGRES_STATEMENT_OPTIONS = "SVL_POSTGRES_SESSION_OPTIONS"
+    POSTGRES_LIBPQ_CONNECT_TIMEOUT = "SVL_POSTGRES_LIBPQ_CONNECT_TIMEOUT"
+
+    def __init__(self, env: Environment | EnvType | None):
+        super().__init__(env)
+        pool = self.datastore.pool
+        pool.kwargs = {**(pool.kwargs or {}), "options": self.env.get(self.POSTGRES_STATEMENT_OPTIONS, ""),
+                       "connect_timeout": int(self.env.get(self.POSTGRES_LIBPQ_CONNECT_TIMEOUT, "2"))}
+        pool.reconnect_timeout = pool.timeout
 
 
 class LedgeredPostgresRecorder(PostgresApplicationRecorder):
@@ -68,10 +126,22 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
         self._events_table = Identifier(self.datastore.schema, self.events_table_name).as_string(None)
         self._statements: dict[tuple[Any, ...], str] = {}  # by shape: the numbers of rows
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    select_events = _once_more_on_a_fresh_connection(PostgresApplicationRecorder.select_events.__wrapped__)
+    select_notifications = _once_more_on_a_fresh_connection(
+        PostgresApplicationRecorder.select_notifications.__wrapped__)
+    max_notification_id = _once_more_on_a_fresh_connection(PostgresApplicationRecorder.max_notification_id.__wrapped__)
+
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
             return []
+        try:
+            return self._insert_in_one_transaction(stored_events, **kwargs)
+        except _LostBeforeAnything:
+            # Nothing was sent on the dead connection, so one more attempt cannot write twice.
+            self.datastore.pool.check()
+            return self._insert_in_one_transaction(stored_events, **kwargs)
+
+    def _insert_in_one_transaction(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
         key_ctes, params = self._keys.ctes(kwargs.get("svl_keys"))
         for e in stored_events:
             params += [e.originator_id, Int8(e.originator_version), e.topic, e.state]
@@ -79,7 +149,12 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
             assert conn.autocommit  # so the transaction is this method's own: BEGIN ... COMMIT, or ROLLBACK
             try:
                 with conn.cursor() as curs:
-                    curs.execute(self._begin_and_lock)
+                    try:
+                        curs.execute(self._begin_and_lock)
+                    except (psycopg.InterfaceError, psycopg.OperationalError) as error:
+                        if _connection_lost(error):
+                            raise _LostBeforeAnything from error
+                        raise
                     curs.execute(self._insert_statement(key_ctes, len(stored_events)), params, prepare=True)
                     rows = curs.fetchall()
                     # The sequence numbers the rows in insert order, which is the order of stored_events.
@@ -139,19 +214,24 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(settings.sqlite_path),
-            "SQLITE_LOCK_TIMEOUT": "30",
+            "SQLITE_LOCK_TIMEOUT": str(max(1, math.ceil(settings.database_lock_timeout))),
             "APPLICATION_RECORDER_TOPIC": get_topic(LedgeredSQLiteRecorder),
         }
     url = make_url(settings.database_url)
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": get_topic(BoundedPostgresFactory),
         "POSTGRES_DBNAME": url.database or "",
         "POSTGRES_HOST": url.host or "127.0.0.1",
         "POSTGRES_PORT": str(url.port or 5432),
         "POSTGRES_USER": url.username or "postgres",
         "POSTGRES_PASSWORD": url.password or "",
         "POSTGRES_SCHEMA": settings.database_schema,
-        "POSTGRES_LOCK_TIMEOUT": "30",
+        # The library's waits, in whole seconds: for a pooled connection, and for the table lock of a write.
+        "POSTGRES_CONNECT_TIMEOUT": str(max(1, math.ceil(settings.database_connect_timeout))),
+        "POSTGRES_LOCK_TIMEOUT": str(max(1, math.ceil(settings.database_lock_timeout))),
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "5",
+        BoundedPostgresFactory.POSTGRES_STATEMENT_OPTIONS: postgres_timeouts(settings),
+        BoundedPostgresFactory.POSTGRES_LIBPQ_CONNECT_TIMEOUT: str(libpq_connect_timeout(settings)),
         "POSTGRES_POOL_SIZE": "2",
         "POSTGRES_MAX_OVERFLOW": "8",
         "APPLICATION_RECORDER_TOPIC": get_topic(LedgeredPostgresRecorder),

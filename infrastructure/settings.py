@@ -26,6 +26,16 @@ class Settings:
     checkpoint_every_seconds: float = 3600.0
     # Where destruction certificates are written (handed to whoever must be shown the destruction).
     certificate_dir: Path = Path("data/certificates")
+    # Bounded waits on the database, in seconds: to connect (and to wait for a pooled connection), for a lock
+    # (PostgreSQL lock_timeout, SQLite's busy timeout) and for one statement (PostgreSQL; 0 = none). A request
+    # that hits one answers 503 with Retry-After instead of hanging.
+    database_connect_timeout: float = 3.0
+    database_lock_timeout: float = 5.0
+    database_statement_timeout: float = 30.0
+    # Behind a reverse proxy: the proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or
+    # networks; none by default), and the largest request body accepted (413 beyond it, before parsing).
+    trusted_proxies: tuple[str, ...] = ()
+    max_body_bytes: int = 1024 * 1024
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -44,6 +54,11 @@ class Settings:
             certificate_dir=Path(env.get("SVL_CERTIFICATE_DIR", "data/certificates")),
             checkpoint_every_events=int(env.get("SVL_CHECKPOINT_EVERY_EVENTS", "1000")),
             checkpoint_every_seconds=float(env.get("SVL_CHECKPOINT_EVERY_SECONDS", "3600")),
+            database_connect_timeout=_seconds(env, "SVL_DB_CONNECT_TIMEOUT", 3.0, minimum=1.0),
+            database_lock_timeout=_seconds(env, "SVL_DB_LOCK_TIMEOUT", 5.0, minimum=0.1),
+            database_statement_timeout=_seconds(env, "SVL_DB_STATEMENT_TIMEOUT", 30.0, minimum=0.0),
+            trusted_proxies=tuple(p.strip() for p in env.get("SVL_TRUSTED_PROXIES", "").split(",") if p.strip()),
+            max_body_bytes=_bytes(env, "SVL_MAX_BODY_BYTES", 1024 * 1024),
         )
 
     @property
@@ -63,3 +78,25 @@ class Settings:
         if not path or path.startswith(":memory:"):
             raise ValueError("Supervision Ledger needs an SQLite file, not an in-memory database")
         return Path(path)
+
+
+def _seconds(env: "os._Environ[str] | dict[str, str]", name: str, default: float, *, minimum: float) -> float:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum} seconds, got {raw!r}")
+    return value
+
+
+def _bytes(env: "os._Environ[str] | dict[str, str]", name: str, default: int) -> int:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1024:
+        raise ValueError(f"{name} must be a whole number of bytes, at least 1024, got {raw!r}")
+    return int(raw)

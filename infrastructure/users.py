@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from domain.authorisation import Reader, Role
 from domain.labels import USERNAME_LENGTH
-from infrastructure.database import metadata
+from infrastructure.database import metadata, reader
 
 TOKEN_PREFIX = "svl_"
 
@@ -116,7 +116,7 @@ class UserDirectory:
         return user_id
 
     def find(self, username_or_id: str) -> dict | None:
-        with self.engine.connect() as conn:
+        with reader(self.engine).connect() as conn:
             row = conn.execute(select(users).where(
                 (users.c.username == username_or_id) | (users.c.user_id == username_or_id))).first()
         return dict(row._mapping) if row else None
@@ -195,7 +195,8 @@ class TokenAuthenticator:
                         api_tokens.c.expires_at, api_tokens.c.revoked_at)
                  .join(users, users.c.user_id == api_tokens.c.user_id)
                  .where(api_tokens.c.token_sha256 == token_sha256(credential)))
-        with self.engine.connect() as conn:
+        # A read: on SQLite it must not queue behind a writer (every request, and /health, would wait with it).
+        with reader(self.engine).connect() as conn:
             row = conn.execute(query).first()
         if row is None or row.revoked_at is not None or row.disabled_at is not None:
             return None

@@ -149,10 +149,13 @@ class ProjectionRunner:
             read_models.create_all(conn)
         self.states()
 
-    def states(self) -> list[ReadModelState]:
-        """Each read model's position, and where it is stuck if it is."""
-        with self.engine.connect() as conn:
+    def states(self, conn: Connection | None = None) -> list[ReadModelState]:
+        """Each read model's position, and where it is stuck if it is (on `conn`, e.g. one that takes no lock)."""
+        if conn is not None:
             states = self._read_states(conn)
+        else:
+            with self.engine.connect() as own:
+                states = self._read_states(own)
         return [states[name] for name in NAMES]
 
     def position(self) -> int:

@@ -1,0 +1,19 @@
+"""What `/health` reports: whether the service and its database answer, how far each read model is (and which
+is stuck), and which schema version the database is at. Every query here is a read, so a held write lock never
+delays it."""
+
+from api.application import SupervisionLedger
+from api.http_models import HealthOut, ReadModelOut
+from infrastructure.database import reader, schema_version
+
+
+def health_report(ledger: SupervisionLedger) -> HealthOut:
+    settings = ledger.storage.settings
+    with reader(ledger.storage.engine).connect() as conn:
+        states = ledger.read_models.states(conn)
+    return HealthOut(status="degraded" if any(s.stuck for s in states) else "ok",
+                     database="sqlite" if settings.is_sqlite else "postgresql",
+                     events=ledger.recorder.max_notification_id() or 0,
+                     projected_to=min(s.position for s in states),
+                     read_models=[ReadModelOut(**s.as_dict()) for s in states],
+                     schema_version=schema_version(ledger.storage.engine))
