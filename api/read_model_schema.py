@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from infrastructure.database import schema_fingerprints, writer
-from projections.schema import projection_positions, read_models
+from projections.schema import read_model_positions, read_models
 
 NAME = "read_models"
 
@@ -37,7 +37,10 @@ def ensure_read_model_tables(engine: Engine) -> str:
                               .where(schema_fingerprints.c.name == NAME)).scalar_one_or_none()
         if stored == fingerprint:
             return "current"
-        outcome = "rebuilt" if inspect(conn).has_table(projection_positions.name) else "created"
+        # Positions (today's table, or the one before per-read-model positions) mean there was something to rebuild.
+        existing = inspect(conn)
+        outcome = "rebuilt" if any(existing.has_table(name) for name in (read_model_positions.name,
+                                                                         "projection_positions")) else "created"
         read_models.drop_all(conn)
         read_models.create_all(conn)
         if stored is None:
