@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
                          events=ledger.recorder.max_notification_id() or 0,
                          projected_to=ledger.read_models.position())
 
-    _add_error_handlers(api)
+    add_error_handlers(api)
     _document_bearer_auth(api)
     api.add_middleware(DenyByDefault,
                        authenticator=authenticator or TokenAuthenticator(ledger.storage.engine, clock))
@@ -210,7 +210,7 @@ def _conflict(_: Request, exc: Conflict) -> JSONResponse:
                   current_content_sha256=getattr(exc, "current_content_sha256", None))
 
 
-def _add_error_handlers(api: FastAPI) -> None:
+def add_error_handlers(api: FastAPI) -> None:
     handlers: list[tuple[type[Exception], Callable[[Request, Any], JSONResponse]]] = [
         (RequestValidationError, _validation),
         (AccessDenied, lambda _, e: _error(403, str(e), refusal=e.decision.refusal.value if e.decision.refusal

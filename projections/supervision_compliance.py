@@ -261,6 +261,7 @@ HANDLERS: dict[type, Callable[[Any, Any], None]] = {
     Worker.Joined: _joined,
     Worker.SupervisorAllocated: _supervised,
     Worker.TransferredToNewSupervisor: _supervised,
+    Worker.SupervisionEnded: lambda c, e: _end_period(c, str(e.originator_id), e.timestamp),
     Worker.Left: _left,
     SupervisionSession.Scheduled: _scheduled,
     SupervisionSession.Held: _updater(compliance_sessions, "session_id", held_on=lambda e: e.held_on, held_at=_AT,

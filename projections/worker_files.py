@@ -37,6 +37,18 @@ def _transferred(conn: Connection, e: Any) -> None:
     )
 
 
+def _supervision_ended(conn: Connection, e: Any) -> None:
+    """The supervisor left: the worker has none until HR allocates one; their records so far are previous."""
+    worker_id = str(e.originator_id)
+    _end_period(conn, worker_id, e.timestamp, "supervisor left")
+    _set(conn, e, supervisor_id=None)
+    conn.execute(
+        update(current_records)
+        .where(current_records.c.supervisee_id == worker_id, current_records.c.file_section == "current")
+        .values(file_section="previous")
+    )
+
+
 def _left(conn: Connection, e: Any) -> None:
     _end_period(conn, str(e.originator_id), e.timestamp, "leaving")
     _set(conn, e, state=EmploymentState.LEFT.value, leaving_date=e.leaving_date)
@@ -53,6 +65,7 @@ HANDLERS = {
     Worker.Joined: _joined,
     Worker.SupervisorAllocated: _allocated,
     Worker.TransferredToNewSupervisor: _transferred,
+    Worker.SupervisionEnded: _supervision_ended,
     Worker.Left: _left,
     Worker.Archived: lambda c, e: _set(
         c, e, state=EmploymentState.ARCHIVED.value, destruction_date=e.destruction_date),

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from infrastructure import merkle, svl_verify
 from infrastructure.svl_verify import BUNDLE_FORMAT, format_verifier_key, sign_checkpoint, verify_bundle
-from tests.test_ledger_audit import WHEN, make_events, make_leaves
+from tests.support.ledger_events import WHEN, make_events, make_leaves
 
 ORIGIN = "org.example/ledger"
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
