@@ -1,9 +1,11 @@
 """Synthetic stored events and their ledger leaves, for the verifier tests."""
 
 from __future__ import annotations
+
 import os
 import uuid
 from datetime import datetime, timezone
+
 from infrastructure.merkle import Frontier
 from infrastructure.svl_verify import event_leaf_hash
 

@@ -1,6 +1,7 @@
 """Staff, workers and held sessions for the supervision-on-time tests."""
 
 from datetime import date, datetime, time, timedelta, timezone
+
 from api.application import SupervisionLedger
 from tests.support.acting import acting
 
@@ -10,11 +11,11 @@ def at(day: date, hour: int = 9) -> datetime:
 
 
 def supervisors(app: SupervisionLedger, clock) -> tuple[str, str]:
-    clock.set(at(D(2025, 1, 1)))
+    clock.set(at(date(2025, 1, 1)))
     manager = str(app.join_worker(acting("hr"), name="Morgan Manager", role="Service manager", category="manager",
-                                  start_date=D(2015, 1, 5)).id)
+                                  start_date=date(2015, 1, 5)).id)
     supervisor = str(app.join_worker(acting("hr"), name="Alex Supervisor", role="Team manager", category="manager",
-                                     start_date=D(2018, 1, 1)).id)
+                                     start_date=date(2018, 1, 1)).id)
     app.allocate_supervisor(acting("hr"), supervisor, manager)
     return manager, supervisor
 

@@ -1,6 +1,7 @@
 """A small staff and record content for tests that call the application directly."""
 
 from datetime import date
+
 from api.application import SupervisionLedger
 from tests.support.acting import acting
 

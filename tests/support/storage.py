@@ -1,7 +1,9 @@
 """Reading and editing the stored events underneath the application, as tamper tests do."""
 
 from __future__ import annotations
+
 from sqlalchemy import text
+
 from api.application import SupervisionLedger
 from infrastructure.ledger_store import canonical_originator_id, snapshot
 
