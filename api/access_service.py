@@ -16,13 +16,17 @@ from functools import cached_property
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from sqlalchemy import Select, and_, or_, select
+
+from api.errors import Conflict, NotFound
+from api.ids import as_uuid
 
 from domain.access import AccessGrant
 from domain.access_log import AccessAttempt, AccessLogEntry
-from domain.authorisation import (STAFF_ROLES, SUPERVISING_ROLES, Decision, GrantTerms, RecordParties, Refusal,
-                                  Relationships, Role, ScopeKind, decide_either_party, decide_file_metadata, decide_read,
-                                  decide_write)
+from domain.authorisation import (STAFF_ROLES, SUPERVISING_ROLES, ArchiveRule, Decision, GrantTerms, RecordParties,
+                                  Refusal, Relationships, Role, ScopeKind, decide_file_metadata, decide_read,
+                                  decide_role, may_list_archived)
 from domain.errors import NotPermitted
 from domain.supervision_record import SupervisionRecord
 from infrastructure.keys import ORGANISATION_KEY_ID, StagedKeys
@@ -70,6 +74,7 @@ class AccessLogFilter:
 
 
 EXPORT_COLUMNS = [c.name for c in access_log.columns]
+ACCESS_LOG_READERS = frozenset({Role.DPO, Role.INSPECTOR})
 
 
 class AccessService:
@@ -77,44 +82,56 @@ class AccessService:
 
     # Switched off only by benchmarks/api.py, to measure what logging costs. Never in the product.
     log_reads: bool = True
+    # What this service uses of the application it is part of (api/application.py).
+    storage: Any
+    clock: Callable[[], datetime]
+    read_models: Any
+    repository: Any
+    after_save: list[Any]
+    get_worker: Callable[..., Any]
+    get_record: Callable[..., SupervisionRecord]
+    record_events: Callable[..., list[Any]]
+    save_and_project: Callable[..., None]
+    save: Callable[..., Any]
+    require: Callable[[Principal, Decision], None]
+    see_own_writes: Callable[[], None]
+    policy_pack: Any
 
     @property
     def users(self) -> UserDirectory:
-        return UserDirectory(self.storage.engine, self.clock)  # type: ignore[attr-defined]
+        return UserDirectory(self.storage.engine, self.clock)
 
     # -- access grants ---------------------------------------------------------------------------------
 
     def grant_access(self, *, grantor: Principal, grantee: str, purpose: str, category: str, scope_kind: str,
                      scope_id: str, expires_at: datetime) -> UUID:
         """An administrator lets a named person read within a scope, for a stated purpose, until expiry."""
+        self.require(grantor, decide_role(grantor.reader, {Role.ADMINISTRATOR}, "grant access"))
         person = self.users.require(grantee)
         self._require_scope_target(scope_kind, scope_id)
         grant = AccessGrant.grant(
             grantee_user_id=person["user_id"], grantee_username=person["username"], grantee_role=person["role"],
             purpose=purpose, category=category, scope_kind=scope_kind, scope_id=scope_id, expires_at=expires_at,
             granted_by_user_id=grantor.user_id, granted_by_role=grantor.role.value,
-            timestamp=self.clock())  # type: ignore[attr-defined]
-        keys = self.storage.keyring.stage_assignment(grant.id, ORGANISATION_KEY_ID)  # type: ignore[attr-defined]
-        self.save_and_project(grant, keys=keys)  # type: ignore[attr-defined]
-        return grant.id
+            timestamp=self.clock())
+        keys = self.storage.keyring.stage_assignment(grant.id, ORGANISATION_KEY_ID)
+        self.save_and_project(grant, keys=keys)
+        return grant
 
     def revoke_grant(self, grant_id: UUID | str, reason: str, *, actor: Principal,
-                     expected_version: int | None = None) -> None:
+                     expected_version: int | None = None) -> AccessGrant:
+        self.require(actor, decide_role(actor.reader, {Role.ADMINISTRATOR}, "revoke a grant"))
         grant = self.get_grant(grant_id)
         if expected_version is not None and grant.version != expected_version:
-            from api.application import Conflict
-
             raise Conflict(f"the grant is at version {grant.version}, not {expected_version}", grant.version)
         grant.revoke(reason, actor=actor.user_id, actor_role=actor.role.value,
-                     timestamp=self.clock())  # type: ignore[attr-defined]
-        self.save_and_project(grant)  # type: ignore[attr-defined]
+                     timestamp=self.clock())
+        self.save_and_project(grant)
+        return grant
 
     def get_grant(self, grant_id: UUID | str) -> AccessGrant:
-        from api.application import NotFound, as_uuid
-        from eventsourcing.application import AggregateNotFoundError
-
         try:
-            grant = self.repository.get(as_uuid(grant_id, "access grant"))  # type: ignore[attr-defined]
+            grant = self.repository.get(as_uuid(grant_id, "access grant"))
         except AggregateNotFoundError:
             raise NotFound(f"no access grant {grant_id}") from None
         if not isinstance(grant, AccessGrant):
@@ -123,27 +140,37 @@ class AccessService:
 
     def grants_of(self, user_id: str) -> list[GrantTerms]:
         """The reader's grants as they stand now: the index finds them, each aggregate says if it is live."""
-        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+        self.see_own_writes()
+        with self.storage.engine.connect() as conn:
             ids = conn.execute(select(access_grants.c.grant_id)
                                .where(access_grants.c.grantee_user_id == user_id)).scalars().all()
         return [self.get_grant(gid).terms() for gid in ids]
 
+    def grants_visible_to(self, user: Principal) -> list[dict]:
+        """Administrators see every grant; everyone else sees the grants made to them."""
+        return self.list_grants(None if user.role is Role.ADMINISTRATOR else user.user_id)
+
     def list_grants(self, grantee_user_id: str | None = None) -> list[dict]:
-        self.read_models.catch_up()  # type: ignore[attr-defined]
+        self.read_models.catch_up()
         query = select(access_grants).order_by(access_grants.c.granted_at)
         if grantee_user_id is not None:
             query = query.where(access_grants.c.grantee_user_id == grantee_user_id)
-        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.storage.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+    @property
+    def archive_rule(self) -> ArchiveRule:
+        archive = self.policy_pack.archive_access
+        return ArchiveRule(frozenset(r.value for r in archive.roles), archive.purpose_required)
 
     # -- relationships, decided now ---------------------------------------------------------------------
 
     def relationships_of(self, worker_id: str) -> Relationships:
         """From the worker aggregates, not a read model: a transfer counts the moment it is recorded."""
-        worker = self.get_worker(worker_id)  # type: ignore[attr-defined]
+        worker = self.get_worker(worker_id)
         line_manager = None
         if worker.supervisor_id is not None:
-            line_manager = self.get_worker(worker.supervisor_id).supervisor_id  # type: ignore[attr-defined]
+            line_manager = self.get_worker(worker.supervisor_id).supervisor_id
         previous = tuple(p["supervisor_id"] for p in worker.previous_supervisors)
         return Relationships(str(worker.id), worker.supervisor_id, line_manager, previous, worker.state)
 
@@ -153,11 +180,11 @@ class AccessService:
                             version: int | None = None, as_of: datetime | None = None
                             ) -> tuple[SupervisionRecord, Decision]:
         """The record (current, at `version`, or as of a moment), once the read is allowed and logged."""
-        record = self.get_record(record_id)  # type: ignore[attr-defined]
+        record = self.get_record(record_id)
         rel = self.relationships_of(record.supervisee_id)
-        now = self.clock()  # type: ignore[attr-defined]
+        now = self.clock()
         decision = decide_read(who.reader, rel, self._grants_for(who, rel), now, _parties(record),
-                               archive_roles=frozenset(r.value for r in self.policy_pack.archive_access_roles))
+                               archive=self.archive_rule, stated_purpose=via.stated_purpose)
         target = self._version_to_read(record, version, as_of) if decision.allowed else record
         self.log_access(who, AccessAttempt(action, record.supervisee_id, str(record.id), target.version,
                                            rel.file_state, via.channel, via.client, via.stated_purpose),
@@ -168,10 +195,11 @@ class AccessService:
 
     def open_worker_file(self, who: Principal, worker_id: UUID | str, *, via: Via) -> dict:
         """The file's index: supervision periods and records (no content). Logged like a read."""
-        worker = self.get_worker(worker_id)  # type: ignore[attr-defined]
+        worker = self.get_worker(worker_id)
         rel = self.relationships_of(str(worker.id))
-        now = self.clock()  # type: ignore[attr-defined]
-        decision = decide_file_metadata(who.reader, rel, self._grants_for(who, rel), now)
+        now = self.clock()
+        decision = decide_file_metadata(who.reader, rel, self._grants_for(who, rel), now, self.archive_rule,
+                                        via.stated_purpose)
         self.log_access(who, AccessAttempt("read_file", rel.worker_id, None, worker.version, rel.file_state,
                                            via.channel, via.client, via.stated_purpose), decision, now)
         if not decision.allowed:
@@ -185,7 +213,7 @@ class AccessService:
         if not self.log_reads:
             return
         entry = AccessLogEntry.record(who.reader, who.username, attempt, decision,
-                                      at or self.clock())  # type: ignore[attr-defined]
+                                      at or self.clock())
         try:
             self._log_writer.submit(entry)
         except Exception as exc:
@@ -200,54 +228,27 @@ class AccessService:
 
     def _write_log_entries(self, entries: list[AccessLogEntry]) -> None:
         """One transaction: the entries, their ledger leaves and their key assignments (organisation key)."""
-        keyring = self.storage.keyring  # type: ignore[attr-defined]
+        keyring = self.storage.keyring
         staged = StagedKeys(new_keys=[], assignments=[
             pair for entry in entries
             for pair in keyring.stage_assignment(entry.id, ORGANISATION_KEY_ID).assignments])
         try:
-            recordings = self.save(*entries, svl_keys=staged)  # type: ignore[attr-defined]
+            recordings = self.save(*entries, svl_keys=staged)
         except Exception:
             keyring.unstage(staged)
             raise
         # The entries are durable; projecting them can wait for the next catch-up (queries catch up first).
         if getattr(self, "background_projections", False):
-            self.read_models.poke()  # type: ignore[attr-defined]
-        for hook in self.after_save:  # type: ignore[attr-defined]
+            self.read_models.poke()
+        for hook in self.after_save:
             try:
                 hook(recordings)
             except Exception:
                 log.exception("after-save hook failed after access-log entries; the entries are stored")
 
-    # -- writes: who may take a step, before the domain decides if the step is allowed ----------------------
-
-    def authorise_step(self, who: Principal, record_id: UUID | str, party: str | None, action: str,
-                       via: Via) -> SupervisionRecord:
-        """party: "supervisee", "supervisor", or None for steps either may take (sign, addenda)."""
-        record = self.get_record(record_id)  # type: ignore[attr-defined]
-        rel = self.relationships_of(record.supervisee_id)
-        parties = _parties(record)
-        decision = (decide_either_party(who.reader, rel, parties) if party is None
-                    else decide_write(who.reader, rel, parties, party))
-        if not decision.allowed:
-            self.log_access(who, AccessAttempt(action, record.supervisee_id, str(record.id), record.version,
-                                               rel.file_state, via.channel, via.client, via.stated_purpose),
-                            decision)
-            raise AccessDenied(decision)
-        return record
-
-    def authorise_draft(self, who: Principal, supervisee_id: UUID | str, via: Via) -> None:
-        rel = self.relationships_of(str(supervisee_id))
-        if who.worker_id is not None and who.worker_id == rel.current_supervisor_id \
-                and who.role in SUPERVISING_ROLES:
-            return
-        decision = Decision.refuse(Refusal.NO_RELATIONSHIP,
-                                   "only the worker's current supervisor drafts their supervision records")
-        self.log_access(who, AccessAttempt("draft", rel.worker_id, None, None, rel.file_state, via.channel,
-                                           via.client, via.stated_purpose), decision)
-        raise AccessDenied(decision)
-
     def readable_records(self, who: Principal) -> list[dict]:
         """Rows of the records `who` may read now (an index: each read is still decided and logged)."""
+        self.see_own_writes()
         sup, boss = workers.alias("supervisee"), workers.alias("supervisor")
         cr = current_records.c
         conditions = []
@@ -256,22 +257,26 @@ class AccessService:
             if who.role in SUPERVISING_ROLES:
                 conditions.append(and_(sup.c.supervisor_id == who.worker_id, sup.c.state != "archived"))
                 conditions.append(and_(boss.c.supervisor_id == who.worker_id, sup.c.state != "archived"))
-        now = self.clock()  # type: ignore[attr-defined]
+        now = self.clock()
+        archived_too = may_list_archived(who.reader, self.archive_rule)
         for g in (g for g in self.grants_of(who.user_id) if g.live_at(now)):
             column = {ScopeKind.RECORD: cr.record_id, ScopeKind.WORKER_FILE: cr.supervisee_id,
                       ScopeKind.TEAM: sup.c.supervisor_id}[g.scope_kind]
-            conditions.append(column == g.scope_id)
+            within = column == g.scope_id
+            # A subject access request reaches archived files whatever the pack says; others only as it allows.
+            conditions.append(within if archived_too or g.category == "sar" else and_(within, sup.c.state != "archived"))
         if not conditions:
             return []
         query = (select(current_records).join(sup, sup.c.worker_id == cr.supervisee_id)
                  .outerjoin(boss, boss.c.worker_id == sup.c.supervisor_id)
                  .where(or_(*conditions)).order_by(cr.session_date, cr.record_id))
-        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.storage.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def unsigned_records_of(self, worker_id: str) -> list[dict]:
         """Records not yet signed by both: a transfer freezes these (see domain/authorisation.py)."""
-        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+        self.see_own_writes()
+        with self.storage.engine.connect() as conn:
             rows = conn.execute(select(current_records.c.record_id, current_records.c.state,
                                        current_records.c.session_date, current_records.c.supervisor_id)
                                 .where(current_records.c.supervisee_id == worker_id,
@@ -281,28 +286,33 @@ class AccessService:
 
     # -- the access log ------------------------------------------------------------------------------------
 
-    def access_log_entries(self, f: AccessLogFilter) -> list[dict]:
-        self.read_models.catch_up()  # type: ignore[attr-defined]
+    def access_log_entries(self, user: Principal, f: AccessLogFilter) -> list[dict]:
+        self.require(user, decide_role(user.reader, ACCESS_LOG_READERS, "read the access log"))
+        return self._log_entries(f)
+
+    def _log_entries(self, f: AccessLogFilter) -> list[dict]:
+        self.read_models.catch_up()
         query = _filtered(select(access_log), f).order_by(access_log.c.at, access_log.c.entry_id)
-        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.storage.engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(query.limit(f.limit).offset(f.offset))]
         return [{**r, "at": aware(r["at"])} for r in rows]
 
     def access_log_for_worker(self, worker_id: str) -> list[dict]:
         """Who read this worker's records and file, and why (the supervisee's own view; SAR exports)."""
-        return self.access_log_entries(AccessLogFilter(worker_id=worker_id, limit=100_000))
+        return self._log_entries(AccessLogFilter(worker_id=worker_id, limit=100_000))
 
-    def access_log_flags(self, since: datetime | None = None, until: datetime | None = None,
+    def access_log_flags(self, user: Principal, since: datetime | None = None, until: datetime | None = None,
                          many_reads_per_day: int = 50) -> list[dict]:
         """What an inspector looks for: attempts outside a grant's scope or after its expiry or revocation,
         reads of a leaver's file, a former supervisor reading after a transfer, unusually many reads."""
-        self.read_models.catch_up()  # type: ignore[attr-defined]
+        self.require(user, decide_role(user.reader, ACCESS_LOG_READERS, "read the access log"))
+        self.read_models.catch_up()
         f = AccessLogFilter(since=since, until=until)
         flagged = _filtered(select(access_log), f).where(or_(
             access_log.c.refusal.in_([r.value for r in _FLAGGED_REFUSALS]),
             and_(access_log.c.outcome == "allowed", access_log.c.file_state.in_(["left", "archived"])),
         )).order_by(access_log.c.at)
-        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.storage.engine.connect() as conn:
             flags = [_flag(dict(r._mapping)) for r in conn.execute(flagged)]
             flags += self._many_reads(conn, f, many_reads_per_day)
         return sorted(flags, key=lambda fl: (str(fl["at"]), fl["kind"]))
@@ -319,31 +329,32 @@ class AccessService:
 
     def _version_to_read(self, record: SupervisionRecord, version: int | None,
                          as_of: datetime | None) -> SupervisionRecord:
-        from api.application import NotFound
-        from api.record_history import record_as_of
-
         if as_of is not None:
-            return record_as_of(self, record.id, as_of)  # type: ignore[arg-type]
+            # The record exactly as it stood then: replayed up to the last event recorded by that moment.
+            versions = [e.originator_version for e in self.record_events(record.id) if e.timestamp <= as_of]
+            if not versions:
+                raise NotFound(f"record {record.id} did not exist yet at {as_of.isoformat()}")
+            return self.get_record(record.id, version=versions[-1])
         if version is not None:
             if not 1 <= version <= record.version:
                 raise NotFound(f"record {record.id} has versions 1 to {record.version}, not {version}")
-            return self.get_record(record.id, version=version)  # type: ignore[attr-defined]
+            return self.get_record(record.id, version=version)
         return record
 
     def _require_scope_target(self, scope_kind: str, scope_id: str) -> None:
         if scope_kind == "record":
-            self.get_record(scope_id)  # type: ignore[attr-defined]
+            self.get_record(scope_id)
         elif scope_kind in ("worker_file", "team"):
-            self.get_worker(scope_id)  # type: ignore[attr-defined]
+            self.get_worker(scope_id)
 
     def _file_records(self, worker_id: str) -> list[dict]:
-        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.storage.engine.connect() as conn:
             rows = conn.execute(select(current_records).where(current_records.c.supervisee_id == worker_id)
                                 .order_by(current_records.c.session_date, current_records.c.record_id)).all()
         return [dict(r._mapping) for r in rows]
 
     def _file_periods(self, worker_id: str) -> list[dict]:
-        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.storage.engine.connect() as conn:
             rows = conn.execute(select(supervision_periods).where(supervision_periods.c.worker_id == worker_id)
                                 .order_by(supervision_periods.c.started_version)).all()
         return [dict(r._mapping) for r in rows]

@@ -1,11 +1,14 @@
 """The Supervision Ledger application: commands and queries over the domain, stored sealed and ledgered.
 
-Like the library's own examples, each method is one command or one query. The edges (HTTP, CLI)
-decide who is calling; the domain decides whether the step is allowed.
+Like the library's own examples, each method is one command or one query. Every command takes the acting
+user (a `Principal`: identity and role) and decides through the pure rules in domain/authorisation.py on
+the very copies it changes; the edges (HTTP, CLI, demo loaders) only say who is calling.
 """
 
+from __future__ import annotations
+
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
@@ -13,10 +16,13 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from domain.access_log import AccessAttempt
 from domain.anonymisation import Screening
-from domain.errors import DomainError
+from domain.authorisation import (Decision, RecordParties, Refusal, Relationships, Role, SupervisorCandidate,
+                                  decide_allocation, decide_draft, decide_either_party, decide_role, decide_write)
+from domain.errors import DomainError, OutOfOrder, StaleVersion
 from domain.supervision_record import SupervisionRecord
 from domain.workers import Worker
 from infrastructure.backup import key_placement_problems, scrub_key_bytes
@@ -29,12 +35,15 @@ from infrastructure.keys import (ORGANISATION_KEY_ID, KeyError_, KeyRing, Staged
                                  reconcile_destroyed_keys)
 from infrastructure.sealed_mapper import EventDestroyed, SealedMapper
 from infrastructure.settings import Settings
-from api.access_service import AccessService
-from api.errors import Conflict, Destroyed, NotFound
+from api.access_service import AccessDenied, AccessService, Via
+from api.errors import Conflict, Destroyed, NotFound, OutOfOrderConflict, StaleConflict
+from api.ids import as_uuid
 from api.read_model_schema import ensure_read_model_tables
 from api.retention_service import RetentionService
 from api.scheduling_service import SchedulingService
+from infrastructure.users import Principal
 from projections.runner import ProjectionRunner
+from projections.schema import workers
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
@@ -49,15 +58,6 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
-
-
-def as_uuid(value: UUID | str, noun: str) -> UUID:
-    if isinstance(value, UUID):
-        return value
-    try:
-        return UUID(str(value))
-    except ValueError:
-        raise NotFound(f"no {noun} {value!r}: not a valid id") from None
 
 
 def utc_now() -> datetime:
@@ -107,6 +107,7 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         self.background_projections = background_projections
         # Called with the recordings after every successful save (e.g. automatic ledger checkpoints).
         self.after_save: list[Callable[[list[Any]], None]] = []
+        self.written_up_to = 0  # the notification id of this application's last stored event
         super().__init__(env={**eventsourcing_env(storage.settings), "AGGREGATE_CACHE_MAXSIZE": "1000"})
         self.read_models = ProjectionRunner(
             writer(storage.engine),
@@ -151,18 +152,24 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         except EventDestroyed:
             return None
 
-    def save_and_project(self, *aggregates: Any, keys: StagedKeys | None = None) -> None:
+    def save_and_project(self, *aggregates: Any, keys: StagedKeys | None = None,
+                         unchanged: Sequence[Any] = ()) -> None:
         """Stores the events, their ledger leaves and any new key rows in one transaction, then updates
-        the read models."""
+        the read models. `unchanged`: aggregates the command decided on without changing them; if one of them
+        changed meanwhile, nothing is stored and the caller gets a Conflict."""
         try:
-            recordings = self.save(*aggregates, svl_keys=keys)
+            recordings = self.save(*aggregates, svl_keys=keys,
+                                   svl_unchanged=[(a.id, a.version) for a in unchanged])
         except IntegrityError:
             self._forget(keys)
+            current = self._current(aggregates)
             raise Conflict("someone else changed this first: reload and try again",
-                           self._current_version(aggregates)) from None
+                           current.version if current else None, getattr(current, "content_version", None),
+                           getattr(current, "content_sha256", None)) from None
         except Exception:
             self._forget(keys)
             raise
+        self.written_up_to = max([self.written_up_to, *(r.notification.id for r in recordings)])
         if self.background_projections:
             self.read_models.poke()
         else:
@@ -170,50 +177,135 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         for hook in self.after_save:
             hook(recordings)
 
+    def see_own_writes(self) -> None:
+        """Queries call this first: a read model behind this application's own last write catches up, so an
+        answer given after a command has answered reflects it (e.g. the first read under a new grant)."""
+        if self.written_up_to and self.read_models.position() < self.written_up_to:
+            self.read_models.catch_up()
+
     def _forget(self, keys: StagedKeys | None) -> None:
         if keys is not None:
             self.storage.keyring.unstage(keys)
 
-    def _current_version(self, aggregates: tuple[Any, ...]) -> int | None:
+    def _current(self, aggregates: tuple[Any, ...]) -> Any | None:
+        """After a conflict: the aggregate as the other writer left it, for the answer."""
         if not aggregates:
             return None
         try:
-            return self.repository.get(aggregates[0].id).version
+            return self.repository.get(aggregates[0].id)
         except AggregateNotFoundError:
             return None
 
-    # -- workers -------------------------------------------------------------------------------------
+    # -- workers (HR) ----------------------------------------------------------------------------------
 
-    def join_worker(self, *, name: str, role: str, category: str, start_date: date, actor: str,
-                    organisation: str | None = None) -> UUID:
+    def join_worker(self, user: Principal, *, name: str, role: str, category: str, start_date: date,
+                    organisation: str | None = None) -> Worker:
+        self.require(user, decide_role(user.reader, HR, "record a joiner"))
         worker = Worker.join(name=name, role=role, category=category, start_date=start_date,
                              organisation=organisation or self.storage.settings.policy_pack,
-                             actor=actor, timestamp=self.clock())
+                             actor=user.actor, timestamp=self.clock())
         self.save_and_project(worker, keys=self.storage.keyring.stage_new_key(worker.id))
-        return worker.id
+        return worker
 
-    def allocate_supervisor(self, worker_id: UUID, supervisor_id: UUID, *, actor: str,
-                            expected_version: int | None = None) -> None:
+    def allocate_supervisor(self, user: Principal, worker_id: UUID | str, supervisor_id: UUID | str, *,
+                            expected_version: int | None = None) -> Worker:
+        worker, supervisor = self._allocation(user, worker_id, supervisor_id, expected_version)
+        worker.allocate_supervisor(str(supervisor.id), actor=user.actor, timestamp=self.clock())
+        self.save_and_project(worker, unchanged=(supervisor,))
+        return worker
+
+    def transfer_worker(self, user: Principal, worker_id: UUID | str, new_supervisor_id: UUID | str, reason: str, *,
+                        expected_version: int | None = None) -> Transfer:
+        """The records not yet signed by both are frozen as they are (domain/authorisation.py); the answer
+        lists them, read before the transfer is stored so that the answer needs no read after it."""
+        worker, supervisor = self._allocation(user, worker_id, new_supervisor_id, expected_version)
+        worker.transfer(str(supervisor.id), reason, actor=user.actor, timestamp=self.clock())
+        frozen = self.unsigned_records_of(str(worker.id))
+        self.save_and_project(worker, unchanged=(supervisor,))
+        return Transfer(worker, frozen)
+
+    def record_leaving(self, user: Principal, worker_id: UUID | str, leaving_date: date, *,
+                       expected_version: int | None = None) -> Leaving:
+        """The worker leaves: their account's access ends at the leaving date, and so does their supervision
+        of others (those supervisees need a supervisor: HR allocates one)."""
+        self.require(user, decide_role(user.reader, HR, "record a leaver"))
         worker = self.get_worker(worker_id, expected_version)
-        self._require_active_worker(supervisor_id, "supervisor")
-        worker.allocate_supervisor(str(supervisor_id), actor=actor, timestamp=self.clock())
-        self.save_and_project(worker)
+        now = self.clock()
+        worker.leave(leaving_date, actor=user.actor, timestamp=now)
+        supervisees = [self.get_worker(wid) for wid in self._supervisees_of(str(worker.id))]
+        supervisees = [s for s in supervisees if s.supervisor_id == str(worker.id) and s.state == "active"]
+        for supervisee in supervisees:
+            supervisee.end_supervision(f"the supervisor left on {leaving_date.isoformat()}", actor=user.actor,
+                                       timestamp=now)
+        self.save_and_project(worker, *supervisees)
+        ends = datetime.combine(leaving_date, datetime.min.time(), tzinfo=timezone.utc)
+        accounts = self.users.end_access_of_worker(str(worker.id), ends)
+        return Leaving(worker, [str(s.id) for s in supervisees], accounts, ends)
 
-    def transfer_worker(self, worker_id: UUID, new_supervisor_id: UUID, reason: str, *, actor: str,
-                        expected_version: int | None = None) -> None:
-        worker = self.get_worker(worker_id, expected_version)
-        self._require_active_worker(new_supervisor_id, "new supervisor")
-        worker.transfer(str(new_supervisor_id), reason, actor=actor, timestamp=self.clock())
-        self.save_and_project(worker)
+    # -- accounts (HR) --------------------------------------------------------------------------------
 
-    def record_leaving(self, worker_id: UUID, leaving_date: date, *, actor: str,
-                       expected_version: int | None = None) -> None:
-        worker = self.get_worker(worker_id, expected_version)
-        worker.leave(leaving_date, actor=actor, timestamp=self.clock())
-        self.save_and_project(worker)
+    def add_account(self, user: Principal | None, username: str, role: str, *, worker_id: str | None = None) -> str:
+        """HR creates accounts; only the very first administrator is created by no one (user=None)."""
+        if user is None:
+            if any(u["role"] == Role.ADMINISTRATOR.value for u in self.users.list_users()):
+                raise AccessDenied(Decision.refuse(Refusal.ROLE, "an administrator exists: act as one (--as)"))
+            if role != Role.ADMINISTRATOR.value:
+                raise AccessDenied(Decision.refuse(Refusal.ROLE, "the first account must be an administrator"))
+            return self.users.add_user(username, role, worker_id=worker_id, created_by="bootstrap")
+        self.require(user, decide_role(user.reader, HR, "create accounts"))
+        if worker_id is not None:
+            worker_id = str(self.get_worker(worker_id).id)
+        return self.users.add_user(username, role, worker_id=worker_id, created_by=user.actor)
 
-    def get_worker(self, worker_id: UUID, expected_version: int | None = None) -> Worker:
+    def accounts(self, user: Principal) -> list[dict]:
+        self.require(user, decide_role(user.reader, HR, "list accounts"))
+        return self.users.list_users()
+
+    def issue_token(self, user: Principal, username_or_id: str, *, days: float = 30, label: str = "cli") -> Any:
+        self.require(user, decide_role(user.reader, HR, "issue tokens"))
+        return self.users.issue_token(username_or_id, days=days, label=label)
+
+    def revoke_token(self, user: Principal, token_id_or_token: str) -> str:
+        self.require(user, decide_role(user.reader, HR, "revoke tokens"))
+        return self.users.revoke_token(token_id_or_token)
+
+    def tokens(self, user: Principal, username_or_id: str | None = None) -> list[dict]:
+        self.require(user, decide_role(user.reader, HR, "list tokens"))
+        return self.users.list_tokens(username_or_id)
+
+    def disable_user(self, user: Principal, username_or_id: str) -> dict:
+        """HR ends any account at once (its tokens are refused from now on)."""
+        self.require(user, decide_role(user.reader, HR, "disable an account"))
+        return self.users.disable(username_or_id)
+
+    def staff(self, user: Principal) -> list[Worker]:
+        """Every member of staff (names, roles, dates: no supervision records), for HR."""
+        self.require(user, decide_role(user.reader, HR, "list the staff"))
+        self.see_own_writes()
+        with self.storage.engine.connect() as conn:
+            ids = conn.execute(select(workers.c.worker_id).order_by(workers.c.joined_at)).scalars().all()
+        return [self.get_worker(wid) for wid in ids]
+
+    def get_worker(self, worker_id: UUID | str, expected_version: int | None = None) -> Worker:
         return self._get(Worker, worker_id, expected_version)
+
+    def _allocation(self, user: Principal, worker_id: UUID | str, supervisor_id: UUID | str,
+                    expected_version: int | None) -> tuple[Worker, Worker]:
+        self.require(user, decide_role(user.reader, HR, "allocate or transfer supervisors"))
+        worker = self.get_worker(worker_id, expected_version)
+        supervisor = self.get_worker(supervisor_id)
+        candidate = SupervisorCandidate(str(supervisor.id), supervisor.state, supervisor.supervisor_id,
+                                        self.users.account_roles_of_worker(str(supervisor.id)))
+        decision = decide_allocation(user.reader, str(worker.id), candidate)
+        if not decision.allowed:
+            raise DomainError(decision.reason) if decision.refusal is Refusal.ALLOCATION else AccessDenied(decision)
+        return worker, supervisor
+
+    def _supervisees_of(self, supervisor_id: str) -> list[str]:
+        self.read_models.catch_up()
+        with self.storage.engine.connect() as conn:
+            return list(conn.execute(select(workers.c.worker_id).where(workers.c.supervisor_id == supervisor_id))
+                        .scalars())
 
     # -- records -----------------------------------------------------------------------------------------
 
@@ -221,61 +313,72 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         """The anonymisation check under the organisation's pack (``anonymisation.names``)."""
         return Screening(default_lexicon(), self.compliance_pack().anonymisation.names)
 
-    def draft_record(self, *, supervisee_id: UUID, content: dict, actor: str,
-                     confirmed_anonymous: bool = False) -> UUID:
+    def draft_record(self, user: Principal, *, supervisee_id: UUID | str, content: dict,
+                     via: Via | None = None, confirmed_anonymous: bool = False) -> SupervisionRecord:
         """The supervisee's current supervisor drafts; the record is sealed with the supervisee's key."""
         supervisee = self.get_worker(supervisee_id)
-        if supervisee.supervisor_id != actor:
-            raise DomainError("only the supervisee's current supervisor can draft their supervision record")
+        decision = decide_draft(user.reader, relationships(supervisee))
+        if not decision.allowed:
+            self.log_access(user, AccessAttempt("draft", str(supervisee.id), None, None, supervisee.state,
+                                                *_via(user, via)), decision)
+            raise AccessDenied(decision)
         if supervisee.state != "active":
             raise DomainError(f"cannot draft a record for a worker who is {supervisee.state}")
-        record = SupervisionRecord.draft(supervisee_id=str(supervisee_id), supervisor_id=actor,
-                                         content=content, actor=actor, timestamp=self.clock(),
+        record = SupervisionRecord.draft(supervisee_id=str(supervisee.id), supervisor_id=user.actor,
+                                         content=content, actor=user.actor, timestamp=self.clock(),
                                          screening=self.screening(), confirmed_anonymous=confirmed_anonymous)
-        keys = self.storage.keyring.stage_assignment(record.id, self.storage.keyring.key_id_for(supervisee_id))
-        self.save_and_project(record, keys=keys)
-        return record.id
+        keys = self.storage.keyring.stage_assignment(record.id, self.storage.keyring.key_id_for(supervisee.id))
+        self.save_and_project(record, keys=keys, unchanged=(supervisee,))
+        return record
 
-    def share_record(self, record_id: UUID, *, actor: str, expected_version: int | None = None) -> None:
-        self._record_step(record_id, expected_version, lambda r, t: r.share(actor=actor, timestamp=t))
+    def share_record(self, user: Principal, record_id: UUID | str, *, expected_version: int | None = None,
+                     via: Via | None = None) -> SupervisionRecord:
+        return self._record_step(user, record_id, expected_version, "supervisor", "share", via,
+                                 lambda r, a, t: r.share(actor=a, timestamp=t))
 
-    def request_amendment(self, record_id: UUID, text: str, *, based_on_version: int, actor: str,
-                          expected_version: int | None = None, confirmed_anonymous: bool = False) -> None:
-        self._record_step(record_id, expected_version, lambda r, t: r.request_amendment(
-            text, based_on_version=based_on_version, actor=actor, timestamp=t, screening=self.screening(),
-            confirmed_anonymous=confirmed_anonymous))
+    def request_amendment(self, user: Principal, record_id: UUID | str, text: str, *, based_on_version: int,
+                          expected_version: int | None = None, via: Via | None = None,
+                          confirmed_anonymous: bool = False) -> SupervisionRecord:
+        return self._record_step(user, record_id, expected_version, "supervisee", "request_amendment", via,
+                                 lambda r, a, t: r.request_amendment(
+                                     text, based_on_version=based_on_version, actor=a, timestamp=t,
+                                     screening=self.screening(), confirmed_anonymous=confirmed_anonymous))
 
-    def amend_record(self, record_id: UUID, content: dict, *, based_on_version: int, actor: str,
-                     expected_version: int | None = None, confirmed_anonymous: bool = False) -> None:
-        self._record_step(record_id, expected_version, lambda r, t: r.amend(
-            content, based_on_version=based_on_version, actor=actor, timestamp=t, screening=self.screening(),
-            confirmed_anonymous=confirmed_anonymous))
+    def amend_record(self, user: Principal, record_id: UUID | str, content: dict, *, based_on_version: int,
+                     expected_version: int | None = None, via: Via | None = None,
+                     confirmed_anonymous: bool = False) -> SupervisionRecord:
+        return self._record_step(user, record_id, expected_version, "supervisor", "amend", via,
+                                 lambda r, a, t: r.amend(
+                                     content, based_on_version=based_on_version, actor=a, timestamp=t,
+                                     screening=self.screening(), confirmed_anonymous=confirmed_anonymous))
 
-    def decline_amendment(self, record_id: UUID, rationale: str, *, actor: str,
-                          expected_version: int | None = None, confirmed_anonymous: bool = False) -> None:
-        self._record_step(record_id, expected_version,
-                          lambda r, t: r.decline_amendment(rationale, actor=actor, timestamp=t,
-                                                           screening=self.screening(),
-                                                           confirmed_anonymous=confirmed_anonymous))
+    def decline_amendment(self, user: Principal, record_id: UUID | str, rationale: str, *,
+                          expected_version: int | None = None, via: Via | None = None,
+                          confirmed_anonymous: bool = False) -> SupervisionRecord:
+        return self._record_step(user, record_id, expected_version, "supervisor", "decline", via,
+                                 lambda r, a, t: r.decline_amendment(
+                                     rationale, actor=a, timestamp=t, screening=self.screening(),
+                                     confirmed_anonymous=confirmed_anonymous))
 
-    def sign_record(self, record_id: UUID, content_sha256: str, *, actor: str,
-                    expected_version: int | None = None) -> None:
-        self._record_step(record_id, expected_version,
-                          lambda r, t: r.sign(content_sha256, actor=actor, timestamp=t))
+    def sign_record(self, user: Principal, record_id: UUID | str, content_sha256: str, *,
+                    expected_version: int | None = None, via: Via | None = None) -> SupervisionRecord:
+        return self._record_step(user, record_id, expected_version, None, "sign", via,
+                                 lambda r, a, t: r.sign(content_sha256, actor=a, timestamp=t))
 
-    def add_addendum(self, record_id: UUID, text: str, reason: str, *, actor: str,
-                     expected_version: int | None = None, confirmed_anonymous: bool = False) -> None:
-        self._record_step(record_id, expected_version,
-                          lambda r, t: r.add_addendum(text, reason, actor=actor, timestamp=t,
-                                                      screening=self.screening(),
-                                                      confirmed_anonymous=confirmed_anonymous))
+    def add_addendum(self, user: Principal, record_id: UUID | str, text: str, reason: str, *,
+                     expected_version: int | None = None, via: Via | None = None,
+                     confirmed_anonymous: bool = False) -> SupervisionRecord:
+        return self._record_step(user, record_id, expected_version, None, "add_addendum", via,
+                                 lambda r, a, t: r.add_addendum(text, reason, actor=a, timestamp=t,
+                                                                screening=self.screening(),
+                                                                confirmed_anonymous=confirmed_anonymous))
 
-    def countersign_addendum(self, record_id: UUID, number: int, sha256: str, *, actor: str,
-                             expected_version: int | None = None) -> None:
-        self._record_step(record_id, expected_version,
-                          lambda r, t: r.countersign_addendum(number, sha256, actor=actor, timestamp=t))
+    def countersign_addendum(self, user: Principal, record_id: UUID | str, number: int, sha256: str, *,
+                             expected_version: int | None = None, via: Via | None = None) -> SupervisionRecord:
+        return self._record_step(user, record_id, expected_version, None, "countersign_addendum", via,
+                                 lambda r, a, t: r.countersign_addendum(number, sha256, actor=a, timestamp=t))
 
-    def get_record(self, record_id: UUID, version: int | None = None) -> SupervisionRecord:
+    def get_record(self, record_id: UUID | str, version: int | None = None) -> SupervisionRecord:
         try:
             record = self.repository.get(as_uuid(record_id, "supervision record"), version=version)
         except EventDestroyed:
@@ -286,7 +389,7 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
             raise NotFound(f"no supervision record {record_id}")
         return record
 
-    def record_events(self, record_id: UUID) -> list[Any]:
+    def record_events(self, record_id: UUID | str) -> list[Any]:
         try:
             events = list(self.events.get(as_uuid(record_id, "supervision record")))
         except EventDestroyed:
@@ -297,13 +400,38 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
 
     # -- helpers ---------------------------------------------------------------------------------------------
 
-    def _record_step(self, record_id: UUID, expected_version: int | None,
-                     step: Callable[[SupervisionRecord, datetime], None]) -> None:
-        record = self._get(SupervisionRecord, record_id, expected_version)
-        step(record, self.clock())
-        self.save_and_project(record)
+    def require(self, user: Principal, decision: Decision) -> None:
+        """Refusals by role need no log entry: nothing of a file was touched."""
+        if not decision.allowed:
+            raise AccessDenied(decision)
 
-    def _get(self, cls: type, aggregate_id: UUID, expected_version: int | None) -> Any:
+    def _record_step(self, user: Principal, record_id: UUID | str, expected_version: int | None, party: str | None,
+                     action: str, via: Via | None,
+                     step: Callable[[SupervisionRecord, str, datetime], None]) -> SupervisionRecord:
+        """One load of the record and of the supervisee's file; the decision and the step use those copies,
+        and the save fails with a Conflict if the file changed in between (e.g. a transfer)."""
+        record = self._get(SupervisionRecord, record_id, None)
+        supervisee = self.get_worker(record.supervisee_id)
+        rel = relationships(supervisee)
+        parties = RecordParties(str(record.id), record.supervisee_id, record.supervisor_id)
+        decision = (decide_either_party(user.reader, rel, parties) if party is None
+                    else decide_write(user.reader, rel, parties, party))
+        if not decision.allowed:
+            self.log_access(user, AccessAttempt(action, record.supervisee_id, str(record.id), record.version,
+                                                rel.file_state, *_via(user, via)), decision)
+            raise AccessDenied(decision)
+        _require_version(record, expected_version, "supervision record")
+        try:
+            step(record, user.actor, self.clock())
+        except StaleVersion as exc:
+            raise StaleConflict(str(exc), record.version, record.content_version, record.content_sha256) from None
+        except OutOfOrder as exc:
+            raise OutOfOrderConflict(str(exc), record.version, record.content_version,
+                                     record.content_sha256) from None
+        self.save_and_project(record, unchanged=(supervisee,))
+        return record
+
+    def _get(self, cls: type, aggregate_id: UUID | str, expected_version: int | None) -> Any:
         noun = "worker" if cls is Worker else "supervision record"
         try:
             aggregate = self.repository.get(as_uuid(aggregate_id, noun))
@@ -313,15 +441,44 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
             raise NotFound(f"no {noun} {aggregate_id}") from None
         if not isinstance(aggregate, cls):
             raise NotFound(f"no {noun} {aggregate_id}")
-        if expected_version is not None and aggregate.version != expected_version:
-            raise Conflict(f"the {noun} is at version {aggregate.version}, not {expected_version}: "
-                           "reload and try again", aggregate.version)
+        _require_version(aggregate, expected_version, noun)
         return aggregate
 
-    def _require_active_worker(self, worker_id: UUID, what: str) -> None:
-        worker = self.get_worker(worker_id)
-        if worker.state != "active":
-            raise DomainError(f"the {what} is {worker.state}, not active")
+
+HR = frozenset({Role.ADMINISTRATOR})
+
+
+@dataclass(frozen=True)
+class Transfer:
+    worker: Worker
+    frozen_records: list[dict]
+
+
+@dataclass(frozen=True)
+class Leaving:
+    """What recording a leaver changed: their file, whom they no longer supervise, whose access ends when."""
+
+    worker: Worker
+    needs_a_supervisor: list[str]
+    accounts_ended: list[str]
+    access_ends_at: datetime
+
+
+def _require_version(aggregate: Any, expected_version: int | None, noun: str) -> None:
+    if expected_version is not None and aggregate.version != expected_version:
+        raise Conflict(f"the {noun} is at version {aggregate.version}, not {expected_version}: "
+                       "reload and try again", aggregate.version, getattr(aggregate, "content_version", None),
+                       getattr(aggregate, "content_sha256", None))
+
+
+def relationships(supervisee: Worker, line_manager_id: str | None = None) -> Relationships:
+    previous = tuple(p["supervisor_id"] for p in supervisee.previous_supervisors)
+    return Relationships(str(supervisee.id), supervisee.supervisor_id, line_manager_id, previous, supervisee.state)
+
+
+def _via(user: Principal, via: Via | None) -> tuple[str, str, str]:
+    via = via or Via(user.via, "local")
+    return via.channel, via.client, via.stated_purpose
 
 
 def open_ledger(settings: Settings | None = None, clock: Clock = utc_now) -> SupervisionLedger:

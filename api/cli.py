@@ -1,20 +1,100 @@
-"""`svl`: the Supervision Ledger command line. Each group of commands lives in its own module."""
+"""`svl`: the Supervision Ledger command line. Each group of commands lives in its own module, imported only
+when one of its commands runs: `svl --help` imports typer and nothing of the application.
 
+A module here registers its commands with `register(app)`; list each command it registers below, with its
+one-line help (tests/test_cli_startup.py checks the list against what the modules register).
+"""
+
+import importlib
+
+import click
 import typer
+from typer.core import TyperGroup
 
-from api import cli_access, cli_backup, cli_ledger, cli_rebuild, cli_records, cli_retention, cli_scheduling, cli_setup
+COMMANDS: dict[str, dict[str, str]] = {
+    "api.cli_setup": {
+        "init": "Create the local master key (if missing) and the database schema.",
+        "demo": "Load the BCP demo (once) and print fresh demo tokens.",
+        "serve": "Serve the HTTP API.",
+        "db": "The database schema: Alembic migrations for our tables; read models rebuilt from the log.",
+    },
+    "api.cli_records": {
+        "records": "List the supervision records you may read now, as `GET /records` does.",
+        "history": "Every version of a record: who did what and when, and what changed; or the record as of a "
+                   "moment.",
+    },
+    "api.cli_ledger": {
+        "verify": "Recompute every leaf and the whole tree, check every checkpoint; name the first divergence.",
+        "checkpoint": "Sign a checkpoint of the ledger now and publish it.",
+        "export-bundle": "Write one JSON file an outsider checks with `svl-verify FILE`.",
+        "ledger": "Proofs from the integrity ledger (hashes only, no content).",
+    },
+    "api.cli_access": {
+        "access-log": "Who read (or tried to read) which record, when, on what basis and why.",
+        "user": "User accounts and their roles.",
+        "token": "Bearer tokens for the HTTP API (stored only as SHA-256 hashes).",
+        "grant": "Access grants: a named person, a purpose, a scope, an expiry.",
+    },
+    "api.cli_retention": {
+        "sar": "Subject access request: everything held about a person.",
+        "retention": "Leavers' archival, the retention schedule and destruction.",
+        "hold": "Legal holds: files that must not be destroyed.",
+        "policy": "Policy packs: show and check.",
+    },
+    "api.cli_scheduling": {
+        "due": "Who is overdue for supervision, and why: the manager's morning view.",
+        "session": "Supervision sessions: schedule, hold, cancel, rebook.",
+        "agreement": "Supervision agreements: draft, sign, review.",
+        "case": "Case supervision: how often each case is discussed, by its rating.",
+        "report": "Quality assurance reports.",
+    },
+    # Beneath the application's users: whoever runs these holds the key files, so they take no --as.
+    "api.cli_backup": {
+        "backup": "A consistent snapshot of the database (SQLite online backup, or pg_dump); never a key file.",
+        "restore": "Replace the database with a snapshot; files destroyed since stay destroyed.",
+        "keys": "The master key: rotation.",
+    },
+    "api.cli_rebuild": {
+        "rebuild": "Rebuild read models from zero from the event log, clearing a stuck one; or --check.",
+    },
+}
+_MODULE_OF = {name: module for module, names in COMMANDS.items() for name in names}
+_HELP = {name: text for names in COMMANDS.values() for name, text in names.items()}
+
+
+class LazyCommands(TyperGroup):
+    """Lists every command from COMMANDS; builds a command (importing its module) only when it is run."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_MODULE_OF)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        module = _MODULE_OF.get(name)
+        if module is None:
+            return None
+        group = typer.Typer()
+        importlib.import_module(module).register(group)
+        return typer.main.get_group(group).commands.get(name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, _HELP[name]) for name in self.list_commands(ctx)])
+
 
 app = typer.Typer(
     name="svl",
+    cls=LazyCommands,
+    rich_markup_mode=None,  # plain help: rich would build (and import) every command to list it
     help="Supervision Ledger: event-sourced, audit-first supervision records.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
 
-for module in (cli_setup, cli_records, cli_ledger, cli_access, cli_retention, cli_scheduling, cli_backup,
-               cli_rebuild):
-    module.register(app)
+
+@app.callback()
+def main() -> None:
+    """Supervision Ledger: event-sourced, audit-first supervision records."""
 
 
 if __name__ == "__main__":

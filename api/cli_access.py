@@ -1,24 +1,19 @@
 """`svl user`, `svl token`, `svl grant`, `svl access-log`: accounts, bearer tokens, access grants, the log."""
 
-import os
-import socket
 import sys
 
 import typer
 from rich.table import Table
 
-from api.access_service import EXPORT_COLUMNS, AccessLogFilter, Via, to_csv
+from api.access_service import EXPORT_COLUMNS, AccessLogFilter, to_csv
 from api.application import SupervisionLedger
-from api.cli_support import console, errors, fail, opened_ledger, parse_moment, print_json
+from api.cli_support import ACTING, acting_user, console, errors, fail, opened_ledger, parse_moment, print_json
 from domain.authorisation import Role
-from infrastructure.users import Principal, UserError
+from infrastructure.users import UserError
 
 users_cli = typer.Typer(help="User accounts and their roles.", no_args_is_help=True)
 tokens_cli = typer.Typer(help="Bearer tokens for the HTTP API (stored only as SHA-256 hashes).", no_args_is_help=True)
 grants_cli = typer.Typer(help="Access grants: a named person, a purpose, a scope, an expiry.", no_args_is_help=True)
-
-ACTING_USER = typer.Option(None, "--as", envvar="SVL_USER", help="the user you act as (or set SVL_USER)")
-
 
 def register(app: typer.Typer) -> None:
     app.add_typer(users_cli, name="user")
@@ -27,44 +22,30 @@ def register(app: typer.Typer) -> None:
     app.command("access-log")(access_log)
 
 
-def acting_user(app: SupervisionLedger, username: str | None) -> Principal:
-    """The CLI acts as a named user, so its reads are decided and logged like the API's."""
-    if not username:
-        fail("say who you are: --as USERNAME, or set SVL_USER")
-    try:
-        return app.users.principal(username, via="cli")
-    except UserError as exc:
-        fail(str(exc))
-    raise AssertionError("unreachable")
-
-
-def cli_via() -> Via:
-    return Via("cli", f"cli@{socket.gethostname()} pid {os.getpid()}")
-
-
 # -- users ---------------------------------------------------------------------------------------------------
 
 @users_cli.command("add")
 def user_add(username: str = typer.Argument(..., help="a login name, e.g. jo.bloggs"),
              role: Role = typer.Option(..., help="what the user does"),
-             worker: str = typer.Option(None, help="the worker id of this member of staff (staff roles)")) -> None:
-    """Create a user account. Staff (supervisee, supervisor, manager) are linked to their worker id."""
+             worker: str = typer.Option(None, help="the worker id of this member of staff (staff roles)"),
+             acting: str = ACTING) -> None:
+    """Create a user account (as an administrator; the very first administrator needs no --as).
+    Staff (supervisee, supervisor, manager) are linked to their worker id."""
     with opened_ledger() as app:
-        if worker:
-            worker = str(app.get_worker(worker).id)
-        elif role.value in ("supervisee", "supervisor", "manager"):
+        if not worker and role.value in ("supervisee", "supervisor", "manager"):
             fail(f"a {role.value} must be linked to their worker id: --worker WORKER_ID")
+        who = acting_user(app, acting) if acting or _administrator_exists(app) else None
         try:
-            user_id = app.users.add_user(username, role.value, worker_id=worker, created_by=_operator())
+            user_id = app.add_account(who, username, role.value, worker_id=worker)
         except UserError as exc:
             fail(str(exc))
         console.print(f"[green]user added:[/] {username} ({role.value}) id {user_id}")
 
 
 @users_cli.command("list")
-def user_list(as_json: bool = typer.Option(False, "--json")) -> None:
+def user_list(as_json: bool = typer.Option(False, "--json"), acting: str = ACTING) -> None:
     with opened_ledger() as app:
-        rows = app.users.list_users()
+        rows = app.accounts(acting_user(app, acting))
     if as_json:
         print_json(rows)
         return
@@ -77,13 +58,24 @@ def user_list(as_json: bool = typer.Option(False, "--json")) -> None:
 
 # -- tokens --------------------------------------------------------------------------------------------------
 
-@tokens_cli.command("issue")
-def token_issue(username: str, days: float = typer.Option(30, help="days until it expires"),
-                label: str = typer.Option("cli", help="a note, e.g. which device")) -> None:
-    """Issue a bearer token. It is printed once: only its hash is kept."""
+@users_cli.command("disable")
+def user_disable(username: str, acting: str = ACTING) -> None:
+    """End an account's access at once (HR): every token of it is refused from now on."""
     with opened_ledger() as app:
         try:
-            issued = app.users.issue_token(username, days=days, label=label)
+            user = app.disable_user(acting_user(app, acting), username)
+        except UserError as exc:
+            fail(str(exc))
+        console.print(f"[green]disabled:[/] {user['username']} from {user['disabled_at']}")
+
+
+@tokens_cli.command("issue")
+def token_issue(username: str, days: float = typer.Option(30, help="days until it expires"),
+                label: str = typer.Option("cli", help="a note, e.g. which device"), acting: str = ACTING) -> None:
+    """Issue a bearer token (as an administrator). It is printed once: only its hash is kept."""
+    with opened_ledger() as app:
+        try:
+            issued = app.issue_token(acting_user(app, acting), username, days=days, label=label)
         except UserError as exc:
             fail(str(exc))
     errors.print(f"token {issued.token_id} for {username}, expires {issued.expires_at.isoformat()} "
@@ -92,21 +84,23 @@ def token_issue(username: str, days: float = typer.Option(30, help="days until i
 
 
 @tokens_cli.command("revoke")
-def token_revoke(token: str = typer.Argument(..., help="the token id (from `svl token list`) or the token")) -> None:
+def token_revoke(token: str = typer.Argument(..., help="the token id (from `svl token list`) or the token"),
+                 acting: str = ACTING) -> None:
     """Revoke a token at once."""
     with opened_ledger() as app:
         try:
-            token_id = app.users.revoke_token(token)
+            token_id = app.revoke_token(acting_user(app, acting), token)
         except UserError as exc:
             fail(str(exc))
     console.print(f"[green]revoked:[/] token {token_id}")
 
 
 @tokens_cli.command("list")
-def token_list(username: str = typer.Argument(None), as_json: bool = typer.Option(False, "--json")) -> None:
+def token_list(username: str = typer.Argument(None), as_json: bool = typer.Option(False, "--json"),
+               acting: str = ACTING) -> None:
     with opened_ledger() as app:
         try:
-            rows = app.users.list_tokens(username)
+            rows = app.tokens(acting_user(app, acting), username)
         except UserError as exc:
             fail(str(exc))
     if as_json:
@@ -128,21 +122,21 @@ def grant_add(to: str = typer.Option(..., "--to", help="username of the person")
               scope: str = typer.Option(..., help="record | worker_file | team"),
               scope_id: str = typer.Option(..., "--id", help="the record, worker, or supervisor id"),
               expires: str = typer.Option(..., help="until when, e.g. 2026-12-31T17:00Z"),
-              acting: str = ACTING_USER) -> None:
+              acting: str = ACTING) -> None:
     """Grant access (administrators only)."""
     with opened_ledger() as app:
         who = acting_user(app, acting)
         try:
-            grant_id = app.grant_access(grantor=who, grantee=to, purpose=purpose, category=category,
-                                        scope_kind=scope, scope_id=scope_id, expires_at=parse_moment(expires))
+            granted = app.grant_access(grantor=who, grantee=to, purpose=purpose, category=category,
+                                       scope_kind=scope, scope_id=scope_id, expires_at=parse_moment(expires))
         except UserError as exc:
             fail(str(exc))
-        console.print(f"[green]granted:[/] {grant_id}")
+        console.print(f"[green]granted:[/] {granted.id}")
 
 
 @grants_cli.command("revoke")
 def grant_revoke(grant_id: str, reason: str = typer.Option(..., help="why it ends now"),
-                 acting: str = ACTING_USER) -> None:
+                 acting: str = ACTING) -> None:
     """Revoke a grant at once (administrators only)."""
     with opened_ledger() as app:
         app.revoke_grant(grant_id, reason, actor=acting_user(app, acting))
@@ -150,9 +144,10 @@ def grant_revoke(grant_id: str, reason: str = typer.Option(..., help="why it end
 
 
 @grants_cli.command("list")
-def grant_list(as_json: bool = typer.Option(False, "--json")) -> None:
+def grant_list(as_json: bool = typer.Option(False, "--json"), acting: str = ACTING) -> None:
+    """Administrators see every grant; everyone else the grants made to them."""
     with opened_ledger() as app:
-        rows = app.list_grants()
+        rows = app.grants_visible_to(acting_user(app, acting))
     if as_json:
         print_json(rows)
         return
@@ -176,15 +171,17 @@ def access_log(record: str = typer.Option(None, help="record id"), worker: str =
                output: str = typer.Option("table", "--format", help="table | json | csv"),
                flags: bool = typer.Option(False, "--flags", help="only what an inspector should look at"),
                many_reads: int = typer.Option(50, help="with --flags: reads by one person in a day that count "
-                                                       "as unusually many")) -> None:
-    """Who read (or tried to read) which record, when, on what basis and why."""
+                                                       "as unusually many"),
+               acting: str = ACTING) -> None:
+    """Who read (or tried to read) which record, when, on what basis and why (DPO, inspectors)."""
     with opened_ledger() as app:
+        who = acting_user(app, acting)
         start = parse_moment(since) if since else None
         end = parse_moment(until) if until else None
         if flags:
-            rows = app.access_log_flags(start, end, many_reads)
+            rows = app.access_log_flags(who, start, end, many_reads)
         else:
-            rows = app.access_log_entries(AccessLogFilter(record, worker, reader, grant, purpose, category, outcome,
+            rows = app.access_log_entries(who, AccessLogFilter(record, worker, reader, grant, purpose, category, outcome,
                                                           start, end, limit=1_000_000))
     if output == "json":
         print_json(rows)
@@ -209,5 +206,5 @@ def _print_log(rows: list[dict], flags: bool) -> None:
     console.print(f"{len(rows)} {'flags' if flags else 'entries'}")
 
 
-def _operator() -> str:
-    return f"cli:{os.environ.get('USER', 'unknown')}@{socket.gethostname()}"
+def _administrator_exists(app: SupervisionLedger) -> bool:
+    return any(u["role"] == Role.ADMINISTRATOR.value for u in app.users.list_users())

@@ -15,9 +15,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from api.access_service import AccessDenied, AccessLogUnavailable
-from api.cli_access import ACTING_USER, acting_user, cli_via
 from api.cli_records import resolve_record_id
-from api.cli_support import console, errors, fail, opened_ledger, print_json
+from api.cli_support import ACTING, acting_user, cli_via, console, errors, fail, opened_ledger, print_json
 from infrastructure.checkpoints import SigningKeyMissing
 from infrastructure.ledger import IntegrityLedger, LedgerError
 from infrastructure.ledger_verify import AuditReport
@@ -151,7 +150,7 @@ def export_bundle(record_id: str = typer.Argument(..., help="record id or a uniq
                                                     "data key that proves it (a content read: needs --as, logged)"),
                   consistency_from: list[int] = typer.Option([], "--consistency-from", help="also link to the "
                                                              "checkpoint of this size (repeatable)"),
-                  acting: str = ACTING_USER) -> None:
+                  acting: str = ACTING) -> None:
     """Write one JSON file an outsider checks with `svl-verify FILE`: the record's events as stored, their
     inclusion proofs in the latest signed checkpoint, the checkpoint and the verifier key."""
     with opened_ledger() as app, ledger_errors():

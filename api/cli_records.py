@@ -9,8 +9,7 @@ from sqlalchemy import select
 
 from api.access_service import AccessDenied, AccessLogUnavailable
 from api.application import NotFound, SupervisionLedger
-from api.cli_access import ACTING_USER, acting_user, cli_via
-from api.cli_support import console, fail, opened_ledger, parse_moment, print_json
+from api.cli_support import ACTING, acting_user, cli_via, console, fail, opened_ledger, parse_moment, print_json
 from api.record_history import NameBook, record_history, record_view, render_content
 from domain.authorisation import Decision
 from domain.supervision_record import SupervisionRecord
@@ -38,14 +37,11 @@ def resolve_record_id(app: SupervisionLedger, given: str) -> UUID:
 
 
 def records(as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
-            state: str = typer.Option(None, help="only records in this state, e.g. locked")) -> None:
-    """List supervision records (from the read model: no content is read)."""
+            state: str = typer.Option(None, help="only records in this state, e.g. locked"),
+            acting: str = ACTING) -> None:
+    """List the supervision records you may read now, as `GET /records` does (dates and states: no content)."""
     with opened_ledger() as app:
-        query = select(current_records).order_by(current_records.c.session_date, current_records.c.record_id)
-        if state:
-            query = query.where(current_records.c.state == state)
-        with app.storage.engine.connect() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(query)]
+        rows = [r for r in app.readable_records(acting_user(app, acting)) if not state or r["state"] == state]
         if as_json:
             print_json(rows)
             return
@@ -61,7 +57,7 @@ def records(as_json: bool = typer.Option(False, "--json", help="machine-readable
 def history(record_id: str = typer.Argument(..., help="record id or a unique prefix of it"),
             as_of: str = typer.Option(None, "--as-of", help="show the record as it stood then, e.g. 2026-05-01T12:00Z"),
             as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
-            acting: str = ACTING_USER) -> None:
+            acting: str = ACTING) -> None:
     """Every version of a record: who did what and when, and what changed; or the record as of a moment.
 
     Reads content, so it acts as a named user: allowed only as the API would allow it, and logged first."""

@@ -1,6 +1,5 @@
 """`svl retention …`, `svl hold …`, `svl policy …`: what a data protection officer runs."""
 
-import os
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -8,8 +7,7 @@ import typer
 from rich.table import Table
 
 from api.access_service import AccessDenied
-from api.cli_access import ACTING_USER
-from api.cli_support import console, fail, opened_ledger, print_json
+from api.cli_support import ACTING, acting_user, cli_via, console, fail, opened_ledger, print_json
 from infrastructure.policy_packs import PolicyPackError, available_packs, load_pack, load_pack_by_name
 
 retention = typer.Typer(help="Leavers' archival, the retention schedule and destruction.", no_args_is_help=True)
@@ -22,10 +20,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(retention, name="retention")
     app.add_typer(hold, name="hold")
     app.add_typer(policy, name="policy")
-
-
-def _actor(actor: str | None) -> str:
-    return actor or os.environ.get("SVL_USER") or "cli"
 
 
 def _day(value: str | None) -> date:
@@ -57,10 +51,10 @@ def schedule(as_of: str = typer.Option(None, "--as-of", help="the day to judge d
 
 
 @retention.command("archive")
-def archive(worker_id: str, actor: str = typer.Option(None, help="who archives (default $SVL_USER)")) -> None:
-    """Archive a leaver's file with its destruction date from the policy pack."""
+def archive(worker_id: str, acting: str = ACTING) -> None:
+    """Archive a leaver's file with its destruction date from the policy pack (HR, DPO)."""
     with opened_ledger() as app:
-        due = app.archive_leaver(worker_id, actor=_actor(actor))
+        due = app.archive_leaver(acting_user(app, acting), worker_id)
         console.print(f"archived; to be destroyed on {due} under {app.policy_pack.short_name}")
 
 
@@ -69,11 +63,12 @@ def run(dry_run: bool = typer.Option(False, "--dry-run", help="list exactly what
         as_of: str = typer.Option(None, "--as-of", help="judge due dates on this day (default today)"),
         purge_ciphertext: bool = typer.Option(False, "--purge-ciphertext",
                                               help="also empty the stored ciphertext (the ledger keeps its leaves)"),
-        actor: str = typer.Option(None, help="who runs it (default $SVL_USER)"),
+        acting: str = ACTING,
         as_json: bool = typer.Option(False, "--json")) -> None:
-    """Destroy every file due and not on hold, by deleting its data key. Safe to rerun after a crash."""
+    """Destroy every file due and not on hold, by deleting its data key (DPO, HR). Safe to rerun after a crash.
+    The destruction certificate names the user it ran as."""
     with opened_ledger() as app:
-        outcomes = app.run_retention(as_of=_day(as_of), actor=_actor(actor), dry_run=dry_run,
+        outcomes = app.run_retention(acting_user(app, acting), as_of=_day(as_of), dry_run=dry_run,
                                      purge_ciphertext=purge_ciphertext,
                                      progress=None if as_json else lambda o: console.print(
                                          f"  {o.status}: worker {o.worker_id[:8]} — {len(o.record_ids)} records, "
@@ -90,24 +85,26 @@ def run(dry_run: bool = typer.Option(False, "--dry-run", help="list exactly what
 @hold.command("place")
 def place(worker_id: str, kind: str = typer.Option(..., help="investigation | litigation | subject_access_request | other"),
           reason: str = typer.Option(...), reference: str = typer.Option(...),
-          actor: str = typer.Option(None)) -> None:
-    """Hold a worker's file: it will not be destroyed until released."""
+          acting: str = ACTING) -> None:
+    """Hold a worker's file: it will not be destroyed until released (the roles the policy pack names)."""
     with opened_ledger() as app:
-        hold_id = app.place_hold(worker_id, kind=kind, reason=reason, reference=reference, actor=_actor(actor))
-        console.print(f"hold {hold_id} placed")
+        placed = app.place_hold(acting_user(app, acting), worker_id, kind=kind, reason=reason, reference=reference)
+        console.print(f"hold {placed.id} placed")
 
 
 @hold.command("release")
-def release(hold_id: str, reason: str = typer.Option(...), actor: str = typer.Option(None)) -> None:
+def release(hold_id: str, reason: str = typer.Option(...), acting: str = ACTING) -> None:
+    """Release a hold (only the roles the policy pack names)."""
     with opened_ledger() as app:
-        app.release_hold(hold_id, reason=reason, actor=_actor(actor))
-        console.print("hold released")
+        released = app.release_hold(acting_user(app, acting), hold_id, reason=reason)
+        console.print(f"hold released at {released.released_at}")
 
 
 @hold.command("list")
-def list_holds(worker_id: str = typer.Option(None), as_json: bool = typer.Option(False, "--json")) -> None:
+def list_holds(worker_id: str = typer.Option(None), as_json: bool = typer.Option(False, "--json"),
+               acting: str = ACTING) -> None:
     with opened_ledger() as app:
-        holds = app.holds(worker_id)
+        holds = app.list_holds(acting_user(app, acting), worker_id)
         if as_json:
             print_json(holds)
             return
@@ -154,18 +151,18 @@ def sar(worker_id: str = typer.Argument(..., help="the worker whose data is requ
         out: Path = typer.Option(..., "-o", "--out", help="directory to write the export into"),
         received: str = typer.Option(None, help="the day the request was received (default today)"),
         extended: bool = typer.Option(False, help="the response period was extended (complex requests)"),
-        acting: str = ACTING_USER) -> None:
+        acting: str = ACTING,
+        purpose: str = typer.Option(None, help="why you read (kept in the access log)")) -> None:
     """Subject access request: everything held about a person (JSON + readable HTML + ledger bundles).
 
     Acts as a named user (normally the DPO, under a live SAR grant); every record read is logged."""
-    from api.cli_access import acting_user, cli_via
     from api.subject_access import subject_access_export
 
     with opened_ledger() as app:
         who = acting_user(app, acting)
         try:
             export = subject_access_export(app, who, worker_id, received_on=_day(received), extended=extended,
-                                           via=cli_via())
+                                           via=cli_via(purpose))
         except AccessDenied as exc:
             fail(f"refused (and logged): {exc}", code=3)
             return

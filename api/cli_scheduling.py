@@ -1,8 +1,7 @@
 """`svl due`, `svl session ...`, `svl agreement ...`, `svl case ...`, `svl report frequency`: supervision on time.
 
-People are named by id, a unique id prefix, or their full name (as `svl due` prints it). The CLI trusts the
-`--actor` it is given, like every `svl` command: it is the operator's tool on the server; the HTTP API
-authenticates its callers.
+People are named by id, a unique id prefix, or their full name (as `svl due` prints it). Every command acts
+as a named user (`--as USER` or SVL_USER) and is decided by the same application call as over HTTP.
 """
 
 import csv
@@ -18,7 +17,7 @@ from sqlalchemy import Table as SqlTable
 from sqlalchemy import select
 
 from api.application import NotFound, SupervisionLedger
-from api.cli_support import console, fail, opened_ledger, parse_moment, print_json
+from api.cli_support import ACTING, acting_user, console, fail, opened_ledger, parse_moment, print_json
 from api.scheduling_service import Dashboard, FrequencyReport
 from domain.compliance import CATEGORY_LABELS
 from projections.schema import workers
@@ -30,7 +29,6 @@ case_app = typer.Typer(help="Case supervision: how often each case is discussed,
                        no_args_is_help=True)
 report_app = typer.Typer(help="Quality assurance reports.", no_args_is_help=True)
 
-ACTOR = typer.Option(..., "--actor", help="who is doing this: a worker id, id prefix or full name")
 STATUS_STYLE = {"overdue": "bold red", "due_soon": "yellow", "on_time": "green"}
 SEVERITY_MARK = {"overdue": "[red]![/]", "warning": "[yellow]![/]", "info": "[dim]-[/]"}
 
@@ -94,10 +92,10 @@ def due(team: str = typer.Option(None, "--team", help="a supervisor (id, prefix 
         csv_file: Path = typer.Option(None, "--csv", help="also write the rows to this CSV file"),
         attention: bool = typer.Option(False, "--attention", help="only workers who need action"),
         pack: str = typer.Option(None, "--pack", help="judge against another policy pack (default: the configured one)"),
-        ) -> None:
-    """Who is overdue for supervision, and why: the manager's morning view."""
+        acting: str = ACTING) -> None:
+    """Who is overdue for supervision, and why: the manager's morning view (your team; QA and HR: everyone)."""
     with opened_ledger() as app:
-        supervisor = resolve_worker(app, team) if team else None
+        supervisor = app.compliance_scope(acting_user(app, acting), resolve_worker(app, team) if team else None)
         board = app.compliance_dashboard(as_of=parse_day(as_of, "--as-of"), team=supervisor, pack=pack)
     rows = [r for r in board.as_dicts() if r["needs_attention"] or not attention]
     if csv_file:
@@ -178,10 +176,10 @@ def report_frequency(month: str = typer.Option(..., "--month", help="e.g. 2026-1
                      team: str = typer.Option(None, "--team", help="a supervisor: only their supervisees"),
                      as_json: bool = typer.Option(False, "--json"),
                      csv_file: Path = typer.Option(None, "--csv", help="write the report to this CSV file"),
-                     pack: str = typer.Option(None, "--pack")) -> None:
+                     pack: str = typer.Option(None, "--pack"), acting: str = ACTING) -> None:
     """Sessions held per employee in a month against what the policy required (bcp, hull: QA reports)."""
     with opened_ledger() as app:
-        supervisor = resolve_worker(app, team) if team else None
+        supervisor = app.compliance_scope(acting_user(app, acting), resolve_worker(app, team) if team else None)
         report = app.frequency_report(month, as_of=parse_day(as_of, "--as-of"), team=supervisor, pack=pack)
     rows = report.as_dicts()
     if csv_file:
@@ -213,11 +211,12 @@ def _print_report(report: FrequencyReport, rows: list[dict]) -> None:
 def session_schedule(supervisee: str = typer.Argument(..., help="the supervisee"),
                      at: str = typer.Option(..., "--at", help="start, e.g. 2026-11-30T10:00 (UTC if no zone)"),
                      minutes: int = typer.Option(90, "--minutes", help="planned length"),
-                     actor: str = ACTOR) -> None:
+                     acting: str = ACTING) -> None:
     """Book a session (the supervisor)."""
     with opened_ledger() as app:
-        session_id = app.schedule_session(supervisee_id=resolve_worker(app, supervisee), starts_at=parse_moment(at),
-                                          planned_minutes=minutes, actor=resolve_worker(app, actor))
+        session_id = app.schedule_session(acting_user(app, acting), supervisee_id=resolve_worker(app, supervisee),
+                                          starts_at=parse_moment(at),
+                                          planned_minutes=minutes).id
     console.print(f"scheduled session {session_id}")
 
 
@@ -225,11 +224,11 @@ def session_schedule(supervisee: str = typer.Argument(..., help="the supervisee"
 def session_hold(session: str = typer.Argument(..., help="session id or prefix"),
                  minutes: int = typer.Option(..., "--minutes", help="how long it actually lasted"),
                  on: str = typer.Option(None, "--on", help="the day it took place (default: the day it was booked)"),
-                 actor: str = ACTOR) -> None:
+                 acting: str = ACTING) -> None:
     """Record that a session took place (the supervisor); a session below the pack's minimum is kept with
     its shortfall."""
     with opened_ledger() as app:
-        held = app.hold_session(_session(app, session), actual_minutes=minutes, actor=resolve_worker(app, actor),
+        held = app.hold_session(acting_user(app, acting), _session(app, session), actual_minutes=minutes,
                                 held_on=parse_day(on, "--on"))
     short = f", {held.shortfall_minutes} min short of the minimum" if held.shortfall_minutes else ""
     console.print(f"session held on {held.held_on}, {held.actual_minutes} min{short}")
@@ -238,10 +237,11 @@ def session_hold(session: str = typer.Argument(..., help="session id or prefix")
 @session_app.command("cancel")
 def session_cancel(session: str = typer.Argument(..., help="session id or prefix"),
                    reason: str = typer.Option(..., "--reason", help="sickness, leave or operational"),
-                   actor: str = ACTOR) -> None:
+                   acting: str = ACTING) -> None:
     """Cancel a session (either party); the rebooking deadline comes from the pack."""
     with opened_ledger() as app:
-        rebook_by = app.cancel_session(_session(app, session), reason, actor=resolve_worker(app, actor))
+        rebook_by = app.cancel_session(acting_user(app, acting), _session(app, session), reason).rebook_by(
+            app.compliance_pack())
         pack = app.compliance_pack().short_name
     if rebook_by:
         console.print(f"cancelled: rebook by {rebook_by} ({pack})")
@@ -254,32 +254,34 @@ def session_cancel(session: str = typer.Argument(..., help="session id or prefix
 @session_app.command("returned")
 def session_returned(session: str = typer.Argument(..., help="the session cancelled for sickness"),
                      on: str = typer.Option(..., "--on", help="the day the person returned to work"),
-                     actor: str = ACTOR) -> None:
+                     acting: str = ACTING) -> None:
     """Record the return to work after a sickness cancellation."""
     with opened_ledger() as app:
-        rebook_by = app.record_return_to_work(_session(app, session), parse_day(on, "--on"),
-                                              actor=resolve_worker(app, actor))
+        rebook_by = app.record_return_to_work(acting_user(app, acting), _session(app, session),
+                                              parse_day(on, "--on")).rebook_by(app.compliance_pack())
     console.print(f"return recorded: rebook by {rebook_by}" if rebook_by else "return recorded")
 
 
 @session_app.command("rebook")
 def session_rebook(session: str = typer.Argument(..., help="the cancelled session"),
                    at: str = typer.Option(..., "--at", help="new start, e.g. 2026-12-01T10:00"),
-                   minutes: int = typer.Option(None, "--minutes"), actor: str = ACTOR) -> None:
+                   minutes: int = typer.Option(None, "--minutes"), acting: str = ACTING) -> None:
     """Book the replacement of a cancelled session; the two are linked."""
     with opened_ledger() as app:
-        new_id = app.rebook_session(_session(app, session), starts_at=parse_moment(at), planned_minutes=minutes,
-                                    actor=resolve_worker(app, actor))
+        new_id = app.rebook_session(acting_user(app, acting), _session(app, session), starts_at=parse_moment(at),
+                                    planned_minutes=minutes).id
     console.print(f"rebooked as session {new_id}")
 
 
 @session_app.command("list")
 def session_list(worker: str = typer.Option(None, "--worker"), team: str = typer.Option(None, "--team"),
-                 as_json: bool = typer.Option(False, "--json")) -> None:
-    """Sessions, newest first (dates, minutes and states only)."""
+                 as_json: bool = typer.Option(False, "--json"), acting: str = ACTING) -> None:
+    """Sessions, newest first (dates, minutes and states only): yours, your team's, or (QA, HR) everyone's."""
     with opened_ledger() as app:
-        rows = app.sessions_of(resolve_worker(app, worker) if worker else None,
-                               resolve_worker(app, team) if team else None)
+        who = acting_user(app, acting)
+        rows = app.sessions_visible_to(who, resolve_worker(app, worker) if worker else None)
+        if team:
+            rows = [r for r in rows if r["supervisor_id"] == app.compliance_scope(who, resolve_worker(app, team))]
         names = app.worker_names({r["worker_id"] for r in rows} | {r["supervisor_id"] for r in rows})
     if as_json:
         print_json(rows)
@@ -308,23 +310,22 @@ def _terms(frequency: str | None, minutes: int | None, arrangements: str | None)
 
 
 @agreement_app.command("draft")
-def agreement_draft(supervisee: str = typer.Argument(...), actor: str = ACTOR,
+def agreement_draft(supervisee: str = typer.Argument(...), acting: str = ACTING,
                     frequency: str = typer.Option(None, "--frequency", help="e.g. 'fortnightly, Tuesdays'"),
                     minutes: int = typer.Option(None, "--minutes", help="agreed session length"),
                     arrangements: str = typer.Option(None, "--arrangements")) -> None:
     """Draft the agreement with a supervisee (the supervisor); both then sign it."""
     with opened_ledger() as app:
-        agreement_id = app.draft_agreement(supervisee_id=resolve_worker(app, supervisee),
-                                           terms=_terms(frequency, minutes, arrangements),
-                                           actor=resolve_worker(app, actor))
+        agreement_id = app.draft_agreement(acting_user(app, acting), supervisee_id=resolve_worker(app, supervisee),
+                                           terms=_terms(frequency, minutes, arrangements)).id
     console.print(f"drafted agreement {agreement_id}: both parties now sign it (`svl agreement sign`)")
 
 
 @agreement_app.command("sign")
-def agreement_sign(agreement: str = typer.Argument(...), actor: str = ACTOR) -> None:
+def agreement_sign(agreement: str = typer.Argument(...), acting: str = ACTING) -> None:
     """Sign the agreement (supervisee or supervisor)."""
     with opened_ledger() as app:
-        signed = app.sign_agreement(_agreement(app, agreement), actor=resolve_worker(app, actor))
+        signed = app.sign_agreement(acting_user(app, acting), _agreement(app, agreement))
     if signed.in_force_on:
         console.print(f"signed by both: in force from {signed.in_force_on}")
     else:
@@ -332,12 +333,12 @@ def agreement_sign(agreement: str = typer.Argument(...), actor: str = ACTOR) -> 
 
 
 @agreement_app.command("review")
-def agreement_review(agreement: str = typer.Argument(...), actor: str = ACTOR,
+def agreement_review(agreement: str = typer.Argument(...), acting: str = ACTING,
                      on: str = typer.Option(None, "--on", help="the review date (default today)"),
                      notes: str = typer.Option("", "--notes")) -> None:
     """Record the (at least annual) review of the agreement."""
     with opened_ledger() as app:
-        reviewed = app.review_agreement(_agreement(app, agreement), actor=resolve_worker(app, actor),
+        reviewed = app.review_agreement(acting_user(app, acting), _agreement(app, agreement),
                                         reviewed_on=parse_day(on, "--on"), notes=notes)
     console.print(f"reviewed on {reviewed.last_reviewed_on}")
 
@@ -346,15 +347,14 @@ def agreement_review(agreement: str = typer.Argument(...), actor: str = ACTOR,
 def agreement_paper(supervisee: str = typer.Argument(...),
                     supervisor: str = typer.Option(..., "--supervisor"),
                     signed_on: str = typer.Option(..., "--signed-on", help="the day both signed it"),
-                    recorded_by: str = typer.Option("hr", "--recorded-by", help="who is entering it"),
+                    acting: str = ACTING,
                     frequency: str = typer.Option(None, "--frequency"), minutes: int = typer.Option(None, "--minutes"),
                     arrangements: str = typer.Option(None, "--arrangements")) -> None:
     """Enter an agreement both signed on paper before the ledger was used."""
     with opened_ledger() as app:
         agreement_id = app.record_paper_agreement(
-            supervisee_id=resolve_worker(app, supervisee), supervisor_id=resolve_worker(app, supervisor),
-            signed_on=parse_day(signed_on, "--signed-on"), terms=_terms(frequency, minutes, arrangements),
-            actor=recorded_by)
+            acting_user(app, acting), supervisee_id=resolve_worker(app, supervisee), supervisor_id=resolve_worker(app, supervisor),
+            signed_on=parse_day(signed_on, "--signed-on"), terms=_terms(frequency, minutes, arrangements)).id
     console.print(f"recorded agreement {agreement_id}")
 
 
@@ -387,44 +387,44 @@ def _agreement(app: SupervisionLedger, given: str) -> str:
 
 @case_app.command("open")
 def case_open(worker: str = typer.Argument(...), reference: str = typer.Argument(..., help="initials or case number"),
-              actor: str = ACTOR, rating: str = typer.Option(None, "--rating", help="e.g. red, amber, green"),
+              acting: str = ACTING, rating: str = typer.Option(None, "--rating", help="e.g. red, amber, green"),
               approved_by: str = typer.Option(None, "--approved-by", help="who approved the rating, where needed"),
               approved_on: str = typer.Option(None, "--approved-on"),
               last_discussed: str = typer.Option(None, "--last-discussed")) -> None:
     """Track a case the worker holds for case supervision."""
     with opened_ledger() as app:
-        case_id = app.open_case(worker_id=resolve_worker(app, worker), case_reference=reference,
-                                actor=resolve_worker(app, actor), rating=rating,
+        case_id = app.open_case(acting_user(app, acting), worker_id=resolve_worker(app, worker),
+                                case_reference=reference, rating=rating,
                                 approved_by=resolve_worker(app, approved_by) if approved_by else None,
-                                approved_on=parse_day(approved_on), last_discussed_on=parse_day(last_discussed))
+                                approved_on=parse_day(approved_on), last_discussed_on=parse_day(last_discussed)).id
     console.print(f"case {case_id} opened")
 
 
 @case_app.command("rate")
-def case_rate(case: str = typer.Argument(...), rating: str = typer.Option(None, "--rating"), actor: str = ACTOR,
+def case_rate(case: str = typer.Argument(...), rating: str = typer.Option(None, "--rating"), acting: str = ACTING,
               approved_by: str = typer.Option(None, "--approved-by"),
               approved_on: str = typer.Option(None, "--approved-on")) -> None:
     """Change a case's rating."""
     with opened_ledger() as app:
-        rated = app.rate_case(_case(app, case), rating, actor=resolve_worker(app, actor),
+        rated = app.rate_case(acting_user(app, acting), _case(app, case), rating,
                               approved_by=resolve_worker(app, approved_by) if approved_by else None,
                               approved_on=parse_day(approved_on))
     console.print(f"case {rated.case_reference} now {rated.rating or 'unrated'}")
 
 
 @case_app.command("discuss")
-def case_discuss(case: str = typer.Argument(...), on: str = typer.Option(..., "--on"), actor: str = ACTOR) -> None:
+def case_discuss(case: str = typer.Argument(...), on: str = typer.Option(..., "--on"), acting: str = ACTING) -> None:
     """Record that the case was discussed in supervision."""
     with opened_ledger() as app:
-        app.record_case_discussion(_case(app, case), parse_day(on, "--on"), actor=resolve_worker(app, actor))
+        app.record_case_discussion(acting_user(app, acting), _case(app, case), parse_day(on, "--on"))
     console.print("discussion recorded")
 
 
 @case_app.command("close")
-def case_close(case: str = typer.Argument(...), actor: str = ACTOR) -> None:
+def case_close(case: str = typer.Argument(...), acting: str = ACTING) -> None:
     """The case closed or moved on: it is no longer due for discussion."""
     with opened_ledger() as app:
-        app.close_case(_case(app, case), actor=resolve_worker(app, actor))
+        app.close_case(acting_user(app, acting), _case(app, case))
     console.print("case closed")
 
 

@@ -2,6 +2,8 @@
 refusals into a clear message and a non-zero exit instead of a traceback."""
 
 import json
+import os
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,14 +13,36 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from api.access_service import Via
 from api.application import SupervisionLedger, open_ledger
 from domain.errors import DomainError
 from infrastructure.keys import KeyError_
 from infrastructure.settings import Settings
+from infrastructure.users import Principal, UserError
 from projections.runner import ReadModelStuck
 
 console = Console()
 errors = Console(stderr=True)
+
+# Every command that changes state or reads content acts as a named user, exactly as over HTTP.
+ACTING = typer.Option(None, "--as", envvar="SVL_USER", metavar="USER",
+                      help="the user you act as (or set SVL_USER); your role decides, as over HTTP")
+
+
+def acting_user(app: SupervisionLedger, username: str | None) -> Principal:
+    """The named user the CLI acts as: refused without one, or when the account is unknown or disabled."""
+    if not username:
+        fail("say who you are: --as USERNAME, or set SVL_USER (the command acts as that user, and is "
+             "decided and recorded as theirs)")
+    try:
+        return app.users.principal(username, via="cli")
+    except UserError as exc:
+        fail(str(exc))
+    raise AssertionError("unreachable")
+
+
+def cli_via(purpose: str | None = None) -> Via:
+    return Via("cli", f"cli@{socket.gethostname()} pid {os.getpid()}", (purpose or "").strip())
 
 
 @contextmanager

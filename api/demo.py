@@ -1,18 +1,18 @@
 """Demo data for BCP: supervisors, a dozen workers, ~50 records in every state, a transfer, an
 amendment dispute, an addendum and a leaver. Loaded once; running it again changes nothing."""
 
-import heapq
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import func, select
 
+from api import demo_cast as cast
 from api.application import SupervisionLedger
+from api.demo_timeline import DemoClock, run_in_time_order
 from projections.schema import workers
 
-HR = "hr:demo-loader"
+HR = cast.HR
 
 SUPERVISORS = [  # name, role, category, start date
     ("Priya Shah", "Head of Service", "manager", date(2012, 4, 2)),
@@ -39,15 +39,6 @@ WORKERS = [  # name, role, category, start date, supervisor index
 TOPICS = ["Caseload and workload", "Wellbeing and resilience", "Learning and development", "Court preparation",
           "Reflective discussion", "Team pressures", "Annual leave and TOIL"]
 CASES = ["A.B.", "C.D.", "E.F.", "G.H.", "CN-10234", "CN-10871", "LAC/2026/17", "J.K.", "M.N.", "CP-5521"]
-
-
-@dataclass
-class DemoClock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=37)
-        return self.now
 
 
 def load_demo(app: SupervisionLedger, progress: Callable[[str], None] = lambda _: None) -> dict:
@@ -112,7 +103,7 @@ def demo_users(app: SupervisionLedger) -> list[tuple[str, str, str]]:
     directory = app.users
     for username, role, worker_name, _ in DEMO_USERS:
         if directory.find(username) is None:
-            directory.add_user(username, role, worker_id=by_name.get(worker_name or ""), created_by=HR)
+            directory.add_user(username, role, worker_id=by_name.get(worker_name or ""), created_by=HR.actor)
     administrator = directory.principal("hr", via="demo")
     for username, _, _, grant in DEMO_USERS:
         if grant and not app.list_grants(directory.require(username)["user_id"]) and grant[2] in by_name:
@@ -132,13 +123,13 @@ def _worker_ids_by_name(app: SupervisionLedger) -> dict[str, str]:
 
 def _load(app: SupervisionLedger, clock: DemoClock, progress: Callable[[str], None]) -> dict:
     rng = random.Random(20261124)
-    sup_ids = [str(app.join_worker(name=n, role=r, category=c, start_date=s, actor=HR)) for n, r, c, s in SUPERVISORS]
+    sup_ids = [str(app.join_worker(HR, name=n, role=r, category=c, start_date=s).id) for n, r, c, s in SUPERVISORS]
     for sid in sup_ids[1:]:
-        app.allocate_supervisor(sid, sup_ids[0], actor=HR)
+        app.allocate_supervisor(HR, sid, sup_ids[0])
     worker_ids = []
     for name, role, category, start, sup in WORKERS:
-        wid = str(app.join_worker(name=name, role=role, category=category, start_date=start, actor=HR))
-        app.allocate_supervisor(wid, sup_ids[sup], actor=HR)
+        wid = str(app.join_worker(HR, name=name, role=role, category=category, start_date=start).id)
+        app.allocate_supervisor(HR, wid, sup_ids[sup])
         worker_ids.append(wid)
     progress(f"{len(sup_ids) + len(worker_ids)} staff joined")
 
@@ -162,31 +153,18 @@ def _load(app: SupervisionLedger, clock: DemoClock, progress: Callable[[str], No
     return {"loaded": True, "workers": len(worker_ids), "supervisors": len(sup_ids), "records": len(sessions)}
 
 
-def run_in_time_order(clock: DemoClock, steps: list[Iterator[datetime]]) -> None:
-    """Each scenario yields the moment of its next step; all steps run in one timeline, oldest first.
-    A scenario whose first step waits on another's (e.g. a new worker) yields a later moment than it."""
-    queue = [(next(s), n, s) for n, s in enumerate(steps)]
-    heapq.heapify(queue)
-    while queue:
-        moment, n, scenario = heapq.heappop(queue)
-        clock.now = max(clock.now, moment)
-        following = next(scenario, None)
-        if following is not None:
-            heapq.heappush(queue, (following, n, scenario))
-
-
 def _moment(day: date, hour: int) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=timezone.utc)
 
 
 def _transfer(app: SupervisionLedger, worker: str, new_supervisor: str, day: date) -> Iterator[datetime]:
     yield _moment(day, 8)  # Grace moves from Helen Marsh to Daniel Okafor: her records move with her.
-    app.transfer_worker(worker, new_supervisor, "caseload rebalancing between teams", actor=HR)
+    app.transfer_worker(HR, worker, new_supervisor, "caseload rebalancing between teams")
 
 
 def _leaving(app: SupervisionLedger, worker: str, day: date) -> Iterator[datetime]:
     yield _moment(day + timedelta(days=1), 8)
-    app.record_leaving(worker, day, actor=HR)
+    app.record_leaving(HR, worker, day)
 
 
 def _session(app: SupervisionLedger, rng: random.Random, day: date, wid: str, sid: str,
@@ -208,37 +186,37 @@ def _session(app: SupervisionLedger, rng: random.Random, day: date, wid: str, si
         "case_discussions": [{"case_reference": c, "summary": "Plan reviewed", "decision": "Continue current plan"}
                              for c in rng.sample(CASES, 2)],
     }
-    rid = str(app.draft_record(supervisee_id=wid, content=content, actor=sid))
+    rid = str(app.draft_record(cast.supervisor(sid), supervisee_id=wid, content=content).id)
     if stage == "draft":
         return
     yield _moment(day + timedelta(days=1), 10)
-    app.share_record(rid, actor=sid)
+    app.share_record(cast.supervisor(sid), rid)
     if stage == "shared":
         return
     if stage in ("dispute", "amendment_requested", "amended"):
         yield _moment(day + timedelta(days=1), 14)
-        app.request_amendment(rid, "Please record that I asked for extra time for court work.",
-                              based_on_version=1, actor=wid)
+        app.request_amendment(cast.supervisee(wid), rid, "Please record that I asked for extra time for court work.",
+                              based_on_version=1)
         if stage == "amendment_requested":
             return
         yield _moment(day + timedelta(days=2), 11)
         if stage == "dispute":
-            app.decline_amendment(rid, "Extra time was not requested in the session; noted as a disagreement.",
-                                  actor=sid)
+            app.decline_amendment(cast.supervisor(sid), rid,
+                                  "Extra time was not requested in the session; noted as a disagreement.")
         else:
-            app.amend_record(rid, {**content, "discussion": content["discussion"]
+            app.amend_record(cast.supervisor(sid), rid, {**content, "discussion": content["discussion"]
                                    + " Worker asked for extra time for court work; agreed."},
-                             based_on_version=1, actor=sid)
+                             based_on_version=1)
     yield _moment(day + timedelta(days=3), 9)
     digest = app.get_record(rid).content_sha256
-    app.sign_record(rid, digest, actor=wid)
+    app.sign_record(cast.supervisee(wid), rid, digest)
     if stage == "signed_by_supervisee":
         return
     yield _moment(day + timedelta(days=3), 16)
-    app.sign_record(rid, digest, actor=sid)
+    app.sign_record(cast.supervisor(sid), rid, digest)
     if stage == "addendum":
         yield _moment(day + timedelta(days=10), 9)
-        app.add_addendum(rid, "The court date discussed was 14th, not 4th.", "date recorded wrongly", actor=sid)
+        app.add_addendum(cast.supervisor(sid), rid, "The court date discussed was 14th, not 4th.", "date recorded wrongly")
 
 
 def _stage(n: int, total: int) -> str:

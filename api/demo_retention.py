@@ -10,10 +10,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from api import demo_cast as cast
 from api.application import SupervisionLedger
 from projections.retention_schedule import legal_holds, retention_files
 
-HR = "hr:demo-loader"
+HR = cast.HR
 MIGRATED = [  # name, role, start, leaving date, session dates, hold
     ("Nora Quinn", "Social Worker", date(2011, 9, 5), date(2019, 6, 28),
      ["2019-03-04", "2019-04-08", "2019-05-13"], None),
@@ -43,7 +44,7 @@ def load_retention_demo(app: SupervisionLedger, supervisor_id: str, recent_leave
     try:
         loaded = [_migrate_leaver(app, supervisor_id, *spec) for spec in MIGRATED]
         if recent_leaver_id is not None and app.get_worker(recent_leaver_id).state == "left":
-            app.archive_leaver(recent_leaver_id, actor=HR)
+            app.archive_leaver(HR, recent_leaver_id)
     finally:
         app.clock = original
     return {"loaded": True, "migrated_leavers": loaded}
@@ -51,24 +52,24 @@ def load_retention_demo(app: SupervisionLedger, supervisor_id: str, recent_leave
 
 def _migrate_leaver(app: SupervisionLedger, supervisor_id: str, name: str, role: str, start: date, left: date,
                     sessions: list[str], hold: tuple[str, str, str] | None) -> str:
-    worker = str(app.join_worker(name=name, role=role, category="experienced", start_date=start, actor=HR))
-    app.allocate_supervisor(worker, supervisor_id, actor=HR)
+    worker = str(app.join_worker(HR, name=name, role=role, category="experienced", start_date=start).id)
+    app.allocate_supervisor(HR, worker, supervisor_id)
     supervisor_name = app.get_worker(supervisor_id).name
     for day in sessions:
-        rid = app.draft_record(supervisee_id=worker, actor=supervisor_id, content={
+        rid = app.draft_record(cast.supervisor(supervisor_id), supervisee_id=worker, content={
             "session_date": day, "attendees": [supervisor_name, name], "agenda": ["Caseload", "Wellbeing"],
             "discussion": "Migrated from the paper supervision file: caseload and wellbeing reviewed.",
             "case_discussions": [{"case_reference": "CN-20817", "summary": "Plan reviewed"}],
-        })
-        app.share_record(rid, actor=supervisor_id)
+        }).id
+        app.share_record(cast.supervisor(supervisor_id), rid)
         digest = app.get_record(rid).content_sha256
-        app.sign_record(rid, digest, actor=worker)
-        app.sign_record(rid, digest, actor=supervisor_id)
-    app.record_leaving(worker, left, actor=HR)
-    app.archive_leaver(worker, actor=HR)
+        app.sign_record(cast.supervisee(worker), rid, digest)
+        app.sign_record(cast.supervisor(supervisor_id), rid, digest)
+    app.record_leaving(HR, worker, left)
+    app.archive_leaver(HR, worker)
     if hold is not None:
         kind, reason, reference = hold
-        app.place_hold(worker, kind=kind, reason=reason, reference=reference, actor="dpo:demo")
+        app.place_hold(cast.DPO, worker, kind=kind, reason=reason, reference=reference)
     return worker
 
 

@@ -22,12 +22,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from api import demo_cast as cast
 from api.application import SupervisionLedger
-from api.demo import DemoClock, run_in_time_order
+from api.demo_timeline import DemoClock, run_in_time_order
 from projections.schema import workers as workers_table
 from projections.supervision_compliance import sessions_count
 
-HR = "hr:demo-loader"
+HR = cast.HR
 GO_LIVE = datetime(2026, 4, 1, 10, tzinfo=timezone.utc)  # when the BCP demo's ledger started
 LAST_DAY = date(2026, 11, 23)  # demo data ends here; "today" is 24 Nov 2026
 
@@ -135,20 +136,20 @@ def _at(day: date, hour: int, minute: int = 0) -> datetime:
 def _join(app: SupervisionLedger, people: dict[str, str], name: str, role: str, category: str, start: date,
           supervisor: str, joined: date) -> Scenario:
     yield _at(joined, 8)
-    wid = str(app.join_worker(name=name, role=role, category=category, start_date=start, actor=HR))
+    wid = str(app.join_worker(HR, name=name, role=role, category=category, start_date=start).id)
     people[name] = wid
-    app.allocate_supervisor(wid, people[supervisor], actor=HR)
+    app.allocate_supervisor(HR, wid, people[supervisor])
 
 
 def _paper_agreement(app: SupervisionLedger, people: dict[str, str], name: str, supervisor: str, signed_on: date,
                      reviewed_on: date | None, recorded_at: datetime) -> Scenario:
     yield recorded_at
     agreement_id = app.record_paper_agreement(
-        supervisee_id=people[name], supervisor_id=people[supervisor], signed_on=signed_on, actor=HR,
-        terms={"frequency": "monthly, at least 90 minutes", "arrangements": "signed on paper; scanned to the file"})
+        HR, supervisee_id=people[name], supervisor_id=people[supervisor], signed_on=signed_on,
+        terms={"frequency": "monthly, at least 90 minutes", "arrangements": "signed on paper; scanned to the file"}).id
     if reviewed_on is not None:
         yield max(recorded_at + timedelta(minutes=5), _at(reviewed_on, 14))
-        app.review_agreement(agreement_id, actor=people[supervisor], reviewed_on=reviewed_on,
+        app.review_agreement(cast.supervisor(people[supervisor]), agreement_id, reviewed_on=reviewed_on,
                              notes="reviewed together; no changes")
 
 
@@ -156,14 +157,14 @@ def _ledger_agreement(app: SupervisionLedger, people: dict[str, str], name: str,
                       both_sign: bool) -> Scenario:
     yield _at(day, 11)
     sup = people[supervisor]
-    agreement_id = app.draft_agreement(supervisee_id=people[name], actor=sup, terms={
+    agreement_id = app.draft_agreement(cast.supervisor(sup), supervisee_id=people[name], terms={
         "frequency": "as the BCP policy sets for the role", "session_minutes": 90,
-        "arrangements": "protected time, private room; supervisee brings the agenda"})
+        "arrangements": "protected time, private room; supervisee brings the agenda"}).id
     yield _at(day, 16)
-    app.sign_agreement(agreement_id, actor=sup)
+    app.sign_agreement(cast.supervisor(sup), agreement_id)
     if both_sign:
         yield _at(day + timedelta(days=1), 9)
-        app.sign_agreement(agreement_id, actor=people[name])
+        app.sign_agreement(cast.supervisee(people[name]), agreement_id)
 
 
 def _session(app: SupervisionLedger, people: dict[str, str], name: str, day: date, outcome: str) -> Scenario:
@@ -172,8 +173,8 @@ def _session(app: SupervisionLedger, people: dict[str, str], name: str, day: dat
     worker = people[name]
     supervisor = app.get_worker(worker).supervisor_id
     assert supervisor is not None
-    session_id = app.schedule_session(supervisee_id=worker, starts_at=_at(day, 10), planned_minutes=90,
-                                      actor=supervisor)
+    session_id = app.schedule_session(cast.supervisor(supervisor), supervisee_id=worker, starts_at=_at(day, 10),
+                                      planned_minutes=90).id
     kind, _, detail = outcome.partition(":")
     if kind == "booked":
         return
@@ -182,7 +183,7 @@ def _session(app: SupervisionLedger, people: dict[str, str], name: str, day: dat
         return
     yield _at(day, 12)
     minutes = int(detail) if kind == "short" else 90
-    app.hold_session(session_id, actual_minutes=minutes, actor=supervisor)
+    app.hold_session(cast.supervisor(supervisor), session_id, actual_minutes=minutes)
     if kind != "unrecorded":
         yield from _record(app, worker, supervisor, day)
 
@@ -195,17 +196,17 @@ def _cancellation(app: SupervisionLedger, session_id: Any, worker: str, supervis
                   detail: str) -> Scenario:
     if kind == "rebooked":
         yield _at(day, 8)
-        app.cancel_session(session_id, "operational", actor=supervisor)
+        app.cancel_session(cast.supervisor(supervisor), session_id, "operational")
         yield _at(day, 9)
-        app.rebook_session(session_id, starts_at=_at(date.fromisoformat(detail), 10), actor=supervisor)
+        app.rebook_session(cast.supervisor(supervisor), session_id, starts_at=_at(date.fromisoformat(detail), 10))
         return
     reason, by, *returned = detail.split(":")
     yield _at(day - timedelta(days=1), 17)
-    app.cancel_session(session_id, reason, actor=worker if by == "supervisee" else supervisor)
+    app.cancel_session((cast.supervisee(worker) if by == "supervisee" else cast.supervisor(supervisor)), session_id, reason)
     if returned:
         back = date.fromisoformat(returned[0])
         yield _at(back, 9)
-        app.record_return_to_work(session_id, back, actor=worker)
+        app.record_return_to_work(cast.supervisee(worker), session_id, back)
 
 
 def _record(app: SupervisionLedger, worker: str, supervisor: str, day: date) -> Scenario:
@@ -217,16 +218,16 @@ def _record(app: SupervisionLedger, worker: str, supervisor: str, day: date) -> 
         "discussion": "Reviewed caseload and progress against the plan; worker reports feeling supported.",
         "actions": [{"description": "Update chronology", "owner": "Worker", "due": (day + timedelta(days=7)).isoformat()}],
     }
-    record_id = app.draft_record(supervisee_id=worker, content=content, actor=supervisor)
+    record_id = app.draft_record(cast.supervisor(supervisor), supervisee_id=worker, content=content).id
     if day + timedelta(days=2) > LAST_DAY:
         return  # still within its deadline on the demo's last day
     yield _at(day + timedelta(days=1), 10)
-    app.share_record(record_id, actor=supervisor)
+    app.share_record(cast.supervisor(supervisor), record_id)
     yield _at(day + timedelta(days=2), 9)
     digest = app.get_record(record_id).content_sha256
-    app.sign_record(record_id, digest, actor=worker)
+    app.sign_record(cast.supervisee(worker), record_id, digest)
     yield _at(day + timedelta(days=2), 16)
-    app.sign_record(record_id, digest, actor=supervisor)
+    app.sign_record(cast.supervisor(supervisor), record_id, digest)
 
 
 def _case(app: SupervisionLedger, people: dict[str, str], name: str, reference: str, rating: str | None,
@@ -235,5 +236,5 @@ def _case(app: SupervisionLedger, people: dict[str, str], name: str, reference: 
     worker = people[name]
     supervisor = app.get_worker(worker).supervisor_id
     assert supervisor is not None
-    app.open_case(worker_id=worker, case_reference=reference, actor=supervisor, rating=rating,
+    app.open_case(cast.supervisor(supervisor), worker_id=worker, case_reference=reference, rating=rating,
                   last_discussed_on=discussed)

@@ -1,14 +1,17 @@
 """What the application refuses beyond the domain's own rules; the edges map these to HTTP statuses."""
 
-from domain.errors import DomainError
+from domain.errors import DomainError, OutOfOrder, StaleVersion
 
 
 class Conflict(DomainError):
     """Someone else changed the aggregate first; the caller should reload and retry."""
 
-    def __init__(self, message: str, current_version: int | None = None) -> None:
+    def __init__(self, message: str, current_version: int | None = None, current_content_version: int | None = None,
+                 current_content_sha256: str | None = None) -> None:
         super().__init__(message)
         self.current_version = current_version
+        self.current_content_version = current_content_version
+        self.current_content_sha256 = current_content_sha256
 
 
 class NotFound(DomainError):
@@ -17,3 +20,11 @@ class NotFound(DomainError):
 
 class Destroyed(NotFound):
     """The content existed but was destroyed under a retention rule (HTTP 410 Gone)."""
+
+
+class OutOfOrderConflict(Conflict, OutOfOrder):
+    """A step the record's state does not allow, answered with the record's current version."""
+
+
+class StaleConflict(Conflict, StaleVersion):
+    """A step on a version that is no longer current, answered with the record's current version."""

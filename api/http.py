@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
         each read model's position — a stuck one named with the event it failed on and the error."""
         return health_report(ledger)
 
-    _add_error_handlers(api)
+    add_error_handlers(api)
     _document_bearer_auth(api)
     api.add_middleware(DenyByDefault,
                        authenticator=authenticator or TokenAuthenticator(ledger.storage.engine, clock))
@@ -227,7 +227,7 @@ def _conflict(_: Request, exc: Conflict) -> JSONResponse:
                   current_content_sha256=getattr(exc, "current_content_sha256", None))
 
 
-def _add_error_handlers(api: FastAPI) -> None:
+def add_error_handlers(api: FastAPI) -> None:
     handlers: list[tuple[type[Exception], Callable[[Request, Any], JSONResponse]]] = [
         (RequestValidationError, _validation),
         (AccessDenied, lambda _, e: _error(403, str(e), refusal=e.decision.refusal.value if e.decision.refusal

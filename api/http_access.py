@@ -32,19 +32,18 @@ class ExportFormat(str, Enum):
                "within a scope (one record, one worker's file, or a supervisor's team), until an expiry."))
 def grant(body: GrantIn, app: Ledger, who: Caller) -> GrantOut:
     try:
-        grant_id = app.grant_access(grantor=who, grantee=body.grantee, purpose=body.purpose,
-                                    category=body.category.value, scope_kind=body.scope.kind.value,
-                                    scope_id=str(body.scope.id), expires_at=body.expires_at)
+        granted = app.grant_access(grantor=who, grantee=body.grantee, purpose=body.purpose,
+                                   category=body.category.value, scope_kind=body.scope.kind.value,
+                                   scope_id=str(body.scope.id), expires_at=body.expires_at)
     except UserError as exc:
         raise HTTPException(422, f"grantee: {exc}") from None
-    return grant_out(app, app.get_grant(grant_id))
+    return grant_out(app, granted)
 
 
 @router.get("/grants", response_model=list[GrantOut], **allow(
         ANYONE, "Administrators see every grant; everyone else sees the grants made to them."))
 def list_grants(app: Ledger, who: Caller) -> list[GrantOut]:
-    mine = None if who.role is Role.ADMINISTRATOR else who.user_id
-    return [grant_out(app, app.get_grant(row["grant_id"])) for row in app.list_grants(mine)]
+    return [grant_out(app, app.get_grant(row["grant_id"])) for row in app.grants_visible_to(who)]
 
 
 @router.get("/grants/{grant_id}", response_model=GrantOut, **allow(
@@ -59,8 +58,7 @@ def get_grant(grant_id: GrantId, app: Ledger, who: Caller) -> GrantOut:
 @router.post("/grants/{grant_id}/revoke", response_model=GrantOut, **allow(
         ADMIN, "Stops the grant at once: the next read under it is refused."))
 def revoke(grant_id: GrantId, body: RevokeIn, app: Ledger, who: Caller) -> GrantOut:
-    app.revoke_grant(grant_id, body.reason, actor=who, expected_version=body.expected_version)
-    return grant_out(app, app.get_grant(grant_id))
+    return grant_out(app, app.revoke_grant(grant_id, body.reason, actor=who, expected_version=body.expected_version))
 
 
 # -- the access log --------------------------------------------------------------------------------------------
@@ -84,7 +82,7 @@ def access_log(app: Ledger, who: Caller,
                format: ExportFormat = ExportFormat.JSON) -> AccessLogPage | PlainTextResponse:
     f = AccessLogFilter(_s(record_id), _s(worker_id), reader, _s(grant_id), purpose, category, outcome, since, until,
                         limit, offset)
-    rows = app.access_log_entries(f)
+    rows = app.access_log_entries(who, f)
     if format is ExportFormat.CSV:
         return PlainTextResponse(to_csv(rows), media_type="text/csv",
                                  headers={"Content-Disposition": 'attachment; filename="access-log.csv"'})
@@ -97,7 +95,7 @@ def access_log(app: Ledger, who: Caller,
                             "unusually many reads by one person in a day."))
 def flags(app: Ledger, who: Caller, since: Moment | None = None, until: Moment | None = None,
           many_reads_per_day: Annotated[int, Query(ge=1, le=100000)] = 50) -> list[FlagOut]:
-    return [FlagOut(**f) for f in app.access_log_flags(since, until, many_reads_per_day)]
+    return [FlagOut(**f) for f in app.access_log_flags(who, since, until, many_reads_per_day)]
 
 
 # -- me ---------------------------------------------------------------------------------------------------------

@@ -75,6 +75,18 @@ class FrozenRecord(BaseModel):
     supervisor_id: str
 
 
+class LeaveOut(WorkerOut):
+    needs_a_supervisor: list[Person] = Field(
+        description="Those this worker supervised: their supervision ended at the leaving; HR allocates someone.")
+    access_ends_at: datetime = Field(description="From then on every token of the leaver's account is refused.")
+    accounts_ended: list[str]
+
+
+class DisabledOut(BaseModel):
+    username: str
+    disabled_at: datetime
+
+
 class TransferOut(BaseModel):
     worker: WorkerOut
     frozen_records: list[FrozenRecord] = Field(

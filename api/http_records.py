@@ -1,12 +1,10 @@
 """/api/v1/records: the record's life (draft → share → amend or decline → sign → addenda) and logged reads."""
 
-from collections.abc import Callable
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from api.application import Conflict, SupervisionLedger
 from api.http_models import (AccessNote, AddendumIn, AmendIn, AmendmentRequestIn, CountersignIn, DeclineIn,
                              DraftIn, HistoryEntryOut, HistoryOut, RecordOut, RecordSummary, SignIn, StepIn,
                              StepOut)
@@ -14,10 +12,7 @@ from api.http_support import ANYONE, RULES_DECIDE, STAFF, SUPERVISING, Caller, F
 from api.http_workers import summary
 from api.record_history import NameBook, record_history, record_view
 from domain.authorisation import Decision
-from domain.errors import OutOfOrder, StaleVersion
 from domain.supervision_record import SupervisionRecord
-from infrastructure.users import Principal
-from api.access_service import Via
 
 router = APIRouter(tags=["records"])
 RecordId = Annotated[UUID, Path(description="The record's id")]
@@ -59,84 +54,60 @@ def history(record_id: RecordId, app: Ledger, who: Caller, via: From) -> History
 @router.post("/records", status_code=201, response_model=StepOut, **allow(
         SUPERVISING, "Only the supervisee's current supervisor."))
 def draft(body: DraftIn, app: Ledger, who: Caller, via: From) -> StepOut:
-    app.authorise_draft(who, body.supervisee_id, via)
-    record_id = app.draft_record(supervisee_id=body.supervisee_id, content=body.content.model_dump(mode="json"),
-                                 actor=who.worker_id or "")
-    return _out(app.get_record(record_id))
+    return _out(app.draft_record(who, supervisee_id=body.supervisee_id, content=body.content.model_dump(mode="json"),
+                                 via=via))
 
 
 @router.post("/records/{record_id}/share", response_model=StepOut, **allow(SUPERVISING, "The record's supervisor."))
 def share(record_id: RecordId, body: StepIn, app: Ledger, who: Caller, via: From) -> StepOut:
-    return _step(app, who, via, record_id, "supervisor", "share", lambda actor: app.share_record(
-        record_id, actor=actor, expected_version=body.expected_version))
+    return _out(app.share_record(who, record_id, expected_version=body.expected_version, via=via))
 
 
 @router.post("/records/{record_id}/amendment-requests", response_model=StepOut, **allow(
         STAFF, "The record's supervisee."))
 def request_amendment(record_id: RecordId, body: AmendmentRequestIn, app: Ledger, who: Caller,
                       via: From) -> StepOut:
-    return _step(app, who, via, record_id, "supervisee", "request_amendment", lambda actor: app.request_amendment(
-        record_id, body.text, based_on_version=body.based_on_version, actor=actor,
-        expected_version=body.expected_version))
+    return _out(app.request_amendment(who, record_id, body.text, based_on_version=body.based_on_version,
+                                      expected_version=body.expected_version, via=via))
 
 
 @router.post("/records/{record_id}/amend", response_model=StepOut, **allow(
         SUPERVISING, "The record's supervisor; accepts an open amendment request."))
 def amend(record_id: RecordId, body: AmendIn, app: Ledger, who: Caller, via: From) -> StepOut:
-    return _step(app, who, via, record_id, "supervisor", "amend", lambda actor: app.amend_record(
-        record_id, body.content.model_dump(mode="json"), based_on_version=body.based_on_version, actor=actor,
-        expected_version=body.expected_version))
+    return _out(app.amend_record(who, record_id, body.content.model_dump(mode="json"),
+                                 based_on_version=body.based_on_version, expected_version=body.expected_version,
+                                 via=via))
 
 
 @router.post("/records/{record_id}/decline", response_model=StepOut, **allow(
         SUPERVISING, "The record's supervisor; kept as an area of disagreement with the rationale."))
 def decline(record_id: RecordId, body: DeclineIn, app: Ledger, who: Caller, via: From) -> StepOut:
-    return _step(app, who, via, record_id, "supervisor", "decline", lambda actor: app.decline_amendment(
-        record_id, body.rationale, actor=actor, expected_version=body.expected_version))
+    return _out(app.decline_amendment(who, record_id, body.rationale, expected_version=body.expected_version,
+                                      via=via))
 
 
 @router.post("/records/{record_id}/sign", response_model=StepOut, **allow(
         STAFF, "The supervisee first, then the supervisor; each signs the SHA-256 of the exact version."))
 def sign(record_id: RecordId, body: SignIn, app: Ledger, who: Caller, via: From) -> StepOut:
-    return _step(app, who, via, record_id, None, "sign", lambda actor: app.sign_record(
-        record_id, body.content_sha256, actor=actor, expected_version=body.expected_version))
+    return _out(app.sign_record(who, record_id, body.content_sha256, expected_version=body.expected_version, via=via))
 
 
 @router.post("/records/{record_id}/addenda", status_code=201, response_model=StepOut, **allow(
         STAFF, "Either party, after both have signed: a correction is a new entry."))
 def add_addendum(record_id: RecordId, body: AddendumIn, app: Ledger, who: Caller, via: From) -> StepOut:
-    return _step(app, who, via, record_id, None, "add_addendum", lambda actor: app.add_addendum(
-        record_id, body.text, body.reason, actor=actor, expected_version=body.expected_version))
+    return _out(app.add_addendum(who, record_id, body.text, body.reason, expected_version=body.expected_version,
+                                 via=via))
 
 
 @router.post("/records/{record_id}/addenda/{number}/countersign", response_model=StepOut, **allow(
         STAFF, "The other party."))
 def countersign(record_id: RecordId, number: Annotated[int, Path(ge=1, le=10**6)], body: CountersignIn,
                 app: Ledger, who: Caller, via: From) -> StepOut:
-    return _step(app, who, via, record_id, None, "countersign_addendum", lambda actor: app.countersign_addendum(
-        record_id, number, body.sha256, actor=actor, expected_version=body.expected_version))
+    return _out(app.countersign_addendum(who, record_id, number, body.sha256, expected_version=body.expected_version,
+                                         via=via))
 
 
-# -- helpers ---------------------------------------------------------------------------------------------------
-
-def _step(app: SupervisionLedger, who: Principal, via: Via, record_id: UUID, party: str | None, action: str,
-          do: Callable[[str], None]) -> StepOut:
-    app.authorise_step(who, record_id, party, action, via)
-    try:
-        do(who.worker_id or "")
-    except (StaleVersion, OutOfOrder) as exc:
-        raise _conflict(str(exc), app.get_record(record_id)) from None
-    except Conflict as exc:
-        raise _conflict(str(exc), app.get_record(record_id)) from None
-    return _out(app.get_record(record_id))
-
-
-def _conflict(message: str, current: SupervisionRecord) -> Conflict:
-    conflict = Conflict(message, current.version)
-    conflict.current_content_version = current.content_version  # type: ignore[attr-defined]
-    conflict.current_content_sha256 = current.content_sha256  # type: ignore[attr-defined]
-    return conflict
-
+# -- answers: built from the command's own result ------------------------------------------------------------
 
 def _out(record: SupervisionRecord) -> StepOut:
     return StepOut(record_id=str(record.id), version=record.version, state=record.state,

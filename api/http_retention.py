@@ -1,6 +1,6 @@
 """/api/v1/retention, /api/v1/holds, /api/v1/sar: what data protection officers and HR use."""
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from api.http_support import Caller, From, Ledger, allow
 from api.retention_service import ScheduledFile
 from domain.authorisation import Role
+from domain.retention import LegalHold
 
 router = APIRouter(tags=["retention"])
 WorkerId = Annotated[UUID, Path(description="The worker's id")]
@@ -45,36 +46,35 @@ class ArchivedOut(BaseModel):
 
 
 @router.get("/retention/schedule", response_model=list[ScheduledFile], **allow(RETENTION_ROLES))
-def schedule(app: Ledger, as_of: Annotated[date | None, Query(description="judge due dates on this day")] = None
+def schedule(app: Ledger, who: Caller, as_of: Annotated[date | None, Query(description="judge due dates on this day")] = None
              ) -> list[ScheduledFile]:
     """Every worker's file: state, destruction date, holds, and what is due (ids and dates only)."""
-    return app.retention_schedule(as_of or datetime.now(timezone.utc).date())
+    return app.retention_schedule(as_of or app.clock().date())
 
 
 @router.post("/workers/{worker_id}/archive", response_model=ArchivedOut, **allow((Role.ADMINISTRATOR, Role.DPO)))
 def archive(worker_id: WorkerId, app: Ledger, who: Caller) -> ArchivedOut:
     """Archive a leaver's file, read-only, with its destruction date from the policy pack."""
-    due = app.archive_leaver(worker_id, actor=f"user:{who.username}")
+    due = app.archive_leaver(who, worker_id)
     return ArchivedOut(worker_id=str(worker_id), destruction_date=due)
 
 
 @router.get("/holds", response_model=list[HoldOut], **allow(HOLD_ROLES))
-def holds(app: Ledger, worker_id: Annotated[UUID | None, Query()] = None) -> list[HoldOut]:
-    return [HoldOut(**{k: h[k] for k in HoldOut.model_fields}) for h in app.holds(worker_id)]
+def holds(app: Ledger, who: Caller, worker_id: Annotated[UUID | None, Query()] = None) -> list[HoldOut]:
+    return [HoldOut(**{k: h[k] for k in HoldOut.model_fields}) for h in app.list_holds(who, worker_id)]
 
 
-@router.post("/workers/{worker_id}/holds", status_code=201, response_model=HoldOut, **allow(HOLD_ROLES))
+@router.post("/workers/{worker_id}/holds", status_code=201, response_model=HoldOut, **allow(
+        HOLD_ROLES, "Only the roles the policy pack's `legal_holds.place` names (bcp: DPO, HR, investigating officers)."))
 def place_hold(worker_id: WorkerId, body: HoldIn, app: Ledger, who: Caller) -> HoldOut:
     """Hold a worker's file (investigation, litigation, a SAR in progress): it is not destroyed until released."""
-    hold_id = app.place_hold(worker_id, kind=body.kind, reason=body.reason, reference=body.reference,
-                             actor=f"user:{who.username}")
-    return _hold(app, str(hold_id))
+    return hold_out(app.place_hold(who, worker_id, kind=body.kind, reason=body.reason, reference=body.reference))
 
 
-@router.post("/holds/{hold_id}/release", response_model=HoldOut, **allow(HOLD_ROLES))
+@router.post("/holds/{hold_id}/release", response_model=HoldOut, **allow(
+        HOLD_ROLES, "Only the roles the policy pack's `legal_holds.release` names (bcp: DPO, HR)."))
 def release_hold(hold_id: Annotated[UUID, Path()], body: HoldReleaseIn, app: Ledger, who: Caller) -> HoldOut:
-    app.release_hold(hold_id, reason=body.reason, actor=f"user:{who.username}")
-    return _hold(app, str(hold_id))
+    return hold_out(app.release_hold(who, hold_id, reason=body.reason))
 
 
 @router.post("/sar/{worker_id}", **allow((Role.DPO,), "Under a live SAR grant covering the worker's file."))
@@ -90,6 +90,8 @@ def subject_access(worker_id: WorkerId, app: Ledger, who: Caller, via: From,
     return {**export.document, "bundles": export.bundles}
 
 
-def _hold(app: object, hold_id: str) -> HoldOut:
-    found = next(h for h in app.holds() if h["hold_id"] == hold_id)  # type: ignore[attr-defined]
-    return HoldOut(**{k: found[k] for k in HoldOut.model_fields})
+def hold_out(hold: LegalHold) -> HoldOut:
+    """The answer to a hold command, from the hold it stored (no read model is read after the commit)."""
+    return HoldOut(hold_id=str(hold.id), worker_id=hold.worker_id, kind=hold.kind, reference=hold.reference,
+                   reason=hold.reason, placed_at=hold.created_on, placed_by=hold.placed_by,
+                   released_at=hold.released_at, release_reason=hold.release_reason)

@@ -1,17 +1,15 @@
 """/api/v1/workers: HR moves staff through joining, allocation, transfer and leaving; a worker's whole file."""
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter
-from sqlalchemy import select
+from fastapi import APIRouter, Path
 
-from api.http_models import (AccessNote, AllocateIn, FrozenRecord, JoinIn, LeaveIn, Person, PreviousSupervision,
-                             RecordSummary, TransferIn, TransferOut, WorkerFileOut, WorkerOut)
+from api.http_models import (AccessNote, AllocateIn, DisabledOut, FrozenRecord, JoinIn, LeaveIn, LeaveOut, Person,
+                             PreviousSupervision, RecordSummary, TransferIn, TransferOut, WorkerFileOut, WorkerOut)
 from api.http_support import ADMIN, ANYONE, RULES_DECIDE, Caller, From, Ledger, allow
 from api.record_history import NameBook
 from domain.workers import Worker
-from projections.schema import workers
 
 router = APIRouter(tags=["workers"])
 
@@ -19,40 +17,50 @@ router = APIRouter(tags=["workers"])
 @router.get("/workers", response_model=list[WorkerOut], **allow(ADMIN))
 def list_workers(app: Ledger, who: Caller) -> list[WorkerOut]:
     """Every member of staff, for HR: no supervision records, no content."""
-    with app.storage.engine.connect() as conn:
-        ids = conn.execute(select(workers.c.worker_id).order_by(workers.c.joined_at)).scalars().all()
-    return [worker_out(app.get_worker(wid)) for wid in ids]
+    return [worker_out(w) for w in app.staff(who)]
 
 
 @router.post("/workers", status_code=201, response_model=WorkerOut, **allow(ADMIN))
 def join(body: JoinIn, app: Ledger, who: Caller) -> WorkerOut:
     """A member of staff joins. Their own data key is created: every event about them is sealed with it."""
-    worker_id = app.join_worker(name=body.name, role=body.role, category=body.category.value,
-                                start_date=body.start_date, actor=who.user_id)
-    return worker_out(app.get_worker(worker_id))
+    return worker_out(app.join_worker(who, name=body.name, role=body.role, category=body.category.value,
+                                      start_date=body.start_date))
 
 
-@router.post("/workers/{worker_id}/supervisor", response_model=WorkerOut, **allow(ADMIN))
+@router.post("/workers/{worker_id}/supervisor", response_model=WorkerOut, **allow(
+        ADMIN, "The first supervisor (or a new one after the supervisor left). Later changes are transfers. "
+               "Two people cannot be each other's supervisor, and a supervisee account cannot supervise."))
 def allocate(worker_id: UUID, body: AllocateIn, app: Ledger, who: Caller) -> WorkerOut:
-    """The first supervisor. Later changes are transfers."""
-    app.allocate_supervisor(worker_id, body.supervisor_id, actor=who.user_id, expected_version=body.expected_version)
-    return worker_out(app.get_worker(worker_id))
+    return worker_out(app.allocate_supervisor(who, worker_id, body.supervisor_id,
+                                              expected_version=body.expected_version))
 
 
 @router.post("/workers/{worker_id}/transfer", response_model=TransferOut, **allow(
         ADMIN, "The previous supervisor loses access the moment this is recorded; records not yet signed by "
                "both are frozen as they are and listed in the answer."))
 def transfer(worker_id: UUID, body: TransferIn, app: Ledger, who: Caller) -> TransferOut:
-    app.transfer_worker(worker_id, body.new_supervisor_id, body.reason, actor=who.user_id,
-                        expected_version=body.expected_version)
-    frozen = [FrozenRecord(**r) for r in app.unsigned_records_of(str(worker_id))]
-    return TransferOut(worker=worker_out(app.get_worker(worker_id)), frozen_records=frozen)
+    done = app.transfer_worker(who, worker_id, body.new_supervisor_id, body.reason,
+                               expected_version=body.expected_version)
+    return TransferOut(worker=worker_out(done.worker), frozen_records=[FrozenRecord(**r) for r in done.frozen_records])
 
 
-@router.post("/workers/{worker_id}/leave", response_model=WorkerOut, **allow(ADMIN))
-def leave(worker_id: UUID, body: LeaveIn, app: Ledger, who: Caller) -> WorkerOut:
-    app.record_leaving(worker_id, body.leaving_date, actor=who.user_id, expected_version=body.expected_version)
-    return worker_out(app.get_worker(worker_id))
+@router.post("/workers/{worker_id}/leave", response_model=LeaveOut, **allow(
+        ADMIN, "Ends the leaver's account access at the leaving date and their supervision of others; the answer "
+               "names those who now need a supervisor."))
+def leave(worker_id: UUID, body: LeaveIn, app: Ledger, who: Caller) -> LeaveOut:
+    left = app.record_leaving(who, worker_id, body.leaving_date, expected_version=body.expected_version)
+    names = NameBook(app)
+    return LeaveOut(**worker_out(left.worker).model_dump(),
+                    needs_a_supervisor=[person(names, w) for w in left.needs_a_supervisor],
+                    access_ends_at=left.access_ends_at, accounts_ended=left.accounts_ended)
+
+
+@router.post("/users/{username}/disable", response_model=DisabledOut, **allow(
+        ADMIN, "Ends the account's access at once: every token of it is refused from now on."))
+def disable_user(username: Annotated[str, Path(min_length=1, max_length=64)], app: Ledger,
+                 who: Caller) -> DisabledOut:
+    user = app.disable_user(who, username)
+    return DisabledOut(username=user["username"], disabled_at=user["disabled_at"])
 
 
 @router.get("/workers/{worker_id}/file", response_model=WorkerFileOut, **allow(

@@ -73,14 +73,6 @@ def record_history(app: SupervisionLedger, record_id: UUID | str) -> list[Histor
     return entries
 
 
-def record_as_of(app: SupervisionLedger, record_id: UUID | str, as_of: datetime) -> SupervisionRecord:
-    """The record exactly as it stood at `as_of`: replayed up to the last event recorded by then."""
-    versions = [e.originator_version for e in app.record_events(record_id) if e.timestamp <= as_of]
-    if not versions:
-        raise NotFound(f"record {record_id} did not exist yet at {as_of.isoformat()}")
-    return app.get_record(record_id, version=versions[-1])
-
-
 def record_view(record: SupervisionRecord, names: "NameBook") -> dict:
     return {
         "record_id": str(record.id), "version": record.version, "state": record.state,

@@ -41,4 +41,4 @@ def log_route_refusal(request: Request, who: Principal, roles: Sequence[str]) ->
     via = Via("http", client, purpose.strip())
     action = (getattr(route, "name", None) or request.method.lower())[:ACTION_LENGTH]
     app.log_access(who, AccessAttempt(action, worker_id, record_id, version, file_state, via.channel, via.client,
-                                      via.stated_purpose), Decision.refuse(Refusal.ROLE_NOT_PERMITTED, reason))
+                                      via.stated_purpose), Decision.refuse(Refusal.ROLE, reason))

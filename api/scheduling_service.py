@@ -5,7 +5,7 @@ Methods here use self.repository, self.save_and_project, self.clock and self.sto
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -13,11 +13,15 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from api.errors import NotFound
+from api.ids import as_uuid
+
 from domain.agreements import AgreementState, LapseReason, SupervisionAgreement
 from domain.case_supervision import CaseSupervision
 from domain.compliance import (
     WorkerCompliance, WorkerFacts, evaluate, month_frequency, rule_in_force, sorted_for_attention,
 )
+from domain.authorisation import SUPERVISING_ROLES, Decision, Role, decide_role, decide_staff_step
 from domain.errors import DomainError, NotPermitted
 from domain.policy import PolicyPack
 from domain.schedule_rules import calendar_for
@@ -27,6 +31,7 @@ from domain.workers import Worker
 from infrastructure.keys import StagedKeys
 from infrastructure.name_lexicon import default_lexicon
 from infrastructure.policy_packs import PolicyPackError, load_pack_by_name
+from infrastructure.users import Principal
 from projections.supervision_compliance import (
     MonthFacts, Scope, agreement_in_force, agreements_of, joined_on, load_facts, load_month, sessions_of,
     unlapsed_agreements,
@@ -116,14 +121,29 @@ def parse_month(month: str) -> tuple[date, date]:
     return first, date.fromordinal(following.toordinal() - 1)
 
 
+ORGANISATION_WIDE = frozenset({Role.QA, Role.ADMINISTRATOR})
+
+
 class SchedulingService:
     """Methods here may use self.repository, self.save_and_project, self.clock and self.storage."""
+
+    # What this service uses of the application it is part of (api/application.py).
+    storage: Any
+    clock: Callable[[], datetime]
+    read_models: Any
+    repository: Any
+    after_save: list[Any]
+    background_projections: bool
+    get_worker: Callable[..., Worker]
+    save_and_project: Callable[..., None]
+    require: Callable[[Principal, Decision], None]
+    see_own_writes: Callable[[], None]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._packs: dict[str, PolicyPack] = {}
         # A transfer makes the agreement with the previous supervisor lapse (bcp, hull, bury, school-trust).
-        self.after_save.append(self._lapse_agreements_after_transfer)  # type: ignore[attr-defined]
+        self.after_save.append(self._lapse_agreements_after_transfer)
 
     # -- the pack -------------------------------------------------------------------------------------
 
@@ -131,7 +151,7 @@ class SchedulingService:
         """The organisation's pack (settings.policy_pack), or another one by name or instance (what-if, tests)."""
         if isinstance(pack, PolicyPack):
             return pack
-        name = pack or self.storage.settings.policy_pack  # type: ignore[attr-defined]
+        name = pack or self.storage.settings.policy_pack
         if name not in self._packs:
             try:
                 self._packs[name] = load_pack_by_name(name)
@@ -141,128 +161,142 @@ class SchedulingService:
 
     # -- sessions ---------------------------------------------------------------------------------------
 
-    def schedule_session(self, *, supervisee_id: UUID | str, starts_at: datetime, planned_minutes: int,
-                         actor: str) -> UUID:
+    def schedule_session(self, user: Principal, *, supervisee_id: UUID | str, starts_at: datetime,
+                         planned_minutes: int) -> SupervisionSession:
+        actor = self._staff(user, "schedule a session")
         supervisee = self._supervisee_of(supervisee_id, actor, "schedule a session")
         session = SupervisionSession.schedule(supervisee_id=str(supervisee.id), supervisor_id=actor,
                                               starts_at=starts_at, planned_minutes=planned_minutes, actor=actor,
-                                              timestamp=self.clock())  # type: ignore[attr-defined]
-        self.save_and_project(session, keys=self._worker_key(session.id, supervisee.id))  # type: ignore[attr-defined]
-        return session.id
-
-    def hold_session(self, session_id: UUID | str, *, actual_minutes: int, actor: str, held_on: date | None = None,
-                     pack: PolicyPack | str | None = None) -> SupervisionSession:
-        """Recorded as held; a session shorter than the pack's minimum is kept with its shortfall."""
-        session = self.get_session(session_id)
-        session.hold(actual_minutes=actual_minutes, pack=self.compliance_pack(pack), actor=actor,
-                     timestamp=self.clock(), held_on=held_on)  # type: ignore[attr-defined]
-        self.save_and_project(session)  # type: ignore[attr-defined]
+                                              timestamp=self.clock())
+        self.save_and_project(session, keys=self._worker_key(session.id, supervisee.id),
+                              unchanged=(supervisee,))
         return session
 
-    def cancel_session(self, session_id: UUID | str, reason: str, *, actor: str,
-                       pack: PolicyPack | str | None = None) -> date | None:
-        """Returns the day by which it must be re-held (None: no deadline yet, or none in the pack)."""
+    def hold_session(self, user: Principal, session_id: UUID | str, *, actual_minutes: int, held_on: date | None = None,
+                     pack: PolicyPack | str | None = None) -> SupervisionSession:
+        """Recorded as held; a session shorter than the pack's minimum is kept with its shortfall."""
+        actor = self._staff(user, "record a session as held")
         session = self.get_session(session_id)
-        session.cancel(reason, actor=actor, timestamp=self.clock())  # type: ignore[attr-defined]
-        self.save_and_project(session)  # type: ignore[attr-defined]
-        return session.rebook_by(self.compliance_pack(pack))
+        session.hold(actual_minutes=actual_minutes, pack=self.compliance_pack(pack), actor=actor,
+                     timestamp=self.clock(), held_on=held_on)
+        self.save_and_project(session)
+        return session
 
-    def record_return_to_work(self, session_id: UUID | str, returned_on: date, *, actor: str,
-                              pack: PolicyPack | str | None = None) -> date | None:
+    def cancel_session(self, user: Principal, session_id: UUID | str, reason: str) -> SupervisionSession:
+        """`rebook_by(pack)` of the answer: the day by which it must be re-held (None: no deadline yet, or none
+        in the pack)."""
+        actor = self._staff(user, "cancel a session")
         session = self.get_session(session_id)
-        session.record_return_to_work(returned_on, actor=actor, timestamp=self.clock())  # type: ignore[attr-defined]
-        self.save_and_project(session)  # type: ignore[attr-defined]
-        return session.rebook_by(self.compliance_pack(pack))
+        session.cancel(reason, actor=actor, timestamp=self.clock())
+        self.save_and_project(session)
+        return session
 
-    def rebook_session(self, session_id: UUID | str, *, starts_at: datetime, actor: str,
-                       planned_minutes: int | None = None) -> UUID:
+    def record_return_to_work(self, user: Principal, session_id: UUID | str, returned_on: date) -> SupervisionSession:
+        actor = self._staff(user, "record a return to work")
+        session = self.get_session(session_id)
+        session.record_return_to_work(returned_on, actor=actor, timestamp=self.clock())
+        self.save_and_project(session)
+        return session
+
+    def rebook_session(self, user: Principal, session_id: UUID | str, *, starts_at: datetime,
+                       planned_minutes: int | None = None) -> SupervisionSession:
         """A new session that replaces a cancelled one; both are saved together, linked both ways."""
+        actor = self._staff(user, "rebook a session")
         old = self.get_session(session_id)
         supervisee = self._supervisee_of(old.supervisee_id, actor, "rebook a session")
         new = SupervisionSession.schedule(supervisee_id=old.supervisee_id, supervisor_id=actor, starts_at=starts_at,
                                           planned_minutes=planned_minutes or old.planned_minutes, actor=actor,
-                                          timestamp=self.clock(), rebooks=str(old.id))  # type: ignore[attr-defined]
-        old.mark_rebooked(str(new.id), actor=actor, timestamp=self.clock())  # type: ignore[attr-defined]
-        self.save_and_project(old, new, keys=self._worker_key(new.id, supervisee.id))  # type: ignore[attr-defined]
-        return new.id
+                                          timestamp=self.clock(), rebooks=str(old.id))
+        old.mark_rebooked(str(new.id), actor=actor, timestamp=self.clock())
+        self.save_and_project(old, new, keys=self._worker_key(new.id, supervisee.id),
+                              unchanged=(supervisee,))
+        return new
 
     def get_session(self, session_id: UUID | str) -> SupervisionSession:
         return self._get_aggregate(SupervisionSession, session_id, "supervision session")
 
     def sessions_of(self, worker_id: UUID | str | None = None, team: str | None = None) -> list[dict]:
         """Sessions from the read model (dates, minutes, states), newest first."""
-        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+        self.see_own_writes()
+        with self.storage.engine.connect() as conn:
             return sessions_of(conn, None if worker_id is None else str(worker_id), team)
 
     # -- agreements --------------------------------------------------------------------------------------
 
-    def draft_agreement(self, *, supervisee_id: UUID | str, terms: dict, actor: str) -> UUID:
+    def draft_agreement(self, user: Principal, *, supervisee_id: UUID | str, terms: dict) -> SupervisionAgreement:
         """Drafted by the current supervisor; replaces (once signed by both) any agreement still in force."""
+        actor = self._staff(user, "draft an agreement")
         supervisee = self._supervisee_of(supervisee_id, actor, "draft the supervision agreement")
         replaces = self._agreement_in_force(str(supervisee.id), actor)
         agreement = SupervisionAgreement.draft(supervisee_id=str(supervisee.id), supervisor_id=actor, terms=terms,
-                                               actor=actor, timestamp=self.clock(),  # type: ignore[attr-defined]
+                                               actor=actor, timestamp=self.clock(),
                                                replaces=replaces)
-        self.save_and_project(agreement, keys=self._worker_key(agreement.id, supervisee.id))  # type: ignore[attr-defined]
-        return agreement.id
+        self.save_and_project(agreement, keys=self._worker_key(agreement.id, supervisee.id),
+                              unchanged=(supervisee,))
+        return agreement
 
-    def sign_agreement(self, agreement_id: UUID | str, *, actor: str) -> SupervisionAgreement:
+    def sign_agreement(self, user: Principal, agreement_id: UUID | str) -> SupervisionAgreement:
+        actor = self._staff(user, "sign an agreement")
         agreement = self.get_agreement(agreement_id)
-        supervisee = self.get_worker(agreement.supervisee_id)  # type: ignore[attr-defined]
+        supervisee = self.get_worker(agreement.supervisee_id)
         if supervisee.supervisor_id != agreement.supervisor_id:
             raise DomainError("this agreement's supervisor no longer supervises the worker: draft a new agreement "
                               "with the current supervisor")
-        agreement.sign(actor=actor, timestamp=self.clock())  # type: ignore[attr-defined]
+        agreement.sign(actor=actor, timestamp=self.clock())
         changed: list[Any] = [agreement]
         if agreement.state == AgreementState.IN_FORCE.value and agreement.replaces:
             old = self.get_agreement(agreement.replaces)
             if old.state != AgreementState.LAPSED.value:
                 old.lapse(LapseReason.SUPERSEDED, lapsed_on=agreement.in_force_on, actor=actor,
-                          timestamp=self.clock())  # type: ignore[attr-defined]
+                          timestamp=self.clock())
                 changed.append(old)
-        self.save_and_project(*changed)  # type: ignore[attr-defined]
+        self.save_and_project(*changed)
         return agreement
 
-    def record_paper_agreement(self, *, supervisee_id: UUID | str, supervisor_id: UUID | str, signed_on: date,
-                               terms: dict, actor: str) -> UUID:
+    def record_paper_agreement(self, user: Principal, *, supervisee_id: UUID | str, supervisor_id: UUID | str,
+                               signed_on: date,
+                               terms: dict) -> SupervisionAgreement:
         """An agreement both signed on paper before the ledger was used. If the supervisor has changed since,
         it is recorded as having lapsed at that transfer."""
-        supervisee = self.get_worker(supervisee_id)  # type: ignore[attr-defined]
+        self.require(user, decide_role(user.reader, {Role.ADMINISTRATOR}, "record a paper agreement"))
+        actor = user.actor
+        supervisee = self.get_worker(supervisee_id)
         supervisor, until = _supervisor_on(supervisee, signed_on)
         if supervisor != str(supervisor_id):
             raise DomainError(f"{supervisor_id} was not this worker's supervisor on {signed_on} "
                               f"(the ledger shows {supervisor or 'none'})")
         agreement = SupervisionAgreement.from_paper(supervisee_id=str(supervisee.id), supervisor_id=str(supervisor_id),
                                                     terms=terms, signed_on=signed_on, actor=actor,
-                                                    timestamp=self.clock())  # type: ignore[attr-defined]
+                                                    timestamp=self.clock())
         if until is not None:
             agreement.lapse(LapseReason.SUPERVISOR_CHANGED, lapsed_on=until, actor=actor,
-                            timestamp=self.clock())  # type: ignore[attr-defined]
-        self.save_and_project(agreement, keys=self._worker_key(agreement.id, supervisee.id))  # type: ignore[attr-defined]
-        return agreement.id
+                            timestamp=self.clock())
+        self.save_and_project(agreement, keys=self._worker_key(agreement.id, supervisee.id))
+        return agreement
 
-    def review_agreement(self, agreement_id: UUID | str, *, actor: str, reviewed_on: date | None = None,
+    def review_agreement(self, user: Principal, agreement_id: UUID | str, *, reviewed_on: date | None = None,
                          notes: str = "") -> SupervisionAgreement:
+        actor = self._staff(user, "review an agreement")
         agreement = self.get_agreement(agreement_id)
-        now = self.clock()  # type: ignore[attr-defined]
+        now = self.clock()
         agreement.review(reviewed_on=reviewed_on or now.date(), actor=actor, timestamp=now, notes=notes)
-        self.save_and_project(agreement)  # type: ignore[attr-defined]
+        self.save_and_project(agreement)
         return agreement
 
     def get_agreement(self, agreement_id: UUID | str) -> SupervisionAgreement:
         return self._get_aggregate(SupervisionAgreement, agreement_id, "supervision agreement")
 
     def agreements_of(self, worker_id: UUID | str | None = None) -> list[dict]:
-        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.storage.engine.connect() as conn:
             return agreements_of(conn, None if worker_id is None else str(worker_id))
 
     def _agreement_in_force(self, worker_id: str, supervisor_id: str) -> str | None:
-        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.storage.engine.connect() as conn:
             return agreement_in_force(conn, worker_id, supervisor_id)
 
     def _lapse_agreements_after_transfer(self, recordings: list[Any]) -> None:
         transfers = [r.domain_event for r in recordings
-                     if isinstance(r.domain_event, Worker.TransferredToNewSupervisor)]
+                     if isinstance(r.domain_event, (Worker.TransferredToNewSupervisor, Worker.SupervisionEnded))]
         for transfer in transfers:
             try:
                 self._lapse_agreements(str(transfer.originator_id), transfer.previous_supervisor_id,
@@ -271,69 +305,74 @@ class SchedulingService:
                 log.exception("could not record the lapse of agreements after transfer of %s", transfer.originator_id)
 
     def _lapse_agreements(self, worker_id: str, previous_supervisor: str, on: date, actor: str) -> None:
-        if self.background_projections:  # type: ignore[attr-defined]
-            self.read_models.catch_up()  # type: ignore[attr-defined]
-        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+        if self.background_projections:
+            self.read_models.catch_up()
+        with self.storage.engine.connect() as conn:
             ids = unlapsed_agreements(conn, worker_id, previous_supervisor)
         lapsing = []
         for agreement_id in ids:
             agreement = self.get_agreement(agreement_id)
             if agreement.state != AgreementState.LAPSED.value:
                 agreement.lapse(LapseReason.SUPERVISOR_CHANGED, lapsed_on=on, actor=actor,
-                                timestamp=self.clock())  # type: ignore[attr-defined]
+                                timestamp=self.clock())
                 lapsing.append(agreement)
         if lapsing:
-            self.save_and_project(*lapsing)  # type: ignore[attr-defined]
+            self.save_and_project(*lapsing)
 
     # -- case supervision ---------------------------------------------------------------------------------
 
-    def open_case(self, *, worker_id: UUID | str, case_reference: str, actor: str, rating: str | None = None,
+    def open_case(self, user: Principal, *, worker_id: UUID | str, case_reference: str, rating: str | None = None,
                   approved_by: str | None = None, approved_on: date | None = None,
-                  last_discussed_on: date | None = None, pack: PolicyPack | str | None = None) -> UUID:
+                  last_discussed_on: date | None = None, pack: PolicyPack | str | None = None) -> CaseSupervision:
         """A case the worker holds, with its rating (and approval where the pack asks for one)."""
+        actor = self._staff(user, "open a case")
         worker = self._supervisee_of(worker_id, actor, "open a case for case supervision")
         if approved_by:
             self._require_known_worker(approved_by, "approver")
         case = CaseSupervision.open(worker_id=str(worker.id), supervisor_id=actor, case_reference=case_reference,
-                                    actor=actor, timestamp=self.clock(), lexicon=default_lexicon())  # type: ignore[attr-defined]
+                                    actor=actor, timestamp=self.clock(), lexicon=default_lexicon())
         case.rate(rating, pack=self.compliance_pack(pack), actor=actor, supervisor_now=actor, timestamp=self.clock(),
                   approved_by=approved_by, approved_on=approved_on,
-                  approver_role=self.get_worker(approved_by).role if approved_by else None)  # type: ignore[attr-defined]
+                  approver_role=self.get_worker(approved_by).role if approved_by else None)
         if last_discussed_on is not None:
             case.record_discussion(last_discussed_on, actor=actor, supervisor_now=actor,
-                                   timestamp=self.clock())  # type: ignore[attr-defined]
-        self.save_and_project(case, keys=self._worker_key(case.id, worker.id))  # type: ignore[attr-defined]
-        return case.id
+                                   timestamp=self.clock())
+        self.save_and_project(case, keys=self._worker_key(case.id, worker.id),
+                              unchanged=(worker,))
+        return case
 
-    def rate_case(self, case_id: UUID | str, rating: str | None, *, actor: str, approved_by: str | None = None,
+    def rate_case(self, user: Principal, case_id: UUID | str, rating: str | None, *, approved_by: str | None = None,
                   approved_on: date | None = None, pack: PolicyPack | str | None = None) -> CaseSupervision:
+        actor = self._staff(user, "rate a case")
         case = self.get_case(case_id)
         if approved_by:
             self._require_known_worker(approved_by, "approver")
         case.rate(rating, pack=self.compliance_pack(pack), actor=actor, supervisor_now=self._supervisor_now(case),
                   timestamp=self.clock(), approved_by=approved_by, approved_on=approved_on,
-                  approver_role=self.get_worker(approved_by).role if approved_by else None)  # type: ignore[attr-defined]
-        self.save_and_project(case)  # type: ignore[attr-defined]
+                  approver_role=self.get_worker(approved_by).role if approved_by else None)
+        self.save_and_project(case)
         return case
 
-    def record_case_discussion(self, case_id: UUID | str, discussed_on: date, *, actor: str) -> CaseSupervision:
+    def record_case_discussion(self, user: Principal, case_id: UUID | str, discussed_on: date) -> CaseSupervision:
+        actor = self._staff(user, "record a case discussion")
         case = self.get_case(case_id)
         case.record_discussion(discussed_on, actor=actor, supervisor_now=self._supervisor_now(case),
-                               timestamp=self.clock())  # type: ignore[attr-defined]
-        self.save_and_project(case)  # type: ignore[attr-defined]
+                               timestamp=self.clock())
+        self.save_and_project(case)
         return case
 
-    def close_case(self, case_id: UUID | str, *, actor: str) -> CaseSupervision:
+    def close_case(self, user: Principal, case_id: UUID | str) -> CaseSupervision:
+        actor = self._staff(user, "close a case")
         case = self.get_case(case_id)
-        case.close(actor=actor, supervisor_now=self._supervisor_now(case), timestamp=self.clock())  # type: ignore[attr-defined]
-        self.save_and_project(case)  # type: ignore[attr-defined]
+        case.close(actor=actor, supervisor_now=self._supervisor_now(case), timestamp=self.clock())
+        self.save_and_project(case)
         return case
 
     def get_case(self, case_id: UUID | str) -> CaseSupervision:
         return self._get_aggregate(CaseSupervision, case_id, "case")
 
     def _supervisor_now(self, case: CaseSupervision) -> str:
-        return self.get_worker(case.worker_id).supervisor_id or ""  # type: ignore[attr-defined]
+        return self.get_worker(case.worker_id).supervisor_id or ""
 
     # -- the dashboard and the monthly report ------------------------------------------------------------------
 
@@ -342,8 +381,8 @@ class SchedulingService:
         """Per worker in post: next due date, overdue days and reasons, as known at the end of `as_of`
         (default today). `team` is a supervisor's id: their supervisees on that day."""
         policy = self.compliance_pack(pack)
-        day = require_plausible_day(as_of or self.clock().date(), "as_of")  # type: ignore[attr-defined]
-        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+        day = require_plausible_day(as_of or self.clock().date(), "as_of")
+        with self.storage.engine.connect() as conn:
             facts = load_facts(conn, day, Scope(team=str(team) if team else None))
         facts = self._with_case_references(facts)
         calendar = calendar_for(policy)
@@ -357,12 +396,12 @@ class SchedulingService:
         (default: the month's last day, or today while the month is still running)."""
         policy = self.compliance_pack(pack)
         first, last = parse_month(month)
-        today = self.clock().date()  # type: ignore[attr-defined]
+        today = self.clock().date()
         day = require_plausible_day(as_of or min(last, today), "as_of")
         if day < first:
             raise DomainError(f"nothing is known about {month} as of {day}: the month had not started")
         end = min(last, day)
-        with self.storage.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.storage.engine.connect() as conn:
             months = load_month(conn, first, last, day, Scope(team=str(team) if team else None))
         rows = [_month_row(policy, m, first, end) for m in months]
         rows.sort(key=lambda r: (r.met, -r.overdue_days, r.worker_id))
@@ -374,7 +413,7 @@ class SchedulingService:
         names = {}
         for wid in worker_ids:
             try:
-                names[wid] = self.get_worker(wid).name  # type: ignore[attr-defined]
+                names[wid] = self.get_worker(wid).name
             except DomainError:
                 names[wid] = wid[:8]
         return names
@@ -387,8 +426,34 @@ class SchedulingService:
 
     # -- shared ------------------------------------------------------------------------------------------------
 
+    def compliance_scope(self, user: Principal, team: UUID | str | None) -> str | None:
+        """Whose supervision `user` may see: QA and HR the organisation (or any one team); a supervisor or
+        manager their own team, or the team of someone they supervise (line management). None: everyone."""
+        if user.role in ORGANISATION_WIDE:
+            return str(team) if team else None
+        if user.role not in SUPERVISING_ROLES or not user.worker_id:
+            raise NotPermitted(f"a {user.role.value} may not see supervision compliance")
+        if team is None or str(team) == user.worker_id:
+            return user.worker_id
+        if self.get_worker(team).supervisor_id != user.worker_id:
+            raise NotPermitted("you may see your own team, or the team of a supervisor you supervise")
+        return str(team)
+
+    def sessions_visible_to(self, user: Principal, worker_id: UUID | str | None = None) -> list[dict]:
+        """Supervisees see their own sessions; supervisors their team's; QA and HR everyone's."""
+        if user.role is Role.SUPERVISEE:
+            return self.sessions_of(worker_id=user.worker_id) if user.worker_id else []
+        if user.role in ORGANISATION_WIDE:
+            return self.sessions_of(worker_id=worker_id)
+        return self.sessions_of(worker_id=worker_id, team=self.compliance_scope(user, None))
+
+    def _staff(self, user: Principal, step: str) -> str:
+        """Supervision steps are taken by members of staff as themselves (the worker id the events name)."""
+        self.require(user, decide_staff_step(user.reader, step))
+        return user.actor
+
     def _supervisee_of(self, worker_id: UUID | str, actor: str, step: str) -> Worker:
-        worker = self.get_worker(worker_id)  # type: ignore[attr-defined]
+        worker = self.get_worker(worker_id)
         if worker.state != "active":
             raise DomainError(f"cannot {step} for a worker who is {worker.state}")
         if worker.supervisor_id != actor:
@@ -396,20 +461,18 @@ class SchedulingService:
         return worker
 
     def _require_known_worker(self, worker_id: str, what: str) -> None:
-        worker = self.get_worker(worker_id)  # type: ignore[attr-defined]
+        worker = self.get_worker(worker_id)
         if worker.state != "active":
             raise DomainError(f"the {what} is {worker.state}, not active")
 
     def _worker_key(self, aggregate_id: UUID, worker_id: UUID | str) -> StagedKeys:
         # Sealed with the worker's own key, so destroying their file destroys this too.
-        keyring = self.storage.keyring  # type: ignore[attr-defined]
+        keyring = self.storage.keyring
         return keyring.stage_assignment(aggregate_id, keyring.key_id_for(worker_id))
 
     def _get_aggregate(self, cls: type, aggregate_id: UUID | str, noun: str) -> Any:
-        from api.application import NotFound, as_uuid
-
         try:
-            aggregate = self.repository.get(as_uuid(aggregate_id, noun))  # type: ignore[attr-defined]
+            aggregate = self.repository.get(as_uuid(aggregate_id, noun))
         except AggregateNotFoundError:
             raise NotFound(f"no {noun} {aggregate_id}") from None
         if not isinstance(aggregate, cls):

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from api.access_service import Via
 from api.application import SupervisionLedger
 from api.record_history import NameBook, record_history, record_view, render_content
+from domain.authorisation import Role, decide_role
 from domain.schedule_rules import sar_deadline
 from infrastructure.users import Principal
 from projections.schema import current_records
@@ -43,6 +44,7 @@ class SubjectAccessExport:
 
 def subject_access_export(app: SupervisionLedger, who: Principal, worker_id: str, *, received_on: date,
                           extended: bool, via: Via) -> SubjectAccessExport:
+    app.require(who, decide_role(who.reader, {Role.DPO}, "answer a subject access request"))
     file = app.open_worker_file(who, worker_id, via=via)  # authorised and logged, like every read
     worker = file["worker"]
     names = NameBook(app)

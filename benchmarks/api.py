@@ -28,6 +28,7 @@ timer = threading.Timer(float(sys.argv[3]), lambda: os._exit(3))  # bounded: the
 timer.daemon = True
 timer.start()
 import uvicorn
+from api import demo_cast as cast
 from api.http import create_app
 uvicorn.run(create_app(log_reads=sys.argv[2] == "1"), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
@@ -51,15 +52,15 @@ def populate(settings, records: int, checkpoints: bool = True) -> tuple[str, lis
         pass
     app = SupervisionLedger(Storage.open(settings, key))
     try:
-        join = lambda name, cat: str(app.join_worker(name=name, role="r", category=cat,  # noqa: E731
-                                                     start_date=date(2020, 1, 1), actor="hr"))
+        join = lambda name, cat: str(app.join_worker(cast.HR, name=name, role="r", category=cat,  # noqa: E731
+                                                     start_date=date(2020, 1, 1)).id)
         manager = join("Morgan Manager", "manager")
         supervisors = [join(f"Supervisor {i}", "manager") for i in range(2)]
         workers = [join(f"Worker {i}", "experienced") for i in range(12)]
         for s in supervisors:
-            app.allocate_supervisor(s, manager, actor="hr")
+            app.allocate_supervisor(cast.HR, s, manager)
         for i, w in enumerate(workers):
-            app.allocate_supervisor(w, supervisors[i % 2], actor="hr")
+            app.allocate_supervisor(cast.HR, w, supervisors[i % 2])
         ids = []
         for n in range(records):
             w = workers[n % len(workers)]
@@ -69,8 +70,8 @@ def populate(settings, records: int, checkpoints: bool = True) -> tuple[str, lis
                        "actions": [{"description": "Update chronology", "owner": "Worker", "due": "2026-02-01"}],
                        "case_discussions": [{"case_reference": "J.S.", "summary": "Plan reviewed",
                                              "decision": "Continue"}]}
-            rid = app.draft_record(supervisee_id=w, content=content, actor=supervisors[workers.index(w) % 2])
-            app.share_record(rid, actor=supervisors[workers.index(w) % 2])
+            rid = app.draft_record(cast.supervisor(supervisors[workers.index(w) % 2]), supervisee_id=w, content=content).id
+            app.share_record(cast.supervisor(supervisors[workers.index(w) % 2]), rid)
             ids.append(str(rid))
         app.users.add_user("morgan", "manager", worker_id=manager, created_by="bench")
         token = app.users.issue_token("morgan", days=1).token

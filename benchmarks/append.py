@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eventsourcing.application import Application  # noqa: E402
 
+from api import demo_cast as cast
 from api.application import DateAsISO, Storage, SupervisionLedger  # noqa: E402
 from benchmarks.common import FastClock, chosen_backends, master_key, rate, scratch_settings  # noqa: E402
 from domain.supervision_record import SupervisionRecord  # noqa: E402
@@ -87,20 +88,20 @@ def staffed_ledger(settings, background: bool = False) -> tuple[SupervisionLedge
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     app = SupervisionLedger(Storage.open(settings, master_key=master_key()), FastClock(),
                             background_projections=background)
-    supervisor = str(app.join_worker(name="S", role="Team manager", category="manager",
-                                     start_date=date(2020, 1, 1), actor="hr"))
-    worker = str(app.join_worker(name="W", role="Social worker", category="experienced",
-                                 start_date=date(2021, 1, 1), actor="hr"))
-    app.allocate_supervisor(worker, supervisor, actor="hr")
+    supervisor = str(app.join_worker(cast.HR, name="S", role="Team manager", category="manager",
+                                     start_date=date(2020, 1, 1)).id)
+    worker = str(app.join_worker(cast.HR, name="W", role="Social worker", category="experienced",
+                                 start_date=date(2021, 1, 1)).id)
+    app.allocate_supervisor(cast.HR, worker, supervisor)
     return app, supervisor, worker
 
 
 def svl_record(app: SupervisionLedger, supervisor: str, worker: str) -> None:
-    rid = app.draft_record(supervisee_id=worker, content=CONTENT, actor=supervisor)
-    app.share_record(rid, actor=supervisor)
+    rid = app.draft_record(cast.supervisor(supervisor), supervisee_id=worker, content=CONTENT).id
+    app.share_record(cast.supervisor(supervisor), rid)
     digest = app.get_record(rid).content_sha256
-    app.sign_record(rid, digest, actor=worker)
-    app.sign_record(rid, digest, actor=supervisor)
+    app.sign_record(cast.supervisee(worker), rid, digest)
+    app.sign_record(cast.supervisor(supervisor), rid, digest)
 
 
 def bench_svl(backend: str, records: int, background: bool) -> float:

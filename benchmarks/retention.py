@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import Column, Index, MetaData, Table, insert, select, text, update  # noqa: E402
 
+from api import demo_cast as cast
 from api.application import Storage, SupervisionLedger  # noqa: E402
 from benchmarks.common import FastClock, chosen_backends, master_key, scratch_settings  # noqa: E402
 from domain.retention import LegalHold  # noqa: E402
@@ -101,27 +102,27 @@ def median_seconds(work: Callable[[], Any], repeat: int = 3) -> tuple[float, Any
 # -- 1. destruction ----------------------------------------------------------------------------------------------
 
 def signed_record(app: SupervisionLedger, supervisor: str, worker: str) -> None:
-    rid = app.draft_record(supervisee_id=worker, content=CONTENT, actor=supervisor)
-    app.share_record(rid, actor=supervisor)
+    rid = app.draft_record(cast.supervisor(supervisor), supervisee_id=worker, content=CONTENT).id
+    app.share_record(cast.supervisor(supervisor), rid)
     digest = app.get_record(rid).content_sha256
-    app.sign_record(rid, digest, actor=worker)
-    app.sign_record(rid, digest, actor=supervisor)
+    app.sign_record(cast.supervisee(worker), rid, digest)
+    app.sign_record(cast.supervisor(supervisor), rid, digest)
 
 
 def build_leavers(app: SupervisionLedger, leavers: int, records: int, backend: str) -> tuple[float, int]:
     """2 x leavers, through the application one command at a time. Returns (seconds, commands)."""
     started = time.perf_counter()
-    supervisor = str(app.join_worker(name="Sue Visor", role="Team manager", category="manager",
-                                     start_date=date(2010, 1, 4), actor="hr"))
+    supervisor = str(app.join_worker(cast.HR, name="Sue Visor", role="Team manager", category="manager",
+                                     start_date=date(2010, 1, 4)).id)
     commands = 1
     for n in range(2 * leavers):
-        worker = str(app.join_worker(name=f"Leaver {n}", role="Social worker", category="experienced",
-                                     start_date=date(2012, 5, 1), actor="hr"))
-        app.allocate_supervisor(worker, supervisor, actor="hr")
+        worker = str(app.join_worker(cast.HR, name=f"Leaver {n}", role="Social worker", category="experienced",
+                                     start_date=date(2012, 5, 1)).id)
+        app.allocate_supervisor(cast.HR, worker, supervisor)
         for _ in range(records):
             signed_record(app, supervisor, worker)
-        app.record_leaving(worker, EARLY_LEAVING if n % 2 == 0 else LATE_LEAVING, actor="hr")
-        app.archive_leaver(worker, actor="hr")
+        app.record_leaving(cast.HR, worker, EARLY_LEAVING if n % 2 == 0 else LATE_LEAVING)
+        app.archive_leaver(cast.HR, worker)
         commands += 4 + 4 * records
         if n % 100 == 99:
             log(f"{backend}: {n + 1}/{2 * leavers} leavers built")
@@ -222,7 +223,7 @@ def bench_destruction(backend: str, leavers: int, records: int) -> dict:
         for name, as_of, purge in (("shred", FIRST_RUN_AS_OF, False), ("shred+purge", SECOND_RUN_AS_OF, True)):
             timer.reset()
             started = time.perf_counter()
-            outcomes = app.run_retention(as_of=as_of, actor="dpo", purge_ciphertext=purge)
+            outcomes = app.run_retention(cast.DPO, as_of=as_of, purge_ciphertext=purge)
             seconds = time.perf_counter() - started
             assert len(outcomes) == leavers and all(o.status == "destroyed" for o in outcomes), outcomes[:3]
             runs[name] = {"seconds": seconds, "files": len(outcomes), "events": sum(o.event_count for o in outcomes),
@@ -278,19 +279,18 @@ def one_command_at_a_time(app: SupervisionLedger, supervisor: str, first: int, c
     started = time.perf_counter()
     for n in range(first, first + count):
         kind = worker_kind(n)
-        worker = app.join_worker(name=f"Worker {n}", role="Social worker", category="experienced",
-                                 start_date=date(2010, 1, 1), actor="hr")
-        app.allocate_supervisor(worker, supervisor, actor="hr")
+        worker = app.join_worker(cast.HR, name=f"Worker {n}", role="Social worker", category="experienced",
+                                 start_date=date(2010, 1, 1)).id
+        app.allocate_supervisor(cast.HR, worker, supervisor)
         commands += 2
         if kind != "active":
-            app.record_leaving(worker, leaving_date_of(n), actor="hr")
+            app.record_leaving(cast.HR, worker, leaving_date_of(n))
             commands += 1
         if kind in ("archived", "held"):
-            app.archive_leaver(worker, actor="hr")
+            app.archive_leaver(cast.HR, worker)
             commands += 1
         if kind == "held":
-            app.place_hold(worker, kind="investigation", reason="Allegation under review", reference=f"LADO-{n}",
-                           actor="io")
+            app.place_hold(cast.IO, worker, kind="investigation", reason="Allegation under review", reference=f"LADO-{n}")
             commands += 1
     return time.perf_counter() - started, commands
 
@@ -384,8 +384,8 @@ def plain_select(app: SupervisionLedger) -> int:
 
 def bench_schedule(backend: str, workers: int, sample: int, batch: int, through_app: bool) -> dict:
     with bench_ledger(backend) as app:
-        supervisor = str(app.join_worker(name="Sue Visor", role="Team manager", category="manager",
-                                         start_date=date(2005, 1, 3), actor="hr"))
+        supervisor = str(app.join_worker(cast.HR, name="Sue Visor", role="Team manager", category="manager",
+                                         start_date=date(2005, 1, 3)).id)
         rest = workers - 1 - sample
         sample_seconds, sample_commands = one_command_at_a_time(app, supervisor, 0, sample)
         one_by_one = sample_commands / sample_seconds

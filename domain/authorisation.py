@@ -54,7 +54,9 @@ class Refusal(str, Enum):
     ARCHIVED_FILE = "archived_file"
     FROZEN_AT_TRANSFER = "frozen_at_transfer"
     NOT_STAFF = "not_staff"
-    ROLE_NOT_PERMITTED = "role_not_permitted"  # the endpoint is not for the caller's role at all
+    PURPOSE_REQUIRED = "purpose_required"
+    ROLE = "role"  # the caller's role may not take this step at all
+    ALLOCATION = "allocation"  # a supervisor allocation the rules forbid
 
 
 class ScopeKind(str, Enum):
@@ -138,8 +140,8 @@ _PURPOSES = {
 }
 
 
-# What each of our roles counts as among the policy packs' archive access roles (domain.policy.AccessRole).
-ARCHIVE_ROLE_NAMES: dict[Role, frozenset[str]] = {
+# What each of our roles counts as among the roles a policy pack names (domain.policy.AccessRole, HoldRole).
+PACK_ROLE_NAMES: dict[Role, frozenset[str]] = {
     Role.SUPERVISEE: frozenset(),
     Role.SUPERVISOR: frozenset({"line_manager"}),
     Role.MANAGER: frozenset({"line_manager", "senior_manager"}),
@@ -147,27 +149,45 @@ ARCHIVE_ROLE_NAMES: dict[Role, frozenset[str]] = {
     Role.INSPECTOR: frozenset({"inspector"}),
     Role.INVESTIGATING_OFFICER: frozenset({"investigating_officer"}),
     Role.QA: frozenset({"quality_staff", "workforce_development"}),
-    Role.DPO: frozenset(),
+    Role.DPO: frozenset({"dpo"}),
 }
+ARCHIVE_ROLE_NAMES = PACK_ROLE_NAMES
+
+
+@dataclass(frozen=True)
+class ArchiveRule:
+    """The pack's `archive_access`: who may read an archived file (under a grant), and whether each read must
+    state its purpose."""
+
+    roles: frozenset[str]
+    purpose_required: bool = True
 
 
 def decide_read(reader: Reader, rel: Relationships, grants: Sequence[GrantTerms], at: datetime,
-                record: RecordParties | None = None, archive_roles: frozenset[str] | None = None) -> Decision:
+                record: RecordParties | None = None, archive_roles: frozenset[str] | None = None,
+                archive: ArchiveRule | None = None, stated_purpose: str = "") -> Decision:
     """May `reader` read this record's content (or, with record=None, the worker's whole file)?
 
-    An archived file is read only under a grant, and only by the roles the policy pack allows
-    (`archive_roles`); a subject access request is answered whatever the pack says, as the law requires."""
+    An archived file is read only under a grant, only by the roles the policy pack allows, and (when the
+    pack says so) only with a purpose stated for that read; a subject access request is answered whatever
+    the pack says, as the law requires."""
+    if archive is None and archive_roles is not None:
+        archive = ArchiveRule(archive_roles, purpose_required=False)
     relationship = _relationship(reader, rel)
     if relationship is not None and rel.file_state != "archived":
         return Decision.allow(relationship, _PURPOSES[relationship])
     record_id = record.record_id if record else None
     by_grant = _by_grant(reader, rel, grants, at, record_id)
     if by_grant is not None:
-        if (by_grant.allowed and rel.file_state == "archived" and archive_roles is not None
-                and by_grant.category != "sar" and not ARCHIVE_ROLE_NAMES[reader.role] & archive_roles):
-            return Decision.refuse(Refusal.ARCHIVED_FILE,
-                                   f"the file is archived: the policy pack lets only {', '.join(sorted(archive_roles))} "
-                                   "read it, under a grant")
+        if by_grant.allowed and rel.file_state == "archived" and archive is not None and by_grant.category != "sar":
+            if not PACK_ROLE_NAMES[reader.role] & archive.roles:
+                return Decision.refuse(Refusal.ARCHIVED_FILE,
+                                       f"the file is archived: the policy pack lets only "
+                                       f"{', '.join(sorted(archive.roles))} read it, under a grant")
+            if archive.purpose_required and not stated_purpose.strip():
+                return Decision.refuse(Refusal.PURPOSE_REQUIRED,
+                                       "the file is archived: the policy pack requires a defined purpose for each "
+                                       "read; state it (X-Access-Purpose, or --purpose)")
         return by_grant
     if relationship is not None:
         return Decision.refuse(Refusal.ARCHIVED_FILE, "the file is archived: reading it needs an access grant")
@@ -181,11 +201,69 @@ def decide_read(reader: Reader, rel: Relationships, grants: Sequence[GrantTerms]
 
 
 def decide_file_metadata(reader: Reader, rel: Relationships, grants: Sequence[GrantTerms],
-                         at: datetime) -> Decision:
-    """The file's index (record dates, states, supervisors) without content: HR keeps files in order."""
+                         at: datetime, archive: ArchiveRule | None = None, stated_purpose: str = "") -> Decision:
+    """The file's index (record dates, states, supervisors) without content: HR keeps files in order. An
+    archived file's index is read like its records: only by the roles the pack names."""
     if reader.role is Role.ADMINISTRATOR:
         return Decision.allow(Basis.ADMINISTRATOR, "keeping the worker's file (HR)")
-    return decide_read(reader, rel, grants, at)
+    return decide_read(reader, rel, grants, at, archive=archive, stated_purpose=stated_purpose)
+
+
+def may_list_archived(reader: Reader, archive: ArchiveRule) -> bool:
+    """Whether an archived file's records may appear in the reader's index at all."""
+    return bool(PACK_ROLE_NAMES[reader.role] & archive.roles)
+
+
+# -- commands that are not steps on a record ---------------------------------------------------------------
+
+def decide_role(reader: Reader, allowed: frozenset[Role] | set[Role] | tuple[Role, ...], step: str) -> Decision:
+    """Steps only some roles may take at all (HR's file changes, grants, retention runs)."""
+    if reader.role in allowed:
+        return Decision(True, f"role {reader.role.value}", step)
+    names = ", ".join(sorted(r.value for r in allowed))
+    return Decision.refuse(Refusal.ROLE, f"a {reader.role.value} may not {step}; only: {names}")
+
+
+def decide_pack_role(reader: Reader, pack_roles: Sequence[str], step: str) -> Decision:
+    """Steps the policy pack assigns to named roles (e.g. who may place or release a legal hold)."""
+    if PACK_ROLE_NAMES[reader.role] & set(pack_roles):
+        return Decision(True, f"role {reader.role.value}", step)
+    return Decision.refuse(Refusal.ROLE, f"the policy pack lets only {', '.join(sorted(pack_roles))} {step}")
+
+
+def decide_staff_step(reader: Reader, step: str) -> Decision:
+    """Supervision steps (sessions, agreements, cases) are taken by members of staff as themselves; the domain
+    then decides whether this member of staff is the right party."""
+    if reader.role in STAFF_ROLES and reader.worker_id is not None:
+        return Decision(True, "member of staff", step)
+    return Decision.refuse(Refusal.NOT_STAFF, f"only members of staff (supervisee, supervisor, manager) {step}")
+
+
+@dataclass(frozen=True)
+class SupervisorCandidate:
+    """The person HR would make someone's supervisor, as they stand now."""
+
+    worker_id: str
+    state: str
+    supervisor_id: str | None  # the candidate's own supervisor
+    account_roles: frozenset[Role]  # the roles of the candidate's user accounts (none: no account yet)
+
+
+def decide_allocation(reader: Reader, worker_id: str, candidate: SupervisorCandidate) -> Decision:
+    """May HR make `candidate` the supervisor of `worker_id` (a first allocation or a transfer)?"""
+    role = decide_role(reader, {Role.ADMINISTRATOR}, "allocate or transfer supervisors")
+    if not role.allowed:
+        return role
+    if candidate.state != "active":
+        return Decision.refuse(Refusal.ALLOCATION, f"the supervisor is {candidate.state}, not active")
+    if candidate.supervisor_id == worker_id:
+        return Decision.refuse(Refusal.ALLOCATION, "the new supervisor is this worker's own supervisee: two people "
+                                                   "cannot be each other's supervisor")
+    if candidate.account_roles and not candidate.account_roles & SUPERVISING_ROLES:
+        roles = ", ".join(sorted(r.value for r in candidate.account_roles))
+        return Decision.refuse(Refusal.ALLOCATION, f"the new supervisor's account has the role {roles}: give them a "
+                                                   "supervisor or manager account first")
+    return Decision(True, "role administrator", "allocate a supervisor")
 
 
 def decide_write(reader: Reader, rel: Relationships, record: RecordParties, party: str) -> Decision:
@@ -211,6 +289,15 @@ def decide_write(reader: Reader, rel: Relationships, record: RecordParties, part
         return Decision.refuse(Refusal.FORMER_SUPERVISOR,
                                "you are no longer this worker's supervisor: write access moved at the transfer")
     return Decision.refuse(Refusal.NO_RELATIONSHIP, "only the worker's current supervisor can do this")
+
+
+def decide_draft(reader: Reader, rel: Relationships) -> Decision:
+    """Only the supervisee's current supervisor drafts their records."""
+    if reader.role in SUPERVISING_ROLES and reader.worker_id is not None \
+            and reader.worker_id == rel.current_supervisor_id:
+        return Decision.allow(Basis.CURRENT_SUPERVISOR, _PURPOSES[Basis.CURRENT_SUPERVISOR])
+    return Decision.refuse(Refusal.NO_RELATIONSHIP,
+                           "only the worker's current supervisor drafts their supervision records")
 
 
 def decide_either_party(reader: Reader, rel: Relationships, record: RecordParties) -> Decision:

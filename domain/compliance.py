@@ -248,8 +248,8 @@ def every_word(interval: Interval) -> str:
 
 def _supervisor_issues(facts: WorkerFacts) -> list[Issue]:
     if facts.supervisor_id is None:
-        return [Issue("no_supervisor", "warning", "no supervisor allocated: nobody is responsible for this "
-                                                  "worker's supervision")]
+        return [Issue("no_supervisor", "warning", "needs a supervisor: no supervisor allocated, so nobody is "
+                                                  "responsible for this worker's supervision")]
     return []
 
 

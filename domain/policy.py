@@ -304,6 +304,24 @@ class ArchiveAccess(Rule):
     purpose_required: bool = True
 
 
+class HoldRole(StrEnum):
+    """Who a pack may let place or release a legal hold."""
+
+    DPO = "dpo"
+    HR = "hr"
+    INVESTIGATING_OFFICER = "investigating_officer"
+    SENIOR_MANAGER = "senior_manager"
+
+
+class LegalHolds(Rule):
+    place: tuple[HoldRole, ...] = (HoldRole.DPO, HoldRole.HR, HoldRole.INVESTIGATING_OFFICER)
+    release: tuple[HoldRole, ...] = (HoldRole.DPO, HoldRole.HR)
+
+
+_HOLDS_BASELINE = LegalHolds(note="policy silent: the data protection officer, HR and investigating officers "
+                                  "place holds; only the data protection officer and HR release them")
+
+
 class PolicyPack(_Frozen):
     schema_version: Literal[1] = 1
     # Bump on any rule change, so events can cite the revision that applied.
@@ -323,6 +341,7 @@ class PolicyPack(_Frozen):
     record_template: RecordTemplate
     archive_access: ArchiveAccess
     anonymisation: Anonymisation
+    legal_holds: LegalHolds = _HOLDS_BASELINE
 
     @property
     def short_name(self) -> str:

@@ -112,6 +112,22 @@ class Worker(Aggregate):
         )
         self.supervisor_id = new_supervisor_id
 
+    def end_supervision(self, reason: str, *, actor: str, timestamp: datetime) -> None:
+        """The supervisor left: nobody supervises this worker until HR allocates someone."""
+        self._require_active("end supervision")
+        require_not_before(timestamp, self.modified_on)
+        if self.supervisor_id is None:
+            raise OutOfOrder("no supervisor is allocated")
+        self._supervision_ended(previous_supervisor_id=self.supervisor_id, reason=reason, actor=actor,
+                                timestamp=timestamp)
+
+    @event("SupervisionEnded")
+    def _supervision_ended(self, previous_supervisor_id: str, reason: str, actor: str, timestamp: datetime) -> None:
+        self.previous_supervisors.append(
+            {"supervisor_id": previous_supervisor_id, "until": timestamp.isoformat(), "reason": reason}
+        )
+        self.supervisor_id = None
+
     def leave(self, leaving_date: date, *, actor: str, timestamp: datetime) -> None:
         self._require_active("record leaving")
         require_not_before(timestamp, self.modified_on)

@@ -7,9 +7,10 @@ import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
+from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import InterfaceError, OperationalError, ProgrammingError, StoredEvent
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import Environment, EnvType, get_topic
@@ -43,6 +44,12 @@ class LedgeredSQLiteRecorder(SQLiteApplicationRecorder):
         self._keys.write(c, kwargs.get("svl_keys"))
         notification_ids = super()._insert_events(c, stored_events, **kwargs)
         assert notification_ids is not None
+        # Checked after the inserts, which took the write lock: a read first would make SQLite upgrade the
+        # transaction to a writer later, and fail at once ("database is locked") if another wrote meanwhile.
+        for originator_id, version in kwargs.get("svl_unchanged") or ():
+            c.execute(f"SELECT MAX(originator_version) FROM {self.events_table_name} WHERE originator_id = ?",
+                      (originator_id.hex if isinstance(originator_id, UUID) else originator_id,))
+            _require_unchanged(originator_id, version, c.fetchone()[0])
         self._ledger.append(c, notification_ids, stored_events)
         return notification_ids
 
@@ -155,6 +162,10 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                         if _connection_lost(error):
                             raise _LostBeforeAnything from error
                         raise
+                    for originator_id, version in kwargs.get("svl_unchanged") or ():
+                        curs.execute(f"SELECT MAX(originator_version) AS v FROM {self._events_table} "
+                                     "WHERE originator_id = %s", (originator_id,))
+                        _require_unchanged(originator_id, version, curs.fetchone()["v"])
                     curs.execute(self._insert_statement(key_ctes, len(stored_events)), params, prepare=True)
                     rows = curs.fetchall()
                     # The sequence numbers the rows in insert order, which is the order of stored_events.
@@ -206,6 +217,13 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
         if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
             with contextlib.suppress(psycopg.Error):
                 conn.execute("ROLLBACK")
+
+
+def _require_unchanged(originator_id: Any, version: int, stored: int | None) -> None:
+    """A command decided on aggregates it does not change (e.g. the supervisee's file when a record is
+    signed): if one of them changed since it was read, the decision may no longer hold, so nothing is stored."""
+    if stored != version:
+        raise IntegrityError(f"aggregate {originator_id} changed (version {stored}, decided on {version})")
 
 
 def eventsourcing_env(settings: Settings) -> dict[str, str]:

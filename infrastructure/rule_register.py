@@ -60,6 +60,8 @@ _ENFORCED: tuple[tuple[str, str, str, str], ...] = (
      "tests/test_schedule_rules.py::test_completion_uses_the_pack_closure_days_by_default"),
     ("archive_access", "access", "domain.authorisation.decide_read",
      "tests/test_register_examples.py::test_archive_access_worked_example"),
+    ("legal_holds", "access", "domain.authorisation.decide_pack_role",
+     "tests/test_commands_decide.py::test_grants_holds_and_retention_runs_are_decided_by_role_in_the_application"),
     ("anonymisation", "access", "domain.anonymisation.screen",
      "tests/test_anonymisation.py::test_bcp_refuses_a_name_or_a_date_of_birth_in_any_free_text_field"),
 )
@@ -87,8 +89,6 @@ _TESTS = {
 
 # Enforced, with a part still open.
 _CAVEATS = {
-    "archive_access": "`purpose_required` changes nothing yet: every grant carries a purpose anyway (issue 13: "
-                      "'Settings that change nothing')",
     "minimum_session_minutes": "a short session is shown with its shortfall and still counts; maximums are not "
                                "checked (issue 13 item 5)",
     "frequency": "a phase's `condition` is shown, not enforced (issue 13 item 2)",

@@ -16,7 +16,7 @@ from typing import Protocol
 from sqlalchemy import Column, DateTime, Engine, ForeignKey, String, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from domain.authorisation import Reader, Role
+from domain.authorisation import STAFF_ROLES, Reader, Role
 from domain.labels import USERNAME_LENGTH
 from infrastructure.database import metadata, reader
 
@@ -66,6 +66,14 @@ class Principal:
     def reader(self) -> Reader:
         return Reader(self.user_id, self.role, self.worker_id)
 
+    @property
+    def actor(self) -> str:
+        """Who the events name: a member of staff by their worker id (the domain decides parties by it),
+        anyone else by their account."""
+        if self.role in STAFF_ROLES and self.worker_id:
+            return self.worker_id
+        return f"user:{self.username}"
+
 
 @dataclass(frozen=True)
 class IssuedToken:
@@ -90,6 +98,11 @@ def _utc_now() -> datetime:
 def _aware(value: datetime) -> datetime:
     # SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC.
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def _ended(disabled_at: datetime | None, now: datetime) -> bool:
+    # A leaver's account is given its leaving date ahead of time: it works until then.
+    return disabled_at is not None and _aware(disabled_at) <= now
 
 
 class UserDirectory:
@@ -125,9 +138,35 @@ class UserDirectory:
         user = self.find(username_or_id)
         if user is None:
             raise UserError(f"no user {username_or_id!r}")
-        if user["disabled_at"] is not None:
+        if _ended(user["disabled_at"], self.clock()):
             raise UserError(f"user {user['username']!r} is disabled")
         return user
+
+    def disable(self, username_or_id: str, at: datetime | None = None) -> dict:
+        """Ends the account's access at `at` (default: now); every token of it is refused from then on."""
+        user = self.find(username_or_id)
+        if user is None:
+            raise UserError(f"no user {username_or_id!r}")
+        when = at or self.clock()
+        with self.engine.begin() as conn:
+            conn.execute(update(users).where(users.c.user_id == user["user_id"],
+                                             (users.c.disabled_at.is_(None)) | (users.c.disabled_at > when))
+                         .values(disabled_at=when))
+        return {**user, "disabled_at": min(when, _aware(user["disabled_at"])) if user["disabled_at"] else when}
+
+    def end_access_of_worker(self, worker_id: str, at: datetime) -> list[str]:
+        """A leaver's accounts end at the leaving date; returns their usernames."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(users.c.user_id, users.c.username).where(users.c.worker_id == worker_id)).all()
+            conn.execute(update(users).where(users.c.worker_id == worker_id,
+                                             (users.c.disabled_at.is_(None)) | (users.c.disabled_at > at))
+                         .values(disabled_at=at))
+        return [r.username for r in rows]
+
+    def account_roles_of_worker(self, worker_id: str) -> frozenset[Role]:
+        with reader(self.engine).connect() as conn:
+            roles = conn.execute(select(users.c.role).where(users.c.worker_id == worker_id)).scalars().all()
+        return frozenset(Role(r) for r in roles)
 
     def list_users(self) -> list[dict]:
         with self.engine.connect() as conn:
@@ -198,8 +237,9 @@ class TokenAuthenticator:
         # A read: on SQLite it must not queue behind a writer (every request, and /health, would wait with it).
         with reader(self.engine).connect() as conn:
             row = conn.execute(query).first()
-        if row is None or row.revoked_at is not None or row.disabled_at is not None:
+        now = self.clock()
+        if row is None or row.revoked_at is not None or _ended(row.disabled_at, now):
             return None
-        if _aware(row.expires_at) <= self.clock():
+        if _aware(row.expires_at) <= now:
             return None
         return Principal(row.user_id, row.username, Role(row.role), row.worker_id, "token")

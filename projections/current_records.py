@@ -51,6 +51,8 @@ HANDLERS = {
     FileDestruction.DestructionStarted: _destroyed,
     # The worker's records move under "Previous Supervision" (hull).
     Worker.TransferredToNewSupervisor: lambda c, e: c.execute(_TO_PREVIOUS, {"_worker": str(e.originator_id)}),
+    # The supervisor left: the records so far are previous supervision, whoever HR allocates next.
+    Worker.SupervisionEnded: lambda c, e: c.execute(_TO_PREVIOUS, {"_worker": str(e.originator_id)}),
     SupervisionRecord.Drafted: _drafted,
     SupervisionRecord.SharedWithSupervisee: lambda c, e: _set(c, e, state=RecordState.SHARED.value),
     SupervisionRecord.AmendmentRequested: lambda c, e: _set(

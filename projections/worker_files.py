@@ -36,6 +36,12 @@ def _supervised(conn: Connection, e: Any, supervisor_id: str, reason: str) -> No
     _set(conn, e, supervisor_id=supervisor_id)
 
 
+def _supervision_ended(conn: Connection, e: Any) -> None:
+    """The supervisor left: the worker has none until HR allocates one."""
+    _end_period(conn, str(e.originator_id), e.timestamp, "supervisor left")
+    _set(conn, e, supervisor_id=None)
+
+
 def _left(conn: Connection, e: Any) -> None:
     _end_period(conn, str(e.originator_id), e.timestamp, "leaving")
     _set(conn, e, state=EmploymentState.LEFT.value, leaving_date=e.leaving_date, left_at=e.timestamp)
@@ -52,6 +58,7 @@ HANDLERS = {
     Worker.Joined: _joined,
     Worker.SupervisorAllocated: lambda c, e: _supervised(c, e, e.supervisor_id, "allocation"),
     Worker.TransferredToNewSupervisor: lambda c, e: _supervised(c, e, e.new_supervisor_id, "transfer"),
+    Worker.SupervisionEnded: _supervision_ended,
     Worker.Left: _left,
     Worker.Archived: lambda c, e: _set(
         c, e, state=EmploymentState.ARCHIVED.value, destruction_date=e.destruction_date),

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from tests.test_http_world import SECRET, World, world, write_master_key  # noqa: F401
+from tests.support.world import SECRET, World, world, write_master_key  # noqa: F401  (the shared fixture)
 
 
 def _reject_new_events(w: World, settings) -> None:  # noqa: ANN001
@@ -217,7 +217,10 @@ def test_the_cli_history_acts_as_a_user_and_is_logged(world: World, settings, ma
     entries = w.log(record_id=rid)
     assert [(e["reader_username"], e["outcome"], e["channel"]) for e in entries] == [
         ("sam", "allowed", "cli"), ("quinn", "denied", "cli")]
-    listed = runner.invoke(cli, ["access-log", "--format", "csv", "--record", rid], env=env)
+    assert runner.invoke(cli, ["access-log", "--format", "csv", "--record", rid], env=env).exit_code == 2
+    as_qa = runner.invoke(cli, ["access-log", "--format", "csv", "--record", rid, "--as", "quinn"], env=env)
+    assert as_qa.exit_code == 2 and "access log" in as_qa.output  # the same role rule as GET /access-log
+    listed = runner.invoke(cli, ["access-log", "--format", "csv", "--record", rid, "--as", "dana"], env=env)
     assert listed.exit_code == 0 and "quinn" in listed.output
 
 
@@ -229,16 +232,35 @@ def test_cli_users_and_tokens(world: World, settings, master_key) -> None:  # no
     env = {"SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
            "SVL_MASTER_KEY_FILE": str(settings.master_key_file)}
     runner = CliRunner()
-    added = runner.invoke(cli, ["user", "add", "nia", "--role", "supervisee", "--worker", w.workers["T"]], env=env)
+    # Without --as (an administrator exists) or as a role that may not, account commands are refused.
+    assert runner.invoke(cli, ["user", "add", "nia", "--role", "supervisee", "--worker", w.workers["T"]],
+                         env=env).exit_code == 2
+    refused = runner.invoke(cli, ["user", "add", "nia", "--role", "supervisee", "--worker", w.workers["T"],
+                                  "--as", "alex"], env=env)
+    assert refused.exit_code == 2 and "administrator" in refused.output
+    added = runner.invoke(cli, ["user", "add", "nia", "--role", "supervisee", "--worker", w.workers["T"],
+                                "--as", "hana"], env=env)
     assert added.exit_code == 0, added.output
-    assert runner.invoke(cli, ["user", "add", "nobody", "--role", "supervisor"], env=env).exit_code == 2
-    issued = runner.invoke(cli, ["token", "issue", "nia", "--days", "1"], env=env)
+    assert runner.invoke(cli, ["user", "add", "nobody", "--role", "supervisor", "--as", "hana"], env=env).exit_code == 2
+    assert runner.invoke(cli, ["token", "issue", "nia", "--days", "1"], env=env).exit_code == 2
+    issued = runner.invoke(cli, ["token", "issue", "nia", "--days", "1", "--as", "hana"], env=env)
     assert issued.exit_code == 0, issued.output
     token = issued.stdout.strip().splitlines()[-1]
     assert token.startswith("svl_")
     assert w.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()["username"] == "nia"
-    assert runner.invoke(cli, ["token", "revoke", token], env=env).exit_code == 0
+    assert runner.invoke(cli, ["token", "revoke", token, "--as", "hana"], env=env).exit_code == 0
     assert w.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    # HR ends an account at once: its other tokens are refused from that moment, over HTTP and in the CLI.
+    second = runner.invoke(cli, ["token", "issue", "nia", "--as", "hana"], env=env).stdout.strip().splitlines()[-1]
+    assert w.client.get("/api/v1/me", headers={"Authorization": f"Bearer {second}"}).status_code == 200
+    assert w.post("alex", "/users/nia/disable").status_code == 403
+    disabled = w.post("hana", "/users/nia/disable")
+    assert disabled.status_code == 200 and disabled.json()["username"] == "nia"
+    assert w.client.get("/api/v1/me", headers={"Authorization": f"Bearer {second}"}).status_code == 401
+    assert runner.invoke(cli, ["user", "disable", "nia", "--as", "alex"], env=env).exit_code == 2
+    assert runner.invoke(cli, ["user", "disable", "nia", "--as", "hana"], env=env).exit_code == 0
+    refused = runner.invoke(cli, ["records", "--as", "nia"], env=env)
+    assert refused.exit_code == 2 and "disabled" in refused.output
     granted = runner.invoke(cli, ["grant", "add", "--to", "quinn", "--purpose", "audit", "--category", "qa_audit",
                                   "--scope", "team", "--id", w.workers["S2"], "--expires", "2026-12-31",
                                   "--as", "hana"], env=env)

@@ -19,6 +19,7 @@ from infrastructure.key_rotation import rotate_master_key
 from infrastructure.keys import KeyError_, KeyRing, load_master_key
 from tests.conftest import POSTGRES_URL
 from tests.test_retention import leaver_with_a_signed_record, record_of
+from tests.support.acting import acting
 
 
 @pytest.fixture(autouse=True)
@@ -67,14 +68,14 @@ def test_a_backup_holds_the_database_but_no_key(ledger, settings, master_key, tm
 
 def test_restoring_an_old_backup_does_not_bring_back_a_destroyed_file(ledger, settings, master_key, clock, tmp_path):
     _, leaver, stayer = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(leaver, actor="hr")
+    ledger.archive_leaver(acting("hr"), leaver)
     destroyed_record, kept_record = record_of(ledger, leaver), record_of(ledger, stayer)
     key_id = ledger.storage.keyring.key_id_for(leaver)
     wrapped_before = ledger.storage.keyring.wrapped(key_id)
     assert wrapped_before is not None
     snapshot = back_up(settings, tmp_path / "backups" / "before-retention.backup")
     assert wrapped_before in snapshot.path.read_bytes() or not settings.is_sqlite  # pg_dump compresses
-    ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo")
+    ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1))
     _close(ledger)
 
     destroyed_again = restore(settings, snapshot.path, master_key)
@@ -103,12 +104,12 @@ def test_keys_inside_the_database_folder_are_refused(settings, master_key):
 def test_rotating_the_master_key_leaves_an_old_backup_useless_without_the_old_key(ledger, settings, master_key,
                                                                                  clock, tmp_path):
     _, leaver, stayer = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(leaver, actor="hr")
+    ledger.archive_leaver(acting("hr"), leaver)
     destroyed_record, kept_record = record_of(ledger, leaver), record_of(ledger, stayer)
     destroyed_key = ledger.storage.keyring.key_id_for(leaver)
     wrapped_in_backup = ledger.storage.keyring.wrapped(destroyed_key)
     snapshot = back_up(settings, tmp_path / "backups" / "old.backup")
-    ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo")
+    ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1))
     _close(ledger)
     settings.master_key_file.write_text(base64.b64encode(master_key).decode() + "\n")
 

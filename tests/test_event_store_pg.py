@@ -21,7 +21,8 @@ from infrastructure.keys import ORGANISATION_KEY_ID, key_assignments
 from infrastructure.ledger_tables import ledger_leaves
 from infrastructure.svl_verify import event_leaf_hash
 from tests.conftest import POSTGRES_URL
-from tests.test_ledger_tamper import event_rows
+from tests.support.storage import event_rows
+from tests.support.acting import acting
 
 pytestmark = pytest.mark.parametrize("settings", ["postgresql"], indirect=True)
 
@@ -55,7 +56,7 @@ def assert_ledger_intact(app: SupervisionLedger) -> None:
 
 
 def test_batches_of_every_size_commit_events_key_rows_and_leaves_together(ledger) -> None:
-    ledger.join_worker(name="New", role="r", category="experienced", start_date=date(2024, 1, 1), actor="hr")
+    ledger.join_worker(acting("hr"), name="New", role="r", category="experienced", start_date=date(2024, 1, 1))
     for size in (1, 2, 5, 1, 64, 3):  # a group commit of access-log entries, as api/access_service.py makes them
         before = counts(ledger)
         ledger._write_log_entries(entries(size))
@@ -78,7 +79,7 @@ def test_a_conflict_rolls_back_the_key_rows_and_leaves_and_the_next_write_goes_o
 
 
 def test_a_failure_after_the_event_insert_leaves_nothing_behind(ledger, monkeypatch) -> None:
-    ledger.join_worker(name="W", role="r", category="experienced", start_date=date(2024, 1, 1), actor="hr")
+    ledger.join_worker(acting("hr"), name="W", role="r", category="experienced", start_date=date(2024, 1, 1))
     before = counts(ledger)
 
     def broken(*args: Any, **kwargs: Any) -> Any:
@@ -95,7 +96,7 @@ def test_a_failure_after_the_event_insert_leaves_nothing_behind(ledger, monkeypa
 
 
 def test_the_table_lock_is_held_until_the_commit_and_nothing_is_acknowledged_before_it(ledger, monkeypatch) -> None:
-    ledger.join_worker(name="W", role="r", category="experienced", start_date=date(2024, 1, 1), actor="hr")
+    ledger.join_worker(acting("hr"), name="W", role="r", category="experienced", start_date=date(2024, 1, 1))
     before = counts(ledger)
     appender = ledger.recorder._ledger
     rows_after = appender.rows_after
@@ -148,7 +149,7 @@ def test_another_writer_in_between_makes_the_next_write_reload_the_frontier(ledg
             for app in (other, ledger):
                 app._write_log_entries(entries(n + 1))
         assert len(reloads) == 8  # each write found the other's leaves after its own edge
-        ledger.join_worker(name="W", role="r", category="experienced", start_date=date(2024, 1, 1), actor="hr")
+        ledger.join_worker(acting("hr"), name="W", role="r", category="experienced", start_date=date(2024, 1, 1))
     finally:
         other.close()
         other.storage.engine.dispose()

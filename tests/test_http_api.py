@@ -3,7 +3,7 @@ life, history with diffs and as_of, 409 with the current version, 422 naming the
 
 import uuid
 
-from tests.test_http_world import SECRET, World, content, world  # noqa: F401
+from tests.support.world import SECRET, World, content, world  # noqa: F401  (the shared fixture)
 
 
 def test_a_record_lives_its_whole_life_over_http(world: World) -> None:

@@ -11,7 +11,7 @@ from domain.schedule_rules import destruction_date
 from domain.timestamps import ImplausibleDate
 from infrastructure.checkpoints import create_signing_key_file
 from infrastructure.policy_packs import load_pack_by_name
-from tests.test_http_world import World, world  # noqa: F401 (the fixture)
+from tests.support.world import World, world  # noqa: F401 (the fixture)
 
 OFFSET = re.compile(r"(Z|[+-]\d\d:\d\d)$")
 DATETIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
@@ -80,6 +80,6 @@ def test_a_refusal_by_the_routes_roles_is_in_the_access_log(world: World) -> Non
     entries = [e for e in world.log(record_id=record) if e["reader_username"] == "hana"]
     assert len(entries) == 1, entries
     entry = entries[0]
-    assert (entry["outcome"], entry["refusal"], entry["action"]) == ("denied", "role_not_permitted", "sign")
+    assert (entry["outcome"], entry["refusal"], entry["action"]) == ("denied", "role", "sign")
     assert entry["worker_id"] == world.workers["W"]
     assert "/sign" in entry["reason"]

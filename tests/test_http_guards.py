@@ -24,7 +24,7 @@ from api.access_service import AccessLogFilter
 from api.application import Storage, SupervisionLedger
 from infrastructure.settings import Settings
 from tests.test_http_uvicorn import free_port
-from tests.test_http_world import World, build_world, content, write_master_key
+from tests.support.world import World, build_world, content, write_master_key
 
 ROOT = Path(__file__).resolve().parent.parent
 LIFETIME_SECONDS = 120
@@ -87,7 +87,8 @@ def organisation(settings: Settings, master_key: bytes, clock) -> World:  # noqa
 def logged_clients(settings: Settings, master_key: bytes, record: str) -> list[str]:
     app = SupervisionLedger(Storage.open(settings, master_key=master_key))
     try:
-        return [e["client"] for e in app.access_log_entries(AccessLogFilter(record_id=record))]
+        dana = app.users.principal("dana", via="test")  # the DPO reads the access log
+        return [e["client"] for e in app.access_log_entries(dana, AccessLogFilter(record_id=record))]
     finally:
         app.close()
         app.storage.engine.dispose()

@@ -7,7 +7,9 @@ Write steps are sent with a stale expected_version, so a caller the access rules
 
 import uuid
 
-from tests.test_http_world import USERS, World, content, world  # noqa: F401
+from fastapi.routing import APIRoute
+
+from tests.support.world import USERS, World, content, world  # noqa: F401  (the shared fixture)
 
 EVERYONE = set(USERS)
 UNKNOWN = str(uuid.uuid4())
@@ -114,3 +116,123 @@ def test_every_endpoint_states_who_may_call_it(world: World) -> None:
                 continue
             assert operation.get("x-allowed-roles"), (method, path)
             assert "Who may call it" in operation.get("description", ""), (method, path)
+
+
+# -- every other route of the API, by role: generated against the app's route table ---------------------------
+# Routes whose answer depends on the caller's relationship to a record are walked per relationship above.
+BY_RELATIONSHIP = {
+    ("GET", "/api/v1/records/{record_id}"), ("GET", "/api/v1/records/{record_id}/history"),
+    ("GET", "/api/v1/workers/{worker_id}/file"), ("POST", "/api/v1/records"),
+    *{("POST", f"/api/v1/records/{{record_id}}/{step}") for step in (
+        "share", "decline", "amend", "amendment-requests", "sign", "addenda", "addenda/{number}/countersign")},
+}
+HR, DPO, IO, QA, INSPECTOR = {"hana"}, {"dana"}, {"ivo"}, {"quinn"}, {"ines"}
+SUPERVISING_STAFF = {"morgan", "alex", "jo"}
+STAFF_USERS = SUPERVISING_STAFF | {"sam", "tina"}
+SESSION = {"supervisee_id": UNKNOWN, "starts_at": "2026-03-10T10:00:00Z", "planned_minutes": 60}
+HOLD = {"kind": "investigation", "reason": "r", "reference": "ref"}
+
+
+def route_rules(w: World) -> dict[tuple[str, str], tuple[str, dict | None, set[str], int] | tuple[
+        str, dict | None, set[str], int, int]]:
+    """(method, route) -> (the path called, the body, who may, the status they get[, what others get: 403]).
+    Unknown ids or a missing field stop an allowed caller after the access decision, so nothing is written."""
+    grant = w.grants["ines"]
+    return {
+        ("GET", "/api/v1/workers"): ("/workers", None, HR, 200),
+        ("POST", "/api/v1/workers"): ("/workers", {"name": "N"}, HR, 422),
+        ("POST", "/api/v1/workers/{worker_id}/supervisor"): (
+            f"/workers/{UNKNOWN}/supervisor", {"supervisor_id": UNKNOWN}, HR, 404),
+        ("POST", "/api/v1/workers/{worker_id}/transfer"): (
+            f"/workers/{UNKNOWN}/transfer", {"new_supervisor_id": UNKNOWN, "reason": "r"}, HR, 404),
+        ("POST", "/api/v1/workers/{worker_id}/leave"): (
+            f"/workers/{UNKNOWN}/leave", {"leaving_date": "2026-05-01"}, HR, 404),
+        ("POST", "/api/v1/users/{username}/disable"): ("/users/no-such-user/disable", None, HR, 422),
+        ("POST", "/api/v1/grants"): ("/grants", {
+            "grantee": "nobody", "purpose": "p", "category": "inspection",
+            "scope": {"kind": "team", "id": UNKNOWN}, "expires_at": "2027-01-01T00:00:00Z"}, HR, 422),
+        ("GET", "/api/v1/grants"): ("/grants", None, set(USERS), 200),
+        # Others' grants are not theirs to know of: 404, as for an unknown id.
+        ("GET", "/api/v1/grants/{grant_id}"): (f"/grants/{grant}", None, HR | INSPECTOR, 200, 404),
+        ("POST", "/api/v1/grants/{grant_id}/revoke"): (f"/grants/{UNKNOWN}/revoke", {"reason": "r"}, HR, 404),
+        ("GET", "/api/v1/access-log"): ("/access-log", None, INSPECTOR | DPO, 200),
+        ("GET", "/api/v1/access-log/flags"): ("/access-log/flags", None, INSPECTOR | DPO, 200),
+        ("GET", "/api/v1/me"): ("/me", None, set(USERS), 200),
+        ("GET", "/api/v1/me/access-log"): ("/me/access-log", None, set(USERS), 200),
+        ("GET", "/api/v1/records"): ("/records", None, set(USERS), 200),
+        ("GET", "/api/v1/ledger/checkpoint"): ("/ledger/checkpoint", None, set(USERS), 404),  # none signed yet
+        ("GET", "/api/v1/ledger/proof/inclusion/{notification_id}"): (
+            "/ledger/proof/inclusion/999999", None, set(USERS), 404),
+        ("GET", "/api/v1/ledger/proof/consistency"): ("/ledger/proof/consistency?from=1&to=999999", None,
+                                                       set(USERS), 404),
+        ("GET", "/api/v1/retention/schedule"): ("/retention/schedule", None, HR | DPO, 200),
+        ("POST", "/api/v1/workers/{worker_id}/archive"): (f"/workers/{UNKNOWN}/archive", None, HR | DPO, 404),
+        ("GET", "/api/v1/holds"): ("/holds", None, HR | DPO | IO, 200),
+        ("POST", "/api/v1/workers/{worker_id}/holds"): (f"/workers/{UNKNOWN}/holds", HOLD, HR | DPO | IO, 404),
+        # bcp's legal_holds.release names the DPO and HR only: the investigating officer who may place one
+        # may not release it.
+        ("POST", "/api/v1/holds/{hold_id}/release"): (f"/holds/{UNKNOWN}/release", {"reason": "r"}, HR | DPO, 404),
+        ("POST", "/api/v1/sar/{worker_id}"): (f"/sar/{UNKNOWN}", None, DPO, 404),
+        ("GET", "/api/v1/compliance/due"): ("/compliance/due", None, SUPERVISING_STAFF | QA | HR, 200),
+        ("GET", "/api/v1/compliance/frequency"): ("/compliance/frequency?month=2026-02", None,
+                                                  SUPERVISING_STAFF | QA | HR, 200),
+        ("GET", "/api/v1/sessions"): ("/sessions", None, STAFF_USERS | QA | HR, 200),
+        ("POST", "/api/v1/sessions"): ("/sessions", SESSION, SUPERVISING_STAFF, 404),
+        ("POST", "/api/v1/sessions/{session_id}/held"): (
+            f"/sessions/{UNKNOWN}/held", {"actual_minutes": 60}, SUPERVISING_STAFF, 404),
+        ("POST", "/api/v1/sessions/{session_id}/cancellation"): (
+            f"/sessions/{UNKNOWN}/cancellation", {"reason": "leave"}, STAFF_USERS, 404),
+        ("POST", "/api/v1/sessions/{session_id}/return-to-work"): (
+            f"/sessions/{UNKNOWN}/return-to-work", {"returned_on": "2026-03-10"}, STAFF_USERS, 404),
+        ("POST", "/api/v1/sessions/{session_id}/rebooking"): (
+            f"/sessions/{UNKNOWN}/rebooking", {"starts_at": "2026-03-12T10:00:00Z"}, SUPERVISING_STAFF, 404),
+        ("POST", "/api/v1/agreements"): ("/agreements", {"supervisee_id": UNKNOWN, "terms": {"frequency": "monthly"}},
+                                         SUPERVISING_STAFF, 404),
+        ("POST", "/api/v1/agreements/paper"): ("/agreements/paper", {
+            "supervisee_id": UNKNOWN, "supervisor_id": UNKNOWN, "signed_on": "2025-01-01",
+            "terms": {"frequency": "monthly"}}, HR, 404),
+        ("POST", "/api/v1/agreements/{agreement_id}/signatures"): (
+            f"/agreements/{UNKNOWN}/signatures", None, STAFF_USERS, 404),
+        ("POST", "/api/v1/agreements/{agreement_id}/reviews"): (f"/agreements/{UNKNOWN}/reviews", {}, STAFF_USERS, 404),
+        ("POST", "/api/v1/cases"): ("/cases", {"worker_id": UNKNOWN, "case_reference": "CN-1"}, SUPERVISING_STAFF, 404),
+        ("POST", "/api/v1/cases/{case_id}/rating"): (f"/cases/{UNKNOWN}/rating", {"rating": "red"},
+                                                     SUPERVISING_STAFF, 404),
+        ("POST", "/api/v1/cases/{case_id}/discussions"): (
+            f"/cases/{UNKNOWN}/discussions", {"discussed_on": "2026-03-01"}, SUPERVISING_STAFF, 404),
+        ("POST", "/api/v1/cases/{case_id}/closure"): (f"/cases/{UNKNOWN}/closure", None, SUPERVISING_STAFF, 404),
+    }
+
+
+def api_routes(w: World) -> set[tuple[str, str]]:
+    """Every (method, path) the app routes, whether or not it appears in the OpenAPI document."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(routes: list, prefix: str) -> None:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                found.update((method, prefix + route.path) for method in route.methods)
+            elif hasattr(route, "original_router"):  # FastAPI includes routers lazily
+                walk(route.original_router.routes, prefix + route.include_context.prefix)
+
+    walk(w.client.app.router.routes, "")
+    return {(m, p) for m, p in found if p.startswith("/api/v1") and not p.endswith("/health")}
+
+
+def test_the_matrix_has_a_rule_for_every_route_of_the_api(world: World) -> None:
+    """A new route without a rule here fails this test: deny by default, checked by the test too."""
+    rules = set(route_rules(world)) | BY_RELATIONSHIP
+    routes = api_routes(world)
+    assert routes - rules == set(), f"routes without a rule in the matrix: {sorted(routes - rules)}"
+    assert rules - routes == set(), f"rules for routes that do not exist: {sorted(rules - routes)}"
+    assert len(routes) >= 50
+
+
+def test_every_role_against_every_other_route(world: World) -> None:
+    w = world
+    for (method, _), (path, body, allowed, ok, *refused) in route_rules(w).items():
+        for user in EVERYONE:
+            response = w.get(user, path) if method == "GET" else w.post(user, path, body)
+            want = ok if user in allowed else (refused or [403])[0]
+            assert response.status_code == want, (user, method, path, response.status_code, response.text)
+            if want == 403:
+                assert response.json()["detail"]

@@ -3,13 +3,16 @@
 from datetime import date, timedelta
 
 from infrastructure.checkpoints import create_signing_key_file
-from tests.test_http_world import SECRET, world  # noqa: F401  (the shared fixture)
+from tests.support.world import SECRET, world  # noqa: F401  (the shared fixture)
+from tests.support.acting import acting
 
 
 def test_hr_archives_a_leaver_and_the_dpo_sees_the_schedule(world):  # noqa: F811
     sam = world.workers["W"]
-    world.app.record_leaving(sam, date(2020, 1, 31), actor="hr")
-    assert world.post("sam", f"/workers/{sam}/archive").status_code == 403
+    left = world.post("hana", f"/workers/{sam}/leave", {"leaving_date": "2020-01-31"})
+    assert left.status_code == 200 and left.json()["accounts_ended"] == ["sam"]
+    assert world.post("sam", f"/workers/{sam}/archive").status_code == 401  # a leaver's token ends at leaving
+    assert world.post("alex", f"/workers/{sam}/archive").status_code == 403
     archived = world.post("hana", f"/workers/{sam}/archive")
     assert archived.status_code == 200 and archived.json()["destruction_date"] == "2026-01-31"
     schedule = world.get("dana", "/retention/schedule", params={"as_of": "2026-03-02"})
@@ -27,8 +30,12 @@ def test_an_investigating_officer_holds_a_file_and_releases_it(world):  # noqa: 
     assert placed.status_code == 201 and placed.json()["released_at"] is None
     hold_id = placed.json()["hold_id"]
     assert world.get("dana", "/holds", params={"worker_id": xavier}).json()[0]["reference"] == "GRV-17"
-    released = world.post("ivo", f"/holds/{hold_id}/release", {"reason": "Closed: no case to answer"})
+    # bcp names only the DPO and HR to release a hold (legal_holds.release), whoever placed it.
+    refused = world.post("ivo", f"/holds/{hold_id}/release", {"reason": "Closed: no case to answer"})
+    assert refused.status_code == 403 and refused.json()["refusal"] == "role"
+    released = world.post("dana", f"/holds/{hold_id}/release", {"reason": "Closed: no case to answer"})
     assert released.status_code == 200 and released.json()["release_reason"] == "Closed: no case to answer"
+    assert released.json()["released_at"] is not None
     assert world.post("sam", f"/workers/{xavier}/holds",
                       {"kind": "other", "reason": "r", "reference": "x"}).status_code == 403
 
@@ -58,9 +65,10 @@ def test_a_subject_access_export_needs_a_sar_grant_and_logs_every_record_read(wo
 def test_a_destroyed_record_answers_410_gone(world, settings):  # noqa: F811
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     sam, record = world.workers["W"], world.records["W"]
-    world.app.record_leaving(sam, date(2020, 1, 31), actor="hr")
-    world.app.archive_leaver(sam, actor="hr")
-    world.app.run_retention(as_of=world.clock.now.date(), actor="dpo")
-    assert world.get("sam", f"/records/{record}").status_code == 410
+    world.app.record_leaving(acting("hr"), sam, date(2020, 1, 31))
+    world.app.archive_leaver(acting("hr"), sam)
+    world.app.run_retention(acting("dpo"), as_of=world.clock.now.date())
+    assert world.get("sam", f"/records/{record}").status_code == 401  # the leaver's account has ended
+    assert world.get("morgan", f"/records/{record}").status_code == 410
     gone = world.get("alex", f"/records/{record}/history")
     assert gone.status_code == 410 and "destroyed under the retention schedule" in gone.json()["detail"]

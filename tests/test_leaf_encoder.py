@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from infrastructure import ledger_verify
 from infrastructure.ledger_verify import LEAF_PREFIX, Recomputer, audit, recomputer_source
 from infrastructure.svl_verify import encode_leaf, event_leaf_hash, leaf_hash
-from tests.test_ledger_audit import make_leaves
+from tests.support.ledger_events import make_leaves
 
 U64 = st.integers(0, 2**64 - 1)
 TOPICS = st.one_of(st.just("svl:sealed:v1:organisation"), st.text(max_size=40).filter(

@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 from api.application import Storage, SupervisionLedger
 from api.cli import app as svl
 from infrastructure import svl_verify
-from tests.test_ledger_tamper import event_rows, nid_column, sql, table
-from tests.test_supervision_ledger import content, staff
+from tests.support.storage import event_rows, nid_column, sql, table
+from tests.support.staff import content, staff
+from tests.support.acting import acting
 
 
 @pytest.fixture
@@ -41,8 +42,8 @@ def populated(cli, settings, master_key):
     """Staff and one shared record, written by the application itself; returns (app, record id)."""
     app = SupervisionLedger(Storage.open(settings, master_key=master_key))
     _, supervisor, worker = staff(app)
-    rid = app.draft_record(supervisee_id=worker, content=content(), actor=supervisor)
-    app.share_record(rid, actor=supervisor)
+    rid = app.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
+    app.share_record(acting(supervisor), rid)
     app.users.add_user("sam", "supervisee", worker_id=str(worker), created_by="test")
     yield app, rid
     app.close()

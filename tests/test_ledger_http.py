@@ -7,7 +7,8 @@ from datetime import date
 
 from infrastructure.checkpoints import create_signing_key_file
 from infrastructure.svl_verify import verify_checkpoint, verify_consistency, verify_inclusion
-from tests.test_http_world import World, world  # noqa: F401
+from tests.support.world import World, world  # noqa: F401  (the shared fixture)
+from tests.support.acting import acting
 
 
 def b(values: list[str]) -> list[bytes]:
@@ -40,7 +41,7 @@ def test_inclusion_proofs_verify_and_unknown_or_newer_events_are_refused(world: 
                                 b(proof["proof"]), cp.root_hash)
     assert world.get("sam", "/ledger/proof/inclusion/999999").status_code == 404
     assert world.get("sam", "/ledger/proof/inclusion/0").status_code == 422
-    world.app.join_worker(name="New", role="r", category="experienced", start_date=date(2024, 1, 1), actor="hr")
+    world.app.join_worker(acting("hr"), name="New", role="r", category="experienced", start_date=date(2024, 1, 1))
     newest = world.app.recorder.max_notification_id()
     refused = world.get("sam", f"/ledger/proof/inclusion/{newest}")
     assert refused.status_code == 409 and "svl checkpoint" in refused.json()["detail"]
@@ -48,7 +49,7 @@ def test_inclusion_proofs_verify_and_unknown_or_newer_events_are_refused(world: 
 
 def test_consistency_proofs_link_two_checkpoints(world: World) -> None:
     older = sign(world)
-    world.app.join_worker(name="New", role="r", category="experienced", start_date=date(2024, 1, 1), actor="hr")
+    world.app.join_worker(acting("hr"), name="New", role="r", category="experienced", start_date=date(2024, 1, 1))
     world.app.integrity.checkpoint(publish_to=None)
     newer = world.get("ines", "/ledger/checkpoint").json()
     proof = world.get("ines", f"/ledger/proof/consistency?from={older['tree_size']}").json()

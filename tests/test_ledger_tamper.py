@@ -20,7 +20,9 @@ from infrastructure.ledger_tables import ledger_checkpoints, ledger_leaves
 from infrastructure.ledger_verify import Kind, Purge
 from infrastructure.merkle import Frontier
 from infrastructure.svl_verify import event_leaf_hash
-from tests.test_supervision_ledger import content, staff
+from tests.support.staff import content, staff
+from tests.support.acting import acting
+from tests.support.storage import nid_column, table, sql, event_rows
 
 
 @pytest.fixture
@@ -29,33 +31,13 @@ def signed(ledger: SupervisionLedger, tmp_path: Path) -> Iterator[SupervisionLed
     create_signing_key_file(ledger.storage.settings.signing_key_file, ledger.storage.settings.organisation_origin)
     _, supervisor, worker = staff(ledger)
     for day in (2, 3):
-        rid = ledger.draft_record(supervisee_id=worker, content=content(session_date=f"2026-03-0{day}"),
-                                  actor=supervisor)
-        ledger.share_record(rid, actor=supervisor)
-    ledger.record_leaving(worker, date(2026, 6, 1), actor="hr")
+        rid = ledger.draft_record(acting(supervisor), supervisee_id=worker, content=content(session_date=f"2026-03-0{day}")).id
+        ledger.share_record(acting(supervisor), rid)
+    ledger.record_leaving(acting("hr"), worker, date(2026, 6, 1))
     yield ledger
 
 
 # --- SQL underneath the application ---------------------------------------------------------------------
-
-def nid_column(app: SupervisionLedger) -> str:
-    return "rowid" if app.storage.settings.is_sqlite else "notification_id"
-
-
-def table(app: SupervisionLedger) -> str:
-    return app.recorder.events_table_name
-
-
-def sql(app: SupervisionLedger, statement: str, **params: object) -> list:
-    with app.storage.engine.begin() as conn:
-        result = conn.execute(text(statement), params)
-        return list(result) if result.returns_rows else []
-
-
-def event_rows(app: SupervisionLedger) -> list[tuple]:
-    """(nid, originator id, version, topic, state) as stored, in notification order."""
-    with snapshot(app.storage.engine, app.integrity.events) as snap:
-        return [(nid, canonical_originator_id(oid), *rest) for nid, oid, *rest in snap.events]
 
 
 def set_nid(app: SupervisionLedger, old: int, new: int) -> None:

@@ -17,11 +17,13 @@ import infrastructure.ledger_tables  # noqa: F401
 import infrastructure.users  # noqa: F401
 from api.application import Storage, SupervisionLedger
 from api.http import create_app
+from domain.authorisation import Role
 from infrastructure import migrations
 from infrastructure.database import make_engine, metadata, reader, schema_fingerprints
 from projections.schema import current_records
+from tests.support.acting import acting
+from tests.support.staff import content
 from tests.test_ledger_cli import cli, populated  # noqa: F401  (fixtures)
-from tests.test_supervision_ledger import content
 
 BASELINE_TABLES = set(metadata.tables) - {schema_fingerprints.name}
 
@@ -36,9 +38,9 @@ def test_an_upgrade_from_the_previous_schema_keeps_every_record_verifiable(
         cli, populated, settings, master_key, stamped: bool) -> None:  # noqa: ANN001, F811
     app, rid = populated
     record = app.get_record(rid)
-    app.sign_record(rid, record.content_sha256, actor=record.supervisee_id)
-    second = app.draft_record(supervisee_id=record.supervisee_id, content=content("A second session"),
-                              actor=record.supervisor_id)
+    app.sign_record(acting(record.supervisee_id, Role.SUPERVISEE), rid, record.content_sha256)
+    second = app.draft_record(acting(record.supervisor_id), supervisee_id=record.supervisee_id,
+                              content=content("A second session")).id
     app.integrity.checkpoint()
     kept = {str(r): app.get_record(r).content for r in (rid, second)}
     events = app.recorder.max_notification_id()
@@ -72,8 +74,8 @@ def test_an_upgrade_from_the_previous_schema_keeps_every_record_verifiable(
         with reader(app.storage.engine).connect() as conn:
             listed = set(conn.execute(select(current_records.c.record_id)).scalars())
         assert set(kept) <= listed
-        app.draft_record(supervisee_id=record.supervisee_id, content=content("After the upgrade"),
-                         actor=record.supervisor_id)  # and it goes on working
+        app.draft_record(acting(record.supervisor_id), supervisee_id=record.supervisee_id,
+                         content=content("After the upgrade"))  # and it goes on working
     finally:
         app.close()
         app.storage.engine.dispose()

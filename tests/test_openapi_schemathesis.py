@@ -19,7 +19,7 @@ from schemathesis import GenerationMode
 # (the grantee must exist, an expiry lies in the future, a record's state) rightly refuse some with 422.
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from tests.test_http_world import USERS, World, world  # noqa: F401
+from tests.support.world import USERS, World, world  # noqa: F401  (the shared fixture)
 
 MAX_EXAMPLES = int(os.environ.get("SVL_SCHEMATHESIS_EXAMPLES", "5"))
 STATUSES: Counter[int] = Counter()

@@ -18,7 +18,7 @@ import pytest
 
 from infrastructure.settings import Settings
 from tests.conftest import POSTGRES_URL
-from tests.test_http_world import World, build_world
+from tests.support.world import World, build_world
 
 # Bounds for the drills (the defaults are 3 s to connect and 5 s for a lock): small, to keep the suite quick.
 BOUNDS = {"database_connect_timeout": 2.0, "database_lock_timeout": 2.0, "database_statement_timeout": 10.0}

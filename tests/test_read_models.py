@@ -8,15 +8,17 @@ from sqlalchemy import func, select, text
 
 from api.access_service import AccessDenied, Via
 from api.demo import load_demo
+from domain.authorisation import Role
 from domain.errors import DomainError
 from domain.labels import ACTOR_LENGTH, USERNAME_LENGTH
 from infrastructure.checkpoints import create_signing_key_file
-from infrastructure.users import UserError
+from infrastructure.users import Principal, UserError
 from projections.retention_schedule import legal_holds
 from projections.runner import NAMES, ReadModelStuck
 from projections.schema import current_records, read_model_positions, read_models, supervision_periods, workers
 from projections.supervision_compliance import compliance_record_dates
-from tests.test_http_world import content, world  # noqa: F401  (the shared fixture)
+from tests.support.acting import acting
+from tests.support.world import content, world  # noqa: F401  (the shared fixture)
 from tests.test_scheduling_cli import run  # noqa: F401  (svl against the fixture's database)
 
 TABLES = [t for t in read_models.sorted_tables if t is not read_model_positions]
@@ -46,11 +48,11 @@ def test_every_read_model_rebuilds_from_zero_to_the_same_rows_after_the_demo_hol
     clock.set(datetime(2026, 11, 25, 9, tzinfo=timezone.utc))
     people = names(app)
     chloe, dev, helen = people["Chloe Evans"], people["Dev Patel"], people["Helen Marsh"]
-    kept = app.place_hold(chloe, kind="investigation", reason="Complaint under review", reference="INV-7",
-                          actor="user:io")
-    released = app.place_hold(dev, kind="litigation", reason="Claim expected", reference="LIT-2", actor="user:dpo")
-    app.release_hold(released, reason="Claim withdrawn", actor="user:dpo")
-    app.transfer_worker(dev, helen, "Team restructure", actor="user:hr")
+    io, dpo, hr = (app.users.principal(u, via="test") for u in ("io", "dpo", "hr"))
+    kept = app.place_hold(io, chloe, kind="investigation", reason="Complaint under review", reference="INV-7").id
+    released = app.place_hold(dpo, dev, kind="litigation", reason="Claim expected", reference="LIT-2").id
+    app.release_hold(dpo, released, reason="Claim withdrawn")
+    app.transfer_worker(hr, dev, helen, "Team restructure")
     nora = people["Nora Quinn"]  # migrated leaver, past BCP's six years
     assert count(app, workers, workers.c.worker_id == nora) == 1
     assert count(app, current_records, current_records.c.supervisee_id == nora) == 3
@@ -64,7 +66,7 @@ def test_every_read_model_rebuilds_from_zero_to_the_same_rows_after_the_demo_hol
     app.read_record_content(amira, own, action="read", via=Via("cli", "test"))
     with pytest.raises(AccessDenied):  # refused, and logged: the log entry outlives the file
         app.read_record_content(app.users.principal("io", via="test"), noras, action="read", via=Via("cli", "test"))
-    [done] = app.run_retention(as_of=date(2026, 11, 25), actor="user:dpo")
+    [done] = app.run_retention(dpo, as_of=date(2026, 11, 25))
     assert done.worker_id == nora
 
     before = snapshot(app)
@@ -95,11 +97,11 @@ def test_every_read_model_rebuilds_from_zero_to_the_same_rows_after_the_demo_hol
 
 def test_rebuilding_one_read_model_leaves_the_others_untouched(ledger, clock):
     app = ledger
-    manager = app.join_worker(name="Morgan Manager", role="Service manager", category="manager",
-                              start_date=date(2015, 1, 5), actor="hr")
-    worker = app.join_worker(name="Sam Worker", role="Social worker", category="experienced",
-                             start_date=date(2020, 1, 6), actor="hr")
-    app.allocate_supervisor(worker, manager, actor="hr")
+    manager = app.join_worker(acting("hr"), name="Morgan Manager", role="Service manager", category="manager",
+                              start_date=date(2015, 1, 5)).id
+    worker = app.join_worker(acting("hr"), name="Sam Worker", role="Social worker", category="experienced",
+                             start_date=date(2020, 1, 6)).id
+    app.allocate_supervisor(acting("hr"), worker, manager)
     before = snapshot(app)
     with pytest.raises(ValueError, match="no read model nonsense"):
         app.read_models.rebuild(["nonsense"])
@@ -116,8 +118,8 @@ def test_an_event_that_fails_in_one_read_model_stops_only_that_one_and_health_na
     with app.storage.engine.begin() as conn:
         conn.execute(text("ALTER TABLE legal_holds RENAME COLUMN placed_by TO placed_by_gone"))
     before = app.recorder.max_notification_id()
-    hold = app.place_hold(xavier, kind="investigation", reason="Grievance GRV-17", reference="GRV-17",
-                          actor="user:ivo")  # stored: the event is in the log whatever a read model does
+    hold = app.place_hold(world.principal("ivo"), xavier, kind="investigation", reason="Grievance GRV-17",
+                          reference="GRV-17").id  # stored: the event is in the log whatever a read model does
     [stuck] = app.read_models.stuck()
     assert stuck.name == "retention_schedule" and stuck.stuck_event == "LegalHold.LegalHoldPlaced"
     hold_at = app.recorder.max_notification_id()  # the hold's one event is the last stored
@@ -126,10 +128,10 @@ def test_an_event_that_fails_in_one_read_model_stops_only_that_one_and_health_na
     assert "GRV-17" not in stuck.stuck_error and "user:ivo" not in stuck.stuck_error  # no content, no values
 
     # The others keep up with later events.
-    newcomer = app.join_worker(name="Nell New", role="Social worker", category="experienced",
-                               start_date=date(2026, 3, 2), actor="hr")
-    app.allocate_supervisor(newcomer, world.workers["S1"], actor="hr")
-    record = app.draft_record(supervisee_id=str(newcomer), content=content(), actor=world.workers["S1"])
+    newcomer = app.join_worker(world.principal("hana"), name="Nell New", role="Social worker",
+                               category="experienced", start_date=date(2026, 3, 2)).id
+    app.allocate_supervisor(world.principal("hana"), newcomer, world.workers["S1"])
+    record = app.draft_record(world.principal("alex"), supervisee_id=str(newcomer), content=content()).id
     assert count(app, workers, workers.c.worker_id == str(newcomer)) == 1
     assert count(app, current_records, current_records.c.record_id == str(record)) == 1
     last = app.recorder.max_notification_id()
@@ -192,5 +194,6 @@ def test_a_user_with_the_longest_username_places_a_hold_and_every_read_model_kee
     # The domain refuses what no read model could hold, before anything is stored.
     events = app.recorder.max_notification_id()
     with pytest.raises(DomainError, match=f"actor must be at most {ACTOR_LENGTH} characters"):
-        app.place_hold(xavier, kind="investigation", reason="r", reference="x", actor="user:" + "z" * ACTOR_LENGTH)
+        app.place_hold(Principal("too-long", "z" * ACTOR_LENGTH, Role.INVESTIGATING_OFFICER, None, "test"), xavier,
+                       kind="investigation", reason="r", reference="x")
     assert app.recorder.max_notification_id() == events

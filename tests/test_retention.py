@@ -3,11 +3,11 @@ and nothing about it can be read again, not even from a restored backup."""
 
 import base64
 import dataclasses
+import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 from uuid import UUID
@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings as hyp_settings, strategies as st
 from sqlalchemy import select, text, update
 
+from api.access_service import AccessDenied
 from api.application import Destroyed, Storage, SupervisionLedger
 from domain.errors import DomainError
 from domain.policy import PolicyIncomplete
@@ -26,6 +27,7 @@ from infrastructure.keys import data_keys
 from infrastructure.svl_verify import main as svl_verify_main
 from infrastructure.policy_packs import load_all_packs, load_pack_by_name
 from projections.schema import current_records, workers
+from tests.support.acting import acting
 
 SECRET = "Discussed the Quillfeather allegation in confidence"
 REPO = Path(__file__).resolve().parents[1]
@@ -44,20 +46,20 @@ def content(session_date: str) -> dict:
 
 def leaver_with_a_signed_record(app: SupervisionLedger, leaving: date = date(2019, 6, 30)) -> tuple[str, str, str]:
     """A worker whose records were migrated in, who left in 2019; plus a colleague who stays."""
-    supervisor = str(app.join_worker(name="Sue Visor", role="Team manager", category="manager",
-                                     start_date=date(2010, 1, 4), actor="hr"))
-    leaver = str(app.join_worker(name="Lee Vaughan", role="Social worker", category="experienced",
-                                 start_date=date(2012, 5, 1), actor="hr"))
-    stayer = str(app.join_worker(name="Stella Stay", role="Social worker", category="experienced",
-                                 start_date=date(2015, 5, 1), actor="hr"))
+    supervisor = str(app.join_worker(acting("hr"), name="Sue Visor", role="Team manager", category="manager",
+                                     start_date=date(2010, 1, 4)).id)
+    leaver = str(app.join_worker(acting("hr"), name="Lee Vaughan", role="Social worker", category="experienced",
+                                 start_date=date(2012, 5, 1)).id)
+    stayer = str(app.join_worker(acting("hr"), name="Stella Stay", role="Social worker", category="experienced",
+                                 start_date=date(2015, 5, 1)).id)
     for worker in (leaver, stayer):
-        app.allocate_supervisor(worker, supervisor, actor="hr")
-        rid = app.draft_record(supervisee_id=worker, content=content("2019-05-02"), actor=supervisor)
-        app.share_record(rid, actor=supervisor)
+        app.allocate_supervisor(acting("hr"), worker, supervisor)
+        rid = app.draft_record(acting(supervisor), supervisee_id=worker, content=content("2019-05-02")).id
+        app.share_record(acting(supervisor), rid)
         digest = app.get_record(rid).content_sha256
-        app.sign_record(rid, digest, actor=worker)
-        app.sign_record(rid, digest, actor=supervisor)
-    app.record_leaving(leaver, leaving, actor="hr")
+        app.sign_record(acting(worker), rid, digest)
+        app.sign_record(acting(supervisor), rid, digest)
+    app.record_leaving(acting("hr"), leaver, leaving)
     return supervisor, leaver, stayer
 
 
@@ -73,15 +75,15 @@ def status_of(app: SupervisionLedger, worker: str, on: date) -> str:
 
 def test_a_leaver_is_archived_with_the_packs_destruction_date_and_falls_due_on_it(ledger):
     _, leaver, _ = leaver_with_a_signed_record(ledger)
-    assert ledger.archive_leaver(leaver, actor="hr") == date(2025, 6, 30)  # bcp: 6 years after leaving
+    assert ledger.archive_leaver(acting("hr"), leaver) == date(2025, 6, 30)  # bcp: 6 years after leaving
     assert status_of(ledger, leaver, date(2025, 6, 29)) == "retained"
     assert status_of(ledger, leaver, date(2025, 6, 30)) == "due"
 
 
 def test_dry_run_lists_exactly_what_would_go_and_destroys_nothing(ledger):
     _, leaver, stayer = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(leaver, actor="hr")
-    [planned] = ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo", dry_run=True)
+    ledger.archive_leaver(acting("hr"), leaver)
+    [planned] = ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1), dry_run=True)
     assert planned.worker_id == leaver and planned.status == "would_destroy"
     assert planned.record_ids == [record_of(ledger, leaver)]
     assert planned.event_count == 4 + 4  # the record: drafted, shared, two signatures; the worker: joined, allocated, left, archived
@@ -90,10 +92,10 @@ def test_dry_run_lists_exactly_what_would_go_and_destroys_nothing(ledger):
 
 def test_destruction_makes_every_event_about_the_worker_unreadable_and_spares_everyone_else(ledger):
     _, leaver, stayer = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(leaver, actor="hr")
+    ledger.archive_leaver(acting("hr"), leaver)
     leaver_record, stayer_record = record_of(ledger, leaver), record_of(ledger, stayer)
 
-    [done] = ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo")
+    [done] = ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1))
 
     assert done.status == "destroyed" and done.record_ids == [leaver_record]
     with pytest.raises(Destroyed):
@@ -106,13 +108,13 @@ def test_destruction_makes_every_event_about_the_worker_unreadable_and_spares_ev
         assert conn.execute(select(workers.c.worker_id).where(workers.c.worker_id == leaver)).first() is None
         assert conn.execute(select(current_records.c.record_id)
                             .where(current_records.c.supervisee_id == leaver)).first() is None
-    assert ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo") == []  # idempotent
+    assert ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1)) == []  # idempotent
 
 
 def test_read_models_rebuilt_after_a_destruction_match_the_purged_ones(ledger):
     _, leaver, _ = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(leaver, actor="hr")
-    ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo")
+    ledger.archive_leaver(acting("hr"), leaver)
+    ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1))
     before = [f.to_dict() for f in ledger.retention_schedule(date(2026, 3, 1))]
     with ledger.storage.engine.connect() as conn:
         records_before = sorted(map(tuple, conn.execute(select(current_records)).all()))
@@ -125,11 +127,11 @@ def test_read_models_rebuilt_after_a_destruction_match_the_purged_ones(ledger):
 
 def test_after_destruction_the_database_holds_no_plaintext_and_no_usable_key(ledger, settings):
     _, leaver, _ = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(leaver, actor="hr")
+    ledger.archive_leaver(acting("hr"), leaver)
     key_id = ledger.storage.keyring.key_id_for(leaver)
     wrapped = ledger.storage.keyring.wrapped(key_id)
     assert wrapped is not None
-    ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo", purge_ciphertext=True)
+    ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1), purge_ciphertext=True)
 
     assert ledger.storage.keyring.wrapped(key_id) is None
     table = ledger.recorder.events_table_name
@@ -152,15 +154,22 @@ def _events_of(app: SupervisionLedger, originators: list[str]) -> list:
 
 def test_a_held_file_is_never_destroyed_until_the_hold_is_released(ledger):
     _, leaver, _ = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(leaver, actor="hr")
-    hold = ledger.place_hold(leaver, kind="investigation", reason="Allegation under LADO review",
-                             reference="LADO-2026-014", actor="io:jones")
+    ledger.archive_leaver(acting("hr"), leaver)
+    hold = ledger.place_hold(acting("io:jones"), leaver, kind="investigation", reason="Allegation under LADO review",
+                             reference="LADO-2026-014").id
     assert status_of(ledger, leaver, date(2026, 3, 1)) == "held"
-    assert ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo") == []
+    assert ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1)) == []
     assert ledger.get_record(record_of(ledger, leaver)).content["discussion"] == SECRET
     assert ledger.holds(leaver)[0]["reference"] == "LADO-2026-014"
-    ledger.release_hold(hold, reason="Investigation closed, no further action", actor="io:jones")
-    assert [o.worker_id for o in ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo")] == [leaver]
+    # bcp lets only the DPO and HR release a hold (legal_holds.release), whoever placed it.
+    with pytest.raises(AccessDenied):
+        ledger.release_hold(acting("io:jones"), hold, reason="Investigation closed, no further action")
+    with pytest.raises(AccessDenied):
+        ledger.release_hold(acting("qa"), hold, reason="Investigation closed, no further action")
+    assert status_of(ledger, leaver, date(2026, 3, 1)) == "held"
+    released = ledger.release_hold(acting("dpo"), hold, reason="Investigation closed, no further action")
+    assert released.released_at is not None and ledger.holds(leaver)[0]["released_at"] is not None
+    assert [o.worker_id for o in ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1))] == [leaver]
 
 
 def test_a_pack_without_a_retention_period_refuses_archival_and_destruction(settings, master_key, clock):
@@ -169,9 +178,9 @@ def test_a_pack_without_a_retention_period_refuses_archival_and_destruction(sett
     try:
         _, leaver, _ = leaver_with_a_signed_record(app)
         with pytest.raises(PolicyIncomplete, match="no retention period"):
-            app.archive_leaver(leaver, actor="hr")
+            app.archive_leaver(acting("hr"), leaver)
         with pytest.raises(PolicyIncomplete):
-            app.run_retention(as_of=date(2026, 3, 1), actor="dpo")
+            app.run_retention(acting("dpo"), as_of=date(2026, 3, 1))
     finally:
         app.close()
         app.storage.engine.dispose()
@@ -184,7 +193,7 @@ def test_hull_shows_archival_overdue_a_month_after_leaving(settings, master_key,
         _, leaver, _ = leaver_with_a_signed_record(app, leaving=date(2026, 1, 30))
         assert status_of(app, leaver, date(2026, 2, 28)) == "awaiting_archival"  # within one month (28 Feb)
         assert status_of(app, leaver, date(2026, 3, 1)) == "archival_overdue"
-        assert app.archive_leaver(leaver, actor="hr") == date(2033, 1, 30)  # hull: seven years
+        assert app.archive_leaver(acting("hr"), leaver) == date(2033, 1, 30)  # hull: seven years
     finally:
         app.close()
         app.storage.engine.dispose()
@@ -192,17 +201,17 @@ def test_hull_shows_archival_overdue_a_month_after_leaving(settings, master_key,
 
 def test_only_a_dry_run_may_look_into_the_future(ledger):
     with pytest.raises(DomainError, match="only a dry run may look ahead"):
-        ledger.run_retention(as_of=date(2099, 1, 1), actor="dpo")
-    assert ledger.run_retention(as_of=date(2099, 1, 1), actor="dpo", dry_run=True) == []
+        ledger.run_retention(acting("dpo"), as_of=date(2099, 1, 1))
+    assert ledger.run_retention(acting("dpo"), as_of=date(2099, 1, 1), dry_run=True) == []
 
 
 def test_a_restored_backup_does_not_resurrect_a_destroyed_file(ledger, settings, master_key, clock):
     _, leaver, _ = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(leaver, actor="hr")
+    ledger.archive_leaver(acting("hr"), leaver)
     record = record_of(ledger, leaver)
     key_id = ledger.storage.keyring.key_id_for(leaver)
     backed_up_key = ledger.storage.keyring.wrapped(key_id)
-    ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo")
+    ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1))
     ledger.close()
     # The restore, underneath the application: the old wrapped key is back in the database.
     with ledger.storage.engine.begin() as conn:
@@ -221,8 +230,9 @@ def test_a_restored_backup_does_not_resurrect_a_destroyed_file(ledger, settings,
 @pytest.mark.parametrize("step", ["started", "key_destroyed"])
 def test_a_run_killed_midway_is_finished_by_the_next_run(ledger, settings, master_key, step):
     _, leaver, _ = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(leaver, actor="hr")
+    ledger.archive_leaver(acting("hr"), leaver)
     record = record_of(ledger, leaver)
+    ledger.users.add_user("dpo", "dpo", created_by="test")
     ledger.close()
     settings.master_key_file.write_text(base64.b64encode(master_key).decode())
     env = {**os.environ, "SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
@@ -230,7 +240,7 @@ def test_a_run_killed_midway_is_finished_by_the_next_run(ledger, settings, maste
            "SVL_CERTIFICATE_DIR": str(settings.certificate_dir), "SVL_CHECKPOINT_DIR": "",
            "SVL_DRILL_PAUSE_AT": step}
     env.pop("SVL_MASTER_KEY", None)
-    run = [sys.executable, "-m", "api.cli", "retention", "run", "--as-of", "2026-03-01", "--actor", "dpo"]
+    run = [sys.executable, "-m", "api.cli", "retention", "run", "--as-of", "2026-03-01", "--as", "dpo"]
     proc = subprocess.Popen(run, cwd=REPO, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     try:
         _wait_for(proc, f"drill: paused after {step}")
@@ -243,6 +253,8 @@ def test_a_run_killed_midway_is_finished_by_the_next_run(ledger, settings, maste
     finished = subprocess.run(run + ["--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr
     assert '"status": "resumed_and_destroyed"' in finished.stdout
+    certificate = json.loads((settings.certificate_dir / f"destruction-{leaver}.json").read_text())
+    assert "user:dpo" in json.dumps(certificate)  # the user the CLI acted as, not free text
 
     restarted = SupervisionLedger(Storage.open(settings, master_key=master_key))
     try:
@@ -254,16 +266,14 @@ def test_a_run_killed_midway_is_finished_by_the_next_run(ledger, settings, maste
         restarted.storage.engine.dispose()
 
 
-def _wait_for(proc: subprocess.Popen, marker: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
+def _wait_for(proc: subprocess.Popen, marker: str) -> None:
+    """Waits for the process to say it reached the step; only the test's timeout bounds the wait."""
     assert proc.stderr is not None
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
+    for line in proc.stderr:
         if marker in line:
             return
-        if not line and proc.poll() is not None:
-            raise AssertionError(f"the run ended before {marker!r} (exit {proc.returncode})")
-    raise AssertionError(f"no {marker!r} within {seconds} s")
+    proc.wait()
+    raise AssertionError(f"the run ended before {marker!r} (exit {proc.returncode})")
 
 
 PACKS_WITH_PERIODS = {name: pack for name, pack in load_all_packs().items()
@@ -289,9 +299,9 @@ def test_nothing_is_destroyed_before_its_date_and_everything_due_is(name, leavin
 
 def test_a_destruction_is_certified_and_the_ledger_still_verifies_every_surviving_record(ledger, settings, capsys):
     _, leaver, stayer = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(leaver, actor="hr")
+    ledger.archive_leaver(acting("hr"), leaver)
     stayer_record = record_of(ledger, stayer)
-    ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo", purge_ciphertext=True)
+    ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1), purge_ciphertext=True)
 
     report = ledger.integrity.verify()
     assert report.intact, [f.describe() for f in report.findings]
@@ -312,8 +322,8 @@ def test_a_destruction_is_certified_and_the_ledger_still_verifies_every_survivin
 
 def test_a_certificate_altered_after_signing_does_not_verify(ledger, capsys):
     _, leaver, _ = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(leaver, actor="hr")
-    ledger.run_retention(as_of=date(2026, 3, 1), actor="dpo")
+    ledger.archive_leaver(acting("hr"), leaver)
+    ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1))
     certificate = ledger.certificate_path(leaver)
     certificate.write_text(certificate.read_text().replace("events 8", "events 3"))
     assert svl_verify_main([str(certificate)]) == 1

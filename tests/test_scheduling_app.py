@@ -14,40 +14,11 @@ from domain.policy import ClosureDays, WorkerCategory
 from domain.schedule_rules import next_due_date
 from infrastructure.policy_packs import load_all_packs
 from projections.supervision_compliance import compliance_agreements, compliance_sessions
+from tests.support.acting import acting
+from tests.support.scheduling import at, supervisors, new_worker, held
 
 PACKS = load_all_packs()
 D = date
-
-
-def at(day: date, hour: int = 9) -> datetime:
-    return datetime.combine(day, time(hour), tzinfo=timezone.utc)
-
-
-def supervisors(app: SupervisionLedger, clock) -> tuple[str, str]:
-    clock.set(at(D(2025, 1, 1)))
-    manager = str(app.join_worker(name="Morgan Manager", role="Service manager", category="manager",
-                                  start_date=D(2015, 1, 5), actor="hr"))
-    supervisor = str(app.join_worker(name="Alex Supervisor", role="Team manager", category="manager",
-                                     start_date=D(2018, 1, 1), actor="hr"))
-    app.allocate_supervisor(supervisor, manager, actor="hr")
-    return manager, supervisor
-
-
-def new_worker(app: SupervisionLedger, clock, supervisor: str, category: str, start: date,
-               joined: date | None = None, name: str = "Sam Worker") -> str:
-    clock.set(at(joined or start - timedelta(days=7), 8))
-    worker = str(app.join_worker(name=name, role="Social worker", category=category, start_date=start, actor="hr"))
-    app.allocate_supervisor(worker, supervisor, actor="hr")
-    return worker
-
-
-def held(app: SupervisionLedger, clock, worker: str, supervisor: str, day: date, minutes: int = 90, **kw) -> str:
-    clock.set(at(day, 8))
-    session = str(app.schedule_session(supervisee_id=worker, starts_at=at(day, 10), planned_minutes=90,
-                                       actor=supervisor))
-    clock.set(at(day, 12))
-    app.hold_session(session, actual_minutes=minutes, actor=supervisor, **kw)
-    return session
 
 
 def row(board, worker: str):
@@ -57,13 +28,13 @@ def row(board, worker: str):
 def record(app: SupervisionLedger, clock, worker: str, supervisor: str, day: date, sign: bool = False,
            written: date | None = None) -> str:
     clock.set(at(written or day, 15))
-    record_id = app.draft_record(supervisee_id=worker, actor=supervisor, content={
-        "session_date": day.isoformat(), "attendees": ["Alex Supervisor", "Sam Worker"], "discussion": "Caseload"})
+    record_id = app.draft_record(acting(supervisor), supervisee_id=worker, content={
+        "session_date": day.isoformat(), "attendees": ["Alex Supervisor", "Sam Worker"], "discussion": "Caseload"}).id
     if sign:
-        app.share_record(record_id, actor=supervisor)
+        app.share_record(acting(supervisor), record_id)
         digest = app.get_record(record_id).content_sha256
-        app.sign_record(record_id, digest, actor=worker)
-        app.sign_record(record_id, digest, actor=supervisor)
+        app.sign_record(acting(worker), record_id, digest)
+        app.sign_record(acting(supervisor), record_id, digest)
     return str(record_id)
 
 
@@ -75,18 +46,18 @@ def test_sessions_are_sealed_with_the_workers_key_and_feed_the_dashboard(ledger,
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "returner", D(2026, 1, 5))
     with pytest.raises(NotPermitted, match="current supervisor"):
-        app.schedule_session(supervisee_id=worker, starts_at=at(D(2026, 1, 5)), planned_minutes=60, actor=manager)
+        app.schedule_session(acting(manager), supervisee_id=worker, starts_at=at(D(2026, 1, 5)), planned_minutes=60)
     first = held(app, clock, worker, supervisor, D(2026, 1, 19), minutes=50)
     assert app.storage.keyring.key_id_for(first) == app.storage.keyring.key_id_for(worker)
 
     clock.set(at(D(2026, 1, 26)))
-    booked = str(app.schedule_session(supervisee_id=worker, starts_at=at(D(2026, 2, 2), 10), planned_minutes=60,
-                                      actor=supervisor))
-    rebook_by = app.cancel_session(booked, "sickness", actor=worker, pack="hull")
+    booked = str(app.schedule_session(acting(supervisor), supervisee_id=worker, starts_at=at(D(2026, 2, 2), 10), planned_minutes=60).id)
+    rebook_by = app.cancel_session(acting(worker), booked, "sickness").rebook_by(app.compliance_pack("hull"))
     assert rebook_by is None  # runs from the return to work
     clock.set(at(D(2026, 2, 9)))
-    assert app.record_return_to_work(booked, D(2026, 2, 9), actor=worker, pack="hull") == D(2026, 2, 14)
-    replacement = str(app.rebook_session(booked, starts_at=at(D(2026, 2, 12), 10), actor=supervisor))
+    assert app.record_return_to_work(acting(worker), booked, D(2026, 2, 9)).rebook_by(
+        app.compliance_pack("hull")) == D(2026, 2, 14)
+    replacement = str(app.rebook_session(acting(supervisor), booked, starts_at=at(D(2026, 2, 12), 10)).id)
     assert app.get_session(booked).rebooked_as == replacement
     assert app.get_session(replacement).rebooks == booked
 
@@ -108,9 +79,9 @@ def test_sessions_are_sealed_with_the_workers_key_and_feed_the_dashboard(ledger,
 
 
 def signed_agreement(app: SupervisionLedger, worker: str, supervisor: str) -> str:
-    agreement = str(app.draft_agreement(supervisee_id=worker, actor=supervisor, terms={"frequency": "monthly"}))
-    app.sign_agreement(agreement, actor=worker)
-    app.sign_agreement(agreement, actor=supervisor)
+    agreement = str(app.draft_agreement(acting(supervisor), supervisee_id=worker, terms={"frequency": "monthly"}).id)
+    app.sign_agreement(acting(worker), agreement)
+    app.sign_agreement(acting(supervisor), agreement)
     return agreement
 
 
@@ -121,11 +92,10 @@ def test_a_transfer_makes_the_agreement_lapse_until_it_is_renegotiated(ledger, c
     agreement = signed_agreement(app, worker, supervisor)
     unsigned = record(app, clock, worker, supervisor, D(2026, 2, 20))
     clock.set(at(D(2026, 3, 1)))
-    other = str(app.join_worker(name="Jo New", role="Team manager", category="manager", start_date=D(2017, 5, 1),
-                                actor="hr"))
-    app.allocate_supervisor(other, manager, actor="hr")
+    other = str(app.join_worker(acting("hr"), name="Jo New", role="Team manager", category="manager", start_date=D(2017, 5, 1)).id)
+    app.allocate_supervisor(acting("hr"), other, manager)
     clock.set(at(D(2026, 3, 2)))
-    app.transfer_worker(worker, other, "restructure", actor="hr")
+    app.transfer_worker(acting("hr"), worker, other, "restructure")
 
     lapsed = app.get_agreement(agreement)
     assert (lapsed.state, lapsed.lapsed_on, lapsed.lapse_reason) == ("lapsed", D(2026, 3, 2), "supervisor_changed")
@@ -136,7 +106,7 @@ def test_a_transfer_makes_the_agreement_lapse_until_it_is_renegotiated(ledger, c
     assert "record_unsigned" in {i.kind for i in row(app.compliance_dashboard(as_of=D(2026, 3, 1)), worker).issues}
     assert "agreement_lapsed" not in {i.kind for i in row(app.compliance_dashboard(as_of=D(2026, 3, 1)), worker).issues}
     with pytest.raises(DomainError, match="no longer supervises"):
-        app.sign_agreement(agreement, actor=worker)
+        app.sign_agreement(acting(worker), agreement)
 
     signed_agreement(app, worker, other)
     assert not {i.kind for i in row(app.compliance_dashboard(as_of=D(2026, 3, 3)), worker).issues} & {
@@ -148,11 +118,11 @@ def test_a_renegotiated_agreement_supersedes_the_one_in_force(ledger, clock):
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
     first = signed_agreement(app, worker, supervisor)
-    second = str(app.draft_agreement(supervisee_id=worker, actor=supervisor, terms={"frequency": "fortnightly"}))
+    second = str(app.draft_agreement(acting(supervisor), supervisee_id=worker, terms={"frequency": "fortnightly"}).id)
     assert app.get_agreement(second).replaces == first
-    app.sign_agreement(second, actor=worker)
+    app.sign_agreement(acting(worker), second)
     assert app.get_agreement(first).state == "in_force"  # until the new one is signed by both
-    app.sign_agreement(second, actor=supervisor)
+    app.sign_agreement(acting(supervisor), second)
     assert (app.get_agreement(first).state, app.get_agreement(first).lapse_reason) == ("lapsed", "superseded")
 
 
@@ -161,15 +131,15 @@ def test_a_paper_agreement_must_name_the_supervisor_of_that_day(ledger, clock):
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
     with pytest.raises(DomainError, match="was not this worker's supervisor"):
-        app.record_paper_agreement(supervisee_id=worker, supervisor_id=manager, signed_on=D(2025, 3, 3),
-                                   terms={"frequency": "monthly"}, actor="hr")
-    agreement = app.record_paper_agreement(supervisee_id=worker, supervisor_id=supervisor, signed_on=D(2025, 3, 3),
-                                           terms={"frequency": "monthly"}, actor="hr")
+        app.record_paper_agreement(acting("hr"), supervisee_id=worker, supervisor_id=manager, signed_on=D(2025, 3, 3),
+                                   terms={"frequency": "monthly"})
+    agreement = app.record_paper_agreement(acting("hr"), supervisee_id=worker, supervisor_id=supervisor, signed_on=D(2025, 3, 3),
+                                           terms={"frequency": "monthly"}).id
     [review] = [i for i in row(app.compliance_dashboard(as_of=D(2026, 3, 10)), worker).issues
                 if i.kind == "agreement_review"]
     assert (review.due, review.days_overdue) == (D(2026, 3, 3), 7)
     clock.set(at(D(2026, 3, 11)))
-    app.review_agreement(agreement, actor=worker)
+    app.review_agreement(acting(worker), agreement)
     assert not [i for i in row(app.compliance_dashboard(as_of=D(2026, 3, 11)), worker).issues
                 if i.kind == "agreement_review"]
 
@@ -183,29 +153,29 @@ def test_darlington_green_rating_needs_the_head_of_service_approval(ledger, cloc
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
     with pytest.raises(NotPermitted, match="head of service"):
-        app.open_case(worker_id=worker, case_reference="CN-1", rating="green", actor=supervisor, pack="darlington")
+        app.open_case(acting(supervisor), worker_id=worker, case_reference="CN-1", rating="green", pack="darlington")
     # the approver's role is checked: a Service manager or an ASYE social worker is not the Head of Service
     asye = new_worker(app, clock, supervisor, "nqsw_asye", D(2026, 1, 5), joined=D(2026, 1, 5), name="Ash Newly")
     for not_head in (manager, asye):
         with pytest.raises(NotPermitted, match="needs the approval of the head of service"):
-            app.open_case(worker_id=worker, case_reference="CN-1", rating="green", actor=supervisor,
+            app.open_case(acting(supervisor), worker_id=worker, case_reference="CN-1", rating="green",
                           approved_by=not_head, approved_on=D(2026, 1, 5), pack="darlington")
-    head = str(app.join_worker(name="Hana Head", role="Head of Service", category="manager",
-                               start_date=D(2010, 1, 4), actor="hr"))
-    case = app.open_case(worker_id=worker, case_reference="CN-1", rating="green", actor=supervisor,
+    head = str(app.join_worker(acting("hr"), name="Hana Head", role="Head of Service", category="manager",
+                               start_date=D(2010, 1, 4)).id)
+    case = app.open_case(acting(supervisor), worker_id=worker, case_reference="CN-1", rating="green",
                          approved_by=head, approved_on=D(2026, 1, 5), last_discussed_on=D(2026, 1, 5),
-                         pack="darlington")
+                         pack="darlington").id
     board = app.compliance_dashboard(as_of=D(2026, 4, 6), pack="darlington")
     [overdue] = [i for i in row(board, worker).issues if i.kind == "case_overdue"]
     assert overdue.due == D(2026, 4, 5) and "CN-1 (green, every 3 months)" in overdue.text  # "Green Every 3 months"
     clock.set(at(D(2026, 4, 6)))
-    app.record_case_discussion(case, D(2026, 4, 6), actor=supervisor)
-    app.rate_case(case, "red", actor=supervisor, pack="darlington")  # "Red Monthly"
+    app.record_case_discussion(acting(supervisor), case, D(2026, 4, 6))
+    app.rate_case(acting(supervisor), case, "red", pack="darlington")  # "Red Monthly"
     assert not [i for i in row(app.compliance_dashboard(as_of=D(2026, 5, 6), pack="darlington"), worker).issues
                 if i.kind == "case_overdue"]
     assert [i.due for i in row(app.compliance_dashboard(as_of=D(2026, 5, 7), pack="darlington"), worker).issues
             if i.kind == "case_overdue"] == [D(2026, 5, 6)]
-    app.close_case(case, actor=supervisor)
+    app.close_case(acting(supervisor), case)
     assert not [i for i in row(app.compliance_dashboard(as_of=D(2026, 6, 1), pack="darlington"), worker).issues
                 if i.kind.startswith("case")]
 
@@ -218,7 +188,7 @@ def test_a_team_is_the_supervisors_supervisees_on_that_day(ledger, clock):
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
     clock.set(at(D(2026, 2, 2)))
-    app.transfer_worker(worker, manager, "moved", actor="hr")
+    app.transfer_worker(acting("hr"), worker, manager, "moved")
     before = app.compliance_dashboard(as_of=D(2026, 2, 1), team=supervisor)
     after = app.compliance_dashboard(as_of=D(2026, 2, 2), team=supervisor)
     assert [r.worker_id for r in before.rows] == [worker]
@@ -245,18 +215,17 @@ def test_octobers_report_computed_in_november_is_what_it_was_at_the_end_of_octob
 
     # November: a late entry for 30 Oct, the record signed, a transfer, a leaver: none of it rewrites October.
     clock.set(at(D(2026, 11, 3), 8))
-    late = str(app.schedule_session(supervisee_id=monthly, starts_at=at(D(2026, 10, 30), 10), planned_minutes=90,
-                                    actor=supervisor))
-    app.hold_session(late, actual_minutes=90, actor=supervisor, held_on=D(2026, 10, 30))
+    late = str(app.schedule_session(acting(supervisor), supervisee_id=monthly, starts_at=at(D(2026, 10, 30), 10), planned_minutes=90).id)
+    app.hold_session(acting(supervisor), late, actual_minutes=90, held_on=D(2026, 10, 30))
     record(app, clock, monthly, supervisor, D(2026, 10, 30), written=D(2026, 11, 3))
     clock.set(at(D(2026, 11, 4)))
-    app.share_record(unsigned.ref, actor=supervisor)
+    app.share_record(acting(supervisor), unsigned.ref)
     digest = app.get_record(unsigned.ref).content_sha256
-    app.sign_record(unsigned.ref, digest, actor=nqsw)
-    app.sign_record(unsigned.ref, digest, actor=supervisor)
-    app.transfer_worker(nqsw, manager, "restructure", actor="hr")
+    app.sign_record(acting(nqsw), unsigned.ref, digest)
+    app.sign_record(acting(supervisor), unsigned.ref, digest)
+    app.transfer_worker(acting("hr"), nqsw, manager, "restructure")
     clock.set(at(D(2026, 11, 20)))
-    app.record_leaving(monthly, D(2026, 10, 30), actor="hr")  # backdated: she left on 30 Oct
+    app.record_leaving(acting("hr"), monthly, D(2026, 10, 30))  # backdated: she left on 30 Oct
 
     again = app.frequency_report("2026-10")
     assert again.as_of == D(2026, 10, 31)
@@ -289,10 +258,9 @@ def test_deadlines_in_working_days_across_easter_a_closure_day_and_late_may(ledg
     # hull: "If for whatever reason supervision has to be cancelled, it should be re-scheduled to take place within
     # 5 working days."  Fri 22 May 2026; Mon 25 May is the late May bank holiday: by Mon 1 Jun.
     clock.set(at(D(2026, 5, 15)))
-    session = str(app.schedule_session(supervisee_id=worker, starts_at=at(D(2026, 5, 22), 10), planned_minutes=60,
-                                       actor=supervisor))
+    session = str(app.schedule_session(acting(supervisor), supervisee_id=worker, starts_at=at(D(2026, 5, 22), 10), planned_minutes=60).id)
     clock.set(at(D(2026, 5, 21)))
-    app.cancel_session(session, "operational", actor=supervisor)
+    app.cancel_session(acting(supervisor), session, "operational")
 
     def not_rebooked(as_of: date):
         return next(i for i in row(app.compliance_dashboard(as_of=as_of, pack="hull"), worker).issues

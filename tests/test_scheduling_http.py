@@ -1,5 +1,6 @@
 """/api/v1 scheduling endpoints on both backends: managers see their team, QA the organisation; commands act as
-the caller. The caller is injected by overriding the router's authentication dependency."""
+the caller. The caller is injected by overriding the authentication dependency, in an app without the route
+role check: the application's own decisions refuse what the rules forbid."""
 
 import csv
 import io
@@ -10,8 +11,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api import http_scheduling
-from tests.test_scheduling_app import held, new_worker, supervisors
+from api import http_scheduling, http_support
+from api.http import add_error_handlers
+from domain.authorisation import Role
+from infrastructure.users import Principal
+from tests.support.scheduling import held, new_worker, supervisors
+from tests.support.acting import acting
 
 D = date
 
@@ -21,12 +26,13 @@ def client(ledger):
     api = FastAPI()
     api.state.ledger = ledger
     api.include_router(http_scheduling.router)
+    add_error_handlers(api)
     caller = {"who": None}
-    api.dependency_overrides[http_scheduling.current_caller] = lambda: caller["who"]
+    api.dependency_overrides[http_support.caller] = lambda: caller["who"]
     test_client = TestClient(api)
 
     def as_(role: str, worker_id: str | None = None, user_id: str = "u-1") -> TestClient:
-        caller["who"] = SimpleNamespace(user_id=user_id, role=role, worker_id=worker_id)
+        caller["who"] = Principal(user_id, user_id, Role(role), worker_id, "test")
         return test_client
     return as_
 
@@ -137,15 +143,13 @@ def test_in_the_api_app_the_roles_are_enforced_by_its_deny_by_default_check(sett
     """Wired as the lead will: the API app's authentication and role check, this router included as it is."""
     pytest.importorskip("api.http_support")
     from api.http import create_app
-    from domain.authorisation import Role
-    from infrastructure.users import Principal
 
     tokens: dict[str, Principal] = {}
     api = create_app(settings, master_key, authenticator=SimpleNamespace(authenticate=tokens.get))
     api.include_router(http_scheduling.router)
     app = api.state.ledger
-    supervisor = str(app.join_worker(name="Alex Supervisor", role="Team manager", category="manager",
-                                     start_date=D(2018, 1, 1), actor="hr"))
+    supervisor = str(app.join_worker(acting("hr"), name="Alex Supervisor", role="Team manager", category="manager",
+                                     start_date=D(2018, 1, 1)).id)
     tokens.update({"sup": Principal("u1", "alex", Role.SUPERVISOR, supervisor, "token"),
                    "io": Principal("u2", "io", Role.INVESTIGATING_OFFICER, None, "token")})
     with TestClient(api) as http:

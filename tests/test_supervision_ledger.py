@@ -10,31 +10,8 @@ from sqlalchemy import select, text
 from api.application import Conflict, NotFound, SupervisionLedger
 from domain.errors import DomainError, NotPermitted
 from projections.schema import current_records, supervision_periods, workers
-
-SECRET = "Discussed the Zarquon household and the worker's bereavement"
-
-
-def content(discussion: str = SECRET, session_date: str = "2026-03-02") -> dict:
-    return {
-        "session_date": session_date,
-        "attendees": ["Alex Supervisor", "Sam Worker"],
-        "agenda": ["Wellbeing", "Caseload"],
-        "discussion": discussion,
-        "actions": [{"description": "Book visit", "owner": "Sam", "due": "2026-03-09"}],
-        "case_discussions": [{"case_reference": "Z.Q.", "summary": "Risk reviewed", "decision": "Weekly visits"}],
-    }
-
-
-def staff(app: SupervisionLedger) -> tuple[str, str, str]:
-    manager = app.join_worker(name="Morgan Manager", role="Service manager", category="manager",
-                              start_date=date(2018, 1, 1), actor="hr")
-    supervisor = app.join_worker(name="Alex Supervisor", role="Team manager", category="manager",
-                                 start_date=date(2019, 1, 1), actor="hr")
-    worker = app.join_worker(name="Sam Worker", role="Social worker", category="experienced",
-                             start_date=date(2022, 9, 1), actor="hr")
-    app.allocate_supervisor(supervisor, manager, actor="hr")
-    app.allocate_supervisor(worker, supervisor, actor="hr")
-    return str(manager), str(supervisor), str(worker)
+from tests.support.acting import acting
+from tests.support.staff import SECRET, content, staff
 
 
 def row(app: SupervisionLedger, record_id) -> dict:
@@ -46,14 +23,14 @@ def row(app: SupervisionLedger, record_id) -> dict:
 def test_a_record_is_drafted_disputed_signed_and_locked(ledger):
     app = ledger
     _, supervisor, worker = staff(app)
-    record_id = app.draft_record(supervisee_id=worker, content=content(), actor=supervisor)
-    app.share_record(record_id, actor=supervisor)
-    app.request_amendment(record_id, "Please remove the household name", based_on_version=1, actor=worker)
+    record_id = app.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
+    app.share_record(acting(supervisor), record_id)
+    app.request_amendment(acting(worker), record_id, "Please remove the household name", based_on_version=1)
     assert row(app, record_id)["state"] == "amendment_requested"
-    app.decline_amendment(record_id, "Case referenced by initials only; name is a street", actor=supervisor)
+    app.decline_amendment(acting(supervisor), record_id, "Case referenced by initials only; name is a street")
     record = app.get_record(record_id)
-    app.sign_record(record_id, record.content_sha256, actor=worker)
-    app.sign_record(record_id, record.content_sha256, actor=supervisor)
+    app.sign_record(acting(worker), record_id, record.content_sha256)
+    app.sign_record(acting(supervisor), record_id, record.content_sha256)
 
     projected = row(app, record_id)
     assert projected["state"] == "locked"
@@ -62,31 +39,30 @@ def test_a_record_is_drafted_disputed_signed_and_locked(ledger):
     assert projected["supervisee_signed_at"] is not None and projected["supervisor_signed_at"] is not None
     assert app.get_record(record_id).is_locked
     with pytest.raises(DomainError, match="locked"):
-        app.amend_record(record_id, content("rewritten"), based_on_version=1, actor=supervisor)
+        app.amend_record(acting(supervisor), record_id, content("rewritten"), based_on_version=1)
 
 
 def test_only_the_current_supervisor_drafts(ledger):
     app = ledger
     manager, _, worker = staff(app)
     with pytest.raises(DomainError, match="current supervisor"):
-        app.draft_record(supervisee_id=worker, content=content(), actor=manager)
+        app.draft_record(acting(manager), supervisee_id=worker, content=content())
 
 
 def test_transfer_moves_records_to_previous_supervision_and_names_the_old_supervisor(ledger):
     app = ledger
     manager, supervisor, worker = staff(app)
-    new_supervisor = str(app.join_worker(name="Jo New", role="Team manager", category="manager",
-                                         start_date=date(2017, 5, 1), actor="hr"))
-    app.allocate_supervisor(new_supervisor, manager, actor="hr")
-    first = app.draft_record(supervisee_id=worker, content=content(), actor=supervisor)
-    app.transfer_worker(worker, new_supervisor, "team restructure", actor="hr")
+    new_supervisor = str(app.join_worker(acting("hr"), name="Jo New", role="Team manager", category="manager",
+                                         start_date=date(2017, 5, 1)).id)
+    app.allocate_supervisor(acting("hr"), new_supervisor, manager)
+    first = app.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
+    app.transfer_worker(acting("hr"), worker, new_supervisor, "team restructure")
 
     assert app.get_worker(worker).previous_supervisors[0]["supervisor_id"] == supervisor
     assert row(app, first)["file_section"] == "previous"
     with pytest.raises(DomainError, match="current supervisor"):
-        app.draft_record(supervisee_id=worker, content=content(), actor=supervisor)
-    second = app.draft_record(supervisee_id=worker, content=content(session_date="2026-04-01"),
-                              actor=new_supervisor)
+        app.draft_record(acting(supervisor), supervisee_id=worker, content=content())
+    second = app.draft_record(acting(new_supervisor), supervisee_id=worker, content=content(session_date="2026-04-01")).id
     assert row(app, second)["file_section"] == "current"
     with app.storage.engine.connect() as conn:
         periods = conn.execute(select(supervision_periods.c.supervisor_id, supervision_periods.c.ended_by)
@@ -98,10 +74,10 @@ def test_transfer_moves_records_to_previous_supervision_and_names_the_old_superv
 def test_stale_expected_version_is_a_conflict_and_writes_nothing(ledger):
     app = ledger
     _, supervisor, worker = staff(app)
-    record_id = app.draft_record(supervisee_id=worker, content=content(), actor=supervisor)
-    app.share_record(record_id, actor=supervisor, expected_version=1)
+    record_id = app.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
+    app.share_record(acting(supervisor), record_id, expected_version=1)
     with pytest.raises(Conflict) as caught:
-        app.request_amendment(record_id, "x", based_on_version=1, actor=worker, expected_version=1)
+        app.request_amendment(acting(worker), record_id, "x", based_on_version=1, expected_version=1)
     assert caught.value.current_version == 2
     assert app.get_record(record_id).version == 2
 
@@ -111,8 +87,8 @@ def test_two_concurrent_writers_one_wins_the_other_gets_a_conflict(ledger, setti
 
     app = ledger
     _, supervisor, worker = staff(app)
-    record_id = app.draft_record(supervisee_id=worker, content=content(), actor=supervisor)
-    app.share_record(record_id, actor=supervisor)
+    record_id = app.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
+    app.share_record(acting(supervisor), record_id)
     other = SupervisionLedger(Storage.open(settings, master_key=master_key), clock)
     try:
         # Both load version 2, then both try to write version 3.
@@ -155,24 +131,23 @@ def test_unknown_ids_are_not_found(ledger):
     with pytest.raises(NotFound):
         ledger.get_record(uuid.uuid4())
     with pytest.raises(NotFound):
-        ledger.share_record(uuid.uuid4(), actor="x")
+        ledger.share_record(acting("x"), uuid.uuid4())
 
 
 def test_wrong_person_refused_through_the_application(ledger):
     app = ledger
     manager, supervisor, worker = staff(app)
-    record_id = app.draft_record(supervisee_id=worker, content=content(), actor=supervisor)
+    record_id = app.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
     with pytest.raises(NotPermitted):
-        app.share_record(record_id, actor=manager)
+        app.share_record(acting(manager), record_id)
 
 
 def test_projections_rebuild_from_zero_to_the_same_rows(ledger):
     app = ledger
     _, supervisor, worker = staff(app)
     for day in range(1, 4):
-        rid = app.draft_record(supervisee_id=worker, content=content(session_date=f"2026-03-0{day}"),
-                               actor=supervisor)
-        app.share_record(rid, actor=supervisor)
+        rid = app.draft_record(acting(supervisor), supervisee_id=worker, content=content(session_date=f"2026-03-0{day}")).id
+        app.share_record(acting(supervisor), rid)
 
     def snapshot():
         with app.storage.engine.connect() as conn:
@@ -189,8 +164,8 @@ def test_projections_rebuild_from_zero_to_the_same_rows(ledger):
 def test_no_plaintext_of_a_record_or_a_name_is_stored(ledger, settings):
     app = ledger
     _, supervisor, worker = staff(app)
-    record_id = app.draft_record(supervisee_id=worker, content=content(), actor=supervisor)
-    app.share_record(record_id, actor=supervisor)
+    record_id = app.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
+    app.share_record(acting(supervisor), record_id)
     assert app.get_record(record_id).content["discussion"] == SECRET  # readable through the application
     stored = _everything_stored(app, settings)
     for needle in (b"Zarquon", b"bereavement", b"Sam Worker", b"Alex Supervisor", b"Book visit", b"Drafted",

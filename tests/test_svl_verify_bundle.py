@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from infrastructure import merkle, svl_verify
 from infrastructure.note_signing import format_verifier_key, sign_checkpoint
 from infrastructure.svl_verify import BUNDLE_FORMAT, verify_bundle
-from tests.test_ledger_audit import WHEN, make_events, make_leaves
+from tests.support.ledger_events import WHEN, make_events, make_leaves
 
 ORIGIN = "org.example/ledger"
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))

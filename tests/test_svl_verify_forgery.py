@@ -35,6 +35,7 @@ from infrastructure.svl_verify import (
 )
 from tests.conftest import SteppingClock
 from tests.test_retention import leaver_with_a_signed_record, record_of
+from tests.support.acting import acting
 
 
 class Genuine:
@@ -52,9 +53,9 @@ class Genuine:
             _, leaver, stayer = leaver_with_a_signed_record(app)
             _, second, _ = leaver_with_a_signed_record(app, leaving=date(2019, 7, 31))
             leaver_record, stayer_record = record_of(app, leaver), record_of(app, stayer)
-            app.archive_leaver(leaver, actor="hr")
-            app.archive_leaver(second, actor="hr")
-            app.run_retention(as_of=date(2026, 3, 1), actor="dpo", purge_ciphertext=True)
+            app.archive_leaver(acting("hr"), leaver)
+            app.archive_leaver(acting("hr"), second)
+            app.run_retention(acting("dpo"), as_of=date(2026, 3, 1), purge_ciphertext=True)
             app.integrity.checkpoint()
             self.key = app.integrity.verifier_key()
             self.live = app.integrity.export_bundle(UUID(stayer_record))  # a surviving record's bundle

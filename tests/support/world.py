@@ -1,4 +1,4 @@
-"""A small organisation behind the real HTTP API, shared by the HTTP and access tests (no tests here).
+"""A small organisation behind the real HTTP API, shared by the HTTP and access tests.
 
 Morgan (manager) line-manages two supervisors, Alex and Jo. Alex supervises Sam; Tina was Alex's supervisee
 until she was transferred to Jo; Jo supervises Xavier. Each of Sam, Tina and Xavier has one shared record.
@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from api.application import SupervisionLedger
 from api.http import create_app
 from infrastructure.settings import Settings
+from tests.support.acting import acting
 
 STAFF = {  # key: (name, category, supervisor key)
     "M": ("Morgan Manager", "manager", None),
@@ -67,8 +68,8 @@ class World:
     def auth(self, username: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[username]}"}
 
-    def get(self, username: str, path: str, **kwargs: Any) -> Any:
-        return self.client.get("/api/v1" + path, headers=self.auth(username), **kwargs)
+    def get(self, username: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        return self.client.get("/api/v1" + path, headers={**self.auth(username), **(headers or {})}, **kwargs)
 
     def post(self, username: str, path: str, body: dict | None = None) -> Any:
         return self.client.post("/api/v1" + path, headers=self.auth(username), json=body or {})
@@ -79,7 +80,7 @@ class World:
     def log(self, **filters: Any) -> list[dict]:
         from api.access_service import AccessLogFilter
 
-        return self.app.access_log_entries(AccessLogFilter(**filters))
+        return self.app.access_log_entries(self.principal("dana"), AccessLogFilter(**filters))
 
 
 def build_world(settings: Settings, master_key: bytes, clock: Any, **app_options: Any) -> World:
@@ -87,28 +88,28 @@ def build_world(settings: Settings, master_key: bytes, clock: Any, **app_options
     app: SupervisionLedger = api.state.ledger
     world = World(TestClient(api), app, clock)
     for key, (name, category, _) in STAFF.items():
-        world.workers[key] = str(app.join_worker(name=name, role="Social work", category=category,
-                                                 start_date=date(2020, 1, 1), actor="hr"))
+        world.workers[key] = str(app.join_worker(acting("hr"), name=name, role="Social work", category=category,
+                                                 start_date=date(2020, 1, 1)).id)
     for key, (_, _, boss) in STAFF.items():
         if boss:
-            app.allocate_supervisor(world.workers[key], world.workers[boss], actor="hr")
+            app.allocate_supervisor(acting("hr"), world.workers[key], world.workers[boss])
     for username, (role, worker) in USERS.items():
         world.users[username] = app.users.add_user(username, role, worker_id=world.workers.get(worker or ""),
                                                    created_by="test")
         world.tokens[username] = app.users.issue_token(username, days=365).token
     for key, supervisor in (("W", "S1"), ("T", "S1"), ("X", "S2")):
-        rid = app.draft_record(supervisee_id=world.workers[key], content=content(), actor=world.workers[supervisor])
-        app.share_record(rid, actor=world.workers[supervisor])
+        rid = app.draft_record(acting(world.workers[supervisor]), supervisee_id=world.workers[key], content=content()).id
+        app.share_record(acting(world.workers[supervisor]), rid)
         world.records[key] = str(rid)
-    app.transfer_worker(world.workers["T"], world.workers["S2"], "team restructure", actor="hr")
+    app.transfer_worker(acting("hr"), world.workers["T"], world.workers["S2"], "team restructure")
     hana = world.principal("hana")
     expiry = clock.now + timedelta(days=60)
     world.grants["ines"] = str(app.grant_access(
         grantor=hana, grantee="ines", purpose="Ofsted inspection of the team", category="inspection",
-        scope_kind="team", scope_id=world.workers["S1"], expires_at=expiry))
+        scope_kind="team", scope_id=world.workers["S1"], expires_at=expiry).id)
     world.grants["ivo"] = str(app.grant_access(
         grantor=hana, grantee="ivo", purpose="Grievance investigation GRV-17", category="investigation",
-        scope_kind="worker_file", scope_id=world.workers["X"], expires_at=expiry))
+        scope_kind="worker_file", scope_id=world.workers["X"], expires_at=expiry).id)
     return world
 
 

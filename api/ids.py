@@ -1,0 +1,14 @@
+"""Ids as callers type them: a malformed one is an unknown one (404), never a server error."""
+
+from uuid import UUID
+
+from api.errors import NotFound
+
+
+def as_uuid(value: UUID | str, noun: str) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise NotFound(f"no {noun} {value!r}: not a valid id") from None

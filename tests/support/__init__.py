@@ -1,0 +1,1 @@
+"""What the tests share: fixtures' building blocks and helpers, kept out of the test_* files."""
