@@ -2,7 +2,7 @@
 
 import typer
 
-from api import cli_access, cli_ledger, cli_records, cli_retention, cli_scheduling, cli_setup
+from api import cli_access, cli_ledger, cli_records, cli_retention, cli_scheduling, cli_setup, cli_witness
 
 app = typer.Typer(
     name="svl",
@@ -12,7 +12,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (cli_setup, cli_records, cli_ledger, cli_access, cli_retention, cli_scheduling):
+for module in (cli_setup, cli_records, cli_ledger, cli_access, cli_retention, cli_scheduling, cli_witness):
     module.register(app)
 
 

@@ -10,10 +10,12 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from api.application import SupervisionLedger, open_ledger
 from domain.errors import DomainError
 from infrastructure.keys import KeyError_
+from infrastructure.ledger import LedgerError
 from infrastructure.settings import Settings
 
 console = Console()
@@ -21,14 +23,17 @@ errors = Console(stderr=True)
 
 
 @contextmanager
-def opened_ledger(settings: Settings | None = None) -> Iterator[SupervisionLedger]:
+def opened_ledger(settings: Settings | None = None, automatic_checkpoints: bool = True) -> Iterator[SupervisionLedger]:
     try:
-        app = open_ledger(settings or Settings.from_env())
+        app = open_ledger(settings or Settings.from_env(), automatic_checkpoints=automatic_checkpoints)
     except KeyError_ as exc:
         fail(str(exc))
+    if app.integrity.writes_refused:
+        errors.print(f"[bold red]READ-ONLY:[/] {escape(app.integrity.writes_refused)}. What follows may show files "
+                     "that were destroyed since as still present.", highlight=False)
     try:
         yield app
-    except DomainError as exc:
+    except (DomainError, LedgerError) as exc:
         fail(str(exc))
     finally:
         app.close()

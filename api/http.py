@@ -29,6 +29,7 @@ from api.http_support import API_PREFIX, PRINCIPAL_KEY, PUBLIC_KEY, ROLES_KEY
 from domain.authorisation import ALL_ROLES
 from domain.errors import DomainError, InvalidContent, NotPermitted, OutOfOrder, StaleVersion
 from infrastructure.keys import KeyDestroyed
+from infrastructure.ledger import LedgerBehind
 from infrastructure.policy_packs import PolicyPackError
 from infrastructure.sealed_mapper import EventDestroyed
 from infrastructure.settings import Settings
@@ -75,9 +76,11 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
     @api.get(f"{API_PREFIX}/health", tags=["health"], response_model=HealthOut, openapi_extra={PUBLIC_KEY: True})
     def health() -> HealthOut:
         """Open to all: no data, just whether the service and its database answer."""
-        return HealthOut(status="ok", database="sqlite" if settings.is_sqlite else "postgresql",
+        refused = ledger.integrity.writes_refused
+        return HealthOut(status="ok" if refused is None else "read-only",
+                         database="sqlite" if settings.is_sqlite else "postgresql",
                          events=ledger.recorder.max_notification_id() or 0,
-                         projected_to=ledger.read_models.position())
+                         projected_to=ledger.read_models.position(), writes_refused=refused)
 
     _add_error_handlers(api)
     _document_bearer_auth(api)
@@ -216,6 +219,7 @@ def _add_error_handlers(api: FastAPI) -> None:
         (AccessDenied, lambda _, e: _error(403, str(e), refusal=e.decision.refusal.value if e.decision.refusal
                                             else None)),
         (AccessLogUnavailable, lambda _, e: _error(503, str(e))),
+        (LedgerBehind, lambda _, e: _error(503, str(e))),
         (Destroyed, lambda _, e: _error(410, str(e))),
         (NotFound, lambda _, e: _error(404, str(e))),
         (Conflict, _conflict),

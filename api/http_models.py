@@ -310,7 +310,8 @@ class MeOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: str
+    status: str  # "ok", or "read-only" when the database is behind a published checkpoint
     database: str
     events: int
     projected_to: int
+    writes_refused: str | None = None  # why, when status is "read-only"
