@@ -10,7 +10,7 @@ answer within `SVL_WITNESS_TIMEOUT` seconds is skipped: the checkpoint is stored
 its cosignature, and the next checkpoint asks again.
 """
 
-import logging
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -27,7 +27,6 @@ from infrastructure.svl_verify import (
 )
 from infrastructure.witness import SIZE_CONTENT_TYPE, format_request
 
-log = logging.getLogger(__name__)
 # (old size, new size) -> the consistency proof between them, from the ledger.
 ProofSource = Callable[[int, int], list[bytes]]
 _MAX_ANSWER_BYTES = 64 * 1024
@@ -85,11 +84,18 @@ def parse_witness_list(text: str) -> list[WitnessEndpoint]:
 
 
 class Cosigners:
-    """Sends add-checkpoint to every configured witness at once, and keeps the lines that verify."""
+    """Sends add-checkpoint to every configured witness at once, and keeps the lines that verify.
 
-    def __init__(self, endpoints: Sequence[WitnessEndpoint], timeout: float) -> None:
+    A witness that did not answer is not asked again for `retry_after` seconds: a retention run signing
+    hundreds of checkpoints must not wait a timeout for each while one witness is down."""
+
+    def __init__(self, endpoints: Sequence[WitnessEndpoint], timeout: float, retry_after: float = 60.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.endpoints = list(endpoints)
         self.timeout = timeout
+        self.retry_after = retry_after
+        self._monotonic = monotonic
+        self._down_until: dict[str, float] = {}
 
     def request(self, note: str, proof: ProofSource, previous: str | None = None,
                 only: Sequence[WitnessEndpoint] | None = None) -> list[WitnessResult]:
@@ -101,6 +107,18 @@ class Cosigners:
             return list(pool.map(lambda e: self._ask(e, note, proof, previous), wanted))
 
     def _ask(self, endpoint: WitnessEndpoint, note: str, proof: ProofSource, previous: str | None) -> WitnessResult:
+        if self._monotonic() < self._down_until.get(endpoint.name, 0.0):
+            return WitnessResult(endpoint.name, None, f"not asked: it did not answer less than {self.retry_after:.0f} s "
+                                 "ago")
+        result = self._exchange(endpoint, note, proof, previous)
+        if result.message.startswith("unreachable"):
+            self._down_until[endpoint.name] = self._monotonic() + self.retry_after
+        else:
+            self._down_until.pop(endpoint.name, None)
+        return result
+
+    def _exchange(self, endpoint: WitnessEndpoint, note: str, proof: ProofSource,
+                  previous: str | None) -> WitnessResult:
         cp = parse_checkpoint(note)
         old = 0
         if previous is not None and endpoint.holds_cosignature(previous):

@@ -220,6 +220,9 @@ def test_an_unreachable_witness_delays_nothing_but_its_own_line(log_settings, wi
         outcome = app.integrity.checkpoint()
         assert outcome.created and not outcome.witnesses[0].cosigned and "unreachable" in outcome.witnesses[0].message
         assert parse_checkpoint((settings.checkpoint_dir / LATEST_FILE).read_text()).tree_size == 5
+        app.join_worker(name="Next", role="r", category="experienced", start_date=date(2024, 1, 1), actor="hr")
+        again = app.integrity.checkpoint()  # within a minute: not asked again, so no timeout is waited
+        assert again.created and "not asked" in again.witnesses[0].message
     finally:
         closing(app)
     assert any("did not cosign checkpoint 5" in r.message for r in caplog.records)
