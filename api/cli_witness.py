@@ -5,6 +5,7 @@ state (the latest checkpoint it cosigned for each log, and the log-signed checkp
 its own SQLite file.
 """
 
+import sys
 from pathlib import Path
 
 import typer
@@ -42,13 +43,13 @@ def init(key: Path = KEY, name: str = typer.Option(..., "--name", help="the witn
     except ValueError as exc:
         fail(str(exc))
     errors.print(f"[bold yellow]created[/] the witness key {escape(str(key))} (mode 0600): keep it secret.")
-    console.print(created.vkey, markup=False, highlight=False)
+    sys.stdout.write(created.vkey + "\n")  # verbatim: a wrapped key would not parse
 
 
 @witness_cli.command("key")
 def key_(key: Path = KEY) -> None:
     """Print the witness's verifier key (public)."""
-    console.print(_key(key).vkey, markup=False, highlight=False)
+    sys.stdout.write(_key(key).vkey + "\n")
 
 
 @witness_cli.command("serve")
@@ -66,7 +67,8 @@ def serve(state: Path = STATE, key: Path = KEY,
     witness = _witness(state, key, log_key)
     console.print(f"witness {witness.key.name} for {', '.join(sorted(witness.logs))} on http://{host}:{port}",
                   markup=False, highlight=False)
-    console.print(f"verifier key: {witness.key.vkey}", markup=False, highlight=False)
+    sys.stdout.write(f"verifier key: {witness.key.vkey}\n")
+    sys.stdout.flush()
     try:
         uvicorn.run(create_witness_app(witness), host=host, port=port, log_level="info")
     finally:
@@ -90,7 +92,8 @@ def show(state: Path = STATE, as_json: bool = typer.Option(False, "--json", help
                                  "received_at": at} for o, n, old, why, note, at in refused]})
         return
     for c in logs:
-        console.print(f"{c.origin}: cosigned {c.tree_size:,} events, root {c.root_hash.hex()}", markup=False)
+        console.print(f"{c.origin}: cosigned {c.tree_size:,} events, root {c.root_hash.hex()}", markup=False,
+                      highlight=False, soft_wrap=True)
     for origin, size, old, why, _, _ in refused:
         errors.print(f"REFUSED {origin} size {size} (old {old}): {why}", markup=False, highlight=False)
     if not logs and not refused:
