@@ -101,7 +101,8 @@ class Storage:
 class SupervisionLedger(AccessService, RetentionService, SchedulingService, Application):
     name = "SupervisionLedger"
 
-    def __init__(self, storage: Storage, clock: Clock = utc_now, background_projections: bool = False) -> None:
+    def __init__(self, storage: Storage, clock: Clock = utc_now, background_projections: bool = False,
+                 automatic_checkpoints: bool = True) -> None:
         self.storage = storage
         self.clock = clock
         self.background_projections = background_projections
@@ -118,11 +119,19 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         # The integrity ledger's checkpoints, proofs and verification; signs a checkpoint when one is due.
         self.integrity = IntegrityLedger.for_app(self)
         self.integrity.purge_sources.append(self.lawful_purges)
-        self.after_save.append(AutomaticCheckpoints(self.integrity, storage.settings.checkpoint_every_events,
-                                                    storage.settings.checkpoint_every_seconds))
+        # A database behind a published checkpoint (an old backup) is served read-only; otherwise what an
+        # earlier process left unsigned is signed now, and a server signs every few seconds after that.
+        self.integrity.check_published()
+        settings = storage.settings
+        self.auto_checkpoints = AutomaticCheckpoints(self.integrity, settings.checkpoint_every_events,
+                                                     settings.checkpoint_every_seconds, inline_timer=False)
+        self.auto_checkpoints.enabled &= automatic_checkpoints
+        self.after_save.append(self.auto_checkpoints)
+        self.auto_checkpoints.start()
         storage.keyring.on_keys_destroyed.append(self._forget_decrypted_aggregates)
         if background_projections:
             self.read_models.start_background()
+            self.auto_checkpoints.start_background()
 
     # -- wiring ------------------------------------------------------------------------------------
 
@@ -144,7 +153,12 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
 
     def close(self) -> None:
         self.read_models.stop()
+        self.auto_checkpoints.close()  # signs what is pending: a clean shutdown leaves no unsigned tail
         super().close()
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        self.integrity.require_writable()  # a database behind a published checkpoint must not fork the log
+        return super().save(*objs, **kwargs)
 
     def _decode_or_none(self, notification: Any) -> Any | None:
         try:
@@ -481,8 +495,10 @@ def _via(user: Principal, via: Via | None) -> tuple[str, str, str]:
     return via.channel, via.client, via.stated_purpose
 
 
-def open_ledger(settings: Settings | None = None, clock: Clock = utc_now) -> SupervisionLedger:
-    return SupervisionLedger(Storage.open(settings or Settings.from_env()), clock)
+def open_ledger(settings: Settings | None = None, clock: Clock = utc_now,
+                automatic_checkpoints: bool = True) -> SupervisionLedger:
+    return SupervisionLedger(Storage.open(settings or Settings.from_env()), clock,
+                             automatic_checkpoints=automatic_checkpoints)
 
 
 __all__ = ["Conflict", "Destroyed", "NotFound", "Storage", "SupervisionLedger", "open_ledger", "ORGANISATION_KEY_ID"]

@@ -57,6 +57,10 @@ COMMANDS: dict[str, dict[str, str]] = {
     "api.cli_rebuild": {
         "rebuild": "Rebuild read models from zero from the event log, clearing a stuck one; or --check.",
     },
+    # A witness holds nothing of the organisation but its verifier key: no users, so no --as.
+    "api.cli_witness": {
+        "witness": "Run a witness that cosigns another organisation's checkpoints (C2SP tlog-witness).",
+    },
 }
 _MODULE_OF = {name: module for module, names in COMMANDS.items() for name in names}
 _HELP = {name: text for names in COMMANDS.values() for name, text in names.items()}

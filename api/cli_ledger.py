@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from api.access_service import AccessDenied, AccessLogUnavailable
 from api.cli_records import resolve_record_id
 from api.cli_support import ACTING, acting_user, cli_via, console, errors, fail, opened_ledger, print_json
-from infrastructure.checkpoints import SigningKeyMissing
+from infrastructure.checkpoints import SigningKeyMissing, write_atomically
 from infrastructure.ledger import IntegrityLedger, LedgerError
 from infrastructure.ledger_verify import AuditReport
 from infrastructure.svl_verify import VerificationError
@@ -49,12 +49,16 @@ def verify(checkpoints: Path = typer.Option(None, "--checkpoints", help="a direc
            as_json: bool = typer.Option(False, "--json", help="machine-readable report")) -> None:
     """Recompute every leaf and the whole tree from the events as stored, check every checkpoint's
     signature and root, and compare with published checkpoints. Exit 0 if intact, 1 if not."""
-    with opened_ledger() as app, ledger_errors():
+    with opened_ledger(automatic_checkpoints=False) as app, ledger_errors():  # verifying signs nothing
         report = _run_verify(app.integrity, checkpoints, key, show_progress=not as_json)
+        newest = app.integrity.published_size(checkpoints) if checkpoints else None
+    unsigned = _unsigned_tail(report, newest, checkpoints)
     if as_json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "newest_published_checkpoint": newest, "events_after_newest_checkpoint":
+                    unsigned[0]})
     else:
         _print_report(report, checkpoints)
+        console.print(unsigned[1], markup=False, highlight=False)
     if not report.intact:
         raise typer.Exit(1)
 
@@ -100,6 +104,19 @@ def _print_report(report: AuditReport, published: Path | None) -> None:
                       "back): not a divergence")
 
 
+def _unsigned_tail(report: AuditReport, published: int | None, directory: Path | None) -> tuple[int, str]:
+    """How many ledger leaves no checkpoint covers yet: nobody outside could notice them removed."""
+    if directory is not None:
+        newest = published or 0
+        where = f"the newest checkpoint published in {directory}" + (f" (size {published:,})" if published else
+                                                                     " (none there)")
+    else:
+        newest = report.latest_checkpoint or 0
+        where = "the newest stored checkpoint (pass --checkpoints DIR to compare with a published one)"
+    after = max(0, report.leaves - newest)
+    return after, f"  {after:,} event(s) lie after {where}"
+
+
 def _purges_by_rule(purged: list) -> dict[tuple[str, str, bool], list[int]]:
     """One line per destruction (rule and day), not one per event."""
     grouped: dict[tuple[str, str, bool], list[int]] = {}
@@ -124,19 +141,23 @@ def checkpoint(publish: Path = typer.Option(None, "--publish", help="also publis
                as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Sign a checkpoint of the ledger now (after proving it consistent with the previous one), and
     publish it as a file that can be handed to a third party."""
-    with opened_ledger() as app, ledger_errors():
+    with opened_ledger(automatic_checkpoints=False) as app, ledger_errors():  # it signs itself, below
         outcome = app.integrity.checkpoint() if publish is None else app.integrity.checkpoint(publish_to=publish)
         vkey = app.integrity.verifier_key()
     cp = outcome.checkpoint
     if as_json:
         print_json({"tree_size": cp.tree_size, "created": outcome.created, "note": outcome.note,
-                    "published": str(outcome.published) if outcome.published else None, "verifier_key": vkey})
+                    "published": str(outcome.published) if outcome.published else None, "verifier_key": vkey,
+                    "witnesses": [{"witness": w.witness, "cosigned": w.cosigned, "message": w.message}
+                                  for w in outcome.witnesses]})
         return
     what = "signed" if outcome.created else "unchanged since the last checkpoint"
     console.print(f"[green]checkpoint {what}:[/] {cp.tree_size:,} events")
     sys.stdout.write(outcome.note)  # verbatim: a wrapped signature line would no longer verify
     sys.stdout.write(f"verifier key: {vkey}\n")
     sys.stdout.flush()
+    for w in outcome.witnesses:
+        (console if w.cosigned else errors).print(f"witness {w.witness}: {w.message}", markup=False, highlight=False)
     if outcome.published:
         console.print(f"published: {outcome.published}")
     else:
@@ -164,7 +185,9 @@ def export_bundle(record_id: str = typer.Argument(..., help="record id or a uniq
             except AccessLogUnavailable as exc:
                 fail(str(exc), code=4)
         bundle = app.integrity.export_bundle(rid, with_content=with_content, consistency_from=consistency_from)
-    output.write_text(json.dumps(bundle, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # Whole or not at all; a bundle carrying a data key is readable by its owner only.
+    write_atomically(output, json.dumps(bundle, indent=2, ensure_ascii=False) + "\n",
+                     mode=0o600 if with_content else 0o644)
     console.print(f"[green]bundle written:[/] {output} — {len(bundle['events'])} event(s) of record {rid}, "
                   f"proved in the checkpoint of size {bundle['checkpoint'].splitlines()[1]}")
     if with_content:
@@ -177,7 +200,7 @@ def export_bundle(record_id: str = typer.Argument(..., help="record id or a uniq
 def proof(notification_id: int = typer.Argument(..., help="the event's notification id"),
           tree_size: int = typer.Option(None, "--tree-size", help="a checkpoint's size; default: the latest")) -> None:
     """Inclusion proof of one event in a signed checkpoint (JSON)."""
-    with opened_ledger() as app, ledger_errors():
+    with opened_ledger(automatic_checkpoints=False) as app, ledger_errors():  # reads only
         print_json(app.integrity.inclusion(notification_id, tree_size))
 
 
@@ -185,12 +208,12 @@ def proof(notification_id: int = typer.Argument(..., help="the event's notificat
 def consistency(from_size: int = typer.Argument(..., help="the size of the tree you hold"),
                 to_size: int = typer.Argument(None, help="a checkpoint's size; default: the latest")) -> None:
     """Consistency proof between two tree sizes (JSON)."""
-    with opened_ledger() as app, ledger_errors():
+    with opened_ledger(automatic_checkpoints=False) as app, ledger_errors():  # reads only
         print_json(app.integrity.consistency(from_size, to_size))
 
 
 @ledger_cli.command("key")
 def key() -> None:
     """Print the organisation's verifier key (public): publish it beside the checkpoints."""
-    with opened_ledger() as app, ledger_errors():
+    with opened_ledger(automatic_checkpoints=False) as app, ledger_errors():  # reads only
         sys.stdout.write(app.integrity.verifier_key() + "\n")

@@ -12,11 +12,13 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from api.access_service import Via
 from api.application import SupervisionLedger, open_ledger
 from domain.errors import DomainError
 from infrastructure.keys import KeyError_
+from infrastructure.ledger import LedgerError
 from infrastructure.settings import Settings
 from infrastructure.users import Principal, UserError
 from projections.runner import ReadModelStuck
@@ -46,14 +48,17 @@ def cli_via(purpose: str | None = None) -> Via:
 
 
 @contextmanager
-def opened_ledger(settings: Settings | None = None) -> Iterator[SupervisionLedger]:
+def opened_ledger(settings: Settings | None = None, automatic_checkpoints: bool = True) -> Iterator[SupervisionLedger]:
     try:
-        app = open_ledger(settings or Settings.from_env())
+        app = open_ledger(settings or Settings.from_env(), automatic_checkpoints=automatic_checkpoints)
     except KeyError_ as exc:
         fail(str(exc))
+    if app.integrity.writes_refused:
+        errors.print(f"[bold red]READ-ONLY:[/] {escape(app.integrity.writes_refused)}. What follows may show files "
+                     "that were destroyed since as still present.", highlight=False)
     try:
         yield app
-    except (DomainError, ReadModelStuck) as exc:
+    except (DomainError, LedgerError, ReadModelStuck) as exc:
         fail(str(exc))
     finally:
         app.close()

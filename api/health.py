@@ -1,5 +1,6 @@
 """What `/health` reports: whether the service and its database answer, how far each read model is (and which
-is stuck), and which schema version the database is at. Every query here is a read, so a held write lock never
+is stuck), which schema version the database is at, and whether writes are refused (the database is behind a
+published checkpoint). Every query here is a read, so a held write lock never
 delays it."""
 
 from api.application import SupervisionLedger
@@ -11,9 +12,11 @@ def health_report(ledger: SupervisionLedger) -> HealthOut:
     settings = ledger.storage.settings
     with reader(ledger.storage.engine).connect() as conn:
         states = ledger.read_models.states(conn)
-    return HealthOut(status="degraded" if any(s.stuck for s in states) else "ok",
+    refused = ledger.integrity.writes_refused
+    status = "read-only" if refused is not None else "degraded" if any(s.stuck for s in states) else "ok"
+    return HealthOut(status=status,
                      database="sqlite" if settings.is_sqlite else "postgresql",
                      events=ledger.recorder.max_notification_id() or 0,
                      projected_to=min(s.position for s in states),
                      read_models=[ReadModelOut(**s.as_dict()) for s in states],
-                     schema_version=schema_version(ledger.storage.engine))
+                     schema_version=schema_version(ledger.storage.engine), writes_refused=refused)

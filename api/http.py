@@ -33,6 +33,7 @@ from domain.authorisation import ALL_ROLES
 from domain.errors import DomainError, InvalidContent, NotPermitted, OutOfOrder, StaleVersion
 from infrastructure.database import database_unavailable
 from infrastructure.keys import KeyDestroyed
+from infrastructure.ledger import LedgerBehind
 from infrastructure.policy_packs import PolicyPackError
 from infrastructure.sealed_mapper import EventDestroyed
 from infrastructure.settings import Settings
@@ -234,6 +235,7 @@ def add_error_handlers(api: FastAPI) -> None:
                                             else None)),
         (AccessLogUnavailable, lambda _, e: _error(503, str(e))),
         (ReadModelStuck, lambda _, e: _error(503, str(e), read_model=e.state.name)),
+        (LedgerBehind, lambda _, e: _error(503, str(e))),
         (Destroyed, lambda _, e: _error(410, str(e))),
         (NotFound, lambda _, e: _error(404, str(e))),
         (Conflict, _conflict),

@@ -330,9 +330,11 @@ class ReadModelOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: str  # "ok", or "degraded" while a read model is stuck
+    status: str  # "ok"; "degraded" while a read model is stuck; "read-only" when the database is behind a
+    # published checkpoint
     database: str
     events: int
     projected_to: int
     read_models: list[ReadModelOut] = []
     schema_version: str | None = None  # the database's migration revision (`svl db version`)
+    writes_refused: str | None = None  # why, when status is "read-only"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from infrastructure.database import reader, writer
@@ -133,6 +133,26 @@ class CheckpointTable:
                                 .where(ledger_checkpoints.c.tree_size == tree_size)).scalar()
         return None if note is None else StoredCheckpoint(tree_size, note)
 
+    def latest_size(self) -> int | None:
+        with reader(self._engine).connect() as conn:
+            return conn.execute(select(ledger_checkpoints.c.tree_size)
+                                .order_by(ledger_checkpoints.c.tree_size.desc()).limit(1)).scalar()
+
+    def add_signatures(self, tree_size: int, note: str) -> bool:
+        """Replaces a stored checkpoint's note by the same text with more signature lines (witness
+        cosignatures); False if the stored note says something else, or already has them all."""
+        stored = self.get(tree_size)
+        if stored is None:
+            return False
+        held, offered = parse_checkpoint(stored.note), parse_checkpoint(note)
+        if held.body != offered.body or set(offered.signatures) <= set(held.signatures):
+            return False
+        with writer(self._engine).begin() as conn:
+            done = conn.execute(update(ledger_checkpoints).where(
+                ledger_checkpoints.c.tree_size == tree_size, ledger_checkpoints.c.note == stored.note)
+                .values(note=note))
+        return done.rowcount == 1
+
     def add(self, note: str) -> bool:
         """Stores a signed checkpoint; False if one of that size is already there (made concurrently)."""
         cp = parse_checkpoint(note)
@@ -147,16 +167,36 @@ class CheckpointTable:
 
 # --- publishing ---
 
-def _write_atomically(path: Path, content: str) -> None:
+def write_atomically(path: Path, content: str, mode: int = 0o644) -> None:
+    """Replaces the file whole or not at all: a full disk or a crash leaves the old file (or none), never
+    a truncated one. Written to a temporary file in the same directory, flushed to disk, then renamed over
+    the target, and the rename itself made durable."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(content)
-        os.chmod(tmp, 0o644)  # published: meant to be read by anyone
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)  # published files are meant to be read by anyone
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _sync_directory(path.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # not every platform opens directories
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def publish(directory: Path, note: str, vkey: str) -> Path:
@@ -166,15 +206,27 @@ def publish(directory: Path, note: str, vkey: str) -> Path:
     if key_file.exists() and key_file.read_text().strip() != vkey:
         raise VerificationError(f"{key_file} holds a different verifier key: is this another log's directory?")
     if not key_file.exists():
-        _write_atomically(key_file, vkey + "\n")
-    size = parse_checkpoint(note).tree_size
-    path = directory / f"{size}{SUFFIX}"
-    if not path.exists():
-        _write_atomically(path, note)
+        write_atomically(key_file, vkey + "\n")
+    cp = parse_checkpoint(note)
+    path = directory / f"{cp.tree_size}{SUFFIX}"
+    if _replaceable(path, cp):
+        write_atomically(path, note)
     latest = directory / LATEST_FILE
-    if not latest.exists() or _size_of(latest) <= size:
-        _write_atomically(latest, note)
+    if not latest.exists() or _size_of(latest) < cp.tree_size or _replaceable(latest, cp):
+        write_atomically(latest, note)
     return path
+
+
+def _replaceable(path: Path, cp: Checkpoint) -> bool:
+    """A checkpoint file is written once; rewritten only to carry more signatures on the very same text
+    (witness cosignatures that came later), never to change what it says."""
+    if not path.exists():
+        return True
+    try:
+        held = parse_checkpoint(path.read_text(encoding="utf-8"))
+    except (VerificationError, OSError, UnicodeDecodeError):
+        return False
+    return held.body == cp.body and set(held.signatures) < set(cp.signatures)
 
 
 def _size_of(path: Path) -> int:

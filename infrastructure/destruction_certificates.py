@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, Date, LargeBinary, String, Table
 
-from infrastructure.checkpoints import SigningKey
+from infrastructure.checkpoints import SigningKey, write_atomically
 from infrastructure.database import metadata
 from infrastructure.note_signing import certificate_statement, sign_note
 from infrastructure.svl_verify import CERTIFICATE_FORMAT, parse_checkpoint
@@ -61,9 +61,8 @@ def write_certificate(*, directory: Path, key: SigningKey, origin: str, destruct
         "verifier_key": key.vkey,
     }
     text = json.dumps(certificate, indent=2) + "\n"
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"destruction-{destruction.worker_id}.json"
-    path.write_text(text, encoding="utf-8")
+    write_atomically(path, text)  # a full disk leaves no certificate, or the old one: never a truncated one
     return path, hashlib.sha256(text.encode()).hexdigest()
 
 

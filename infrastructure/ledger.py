@@ -1,8 +1,9 @@
 """The integrity ledger as the application uses it: checkpoints, proofs, verification, bundles.
 
 `IntegrityLedger` wires the SQL adapters (`ledger_store`, `checkpoints`) to the pure parts
-(`merkle`, `ledger_verify`, `svl_verify`). `AutomaticCheckpoints` is the after-save hook that signs
-a checkpoint every N events or T seconds.
+(`merkle`, `ledger_verify`, `svl_verify`). `AutomaticCheckpoints` keeps the unsigned tail short: it
+signs when N events are pending, every T seconds in a server, and at start-up and clean shutdown,
+counting what is pending from the database, so a restart neither forgets nor resets it.
 """
 
 import base64
@@ -10,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from uuid import UUID
 
 from sqlalchemy import Engine, select, text
 
+from infrastructure import merkle
 from infrastructure.checkpoints import (
     LATEST_FILE,
     CheckpointTable,
@@ -31,14 +33,18 @@ from infrastructure.checkpoints import (
 )
 from infrastructure.database import reader
 from infrastructure.keys import KeyDestroyed, KeyRing
+from infrastructure.ledger_append import LedgerDamaged
 from infrastructure.ledger_store import EventsTable, SqlLedgerStore, canonical_originator_id, snapshot
 from infrastructure.ledger_verify import AuditReport, CheckpointSource, Purge, Purges, audit
 from infrastructure.sealed_mapper import associated_data, key_id_of
 from infrastructure.settings import Settings
 from infrastructure.note_signing import sign_checkpoint
+from infrastructure.witness_client import Cosigners, WitnessConfigError, WitnessResult, merge_signatures, \
+    parse_witness_list
 from infrastructure.svl_verify import (
     BUNDLE_FORMAT,
     Checkpoint,
+    parse_checkpoint,
     VerificationError,
     encode_leaf_from_digest,
     event_leaf_hash,
@@ -76,16 +82,22 @@ class LedgerTampered(LedgerError):
     """The ledger contradicts a signed checkpoint or its own events: nothing is signed or exported."""
 
 
+class LedgerBehind(LedgerError):
+    """The database is behind (or forked from) a checkpoint already published: restored from an older
+    backup, or its newest events removed. A write would fork the signed log, so writes are refused."""
+
+
 def b64(raw: bytes) -> str:
     return base64.b64encode(bytes(raw)).decode("ascii")
 
 
 @dataclass(frozen=True)
 class CheckpointOutcome:
-    note: str
+    note: str  # as published: the organisation's signature and any witness cosignatures
     checkpoint: Checkpoint
     created: bool
     published: Path | None
+    witnesses: tuple[WitnessResult, ...] = ()
 
 
 class IntegrityLedger:
@@ -101,6 +113,9 @@ class IntegrityLedger:
         # The retention issue registers here what it lawfully purged, so `verify` reports it as such.
         self.purge_sources: list[Callable[[], Iterable[Purge]]] = []
         self._signing_key: SigningKey | None = None
+        # Why this process refuses to write (the database is behind a published checkpoint), or None.
+        self.writes_refused: str | None = None
+        self._cosigners: Cosigners | None = None
 
     @classmethod
     def for_app(cls, app: Any) -> "IntegrityLedger":
@@ -129,10 +144,61 @@ class IntegrityLedger:
         except SigningKeyMissing:
             return None
 
+    # -- a database behind what was published --------------------------------------------------------
+
+    def check_published(self) -> str | None:
+        """Compares the database with the newest checkpoint in SVL_CHECKPOINT_DIR. If the ledger is smaller,
+        or holds another root at that size, this process refuses writes from now on; returns why (or None)."""
+        directory = self.settings.checkpoint_dir
+        latest = None if directory is None else Path(directory) / LATEST_FILE
+        if latest is None or not latest.is_file():
+            return self.writes_refused
+        vkey = self.verifier_key_or_none() or published_verifier_key(Path(directory))  # type: ignore[arg-type]
+        try:
+            published = verify_checkpoint(latest.read_text(encoding="utf-8"), vkey or "", origin=self.origin)
+        except (OSError, UnicodeDecodeError, VerificationError) as exc:
+            log.error("LEDGER INTEGRITY: the published checkpoint %s cannot be checked: %s", latest, exc)
+            return self.writes_refused
+        size = self.store.size()
+        if size < published.tree_size:
+            why = (f"the database holds {size} ledger leaves, but the checkpoint of {published.tree_size} published "
+                   f"in {latest} was signed: the database was restored from a backup older than that checkpoint, "
+                   "or its newest events were removed")
+        else:
+            try:
+                root = self.store.root(published.tree_size)
+            except (merkle.MissingNodeError, LedgerDamaged):
+                root = None
+            if root == published.root_hash:
+                return self.writes_refused
+            why = (f"the database's first {published.tree_size} ledger leaves do not have the root of the checkpoint "
+                   f"published in {latest}: it holds another history (a restored backup written to since, or an "
+                   "edited ledger)")
+        self.writes_refused = (f"{why}. Writes are refused, so that the signed log is not forked; reads go on. Restore "
+                               "the newest backup (taken after that checkpoint) and run `svl verify --checkpoints DIR`")
+        log.error("LEDGER INTEGRITY: %s", self.writes_refused)
+        return self.writes_refused
+
+    def require_writable(self) -> None:
+        if self.writes_refused is not None:
+            raise LedgerBehind(f"writes refused: {self.writes_refused}")
+
+    def published_size(self, directory: Path) -> int | None:
+        """The size of the newest validly signed checkpoint in a published directory (None: none there)."""
+        vkey = self.verifier_key_or_none() or published_verifier_key(directory)
+        sizes = []
+        for _, note in read_published(directory):
+            try:
+                sizes.append(verify_checkpoint(note, vkey or "", origin=self.origin).tree_size)
+            except VerificationError:
+                continue  # `svl verify` names it; here only the newest good one counts
+        return max(sizes, default=None)
+
     # -- checkpoints -------------------------------------------------------------------------------------
 
     def checkpoint(self, publish_to: Path | None | object = _DEFAULT) -> CheckpointOutcome:
         """Signs the tree as it stands, after proving it consistent with the previous checkpoint."""
+        self.require_writable()
         key = self.signing_key()
         directory = self._directory(publish_to)
         # The previous checkpoint as stored, and as last published: rewriting the ledger and deleting
@@ -154,15 +220,56 @@ class IntegrityLedger:
                     f"the ledger is not an extension of checkpoint {previous.tree_size} ({where}): its first "
                     f"{previous.tree_size} leaves were changed; run `svl verify`. Nothing was signed.")
         if latest is not None and latest.tree_size == size:
-            return self._publish(CheckpointOutcome(latest.note, latest.checkpoint, False, None), directory, key)
+            note, witnessed = self._witnessed(latest.note, None)
+            return self._publish(CheckpointOutcome(note, latest.checkpoint, False, None, witnessed), directory, key)
         note = sign_checkpoint(self.origin, size, root, key.private_key, key.name, time=self.clock())
         created = self.checkpoints.add(note)
         if not created:  # another process signed this size a moment ago: theirs stands
             existing = self.checkpoints.get(size)
             assert existing is not None
             note = existing.note
-        outcome = CheckpointOutcome(note, self._trusted(note, key.vkey), created, None)
+        # Stored first, then cosigned: a witness that is down delays nothing but its own line.
+        note, witnessed = self._witnessed(note, None if latest is None else latest.note)
+        outcome = CheckpointOutcome(note, self._trusted(note, key.vkey), created, None, witnessed)
         return self._publish(outcome, directory, key)
+
+    # -- witnesses ---------------------------------------------------------------------------------------
+
+    @property
+    def cosigners(self) -> Cosigners | None:
+        if self._cosigners is None and self.settings.witnesses.strip():
+            try:
+                endpoints = parse_witness_list(self.settings.witnesses)
+            except WitnessConfigError as exc:
+                raise LedgerError(str(exc)) from None
+            self._cosigners = Cosigners(endpoints, self.settings.witness_timeout)
+        return self._cosigners
+
+    def _witnessed(self, note: str, previous: str | None) -> tuple[str, tuple[WitnessResult, ...]]:
+        """Asks each configured witness that has not cosigned this checkpoint yet; stores the lines it gets."""
+        cosigners = self.cosigners
+        if cosigners is None:
+            return note, ()
+        missing = [e for e in cosigners.endpoints if not e.holds_cosignature(note)]
+        results = tuple(cosigners.request(note, self.store.consistency_proof, previous, only=missing))
+        cp = parse_checkpoint(note)
+        for result in results:
+            if result.conflict:
+                log.error("LEDGER INTEGRITY: witness %s refused checkpoint %d: %s", result.witness, cp.tree_size,
+                          result.message)
+            elif not result.cosigned:
+                log.warning("witness %s did not cosign checkpoint %d: %s", result.witness, cp.tree_size,
+                            result.message)
+        lines = [r.line for r in results if r.line is not None]
+        if not lines:
+            return note, results
+        for _ in range(3):  # another process may add its own witnesses' lines meanwhile: merge, never drop
+            stored = self.checkpoints.get(cp.tree_size)
+            base = stored.note if stored is not None and parse_checkpoint(stored.note).body == cp.body else note
+            merged = merge_signatures(base, lines)
+            if stored is None or merged == stored.note or self.checkpoints.add_signatures(cp.tree_size, merged):
+                return merged, results
+        return merged, results
 
     def _directory(self, publish_to: Path | None | object) -> Path | None:
         chosen = self.settings.checkpoint_dir if publish_to is _DEFAULT else publish_to
@@ -183,7 +290,7 @@ class IntegrityLedger:
         if directory is None:
             return outcome
         path = publish(directory, outcome.note, key.vkey)
-        return CheckpointOutcome(outcome.note, outcome.checkpoint, outcome.created, path)
+        return replace(outcome, published=path)
 
     def _trusted(self, note: str, vkey: str) -> Checkpoint:
         try:
@@ -385,44 +492,129 @@ class IntegrityLedger:
 
 
 class AutomaticCheckpoints:
-    """After-save hook: signs a checkpoint once N events were saved or T seconds passed since the last.
+    """Keeps the unsigned tail short. Signs a checkpoint when events are pending (ledger leaves after the
+    newest stored checkpoint, read from the database) and:
+
+    * N of them were saved (after a save; in a server the background thread signs, off the request path);
+    * T seconds passed: the background thread of a server wakes every T seconds (`start_background`),
+      and a hook built with `inline_timer` checks the time after each save;
+    * the process starts (`start`), or closes cleanly (`close`): the window never outlives a process.
 
     Cheap when not due (a counter and a clock reading). A failure never fails the command that was
     already stored; it is logged (and a missing signing key turns the hook off with one warning).
     """
 
     def __init__(self, ledger: IntegrityLedger, every_events: int, every_seconds: float,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, inline_timer: bool = True) -> None:
         self.ledger = ledger
         self.every_events = every_events
         self.every_seconds = every_seconds
+        self.inline_timer = inline_timer
         self.enabled = every_events > 0 or every_seconds > 0
         self._monotonic = monotonic
-        self._pending = 0
+        self._pending = 0  # saved since the last checkpoint this process knows of: a hint between readings
         self._last = monotonic()
         self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def pending(self) -> int:
+        """Ledger leaves after the newest stored checkpoint, as the database holds them now."""
+        signed = self.ledger.checkpoints.latest_size() or 0
+        return max(0, self.ledger.store.size() - signed)
 
     def due(self) -> bool:
         if self.every_events > 0 and self._pending >= self.every_events:
             return True
-        return self.every_seconds > 0 and self._pending > 0 and self._monotonic() - self._last >= self.every_seconds
+        return (self.inline_timer and self.every_seconds > 0 and self._pending > 0
+                and self._monotonic() - self._last >= self.every_seconds)
 
     def __call__(self, recordings: Sequence[Any]) -> None:
         if not self.enabled:
             return
         self._pending += len(recordings)
-        if not self.due() or not self._lock.acquire(blocking=False):
+        if not self.due():
             return
+        if self._thread is not None:
+            self._wake.set()  # the background thread signs; the request goes on
+            return
+        if self._lock.acquire(blocking=False):
+            try:
+                self._sign()
+            finally:
+                self._lock.release()
+
+    def start(self) -> None:
+        """At start-up: sign what an earlier process left unsigned (it may have been killed)."""
+        if self._usable():
+            self.sign_pending()
+
+    def start_background(self) -> None:
+        """A server's thread: every T seconds (or when woken after N events) signs what is pending."""
+        if self._thread is not None or not self._usable():
+            return
+        self._thread = threading.Thread(target=self._run, name="svl-checkpoints", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """At a clean shutdown: stop the thread, then sign what is pending. Once: the library closes an
+        application again when it is garbage-collected, maybe long after its database was replaced."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stopping.set()
+            self._wake.set()
+            thread.join()
+        enabled, self.enabled = self.enabled, False
+        if enabled:
+            self.sign_pending()
+
+    def sign_pending(self) -> None:
+        with self._lock:
+            try:
+                pending = self.pending()
+            except Exception:  # the database is away: the next occasion signs
+                log.exception("automatic ledger checkpoint: could not read what is pending")
+                return
+            self._pending = pending
+            if pending and self.ledger.writes_refused is None:
+                self._sign()
+            else:
+                self._last = self._monotonic()
+
+    def _run(self) -> None:
+        interval = self.every_seconds if self.every_seconds > 0 else None
+        while not self._stopping.is_set():
+            self._wake.wait(interval)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            self.sign_pending()
+
+    def _usable(self) -> bool:
+        if not self.enabled:
+            return False
+        try:
+            self.ledger.signing_key()
+        except SigningKeyMissing as exc:
+            self.enabled = False
+            log.warning("automatic ledger checkpoints are off: %s", exc)
+        return self.enabled
+
+    def _sign(self) -> None:
+        """Signs now; the caller holds the lock."""
         try:
             self.ledger.checkpoint()
             self._pending, self._last = 0, self._monotonic()
         except SigningKeyMissing as exc:
             self.enabled = False
             log.warning("automatic ledger checkpoints are off: %s", exc)
+        except LedgerBehind as exc:
+            self._pending, self._last = 0, self._monotonic()
+            log.error("LEDGER INTEGRITY: no automatic checkpoint: %s", exc)
         except LedgerTampered as exc:
             log.error("LEDGER INTEGRITY: automatic checkpoint refused: %s", exc)
             self._pending, self._last = 0, self._monotonic()
+            self.ledger.check_published()  # a database restored under a running process: stop writing too
         except Exception:  # the events are stored; a checkpoint can be made later
             log.exception("automatic ledger checkpoint failed; it will be retried")
-        finally:
-            self._lock.release()

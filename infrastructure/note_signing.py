@@ -20,15 +20,10 @@ from infrastructure.svl_verify import (  # noqa: PLC2701 - shared with the outsi
     _format_time,
     _is_valid_key_name,
     _key_id,
+    _raw_public_key,
 )
 
 __all__ = ["certificate_statement", "format_checkpoint_body", "format_verifier_key", "sign_checkpoint", "sign_note"]
-
-
-def _raw_public_key(public_key: bytes | Ed25519PublicKey) -> bytes:
-    if isinstance(public_key, Ed25519PublicKey):
-        return public_key.public_bytes_raw()
-    return bytes(public_key)
 
 
 def format_verifier_key(name: str, public_key_bytes: bytes | Ed25519PublicKey) -> str:

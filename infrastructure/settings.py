@@ -21,9 +21,14 @@ class Settings:
     organisation_origin: str = "supervision-ledger.example/bcp"
     # Integrity ledger: where signed checkpoints are published as files (None: database only), and
     # how often one is signed automatically (every N events or T seconds after new events; 0 = never).
+    # Every process also signs at start-up and at a clean shutdown when events are pending.
     checkpoint_dir: Path | None = None
-    checkpoint_every_events: int = 1000
-    checkpoint_every_seconds: float = 3600.0
+    checkpoint_every_events: int = 256
+    checkpoint_every_seconds: float = 5.0
+    # Witnesses asked to cosign each checkpoint: "name=url=vkey,..." (see infrastructure/witness_client.py),
+    # and how long to wait for each before publishing without its cosignature.
+    witnesses: str = ""
+    witness_timeout: float = 5.0
     # Where destruction certificates are written (handed to whoever must be shown the destruction).
     certificate_dir: Path = Path("data/certificates")
     # Bounded waits on the database, in seconds: to connect (and to wait for a pooled connection), for a lock
@@ -52,8 +57,10 @@ class Settings:
             checkpoint_dir=Path(env.get("SVL_CHECKPOINT_DIR", "data/checkpoints")) if env.get(
                 "SVL_CHECKPOINT_DIR", "data/checkpoints") else None,
             certificate_dir=Path(env.get("SVL_CERTIFICATE_DIR", "data/certificates")),
-            checkpoint_every_events=int(env.get("SVL_CHECKPOINT_EVERY_EVENTS", "1000")),
-            checkpoint_every_seconds=float(env.get("SVL_CHECKPOINT_EVERY_SECONDS", "3600")),
+            checkpoint_every_events=int(env.get("SVL_CHECKPOINT_EVERY_EVENTS", "256")),
+            checkpoint_every_seconds=float(env.get("SVL_CHECKPOINT_EVERY_SECONDS", "5")),
+            witnesses=env.get("SVL_WITNESSES", ""),
+            witness_timeout=float(env.get("SVL_WITNESS_TIMEOUT", "5")),
             database_connect_timeout=_seconds(env, "SVL_DB_CONNECT_TIMEOUT", 3.0, minimum=1.0),
             database_lock_timeout=_seconds(env, "SVL_DB_LOCK_TIMEOUT", 5.0, minimum=0.1),
             database_statement_timeout=_seconds(env, "SVL_DB_STATEMENT_TIMEOUT", 30.0, minimum=0.0),

@@ -82,6 +82,14 @@ __all__ = [
     "verify_consistency",
     "verify_inclusion",
     "verify_note",
+    # witness cosignatures
+    "CosignerKey",
+    "Cosignature",
+    "check_witnesses",
+    "cosigned_message",
+    "format_cosigner_key",
+    "parse_cosigner_key",
+    "verify_cosignatures",
 ]
 
 # --- Merkle tree hashing (RFC 9162 section 2.1.1) ---
@@ -1126,8 +1134,145 @@ results (the last line printed) and exit codes:
 """
 
 
+# --- witness cosignatures (C2SP tlog-cosignature, cosignature/v1, Ed25519) ---
+#
+# A witness run by another body (a council, the inspectorate, an auditor) adds its own signature line
+# to a checkpoint once it has verified the log's signature and that the tree only grew since the
+# last one it cosigned. A checkpoint cosigned by witnesses you trust cannot be one of two histories
+# shown to different people, unless those witnesses, too, signed both. The line is a signed-note
+# signature whose key id uses algorithm byte 0x04, and whose signature is a big-endian u64 POSIX
+# timestamp followed by an Ed25519 signature over:
+#     "cosignature/v1\n" "time <timestamp>\n" <checkpoint body>
+# Kept apart from the rest of this file: it only reads a checkpoint's extra signature lines.
+
+ALG_COSIGNATURE_V1 = 0x04
+COSIGNATURE_HEADER = "cosignature/v1\n"
+_TIMESTAMP = struct.Struct(">Q")
+
+
+@dataclass(frozen=True)
+class CosignerKey:
+    """A witness's verifier key: ``<name>+<key ID hex>+<base64(0x04 || Ed25519 public key)>``."""
+
+    name: str
+    key_id: int
+    public_key: bytes
+
+    def __str__(self) -> str:
+        return format_cosigner_key(self.name, self.public_key)
+
+
+@dataclass(frozen=True)
+class Cosignature:
+    witness: str  # the witness key's name
+    timestamp: int  # POSIX seconds: when the witness says it cosigned
+
+
+def _raw_public_key(public_key: bytes | Ed25519PublicKey) -> bytes:
+    if isinstance(public_key, Ed25519PublicKey):
+        return public_key.public_bytes_raw()
+    return bytes(public_key)
+
+
+def format_cosigner_key(name: str, public_key: bytes | Ed25519PublicKey) -> str:
+    if not _is_valid_key_name(name):
+        raise ValueError(f"invalid witness name {name!r}: empty, or has a space or '+'")
+    raw = _raw_public_key(public_key)
+    if len(raw) != 32:
+        raise ValueError(f"Ed25519 public key must be 32 bytes, got {len(raw)}")
+    typed = bytes([ALG_COSIGNATURE_V1]) + raw
+    return f"{name}+{_key_id(name, typed):08x}+{_b64encode(typed)}"
+
+
+def parse_cosigner_key(vkey: str) -> CosignerKey:
+    parts = vkey.strip().split("+", 2) if isinstance(vkey, str) else []
+    if len(parts) != 3 or not _is_valid_key_name(parts[0]) or not _HEX8.fullmatch(parts[1]):
+        raise MalformedError(f"malformed witness key {vkey!r}: expected name+keyid+base64")
+    name, key_id_hex, key_b64 = parts
+    typed = _b64decode_strict(key_b64)
+    if len(typed) != 33 or typed[0] != ALG_COSIGNATURE_V1:
+        raise MalformedError(f"witness key {name!r} is not an Ed25519 cosignature/v1 (0x04) key")
+    key_id = int(key_id_hex, 16)
+    if _key_id(name, typed) != key_id:
+        raise MalformedError(f"witness key {name!r}: key ID does not match the key")
+    return CosignerKey(name=name, key_id=key_id, public_key=typed[1:])
+
+
+def cosigned_message(checkpoint_body: str, timestamp: int) -> bytes:
+    """What a cosignature/v1 signs: the header, the time line, then the checkpoint body as signed."""
+    if not 0 <= timestamp < 1 << 63:
+        raise ValueError("cosignature timestamp out of range")
+    return f"{COSIGNATURE_HEADER}time {timestamp}\n{checkpoint_body}".encode("utf-8")
+
+
+def verify_cosignatures(note: str | bytes, witnesses: Sequence[CosignerKey]) -> tuple[list[Cosignature], list[str]]:
+    """(valid cosignatures by these witnesses, problems). Lines by other keys are ignored, as the spec
+    says; a line that claims to be a listed witness but does not verify is a problem."""
+    parsed = parse_note(note)
+    found: list[Cosignature] = []
+    problems: list[str] = []
+    for witness in witnesses:
+        lines = [s for s in parsed.signatures if (s.name, s.key_id) == (witness.name, witness.key_id)]
+        valid = None
+        for line in lines:
+            blob = line.signature
+            if len(blob) != _TIMESTAMP.size + 64:
+                problems.append(f"the cosignature line of witness {witness.name} is not a cosignature/v1 signature")
+                continue
+            (timestamp,) = _TIMESTAMP.unpack(blob[:_TIMESTAMP.size])
+            try:
+                Ed25519PublicKey.from_public_bytes(witness.public_key).verify(
+                    blob[_TIMESTAMP.size:], cosigned_message(parsed.text, timestamp))
+            except (InvalidSignature, ValueError):
+                problems.append(f"the cosignature of witness {witness.name} does NOT verify: it was made for another "
+                                "checkpoint, or altered")
+                continue
+            valid = Cosignature(witness.name, timestamp)
+        if valid is not None:
+            found.append(valid)
+    return found, problems
+
+
+def check_witnesses(report: BundleReport, label: str, note: object, witnesses: Sequence[CosignerKey],
+                    threshold: int) -> None:
+    """Adds to the report which of the witnesses you trust cosigned this checkpoint; a problem below the
+    threshold, or for any cosignature that claims to be theirs and does not verify."""
+    if not witnesses:
+        return
+    if not isinstance(note, str):
+        report.problems.append(f"{label}: no checkpoint to look for witness cosignatures in")
+        return
+    try:
+        found, problems = verify_cosignatures(note, witnesses)
+    except VerificationError as exc:
+        report.problems.append(f"{label}: {exc}")
+        return
+    report.problems.extend(f"{label}: {p}" for p in problems)
+    by_name = {c.witness: c for c in found}
+    for witness in witnesses:
+        c = by_name.get(witness.name)
+        if c is None:
+            report.checked.append(f"{label}: NOT cosigned by witness {witness.name}+{witness.key_id:08x}.")
+        else:
+            moment = datetime.fromtimestamp(c.timestamp, tz=timezone.utc) if c.timestamp < 253402300800 else None
+            when = _format_time(moment) if moment else str(c.timestamp)
+            report.checked.append(f"{label}: cosigned by witness {witness.name}+{witness.key_id:08x} at {when}: it "
+                                  "verified that this tree extends every earlier one it cosigned.")
+    if len(found) < threshold:
+        report.problems.append(
+            f"{label}: cosigned by {len(found)} of the {len(witnesses)} witness(es) you trust, fewer than the "
+            f"threshold of {threshold}: this checkpoint may not be the history the organisation shows everyone")
+    elif found:
+        report.proves.append(
+            f"{label}: {len(found)} independent witness(es) you trust ({', '.join(sorted(by_name))}) cosigned it: "
+            "the organisation cannot show anyone a different history of the same size without them noticing.")
+    if report.problems:
+        report.proves.clear()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """`svl-verify FILE [--key VKEY] [--checkpoint FILE] [--consistency FILE] [--show-content]`."""
+    """`svl-verify FILE [--key VKEY] [--checkpoint FILE] [--consistency FILE] [--show-content] [--witness VKEY…
+    [--witness-threshold N]]`."""
     parser = argparse.ArgumentParser(
         prog="svl-verify", epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Check a Supervision Ledger bundle or destruction certificate offline and say what it proves.")
@@ -1137,6 +1282,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--consistency", help="for a certificate: a consistency proof (from `svl ledger consistency`) "
                         "linking your --checkpoint with one of the certificate's")
     parser.add_argument("--show-content", action="store_true", help="print the decrypted content, if carried")
+    parser.add_argument("--witness", action="append", default=[], metavar="VKEY",
+                        help="a witness's verifier key you trust (text or file; repeatable): report whether it "
+                             "cosigned the checkpoint(s)")
+    parser.add_argument("--witness-threshold", type=int, default=None, metavar="N",
+                        help="how many of the --witness keys must have cosigned (default: all of them)")
     args = parser.parse_args(argv)
     stdout = getattr(sys.stdout, "reconfigure", None)
     if stdout is not None:
@@ -1146,12 +1296,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         key = _read_key_argument(args.key) if args.key else None
         pinned = _read_text_file(args.checkpoint, "the checkpoint") if args.checkpoint else None
         link = read_json_file(args.consistency, "the consistency proof") if args.consistency else None
-    except (OSError, VerificationError) as exc:
+        witnesses = [parse_cosigner_key(_read_key_argument(w)) for w in args.witness]
+    except (OSError, ValueError, VerificationError) as exc:
         print(_printable(f"svl-verify: cannot read the input: {exc}"), file=sys.stderr)
         print(RESULT_NOT_VERIFIED)
         return EXIT_NOT_VERIFIED
+    threshold = len(witnesses) if args.witness_threshold is None else args.witness_threshold
+    if not 0 <= threshold <= len(witnesses):
+        print(f"svl-verify: --witness-threshold must be between 0 and the {len(witnesses)} --witness key(s) given",
+              file=sys.stderr)
+        return EXIT_USAGE
     if isinstance(document, dict) and document.get("format") == CERTIFICATE_FORMAT:
         report = verify_certificate(document, trusted_key=key, trusted_checkpoint=pinned, link=link)
+        for label in ("checkpoint_before", "checkpoint_after"):
+            check_witnesses(report, f"the {label.replace('_', ' ')}", document.get(label), witnesses, threshold)
         print(render_certificate_report(report))
         return report.exit_code
     if link is not None:
@@ -1159,6 +1317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     report = verify_bundle(document, trusted_key=key, trusted_checkpoint=pinned)
+    check_witnesses(report, "the bundle's checkpoint", document.get("checkpoint") if isinstance(document, dict)
+                    else None, witnesses, threshold)
     print(render_bundle_report(report, show_content=args.show_content))
     return report.exit_code
 
