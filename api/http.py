@@ -25,6 +25,7 @@ from api.access_service import AccessDenied, AccessLogUnavailable
 from api.application import Conflict, Destroyed, NotFound, Storage, SupervisionLedger, utc_now
 from api.http_models import HealthOut
 from api.http_ledger import router as ledger_router
+from api.web import mount as mount_web
 from api.http_support import API_PREFIX, PRINCIPAL_KEY, PUBLIC_KEY, ROLES_KEY
 from domain.authorisation import ALL_ROLES
 from domain.errors import DomainError, InvalidContent, NotPermitted, OutOfOrder, StaleVersion
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
 
     _add_error_handlers(api)
     _document_bearer_auth(api)
+    mount_web(api)  # the web interface at /, beside the API (api/web/)
     api.add_middleware(DenyByDefault,
                        authenticator=authenticator or TokenAuthenticator(ledger.storage.engine, clock))
     return api

@@ -1,0 +1,115 @@
+"""Every call the web interface makes into the application, in one place, in the same sequence as the HTTP API's
+handlers (api/http_*.py). The pages translate forms into these calls and answers into pages; the rules are
+decided by the application and the domain, never here. When the commands take the acting Principal themselves,
+this is the one module to repoint."""
+
+from collections.abc import Callable, Iterable
+from uuid import UUID
+
+from api.access_service import Via
+from api.application import Conflict, SupervisionLedger
+from api.http_models import AmendIn, AmendmentRequestIn, ContentIn, DeclineIn, SignIn
+from domain.authorisation import Decision
+from domain.errors import NotPermitted, OutOfOrder, StaleVersion
+from domain.policy import RecordTemplate
+from domain.supervision_record import SupervisionRecord
+from infrastructure.users import Principal
+
+
+class Stale(Exception):
+    """The step was refused because the record changed first (409): carries the current record's id."""
+
+    def __init__(self, message: str, record_id: UUID | str) -> None:
+        super().__init__(message)
+        self.record_id = record_id
+
+
+# -- reads ----------------------------------------------------------------------------------------------------
+
+def readable_records(app: SupervisionLedger, who: Principal) -> list[dict]:
+    """As GET /api/v1/records: the index of what `who` may read now (no content)."""
+    return app.readable_records(who)
+
+
+def read(app: SupervisionLedger, who: Principal, via: Via, record_id: UUID | str,
+         action: str = "read_record") -> tuple[SupervisionRecord, Decision]:
+    """As GET /api/v1/records/{id}: decided and written to the access log before anything is shown."""
+    return app.read_record_content(who, record_id, action=action, via=via)
+
+
+def reads_of_my_records(app: SupervisionLedger, who: Principal) -> list[dict]:
+    """As GET /api/v1/me/access-log."""
+    if who.worker_id is None:
+        return []
+    return app.access_log_for_worker(who.worker_id)
+
+
+def my_supervisees(app: SupervisionLedger, who: Principal) -> list[dict]:
+    """As GET /api/v1/compliance/due for a supervisor's own team (api/http_scheduling.py `_team_for`)."""
+    if not who.worker_id:
+        raise NotPermitted(f"a {who.role.value} has no supervisees")
+    return app.compliance_dashboard(team=who.worker_id).as_dicts()
+
+
+def record_template(app: SupervisionLedger) -> RecordTemplate:
+    return app.policy_pack.record_template
+
+
+def names(app: SupervisionLedger, worker_ids: Iterable[str | None]) -> dict[str, str]:
+    return app.worker_names({w for w in worker_ids if w})
+
+
+# -- the record's life ---------------------------------------------------------------------------------------
+
+def draft(app: SupervisionLedger, who: Principal, via: Via, supervisee_id: str, content: dict) -> UUID:
+    """As POST /api/v1/records (the body checked by the same model, so the same limits apply)."""
+    checked = ContentIn.model_validate(content).model_dump(mode="json")
+    app.authorise_draft(who, supervisee_id, via)
+    return app.draft_record(supervisee_id=UUID(supervisee_id), content=checked, actor=who.worker_id or "")
+
+
+def share(app: SupervisionLedger, who: Principal, via: Via, record_id: str, expected_version: int) -> None:
+    _step(app, who, via, record_id, "supervisor", "share", lambda actor: app.share_record(
+        UUID(record_id), actor=actor, expected_version=expected_version))
+
+
+def request_amendment(app: SupervisionLedger, who: Principal, via: Via, record_id: str, text: str,
+                      based_on_version: int, expected_version: int) -> None:
+    body = AmendmentRequestIn(text=text, based_on_version=based_on_version, expected_version=expected_version)
+    _step(app, who, via, record_id, "supervisee", "request_amendment", lambda actor: app.request_amendment(
+        UUID(record_id), body.text, based_on_version=body.based_on_version, actor=actor,
+        expected_version=body.expected_version))
+
+
+def amend(app: SupervisionLedger, who: Principal, via: Via, record_id: str, content: dict, based_on_version: int,
+          expected_version: int) -> None:
+    body = AmendIn.model_validate({"content": content, "based_on_version": based_on_version,
+                                   "expected_version": expected_version})
+    _step(app, who, via, record_id, "supervisor", "amend", lambda actor: app.amend_record(
+        UUID(record_id), body.content.model_dump(mode="json"), based_on_version=body.based_on_version, actor=actor,
+        expected_version=body.expected_version))
+
+
+def decline(app: SupervisionLedger, who: Principal, via: Via, record_id: str, rationale: str,
+            expected_version: int) -> None:
+    body = DeclineIn(rationale=rationale, expected_version=expected_version)
+    _step(app, who, via, record_id, "supervisor", "decline", lambda actor: app.decline_amendment(
+        UUID(record_id), body.rationale, actor=actor, expected_version=body.expected_version))
+
+
+def sign(app: SupervisionLedger, who: Principal, via: Via, record_id: str, content_sha256: str,
+         expected_version: int) -> None:
+    body = SignIn(content_sha256=content_sha256, expected_version=expected_version)
+    _step(app, who, via, record_id, None, "sign", lambda actor: app.sign_record(
+        UUID(record_id), body.content_sha256, actor=actor, expected_version=body.expected_version))
+
+
+def _step(app: SupervisionLedger, who: Principal, via: Via, record_id: str, party: str | None, action: str,
+          do: Callable[[str], None]) -> None:
+    """As api/http_records.py `_step`: who may take the step, then the step (the domain decides if it may be
+    taken now); a newer version or a step out of order is a conflict."""
+    app.authorise_step(who, record_id, party, action, via)
+    try:
+        do(who.worker_id or "")
+    except (StaleVersion, OutOfOrder, Conflict) as exc:
+        raise Stale(str(exc), record_id) from None
