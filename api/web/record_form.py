@@ -104,7 +104,8 @@ class RecordForm:
                 continue
             if not str(c.get("case_reference", "")).strip():
                 errors.add(f"case-{n}-case_reference", f"Case {n}: enter the case's initials or case number")
-            cases.append({k: str(c.get(k, "")).strip() for k in ("case_reference", "summary", "decision")})
+            cases.append({k: str(c.get(k, "")).strip() for k in ("case_reference", "summary", "decision")
+                          if k == "case_reference" or str(c.get(k, "")).strip()})
         titles = {s.key: s.title for s in template.sections}
         agenda = _lines(self.agenda) or [titles[k] for k in titles if k in sections]
         return {"session_date": session_date, "attendees": attendees, "agenda": agenda,

@@ -288,5 +288,7 @@ def _field_errors(exc: ValidationError, errors: FormErrors, template: Any, prefi
                  "discussion": f"section-{template.sections[0].key}"}.get(head)
         if head in ("actions", "case_discussions") and len(loc) >= 3:
             field = f"{'action' if head == 'actions' else 'case'}-{int(loc[1]) + 1}-{loc[2]}"
-        errors.add(field or f"section-{template.sections[0].key}",
-                   f"{head.replace('_', ' ').capitalize() or 'The record'}: {e.get('msg', 'not valid')}")
+        what = head.replace("_", " ").capitalize() or "The record"
+        if head in ("actions", "case_discussions") and len(loc) >= 3:
+            what = f"{'Action' if head == 'actions' else 'Case'} {int(loc[1]) + 1}, {loc[2].replace('_', ' ')}"
+        errors.add(field or f"section-{template.sections[0].key}", f"{what}: {e.get('msg', 'not valid')}")
