@@ -4,16 +4,25 @@ decided by the application and the domain, never here. When the commands take th
 this is the one module to repoint."""
 
 from collections.abc import Callable, Iterable
+from datetime import date
+from typing import Any
 from uuid import UUID
+
+from sqlalchemy import select
 
 from api.access_service import Via
 from api.application import Conflict, SupervisionLedger
-from api.http_models import AmendIn, AmendmentRequestIn, ContentIn, DeclineIn, SignIn
+from api.http_scheduling import _team_for
+from api.http_models import (AllocateIn, AmendIn, AmendmentRequestIn, ContentIn, DeclineIn, JoinIn, LeaveIn, SignIn,
+                             TransferIn)
+from api.http_support import ADMIN
 from domain.authorisation import Decision
 from domain.errors import NotPermitted, OutOfOrder, StaleVersion
 from domain.policy import RecordTemplate
 from domain.supervision_record import SupervisionRecord
+from domain.workers import Worker
 from infrastructure.users import Principal
+from projections.schema import workers
 
 
 class Stale(Exception):
@@ -49,6 +58,69 @@ def my_supervisees(app: SupervisionLedger, who: Principal) -> list[dict]:
     if not who.worker_id:
         raise NotPermitted(f"a {who.role.value} has no supervisees")
     return app.compliance_dashboard(team=who.worker_id).as_dicts()
+
+
+def due(app: SupervisionLedger, who: Principal, team: UUID | None, as_of: date | None) -> tuple[str | None, list[dict]]:
+    """As GET /api/v1/compliance/due: the team is checked by the same rule (`_team_for`)."""
+    scope = _team_for(app, who, team)
+    return scope, app.compliance_dashboard(as_of=as_of, team=scope).as_dicts()
+
+
+def frequency(app: SupervisionLedger, who: Principal, month: str, team: UUID | None) -> tuple[str | None, Any]:
+    """As GET /api/v1/compliance/frequency."""
+    scope = _team_for(app, who, team)
+    return scope, app.frequency_report(month, team=scope)
+
+
+# -- HR (the API declares these routes for administrators only: api/http_workers.py, `allow(ADMIN)`) ----------
+
+def _administrator(who: Principal) -> str:
+    if who.role not in ADMIN:
+        raise NotPermitted(f"a {who.role.value} may not do this: it is for HR ({', '.join(r.value for r in ADMIN)})")
+    return who.user_id
+
+
+def staff(app: SupervisionLedger, who: Principal) -> list[Worker]:
+    """As GET /api/v1/workers."""
+    _administrator(who)
+    return _staff(app)
+
+
+def _staff(app: SupervisionLedger) -> list[Worker]:
+    with app.storage.engine.connect() as conn:  # as api/http_workers.py list_workers
+        ids = conn.execute(select(workers.c.worker_id).order_by(workers.c.joined_at)).scalars().all()
+    return [app.get_worker(wid) for wid in ids]
+
+
+def worker(app: SupervisionLedger, who: Principal, worker_id: UUID) -> Worker:
+    _administrator(who)
+    return app.get_worker(worker_id)
+
+
+def join(app: SupervisionLedger, who: Principal, fields: dict) -> UUID:
+    """As POST /api/v1/workers."""
+    body = JoinIn.model_validate(fields)
+    return app.join_worker(name=body.name, role=body.role, category=body.category.value,
+                           start_date=body.start_date, actor=_administrator(who))
+
+
+def allocate(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> None:
+    body = AllocateIn.model_validate(fields)
+    app.allocate_supervisor(worker_id, body.supervisor_id, actor=_administrator(who),
+                            expected_version=body.expected_version)
+
+
+def transfer(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> list[dict]:
+    """As POST /api/v1/workers/{id}/transfer: returns the records the transfer froze."""
+    body = TransferIn.model_validate(fields)
+    app.transfer_worker(worker_id, body.new_supervisor_id, body.reason, actor=_administrator(who),
+                        expected_version=body.expected_version)
+    return app.unsigned_records_of(str(worker_id))
+
+
+def leave(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> None:
+    body = LeaveIn.model_validate(fields)
+    app.record_leaving(worker_id, body.leaving_date, actor=_administrator(who), expected_version=body.expected_version)
 
 
 def record_template(app: SupervisionLedger) -> RecordTemplate:

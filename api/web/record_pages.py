@@ -6,10 +6,11 @@ and turns refusals into the error pages of api/web/site.py."""
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from api.application import NotFound
 from api.record_history import NameBook, record_view
 from api.web import commands
 from api.web.copy import signed_copy
@@ -20,6 +21,8 @@ from domain.supervision_record import SupervisionRecord
 from infrastructure.users import Principal
 
 router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50  # records listed per page, newest first
+NEEDS_SHOWN = 20  # of the records waiting for the signed-in person, newest first
 STATE_NAMES = {"draft": "Draft", "shared": "Shared with supervisee", "amendment_requested": "Amendment requested",
                "signed_by_supervisee": "Signed by supervisee", "locked": "Signed by both"}
 STATE_COLOURS = {"draft": "grey", "shared": "blue", "amendment_requested": "orange",
@@ -29,15 +32,20 @@ STATE_COLOURS = {"draft": "grey", "shared": "blue", "amendment_requested": "oran
 # -- lists ------------------------------------------------------------------------------------------------
 
 @router.get("/records")
-def my_records(request: Request, who: Principal = Depends(signed_in)) -> Response:
+def my_records(request: Request, who: Principal = Depends(signed_in), page_number: int = Query(1, alias="page",
+               ge=1, le=10**6)) -> Response:
     app = web_of(request).ledger
     rows = commands.readable_records(app, who)
-    names = commands.names(app, [p for r in rows for p in (r["supervisee_id"], r["supervisor_id"])])
     needs = {r["record_id"]: n for r in rows if (n := _needs(r, who))}
-    needs_me = [r for r in rows if r["record_id"] in needs]
-    return page(request, "records.html", who=who, rows=list(reversed(rows)), needs_me=needs_me, needs=needs,
-                names=names,
-                state_names=STATE_NAMES, state_colours=STATE_COLOURS)
+    needs_me = [r for r in reversed(rows) if r["record_id"] in needs]
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    number = min(page_number, pages)
+    shown = list(reversed(rows))[(number - 1) * PAGE_SIZE: number * PAGE_SIZE]
+    first_needs = needs_me[:NEEDS_SHOWN]
+    names = commands.names(app, [p for r in shown + first_needs for p in (r["supervisee_id"], r["supervisor_id"])])
+    return page(request, "records.html", who=who, rows=shown, needs_me=first_needs, needing=len(needs_me),
+                needs=needs, names=names,
+                state_names=STATE_NAMES, state_colours=STATE_COLOURS, number=number, pages=pages, total=len(rows))
 
 
 def _needs(row: dict, who: Principal) -> str | None:
@@ -269,8 +277,9 @@ def _int(form: dict[str, str], name: str) -> int:
 
 
 def _refusal(exc: DomainError) -> bool:
-    """A refusal of what was written (shown beside the field), not of who wrote it (the 403 page)."""
-    return not isinstance(exc, NotPermitted)
+    """A refusal of what was written (shown beside the field), not of who wrote it (the 403 page) or of an id
+    that no longer answers (404, 410)."""
+    return not isinstance(exc, (NotPermitted, NotFound))
 
 
 def _first(exc: ValidationError) -> str:

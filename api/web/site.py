@@ -135,6 +135,7 @@ def templates() -> Environment:
         autoescape=select_autoescape(("html",)), trim_blocks=True, lstrip_blocks=True)
     env.filters["when"] = _when
     env.filters["day"] = _day
+    env.globals["str"] = str
     env.filters["words"] = lambda value: str(value or "").replace("_", " ")
     return env
 
@@ -194,10 +195,12 @@ def create_site(ledger: SupervisionLedger, sessions: SessionStore | None = None)
         return response
 
     _add_error_pages(site)
-    from api.web import record_pages, sign_in
+    from api.web import due_pages, people_pages, record_pages, sign_in
 
     site.include_router(sign_in.router)
     site.include_router(record_pages.router)
+    site.include_router(due_pages.router)
+    site.include_router(people_pages.router)
     return site
 
 
@@ -218,6 +221,8 @@ def _add_error_pages(site: FastAPI) -> None:
         return conflict_page(request, exc)
 
     def not_found(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 403:  # a rule the API states as an HTTP answer (e.g. api/http_scheduling.py)
+            return refused(request, Exception(exc.detail))
         if exc.status_code == 404:
             return page(request, "problem.html", 404, title="Page not found",
                         message="There is no page at this address. If you typed it, check it is correct.")
