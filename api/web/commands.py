@@ -4,19 +4,20 @@ decided by the application and the domain, never here. When the commands take th
 this is the one module to repoint."""
 
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select
 
-from api.access_service import Via
+from api.access_service import AccessLogFilter, Via
 from api.application import Conflict, SupervisionLedger
 from api.http_scheduling import _team_for
 from api.http_models import (AllocateIn, AmendIn, AmendmentRequestIn, ContentIn, DeclineIn, JoinIn, LeaveIn, SignIn,
                              TransferIn)
-from api.http_support import ADMIN
-from domain.authorisation import Decision
+from api.http_support import ACCESS_LOG_READERS, ADMIN
+from api.record_history import record_history
+from domain.authorisation import Decision, Role
 from domain.errors import NotPermitted, OutOfOrder, StaleVersion
 from domain.policy import RecordTemplate
 from domain.supervision_record import SupervisionRecord
@@ -121,6 +122,46 @@ def transfer(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: di
 def leave(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> None:
     body = LeaveIn.model_validate(fields)
     app.record_leaving(worker_id, body.leaving_date, actor=_administrator(who), expected_version=body.expected_version)
+
+
+# -- oversight: grants, the access log, a record's history -------------------------------------------------
+
+def grants_held(app: SupervisionLedger, who: Principal) -> list[dict]:
+    """As GET /api/v1/grants: administrators see every grant; everyone else the grants made to them."""
+    mine = None if who.role is Role.ADMINISTRATOR else who.user_id
+    now = app.clock()
+    return [{**row, "live": app.get_grant(row["grant_id"]).terms().live_at(now)} for row in app.list_grants(mine)]
+
+
+def access_log(app: SupervisionLedger, who: Principal, f: AccessLogFilter) -> list[dict]:
+    """As GET /api/v1/access-log (declared for ACCESS_LOG_READERS in api/http_access.py)."""
+    _reader_of_the_log(who)
+    return app.access_log_entries(f)
+
+
+def access_log_flags(app: SupervisionLedger, who: Principal, since: datetime | None,
+                     until: datetime | None) -> list[dict]:
+    _reader_of_the_log(who)
+    return app.access_log_flags(since, until)
+
+
+def _reader_of_the_log(who: Principal) -> None:
+    if who.role not in ACCESS_LOG_READERS:
+        raise NotPermitted(f"a {who.role.value} may not read the access log: it is for "
+                           f"{', '.join(r.value for r in ACCESS_LOG_READERS)}")
+
+
+def history(app: SupervisionLedger, who: Principal, via: Via, record_id: UUID) -> tuple[SupervisionRecord, list]:
+    """As GET /api/v1/records/{id}/history: a logged read of every version."""
+    record, _ = app.read_record_content(who, record_id, action="read_history", via=via)
+    return record, record_history(app, record.id)
+
+
+def read_as_of(app: SupervisionLedger, who: Principal, via: Via, record_id: UUID,
+               as_of: datetime) -> SupervisionRecord:
+    """As GET /api/v1/records/{id}?as_of=."""
+    record, _ = app.read_record_content(who, record_id, action="read_as_of", via=via, as_of=as_of)
+    return record
 
 
 def record_template(app: SupervisionLedger) -> RecordTemplate:

@@ -81,11 +81,11 @@ def _record(request: Request, who: Principal, record_id: UUID | str, status: int
             errors: FormErrors | None = None, values: dict | None = None) -> Response:
     app = web_of(request).ledger
     record, decision = commands.read(app, who, via(request), record_id)
-    return page(request, "record.html", status, who=who, **_view(request, record, who),
+    return page(request, "record.html", status, who=who, **record_page_view(request, record, who),
                 basis=decision.basis, errors=errors or FormErrors(), values=values or {})
 
 
-def _view(request: Request, record: SupervisionRecord, who: Principal) -> dict[str, Any]:
+def record_page_view(request: Request, record: SupervisionRecord, who: Principal) -> dict[str, Any]:
     app = web_of(request).ledger
     names = NameBook(app)
     view = record_view(record, names)
@@ -153,7 +153,7 @@ def decline(record_id: UUID, request: Request, who: Principal = Depends(signed_i
 def sign_page(record_id: UUID, request: Request, who: Principal = Depends(signed_in)) -> Response:
     app = web_of(request).ledger
     record, _ = commands.read(app, who, via(request), record_id)
-    return page(request, "sign.html", who=who, **_view(request, record, who))
+    return page(request, "sign.html", who=who, **record_page_view(request, record, who))
 
 
 @router.post("/records/{record_id}/sign")
@@ -173,7 +173,7 @@ def copy(record_id: UUID, request: Request, who: Principal = Depends(signed_in))
     """The signed copy: producing it is a logged read, like any other."""
     app = web_of(request).ledger
     record, _ = commands.read(app, who, via(request), record_id, action="download_copy")
-    view = _view(request, record, who)
+    view = record_page_view(request, record, who)
     pdf = signed_copy(view["record"], view["sections"], view["other_text"], view["name"],
                       app.storage.settings.organisation_origin)
     return Response(pdf, media_type="application/pdf", headers={
@@ -263,7 +263,7 @@ def conflict_page(request: Request, exc: commands.Stale) -> Response:
     """Someone changed the record first: the newer version is shown (a logged read, as any other)."""
     who = signed_in(request)
     record, _ = commands.read(web_of(request).ledger, who, via(request), exc.record_id)
-    return page(request, "conflict.html", 409, who=who, message=str(exc), **_view(request, record, who))
+    return page(request, "conflict.html", 409, who=who, message=str(exc), **record_page_view(request, record, who))
 
 
 # -- helpers ------------------------------------------------------------------------------------------------

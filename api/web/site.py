@@ -195,12 +195,13 @@ def create_site(ledger: SupervisionLedger, sessions: SessionStore | None = None)
         return response
 
     _add_error_pages(site)
-    from api.web import due_pages, people_pages, record_pages, sign_in
+    from api.web import due_pages, oversight_pages, people_pages, record_pages, sign_in
 
     site.include_router(sign_in.router)
     site.include_router(record_pages.router)
     site.include_router(due_pages.router)
     site.include_router(people_pages.router)
+    site.include_router(oversight_pages.router)
     return site
 
 
