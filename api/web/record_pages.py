@@ -13,7 +13,6 @@ from pydantic import ValidationError
 from api.application import NotFound
 from api.record_history import NameBook, record_view
 from api.web import commands
-from api.web.copy import signed_copy
 from api.web.record_form import FormErrors, RecordForm, error_field, split_discussion
 from api.web.site import checked_form, notice, page, redirect, signed_in, via, web_of
 from domain.errors import DomainError, NotPermitted
@@ -171,6 +170,8 @@ def sign(record_id: UUID, request: Request, who: Principal = Depends(signed_in),
 @router.get("/records/{record_id}/copy.pdf")
 def copy(record_id: UUID, request: Request, who: Principal = Depends(signed_in)) -> Response:
     """The signed copy: producing it is a logged read, like any other."""
+    from api.web.copy import signed_copy  # fpdf2 takes seconds to import: only when a copy is asked for
+
     app = web_of(request).ledger
     record, _ = commands.read(app, who, via(request), record_id, action="download_copy")
     view = record_page_view(request, record, who)
