@@ -43,6 +43,9 @@ def test_draft_amend_decline_sign_and_keep_a_signed_copy(context, site: Site, sc
     shots = screenshots if site.backend == "sqlite" else None
     page = context.new_page()
 
+    page.goto(site.url("/sign-in"))
+    check(page, "sign in", shots)
+
     # -- the supervisor drafts from the template, with errors first -------------------------------------------
     sign_in(page, site, SUPERVISOR)
     check(page, "records (supervisor)", shots)
