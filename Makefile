@@ -6,7 +6,7 @@ UV := python3 -m uv
 endif
 export UV_LINK_MODE ?= copy
 
-.PHONY: setup ensure-uv run test bench clean
+.PHONY: setup ensure-uv ensure-npm ensure-chromium run test bench clean
 
 ensure-uv:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -16,7 +16,21 @@ ensure-uv:
 	$(UV) sync --frozen
 	@touch $@
 
-setup: .venv/.synced
+# The browser assets (GOV.UK Frontend, Swagger UI) as package-lock.json pins them, served from node_modules.
+ensure-npm:
+	@command -v npm >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q npm; }
+
+node_modules/.installed: package.json package-lock.json
+	@$(MAKE) --no-print-directory ensure-npm
+	npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+# The browser tests (tests/browser) drive Debian's Chromium: Playwright cannot download its own here.
+ensure-chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q chromium; } \
+	  || echo "chromium could not be installed: the browser tests will be skipped (and fail with CI=true)"
+
+setup: .venv/.synced node_modules/.installed
 
 run: setup
 	$(UV) run --frozen svl init
@@ -26,11 +40,11 @@ run: setup
 # Two workers: these machines have two cores (pytest-xdist; each test keeps its own files and schema).
 TEST_WORKERS ?= 2
 
-test: setup
+test: setup ensure-chromium
 	$(UV) run --frozen pytest -q -p no:cacheprovider -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: setup
 	$(UV) run --frozen python benchmarks/append.py
 
 clean:
-	rm -rf .venv data/svl.db data/svl.db-wal data/svl.db-shm
+	rm -rf .venv node_modules test-output data/svl.db data/svl.db-wal data/svl.db-shm

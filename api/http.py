@@ -28,6 +28,7 @@ from api.http_guards import install_guards, parse_networks, route_path
 from api.http_models import HealthOut
 from api.http_ledger import router as ledger_router
 from api.route_refusals import log_route_refusal
+from api.web import mount as mount_web
 from api.http_support import API_PREFIX, PRINCIPAL_KEY, PUBLIC_KEY, ROLES_KEY
 from domain.authorisation import ALL_ROLES
 from domain.errors import DomainError, InvalidContent, NotPermitted, OutOfOrder, StaleVersion
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
 
     add_error_handlers(api)
     _document_bearer_auth(api)
+    mount_web(api)  # the web interface at /, beside the API (api/web/)
     api.add_middleware(DenyByDefault,
                        authenticator=authenticator or TokenAuthenticator(ledger.storage.engine, clock))
     install_guards(api, trusted_proxies=parse_networks(settings.trusted_proxies),

@@ -1,0 +1,202 @@
+"""Every call the web interface makes into the application, in one place, in the same sequence as the HTTP API's
+handlers (api/http_*.py). The pages translate forms into these calls and answers into pages; the rules are
+decided by the application and the domain, never here: every command and content read takes the acting
+Principal, exactly as the API's handlers pass it."""
+
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from api.access_service import AccessLogFilter, Via
+from api.application import Conflict, SupervisionLedger
+from api.http_models import (AllocateIn, AmendIn, AmendmentRequestIn, ContentIn, DeclineIn, JoinIn, LeaveIn, SignIn,
+                             TransferIn)
+from api.http_support import ADMIN
+from api.record_history import record_history
+from domain.authorisation import Decision
+from domain.errors import NotPermitted, OutOfOrder, StaleVersion
+from domain.policy import RecordTemplate
+from domain.supervision_record import SupervisionRecord
+from domain.workers import Worker
+from infrastructure.users import Principal
+
+
+class Stale(Exception):
+    """The step was refused because the record changed first (409): carries the current record's id."""
+
+    def __init__(self, message: str, record_id: UUID | str) -> None:
+        super().__init__(message)
+        self.record_id = record_id
+
+
+# -- reads ----------------------------------------------------------------------------------------------------
+
+def readable_records(app: SupervisionLedger, who: Principal) -> list[dict]:
+    """As GET /api/v1/records: the index of what `who` may read now (no content)."""
+    return app.readable_records(who)
+
+
+def read(app: SupervisionLedger, who: Principal, via: Via, record_id: UUID | str,
+         action: str = "read_record") -> tuple[SupervisionRecord, Decision]:
+    """As GET /api/v1/records/{id}: decided and written to the access log before anything is shown."""
+    return app.read_record_content(who, record_id, action=action, via=via)
+
+
+def reads_of_my_records(app: SupervisionLedger, who: Principal) -> list[dict]:
+    """As GET /api/v1/me/access-log."""
+    if who.worker_id is None:
+        return []
+    return app.access_log_for_worker(who.worker_id)
+
+
+def my_supervisees(app: SupervisionLedger, who: Principal) -> list[dict]:
+    """As GET /api/v1/compliance/due for a supervisor's own team (as `compliance_scope` decides for a supervisor)."""
+    if not who.worker_id:
+        raise NotPermitted(f"a {who.role.value} has no supervisees")
+    return app.compliance_dashboard(team=who.worker_id).as_dicts()
+
+
+def due(app: SupervisionLedger, who: Principal, team: UUID | None, as_of: date | None) -> tuple[str | None, list[dict]]:
+    """As GET /api/v1/compliance/due: the team is checked by the same rule (`compliance_scope`)."""
+    scope = app.compliance_scope(who, team)
+    return scope, app.compliance_dashboard(as_of=as_of, team=scope).as_dicts()
+
+
+def frequency(app: SupervisionLedger, who: Principal, month: str, team: UUID | None) -> tuple[str | None, Any]:
+    """As GET /api/v1/compliance/frequency."""
+    scope = app.compliance_scope(who, team)
+    return scope, app.frequency_report(month, team=scope)
+
+
+# -- HR (the API declares these routes for administrators only: api/http_workers.py, `allow(ADMIN)`) ----------
+
+def _administrator(who: Principal) -> str:
+    if who.role not in ADMIN:
+        raise NotPermitted(f"a {who.role.value} may not do this: it is for HR ({', '.join(r.value for r in ADMIN)})")
+    return who.user_id
+
+
+def staff(app: SupervisionLedger, who: Principal) -> list[Worker]:
+    """As GET /api/v1/workers."""
+    return app.staff(who)
+
+
+def worker(app: SupervisionLedger, who: Principal, worker_id: UUID) -> Worker:
+    _administrator(who)
+    return app.get_worker(worker_id)
+
+
+def join(app: SupervisionLedger, who: Principal, fields: dict) -> UUID:
+    """As POST /api/v1/workers."""
+    body = JoinIn.model_validate(fields)
+    return app.join_worker(who, name=body.name, role=body.role, category=body.category.value,
+                           start_date=body.start_date).id
+
+
+def allocate(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> None:
+    body = AllocateIn.model_validate(fields)
+    app.allocate_supervisor(who, worker_id, body.supervisor_id, expected_version=body.expected_version)
+
+
+def transfer(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> list[dict]:
+    """As POST /api/v1/workers/{id}/transfer: returns the records the transfer froze."""
+    body = TransferIn.model_validate(fields)
+    return app.transfer_worker(who, worker_id, body.new_supervisor_id, body.reason,
+                               expected_version=body.expected_version).frozen_records
+
+
+def leave(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> None:
+    body = LeaveIn.model_validate(fields)
+    app.record_leaving(who, worker_id, body.leaving_date, expected_version=body.expected_version)
+
+
+# -- oversight: grants, the access log, a record's history -------------------------------------------------
+
+def grants_held(app: SupervisionLedger, who: Principal) -> list[dict]:
+    """As GET /api/v1/grants: administrators see every grant; everyone else the grants made to them."""
+    now = app.clock()
+    return [{**row, "live": app.get_grant(row["grant_id"]).terms().live_at(now)} for row in app.grants_visible_to(who)]
+
+
+def access_log(app: SupervisionLedger, who: Principal, f: AccessLogFilter) -> list[dict]:
+    """As GET /api/v1/access-log (declared for ACCESS_LOG_READERS in api/http_access.py)."""
+    return app.access_log_entries(who, f)
+
+
+def access_log_flags(app: SupervisionLedger, who: Principal, since: datetime | None,
+                     until: datetime | None) -> list[dict]:
+    return app.access_log_flags(who, since, until)
+
+
+def history(app: SupervisionLedger, who: Principal, via: Via, record_id: UUID) -> tuple[SupervisionRecord, list]:
+    """As GET /api/v1/records/{id}/history: a logged read of every version."""
+    record, _ = app.read_record_content(who, record_id, action="read_history", via=via)
+    return record, record_history(app, record.id)
+
+
+def read_as_of(app: SupervisionLedger, who: Principal, via: Via, record_id: UUID,
+               as_of: datetime) -> SupervisionRecord:
+    """As GET /api/v1/records/{id}?as_of=."""
+    record, _ = app.read_record_content(who, record_id, action="read_as_of", via=via, as_of=as_of)
+    return record
+
+
+def record_template(app: SupervisionLedger) -> RecordTemplate:
+    return app.policy_pack.record_template
+
+
+def names(app: SupervisionLedger, worker_ids: Iterable[str | None]) -> dict[str, str]:
+    return app.worker_names({w for w in worker_ids if w})
+
+
+# -- the record's life ---------------------------------------------------------------------------------------
+
+def draft(app: SupervisionLedger, who: Principal, via: Via, supervisee_id: str, content: dict) -> UUID:
+    """As POST /api/v1/records (the body checked by the same model, so the same limits apply)."""
+    checked = ContentIn.model_validate(content).model_dump(mode="json")
+    return app.draft_record(who, supervisee_id=supervisee_id, content=checked, via=via).id
+
+
+def share(app: SupervisionLedger, who: Principal, via: Via, record_id: str, expected_version: int) -> None:
+    _step(record_id, lambda: app.share_record(who, record_id, expected_version=expected_version, via=via))
+
+
+def request_amendment(app: SupervisionLedger, who: Principal, via: Via, record_id: str, text: str,
+                      based_on_version: int, expected_version: int) -> None:
+    body = AmendmentRequestIn(text=text, based_on_version=based_on_version, expected_version=expected_version)
+    _step(record_id, lambda: app.request_amendment(
+        who, record_id, body.text, based_on_version=body.based_on_version, expected_version=body.expected_version,
+        via=via))
+
+
+def amend(app: SupervisionLedger, who: Principal, via: Via, record_id: str, content: dict, based_on_version: int,
+          expected_version: int) -> None:
+    body = AmendIn.model_validate({"content": content, "based_on_version": based_on_version,
+                                   "expected_version": expected_version})
+    _step(record_id, lambda: app.amend_record(
+        who, record_id, body.content.model_dump(mode="json"), based_on_version=body.based_on_version,
+        expected_version=body.expected_version, via=via))
+
+
+def decline(app: SupervisionLedger, who: Principal, via: Via, record_id: str, rationale: str,
+            expected_version: int) -> None:
+    body = DeclineIn(rationale=rationale, expected_version=expected_version)
+    _step(record_id, lambda: app.decline_amendment(who, record_id, body.rationale,
+                                                   expected_version=body.expected_version, via=via))
+
+
+def sign(app: SupervisionLedger, who: Principal, via: Via, record_id: str, content_sha256: str,
+         expected_version: int) -> None:
+    body = SignIn(content_sha256=content_sha256, expected_version=expected_version)
+    _step(record_id, lambda: app.sign_record(who, record_id, body.content_sha256,
+                                             expected_version=body.expected_version, via=via))
+
+
+def _step(record_id: str, do: Callable[[], object]) -> None:
+    """The command decides who may take the step and whether it may be taken now (refusals are logged by it);
+    a newer version or a step out of order is a conflict, shown with the current record."""
+    try:
+        do()
+    except (StaleVersion, OutOfOrder, Conflict) as exc:
+        raise Stale(str(exc), record_id) from None

@@ -1,0 +1,259 @@
+"""The web interface's application: sessions, CSRF, page rendering, and the error pages (403, 404, 409, 410,
+503) that say what happened and what to do next. Never a stack trace."""
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.access_service import AccessDenied, AccessLogUnavailable, Via
+from api.application import Destroyed, NotFound, SupervisionLedger
+from api.web import commands
+from api.web.assets import ASSET_PATH, GOVUK_PATH
+from api.web.record_form import FormErrors
+from api.web.sessions import COOKIE, CSRF_FIELD, Session, SessionStore, csrf_matches
+from domain.errors import DomainError, NotPermitted
+from infrastructure.keys import KeyDestroyed
+from infrastructure.ledger import LedgerBehind
+from infrastructure.sealed_mapper import EventDestroyed
+from infrastructure.users import Principal, UserError
+from projections.runner import ReadModelStuck
+
+log = logging.getLogger("svl.web")
+TEMPLATES = Path(__file__).parent / "templates"
+# Pages with content (and every other page and file this app answers with): never kept in a cache.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class SignInNeeded(Exception):
+    pass
+
+
+class FormRefused(Exception):
+    """A POST without this session's CSRF token."""
+
+
+@dataclass(frozen=True)
+class Web:
+    ledger: SupervisionLedger
+    sessions: SessionStore
+    templates: Environment
+
+
+def web_of(request: Request) -> Web:
+    return request.app.state.web
+
+
+def session_of(request: Request) -> Session:
+    return request.state.session
+
+
+def signed_in(request: Request) -> Principal:
+    """The signed-in person, checked again on every request (a disabled account ends its sessions)."""
+    session = session_of(request)
+    if session.user_id is None:
+        raise SignInNeeded()
+    web = web_of(request)
+    try:
+        return web.ledger.users.principal(session.user_id, via="web")
+    except UserError:
+        web.sessions.close_all_for(session.user_id)
+        raise SignInNeeded() from None
+
+
+def via(request: Request, purpose: str = "") -> Via:
+    return Via("web", request.client.host if request.client else "unknown", purpose.strip()[:300])
+
+
+async def checked_form(request: Request) -> dict[str, str]:
+    """The submitted form, refused unless it carries this session's CSRF token."""
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    if not csrf_matches(session_of(request), fields.get(CSRF_FIELD)):
+        raise FormRefused("The form was not sent from this service's own page, or your session has ended. "
+                          "Go back, reload the page and try again.")
+    return fields
+
+
+def start_session(request: Request, user_id: str | None) -> None:
+    """Replaces the visitor's session with a new one (a new id, a new CSRF token)."""
+    web = web_of(request)
+    web.sessions.close(request.cookies.get(COOKIE))
+    cookie, session = web.sessions.open(user_id)
+    request.state.session, request.state.set_cookie = session, cookie
+
+
+def end_session(request: Request) -> None:
+    web_of(request).sessions.close(request.cookies.get(COOKIE))
+    request.state.set_cookie = ""
+
+
+def notice(request: Request, text: str) -> None:
+    session_of(request).notices.append(text)
+
+
+def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    web = web_of(request)
+    session = session_of(request)
+    who = context.pop("who", None)
+    if who is None and session.user_id is not None:
+        try:
+            who = web.ledger.users.principal(session.user_id, via="web")
+        except UserError:
+            who = None
+    notices, session.notices = session.notices, []
+    errors = context.get("errors")
+    error_list = errors.summary() if isinstance(errors, FormErrors) else list(errors or [])
+    html = web.templates.get_template(template).render(
+        request=request, who=who, error_list=error_list, csrf_field=CSRF_FIELD, csrf_token=session.csrf, notices=notices,
+        assetPath=ASSET_PATH, govuk_path=GOVUK_PATH, path=request.url.path, me=_me(web.ledger, who), **context)
+    return HTMLResponse(html, status_code=status)
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _me(app: SupervisionLedger, who: Principal | None) -> str | None:
+    if who is None:
+        return None
+    if who.worker_id:
+        return commands.names(app, [who.worker_id]).get(who.worker_id, who.username)
+    return who.username
+
+
+def templates() -> Environment:
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(TEMPLATES),
+                             PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")})]),
+        autoescape=select_autoescape(("html",)), trim_blocks=True, lstrip_blocks=True)
+    env.filters["when"] = _when
+    env.filters["day"] = _day
+    env.globals["str"] = str
+    env.filters["words"] = lambda value: str(value or "").replace("_", " ")
+    return env
+
+
+def _when(value: Any) -> str:
+    from datetime import datetime
+
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value.strftime("%-d %B %Y at %H:%M UTC") if value else ""
+
+
+def _day(value: Any) -> str:
+    from datetime import date
+
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    return value.strftime("%-d %B %Y") if value else ""
+
+
+# -- the app --------------------------------------------------------------------------------------------------
+
+def create_site(ledger: SupervisionLedger, sessions: SessionStore | None = None) -> FastAPI:
+    site = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    site.state.web = Web(ledger, sessions or SessionStore(), templates())
+
+    @site.middleware("http")
+    async def session_and_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if request.url.path.startswith("/api/"):  # an API path no API route answers
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        web = web_of(request)
+        cookie = request.cookies.get(COOKIE)
+        request.state.set_cookie = None
+        session = web.sessions.find(cookie)
+        if session is None:
+            cookie, session = web.sessions.open()
+            request.state.set_cookie = cookie
+        request.state.session = session
+        response = await call_next(request)
+        fresh = request.state.set_cookie
+        if fresh == "":
+            response.delete_cookie(COOKIE, path="/", secure=request.url.scheme == "https", httponly=True,
+                                   samesite="lax")
+        elif fresh is not None:
+            response.set_cookie(COOKIE, fresh, path="/", httponly=True, samesite="lax",
+                                secure=request.url.scheme == "https")
+        response.headers.update(NO_STORE)  # the other security headers: api/http_guards.py, on every answer
+        return response
+
+    _add_error_pages(site)
+    from api.web import due_pages, oversight_pages, people_pages, record_pages, sign_in
+
+    site.include_router(sign_in.router)
+    site.include_router(record_pages.router)
+    site.include_router(due_pages.router)
+    site.include_router(people_pages.router)
+    site.include_router(oversight_pages.router)
+    return site
+
+
+def _add_error_pages(site: FastAPI) -> None:
+    def problem(status: int, title: str, template: str = "problem.html") -> Callable[[Request, Exception], Response]:
+        def handle(request: Request, exc: Exception) -> Response:
+            return page(request, template, status, title=title, message=str(exc))
+        return handle
+
+    def refused(request: Request, exc: Exception) -> Response:
+        return page(request, "problem.html", 403, title="You cannot do this", message=str(exc),
+                    next_step="If you think you should be able to, ask your manager or HR. "
+                              "The attempt has been written to the access log.")
+
+    def stale(request: Request, exc: commands.Stale) -> Response:
+        from api.web.record_pages import conflict_page
+
+        return conflict_page(request, exc)
+
+    def not_found(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 403:  # a rule the API states as an HTTP answer (e.g. api/http_scheduling.py)
+            return refused(request, Exception(exc.detail))
+        if exc.status_code == 404:
+            return page(request, "problem.html", 404, title="Page not found",
+                        message="There is no page at this address. If you typed it, check it is correct.")
+        if exc.status_code == 405:
+            return page(request, "problem.html", 405, title="This page cannot be used like that",
+                        message="Go back and use the page's buttons and links.")
+        return page(request, "problem.html", exc.status_code, title="Sorry, there is a problem",
+                    message=str(exc.detail))
+
+    def unexpected(request: Request, exc: Exception) -> Response:
+        reference = uuid.uuid4().hex[:12]
+        log.error("web page failed (reference %s)", reference, exc_info=exc)
+        return page(request, "problem.html", 503, title="Sorry, there is a problem with the service",
+                    message=f"Nothing was shown or changed. Try again later. Reference: {reference}.")
+
+    site.add_exception_handler(SignInNeeded, lambda request, _: redirect("/sign-in"))
+    site.add_exception_handler(FormRefused, problem(403, "This form has expired"))
+    site.add_exception_handler(AccessDenied, refused)
+    site.add_exception_handler(NotPermitted, refused)
+    site.add_exception_handler(NotFound, problem(404, "Not found"))
+    site.add_exception_handler(Destroyed, problem(410, "This record was destroyed", "destroyed.html"))
+    site.add_exception_handler(EventDestroyed, problem(410, "This record was destroyed", "destroyed.html"))
+    site.add_exception_handler(KeyDestroyed, problem(410, "This record was destroyed", "destroyed.html"))
+    site.add_exception_handler(AccessLogUnavailable, problem(503, "Sorry, the record cannot be shown just now"))
+    # As the API answers them (503): a read model stuck on an event, a database behind a published checkpoint.
+    site.add_exception_handler(ReadModelStuck, problem(503, "Sorry, this page cannot be shown just now"))
+    site.add_exception_handler(LedgerBehind, problem(503, "Sorry, nothing can be changed just now"))
+    site.add_exception_handler(commands.Stale, stale)  # type: ignore[arg-type]
+    site.add_exception_handler(DomainError, problem(422, "This cannot be done"))
+    site.add_exception_handler(UserError, problem(422, "This cannot be done"))
+    site.add_exception_handler(StarletteHTTPException, not_found)
+    site.add_exception_handler(RequestValidationError, lambda request, _: not_found(
+        request, StarletteHTTPException(404)))  # e.g. /records/not-an-id  # type: ignore[arg-type]
+    site.add_exception_handler(Exception, unexpected)

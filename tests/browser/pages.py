@@ -1,0 +1,39 @@
+"""What the browser tests do on a page: sign in and out as a demo user, check a page with axe-core at
+WCAG 2.2 AA (0 violations) and keep its screenshots at 320 px and 1280 px wide."""
+
+from pathlib import Path
+
+from axe_playwright_python.sync_playwright import Axe
+
+from tests.browser.conftest import Site, slug
+
+WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+AXE = Axe()
+WIDTHS = (320, 1280)
+CHECKED: dict[str, int] = {}  # page name -> violations, for the run's summary
+
+
+def sign_in(page, site: Site, username: str) -> None:  # noqa: ANN001
+    page.goto(site.url("/sign-in"))
+    page.click(f'button[data-username="{username}"]')
+    page.wait_for_url(site.url("/records"))
+
+
+def sign_out(page) -> None:  # noqa: ANN001
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/signed-out")
+
+
+def check(page, name: str, folder: Path | None) -> None:  # noqa: ANN001
+    """axe-core on the page as it is now (0 violations at WCAG 2.2 AA), then its screenshots.
+    `folder` None: a run with JavaScript off, where axe cannot run in the page."""
+    if folder is None:
+        return
+    results = AXE.run(page, options={"runOnly": {"type": "tag", "values": WCAG_22_AA}, "resultTypes": ["violations"]})
+    CHECKED[name] = results.violations_count
+    assert results.violations_count == 0, f"{name}: {results.generate_report()}"
+    size = page.viewport_size or {"width": 1280, "height": 900}
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(folder / f"{slug(name)}-{width}.png"), full_page=True)
+    page.set_viewport_size(size)
