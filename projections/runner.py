@@ -168,7 +168,8 @@ class ProjectionRunner:
     def _read_states(self, conn: Connection, lock: bool = False) -> dict[str, ReadModelState]:
         query = select(read_model_positions)
         if lock:  # PostgreSQL: one catcher-up at a time; SQLite: BEGIN IMMEDIATE already serialises
-            query = query.with_for_update()
+            # Always in the same order: two catchers-up locking rows in different orders would deadlock.
+            query = query.order_by(read_model_positions.c.name).with_for_update()
         states = {r.name: ReadModelState(r.name, r.position, r.stuck_at, r.stuck_event, r.stuck_error)
                   for r in conn.execute(query)}
         self._stuck = {name: s for name, s in states.items() if s.stuck}
