@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from api.web import commands
+import api.web.commands as commands
 from api.web.site import page, signed_in, web_of
 from domain.errors import DomainError
 from infrastructure.users import Principal

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from api.access_service import AccessLogFilter, to_csv
-from api.web import commands
+import api.web.commands as commands
 from api.web.record_pages import record_page_view
 from api.web.site import page, signed_in, via, web_of
 from domain.errors import DomainError

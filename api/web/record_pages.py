@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from api.application import NotFound
 from api.record_history import NameBook, record_view
-from api.web import commands
+import api.web.commands as commands
 from api.web.record_form import FormErrors, RecordForm, error_field, split_discussion
 from api.web.site import checked_form, notice, page, redirect, signed_in, via, web_of
 from domain.errors import DomainError, NotPermitted

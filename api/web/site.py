@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.access_service import AccessDenied, AccessLogUnavailable, Via
 from api.application import Destroyed, NotFound, SupervisionLedger
-from api.web import commands
+import api.web.commands as commands
 from api.web.assets import ASSET_PATH, GOVUK_PATH
 from api.web.record_form import FormErrors
 from api.web.sessions import COOKIE, CSRF_FIELD, Session, SessionStore, csrf_matches
@@ -194,13 +194,6 @@ def create_site(ledger: SupervisionLedger, sessions: SessionStore | None = None)
         return response
 
     _add_error_pages(site)
-    from api.web import due_pages, oversight_pages, people_pages, record_pages, sign_in
-
-    site.include_router(sign_in.router)
-    site.include_router(record_pages.router)
-    site.include_router(due_pages.router)
-    site.include_router(people_pages.router)
-    site.include_router(oversight_pages.router)
     return site
 
 
@@ -214,11 +207,6 @@ def _add_error_pages(site: FastAPI) -> None:
         return page(request, "problem.html", 403, title="You cannot do this", message=str(exc),
                     next_step="If you think you should be able to, ask your manager or HR. "
                               "The attempt has been written to the access log.")
-
-    def stale(request: Request, exc: commands.Stale) -> Response:
-        from api.web.record_pages import conflict_page
-
-        return conflict_page(request, exc)
 
     def not_found(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 403:  # a rule the API states as an HTTP answer (e.g. api/http_scheduling.py)
@@ -250,7 +238,6 @@ def _add_error_pages(site: FastAPI) -> None:
     # As the API answers them (503): a read model stuck on an event, a database behind a published checkpoint.
     site.add_exception_handler(ReadModelStuck, problem(503, "Sorry, this page cannot be shown just now"))
     site.add_exception_handler(LedgerBehind, problem(503, "Sorry, nothing can be changed just now"))
-    site.add_exception_handler(commands.Stale, stale)  # type: ignore[arg-type]
     site.add_exception_handler(DomainError, problem(422, "This cannot be done"))
     site.add_exception_handler(UserError, problem(422, "This cannot be done"))
     site.add_exception_handler(StarletteHTTPException, not_found)
