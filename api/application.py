@@ -38,7 +38,6 @@ from infrastructure.settings import Settings
 from api.access_service import AccessDenied, AccessService, Via
 from api.errors import Conflict, Destroyed, NotFound, OutOfOrderConflict, StaleConflict
 from api.ids import as_uuid
-from api.read_model_schema import ensure_read_model_tables
 from api.retention_service import RetentionService
 from api.scheduling_service import SchedulingService
 from infrastructure.users import Principal
@@ -84,7 +83,6 @@ class Storage:
             raise KeysBesideData("; ".join(problems))
         engine = make_engine(settings)
         create_schema(engine, settings)
-        ensure_read_model_tables(engine)  # rebuilt, not migrated: see api/read_model_schema.py
         key = master_key if master_key is not None else load_master_key(settings.master_key_file)
         keyring = KeyRing(engine, key)
         keyring.ensure_organisation_key()
@@ -115,7 +113,7 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
             read=lambda start, limit: self.recorder.select_notifications(start, limit),
             decode=self._decode_or_none,
         )
-        self.read_models.create_tables()
+        self.rebuilt_read_models = self.read_models.create_tables()
         # The integrity ledger's checkpoints, proofs and verification; signs a checkpoint when one is due.
         self.integrity = IntegrityLedger.for_app(self)
         self.integrity.purge_sources.append(self.lawful_purges)

@@ -3,7 +3,6 @@
 import typer
 
 from api.cli_support import console, errors, opened_ledger
-from api.read_model_schema import ensure_read_model_tables
 from infrastructure import migrations
 from infrastructure.checkpoints import create_signing_key_file, load_signing_key
 from infrastructure.database import create_schema, make_engine, schema_version
@@ -44,7 +43,6 @@ def upgrade_database(settings: Settings) -> None:
     engine = make_engine(settings)
     try:
         before, after = create_schema(engine, settings)
-        rebuilt = ensure_read_model_tables(engine)
     finally:
         engine.dispose()
     if before == after:
@@ -52,11 +50,13 @@ def upgrade_database(settings: Settings) -> None:
     else:
         console.print(f"schema: {before or 'empty database'} -> {after}")
     with opened_ledger(settings) as app:
+        rebuilt = app.rebuilt_read_models
         replayed = app.read_models.catch_up()
-    if rebuilt == "rebuilt":
-        console.print(f"read models: definitions changed, rebuilt from the event log ({replayed} events replayed)")
+    if rebuilt:
+        console.print(f"read models: definitions changed, rebuilt from the event log: {', '.join(rebuilt)} "
+                      f"({replayed} events replayed)")
     else:
-        console.print(f"read models: {rebuilt}" + (f" ({replayed} new events projected)" if replayed else ""))
+        console.print("read models: current" + (f" ({replayed} new events projected)" if replayed else ""))
 
 
 def init() -> None:

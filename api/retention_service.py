@@ -20,7 +20,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 import hashlib
 
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import insert, select, text
 
 from api.errors import NotFound
 from domain.authorisation import Decision, Role, decide_pack_role, decide_role

@@ -10,7 +10,6 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select

@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
-from sqlalchemy import Column, Engine, MetaData, String, Table, create_engine, event, exc, text
+from sqlalchemy import Engine, MetaData, create_engine, event, exc, text
 from sqlalchemy.dialects.sqlite import DATETIME as SQLiteDateTime
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import DateTime
@@ -16,15 +16,6 @@ from infrastructure.settings import Settings
 
 # Every table we own is declared on this one MetaData, so `create_all` makes the whole schema.
 metadata = MetaData()
-
-# Which definition of the read models (rebuilt from the event log, not migrated) the database holds.
-schema_fingerprints = Table(
-    "schema_fingerprints",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("fingerprint", String(64), nullable=False),
-)
-
 
 def make_engine(settings: Settings) -> Engine:
     if settings.is_sqlite:

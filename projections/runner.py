@@ -126,9 +126,12 @@ class ProjectionRunner:
 
     # -- tables and positions ----------------------------------------------------------------------
 
-    def create_tables(self) -> None:
+    def create_tables(self) -> list[str]:
         """Creates what is missing; a read model whose tables changed (or that has no position yet) is emptied
-        and recreated, and projects from zero on its next catch-up."""
+        and recreated, and projects from zero on its next catch-up. Read models are rebuilt, not migrated: a
+        changed projection changes what its rows mean, which no ALTER TABLE can recompute. Returns the names of
+        the read models that had tables before and are now rebuilt."""
+        rebuilt: list[str] = []
         read_model_positions.create(self.engine, checkfirst=True)
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":  # two processes starting at once: one sets the tables up
@@ -142,12 +145,14 @@ class ProjectionRunner:
                     continue
                 if name in known or any(conn.dialect.has_table(conn, t.name) for t in module.TABLES):
                     log.warning("the %s read model's tables changed: rebuilding it from zero", name)
+                    rebuilt.append(name)
                 for table in reversed(module.TABLES):
                     table.drop(conn, checkfirst=True)
                 conn.execute(delete(read_model_positions).where(read_model_positions.c.name == name))
                 conn.execute(insert(read_model_positions).values(name=name, position=0, fingerprint=wanted))
             read_models.create_all(conn)
         self.states()
+        return rebuilt
 
     def states(self, conn: Connection | None = None) -> list[ReadModelState]:
         """Each read model's position, and where it is stuck if it is (on `conn`, e.g. one that takes no lock)."""
