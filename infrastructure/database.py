@@ -1,10 +1,10 @@
 """One SQLAlchemy engine for every table we own (keys, ledger, read models), beside the event store."""
 
 import sqlite3
+import sys
 from datetime import datetime, timezone
 from typing import Any
 
-import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 from sqlalchemy import Engine, MetaData, create_engine, event, exc, text
 from sqlalchemy.dialects.sqlite import DATETIME as SQLiteDateTime
@@ -59,11 +59,15 @@ def database_unavailable(error: BaseException) -> bool:
     """Whether an error means the database could not be reached or did not answer in time (a 503, not a bug):
     refused or lost connections, a full pool, and lock or statement timeouts, as raised by either driver, by
     SQLAlchemy or by the event store."""
+    kinds: tuple[type[BaseException], ...] = (exc.OperationalError, exc.TimeoutError, exc.DisconnectionError,
+                                             OperationalError, InterfaceError, sqlite3.OperationalError)
+    # Only a process on PostgreSQL has imported psycopg, and only it can have raised one of its errors.
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None:
+        kinds += (psycopg.OperationalError, psycopg.InterfaceError)
     seen: BaseException | None = error
     while seen is not None:
-        if isinstance(seen, (exc.OperationalError, exc.TimeoutError, exc.DisconnectionError, OperationalError,
-                             InterfaceError, psycopg.OperationalError, psycopg.InterfaceError,
-                             sqlite3.OperationalError)):
+        if isinstance(seen, kinds):
             return True
         if isinstance(seen, exc.DBAPIError) and seen.connection_invalidated:
             return True
