@@ -30,7 +30,7 @@ from domain.retention import FileDestruction, LegalHold, destruction_id, retenti
 from domain.schedule_rules import archival_deadline, destruction_date
 from infrastructure.backup import scrub_key_bytes
 from infrastructure.checkpoints import SigningKeyMissing
-from infrastructure.destruction_certificates import checkpoint_summary, purged_events, write_certificate
+from infrastructure.destruction_certificates import checkpoint_summary, lawful_purges, purged_events, write_certificate
 from infrastructure.key_tombstones import Tombstone
 from infrastructure.ledger_verify import Purge
 from infrastructure.users import Principal
@@ -244,10 +244,7 @@ class RetentionService:
 
     def lawful_purges(self) -> list[Purge]:
         """For `svl verify`: each purged event with its ciphertext's digest, so its leaf is still rechecked."""
-        with self.storage.engine.connect() as conn:
-            rows = conn.execute(select(purged_events)).all()
-        return [Purge(rule=r.rule, on=r.purged_on.isoformat(), notification_id=r.notification_id,
-                      state_sha256=bytes(r.state_sha256)) for r in rows]
+        return lawful_purges(self.storage.engine)
 
     def _started_destruction(self, item: ScheduledFile, as_of: date, actor: str) -> tuple[FileDestruction, bool]:
         try:

@@ -75,6 +75,13 @@ def database_unavailable(error: BaseException) -> bool:
     return False
 
 
+def database_errors() -> tuple[type[BaseException], ...]:
+    """What either driver raises, directly (a raw connection) or wrapped by SQLAlchemy."""
+    kinds: tuple[type[BaseException], ...] = (exc.DBAPIError, sqlite3.Error)
+    psycopg = sys.modules.get("psycopg")  # see database_unavailable
+    return kinds + ((psycopg.Error,) if psycopg is not None else ())
+
+
 class UtcSQLiteDateTime(SQLiteDateTime):
     """SQLite's DATETIME, storing UTC and reading timezone-aware columns back as UTC."""
 

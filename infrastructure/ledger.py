@@ -31,7 +31,8 @@ from infrastructure.checkpoints import (
     published_verifier_key,
     read_published,
 )
-from infrastructure.database import reader
+from infrastructure.database import make_engine, reader
+from infrastructure.destruction_certificates import lawful_purges
 from infrastructure.keys import KeyDestroyed, KeyRing
 from infrastructure.ledger_append import LedgerDamaged
 from infrastructure.ledger_store import EventsTable, SqlLedgerStore, canonical_originator_id, snapshot
@@ -122,6 +123,15 @@ class IntegrityLedger:
         storage = app.storage
         return cls(storage.settings, storage.engine, EventsTable(app.recorder.events_table_name, storage.settings),
                    app.clock, storage.keyring)
+
+    @classmethod
+    def for_verification(cls, settings: Settings, clock: Clock) -> "IntegrityLedger":
+        """Reads and nothing else: no schema check, no key, no read model, no lock. So `svl verify` runs against
+        a hot standby (which refuses every write) or a copy an inspector was given, and changes nothing it checks."""
+        engine = make_engine(settings)
+        ledger = cls(settings, engine, EventsTable.of(settings), clock)
+        ledger.purge_sources.append(lambda: lawful_purges(engine))
+        return ledger
 
     @property
     def origin(self) -> str:
