@@ -52,7 +52,7 @@ COMMANDS: dict[str, dict[str, str]] = {
     "api.cli_backup": {
         "backup": "A consistent snapshot of the database (SQLite online backup, or pg_dump); never a key file.",
         "restore": "Replace the database with a snapshot; files destroyed since stay destroyed.",
-        "keys": "The master key: rotation.",
+        "keys": "Key rotation: the master key, the ledger's signing key.",
     },
     "api.cli_rebuild": {
         "rebuild": "Rebuild read models from zero from the event log, clearing a stuck one; or --check.",

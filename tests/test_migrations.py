@@ -25,7 +25,8 @@ from tests.support.acting import acting
 from tests.support.staff import content
 from tests.test_ledger_cli import cli, populated  # noqa: F401  (fixtures)
 
-BASELINE_TABLES = set(metadata.tables)
+# Tables a revision after the baseline adds (0004); the baseline had all the others.
+BASELINE_TABLES = set(metadata.tables) - {"signing_key_transitions"}
 
 
 def tables_of(engine) -> set[str]:  # noqa: ANN001
