@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from uuid import UUID
 
 import httpx
 import pytest
@@ -197,8 +198,9 @@ def test_a_query_waits_for_a_stopped_leader_boundedly_then_answers_503_naming_th
             join(world, client, "Waiting Worker")
             waited = client.get("/api/v1/workers", headers=auth(world, "hana"))
             assert waited.status_code == 503 and waited.headers["retry-after"] == "2"
-            assert "workers" in waited.json()["read_model"].split(", ")
-            assert "worker_files" in waited.json()["detail"] and "Waiting" not in waited.text
+            assert "worker_files" in waited.json()["read_model"].split(", ")
+            assert "the read models are behind the newest event" in waited.json()["detail"]
+            assert "Waiting" not in waited.text
         finally:
             os.kill(leader, signal.SIGCONT)
         assert "Waiting Worker" in {w["name"] for w in client.get("/api/v1/workers", headers=auth(world, "hana")).json()}
@@ -211,7 +213,7 @@ def test_a_destruction_in_another_process_makes_both_workers_answer_410(two_work
     first, second = served.live_workers()
     with served.pinned(first) as a, served.pinned(second) as b:
         assert a.post(f"/api/v1/workers/{sam}/leave", headers=auth(world, "hana"),
-                      json={"leaving_date": "2019-01-31"}).status_code == 200
+                      json={"leaving_date": "2020-01-31"}).status_code == 200
         for client in (a, b):  # both processes decrypt and cache the record, its key and the other file's
             read = client.get(f"/api/v1/records/{record}", headers=auth(world, "morgan"))
             assert read.status_code == 200 and read.json()["content"]["discussion"] == SECRET
@@ -338,3 +340,39 @@ def test_sqlite_refuses_several_workers_and_says_why(settings: Settings, tmp_pat
     said = " ".join((refused.stdout + refused.stderr).split())
     assert "--workers 2 needs PostgreSQL: SQLite lets one process write at a time" in said
     assert "Traceback" not in said
+
+
+def test_a_destruction_by_one_application_drops_only_that_key_from_another(settings: Settings, master_key: bytes,
+                                                                           clock) -> None:  # noqa: ANN001
+    """Two applications on one database, as two processes would be: the reader caches both files, the other
+    destroys one; the reader refuses the destroyed one at once (no wait for a timer) and keeps the other cached."""
+    from datetime import date
+
+    from api.application import Destroyed, Storage, SupervisionLedger
+    from tests.support.acting import acting
+
+    create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
+    world = build_world(settings, master_key, clock)
+    other = SupervisionLedger(Storage.open(settings, master_key), clock)
+    try:
+        reader, keyring = world.app, world.app.storage.keyring
+        sam, xavier = world.workers["W"], world.workers["X"]
+        doomed, kept = world.records["W"], world.records["X"]
+        for record in (doomed, kept):
+            reader.get_record(record)
+        sams_key, xaviers_key = keyring.key_id_for(sam), keyring.key_id_for(xavier)
+        keyring.EPOCH_CHECK_SECONDS = 3600  # the per-read check alone must do it, not the timer
+        other.record_leaving(acting("hr"), sam, date(2020, 1, 31))
+        other.archive_leaver(acting("hr"), sam)
+        [outcome] = other.run_retention(acting("dpo"), as_of=clock.now.date())
+        assert outcome.worker_id == sam
+        with pytest.raises(Destroyed):
+            reader.get_record(doomed)
+        assert sams_key not in keyring._aeads and xaviers_key in keyring._aeads
+        assert reader.repository.cache.get(UUID(kept)) is not None  # still cached: only the destroyed key went
+        assert reader.get_record(kept).content["discussion"] == SECRET
+    finally:
+        other.close()
+        other.storage.engine.dispose()
+        world.app.close()
+        world.app.storage.engine.dispose()
