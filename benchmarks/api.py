@@ -44,6 +44,7 @@ def populate(settings, records: int, checkpoints: bool = True) -> tuple[str, lis
     """Morgan line-manages two supervisors with six supervisees each; returns Morgan's token and record ids."""
     import base64
 
+    from api import demo_cast as cast
     from api.application import Storage, SupervisionLedger
     from benchmarks.common import master_key
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from uuid import UUID
 
@@ -143,7 +143,9 @@ def stop(served: Served) -> None:
 
 @pytest.fixture
 def two_workers(settings: Settings, master_key: bytes, clock, tmp_path: Path) -> Iterator[tuple[World, Served]]:  # noqa: ANN001
-    clock.set(datetime.now(timezone.utc))  # the server runs on the real clock: tokens must be current
+    # The server runs on the real clock: tokens must be current, and what the world wrote (a minute a reading)
+    # must not be stamped later than what the server writes next.
+    clock.set(datetime.now(timezone.utc) - timedelta(days=1))
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     world = build_world(settings, master_key, clock)
     world.app.close()
