@@ -24,7 +24,7 @@ from api import http_access, http_records, http_retention, http_scheduling, http
 from api.access_service import AccessDenied, AccessLogUnavailable
 from api.application import Conflict, Destroyed, NotFound, Storage, SupervisionLedger, utc_now
 from api.health import health_report
-from api.metrics import RequestMetrics, metrics_endpoint
+from api.metrics import RequestMetrics, metrics_endpoint, route_templates
 from api.readiness import readiness
 from api.http_guards import install_guards, parse_networks, route_path
 from api.http_models import HealthOut
@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
                        authenticator=authenticator or TokenAuthenticator(ledger.storage.engine, clock))
     install_guards(api, trusted_proxies=parse_networks(settings.trusted_proxies),
                    max_body_bytes=settings.max_body_bytes)
-    api.add_middleware(RequestMetrics, templates=lambda: list(api.openapi().get("paths", {})))
+    api.add_middleware(RequestMetrics, templates=route_templates(api))
     return api
 
 

@@ -11,10 +11,11 @@ import hmac
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
@@ -38,10 +39,9 @@ UNMATCHED = "unmatched"
 class RequestMetrics:
     """Outermost middleware: counts every answer, refusals before routing included, under its route template."""
 
-    def __init__(self, app: ASGIApp, templates: Callable[[], list[str]]) -> None:
+    def __init__(self, app: ASGIApp, templates: list[str]) -> None:
         self.app = app
-        self.templates = templates
-        self._compiled: list[tuple[re.Pattern[str], str]] | None = None
+        self._compiled: list[tuple[re.Pattern[str], str]] = [(compile_path(t)[0], t) for t in templates]
         self._by_route: dict[int, str] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -70,8 +70,6 @@ class RequestMetrics:
         route = scope.get("route")
         if route is not None and id(route) in self._by_route:
             return self._by_route[id(route)]
-        if self._compiled is None:
-            self._compiled = [(compile_path(t)[0], t) for t in self.templates()]
         path = route_path(scope)
         template = next((t for pattern, t in self._compiled if pattern.match(path)), None)
         if template is None:
@@ -79,6 +77,17 @@ class RequestMetrics:
         if route is not None:
             self._by_route[id(route)] = template
         return template
+
+
+def route_templates(app: Any) -> list[str]:
+    """Every route's full path template, routers' prefixes included, in the order the router tries them. Read
+    once when the app is built: FastAPI's own per-route objects carry only their router's part."""
+    templates = []
+    for context in iter_route_contexts(app.routes):
+        template = getattr(context, "path_format", None) or getattr(context, "path", None)
+        if template and template not in templates:
+            templates.append(template)
+    return templates
 
 
 class DatabaseFacts:
