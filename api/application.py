@@ -41,6 +41,7 @@ from api.ids import as_uuid
 from api.retention_service import RetentionService
 from api.scheduling_service import SchedulingService
 from infrastructure.users import Principal
+from projections.leadership import Leadership
 from projections.runner import ProjectionRunner
 from projections.schema import workers
 
@@ -108,10 +109,14 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         self.after_save: list[Callable[[list[Any]], None]] = []
         self.written_up_to = 0  # the notification id of this application's last stored event
         super().__init__(env={**eventsourcing_env(storage.settings), "AGGREGATE_CACHE_MAXSIZE": "1000"})
+        # A server projects only while it leads (projections/leadership.py); the CLI projects its own commands.
         self.read_models = ProjectionRunner(
             writer(storage.engine),
             read=lambda start, limit: self.recorder.select_notifications(start, limit),
             decode=self._decode_or_none,
+            newest=lambda: self.recorder.max_notification_id() or 0,
+            leadership=Leadership(storage.engine) if background_projections else None,
+            wait_seconds=storage.settings.read_model_wait,
         )
         self.rebuilt_read_models = self.read_models.create_tables()
         # The integrity ledger's checkpoints, proofs and verification; signs a checkpoint when one is due.
@@ -124,6 +129,7 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         self.auto_checkpoints = AutomaticCheckpoints(self.integrity, settings.checkpoint_every_events,
                                                      settings.checkpoint_every_seconds, inline_timer=False)
         self.auto_checkpoints.enabled &= automatic_checkpoints
+        self.auto_checkpoints.leading = self.read_models.projects_here  # one signer among several processes
         self.after_save.append(self.auto_checkpoints)
         self.auto_checkpoints.start()
         storage.keyring.on_keys_destroyed.append(self._forget_decrypted_aggregates)
@@ -140,14 +146,28 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
-    def _forget_decrypted_aggregates(self) -> None:
-        """A key was destroyed: no decrypted copy of what it sealed may stay in memory."""
+    def construct_repository(self) -> Any:
+        """Every aggregate handed out is checked first against keys other processes destroyed meanwhile."""
+        repository = super().construct_repository()
+        get = repository.get
+
+        def checked_get(*args: Any, **kwargs: Any) -> Any:
+            self.storage.keyring.notice_destructions()
+            return get(*args, **kwargs)
+
+        repository.get = checked_get  # type: ignore[method-assign]
+        return repository
+
+    def _forget_decrypted_aggregates(self, key_ids: set[str]) -> None:
+        """Keys were destroyed: no decrypted copy of what they sealed may stay in memory (the rest stays)."""
         cache = self.repository.cache
-        if cache is not None:
-            with cache.lock:  # the library's LRUCache.clear() resets its queue but keeps the entries
-                cache.cache.clear()
-                cache.clear()
-                cache.full = False
+        if cache is None:
+            return
+        for originator_id in self.storage.keyring.originators_sealed_by(key_ids):
+            try:
+                cache.get(UUID(originator_id), evict=True)
+            except (KeyError, ValueError):
+                pass
 
     def close(self) -> None:
         self.read_models.stop()
@@ -190,10 +210,11 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
             hook(recordings)
 
     def see_own_writes(self) -> None:
-        """Queries call this first: a read model behind this application's own last write catches up, so an
-        answer given after a command has answered reflects it (e.g. the first read under a new grant)."""
-        if self.written_up_to and self.read_models.position() < self.written_up_to:
-            self.read_models.catch_up()
+        """Queries call this first: a read model behind the last write catches up, so an answer given after a
+        command has answered reflects it (e.g. the first read under a new grant). On PostgreSQL the command may
+        have been answered by another process, so "the last write" is the newest event stored; on SQLite (one
+        server process) it is this application's own."""
+        self.read_models.refresh(None if self.read_models.shared else self.written_up_to)
 
     def _forget(self, keys: StagedKeys | None) -> None:
         if keys is not None:
@@ -314,7 +335,7 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         return worker, supervisor
 
     def _supervisees_of(self, supervisor_id: str) -> list[str]:
-        self.read_models.catch_up()
+        self.read_models.refresh()
         with self.storage.engine.connect() as conn:
             return list(conn.execute(select(workers.c.worker_id).where(workers.c.supervisor_id == supervisor_id))
                         .scalars())

@@ -24,6 +24,8 @@ from api import http_access, http_records, http_retention, http_scheduling, http
 from api.access_service import AccessDenied, AccessLogUnavailable
 from api.application import Conflict, Destroyed, NotFound, Storage, SupervisionLedger, utc_now
 from api.health import health_report
+from api.metrics import RequestMetrics, metrics_endpoint, route_templates
+from api.readiness import readiness
 from api.http_guards import install_guards, parse_networks, route_path
 from api.http_models import HealthOut
 from api.http_ledger import router as ledger_router
@@ -39,7 +41,7 @@ from infrastructure.policy_packs import PolicyPackError
 from infrastructure.sealed_mapper import EventDestroyed
 from infrastructure.settings import Settings
 from infrastructure.users import Authenticator, Principal, TokenAuthenticator, UserError
-from projections.runner import ReadModelStuck
+from projections.runner import ReadModelLagging, ReadModelStuck
 
 log = logging.getLogger("svl.http")
 
@@ -78,6 +80,17 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
     api.include_router(ledger_router, prefix=API_PREFIX)
     api.include_router(http_scheduling.router)  # carries /api/v1 itself
 
+    @api.get("/ready", tags=["health"], openapi_extra={PUBLIC_KEY: True})
+    def ready() -> JSONResponse:
+        """Open to all (for load balancers): 200 when this process can serve (the database answers, no read model
+        is stuck), else 503; each read model's lag behind the newest event, the newest checkpoint's age, which
+        witnesses cosigned it, and whether this process projects. Positions and counts only."""
+        is_ready, report = readiness(ledger)
+        return JSONResponse(report, status_code=200 if is_ready else 503,
+                            headers=None if is_ready else {"Retry-After": RETRY_AFTER_SECONDS})
+
+    api.add_route("/metrics", metrics_endpoint(ledger, settings.metrics_token), include_in_schema=False)
+
     @api.get("/health", tags=["health"], response_model=HealthOut, openapi_extra={PUBLIC_KEY: True})
     @api.get(f"{API_PREFIX}/health", tags=["health"], response_model=HealthOut, openapi_extra={PUBLIC_KEY: True})
     def health() -> HealthOut:
@@ -92,7 +105,13 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
                        authenticator=authenticator or TokenAuthenticator(ledger.storage.engine, clock))
     install_guards(api, trusted_proxies=parse_networks(settings.trusted_proxies),
                    max_body_bytes=settings.max_body_bytes)
+    api.add_middleware(RequestMetrics, templates=route_templates(api))
     return api
+
+
+def served_app() -> FastAPI:
+    """What each `svl serve --workers N` process runs (uvicorn imports it by name in every worker)."""
+    return create_app(Settings.from_env(), background_projections=True)
 
 
 # -- authentication and the roles an endpoint declares ------------------------------------------------------
@@ -237,6 +256,7 @@ def add_error_handlers(api: FastAPI) -> None:
                                             else None)),
         (AccessLogUnavailable, lambda _, e: _error(503, str(e))),
         (ReadModelStuck, lambda _, e: _error(503, str(e), read_model=e.state.name)),
+        (ReadModelLagging, lambda _, e: _error(503, str(e), read_model=", ".join(s.name for s in e.lagging))),
         (LedgerBehind, lambda _, e: _error(503, str(e))),
         (Destroyed, lambda _, e: _error(410, str(e))),
         (NotFound, lambda _, e: _error(404, str(e))),

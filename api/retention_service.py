@@ -159,7 +159,7 @@ class RetentionService:
     # -- the schedule ----------------------------------------------------------------------------------
 
     def retention_schedule(self, as_of: date) -> list[ScheduledFile]:
-        self.read_models.catch_up()
+        self.read_models.refresh()
         pack = self.policy_pack
         with self.storage.engine.connect() as conn:
             rows = conn.execute(select(retention_files).order_by(retention_files.c.destruction_date,
@@ -306,7 +306,7 @@ class RetentionService:
                                 {"topic": f"svl:sealed:v1:{key_id}"}).scalar_one()
 
     def _file_state(self, worker_id: str) -> str | None:
-        self.read_models.catch_up()
+        self.read_models.refresh()
         with self.storage.engine.connect() as conn:
             return conn.execute(select(retention_files.c.state)
                                 .where(retention_files.c.worker_id == worker_id)).scalar()

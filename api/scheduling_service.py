@@ -305,8 +305,7 @@ class SchedulingService:
                 log.exception("could not record the lapse of agreements after transfer of %s", transfer.originator_id)
 
     def _lapse_agreements(self, worker_id: str, previous_supervisor: str, on: date, actor: str) -> None:
-        if self.background_projections:
-            self.read_models.catch_up()
+        self.read_models.refresh()
         with self.storage.engine.connect() as conn:
             ids = unlapsed_agreements(conn, worker_id, previous_supervisor)
         lapsing = []

@@ -592,6 +592,8 @@ class AutomaticCheckpoints:
         self.every_seconds = every_seconds
         self.inline_timer = inline_timer
         self.enabled = every_events > 0 or every_seconds > 0
+        # Several processes: only the one that leads signs as it goes (each still signs at start and close).
+        self.leading: Callable[[], bool] = lambda: True
         self._monotonic = monotonic
         self._pending = 0  # saved since the last checkpoint this process knows of: a hint between readings
         self._last = monotonic()
@@ -615,7 +617,7 @@ class AutomaticCheckpoints:
         if not self.enabled:
             return
         self._pending += len(recordings)
-        if not self.due():
+        if not self.due() or not self.leading():
             return
         if self._thread is not None:
             self._wake.set()  # the background thread signs; the request goes on
@@ -670,7 +672,8 @@ class AutomaticCheckpoints:
             self._wake.clear()
             if self._stopping.is_set():
                 return
-            self.sign_pending()
+            if self.leading():
+                self.sign_pending()
 
     def _usable(self) -> bool:
         if not self.enabled:
