@@ -422,8 +422,8 @@ def _session_length_issues(pack: PolicyPack, facts: WorkerFacts) -> list[Issue]:
     verdict = judge_length(pack, lasted)
     if verdict.severity is None:
         return []
-    kind = "session_long" if pack.minimum_session_minutes.minutes is None or lasted >= (
-        pack.minimum_session_minutes.minutes) else "session_short"
+    minimum = pack.minimum_session_minutes.minutes
+    kind = "session_short" if minimum and lasted < minimum else "session_long"
     return [Issue(kind, verdict.severity, f"session of {short_date(day, day)} {verdict.text}", day)]
 
 

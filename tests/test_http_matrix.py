@@ -65,10 +65,6 @@ def test_every_role_against_every_endpoint_and_relationship(world: World) -> Non
         expect(user, "POST", f"/workers/{UNKNOWN}/transfer", is_admin, 404,
                {"new_supervisor_id": UNKNOWN, "reason": "r"})
         expect(user, "POST", f"/workers/{UNKNOWN}/leave", is_admin, 404, {"leaving_date": "2026-05-01"})
-        expect(user, "POST", f"/workers/{UNKNOWN}/role-change", is_admin, 404, {
-            "role": "R", "effective_on": "2026-05-01", "major_change": True, "reason": "r"})
-        expect(user, "POST", f"/workers/{UNKNOWN}/return", is_admin, 404,
-               {"returned_on": "2026-05-01", "absence": "career_break"})
         expect(user, "POST", "/grants", is_admin, 422, {
             "grantee": "nobody", "purpose": "p", "category": "inspection",
             "scope": {"kind": "team", "id": UNKNOWN}, "expires_at": "2027-01-01T00:00:00Z"})
@@ -151,6 +147,11 @@ def route_rules(w: World) -> dict[tuple[str, str], tuple[str, dict | None, set[s
             f"/workers/{UNKNOWN}/transfer", {"new_supervisor_id": UNKNOWN, "reason": "r"}, HR, 404),
         ("POST", "/api/v1/workers/{worker_id}/leave"): (
             f"/workers/{UNKNOWN}/leave", {"leaving_date": "2026-05-01"}, HR, 404),
+        ("POST", "/api/v1/workers/{worker_id}/role-change"): (
+            f"/workers/{UNKNOWN}/role-change",
+            {"role": "R", "effective_on": "2026-05-01", "major_change": True, "reason": "r"}, HR, 404),
+        ("POST", "/api/v1/workers/{worker_id}/return"): (
+            f"/workers/{UNKNOWN}/return", {"returned_on": "2026-05-01", "absence": "career_break"}, HR, 404),
         ("POST", "/api/v1/users/{username}/disable"): ("/users/no-such-user/disable", None, HR, 422),
         ("POST", "/api/v1/grants"): ("/grants", {
             "grantee": "nobody", "purpose": "p", "category": "inspection",
