@@ -119,7 +119,8 @@ def _previous(periods: list[dict], records: list[RecordSummary], worker: Worker,
 
 def worker_out(w: Worker) -> WorkerOut:
     return WorkerOut(worker_id=str(w.id), name=w.name, role=w.role, category=w.category, start_date=w.start_date,
-                     category_since=w.category_since, state=w.state, supervisor_id=w.supervisor_id, leaving_date=w.leaving_date,
+                     category_since=w.category_since, state=w.state, supervisor_id=w.supervisor_id,
+                     leaving_date=w.leaving_date,
                      destruction_date=w.destruction_date, version=w.version)
 
 

@@ -270,7 +270,8 @@ def _record_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date, calendar: 
             # The deadline ended at the step the pack names; the signatures are the parties' own story.
             issues.append(Issue("record_awaiting_signatures", "info",
                                 f"record of the {short_date(record.session_date, as_of)} session "
-                                f"{_ended_words(record, as_of)}; {record.state.replace('_', ' ')}", ref=record.record_id))
+                                f"{_ended_words(record, as_of)}; {record.state.replace('_', ' ')}",
+                                ref=record.record_id))
             continue
         if record.frozen:
             issues.append(Issue(
