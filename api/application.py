@@ -275,6 +275,26 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         accounts = self.users.end_access_of_worker(str(worker.id), ends)
         return Leaving(worker, [str(s.id) for s in supervisees], accounts, ends)
 
+    def change_role(self, user: Principal, worker_id: UUID | str, *, role: str, effective_on: date,
+                    major_change: bool, category: str | None = None, reason: str,
+                    expected_version: int | None = None) -> Worker:
+        """HR records a new role or category; a major change of role starts the pack's role-changer regime."""
+        self.require(user, decide_role(user.reader, HR, "record a change of role"))
+        worker = self.get_worker(worker_id, expected_version)
+        worker.change_role(role, effective_on=effective_on, major_change=major_change, category=category,
+                           reason=reason, actor=user.actor, timestamp=self.clock())
+        self.save_and_project(worker)
+        return worker
+
+    def record_return(self, user: Principal, worker_id: UUID | str, *, returned_on: date, absence: str,
+                      expected_version: int | None = None) -> Worker:
+        """HR records a return after a career break or other long term absence: the returner regime starts."""
+        self.require(user, decide_role(user.reader, HR, "record a return after a long absence"))
+        worker = self.get_worker(worker_id, expected_version)
+        worker.record_return(returned_on, absence=absence, actor=user.actor, timestamp=self.clock())
+        self.save_and_project(worker)
+        return worker
+
     # -- accounts (HR) --------------------------------------------------------------------------------
 
     def add_account(self, user: Principal | None, username: str, role: str, *, worker_id: str | None = None) -> str:

@@ -41,6 +41,9 @@ COMMANDS: dict[str, dict[str, str]] = {
         "hold": "Legal holds: files that must not be destroyed.",
         "policy": "Policy packs: show and check.",
     },
+    "api.cli_people": {
+        "worker": "A worker's working life: a change of role, a return after a long absence.",
+    },
     "api.cli_scheduling": {
         "due": "Who is overdue for supervision, and why: the manager's morning view.",
         "session": "Supervision sessions: schedule, hold, cancel, rebook.",

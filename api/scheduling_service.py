@@ -25,6 +25,7 @@ from domain.authorisation import SUPERVISING_ROLES, Decision, Role, decide_role,
 from domain.errors import DomainError, NotPermitted
 from domain.policy import PolicyPack
 from domain.schedule_rules import calendar_for
+from domain.session_length import counts_from_minutes, last_full_week
 from domain.sessions import SupervisionSession
 from domain.timestamps import require_plausible_day
 from domain.workers import Worker
@@ -382,7 +383,8 @@ class SchedulingService:
         policy = self.compliance_pack(pack)
         day = require_plausible_day(as_of or self.clock().date(), "as_of")
         with self.storage.engine.connect() as conn:
-            facts = load_facts(conn, day, Scope(team=str(team) if team else None))
+            facts = load_facts(conn, day, Scope(team=str(team) if team else None), counts_from_minutes(policy),
+                               last_full_week(day))
         facts = self._with_case_references(facts)
         calendar = calendar_for(policy)
         rows = sorted_for_attention([evaluate(policy, f, day, calendar) for f in facts])
@@ -401,7 +403,8 @@ class SchedulingService:
             raise DomainError(f"nothing is known about {month} as of {day}: the month had not started")
         end = min(last, day)
         with self.storage.engine.connect() as conn:
-            months = load_month(conn, first, last, day, Scope(team=str(team) if team else None))
+            months = load_month(conn, first, last, day, Scope(team=str(team) if team else None),
+                                counts_from_minutes(policy))
         rows = [_month_row(policy, m, first, end) for m in months]
         rows.sort(key=lambda r: (r.met, -r.overdue_days, r.worker_id))
         names = self.worker_names({p for r in rows for p in (r.worker_id, r.supervisor_id) if p}) if with_names else {}

@@ -22,6 +22,7 @@ from domain.schedule_rules import (
     next_due_date,
     rebooking_deadline,
 )
+from domain.session_length import judge_length, judge_week, last_full_week, weekly_minutes_rule
 from domain.working_days import WorkingCalendar
 
 DUE_SOON_DAYS = 7
@@ -38,6 +39,7 @@ CATEGORY_LABELS = {
     "manager": "Manager",
     "volunteer": "Volunteer",
     "agency": "Agency",
+    "trainee": "Social worker in training",
 }
 
 
@@ -55,6 +57,7 @@ class OpenRecord:
     # Drafted by a supervisor the worker has since moved away from: only its author could sign it as supervisor,
     # and they no longer have access, so it stays as it is (see domain/authorisation.py).
     frozen: bool = False
+    shared_on: date | None = None  # first shared with the supervisee (bury's "returned to the supervisee")
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,8 @@ class WorkerFacts:
     agreements: tuple[AgreementFact, ...] = ()
     cancellations: tuple[Cancellation, ...] = ()
     cases: tuple[CaseFact, ...] = ()
+    last_held: tuple[date, int] | None = None  # the last session recorded as held, and its minutes, counted or not
+    minutes_in_week: int | None = None  # minutes held in the last full week (None: not asked for)
 
 
 # --- results ------------------------------------------------------------------------------------------
@@ -175,6 +180,7 @@ def evaluate(pack: PolicyPack, facts: WorkerFacts, as_of: date, calendar: Workin
         *_agreement_issues(pack, facts, as_of),
         *_case_issues(pack, facts, as_of),
         *_session_length_issues(pack, facts),
+        *_weekly_minutes_issues(pack, facts, as_of),
     ]
     return WorkerCompliance(facts.worker_id, facts.category, facts.supervisor_id, frequency, facts.next_booked,
                             tuple(issues))
@@ -257,8 +263,16 @@ def _record_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date, calendar: 
     issues = []
     rule = _deadline_words(pack.completion.record.days, pack.completion.record.counting)
     whose = pack.cite(pack.completion.record)
+    ends = pack.completion.record_ends.event
     for record in sorted(facts.open_records, key=lambda r: r.session_date):
         deadline = completion_deadline(pack, record.session_date, calendar)
+        if ends == "drafted" or (ends == "shared" and record.shared_on is not None):
+            # The deadline ended at the step the pack names; the signatures are the parties' own story.
+            issues.append(Issue("record_awaiting_signatures", "info",
+                                f"record of the {short_date(record.session_date, as_of)} session "
+                                f"{_ended_words(record, as_of)}; {record.state.replace('_', ' ')}",
+                                ref=record.record_id))
+            continue
         if record.frozen:
             issues.append(Issue(
                 "record_frozen", "info",
@@ -270,7 +284,7 @@ def _record_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date, calendar: 
             days = (as_of - deadline).days
             issues.append(Issue(
                 "record_unsigned", "overdue",
-                f"record of the {short_date(record.session_date, as_of)} session not signed by both "
+                f"record of the {short_date(record.session_date, as_of)} session {_not_ended_words(ends)} "
                 f"({record.state.replace('_', ' ')}): due {short_date(deadline, as_of)} ({whose}: "
                 f"{rule}), {_days(days)} late", deadline, days, record.record_id))
     for held_on in sorted(facts.unrecorded_sessions):
@@ -282,6 +296,15 @@ def _record_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date, calendar: 
                 f"session held {short_date(held_on, as_of)} has no record: due {short_date(deadline, as_of)} "
                 f"({whose}: {rule}), {_days(days)} late", deadline, days))
     return issues
+
+
+def _ended_words(record: OpenRecord, as_of: date) -> str:
+    return (f"shared with the supervisee {short_date(record.shared_on, as_of)}" if record.shared_on
+            else "drafted")
+
+
+def _not_ended_words(ends: str) -> str:
+    return "not yet shared with the supervisee" if ends == "shared" else "not signed by both"
 
 
 def _cancellation_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date, calendar: WorkingCalendar) -> list[Issue]:
@@ -393,13 +416,26 @@ def _case_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date) -> list[Issu
 
 
 def _session_length_issues(pack: PolicyPack, facts: WorkerFacts) -> list[Issue]:
+    """The last held session's length, as the pack judges it (domain/session_length.py)."""
+    if facts.last_held is None:
+        return []
+    day, lasted = facts.last_held
+    verdict = judge_length(pack, lasted)
+    if verdict.severity is None:
+        return []
     minimum = pack.minimum_session_minutes.minutes
-    lasted = facts.last_session_minutes
-    if minimum and lasted is not None and lasted < minimum:
-        return [Issue("session_short", "info",
-                      f"last session lasted {lasted} min, {minimum - lasted} min short of the {pack.short_name} "
-                      f"minimum of {minimum} min")]
-    return []
+    kind = "session_short" if minimum and lasted < minimum else "session_long"
+    return [Issue(kind, verdict.severity, f"session of {short_date(day, day)} {verdict.text}", day)]
+
+
+def _weekly_minutes_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date) -> list[Issue]:
+    rule = weekly_minutes_rule(pack, facts.category)
+    week = last_full_week(as_of)
+    if rule is None or facts.minutes_in_week is None or week[0] < max(facts.start_date, facts.joined_on):
+        return []  # a week that began before the regime (or before the ledger knew the worker) is not judged
+    verdict = judge_week(rule, facts.minutes_in_week, week,
+                         pack.cite(pack.frequency.for_category(WorkerCategory(facts.category))))
+    return [Issue("weekly_minutes", verdict.severity, verdict.text, week[1])] if verdict.severity else []
 
 
 # --- the month: sessions held vs required -------------------------------------------------------------------

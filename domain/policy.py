@@ -114,6 +114,7 @@ class WorkerCategory(StrEnum):
     VOLUNTEER = "volunteer"
     AGENCY = "agency"
     ROLE_CHANGER = "role_changer"
+    TRAINEE = "trainee"  # a social worker in training (hull: "1.5 hours of individual supervision per week")
 
 
 class CancellationReason(StrEnum):
@@ -160,8 +161,17 @@ class Deadline(Rule):
     counting: Literal["working_days", "calendar_days"]
 
 
+class DeadlineEnd(Rule):
+    """Which step of the record ends its completion deadline: the supervisor's draft (`drafted`), the record
+    offered to the supervisee (`shared`: bury's "returned to the supervisee"), or both signatures."""
+
+    event: Literal["drafted", "shared", "signed_by_both"]
+
+
 class Completion(_Frozen):
     record: Deadline
+    # Left out: the deadline ends when both have signed (the product's reading before packs said which).
+    record_ends: DeadlineEnd = DeadlineEnd(event="signed_by_both", note="policy silent: baseline, signed by both")
     # Decisions about a child recorded on the child's case record; None: policy sets no timescale.
     case_decisions: Deadline | None = None
 
@@ -196,8 +206,17 @@ class FrequencyPhase(_Frozen):
     condition: str | None = None
 
 
+class WeeklyMinutes(_Frozen):
+    """Minutes of supervision a week a category must have, besides the frequency of sessions (hull's trainees)."""
+
+    minutes: Count = Field(ge=1)
+    # The policy lets informal supervision make up the rest, provided formal supervision is the larger part.
+    formal_majority: bool = False
+
+
 class FrequencyRule(Rule):
     phases: tuple[FrequencyPhase, ...]
+    weekly_minutes: WeeklyMinutes | None = None
 
     @field_validator("phases")
     @classmethod
@@ -238,13 +257,42 @@ class Frequency(_Frozen):
     volunteer: FrequencyRule | None = None
     agency: FrequencyRule | None = None
     role_changer: FrequencyRule | None = None
+    trainee: FrequencyRule | None = None
 
     def for_category(self, category: WorkerCategory) -> FrequencyRule:
         return getattr(self, category.value) or self.default
 
 
+class ShortSession(Rule):
+    """What a session shorter than the minimum does to compliance: it is not counted as a session at all, it
+    counts but the worker needs attention for the shortfall, or it counts and the shortfall is information."""
+
+    counts: Literal["does_not_count", "counts_with_shortfall", "information_only"]
+
+
+class SessionMaximum(Rule):
+    """A longer session always counts: the maximum is shown, never judged (both policies that give one hedge it)."""
+
+    minutes: Count = Field(ge=1)
+
+
 class SessionMinutes(Rule):
     minutes: Count | None = Field(default=None, ge=1)
+    short_session: ShortSession | None = None
+    maximum: SessionMaximum | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SessionMinutes:
+        if self.short_session is not None and self.minutes is None:
+            raise ValueError("`short_session` says what a session below the minimum does: set `minutes` too")
+        if self.maximum is not None and self.minutes is not None and self.maximum.minutes < self.minutes:
+            raise ValueError(f"the maximum ({self.maximum.minutes} min) is below the minimum ({self.minutes} min)")
+        return self
+
+    @property
+    def below_minimum(self) -> str:
+        """What a short session does; information only where the pack does not say (the earlier behaviour)."""
+        return self.short_session.counts if self.short_session is not None else "information_only"
 
 
 class CaseRating(Rule):

@@ -1,4 +1,11 @@
-"""A member of staff whose supervision is recorded: joiner, allocation, transfer, leaver, archival."""
+"""A member of staff whose supervision is recorded: joiner, allocation, transfer, change of role, return after a
+long absence, leaver, archival.
+
+A worker's `category` and `category_since` name the frequency regime in force (domain/schedule_rules.py: phases
+run from the category start). Joining starts the first; a major change of role and a return after a career break
+or other long term absence start the pack's `frequency.role_changer` and `frequency.returner` (hull: "should also
+receive supervision fortnightly for the first 3 months"). Whether a change is major, or an absence long term, is
+HR's judgement, recorded with the name of who made it (the event's actor)."""
 
 from datetime import date, datetime
 from enum import Enum
@@ -9,6 +16,13 @@ from domain.errors import DomainError, OutOfOrder
 from domain.labels import ROLE_LENGTH, bounded
 from domain.policy import WorkerCategory  # one list of categories: the policy packs key their rules by it
 from domain.timestamps import require_not_before, require_plausible_day, require_utc
+
+
+class Absence(str, Enum):
+    """hull: "practitioners returning to work following a career break or other long term absence"."""
+
+    CAREER_BREAK = "career_break"
+    LONG_TERM_ABSENCE = "long_term_absence"
 
 
 class EmploymentState(str, Enum):
@@ -35,6 +49,7 @@ class Worker(Aggregate):
         self.role = role
         self.category = category
         self.start_date = start_date
+        self.category_since = start_date  # the day the current frequency regime began
         self.organisation = organisation
         self.supervisor_id: str | None = None
         self.previous_supervisors: list[dict] = []
@@ -59,11 +74,7 @@ class Worker(Aggregate):
             raise DomainError("name must not be empty")
         role = bounded(role, ROLE_LENGTH, "role")
         organisation = bounded(organisation, ROLE_LENGTH, "organisation")
-        try:
-            WorkerCategory(category)
-        except ValueError:
-            allowed = ", ".join(c.value for c in WorkerCategory)
-            raise DomainError(f"category {category!r} is not one of: {allowed}") from None
+        _require_category(category)
         return cls(name.strip(), role, category, start_date, organisation, actor, timestamp)
 
     def allocate_supervisor(self, supervisor_id: str, *, actor: str, timestamp: datetime) -> None:
@@ -128,6 +139,60 @@ class Worker(Aggregate):
         )
         self.supervisor_id = None
 
+    def change_role(self, role: str, *, effective_on: date, major_change: bool, category: str | None = None,
+                    reason: str, actor: str, timestamp: datetime) -> None:
+        """A new role, or a new category (e.g. an NQSW whose ASYE is over). A major change of role starts the
+        role-changer regime (hull: "Social workers who have undertaken a major change of role in transferring
+        to a different team"); a new category starts its own regime; a new role title alone changes nothing due."""
+        self._require_active("record a change of role")
+        require_not_before(timestamp, self.modified_on)
+        require_plausible_day(effective_on, "effective_on")
+        role = bounded(role, ROLE_LENGTH, "role")
+        if effective_on < self.category_since:
+            raise DomainError(f"the change ({effective_on}) is before the current regime began ({self.category_since})")
+        if category is not None:
+            _require_category(category)
+        if major_change and category not in (None, WorkerCategory.ROLE_CHANGER.value):
+            raise DomainError("a major change of role starts the role-changer regime (the pack's "
+                              "frequency.role_changer): give no other category")
+        new_category = WorkerCategory.ROLE_CHANGER.value if major_change else (category or self.category)
+        regime_starts = major_change or new_category != self.category
+        if not regime_starts and role == self.role:
+            raise DomainError("nothing changes: give a new role, a new category, or say it is a major change of role")
+        self._role_changed(role=role, category=new_category,
+                           category_since=effective_on if regime_starts else self.category_since,
+                           major_change=major_change, previous_role=self.role, previous_category=self.category,
+                           reason=bounded(reason, ROLE_LENGTH, "reason"), actor=actor, timestamp=timestamp)
+
+    @event("RoleChanged")
+    def _role_changed(self, role: str, category: str, category_since: date, major_change: bool, previous_role: str,
+                      previous_category: str, reason: str, actor: str, timestamp: datetime) -> None:
+        self.role = role
+        self.category = category
+        self.category_since = category_since
+
+    def record_return(self, returned_on: date, *, absence: Absence | str, actor: str, timestamp: datetime) -> None:
+        """Back after a career break or other long term absence: the returner regime starts on the day back
+        (hull: "practitioners returning to work following a career break or other long term absence")."""
+        self._require_active("record a return to work")
+        require_not_before(timestamp, self.modified_on)
+        require_plausible_day(returned_on, "returned_on")
+        try:
+            why = Absence(absence)
+        except ValueError:
+            allowed = ", ".join(a.value for a in Absence)
+            raise DomainError(f"absence {absence!r} is not one of: {allowed}") from None
+        if returned_on < self.category_since:
+            raise DomainError(f"the return ({returned_on}) is before the current regime began ({self.category_since})")
+        self._returned(returned_on=returned_on, absence=why.value, category=WorkerCategory.RETURNER.value,
+                       previous_category=self.category, actor=actor, timestamp=timestamp)
+
+    @event("ReturnedAfterAbsence")
+    def _returned(self, returned_on: date, absence: str, category: str, previous_category: str, actor: str,
+                  timestamp: datetime) -> None:
+        self.category = category
+        self.category_since = returned_on
+
     def leave(self, leaving_date: date, *, actor: str, timestamp: datetime) -> None:
         self._require_active("record leaving")
         require_not_before(timestamp, self.modified_on)
@@ -159,3 +224,11 @@ class Worker(Aggregate):
     def _require_active(self, step: str) -> None:
         if self.state != EmploymentState.ACTIVE.value:
             raise OutOfOrder(f"cannot {step}: the worker is {self.state}")
+
+
+def _require_category(category: str) -> None:
+    try:
+        WorkerCategory(category)
+    except ValueError:
+        allowed = ", ".join(c.value for c in WorkerCategory)
+        raise DomainError(f"category {category!r} is not one of: {allowed}") from None

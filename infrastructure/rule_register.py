@@ -34,6 +34,8 @@ _ENFORCED: tuple[tuple[str, str, str, str], ...] = (
      "tests/test_register_examples.py::test_retention_worked_example"),
     ("archival", "deadline", "domain.schedule_rules.archival_deadline",
      "tests/test_register_examples.py::test_archival_worked_example"),
+    ("completion.record_ends", "deadline", "domain.compliance.evaluate",
+     "tests/test_register_examples.py::test_record_deadline_end_worked_example"),
     ("completion.record", "deadline", "domain.schedule_rules.completion_deadline",
      "tests/test_register_examples.py::test_record_completion_worked_example"),
     ("completion.case_decisions", "deadline", "domain.schedule_rules.case_decision_deadline",
@@ -46,6 +48,10 @@ _ENFORCED: tuple[tuple[str, str, str, str], ...] = (
      "tests/test_register_examples.py::test_default_frequency_worked_example"),
     ("frequency", "frequency", "domain.schedule_rules.next_due_date",
      "tests/test_register_examples.py::test_frequency_worked_example"),
+    ("minimum_session_minutes.short_session", "length", "domain.session_length.judge_length",
+     "tests/test_register_examples.py::test_short_session_worked_example"),
+    ("minimum_session_minutes.maximum", "length", "domain.session_length.judge_length",
+     "tests/test_register_examples.py::test_session_maximum_worked_example"),
     ("minimum_session_minutes", "length", "domain.compliance.evaluate",
      "tests/test_register_examples.py::test_session_length_worked_example"),
     ("case_supervision.ratings.green", "review", "domain.case_supervision.CaseSupervision.rate",
@@ -83,14 +89,13 @@ _TESTS = {
         "tests/test_anonymisation.py::test_under_confirm_a_name_stands_only_on_the_supervisors_recorded_confirmation",
     ("hull", "anonymisation"): "tests/test_register_examples.py::test_anonymisation_confirm_worked_example",
     ("school-trust", "anonymisation"): "tests/test_register_examples.py::test_anonymisation_confirm_worked_example",
+    ("hull", "frequency.trainee"): "tests/test_register_examples.py::test_trainee_weekly_minutes_worked_example",
     ("hull", "rebooking.after_sickness"):
         "tests/test_schedule_rules.py::test_rebooking_hull_after_sickness_runs_from_the_return",
 }
 
 # Enforced, with a part still open.
 _CAVEATS = {
-    "minimum_session_minutes": "a short session is shown with its shortfall and still counts; maximums are not "
-                               "checked (issue 13 item 5)",
     "frequency": "a phase's `condition` is shown, not enforced (issue 13 item 2)",
 }
 

@@ -147,6 +147,11 @@ def route_rules(w: World) -> dict[tuple[str, str], tuple[str, dict | None, set[s
             f"/workers/{UNKNOWN}/transfer", {"new_supervisor_id": UNKNOWN, "reason": "r"}, HR, 404),
         ("POST", "/api/v1/workers/{worker_id}/leave"): (
             f"/workers/{UNKNOWN}/leave", {"leaving_date": "2026-05-01"}, HR, 404),
+        ("POST", "/api/v1/workers/{worker_id}/role-change"): (
+            f"/workers/{UNKNOWN}/role-change",
+            {"role": "R", "effective_on": "2026-05-01", "major_change": True, "reason": "r"}, HR, 404),
+        ("POST", "/api/v1/workers/{worker_id}/return"): (
+            f"/workers/{UNKNOWN}/return", {"returned_on": "2026-05-01", "absence": "career_break"}, HR, 404),
         ("POST", "/api/v1/users/{username}/disable"): ("/users/no-such-user/disable", None, HR, 422),
         ("POST", "/api/v1/grants"): ("/grants", {
             "grantee": "nobody", "purpose": "p", "category": "inspection",
