@@ -329,7 +329,7 @@ class SecondSupervisor(Rule):
 
     title: str | None = Field(default=None, min_length=1)
     categories: tuple[WorkerCategory, ...] = ()  # who may have one; empty: any worker
-    alternate: bool = False  # sessions alternate between the two, starting with the line manager
+    alternate: bool | None = None  # sessions alternate between the two, starting with the line manager (None: no)
     alternate_for: Interval | None = None  # from the worker's start date; None: for as long as both supervise
 
 
