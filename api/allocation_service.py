@@ -92,10 +92,10 @@ class AllocationService:
         the pack names) and recorded in the worker's file with the reason."""
         self.require(user, decide_allocation_exception(user.reader))
         pack = self.compliance_pack()
-        agreer = self.get_worker(user.worker_id or "")
-        agreed = check_exception(pack, rules, agreer.role if agreer.state == "active" else None, reason)
         worker = self.get_worker(worker_id, expected_version)
         supervisor = self.get_worker(supervisor_id)
+        agreer = self.get_worker(user.worker_id or "")
+        agreed = check_exception(pack, rules, agreer.role if agreer.state == "active" else None, reason)
         worker.agree_allocation_exception(str(supervisor.id), agreed, reason.strip(),
                                           agreed_by_role=pack.allocation.exception_agreed_by or "",
                                           actor=user.actor, timestamp=self.clock())

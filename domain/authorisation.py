@@ -282,7 +282,8 @@ def decide_write(reader: Reader, rel: Relationships, record: RecordParties, part
         if reader.worker_id == record.supervisee_id:
             return Decision.allow(Basis.OWN_RECORD, _PURPOSES[Basis.OWN_RECORD])
         return Decision.refuse(Refusal.NO_RELATIONSHIP, "only the supervisee can do this")
-    if _second_supervisor(reader, rel):
+    if _second_supervisor(reader, rel) or (record.drafted_by == rel.second_supervisor_id
+                                           and reader.worker_id == rel.current_supervisor_id):
         if reader.worker_id != record.drafted_by:
             return Decision.refuse(Refusal.NO_RELATIONSHIP, "this record was drafted by the worker's other "
                                                             "supervisor: only its author signs or changes it "
