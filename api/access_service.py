@@ -172,7 +172,8 @@ class AccessService:
         if worker.supervisor_id is not None:
             line_manager = self.get_worker(worker.supervisor_id).supervisor_id
         previous = tuple(p["supervisor_id"] for p in worker.previous_supervisors)
-        return Relationships(str(worker.id), worker.supervisor_id, line_manager, previous, worker.state)
+        return Relationships(str(worker.id), worker.supervisor_id, line_manager, previous, worker.state,
+                             worker.second_supervisor_id)
 
     # -- reads of content: decide, log, then serve --------------------------------------------------------
 

@@ -36,6 +36,7 @@ from infrastructure.keys import (ORGANISATION_KEY_ID, KeyError_, KeyRing, Staged
 from infrastructure.sealed_mapper import EventDestroyed, SealedMapper
 from infrastructure.settings import Settings
 from api.access_service import AccessDenied, AccessService, Via
+from api.allocation_service import AllocationService
 from api.errors import Conflict, Destroyed, NotFound, OutOfOrderConflict, StaleConflict
 from api.ids import as_uuid
 from api.retention_service import RetentionService
@@ -97,7 +98,7 @@ class Storage:
         return cls(settings, engine, keyring, tombstones)
 
 
-class SupervisionLedger(AccessService, RetentionService, SchedulingService, Application):
+class SupervisionLedger(AccessService, AllocationService, RetentionService, SchedulingService, Application):
     name = "SupervisionLedger"
 
     def __init__(self, storage: Storage, clock: Clock = utc_now, background_projections: bool = False,
@@ -270,7 +271,12 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         for supervisee in supervisees:
             supervisee.end_supervision(f"the supervisor left on {leaving_date.isoformat()}", actor=user.actor,
                                        timestamp=now)
-        self.save_and_project(worker, *supervisees)
+        seconds = [self.get_worker(wid) for wid in self._second_supervisees_of(str(worker.id))]
+        seconds = [s for s in seconds if s.second_supervisor_id == str(worker.id) and s.state == "active"]
+        for supervisee in seconds:
+            supervisee.end_second_supervision(f"the second supervisor left on {leaving_date.isoformat()}",
+                                              actor=user.actor, timestamp=now)
+        self.save_and_project(worker, *supervisees, *seconds)
         ends = datetime.combine(leaving_date, datetime.min.time(), tzinfo=timezone.utc)
         accounts = self.users.end_access_of_worker(str(worker.id), ends)
         return Leaving(worker, [str(s.id) for s in supervisees], accounts, ends)
@@ -352,6 +358,7 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         decision = decide_allocation(user.reader, str(worker.id), candidate)
         if not decision.allowed:
             raise DomainError(decision.reason) if decision.refusal is Refusal.ALLOCATION else AccessDenied(decision)
+        self._check_allocation_rules(worker, supervisor)
         return worker, supervisor
 
     def _supervisees_of(self, supervisor_id: str) -> list[str]:
@@ -526,7 +533,8 @@ def _require_version(aggregate: Any, expected_version: int | None, noun: str) ->
 
 def relationships(supervisee: Worker, line_manager_id: str | None = None) -> Relationships:
     previous = tuple(p["supervisor_id"] for p in supervisee.previous_supervisors)
-    return Relationships(str(supervisee.id), supervisee.supervisor_id, line_manager_id, previous, supervisee.state)
+    return Relationships(str(supervisee.id), supervisee.supervisor_id, line_manager_id, previous, supervisee.state,
+                         supervisee.second_supervisor_id)
 
 
 def _via(user: Principal, via: Via | None) -> tuple[str, str, str]:

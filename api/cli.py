@@ -51,6 +51,9 @@ COMMANDS: dict[str, dict[str, str]] = {
         "case": "Case supervision: how often each case is discussed, by its rating.",
         "report": "Quality assurance reports.",
     },
+    "api.cli_allocation": {
+        "staff": "Allocation: standing, a second supervisor, departures agreed by the role the pack names.",
+    },
     # Beneath the application's users: whoever runs these holds the key files, so they take no --as.
     "api.cli_backup": {
         "backup": "A consistent snapshot of the database (SQLite online backup, or pg_dump); never a key file.",

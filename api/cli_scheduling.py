@@ -109,7 +109,7 @@ def due(team: str = typer.Option(None, "--team", help="a supervisor (id, prefix 
 
 
 DASHBOARD_COLUMNS = ["worker_id", "name", "supervisor", "category", "status", "last_session", "due", "days_overdue",
-                     "next_booked", "rule", "reason", "issues", "rule_source"]
+                     "next_booked", "rule", "reason", "issues", "rule_source", "next_supervisor"]
 
 
 def dashboard_csv(rows: list[dict]) -> str:

@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import http_access, http_records, http_retention, http_scheduling, http_workers
+from api import http_access, http_allocation, http_records, http_retention, http_scheduling, http_workers
 from api.access_service import AccessDenied, AccessLogUnavailable
 from api.application import Conflict, Destroyed, NotFound, Storage, SupervisionLedger, utc_now
 from api.health import health_report
@@ -74,7 +74,8 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
                               "needs a bearer token and states who may call it; every read of record content "
                               "is written to the access log before it is returned.")
     api.state.ledger = ledger
-    for router in (http_workers.router, http_records.router, http_access.router, http_retention.router):
+    for router in (http_workers.router, http_allocation.router, http_records.router, http_access.router,
+                   http_retention.router):
         api.include_router(router, prefix=API_PREFIX)
     # Other areas include their routers here, e.g. api.include_router(ledger_router, prefix=API_PREFIX).
     api.include_router(ledger_router, prefix=API_PREFIX)

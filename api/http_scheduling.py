@@ -69,6 +69,9 @@ class DueRowOut(BaseModel):
     next_booked: date | None
     needs_attention: bool
     issues: list[IssueOut]
+    # Where the worker has a second supervisor: whose turn the next session is (None: either may hold it).
+    next_supervisor_id: str | None = None
+    next_supervisor: str | None = None
 
 
 class DueOut(BaseModel):

@@ -14,6 +14,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from api.errors import NotFound
+from api.allocation_service import allocation_view
 from api.ids import as_uuid
 
 from domain.agreements import AgreementState, LapseReason, SupervisionAgreement
@@ -21,7 +22,8 @@ from domain.case_supervision import CaseSupervision
 from domain.compliance import (
     WorkerCompliance, WorkerFacts, evaluate, month_frequency, rule_in_force, sorted_for_attention,
 )
-from domain.authorisation import SUPERVISING_ROLES, Decision, Role, decide_role, decide_staff_step
+from domain.authorisation import (SUPERVISING_ROLES, Decision, Relationships, Role, decide_role,
+                                  decide_session_step, decide_staff_step)
 from domain.errors import DomainError, NotPermitted
 from domain.policy import PolicyPack
 from domain.schedule_rules import calendar_for
@@ -47,6 +49,8 @@ class Dashboard:
     pack: str
     rows: list[WorkerCompliance]
     names: dict[str, str] = field(default_factory=dict)
+    # Whose turn the next session is, where a worker has a second supervisor (domain/allocation.py).
+    turns: dict[str, Any] = field(default_factory=dict)
 
     def name(self, worker_id: str | None) -> str:
         return "-" if worker_id is None else self.names.get(worker_id, worker_id[:8])
@@ -107,7 +111,14 @@ def dashboard_row(r: WorkerCompliance, board: Dashboard) -> dict:
             "reason": f.reason, "next_booked": r.next_booked, "needs_attention": r.needs_attention,
             "issues": [{"kind": i.kind, "severity": i.severity, "text": i.text, "due": i.due,
                         "days_overdue": i.days_overdue, "ref": i.ref} for i in r.issues],
-            "rule_source": f.source}
+            "rule_source": f.source, **_next_supervisor(board.turns.get(r.worker_id), board)}
+
+
+def _next_supervisor(turn: Any, board: Dashboard) -> dict:
+    if turn is None:
+        return {"next_supervisor_id": None, "next_supervisor": None}
+    return {"next_supervisor_id": turn.supervisor_id,
+            "next_supervisor": board.name(turn.supervisor_id) if turn.supervisor_id else "either supervisor"}
 
 
 def parse_month(month: str) -> tuple[date, date]:
@@ -165,7 +176,7 @@ class SchedulingService:
     def schedule_session(self, user: Principal, *, supervisee_id: UUID | str, starts_at: datetime,
                          planned_minutes: int) -> SupervisionSession:
         actor = self._staff(user, "schedule a session")
-        supervisee = self._supervisee_of(supervisee_id, actor, "schedule a session")
+        supervisee = self._session_supervisee(user, supervisee_id, "schedules a session")
         session = SupervisionSession.schedule(supervisee_id=str(supervisee.id), supervisor_id=actor,
                                               starts_at=starts_at, planned_minutes=planned_minutes, actor=actor,
                                               timestamp=self.clock())
@@ -204,7 +215,7 @@ class SchedulingService:
         """A new session that replaces a cancelled one; both are saved together, linked both ways."""
         actor = self._staff(user, "rebook a session")
         old = self.get_session(session_id)
-        supervisee = self._supervisee_of(old.supervisee_id, actor, "rebook a session")
+        supervisee = self._session_supervisee(user, old.supervisee_id, "rebooks a session")
         new = SupervisionSession.schedule(supervisee_id=old.supervisee_id, supervisor_id=actor, starts_at=starts_at,
                                           planned_minutes=planned_minutes or old.planned_minutes, actor=actor,
                                           timestamp=self.clock(), rebooks=str(old.id))
@@ -385,11 +396,15 @@ class SchedulingService:
         with self.storage.engine.connect() as conn:
             facts = load_facts(conn, day, Scope(team=str(team) if team else None), counts_from_minutes(policy),
                                last_full_week(day))
-        facts = self._with_case_references(facts)
+            allocation = allocation_view(conn, policy, day, facts, self.worker_names)
+        facts = self._with_case_references(allocation.facts)
         calendar = calendar_for(policy)
-        rows = sorted_for_attention([evaluate(policy, f, day, calendar) for f in facts])
-        names = self.worker_names(_people(rows)) if with_names else {}
-        return Dashboard(day, policy.short_name, rows, names)
+        rows = [evaluate(policy, f, day, calendar) for f in facts]
+        rows = sorted_for_attention([replace(r, issues=r.issues + tuple(allocation.issues.get(r.worker_id, ())))
+                                     for r in rows])
+        people = _people(rows) | {t.supervisor_id for t in allocation.turns.values() if t.supervisor_id}
+        names = self.worker_names(people) if with_names else {}
+        return Dashboard(day, policy.short_name, rows, names, allocation.turns)
 
     def frequency_report(self, month: str, *, as_of: date | None = None, team: UUID | str | None = None,
                          pack: PolicyPack | str | None = None, with_names: bool = True) -> FrequencyReport:
@@ -460,6 +475,17 @@ class SchedulingService:
             raise DomainError(f"cannot {step} for a worker who is {worker.state}")
         if worker.supervisor_id != actor:
             raise NotPermitted(f"only the worker's current supervisor can {step}")
+        return worker
+
+    def _session_supervisee(self, user: Principal, worker_id: UUID | str, step: str) -> Worker:
+        """Sessions are booked by the current supervisor or, where the pack names one, the second supervisor."""
+        worker = self.get_worker(worker_id)
+        if worker.state != "active":
+            raise DomainError(f"cannot book a session for a worker who is {worker.state}")
+        rel = Relationships(str(worker.id), worker.supervisor_id, None, (), worker.state, worker.second_supervisor_id)
+        decision = decide_session_step(user.reader, rel, step)
+        if not decision.allowed:
+            raise NotPermitted(decision.reason)
         return worker
 
     def _require_known_worker(self, worker_id: str, what: str) -> None:

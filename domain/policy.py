@@ -370,6 +370,72 @@ _HOLDS_BASELINE = LegalHolds(note="policy silent: the data protection officer, H
                                   "place holds; only the data protection officer and HR release them")
 
 
+class SecondSupervisor(Rule):
+    """A second person who supervises some workers alongside their line manager (bcp: the ASYE assessor/mentor,
+    alternating with the line manager; school-trust: the outside provider). Either may hold and record
+    sessions. ``title`` None: the policy names no second supervisor."""
+
+    title: str | None = Field(default=None, min_length=1)
+    categories: tuple[WorkerCategory, ...] = ()  # who may have one; empty: any worker
+    alternate: bool | None = None  # sessions alternate between the two, starting with the line manager (None: no)
+    alternate_for: Interval | None = None  # from the worker's start date; None: for as long as both supervise
+
+
+class LevelRule(Rule):
+    """The supervisor's level in the line management structure must be this many levels above the supervisee's."""
+
+    levels_above: Count = Field(ge=1)
+
+
+class RegistrationRule(Rule):
+    """Supervisors of these categories of worker must hold professional registration."""
+
+    categories: tuple[WorkerCategory, ...] = Field(min_length=1)
+
+
+class ExperienceRule(Rule):
+    """New practitioners are not supervised by someone supervising for less than this long."""
+
+    new_practitioners: tuple[WorkerCategory, ...] = Field(min_length=1)
+    supervising_for_at_least: Interval
+
+
+class RatioRule(Rule):
+    """Supervisees per supervisor (line management); more than ``most`` is a departure."""
+
+    fewest: Count = Field(ge=1)
+    most: Count = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RatioRule:
+        if self.most < self.fewest:
+            raise ValueError(f"most ({self.most}) must not be below fewest ({self.fewest})")
+        return self
+
+
+class Allocation(Rule):
+    """Who may supervise whom. A departure (a breach of one of the rules here) is refused, or allowed and shown
+    until a recorded exception agreed by ``exception_agreed_by`` (a job title, e.g. service_manager) covers it."""
+
+    on_breach: Literal["refuse", "flag"] | None = None
+    exception_agreed_by: Identifier | None = None
+    supervisor_level: LevelRule | None = None
+    registration: RegistrationRule | None = None
+    experience: ExperienceRule | None = None
+    ratio: RatioRule | None = None
+
+    @model_validator(mode="after")
+    def _exceptions_named(self) -> Allocation:
+        checks = (self.supervisor_level, self.registration, self.experience, self.ratio)
+        if any(checks) and (self.on_breach is None or self.exception_agreed_by is None):
+            raise ValueError("allocation rules need `on_breach` (refuse or flag) and `exception_agreed_by`")
+        return self
+
+
+_SILENT_SECOND = SecondSupervisor(note="policy silent: one supervisor per worker")
+_SILENT_ALLOCATION = Allocation(note="policy silent: no allocation rules")
+
+
 class PolicyPack(_Frozen):
     schema_version: Literal[1] = 1
     # Bump on any rule change, so events can cite the revision that applied.
@@ -390,6 +456,8 @@ class PolicyPack(_Frozen):
     archive_access: ArchiveAccess
     anonymisation: Anonymisation
     legal_holds: LegalHolds = _HOLDS_BASELINE
+    second_supervisor: SecondSupervisor = _SILENT_SECOND
+    allocation: Allocation = _SILENT_ALLOCATION
 
     @property
     def short_name(self) -> str:

@@ -56,6 +56,13 @@ class Worker(Aggregate):
         self.state = EmploymentState.ACTIVE.value
         self.leaving_date: date | None = None
         self.destruction_date: date | None = None
+        # Allocation (domain/allocation.py): a second supervisor where the pack names one, what HR recorded of
+        # the person's standing, and departures from the allocation rules agreed by the role the pack names.
+        self.second_supervisor_id: str | None = None
+        self.level: int | None = None
+        self.registered: bool | None = None
+        self.supervising_since: date | None = None
+        self.allocation_exceptions: list[dict] = []
 
     @classmethod
     def join(
@@ -85,6 +92,7 @@ class Worker(Aggregate):
             raise OutOfOrder("a supervisor is already allocated: use a transfer to change supervisor")
         if supervisor_id == str(self.id):
             raise DomainError("a worker cannot supervise themselves")
+        self._require_not_second(supervisor_id)
         self._supervisor_allocated(supervisor_id=supervisor_id, actor=actor, timestamp=timestamp)
 
     @event("SupervisorAllocated")
@@ -101,6 +109,7 @@ class Worker(Aggregate):
             raise DomainError("the new supervisor is already this worker's supervisor")
         if new_supervisor_id == str(self.id):
             raise DomainError("a worker cannot supervise themselves")
+        self._require_not_second(new_supervisor_id)
         self._transferred(
             previous_supervisor_id=self.supervisor_id,
             new_supervisor_id=new_supervisor_id,
@@ -220,6 +229,86 @@ class Worker(Aggregate):
     def _archived(self, destruction_date: date, rule: str, actor: str, timestamp: datetime) -> None:
         self.state = EmploymentState.ARCHIVED.value
         self.destruction_date = destruction_date
+
+    # -- allocation: standing, a second supervisor, recorded departures ------------------------------------
+
+    def record_standing(self, *, level: int | None, registered: bool | None, supervising_since: date | None,
+                        actor: str, timestamp: datetime) -> None:
+        """HR records the person's level in the line management structure, professional registration and
+        since when they supervise; None leaves a fact unrecorded (it is then not checked)."""
+        self._require_active("record standing")
+        require_not_before(timestamp, self.modified_on)
+        if level is not None and (isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 20):
+            raise DomainError(f"level must be a whole number from 1 (front line) to 20, got {level!r}")
+        if supervising_since is not None:
+            require_plausible_day(supervising_since, "supervising_since")
+            if supervising_since > timestamp.date():
+                raise DomainError(f"supervising since {supervising_since} is in the future")
+        self._standing_recorded(level=level, registered=registered, supervising_since=supervising_since,
+                                actor=actor, timestamp=timestamp)
+
+    @event("StandingRecorded")
+    def _standing_recorded(self, level: int | None, registered: bool | None, supervising_since: date | None,
+                           actor: str, timestamp: datetime) -> None:
+        self.level, self.registered, self.supervising_since = level, registered, supervising_since
+
+    def allocate_second_supervisor(self, supervisor_id: str, title: str, *, actor: str, timestamp: datetime) -> None:
+        """A second supervisor (bcp: the ASYE assessor/mentor) alongside the line manager; replaces any earlier one."""
+        self._require_active("allocate a second supervisor")
+        require_not_before(timestamp, self.modified_on)
+        if supervisor_id == str(self.id):
+            raise DomainError("a worker cannot supervise themselves")
+        if supervisor_id == self.supervisor_id:
+            raise DomainError("this person is already the worker's supervisor (line manager)")
+        if supervisor_id == self.second_supervisor_id:
+            raise DomainError(f"this person is already the worker's {title}")
+        self._second_supervisor_allocated(supervisor_id=supervisor_id, title=title,
+                                          previous_id=self.second_supervisor_id, actor=actor, timestamp=timestamp)
+
+    @event("SecondSupervisorAllocated")
+    def _second_supervisor_allocated(self, supervisor_id: str, title: str, previous_id: str | None, actor: str,
+                                     timestamp: datetime) -> None:
+        self.second_supervisor_id = supervisor_id
+
+    def end_second_supervision(self, reason: str, *, actor: str, timestamp: datetime) -> None:
+        self._require_active("end the second supervision")
+        require_not_before(timestamp, self.modified_on)
+        if self.second_supervisor_id is None:
+            raise OutOfOrder("no second supervisor is allocated")
+        self._second_supervision_ended(previous_id=self.second_supervisor_id, reason=reason, actor=actor,
+                                       timestamp=timestamp)
+
+    @event("SecondSupervisionEnded")
+    def _second_supervision_ended(self, previous_id: str, reason: str, actor: str, timestamp: datetime) -> None:
+        self.second_supervisor_id = None
+
+    def agree_allocation_exception(self, supervisor_id: str, rules: tuple[str, ...], reason: str, *,
+                                   agreed_by_role: str, actor: str, timestamp: datetime) -> None:
+        """A departure from the allocation rules, recorded in the individual's file with the reason and who
+        agreed it (bcp: "clearly recorded in the individual's supervision file and agreed by the Service
+        Manager"). Which rules and who may agree are checked by domain.allocation.check_exception."""
+        self._require_active("record an allocation exception")
+        require_not_before(timestamp, self.modified_on)
+        if supervisor_id == str(self.id):
+            raise DomainError("a worker cannot supervise themselves")
+        # The supervisor may be a proposed one: where the pack refuses a departing allocation, the exception
+        # is agreed first.
+        self._allocation_exception_agreed(supervisor_id=supervisor_id, rules=list(rules), reason=reason,
+                                          agreed_by_role=agreed_by_role, actor=actor, timestamp=timestamp)
+
+    @event("AllocationExceptionAgreed")
+    def _allocation_exception_agreed(self, supervisor_id: str, rules: list[str], reason: str, agreed_by_role: str,
+                                     actor: str, timestamp: datetime) -> None:
+        self.allocation_exceptions.append({"supervisor_id": supervisor_id, "rules": list(rules), "reason": reason,
+                                           "agreed_by": actor, "agreed_at": timestamp.isoformat()})
+
+    def excepted_rules(self, supervisor_id: str) -> frozenset[str]:
+        return frozenset(r for e in self.allocation_exceptions if e["supervisor_id"] == supervisor_id
+                         for r in e["rules"])
+
+    def _require_not_second(self, supervisor_id: str) -> None:
+        if supervisor_id == self.second_supervisor_id:
+            raise DomainError("this person is the worker's second supervisor: end that first")
 
     def _require_active(self, step: str) -> None:
         if self.state != EmploymentState.ACTIVE.value:

@@ -70,6 +70,18 @@ _ENFORCED: tuple[tuple[str, str, str, str], ...] = (
      "tests/test_commands_decide.py::test_grants_holds_and_retention_runs_are_decided_by_role_in_the_application"),
     ("anonymisation", "access", "domain.anonymisation.screen",
      "tests/test_anonymisation.py::test_bcp_refuses_a_name_or_a_date_of_birth_in_any_free_text_field"),
+    ("second_supervisor", "allocation", "domain.allocation.next_supervisor",
+     "tests/test_allocation_rules.py::test_second_supervisor_worked_example"),
+    ("allocation.supervisor_level", "allocation", "domain.allocation.allocation_breaches",
+     "tests/test_allocation_rules.py::test_supervisor_level_worked_example"),
+    ("allocation.registration", "allocation", "domain.allocation.allocation_breaches",
+     "tests/test_allocation_rules.py::test_registration_worked_example"),
+    ("allocation.experience", "allocation", "domain.allocation.allocation_breaches",
+     "tests/test_allocation_rules.py::test_experience_worked_example"),
+    ("allocation.ratio", "allocation", "domain.allocation.ratio_breach",
+     "tests/test_allocation_rules.py::test_ratio_worked_example"),
+    ("allocation", "allocation", "domain.allocation.check_exception",
+     "tests/test_allocation_rules.py::test_allocation_exception_worked_example"),
 )
 # Pack keys that load but change nothing yet, and why.
 _NOT_ENFORCED = {
