@@ -206,4 +206,6 @@ def server_log_config() -> dict[str, Any]:
     """uvicorn's default logging, with the access lines redacted."""
     config = json.loads(json.dumps(LOGGING_CONFIG))
     config["formatters"]["access"]["()"] = f"{__name__}.RedactedAccessFormatter"
+    # Who was refused at sign-in, and why (never a code or a token): api/web/provider_sign_in.py.
+    config["loggers"]["svl.sign-in"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     return config

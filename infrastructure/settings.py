@@ -4,6 +4,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infrastructure.oidc_settings import OidcSettings
+
 DEFAULT_DATABASE_URL = "sqlite:///data/svl.db"
 
 
@@ -41,6 +43,8 @@ class Settings:
     # networks; none by default), and the largest request body accepted (413 beyond it, before parsing).
     trusted_proxies: tuple[str, ...] = ()
     max_body_bytes: int = 1024 * 1024
+    # Single sign-on through the organisation's OpenID Connect provider (SVL_OIDC_*); None: off.
+    oidc: OidcSettings | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -66,6 +70,7 @@ class Settings:
             database_statement_timeout=_seconds(env, "SVL_DB_STATEMENT_TIMEOUT", 30.0, minimum=0.0),
             trusted_proxies=tuple(p.strip() for p in env.get("SVL_TRUSTED_PROXIES", "").split(",") if p.strip()),
             max_body_bytes=_bytes(env, "SVL_MAX_BODY_BYTES", 1024 * 1024),
+            oidc=OidcSettings.from_env(env),
         )
 
     @property
