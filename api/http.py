@@ -96,7 +96,8 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
     mount_web(api)  # the web interface at /, beside the API (api/web/)
     api.add_middleware(DenyByDefault, authenticator=authenticator or bearer_authenticator(ledger, provider))
     install_guards(api, trusted_proxies=parse_networks(settings.trusted_proxies),
-                   max_body_bytes=settings.max_body_bytes)
+                   max_body_bytes=settings.max_body_bytes,
+                   form_targets=(provider.origin,) if provider is not None else ())
     return api
 
 

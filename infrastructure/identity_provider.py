@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx2
 from authlib.common.security import generate_token
@@ -81,6 +81,12 @@ class IdentityProvider:
     @property
     def name(self) -> str:
         return self.settings.provider_name
+
+    @property
+    def origin(self) -> str:
+        """Where its pages are (the sign-out form's answer redirects there)."""
+        parts = urlsplit(self.settings.issuer)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def close(self) -> None:
         self._http.close()

@@ -96,27 +96,33 @@ def oidc_env(provider: Provider, public_url: str, *, audience: str = API_AUDIENC
             "SVL_PUBLIC_URL": public_url, "SVL_OIDC_NAME": "Council Account"}
 
 
+def headless_sign_in(provider: Provider, authorization_url: str, login: str) -> str:
+    """Follows an authorization request through the provider's login form as `login`, as a browser would; returns
+    the address the provider sends the browser back to (the redirect URI with its code and state)."""
+    with httpx.Client(follow_redirects=False, timeout=30) as client:
+        answer = _follow(client, provider, client.get(authorization_url))
+        form = answer.text.split('action="', 1)[1].split('"', 1)[0]
+        answer = client.post(urljoin(provider.issuer, form), data={"prompt": "login", "login": login,
+                                                                   "password": "any"})
+        return _follow(client, provider, answer).headers["location"]
+
+
 def headless_tokens(provider: Provider, login: str, *, resource: str = API_AUDIENCE) -> dict:
     """Signs `login` in at the provider's own form and exchanges the code (PKCE) for its tokens, as a tool the
     council gives its staff would: what `token_endpoint` answers (access_token, id_token, ...)."""
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    with httpx.Client(follow_redirects=False, timeout=30) as client:
-        answer = client.get(provider.issuer + "/auth", params={
-            "client_id": CLIENT_ID, "response_type": "code", "scope": "openid api", "resource": resource,
-            "redirect_uri": provider.redirect_uri, "code_challenge": challenge, "code_challenge_method": "S256",
-            "state": secrets.token_urlsafe(16), "nonce": secrets.token_urlsafe(16)})
-        answer = _follow(client, provider, answer)
-        form = answer.text.split('action="', 1)[1].split('"', 1)[0]
-        answer = client.post(urljoin(provider.issuer, form), data={"prompt": "login", "login": login,
-                                                                   "password": "any"})
-        answer = _follow(client, provider, answer)
-        code = parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
-        tokens = client.post(provider.issuer + "/token", auth=(CLIENT_ID, provider.client_secret), data={
-            "grant_type": "authorization_code", "code": code, "redirect_uri": provider.redirect_uri,
-            "code_verifier": verifier, "resource": resource})
-        tokens.raise_for_status()
-        return tokens.json()
+    request = httpx.URL(provider.issuer + "/auth", params={
+        "client_id": CLIENT_ID, "response_type": "code", "scope": "openid api", "resource": resource,
+        "redirect_uri": provider.redirect_uri, "code_challenge": challenge, "code_challenge_method": "S256",
+        "state": secrets.token_urlsafe(16), "nonce": secrets.token_urlsafe(16)})
+    back = headless_sign_in(provider, str(request), login)
+    code = parse_qs(urlsplit(back).query)["code"][0]
+    tokens = httpx.post(provider.issuer + "/token", auth=(CLIENT_ID, provider.client_secret), timeout=30, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": provider.redirect_uri,
+        "code_verifier": verifier, "resource": resource})
+    tokens.raise_for_status()
+    return tokens.json()
 
 
 def _follow(client: httpx.Client, provider: Provider, answer: httpx.Response) -> httpx.Response:
