@@ -1,6 +1,6 @@
 """The HTTP API (FastAPI), versioned under /api/v1, deny by default.
 
-Every request under /api/ is authenticated (bearer token; an OIDC authenticator can replace it) and then
+Every request under /api/ is authenticated (our bearer tokens, or the identity provider's JWTs) and then
 checked against the roles its endpoint declares (`allow(...)` in api/http_support.py, shown in the OpenAPI
 document as `x-allowed-roles`). An endpoint that declares no roles is refused to everyone, however its router
 was included. Errors map to 4xx answers that name the problem; the only 5xx is 503, for an outage (the

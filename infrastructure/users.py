@@ -1,8 +1,8 @@
 """Users, their roles, and bearer tokens kept only as SHA-256 hashes, with expiry and revocation.
 
-Authentication sits behind the `Authenticator` protocol: today `TokenAuthenticator` checks our own
-tokens; an organisation's OpenID Connect provider plugs in as another implementation that verifies
-the provider's ID token and maps its subject to a user here (`users.external_subject`).
+Authentication sits behind the `Authenticator` protocol: `TokenAuthenticator` checks our own tokens;
+infrastructure/provider_tokens.py checks the organisation's identity provider's JWTs, and maps their subject
+to a user here (`users.external_subject`, set by `link_subject`).
 """
 
 import hashlib

@@ -125,3 +125,25 @@ def test_the_settings(tmp_path) -> None:  # noqa: ANN001
                                   "SVL_PUBLIC_URL": "https://svl.council.example/", "SVL_OIDC_AUDIENCE": "api://svl"})
     assert read is not None and read.client_secret == "s3cret" and read.audience == "api://svl"
     assert read.redirect_uri == "https://svl.council.example/sign-in/provider/callback"
+
+
+def test_only_hr_links_accounts_and_a_subject_links_one_account(settings, master_key) -> None:  # noqa: ANN001
+    from api.access_service import AccessDenied
+    from infrastructure.users import UserError
+
+    app = create_app(settings, master_key).state.ledger
+    app.users.add_user("hr", Role.ADMINISTRATOR.value, created_by="bootstrap")
+    hr = app.users.principal("hr", via="test")
+    app.add_account(hr, "ofsted", Role.INSPECTOR.value)
+    app.add_account(hr, "io", Role.INVESTIGATING_OFFICER.value)
+    inspector = app.users.principal("ofsted", via="test")
+    with pytest.raises(AccessDenied):
+        app.link_account(inspector, "ofsted", subject_key("https://idp.example", "someone-else"))
+    assert app.users.find("ofsted")["external_subject"] is None
+    app.link_account(hr, "ofsted", subject_key("https://idp.example", "a1"))
+    assert app.users.find_by_subject("https://idp.example#a1")["username"] == "ofsted"
+    with pytest.raises(UserError, match="already linked to 'ofsted'"):
+        app.link_account(hr, "io", subject_key("https://idp.example", "a1"))
+    app.link_account(hr, "ofsted", None)
+    assert app.users.find_by_subject("https://idp.example#a1") is None
+    app.storage.engine.dispose()

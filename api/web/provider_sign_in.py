@@ -91,7 +91,8 @@ def _sentence(text: str) -> str:
 
 
 def _refused(request: Request, status: int, title: str, message: str, next_step: str = "") -> Response:
-    return page(request, "sign_in_refused.html", status, title=title, message=message, next_step=next_step)
+    return page(request, "problem.html", status, title=title, message=message, next_step=next_step,
+                back_to_sign_in=True)
 
 
 def _unavailable(request: Request, provider: IdentityProvider, down: ProviderUnavailable) -> Response:

@@ -16,20 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.browser.conftest import ROOT, _svl, _wait_until_it_answers
+from tests.browser.conftest import LIFETIME_SECONDS, ROOT, SERVER, _svl, _wait_until_it_answers
 from tests.browser.pages import check
-from tests.support.oidc import Provider, free_port, oidc_env, running_provider, signing_key
-
-LIFETIME_SECONDS = 1800
-SERVER = """
-import os, sys, threading
-timer = threading.Timer(float(sys.argv[2]), lambda: os._exit(3))
-timer.daemon = True
-timer.start()
-from api.cli import app
-app(["serve", "--port", sys.argv[1]])
-"""
-
+from tests.support.oidc import Provider, free_port, oidc_env, running_provider, signing_key, stop
 
 @dataclass(frozen=True)
 class SignOnSite:
@@ -68,11 +57,7 @@ def sso(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignOnSite]:
                 _wait_until_it_answers(process, base)
                 yield SignOnSite(base, provider, log)
             finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+                stop(process)
 
 
 @pytest.fixture()

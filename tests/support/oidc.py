@@ -83,11 +83,16 @@ def running_provider(folder: Path, *, accounts: list[str], public_url: str, keys
             raise RuntimeError(f"the OpenID provider exited: {''.join(said)}")
         yield Provider(f"http://127.0.0.1:{port}", port, secret, redirect_uri, config)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Asks it to stop, and makes sure it did."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def oidc_env(provider: Provider, public_url: str, *, audience: str = API_AUDIENCE) -> dict[str, str]:
