@@ -337,6 +337,12 @@ class SupervisionLedger(AccessService, AllocationService, RetentionService, Sche
         self.require(user, decide_role(user.reader, HR, "disable an account"))
         return self.users.disable(username_or_id)
 
+    def link_account(self, user: Principal, username_or_id: str, subject: str | None) -> dict:
+        """HR links an account to the person's identity at the organisation's provider (`issuer#subject`), or
+        unlinks it (None); signing in through the provider finds the account only this way."""
+        self.require(user, decide_role(user.reader, HR, "link accounts to the identity provider"))
+        return self.users.link_subject(username_or_id, subject)
+
     def staff(self, user: Principal) -> list[Worker]:
         """Every member of staff (names, roles, dates: no supervision records), for HR."""
         self.require(user, decide_role(user.reader, HR, "list the staff"))

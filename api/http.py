@@ -1,6 +1,6 @@
 """The HTTP API (FastAPI), versioned under /api/v1, deny by default.
 
-Every request under /api/ is authenticated (bearer token; an OIDC authenticator can replace it) and then
+Every request under /api/ is authenticated (our bearer tokens, or the identity provider's JWTs) and then
 checked against the roles its endpoint declares (`allow(...)` in api/http_support.py, shown in the OpenAPI
 document as `x-allowed-roles`). An endpoint that declares no roles is refused to everyone, however its router
 was included. Errors map to 4xx answers that name the problem; the only 5xx is 503, for an outage (the
@@ -40,7 +40,8 @@ from infrastructure.ledger import LedgerBehind
 from infrastructure.policy_packs import PolicyPackError
 from infrastructure.sealed_mapper import EventDestroyed
 from infrastructure.settings import Settings
-from infrastructure.users import Authenticator, Principal, TokenAuthenticator, UserError
+from infrastructure.users import (AuthenticationUnavailable, Authenticator, Principal, TokenAuthenticator,
+                                  UserError)
 from projections.runner import ReadModelLagging, ReadModelStuck
 
 log = logging.getLogger("svl.http")
@@ -62,9 +63,13 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
     ledger = SupervisionLedger(Storage.open(settings, master_key), clock,
                                background_projections=background_projections)
     ledger.log_reads = log_reads
+    provider = identity_provider(settings, clock)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        if provider is not None:
+            provider.close()
         ledger.close()
         ledger.storage.engine.dispose()
 
@@ -74,6 +79,7 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
                               "needs a bearer token and states who may call it; every read of record content "
                               "is written to the access log before it is returned.")
     api.state.ledger = ledger
+    api.state.identity_provider = provider
     for router in (http_workers.router, http_allocation.router, http_records.router, http_access.router,
                    http_retention.router):
         api.include_router(router, prefix=API_PREFIX)
@@ -102,10 +108,10 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
     add_error_handlers(api)
     _document_bearer_auth(api)
     mount_web(api)  # the web interface at /, beside the API (api/web/)
-    api.add_middleware(DenyByDefault,
-                       authenticator=authenticator or TokenAuthenticator(ledger.storage.engine, clock))
+    api.add_middleware(DenyByDefault, authenticator=authenticator or bearer_authenticator(ledger, provider))
     install_guards(api, trusted_proxies=parse_networks(settings.trusted_proxies),
-                   max_body_bytes=settings.max_body_bytes)
+                   max_body_bytes=settings.max_body_bytes,
+                   form_targets=(provider.origin,) if provider is not None else ())
     api.add_middleware(RequestMetrics, templates=route_templates(api))
     return api
 
@@ -116,6 +122,25 @@ def served_app() -> FastAPI:
 
 
 # -- authentication and the roles an endpoint declares ------------------------------------------------------
+
+def identity_provider(settings: Settings, clock: Callable[[], datetime]) -> Any:
+    """The organisation's OpenID Connect provider, when SVL_OIDC_ISSUER names one (it is asked nothing until
+    the first sign-in or bearer JWT, so the service starts while the provider is down)."""
+    if settings.oidc is None:
+        return None
+    from infrastructure.identity_provider import IdentityProvider
+
+    return IdentityProvider(settings.oidc, clock)
+
+
+def bearer_authenticator(ledger: SupervisionLedger, provider: Any) -> Authenticator:
+    ours = TokenAuthenticator(ledger.storage.engine, ledger.clock)
+    if provider is None or not provider.settings.audience:
+        return ours
+    from infrastructure.provider_tokens import OurTokensThenProvider, ProviderTokenAuthenticator
+
+    return OurTokensThenProvider(ours, ProviderTokenAuthenticator(provider, ledger.users))
+
 
 class DenyByDefault:
     """Authenticates every /api/ request before any routing or parsing (401 without a valid token), and is the
@@ -156,7 +181,11 @@ class DenyByDefault:
         path = route_path(scope)  # without a proxy's prefix (--root-path), which must not slip past this check
         if not path.startswith("/api/") or path in PUBLIC_PATHS:
             return None
-        principal = await self._authenticate(scope)
+        try:
+            principal = await self._authenticate(scope)
+        except AuthenticationUnavailable as down:
+            log.warning("%s", down)
+            return _error(503, f"{down}; try again later")
         if principal is None:
             return _error(401, "a valid bearer token is required (svl token issue)",
                           {"WWW-Authenticate": "Bearer"})

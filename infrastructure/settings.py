@@ -4,6 +4,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infrastructure.oidc_settings import OidcSettings
+
 DEFAULT_DATABASE_URL = "sqlite:///data/svl.db"
 
 
@@ -46,6 +48,8 @@ class Settings:
     read_model_wait: float = 5.0
     # Who may read /metrics: a bearer token of its own (none: /metrics is refused to everyone).
     metrics_token: str = ""
+    # Single sign-on through the organisation's OpenID Connect provider (SVL_OIDC_*); None: off.
+    oidc: OidcSettings | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -73,6 +77,7 @@ class Settings:
             max_body_bytes=_bytes(env, "SVL_MAX_BODY_BYTES", 1024 * 1024),
             read_model_wait=_seconds(env, "SVL_READ_MODEL_WAIT", 5.0, minimum=0.1),
             metrics_token=_metrics_token(env.get("SVL_METRICS_TOKEN", "")),
+            oidc=OidcSettings.from_env(env),
         )
 
     @property
