@@ -32,8 +32,9 @@ from infrastructure.keys import StagedKeys
 from infrastructure.name_lexicon import default_lexicon
 from infrastructure.policy_packs import PolicyPackError, load_pack_by_name
 from infrastructure.users import Principal
+from projections.practice_cycles import step_downs, with_cycle_facts
 from projections.supervision_compliance import (
-    MonthFacts, Scope, agreement_in_force, agreements_of, joined_on, load_facts, load_month, sessions_of,
+    MonthFacts, Scope, agreement_in_force, agreements_of, cutoff_for, joined_on, load_facts, load_month, sessions_of,
     unlapsed_agreements,
 )
 
@@ -384,6 +385,7 @@ class SchedulingService:
         day = require_plausible_day(as_of or self.clock().date(), "as_of")
         with self.storage.engine.connect() as conn:
             facts = load_facts(conn, day, Scope(team=str(team) if team else None))
+            facts = with_cycle_facts(conn, facts, cutoff_for(day))
         facts = self._with_case_references(facts)
         calendar = calendar_for(policy)
         rows = sorted_for_attention([evaluate(policy, f, day, calendar) for f in facts])
@@ -403,7 +405,8 @@ class SchedulingService:
         end = min(last, day)
         with self.storage.engine.connect() as conn:
             months = load_month(conn, first, last, day, Scope(team=str(team) if team else None))
-        rows = [_month_row(policy, m, first, end) for m in months]
+            steps = step_downs(conn, cutoff_for(day), [m.worker for m in months])
+        rows = [_month_row(policy, m, first, end, steps.get(m.worker["worker_id"], ())) for m in months]
         rows.sort(key=lambda r: (r.met, -r.overdue_days, r.worker_id))
         names = self.worker_names({p for r in rows for p in (r.worker_id, r.supervisor_id) if p}) if with_names else {}
         return FrequencyReport(month, first, last, day, policy.short_name, rows, names)
@@ -480,7 +483,8 @@ class SchedulingService:
         return aggregate
 
 
-def _month_row(policy: PolicyPack, m: MonthFacts, first: date, end: date) -> FrequencyRow:
+def _month_row(policy: PolicyPack, m: MonthFacts, first: date, end: date, steps: tuple[date, ...] = ()
+               ) -> FrequencyRow:
     w = m.worker
     # Counted from the 1st, or from when the worker started (or the ledger first knew them, with no session
     # before), to the month's end, the day asked about, or the leaving day.
@@ -488,8 +492,8 @@ def _month_row(policy: PolicyPack, m: MonthFacts, first: date, end: date) -> Fre
     window_first = max(first, w["start_date"] if m.last_before is not None else monitored)
     window_last = min(end, w["left_on"]) if w["left_on"] and w["left_on"] >= window_first else end
     counted = month_frequency(policy, w["category"], w["start_date"], monitored, m.last_before, m.held,
-                              window_first, window_last)
-    rule, source = rule_in_force(policy, w["category"], w["start_date"], max(window_last, w["start_date"]))
+                              window_first, window_last, steps)
+    rule, source = rule_in_force(policy, w["category"], w["start_date"], max(window_last, w["start_date"]), steps)
     minimum = policy.minimum_session_minutes.minutes
     short = sum(1 for lasted in m.held_minutes if minimum and lasted < minimum)
     return FrequencyRow(w["worker_id"], w["category"], w["supervisor_id"], rule, source, counted.held,

@@ -206,13 +206,13 @@ class FrequencySteps(Aggregate):
                                         observation=observation, worker_id=self.worker_id, rationale=text)
         confirmed = screening.check({"rationale": text}, confirmed_anonymous=confirmed_anonymous) \
             if screening else False
-        self._stepped_down(category=category, regime_start=regime_start, decided_on=decided_on,
+        self._stepped_down(worker_id=self.worker_id, category=category, regime_start=regime_start, decided_on=decided_on,
                            from_every=before.model_dump(), to_every=after.model_dump(),
                            observation_id=observation.observation_id if observation else None, rationale=text,
                            anonymity_confirmed=confirmed, actor=actor, timestamp=timestamp)
 
     @event("SteppedDown")
-    def _stepped_down(self, category: str, regime_start: date, decided_on: date, from_every: dict, to_every: dict,
+    def _stepped_down(self, worker_id: str, category: str, regime_start: date, decided_on: date, from_every: dict, to_every: dict,
                       observation_id: str | None, rationale: str, anonymity_confirmed: bool, actor: str,
                       timestamp: datetime) -> None:
         self.steps.append({"category": category, "regime_start": regime_start, "decided_on": decided_on,
