@@ -304,20 +304,31 @@ def _session(app: SupervisionLedger, given: str) -> str:
 # -- svl agreement ... -------------------------------------------------------------------------------------------
 
 
-def _terms(frequency: str | None, minutes: int | None, arrangements: str | None) -> dict:
-    return {k: v for k, v in {"frequency": frequency, "session_minutes": minutes,
-                              "arrangements": arrangements}.items() if v is not None}
+def _terms(frequency: str | None, minutes: int | None, arrangements: str | None, every: str | None = None) -> dict:
+    return {k: v for k, v in {"frequency": frequency, "session_minutes": minutes, "arrangements": arrangements,
+                              "every": _every(every) if every else None}.items() if v is not None}
+
+
+def _every(given: str) -> dict:
+    """'2w' -> {"weeks": 2}; '1m', '10d'."""
+    units = {"d": "days", "w": "weeks", "m": "months"}
+    number, unit = given.strip()[:-1], given.strip()[-1:].lower()
+    if unit not in units or not number.isdigit():
+        fail(f"--every {given!r}: give a number and d, w or m, e.g. 2w (every two weeks) or 1m")
+    return {units[unit]: int(number)}
 
 
 @agreement_app.command("draft")
 def agreement_draft(supervisee: str = typer.Argument(...), acting: str = ACTING,
                     frequency: str = typer.Option(None, "--frequency", help="e.g. 'fortnightly, Tuesdays'"),
                     minutes: int = typer.Option(None, "--minutes", help="agreed session length"),
-                    arrangements: str = typer.Option(None, "--arrangements")) -> None:
+                    arrangements: str = typer.Option(None, "--arrangements"),
+                    every: str = typer.Option(None, "--every", help="the agreed frequency, binding where stricter "
+                                                                    "than the pack: e.g. 2w, 1m")) -> None:
     """Draft the agreement with a supervisee (the supervisor); both then sign it."""
     with opened_ledger() as app:
         agreement_id = app.draft_agreement(acting_user(app, acting), supervisee_id=resolve_worker(app, supervisee),
-                                           terms=_terms(frequency, minutes, arrangements)).id
+                                           terms=_terms(frequency, minutes, arrangements, every)).id
     console.print(f"drafted agreement {agreement_id}: both parties now sign it (`svl agreement sign`)")
 
 

@@ -145,8 +145,16 @@ class SessionOut(BaseModel):
     rebook_by: date | None = Field(description="last day to re-hold a cancelled session under the pack, if any")
 
 
+class Every(BaseModel):
+    months: Annotated[int, Field(ge=0, le=24)] = 0
+    weeks: Annotated[int, Field(ge=0, le=104)] = 0
+    days: Annotated[int, Field(ge=0, le=731)] = 0
+
+
 class Terms(BaseModel):
     frequency: Text | None = None
+    every: Every | None = Field(default=None, description="the agreed frequency as an interval, e.g. {\"weeks\": 2}; "
+                                                          "binding on the due view where stricter than the pack")
     session_minutes: Minutes | None = None
     location: Text | None = None
     arrangements: Text | None = None
@@ -313,7 +321,10 @@ def _agreement_out(agreement: Any) -> AgreementOut:
 
 
 def _terms(terms: Terms) -> dict:
-    return terms.model_dump(exclude_none=True)
+    dumped = terms.model_dump(exclude_none=True)
+    if terms.every is not None:
+        dumped["every"] = terms.every.model_dump(exclude_defaults=True)
+    return dumped
 
 
 @router.post("/agreements", status_code=201, response_model=AgreementOut, **_allow(
