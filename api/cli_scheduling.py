@@ -401,25 +401,28 @@ def case_open(worker: str = typer.Argument(...), reference: str = typer.Argument
               acting: str = ACTING, rating: str = typer.Option(None, "--rating", help="e.g. red, amber, green"),
               approved_by: str = typer.Option(None, "--approved-by", help="who approved the rating, where needed"),
               approved_on: str = typer.Option(None, "--approved-on"),
-              last_discussed: str = typer.Option(None, "--last-discussed")) -> None:
+              last_discussed: str = typer.Option(None, "--last-discussed"),
+              rationale: str = typer.Option("", "--rationale", help="why, where both agree the rating")) -> None:
     """Track a case the worker holds for case supervision."""
     with opened_ledger() as app:
         case_id = app.open_case(acting_user(app, acting), worker_id=resolve_worker(app, worker),
                                 case_reference=reference, rating=rating,
                                 approved_by=resolve_worker(app, approved_by) if approved_by else None,
-                                approved_on=parse_day(approved_on), last_discussed_on=parse_day(last_discussed)).id
+                                approved_on=parse_day(approved_on), last_discussed_on=parse_day(last_discussed),
+                                rationale=rationale).id
     console.print(f"case {case_id} opened")
 
 
 @case_app.command("rate")
 def case_rate(case: str = typer.Argument(...), rating: str = typer.Option(None, "--rating"), acting: str = ACTING,
               approved_by: str = typer.Option(None, "--approved-by"),
-              approved_on: str = typer.Option(None, "--approved-on")) -> None:
+              approved_on: str = typer.Option(None, "--approved-on"),
+              rationale: str = typer.Option("", "--rationale", help="why, where both agree the rating")) -> None:
     """Change a case's rating."""
     with opened_ledger() as app:
         rated = app.rate_case(acting_user(app, acting), _case(app, case), rating,
                               approved_by=resolve_worker(app, approved_by) if approved_by else None,
-                              approved_on=parse_day(approved_on))
+                              approved_on=parse_day(approved_on), rationale=rationale)
     console.print(f"case {rated.case_reference} now {rated.rating or 'unrated'}")
 
 

@@ -198,6 +198,7 @@ class CaseIn(BaseModel):
     rating: Annotated[str, StringConstraints(max_length=64)] | None = None
     approved_by: UUID | None = None
     approved_on: date | None = None
+    rationale: Text = ""
     last_discussed_on: date | None = None
 
 
@@ -205,6 +206,7 @@ class RatingIn(BaseModel):
     rating: Annotated[str, StringConstraints(max_length=64)] | None = None
     approved_by: UUID | None = None
     approved_on: date | None = None
+    rationale: Text = Field(default="", description="why, where the rating is agreed by both (bury: settled)")
 
 
 class DiscussionIn(BaseModel):
@@ -369,14 +371,15 @@ def _case_out(case: Any) -> CaseOut:
 def open_case(body: CaseIn, app: Ledger, who: Caller) -> CaseOut:
     return _case_out(app.open_case(who, worker_id=body.worker_id, case_reference=body.case_reference,
                                    rating=body.rating, approved_by=str(body.approved_by) if body.approved_by else None,
-                                   approved_on=body.approved_on, last_discussed_on=body.last_discussed_on))
+                                   approved_on=body.approved_on, last_discussed_on=body.last_discussed_on,
+                                   rationale=body.rationale))
 
 
 @router.post("/cases/{case_id}/rating", response_model=CaseOut, **_allow(*SUPERVISING))
 def rate_case(case_id: UUID, body: RatingIn, app: Ledger, who: Caller) -> CaseOut:
     return _case_out(app.rate_case(who, case_id, body.rating,
                                    approved_by=str(body.approved_by) if body.approved_by else None,
-                                   approved_on=body.approved_on))
+                                   approved_on=body.approved_on, rationale=body.rationale))
 
 
 @router.post("/cases/{case_id}/discussions", response_model=CaseOut, **_allow(*SUPERVISING))

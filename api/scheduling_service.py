@@ -324,7 +324,8 @@ class SchedulingService:
 
     def open_case(self, user: Principal, *, worker_id: UUID | str, case_reference: str, rating: str | None = None,
                   approved_by: str | None = None, approved_on: date | None = None,
-                  last_discussed_on: date | None = None, pack: PolicyPack | str | None = None) -> CaseSupervision:
+                  last_discussed_on: date | None = None, pack: PolicyPack | str | None = None,
+                  rationale: str = "") -> CaseSupervision:
         """A case the worker holds, with its rating (and approval where the pack asks for one)."""
         actor = self._staff(user, "open a case")
         worker = self._supervisee_of(worker_id, actor, "open a case for case supervision")
@@ -334,7 +335,7 @@ class SchedulingService:
                                     actor=actor, timestamp=self.clock(), lexicon=default_lexicon())
         case.rate(rating, pack=self.compliance_pack(pack), actor=actor, supervisor_now=actor, timestamp=self.clock(),
                   approved_by=approved_by, approved_on=approved_on,
-                  approver_role=self.get_worker(approved_by).role if approved_by else None)
+                  approver_role=self.get_worker(approved_by).role if approved_by else None, rationale=rationale)
         if last_discussed_on is not None:
             case.record_discussion(last_discussed_on, actor=actor, supervisor_now=actor,
                                    timestamp=self.clock())
@@ -343,14 +344,15 @@ class SchedulingService:
         return case
 
     def rate_case(self, user: Principal, case_id: UUID | str, rating: str | None, *, approved_by: str | None = None,
-                  approved_on: date | None = None, pack: PolicyPack | str | None = None) -> CaseSupervision:
+                  approved_on: date | None = None, pack: PolicyPack | str | None = None,
+                  rationale: str = "") -> CaseSupervision:
         actor = self._staff(user, "rate a case")
         case = self.get_case(case_id)
         if approved_by:
             self._require_known_worker(approved_by, "approver")
         case.rate(rating, pack=self.compliance_pack(pack), actor=actor, supervisor_now=self._supervisor_now(case),
                   timestamp=self.clock(), approved_by=approved_by, approved_on=approved_on,
-                  approver_role=self.get_worker(approved_by).role if approved_by else None)
+                  approver_role=self.get_worker(approved_by).role if approved_by else None, rationale=rationale)
         self.save_and_project(case)
         return case
 

@@ -207,7 +207,8 @@ class FrequencySteps(Aggregate):
         confirmed = screening.check({"rationale": text}, confirmed_anonymous=confirmed_anonymous) \
             if screening else False
         self._stepped_down(worker_id=self.worker_id, category=category, regime_start=regime_start, decided_on=decided_on,
-                           from_every=before.model_dump(), to_every=after.model_dump(),
+                           from_every=before.model_dump(exclude_defaults=True),
+                           to_every=after.model_dump(exclude_defaults=True),
                            observation_id=observation.observation_id if observation else None, rationale=text,
                            anonymity_confirmed=confirmed, actor=actor, timestamp=timestamp)
 

@@ -225,3 +225,18 @@ def test_every_new_row_has_its_worked_example_here() -> None:
         ("bcp", "frequency.overseas_recruited.step_down")}
     assert {(p, f"observation.{k}") for p, k, *_ in CYCLES} == {(r.pack, r.key) for r in rows
                                                                 if r.key.startswith("observation.")}
+
+
+def test_settled_case_is_agreed_by_both_with_the_rationale() -> None:
+    # bury: "A settled case can be defined by having a manageable lower level of risk and must be agreed between
+    # supervisor and supervisee and the rationale recorded in supervision notes."
+    from domain.case_supervision import CaseSupervision
+    bury = PACKS["bury"]
+    case = CaseSupervision.open(worker_id="w", supervisor_id="sup", case_reference="CN-1042", actor="sup",
+                                timestamp=NOW)
+    with pytest.raises(NotPermitted, match="give the rationale"):
+        case.rate("settled", pack=bury, actor="sup", supervisor_now="sup", timestamp=NOW, approved_by="w",
+                  approved_on=D(2026, 11, 30))
+    case.rate("settled", pack=bury, actor="sup", supervisor_now="sup", timestamp=NOW, approved_by="w",
+              approved_on=D(2026, 11, 30), rationale="Long-term matched placement; risk low and stable")
+    assert case.approval["by"] == "w" and case.approval["rationale"].startswith("Long-term")
