@@ -103,8 +103,8 @@ def reviews_due(pack: PolicyPack, reviews: Sequence[ReviewFact], monitored_from:
             continue
         name = key.replace("_", " ")
         last = max((r.reviewed_on for r in reviews if r.kind == key), default=None)
-        since = f"last {last:%-d %b %Y}" if last else (
-            f"after the {cycle.after.replace('_', ' ')}" if cycle.after else f"none recorded since {monitored_from:%-d %b %Y}")
+        since = f"last {last:%-d %b %Y}" if last else (f"after the {cycle.after.replace('_', ' ')}" if cycle.after
+                                                        else f"none recorded since {monitored_from:%-d %b %Y}")
         found.append(CycleDue(f"review.{key}", due, max(late, 0),
                               f"{name} due {due:%-d %b %Y} ({pack.cite(cycle)}: every {cycle.every}"
                               f"{' after the ' + cycle.after.replace('_', ' ') if cycle.after else ''}; {since})"

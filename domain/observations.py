@@ -161,8 +161,10 @@ def step_down_label(label: str, whose: str, phases: Sequence[FrequencyPhase], st
     if step == len(phases) - 1:
         return f"{label} every {every} ({whose}: reduced by decision on {steps[-1]:%-d %b %Y})"
     since = f"since the decision of {steps[-1]:%-d %b %Y}, " if steps else ""
-    return (f"{label} every {every} ({whose}: {since}until a decision to reduce it to every "
-            f"{phases[step + 1].every}, taken after a direct observation of practice)")
+    after = phases[step + 1].every
+    to = "monthly" if after == Interval(months=1) else f"every {after}"
+    return (f"{label} every {every} ({whose}: {since}until a decision to reduce it to {to}, taken after a direct "
+            "observation of practice)")
 
 
 class FrequencySteps(Aggregate):
@@ -206,14 +208,16 @@ class FrequencySteps(Aggregate):
                                         observation=observation, worker_id=self.worker_id, rationale=text)
         confirmed = screening.check({"rationale": text}, confirmed_anonymous=confirmed_anonymous) \
             if screening else False
-        self._stepped_down(worker_id=self.worker_id, category=category, regime_start=regime_start, decided_on=decided_on,
+        self._stepped_down(worker_id=self.worker_id, category=category, regime_start=regime_start,
+                           decided_on=decided_on,
                            from_every=before.model_dump(exclude_defaults=True),
                            to_every=after.model_dump(exclude_defaults=True),
                            observation_id=observation.observation_id if observation else None, rationale=text,
                            anonymity_confirmed=confirmed, actor=actor, timestamp=timestamp)
 
     @event("SteppedDown")
-    def _stepped_down(self, worker_id: str, category: str, regime_start: date, decided_on: date, from_every: dict, to_every: dict,
+    def _stepped_down(self, worker_id: str, category: str, regime_start: date, decided_on: date, from_every: dict,
+                      to_every: dict,
                       observation_id: str | None, rationale: str, anonymity_confirmed: bool, actor: str,
                       timestamp: datetime) -> None:
         self.steps.append({"category": category, "regime_start": regime_start, "decided_on": decided_on,
