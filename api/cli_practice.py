@@ -7,6 +7,7 @@ import typer
 
 from api.cli_scheduling import _resolve, parse_day, resolve_worker
 from api.cli_support import ACTING, acting_user, console, opened_ledger
+from domain.policy import Interval
 from projections.practice_cycles import cycle_observations
 
 observation_app = typer.Typer(help="Direct observations of practice and of supervision.", no_args_is_help=True)
@@ -70,7 +71,7 @@ def review_record(worker: str = typer.Argument(...), acting: str = ACTING,
 
 
 def _every(interval: dict) -> str:
-    return " ".join(f"{n} {unit}{'' if n == 1 else 's'}" for unit, n in interval.items() if n)
+    return str(Interval(**interval))
 
 
 __all__ = ["register"]
