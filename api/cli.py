@@ -54,6 +54,11 @@ COMMANDS: dict[str, dict[str, str]] = {
     "api.cli_allocation": {
         "staff": "Allocation: standing, a second supervisor, departures agreed by the role the pack names.",
     },
+    "api.cli_practice": {
+        "observation": "Direct observations of practice and of supervision.",
+        "frequency": "Decisions to reduce a worker's supervision frequency.",
+        "review": "Employee reviews the policy names (e.g. bury: annual and six-monthly).",
+    },
     # Beneath the application's users: whoever runs these holds the key files, so they take no --as.
     "api.cli_backup": {
         "backup": "A consistent snapshot of the database (SQLite online backup, or pg_dump); never a key file.",

@@ -35,8 +35,9 @@ from infrastructure.keys import StagedKeys
 from infrastructure.name_lexicon import default_lexicon
 from infrastructure.policy_packs import PolicyPackError, load_pack_by_name
 from infrastructure.users import Principal
+from projections.practice_cycles import step_downs, with_cycle_facts
 from projections.supervision_compliance import (
-    MonthFacts, Scope, agreement_in_force, agreements_of, joined_on, load_facts, load_month, sessions_of,
+    MonthFacts, Scope, agreement_in_force, agreements_of, cutoff_for, joined_on, load_facts, load_month, sessions_of,
     unlapsed_agreements,
 )
 
@@ -334,7 +335,8 @@ class SchedulingService:
 
     def open_case(self, user: Principal, *, worker_id: UUID | str, case_reference: str, rating: str | None = None,
                   approved_by: str | None = None, approved_on: date | None = None,
-                  last_discussed_on: date | None = None, pack: PolicyPack | str | None = None) -> CaseSupervision:
+                  last_discussed_on: date | None = None, pack: PolicyPack | str | None = None,
+                  rationale: str = "") -> CaseSupervision:
         """A case the worker holds, with its rating (and approval where the pack asks for one)."""
         actor = self._staff(user, "open a case")
         worker = self._supervisee_of(worker_id, actor, "open a case for case supervision")
@@ -344,7 +346,7 @@ class SchedulingService:
                                     actor=actor, timestamp=self.clock(), lexicon=default_lexicon())
         case.rate(rating, pack=self.compliance_pack(pack), actor=actor, supervisor_now=actor, timestamp=self.clock(),
                   approved_by=approved_by, approved_on=approved_on,
-                  approver_role=self.get_worker(approved_by).role if approved_by else None)
+                  approver_role=self.get_worker(approved_by).role if approved_by else None, rationale=rationale)
         if last_discussed_on is not None:
             case.record_discussion(last_discussed_on, actor=actor, supervisor_now=actor,
                                    timestamp=self.clock())
@@ -353,14 +355,15 @@ class SchedulingService:
         return case
 
     def rate_case(self, user: Principal, case_id: UUID | str, rating: str | None, *, approved_by: str | None = None,
-                  approved_on: date | None = None, pack: PolicyPack | str | None = None) -> CaseSupervision:
+                  approved_on: date | None = None, pack: PolicyPack | str | None = None,
+                  rationale: str = "") -> CaseSupervision:
         actor = self._staff(user, "rate a case")
         case = self.get_case(case_id)
         if approved_by:
             self._require_known_worker(approved_by, "approver")
         case.rate(rating, pack=self.compliance_pack(pack), actor=actor, supervisor_now=self._supervisor_now(case),
                   timestamp=self.clock(), approved_by=approved_by, approved_on=approved_on,
-                  approver_role=self.get_worker(approved_by).role if approved_by else None)
+                  approver_role=self.get_worker(approved_by).role if approved_by else None, rationale=rationale)
         self.save_and_project(case)
         return case
 
@@ -396,6 +399,7 @@ class SchedulingService:
         with self.storage.engine.connect() as conn:
             facts = load_facts(conn, day, Scope(team=str(team) if team else None), counts_from_minutes(policy),
                                last_full_week(day))
+            facts = with_cycle_facts(conn, facts, cutoff_for(day))
             allocation = allocation_view(conn, policy, day, facts, self.worker_names)
         facts = self._with_case_references(allocation.facts)
         calendar = calendar_for(policy)
@@ -420,7 +424,8 @@ class SchedulingService:
         with self.storage.engine.connect() as conn:
             months = load_month(conn, first, last, day, Scope(team=str(team) if team else None),
                                 counts_from_minutes(policy))
-        rows = [_month_row(policy, m, first, end) for m in months]
+            steps = step_downs(conn, cutoff_for(day), [m.worker for m in months])
+        rows = [_month_row(policy, m, first, end, steps.get(m.worker["worker_id"], ())) for m in months]
         rows.sort(key=lambda r: (r.met, -r.overdue_days, r.worker_id))
         names = self.worker_names({p for r in rows for p in (r.worker_id, r.supervisor_id) if p}) if with_names else {}
         return FrequencyReport(month, first, last, day, policy.short_name, rows, names)
@@ -508,7 +513,8 @@ class SchedulingService:
         return aggregate
 
 
-def _month_row(policy: PolicyPack, m: MonthFacts, first: date, end: date) -> FrequencyRow:
+def _month_row(policy: PolicyPack, m: MonthFacts, first: date, end: date, steps: tuple[date, ...] = ()
+               ) -> FrequencyRow:
     w = m.worker
     # Counted from the 1st, or from when the worker started (or the ledger first knew them, with no session
     # before), to the month's end, the day asked about, or the leaving day.
@@ -516,8 +522,8 @@ def _month_row(policy: PolicyPack, m: MonthFacts, first: date, end: date) -> Fre
     window_first = max(first, w["start_date"] if m.last_before is not None else monitored)
     window_last = min(end, w["left_on"]) if w["left_on"] and w["left_on"] >= window_first else end
     counted = month_frequency(policy, w["category"], w["start_date"], monitored, m.last_before, m.held,
-                              window_first, window_last)
-    rule, source = rule_in_force(policy, w["category"], w["start_date"], max(window_last, w["start_date"]))
+                              window_first, window_last, steps)
+    rule, source = rule_in_force(policy, w["category"], w["start_date"], max(window_last, w["start_date"]), steps)
     minimum = policy.minimum_session_minutes.minutes
     short = sum(1 for lasted in m.held_minutes if minimum and lasted < minimum)
     return FrequencyRow(w["worker_id"], w["category"], w["supervisor_id"], rule, source, counted.held,

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from dateutil.relativedelta import relativedelta
-from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator, model_validator
 
 from domain.anonymisation import OnNames
 from domain.errors import DomainError
@@ -212,26 +212,46 @@ class WeeklyMinutes(_Frozen):
     minutes: Count = Field(ge=1)
     # The policy lets informal supervision make up the rest, provided formal supervision is the larger part.
     formal_majority: bool = False
+class StepDown(Rule):
+    """A frequency that eases only by a recorded decision, never by a timer (bcp: "Direct observation of
+    practice must take place before a decision is taken to reduce the frequency of supervisions.")."""
+
+    # Who takes the decision; the policy names nobody, so the pack says (the worker's current supervisor).
+    decided_by: Literal["supervisor"] = "supervisor"
+    # A direct observation of the worker's practice, meeting the required standard, recorded before it.
+    observation_required: bool = True
 
 
 class FrequencyRule(Rule):
+    # Present: the worker moves to the next phase only by a step-down decision (phases have no `until`).
+    # Declared before `phases`, so the phases are checked knowing it.
+    step_down: StepDown | None = None
     phases: tuple[FrequencyPhase, ...]
     weekly_minutes: WeeklyMinutes | None = None
 
     @field_validator("phases")
     @classmethod
-    def _phases_well_formed(cls, phases: tuple[FrequencyPhase, ...]) -> tuple[FrequencyPhase, ...]:
+    def _phases_well_formed(cls, phases: tuple[FrequencyPhase, ...], info: ValidationInfo
+                            ) -> tuple[FrequencyPhase, ...]:
         if not phases:
             raise ValueError("at least one phase is required")
-        if phases[-1].until is not None:
-            raise ValueError("the last phase must be open-ended (no `until`) so the rule never runs out")
-        for n, phase in enumerate(phases[:-1], start=1):
-            if phase.until is None:
-                raise ValueError(f"phase {n} of {len(phases)} has no `until`; only the last phase may be open-ended")
-        ends = [p.until.nominal_days() for p in phases[:-1]]  # type: ignore[union-attr]
-        for n in range(2, len(ends) + 1):
-            if ends[n - 1] <= ends[n - 2]:
-                raise ValueError(f"phase {n}'s `until` must be later than phase {n - 1}'s; phases must follow each other in time")
+        if info.data.get("step_down") is not None:
+            dated = [n for n, phase in enumerate(phases, start=1) if phase.until is not None]
+            if dated:
+                raise ValueError(f"phase {dated[0]} has an `until`, but this frequency steps down by decision "
+                                 "(`step_down`): leave `until` out")
+            if len(phases) < 2:
+                raise ValueError("a frequency that steps down by decision needs a phase to step down to")
+        else:
+            if phases[-1].until is not None:
+                raise ValueError("the last phase must be open-ended (no `until`) so the rule never runs out")
+            for n, phase in enumerate(phases[:-1], start=1):
+                if phase.until is None:
+                    raise ValueError(f"phase {n} of {len(phases)} has no `until`; only the last phase may be open-ended")
+            ends = [p.until.nominal_days() for p in phases[:-1]]  # type: ignore[union-attr]
+            for n in range(2, len(ends) + 1):
+                if ends[n - 1] <= ends[n - 2]:
+                    raise ValueError(f"phase {n}'s `until` must be later than phase {n - 1}'s; phases must follow each other in time")
         # Phases model support easing over time; the scheduler relies on intervals
         # never shrinking to keep due dates monotone in the last session date.
         for n in range(2, len(phases) + 1):
@@ -274,6 +294,32 @@ class SessionMaximum(Rule):
     """A longer session always counts: the maximum is shown, never judged (both policies that give one hedge it)."""
 
     minutes: Count = Field(ge=1)
+Observer = Literal["supervisor", "senior", "peer"]
+
+
+class ObservationCycle(Rule):
+    """How often someone must be observed: each worker's direct practice, or a supervisor's supervision.
+
+    ``observers`` names who counts, by their place relative to the one observed: their own supervisor
+    ("supervisor"; for a supervisor observed, "the manager of the supervisor"), someone higher in their line
+    management ("senior"), or another supervisor ("peer")."""
+
+    of: Literal["practice", "supervision"]
+    every: Interval
+    observers: tuple[Observer, ...] = Field(min_length=1)
+    # Categories whose staff do no direct practice (bcp: managers "who do not have a caseload").
+    except_categories: tuple[WorkerCategory, ...] = ()
+
+
+class ReviewCycle(Rule):
+    """A review of each worker the policy names (bury: the annual employee review, and the review six months
+    after it). With ``after``, it falls due ``every`` after the latest review of that other kind."""
+
+    every: Interval
+    after: Identifier | None = None
+    # The worker's own supervisor (their immediate line manager) holds it; someone higher in the line
+    # management chain only with the exceptional circumstances recorded.
+    senior_with_reason: bool = True
 
 
 class SessionMinutes(Rule):
@@ -458,6 +504,16 @@ class PolicyPack(_Frozen):
     legal_holds: LegalHolds = _HOLDS_BASELINE
     second_supervisor: SecondSupervisor = _SILENT_SECOND
     allocation: Allocation = _SILENT_ALLOCATION
+    # Observation and review cycles the policy names (none: nothing of the kind is due).
+    observation: dict[Identifier, ObservationCycle] = Field(default_factory=dict)
+    review: dict[Identifier, ReviewCycle] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _reviews_follow_named_reviews(self) -> PolicyPack:
+        for key, cycle in self.review.items():
+            if cycle.after is not None and cycle.after not in self.review:
+                raise ValueError(f"review.{key}.after names {cycle.after!r}, which is no review of this pack")
+        return self
 
     @property
     def short_name(self) -> str:

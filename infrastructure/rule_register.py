@@ -44,6 +44,10 @@ _ENFORCED: tuple[tuple[str, str, str, str], ...] = (
      "tests/test_schedule_rules.py::test_rebooking_hull_within_5_working_days"),
     ("agreement", "agreement", "domain.schedule_rules.agreement_review_due",
      "tests/test_register_examples.py::test_agreement_review_worked_example"),
+    ("observation", "observation", "domain.observations.observations_due",
+     "tests/test_observation_examples.py::test_observation_cycle_worked_example"),
+    ("review", "review", "domain.employee_reviews.reviews_due",
+     "tests/test_observation_examples.py::test_review_cycle_worked_example"),
     ("frequency.default", "frequency", "domain.policy.Frequency.for_category",
      "tests/test_register_examples.py::test_default_frequency_worked_example"),
     ("frequency", "frequency", "domain.schedule_rules.next_due_date",
@@ -83,6 +87,11 @@ _ENFORCED: tuple[tuple[str, str, str, str], ...] = (
     ("allocation", "allocation", "domain.allocation.check_exception",
      "tests/test_allocation_rules.py::test_allocation_exception_worked_example"),
 )
+# Keys enforced by what they are, wherever they sit (a frequency's step_down), before the prefixes above.
+_BY_SUFFIX: dict[str, tuple[tuple[str, str, str, str], ...]] = {
+    "step_down": (("frequency", "observation", "domain.observations.check_step_down",
+                   "tests/test_observation_examples.py::test_step_down_worked_example"),),
+}
 # Pack keys that load but change nothing yet, and why.
 _NOT_ENFORCED = {
     "completion.case_decisions": ("deadline", "the deadline is computed (schedule_rules.case_decision_deadline) "
@@ -159,7 +168,7 @@ def _pack_row(name: str, key: str, rule: Rule, seed_lines: list[str]) -> Row:
         return Row(name, key, kind, quote, line, basis,
                    why=f"no value: {rule.note or 'policy silent'}" + (
                        "; destruction is refused until it is set" if top == "retention" else ""))
-    for prefix, kind, function, test in _ENFORCED:
+    for prefix, kind, function, test in (*_BY_SUFFIX.get(key.rsplit(".", 1)[-1], ()), *_ENFORCED):
         if key == prefix or key.startswith(prefix + "."):
             test = _TESTS.get((name, key), test)
             why = "" if basis != "organisation" else f"organisation's setting: {rule.note or 'policy silent'}"

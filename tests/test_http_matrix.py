@@ -215,6 +215,14 @@ def route_rules(w: World) -> dict[tuple[str, str], tuple[str, dict | None, set[s
         ("POST", "/api/v1/cases/{case_id}/discussions"): (
             f"/cases/{UNKNOWN}/discussions", {"discussed_on": "2026-03-01"}, SUPERVISING_STAFF, 404),
         ("POST", "/api/v1/cases/{case_id}/closure"): (f"/cases/{UNKNOWN}/closure", None, SUPERVISING_STAFF, 404),
+        ("POST", "/api/v1/observations"): ("/observations", {
+            "subject_id": UNKNOWN, "observed_on": "2026-03-01", "outcome": "meets_standard"}, SUPERVISING_STAFF, 404),
+        ("POST", "/api/v1/workers/{worker_id}/frequency-step-downs"): (
+            f"/workers/{UNKNOWN}/frequency-step-downs", {"decided_on": "2026-03-01", "rationale": "r"},
+            SUPERVISING_STAFF, 404),
+        ("POST", "/api/v1/workers/{worker_id}/reviews"): (
+            f"/workers/{UNKNOWN}/reviews", {"kind": "employee_review", "reviewed_on": "2026-03-01"},
+            SUPERVISING_STAFF, 404),
     }
 
 

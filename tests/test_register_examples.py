@@ -32,9 +32,10 @@ FREQUENCY = {
     # bcp: "weekly for the first six weeks of practice ... two weekly for up to twelve months ... monthly"
     ("bcp", "nqsw_asye"): [(D(2026, 1, 12), D(2026, 1, 19)), (D(2026, 6, 1), D(2026, 6, 15)),
                            (D(2027, 2, 1), D(2027, 3, 1))],
-    # bcp: "every two weeks, increased to every three weeks and then monthly" (lengths: the pack's note)
-    ("bcp", "overseas_recruited"): [(D(2026, 2, 2), D(2026, 2, 16)), (D(2026, 5, 4), D(2026, 5, 25)),
-                                    (D(2026, 9, 1), D(2026, 10, 1))],
+    # bcp: "every two weeks, increased to every three weeks and then monthly if the worker is meeting the
+    # required standard of practice": no decision recorded, so every two weeks (decisions: test_step_down_*)
+    ("bcp", "overseas_recruited"): [(D(2026, 2, 2), D(2026, 2, 16)), (D(2026, 5, 4), D(2026, 5, 18)),
+                                    (D(2026, 9, 1), D(2026, 9, 15))],
     # hull: "weekly individual supervision for the first six weeks of employment, then fortnightly up to six
     # months and monthly thereafter."
     ("hull", "nqsw_asye"): [(D(2026, 1, 12), D(2026, 1, 19)), (D(2026, 3, 2), D(2026, 3, 16)),
@@ -172,6 +173,7 @@ def test_every_enforced_pack_row_of_these_kinds_has_a_worked_example_here() -> N
     covered |= {("hull", "minimum_session_minutes"), ("bury", "minimum_session_minutes")}
     covered |= {(p, "completion.record_ends") for p in RECORD_ENDS}
     covered |= {(p, f"minimum_session_minutes.{k}") for p in ("hull", "bury") for k in ("short_session", "maximum")}
+    covered |= {("bcp", "frequency.overseas_recruited.step_down")}  # tests/test_observation_examples.py
     kinds = ("frequency.", "completion.record", "retention", "archival", "agreement", "case_supervision.",
              "minimum_session_minutes")
     enforced = {(r.pack, r.key) for r in build() if r.status == "enforced" and r.key.startswith(kinds)}
