@@ -38,6 +38,7 @@ from infrastructure.settings import Settings
 from api.access_service import AccessDenied, AccessService, Via
 from api.errors import Conflict, Destroyed, NotFound, OutOfOrderConflict, StaleConflict
 from api.ids import as_uuid
+from api.ledger_service import LedgerService
 from api.read_model_schema import ensure_read_model_tables
 from api.retention_service import RetentionService
 from api.scheduling_service import SchedulingService
@@ -98,7 +99,7 @@ class Storage:
         return cls(settings, engine, keyring, tombstones)
 
 
-class SupervisionLedger(AccessService, RetentionService, SchedulingService, Application):
+class SupervisionLedger(AccessService, RetentionService, SchedulingService, LedgerService, Application):
     name = "SupervisionLedger"
 
     def __init__(self, storage: Storage, clock: Clock = utc_now, background_projections: bool = False,
