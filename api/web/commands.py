@@ -15,6 +15,7 @@ from api.http_models import (AllocateIn, AmendIn, AmendmentRequestIn, ContentIn,
 from api.ledger_service import LatestCheckpoint, LedgerVerification
 from api.http_support import ADMIN
 from api.record_history import record_history
+from api.subject_access import SubjectAccessExport, subject_access_export
 from domain.authorisation import Decision, Role
 from domain.access import AccessGrant
 from domain.errors import DomainError, NotPermitted, OutOfOrder, StaleVersion
@@ -223,6 +224,12 @@ def last_verification(app: SupervisionLedger) -> LedgerVerification | None:
 
 def record_bundle(app: SupervisionLedger, who: Principal, record_id: UUID) -> dict:
     return app.record_bundle(who, record_id)
+
+
+def subject_access(app: SupervisionLedger, who: Principal, via: Via, worker_id: UUID,
+                   received_on: date) -> SubjectAccessExport:
+    """As POST /api/v1/sar/{worker_id}: every record read is authorised (a live SAR grant) and logged."""
+    return subject_access_export(app, who, str(worker_id), received_on=received_on, extended=False, via=via)
 
 
 def read_with_bundle(app: SupervisionLedger, who: Principal, via: Via, record_id: UUID | str,
