@@ -39,10 +39,13 @@ def grant(request: Request, who: Principal = Depends(signed_in), form: dict[str,
           ) -> Response:
     values = {k: form.get(k, "").strip() for k in FIELDS}
     errors = FormErrors()
-    expires_at = _end_of(values["expires_on"], errors)
     kind = values["scope_kind"]
     scope_id = values["scope_record"] if kind == "record" else values["scope_worker"]
     scope_field = "scope_record" if kind == "record" else "scope_worker"
+    for field in ("grantee", "category", "purpose", "scope_kind") + ((scope_field,) if kind else ()):
+        if not values[field]:
+            errors.add(field, _message(field, "missing"))
+    expires_at = _end_of(values["expires_on"], errors)
     if not errors:
         body = {"grantee": values["grantee"], "purpose": values["purpose"], "category": values["category"],
                 "scope": {"kind": kind, "id": scope_id}, "expires_at": expires_at}
