@@ -64,7 +64,9 @@ def grant(request: Request, who: Principal = Depends(signed_in), form: dict[str,
         except NotPermitted:
             raise
         except DomainError as exc:
-            errors.add(_field_of(str(exc), scope_field), str(exc).capitalize())
+            field = _field_of(str(exc), scope_field)
+            errors.add(field, "The date the grant ends must be in the future" if field == "expires_on"
+                       else str(exc)[:1].upper() + str(exc)[1:])
     if errors:
         return _form(request, who, values, errors, 422)
     notice(request, f"Access granted to {granted.grantee_username} until {granted.expires_at:%-d %B %Y}. "
@@ -136,9 +138,12 @@ def _message(field: str, msg: str) -> str:
     what = {"grantee": "Choose who the grant is for", "category": "Choose the kind of grant",
             "purpose": "Enter the purpose of the grant", "scope_kind": "Choose what the grant covers",
             "scope_worker": "Choose whose file or team the grant covers",
-            "scope_record": "Enter the id of the record the grant covers, like 0b8e…-…",
+            "scope_record": "Enter the full id of the record the grant covers, as in its address",
             "expires_on": "Enter the date the grant ends"}.get(field, field.replace("_", " ").capitalize())
-    return what if "required" in msg or "missing" in msg.lower() or "at least" in msg else f"{what}: {msg}"
+    if field in ("scope_kind", "scope_worker", "scope_record", "grantee", "category") or "missing" in msg.lower() \
+            or "at least" in msg:
+        return what  # a choice or an id: the validator's own words would only say which type it wanted
+    return f"{what}: {msg}"
 
 
 def _field_of(message: str, scope_field: str) -> str:
