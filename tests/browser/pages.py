@@ -18,7 +18,7 @@ CHECKED: dict[str, int] = {}  # page name -> violations, for the run's summary
 # folder SVL_TOUR_SCREENSHOTS names (docs/screenshots in the README's command).
 TOUR = {"sign in": "01-sign-in", "records (supervisor)": "02-my-records", "record (shared, supervisee)":
         "03-a-record-to-sign", "draft form": "04-drafting-a-record", "supervision due (manager)":
-        "05-supervision-due", "access log": "06-access-log", "grant access": "07-grant-access",
+        "05-supervision-due", "history": "06-a-records-history", "grant access": "07-grant-access",
         "the integrity ledger": "08-the-integrity-ledger"}
 TOUR_COLOURS = 64  # GOV.UK's palette is small: a 64-colour PNG looks the same at a quarter of the size
 
@@ -55,5 +55,6 @@ def _tour(page, name: str) -> None:  # noqa: ANN001
     folder = os.environ.get("SVL_TOUR_SCREENSHOTS")
     if not folder or name not in TOUR:
         return
+    page.evaluate("window.scrollTo(0, 0)")  # the top of the page, as a visitor first sees it
     image = Image.open(io.BytesIO(page.screenshot(full_page=False))).convert("RGB")
     image.quantize(colors=TOUR_COLOURS).save(Path(folder) / f"{TOUR[name]}.png", optimize=True)

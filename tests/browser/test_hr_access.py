@@ -25,6 +25,7 @@ def test_hr_grants_access_the_inspector_holds_it_and_hr_revokes_it(browser, site
         page.get_by_role("link", name="Grants", exact=True).click()
         check(page, "access grants (HR)", shots)
         page.get_by_role("button", name="Grant access").click()
+        check(page, "grant access", shots)
         page.get_by_role("button", name="Grant access").click()  # nothing filled in
         summary = page.locator(".govuk-error-summary")
         hrefs = [a.get_attribute("href") for a in summary.get_by_role("link").all()]
@@ -38,7 +39,7 @@ def test_hr_grants_access_the_inspector_holds_it_and_hr_revokes_it(browser, site
         helen = page.locator("#scope_worker option", has_text="Helen Marsh").get_attribute("value")
         page.get_by_label("Whose file or team").select_option(helen)
         page.get_by_label("Until").fill((date.today() + timedelta(days=30)).isoformat())
-        check(page, "grant access", shots)
+        check(page, "grant access filled in", shots)
         page.get_by_role("button", name="Grant access").click()
         assert "Access granted to ofsted" in page.content()
         row = page.locator("tr", has_text=purpose)
@@ -55,6 +56,7 @@ def test_hr_grants_access_the_inspector_holds_it_and_hr_revokes_it(browser, site
         sign_in(page, site, "hr")
         page.get_by_role("link", name="Grants", exact=True).click()
         page.get_by_role("link", name=f"Revoke the grant to ofsted for {purpose}").click()
+        check(page, "revoke a grant", shots)
         page.get_by_role("button", name="Revoke the grant").click()  # no reason
         assert page.locator(".govuk-error-summary").get_by_role("link").get_attribute("href") == "#reason"
         check(page, "revoke a grant with errors", shots)
@@ -83,6 +85,7 @@ def test_hr_adds_an_account_issues_a_token_and_disabling_it_ends_the_session(bro
         assert "ofsted" in hr.locator("table").inner_text()
         check(hr, "accounts", shots)
         hr.get_by_role("button", name="Add an account").click()
+        check(hr, "add an account", shots)
         hr.get_by_role("button", name="Add the account").click()
         hrefs = [a.get_attribute("href") for a in hr.locator(".govuk-error-summary").get_by_role("link").all()]
         assert hrefs == ["#username", "#role"], hrefs
@@ -98,6 +101,7 @@ def test_hr_adds_an_account_issues_a_token_and_disabling_it_ends_the_session(bro
         hr.get_by_role("button", name="Issue an access token").click()
         token = hr.locator("#token").inner_text().strip()
         assert token.startswith("svl_") and "only time the token is shown" in hr.content()
+        check(hr, "access token issued", shots)  # test-output/ only: never in docs/screenshots
         hr.goto(site.url(f"/accounts/{username}"))
         assert token not in hr.content()  # shown once: never again
 
