@@ -51,6 +51,9 @@ def test_hr_grants_access_the_inspector_holds_it_and_hr_revokes_it(browser, site
         row = page.locator("tr", has_text=purpose)
         assert "Live" in row.inner_text() and "team" in row.inner_text()
         assert page.get_by_role("link", name="Revoke").count() == 0  # revoking is HR's
+        for path in ("/grants/new", "/accounts", "/accounts/ofsted"):  # and so are granting and accounts
+            response = page.goto(site.url(path))
+            assert response is not None and response.status == 403, path
         sign_out(page)
 
         sign_in(page, site, "hr")

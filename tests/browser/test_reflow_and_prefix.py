@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.browser.conftest import LIFETIME_SECONDS, ROOT, SERVER, Site, _free_port, _wait_until_it_answers
-from tests.browser.pages import check, sign_in, sign_out
+from tests.browser.pages import sign_in, sign_out
 
 PREFIX = "/svl"
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
