@@ -39,6 +39,7 @@ from api.access_service import AccessDenied, AccessService, Via
 from api.allocation_service import AllocationService
 from api.errors import Conflict, Destroyed, NotFound, OutOfOrderConflict, StaleConflict
 from api.ids import as_uuid
+from api.ledger_service import LedgerService
 from api.practice_service import PracticeService
 from api.retention_service import RetentionService
 from api.scheduling_service import SchedulingService
@@ -99,8 +100,8 @@ class Storage:
         return cls(settings, engine, keyring, tombstones)
 
 
-class SupervisionLedger(AccessService, AllocationService, PracticeService, RetentionService, SchedulingService,
-                         Application):
+class SupervisionLedger(AccessService, AllocationService, LedgerService, PracticeService, RetentionService,
+                         SchedulingService, Application):
     name = "SupervisionLedger"
 
     def __init__(self, storage: Storage, clock: Clock = utc_now, background_projections: bool = False,

@@ -21,13 +21,13 @@ from uvicorn.logging import AccessFormatter
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-# Swagger UI and ReDoc (FastAPI's /docs and /redoc) load their scripts and styles from a CDN, with inline script.
-DOCS_PATHS = ("/docs", "/redoc")
+# /docs: Swagger UI from this server (api/web/assets.py: no CDN, no inline script). Its stylesheet draws icons
+# from data: URIs.
+DOCS_PATHS = ("/docs",)
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 PAGE_CSP = ("default-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; "
-            "object-src 'none'; frame-ancestors 'none'; base-uri 'none'")
+DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 HSTS = "max-age=31536000; includeSubDomains"
 
 

@@ -9,17 +9,20 @@ from typing import Any
 from uuid import UUID
 
 from api.access_service import AccessLogFilter, Via
-from api.application import Conflict, SupervisionLedger
-from api.http_models import (AllocateIn, AmendIn, AmendmentRequestIn, ContentIn, DeclineIn, JoinIn, LeaveIn, SignIn,
-                             TransferIn)
+from api.application import Conflict, NotFound, SupervisionLedger
+from api.http_models import (AllocateIn, AmendIn, AmendmentRequestIn, ContentIn, DeclineIn, GrantIn, JoinIn, LeaveIn,
+                             RevokeIn, SignIn, TransferIn)
+from api.ledger_service import LatestCheckpoint, LedgerVerification
 from api.http_support import ADMIN
 from api.record_history import record_history
-from domain.authorisation import Decision
-from domain.errors import NotPermitted, OutOfOrder, StaleVersion
+from api.subject_access import SubjectAccessExport, subject_access_export
+from domain.authorisation import Decision, Role
+from domain.access import AccessGrant
+from domain.errors import DomainError, NotPermitted, OutOfOrder, StaleVersion
 from domain.policy import RecordTemplate
 from domain.supervision_record import SupervisionRecord
 from domain.workers import Worker
-from infrastructure.users import Principal
+from infrastructure.users import IssuedToken, Principal, UserError
 
 
 class Stale(Exception):
@@ -148,6 +151,92 @@ def record_template(app: SupervisionLedger) -> RecordTemplate:
 
 def names(app: SupervisionLedger, worker_ids: Iterable[str | None]) -> dict[str, str]:
     return app.worker_names({w for w in worker_ids if w})
+
+
+# -- HR: grants and accounts (the API's POST /api/v1/grants and /revoke; `svl user`, `svl token`) ----------
+
+def grant(app: SupervisionLedger, who: Principal, fields: dict) -> AccessGrant:
+    """As POST /api/v1/grants (the same body model, so the same limits apply)."""
+    body = GrantIn.model_validate(fields)
+    try:
+        return app.grant_access(grantor=who, grantee=body.grantee, purpose=body.purpose,
+                                category=body.category.value, scope_kind=body.scope.kind.value,
+                                scope_id=str(body.scope.id), expires_at=body.expires_at)
+    except UserError as exc:
+        raise GranteeRefused(str(exc)) from None
+
+
+class GranteeRefused(DomainError):
+    """The grantee named is not an account that can hold a grant now (unknown, or disabled)."""
+
+
+def a_grant(app: SupervisionLedger, who: Principal, grant_id: UUID) -> AccessGrant:
+    """As GET /api/v1/grants/{id}: administrators, and the person the grant is for."""
+    found = app.get_grant(grant_id)
+    if who.role is not Role.ADMINISTRATOR and found.grantee_user_id != who.user_id:
+        raise NotFound(f"no access grant {grant_id}")
+    return found
+
+
+def revoke(app: SupervisionLedger, who: Principal, grant_id: UUID, fields: dict) -> AccessGrant:
+    body = RevokeIn.model_validate(fields)
+    return app.revoke_grant(grant_id, body.reason, actor=who, expected_version=body.expected_version)
+
+
+def accounts(app: SupervisionLedger, who: Principal) -> list[dict]:
+    """As `svl user list`."""
+    return app.accounts(who)
+
+
+def add_account(app: SupervisionLedger, who: Principal, username: str, role: str, worker_id: str | None) -> str:
+    """As `svl user add`."""
+    return app.add_account(who, username, role, worker_id=worker_id)
+
+
+def disable_account(app: SupervisionLedger, who: Principal, username: str) -> dict:
+    """As POST /api/v1/users/{username}/disable."""
+    return app.disable_user(who, username)
+
+
+def issue_token(app: SupervisionLedger, who: Principal, username: str, days: float) -> IssuedToken:
+    """As `svl token issue`: the token is shown once and only its SHA-256 is kept."""
+    return app.issue_token(who, username, days=days, label="web")
+
+
+def tokens(app: SupervisionLedger, who: Principal, username: str) -> list[dict]:
+    return app.tokens(who, username)
+
+
+# -- the integrity ledger (as `svl verify`, `svl export-bundle`; api/ledger_service.py) ------------------
+
+def latest_checkpoint(app: SupervisionLedger, who: Principal) -> LatestCheckpoint | None:
+    return app.latest_checkpoint(who)
+
+
+def verify_ledger(app: SupervisionLedger, who: Principal) -> LedgerVerification:
+    return app.verify_ledger(who)
+
+
+def last_verification(app: SupervisionLedger) -> LedgerVerification | None:
+    """The last verification this process ran (shown with the checkpoint, to those who may see it)."""
+    return app.last_verification
+
+
+def record_bundle(app: SupervisionLedger, who: Principal, record_id: UUID) -> dict:
+    return app.record_bundle(who, record_id)
+
+
+def subject_access(app: SupervisionLedger, who: Principal, via: Via, worker_id: UUID,
+                   received_on: date) -> SubjectAccessExport:
+    """As POST /api/v1/sar/{worker_id}: every record read is authorised (a live SAR grant) and logged."""
+    return subject_access_export(app, who, str(worker_id), received_on=received_on, extended=False, via=via)
+
+
+def read_with_bundle(app: SupervisionLedger, who: Principal, via: Via, record_id: UUID | str,
+                     action: str = "download_copy") -> tuple[SupervisionRecord, dict]:
+    """A logged read of the record with its ledger bundle (for the signed copy, which carries it)."""
+    record, _, bundle = app.record_with_bundle(who, record_id, action=action, via=via)
+    return record, bundle
 
 
 # -- the record's life ---------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """A signed copy of one record as a PDF (fpdf2): its content, both signatures with their dates, the fingerprint
-they signed, amendments, areas of disagreement and addenda, and how anyone can check it with svl-verify."""
+they signed, amendments, areas of disagreement and addenda; the record's ledger bundle attached inside the PDF,
+and how anyone can take it out and check it with svl-verify."""
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,9 +14,15 @@ from fpdf.enums import XPos, YPos
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"),)
 
 
+def bundle_name(record_id: str) -> str:
+    return f"bundle-{record_id}.json"
+
+
 def signed_copy(view: dict, sections: list[tuple[str, str]], other_text: str, name: Callable[[str], str],
-                origin: str) -> bytes:
-    pdf = _Copy(view["record_id"])
+                origin: str, bundle: dict) -> bytes:
+    pdf = RecordPdf(f"Supervision record {view['record_id']}")
+    attached = bundle_name(view["record_id"])
+    pdf.attach_json(attached, bundle, "The record's ledger bundle: check it with svl-verify")
     pdf.add_page()
     pdf.heading("Supervision record", 18)
     pdf.line_of(f"Record {view['record_id']}, version {view['content_version']} of its content")
@@ -65,18 +73,35 @@ def signed_copy(view: dict, sections: list[tuple[str, str]], other_text: str, na
     pdf.heading("How to check this copy")
     pdf.line_of(
         "This copy is for keeping and printing. The record itself is kept in the Supervision Ledger, whose "
-        f"integrity ledger ({origin}) holds every change to it. To check that the record is as it was signed, "
-        "ask the service's administrator for the record's bundle (svl export-bundle "
-        f"{view['record_id']} -o bundle.json), the organisation's published verifier key and a checkpoint, "
-        "and run: svl-verify bundle.json --key verifier.vkey --checkpoint CHECKPOINT. The SHA-256 above is the "
-        "fingerprint both parties signed.")
+        f"integrity ledger ({origin}) holds every change to it. This PDF carries the proof: the record's ledger "
+        f"bundle is attached to it as the file {attached} (its events as stored, still sealed, their places in the "
+        f"ledger and the checkpoint the organisation signed, of {bundle_size(bundle)} events).")
+    pdf.line_of("To check it:")
+    pdf.line_of("1. Take the attached file out of the PDF: in a PDF reader, open the attachments panel (the "
+                "paperclip) and save it; or on the command line, one of:")
+    pdf.mono(f"pdfdetach -saveall supervision-record-{view['record_id']}.pdf")
+    pdf.mono(f"qpdf --show-attachment={attached} supervision-record-{view['record_id']}.pdf > {attached}")
+    pdf.line_of("2. Get the organisation's verifier key from the organisation itself (it publishes it as "
+                "verifier.vkey), not from this PDF or the bundle.")
+    pdf.line_of("3. Run svl-verify (one Python file, infrastructure/svl_verify.py, which needs only Python and the "
+                "cryptography package) with that key:")
+    pdf.mono(f"svl-verify {attached} --key verifier.vkey")
+    pdf.line_of("Its last line is RESULT: VERIFIED when every check passed with your key. The bundle proves the "
+                "record's history in the ledger; the SHA-256 above is the fingerprint both parties signed.")
     return bytes(pdf.output())
 
 
-class _Copy(FPDF):
-    def __init__(self, record_id: str) -> None:
+def bundle_size(bundle: dict) -> str:
+    lines = str(bundle.get("checkpoint", "")).splitlines()
+    return lines[1] if len(lines) > 1 else "?"
+
+
+class RecordPdf(FPDF):
+    """A4 pages in the service's plain style: headings, labelled fields, fingerprints in a fixed-width font."""
+
+    def __init__(self, title: str) -> None:
         super().__init__(format="A4")
-        self.record_id = record_id
+        self.page_title = title
         self.set_margins(18, 18, 18)
         self.set_auto_page_break(True, 18)
         self.family, self.unicode = "helvetica", False
@@ -86,13 +111,13 @@ class _Copy(FPDF):
             self.add_font("body", "B", str(bold))
             self.add_font("mono", "", str(mono))
             self.family, self.unicode = "body", True
-        self.set_title(f"Supervision record {record_id}")
+        self.set_title(title)
         self.set_font(self.family, "", 10)
 
     def footer(self) -> None:
         self.set_y(-12)
         self.set_font(self.family, "", 8)
-        self.cell(0, 6, self._text(f"Supervision record {self.record_id} - page {self.page_no()}"), align="C")
+        self.cell(0, 6, self._text(f"{self.page_title} - page {self.page_no()}"), align="C")
 
     def heading(self, text: str, size: int = 13) -> None:
         self.ln(3)
@@ -113,8 +138,13 @@ class _Copy(FPDF):
 
     def mono(self, text: str) -> None:
         self.set_font("mono" if self.unicode else "courier", "", 10)
-        self.multi_cell(0, 5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(0, 5, self._text(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_font(self.family, "", 10)
+
+    def attach_json(self, name: str, document: dict, description: str) -> None:
+        """A file inside the PDF (a PDF reader lists it under attachments; pdfdetach and qpdf extract it)."""
+        self.embed_file(bytes=json.dumps(document, indent=2, ensure_ascii=False, default=str).encode("utf-8") + b"\n",
+                        basename=name, mime_type="application/json", desc=description)
 
     def _text(self, text: str) -> str:
         return text if self.unicode else text.encode("latin-1", "replace").decode("latin-1")

@@ -21,7 +21,10 @@ FILTERS = ("record_id", "worker_id", "reader", "outcome", "since", "until")
 
 @router.get("/grants")
 def grants(request: Request, who: Principal = Depends(signed_in)) -> Response:
-    return page(request, "grants.html", who=who, grants=commands.grants_held(web_of(request).ledger, who))
+    app = web_of(request).ledger
+    held = commands.grants_held(app, who)
+    names = commands.names(app, [g["scope_id"] for g in held if g["scope_kind"] != "record"])
+    return page(request, "grants.html", who=who, grants=held, names=names)
 
 
 @router.get("/access-log")

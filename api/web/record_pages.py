@@ -169,14 +169,14 @@ def sign(record_id: UUID, request: Request, who: Principal = Depends(signed_in),
 
 @router.get("/records/{record_id}/copy.pdf")
 def copy(record_id: UUID, request: Request, who: Principal = Depends(signed_in)) -> Response:
-    """The signed copy: producing it is a logged read, like any other."""
+    """The signed copy, with the record's ledger bundle attached: producing it is a logged read, like any other."""
     from api.web.copy import signed_copy  # fpdf2 takes seconds to import: only when a copy is asked for
 
     app = web_of(request).ledger
-    record, _ = commands.read(app, who, via(request), record_id, action="download_copy")
+    record, bundle = commands.read_with_bundle(app, who, via(request), record_id, action="download_copy")
     view = record_page_view(request, record, who)
     pdf = signed_copy(view["record"], view["sections"], view["other_text"], view["name"],
-                      app.storage.settings.organisation_origin)
+                      app.storage.settings.organisation_origin, bundle)
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="supervision-record-{record.id}.pdf"'})
 

@@ -2,6 +2,7 @@
 503) that say what happened and what to do next. Never a stack trace."""
 
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, P
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.access_service import AccessDenied, AccessLogUnavailable, Via
+from api.http_guards import route_path
 from api.application import Destroyed, NotFound, SupervisionLedger
 import api.web.commands as commands
 from api.web.assets import ASSET_PATH, GOVUK_PATH
@@ -31,6 +33,10 @@ log = logging.getLogger("svl.web")
 TEMPLATES = Path(__file__).parent / "templates"
 # Pages with content (and every other page and file this app answers with): never kept in a cache.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# Templates and redirects name this service's own paths from its root ("/records"); behind a proxy's prefix
+# (`svl serve --root-path /svl`) the prefix is put in front of each, here, in one place. Only the markup the
+# templates write can match: text from records is escaped, so it holds no `href="`.
+LOCAL_LINK = re.compile(r'\b(href|src|action)="/(?!/)')
 
 
 class SignInNeeded(Exception):
@@ -114,8 +120,18 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     error_list = errors.summary() if isinstance(errors, FormErrors) else list(errors or [])
     html = web.templates.get_template(template).render(
         request=request, who=who, error_list=error_list, csrf_field=CSRF_FIELD, csrf_token=session.csrf, notices=notices,
-        assetPath=ASSET_PATH, govuk_path=GOVUK_PATH, path=request.url.path, me=_me(web.ledger, who), **context)
-    return HTMLResponse(html, status_code=status)
+        assetPath=ASSET_PATH, govuk_path=GOVUK_PATH, path=route_path(request.scope), me=_me(web.ledger, who),
+        **context)
+    return HTMLResponse(under_root(request, html), status_code=status)
+
+
+def root_of(request: Request) -> str:
+    return str(request.scope.get("root_path", "") or "").rstrip("/")
+
+
+def under_root(request: Request, html: str) -> str:
+    root = root_of(request)
+    return LOCAL_LINK.sub(lambda m: f'{m.group(1)}="{root}/', html) if root else html
 
 
 def redirect(url: str) -> RedirectResponse:
@@ -172,7 +188,7 @@ def create_site(ledger: SupervisionLedger, sessions: SessionStore | None = None)
 
     @site.middleware("http")
     async def session_and_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.url.path.startswith("/api/"):  # an API path no API route answers
+        if route_path(request.scope).startswith("/api/"):  # an API path no API route answers
             return JSONResponse({"detail": "Not Found"}, status_code=404)
         web = web_of(request)
         cookie = request.cookies.get(COOKIE)
@@ -191,6 +207,9 @@ def create_site(ledger: SupervisionLedger, sessions: SessionStore | None = None)
             response.set_cookie(COOKIE, fresh, path="/", httponly=True, samesite="lax",
                                 secure=request.url.scheme == "https")
         response.headers.update(NO_STORE)  # the other security headers: api/http_guards.py, on every answer
+        location = response.headers.get("location", "")
+        if location.startswith("/") and not location.startswith("//") and root_of(request):
+            response.headers["location"] = root_of(request) + location
         return response
 
     _add_error_pages(site)

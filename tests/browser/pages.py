@@ -1,9 +1,12 @@
 """What the browser tests do on a page: sign in and out as a demo user, check a page with axe-core at
 WCAG 2.2 AA (0 violations) and keep its screenshots at 320 px and 1280 px wide."""
 
+import io
+import os
 from pathlib import Path
 
 from axe_playwright_python.sync_playwright import Axe
+from PIL import Image
 
 from tests.browser.conftest import Site, slug
 
@@ -11,6 +14,13 @@ WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 AXE = Axe()
 WIDTHS = (320, 1280)
 CHECKED: dict[str, int] = {}  # page name -> violations, for the run's summary
+# The README's tour of the interface: these pages, as the first 1280 x 900 px a visitor sees, written to the
+# folder SVL_TOUR_SCREENSHOTS names (docs/screenshots in the README's command).
+TOUR = {"sign in": "01-sign-in", "records (supervisor)": "02-my-records", "record (shared, supervisee)":
+        "03-a-record-to-sign", "draft form": "04-drafting-a-record", "supervision due (manager)":
+        "05-supervision-due", "history": "06-a-records-history", "grant access": "07-grant-access",
+        "the integrity ledger": "08-the-integrity-ledger"}
+TOUR_COLOURS = 64  # GOV.UK's palette is small: a 64-colour PNG looks the same at a quarter of the size
 
 
 def sign_in(page, site: Site, username: str) -> None:  # noqa: ANN001
@@ -36,4 +46,15 @@ def check(page, name: str, folder: Path | None) -> None:  # noqa: ANN001
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         page.screenshot(path=str(folder / f"{slug(name)}-{width}.png"), full_page=True)
+        if width == 1280:
+            _tour(page, name)
     page.set_viewport_size(size)
+
+
+def _tour(page, name: str) -> None:  # noqa: ANN001
+    folder = os.environ.get("SVL_TOUR_SCREENSHOTS")
+    if not folder or name not in TOUR:
+        return
+    page.evaluate("window.scrollTo(0, 0)")  # the top of the page, as a visitor first sees it
+    image = Image.open(io.BytesIO(page.screenshot(full_page=False))).convert("RGB")
+    image.quantize(colors=TOUR_COLOURS).save(Path(folder) / f"{TOUR[name]}.png", optimize=True)

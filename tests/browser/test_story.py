@@ -11,6 +11,7 @@ from datetime import date
 import pytest
 from pypdf import PdfReader
 
+from tests.browser.bundles import attachments, svl_verify
 from tests.browser.conftest import Site
 from tests.browser.pages import check, sign_in, sign_out
 
@@ -39,7 +40,8 @@ def context(browser, site: Site):  # noqa: ANN001, ANN201
     ctx.close()
 
 
-def test_draft_amend_decline_sign_and_keep_a_signed_copy(context, site: Site, screenshots) -> None:  # noqa: ANN001
+def test_draft_amend_decline_sign_and_keep_a_signed_copy(context, site: Site, screenshots,  # noqa: ANN001
+                                                          tmp_path) -> None:  # noqa: ANN001
     shots = screenshots if site.backend == "sqlite" else None
     page = context.new_page()
 
@@ -163,6 +165,12 @@ def test_draft_amend_decline_sign_and_keep_a_signed_copy(context, site: Site, sc
     assert "Signed by the supervisee" in flat and "Amira Hussain on" in flat
     assert "Signed by the supervisor" in flat and "Daniel Okafor on" in flat
     assert " ".join(RATIONALE.split()) in flat and "svl-verify" in flat and WELFARE in flat
+    # The copy carries the record's ledger bundle: taken out of the PDF, it verifies with the published key.
+    record_id = record_url.rsplit("/", 1)[1]
+    attached = attachments(download.value.path().read_bytes(), tmp_path / "copy")
+    assert list(attached) == [f"bundle-{record_id}.json"] and f"bundle-{record_id}.json" in flat
+    report = svl_verify(site, attached[f"bundle-{record_id}.json"])
+    assert f"bundle for record {record_id}" in report
 
     page.get_by_role("link", name="Who read my records").click()
     reads = page.locator("table").inner_text()
