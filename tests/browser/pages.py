@@ -1,5 +1,5 @@
-"""What the browser tests do on a page: sign in and out as a demo user, check a page with axe-core at
-WCAG 2.2 AA (0 violations) and keep its screenshots at 320 px and 1280 px wide."""
+"""What the browser tests do on a page: sign in and out as a demo user, reach a control with the keyboard alone,
+check a page with axe-core at WCAG 2.2 AA (0 violations) and keep its screenshots at 320 px and 1280 px wide."""
 
 from pathlib import Path
 
@@ -37,3 +37,14 @@ def check(page, name: str, folder: Path | None) -> None:  # noqa: ANN001
         page.set_viewport_size({"width": width, "height": 900})
         page.screenshot(path=str(folder / f"{slug(name)}-{width}.png"), full_page=True)
     page.set_viewport_size(size)
+
+
+def keyboard_to(page, name: str) -> None:  # noqa: ANN001
+    """Tab until the control called `name` has the focus (as a keyboard user would), then press Enter."""
+    for _ in range(200):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("() => (document.activeElement && document.activeElement.innerText || '').trim()")
+        if focused == name:
+            page.keyboard.press("Enter")
+            return
+    raise AssertionError(f"could not reach {name!r} with the Tab key")
