@@ -98,7 +98,7 @@ def cancel(session_id: UUID, request: Request, who: Principal = Depends(signed_i
             _errors_of(exc, errors, "reason")
     if errors:
         return _session(request, who, session_id, errors, {"reason": form.get("reason", "")})
-    notice(request, "You cancelled the session. Rebook it before the date shown.")
+    notice(request, "You cancelled the session. It is kept, with the reason, and can be rebooked.")
     return redirect(f"/sessions/{session_id}")
 
 
