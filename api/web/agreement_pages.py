@@ -10,13 +10,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.application import NotFound
+from api.application import Conflict, NotFound
 import api.web.commands as commands
 import api.web.scheduling_commands as scheduling
 from api.web.date_fields import day_from, values_of
 from api.web.record_form import FormErrors
 from api.web.site import checked_form, notice, page, redirect, signed_in, via, web_of
-from domain.errors import DomainError, NotPermitted
+from domain.errors import DomainError, NotPermitted, OutOfOrder
 from infrastructure.users import Principal
 
 router = APIRouter(include_in_schema=False)
@@ -75,7 +75,10 @@ def agreement_page(agreement_id: UUID, request: Request, who: Principal = Depend
 @router.post("/agreements/{agreement_id}/signatures")
 def sign(agreement_id: UUID, request: Request, who: Principal = Depends(signed_in),
          form: dict[str, str] = Depends(checked_form)) -> Response:
-    scheduling.sign_agreement(web_of(request).ledger, who, agreement_id)
+    try:
+        scheduling.sign_agreement(web_of(request).ledger, who, agreement_id)
+    except (Conflict, OutOfOrder) as exc:
+        return _changed(request, who, agreement_id, exc)
     notice(request, "You signed the agreement.")
     return redirect(f"/agreements/{agreement_id}")
 
@@ -90,6 +93,8 @@ def review(agreement_id: UUID, request: Request, who: Principal = Depends(signed
         try:
             scheduling.review_agreement(web_of(request).ledger, who, agreement_id,
                                         {"reviewed_on": reviewed_on, "notes": notes})
+        except (Conflict, OutOfOrder) as exc:
+            return _changed(request, who, agreement_id, exc)
         except ValidationError as exc:
             errors.add("notes", f"Notes: {exc.errors()[0].get('msg', 'not valid')}")
         except DomainError as exc:
@@ -108,14 +113,21 @@ def _new(request: Request, who: Principal, values: dict, errors: FormErrors | No
                 terms=TERMS, values=values, errors=errors or FormErrors())
 
 
+def _changed(request: Request, who: Principal, agreement_id: UUID, exc: DomainError) -> Response:
+    """Someone changed the agreement first (e.g. it was signed from another tab): 409, with it as it is now."""
+    errors = FormErrors()
+    errors.add("main-content", f"Nothing was saved: {exc}. The agreement is shown as it is now.")
+    return _agreement(request, who, agreement_id, errors, status=409)
+
+
 def _agreement(request: Request, who: Principal, agreement_id: UUID, errors: FormErrors | None = None,
-               values: dict | None = None) -> Response:
+               values: dict | None = None, status: int | None = None) -> Response:
     app = web_of(request).ledger
     found, decision, review_due = scheduling.agreement(app, who, via(request), agreement_id)
     today = app.clock().date()
     defaults = {"reviewed_on-day": str(today.day), "reviewed_on-month": str(today.month),
                 "reviewed_on-year": str(today.year)}
-    return page(request, "agreement.html", 422 if errors else 200, who=who, agreement=found,
+    return page(request, "agreement.html", status or (422 if errors else 200), who=who, agreement=found,
                 party=found.party(who.worker_id or ""), basis=decision.basis, review_due=review_due, today=today,
                 names=commands.names(app, [found.supervisee_id, found.supervisor_id]), terms=TERMS,
                 errors=errors or FormErrors(), values={**defaults, **(values or {})})

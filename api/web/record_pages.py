@@ -44,10 +44,11 @@ def my_records(request: Request, who: Principal = Depends(signed_in), page_numbe
     first_needs = needs_me[:NEEDS_SHOWN]
     names = commands.names(app, [p for r in shown + first_needs for p in (r["supervisee_id"], r["supervisor_id"])])
     next_session = scheduling.next_session(app, who)
-    if next_session:
-        names.update(commands.names(app, [next_session["supervisor_id"]]))
+    to_sign = scheduling.agreements_to_sign(app, who)
+    names.update(commands.names(app, [next_session["supervisor_id"] if next_session else None,
+                                      *(a[p] for a in to_sign for p in ("worker_id", "supervisor_id"))]))
     return page(request, "records.html", who=who, rows=shown, needs_me=first_needs, needing=len(needs_me),
-                needs=needs, names=names, next_session=next_session,
+                needs=needs, names=names, next_session=next_session, agreements_to_sign=to_sign,
                 state_names=STATE_NAMES, state_colours=STATE_COLOURS, number=number, pages=pages, total=len(rows))
 
 

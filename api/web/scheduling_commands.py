@@ -64,6 +64,14 @@ def agreements(app: SupervisionLedger, who: Principal) -> list[dict]:
     return app.agreements_visible_to(who)
 
 
+def agreements_to_sign(app: SupervisionLedger, who: Principal) -> list[dict]:
+    """Agreements still being drafted that wait for `who`'s own signature (the domain decides when they sign)."""
+    if not who.worker_id:
+        return []
+    return [a for a in app.agreements_visible_to(who) if a["lapsed_on"] is None
+            and not a["supervisee_signed_on" if a["worker_id"] == who.worker_id else "supervisor_signed_on"]]
+
+
 def agreement(app: SupervisionLedger, who: Principal, via: Via, agreement_id: UUID
               ) -> tuple[SupervisionAgreement, Decision, date | None]:
     """The agreement with its terms: decided and written to the access log before anything is shown."""

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.application import NotFound
+from api.application import Conflict, NotFound
 import api.web.commands as commands
 import api.web.scheduling_commands as scheduling
 from api.web.date_fields import day_from, time_from, values_of
 from api.web.record_form import FormErrors
 from api.web.site import checked_form, notice, page, redirect, signed_in, web_of
-from domain.errors import DomainError, NotPermitted
+from domain.errors import DomainError, NotPermitted, OutOfOrder
 from infrastructure.users import Principal
 
 router = APIRouter(include_in_schema=False)
@@ -77,6 +77,8 @@ def hold(session_id: UUID, request: Request, who: Principal = Depends(signed_in)
         try:
             scheduling.hold(web_of(request).ledger, who, session_id,
                             {"actual_minutes": form.get("actual_minutes", "").strip(), "held_on": held_on})
+        except (Conflict, OutOfOrder) as exc:
+            return _changed(request, who, session_id, exc)
         except (ValidationError, DomainError) as exc:
             _errors_of(exc, errors, "actual_minutes")
     if errors:
@@ -94,6 +96,8 @@ def cancel(session_id: UUID, request: Request, who: Principal = Depends(signed_i
     else:
         try:
             scheduling.cancel(web_of(request).ledger, who, session_id, {"reason": form["reason"]})
+        except (Conflict, OutOfOrder) as exc:
+            return _changed(request, who, session_id, exc)
         except (ValidationError, DomainError) as exc:
             _errors_of(exc, errors, "reason")
     if errors:
@@ -110,6 +114,8 @@ def rebook(session_id: UUID, request: Request, who: Principal = Depends(signed_i
     if not errors:
         try:
             new_id = scheduling.rebook(web_of(request).ledger, who, session_id, {"starts_at": starts_at})
+        except (Conflict, OutOfOrder) as exc:
+            return _changed(request, who, session_id, exc)
         except (ValidationError, DomainError) as exc:
             _errors_of(exc, errors, "starts-day")
     if errors:
@@ -126,15 +132,23 @@ def _new(request: Request, who: Principal, values: dict, errors: FormErrors | No
                 values=values, errors=errors or FormErrors())
 
 
+def _changed(request: Request, who: Principal, session_id: UUID, exc: DomainError) -> Response:
+    """Someone changed the session first (or the step no longer fits its state): 409, with the session as it
+    is now."""
+    errors = FormErrors()
+    errors.add("main-content", f"Nothing was saved: {exc}. The session is shown as it is now.")
+    return _session(request, who, session_id, errors, status=409)
+
+
 def _session(request: Request, who: Principal, session_id: UUID, errors: FormErrors | None = None,
-             values: dict | None = None) -> Response:
+             values: dict | None = None, status: int | None = None) -> Response:
     app = web_of(request).ledger
     found, rebook_by = scheduling.session(app, who, session_id)
     names = commands.names(app, [found.supervisee_id, found.supervisor_id])
     day = found.session_date
     defaults = {"held_on-day": str(day.day), "held_on-month": str(day.month), "held_on-year": str(day.year),
                 "time": found.starts_at.strftime("%H:%M")}
-    return page(request, "session.html", 422 if errors else 200, who=who, session=found, names=names,
+    return page(request, "session.html", status or (422 if errors else 200), who=who, session=found, names=names,
                 party=found.party(who.worker_id or ""), rebook_by=rebook_by, reasons=REASONS,
                 today=app.clock().date(), errors=errors or FormErrors(), values={**defaults, **(values or {})})
 

@@ -133,6 +133,8 @@ def test_book_hold_cancel_and_rebook_sessions(context, site: Site, screenshots) 
     page.get_by_label("Start time").fill("10:00")
     page.get_by_role("button", name="Book the session").click()
     cancelled_url = page.url
+    stale = context.new_page()
+    stale.goto(cancelled_url)
     page.get_by_role("button", name="Cancel the session").click()
     assert "Choose why the session is cancelled" in page.locator(".govuk-error-summary").inner_text()
     check(page, "cancel a session with errors", shots)
@@ -141,6 +143,13 @@ def test_book_hold_cancel_and_rebook_sessions(context, site: Site, screenshots) 
     assert "You cancelled the session" in page.content()
     assert "because of leave" in page.locator(".govuk-summary-list").inner_text()
     check(page, "session (cancelled)", shots)
+    stale.get_by_label("Sickness").check()  # a second tab, still showing the session as booked
+    with stale.expect_response(lambda r: r.url.endswith("/cancellation")) as answer:
+        stale.get_by_role("button", name="Cancel the session").click()
+    assert answer.value.status == 409
+    assert "Nothing was saved" in stale.locator(".govuk-error-summary").inner_text()
+    assert "because of leave" in stale.locator(".govuk-summary-list").inner_text()  # the session as it is now
+    stale.close()
     rebooked_on = today + timedelta(days=14)
     rebooking = page.locator("form[action$='/rebooking']")
     _fill_date(rebooking, rebooked_on)
@@ -205,6 +214,8 @@ def test_an_agreement_is_drafted_signed_by_both_and_reviewed(context, site: Site
     sign_out(page)
 
     sign_in(page, site, "grace")
+    needs = page.locator("h2:has-text('What needs you') + ul")
+    assert needs.get_by_role("link", name="Supervision agreement with Daniel Okafor").count() == 1
     page.get_by_role("link", name="My agreement", exact=True).click()
     assert page.locator("h1").inner_text() == "My supervision agreement"
     check(page, "my agreement (list)", shots)
