@@ -11,9 +11,11 @@ export UV_LINK_MODE ?= copy
 ensure-uv:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 
+# Bytecode compiled once here: where PYTHONDONTWRITEBYTECODE is set (as on these machines) Python would
+# otherwise compile every module it imports from source in every process, several seconds per `svl` command.
 .venv/.synced: uv.lock pyproject.toml
 	@$(MAKE) --no-print-directory ensure-uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 # The browser assets (GOV.UK Frontend, Swagger UI) as package-lock.json pins them, served from node_modules.
@@ -31,6 +33,7 @@ ensure-chromium:
 	  || echo "chromium could not be installed: the browser tests will be skipped (and fail with CI=true)"
 
 setup: .venv/.synced node_modules/.installed
+	@$(UV) run --frozen python -m compileall -q api domain projections infrastructure >/dev/null
 
 run: setup
 	$(UV) run --frozen svl init

@@ -151,7 +151,7 @@ class AccessService:
         return self.list_grants(None if user.role is Role.ADMINISTRATOR else user.user_id)
 
     def list_grants(self, grantee_user_id: str | None = None) -> list[dict]:
-        self.read_models.catch_up()
+        self.read_models.refresh()
         query = select(access_grants).order_by(access_grants.c.granted_at)
         if grantee_user_id is not None:
             query = query.where(access_grants.c.grantee_user_id == grantee_user_id)
@@ -172,7 +172,8 @@ class AccessService:
         if worker.supervisor_id is not None:
             line_manager = self.get_worker(worker.supervisor_id).supervisor_id
         previous = tuple(p["supervisor_id"] for p in worker.previous_supervisors)
-        return Relationships(str(worker.id), worker.supervisor_id, line_manager, previous, worker.state)
+        return Relationships(str(worker.id), worker.supervisor_id, line_manager, previous, worker.state,
+                             worker.second_supervisor_id)
 
     # -- reads of content: decide, log, then serve --------------------------------------------------------
 
@@ -291,7 +292,7 @@ class AccessService:
         return self._log_entries(f)
 
     def _log_entries(self, f: AccessLogFilter) -> list[dict]:
-        self.read_models.catch_up()
+        self.read_models.refresh()
         query = _filtered(select(access_log), f).order_by(access_log.c.at, access_log.c.entry_id)
         with self.storage.engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(query.limit(f.limit).offset(f.offset))]
@@ -306,7 +307,7 @@ class AccessService:
         """What an inspector looks for: attempts outside a grant's scope or after its expiry or revocation,
         reads of a leaver's file, a former supervisor reading after a transfer, unusually many reads."""
         self.require(user, decide_role(user.reader, ACCESS_LOG_READERS, "read the access log"))
-        self.read_models.catch_up()
+        self.read_models.refresh()
         f = AccessLogFilter(since=since, until=until)
         flagged = _filtered(select(access_log), f).where(or_(
             access_log.c.refusal.in_([r.value for r in _FLAGGED_REFUSALS]),

@@ -36,12 +36,14 @@ from infrastructure.keys import (ORGANISATION_KEY_ID, KeyError_, KeyRing, Staged
 from infrastructure.sealed_mapper import EventDestroyed, SealedMapper
 from infrastructure.settings import Settings
 from api.access_service import AccessDenied, AccessService, Via
+from api.allocation_service import AllocationService
 from api.errors import Conflict, Destroyed, NotFound, OutOfOrderConflict, StaleConflict
 from api.ids import as_uuid
-from api.read_model_schema import ensure_read_model_tables
+from api.practice_service import PracticeService
 from api.retention_service import RetentionService
 from api.scheduling_service import SchedulingService
 from infrastructure.users import Principal
+from projections.leadership import Leadership
 from projections.runner import ProjectionRunner
 from projections.schema import workers
 
@@ -84,7 +86,6 @@ class Storage:
             raise KeysBesideData("; ".join(problems))
         engine = make_engine(settings)
         create_schema(engine, settings)
-        ensure_read_model_tables(engine)  # rebuilt, not migrated: see api/read_model_schema.py
         key = master_key if master_key is not None else load_master_key(settings.master_key_file)
         keyring = KeyRing(engine, key)
         keyring.ensure_organisation_key()
@@ -98,7 +99,8 @@ class Storage:
         return cls(settings, engine, keyring, tombstones)
 
 
-class SupervisionLedger(AccessService, RetentionService, SchedulingService, Application):
+class SupervisionLedger(AccessService, AllocationService, PracticeService, RetentionService, SchedulingService,
+                         Application):
     name = "SupervisionLedger"
 
     def __init__(self, storage: Storage, clock: Clock = utc_now, background_projections: bool = False,
@@ -110,12 +112,16 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         self.after_save: list[Callable[[list[Any]], None]] = []
         self.written_up_to = 0  # the notification id of this application's last stored event
         super().__init__(env={**eventsourcing_env(storage.settings), "AGGREGATE_CACHE_MAXSIZE": "1000"})
+        # A server projects only while it leads (projections/leadership.py); the CLI projects its own commands.
         self.read_models = ProjectionRunner(
             writer(storage.engine),
             read=lambda start, limit: self.recorder.select_notifications(start, limit),
             decode=self._decode_or_none,
+            newest=lambda: self.recorder.max_notification_id() or 0,
+            leadership=Leadership(storage.engine) if background_projections else None,
+            wait_seconds=storage.settings.read_model_wait,
         )
-        self.read_models.create_tables()
+        self.rebuilt_read_models = self.read_models.create_tables()
         # The integrity ledger's checkpoints, proofs and verification; signs a checkpoint when one is due.
         self.integrity = IntegrityLedger.for_app(self)
         self.integrity.purge_sources.append(self.lawful_purges)
@@ -126,6 +132,7 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         self.auto_checkpoints = AutomaticCheckpoints(self.integrity, settings.checkpoint_every_events,
                                                      settings.checkpoint_every_seconds, inline_timer=False)
         self.auto_checkpoints.enabled &= automatic_checkpoints
+        self.auto_checkpoints.leading = self.read_models.projects_here  # one signer among several processes
         self.after_save.append(self.auto_checkpoints)
         self.auto_checkpoints.start()
         storage.keyring.on_keys_destroyed.append(self._forget_decrypted_aggregates)
@@ -142,14 +149,28 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
-    def _forget_decrypted_aggregates(self) -> None:
-        """A key was destroyed: no decrypted copy of what it sealed may stay in memory."""
+    def construct_repository(self) -> Any:
+        """Every aggregate handed out is checked first against keys other processes destroyed meanwhile."""
+        repository = super().construct_repository()
+        get = repository.get
+
+        def checked_get(*args: Any, **kwargs: Any) -> Any:
+            self.storage.keyring.notice_destructions()
+            return get(*args, **kwargs)
+
+        repository.get = checked_get  # type: ignore[method-assign]
+        return repository
+
+    def _forget_decrypted_aggregates(self, key_ids: set[str]) -> None:
+        """Keys were destroyed: no decrypted copy of what they sealed may stay in memory (the rest stays)."""
         cache = self.repository.cache
-        if cache is not None:
-            with cache.lock:  # the library's LRUCache.clear() resets its queue but keeps the entries
-                cache.cache.clear()
-                cache.clear()
-                cache.full = False
+        if cache is None:
+            return
+        for originator_id in self.storage.keyring.originators_sealed_by(key_ids):
+            try:
+                cache.get(UUID(originator_id), evict=True)
+            except (KeyError, ValueError):
+                pass
 
     def close(self) -> None:
         self.read_models.stop()
@@ -192,10 +213,11 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
             hook(recordings)
 
     def see_own_writes(self) -> None:
-        """Queries call this first: a read model behind this application's own last write catches up, so an
-        answer given after a command has answered reflects it (e.g. the first read under a new grant)."""
-        if self.written_up_to and self.read_models.position() < self.written_up_to:
-            self.read_models.catch_up()
+        """Queries call this first: a read model behind the last write catches up, so an answer given after a
+        command has answered reflects it (e.g. the first read under a new grant). On PostgreSQL the command may
+        have been answered by another process, so "the last write" is the newest event stored; on SQLite (one
+        server process) it is this application's own."""
+        self.read_models.refresh(None if self.read_models.shared else self.written_up_to)
 
     def _forget(self, keys: StagedKeys | None) -> None:
         if keys is not None:
@@ -251,10 +273,35 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         for supervisee in supervisees:
             supervisee.end_supervision(f"the supervisor left on {leaving_date.isoformat()}", actor=user.actor,
                                        timestamp=now)
-        self.save_and_project(worker, *supervisees)
+        seconds = [self.get_worker(wid) for wid in self._second_supervisees_of(str(worker.id))]
+        seconds = [s for s in seconds if s.second_supervisor_id == str(worker.id) and s.state == "active"]
+        for supervisee in seconds:
+            supervisee.end_second_supervision(f"the second supervisor left on {leaving_date.isoformat()}",
+                                              actor=user.actor, timestamp=now)
+        self.save_and_project(worker, *supervisees, *seconds)
         ends = datetime.combine(leaving_date, datetime.min.time(), tzinfo=timezone.utc)
         accounts = self.users.end_access_of_worker(str(worker.id), ends)
         return Leaving(worker, [str(s.id) for s in supervisees], accounts, ends)
+
+    def change_role(self, user: Principal, worker_id: UUID | str, *, role: str, effective_on: date,
+                    major_change: bool, category: str | None = None, reason: str,
+                    expected_version: int | None = None) -> Worker:
+        """HR records a new role or category; a major change of role starts the pack's role-changer regime."""
+        self.require(user, decide_role(user.reader, HR, "record a change of role"))
+        worker = self.get_worker(worker_id, expected_version)
+        worker.change_role(role, effective_on=effective_on, major_change=major_change, category=category,
+                           reason=reason, actor=user.actor, timestamp=self.clock())
+        self.save_and_project(worker)
+        return worker
+
+    def record_return(self, user: Principal, worker_id: UUID | str, *, returned_on: date, absence: str,
+                      expected_version: int | None = None) -> Worker:
+        """HR records a return after a career break or other long term absence: the returner regime starts."""
+        self.require(user, decide_role(user.reader, HR, "record a return after a long absence"))
+        worker = self.get_worker(worker_id, expected_version)
+        worker.record_return(returned_on, absence=absence, actor=user.actor, timestamp=self.clock())
+        self.save_and_project(worker)
+        return worker
 
     # -- accounts (HR) --------------------------------------------------------------------------------
 
@@ -292,6 +339,12 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         self.require(user, decide_role(user.reader, HR, "disable an account"))
         return self.users.disable(username_or_id)
 
+    def link_account(self, user: Principal, username_or_id: str, subject: str | None) -> dict:
+        """HR links an account to the person's identity at the organisation's provider (`issuer#subject`), or
+        unlinks it (None); signing in through the provider finds the account only this way."""
+        self.require(user, decide_role(user.reader, HR, "link accounts to the identity provider"))
+        return self.users.link_subject(username_or_id, subject)
+
     def staff(self, user: Principal) -> list[Worker]:
         """Every member of staff (names, roles, dates: no supervision records), for HR."""
         self.require(user, decide_role(user.reader, HR, "list the staff"))
@@ -313,10 +366,11 @@ class SupervisionLedger(AccessService, RetentionService, SchedulingService, Appl
         decision = decide_allocation(user.reader, str(worker.id), candidate)
         if not decision.allowed:
             raise DomainError(decision.reason) if decision.refusal is Refusal.ALLOCATION else AccessDenied(decision)
+        self._check_allocation_rules(worker, supervisor)
         return worker, supervisor
 
     def _supervisees_of(self, supervisor_id: str) -> list[str]:
-        self.read_models.catch_up()
+        self.read_models.refresh()
         with self.storage.engine.connect() as conn:
             return list(conn.execute(select(workers.c.worker_id).where(workers.c.supervisor_id == supervisor_id))
                         .scalars())
@@ -487,7 +541,8 @@ def _require_version(aggregate: Any, expected_version: int | None, noun: str) ->
 
 def relationships(supervisee: Worker, line_manager_id: str | None = None) -> Relationships:
     previous = tuple(p["supervisor_id"] for p in supervisee.previous_supervisors)
-    return Relationships(str(supervisee.id), supervisee.supervisor_id, line_manager_id, previous, supervisee.state)
+    return Relationships(str(supervisee.id), supervisee.supervisor_id, line_manager_id, previous, supervisee.state,
+                         supervisee.second_supervisor_id)
 
 
 def _via(user: Principal, via: Via | None) -> tuple[str, str, str]:

@@ -41,6 +41,9 @@ COMMANDS: dict[str, dict[str, str]] = {
         "hold": "Legal holds: files that must not be destroyed.",
         "policy": "Policy packs: show and check.",
     },
+    "api.cli_people": {
+        "worker": "A worker's working life: a change of role, a return after a long absence.",
+    },
     "api.cli_scheduling": {
         "due": "Who is overdue for supervision, and why: the manager's morning view.",
         "session": "Supervision sessions: schedule, hold, cancel, rebook.",
@@ -48,11 +51,19 @@ COMMANDS: dict[str, dict[str, str]] = {
         "case": "Case supervision: how often each case is discussed, by its rating.",
         "report": "Quality assurance reports.",
     },
+    "api.cli_allocation": {
+        "staff": "Allocation: standing, a second supervisor, departures agreed by the role the pack names.",
+    },
+    "api.cli_practice": {
+        "observation": "Direct observations of practice and of supervision.",
+        "frequency": "Decisions to reduce a worker's supervision frequency.",
+        "review": "Employee reviews the policy names (e.g. bury: annual and six-monthly).",
+    },
     # Beneath the application's users: whoever runs these holds the key files, so they take no --as.
     "api.cli_backup": {
         "backup": "A consistent snapshot of the database (SQLite online backup, or pg_dump); never a key file.",
         "restore": "Replace the database with a snapshot; files destroyed since stay destroyed.",
-        "keys": "The master key: rotation.",
+        "keys": "Key rotation: the master key, the ledger's signing key.",
     },
     "api.cli_rebuild": {
         "rebuild": "Rebuild read models from zero from the event log, clearing a stuck one; or --check.",

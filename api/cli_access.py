@@ -1,5 +1,6 @@
 """`svl user`, `svl token`, `svl grant`, `svl access-log`: accounts, bearer tokens, access grants, the log."""
 
+import os
 import sys
 
 import typer
@@ -49,10 +50,10 @@ def user_list(as_json: bool = typer.Option(False, "--json"), acting: str = ACTIN
     if as_json:
         print_json(rows)
         return
-    table = Table("username", "role", "worker", "created", "disabled")
+    table = Table("username", "role", "worker", "created", "disabled", "signs in as")
     for r in rows:
         table.add_row(r["username"], r["role"], r["worker_id"] or "", str(r["created_at"])[:16],
-                      str(r["disabled_at"] or ""))
+                      str(r["disabled_at"] or ""), r["external_subject"] or "")
     console.print(table)
 
 
@@ -67,6 +68,47 @@ def user_disable(username: str, acting: str = ACTING) -> None:
         except UserError as exc:
             fail(str(exc))
         console.print(f"[green]disabled:[/] {user['username']} from {user['disabled_at']}")
+
+
+@users_cli.command("link")
+def user_link(username: str,
+              subject: str = typer.Option(..., help="the person's `sub` at the identity provider (ask its admins, "
+                                                    "or read it from the provider's user record)"),
+              issuer: str = typer.Option("", help="the provider's issuer (default: SVL_OIDC_ISSUER)"),
+              acting: str = ACTING) -> None:
+    """Link an account to the person's sign-in at the organisation's identity provider (HR). Signing in through
+    the provider finds an account only by this link; nobody is created by signing in."""
+    from infrastructure.identity_provider import subject_key
+    from infrastructure.oidc_settings import OidcSettings
+
+    issuer = issuer.strip()
+    if not issuer:
+        try:
+            configured = OidcSettings.from_env(os.environ)
+        except ValueError as exc:
+            fail(str(exc))
+        if configured is None:
+            fail("no issuer: set SVL_OIDC_ISSUER (as `svl serve` has it) or pass --issuer")
+        issuer = configured.issuer
+    if "#" in issuer or not subject.strip():
+        fail("the issuer may not contain '#', and the subject may not be empty")
+    with opened_ledger() as app:
+        try:
+            user = app.link_account(acting_user(app, acting), username, subject_key(issuer, subject.strip()))
+        except UserError as exc:
+            fail(str(exc))
+        console.print(f"[green]linked:[/] {user['username']} signs in as {user['external_subject']}", highlight=False)
+
+
+@users_cli.command("unlink")
+def user_unlink(username: str, acting: str = ACTING) -> None:
+    """Remove an account's link to the identity provider (HR); its own tokens still work until revoked."""
+    with opened_ledger() as app:
+        try:
+            user = app.link_account(acting_user(app, acting), username, None)
+        except UserError as exc:
+            fail(str(exc))
+        console.print(f"[green]unlinked:[/] {user['username']}")
 
 
 @tokens_cli.command("issue")

@@ -1,4 +1,4 @@
-"""`svl backup`, `svl restore`, `svl keys rotate-master`: what an IT team runs, holding the key files.
+"""`svl backup`, `svl restore`, `svl keys rotate-master/rotate-signing`: what an IT team runs, holding the key files.
 
 These act on the database and its keys as a whole, beneath the application's users: whoever runs
 them holds the master key already, so they are not access-controlled here but by who holds the files.
@@ -11,7 +11,7 @@ import typer
 from api.cli_support import console, fail
 from infrastructure.settings import Settings
 
-keys_app = typer.Typer(help="The master key: rotation.", no_args_is_help=True)
+keys_app = typer.Typer(help="Key rotation: the master key, the ledger's signing key.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -80,6 +80,29 @@ def rotate_master() -> None:
         fail(str(exc))
     console.print(f"[green]rotated:[/] {rotation.rewrapped} data key(s) rewrapped; the new master key is in "
                   f"{rotation.key_file}. Backups taken before now need the old key: destroy it, or keep it in escrow.")
+
+
+@keys_app.command("rotate-signing")
+def rotate_signing() -> None:
+    """Replace the ledger's signing key. Stop the service first. The old key signs the tree as it stands and,
+    with the new key, a statement that the new key takes over at that size (published beside the checkpoints);
+    the new key replaces the old in SVL_SIGNING_KEY_FILE. Checkpoints and certificates signed before still
+    verify with the old verifier key; whoever holds it can follow the statement to the new one."""
+    from api.cli_support import opened_ledger
+    from infrastructure.checkpoints import SigningKeyMissing
+    from infrastructure.ledger import LedgerError
+
+    with opened_ledger(automatic_checkpoints=False) as app:
+        try:
+            transition = app.integrity.rotate_signing_key()
+        except (LedgerError, SigningKeyMissing) as exc:
+            fail(str(exc))
+    console.print(f"[green]rotated:[/] the signing key handed over at tree size {transition.tree_size}.",
+                  highlight=False)
+    console.print(f"  old verifier key: {transition.old}", markup=False, highlight=False)
+    console.print(f"  new verifier key: {transition.new}", markup=False, highlight=False)
+    console.print("Give the new verifier key to whoever checks your checkpoints; bundles exported from now on "
+                  "carry the statement, so a holder of the old key can follow it.", highlight=False)
 
 
 def _env_key() -> str | None:

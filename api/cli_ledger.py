@@ -7,6 +7,7 @@
 import json
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,8 +19,10 @@ from api.access_service import AccessDenied, AccessLogUnavailable
 from api.cli_records import resolve_record_id
 from api.cli_support import ACTING, acting_user, cli_via, console, errors, fail, opened_ledger, print_json
 from infrastructure.checkpoints import SigningKeyMissing, write_atomically
+from infrastructure.database import database_errors
 from infrastructure.ledger import IntegrityLedger, LedgerError
 from infrastructure.ledger_verify import AuditReport
+from infrastructure.settings import Settings
 from infrastructure.svl_verify import VerificationError
 
 ledger_cli = typer.Typer(help="Proofs from the integrity ledger (hashes only, no content).", no_args_is_help=True)
@@ -49,9 +52,16 @@ def verify(checkpoints: Path = typer.Option(None, "--checkpoints", help="a direc
            as_json: bool = typer.Option(False, "--json", help="machine-readable report")) -> None:
     """Recompute every leaf and the whole tree from the events as stored, check every checkpoint's
     signature and root, and compare with published checkpoints. Exit 0 if intact, 1 if not."""
-    with opened_ledger(automatic_checkpoints=False) as app, ledger_errors():  # verifying signs nothing
-        report = _run_verify(app.integrity, checkpoints, key, show_progress=not as_json)
-        newest = app.integrity.published_size(checkpoints) if checkpoints else None
+    # Reads only (no schema check, key or lock), so it also runs against a hot standby.
+    integrity = IntegrityLedger.for_verification(Settings.from_env(), lambda: datetime.now(timezone.utc))
+    try:
+        with ledger_errors():
+            report = _run_verify(integrity, checkpoints, key, show_progress=not as_json)
+            newest = integrity.published_size(checkpoints) if checkpoints else None
+    except database_errors() as exc:  # unreachable, or not a Supervision Ledger database: one line, exit 2
+        fail(f"the database could not be read: {str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0]}")
+    finally:
+        integrity.engine.dispose()
     unsigned = _unsigned_tail(report, newest, checkpoints)
     if as_json:
         print_json({**report.to_dict(), "newest_published_checkpoint": newest, "events_after_newest_checkpoint":

@@ -109,7 +109,7 @@ def due(team: str = typer.Option(None, "--team", help="a supervisor (id, prefix 
 
 
 DASHBOARD_COLUMNS = ["worker_id", "name", "supervisor", "category", "status", "last_session", "due", "days_overdue",
-                     "next_booked", "rule", "reason", "issues", "rule_source"]
+                     "next_booked", "rule", "reason", "issues", "rule_source", "next_supervisor"]
 
 
 def dashboard_csv(rows: list[dict]) -> str:
@@ -304,20 +304,31 @@ def _session(app: SupervisionLedger, given: str) -> str:
 # -- svl agreement ... -------------------------------------------------------------------------------------------
 
 
-def _terms(frequency: str | None, minutes: int | None, arrangements: str | None) -> dict:
-    return {k: v for k, v in {"frequency": frequency, "session_minutes": minutes,
-                              "arrangements": arrangements}.items() if v is not None}
+def _terms(frequency: str | None, minutes: int | None, arrangements: str | None, every: str | None = None) -> dict:
+    return {k: v for k, v in {"frequency": frequency, "session_minutes": minutes, "arrangements": arrangements,
+                              "every": _every(every) if every else None}.items() if v is not None}
+
+
+def _every(given: str) -> dict:
+    """'2w' -> {"weeks": 2}; '1m', '10d'."""
+    units = {"d": "days", "w": "weeks", "m": "months"}
+    number, unit = given.strip()[:-1], given.strip()[-1:].lower()
+    if unit not in units or not number.isdigit():
+        fail(f"--every {given!r}: give a number and d, w or m, e.g. 2w (every two weeks) or 1m")
+    return {units[unit]: int(number)}
 
 
 @agreement_app.command("draft")
 def agreement_draft(supervisee: str = typer.Argument(...), acting: str = ACTING,
                     frequency: str = typer.Option(None, "--frequency", help="e.g. 'fortnightly, Tuesdays'"),
                     minutes: int = typer.Option(None, "--minutes", help="agreed session length"),
-                    arrangements: str = typer.Option(None, "--arrangements")) -> None:
+                    arrangements: str = typer.Option(None, "--arrangements"),
+                    every: str = typer.Option(None, "--every", help="the agreed frequency, binding where stricter "
+                                                                    "than the pack: e.g. 2w, 1m")) -> None:
     """Draft the agreement with a supervisee (the supervisor); both then sign it."""
     with opened_ledger() as app:
         agreement_id = app.draft_agreement(acting_user(app, acting), supervisee_id=resolve_worker(app, supervisee),
-                                           terms=_terms(frequency, minutes, arrangements)).id
+                                           terms=_terms(frequency, minutes, arrangements, every)).id
     console.print(f"drafted agreement {agreement_id}: both parties now sign it (`svl agreement sign`)")
 
 
@@ -390,25 +401,28 @@ def case_open(worker: str = typer.Argument(...), reference: str = typer.Argument
               acting: str = ACTING, rating: str = typer.Option(None, "--rating", help="e.g. red, amber, green"),
               approved_by: str = typer.Option(None, "--approved-by", help="who approved the rating, where needed"),
               approved_on: str = typer.Option(None, "--approved-on"),
-              last_discussed: str = typer.Option(None, "--last-discussed")) -> None:
+              last_discussed: str = typer.Option(None, "--last-discussed"),
+              rationale: str = typer.Option("", "--rationale", help="why, where both agree the rating")) -> None:
     """Track a case the worker holds for case supervision."""
     with opened_ledger() as app:
         case_id = app.open_case(acting_user(app, acting), worker_id=resolve_worker(app, worker),
                                 case_reference=reference, rating=rating,
                                 approved_by=resolve_worker(app, approved_by) if approved_by else None,
-                                approved_on=parse_day(approved_on), last_discussed_on=parse_day(last_discussed)).id
+                                approved_on=parse_day(approved_on), last_discussed_on=parse_day(last_discussed),
+                                rationale=rationale).id
     console.print(f"case {case_id} opened")
 
 
 @case_app.command("rate")
 def case_rate(case: str = typer.Argument(...), rating: str = typer.Option(None, "--rating"), acting: str = ACTING,
               approved_by: str = typer.Option(None, "--approved-by"),
-              approved_on: str = typer.Option(None, "--approved-on")) -> None:
+              approved_on: str = typer.Option(None, "--approved-on"),
+              rationale: str = typer.Option("", "--rationale", help="why, where both agree the rating")) -> None:
     """Change a case's rating."""
     with opened_ledger() as app:
         rated = app.rate_case(acting_user(app, acting), _case(app, case), rating,
                               approved_by=resolve_worker(app, approved_by) if approved_by else None,
-                              approved_on=parse_day(approved_on))
+                              approved_on=parse_day(approved_on), rationale=rationale)
     console.print(f"case {rated.case_reference} now {rated.rating or 'unrated'}")
 
 

@@ -3,7 +3,6 @@
 import typer
 
 from api.cli_support import console, errors, opened_ledger
-from api.read_model_schema import ensure_read_model_tables
 from infrastructure import migrations
 from infrastructure.checkpoints import create_signing_key_file, load_signing_key
 from infrastructure.database import create_schema, make_engine, schema_version
@@ -44,7 +43,6 @@ def upgrade_database(settings: Settings) -> None:
     engine = make_engine(settings)
     try:
         before, after = create_schema(engine, settings)
-        rebuilt = ensure_read_model_tables(engine)
     finally:
         engine.dispose()
     if before == after:
@@ -52,11 +50,13 @@ def upgrade_database(settings: Settings) -> None:
     else:
         console.print(f"schema: {before or 'empty database'} -> {after}")
     with opened_ledger(settings) as app:
+        rebuilt = app.rebuilt_read_models
         replayed = app.read_models.catch_up()
-    if rebuilt == "rebuilt":
-        console.print(f"read models: definitions changed, rebuilt from the event log ({replayed} events replayed)")
+    if rebuilt:
+        console.print(f"read models: definitions changed, rebuilt from the event log: {', '.join(rebuilt)} "
+                      f"({replayed} events replayed)")
     else:
-        console.print(f"read models: {rebuilt}" + (f" ({replayed} new events projected)" if replayed else ""))
+        console.print("read models: current" + (f" ({replayed} new events projected)" if replayed else ""))
 
 
 def init() -> None:
@@ -104,7 +104,9 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
                                                  "(the proxy strips it; links and /docs include it)"),
           ssl_certfile: str = typer.Option("", help="serve HTTPS with this certificate (PEM); usually TLS ends "
                                                     "at the proxy instead"),
-          ssl_keyfile: str = typer.Option("", help="the certificate's private key (PEM)")) -> None:
+          ssl_keyfile: str = typer.Option("", help="the certificate's private key (PEM)"),
+          workers: int = typer.Option(1, min=1, max=64, help="server processes (PostgreSQL only above 1); one of "
+                                                             "them projects the read models at a time")) -> None:
     """Serve the HTTP API."""
     import uvicorn
 
@@ -119,16 +121,52 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
         raise typer.Exit(2)
     try:
         settings = Settings.from_env()
-        app = create_app(settings, background_projections=True)
+        if workers > 1 and settings.is_sqlite:
+            raise ValueError(f"--workers {workers} needs PostgreSQL: SQLite lets one process write at a time, so "
+                             "several server processes would queue on its lock (and each would hold its own view "
+                             "of the keys and read models). Serve SQLite with one process, or set "
+                             "SVL_DATABASE_URL to a PostgreSQL database")
+        # One process checks the keys and brings the schema up to date; several workers then open it ready.
+        app = create_app(settings, background_projections=True) if workers == 1 else _prepared(settings)
     except (ValueError, KeyError_) as exc:  # a setting that makes no sense, or no key: say which, no traceback
         errors.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
     scheme = "https" if ssl_certfile else "http"
-    console.print(f"serving on {scheme}://{host}:{port}{root_path}  (health: /health, API docs: /docs)"
+    console.print(f"serving on {scheme}://{host}:{port}{root_path}  (health: /health, ready: /ready, API docs: "
+                  f"/docs){f'; {workers} processes' if workers > 1 else ''}"
                   + (f"; trusting X-Forwarded-For from {', '.join(settings.trusted_proxies)}"
                      if settings.trusted_proxies else ""))
     # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1; the app decides
     # instead, from SVL_TRUSTED_PROXIES only (api/http_guards.py). The access log prints no query strings.
-    uvicorn.run(app, host=host, port=port, log_level="info",
-                root_path=root_path, proxy_headers=False, forwarded_allow_ips="", log_config=server_log_config(),
-                ssl_certfile=ssl_certfile or None, ssl_keyfile=ssl_keyfile or None)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info", workers=workers, factory=workers > 1,
+                    root_path=root_path, proxy_headers=False, forwarded_allow_ips="", log_config=server_log_config(),
+                    ssl_certfile=ssl_certfile or None, ssl_keyfile=ssl_keyfile or None)
+    finally:
+        _remove_metrics_directory()
+
+
+_METRICS_DIRECTORY: list[str] = []
+
+
+def _prepared(settings: Settings) -> str:
+    """Before the workers start: the keys load, the schema is current, and the workers share a fresh
+    directory for their metrics (prometheus-client's multi-process mode). Returns what uvicorn imports."""
+    import os
+    import tempfile
+
+    from api.application import Storage
+
+    storage = Storage.open(settings)
+    storage.engine.dispose()
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="svl-metrics-")
+        _METRICS_DIRECTORY.append(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    return "api.http:served_app"
+
+
+def _remove_metrics_directory() -> None:
+    import shutil
+
+    for directory in _METRICS_DIRECTORY:
+        shutil.rmtree(directory, ignore_errors=True)

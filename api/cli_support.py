@@ -49,8 +49,12 @@ def cli_via(purpose: str | None = None) -> Via:
 
 @contextmanager
 def opened_ledger(settings: Settings | None = None, automatic_checkpoints: bool = True) -> Iterator[SupervisionLedger]:
+    try:  # a setting that cannot work (e.g. SVL_OIDC_ISSUER over plain http) is named, without a traceback
+        settings = settings or Settings.from_env()
+    except ValueError as exc:
+        fail(str(exc))
     try:
-        app = open_ledger(settings or Settings.from_env(), automatic_checkpoints=automatic_checkpoints)
+        app = open_ledger(settings, automatic_checkpoints=automatic_checkpoints)
     except KeyError_ as exc:
         fail(str(exc))
     if app.integrity.writes_refused:

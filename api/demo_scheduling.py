@@ -4,8 +4,9 @@ and four more staff, so that `svl due` shows overdue and on-time workers under e
 Under the BCP pack, as of 24 Nov 2026:
   NQSW weekly phase         Nadia Rahman on time; Owen Price overdue (a cancelled session never rebooked)
   NQSW fortnightly phase    Amira Hussain on time; Ben Carter overdue (sickness cancellation, booked late)
-  overseas-recruited        Ewa Nowak on time (3-weekly); Paulo Santos overdue (2-weekly), a session without a
-                            record, and an agreement he never signed
+  overseas-recruited        Ewa Nowak on time (3-weekly since her supervisor's step-down decision of 1 Sep,
+                            after observing her practice on 24 Aug); Paulo Santos overdue (2-weekly), a
+                            session without a record, and an agreement he never signed
   returner                  Rosa Quinn on time; Femi Adeyemi overdue (rebooked after the due date)
   experienced, monthly      Chloe Evans, Grace Lindqvist on time; Dev Patel overdue
   managers, monthly         Daniel Okafor, Tom Reeves on time; Helen Marsh overdue; Priya Shah (Head of
@@ -89,6 +90,12 @@ SESSIONS = [
     ("Helen Marsh", date(2026, 9, 1), "held"),
 ]
 
+# Direct observations of practice and the step-down decisions resting on them: worker, observed on, decided on
+# (bcp: "Direct observation of practice must take place before a decision is taken to reduce the frequency").
+STEP_DOWNS = [
+    ("Ewa Nowak", date(2026, 8, 24), date(2026, 9, 1)),
+]
+
 # Cases: worker, reference, rating (None: unrated), last discussed.
 CASES = [
     ("Chloe Evans", "CN-10234", "red", date(2026, 11, 7)),
@@ -122,6 +129,7 @@ def _load(app: SupervisionLedger, clock: DemoClock, people: dict[str, str], prog
     scenarios += [_ledger_agreement(app, people, *a) for a in LEDGER_AGREEMENTS]
     scenarios += [_session(app, people, name, day, outcome) for name, day, outcome in SESSIONS]
     scenarios += [_case(app, people, *c) for c in CASES]
+    scenarios += [_step_down(app, people, *d) for d in STEP_DOWNS]
     run_in_time_order(clock, scenarios)
     progress(f"{len(NEW_STAFF)} staff joined, {len(PAPER_AGREEMENTS) + len(LEDGER_AGREEMENTS)} agreements, "
              f"{len(SESSIONS)} sessions, {len(CASES)} cases")
@@ -238,3 +246,20 @@ def _case(app: SupervisionLedger, people: dict[str, str], name: str, reference: 
     assert supervisor is not None
     app.open_case(cast.supervisor(supervisor), worker_id=worker, case_reference=reference, rating=rating,
                   last_discussed_on=discussed)
+
+
+def _step_down(app: SupervisionLedger, people: dict[str, str], name: str, observed_on: date, decided_on: date
+               ) -> Scenario:
+    yield _at(observed_on, 17)
+    worker = people[name]
+    supervisor = app.get_worker(worker).supervisor_id
+    assert supervisor is not None
+    observation = app.record_observation(cast.supervisor(supervisor), subject_id=worker, observed="practice",
+                                         observed_on=observed_on, outcome="meets_standard",
+                                         feedback="Home visit: clear purpose, child's views sought; good use of "
+                                                  "scaling questions.")
+    yield _at(decided_on, 16)
+    app.step_down_frequency(cast.supervisor(supervisor), worker, decided_on=decided_on,
+                            observation_id=observation.id,
+                            rationale="Observed practice meets the required standard; supervision reduced to every "
+                                      "three weeks.")

@@ -1,6 +1,6 @@
 """The HTTP API (FastAPI), versioned under /api/v1, deny by default.
 
-Every request under /api/ is authenticated (bearer token; an OIDC authenticator can replace it) and then
+Every request under /api/ is authenticated (our bearer tokens, or the identity provider's JWTs) and then
 checked against the roles its endpoint declares (`allow(...)` in api/http_support.py, shown in the OpenAPI
 document as `x-allowed-roles`). An endpoint that declares no roles is refused to everyone, however its router
 was included. Errors map to 4xx answers that name the problem; the only 5xx is 503, for an outage (the
@@ -20,10 +20,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import http_access, http_records, http_retention, http_scheduling, http_workers
+from api import (http_access, http_allocation, http_practice, http_records, http_retention, http_scheduling,
+                 http_workers)
 from api.access_service import AccessDenied, AccessLogUnavailable
 from api.application import Conflict, Destroyed, NotFound, Storage, SupervisionLedger, utc_now
 from api.health import health_report
+from api.metrics import RequestMetrics, metrics_endpoint, route_templates
+from api.readiness import readiness
 from api.http_guards import install_guards, parse_networks, route_path
 from api.http_models import HealthOut
 from api.http_ledger import router as ledger_router
@@ -38,8 +41,9 @@ from infrastructure.ledger import LedgerBehind
 from infrastructure.policy_packs import PolicyPackError
 from infrastructure.sealed_mapper import EventDestroyed
 from infrastructure.settings import Settings
-from infrastructure.users import Authenticator, Principal, TokenAuthenticator, UserError
-from projections.runner import ReadModelStuck
+from infrastructure.users import (AuthenticationUnavailable, Authenticator, Principal, TokenAuthenticator,
+                                  UserError)
+from projections.runner import ReadModelLagging, ReadModelStuck
 
 log = logging.getLogger("svl.http")
 
@@ -60,9 +64,13 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
     ledger = SupervisionLedger(Storage.open(settings, master_key), clock,
                                background_projections=background_projections)
     ledger.log_reads = log_reads
+    provider = identity_provider(settings, clock)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        if provider is not None:
+            provider.close()
         ledger.close()
         ledger.storage.engine.dispose()
 
@@ -72,11 +80,25 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
                               "needs a bearer token and states who may call it; every read of record content "
                               "is written to the access log before it is returned.")
     api.state.ledger = ledger
-    for router in (http_workers.router, http_records.router, http_access.router, http_retention.router):
+    api.state.identity_provider = provider
+    for router in (http_workers.router, http_allocation.router, http_records.router, http_access.router,
+                   http_retention.router):
         api.include_router(router, prefix=API_PREFIX)
     # Other areas include their routers here, e.g. api.include_router(ledger_router, prefix=API_PREFIX).
     api.include_router(ledger_router, prefix=API_PREFIX)
     api.include_router(http_scheduling.router)  # carries /api/v1 itself
+    api.include_router(http_practice.router)  # carries /api/v1 itself
+
+    @api.get("/ready", tags=["health"], openapi_extra={PUBLIC_KEY: True})
+    def ready() -> JSONResponse:
+        """Open to all (for load balancers): 200 when this process can serve (the database answers, no read model
+        is stuck), else 503; each read model's lag behind the newest event, the newest checkpoint's age, which
+        witnesses cosigned it, and whether this process projects. Positions and counts only."""
+        is_ready, report = readiness(ledger)
+        return JSONResponse(report, status_code=200 if is_ready else 503,
+                            headers=None if is_ready else {"Retry-After": RETRY_AFTER_SECONDS})
+
+    api.add_route("/metrics", metrics_endpoint(ledger, settings.metrics_token), include_in_schema=False)
 
     @api.get("/health", tags=["health"], response_model=HealthOut, openapi_extra={PUBLIC_KEY: True})
     @api.get(f"{API_PREFIX}/health", tags=["health"], response_model=HealthOut, openapi_extra={PUBLIC_KEY: True})
@@ -88,14 +110,39 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
     add_error_handlers(api)
     _document_bearer_auth(api)
     mount_web(api)  # the web interface at /, beside the API (api/web/)
-    api.add_middleware(DenyByDefault,
-                       authenticator=authenticator or TokenAuthenticator(ledger.storage.engine, clock))
+    api.add_middleware(DenyByDefault, authenticator=authenticator or bearer_authenticator(ledger, provider))
     install_guards(api, trusted_proxies=parse_networks(settings.trusted_proxies),
-                   max_body_bytes=settings.max_body_bytes)
+                   max_body_bytes=settings.max_body_bytes,
+                   form_targets=(provider.origin,) if provider is not None else ())
+    api.add_middleware(RequestMetrics, templates=route_templates(api))
     return api
 
 
+def served_app() -> FastAPI:
+    """What each `svl serve --workers N` process runs (uvicorn imports it by name in every worker)."""
+    return create_app(Settings.from_env(), background_projections=True)
+
+
 # -- authentication and the roles an endpoint declares ------------------------------------------------------
+
+def identity_provider(settings: Settings, clock: Callable[[], datetime]) -> Any:
+    """The organisation's OpenID Connect provider, when SVL_OIDC_ISSUER names one (it is asked nothing until
+    the first sign-in or bearer JWT, so the service starts while the provider is down)."""
+    if settings.oidc is None:
+        return None
+    from infrastructure.identity_provider import IdentityProvider
+
+    return IdentityProvider(settings.oidc, clock)
+
+
+def bearer_authenticator(ledger: SupervisionLedger, provider: Any) -> Authenticator:
+    ours = TokenAuthenticator(ledger.storage.engine, ledger.clock)
+    if provider is None or not provider.settings.audience:
+        return ours
+    from infrastructure.provider_tokens import OurTokensThenProvider, ProviderTokenAuthenticator
+
+    return OurTokensThenProvider(ours, ProviderTokenAuthenticator(provider, ledger.users))
+
 
 class DenyByDefault:
     """Authenticates every /api/ request before any routing or parsing (401 without a valid token), and is the
@@ -136,7 +183,11 @@ class DenyByDefault:
         path = route_path(scope)  # without a proxy's prefix (--root-path), which must not slip past this check
         if not path.startswith("/api/") or path in PUBLIC_PATHS:
             return None
-        principal = await self._authenticate(scope)
+        try:
+            principal = await self._authenticate(scope)
+        except AuthenticationUnavailable as down:
+            log.warning("%s", down)
+            return _error(503, f"{down}; try again later")
         if principal is None:
             return _error(401, "a valid bearer token is required (svl token issue)",
                           {"WWW-Authenticate": "Bearer"})
@@ -237,6 +288,7 @@ def add_error_handlers(api: FastAPI) -> None:
                                             else None)),
         (AccessLogUnavailable, lambda _, e: _error(503, str(e))),
         (ReadModelStuck, lambda _, e: _error(503, str(e), read_model=e.state.name)),
+        (ReadModelLagging, lambda _, e: _error(503, str(e), read_model=", ".join(s.name for s in e.lagging))),
         (LedgerBehind, lambda _, e: _error(503, str(e))),
         (Destroyed, lambda _, e: _error(410, str(e))),
         (NotFound, lambda _, e: _error(404, str(e))),

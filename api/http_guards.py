@@ -144,15 +144,18 @@ class BodyLimit:
 class SecurityHeaders:
     """Adds the security headers to every answer (an endpoint that sets one of them keeps its own)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, form_targets: tuple[str, ...] = ()) -> None:
         self.app = app
+        # Signing out through the identity provider is a form whose answer redirects there: form-action must
+        # allow its origin, or the browser stops at the redirect.
+        self.page_csp = PAGE_CSP + "".join(f" {origin}" for origin in form_targets)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path = route_path(scope)
-        policy = DOCS_CSP if path.startswith(DOCS_PATHS) else API_CSP if path.startswith("/api/") else PAGE_CSP
+        policy = DOCS_CSP if path.startswith(DOCS_PATHS) else API_CSP if path.startswith("/api/") else self.page_csp
         extra = [(b"content-security-policy", policy), (b"x-content-type-options", "nosniff"),
                  (b"x-frame-options", "DENY"), (b"referrer-policy", "no-referrer")]
         if path.startswith("/api/"):
@@ -179,11 +182,12 @@ async def _json(send: Send, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-def install_guards(api: Any, *, trusted_proxies: tuple[Network, ...], max_body_bytes: int) -> None:
+def install_guards(api: Any, *, trusted_proxies: tuple[Network, ...], max_body_bytes: int,
+                   form_targets: tuple[str, ...] = ()) -> None:
     """Outermost first: the client's address and scheme (so the rest see them), headers on every answer (refusals
     too), then the body limit. Each add_middleware wraps the ones before it."""
     api.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    api.add_middleware(SecurityHeaders)
+    api.add_middleware(SecurityHeaders, form_targets=form_targets)
     api.add_middleware(TrustedProxies, trusted=trusted_proxies)
 
 
@@ -206,4 +210,6 @@ def server_log_config() -> dict[str, Any]:
     """uvicorn's default logging, with the access lines redacted."""
     config = json.loads(json.dumps(LOGGING_CONFIG))
     config["formatters"]["access"]["()"] = f"{__name__}.RedactedAccessFormatter"
+    # Who was refused at sign-in, and why (never a code or a token): api/web/provider_sign_in.py.
+    config["loggers"]["svl.sign-in"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     return config

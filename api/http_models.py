@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from api.http_support import Moment, text
 from domain.access import GrantCategory
 from domain.authorisation import ScopeKind
-from domain.workers import WorkerCategory
+from domain.workers import Absence, WorkerCategory
 
 Name = text(200)
 Short = text(2000)
@@ -50,6 +50,22 @@ class TransferIn(BaseModel):
     expected_version: int | None = Version
 
 
+class RoleChangeIn(BaseModel):
+    role: Name  # type: ignore[valid-type]
+    effective_on: date
+    major_change: bool = Field(description="A major change of role: starts the pack's role-changer regime "
+                                           "(hull: fortnightly for the first 3 months).")
+    category: WorkerCategory | None = Field(default=None, description="A new category (not with major_change).")
+    reason: Name  # type: ignore[valid-type]
+    expected_version: int | None = Version
+
+
+class ReturnIn(BaseModel):
+    returned_on: date
+    absence: Absence
+    expected_version: int | None = Version
+
+
 class LeaveIn(BaseModel):
     leaving_date: date
     expected_version: int | None = Version
@@ -61,6 +77,7 @@ class WorkerOut(BaseModel):
     role: str
     category: str
     start_date: date
+    category_since: date = Field(description="The day the current category's frequency regime began.")
     state: str
     supervisor_id: str | None
     leaving_date: date | None

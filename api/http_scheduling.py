@@ -69,6 +69,9 @@ class DueRowOut(BaseModel):
     next_booked: date | None
     needs_attention: bool
     issues: list[IssueOut]
+    # Where the worker has a second supervisor: whose turn the next session is (None: either may hold it).
+    next_supervisor_id: str | None = None
+    next_supervisor: str | None = None
 
 
 class DueOut(BaseModel):
@@ -145,8 +148,16 @@ class SessionOut(BaseModel):
     rebook_by: date | None = Field(description="last day to re-hold a cancelled session under the pack, if any")
 
 
+class Every(BaseModel):
+    months: Annotated[int, Field(ge=0, le=24)] = 0
+    weeks: Annotated[int, Field(ge=0, le=104)] = 0
+    days: Annotated[int, Field(ge=0, le=731)] = 0
+
+
 class Terms(BaseModel):
     frequency: Text | None = None
+    every: Every | None = Field(default=None, description="the agreed frequency as an interval, e.g. {\"weeks\": 2}; "
+                                                          "binding on the due view where stricter than the pack")
     session_minutes: Minutes | None = None
     location: Text | None = None
     arrangements: Text | None = None
@@ -190,6 +201,7 @@ class CaseIn(BaseModel):
     rating: Annotated[str, StringConstraints(max_length=64)] | None = None
     approved_by: UUID | None = None
     approved_on: date | None = None
+    rationale: Text = ""
     last_discussed_on: date | None = None
 
 
@@ -197,6 +209,7 @@ class RatingIn(BaseModel):
     rating: Annotated[str, StringConstraints(max_length=64)] | None = None
     approved_by: UUID | None = None
     approved_on: date | None = None
+    rationale: Text = Field(default="", description="why, where the rating is agreed by both (bury: settled)")
 
 
 class DiscussionIn(BaseModel):
@@ -313,7 +326,10 @@ def _agreement_out(agreement: Any) -> AgreementOut:
 
 
 def _terms(terms: Terms) -> dict:
-    return terms.model_dump(exclude_none=True)
+    dumped = terms.model_dump(exclude_none=True)
+    if terms.every is not None:
+        dumped["every"] = terms.every.model_dump(exclude_defaults=True)
+    return dumped
 
 
 @router.post("/agreements", status_code=201, response_model=AgreementOut, **_allow(
@@ -358,14 +374,15 @@ def _case_out(case: Any) -> CaseOut:
 def open_case(body: CaseIn, app: Ledger, who: Caller) -> CaseOut:
     return _case_out(app.open_case(who, worker_id=body.worker_id, case_reference=body.case_reference,
                                    rating=body.rating, approved_by=str(body.approved_by) if body.approved_by else None,
-                                   approved_on=body.approved_on, last_discussed_on=body.last_discussed_on))
+                                   approved_on=body.approved_on, last_discussed_on=body.last_discussed_on,
+                                   rationale=body.rationale))
 
 
 @router.post("/cases/{case_id}/rating", response_model=CaseOut, **_allow(*SUPERVISING))
 def rate_case(case_id: UUID, body: RatingIn, app: Ledger, who: Caller) -> CaseOut:
     return _case_out(app.rate_case(who, case_id, body.rating,
                                    approved_by=str(body.approved_by) if body.approved_by else None,
-                                   approved_on=body.approved_on))
+                                   approved_on=body.approved_on, rationale=body.rationale))
 
 
 @router.post("/cases/{case_id}/discussions", response_model=CaseOut, **_allow(*SUPERVISING))

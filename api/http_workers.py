@@ -6,7 +6,8 @@ from uuid import UUID
 from fastapi import APIRouter, Path
 
 from api.http_models import (AccessNote, AllocateIn, DisabledOut, FrozenRecord, JoinIn, LeaveIn, LeaveOut, Person,
-                             PreviousSupervision, RecordSummary, TransferIn, TransferOut, WorkerFileOut, WorkerOut)
+                             PreviousSupervision, RecordSummary, ReturnIn, RoleChangeIn, TransferIn, TransferOut,
+                             WorkerFileOut, WorkerOut)
 from api.http_support import ADMIN, ANYONE, RULES_DECIDE, Caller, From, Ledger, allow
 from api.record_history import NameBook
 from domain.workers import Worker
@@ -42,6 +43,24 @@ def transfer(worker_id: UUID, body: TransferIn, app: Ledger, who: Caller) -> Tra
     done = app.transfer_worker(who, worker_id, body.new_supervisor_id, body.reason,
                                expected_version=body.expected_version)
     return TransferOut(worker=worker_out(done.worker), frozen_records=[FrozenRecord(**r) for r in done.frozen_records])
+
+
+@router.post("/workers/{worker_id}/role-change", response_model=WorkerOut, **allow(
+        ADMIN, "A new role or category from a day. A major change of role starts the policy pack's role-changer "
+               "regime (frequency.role_changer); a new category its own; a new role title alone changes nothing due."))
+def change_role(worker_id: UUID, body: RoleChangeIn, app: Ledger, who: Caller) -> WorkerOut:
+    return worker_out(app.change_role(who, worker_id, role=body.role, effective_on=body.effective_on,
+                                      major_change=body.major_change,
+                                      category=body.category.value if body.category else None, reason=body.reason,
+                                      expected_version=body.expected_version))
+
+
+@router.post("/workers/{worker_id}/return", response_model=WorkerOut, **allow(
+        ADMIN, "Back after a career break or other long term absence: the policy pack's returner regime "
+               "(frequency.returner) starts on the day back."))
+def record_return(worker_id: UUID, body: ReturnIn, app: Ledger, who: Caller) -> WorkerOut:
+    return worker_out(app.record_return(who, worker_id, returned_on=body.returned_on, absence=body.absence.value,
+                                        expected_version=body.expected_version))
 
 
 @router.post("/workers/{worker_id}/leave", response_model=LeaveOut, **allow(
@@ -100,7 +119,8 @@ def _previous(periods: list[dict], records: list[RecordSummary], worker: Worker,
 
 def worker_out(w: Worker) -> WorkerOut:
     return WorkerOut(worker_id=str(w.id), name=w.name, role=w.role, category=w.category, start_date=w.start_date,
-                     state=w.state, supervisor_id=w.supervisor_id, leaving_date=w.leaving_date,
+                     category_since=w.category_since, state=w.state, supervisor_id=w.supervisor_id,
+                     leaving_date=w.leaving_date,
                      destruction_date=w.destruction_date, version=w.version)
 
 

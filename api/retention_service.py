@@ -20,7 +20,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 import hashlib
 
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import insert, select, text
 
 from api.errors import NotFound
 from domain.authorisation import Decision, Role, decide_pack_role, decide_role
@@ -30,7 +30,7 @@ from domain.retention import FileDestruction, LegalHold, destruction_id, retenti
 from domain.schedule_rules import archival_deadline, destruction_date
 from infrastructure.backup import scrub_key_bytes
 from infrastructure.checkpoints import SigningKeyMissing
-from infrastructure.destruction_certificates import checkpoint_summary, purged_events, write_certificate
+from infrastructure.destruction_certificates import checkpoint_summary, lawful_purges, purged_events, write_certificate
 from infrastructure.key_tombstones import Tombstone
 from infrastructure.ledger_verify import Purge
 from infrastructure.users import Principal
@@ -159,7 +159,7 @@ class RetentionService:
     # -- the schedule ----------------------------------------------------------------------------------
 
     def retention_schedule(self, as_of: date) -> list[ScheduledFile]:
-        self.read_models.catch_up()
+        self.read_models.refresh()
         pack = self.policy_pack
         with self.storage.engine.connect() as conn:
             rows = conn.execute(select(retention_files).order_by(retention_files.c.destruction_date,
@@ -244,10 +244,7 @@ class RetentionService:
 
     def lawful_purges(self) -> list[Purge]:
         """For `svl verify`: each purged event with its ciphertext's digest, so its leaf is still rechecked."""
-        with self.storage.engine.connect() as conn:
-            rows = conn.execute(select(purged_events)).all()
-        return [Purge(rule=r.rule, on=r.purged_on.isoformat(), notification_id=r.notification_id,
-                      state_sha256=bytes(r.state_sha256)) for r in rows]
+        return lawful_purges(self.storage.engine)
 
     def _started_destruction(self, item: ScheduledFile, as_of: date, actor: str) -> tuple[FileDestruction, bool]:
         try:
@@ -309,7 +306,7 @@ class RetentionService:
                                 {"topic": f"svl:sealed:v1:{key_id}"}).scalar_one()
 
     def _file_state(self, worker_id: str) -> str | None:
-        self.read_models.catch_up()
+        self.read_models.refresh()
         with self.storage.engine.connect() as conn:
             return conn.execute(select(retention_files.c.state)
                                 .where(retention_files.c.worker_id == worker_id)).scalar()

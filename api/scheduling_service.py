@@ -15,6 +15,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from api.access_service import AccessDenied, Via
 from api.errors import NotFound
+from api.allocation_service import allocation_view
 from api.ids import as_uuid
 
 from domain.agreements import AgreementState, LapseReason, SupervisionAgreement
@@ -24,10 +25,11 @@ from domain.compliance import (
 )
 from domain.access_log import AccessAttempt
 from domain.authorisation import (SUPERVISING_ROLES, ArchiveRule, Decision, GrantTerms, Relationships, Role,
-                                  decide_read, decide_role, decide_staff_step)
+                                  decide_read, decide_role, decide_session_step, decide_staff_step)
 from domain.errors import DomainError, NotPermitted
 from domain.policy import PolicyPack
 from domain.schedule_rules import agreement_review_due, calendar_for
+from domain.session_length import counts_from_minutes, last_full_week
 from domain.sessions import SupervisionSession
 from domain.timestamps import require_plausible_day
 from domain.workers import Worker
@@ -35,8 +37,9 @@ from infrastructure.keys import StagedKeys
 from infrastructure.name_lexicon import default_lexicon
 from infrastructure.policy_packs import PolicyPackError, load_pack_by_name
 from infrastructure.users import Principal
+from projections.practice_cycles import step_downs, with_cycle_facts
 from projections.supervision_compliance import (
-    MonthFacts, Scope, agreement_in_force, agreements_of, joined_on, load_facts, load_month, sessions_of,
+    MonthFacts, Scope, agreement_in_force, agreements_of, cutoff_for, joined_on, load_facts, load_month, sessions_of,
     unlapsed_agreements,
 )
 
@@ -49,6 +52,8 @@ class Dashboard:
     pack: str
     rows: list[WorkerCompliance]
     names: dict[str, str] = field(default_factory=dict)
+    # Whose turn the next session is, where a worker has a second supervisor (domain/allocation.py).
+    turns: dict[str, Any] = field(default_factory=dict)
 
     def name(self, worker_id: str | None) -> str:
         return "-" if worker_id is None else self.names.get(worker_id, worker_id[:8])
@@ -109,7 +114,14 @@ def dashboard_row(r: WorkerCompliance, board: Dashboard) -> dict:
             "reason": f.reason, "next_booked": r.next_booked, "needs_attention": r.needs_attention,
             "issues": [{"kind": i.kind, "severity": i.severity, "text": i.text, "due": i.due,
                         "days_overdue": i.days_overdue, "ref": i.ref} for i in r.issues],
-            "rule_source": f.source}
+            "rule_source": f.source, **_next_supervisor(board.turns.get(r.worker_id), board)}
+
+
+def _next_supervisor(turn: Any, board: Dashboard) -> dict:
+    if turn is None:
+        return {"next_supervisor_id": None, "next_supervisor": None}
+    return {"next_supervisor_id": turn.supervisor_id,
+            "next_supervisor": board.name(turn.supervisor_id) if turn.supervisor_id else "either supervisor"}
 
 
 def parse_month(month: str) -> tuple[date, date]:
@@ -171,7 +183,7 @@ class SchedulingService:
     def schedule_session(self, user: Principal, *, supervisee_id: UUID | str, starts_at: datetime,
                          planned_minutes: int) -> SupervisionSession:
         actor = self._staff(user, "schedule a session")
-        supervisee = self._supervisee_of(supervisee_id, actor, "schedule a session")
+        supervisee = self._session_supervisee(user, supervisee_id, "schedules a session")
         session = SupervisionSession.schedule(supervisee_id=str(supervisee.id), supervisor_id=actor,
                                               starts_at=starts_at, planned_minutes=planned_minutes, actor=actor,
                                               timestamp=self.clock())
@@ -210,7 +222,7 @@ class SchedulingService:
         """A new session that replaces a cancelled one; both are saved together, linked both ways."""
         actor = self._staff(user, "rebook a session")
         old = self.get_session(session_id)
-        supervisee = self._supervisee_of(old.supervisee_id, actor, "rebook a session")
+        supervisee = self._session_supervisee(user, old.supervisee_id, "rebooks a session")
         new = SupervisionSession.schedule(supervisee_id=old.supervisee_id, supervisor_id=actor, starts_at=starts_at,
                                           planned_minutes=planned_minutes or old.planned_minutes, actor=actor,
                                           timestamp=self.clock(), rebooks=str(old.id))
@@ -353,8 +365,7 @@ class SchedulingService:
                 log.exception("could not record the lapse of agreements after transfer of %s", transfer.originator_id)
 
     def _lapse_agreements(self, worker_id: str, previous_supervisor: str, on: date, actor: str) -> None:
-        if self.background_projections:
-            self.read_models.catch_up()
+        self.read_models.refresh()
         with self.storage.engine.connect() as conn:
             ids = unlapsed_agreements(conn, worker_id, previous_supervisor)
         lapsing = []
@@ -371,7 +382,8 @@ class SchedulingService:
 
     def open_case(self, user: Principal, *, worker_id: UUID | str, case_reference: str, rating: str | None = None,
                   approved_by: str | None = None, approved_on: date | None = None,
-                  last_discussed_on: date | None = None, pack: PolicyPack | str | None = None) -> CaseSupervision:
+                  last_discussed_on: date | None = None, pack: PolicyPack | str | None = None,
+                  rationale: str = "") -> CaseSupervision:
         """A case the worker holds, with its rating (and approval where the pack asks for one)."""
         actor = self._staff(user, "open a case")
         worker = self._supervisee_of(worker_id, actor, "open a case for case supervision")
@@ -381,7 +393,7 @@ class SchedulingService:
                                     actor=actor, timestamp=self.clock(), lexicon=default_lexicon())
         case.rate(rating, pack=self.compliance_pack(pack), actor=actor, supervisor_now=actor, timestamp=self.clock(),
                   approved_by=approved_by, approved_on=approved_on,
-                  approver_role=self.get_worker(approved_by).role if approved_by else None)
+                  approver_role=self.get_worker(approved_by).role if approved_by else None, rationale=rationale)
         if last_discussed_on is not None:
             case.record_discussion(last_discussed_on, actor=actor, supervisor_now=actor,
                                    timestamp=self.clock())
@@ -390,14 +402,15 @@ class SchedulingService:
         return case
 
     def rate_case(self, user: Principal, case_id: UUID | str, rating: str | None, *, approved_by: str | None = None,
-                  approved_on: date | None = None, pack: PolicyPack | str | None = None) -> CaseSupervision:
+                  approved_on: date | None = None, pack: PolicyPack | str | None = None,
+                  rationale: str = "") -> CaseSupervision:
         actor = self._staff(user, "rate a case")
         case = self.get_case(case_id)
         if approved_by:
             self._require_known_worker(approved_by, "approver")
         case.rate(rating, pack=self.compliance_pack(pack), actor=actor, supervisor_now=self._supervisor_now(case),
                   timestamp=self.clock(), approved_by=approved_by, approved_on=approved_on,
-                  approver_role=self.get_worker(approved_by).role if approved_by else None)
+                  approver_role=self.get_worker(approved_by).role if approved_by else None, rationale=rationale)
         self.save_and_project(case)
         return case
 
@@ -432,12 +445,18 @@ class SchedulingService:
         day = require_plausible_day(as_of or self.clock().date(), "as_of")
         self.see_own_writes()
         with self.storage.engine.connect() as conn:
-            facts = load_facts(conn, day, Scope(team=str(team) if team else None))
-        facts = self._with_case_references(facts)
+            facts = load_facts(conn, day, Scope(team=str(team) if team else None), counts_from_minutes(policy),
+                               last_full_week(day))
+            facts = with_cycle_facts(conn, facts, cutoff_for(day))
+            allocation = allocation_view(conn, policy, day, facts, self.worker_names)
+        facts = self._with_case_references(allocation.facts)
         calendar = calendar_for(policy)
-        rows = sorted_for_attention([evaluate(policy, f, day, calendar) for f in facts])
-        names = self.worker_names(_people(rows)) if with_names else {}
-        return Dashboard(day, policy.short_name, rows, names)
+        rows = [evaluate(policy, f, day, calendar) for f in facts]
+        rows = sorted_for_attention([replace(r, issues=r.issues + tuple(allocation.issues.get(r.worker_id, ())))
+                                     for r in rows])
+        people = _people(rows) | {t.supervisor_id for t in allocation.turns.values() if t.supervisor_id}
+        names = self.worker_names(people) if with_names else {}
+        return Dashboard(day, policy.short_name, rows, names, allocation.turns)
 
     def frequency_report(self, month: str, *, as_of: date | None = None, team: UUID | str | None = None,
                          pack: PolicyPack | str | None = None, with_names: bool = True) -> FrequencyReport:
@@ -451,8 +470,10 @@ class SchedulingService:
             raise DomainError(f"nothing is known about {month} as of {day}: the month had not started")
         end = min(last, day)
         with self.storage.engine.connect() as conn:
-            months = load_month(conn, first, last, day, Scope(team=str(team) if team else None))
-        rows = [_month_row(policy, m, first, end) for m in months]
+            months = load_month(conn, first, last, day, Scope(team=str(team) if team else None),
+                                counts_from_minutes(policy))
+            steps = step_downs(conn, cutoff_for(day), [m.worker for m in months])
+        rows = [_month_row(policy, m, first, end, steps.get(m.worker["worker_id"], ())) for m in months]
         rows.sort(key=lambda r: (r.met, -r.overdue_days, r.worker_id))
         names = self.worker_names({p for r in rows for p in (r.worker_id, r.supervisor_id) if p}) if with_names else {}
         return FrequencyReport(month, first, last, day, policy.short_name, rows, names)
@@ -509,6 +530,17 @@ class SchedulingService:
             raise NotPermitted(f"only the worker's current supervisor can {step}")
         return worker
 
+    def _session_supervisee(self, user: Principal, worker_id: UUID | str, step: str) -> Worker:
+        """Sessions are booked by the current supervisor or, where the pack names one, the second supervisor."""
+        worker = self.get_worker(worker_id)
+        if worker.state != "active":
+            raise DomainError(f"cannot book a session for a worker who is {worker.state}")
+        rel = Relationships(str(worker.id), worker.supervisor_id, None, (), worker.state, worker.second_supervisor_id)
+        decision = decide_session_step(user.reader, rel, step)
+        if not decision.allowed:
+            raise NotPermitted(decision.reason)
+        return worker
+
     def _require_known_worker(self, worker_id: str, what: str) -> None:
         worker = self.get_worker(worker_id)
         if worker.state != "active":
@@ -529,7 +561,8 @@ class SchedulingService:
         return aggregate
 
 
-def _month_row(policy: PolicyPack, m: MonthFacts, first: date, end: date) -> FrequencyRow:
+def _month_row(policy: PolicyPack, m: MonthFacts, first: date, end: date, steps: tuple[date, ...] = ()
+               ) -> FrequencyRow:
     w = m.worker
     # Counted from the 1st, or from when the worker started (or the ledger first knew them, with no session
     # before), to the month's end, the day asked about, or the leaving day.
@@ -537,8 +570,8 @@ def _month_row(policy: PolicyPack, m: MonthFacts, first: date, end: date) -> Fre
     window_first = max(first, w["start_date"] if m.last_before is not None else monitored)
     window_last = min(end, w["left_on"]) if w["left_on"] and w["left_on"] >= window_first else end
     counted = month_frequency(policy, w["category"], w["start_date"], monitored, m.last_before, m.held,
-                              window_first, window_last)
-    rule, source = rule_in_force(policy, w["category"], w["start_date"], max(window_last, w["start_date"]))
+                              window_first, window_last, steps)
+    rule, source = rule_in_force(policy, w["category"], w["start_date"], max(window_last, w["start_date"]), steps)
     minimum = policy.minimum_session_minutes.minutes
     short = sum(1 for lasted in m.held_minutes if minimum and lasted < minimum)
     return FrequencyRow(w["worker_id"], w["category"], w["supervisor_id"], rule, source, counted.held,

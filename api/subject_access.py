@@ -10,7 +10,6 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select
@@ -89,7 +88,7 @@ def subject_access_export(app: SupervisionLedger, who: Principal, worker_id: str
 
 
 def _record_ids(app: SupervisionLedger, worker_id: str) -> list[str]:
-    app.read_models.catch_up()
+    app.read_models.refresh()
     with app.storage.engine.connect() as conn:
         return list(conn.execute(select(current_records.c.record_id)
                                  .where(current_records.c.supervisee_id == worker_id)

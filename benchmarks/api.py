@@ -6,6 +6,12 @@ built with `create_app(log_reads=False)` — a switch that exists for this bench
 logging is 1 - logged/unlogged (goal: at most 30%). Each mode runs twice, alternating; the better run counts.
 
     uv run python benchmarks/api.py [--backend sqlite] [--reads 3000] [--clients 4] [--records 40]
+
+`--processes` measures instead what several server processes give on PostgreSQL: a real `svl serve --workers 1`
+against `svl serve --workers 4` (alternating, twice each; the better run counts), 8 keep-alive clients doing
+logged record reads, then joiners written (POST /workers), and `svl verify` over the whole log afterwards.
+
+    uv run python benchmarks/api.py --processes [--reads 3000] [--writes 600] [--clients 8]
 """
 
 import argparse
@@ -18,6 +24,7 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -38,6 +45,7 @@ def populate(settings, records: int, checkpoints: bool = True) -> tuple[str, lis
     """Morgan line-manages two supervisors with six supervisees each; returns Morgan's token and record ids."""
     import base64
 
+    from api import demo_cast as cast
     from api.application import Storage, SupervisionLedger
     from benchmarks.common import master_key
 
@@ -75,10 +83,15 @@ def populate(settings, records: int, checkpoints: bool = True) -> tuple[str, lis
             ids.append(str(rid))
         app.users.add_user("morgan", "manager", worker_id=manager, created_by="bench")
         token = app.users.issue_token("morgan", days=1).token
+        app.users.add_user("hana", "administrator", created_by="bench")
+        HR_TOKEN.append(app.users.issue_token("hana", days=1).token)
         return token, ids
     finally:
         app.close()
         app.storage.engine.dispose()
+
+
+HR_TOKEN: list[str] = []  # for the writes of --processes
 
 
 def serve(settings, log_reads: bool, lifetime: int = 300) -> tuple[subprocess.Popen, str]:  # type: ignore[no-untyped-def]
@@ -105,11 +118,19 @@ def serve(settings, log_reads: bool, lifetime: int = 300) -> tuple[subprocess.Po
     raise RuntimeError("the server did not start")
 
 
-def load(base: str, token: str, ids: list[str], reads: int, clients: int, cap_seconds: float) -> dict:
-    """Runs in a second process: `clients` keep-alive clients share `reads` reads, within `cap_seconds`."""
+def load(base: str, token: str, ids: list[str], reads: int, clients: int, cap_seconds: float,
+         write: bool = False) -> dict:
+    """Runs in a second process: `clients` keep-alive clients share `reads` reads (or joiners written, with
+    `write`), within `cap_seconds`."""
     import httpx
 
     headers = {"Authorization": f"Bearer {token}"}
+
+    def one(http: httpx.Client, n: int) -> int:
+        if write:
+            return http.post("/api/v1/workers", json={"name": f"Joiner {n}", "role": "r", "category": "experienced",
+                                                      "start_date": "2024-01-01"}).status_code
+        return http.get(f"/api/v1/records/{ids[n % len(ids)]}").status_code
     latencies: list[float] = []
     failures = 0
     lock = threading.Lock()
@@ -123,13 +144,13 @@ def load(base: str, token: str, ids: list[str], reads: int, clients: int, cap_se
                 if time.monotonic() > deadline:
                     return
                 started = time.perf_counter()
-                status = http.get(f"/api/v1/records/{ids[n % len(ids)]}").status_code
+                status = one(http, n)
                 elapsed = time.perf_counter() - started
                 with lock:
                     latencies.append(elapsed)
-                    failures += status != 200
+                    failures += status not in (200, 201)
 
-    for n in range(min(50, len(ids))):  # warm the server's caches
+    for n in range(0 if write else min(50, len(ids))):  # warm the server's caches
         httpx.get(f"{base}/api/v1/records/{ids[n]}", headers=headers)
     started = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(clients)]
@@ -172,10 +193,87 @@ def bench(backend: str, args) -> None:  # type: ignore[no-untyped-def]
         print(f"{backend:10} logging costs {100 * cost:.1f}% of the read rate (goal: at most 30%)")
 
 
+def serve_workers(settings, workers: int) -> tuple[subprocess.Popen, str]:  # type: ignore[no-untyped-def]
+    """A real `svl serve --workers N`, in its own process group (stopped as a whole afterwards)."""
+    from tests.test_http_uvicorn import free_port
+
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
+           "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
+           "SVL_CHECKPOINT_DIR": str(settings.master_key_file.parent / "checkpoints")}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    svl = str(Path(sys.executable).parent / "svl")
+    process = subprocess.Popen([svl, "serve", "--workers", str(workers), "--port", str(port)], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    answered: set[int] = set()
+    deadline = time.monotonic() + 300
+    while len(answered) < workers and time.monotonic() < deadline:  # every worker up (each has its own pid)
+        try:
+            answered.add(httpx.get(f"{base}/ready", timeout=5).json()["process"])
+        except (httpx.TransportError, ValueError):
+            time.sleep(0.2)
+        if process.poll() is not None:
+            raise RuntimeError(f"svl serve exited with {process.returncode}")
+    return process, base
+
+
+def stop_workers(process: subprocess.Popen) -> None:
+    import signal
+
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def processes(args) -> None:  # type: ignore[no-untyped-def]
+    from benchmarks.common import scratch_settings
+
+    with scratch_settings("postgresql") as settings:
+        token, ids = populate(settings, args.records)
+        hr = HR_TOKEN[-1]
+        runs: dict[int, list[dict]] = {1: [], 4: []}
+        for workers in (1, 4, 1, 4):
+            process, base = serve_workers(settings, workers)
+            try:
+                figures = {}
+                for kind, who, count in (("reads", token, args.reads), ("writes", hr, args.writes)):
+                    out = subprocess.run([sys.executable, __file__, "--load", base, who, ",".join(ids), str(count),
+                                          str(args.clients), kind], capture_output=True, text=True, timeout=300,
+                                         check=True)
+                    figures[kind] = json.loads(out.stdout)
+                runs[workers].append(figures)
+            finally:
+                stop_workers(process)
+        svl = str(Path(sys.executable).parent / "svl")
+        env = {**os.environ, "SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
+               "SVL_MASTER_KEY_FILE": str(settings.master_key_file),
+               "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
+               "SVL_CHECKPOINT_DIR": str(settings.master_key_file.parent / "checkpoints")}
+        verified = subprocess.run([svl, "verify"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    best = {w: {k: max((r[k] for r in rs), key=lambda x: x["per_second"]) for k in ("reads", "writes")}
+            for w, rs in runs.items()}
+    for kind in ("reads", "writes"):
+        for workers in (1, 4):
+            r = best[workers][kind]
+            print(f"postgresql {workers} process{'es' if workers > 1 else '  '} {kind:6}: {r['per_second']:7.1f} /s  "
+                  f"p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:7.2f} ms  ({r['reads']} done, {r['failures']} failed)")
+        print(f"postgresql {kind}: 4 processes = {best[4][kind]['per_second'] / best[1][kind]['per_second']:.2f}x "
+              f"one process")
+    last = (verified.stdout.strip().splitlines() or [""])[-1]
+    print(f"svl verify afterwards: exit {verified.returncode} ({last})")
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--load"]:
         base, token, ids, reads, clients = sys.argv[2:7]
-        print(json.dumps(load(base, token, ids.split(","), int(reads), int(clients), cap_seconds=60)))
+        write = sys.argv[7:8] == ["writes"]
+        print(json.dumps(load(base, token, ids.split(","), int(reads), int(clients), cap_seconds=120, write=write)))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
@@ -183,7 +281,16 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--records", type=int, default=40)
     parser.add_argument("--no-checkpoints", action="store_true", help="without automatic ledger checkpoints")
+    parser.add_argument("--processes", action="store_true", help="1 vs 4 server processes on PostgreSQL")
+    parser.add_argument("--writes", type=int, default=600)
     args = parser.parse_args()
+    if args.processes:
+        if args.clients == 4:
+            args.clients = 8
+        print(f"{args.reads} logged reads and {args.writes} writes over HTTP, {args.clients} clients, "
+              f"svl serve --workers 1 vs 4 on 127.0.0.1; {os.cpu_count()} CPUs")
+        processes(args)
+        return
     from benchmarks.common import postgres_available
 
     backends = args.backend or ["sqlite"] + (["postgresql"] if postgres_available() else [])

@@ -11,7 +11,10 @@ from enum import Enum
 
 from eventsourcing.domain import Aggregate, event
 
+from pydantic import ValidationError
+
 from domain.errors import DomainError, NotPermitted, OutOfOrder
+from domain.policy import Interval, add_interval
 from domain.parties import party_of
 from domain.timestamps import require_not_before, require_utc
 
@@ -35,7 +38,7 @@ def check_terms(terms: dict) -> dict:
     """What was agreed: frequency, session length, location, arrangements, notes. All optional but one."""
     if not isinstance(terms, dict):
         raise DomainError("agreement terms must be an object")
-    unknown = sorted(set(terms) - {*_TERM_TEXT, "session_minutes"})
+    unknown = sorted(set(terms) - {*_TERM_TEXT, "session_minutes", "every"})
     if unknown:
         raise DomainError(f"unknown agreement terms: {', '.join(unknown)}")
     checked: dict = {}
@@ -50,9 +53,44 @@ def check_terms(terms: dict) -> dict:
         if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 480:
             raise DomainError(f"session_minutes must be a whole number of minutes from 1 to 480, got {minutes!r}")
         checked["session_minutes"] = minutes
+    every = terms.get("every")
+    if every is not None:
+        checked["every"] = agreed_interval(every).model_dump(exclude_defaults=True)
     if not checked:
         raise DomainError("an agreement needs at least one term (e.g. frequency, session_minutes, arrangements)")
     return checked
+
+
+def agreed_interval(every: object) -> Interval:
+    """The agreement's own frequency as an interval ({"weeks": 2}), checked like a pack's."""
+    if isinstance(every, Interval):
+        return every
+    if not isinstance(every, dict):
+        raise DomainError('the agreed frequency `every` is an interval, e.g. {"weeks": 2} or {"months": 1}')
+    try:
+        return Interval(**every)
+    except (ValidationError, TypeError) as exc:
+        raise DomainError(f"the agreed frequency `every` is not an interval: {exc}") from None
+
+
+def agreed_due(terms: dict, anchor: date, pack_due: date) -> date | None:
+    """The day the agreement's own frequency makes the next session due, where that is earlier (stricter) than
+    the pack's; None where the agreement sets none or a looser one (hull: "The frequency listed is the minimum,
+    in any instance. Individual supervision may be required at a greater frequency. This will be agreed at an
+    individual level and reflected in the Supervision Contract.")."""
+    if "every" not in terms:
+        return None
+    due = add_interval(anchor, agreed_interval(terms["every"]))
+    return due if due < pack_due else None
+
+
+def agreed_minimum_minutes(terms: dict, pack_minimum: int | None) -> int | None:
+    """The agreement's session length where it is longer than the pack's minimum (the school trust: "The
+    supervisor and supervisee will agree on the duration and frequency of supervision")."""
+    minutes = terms.get("session_minutes")
+    if minutes is None or (pack_minimum is not None and minutes <= pack_minimum):
+        return None
+    return minutes
 
 
 class SupervisionAgreement(Aggregate):

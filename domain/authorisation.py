@@ -39,6 +39,7 @@ class Basis(str, Enum):
     OWN_RECORD = "own record"
     CURRENT_SUPERVISOR = "current supervisor"
     LINE_MANAGER = "line manager"
+    SECOND_SUPERVISOR = "second supervisor"  # bcp: the ASYE assessor/mentor; school-trust: the outside provider
     GRANT = "grant"
     ADMINISTRATOR = "administrator (file metadata only)"
 
@@ -88,6 +89,8 @@ class Relationships:
     line_manager_id: str | None  # the current supervisor's own supervisor
     previous_supervisor_ids: tuple[str, ...] = ()
     file_state: str = "active"  # active | left | archived
+    # A second supervisor the pack names (domain/allocation.py): holds and records sessions as a supervisor does.
+    second_supervisor_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ _PURPOSES = {
     Basis.OWN_RECORD: "own supervision record",
     Basis.CURRENT_SUPERVISOR: "supervision of the worker",
     Basis.LINE_MANAGER: "oversight of the supervisor (line management)",
+    Basis.SECOND_SUPERVISOR: "supervision of the worker (second supervisor)",
 }
 
 
@@ -278,6 +282,13 @@ def decide_write(reader: Reader, rel: Relationships, record: RecordParties, part
         if reader.worker_id == record.supervisee_id:
             return Decision.allow(Basis.OWN_RECORD, _PURPOSES[Basis.OWN_RECORD])
         return Decision.refuse(Refusal.NO_RELATIONSHIP, "only the supervisee can do this")
+    if _second_supervisor(reader, rel) or (record.drafted_by == rel.second_supervisor_id
+                                           and reader.worker_id == rel.current_supervisor_id):
+        if reader.worker_id != record.drafted_by:
+            return Decision.refuse(Refusal.NO_RELATIONSHIP, "this record was drafted by the worker's other "
+                                                            "supervisor: only its author signs or changes it "
+                                                            "as supervisor")
+        return Decision.allow(Basis.SECOND_SUPERVISOR, _PURPOSES[Basis.SECOND_SUPERVISOR])
     if reader.worker_id == rel.current_supervisor_id and reader.role in SUPERVISING_ROLES:
         if reader.worker_id != record.drafted_by:
             return Decision.refuse(Refusal.FROZEN_AT_TRANSFER,
@@ -292,12 +303,30 @@ def decide_write(reader: Reader, rel: Relationships, record: RecordParties, part
 
 
 def decide_draft(reader: Reader, rel: Relationships) -> Decision:
-    """Only the supervisee's current supervisor drafts their records."""
+    """Only the supervisee's current supervisor (or their second supervisor, where the pack names one) drafts
+    their records."""
+    return decide_session_step(reader, rel, "drafts their supervision records")
+
+
+def decide_session_step(reader: Reader, rel: Relationships, step: str) -> Decision:
+    """Steps a supervisor takes for a supervisee (schedule or rebook a session, draft its record): the current
+    supervisor, or the second supervisor where the pack names one (bcp: the line manager alternates with the
+    ASYE assessor/mentor; school-trust: the outside provider)."""
+    if rel.file_state == "active" and _second_supervisor(reader, rel):
+        return Decision.allow(Basis.SECOND_SUPERVISOR, _PURPOSES[Basis.SECOND_SUPERVISOR])
     if reader.role in SUPERVISING_ROLES and reader.worker_id is not None \
             and reader.worker_id == rel.current_supervisor_id:
         return Decision.allow(Basis.CURRENT_SUPERVISOR, _PURPOSES[Basis.CURRENT_SUPERVISOR])
-    return Decision.refuse(Refusal.NO_RELATIONSHIP,
-                           "only the worker's current supervisor drafts their supervision records")
+    return Decision.refuse(Refusal.NO_RELATIONSHIP, f"only the worker's current supervisor {step}")
+
+
+def decide_allocation_exception(reader: Reader) -> Decision:
+    """A departure from the allocation rules is agreed by a manager acting as themselves; which job title may
+    agree it is the pack's (domain.allocation.check_exception)."""
+    if reader.role is Role.MANAGER and reader.worker_id is not None:
+        return Decision(True, "role manager", "agree an allocation exception")
+    return Decision.refuse(Refusal.ROLE, "only a manager, acting as themselves, agrees a departure from the "
+                                         "allocation rules")
 
 
 def decide_either_party(reader: Reader, rel: Relationships, record: RecordParties) -> Decision:
@@ -306,8 +335,14 @@ def decide_either_party(reader: Reader, rel: Relationships, record: RecordPartie
     return decide_write(reader, rel, record, party)
 
 
+def _second_supervisor(reader: Reader, rel: Relationships) -> bool:
+    return reader.role in SUPERVISING_ROLES and reader.worker_id is not None \
+        and reader.worker_id == rel.second_supervisor_id
+
+
 def _former_supervisor(reader: Reader, rel: Relationships, record: RecordParties | None) -> bool:
-    if reader.role not in SUPERVISING_ROLES or reader.worker_id in (None, rel.current_supervisor_id):
+    if reader.role not in SUPERVISING_ROLES or reader.worker_id in (None, rel.current_supervisor_id,
+                                                                     rel.second_supervisor_id):
         return False
     return reader.worker_id in rel.previous_supervisor_ids or (record is not None
                                                                and reader.worker_id == record.drafted_by)
@@ -323,6 +358,8 @@ def _relationship(reader: Reader, rel: Relationships) -> Basis | None:
             return Basis.CURRENT_SUPERVISOR
         if reader.worker_id == rel.line_manager_id:
             return Basis.LINE_MANAGER
+        if reader.worker_id == rel.second_supervisor_id:
+            return Basis.SECOND_SUPERVISOR
     return None
 
 

@@ -3,7 +3,7 @@
 A case is named by initials, a pseudonym or a number, never by name (bury, bcp). A rating whose pack rule
 names an approver (darlington: Green needs the Head of Service) is refused unless the approval is recorded
 with it, and the approver holds that role; where the rule is an agreement between supervisor and
-supervisee (bury: a settled case), the supervisee is the one who agrees.
+supervisee (bury: a settled case), the supervisee is the one who agrees, and the rationale is recorded.
 """
 
 import re
@@ -62,7 +62,7 @@ class CaseSupervision(Aggregate):
 
     def rate(self, rating: str | None, *, pack: PolicyPack, actor: str, supervisor_now: str, timestamp: datetime,
              approved_by: str | None = None, approved_on: date | None = None,
-             approver_role: str | None = None) -> None:
+             approver_role: str | None = None, rationale: str = "") -> None:
         """The team manager agrees a frequency rating; some ratings need an approver's sign-off recorded.
 
         ``approver_role`` is the approver's job title as the organisation holds it (e.g. "Head of
@@ -85,6 +85,11 @@ class CaseSupervision(Aggregate):
                     f"({pack.short_name}: '{rule.source}'): give who approved it and when")
             if approved_on > timestamp.date():
                 raise DomainError(f"the approval date {approved_on} is in the future")
+            if required == BOTH_PARTIES and not rationale.strip():
+                raise NotPermitted(f"a {name} rating is agreed between supervisor and supervisee with the rationale "
+                                   f"recorded ({pack.short_name}): give the rationale")
+            if len(rationale) > 4000:
+                raise DomainError("the rationale is longer than 4000 characters")
             if required != BOTH_PARTIES:
                 if approver_role is None or not approver_role.strip():
                     raise NotPermitted(f"a {name} rating needs the approval of the {required.replace('_', ' ')}: "
@@ -98,15 +103,17 @@ class CaseSupervision(Aggregate):
         self._rated(rating=name, approval_by_role=approver_role_name,
                     approved_by=approved_by if approver_role_name else None,
                     approved_on=approved_on if approver_role_name else None, pack=pack.short_name, actor=actor,
-                    timestamp=timestamp, approver_title=approver_role if approver_role_name else None)
+                    timestamp=timestamp, approver_title=approver_role if approver_role_name else None,
+                    rationale=rationale.strip() if required == BOTH_PARTIES else "")
 
     @event("Rated")
     def _rated(self, rating: str | None, approval_by_role: str | None, approved_by: str | None,
                approved_on: date | None, pack: str, actor: str, timestamp: datetime,
-               approver_title: str | None = None) -> None:
+               approver_title: str | None = None, rationale: str = "") -> None:
         self.rating = rating
         self.approval = None if approved_by is None else {"role": approval_by_role, "by": approved_by,
-                                                          "on": approved_on}
+                                                          "on": approved_on, **({"rationale": rationale}
+                                                                                 if rationale else {})}
 
     def record_discussion(self, discussed_on: date, *, actor: str, supervisor_now: str, timestamp: datetime) -> None:
         self._check(actor, supervisor_now, "record a case discussion", timestamp)

@@ -12,6 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
+from domain.agreements import agreed_due, agreed_interval, agreed_minimum_minutes
+from domain.employee_reviews import ReviewFact, reviews_due
+from domain.observations import ObservationFact, observations_due, step_down_label
 from domain.policy import CancellationReason as PackCancellationReason
 from domain.policy import Interval, PolicyPack, WorkerCategory, add_interval
 from domain.schedule_rules import (
@@ -22,6 +25,7 @@ from domain.schedule_rules import (
     next_due_date,
     rebooking_deadline,
 )
+from domain.session_length import judge_length, judge_week, last_full_week, weekly_minutes_rule
 from domain.working_days import WorkingCalendar
 
 DUE_SOON_DAYS = 7
@@ -38,6 +42,7 @@ CATEGORY_LABELS = {
     "manager": "Manager",
     "volunteer": "Volunteer",
     "agency": "Agency",
+    "trainee": "Social worker in training",
 }
 
 
@@ -55,6 +60,7 @@ class OpenRecord:
     # Drafted by a supervisor the worker has since moved away from: only its author could sign it as supervisor,
     # and they no longer have access, so it stays as it is (see domain/authorisation.py).
     frozen: bool = False
+    shared_on: date | None = None  # first shared with the supervisee (bury's "returned to the supervisee")
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,15 @@ class WorkerFacts:
     agreements: tuple[AgreementFact, ...] = ()
     cancellations: tuple[Cancellation, ...] = ()
     cases: tuple[CaseFact, ...] = ()
+    last_held: tuple[date, int] | None = None  # the last session recorded as held, and its minutes, counted or not
+    minutes_in_week: int | None = None  # minutes held in the last full week (None: not asked for)
+    # Observation and review cycles, step-down decisions and the agreements' own terms (domain/observations.py,
+    # domain/employee_reviews.py, domain/agreements.py); filled in by projections/practice_cycles.py.
+    observations: tuple[ObservationFact, ...] = ()
+    reviews: tuple[ReviewFact, ...] = ()
+    step_downs: tuple[date, ...] = ()  # decisions to reduce the frequency under the current category
+    supervises_since: date | None = None  # supervising someone now, since
+    agreed_terms: dict[str, dict] = field(default_factory=dict)  # agreement id -> its terms
 
 
 # --- results ------------------------------------------------------------------------------------------
@@ -175,6 +190,9 @@ def evaluate(pack: PolicyPack, facts: WorkerFacts, as_of: date, calendar: Workin
         *_agreement_issues(pack, facts, as_of),
         *_case_issues(pack, facts, as_of),
         *_session_length_issues(pack, facts),
+        *_weekly_minutes_issues(pack, facts, as_of),
+        *_agreed_length_issues(pack, facts),
+        *_cycle_issues(pack, facts, as_of),
     ]
     return WorkerCompliance(facts.worker_id, facts.category, facts.supervisor_id, frequency, facts.next_booked,
                             tuple(issues))
@@ -188,8 +206,15 @@ def monitoring_from(facts: WorkerFacts) -> date:
 
 def frequency_status(pack: PolicyPack, facts: WorkerFacts, as_of: date) -> FrequencyStatus:
     anchor = facts.last_session if facts.last_session is not None else monitoring_from(facts)
-    due = next_due_date(pack, facts.category, facts.start_date, anchor)
-    rule, source = rule_in_force(pack, facts.category, facts.start_date, due)
+    due = next_due_date(pack, facts.category, facts.start_date, anchor, facts.step_downs)
+    rule, source = rule_in_force(pack, facts.category, facts.start_date, due, facts.step_downs)
+    agreement = current_agreement(facts)
+    terms = facts.agreed_terms.get(agreement.agreement_id, {}) if agreement and agreement.in_force_on else {}
+    stricter = agreed_due(terms, anchor, due)
+    if stricter is not None:
+        due, source = stricter, rule
+        rule = (f"Agreed every {agreed_interval(terms['every'])} (the supervision agreement in force since "
+                f"{short_date(agreement.in_force_on, as_of)}; stricter than {rule})")  # type: ignore[union-attr]
     days = (as_of - due).days
     if facts.last_session is not None and facts.last_session < facts.start_date:
         since = (f"last session {short_date(facts.last_session, as_of)}, before this rule began on "
@@ -215,7 +240,8 @@ def frequency_status(pack: PolicyPack, facts: WorkerFacts, as_of: date) -> Frequ
     return FrequencyStatus(rule, source, facts.last_session, due, max(days, 0), status, reason)
 
 
-def rule_in_force(pack: PolicyPack, category: str, start_date: date, on_date: date) -> tuple[str, str]:
+def rule_in_force(pack: PolicyPack, category: str, start_date: date, on_date: date,
+                  steps: Sequence[date] = ()) -> tuple[str, str]:
     """A short name for the frequency phase in force on a day, and the pack's words for the whole rule."""
     rule = pack.frequency.for_category(WorkerCategory(category))
     label = CATEGORY_LABELS.get(category, category)
@@ -224,6 +250,8 @@ def rule_in_force(pack: PolicyPack, category: str, start_date: date, on_date: da
     whose = pack.cite(rule)
     if len(phases) == 1:
         return f"{label} {every_word(phases[0].every)} ({whose})", source
+    if rule.step_down is not None:
+        return step_down_label(label, whose, phases, [s for s in steps if s <= on_date]), source
     previous: Interval | None = None
     for n, phase in enumerate(phases):
         ends = None if phase.until is None else add_interval(start_date, phase.until)
@@ -257,8 +285,16 @@ def _record_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date, calendar: 
     issues = []
     rule = _deadline_words(pack.completion.record.days, pack.completion.record.counting)
     whose = pack.cite(pack.completion.record)
+    ends = pack.completion.record_ends.event
     for record in sorted(facts.open_records, key=lambda r: r.session_date):
         deadline = completion_deadline(pack, record.session_date, calendar)
+        if ends == "drafted" or (ends == "shared" and record.shared_on is not None):
+            # The deadline ended at the step the pack names; the signatures are the parties' own story.
+            issues.append(Issue("record_awaiting_signatures", "info",
+                                f"record of the {short_date(record.session_date, as_of)} session "
+                                f"{_ended_words(record, as_of)}; {record.state.replace('_', ' ')}",
+                                ref=record.record_id))
+            continue
         if record.frozen:
             issues.append(Issue(
                 "record_frozen", "info",
@@ -270,7 +306,7 @@ def _record_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date, calendar: 
             days = (as_of - deadline).days
             issues.append(Issue(
                 "record_unsigned", "overdue",
-                f"record of the {short_date(record.session_date, as_of)} session not signed by both "
+                f"record of the {short_date(record.session_date, as_of)} session {_not_ended_words(ends)} "
                 f"({record.state.replace('_', ' ')}): due {short_date(deadline, as_of)} ({whose}: "
                 f"{rule}), {_days(days)} late", deadline, days, record.record_id))
     for held_on in sorted(facts.unrecorded_sessions):
@@ -282,6 +318,15 @@ def _record_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date, calendar: 
                 f"session held {short_date(held_on, as_of)} has no record: due {short_date(deadline, as_of)} "
                 f"({whose}: {rule}), {_days(days)} late", deadline, days))
     return issues
+
+
+def _ended_words(record: OpenRecord, as_of: date) -> str:
+    return (f"shared with the supervisee {short_date(record.shared_on, as_of)}" if record.shared_on
+            else "drafted")
+
+
+def _not_ended_words(ends: str) -> str:
+    return "not yet shared with the supervisee" if ends == "shared" else "not signed by both"
 
 
 def _cancellation_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date, calendar: WorkingCalendar) -> list[Issue]:
@@ -392,21 +437,55 @@ def _case_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date) -> list[Issu
     return issues
 
 
-def _session_length_issues(pack: PolicyPack, facts: WorkerFacts) -> list[Issue]:
-    minimum = pack.minimum_session_minutes.minutes
+def _agreed_length_issues(pack: PolicyPack, facts: WorkerFacts) -> list[Issue]:
+    """A session shorter than the length the agreement in force sets, where that is longer than the pack's."""
+    agreement = current_agreement(facts)
+    terms = facts.agreed_terms.get(agreement.agreement_id, {}) if agreement and agreement.in_force_on else {}
+    agreed = agreed_minimum_minutes(terms, pack.minimum_session_minutes.minutes)
     lasted = facts.last_session_minutes
-    if minimum and lasted is not None and lasted < minimum:
-        return [Issue("session_short", "info",
-                      f"last session lasted {lasted} min, {minimum - lasted} min short of the {pack.short_name} "
-                      f"minimum of {minimum} min")]
+    if agreed and lasted is not None and lasted < agreed:
+        return [Issue("session_short_of_agreement", "info",
+                      f"last session lasted {lasted} min, {agreed - lasted} min short of the {agreed} min the "
+                      "supervision agreement sets", ref=agreement.agreement_id)]  # type: ignore[union-attr]
     return []
+
+
+def _cycle_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date) -> list[Issue]:
+    due = [*observations_due(pack, category=facts.category, monitored_from=monitoring_from(facts),
+                             supervises_since=facts.supervises_since, observations=facts.observations, as_of=as_of),
+           *reviews_due(pack, facts.reviews, monitoring_from(facts), as_of)]
+    return [Issue(d.kind, d.severity, d.text, d.due, d.days_overdue) for d in due]
+
+
+def _session_length_issues(pack: PolicyPack, facts: WorkerFacts) -> list[Issue]:
+    """The last held session's length, as the pack judges it (domain/session_length.py)."""
+    if facts.last_held is None:
+        return []
+    day, lasted = facts.last_held
+    verdict = judge_length(pack, lasted)
+    if verdict.severity is None:
+        return []
+    minimum = pack.minimum_session_minutes.minutes
+    kind = "session_short" if minimum and lasted < minimum else "session_long"
+    return [Issue(kind, verdict.severity, f"session of {short_date(day, day)} {verdict.text}", day)]
+
+
+def _weekly_minutes_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date) -> list[Issue]:
+    rule = weekly_minutes_rule(pack, facts.category)
+    week = last_full_week(as_of)
+    if rule is None or facts.minutes_in_week is None or week[0] < max(facts.start_date, facts.joined_on):
+        return []  # a week that began before the regime (or before the ledger knew the worker) is not judged
+    verdict = judge_week(rule, facts.minutes_in_week, week,
+                         pack.cite(pack.frequency.for_category(WorkerCategory(facts.category))))
+    return [Issue("weekly_minutes", verdict.severity, verdict.text, week[1])] if verdict.severity else []
 
 
 # --- the month: sessions held vs required -------------------------------------------------------------------
 
 
 def month_frequency(pack: PolicyPack, category: str, start_date: date, monitored_from: date,
-                    last_before: date | None, held: Iterable[date], first: date, last: date) -> MonthFrequency:
+                    last_before: date | None, held: Iterable[date], first: date, last: date,
+                    steps: Sequence[date] = ()) -> MonthFrequency:
     """Sessions held in [first, last], the fewest that would have kept the worker within the rule, and the
     days in the window on which they were overdue.
 
@@ -414,16 +493,16 @@ def month_frequency(pack: PolicyPack, category: str, start_date: date, monitored
     when the last session is later, so no other placement needs fewer sessions."""
     days_held = sorted({d for d in held if first <= d <= last})
     anchor = last_before if last_before is not None else monitored_from
-    required, due = 0, next_due_date(pack, category, start_date, anchor)
+    required, due = 0, next_due_date(pack, category, start_date, anchor, steps)
     while due <= last:
         required += 1
-        due = next_due_date(pack, category, start_date, max(due, first))
+        due = next_due_date(pack, category, start_date, max(due, first), steps)
     overdue, held_set = 0, set(days_held)
-    due = next_due_date(pack, category, start_date, anchor)
+    due = next_due_date(pack, category, start_date, anchor, steps)
     day = first
     while day <= last:
         if day in held_set:
-            due = next_due_date(pack, category, start_date, day)
+            due = next_due_date(pack, category, start_date, day, steps)
         elif day > due and day >= monitored_from:
             overdue += 1
         day += _ONE_DAY

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from dateutil.relativedelta import relativedelta
-from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator, model_validator
 
 from domain.anonymisation import OnNames
 from domain.errors import DomainError
@@ -114,6 +114,7 @@ class WorkerCategory(StrEnum):
     VOLUNTEER = "volunteer"
     AGENCY = "agency"
     ROLE_CHANGER = "role_changer"
+    TRAINEE = "trainee"  # a social worker in training (hull: "1.5 hours of individual supervision per week")
 
 
 class CancellationReason(StrEnum):
@@ -160,8 +161,17 @@ class Deadline(Rule):
     counting: Literal["working_days", "calendar_days"]
 
 
+class DeadlineEnd(Rule):
+    """Which step of the record ends its completion deadline: the supervisor's draft (`drafted`), the record
+    offered to the supervisee (`shared`: bury's "returned to the supervisee"), or both signatures."""
+
+    event: Literal["drafted", "shared", "signed_by_both"]
+
+
 class Completion(_Frozen):
     record: Deadline
+    # Left out: the deadline ends when both have signed (the product's reading before packs said which).
+    record_ends: DeadlineEnd = DeadlineEnd(event="signed_by_both", note="policy silent: baseline, signed by both")
     # Decisions about a child recorded on the child's case record; None: policy sets no timescale.
     case_decisions: Deadline | None = None
 
@@ -196,23 +206,52 @@ class FrequencyPhase(_Frozen):
     condition: str | None = None
 
 
+class WeeklyMinutes(_Frozen):
+    """Minutes of supervision a week a category must have, besides the frequency of sessions (hull's trainees)."""
+
+    minutes: Count = Field(ge=1)
+    # The policy lets informal supervision make up the rest, provided formal supervision is the larger part.
+    formal_majority: bool = False
+class StepDown(Rule):
+    """A frequency that eases only by a recorded decision, never by a timer (bcp: "Direct observation of
+    practice must take place before a decision is taken to reduce the frequency of supervisions.")."""
+
+    # Who takes the decision; the policy names nobody, so the pack says (the worker's current supervisor).
+    decided_by: Literal["supervisor"] = "supervisor"
+    # A direct observation of the worker's practice, meeting the required standard, recorded before it.
+    observation_required: bool = True
+
+
 class FrequencyRule(Rule):
+    # Present: the worker moves to the next phase only by a step-down decision (phases have no `until`).
+    # Declared before `phases`, so the phases are checked knowing it.
+    step_down: StepDown | None = None
     phases: tuple[FrequencyPhase, ...]
+    weekly_minutes: WeeklyMinutes | None = None
 
     @field_validator("phases")
     @classmethod
-    def _phases_well_formed(cls, phases: tuple[FrequencyPhase, ...]) -> tuple[FrequencyPhase, ...]:
+    def _phases_well_formed(cls, phases: tuple[FrequencyPhase, ...], info: ValidationInfo
+                            ) -> tuple[FrequencyPhase, ...]:
         if not phases:
             raise ValueError("at least one phase is required")
-        if phases[-1].until is not None:
-            raise ValueError("the last phase must be open-ended (no `until`) so the rule never runs out")
-        for n, phase in enumerate(phases[:-1], start=1):
-            if phase.until is None:
-                raise ValueError(f"phase {n} of {len(phases)} has no `until`; only the last phase may be open-ended")
-        ends = [p.until.nominal_days() for p in phases[:-1]]  # type: ignore[union-attr]
-        for n in range(2, len(ends) + 1):
-            if ends[n - 1] <= ends[n - 2]:
-                raise ValueError(f"phase {n}'s `until` must be later than phase {n - 1}'s; phases must follow each other in time")
+        if info.data.get("step_down") is not None:
+            dated = [n for n, phase in enumerate(phases, start=1) if phase.until is not None]
+            if dated:
+                raise ValueError(f"phase {dated[0]} has an `until`, but this frequency steps down by decision "
+                                 "(`step_down`): leave `until` out")
+            if len(phases) < 2:
+                raise ValueError("a frequency that steps down by decision needs a phase to step down to")
+        else:
+            if phases[-1].until is not None:
+                raise ValueError("the last phase must be open-ended (no `until`) so the rule never runs out")
+            for n, phase in enumerate(phases[:-1], start=1):
+                if phase.until is None:
+                    raise ValueError(f"phase {n} of {len(phases)} has no `until`; only the last phase may be open-ended")
+            ends = [p.until.nominal_days() for p in phases[:-1]]  # type: ignore[union-attr]
+            for n in range(2, len(ends) + 1):
+                if ends[n - 1] <= ends[n - 2]:
+                    raise ValueError(f"phase {n}'s `until` must be later than phase {n - 1}'s; phases must follow each other in time")
         # Phases model support easing over time; the scheduler relies on intervals
         # never shrinking to keep due dates monotone in the last session date.
         for n in range(2, len(phases) + 1):
@@ -238,13 +277,68 @@ class Frequency(_Frozen):
     volunteer: FrequencyRule | None = None
     agency: FrequencyRule | None = None
     role_changer: FrequencyRule | None = None
+    trainee: FrequencyRule | None = None
 
     def for_category(self, category: WorkerCategory) -> FrequencyRule:
         return getattr(self, category.value) or self.default
 
 
+class ShortSession(Rule):
+    """What a session shorter than the minimum does to compliance: it is not counted as a session at all, it
+    counts but the worker needs attention for the shortfall, or it counts and the shortfall is information."""
+
+    counts: Literal["does_not_count", "counts_with_shortfall", "information_only"]
+
+
+class SessionMaximum(Rule):
+    """A longer session always counts: the maximum is shown, never judged (both policies that give one hedge it)."""
+
+    minutes: Count = Field(ge=1)
+Observer = Literal["supervisor", "senior", "peer"]
+
+
+class ObservationCycle(Rule):
+    """How often someone must be observed: each worker's direct practice, or a supervisor's supervision.
+
+    ``observers`` names who counts, by their place relative to the one observed: their own supervisor
+    ("supervisor"; for a supervisor observed, "the manager of the supervisor"), someone higher in their line
+    management ("senior"), or another supervisor ("peer")."""
+
+    of: Literal["practice", "supervision"]
+    every: Interval
+    observers: tuple[Observer, ...] = Field(min_length=1)
+    # Categories whose staff do no direct practice (bcp: managers "who do not have a caseload").
+    except_categories: tuple[WorkerCategory, ...] = ()
+
+
+class ReviewCycle(Rule):
+    """A review of each worker the policy names (bury: the annual employee review, and the review six months
+    after it). With ``after``, it falls due ``every`` after the latest review of that other kind."""
+
+    every: Interval
+    after: Identifier | None = None
+    # The worker's own supervisor (their immediate line manager) holds it; someone higher in the line
+    # management chain only with the exceptional circumstances recorded.
+    senior_with_reason: bool = True
+
+
 class SessionMinutes(Rule):
     minutes: Count | None = Field(default=None, ge=1)
+    short_session: ShortSession | None = None
+    maximum: SessionMaximum | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SessionMinutes:
+        if self.short_session is not None and self.minutes is None:
+            raise ValueError("`short_session` says what a session below the minimum does: set `minutes` too")
+        if self.maximum is not None and self.minutes is not None and self.maximum.minutes < self.minutes:
+            raise ValueError(f"the maximum ({self.maximum.minutes} min) is below the minimum ({self.minutes} min)")
+        return self
+
+    @property
+    def below_minimum(self) -> str:
+        """What a short session does; information only where the pack does not say (the earlier behaviour)."""
+        return self.short_session.counts if self.short_session is not None else "information_only"
 
 
 class CaseRating(Rule):
@@ -322,6 +416,72 @@ _HOLDS_BASELINE = LegalHolds(note="policy silent: the data protection officer, H
                                   "place holds; only the data protection officer and HR release them")
 
 
+class SecondSupervisor(Rule):
+    """A second person who supervises some workers alongside their line manager (bcp: the ASYE assessor/mentor,
+    alternating with the line manager; school-trust: the outside provider). Either may hold and record
+    sessions. ``title`` None: the policy names no second supervisor."""
+
+    title: str | None = Field(default=None, min_length=1)
+    categories: tuple[WorkerCategory, ...] = ()  # who may have one; empty: any worker
+    alternate: bool | None = None  # sessions alternate between the two, starting with the line manager (None: no)
+    alternate_for: Interval | None = None  # from the worker's start date; None: for as long as both supervise
+
+
+class LevelRule(Rule):
+    """The supervisor's level in the line management structure must be this many levels above the supervisee's."""
+
+    levels_above: Count = Field(ge=1)
+
+
+class RegistrationRule(Rule):
+    """Supervisors of these categories of worker must hold professional registration."""
+
+    categories: tuple[WorkerCategory, ...] = Field(min_length=1)
+
+
+class ExperienceRule(Rule):
+    """New practitioners are not supervised by someone supervising for less than this long."""
+
+    new_practitioners: tuple[WorkerCategory, ...] = Field(min_length=1)
+    supervising_for_at_least: Interval
+
+
+class RatioRule(Rule):
+    """Supervisees per supervisor (line management); more than ``most`` is a departure."""
+
+    fewest: Count = Field(ge=1)
+    most: Count = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RatioRule:
+        if self.most < self.fewest:
+            raise ValueError(f"most ({self.most}) must not be below fewest ({self.fewest})")
+        return self
+
+
+class Allocation(Rule):
+    """Who may supervise whom. A departure (a breach of one of the rules here) is refused, or allowed and shown
+    until a recorded exception agreed by ``exception_agreed_by`` (a job title, e.g. service_manager) covers it."""
+
+    on_breach: Literal["refuse", "flag"] | None = None
+    exception_agreed_by: Identifier | None = None
+    supervisor_level: LevelRule | None = None
+    registration: RegistrationRule | None = None
+    experience: ExperienceRule | None = None
+    ratio: RatioRule | None = None
+
+    @model_validator(mode="after")
+    def _exceptions_named(self) -> Allocation:
+        checks = (self.supervisor_level, self.registration, self.experience, self.ratio)
+        if any(checks) and (self.on_breach is None or self.exception_agreed_by is None):
+            raise ValueError("allocation rules need `on_breach` (refuse or flag) and `exception_agreed_by`")
+        return self
+
+
+_SILENT_SECOND = SecondSupervisor(note="policy silent: one supervisor per worker")
+_SILENT_ALLOCATION = Allocation(note="policy silent: no allocation rules")
+
+
 class PolicyPack(_Frozen):
     schema_version: Literal[1] = 1
     # Bump on any rule change, so events can cite the revision that applied.
@@ -342,6 +502,18 @@ class PolicyPack(_Frozen):
     archive_access: ArchiveAccess
     anonymisation: Anonymisation
     legal_holds: LegalHolds = _HOLDS_BASELINE
+    second_supervisor: SecondSupervisor = _SILENT_SECOND
+    allocation: Allocation = _SILENT_ALLOCATION
+    # Observation and review cycles the policy names (none: nothing of the kind is due).
+    observation: dict[Identifier, ObservationCycle] = Field(default_factory=dict)
+    review: dict[Identifier, ReviewCycle] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _reviews_follow_named_reviews(self) -> PolicyPack:
+        for key, cycle in self.review.items():
+            if cycle.after is not None and cycle.after not in self.review:
+                raise ValueError(f"review.{key}.after names {cycle.after!r}, which is no review of this pack")
+        return self
 
     @property
     def short_name(self) -> str:

@@ -11,6 +11,7 @@ Conventions
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -51,16 +52,23 @@ def _category(category: WorkerCategory | str) -> WorkerCategory:
         raise ValueError(f"unknown worker category {category!r}; expected one of: {known}") from None
 
 
-def _phases_with_ends(pack: PolicyPack, category: WorkerCategory | str, start_date: date) -> list[tuple[FrequencyPhase, date | None]]:
+def _phases_with_ends(pack: PolicyPack, category: WorkerCategory | str, start_date: date,
+                      steps: Sequence[date] = ()) -> list[tuple[FrequencyPhase, date | None]]:
+    """Each phase with the day it ends (exclusive). A rule that steps down by decision ends each phase on the
+    day of the decision that left it (``steps``, in order); the phase no decision has left is open-ended."""
     rule = pack.frequency.for_category(_category(category))
+    if rule.step_down is not None:
+        taken = sorted(steps)[:len(rule.phases) - 1]
+        return [(p, taken[n] if n < len(taken) else None) for n, p in enumerate(rule.phases[:len(taken) + 1])]
     return [(p, None if p.until is None else add_interval(start_date, p.until)) for p in rule.phases]
 
 
-def required_interval(pack: PolicyPack, category: WorkerCategory | str, start_date: date, on_date: date) -> Interval:
+def required_interval(pack: PolicyPack, category: WorkerCategory | str, start_date: date, on_date: date,
+                      steps: Sequence[date] = ()) -> Interval:
     """The maximum gap between sessions in force on ``on_date`` for this category."""
     if on_date < start_date:
         raise ValueError(f"{on_date} is before the category start date {start_date}")
-    for phase, ends in _phases_with_ends(pack, category, start_date):
+    for phase, ends in _phases_with_ends(pack, category, start_date, steps):
         if ends is None or on_date < ends:
             return phase.every
     raise AssertionError("unreachable: the last phase is open-ended")  # pragma: no cover
@@ -71,6 +79,7 @@ def next_due_date(
     category: WorkerCategory | str,
     start_date: date,
     last_session_date: date | None,
+    steps: Sequence[date] = (),
 ) -> date:
     """The latest date the next session may take place without breaching the minimum frequency.
 
@@ -78,11 +87,12 @@ def next_due_date(
     last session + the interval in force on t. The answer is the latest date for
     which that holds on every day up to it - never later than the rule allows, and
     never earlier than it requires. A session before the start date (or none) counts
-    from the start date: a new regime begins with its own first interval.
+    from the start date: a new regime begins with its own first interval. ``steps`` are the days of the
+    step-down decisions taken under a rule that eases only by decision (domain/observations.py).
     """
     anchor = start_date if last_session_date is None else max(last_session_date, start_date)
     phase_start = start_date
-    for phase, ends in _phases_with_ends(pack, category, start_date):
+    for phase, ends in _phases_with_ends(pack, category, start_date, steps):
         first_day = max(anchor + _ONE_DAY, phase_start)  # first day after the anchor in this phase
         if ends is not None:
             # month arithmetic can end a phase no later than its predecessor (4 weeks vs

@@ -11,14 +11,15 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import lru_cache
 
-import holidays
-
 _ONE_DAY = timedelta(days=1)
 
 
 @lru_cache(maxsize=None)
 def _england_bank_holidays(year: int) -> frozenset[date]:
-    # Per-year, immutable cache: the holidays object itself grows lazily and is mutable.
+    # Per-year, immutable cache: the holidays object itself grows lazily and is mutable. Imported here: it takes
+    # most of a second to import, which every command that never counts working days would pay.
+    import holidays
+
     return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year).keys())
 
 

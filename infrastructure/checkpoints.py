@@ -34,6 +34,9 @@ from infrastructure.svl_verify import (
 
 SIGNER_PREFIX = "PRIVATE+KEY+"
 VERIFIER_FILE = "verifier.vkey"
+# Beside the checkpoints: each signing-key hand-over, `<tree size>.transition` (see svl_verify.KeyTransition).
+TRANSITIONS_DIR = "key-transitions"
+TRANSITION_SUFFIX = ".transition"
 LATEST_FILE = "checkpoint"
 SUFFIX = ".checkpoint"
 

@@ -1,12 +1,12 @@
 """One SQLAlchemy engine for every table we own (keys, ledger, read models), beside the event store."""
 
 import sqlite3
+import sys
 from datetime import datetime, timezone
 from typing import Any
 
-import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
-from sqlalchemy import Column, Engine, MetaData, String, Table, create_engine, event, exc, text
+from sqlalchemy import Engine, MetaData, create_engine, event, exc, text
 from sqlalchemy.dialects.sqlite import DATETIME as SQLiteDateTime
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import DateTime
@@ -16,15 +16,6 @@ from infrastructure.settings import Settings
 
 # Every table we own is declared on this one MetaData, so `create_all` makes the whole schema.
 metadata = MetaData()
-
-# Which definition of the read models (rebuilt from the event log, not migrated) the database holds.
-schema_fingerprints = Table(
-    "schema_fingerprints",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("fingerprint", String(64), nullable=False),
-)
-
 
 def make_engine(settings: Settings) -> Engine:
     if settings.is_sqlite:
@@ -68,16 +59,27 @@ def database_unavailable(error: BaseException) -> bool:
     """Whether an error means the database could not be reached or did not answer in time (a 503, not a bug):
     refused or lost connections, a full pool, and lock or statement timeouts, as raised by either driver, by
     SQLAlchemy or by the event store."""
+    kinds: tuple[type[BaseException], ...] = (exc.OperationalError, exc.TimeoutError, exc.DisconnectionError,
+                                             OperationalError, InterfaceError, sqlite3.OperationalError)
+    # Only a process on PostgreSQL has imported psycopg, and only it can have raised one of its errors.
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None:
+        kinds += (psycopg.OperationalError, psycopg.InterfaceError)
     seen: BaseException | None = error
     while seen is not None:
-        if isinstance(seen, (exc.OperationalError, exc.TimeoutError, exc.DisconnectionError, OperationalError,
-                             InterfaceError, psycopg.OperationalError, psycopg.InterfaceError,
-                             sqlite3.OperationalError)):
+        if isinstance(seen, kinds):
             return True
         if isinstance(seen, exc.DBAPIError) and seen.connection_invalidated:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    """What either driver raises, directly (a raw connection) or wrapped by SQLAlchemy."""
+    kinds: tuple[type[BaseException], ...] = (exc.DBAPIError, sqlite3.Error)
+    psycopg = sys.modules.get("psycopg")  # see database_unavailable
+    return kinds + ((psycopg.Error,) if psycopg is not None else ())
 
 
 class UtcSQLiteDateTime(SQLiteDateTime):

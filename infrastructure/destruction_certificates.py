@@ -9,10 +9,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Date, LargeBinary, String, Table
+from sqlalchemy import BigInteger, Column, Date, Engine, LargeBinary, String, Table, select
 
 from infrastructure.checkpoints import SigningKey, write_atomically
-from infrastructure.database import metadata
+from infrastructure.database import metadata, reader
+from infrastructure.ledger_verify import Purge
 from infrastructure.note_signing import certificate_statement, sign_note
 from infrastructure.svl_verify import CERTIFICATE_FORMAT, parse_checkpoint
 
@@ -27,6 +28,14 @@ purged_events = Table(
     Column("rule", String(400), nullable=False),
     Column("purged_on", Date, nullable=False),
 )
+
+
+def lawful_purges(engine: Engine) -> list[Purge]:
+    """For `svl verify`: each purged event with its ciphertext's digest, so its leaf is still rechecked."""
+    with reader(engine).connect() as conn:
+        rows = conn.execute(select(purged_events)).all()
+    return [Purge(rule=r.rule, on=r.purged_on.isoformat(), notification_id=r.notification_id,
+                  state_sha256=bytes(r.state_sha256)) for r in rows]
 
 
 def checkpoint_summary(note: str) -> dict:

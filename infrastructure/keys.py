@@ -39,7 +39,8 @@ data_keys = Table(
     Column("destroyed_at", DateTime(timezone=True), nullable=True),
 )
 
-# Bumped by every destruction, so other processes drop their cached keys (and decrypted aggregates).
+# Bumped by every destruction: a process that sees it move drops the keys destroyed since (and only those),
+# with the aggregates they decrypted.
 key_epochs = Table(
     "key_epochs",
     metadata,
@@ -127,8 +128,9 @@ class KeyRing:
         self._lock = threading.Lock()
         self._epoch = 0
         self._epoch_checked = 0.0
-        # Told when keys were destroyed elsewhere: e.g. the application drops its cached aggregates.
-        self.on_keys_destroyed: list[Callable[[], None]] = []
+        self._destroyed: set[str] = set()  # as this process last read them
+        # Told which keys were destroyed (here or elsewhere): e.g. the application drops their aggregates.
+        self.on_keys_destroyed: list[Callable[[set[str]], None]] = []
 
     @property
     def master_key(self) -> bytes:
@@ -142,6 +144,7 @@ class KeyRing:
             if conn.execute(select(key_epochs.c.epoch).where(key_epochs.c.id == 1)).first() is None:
                 conn.execute(insert(key_epochs).values(id=1, epoch=0))
         self._epoch = self._read_epoch()
+        self._destroyed = self._read_destroyed()
         self._epoch_checked = time.monotonic()
 
     def create_key(self) -> str:
@@ -206,7 +209,8 @@ class KeyRing:
         return key_id
 
     def aead(self, key_id: str) -> AESGCM:
-        self._drop_caches_if_keys_were_destroyed()
+        if time.monotonic() - self._epoch_checked >= self.EPOCH_CHECK_SECONDS:
+            self.notice_destructions()
         with self._lock:
             cached = self._aeads.get(key_id)
         if cached is not None:
@@ -228,7 +232,7 @@ class KeyRing:
         return aead
 
     def destroy(self, key_id: str, at: datetime) -> None:
-        """Overwrites the wrapped key, tells other processes (epoch) and forgets every cached copy."""
+        """Overwrites the wrapped key, tells other processes (epoch) and forgets this key's cached copies."""
         if key_id == ORGANISATION_KEY_ID:
             raise KeyError_("the organisation key is never destroyed by retention")
         with self._engine.begin() as conn:
@@ -237,8 +241,8 @@ class KeyRing:
                 .values(wrapped_key=None, destroyed_at=at)
             )
             conn.execute(update(key_epochs).where(key_epochs.c.id == 1).values(epoch=key_epochs.c.epoch + 1))
-        self._drop_caches()
-        self._epoch = self._read_epoch()
+        # The epoch is left as it was: reading it now could skip a destruction another process made meanwhile.
+        self._drop({key_id})
 
     def export_data_key(self, key_id: str) -> bytes:
         """The raw data key, for a bundle that proves decrypted content matches its ciphertext. The one
@@ -281,25 +285,42 @@ class KeyRing:
         self._master_key = new_master_key
         return len(rows)
 
-    def _drop_caches_if_keys_were_destroyed(self) -> None:
-        now = time.monotonic()
-        if now - self._epoch_checked < self.EPOCH_CHECK_SECONDS:
-            return
-        self._epoch_checked = now
+    def notice_destructions(self) -> set[str]:
+        """One small read: if any process destroyed keys since this one last looked, drops those keys (and
+        only those) from the cache and tells the listeners. Called before every aggregate is handed out, so a
+        file destroyed by another process is never decrypted here from a cached key. Returns the keys dropped."""
+        self._epoch_checked = time.monotonic()
         epoch = self._read_epoch()
-        if epoch != self._epoch:
-            self._epoch = epoch
-            self._drop_caches()
+        if epoch == self._epoch:
+            return set()
+        destroyed = self._read_destroyed()
+        self._epoch = epoch
+        fresh = destroyed - self._destroyed
+        self._drop(fresh)
+        return fresh
 
-    def _drop_caches(self) -> None:
+    def originators_sealed_by(self, key_ids: set[str]) -> list[str]:
+        """The aggregates this process knows to be sealed with these keys."""
         with self._lock:
-            self._aeads.clear()
+            return [oid for oid, kid in self._assignments.items() if kid in key_ids]
+
+    def _drop(self, key_ids: set[str]) -> None:
+        if not key_ids:
+            return
+        with self._lock:
+            self._destroyed |= key_ids
+            for key_id in key_ids:
+                self._aeads.pop(key_id, None)
         for listener in self.on_keys_destroyed:
-            listener()
+            listener(key_ids)
 
     def _read_epoch(self) -> int:
         with self._reader.connect() as conn:
             return conn.execute(select(key_epochs.c.epoch).where(key_epochs.c.id == 1)).scalar() or 0
+
+    def _read_destroyed(self) -> set[str]:
+        with self._reader.connect() as conn:
+            return set(conn.execute(select(data_keys.c.key_id).where(data_keys.c.wrapped_key.is_(None))).scalars())
 
     def forget(self, key_id: str) -> None:
         with self._lock:

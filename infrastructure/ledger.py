@@ -17,11 +17,15 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, select, text
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine, text
 
 from infrastructure import merkle
 from infrastructure.checkpoints import (
     LATEST_FILE,
+    TRANSITION_SUFFIX,
+    TRANSITIONS_DIR,
+    VERIFIER_FILE,
     CheckpointTable,
     SigningKey,
     SigningKeyMissing,
@@ -30,21 +34,27 @@ from infrastructure.checkpoints import (
     publish,
     published_verifier_key,
     read_published,
+    write_atomically,
 )
-from infrastructure.database import reader
+from infrastructure.database import make_engine, reader
+from infrastructure.destruction_certificates import lawful_purges
 from infrastructure.keys import KeyDestroyed, KeyRing
 from infrastructure.ledger_append import LedgerDamaged
 from infrastructure.ledger_store import EventsTable, SqlLedgerStore, canonical_originator_id, snapshot
 from infrastructure.ledger_verify import AuditReport, CheckpointSource, Purge, Purges, audit
 from infrastructure.sealed_mapper import associated_data, key_id_of
 from infrastructure.settings import Settings
-from infrastructure.note_signing import sign_checkpoint
+from infrastructure.note_signing import sign_checkpoint, sign_key_transition
+from infrastructure.ledger_tables import signing_key_transitions
 from infrastructure.witness_client import Cosigners, WitnessConfigError, WitnessResult, merge_signatures, \
     parse_witness_list
 from infrastructure.svl_verify import (
     BUNDLE_FORMAT,
     Checkpoint,
+    KeyTransition,
+    TrustedKeys,
     parse_checkpoint,
+    parse_key_transition,
     VerificationError,
     encode_leaf_from_digest,
     event_leaf_hash,
@@ -123,6 +133,15 @@ class IntegrityLedger:
         return cls(storage.settings, storage.engine, EventsTable(app.recorder.events_table_name, storage.settings),
                    app.clock, storage.keyring)
 
+    @classmethod
+    def for_verification(cls, settings: Settings, clock: Clock) -> "IntegrityLedger":
+        """Reads and nothing else: no schema check, no key, no read model, no lock. So `svl verify` runs against
+        a hot standby (which refuses every write) or a copy an inspector was given, and changes nothing it checks."""
+        engine = make_engine(settings)
+        ledger = cls(settings, engine, EventsTable.of(settings), clock)
+        ledger.purge_sources.append(lambda: lawful_purges(engine))
+        return ledger
+
     @property
     def origin(self) -> str:
         return self.settings.organisation_origin
@@ -144,6 +163,63 @@ class IntegrityLedger:
         except SigningKeyMissing:
             return None
 
+    # -- signing-key history -----------------------------------------------------------------------------
+
+    def key_transitions(self, published_dir: Path | None = None) -> list[str]:
+        """Every signing-key transition statement: the database's, and any published beside checkpoints."""
+        with reader(self.engine).connect() as conn:
+            notes = [r.note for r in conn.execute(signing_key_transitions.select()
+                                                  .order_by(signing_key_transitions.c.tree_size))]
+        if published_dir is not None:
+            folder = Path(published_dir) / TRANSITIONS_DIR
+            if folder.is_dir():
+                notes += [f.read_text(encoding="utf-8") for f in sorted(folder.glob(f"*{TRANSITION_SUFFIX}"))]
+        return list(dict.fromkeys(notes))
+
+    def trust(self, anchor: str | None = None, published_dir: Path | None = None) -> TrustedKeys | None:
+        """The keys a checkpoint of ours may be signed by: the anchor (default our own key, else the published
+        one), grown along the transition statements."""
+        anchor = anchor or self.verifier_key_or_none() or (
+            published_verifier_key(Path(published_dir)) if published_dir is not None else None)
+        if anchor is None:
+            return None
+        return TrustedKeys([anchor], self.key_transitions(published_dir), origin=self.origin)
+
+    def rotate_signing_key(self, publish_to: Path | None | object = _DEFAULT) -> KeyTransition:
+        """Replaces the signing key. The old key signs the tree as it stands, both keys sign the statement
+        that the new key takes over at that size, and the new key replaces the old one in its file, so the old
+        private key is gone. A server still holding the old key reads the new one before it next signs."""
+        self.require_writable()
+        old = self._current_key()
+        directory = self._directory(publish_to)
+        size = self.checkpoint(publish_to).checkpoint.tree_size
+        new = SigningKey(old.name, Ed25519PrivateKey.generate())
+        note = sign_key_transition(self.origin, size, (old.private_key, old.name), (new.private_key, new.name))
+        transition = parse_key_transition(note)
+        with self.engine.begin() as conn:
+            conn.execute(signing_key_transitions.insert().values(tree_size=size, note=note))
+        write_atomically(self.settings.signing_key_file, new.to_text() + "\n", mode=0o600)
+        self._signing_key = new
+        if directory is not None:
+            folder = directory / TRANSITIONS_DIR
+            folder.mkdir(parents=True, exist_ok=True)
+            write_atomically(folder / f"{size}{TRANSITION_SUFFIX}", note)
+            write_atomically(directory / VERIFIER_FILE, new.vkey + "\n")
+        return transition
+
+    def _current_key(self) -> SigningKey:
+        """Our signing key, unless a rotation retired it: then the key file's (new) key, read again. A key the
+        statements retired would sign checkpoints nobody should accept, so none is signed with it."""
+        key = self.signing_key()
+        retired = {str(t.old) for t in TrustedKeys([key.vkey], self.key_transitions(), self.origin).transitions}
+        if key.vkey in retired:
+            self._signing_key = None
+            key = self.signing_key()
+            if key.vkey in retired:
+                raise LedgerError(f"the signing key in {self.settings.signing_key_file} was retired by `svl keys "
+                                  "rotate-signing`: put the current key there before signing")
+        return key
+
     # -- a database behind what was published --------------------------------------------------------
 
     def check_published(self) -> str | None:
@@ -153,9 +229,9 @@ class IntegrityLedger:
         latest = None if directory is None else Path(directory) / LATEST_FILE
         if latest is None or not latest.is_file():
             return self.writes_refused
-        vkey = self.verifier_key_or_none() or published_verifier_key(Path(directory))  # type: ignore[arg-type]
+        trust = self.trust(published_dir=Path(directory))  # type: ignore[arg-type]
         try:
-            published = verify_checkpoint(latest.read_text(encoding="utf-8"), vkey or "", origin=self.origin)
+            published = verify_checkpoint(latest.read_text(encoding="utf-8"), trust or "", origin=self.origin)
         except (OSError, UnicodeDecodeError, VerificationError) as exc:
             log.error("LEDGER INTEGRITY: the published checkpoint %s cannot be checked: %s", latest, exc)
             return self.writes_refused
@@ -185,11 +261,11 @@ class IntegrityLedger:
 
     def published_size(self, directory: Path) -> int | None:
         """The size of the newest validly signed checkpoint in a published directory (None: none there)."""
-        vkey = self.verifier_key_or_none() or published_verifier_key(directory)
+        trust = self.trust(published_dir=directory)
         sizes = []
         for _, note in read_published(directory):
             try:
-                sizes.append(verify_checkpoint(note, vkey or "", origin=self.origin).tree_size)
+                sizes.append(verify_checkpoint(note, trust or "", origin=self.origin).tree_size)
             except VerificationError:
                 continue  # `svl verify` names it; here only the newest good one counts
         return max(sizes, default=None)
@@ -199,7 +275,8 @@ class IntegrityLedger:
     def checkpoint(self, publish_to: Path | None | object = _DEFAULT) -> CheckpointOutcome:
         """Signs the tree as it stands, after proving it consistent with the previous checkpoint."""
         self.require_writable()
-        key = self.signing_key()
+        key = self._current_key()
+        trust = TrustedKeys([key.vkey], self.key_transitions(), origin=self.origin)
         directory = self._directory(publish_to)
         # The previous checkpoint as stored, and as last published: rewriting the ledger and deleting
         # the stored checkpoints must not let the next signature bless the rewritten tree. Read before
@@ -209,7 +286,7 @@ class IntegrityLedger:
         frontier = self.store.frontier()
         size, root = frontier.size, frontier.root()
         for where, note in previous_notes:
-            previous = self._trusted(note, key.vkey)
+            previous = self._trusted(note, trust)
             if previous.tree_size > size:
                 raise LedgerTampered(
                     f"the ledger holds {size} leaves but a checkpoint of size {previous.tree_size} ({where}) was "
@@ -230,7 +307,7 @@ class IntegrityLedger:
             note = existing.note
         # Stored first, then cosigned: a witness that is down delays nothing but its own line.
         note, witnessed = self._witnessed(note, None if latest is None else latest.note)
-        outcome = CheckpointOutcome(note, self._trusted(note, key.vkey), created, None, witnessed)
+        outcome = CheckpointOutcome(note, self._trusted(note, trust), created, None, witnessed)
         return self._publish(outcome, directory, key)
 
     # -- witnesses ---------------------------------------------------------------------------------------
@@ -292,7 +369,7 @@ class IntegrityLedger:
         path = publish(directory, outcome.note, key.vkey)
         return replace(outcome, published=path)
 
-    def _trusted(self, note: str, vkey: str) -> Checkpoint:
+    def _trusted(self, note: str, vkey: str | TrustedKeys) -> Checkpoint:
         try:
             return verify_checkpoint(note, vkey, origin=self.origin)
         except VerificationError as exc:
@@ -304,7 +381,7 @@ class IntegrityLedger:
             return None
         if not check_signature:
             return latest.note, latest.checkpoint
-        return latest.note, self._trusted(latest.note, self.verifier_key())
+        return latest.note, self._trusted(latest.note, self.trust() or self.verifier_key())
 
     def _checkpoint_of_size(self, tree_size: int | None) -> tuple[str, Checkpoint]:
         """A stored checkpoint to prove against. Its signature is the client's to check, so it is only parsed."""
@@ -369,6 +446,7 @@ class IntegrityLedger:
                progress: Callable[[int], None] | None = None) -> AuditReport:
         """Recomputes every leaf and the tree from the events as stored; checks every checkpoint."""
         vkey = self.resolve_verifier_key(verifier_key, published_dir)
+        trust = None if vkey is None else TrustedKeys([vkey], self.key_transitions(published_dir), self.origin)
         published: list[CheckpointSource] = []
         if published_dir is not None:
             seen: set[str] = set()
@@ -384,7 +462,7 @@ class IntegrityLedger:
                                   "or set SVL_SIGNING_KEY_FILE")
             if on_start is not None:
                 on_start(snap.leaf_count)
-            return audit(snap.events, snap.leaves, sources, verifier_key=vkey, origin=self.origin,
+            return audit(snap.events, snap.leaves, sources, verifier_key=trust, origin=self.origin,
                          purges=purges, progress=progress)
 
     # -- bundles -----------------------------------------------------------------------------------------
@@ -435,6 +513,9 @@ class IntegrityLedger:
             "consistency_proofs": [{"from_size": s, "proof": [b64(p) for p in self.store.consistency_proof(
                 s, cp.tree_size)]} for s in sizes],
         }
+        transitions = self.key_transitions()
+        if transitions:  # so that whoever holds an earlier key of ours can follow it to today's
+            bundle["key_transitions"] = transitions
         if with_content:
             bundle["content"] = self._content(rows)
         return bundle
@@ -511,6 +592,8 @@ class AutomaticCheckpoints:
         self.every_seconds = every_seconds
         self.inline_timer = inline_timer
         self.enabled = every_events > 0 or every_seconds > 0
+        # Several processes: only the one that leads signs as it goes (each still signs at start and close).
+        self.leading: Callable[[], bool] = lambda: True
         self._monotonic = monotonic
         self._pending = 0  # saved since the last checkpoint this process knows of: a hint between readings
         self._last = monotonic()
@@ -534,7 +617,7 @@ class AutomaticCheckpoints:
         if not self.enabled:
             return
         self._pending += len(recordings)
-        if not self.due():
+        if not self.due() or not self.leading():
             return
         if self._thread is not None:
             self._wake.set()  # the background thread signs; the request goes on
@@ -589,7 +672,8 @@ class AutomaticCheckpoints:
             self._wake.clear()
             if self._stopping.is_set():
                 return
-            self.sign_pending()
+            if self.leading():
+                self.sign_pending()
 
     def _usable(self) -> bool:
         if not self.enabled:

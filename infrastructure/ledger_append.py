@@ -7,7 +7,7 @@ and one write (the new leaf rows, each carrying the subtree hashes it completes)
 
 On PostgreSQL the event store reads the last leaf in the same statement as its event insert
 (`last_leaf_sql`, `rows_after`) and inserts all the leaf rows in one statement (`insert_rows_sql`);
-see `infrastructure.event_store.LedgeredPostgresRecorder`.
+see `infrastructure.event_store_pg.LedgeredPostgresRecorder`.
 """
 
 import threading

@@ -81,6 +81,11 @@ class EventsTable:
     def nid(self) -> str:
         return "rowid" if self.settings.is_sqlite else "notification_id"
 
+    @classmethod
+    def of(cls, settings: Settings) -> "EventsTable":
+        """As the eventsourcing library names it for our application on each backend (a test checks it)."""
+        return cls("stored_events" if settings.is_sqlite else "supervisionledger_events", settings)
+
 
 class SqlLedgerStore:
     """The ledger tables as an `merkle.BulkSubtreeStore`: any proof in one query of O(log n) rows."""

@@ -32,3 +32,12 @@ ledger_checkpoints = Table(
     # The C2SP signed note, exactly as signed and published: the only column verification trusts.
     Column("note", Text, nullable=False),
 )
+
+# When the signing key was replaced: the statement both keys signed (svl_verify.parse_key_transition), one per
+# tree size at which a key handed over. Verifiers grow their trust along these.
+signing_key_transitions = Table(
+    "signing_key_transitions",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("note", Text, nullable=False),
+)

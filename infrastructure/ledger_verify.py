@@ -54,6 +54,7 @@ from infrastructure.svl_verify import (
     EMPTY_ROOT,
     LEAF_DOMAIN,
     Checkpoint,
+    TrustedKeys,
     VerificationError,
     VerifierKey,
     encode_leaf,
@@ -226,7 +227,7 @@ def audit(
     leaves: Iterable[LeafRow],
     checkpoints: Sequence[CheckpointSource] = (),
     *,
-    verifier_key: str | VerifierKey | None = None,
+    verifier_key: str | VerifierKey | TrustedKeys | None = None,
     origin: str | None = None,
     purges: Iterable[Purge] = (),
     progress: Callable[[int], None] | None = None,
@@ -1031,7 +1032,7 @@ def _nid_near(st: _Pass, index: int) -> float:
 
 # --- checkpoints ---
 
-def _parse_checkpoints(sources: Sequence[CheckpointSource], key: str | VerifierKey | None,
+def _parse_checkpoints(sources: Sequence[CheckpointSource], key: str | VerifierKey | TrustedKeys | None,
                        origin: str | None) -> tuple[list[tuple[Checkpoint, CheckpointSource]], list[Finding]]:
     parsed, findings = [], []
     for source in sources:

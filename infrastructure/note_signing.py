@@ -13,6 +13,7 @@ from infrastructure.svl_verify import (  # noqa: PLC2701 - shared with the outsi
     _TIME_PREFIX,
     ALG_ED25519,
     CERTIFICATE_HEADER,
+    TRANSITION_HEADER,
     HASH_SIZE,
     NoteSignature,
     _b64encode,
@@ -23,7 +24,8 @@ from infrastructure.svl_verify import (  # noqa: PLC2701 - shared with the outsi
     _raw_public_key,
 )
 
-__all__ = ["certificate_statement", "format_checkpoint_body", "format_verifier_key", "sign_checkpoint", "sign_note"]
+__all__ = ["certificate_statement", "format_checkpoint_body", "format_verifier_key", "sign_checkpoint",
+           "sign_key_transition", "sign_note"]
 
 
 def format_verifier_key(name: str, public_key_bytes: bytes | Ed25519PublicKey) -> str:
@@ -90,3 +92,14 @@ def certificate_statement(fields: Sequence[tuple[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+
+
+def sign_key_transition(origin: str, tree_size: int, old: tuple[Ed25519PrivateKey, str],
+                        new: tuple[Ed25519PrivateKey, str]) -> str:
+    """The statement that the old key hands over to the new one at this tree size, signed by both
+    (each given as the private key and its key name)."""
+    old_vkey, new_vkey = (format_verifier_key(name, key.public_key()) for key, name in (old, new))
+    text = f"{TRANSITION_HEADER}\norigin {origin}\nsize {tree_size}\nold {old_vkey}\nnew {new_vkey}\n"
+    signed = sign_note(text, old[0], old[1])
+    second = sign_note(text, new[0], new[1])
+    return signed + second[len(text) + 1:]  # one note, both signature lines

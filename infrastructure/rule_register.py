@@ -34,6 +34,8 @@ _ENFORCED: tuple[tuple[str, str, str, str], ...] = (
      "tests/test_register_examples.py::test_retention_worked_example"),
     ("archival", "deadline", "domain.schedule_rules.archival_deadline",
      "tests/test_register_examples.py::test_archival_worked_example"),
+    ("completion.record_ends", "deadline", "domain.compliance.evaluate",
+     "tests/test_register_examples.py::test_record_deadline_end_worked_example"),
     ("completion.record", "deadline", "domain.schedule_rules.completion_deadline",
      "tests/test_register_examples.py::test_record_completion_worked_example"),
     ("completion.case_decisions", "deadline", "domain.schedule_rules.case_decision_deadline",
@@ -42,10 +44,18 @@ _ENFORCED: tuple[tuple[str, str, str, str], ...] = (
      "tests/test_schedule_rules.py::test_rebooking_hull_within_5_working_days"),
     ("agreement", "agreement", "domain.schedule_rules.agreement_review_due",
      "tests/test_register_examples.py::test_agreement_review_worked_example"),
+    ("observation", "observation", "domain.observations.observations_due",
+     "tests/test_observation_examples.py::test_observation_cycle_worked_example"),
+    ("review", "review", "domain.employee_reviews.reviews_due",
+     "tests/test_observation_examples.py::test_review_cycle_worked_example"),
     ("frequency.default", "frequency", "domain.policy.Frequency.for_category",
      "tests/test_register_examples.py::test_default_frequency_worked_example"),
     ("frequency", "frequency", "domain.schedule_rules.next_due_date",
      "tests/test_register_examples.py::test_frequency_worked_example"),
+    ("minimum_session_minutes.short_session", "length", "domain.session_length.judge_length",
+     "tests/test_register_examples.py::test_short_session_worked_example"),
+    ("minimum_session_minutes.maximum", "length", "domain.session_length.judge_length",
+     "tests/test_register_examples.py::test_session_maximum_worked_example"),
     ("minimum_session_minutes", "length", "domain.compliance.evaluate",
      "tests/test_register_examples.py::test_session_length_worked_example"),
     ("case_supervision.ratings.green", "review", "domain.case_supervision.CaseSupervision.rate",
@@ -64,7 +74,24 @@ _ENFORCED: tuple[tuple[str, str, str, str], ...] = (
      "tests/test_commands_decide.py::test_grants_holds_and_retention_runs_are_decided_by_role_in_the_application"),
     ("anonymisation", "access", "domain.anonymisation.screen",
      "tests/test_anonymisation.py::test_bcp_refuses_a_name_or_a_date_of_birth_in_any_free_text_field"),
+    ("second_supervisor", "allocation", "domain.allocation.next_supervisor",
+     "tests/test_allocation_rules.py::test_second_supervisor_worked_example"),
+    ("allocation.supervisor_level", "allocation", "domain.allocation.allocation_breaches",
+     "tests/test_allocation_rules.py::test_supervisor_level_worked_example"),
+    ("allocation.registration", "allocation", "domain.allocation.allocation_breaches",
+     "tests/test_allocation_rules.py::test_registration_worked_example"),
+    ("allocation.experience", "allocation", "domain.allocation.allocation_breaches",
+     "tests/test_allocation_rules.py::test_experience_worked_example"),
+    ("allocation.ratio", "allocation", "domain.allocation.ratio_breach",
+     "tests/test_allocation_rules.py::test_ratio_worked_example"),
+    ("allocation", "allocation", "domain.allocation.check_exception",
+     "tests/test_allocation_rules.py::test_allocation_exception_worked_example"),
 )
+# Keys enforced by what they are, wherever they sit (a frequency's step_down), before the prefixes above.
+_BY_SUFFIX: dict[str, tuple[tuple[str, str, str, str], ...]] = {
+    "step_down": (("frequency", "observation", "domain.observations.check_step_down",
+                   "tests/test_observation_examples.py::test_step_down_worked_example"),),
+}
 # Pack keys that load but change nothing yet, and why.
 _NOT_ENFORCED = {
     "completion.case_decisions": ("deadline", "the deadline is computed (schedule_rules.case_decision_deadline) "
@@ -83,14 +110,13 @@ _TESTS = {
         "tests/test_anonymisation.py::test_under_confirm_a_name_stands_only_on_the_supervisors_recorded_confirmation",
     ("hull", "anonymisation"): "tests/test_register_examples.py::test_anonymisation_confirm_worked_example",
     ("school-trust", "anonymisation"): "tests/test_register_examples.py::test_anonymisation_confirm_worked_example",
+    ("hull", "frequency.trainee"): "tests/test_register_examples.py::test_trainee_weekly_minutes_worked_example",
     ("hull", "rebooking.after_sickness"):
         "tests/test_schedule_rules.py::test_rebooking_hull_after_sickness_runs_from_the_return",
 }
 
 # Enforced, with a part still open.
 _CAVEATS = {
-    "minimum_session_minutes": "a short session is shown with its shortfall and still counts; maximums are not "
-                               "checked (issue 13 item 5)",
     "frequency": "a phase's `condition` is shown, not enforced (issue 13 item 2)",
 }
 
@@ -142,7 +168,7 @@ def _pack_row(name: str, key: str, rule: Rule, seed_lines: list[str]) -> Row:
         return Row(name, key, kind, quote, line, basis,
                    why=f"no value: {rule.note or 'policy silent'}" + (
                        "; destruction is refused until it is set" if top == "retention" else ""))
-    for prefix, kind, function, test in _ENFORCED:
+    for prefix, kind, function, test in (*_BY_SUFFIX.get(key.rsplit(".", 1)[-1], ()), *_ENFORCED):
         if key == prefix or key.startswith(prefix + "."):
             test = _TESTS.get((name, key), test)
             why = "" if basis != "organisation" else f"organisation's setting: {rule.note or 'policy silent'}"

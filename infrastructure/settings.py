@@ -4,6 +4,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infrastructure.oidc_settings import OidcSettings
+
 DEFAULT_DATABASE_URL = "sqlite:///data/svl.db"
 
 
@@ -41,6 +43,13 @@ class Settings:
     # networks; none by default), and the largest request body accepted (413 beyond it, before parsing).
     trusted_proxies: tuple[str, ...] = ()
     max_body_bytes: int = 1024 * 1024
+    # Several processes (PostgreSQL): how long a query waits for the leading process to project the read
+    # models up to the newest event before it answers 503 naming the one that lags.
+    read_model_wait: float = 5.0
+    # Who may read /metrics: a bearer token of its own (none: /metrics is refused to everyone).
+    metrics_token: str = ""
+    # Single sign-on through the organisation's OpenID Connect provider (SVL_OIDC_*); None: off.
+    oidc: OidcSettings | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -66,6 +75,9 @@ class Settings:
             database_statement_timeout=_seconds(env, "SVL_DB_STATEMENT_TIMEOUT", 30.0, minimum=0.0),
             trusted_proxies=tuple(p.strip() for p in env.get("SVL_TRUSTED_PROXIES", "").split(",") if p.strip()),
             max_body_bytes=_bytes(env, "SVL_MAX_BODY_BYTES", 1024 * 1024),
+            read_model_wait=_seconds(env, "SVL_READ_MODEL_WAIT", 5.0, minimum=0.1),
+            metrics_token=_metrics_token(env.get("SVL_METRICS_TOKEN", "")),
+            oidc=OidcSettings.from_env(env),
         )
 
     @property
@@ -107,3 +119,9 @@ def _bytes(env: "os._Environ[str] | dict[str, str]", name: str, default: int) ->
     if not raw.isdigit() or int(raw) < 1024:
         raise ValueError(f"{name} must be a whole number of bytes, at least 1024, got {raw!r}")
     return int(raw)
+
+
+def _metrics_token(raw: str) -> str:
+    if raw and len(raw) < 32:
+        raise ValueError("SVL_METRICS_TOKEN must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+    return raw

@@ -522,17 +522,110 @@ def _time_from_extensions(extensions: list[str]) -> datetime | None:
 
 
 def verify_checkpoint(
-    text: str | bytes, vkey: str | VerifierKey, *, origin: str | None = None
+    text: str | bytes, vkey: "str | VerifierKey | TrustedKeys", *, origin: str | None = None
 ) -> Checkpoint:
-    """Parse a checkpoint and require a valid signature by vkey.
+    """Parse a checkpoint and require a valid signature by vkey (or, given TrustedKeys, by the key
+    trusted for the checkpoint's size).
 
     Pass origin to also pin which log this must be: a key that signs for two
     logs would otherwise let one log's checkpoint stand in for the other's.
     """
+    if isinstance(vkey, TrustedKeys):
+        vkey = vkey.key_for(parse_checkpoint(text))
     checkpoint = _checkpoint_from_note(verify_note(text, vkey))
     if origin is not None and checkpoint.origin != origin:
         raise VerificationError(f"checkpoint origin {checkpoint.origin!r}, expected {origin!r}")
     return checkpoint
+
+
+# --- signing-key transitions ---
+
+# When the organisation replaces its signing key, both keys sign one statement: the old key hands over to
+# the new one from a tree size on. The old key then vouches for no checkpoint larger than that size, and the
+# new one for none smaller: a retired key that leaks cannot sign a later history. Trust follows statements
+# signed by both from a key you already trust, in either direction, so old checkpoints still verify with the
+# key you held then, and new ones with the old key plus the statements.
+
+TRANSITION_HEADER = "svl-key-transition/v1"
+
+
+@dataclass(frozen=True)
+class KeyTransition:
+    origin: str
+    tree_size: int  # the old key signs checkpoints of at most this size; the new key of at least this size
+    old: VerifierKey
+    new: VerifierKey
+    note: str
+
+
+def parse_key_transition(text: str | bytes) -> KeyTransition:
+    """Parse a transition statement and require valid signatures by both keys it names."""
+    note = parse_note(text)
+    lines = note.text[:-1].split("\n")
+    if len(lines) != 5 or lines[0] != TRANSITION_HEADER:
+        raise MalformedError(f"not a {TRANSITION_HEADER} statement")
+    fields = dict(line.partition(" ")[::2] for line in lines[1:])
+    if set(fields) != {"origin", "size", "old", "new"} or not _DECIMAL.fullmatch(fields["size"]):
+        raise MalformedError("a key transition needs origin, size, old and new lines")
+    old, new = parse_verifier_key(fields["old"]), parse_verifier_key(fields["new"])
+    if (old.key_id, old.public_key) == (new.key_id, new.public_key):
+        raise MalformedError("a key transition must name two different keys")
+    verify_note(text, old)
+    verify_note(text, new)
+    return KeyTransition(fields["origin"], int(fields["size"]), old, new, _as_text(text))
+
+
+def _identity(key: VerifierKey) -> tuple[str, int, bytes]:
+    return key.name, key.key_id, key.public_key
+
+
+class TrustedKeys:
+    """The keys you trust (anchors), grown along transition statements signed by both keys, each key
+    limited to the tree sizes its transitions give it. Statements that do not verify, or are for another
+    log, are ignored: they can only fail to extend trust, never widen it."""
+
+    def __init__(self, anchors: Sequence[str | VerifierKey], transitions: Sequence[str | bytes] = (),
+                 origin: str | None = None) -> None:
+        valid: list[KeyTransition] = []
+        for text in transitions:
+            try:
+                t = parse_key_transition(text)
+            except VerificationError:
+                continue
+            if origin is None or t.origin == origin:
+                valid.append(t)
+        self.transitions = sorted(valid, key=lambda t: t.tree_size)
+        ident = _identity
+        trusted = {ident(k): k for k in map(_as_verifier_key, anchors)}
+        grown = True
+        while grown:
+            grown = False
+            for t in self.transitions:
+                ends = {ident(t.old), ident(t.new)}
+                if ends & set(trusted) and not ends <= set(trusted):
+                    trusted.update({ident(t.old): t.old, ident(t.new): t.new})
+                    grown = True
+        self.keys = list(trusted.values())
+        self._ranges: dict[tuple[str, int, bytes], tuple[int, int | None]] = {}
+        for key in self.keys:
+            low = max((t.tree_size for t in self.transitions if ident(t.new) == ident(key)), default=0)
+            high = min((t.tree_size for t in self.transitions if ident(t.old) == ident(key)), default=None)
+            self._ranges[ident(key)] = (low, high)
+
+    def range_of(self, key: VerifierKey) -> tuple[int, int | None]:
+        return self._ranges[_identity(key)]
+
+    def key_for(self, checkpoint: Checkpoint) -> VerifierKey:
+        """The trusted key that signed this checkpoint and may sign one of its size."""
+        signed = {(s.name, s.key_id) for s in checkpoint.signatures}
+        for key in self.keys:
+            low, high = self.range_of(key)
+            if (key.name, key.key_id) in signed and low <= checkpoint.tree_size and (
+                    high is None or checkpoint.tree_size <= high):
+                return key
+        names = ", ".join(f"{k.name}+{k.key_id:08x}" for k in self.keys)
+        raise SignatureError(f"no signature from a key trusted for a checkpoint of size {checkpoint.tree_size} "
+                             f"(trusted: {names})")
 
 
 # --- bundle verification ---
@@ -635,25 +728,27 @@ def _verify_bundle(bundle: object, trusted_key: str | None, trusted_checkpoint: 
         raise MalformedError(f"this is not a Supervision Ledger bundle (format {BUNDLE_FORMAT})")
     report.record_id = str(_need(bundle, "record_id", str))
     origin = str(_need(bundle, "origin", str))
-    key = _bundle_key(bundle, trusted_key, report)
+    trust = _bundle_key(bundle, trusted_key, report, origin)
     report.key_supplied = trusted_key is not None
     try:
-        cp = verify_checkpoint(str(_need(bundle, "checkpoint", str)), key, origin=origin)
+        cp = verify_checkpoint(str(_need(bundle, "checkpoint", str)), trust, origin=origin)
     except VerificationError as exc:
         raise VerificationError(f"the checkpoint in the bundle does not verify: {exc}") from None
+    key = trust.key_for(cp) if isinstance(trust, TrustedKeys) else trust
     when = f"at {_format_time(cp.time)} (the organisation's own clock)" if cp.time else "(no time given)"
     report.checked.append(
         f"The checkpoint is validly signed by {key.name}+{key.key_id:08x}: the log {cp.origin!r} held "
         f"{cp.tree_size} events with root {_b64encode(cp.root_hash)} {when}.")
     if trusted_checkpoint is not None:
-        _link_to_pinned(bundle, cp, key, trusted_checkpoint, report)
+        _link_to_pinned(bundle, cp, trust, trusted_checkpoint, report)
     events = report.events = _check_events(bundle, cp, report)
     if "content" in bundle:
         _check_content(bundle["content"], events, report)
     _summarise(cp, events, report, pinned=trusted_checkpoint is not None, pinned_key=trusted_key is not None)
 
 
-def _bundle_key(bundle: dict, trusted_key: str | None, report: BundleReport) -> VerifierKey:
+def _bundle_key(bundle: dict, trusted_key: str | None, report: BundleReport,
+                origin: str) -> VerifierKey | TrustedKeys:
     carried = parse_verifier_key(str(_need(bundle, "verifier_key", str)))
     if trusted_key is None:
         report.does_not_prove.append(
@@ -662,13 +757,23 @@ def _bundle_key(bundle: dict, trusted_key: str | None, report: BundleReport) -> 
             "(e.g. verifier.vkey beside its published checkpoints), or run again with --key.")
         return carried
     trusted = parse_verifier_key(trusted_key)
-    if (trusted.name, trusted.key_id, trusted.public_key) != (carried.name, carried.key_id, carried.public_key):
+    if _identity(trusted) != _identity(carried):
+        transitions = bundle.get("key_transitions", [])
+        if not isinstance(transitions, list) or not all(isinstance(t, str) for t in transitions):
+            raise MalformedError("key_transitions must be a list of statements")
+        trust = TrustedKeys([trusted], transitions, origin=origin)
+        if _identity(carried) in {_identity(k) for k in trust.keys}:
+            report.checked.append(
+                f"The bundle's key {carried.name}+{carried.key_id:08x} took over from the key you trust, "
+                f"{trusted.name}+{trusted.key_id:08x}, by transition statement(s) signed by both keys; each key "
+                "is held to the tree sizes those statements give it.")
+            return trust
         report.checked.append(f"The bundle names the key {carried.name}+{carried.key_id:08x}; it is checked "
                               f"against the key you trust, {trusted.name}+{trusted.key_id:08x}, instead.")
     return trusted
 
 
-def _link_to_pinned(bundle: dict, cp: Checkpoint, key: VerifierKey, pinned_text: str,
+def _link_to_pinned(bundle: dict, cp: Checkpoint, key: VerifierKey | TrustedKeys, pinned_text: str,
                     report: BundleReport) -> None:
     try:
         pinned = verify_checkpoint(pinned_text, key, origin=cp.origin)

@@ -1,8 +1,8 @@
 """Users, their roles, and bearer tokens kept only as SHA-256 hashes, with expiry and revocation.
 
-Authentication sits behind the `Authenticator` protocol: today `TokenAuthenticator` checks our own
-tokens; an organisation's OpenID Connect provider plugs in as another implementation that verifies
-the provider's ID token and maps its subject to a user here (`users.external_subject`).
+Authentication sits behind the `Authenticator` protocol: `TokenAuthenticator` checks our own tokens;
+infrastructure/provider_tokens.py checks the organisation's identity provider's JWTs, and maps their subject
+to a user here (`users.external_subject`, set by `link_subject`).
 """
 
 import hashlib
@@ -52,6 +52,10 @@ class UserError(Exception):
     """A user or token command that cannot be done; the message says why."""
 
 
+class AuthenticationUnavailable(Exception):
+    """What checks a credential (the identity provider) cannot be reached: answer 503, not 401."""
+
+
 @dataclass(frozen=True)
 class Principal:
     """An authenticated caller."""
@@ -60,7 +64,7 @@ class Principal:
     username: str
     role: Role
     worker_id: str | None
-    via: str  # "token", later e.g. "oidc"
+    via: str  # "token", "oidc" (a bearer JWT from the provider), "web"
 
     @property
     def reader(self) -> Reader:
@@ -153,6 +157,29 @@ class UserDirectory:
                                              (users.c.disabled_at.is_(None)) | (users.c.disabled_at > when))
                          .values(disabled_at=when))
         return {**user, "disabled_at": min(when, _aware(user["disabled_at"])) if user["disabled_at"] else when}
+
+    def find_by_subject(self, subject: str) -> dict | None:
+        """The account linked to an identity provider's subject (infrastructure/identity_provider.subject_key)."""
+        with reader(self.engine).connect() as conn:
+            row = conn.execute(select(users).where(users.c.external_subject == subject)).first()
+        return dict(row._mapping) if row else None
+
+    def link_subject(self, username_or_id: str, subject: str | None) -> dict:
+        """Links the account to a provider subject (None: unlinks it); one account per subject."""
+        user = self.find(username_or_id)
+        if user is None:
+            raise UserError(f"no user {username_or_id!r}")
+        if subject is not None and not 1 <= len(subject) <= users.c.external_subject.type.length:
+            raise UserError(f"an issuer and subject together must be 1 to "
+                            f"{users.c.external_subject.type.length} characters")
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(update(users).where(users.c.user_id == user["user_id"]).values(external_subject=subject))
+        except IntegrityError:
+            other = self.find_by_subject(subject or "")
+            raise UserError(f"that subject is already linked to {other['username'] if other else 'another user'!r}"
+                            ) from None
+        return {**user, "external_subject": subject}
 
     def end_access_of_worker(self, worker_id: str, at: datetime) -> list[str]:
         """A leaver's accounts end at the leaving date; returns their usernames."""

@@ -13,6 +13,7 @@ not; this runner pulls from the notification log instead, on both backends.
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -25,12 +26,15 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.sql import visitors
 
-from projections import access_log, current_records, retention_schedule, supervision_compliance, worker_files
+from projections import (access_log, allocation, current_records, practice_cycles, retention_schedule,
+                         supervision_compliance, worker_files)
+from projections.leadership import Leadership
 from projections.schema import read_model_positions, read_models
 
 Handler = Callable[[Connection, Any], None]
 # Each read model is a module with HANDLERS (event class -> handler) and the TABLES it alone writes.
-MODULES = (worker_files, current_records, access_log, retention_schedule, supervision_compliance)
+MODULES = (worker_files, current_records, access_log, retention_schedule, supervision_compliance, allocation,
+           practice_cycles)
 # Tables of earlier versions, now folded into the shared ones: dropped where an older database still has them.
 RETIRED = ("compliance_workers", "compliance_supervision", "compliance_records", "projection_positions")
 log = logging.getLogger(__name__)
@@ -100,9 +104,21 @@ def fingerprint(module: ModuleType, engine: Engine) -> str:
     return hashlib.sha256("\n".join(ddl).encode()).hexdigest()
 
 
+class ReadModelLagging(Exception):
+    """A query waited its bound for the leading process to project the read models up to the newest event."""
+
+    def __init__(self, lagging: list[ReadModelState], target: int, waited: float) -> None:
+        self.lagging = lagging
+        names = ", ".join(f"{s.name} (at {s.position})" for s in lagging)
+        super().__init__(f"the read models are behind the newest event ({target}) after {waited:.1f} s: {names}; "
+                         "the process that projects them may be restarting, so nothing was served; try again")
+
+
 class ProjectionRunner:
     """`read(start, limit)` returns notifications (with `.id`); `decode(n)` returns the domain event,
-    or None when the event's key was destroyed (its content is gone; only the positions move)."""
+    or None when the event's key was destroyed (its content is gone; only the positions move).
+    `newest()` is the newest notification id; with a `leadership`, this process projects only while it leads,
+    and otherwise waits (at most `wait_seconds`) for the leader."""
 
     def __init__(
         self,
@@ -110,11 +126,18 @@ class ProjectionRunner:
         read: Callable[[int, int], Sequence[Any]],
         decode: Callable[[Any], Any | None],
         batch_size: int = 500,
+        newest: Callable[[], int] | None = None,
+        leadership: Leadership | None = None,
+        wait_seconds: float = 5.0,
     ) -> None:
         self.engine = engine
         self.read = read
         self.decode = decode
         self.batch_size = batch_size
+        self.newest = newest
+        self.leadership = leadership
+        self.shared = engine.dialect.name == "postgresql"
+        self.wait_seconds = wait_seconds
         self.handlers: dict[str, dict[type, Handler]] = {name_of(m): dict(m.HANDLERS) for m in MODULES}
         self.tables: dict[str, tuple[Table, ...]] = {name_of(m): tuple(m.TABLES) for m in MODULES}
         self._owner = {table.name: name for name, tables in self.tables.items() for table in tables}
@@ -126,9 +149,12 @@ class ProjectionRunner:
 
     # -- tables and positions ----------------------------------------------------------------------
 
-    def create_tables(self) -> None:
+    def create_tables(self) -> list[str]:
         """Creates what is missing; a read model whose tables changed (or that has no position yet) is emptied
-        and recreated, and projects from zero on its next catch-up."""
+        and recreated, and projects from zero on its next catch-up. Read models are rebuilt, not migrated: a
+        changed projection changes what its rows mean, which no ALTER TABLE can recompute. Returns the names of
+        the read models that had tables before and are now rebuilt."""
+        rebuilt: list[str] = []
         read_model_positions.create(self.engine, checkfirst=True)
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":  # two processes starting at once: one sets the tables up
@@ -142,12 +168,14 @@ class ProjectionRunner:
                     continue
                 if name in known or any(conn.dialect.has_table(conn, t.name) for t in module.TABLES):
                     log.warning("the %s read model's tables changed: rebuilding it from zero", name)
+                    rebuilt.append(name)
                 for table in reversed(module.TABLES):
                     table.drop(conn, checkfirst=True)
                 conn.execute(delete(read_model_positions).where(read_model_positions.c.name == name))
                 conn.execute(insert(read_model_positions).values(name=name, position=0, fingerprint=wanted))
             read_models.create_all(conn)
         self.states()
+        return rebuilt
 
     def states(self, conn: Connection | None = None) -> list[ReadModelState]:
         """Each read model's position, and where it is stuck if it is (on `conn`, e.g. one that takes no lock)."""
@@ -157,6 +185,50 @@ class ProjectionRunner:
             with self.engine.connect() as own:
                 states = self._read_states(own)
         return [states[name] for name in NAMES]
+
+    def projects_here(self) -> bool:
+        return self.leadership is None or self.leadership.held()
+
+    def refresh(self, target: int | None = None) -> None:
+        """Queries call this first: the read models reach `target` (default: the newest event) before the
+        query reads them. The projecting process catches up itself; another waits for it, boundedly."""
+        if target is None:
+            target = self.newest() if self.newest is not None else 0
+        if target <= 0:
+            return
+        if self.projects_here():
+            if self.position() < target:
+                self.catch_up()
+            return
+        self._wait_for_leader(target)
+
+    def _wait_for_leader(self, target: int) -> None:
+        started = time.monotonic()
+        pause, asked = 0.002, False
+        while True:
+            behind = [s for s in self.states() if s.position < target and not s.stuck]
+            if not behind:
+                return  # a stuck one is refused by its reads, naming itself
+            waited = time.monotonic() - started
+            if waited >= self.wait_seconds:
+                raise ReadModelLagging(behind, target, waited)
+            if not asked:
+                self._ask_leader()
+                asked = True
+            if self.projects_here():
+                self.catch_up()  # the leader died meanwhile and this process's projector took over
+                continue
+            self._stopping.wait(min(pause, self.wait_seconds - waited))
+            pause = min(pause * 2, 0.05)
+
+    def _ask_leader(self) -> None:
+        if self.leadership is None or not self.leadership.shared:
+            return
+        try:
+            with self.engine.begin() as conn:
+                self.leadership.notify(conn)
+        except Exception:  # noqa: BLE001 - it projects at its next poll anyway
+            log.warning("could not wake the projecting process; waiting for its next poll")
 
     def position(self) -> int:
         """How far every read model has projected (the least of their positions)."""
@@ -299,7 +371,11 @@ class ProjectionRunner:
         self._thread.start()
 
     def poke(self) -> None:
-        self._wake.set()
+        """After a save: wakes the projector here, or the leading process when another one leads."""
+        if self.projects_here():
+            self._wake.set()
+        else:
+            self._ask_leader()
 
     def stop(self) -> None:
         if self._thread is None:
@@ -308,12 +384,20 @@ class ProjectionRunner:
         self._wake.set()
         self._thread.join(timeout=10)
         self._thread = None
+        if self.leadership is not None:
+            self.leadership.release()
 
     def _run(self, idle_seconds: float, gather_seconds: float) -> None:
+        leading = False
         while not self._stopping.is_set():
-            if self._wake.wait(idle_seconds):
+            if self.leadership is not None and not self.leadership.contend():
+                leading = False  # a follower: ask again for the lead after a while
+                self._stopping.wait(idle_seconds)
+                continue
+            if leading and self._woken(idle_seconds, gather_seconds):
                 # Let a burst of commands finish first: one transaction then projects them all.
                 self._stopping.wait(gather_seconds)
+            leading = True  # just taken: project at once what the previous leader left
             self._wake.clear()
             if self._stopping.is_set():
                 return
@@ -322,5 +406,21 @@ class ProjectionRunner:
             except Exception:  # the database itself failed: keep projecting; the positions make it safe
                 log.exception("projection catch-up failed; will retry")
 
+    def _woken(self, idle_seconds: float, slice_seconds: float) -> bool:
+        """Waits for a poke from this process or, on PostgreSQL, a NOTIFY from another; False after idling."""
+        if self.leadership is None or not self.leadership.shared:
+            return self._wake.wait(idle_seconds)
+        deadline = time.monotonic() + idle_seconds
+        while not self._stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self._wake.is_set() or self.leadership.wait_for_notice(min(slice_seconds, remaining)):
+                return True
+            if not self.leadership.held():
+                return False
+        return False
 
-__all__ = ["MODULES", "NAMES", "ProjectionRunner", "ReadModelState", "ReadModelStuck", "describe", "name_of"]
+
+__all__ = ["MODULES", "NAMES", "ProjectionRunner", "ReadModelLagging", "ReadModelState", "ReadModelStuck", "describe",
+           "name_of"]

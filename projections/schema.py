@@ -77,3 +77,16 @@ supervision_periods = Table(
     Column("ended_at", DateTime(timezone=True)),
     Column("ended_by", String(32)),  # "transfer" | "leaving"
 )
+
+# Each frequency regime a worker has been under: the category and the day it began, with when it was recorded (the
+# joining, a change of role or category, a return after a long absence), so a past day is judged by the regime
+# then in force as then known. `workers.category` and `workers.start_date` stay as joined.
+worker_regimes = Table(
+    "worker_regimes",
+    read_models,
+    Column("worker_id", String(36), primary_key=True),
+    Column("started_version", Integer, primary_key=True),  # of the worker's event that began it
+    Column("category", String(32), nullable=False),
+    Column("category_since", Date, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)

@@ -26,7 +26,7 @@ from domain.compliance import AgreementFact, Cancellation, CaseFact, OpenRecord,
 from domain.retention import FileDestruction
 from domain.sessions import SupervisionSession
 from domain.supervision_record import SupervisionRecord
-from projections.schema import current_records, read_models, supervision_periods, workers
+from projections.schema import current_records, read_models, supervision_periods, worker_regimes, workers
 
 compliance_sessions = Table(
     "compliance_sessions", read_models,
@@ -111,13 +111,22 @@ compliance_case_discussions = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
 
+# Each time a record was shared with the supervisee: a pack may end the completion deadline there (bury: "returned
+# to the supervisee within one week").
+compliance_record_shares = Table(
+    "compliance_record_shares", read_models,
+    Column("record_id", String(36), primary_key=True),
+    Column("version", Integer, primary_key=True),  # of the event that recorded it
+    Column("shared_at", DateTime(timezone=True), nullable=False),
+)
+
 # The dashboard's hot paths: the latest session per worker, and sessions by worker and day.
 Index("ix_compliance_sessions_worker_held", compliance_sessions.c.worker_id, compliance_sessions.c.held_on)
 Index("ix_compliance_record_dates_worker_date", compliance_record_dates.c.worker_id,
       compliance_record_dates.c.session_date)
 
 TABLES = (compliance_sessions, compliance_record_dates, compliance_agreements, compliance_agreement_reviews,
-          compliance_cases, compliance_case_ratings, compliance_case_discussions)
+          compliance_cases, compliance_case_ratings, compliance_case_discussions, compliance_record_shares)
 
 
 # --- handlers: facts from events -----------------------------------------------------------------------------
@@ -215,6 +224,8 @@ def _destroyed(conn: Connection, e: Any) -> None:
     conn.execute(delete(compliance_agreement_reviews).where(compliance_agreement_reviews.c.agreement_id.in_(agreements)))
     conn.execute(delete(compliance_case_ratings).where(compliance_case_ratings.c.case_id.in_(cases)))
     conn.execute(delete(compliance_case_discussions).where(compliance_case_discussions.c.case_id.in_(cases)))
+    records = select(compliance_record_dates.c.record_id).where(compliance_record_dates.c.worker_id == worker)
+    conn.execute(delete(compliance_record_shares).where(compliance_record_shares.c.record_id.in_(records)))
     for table in (compliance_agreements, compliance_cases, compliance_sessions, compliance_record_dates):
         conn.execute(delete(table).where(table.c.worker_id == worker))
 
@@ -233,6 +244,8 @@ HANDLERS: dict[type, Callable[[Any, Any], None]] = {
                                           rebooked_as=lambda e: e.new_session_id, rebooked_at=_AT),
     SupervisionRecord.Drafted: _drafted,
     SupervisionRecord.Amended: _amended,
+    SupervisionRecord.SharedWithSupervisee: _insert(compliance_record_shares, record_id=_ID, version=_VERSION,
+                                                    shared_at=_AT),
     SupervisionAgreement.Drafted: _agreement_drafted,
     SupervisionAgreement.Signed: _agreement_signed,
     SupervisionAgreement.Reviewed: _insert(compliance_agreement_reviews, agreement_id=_ID, version=_VERSION,
@@ -276,9 +289,13 @@ def active_workers(conn: Connection, on: date, known_by: datetime, scope: Scope 
     end_of_day = cutoff_for(on)
     period = select(p.c.worker_id, p.c.supervisor_id, p.c.started_at).where(
         p.c.started_at < end_of_day, or_(p.c.ended_at.is_(None), p.c.ended_at >= end_of_day)).subquery()
-    query = (select(w.c.worker_id, w.c.category, w.c.start_date, w.c.joined_at, w.c.leaving_date.label("left_on"),
-                    w.c.left_at, period.c.supervisor_id, period.c.started_at.label("supervisor_from"))
-             .select_from(w.outerjoin(period, period.c.worker_id == w.c.worker_id))
+    regime = _regime_in_force(on, known_by)
+    query = (select(w.c.worker_id, func.coalesce(regime.c.category, w.c.category).label("category"),
+                    func.coalesce(regime.c.category_since, w.c.start_date).label("start_date"), w.c.joined_at,
+                    w.c.leaving_date.label("left_on"), w.c.left_at, period.c.supervisor_id,
+                    period.c.started_at.label("supervisor_from"))
+             .select_from(w.outerjoin(period, period.c.worker_id == w.c.worker_id)
+                          .outerjoin(regime, regime.c.worker_id == w.c.worker_id))
              .where(w.c.joined_at < known_by, w.c.start_date <= on,
                     or_(w.c.left_at.is_(None), w.c.left_at >= known_by, w.c.leaving_date >= (first or on))))
     if scope.team is not None:
@@ -292,28 +309,51 @@ def active_workers(conn: Connection, on: date, known_by: datetime, scope: Scope 
     return rows
 
 
+def _regime_in_force(on: date, known_by: datetime) -> Any:
+    """Per worker, the latest regime recorded by `known_by` that had begun by `on` (a change recorded ahead of
+    its day leaves the earlier regime in force until then)."""
+    r = worker_regimes
+    latest = (select(r.c.worker_id, func.max(r.c.started_version).label("version"))
+              .where(r.c.recorded_at < known_by, r.c.category_since <= on).group_by(r.c.worker_id).subquery())
+    return (select(r.c.worker_id, r.c.category, r.c.category_since)
+            .join(latest, and_(latest.c.worker_id == r.c.worker_id, latest.c.version == r.c.started_version))
+            .subquery())
+
+
 def _worker_filter(column: Any, ids: list[str] | None) -> Any:
     return literal(True) if ids is None else column.in_(ids)
 
 
-def _held_dates(cutoff: datetime, as_of: date, ids: list[str] | None):  # type: ignore[no-untyped-def]
-    """Every (worker, day) with a session: held sessions and the session dates of records, as known then."""
+def _held_dates(cutoff: datetime, as_of: date, ids: list[str] | None,  # type: ignore[no-untyped-def]
+                counts_from: int | None = None):
+    """Every (worker, day) with a session: held sessions and the session dates of records, as known then.
+    `counts_from`: a held session shorter than this many minutes is no session (nor is its record's day), where
+    the pack says a short session does not count (domain/session_length.py)."""
     s, d = compliance_sessions, compliance_record_dates
     held = select(s.c.worker_id, s.c.held_on.label("day")).where(
         _known(s.c.held_at, cutoff), s.c.held_on <= as_of, _worker_filter(s.c.worker_id, ids))
     recorded = select(d.c.worker_id, d.c.session_date.label("day")).where(
         _date_known(d, cutoff), d.c.session_date <= as_of, _worker_filter(d.c.worker_id, ids))
+    if counts_from is not None:
+        held = held.where(s.c.actual_minutes >= counts_from)
+        short = select(s.c.session_id).where(s.c.worker_id == d.c.worker_id, s.c.held_on == d.c.session_date,
+                                              _known(s.c.held_at, cutoff), s.c.actual_minutes < counts_from)
+        recorded = recorded.where(~short.exists())
     return held, recorded
 
 
-def load_facts(conn: Connection, as_of: date, scope: Scope = Scope()) -> list[WorkerFacts]:
-    """Everything the dashboard needs, per worker in scope, as known at the end of `as_of`."""
+def load_facts(conn: Connection, as_of: date, scope: Scope = Scope(), counts_from: int | None = None,
+               week: tuple[date, date] | None = None) -> list[WorkerFacts]:
+    """Everything the dashboard needs, per worker in scope, as known at the end of `as_of`. `counts_from`: see
+    _held_dates; `week`: the days whose held minutes each worker's facts carry (minutes a week)."""
     cutoff = cutoff_for(as_of)
     workers = active_workers(conn, as_of, cutoff, scope)
     if not workers:
         return []
     ids = None if scope == Scope() else [w["worker_id"] for w in workers]
-    last = _last_sessions(conn, cutoff, as_of, ids)
+    last_held: dict[str, tuple[date, int]] = {}
+    last = _last_sessions(conn, cutoff, as_of, ids, counts_from, last_held)
+    weekly = _minutes_held(conn, cutoff, week, ids) if week else {}
     booked = _next_booked(conn, cutoff, as_of, ids)
     records = _open_records(conn, cutoff, as_of, ids)
     unrecorded = _unrecorded_sessions(conn, cutoff, as_of, ids)
@@ -333,7 +373,8 @@ def load_facts(conn: Connection, as_of: date, scope: Scope = Scope()) -> list[Wo
             last_session_minutes=minutes, next_booked=booked.get(wid),
             open_records=open_records, unrecorded_sessions=tuple(unrecorded.get(wid, ())),
             agreements=tuple(_with_derived_lapse(agreements.get(wid, ()), w["supervisor_id"], supervisor_since)),
-            cancellations=tuple(cancellations.get(wid, ())), cases=tuple(cases.get(wid, ()))))
+            cancellations=tuple(cancellations.get(wid, ())), cases=tuple(cases.get(wid, ())),
+            minutes_in_week=weekly.get(wid, 0) if week else None, last_held=last_held.get(wid)))
     return facts
 
 
@@ -342,10 +383,21 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _last_sessions(conn: Connection, cutoff: datetime, as_of: date, ids: list[str] | None
+def _minutes_held(conn: Connection, cutoff: datetime, days: tuple[date, date], ids: list[str] | None
+                  ) -> dict[str, int]:
+    s = compliance_sessions
+    return dict(conn.execute(select(s.c.worker_id, func.sum(s.c.actual_minutes)).where(
+        _known(s.c.held_at, cutoff), s.c.held_on.between(*days), _worker_filter(s.c.worker_id, ids))
+        .group_by(s.c.worker_id)).all())
+
+
+def _last_sessions(conn: Connection, cutoff: datetime, as_of: date, ids: list[str] | None,
+                   counts_from: int | None = None, held_last: dict[str, tuple[date, int]] | None = None
                    ) -> dict[str, tuple[date, int | None]]:
-    """Each worker's last session day, and how long it lasted if it was recorded as a held session."""
-    held, recorded = _held_dates(cutoff, as_of, ids)
+    """Each worker's last session day, and how long it lasted if it was recorded as a held session; `held_last`
+    is filled with each worker's last held session (day, minutes), whether or not it counts."""
+    held_last = {} if held_last is None else held_last
+    held, recorded = _held_dates(cutoff, as_of, ids, counts_from)
     both = union_all(held, recorded).subquery()
     latest: dict[str, tuple[date, int | None]] = {
         r[0]: (r[1], None) for r in conn.execute(select(both.c.worker_id, func.max(both.c.day))
@@ -358,6 +410,7 @@ def _last_sessions(conn: Connection, cutoff: datetime, as_of: date, ids: list[st
                            .join(last_held, and_(last_held.c.worker_id == s.c.worker_id, last_held.c.day == s.c.held_on))
                            .where(_known(s.c.held_at, cutoff)).group_by(s.c.worker_id, s.c.held_on))
     for worker_id, held_on, minutes in lengths:
+        held_last[worker_id] = (held_on, minutes)
         if latest.get(worker_id, (None,))[0] == held_on:
             latest[worker_id] = (held_on, minutes)
     return latest
@@ -390,15 +443,21 @@ def _open_records(conn: Connection, cutoff: datetime, as_of: date, ids: list[str
                                                   _worker_filter(r.c.supervisee_id, ids))
                            for not_locked in (r.c.supervisor_signed_at.is_(None),
                                               r.c.supervisor_signed_at >= cutoff))).subquery()
+    sh = compliance_record_shares
+    first_shared = (select(sh.c.record_id, func.min(sh.c.shared_at).label("shared_at"))
+                    .where(sh.c.shared_at < cutoff).group_by(sh.c.record_id).subquery())
     rows = conn.execute(select(unsigned.c.record_id, unsigned.c.worker_id, d.c.session_date,
-                               unsigned.c.supervisee_signed_at, unsigned.c.supervisor_id)
+                               unsigned.c.supervisee_signed_at, unsigned.c.supervisor_id, first_shared.c.shared_at)
                         .join(d, d.c.record_id == unsigned.c.record_id)
+                        .outerjoin(first_shared, first_shared.c.record_id == unsigned.c.record_id)
                         .where(_date_known(d, cutoff), d.c.session_date < as_of))
     found: dict[str, list[OpenRecord]] = {}
-    for record_id, worker_id, session_date, supervisee_signed_at, drafted_by in rows:
+    for record_id, worker_id, session_date, supervisee_signed_at, drafted_by, shared_at in rows:
         signed = supervisee_signed_at is not None and _aware(supervisee_signed_at) < cutoff
         state = "awaiting the supervisor's signature" if signed else "awaiting both signatures"
-        found.setdefault(worker_id, []).append(OpenRecord(record_id, session_date, state, drafted_by))
+        shared_on = _aware(shared_at).date() if shared_at is not None else None
+        found.setdefault(worker_id, []).append(OpenRecord(record_id, session_date, state, drafted_by,
+                                                          shared_on=shared_on))
     return found
 
 
@@ -507,15 +566,17 @@ class MonthFacts:
     cancelled: int
 
 
-def load_month(conn: Connection, first: date, last: date, as_of: date, scope: Scope = Scope()) -> list[MonthFacts]:
-    """Per worker in post at any time in [first, last]: sessions before and in the month, as known on `as_of`."""
+def load_month(conn: Connection, first: date, last: date, as_of: date, scope: Scope = Scope(),
+               counts_from: int | None = None) -> list[MonthFacts]:
+    """Per worker in post at any time in [first, last]: sessions before and in the month, as known on `as_of`
+    (`counts_from`: see _held_dates)."""
     cutoff = cutoff_for(as_of)
     end = min(last, as_of)
     workers = active_workers(conn, end, cutoff, scope, first=first)
     if not workers:
         return []
     ids = None if scope == Scope() else [w["worker_id"] for w in workers]
-    held, recorded = _held_dates(cutoff, end, ids)
+    held, recorded = _held_dates(cutoff, end, ids, counts_from)
     both = union_all(held, recorded).subquery()
     before = dict(conn.execute(select(both.c.worker_id, func.max(both.c.day)).where(both.c.day < first)
                                .group_by(both.c.worker_id)).all())

@@ -7,13 +7,14 @@ from sqlalchemy import Connection, bindparam, delete, insert, update
 
 from domain.retention import FileDestruction
 from domain.workers import EmploymentState, Worker
-from projections.schema import supervision_periods, workers
+from projections.schema import supervision_periods, worker_regimes, workers
 
-TABLES = (workers, supervision_periods)
+TABLES = (workers, supervision_periods, worker_regimes)
 
 # Built once and reused: constructing statements per event cost more than executing them.
 _INSERT_WORKER = insert(workers)
 _INSERT_PERIOD = insert(supervision_periods)
+_INSERT_REGIME = insert(worker_regimes)
 _END_PERIOD = (update(supervision_periods)
                .where(supervision_periods.c.worker_id == bindparam("_worker"), supervision_periods.c.ended_at.is_(None))
                .values(ended_at=bindparam("ended_at"), ended_by=bindparam("ended_by")))
@@ -25,6 +26,18 @@ def _joined(conn: Connection, e: Any) -> None:
         "organisation": e.organisation, "supervisor_id": None, "state": EmploymentState.ACTIVE.value,
         "leaving_date": None, "left_at": None, "destruction_date": None, "joined_at": e.timestamp,
         "updated_at": e.timestamp})
+    _regime(conn, e, e.category, e.start_date)
+
+
+def _regime(conn: Connection, e: Any, category: str, since: Any) -> None:
+    conn.execute(_INSERT_REGIME, {"worker_id": str(e.originator_id), "started_version": e.originator_version,
+                                  "category": category, "category_since": since, "recorded_at": e.timestamp})
+
+
+def _role_changed(conn: Connection, e: Any) -> None:
+    """A new role title alone begins no regime (the event keeps the current one's start)."""
+    if e.major_change or e.category != e.previous_category:
+        _regime(conn, e, e.category, e.category_since)
 
 
 def _supervised(conn: Connection, e: Any, supervisor_id: str, reason: str) -> None:
@@ -50,6 +63,7 @@ def _left(conn: Connection, e: Any) -> None:
 def _destroyed(conn: Connection, e: Any) -> None:
     """The file is being destroyed: nothing about the worker stays in this read model."""
     conn.execute(delete(supervision_periods).where(supervision_periods.c.worker_id == e.worker_id))
+    conn.execute(delete(worker_regimes).where(worker_regimes.c.worker_id == e.worker_id))
     conn.execute(delete(workers).where(workers.c.worker_id == e.worker_id))
 
 
@@ -60,6 +74,8 @@ HANDLERS = {
     Worker.TransferredToNewSupervisor: lambda c, e: _supervised(c, e, e.new_supervisor_id, "transfer"),
     Worker.SupervisionEnded: _supervision_ended,
     Worker.Left: _left,
+    Worker.RoleChanged: _role_changed,
+    Worker.ReturnedAfterAbsence: lambda c, e: _regime(c, e, e.category, e.returned_on),
     Worker.Archived: lambda c, e: _set(
         c, e, state=EmploymentState.ARCHIVED.value, destruction_date=e.destruction_date),
 }

@@ -128,6 +128,7 @@ BY_RELATIONSHIP = {
 }
 HR, DPO, IO, QA, INSPECTOR = {"hana"}, {"dana"}, {"ivo"}, {"quinn"}, {"ines"}
 SUPERVISING_STAFF = {"morgan", "alex", "jo"}
+MANAGERS = {u for u, (role, _) in USERS.items() if role == "manager"}
 STAFF_USERS = SUPERVISING_STAFF | {"sam", "tina"}
 SESSION = {"supervisee_id": UNKNOWN, "starts_at": "2026-03-10T10:00:00Z", "planned_minutes": 60}
 HOLD = {"kind": "investigation", "reason": "r", "reference": "ref"}
@@ -147,7 +148,21 @@ def route_rules(w: World) -> dict[tuple[str, str], tuple[str, dict | None, set[s
             f"/workers/{UNKNOWN}/transfer", {"new_supervisor_id": UNKNOWN, "reason": "r"}, HR, 404),
         ("POST", "/api/v1/workers/{worker_id}/leave"): (
             f"/workers/{UNKNOWN}/leave", {"leaving_date": "2026-05-01"}, HR, 404),
+        ("POST", "/api/v1/workers/{worker_id}/role-change"): (
+            f"/workers/{UNKNOWN}/role-change",
+            {"role": "R", "effective_on": "2026-05-01", "major_change": True, "reason": "r"}, HR, 404),
+        ("POST", "/api/v1/workers/{worker_id}/return"): (
+            f"/workers/{UNKNOWN}/return", {"returned_on": "2026-05-01", "absence": "career_break"}, HR, 404),
         ("POST", "/api/v1/users/{username}/disable"): ("/users/no-such-user/disable", None, HR, 422),
+        ("POST", "/api/v1/workers/{worker_id}/standing"): (f"/workers/{UNKNOWN}/standing", {"level": 2}, HR, 404),
+        ("POST", "/api/v1/workers/{worker_id}/second-supervisor"): (
+            f"/workers/{UNKNOWN}/second-supervisor", {"supervisor_id": UNKNOWN}, HR, 404),
+        ("POST", "/api/v1/workers/{worker_id}/second-supervisor/ending"): (
+            f"/workers/{UNKNOWN}/second-supervisor/ending", {"reason": "ASYE ended"}, HR, 404),
+        # A departure from the allocation rules is agreed by a manager as themselves (bcp: the Service Manager).
+        ("POST", "/api/v1/workers/{worker_id}/allocation-exceptions"): (
+            f"/workers/{UNKNOWN}/allocation-exceptions", {"supervisor_id": UNKNOWN, "rules": ["ratio"],
+                                                          "reason": "cover"}, MANAGERS, 404),
         ("POST", "/api/v1/grants"): ("/grants", {
             "grantee": "nobody", "purpose": "p", "category": "inspection",
             "scope": {"kind": "team", "id": UNKNOWN}, "expires_at": "2027-01-01T00:00:00Z"}, HR, 422),
@@ -200,6 +215,14 @@ def route_rules(w: World) -> dict[tuple[str, str], tuple[str, dict | None, set[s
         ("POST", "/api/v1/cases/{case_id}/discussions"): (
             f"/cases/{UNKNOWN}/discussions", {"discussed_on": "2026-03-01"}, SUPERVISING_STAFF, 404),
         ("POST", "/api/v1/cases/{case_id}/closure"): (f"/cases/{UNKNOWN}/closure", None, SUPERVISING_STAFF, 404),
+        ("POST", "/api/v1/observations"): ("/observations", {
+            "subject_id": UNKNOWN, "observed_on": "2026-03-01", "outcome": "meets_standard"}, SUPERVISING_STAFF, 404),
+        ("POST", "/api/v1/workers/{worker_id}/frequency-step-downs"): (
+            f"/workers/{UNKNOWN}/frequency-step-downs", {"decided_on": "2026-03-01", "rationale": "r"},
+            SUPERVISING_STAFF, 404),
+        ("POST", "/api/v1/workers/{worker_id}/reviews"): (
+            f"/workers/{UNKNOWN}/reviews", {"kind": "employee_review", "reviewed_on": "2026-03-01"},
+            SUPERVISING_STAFF, 404),
     }
 
 

@@ -19,13 +19,14 @@ from api.application import Storage, SupervisionLedger
 from api.http import create_app
 from domain.authorisation import Role
 from infrastructure import migrations
-from infrastructure.database import make_engine, metadata, reader, schema_fingerprints
-from projections.schema import current_records
+from infrastructure.database import make_engine, metadata, reader
+from projections.schema import current_records, read_model_positions
 from tests.support.acting import acting
 from tests.support.staff import content
 from tests.test_ledger_cli import cli, populated  # noqa: F401  (fixtures)
 
-BASELINE_TABLES = set(metadata.tables) - {schema_fingerprints.name}
+# Tables a revision after the baseline adds (0004); the baseline had all the others.
+BASELINE_TABLES = set(metadata.tables) - {"signing_key_transitions"}
 
 
 def tables_of(engine) -> set[str]:  # noqa: ANN001
@@ -53,6 +54,9 @@ def test_an_upgrade_from_the_previous_schema_keeps_every_record_verifiable(
         migrations.downgrade(conn, migrations.BASELINE)
         if not stamped:
             conn.execute(text("DROP TABLE alembic_version"))
+        # As if this code's current_records projection were newer than the one that built the table.
+        conn.execute(read_model_positions.update().where(read_model_positions.c.name == "current_records")
+                     .values(fingerprint="0" * 64))
     with reader(engine).connect() as conn:
         assert migrations.revision_of(conn) == (migrations.BASELINE if stamped else None)
     ours = tables_of(engine) & set(metadata.tables)
@@ -61,7 +65,7 @@ def test_an_upgrade_from_the_previous_schema_keeps_every_record_verifiable(
 
     out = cli("db", "upgrade")
     assert f"schema: {migrations.BASELINE} -> {migrations.head()}" in out, out
-    assert "rebuilt from the event log" in out, out  # the read models' fingerprint was not there: replayed
+    assert "rebuilt from the event log: current_records (" in out, out  # only the changed one is replayed
     assert "at " + migrations.head() in cli("db", "upgrade")  # safe to repeat
     assert "intact" in cli("verify")
     report = json.loads(cli("verify", "--json"))

@@ -11,6 +11,8 @@ from datetime import date, datetime, timezone
 import pytest
 
 from domain.anonymisation import NotAnonymous, Screening
+from domain.compliance import OpenRecord, WorkerFacts, evaluate
+from domain.session_length import judge_length, judge_week, last_full_week
 from domain.policy import WorkerCategory, add_interval, rules
 from domain.schedule_rules import (agreement_review_due, archival_deadline, case_review_due, completion_deadline,
                                    destruction_date, next_due_date)
@@ -30,9 +32,10 @@ FREQUENCY = {
     # bcp: "weekly for the first six weeks of practice ... two weekly for up to twelve months ... monthly"
     ("bcp", "nqsw_asye"): [(D(2026, 1, 12), D(2026, 1, 19)), (D(2026, 6, 1), D(2026, 6, 15)),
                            (D(2027, 2, 1), D(2027, 3, 1))],
-    # bcp: "every two weeks, increased to every three weeks and then monthly" (lengths: the pack's note)
-    ("bcp", "overseas_recruited"): [(D(2026, 2, 2), D(2026, 2, 16)), (D(2026, 5, 4), D(2026, 5, 25)),
-                                    (D(2026, 9, 1), D(2026, 10, 1))],
+    # bcp: "every two weeks, increased to every three weeks and then monthly if the worker is meeting the
+    # required standard of practice": no decision recorded, so every two weeks (decisions: test_step_down_*)
+    ("bcp", "overseas_recruited"): [(D(2026, 2, 2), D(2026, 2, 16)), (D(2026, 5, 4), D(2026, 5, 18)),
+                                    (D(2026, 9, 1), D(2026, 9, 15))],
     # hull: "weekly individual supervision for the first six weeks of employment, then fortnightly up to six
     # months and monthly thereafter."
     ("hull", "nqsw_asye"): [(D(2026, 1, 12), D(2026, 1, 19)), (D(2026, 3, 2), D(2026, 3, 16)),
@@ -40,6 +43,8 @@ FREQUENCY = {
     # hull: "fortnightly for the first 3 months and then a minimum of monthly as for other staff."
     ("hull", "returner"): [(D(2026, 2, 2), D(2026, 2, 16)), (D(2026, 6, 1), D(2026, 7, 1))],
     ("hull", "role_changer"): [(D(2026, 2, 2), D(2026, 2, 16)), (D(2026, 6, 1), D(2026, 7, 1))],
+    # hull: "Social Workers in Training are required to have 1.5 hours of individual supervision per week."
+    ("hull", "trainee"): [(D(2026, 2, 2), D(2026, 2, 9)), (D(2026, 9, 1), D(2026, 9, 8))],
     # darlington: "As a minimum weekly for the first 6 weeks then fortnightly until 6 months, monthly thereafter."
     ("darlington", "nqsw_asye"): [(D(2026, 1, 12), D(2026, 1, 19)), (D(2026, 3, 2), D(2026, 3, 16)),
                                   (D(2026, 9, 1), D(2026, 10, 1))],
@@ -166,6 +171,9 @@ def test_every_enforced_pack_row_of_these_kinds_has_a_worked_example_here() -> N
     covered |= {(p, "agreement") for p in PACKS}
     covered |= {(p, "case_supervision.unrated" if r is None else f"case_supervision.ratings.{r}") for p, r in CASES}
     covered |= {("hull", "minimum_session_minutes"), ("bury", "minimum_session_minutes")}
+    covered |= {(p, "completion.record_ends") for p in RECORD_ENDS}
+    covered |= {(p, f"minimum_session_minutes.{k}") for p in ("hull", "bury") for k in ("short_session", "maximum")}
+    covered |= {("bcp", "frequency.overseas_recruited.step_down")}  # tests/test_observation_examples.py
     kinds = ("frequency.", "completion.record", "retention", "archival", "agreement", "case_supervision.",
              "minimum_session_minutes")
     enforced = {(r.pack, r.key) for r in build() if r.status == "enforced" and r.key.startswith(kinds)}
@@ -207,3 +215,72 @@ def test_archive_access_worked_example(pack: str) -> None:
                            revoked_at=None)
         decision = decide_read(Reader("u", Role(role)), archived, [terms], at, archive_roles=roles)
         assert decision.allowed == (role in allowed), (pack, role, decision.reason)
+
+
+# pack: which step ends the completion deadline of a record of a session on Tuesday 10 March 2026, shown by a
+# record shared with the supervisee on 12 March and not yet signed, as of 30 March (long after every deadline)
+RECORD_ENDS = {
+    "bury": "shared",  # "completed by the supervisor and returned to the supervisee within one week"
+    "hull": "shared",  # "completed, agreed and signed by the supervisee": completed comes first
+    "bcp": "signed_by_both",  # organisation's setting: "Both parties should receive a signed copy of the record"
+    "darlington": "signed_by_both",  # organisation's setting
+    "school-trust": "signed_by_both",  # organisation's setting
+}
+
+
+@pytest.mark.parametrize("pack", sorted(RECORD_ENDS))
+def test_record_deadline_end_worked_example(pack: str) -> None:
+    shared = OpenRecord("r1", D(2026, 3, 10), "awaiting both signatures", "s", shared_on=D(2026, 3, 12))
+    facts = WorkerFacts("w", "experienced", START, START, "s", START, last_session=D(2026, 3, 10),
+                        open_records=(shared,))
+    issues = {i.kind: i for i in evaluate(PACKS[pack], facts, D(2026, 3, 30)).issues}
+    if RECORD_ENDS[pack] == "shared":
+        assert "record_unsigned" not in issues and issues["record_awaiting_signatures"].severity == "info"
+        not_shared = WorkerFacts("w", "experienced", START, START, "s", START, last_session=D(2026, 3, 10),
+                                 open_records=(OpenRecord("r1", D(2026, 3, 10), "awaiting both signatures", "s"),))
+        late = {i.kind: i for i in evaluate(PACKS[pack], not_shared, D(2026, 3, 30)).issues}["record_unsigned"]
+        assert late.due == COMPLETION[pack] and "not yet shared with the supervisee" in late.text
+    else:
+        assert issues["record_unsigned"].due == COMPLETION[pack] and "not signed by both" in issues["record_unsigned"].text
+
+
+def test_short_session_worked_example() -> None:
+    # bury: "last for at least one and a half hours" - its own setting: a shorter session counts, and needs
+    # attention ("the supervision session may be shorter" for a part-timer, which the ledger does not know);
+    # hull: "likely to last between one and 2 hours" - descriptive: the shortfall is information
+    ten_minutes = judge_length(PACKS["bury"], 10)
+    assert (ten_minutes.counts, ten_minutes.severity) == (True, "warning") and "80 min short" in ten_minutes.text
+    assert "bury's own setting" in ten_minutes.text
+    assert judge_length(PACKS["bury"], 90).severity is None
+    assert (judge_length(PACKS["hull"], 45).counts, judge_length(PACKS["hull"], 45).severity) == (True, "info")
+    # a pack that says a short session does not count: the 10 minutes are no session at all
+    rule = PACKS["bury"].minimum_session_minutes
+    strict = PACKS["bury"].model_copy(update={"minimum_session_minutes": rule.model_copy(update={
+        "short_session": rule.short_session.model_copy(update={"counts": "does_not_count"})})})
+    assert judge_length(strict, 10).counts is False and judge_length(strict, 90).counts is True
+    facts = WorkerFacts("w", "experienced", START, START, "s", START, last_session=D(2026, 2, 2),
+                        last_held=(D(2026, 3, 2), 10))
+    [short] = [i for i in evaluate(strict, facts, D(2026, 3, 3)).issues if i.kind == "session_short"]
+    assert short.severity == "warning" and "not counted as a supervision session" in short.text
+
+
+def test_session_maximum_worked_example() -> None:
+    # bury: "but probably no more than three unless in exceptional circumstances"; hull: "between one and 2
+    # hours". Both hedge it, so a longer session counts and is shown, never judged.
+    for pack, minutes in (("bury", 181), ("hull", 121)):
+        verdict = judge_length(PACKS[pack], minutes)
+        assert (verdict.counts, verdict.severity) == (True, "info") and "over the" in verdict.text
+    assert judge_length(PACKS["bury"], 180).severity is None and judge_length(PACKS["hull"], 120).severity is None
+
+
+def test_trainee_weekly_minutes_worked_example() -> None:
+    # hull: "Social Workers in Training are required to have 1.5 hours of individual supervision per week. This
+    # may be a combination of both formal and informal supervision, although the ratio must be in favour of
+    # formal supervision."
+    rule = PACKS["hull"].frequency.trainee.weekly_minutes
+    week = last_full_week(D(2026, 3, 11))  # a Wednesday: the week of Monday 2 to Sunday 8 March
+    assert week == (D(2026, 3, 2), D(2026, 3, 8))
+    assert judge_week(rule, 90, week, "hull").severity is None
+    assert judge_week(rule, 60, week, "hull").severity == "info"  # informal may make up 30 of the 90
+    assert judge_week(rule, 45, week, "hull").severity == "overdue"  # formal would not be the larger part
+    assert next_due_date(PACKS["hull"], "trainee", START, D(2026, 3, 2)) == D(2026, 3, 9)  # every week

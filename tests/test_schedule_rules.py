@@ -64,8 +64,9 @@ FREQUENCY_TABLE = [
     ("bcp", "nqsw_asye", D(2026, 9, 7), D(2026, 9, 21), "two weekly for up to twelve months"),
     ("bcp", "nqsw_asye", D(2027, 2, 1), D(2027, 3, 1), "the formal supervision decreases to monthly"),
     ("bcp", "overseas_recruited", D(2026, 2, 5), D(2026, 2, 19), "every two weeks"),
-    ("bcp", "overseas_recruited", D(2026, 4, 20), D(2026, 5, 11), "increased to every three weeks"),
-    ("bcp", "overseas_recruited", D(2026, 7, 20), D(2026, 8, 20), "and then monthly"),
+    # no timer: without a step-down decision (domain/observations.py) it stays every two weeks
+    ("bcp", "overseas_recruited", D(2026, 4, 20), D(2026, 5, 4), "every two weeks"),
+    ("bcp", "overseas_recruited", D(2026, 7, 20), D(2026, 8, 3), "every two weeks"),
     ("bcp", "manager", D(2026, 3, 31), D(2026, 4, 30), "the expected frequency of supervision is monthly"),
     ("bcp", "agency", D(2026, 3, 10), D(2026, 4, 10), "in the same way as permanent staff"),
     ("darlington", "nqsw_asye", D(2026, 1, 26), D(2026, 2, 2), "As a minimum weekly for the first 6 weeks"),
@@ -399,3 +400,17 @@ def test_hull_completion_is_five_working_days(session: date) -> None:
     cal = WorkingCalendar()
     due = completion_deadline(PACKS["hull"], session, cal)
     assert cal.working_days_between(session, due) == 5 and cal.is_working_day(due)
+
+
+def test_bcp_overseas_frequency_eases_only_on_the_days_of_the_decisions() -> None:
+    # "every two weeks, increased to every three weeks and then monthly if the worker is meeting the required
+    # standard of practice": each easing is a decision; its day ends the phase before it.
+    bcp = PACKS["bcp"]
+    first, second = D(2026, 4, 20), D(2026, 8, 3)
+    assert required_interval(bcp, "overseas_recruited", START, D(2026, 4, 19), (first,)) == Interval(weeks=2)
+    assert required_interval(bcp, "overseas_recruited", START, first, (first,)) == Interval(weeks=3)
+    assert required_interval(bcp, "overseas_recruited", START, second, (first, second)) == Interval(months=1)
+    assert next_due_date(bcp, "overseas_recruited", START, D(2026, 4, 20), (first,)) == D(2026, 5, 11)
+    assert next_due_date(bcp, "overseas_recruited", START, D(2026, 8, 3), (first, second)) == D(2026, 9, 3)
+    # a decision under a rule that eases by date changes nothing
+    assert next_due_date(bcp, "nqsw_asye", START, D(2026, 9, 7), (first,)) == D(2026, 9, 21)

@@ -309,8 +309,9 @@ POLICY_EXAMPLES = {
     "bcp": [
         ("nqsw_asye", D(2026, 9, 7), [D(2026, 9, 21)], D(2026, 10, 1), D(2026, 9, 28), 3,
          "For Newly Qualified Social Workers the frequency of supervision should be weekly for the first six weeks"),
-        ("overseas_recruited", D(2026, 6, 1), [D(2026, 9, 7)], D(2026, 10, 1), D(2026, 9, 28), 3,
-         "every two weeks, increased to every three weeks and then monthly"),
+        # no step-down decision recorded: still every two weeks (tests/test_observations_app.py decides one)
+        ("overseas_recruited", D(2026, 6, 1), [D(2026, 9, 7)], D(2026, 10, 1), D(2026, 9, 21), 10,
+         "the frequency of supervision should be every two weeks"),
         ("manager", D(2015, 1, 5), [D(2026, 3, 31)], D(2026, 4, 30), D(2026, 4, 30), 0,
          "For staff who do not have a caseload, such as operational and strategic managers, the expected frequency "
          "of supervision is monthly."),
@@ -380,6 +381,7 @@ def test_the_scheduling_demo_shows_every_rule_on_time_and_overdue(ledger, settin
     assert {n: by_name[n].frequency.status for n in expected} == expected
     assert "weekly phase" in by_name["Nadia Rahman"].frequency.rule
     assert "fortnightly phase" in by_name["Ben Carter"].frequency.rule
+    assert "since the decision of 1 Sep" in by_name["Ewa Nowak"].frequency.rule
     kinds = {n: {i.kind for i in r.issues} for n, r in by_name.items()}
     assert "agreement_lapsed" in kinds["Grace Lindqvist"]
     assert "agreement_review" in kinds["Chloe Evans"]

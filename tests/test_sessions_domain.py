@@ -238,8 +238,9 @@ def test_bury_settled_rating_is_agreed_by_the_supervisee_not_a_third_person():
                     approved_on=date(2026, 5, 18))
     c = case()
     c.rate("settled", pack=bury, actor=SUP, supervisor_now=SUP, timestamp=T0, approved_by=WORKER,
-           approved_on=date(2026, 5, 18))
-    assert c.approval == {"role": "supervisor_and_supervisee", "by": WORKER, "on": date(2026, 5, 18)}
+           approved_on=date(2026, 5, 18), rationale="Stable placement; risk managed")
+    assert c.approval == {"role": "supervisor_and_supervisee", "by": WORKER, "on": date(2026, 5, 18),
+                          "rationale": "Stable placement; risk managed"}
 
 
 def test_a_rating_must_be_one_of_the_packs():

@@ -8,8 +8,8 @@ after this call (the pages are the router's fallback, not a route).
 from fastapi import FastAPI
 
 import api.web.commands as commands
-from api.web import (addendum_pages, agreement_pages, due_pages, oversight_pages, people_pages, record_pages,
-                     session_pages, sign_in)
+from api.web import (addendum_pages, agreement_pages, due_pages, oversight_pages, people_pages, provider_sign_in,
+                     record_pages, session_pages, sign_in)
 from api.web.assets import serve_assets, serve_offline_docs
 from api.web.site import create_site
 
@@ -24,8 +24,9 @@ def web_site(api: FastAPI) -> FastAPI:
     """The shared middleware and error pages (api/web/site.py), then each area's pages. Composed here, so that
     the page modules may use site.py's helpers without site.py importing them back."""
     site = create_site(api.state.ledger)
+    site.state.identity_provider = getattr(api.state, "identity_provider", None)
     site.add_exception_handler(commands.Stale, record_pages.conflict_page)  # type: ignore[arg-type]
-    for pages in (sign_in, record_pages, due_pages, people_pages, oversight_pages):
+    for pages in (sign_in, provider_sign_in, record_pages, due_pages, people_pages, oversight_pages):
         site.include_router(pages.router)
     for pages in (addendum_pages, session_pages, agreement_pages):  # supervision: sessions, agreements, addenda
         site.include_router(pages.router)

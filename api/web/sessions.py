@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 COOKIE = "svl_session"
 CSRF_FIELD = "csrf_token"
@@ -26,6 +27,10 @@ class Session:
     user_id: str | None = None
     # One message shown on the next page (e.g. "Record shared"), then dropped.
     notices: list[str] = field(default_factory=list)
+    # Single sign-on (api/web/provider_sign_in.py): the state, nonce and PKCE verifier of a sign-in sent to the
+    # provider, until it returns; then the ID token, kept only here, as the hint for signing out there too.
+    pending_sign_in: Any = None
+    id_token: str | None = None
 
 
 class SessionStore:

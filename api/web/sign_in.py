@@ -1,5 +1,5 @@
-"""Signing in and out. Sign-in is pluggable: a credential goes to the same `Authenticator` the API uses
-(today our bearer tokens from `svl token issue`; an organisation's OpenID Connect provider plugs in there).
+"""Signing in and out: through the organisation's identity provider when one is configured
+(api/web/provider_sign_in.py), or with an access token from `svl token issue` (the same check as the API's).
 With the demo loaded, and only then, the page lists the demo users to sign in as with one click: the server
 opens a session for that user; no token is ever put in the page."""
 
@@ -8,6 +8,7 @@ from fastapi.responses import Response
 
 from api.demo import DEMO_USERS
 from api.demo_cast import HR
+from api.web.provider_sign_in import provider_of, sign_out_at_provider
 from api.web.site import checked_form, end_session, page, redirect, session_of, start_session, web_of
 from infrastructure.users import TokenAuthenticator
 
@@ -34,7 +35,12 @@ def home(request: Request) -> Response:
 def sign_in_page(request: Request) -> Response:
     if session_of(request).user_id:
         return redirect("/records")
-    return page(request, "sign_in.html", demo=demo_people(request), errors=[])
+    return sign_in_form(request, 200, [])
+
+
+def sign_in_form(request: Request, status: int, errors: list[dict]) -> Response:
+    return page(request, "sign_in.html", status, demo=demo_people(request), provider=provider_of(request),
+                errors=errors)
 
 
 @router.post("/sign-in/demo")
@@ -42,8 +48,7 @@ def sign_in_demo(request: Request, form: dict[str, str] = Depends(checked_form))
     known = {p["username"] for p in demo_people(request)}
     username = form.get("username", "")
     if username not in known:
-        return page(request, "sign_in.html", 422, demo=demo_people(request),
-                    errors=[{"text": "Choose one of the demo users listed", "href": "#demo-users"}])
+        return sign_in_form(request, 422, [{"text": "Choose one of the demo users listed", "href": "#demo-users"}])
     user = web_of(request).ledger.users.require(username)
     start_session(request, user["user_id"])
     return redirect("/records")
@@ -54,17 +59,17 @@ def sign_in_token(request: Request, form: dict[str, str] = Depends(checked_form)
     app = web_of(request).ledger
     principal = TokenAuthenticator(app.storage.engine, app.clock).authenticate(form.get("token", "").strip())
     if principal is None:
-        return page(request, "sign_in.html", 422, demo=demo_people(request),
-                    errors=[{"text": "Enter a valid access token: it may have expired or been revoked",
-                             "href": "#token"}])
+        return sign_in_form(request, 422, [{"text": "Enter a valid access token: it may have expired or been revoked",
+                                            "href": "#token"}])
     start_session(request, principal.user_id)
     return redirect("/records")
 
 
 @router.post("/sign-out")
 def sign_out(request: Request, form: dict[str, str] = Depends(checked_form)) -> Response:
+    id_token = session_of(request).id_token
     end_session(request)
-    return redirect("/signed-out")
+    return redirect(sign_out_at_provider(request, id_token) or "/signed-out")
 
 
 @router.get("/signed-out")

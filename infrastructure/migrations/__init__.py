@@ -1,9 +1,9 @@
 """Alembic migrations for every table we own that holds primary data: data keys and their assignments, the
-integrity ledger's leaves and checkpoints, users and tokens, purged-event digests, schema fingerprints.
+integrity ledger's leaves and checkpoints, users and tokens, purged-event digests.
 
 The event store's tables belong to the eventsourcing library, which creates them itself. The read models are not
 migrated: they are derived from the event log, so when their definitions change they are dropped, recreated and
-replayed (api/read_model_schema.py). To change one of our tables, add a revision under versions/ (README:
+replayed (projections/runner.py: `create_tables`, one fingerprint per read model). To change one of our tables, add a revision under versions/ (README:
 "Changing the schema").
 
 Functions here work on a connection the caller opened, inside the caller's transaction: the upgrade commits with
@@ -17,9 +17,9 @@ from sqlalchemy import Connection, inspect, text
 
 LOCATION = Path(__file__).resolve().parent
 BASELINE = "0001_baseline"
-# The newest revision under versions/ (a test checks it): a database already there is opened without loading
+# Revision ids fit alembic_version's VARCHAR(32). The newest revision under versions/ (a test checks it): a database already there is opened without loading
 # Alembic at all, which every command and server start would otherwise pay for.
-HEAD = "0002_schema_fingerprints"
+HEAD = "0004_signing_key_transitions"
 VERSION_TABLE = "alembic_version"
 # A table that every database made before migrations existed already has (it is then stamped at the baseline).
 BASELINE_MARKER = "data_keys"

@@ -1,0 +1,202 @@
+"""Past one machine: a PostgreSQL hot standby, made here as a real deployment makes one (its own primary cluster,
+`pg_basebackup`, streaming replication). `svl verify` run against the standby reads what the primary wrote and
+agrees with the primary; it writes nothing, so it runs where every write is refused, while the application
+itself cannot be opened for writing there.
+
+The clusters are the test's own (initdb on free ports on 127.0.0.1, trust for replication there only): the
+machine's PostgreSQL server is not reconfigured."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from api.application import Storage, SupervisionLedger
+from api.cli import app as svl
+from domain.authorisation import Role
+from infrastructure.ledger_store import EventsTable
+from infrastructure.settings import Settings
+from tests.support.acting import acting
+from tests.support.staff import content, staff
+
+SAFETY_LIMIT_S = 600  # only so that a wedged cluster ends the test; every wait below is on a condition
+
+
+def _bin_dir() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_basebackup"))
+    return found[-1].parent if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Cluster:
+    data: Path
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+
+class Clusters:
+    """Runs PostgreSQL's own tools as the `postgres` account (they refuse to run as root)."""
+
+    def __init__(self, bin_dir: Path, root: Path) -> None:
+        self.bin = bin_dir
+        self.root = root
+        self.account = pwd.getpwnam("postgres")
+        self.started: list[Cluster] = []
+
+    def run(self, tool: str, *args: str) -> None:
+        command = [str(self.bin / tool), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True)
+        assert done.returncode == 0, f"{tool} failed: {done.stdout}{done.stderr}"
+
+    def directory(self, name: str) -> Path:
+        path = self.root / name
+        path.mkdir(mode=0o700)
+        os.chown(path, self.account.pw_uid, self.account.pw_gid)
+        return path
+
+    def start(self, cluster: Cluster) -> None:
+        self.run("pg_ctl", "-D", str(cluster.data), "-l", str(cluster.log), "-W", "start")  # -W: we wait below
+        self.started.append(cluster)
+        deadline = time.monotonic() + SAFETY_LIMIT_S
+        while True:
+            try:
+                with psycopg.connect(cluster.url, connect_timeout=2) as conn:
+                    conn.execute("SELECT 1")
+                return
+            except psycopg.OperationalError:
+                log = cluster.log.read_text() if cluster.log.exists() else ""
+                if "FATAL" in log or "PANIC" in log or time.monotonic() > deadline:
+                    pytest.fail(f"PostgreSQL on port {cluster.port} did not start:\n{log}")
+                time.sleep(0.2)
+
+    def stop_all(self) -> None:
+        for cluster in reversed(self.started):
+            subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin / "pg_ctl"), "-D", str(cluster.data),
+                            "-m", "immediate", "stop"] if os.geteuid() == 0 else
+                           [str(self.bin / "pg_ctl"), "-D", str(cluster.data), "-m", "immediate", "stop"],
+                           capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def replicated() -> Iterator[tuple[Cluster, Cluster]]:
+    bin_dir = _bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL's server tools (initdb, pg_basebackup) are not installed")
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("no postgres account to run the test's own clusters as")
+    root = Path(tempfile.mkdtemp(prefix="svl-standby-"))
+    root.chmod(0o755)  # the postgres account must reach its directories inside
+    clusters = Clusters(bin_dir, root)
+    try:
+        sockets = clusters.directory("sockets")
+        sockets.chmod(0o755)
+        primary = Cluster(clusters.directory("primary"), _free_port(), root / "primary.log")
+        clusters.run("initdb", "-D", str(primary.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        with (primary.data / "postgresql.conf").open("a") as conf:
+            conf.write(f"\nport = {primary.port}\nlisten_addresses = '127.0.0.1'\n"
+                       f"unix_socket_directories = '{sockets}'\nwal_level = replica\nmax_wal_senders = 4\n"
+                       "fsync = off\n")
+        primary.log.touch()
+        os.chown(primary.log, clusters.account.pw_uid, clusters.account.pw_gid)
+        clusters.start(primary)
+
+        standby = Cluster(clusters.directory("standby"), _free_port(), root / "standby.log")
+        standby.log.touch()
+        os.chown(standby.log, clusters.account.pw_uid, clusters.account.pw_gid)
+        # -R writes standby.signal and primary_conninfo: the copy starts as a streaming hot standby.
+        clusters.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
+                     "-D", str(standby.data), "-R", "-X", "stream", "-c", "fast", "--no-sync")
+        with (standby.data / "postgresql.auto.conf").open("a") as conf:
+            conf.write(f"\nport = {standby.port}\n")
+        clusters.start(standby)
+        yield primary, standby
+    finally:
+        clusters.stop_all()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def wait_until_replayed(primary: Cluster, standby: Cluster) -> None:
+    """Until the standby has replayed everything the primary had written when asked."""
+    with psycopg.connect(primary.url, autocommit=True) as conn:
+        target = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+    deadline = time.monotonic() + SAFETY_LIMIT_S
+    with psycopg.connect(standby.url, autocommit=True) as conn:
+        while not conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,)).fetchone()[0]:
+            assert time.monotonic() < deadline, "the standby stopped replaying"
+            time.sleep(0.05)
+
+
+def test_verify_on_the_standby_agrees_with_the_primary(replicated, tmp_path: Path) -> None:
+    primary, standby = replicated
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    master_key = os.urandom(32)
+    (keys / "master.key").write_text(base64.b64encode(master_key).decode() + "\n")
+    on_primary = Settings(database_url=primary.url, database_schema="svl", master_key_file=keys / "master.key",
+                          signing_key_file=keys / "signing.key", certificate_dir=tmp_path / "certificates")
+    env = {"SVL_DATABASE_SCHEMA": "svl", "SVL_MASTER_KEY_FILE": str(keys / "master.key"),
+           "SVL_SIGNING_KEY_FILE": str(keys / "signing.key"), "SVL_CHECKPOINT_DIR": str(tmp_path / "published"),
+           "SVL_USER": "", "COLUMNS": "200"}
+    runner = CliRunner()
+
+    def cli(database: Cluster, *args: str, code: int = 0) -> str:
+        result = runner.invoke(svl, list(args), env={**env, "SVL_DATABASE_URL": database.url})
+        assert result.exit_code == code, result.output + repr(result.exception)
+        assert "Traceback" not in result.output
+        return result.output
+
+    cli(primary, "init")
+    app = SupervisionLedger(Storage.open(on_primary, master_key=master_key))
+    try:
+        assert EventsTable.of(on_primary).name == app.recorder.events_table_name
+        _, supervisor, worker = staff(app)
+        for n in range(3):
+            rid = app.draft_record(acting(supervisor), supervisee_id=worker, content=content(f"Session {n}")).id
+            app.share_record(acting(supervisor), rid)
+            app.sign_record(acting(worker, Role.SUPERVISEE), rid, app.get_record(rid).content_sha256)
+        app.integrity.checkpoint()
+    finally:
+        app.close()
+        app.storage.engine.dispose()
+
+    wait_until_replayed(primary, standby)
+    on_primary_report = json.loads(cli(primary, "verify", "--json"))
+    on_standby_report = json.loads(cli(standby, "verify", "--json"))
+    assert on_primary_report["intact"] and on_standby_report["intact"], on_standby_report
+    assert on_standby_report["events"] == on_primary_report["events"] > 0
+    assert on_standby_report["root"] == on_primary_report["root"]
+    assert on_standby_report["checkpoints_checked"] == on_primary_report["checkpoints_checked"] >= 1
+
+    # The standby is read-only all through: the application cannot be opened there to write.
+    on_standby = Settings(database_url=standby.url, database_schema="svl", master_key_file=keys / "master.key",
+                          signing_key_file=keys / "signing.key", certificate_dir=tmp_path / "certificates")
+    with pytest.raises(Exception, match="read-only transaction|recovery"):
+        SupervisionLedger(Storage.open(on_standby, master_key=master_key))
