@@ -13,6 +13,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from api.access_service import AccessDenied, Via
 from api.errors import NotFound
 from api.allocation_service import allocation_view
 from api.ids import as_uuid
@@ -22,11 +23,12 @@ from domain.case_supervision import CaseSupervision
 from domain.compliance import (
     WorkerCompliance, WorkerFacts, evaluate, month_frequency, rule_in_force, sorted_for_attention,
 )
-from domain.authorisation import (SUPERVISING_ROLES, Decision, Relationships, Role, decide_role,
-                                  decide_session_step, decide_staff_step)
+from domain.access_log import AccessAttempt
+from domain.authorisation import (SUPERVISING_ROLES, ArchiveRule, Decision, GrantTerms, Relationships, Role,
+                                  decide_read, decide_role, decide_session_step, decide_staff_step)
 from domain.errors import DomainError, NotPermitted
 from domain.policy import PolicyPack
-from domain.schedule_rules import calendar_for
+from domain.schedule_rules import agreement_review_due, calendar_for
 from domain.session_length import counts_from_minutes, last_full_week
 from domain.sessions import SupervisionSession
 from domain.timestamps import require_plausible_day
@@ -151,6 +153,10 @@ class SchedulingService:
     save_and_project: Callable[..., None]
     require: Callable[[Principal, Decision], None]
     see_own_writes: Callable[[], None]
+    relationships_of: Callable[[str], Relationships]
+    archive_rule: ArchiveRule
+    log_access: Callable[..., None]
+    _grants_for: Callable[[Principal, Relationships], list[GrantTerms]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -303,6 +309,47 @@ class SchedulingService:
         with self.storage.engine.connect() as conn:
             return agreements_of(conn, None if worker_id is None else str(worker_id))
 
+    def agreements_visible_to(self, user: Principal, worker_id: UUID | str | None = None) -> list[dict]:
+        """Agreements (dates and signatures, not their terms): members of staff see those they are a party to,
+        as supervisee or as supervisor; QA and HR everyone's."""
+        if user.role in ORGANISATION_WIDE:
+            return self.agreements_of(worker_id)
+        self._staff(user, "see supervision agreements")
+        self.see_own_writes()
+        with self.storage.engine.connect() as conn:
+            return agreements_of(conn, None if worker_id is None else str(worker_id), party=user.worker_id)
+
+    def read_agreement(self, user: Principal, agreement_id: UUID | str, *, via: Via
+                       ) -> tuple[SupervisionAgreement, Decision]:
+        """An agreement with its terms, once the read is allowed (as for the worker's file: the supervisee, their
+        current supervisor and that supervisor's line manager, or a grant covering the file) and logged."""
+        agreement = self.get_agreement(agreement_id)
+        rel = self.relationships_of(agreement.supervisee_id)
+        now = self.clock()
+        decision = decide_read(user.reader, rel, self._grants_for(user, rel), now, archive=self.archive_rule,
+                               stated_purpose=via.stated_purpose)
+        self.log_access(user, AccessAttempt("read_agreement", agreement.supervisee_id, None, agreement.version,
+                                            rel.file_state, via.channel, via.client, via.stated_purpose),
+                        decision, now)
+        if not decision.allowed:
+            raise AccessDenied(decision)
+        return agreement, decision
+
+    def agreement_review_due(self, agreement: SupervisionAgreement) -> date | None:
+        """When an agreement in force is next due for review under the organisation's pack."""
+        if agreement.state != AgreementState.IN_FORCE.value or agreement.in_force_on is None:
+            return None
+        return agreement_review_due(self.compliance_pack(), agreement.last_reviewed_on or agreement.in_force_on)
+
+    def next_session_of(self, user: Principal) -> dict | None:
+        """The signed-in member of staff's own next scheduled session as a supervisee (today or later)."""
+        if not user.worker_id:
+            return None
+        today = self.clock().date()
+        upcoming = [s for s in self.sessions_of(worker_id=user.worker_id)
+                    if s["state"] == "scheduled" and s["scheduled_for"] >= today]
+        return min(upcoming, key=lambda s: s["scheduled_for"], default=None)
+
     def _agreement_in_force(self, worker_id: str, supervisor_id: str) -> str | None:
         with self.storage.engine.connect() as conn:
             return agreement_in_force(conn, worker_id, supervisor_id)
@@ -396,6 +443,7 @@ class SchedulingService:
         (default today). `team` is a supervisor's id: their supervisees on that day."""
         policy = self.compliance_pack(pack)
         day = require_plausible_day(as_of or self.clock().date(), "as_of")
+        self.see_own_writes()
         with self.storage.engine.connect() as conn:
             facts = load_facts(conn, day, Scope(team=str(team) if team else None), counts_from_minutes(policy),
                                last_full_week(day))

@@ -609,11 +609,14 @@ def sessions_of(conn: Connection, worker_id: str | None = None, supervisor_id: s
     return rows
 
 
-def agreements_of(conn: Connection, worker_id: str | None = None) -> list[dict]:
+def agreements_of(conn: Connection, worker_id: str | None = None, party: str | None = None) -> list[dict]:
+    """Agreements, newest first; `party`: only those this worker is the supervisee or the supervisor of."""
     a = compliance_agreements
     query = select(a).order_by(a.c.drafted_at.desc())
     if worker_id is not None:
         query = query.where(a.c.worker_id == worker_id)
+    if party is not None:
+        query = query.where(or_(a.c.worker_id == party, a.c.supervisor_id == party))
     return [dict(r._mapping) for r in conn.execute(query)]
 
 

@@ -8,8 +8,8 @@ after this call (the pages are the router's fallback, not a route).
 from fastapi import FastAPI
 
 import api.web.commands as commands
-from api.web import (account_pages, due_pages, grant_pages, ledger_pages, oversight_pages, people_pages,
-                     provider_sign_in, record_pages, sar_pages, sign_in)
+from api.web import (account_pages, addendum_pages, agreement_pages, due_pages, grant_pages, ledger_pages,
+                     oversight_pages, people_pages, provider_sign_in, record_pages, sar_pages, session_pages, sign_in)
 from api.web.assets import serve_assets, serve_offline_docs
 from api.web.site import create_site
 
@@ -28,5 +28,7 @@ def web_site(api: FastAPI) -> FastAPI:
     site.add_exception_handler(commands.Stale, record_pages.conflict_page)  # type: ignore[arg-type]
     for pages in (sign_in, provider_sign_in, record_pages, due_pages, people_pages, grant_pages, oversight_pages,
                   account_pages, ledger_pages, sar_pages):
+        site.include_router(pages.router)
+    for pages in (addendum_pages, session_pages, agreement_pages):  # supervision: sessions, agreements, addenda
         site.include_router(pages.router)
     return site

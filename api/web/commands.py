@@ -10,8 +10,8 @@ from uuid import UUID
 
 from api.access_service import AccessLogFilter, Via
 from api.application import Conflict, NotFound, SupervisionLedger
-from api.http_models import (AllocateIn, AmendIn, AmendmentRequestIn, ContentIn, DeclineIn, GrantIn, JoinIn, LeaveIn,
-                             RevokeIn, SignIn, TransferIn)
+from api.http_models import (AddendumIn, AllocateIn, AmendIn, AmendmentRequestIn, ContentIn, CountersignIn, DeclineIn,
+                             GrantIn, JoinIn, LeaveIn, RevokeIn, SignIn, TransferIn)
 from api.ledger_service import LatestCheckpoint, LedgerVerification
 from api.http_support import ADMIN
 from api.record_history import record_history
@@ -280,6 +280,22 @@ def sign(app: SupervisionLedger, who: Principal, via: Via, record_id: str, conte
     body = SignIn(content_sha256=content_sha256, expected_version=expected_version)
     _step(record_id, lambda: app.sign_record(who, record_id, body.content_sha256,
                                              expected_version=body.expected_version, via=via))
+
+
+def add_addendum(app: SupervisionLedger, who: Principal, via: Via, record_id: str, text: str, reason: str,
+                 expected_version: int) -> None:
+    """As POST /api/v1/records/{id}/addenda: signed by its author as it is added."""
+    body = AddendumIn(text=text, reason=reason, expected_version=expected_version)
+    _step(record_id, lambda: app.add_addendum(who, record_id, body.text, body.reason,
+                                              expected_version=body.expected_version, via=via))
+
+
+def countersign_addendum(app: SupervisionLedger, who: Principal, via: Via, record_id: str, number: int, sha256: str,
+                         expected_version: int) -> None:
+    """As POST /api/v1/records/{id}/addenda/{number}/countersign: the other party signs the addendum's SHA-256."""
+    body = CountersignIn(sha256=sha256, expected_version=expected_version)
+    _step(record_id, lambda: app.countersign_addendum(who, record_id, number, body.sha256,
+                                                      expected_version=body.expected_version, via=via))
 
 
 def _step(record_id: str, do: Callable[[], object]) -> None:

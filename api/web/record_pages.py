@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from api.application import NotFound
 from api.record_history import NameBook, record_view
 import api.web.commands as commands
+import api.web.scheduling_commands as scheduling
 from api.web.record_form import FormErrors, RecordForm, error_field, split_discussion
 from api.web.site import checked_form, notice, page, redirect, signed_in, via, web_of
 from domain.errors import DomainError, NotPermitted
@@ -42,8 +43,12 @@ def my_records(request: Request, who: Principal = Depends(signed_in), page_numbe
     shown = list(reversed(rows))[(number - 1) * PAGE_SIZE: number * PAGE_SIZE]
     first_needs = needs_me[:NEEDS_SHOWN]
     names = commands.names(app, [p for r in shown + first_needs for p in (r["supervisee_id"], r["supervisor_id"])])
+    next_session = scheduling.next_session(app, who)
+    to_sign = scheduling.agreements_to_sign(app, who)
+    names.update(commands.names(app, [next_session["supervisor_id"] if next_session else None,
+                                      *(a[p] for a in to_sign for p in ("worker_id", "supervisor_id"))]))
     return page(request, "records.html", who=who, rows=shown, needs_me=first_needs, needing=len(needs_me),
-                needs=needs, names=names,
+                needs=needs, names=names, next_session=next_session, agreements_to_sign=to_sign,
                 state_names=STATE_NAMES, state_colours=STATE_COLOURS, number=number, pages=pages, total=len(rows))
 
 

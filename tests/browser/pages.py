@@ -1,5 +1,5 @@
-"""What the browser tests do on a page: sign in and out as a demo user, check a page with axe-core at
-WCAG 2.2 AA (0 violations) and keep its screenshots at 320 px and 1280 px wide."""
+"""What the browser tests do on a page: sign in and out as a demo user, reach a control with the keyboard alone,
+check a page with axe-core at WCAG 2.2 AA (0 violations) and keep its screenshots at 320 px and 1280 px wide."""
 
 import io
 import os
@@ -58,3 +58,14 @@ def _tour(page, name: str) -> None:  # noqa: ANN001
     page.evaluate("window.scrollTo(0, 0)")  # the top of the page, as a visitor first sees it
     image = Image.open(io.BytesIO(page.screenshot(full_page=False))).convert("RGB")
     image.quantize(colors=TOUR_COLOURS).save(Path(folder) / f"{TOUR[name]}.png", optimize=True)
+
+
+def keyboard_to(page, name: str) -> None:  # noqa: ANN001
+    """Tab until the control called `name` has the focus (as a keyboard user would), then press Enter."""
+    for _ in range(200):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("() => (document.activeElement && document.activeElement.innerText || '').trim()")
+        if focused == name:
+            page.keyboard.press("Enter")
+            return
+    raise AssertionError(f"could not reach {name!r} with the Tab key")

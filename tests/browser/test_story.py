@@ -13,23 +13,12 @@ from pypdf import PdfReader
 
 from tests.browser.bundles import attachments, svl_verify
 from tests.browser.conftest import Site
-from tests.browser.pages import check, sign_in, sign_out
+from tests.browser.pages import check, keyboard_to, sign_in, sign_out
 
 SUPERVISOR, SUPERVISEE = "daniel", "amira"
 WELFARE = "Amira reported feeling settled; caseload of 12 manageable."
 REQUEST = "Please add that I asked for protected time for court work."
 RATIONALE = "Protected time was not asked for in this session; we agreed to discuss it next month."
-
-
-def keyboard_to(page, name: str) -> None:  # noqa: ANN001
-    """Tab until the control called `name` has the focus (as a keyboard user would), then press Enter."""
-    for _ in range(200):
-        page.keyboard.press("Tab")
-        focused = page.evaluate("() => (document.activeElement && document.activeElement.innerText || '').trim()")
-        if focused == name:
-            page.keyboard.press("Enter")
-            return
-    raise AssertionError(f"could not reach {name!r} with the Tab key")
 
 
 @pytest.fixture
