@@ -176,6 +176,7 @@ class SupervisionLedger(AccessService, AllocationService, LedgerService, Practic
     def close(self) -> None:
         self.read_models.stop()
         self.auto_checkpoints.close()  # signs what is pending: a clean shutdown leaves no unsigned tail
+        self.integrity.close()
         super().close()
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:

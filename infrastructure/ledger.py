@@ -36,7 +36,7 @@ from infrastructure.checkpoints import (
     read_published,
     write_atomically,
 )
-from infrastructure.database import make_engine, reader
+from infrastructure.database import database_errors, make_engine, reader
 from infrastructure.destruction_certificates import lawful_purges
 from infrastructure.keys import KeyDestroyed, KeyRing
 from infrastructure.ledger_append import LedgerDamaged
@@ -126,6 +126,18 @@ class IntegrityLedger:
         # Why this process refuses to write (the database is behind a published checkpoint), or None.
         self.writes_refused: str | None = None
         self._cosigners: Cosigners | None = None
+        # Where proofs are read: a hot standby first, when configured (its copy of the leaves and checkpoints
+        # is the primary's, byte for byte); the primary when the standby is away or has not replayed enough.
+        self.standby: tuple[SqlLedgerStore, CheckpointTable] | None = None
+        self.served_from_standby = 0
+        if settings.standby_database_url:
+            standby = make_engine(replace(settings, database_url=settings.standby_database_url))
+            self.standby = (SqlLedgerStore(standby), CheckpointTable(standby))
+
+    def close(self) -> None:
+        """Lets go of the standby's connections (the primary's engine is the application's to dispose of)."""
+        if self.standby is not None:
+            self.standby[0].engine.dispose()
 
     @classmethod
     def for_app(cls, app: Any) -> "IntegrityLedger":
@@ -383,46 +395,75 @@ class IntegrityLedger:
             return latest.note, latest.checkpoint
         return latest.note, self._trusted(latest.note, self.trust() or self.verifier_key())
 
-    def _checkpoint_of_size(self, tree_size: int | None) -> tuple[str, Checkpoint]:
+    def _checkpoint_of_size(self, tree_size: int | None,
+                            checkpoints: CheckpointTable | None = None) -> tuple[str, Checkpoint]:
         """A stored checkpoint to prove against. Its signature is the client's to check, so it is only parsed."""
+        checkpoints = checkpoints or self.checkpoints
         if tree_size is None:
-            latest = self.latest_checkpoint(check_signature=False)
+            latest = checkpoints.latest()
             if latest is None:
                 raise NotInLedger("no checkpoint has been signed yet: run `svl checkpoint`")
-            return latest
-        stored = self.checkpoints.get(tree_size)
+            return latest.note, latest.checkpoint
+        stored = checkpoints.get(tree_size)
         if stored is None:
             raise NotInLedger(f"there is no checkpoint of size {tree_size}")
         return stored.note, stored.checkpoint
 
     # -- proofs ------------------------------------------------------------------------------------------
 
+    def _proved(self, answer: Callable[[SqlLedgerStore, CheckpointTable], dict]) -> dict:
+        """The standby's answer when it has what the proof needs, else the primary's (the same bytes either way:
+        the client checks the proof against the signed checkpoint, wherever it was read)."""
+        if self.standby is not None:
+            try:
+                result = answer(*self.standby)
+            except (NotInLedger, NotYetCheckpointed):
+                pass  # not replayed there yet: the primary has it, or says so
+            except database_errors() as exc:
+                log.warning("the standby could not serve a proof (%s): the primary does", type(exc).__name__)
+            else:
+                self.served_from_standby += 1
+                return result
+        return answer(self.store, self.checkpoints)
+
+    def _latest_on_the_primary(self, tree_size: int | None) -> int | None:
+        """"The latest" means the primary's: a standby a moment behind would otherwise answer for an older one."""
+        return tree_size if tree_size is not None or self.standby is None else self.checkpoints.latest_size()
+
     def inclusion(self, notification_id: int, tree_size: int | None = None) -> dict:
         """Proof that the event with this notification id is in a signed checkpoint (default: the latest)."""
-        found = self.store.leaves_for([notification_id]).get(notification_id)
-        if found is None:
-            raise NotInLedger(f"notification id {notification_id} is not in the ledger")
-        leaf_index, leaf = found
-        note, cp = self._checkpoint_of_size(tree_size)
-        if leaf_index >= cp.tree_size:
-            raise NotYetCheckpointed(f"notification id {notification_id} (leaf {leaf_index}) came after checkpoint "
-                              f"{cp.tree_size}: sign a newer checkpoint first (`svl checkpoint`)")
-        proof = self.store.inclusion_proof(leaf_index, cp.tree_size)
-        return {"notification_id": notification_id, "leaf_index": leaf_index, "tree_size": cp.tree_size,
-                "leaf_hash": b64(leaf), "proof": [b64(p) for p in proof], "checkpoint": note,
-                "verifier_key": self.verifier_key_or_none()}
+        tree_size = self._latest_on_the_primary(tree_size)
+
+        def answer(store: SqlLedgerStore, checkpoints: CheckpointTable) -> dict:
+            found = store.leaves_for([notification_id]).get(notification_id)
+            if found is None:
+                raise NotInLedger(f"notification id {notification_id} is not in the ledger")
+            leaf_index, leaf = found
+            note, cp = self._checkpoint_of_size(tree_size, checkpoints)
+            if leaf_index >= cp.tree_size:
+                raise NotYetCheckpointed(f"notification id {notification_id} (leaf {leaf_index}) came after "
+                                         f"checkpoint {cp.tree_size}: sign a newer checkpoint first (`svl checkpoint`)")
+            proof = store.inclusion_proof(leaf_index, cp.tree_size)
+            return {"notification_id": notification_id, "leaf_index": leaf_index, "tree_size": cp.tree_size,
+                    "leaf_hash": b64(leaf), "proof": [b64(p) for p in proof], "checkpoint": note,
+                    "verifier_key": self.verifier_key_or_none()}
+        return self._proved(answer)
 
     def consistency(self, old_size: int, new_size: int | None = None) -> dict:
         """Proof that the tree of old_size is a prefix of the checkpoint of new_size (default: the latest)."""
-        note, cp = self._checkpoint_of_size(new_size)
-        if not 0 <= old_size <= cp.tree_size:
-            raise BadProofRequest(f"no consistency proof from size {old_size} to {cp.tree_size}: "
-                              f"the first size must be between 0 and {cp.tree_size}")
-        proof = self.store.consistency_proof(old_size, cp.tree_size)
-        older = self.checkpoints.get(old_size)
-        return {"from_size": old_size, "to_size": cp.tree_size, "proof": [b64(p) for p in proof],
-                "checkpoint": note, "from_checkpoint": older.note if older else None,
-                "verifier_key": self.verifier_key_or_none()}
+        new_size = self._latest_on_the_primary(new_size)
+
+        def answer(store: SqlLedgerStore, checkpoints: CheckpointTable) -> dict:
+            note, cp = self._checkpoint_of_size(new_size, checkpoints)
+            if not 0 <= old_size <= cp.tree_size:
+                raise BadProofRequest(f"no consistency proof from size {old_size} to {cp.tree_size}: "
+                                      f"the first size must be between 0 and {cp.tree_size}")
+            proof = store.consistency_proof(old_size, cp.tree_size)
+            older = checkpoints.get(old_size)
+            return {"from_size": old_size, "to_size": cp.tree_size, "proof": [b64(p) for p in proof],
+                    "checkpoint": note, "from_checkpoint": older.note if older else None,
+                    "verifier_key": self.verifier_key_or_none()}
+        return self._proved(answer)
 
     # -- verification ------------------------------------------------------------------------------------
 

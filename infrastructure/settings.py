@@ -48,6 +48,9 @@ class Settings:
     read_model_wait: float = 5.0
     # Who may read /metrics: a bearer token of its own (none: /metrics is refused to everyone).
     metrics_token: str = ""
+    # A PostgreSQL hot standby of the same database: integrity proofs are served from it when it has replayed
+    # what they need (docs/SCALING.md); empty: none.
+    standby_database_url: str = ""
     # Single sign-on through the organisation's OpenID Connect provider (SVL_OIDC_*); None: off.
     oidc: OidcSettings | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -77,6 +80,7 @@ class Settings:
             max_body_bytes=_bytes(env, "SVL_MAX_BODY_BYTES", 1024 * 1024),
             read_model_wait=_seconds(env, "SVL_READ_MODEL_WAIT", 5.0, minimum=0.1),
             metrics_token=_metrics_token(env.get("SVL_METRICS_TOKEN", "")),
+            standby_database_url=env.get("SVL_STANDBY_DATABASE_URL", "").strip(),
             oidc=OidcSettings.from_env(env),
         )
 

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psycopg
@@ -28,6 +28,7 @@ from typer.testing import CliRunner
 from api.application import Storage, SupervisionLedger
 from api.cli import app as svl
 from domain.authorisation import Role
+from infrastructure import svl_verify
 from infrastructure.ledger_store import EventsTable
 from infrastructure.settings import Settings
 from tests.support.acting import acting
@@ -91,7 +92,10 @@ class Clusters:
                 return
             except psycopg.OperationalError:
                 log = cluster.log.read_text() if cluster.log.exists() else ""
-                if "FATAL" in log or "PANIC" in log or time.monotonic() > deadline:
+                # Our own early connection attempts are logged as FATAL "starting up": not a failure.
+                failed = [line for line in log.splitlines() if ("FATAL" in line or "PANIC" in line)
+                          and "starting up" not in line and "not yet accepting connections" not in line]
+                if failed or time.monotonic() > deadline:
                     pytest.fail(f"PostgreSQL on port {cluster.port} did not start:\n{log}")
                 time.sleep(0.2)
 
@@ -200,3 +204,38 @@ def test_verify_on_the_standby_agrees_with_the_primary(replicated, tmp_path: Pat
                           signing_key_file=keys / "signing.key", certificate_dir=tmp_path / "certificates")
     with pytest.raises(Exception, match="read-only transaction|recovery"):
         SupervisionLedger(Storage.open(on_standby, master_key=master_key))
+
+    # Proofs are served from the standby when it has what they need, and from the primary when it has not.
+    app = SupervisionLedger(Storage.open(replace(on_primary, standby_database_url=standby.url),
+                                         master_key=master_key))
+    try:
+        ledger = app.integrity
+        nid = app.recorder.max_notification_id()
+        from_standby = ledger.inclusion(nid)
+        assert ledger.served_from_standby == 1
+        ledger.standby, standby_stores = None, ledger.standby
+        assert ledger.inclusion(nid) == from_standby  # the primary's answer, byte for byte
+        ledger.standby = standby_stores
+        cp = svl_verify.verify_checkpoint(from_standby["checkpoint"], ledger.verifier_key())
+        assert svl_verify.verify_inclusion(base64.b64decode(from_standby["leaf_hash"]), from_standby["leaf_index"],
+                                           cp.tree_size, [base64.b64decode(p) for p in from_standby["proof"]],
+                                           cp.root_hash)
+
+        with psycopg.connect(standby.url, autocommit=True) as conn:
+            conn.execute("SELECT pg_wal_replay_pause()")
+        try:
+            rid = app.draft_record(acting(supervisor), supervisee_id=worker, content=content("While paused")).id
+            app.integrity.checkpoint()
+            newest = app.recorder.max_notification_id()
+            answer = ledger.inclusion(newest)  # the standby has not replayed it: the primary answers
+            size = ledger.store.size()  # the primary's tree, which the standby has not replayed
+            assert answer["tree_size"] == size > from_standby["tree_size"] and ledger.served_from_standby == 1
+            assert ledger.consistency(from_standby["tree_size"])["to_size"] == size
+            assert ledger.served_from_standby == 1
+            assert rid
+        finally:
+            with psycopg.connect(standby.url, autocommit=True) as conn:
+                conn.execute("SELECT pg_wal_replay_resume()")
+    finally:
+        app.close()
+        app.storage.engine.dispose()
