@@ -23,7 +23,8 @@ import hashlib
 from sqlalchemy import bindparam, insert, select, text
 
 from api.errors import NotFound
-from domain.authorisation import Decision, Role, decide_pack_role, decide_role
+from domain.authorisation import Decision, Role, decide_destruction_review, decide_pack_role, decide_role
+from domain.destruction_proposal import DestructionProposal
 from domain.errors import DomainError, OutOfOrder
 from domain.policy import PolicyPack
 from domain.retention import FileDestruction, LegalHold, destruction_id, retention_status
@@ -35,7 +36,7 @@ from infrastructure.key_tombstones import Tombstone
 from infrastructure.ledger_verify import Purge
 from infrastructure.users import Principal
 from infrastructure.policy_packs import load_pack_by_name
-from projections.retention_schedule import legal_holds, retention_files
+from projections.retention_schedule import destruction_proposals, legal_holds, retention_files
 from projections.schema import current_records
 
 
@@ -62,7 +63,7 @@ class DestructionOutcome:
     event_count: int
     rule: str
     destruction_date: date
-    status: str  # would_destroy | destroyed | resumed_and_destroyed
+    status: str  # would_destroy | destroyed | resumed_and_destroyed | skipped_on_hold | skipped_<schedule status>
 
     def to_dict(self) -> dict:
         return {**asdict(self), "destruction_date": self.destruction_date.isoformat()}
@@ -176,28 +177,134 @@ class RetentionService:
                                        r.rule, r.active_holds, r.destroyed_at.isoformat() if r.destroyed_at else None))
         return files
 
-    def run_retention(self, user: Principal, *, as_of: date, dry_run: bool = False, purge_ciphertext: bool = False,
-                      progress: Any = None) -> list[DestructionOutcome]:
-        """Destroys every file due on `as_of` and not on hold; finishes any destruction a crash interrupted."""
-        self.require(user, decide_role(user.reader, RETENTION_ROLES, "run retention"))
-        actor = user.actor
-        today = self.clock().date()
-        if as_of > today and not dry_run:
-            raise DomainError(f"--as-of {as_of} is in the future: only a dry run may look ahead (today is {today})")
+    # -- disposition review: propose, then a second person approves or rejects ----------------------------
+
+    def propose_destruction(self, user: Principal, *, as_of: date | None = None) -> DestructionProposal:
+        """Fixes the list of files due on `as_of` (default today) and not on hold, for a second person to review."""
+        review = self.policy_pack.destruction_approval
+        self.require(user, decide_pack_role(user.reader, review.propose, "propose files for destruction"))
         self.policy_pack.retention_years_required()  # refuses under a pack with no retention period
-        if not dry_run:
-            try:
-                self.integrity.signing_key()
-            except SigningKeyMissing as exc:
-                raise DomainError(f"every destruction is certified with the organisation's signing key: {exc}") from None
-        due = [f for f in self.retention_schedule(as_of) if f.status in ("due", "destruction_incomplete")]
-        outcomes = []
-        for item in due:
-            outcome = self._plan(item) if dry_run else self._destroy(item, as_of, actor, purge_ciphertext)
-            outcomes.append(outcome)
+        as_of = as_of or self.clock().date()
+        due = [f for f in self.retention_schedule(as_of) if f.status == "due"]
+        proposal = DestructionProposal.propose(
+            as_of=as_of, files=[{"worker_id": f.worker_id, "destruction_date": f.destruction_date.isoformat(),
+                                 "rule": f.rule or self._rule_text(self.policy_pack)} for f in due],
+            pack=self.policy_pack.short_name, actor=user.actor, proposer_user=user.user_id, timestamp=self.clock())
+        self.save_and_project(proposal, keys=self.storage.keyring.stage_assignment(proposal.id, "organisation"))
+        return proposal
+
+    def approve_destruction(self, user: Principal, proposal_id: UUID | str, *, rationale: str) -> DestructionProposal:
+        return self._review(user, proposal_id, rationale, approve=True)
+
+    def reject_destruction(self, user: Principal, proposal_id: UUID | str, *, rationale: str) -> DestructionProposal:
+        return self._review(user, proposal_id, rationale, approve=False)
+
+    def _review(self, user: Principal, proposal_id: UUID | str, rationale: str, *, approve: bool) -> DestructionProposal:
+        review = self.policy_pack.destruction_approval
+        step = "approve a destruction proposal" if approve else "reject a destruction proposal"
+        self.require(user, decide_pack_role(user.reader, review.approve, step))
+        proposal = self.get_proposal(proposal_id)
+        self.require(user, decide_destruction_review(user.reader, review.approve, proposal.proposer_user, step))
+        decide = proposal.approve if approve else proposal.reject
+        decide(rationale, actor=user.actor, user=user.user_id, timestamp=self.clock())
+        self.save_and_project(proposal)
+        return proposal
+
+    def get_proposal(self, proposal_id: UUID | str) -> DestructionProposal:
+        try:
+            proposal = self.repository.get(UUID(str(proposal_id)))
+        except (ValueError, AggregateNotFoundError):
+            raise NotFound(f"no destruction proposal {proposal_id}") from None
+        if not isinstance(proposal, DestructionProposal):
+            raise NotFound(f"no destruction proposal {proposal_id}")
+        return proposal
+
+    def destruction_proposals(self, user: Principal) -> list[dict]:
+        """Every proposal, newest first (ids, dates, counts and who decided; the lists are in each proposal)."""
+        review = self.policy_pack.destruction_approval
+        self.require(user, decide_pack_role(user.reader, (*review.propose, *review.approve),
+                                            "see destruction proposals"))
+        self.read_models.catch_up()
+        with self.storage.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(
+                select(destruction_proposals).order_by(destruction_proposals.c.proposed_at.desc()))]
+
+    def read_proposal(self, user: Principal, proposal_id: UUID | str) -> DestructionProposal:
+        review = self.policy_pack.destruction_approval
+        self.require(user, decide_pack_role(user.reader, (*review.propose, *review.approve),
+                                            "see destruction proposals"))
+        return self.get_proposal(proposal_id)
+
+    def _latest_approved_proposal(self) -> str | None:
+        self.read_models.catch_up()
+        with self.storage.engine.connect() as conn:
+            return conn.execute(select(destruction_proposals.c.proposal_id)
+                                .where(destruction_proposals.c.status == "approved")
+                                .order_by(destruction_proposals.c.decided_at.desc()).limit(1)).scalar()
+
+    # -- the run ---------------------------------------------------------------------------------------------
+
+    def run_retention(self, user: Principal, proposal_id: UUID | str | None = None, *, as_of: date | None = None,
+                      dry_run: bool = False, purge_ciphertext: bool = False,
+                      progress: Any = None) -> list[DestructionOutcome]:
+        """Destroys the files of an approved proposal (default: the latest approved one not yet run) that are still
+        due and not on hold, and finishes any destruction a crash interrupted. A dry run lists what is due on
+        `as_of` (default today) and needs no proposal."""
+        self.require(user, decide_role(user.reader, RETENTION_ROLES, "run retention"))
+        self.policy_pack.retention_years_required()  # refuses under a pack with no retention period
+        if dry_run:
+            due = [f for f in self.retention_schedule(as_of or self.clock().date())
+                   if f.status in ("due", "destruction_incomplete")]
+            return self._report([self._plan(item) for item in due], progress)
+        self.integrity.require_writable()
+        if as_of is not None:
+            raise DomainError("a run destroys an approved proposal's list, judged on the proposal's day: "
+                              "as_of is for a dry run only")
+        proposal_id = proposal_id or self._latest_approved_proposal()
+        proposal = self.get_proposal(proposal_id) if proposal_id else None
+        try:
+            self.integrity.signing_key()
+        except SigningKeyMissing as exc:
+            raise DomainError(f"every destruction is certified with the organisation's signing key: {exc}") from None
+        schedule = self.retention_schedule(proposal.as_of if proposal else self.clock().date())
+        unfinished = [f for f in schedule if f.status == "destruction_incomplete"]
+        if proposal is None:
+            if not unfinished:
+                raise OutOfOrder("no approved destruction proposal to run: propose the files due "
+                                 "(`svl retention propose`), and have a second authorised person approve the list")
+            return self._report([self._destroy(item, item.destruction_date, user.actor, purge_ciphertext, None)
+                                 for item in unfinished], progress)
+        proposal.require_approved()
+        approved = set(proposal.worker_ids)
+        outcomes, skipped = [], []
+        for item in schedule:
+            if item.status == "destruction_incomplete":
+                outcomes.append(self._destroy(item, proposal.as_of, user.actor, purge_ciphertext, proposal))
+            elif item.worker_id not in approved:
+                continue
+            elif item.status == "due":
+                outcomes.append(self._destroy(item, proposal.as_of, user.actor, purge_ciphertext, proposal))
+            else:  # a hold placed since the proposal, or destroyed already: never destroyed by this run
+                skipped.append({"worker_id": item.worker_id, "status": item.status})
+                outcomes.append(self._skipped(item))
+            if progress:
+                progress(outcomes[-1])
+        destroyed = [o.worker_id for o in outcomes if o.status.endswith("destroyed") and o.worker_id in approved]
+        proposal.record_execution(destroyed=destroyed, skipped=skipped, actor=user.actor, timestamp=self.clock())
+        self.save_and_project(proposal)
+        return outcomes
+
+    @staticmethod
+    def _report(outcomes: list[DestructionOutcome], progress: Any) -> list[DestructionOutcome]:
+        for outcome in outcomes:
             if progress:
                 progress(outcome)
         return outcomes
+
+    @staticmethod
+    def _skipped(item: ScheduledFile) -> DestructionOutcome:
+        return DestructionOutcome(item.worker_id, [], 0, item.rule or "", item.destruction_date or date.min,
+                                  "skipped_on_hold" if item.status == "held" else f"skipped_{item.status}")
 
     # -- destruction steps -----------------------------------------------------------------------------
 
@@ -206,8 +313,9 @@ class RetentionService:
         return DestructionOutcome(item.worker_id, self._record_ids(item.worker_id), self._count_events(key_id),
                                   item.rule or "", item.destruction_date or date.min, "would_destroy")
 
-    def _destroy(self, item: ScheduledFile, as_of: date, actor: str, purge_ciphertext: bool) -> DestructionOutcome:
-        destruction, resumed = self._started_destruction(item, as_of, actor)
+    def _destroy(self, item: ScheduledFile, as_of: date, actor: str, purge_ciphertext: bool,
+                 proposal: DestructionProposal | None) -> DestructionOutcome:
+        destruction, resumed = self._started_destruction(item, as_of, actor, proposal)
         _drill_pause("started")
         keyring = self.storage.keyring
         at = self.clock()
@@ -249,7 +357,8 @@ class RetentionService:
         return [Purge(rule=r.rule, on=r.purged_on.isoformat(), notification_id=r.notification_id,
                       state_sha256=bytes(r.state_sha256)) for r in rows]
 
-    def _started_destruction(self, item: ScheduledFile, as_of: date, actor: str) -> tuple[FileDestruction, bool]:
+    def _started_destruction(self, item: ScheduledFile, as_of: date, actor: str,
+                             proposal: DestructionProposal | None) -> tuple[FileDestruction, bool]:
         try:
             existing = self.repository.get(destruction_id(item.worker_id))
         except AggregateNotFoundError:
@@ -258,13 +367,15 @@ class RetentionService:
             return existing, True
         if item.active_holds:
             raise DomainError(f"the file of worker {item.worker_id} is on legal hold")
+        if proposal is None:
+            raise OutOfOrder(f"the file of worker {item.worker_id} is on no approved destruction proposal")
         key_id = self.storage.keyring.key_id_for(item.worker_id)
         destruction = FileDestruction.start(
             worker_id=item.worker_id, key_id=key_id, record_ids=self._record_ids(item.worker_id),
             event_count=self._count_events(key_id), rule=item.rule or self._rule_text(self.policy_pack),
             pack=self.policy_pack.short_name, leaving_date=item.leaving_date, destruction_date=item.destruction_date,
             as_of=as_of, checkpoint_before=checkpoint_summary(self.integrity.checkpoint().note),
-            actor=actor, timestamp=self.clock())
+            actor=actor, timestamp=self.clock(), approval=approval_of(proposal))
         keys = self.storage.keyring.stage_assignment(destruction.id, "organisation")
         self.save_and_project(destruction, keys=keys)
         return destruction, False
@@ -319,6 +430,14 @@ class RetentionService:
         years = pack.retention_years_required()
         return (f"{pack.short_name}: retention.years_after_employment_ends = {years} "
                 f"({pack.retention.source or pack.retention.note})")
+
+
+def approval_of(proposal: DestructionProposal) -> dict:
+    """What a destruction records of the review it was approved in (and its certificate states)."""
+    return {"proposal": str(proposal.id), "proposed_by": proposal.proposed_by,
+            "proposed_at": proposal.created_on.isoformat(), "approved_by": proposal.decided_by,
+            "approved_at": proposal.decided_at.isoformat() if proposal.decided_at else None,
+            "rationale": proposal.rationale}
 
 
 def _drill_pause(step: str) -> None:

@@ -51,6 +51,7 @@ def write_certificate(*, directory: Path, key: SigningKey, origin: str, destruct
         ("by", destruction.started_by),
         ("checkpoint-before", f"{checkpoint_before['tree_size']} {checkpoint_before['root_hash']}"),
         ("checkpoint-after", f"{checkpoint_after['tree_size']} {checkpoint_after['root_hash']}"),
+        *review_lines(destruction.approval),
     ])
     certificate = {
         "format": CERTIFICATE_FORMAT,
@@ -64,6 +65,16 @@ def write_certificate(*, directory: Path, key: SigningKey, origin: str, destruct
     path = directory / f"destruction-{destruction.worker_id}.json"
     write_atomically(path, text)  # a full disk leaves no certificate, or the old one: never a truncated one
     return path, hashlib.sha256(text.encode()).hexdigest()
+
+
+def review_lines(approval: dict | None) -> list[tuple[str, str]]:
+    """The disposition review the file was destroyed under: the list, who proposed it, who else approved it,
+    when, and the approver's rationale on one line."""
+    if not approval:
+        raise ValueError("a destruction is certified only with the approval it was made under")
+    return [("proposal", approval["proposal"]), ("proposed-by", approval["proposed_by"]),
+            ("approved-by", approval["approved_by"]), ("approved", approval["approved_at"]),
+            ("approval", " ".join(approval["rationale"].split()))]
 
 
 def _iso(value: date | str) -> str:

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 from infrastructure.checkpoints import create_signing_key_file
 from tests.support.world import SECRET, world  # noqa: F401  (the shared fixture)
 from tests.support.acting import acting
+from tests.support.retention import destroy_due
 
 
 def test_hr_archives_a_leaver_and_the_dpo_sees_the_schedule(world):  # noqa: F811
@@ -67,7 +68,7 @@ def test_a_destroyed_record_answers_410_gone(world, settings):  # noqa: F811
     sam, record = world.workers["W"], world.records["W"]
     world.app.record_leaving(acting("hr"), sam, date(2020, 1, 31))
     world.app.archive_leaver(acting("hr"), sam)
-    world.app.run_retention(acting("dpo"), as_of=world.clock.now.date())
+    destroy_due(world.app, world.clock.now.date())
     assert world.get("sam", f"/records/{record}").status_code == 401  # the leaver's account has ended
     assert world.get("morgan", f"/records/{record}").status_code == 410
     gone = world.get("alex", f"/records/{record}/history")

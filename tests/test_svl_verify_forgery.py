@@ -36,6 +36,7 @@ from infrastructure.svl_verify import (
 from tests.conftest import SteppingClock
 from tests.test_retention import leaver_with_a_signed_record, record_of
 from tests.support.acting import acting
+from tests.support.retention import destroy_due
 
 
 class Genuine:
@@ -55,7 +56,7 @@ class Genuine:
             leaver_record, stayer_record = record_of(app, leaver), record_of(app, stayer)
             app.archive_leaver(acting("hr"), leaver)
             app.archive_leaver(acting("hr"), second)
-            app.run_retention(acting("dpo"), as_of=date(2026, 3, 1), purge_ciphertext=True)
+            destroy_due(app, date(2026, 3, 1), purge_ciphertext=True)
             app.integrity.checkpoint()
             self.key = app.integrity.verifier_key()
             self.live = app.integrity.export_bundle(UUID(stayer_record))  # a surviving record's bundle
