@@ -1,16 +1,19 @@
 """Retention: archiving leavers, legal holds, the schedule, and destruction by crypto-shredding.
 
-A destruction runs in steps that are each safe to repeat, so a run killed at any point is finished by
-the next one: (1) `DestructionStarted` is stored (the read models drop the file); (2) the key is listed
-in the tombstones outside the database; (3) the data key is destroyed; (4) optionally the ciphertext is
-purged (the ledger keeps its leaf hashes); (5) the database's free pages and WAL are scrubbed;
-(6) `DestructionCompleted` is stored.
+Nothing is destroyed until one authorised person has proposed the list of files due and a second has approved
+it. A run destroys the approved files together, in steps that are each safe to repeat, so a run killed at any
+point is finished by the next one: (1) a checkpoint is signed and every `DestructionStarted` is stored (the read
+models drop the files); (2) the keys are appended to the tombstones outside the database; (3) the data keys are
+destroyed; (4) optionally the ciphertext is purged (the ledger keeps its leaf hashes); (5) the database's free
+pages and WAL are scrubbed; (6) a second checkpoint is signed and each file's certificate written; (7) every
+`DestructionCompleted` is stored.
 """
 
 import os
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date
 from functools import cached_property
@@ -20,7 +23,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 import hashlib
 
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import insert, select
 
 from api.errors import NotFound
 from domain.authorisation import Decision, Role, decide_destruction_review, decide_pack_role, decide_role
@@ -31,8 +34,12 @@ from domain.retention import FileDestruction, LegalHold, destruction_id, retenti
 from domain.schedule_rules import archival_deadline, destruction_date
 from infrastructure.backup import scrub_key_bytes
 from infrastructure.checkpoints import SigningKeyMissing
-from infrastructure.destruction_certificates import checkpoint_summary, purged_events, write_certificate
+from infrastructure.destruction_certificates import (
+    checkpoint_summary, destruction_event, purged_events, write_certificate,
+)
+from infrastructure.file_events import count_events, empty_states, originators_by_key, stored_events
 from infrastructure.key_tombstones import Tombstone
+from infrastructure.keys import StagedKeys
 from infrastructure.ledger_verify import Purge
 from infrastructure.users import Principal
 from infrastructure.policy_packs import load_pack_by_name
@@ -272,27 +279,20 @@ class RetentionService:
             if not unfinished:
                 raise OutOfOrder("no approved destruction proposal to run: propose the files due "
                                  "(`svl retention propose`), and have a second authorised person approve the list")
-            return self._report([self._destroy(item, item.destruction_date, user.actor, purge_ciphertext, None)
-                                 for item in unfinished], progress)
+            return self._report(self._destroy_all(unfinished, user.actor, purge_ciphertext, None), progress)
         proposal.require_approved()
         approved = set(proposal.worker_ids)
-        outcomes, skipped = [], []
-        for item in schedule:
-            if item.status == "destruction_incomplete":
-                outcomes.append(self._destroy(item, proposal.as_of, user.actor, purge_ciphertext, proposal))
-            elif item.worker_id not in approved:
-                continue
-            elif item.status == "due":
-                outcomes.append(self._destroy(item, proposal.as_of, user.actor, purge_ciphertext, proposal))
-            else:  # a hold placed since the proposal, or destroyed already: never destroyed by this run
-                skipped.append({"worker_id": item.worker_id, "status": item.status})
-                outcomes.append(self._skipped(item))
-            if progress:
-                progress(outcomes[-1])
+        due = [f for f in schedule if f.worker_id in approved and f.status == "due"]
+        # A hold placed since the proposal (or a file destroyed already) keeps the file out of this run.
+        left = [f for f in schedule if f.worker_id in approved and f.status not in ("due", "destruction_incomplete")]
+        outcomes = self._destroy_all(unfinished + due, user.actor, purge_ciphertext, proposal)
+        outcomes += [self._skipped(item) for item in left]
         destroyed = [o.worker_id for o in outcomes if o.status.endswith("destroyed") and o.worker_id in approved]
-        proposal.record_execution(destroyed=destroyed, skipped=skipped, actor=user.actor, timestamp=self.clock())
+        proposal.record_execution(destroyed=destroyed, skipped=[{"worker_id": f.worker_id, "status": f.status}
+                                                                for f in left],
+                                  actor=user.actor, timestamp=self.clock())
         self.save_and_project(proposal)
-        return outcomes
+        return self._report(outcomes, progress)
 
     @staticmethod
     def _report(outcomes: list[DestructionOutcome], progress: Any) -> list[DestructionOutcome]:
@@ -310,42 +310,99 @@ class RetentionService:
 
     def _plan(self, item: ScheduledFile) -> DestructionOutcome:
         key_id = self.storage.keyring.key_id_for(item.worker_id)
-        return DestructionOutcome(item.worker_id, self._record_ids(item.worker_id), self._count_events(key_id),
-                                  item.rule or "", item.destruction_date or date.min, "would_destroy")
+        return DestructionOutcome(item.worker_id, self._record_ids([item.worker_id]).get(item.worker_id, []),
+                                  self._event_counts([key_id])[key_id], item.rule or "",
+                                  item.destruction_date or date.min, "would_destroy")
 
-    def _destroy(self, item: ScheduledFile, as_of: date, actor: str, purge_ciphertext: bool,
-                 proposal: DestructionProposal | None) -> DestructionOutcome:
-        destruction, resumed = self._started_destruction(item, as_of, actor, proposal)
+    def _destroy_all(self, items: list[ScheduledFile], actor: str, purge_ciphertext: bool,
+                     proposal: DestructionProposal | None) -> list[DestructionOutcome]:
+        """Every file of the run together, each step once for all: one checkpoint before and one after, the
+        destructions started in one transaction, one append to the tombstones, the keys destroyed in one
+        transaction, one scrub; then a certificate per file, proving its own destruction event between the two
+        checkpoints."""
+        if not items:
+            return []
+        destructions, resumed = self._start_all(items, actor, proposal)
         _drill_pause("started")
-        keyring = self.storage.keyring
         at = self.clock()
-        self.storage.tombstones.add([Tombstone(destruction.key_id, at.isoformat(), destruction.rule)])
-        keyring.destroy(destruction.key_id, at)
+        self.storage.tombstones.add([Tombstone(d.key_id, at.isoformat(), d.rule) for d in destructions])
+        self.storage.keyring.destroy_many([d.key_id for d in destructions], at)
         _drill_pause("key_destroyed")
         if purge_ciphertext:
-            self._purge_ciphertext(destruction.key_id, destruction.rule, at.date())
+            self._purge_ciphertext(destructions, at.date())
         self._scrub_storage()
-        certificate_sha256 = self._certify(destruction, at)
-        destruction.complete(ciphertext_purged=purge_ciphertext, checkpoint_after=None,
-                             certificate_sha256=certificate_sha256, actor=actor,
-                             timestamp=self.clock())
-        self.save_and_project(destruction)
-        return DestructionOutcome(destruction.worker_id, destruction.record_ids, destruction.event_count,
-                                  destruction.rule, destruction.destruction_date,
-                                  "resumed_and_destroyed" if resumed else "destroyed")
+        digests = self._certify(destructions, at)
+        for destruction in destructions:
+            destruction.complete(ciphertext_purged=purge_ciphertext, checkpoint_after=None,
+                                 certificate_sha256=digests[destruction.worker_id], actor=actor,
+                                 timestamp=self.clock())
+        self.save_and_project(*destructions)
+        return [DestructionOutcome(d.worker_id, d.record_ids, d.event_count, d.rule, d.destruction_date,
+                                   "resumed_and_destroyed" if d.worker_id in resumed else "destroyed")
+                for d in destructions]
 
-    def _certify(self, destruction: FileDestruction, destroyed_at: Any) -> str:
-        """Signs the ledger after the key is gone and writes the certificate: before, after, and the proof
-        that the ledger only grew in between."""
+    def _start_all(self, items: list[ScheduledFile], actor: str,
+                   proposal: DestructionProposal | None) -> tuple[list[FileDestruction], set[str]]:
+        """`DestructionStarted` for every file not started yet, in one transaction after one checkpoint; the
+        destructions a killed run started are found again and finished."""
+        resumed = [self.repository.get(destruction_id(i.worker_id)) for i in items
+                   if i.status == "destruction_incomplete"]
+        fresh = [i for i in items if i.status != "destruction_incomplete"]
+        if fresh and proposal is None:
+            raise OutOfOrder("these files are on no approved destruction proposal")
+        held = [i.worker_id for i in fresh if i.active_holds]
+        if held:
+            raise DomainError(f"the file of worker {held[0]} is on legal hold")
+        started: list[FileDestruction] = []
+        if fresh and proposal is not None:
+            keyring, pack = self.storage.keyring, self.policy_pack
+            key_ids = {i.worker_id: keyring.key_id_for(i.worker_id) for i in fresh}
+            counts = self._event_counts(list(key_ids.values()))
+            records = self._record_ids([i.worker_id for i in fresh])
+            before = checkpoint_summary(self.integrity.checkpoint().note)
+            approval = approval_of(proposal)
+            for item in fresh:
+                started.append(FileDestruction.start(
+                    worker_id=item.worker_id, key_id=key_ids[item.worker_id],
+                    record_ids=records.get(item.worker_id, []), event_count=counts[key_ids[item.worker_id]],
+                    rule=item.rule or self._rule_text(pack), pack=pack.short_name, leaving_date=item.leaving_date,
+                    destruction_date=item.destruction_date, as_of=proposal.as_of, checkpoint_before=before,
+                    actor=actor, timestamp=self.clock(), approval=approval))
+            staged = [keyring.stage_assignment(d.id, "organisation") for d in started]
+            self.save_and_project(*started, keys=StagedKeys(new_keys=[], assignments=[
+                assignment for one in staged for assignment in one.assignments]))
+        return resumed + started, {d.worker_id for d in resumed}
+
+    def _certify(self, destructions: list[FileDestruction], destroyed_at: Any) -> dict[str, str]:
+        """Signs the ledger once, after every key is gone, and writes each file's certificate: the checkpoints
+        before and after, the proof that the ledger only grew in between, and the proof that this file's
+        `DestructionStarted` is in the checkpoint after. Returns each certificate's SHA-256 by worker."""
         integrity = self.integrity
-        before = destruction.checkpoint_before
         after = checkpoint_summary(integrity.checkpoint().note)
-        proof = integrity.consistency(before["tree_size"], after["tree_size"])["proof"]
-        _, digest = write_certificate(
-            directory=self.storage.settings.certificate_dir, key=integrity.signing_key(),
-            origin=integrity.origin, destruction=destruction, destroyed_at=destroyed_at,
-            checkpoint_before=before, checkpoint_after=after, consistency_proof=proof)
-        return digest
+        size = after["tree_size"]
+        with self.storage.engine.connect() as conn:
+            started = {e.originator_id: e for e in stored_events(conn, integrity.events,
+                                                                 [str(d.id) for d in destructions], version=1)}
+        leaves = integrity.store.leaves_for([e.notification_id for e in started.values()])
+        growth: dict[int, list] = {}
+        key = integrity.signing_key()
+        certificates = []
+        for destruction in destructions:
+            before = destruction.checkpoint_before
+            if before["tree_size"] not in growth:
+                growth[before["tree_size"]] = integrity.consistency(before["tree_size"], size)["proof"]
+            event = started[str(destruction.id)]
+            index = leaves[event.notification_id][0]
+            certificates.append(dict(
+                directory=self.storage.settings.certificate_dir, key=key, origin=integrity.origin,
+                destruction=destruction, destroyed_at=destroyed_at, checkpoint_before=before,
+                checkpoint_after=after, consistency_proof=growth[before["tree_size"]],
+                destruction_event=destruction_event(event, index, integrity.store.inclusion_proof(index, size))))
+        # Each file is flushed to disk before its hash is recorded; flushed side by side, the file system
+        # commits them together instead of one after another.
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            written = list(pool.map(lambda kwargs: write_certificate(**kwargs), certificates))
+        return {d.worker_id: digest for d, (_, digest) in zip(destructions, written, strict=True)}
 
     def certificate_path(self, worker_id: str) -> Any:
         return self.storage.settings.certificate_dir / f"destruction-{worker_id}.json"
@@ -357,45 +414,20 @@ class RetentionService:
         return [Purge(rule=r.rule, on=r.purged_on.isoformat(), notification_id=r.notification_id,
                       state_sha256=bytes(r.state_sha256)) for r in rows]
 
-    def _started_destruction(self, item: ScheduledFile, as_of: date, actor: str,
-                             proposal: DestructionProposal | None) -> tuple[FileDestruction, bool]:
-        try:
-            existing = self.repository.get(destruction_id(item.worker_id))
-        except AggregateNotFoundError:
-            existing = None
-        if existing is not None:
-            return existing, True
-        if item.active_holds:
-            raise DomainError(f"the file of worker {item.worker_id} is on legal hold")
-        if proposal is None:
-            raise OutOfOrder(f"the file of worker {item.worker_id} is on no approved destruction proposal")
-        key_id = self.storage.keyring.key_id_for(item.worker_id)
-        destruction = FileDestruction.start(
-            worker_id=item.worker_id, key_id=key_id, record_ids=self._record_ids(item.worker_id),
-            event_count=self._count_events(key_id), rule=item.rule or self._rule_text(self.policy_pack),
-            pack=self.policy_pack.short_name, leaving_date=item.leaving_date, destruction_date=item.destruction_date,
-            as_of=as_of, checkpoint_before=checkpoint_summary(self.integrity.checkpoint().note),
-            actor=actor, timestamp=self.clock(), approval=approval_of(proposal))
-        keys = self.storage.keyring.stage_assignment(destruction.id, "organisation")
-        self.save_and_project(destruction, keys=keys)
-        return destruction, False
-
-    def _purge_ciphertext(self, key_id: str, rule: str, on: date) -> None:
-        """Empties the stored bytes of every event sealed with the destroyed key. Each row, its ledger leaf
+    def _purge_ciphertext(self, destructions: list[FileDestruction], on: date) -> None:
+        """Empties the stored bytes of every event sealed with the destroyed keys. Each row, its ledger leaf
         and the digest of what it held stay, so `svl verify` still recomputes the leaf exactly."""
         events = self.integrity.events
-        topic = f"svl:sealed:v1:{key_id}"
         with self.storage.engine.begin() as conn:
-            rows = conn.execute(text(f"SELECT {events.nid} AS nid, originator_id, state FROM {events.qualified} "
-                                     "WHERE topic = :topic"), {"topic": topic}).all()
-            emptied = [r for r in rows if bytes(r.state)]
+            by_key = originators_by_key(conn, [d.key_id for d in destructions])
+            rule_of = {oid: d.rule for d in destructions for oid in by_key[d.key_id]}
+            emptied = [e for e in stored_events(conn, events, list(rule_of)) if e.state]
             if emptied:
                 conn.execute(insert(purged_events), [
-                    {"notification_id": r.nid, "originator_id": str(UUID(str(r.originator_id))),
-                     "state_sha256": hashlib.sha256(bytes(r.state)).digest(), "rule": rule, "purged_on": on}
-                    for r in emptied])
-                conn.execute(text(f"UPDATE {events.qualified} SET state = :empty WHERE topic = :topic"),
-                             {"empty": b"", "topic": topic})
+                    {"notification_id": e.notification_id, "originator_id": e.originator_id,
+                     "state_sha256": e.state_sha256, "rule": rule_of[e.originator_id], "purged_on": on}
+                    for e in emptied])
+                empty_states(conn, events, list(rule_of))
 
     def _scrub_storage(self) -> None:
         """Overwritten key bytes must not linger in SQLite's WAL or PostgreSQL's dead tuples."""
@@ -407,17 +439,22 @@ class RetentionService:
 
     # -- lookups -----------------------------------------------------------------------------------------
 
-    def _record_ids(self, worker_id: str) -> list[str]:
+    def _record_ids(self, worker_ids: list[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
         with self.storage.engine.connect() as conn:
-            return sorted(conn.execute(select(current_records.c.record_id)
-                                       .where(current_records.c.supervisee_id == worker_id)).scalars())
+            for chunk in range(0, len(worker_ids), 500):
+                for worker_id, record_id in conn.execute(
+                        select(current_records.c.supervisee_id, current_records.c.record_id)
+                        .where(current_records.c.supervisee_id.in_(worker_ids[chunk:chunk + 500]))):
+                    found.setdefault(worker_id, []).append(record_id)
+        return {worker: sorted(records) for worker, records in found.items()}
 
-    def _count_events(self, key_id: str) -> int:
-        """Every stored event sealed with the worker's key: their file, their records, their sessions."""
-        events = self.integrity.events
+    def _event_counts(self, key_ids: list[str]) -> dict[str, int]:
+        """Every stored event sealed with each key: the worker's file, records, sessions, agreements, cases."""
         with self.storage.engine.connect() as conn:
-            return conn.execute(text(f"SELECT COUNT(*) FROM {events.qualified} WHERE topic = :topic"),
-                                {"topic": f"svl:sealed:v1:{key_id}"}).scalar_one()
+            by_key = originators_by_key(conn, key_ids)
+            counts = count_events(conn, self.integrity.events, [o for oids in by_key.values() for o in oids])
+        return {key_id: sum(counts.get(o, 0) for o in oids) for key_id, oids in by_key.items()}
 
     def _file_state(self, worker_id: str) -> str | None:
         self.read_models.catch_up()

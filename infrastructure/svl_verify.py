@@ -48,6 +48,7 @@ import json
 import re
 import struct
 import sys
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -1014,6 +1015,8 @@ def _verify_certificate(cert: object, trusted_key: str | None, trusted_checkpoin
         raise VerificationError("the consistency proof between the two checkpoints does not verify: the ledger "
                                 "did not simply grow between them")
     report.checked.append("The consistency proof verifies: the ledger after is the ledger before plus new events.")
+    if certificate_format == CERTIFICATE_FORMAT:
+        _check_destruction_event(cert, fields["worker"], before, after, report)
     if trusted_checkpoint is not None:
         _link_certificate(before, after, vkey, trusted_checkpoint, link, report)
     count = fields["records"].split(" ")[0]
@@ -1042,6 +1045,42 @@ def _verify_certificate(cert: object, trusted_key: str | None, trusted_checkpoin
     if trusted_checkpoint is None:
         report.does_not_prove.append("that these checkpoints are the history the organisation shows everyone else: "
                                      "run again with --checkpoint FILE, a checkpoint you got from it directly.")
+
+
+def destruction_aggregate_id(worker_id: str) -> str:
+    """The id of a worker's file destruction: one per file, derived from the worker's id alone (so the verifier
+    needs nothing from the organisation to know which event is this file's)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"svl:file-destruction:{worker_id}"))
+
+
+def _check_destruction_event(cert: object, worker: str, before: Checkpoint, after: Checkpoint,
+                             report: BundleReport) -> None:
+    """This file's own `DestructionStarted` is in the checkpoint after, recorded after the checkpoint before."""
+    raw = _need(cert, "destruction_event", dict, "certificate")
+    numbers = {}
+    for name in ("notification_id", "leaf_index", "originator_version"):
+        numbers[name] = int(_need(raw, name, int, "certificate's destruction event"))  # type: ignore[arg-type]
+        if not 0 <= numbers[name] < _MAX_TREE_SIZE:
+            raise MalformedError(f"the certificate's destruction event's {name!r} is out of range")
+    oid = str(_need(raw, "originator_id", str, "certificate's destruction event"))
+    topic = str(_need(raw, "topic", str, "certificate's destruction event"))
+    digest = _b64decode_strict(str(_need(raw, "state_sha256", str, "certificate's destruction event")))
+    if oid != destruction_aggregate_id(worker) or numbers["originator_version"] != 1:
+        raise VerificationError("the certificate's destruction event is not the start of this worker's file "
+                                "destruction")
+    if len(digest) != HASH_SIZE:
+        raise MalformedError("the certificate's destruction event gives no 32-byte digest")
+    index = numbers["leaf_index"]
+    leaf = leaf_hash(encode_leaf_from_digest(numbers["notification_id"], oid, 1, topic, digest))
+    proof = _proof_field(raw, "inclusion_proof", "certificate's destruction event")
+    if not verify_inclusion(leaf, index, after.tree_size, proof, after.root_hash):
+        raise VerificationError("this file's destruction event is NOT in the checkpoint after as given: its "
+                                "inclusion proof does not verify")
+    if index < before.tree_size:
+        raise VerificationError(f"this file's destruction event (leaf {index}) was recorded before the checkpoint "
+                                f"before ({before.tree_size} events)")
+    report.checked.append(f"This file's destruction was recorded at leaf {index}, between the two checkpoints: its "
+                          "inclusion proof in the checkpoint after verifies.")
 
 
 def _link_certificate(before: Checkpoint, after: Checkpoint, key: VerifierKey, pinned_text: str, link: object,
