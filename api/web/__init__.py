@@ -8,7 +8,7 @@ after this call (the pages are the router's fallback, not a route).
 from fastapi import FastAPI
 
 import api.web.commands as commands
-from api.web import due_pages, oversight_pages, people_pages, record_pages, sign_in
+from api.web import due_pages, oversight_pages, people_pages, record_pages, retention_pages, sign_in
 from api.web.assets import serve_assets, serve_offline_docs
 from api.web.site import create_site
 
@@ -24,6 +24,6 @@ def web_site(api: FastAPI) -> FastAPI:
     the page modules may use site.py's helpers without site.py importing them back."""
     site = create_site(api.state.ledger)
     site.add_exception_handler(commands.Stale, record_pages.conflict_page)  # type: ignore[arg-type]
-    for pages in (sign_in, record_pages, due_pages, people_pages, oversight_pages):
+    for pages in (sign_in, record_pages, due_pages, people_pages, oversight_pages, retention_pages):
         site.include_router(pages.router)
     return site
