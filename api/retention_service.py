@@ -41,6 +41,7 @@ from infrastructure.file_events import count_events, empty_states, originators_b
 from infrastructure.key_tombstones import Tombstone
 from infrastructure.keys import StagedKeys
 from infrastructure.ledger_verify import Purge
+from infrastructure.merkle import inclusion_proofs
 from infrastructure.users import Principal
 from infrastructure.policy_packs import load_pack_by_name
 from projections.retention_schedule import destruction_proposals, legal_holds, retention_files
@@ -384,6 +385,10 @@ class RetentionService:
             started = {e.originator_id: e for e in stored_events(conn, integrity.events,
                                                                  [str(d.id) for d in destructions], version=1)}
         leaves = integrity.store.leaves_for([e.notification_id for e in started.values()])
+        indexes = sorted(index for index, _ in leaves.values())
+        proofs: dict[int, list[bytes]] = {}
+        for chunk in range(0, len(indexes), 50):
+            proofs.update(inclusion_proofs(integrity.store, indexes[chunk:chunk + 50], size))
         growth: dict[int, list] = {}
         key = integrity.signing_key()
         certificates = []
@@ -397,7 +402,7 @@ class RetentionService:
                 directory=self.storage.settings.certificate_dir, key=key, origin=integrity.origin,
                 destruction=destruction, destroyed_at=destroyed_at, checkpoint_before=before,
                 checkpoint_after=after, consistency_proof=growth[before["tree_size"]],
-                destruction_event=destruction_event(event, index, integrity.store.inclusion_proof(index, size))))
+                destruction_event=destruction_event(event, index, proofs[index])))
         # Each file is flushed to disk before its hash is recorded; flushed side by side, the file system
         # commits them together instead of one after another.
         with ThreadPoolExecutor(max_workers=8) as pool:
