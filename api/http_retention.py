@@ -83,6 +83,7 @@ class ProposalRow(BaseModel):
     decided_at: datetime | None
     decided_by: str | None
     executed_at: datetime | None
+    destroyed: int | None
 
 
 class ArchivedOut(BaseModel):
