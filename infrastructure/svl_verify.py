@@ -930,12 +930,7 @@ def _check_statement(fields: dict[str, str]) -> None:
     if not _DECIMAL.fullmatch(fields["events"]):
         raise MalformedError("the certificate's statement gives no event count")
     left, due = _statement_date(fields, "left"), _statement_date(fields, "due")
-    try:
-        destroyed = datetime.fromisoformat(fields["destroyed"])
-    except ValueError:
-        raise MalformedError("the certificate's statement gives no time of destruction") from None
-    if destroyed.tzinfo is None:
-        raise MalformedError("the certificate's statement gives the time of destruction without a time zone")
+    destroyed = _statement_time(fields, "destroyed", "destruction")
     if due < left:
         raise VerificationError(f"the statement says the file was due on {due}, before the worker left on {left}")
     if destroyed.date() < due:
@@ -951,15 +946,20 @@ def _check_review(fields: dict[str, str], destroyed: datetime) -> None:
     if fields["proposed-by"] == fields["approved-by"]:
         raise VerificationError("the statement says the list was approved by the person who proposed it: "
                                 "a destruction needs a second person's approval")
-    try:
-        approved = datetime.fromisoformat(fields["approved"])
-    except ValueError:
-        raise MalformedError("the certificate's statement gives no time of approval") from None
-    if approved.tzinfo is None:
-        raise MalformedError("the certificate's statement gives the time of approval without a time zone")
+    approved = _statement_time(fields, "approved", "approval")
     if approved > destroyed:
         raise VerificationError(f"the statement says the list was approved at {approved}, after the file was "
                                 f"destroyed at {destroyed}")
+
+
+def _statement_time(fields: dict[str, str], name: str, what: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(fields[name])
+    except ValueError:
+        raise MalformedError(f"the certificate's statement gives no time of {what}") from None
+    if moment.tzinfo is None:
+        raise MalformedError(f"the certificate's statement gives the time of {what} without a time zone")
+    return moment
 
 
 def _statement_date(fields: dict[str, str], name: str) -> date:
