@@ -58,18 +58,71 @@ def archive(worker_id: str, acting: str = ACTING) -> None:
         console.print(f"archived; to be destroyed on {due} under {app.policy_pack.short_name}")
 
 
+@retention.command("propose")
+def propose(as_of: str = typer.Option(None, "--as-of", help="judge due dates on this day (default today)"),
+            acting: str = ACTING, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Propose the files due for destruction, for a second authorised person to approve (the pack's roles)."""
+    with opened_ledger() as app:
+        proposal = app.propose_destruction(acting_user(app, acting), as_of=_day(as_of))
+        if as_json:
+            print_json(proposal_summary(proposal))
+            return
+        console.print(f"proposal {proposal.id}: {len(proposal.files)} file(s) due on {proposal.as_of}")
+        for f in proposal.files:
+            console.print(f"  worker {f['worker_id']} — due {f['destruction_date']}", highlight=False)
+        console.print("another authorised person approves it with "
+                      f"`svl retention approve {proposal.id} --rationale … --as USER`")
+
+
+@retention.command("approve")
+def approve(proposal_id: str, rationale: str = typer.Option(..., help="why the list may be destroyed"),
+            acting: str = ACTING) -> None:
+    """Approve a destruction proposal (a second person: never the one who proposed it)."""
+    with opened_ledger() as app:
+        proposal = app.approve_destruction(acting_user(app, acting), proposal_id, rationale=rationale)
+        console.print(f"approved by {proposal.decided_by}: {len(proposal.files)} file(s) may now be destroyed "
+                      "with `svl retention run`", highlight=False)
+
+
+@retention.command("reject")
+def reject(proposal_id: str, rationale: str = typer.Option(..., help="why the list must not be destroyed"),
+           acting: str = ACTING) -> None:
+    """Reject a destruction proposal (a second person); nothing on it is destroyed."""
+    with opened_ledger() as app:
+        proposal = app.reject_destruction(acting_user(app, acting), proposal_id, rationale=rationale)
+        console.print(f"rejected by {proposal.decided_by}: nothing on it will be destroyed", highlight=False)
+
+
+@retention.command("proposals")
+def proposals(acting: str = ACTING, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Destruction proposals, newest first, and who decided on each."""
+    with opened_ledger() as app:
+        rows = app.destruction_proposals(acting_user(app, acting))
+        if as_json:
+            print_json(rows)
+            return
+        table = Table("proposal", "as of", "files", "status", "proposed by", "decided by")
+        for r in rows:
+            table.add_row(r["proposal_id"], str(r["as_of"]), str(r["files"]), r["status"], r["proposed_by"],
+                          r["decided_by"] or "")
+        console.print(table)
+
+
 @retention.command("run")
-def run(dry_run: bool = typer.Option(False, "--dry-run", help="list exactly what would be destroyed"),
-        as_of: str = typer.Option(None, "--as-of", help="judge due dates on this day (default today)"),
+def run(proposal_id: str = typer.Argument(None, help="the approved proposal (default: the latest approved)"),
+        dry_run: bool = typer.Option(False, "--dry-run", help="list exactly what is due, destroying nothing"),
+        as_of: str = typer.Option(None, "--as-of", help="for a dry run: judge due dates on this day (default today)"),
         purge_ciphertext: bool = typer.Option(False, "--purge-ciphertext",
                                               help="also empty the stored ciphertext (the ledger keeps its leaves)"),
         acting: str = ACTING,
         as_json: bool = typer.Option(False, "--json")) -> None:
-    """Destroy every file due and not on hold, by deleting its data key (DPO, HR). Safe to rerun after a crash.
-    The destruction certificate names the user it ran as."""
+    """Destroy the files of an approved proposal still due and not on hold, by deleting their data keys (DPO, HR).
+    Safe to rerun after a crash. The destruction certificate names this user, the proposer and the approver."""
+    if as_of is not None and not dry_run:
+        fail("--as-of is for a dry run: a run destroys the approved list, judged on the day it was proposed for")
     with opened_ledger() as app:
-        outcomes = app.run_retention(acting_user(app, acting), as_of=_day(as_of), dry_run=dry_run,
-                                     purge_ciphertext=purge_ciphertext,
+        outcomes = app.run_retention(acting_user(app, acting), proposal_id, as_of=_day(as_of) if dry_run else None,
+                                     dry_run=dry_run, purge_ciphertext=purge_ciphertext,
                                      progress=None if as_json else lambda o: console.print(
                                          f"  {o.status}: worker {o.worker_id[:8]} — {len(o.record_ids)} records, "
                                          f"{o.event_count} events, due {o.destruction_date}"))
@@ -78,8 +131,15 @@ def run(dry_run: bool = typer.Option(False, "--dry-run", help="list exactly what
         elif not outcomes:
             console.print("nothing is due")
         else:
+            done = [o for o in outcomes if not o.status.startswith("skipped")]
             verb = "would be destroyed" if dry_run else "destroyed"
-            console.print(f"{len(outcomes)} file(s) {verb}")
+            console.print(f"{len(done)} file(s) {verb}" + (f", {len(outcomes) - len(done)} skipped"
+                                                            if len(done) < len(outcomes) else ""))
+
+
+def proposal_summary(proposal) -> dict:  # noqa: ANN001 - a DestructionProposal
+    return {"proposal_id": str(proposal.id), "as_of": proposal.as_of.isoformat(), "status": proposal.status,
+            "proposed_by": proposal.proposed_by, "files": proposal.files}
 
 
 @hold.command("place")

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from api.http_support import Caller, From, Ledger, allow
-from api.retention_service import ScheduledFile
+from api.retention_service import DestructionOutcome, ScheduledFile
 from domain.authorisation import Role
+from domain.destruction_proposal import RATIONALE_LENGTH, DestructionProposal
 from domain.retention import LegalHold
 
 router = APIRouter(tags=["retention"])
@@ -40,6 +41,51 @@ class HoldOut(BaseModel):
     release_reason: str | None
 
 
+class ProposalIn(BaseModel):
+    as_of: date | None = Field(None, description="judge due dates on this day (default today)")
+
+
+class ReviewIn(BaseModel):
+    rationale: str = Field(min_length=1, max_length=RATIONALE_LENGTH)
+
+
+class RunIn(BaseModel):
+    purge_ciphertext: bool = False
+
+
+class ProposedFile(BaseModel):
+    worker_id: str
+    destruction_date: date
+    rule: str
+
+
+class ProposalOut(BaseModel):
+    proposal_id: str
+    as_of: date
+    status: str  # proposed | approved | rejected | executed
+    files: list[ProposedFile]
+    proposed_by: str
+    proposed_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    rationale: str | None
+    destroyed: list[str]
+    skipped: list[dict]
+
+
+class ProposalRow(BaseModel):
+    proposal_id: str
+    as_of: date
+    files: int
+    status: str
+    proposed_at: datetime
+    proposed_by: str
+    decided_at: datetime | None
+    decided_by: str | None
+    executed_at: datetime | None
+    destroyed: int | None
+
+
 class ArchivedOut(BaseModel):
     worker_id: str
     destruction_date: date
@@ -57,6 +103,49 @@ def archive(worker_id: WorkerId, app: Ledger, who: Caller) -> ArchivedOut:
     """Archive a leaver's file, read-only, with its destruction date from the policy pack."""
     due = app.archive_leaver(who, worker_id)
     return ArchivedOut(worker_id=str(worker_id), destruction_date=due)
+
+
+REVIEW_RULE = ("Only the roles the policy pack's `destruction_approval` names (bcp: DPO, HR); the person who "
+               "proposed a list may never approve or reject it.")
+ProposalId = Annotated[UUID, Path(description="The destruction proposal's id")]
+
+
+@router.get("/retention/proposals", response_model=list[ProposalRow], **allow(RETENTION_ROLES))
+def list_proposals(app: Ledger, who: Caller) -> list[ProposalRow]:
+    """Destruction proposals, newest first: when, how many files, who proposed and who decided."""
+    return [ProposalRow(**row) for row in app.destruction_proposals(who)]
+
+
+@router.post("/retention/proposals", status_code=201, response_model=ProposalOut, **allow(
+        RETENTION_ROLES, "Only the roles the policy pack's `destruction_approval.propose` names (bcp: DPO, HR)."))
+def propose(body: ProposalIn, app: Ledger, who: Caller) -> ProposalOut:
+    """Fixes the list of files due on `as_of` and not on hold, for a second authorised person to review."""
+    return proposal_out(app.propose_destruction(who, as_of=body.as_of))
+
+
+@router.get("/retention/proposals/{proposal_id}", response_model=ProposalOut, **allow(RETENTION_ROLES))
+def proposal(proposal_id: ProposalId, app: Ledger, who: Caller) -> ProposalOut:
+    return proposal_out(app.read_proposal(who, proposal_id))
+
+
+@router.post("/retention/proposals/{proposal_id}/approve", response_model=ProposalOut,
+             **allow(RETENTION_ROLES, REVIEW_RULE))
+def approve(proposal_id: ProposalId, body: ReviewIn, app: Ledger, who: Caller) -> ProposalOut:
+    """Approves the list, with a rationale: its files may then be destroyed (holds placed since still stop one)."""
+    return proposal_out(app.approve_destruction(who, proposal_id, rationale=body.rationale))
+
+
+@router.post("/retention/proposals/{proposal_id}/reject", response_model=ProposalOut,
+             **allow(RETENTION_ROLES, REVIEW_RULE))
+def reject(proposal_id: ProposalId, body: ReviewIn, app: Ledger, who: Caller) -> ProposalOut:
+    return proposal_out(app.reject_destruction(who, proposal_id, rationale=body.rationale))
+
+
+@router.post("/retention/proposals/{proposal_id}/run", response_model=list[DestructionOutcome],
+             **allow(RETENTION_ROLES, "Only an approved proposal; each file still due and not on hold is destroyed."))
+def run(proposal_id: ProposalId, body: RunIn, app: Ledger, who: Caller) -> list[DestructionOutcome]:
+    """Destroys the approved files (crypto-shredding), each with its signed certificate."""
+    return app.run_retention(who, proposal_id, purge_ciphertext=body.purge_ciphertext)
 
 
 @router.get("/holds", response_model=list[HoldOut], **allow(HOLD_ROLES))
@@ -95,3 +184,12 @@ def hold_out(hold: LegalHold) -> HoldOut:
     return HoldOut(hold_id=str(hold.id), worker_id=hold.worker_id, kind=hold.kind, reference=hold.reference,
                    reason=hold.reason, placed_at=hold.created_on, placed_by=hold.placed_by,
                    released_at=hold.released_at, release_reason=hold.release_reason)
+
+
+def proposal_out(proposal: DestructionProposal) -> ProposalOut:
+    """The answer to a proposal command, from the proposal it stored."""
+    return ProposalOut(proposal_id=str(proposal.id), as_of=proposal.as_of, status=proposal.status,
+                       files=[ProposedFile(**f) for f in proposal.files], proposed_by=proposal.proposed_by,
+                       proposed_at=proposal.created_on, decided_by=proposal.decided_by,
+                       decided_at=proposal.decided_at, rationale=proposal.rationale,
+                       destroyed=proposal.destroyed, skipped=proposal.skipped)

@@ -1,16 +1,19 @@
 """Retention: archiving leavers, legal holds, the schedule, and destruction by crypto-shredding.
 
-A destruction runs in steps that are each safe to repeat, so a run killed at any point is finished by
-the next one: (1) `DestructionStarted` is stored (the read models drop the file); (2) the key is listed
-in the tombstones outside the database; (3) the data key is destroyed; (4) optionally the ciphertext is
-purged (the ledger keeps its leaf hashes); (5) the database's free pages and WAL are scrubbed;
-(6) `DestructionCompleted` is stored.
+Nothing is destroyed until one authorised person has proposed the list of files due and a second has approved
+it. A run destroys the approved files together, in steps that are each safe to repeat, so a run killed at any
+point is finished by the next one: (1) a checkpoint is signed and every `DestructionStarted` is stored (the read
+models drop the files); (2) the keys are appended to the tombstones outside the database; (3) the data keys are
+destroyed; (4) optionally the ciphertext is purged (the ledger keeps its leaf hashes); (5) the database's free
+pages and WAL are scrubbed; (6) a second checkpoint is signed and each file's certificate written; (7) every
+`DestructionCompleted` is stored.
 """
 
 import os
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date
 from functools import cached_property
@@ -23,19 +26,25 @@ import hashlib
 from sqlalchemy import insert, select, text
 
 from api.errors import NotFound
-from domain.authorisation import Decision, Role, decide_pack_role, decide_role
+from domain.authorisation import Decision, Role, decide_destruction_review, decide_pack_role, decide_role
+from domain.destruction_proposal import DestructionProposal
 from domain.errors import DomainError, OutOfOrder
 from domain.policy import PolicyPack
 from domain.retention import FileDestruction, LegalHold, destruction_id, retention_status
 from domain.schedule_rules import archival_deadline, destruction_date
 from infrastructure.backup import scrub_key_bytes
 from infrastructure.checkpoints import SigningKeyMissing
-from infrastructure.destruction_certificates import checkpoint_summary, lawful_purges, purged_events, write_certificate
+from infrastructure.destruction_certificates import (
+    checkpoint_summary, destruction_event, lawful_purges, purged_events, write_certificate,
+)
+from infrastructure.file_events import count_events, empty_states, originators_by_key, stored_events
 from infrastructure.key_tombstones import Tombstone
+from infrastructure.keys import StagedKeys
 from infrastructure.ledger_verify import Purge
+from infrastructure.merkle import inclusion_proofs
 from infrastructure.users import Principal
 from infrastructure.policy_packs import load_pack_by_name
-from projections.retention_schedule import legal_holds, retention_files
+from projections.retention_schedule import destruction_proposals, legal_holds, retention_files
 from projections.schema import current_records
 
 
@@ -62,7 +71,7 @@ class DestructionOutcome:
     event_count: int
     rule: str
     destruction_date: date
-    status: str  # would_destroy | destroyed | resumed_and_destroyed
+    status: str  # would_destroy | destroyed | resumed_and_destroyed | skipped_on_hold | skipped_<schedule status>
 
     def to_dict(self) -> dict:
         return {**asdict(self), "destruction_date": self.destruction_date.isoformat()}
@@ -176,68 +185,229 @@ class RetentionService:
                                        r.rule, r.active_holds, r.destroyed_at.isoformat() if r.destroyed_at else None))
         return files
 
-    def run_retention(self, user: Principal, *, as_of: date, dry_run: bool = False, purge_ciphertext: bool = False,
-                      progress: Any = None) -> list[DestructionOutcome]:
-        """Destroys every file due on `as_of` and not on hold; finishes any destruction a crash interrupted."""
-        self.require(user, decide_role(user.reader, RETENTION_ROLES, "run retention"))
-        actor = user.actor
-        today = self.clock().date()
-        if as_of > today and not dry_run:
-            raise DomainError(f"--as-of {as_of} is in the future: only a dry run may look ahead (today is {today})")
+    # -- disposition review: propose, then a second person approves or rejects ----------------------------
+
+    def propose_destruction(self, user: Principal, *, as_of: date | None = None) -> DestructionProposal:
+        """Fixes the list of files due on `as_of` (default today) and not on hold, for a second person to review."""
+        review = self.policy_pack.destruction_approval
+        self.require(user, decide_pack_role(user.reader, review.propose, "propose files for destruction"))
         self.policy_pack.retention_years_required()  # refuses under a pack with no retention period
-        if not dry_run:
-            try:
-                self.integrity.signing_key()
-            except SigningKeyMissing as exc:
-                raise DomainError(f"every destruction is certified with the organisation's signing key: {exc}") from None
-        due = [f for f in self.retention_schedule(as_of) if f.status in ("due", "destruction_incomplete")]
-        outcomes = []
-        for item in due:
-            outcome = self._plan(item) if dry_run else self._destroy(item, as_of, actor, purge_ciphertext)
-            outcomes.append(outcome)
+        as_of = as_of or self.clock().date()
+        due = [f for f in self.retention_schedule(as_of) if f.status == "due"]
+        proposal = DestructionProposal.propose(
+            as_of=as_of, files=[{"worker_id": f.worker_id, "destruction_date": f.destruction_date.isoformat(),
+                                 "rule": f.rule or self._rule_text(self.policy_pack)} for f in due],
+            pack=self.policy_pack.short_name, actor=user.actor, proposer_user=user.user_id, timestamp=self.clock())
+        self.save_and_project(proposal, keys=self.storage.keyring.stage_assignment(proposal.id, "organisation"))
+        return proposal
+
+    def approve_destruction(self, user: Principal, proposal_id: UUID | str, *, rationale: str) -> DestructionProposal:
+        return self._review(user, proposal_id, rationale, approve=True)
+
+    def reject_destruction(self, user: Principal, proposal_id: UUID | str, *, rationale: str) -> DestructionProposal:
+        return self._review(user, proposal_id, rationale, approve=False)
+
+    def _review(self, user: Principal, proposal_id: UUID | str, rationale: str, *, approve: bool) -> DestructionProposal:
+        review = self.policy_pack.destruction_approval
+        step = "approve a destruction proposal" if approve else "reject a destruction proposal"
+        self.require(user, decide_pack_role(user.reader, review.approve, step))
+        proposal = self.get_proposal(proposal_id)
+        self.require(user, decide_destruction_review(user.reader, review.approve, proposal.proposer_user, step))
+        decide = proposal.approve if approve else proposal.reject
+        decide(rationale, actor=user.actor, user=user.user_id, timestamp=self.clock())
+        self.save_and_project(proposal)
+        return proposal
+
+    def get_proposal(self, proposal_id: UUID | str) -> DestructionProposal:
+        try:
+            proposal = self.repository.get(UUID(str(proposal_id)))
+        except (ValueError, AggregateNotFoundError):
+            raise NotFound(f"no destruction proposal {proposal_id}") from None
+        if not isinstance(proposal, DestructionProposal):
+            raise NotFound(f"no destruction proposal {proposal_id}")
+        return proposal
+
+    def destruction_proposals(self, user: Principal) -> list[dict]:
+        """Every proposal, newest first (ids, dates, counts and who decided; the lists are in each proposal)."""
+        review = self.policy_pack.destruction_approval
+        self.require(user, decide_pack_role(user.reader, (*review.propose, *review.approve),
+                                            "see destruction proposals"))
+        self.read_models.catch_up()
+        with self.storage.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(
+                select(destruction_proposals).order_by(destruction_proposals.c.proposed_at.desc()))]
+
+    def read_proposal(self, user: Principal, proposal_id: UUID | str) -> DestructionProposal:
+        review = self.policy_pack.destruction_approval
+        self.require(user, decide_pack_role(user.reader, (*review.propose, *review.approve),
+                                            "see destruction proposals"))
+        return self.get_proposal(proposal_id)
+
+    def _latest_approved_proposal(self) -> str | None:
+        self.read_models.catch_up()
+        with self.storage.engine.connect() as conn:
+            return conn.execute(select(destruction_proposals.c.proposal_id)
+                                .where(destruction_proposals.c.status == "approved")
+                                .order_by(destruction_proposals.c.decided_at.desc()).limit(1)).scalar()
+
+    # -- the run ---------------------------------------------------------------------------------------------
+
+    def run_retention(self, user: Principal, proposal_id: UUID | str | None = None, *, as_of: date | None = None,
+                      dry_run: bool = False, purge_ciphertext: bool = False,
+                      progress: Any = None) -> list[DestructionOutcome]:
+        """Destroys the files of an approved proposal (default: the latest approved one not yet run) that are still
+        due and not on hold, and finishes any destruction a crash interrupted. A dry run lists what is due on
+        `as_of` (default today) and needs no proposal."""
+        self.require(user, decide_role(user.reader, RETENTION_ROLES, "run retention"))
+        self.policy_pack.retention_years_required()  # refuses under a pack with no retention period
+        if dry_run:
+            due = [f for f in self.retention_schedule(as_of or self.clock().date())
+                   if f.status in ("due", "destruction_incomplete")]
+            return self._report([self._plan(item) for item in due], progress)
+        self.integrity.require_writable()
+        if as_of is not None:
+            raise DomainError("a run destroys an approved proposal's list, judged on the proposal's day: "
+                              "as_of is for a dry run only")
+        proposal_id = proposal_id or self._latest_approved_proposal()
+        proposal = self.get_proposal(proposal_id) if proposal_id else None
+        try:
+            self.integrity.signing_key()
+        except SigningKeyMissing as exc:
+            raise DomainError(f"every destruction is certified with the organisation's signing key: {exc}") from None
+        schedule = self.retention_schedule(proposal.as_of if proposal else self.clock().date())
+        unfinished = [f for f in schedule if f.status == "destruction_incomplete"]
+        if proposal is None:
+            if not unfinished:
+                raise OutOfOrder("no approved destruction proposal to run: propose the files due "
+                                 "(`svl retention propose`), and have a second authorised person approve the list")
+            return self._report(self._destroy_all(unfinished, user.actor, purge_ciphertext, None), progress)
+        proposal.require_approved()
+        approved = set(proposal.worker_ids)
+        due = [f for f in schedule if f.worker_id in approved and f.status == "due"]
+        # A hold placed since the proposal (or a file destroyed already) keeps the file out of this run.
+        left = [f for f in schedule if f.worker_id in approved and f.status not in ("due", "destruction_incomplete")]
+        outcomes = self._destroy_all(unfinished + due, user.actor, purge_ciphertext, proposal)
+        outcomes += [self._skipped(item) for item in left]
+        destroyed = [o.worker_id for o in outcomes if o.status.endswith("destroyed") and o.worker_id in approved]
+        proposal.record_execution(destroyed=destroyed, skipped=[{"worker_id": f.worker_id, "status": f.status}
+                                                                for f in left],
+                                  actor=user.actor, timestamp=self.clock())
+        self.save_and_project(proposal)
+        return self._report(outcomes, progress)
+
+    @staticmethod
+    def _report(outcomes: list[DestructionOutcome], progress: Any) -> list[DestructionOutcome]:
+        for outcome in outcomes:
             if progress:
                 progress(outcome)
         return outcomes
+
+    @staticmethod
+    def _skipped(item: ScheduledFile) -> DestructionOutcome:
+        return DestructionOutcome(item.worker_id, [], 0, item.rule or "", item.destruction_date or date.min,
+                                  "skipped_on_hold" if item.status == "held" else f"skipped_{item.status}")
 
     # -- destruction steps -----------------------------------------------------------------------------
 
     def _plan(self, item: ScheduledFile) -> DestructionOutcome:
         key_id = self.storage.keyring.key_id_for(item.worker_id)
-        return DestructionOutcome(item.worker_id, self._record_ids(item.worker_id), self._count_events(key_id),
-                                  item.rule or "", item.destruction_date or date.min, "would_destroy")
+        return DestructionOutcome(item.worker_id, self._record_ids([item.worker_id]).get(item.worker_id, []),
+                                  self._event_counts([key_id])[key_id], item.rule or "",
+                                  item.destruction_date or date.min, "would_destroy")
 
-    def _destroy(self, item: ScheduledFile, as_of: date, actor: str, purge_ciphertext: bool) -> DestructionOutcome:
-        destruction, resumed = self._started_destruction(item, as_of, actor)
+    def _destroy_all(self, items: list[ScheduledFile], actor: str, purge_ciphertext: bool,
+                     proposal: DestructionProposal | None) -> list[DestructionOutcome]:
+        """Every file of the run together, each step once for all: one checkpoint before and one after, the
+        destructions started in one transaction, one append to the tombstones, the keys destroyed in one
+        transaction, one scrub; then a certificate per file, proving its own destruction event between the two
+        checkpoints."""
+        if not items:
+            return []
+        destructions, resumed = self._start_all(items, actor, proposal)
         _drill_pause("started")
-        keyring = self.storage.keyring
         at = self.clock()
-        self.storage.tombstones.add([Tombstone(destruction.key_id, at.isoformat(), destruction.rule)])
-        keyring.destroy(destruction.key_id, at)
+        self.storage.tombstones.add([Tombstone(d.key_id, at.isoformat(), d.rule) for d in destructions])
+        self.storage.keyring.destroy_many([d.key_id for d in destructions], at)
         _drill_pause("key_destroyed")
         if purge_ciphertext:
-            self._purge_ciphertext(destruction.key_id, destruction.rule, at.date())
+            self._purge_ciphertext(destructions, at.date())
         self._scrub_storage()
-        certificate_sha256 = self._certify(destruction, at)
-        destruction.complete(ciphertext_purged=purge_ciphertext, checkpoint_after=None,
-                             certificate_sha256=certificate_sha256, actor=actor,
-                             timestamp=self.clock())
-        self.save_and_project(destruction)
-        return DestructionOutcome(destruction.worker_id, destruction.record_ids, destruction.event_count,
-                                  destruction.rule, destruction.destruction_date,
-                                  "resumed_and_destroyed" if resumed else "destroyed")
+        digests = self._certify(destructions, at)
+        for destruction in destructions:
+            destruction.complete(ciphertext_purged=purge_ciphertext, checkpoint_after=None,
+                                 certificate_sha256=digests[destruction.worker_id], actor=actor,
+                                 timestamp=self.clock())
+        self.save_and_project(*destructions)
+        return [DestructionOutcome(d.worker_id, d.record_ids, d.event_count, d.rule, d.destruction_date,
+                                   "resumed_and_destroyed" if d.worker_id in resumed else "destroyed")
+                for d in destructions]
 
-    def _certify(self, destruction: FileDestruction, destroyed_at: Any) -> str:
-        """Signs the ledger after the key is gone and writes the certificate: before, after, and the proof
-        that the ledger only grew in between."""
+    def _start_all(self, items: list[ScheduledFile], actor: str,
+                   proposal: DestructionProposal | None) -> tuple[list[FileDestruction], set[str]]:
+        """`DestructionStarted` for every file not started yet, in one transaction after one checkpoint; the
+        destructions a killed run started are found again and finished."""
+        resumed = [self.repository.get(destruction_id(i.worker_id)) for i in items
+                   if i.status == "destruction_incomplete"]
+        fresh = [i for i in items if i.status != "destruction_incomplete"]
+        if fresh and proposal is None:
+            raise OutOfOrder("these files are on no approved destruction proposal")
+        held = [i.worker_id for i in fresh if i.active_holds]
+        if held:
+            raise DomainError(f"the file of worker {held[0]} is on legal hold")
+        started: list[FileDestruction] = []
+        if fresh and proposal is not None:
+            keyring, pack = self.storage.keyring, self.policy_pack
+            key_ids = {i.worker_id: keyring.key_id_for(i.worker_id) for i in fresh}
+            counts = self._event_counts(list(key_ids.values()))
+            records = self._record_ids([i.worker_id for i in fresh])
+            before = checkpoint_summary(self.integrity.checkpoint().note)
+            approval = approval_of(proposal)
+            for item in fresh:
+                started.append(FileDestruction.start(
+                    worker_id=item.worker_id, key_id=key_ids[item.worker_id],
+                    record_ids=records.get(item.worker_id, []), event_count=counts[key_ids[item.worker_id]],
+                    rule=item.rule or self._rule_text(pack), pack=pack.short_name, leaving_date=item.leaving_date,
+                    destruction_date=item.destruction_date, as_of=proposal.as_of, checkpoint_before=before,
+                    actor=actor, timestamp=self.clock(), approval=approval))
+            staged = [keyring.stage_assignment(d.id, "organisation") for d in started]
+            self.save_and_project(*started, keys=StagedKeys(new_keys=[], assignments=[
+                assignment for one in staged for assignment in one.assignments]))
+        return resumed + started, {d.worker_id for d in resumed}
+
+    def _certify(self, destructions: list[FileDestruction], destroyed_at: Any) -> dict[str, str]:
+        """Signs the ledger once, after every key is gone, and writes each file's certificate: the checkpoints
+        before and after, the proof that the ledger only grew in between, and the proof that this file's
+        `DestructionStarted` is in the checkpoint after. Returns each certificate's SHA-256 by worker."""
         integrity = self.integrity
-        before = destruction.checkpoint_before
         after = checkpoint_summary(integrity.checkpoint().note)
-        proof = integrity.consistency(before["tree_size"], after["tree_size"])["proof"]
-        _, digest = write_certificate(
-            directory=self.storage.settings.certificate_dir, key=integrity.signing_key(),
-            origin=integrity.origin, destruction=destruction, destroyed_at=destroyed_at,
-            checkpoint_before=before, checkpoint_after=after, consistency_proof=proof)
-        return digest
+        size = after["tree_size"]
+        with self.storage.engine.connect() as conn:
+            started = {e.originator_id: e for e in stored_events(conn, integrity.events,
+                                                                 [str(d.id) for d in destructions], version=1)}
+        leaves = integrity.store.leaves_for([e.notification_id for e in started.values()])
+        indexes = sorted(index for index, _ in leaves.values())
+        proofs: dict[int, list[bytes]] = {}
+        for chunk in range(0, len(indexes), 50):
+            proofs.update(inclusion_proofs(integrity.store, indexes[chunk:chunk + 50], size))
+        growth: dict[int, list] = {}
+        key = integrity.signing_key()
+        certificates = []
+        for destruction in destructions:
+            before = destruction.checkpoint_before
+            if before["tree_size"] not in growth:
+                growth[before["tree_size"]] = integrity.consistency(before["tree_size"], size)["proof"]
+            event = started[str(destruction.id)]
+            index = leaves[event.notification_id][0]
+            certificates.append(dict(
+                directory=self.storage.settings.certificate_dir, key=key, origin=integrity.origin,
+                destruction=destruction, destroyed_at=destroyed_at, checkpoint_before=before,
+                checkpoint_after=after, consistency_proof=growth[before["tree_size"]],
+                destruction_event=destruction_event(event, index, proofs[index])))
+        # Each file is flushed to disk before its hash is recorded; flushed side by side, the file system
+        # commits them together instead of one after another.
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            written = list(pool.map(lambda kwargs: write_certificate(**kwargs), certificates))
+        return {d.worker_id: digest for d, (_, digest) in zip(destructions, written, strict=True)}
 
     def certificate_path(self, worker_id: str) -> Any:
         return self.storage.settings.certificate_dir / f"destruction-{worker_id}.json"
@@ -246,42 +416,20 @@ class RetentionService:
         """For `svl verify`: each purged event with its ciphertext's digest, so its leaf is still rechecked."""
         return lawful_purges(self.storage.engine)
 
-    def _started_destruction(self, item: ScheduledFile, as_of: date, actor: str) -> tuple[FileDestruction, bool]:
-        try:
-            existing = self.repository.get(destruction_id(item.worker_id))
-        except AggregateNotFoundError:
-            existing = None
-        if existing is not None:
-            return existing, True
-        if item.active_holds:
-            raise DomainError(f"the file of worker {item.worker_id} is on legal hold")
-        key_id = self.storage.keyring.key_id_for(item.worker_id)
-        destruction = FileDestruction.start(
-            worker_id=item.worker_id, key_id=key_id, record_ids=self._record_ids(item.worker_id),
-            event_count=self._count_events(key_id), rule=item.rule or self._rule_text(self.policy_pack),
-            pack=self.policy_pack.short_name, leaving_date=item.leaving_date, destruction_date=item.destruction_date,
-            as_of=as_of, checkpoint_before=checkpoint_summary(self.integrity.checkpoint().note),
-            actor=actor, timestamp=self.clock())
-        keys = self.storage.keyring.stage_assignment(destruction.id, "organisation")
-        self.save_and_project(destruction, keys=keys)
-        return destruction, False
-
-    def _purge_ciphertext(self, key_id: str, rule: str, on: date) -> None:
-        """Empties the stored bytes of every event sealed with the destroyed key. Each row, its ledger leaf
+    def _purge_ciphertext(self, destructions: list[FileDestruction], on: date) -> None:
+        """Empties the stored bytes of every event sealed with the destroyed keys. Each row, its ledger leaf
         and the digest of what it held stay, so `svl verify` still recomputes the leaf exactly."""
         events = self.integrity.events
-        topic = f"svl:sealed:v1:{key_id}"
         with self.storage.engine.begin() as conn:
-            rows = conn.execute(text(f"SELECT {events.nid} AS nid, originator_id, state FROM {events.qualified} "
-                                     "WHERE topic = :topic"), {"topic": topic}).all()
-            emptied = [r for r in rows if bytes(r.state)]
+            by_key = originators_by_key(conn, [d.key_id for d in destructions])
+            rule_of = {oid: d.rule for d in destructions for oid in by_key[d.key_id]}
+            emptied = [e for e in stored_events(conn, events, list(rule_of)) if e.state]
             if emptied:
                 conn.execute(insert(purged_events), [
-                    {"notification_id": r.nid, "originator_id": str(UUID(str(r.originator_id))),
-                     "state_sha256": hashlib.sha256(bytes(r.state)).digest(), "rule": rule, "purged_on": on}
-                    for r in emptied])
-                conn.execute(text(f"UPDATE {events.qualified} SET state = :empty WHERE topic = :topic"),
-                             {"empty": b"", "topic": topic})
+                    {"notification_id": e.notification_id, "originator_id": e.originator_id,
+                     "state_sha256": e.state_sha256, "rule": rule_of[e.originator_id], "purged_on": on}
+                    for e in emptied])
+                empty_states(conn, events, list(rule_of))
 
     def _scrub_storage(self) -> None:
         """Overwritten key bytes must not linger in SQLite's WAL or PostgreSQL's dead tuples."""
@@ -293,17 +441,22 @@ class RetentionService:
 
     # -- lookups -----------------------------------------------------------------------------------------
 
-    def _record_ids(self, worker_id: str) -> list[str]:
+    def _record_ids(self, worker_ids: list[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
         with self.storage.engine.connect() as conn:
-            return sorted(conn.execute(select(current_records.c.record_id)
-                                       .where(current_records.c.supervisee_id == worker_id)).scalars())
+            for chunk in range(0, len(worker_ids), 500):
+                for worker_id, record_id in conn.execute(
+                        select(current_records.c.supervisee_id, current_records.c.record_id)
+                        .where(current_records.c.supervisee_id.in_(worker_ids[chunk:chunk + 500]))):
+                    found.setdefault(worker_id, []).append(record_id)
+        return {worker: sorted(records) for worker, records in found.items()}
 
-    def _count_events(self, key_id: str) -> int:
-        """Every stored event sealed with the worker's key: their file, their records, their sessions."""
-        events = self.integrity.events
+    def _event_counts(self, key_ids: list[str]) -> dict[str, int]:
+        """Every stored event sealed with each key: the worker's file, records, sessions, agreements, cases."""
         with self.storage.engine.connect() as conn:
-            return conn.execute(text(f"SELECT COUNT(*) FROM {events.qualified} WHERE topic = :topic"),
-                                {"topic": f"svl:sealed:v1:{key_id}"}).scalar_one()
+            by_key = originators_by_key(conn, key_ids)
+            counts = count_events(conn, self.integrity.events, [o for oids in by_key.values() for o in oids])
+        return {key_id: sum(counts.get(o, 0) for o in oids) for key_id, oids in by_key.items()}
 
     def _file_state(self, worker_id: str) -> str | None:
         self.read_models.refresh()
@@ -316,6 +469,14 @@ class RetentionService:
         years = pack.retention_years_required()
         return (f"{pack.short_name}: retention.years_after_employment_ends = {years} "
                 f"({pack.retention.source or pack.retention.note})")
+
+
+def approval_of(proposal: DestructionProposal) -> dict:
+    """What a destruction records of the review it was approved in (and its certificate states)."""
+    return {"proposal": str(proposal.id), "proposed_by": proposal.proposed_by,
+            "proposed_at": proposal.created_on.isoformat(), "approved_by": proposal.decided_by,
+            "approved_at": proposal.decided_at.isoformat() if proposal.decided_at else None,
+            "rationale": proposal.rationale}
 
 
 def _drill_pause(step: str) -> None:

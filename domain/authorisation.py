@@ -235,6 +235,18 @@ def decide_pack_role(reader: Reader, pack_roles: Sequence[str], step: str) -> De
     return Decision.refuse(Refusal.ROLE, f"the policy pack lets only {', '.join(sorted(pack_roles))} {step}")
 
 
+def decide_destruction_review(reader: Reader, pack_roles: Sequence[str], proposed_by_user: str, step: str) -> Decision:
+    """Approving or rejecting a destruction proposal: a role the pack names, and never the person who proposed
+    it (a second pair of eyes before anything is destroyed: records-management disposition review)."""
+    by_role = decide_pack_role(reader, pack_roles, step)
+    if not by_role.allowed:
+        return by_role
+    if reader.user_id == proposed_by_user:
+        return Decision.refuse(Refusal.ROLE, f"you proposed this list, so you may not {step}: another authorised "
+                                             f"person ({', '.join(sorted(pack_roles))}) must")
+    return by_role
+
+
 def decide_staff_step(reader: Reader, step: str) -> Decision:
     """Supervision steps (sessions, agreements, cases) are taken by members of staff as themselves; the domain
     then decides whether this member of staff is the right party."""

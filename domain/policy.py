@@ -412,6 +412,18 @@ class LegalHolds(Rule):
     release: tuple[HoldRole, ...] = (HoldRole.DPO, HoldRole.HR)
 
 
+class DestructionApproval(Rule):
+    """Who may propose the list of files due for destruction, and who may approve or reject it. The approver
+    is always a second person: whoever proposed a list may not approve it, whatever their role."""
+
+    propose: tuple[HoldRole, ...] = (HoldRole.DPO, HoldRole.HR)
+    approve: tuple[HoldRole, ...] = (HoldRole.DPO, HoldRole.HR)
+
+
+_APPROVAL_BASELINE = DestructionApproval(
+    note="policy silent: the data protection officer or HR proposes the files due for destruction; another "
+         "data protection officer or HR approves or rejects the list (never the person who proposed it)")
+
 _HOLDS_BASELINE = LegalHolds(note="policy silent: the data protection officer, HR and investigating officers "
                                   "place holds; only the data protection officer and HR release them")
 
@@ -514,6 +526,7 @@ class PolicyPack(_Frozen):
             if cycle.after is not None and cycle.after not in self.review:
                 raise ValueError(f"review.{key}.after names {cycle.after!r}, which is no review of this pack")
         return self
+    destruction_approval: DestructionApproval = _APPROVAL_BASELINE
 
     @property
     def short_name(self) -> str:

@@ -78,8 +78,11 @@ class FileDestruction(Aggregate):
     @event("DestructionStarted")
     def __init__(self, worker_id: str, key_id: str, record_ids: list[str], event_count: int, rule: str,
                  pack: str, leaving_date: date, destruction_date: date, checkpoint_before: dict | None,
-                 actor: str, timestamp: datetime) -> None:
+                 actor: str, timestamp: datetime, approval: dict | None = None) -> None:
         self.worker_id = worker_id
+        # The disposition review it was destroyed under: proposal id, proposed_by, approved_by, approved_at,
+        # rationale (None only in destructions recorded before reviews existed).
+        self.approval = approval
         self.key_id = key_id
         self.record_ids = record_ids
         self.event_count = event_count
@@ -97,12 +100,14 @@ class FileDestruction(Aggregate):
     @classmethod
     def start(cls, *, worker_id: str, key_id: str, record_ids: list[str], event_count: int, rule: str, pack: str,
               leaving_date: date, destruction_date: date, as_of: date, checkpoint_before: dict | None,
-              actor: str, timestamp: datetime) -> "FileDestruction":
+              actor: str, timestamp: datetime, approval: dict) -> "FileDestruction":
         require_utc(timestamp)
         if as_of < destruction_date:
             raise DomainError(f"the file is not due for destruction until {destruction_date}")
+        if approval.get("proposed_by") == approval.get("approved_by") or not approval.get("approved_by"):
+            raise DomainError("a file is destroyed only under a list a second person approved")
         return cls(worker_id, key_id, record_ids, event_count, rule, pack, leaving_date, destruction_date,
-                   checkpoint_before, actor, timestamp)
+                   checkpoint_before, actor, timestamp, approval)
 
     @staticmethod
     def create_id(worker_id: str) -> UUID:

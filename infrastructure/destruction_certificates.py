@@ -44,7 +44,8 @@ def checkpoint_summary(note: str) -> dict:
 
 
 def write_certificate(*, directory: Path, key: SigningKey, origin: str, destruction: Any, destroyed_at: datetime,
-                      checkpoint_before: dict, checkpoint_after: dict, consistency_proof: list[str]) -> tuple[Path, str]:
+                      checkpoint_before: dict, checkpoint_after: dict, consistency_proof: list[str],
+                      destruction_event: dict) -> tuple[Path, str]:
     """Signs and writes the certificate; returns its path and SHA-256 (recorded in the ledger after)."""
     statement = certificate_statement([
         ("origin", origin),
@@ -60,6 +61,7 @@ def write_certificate(*, directory: Path, key: SigningKey, origin: str, destruct
         ("by", destruction.started_by),
         ("checkpoint-before", f"{checkpoint_before['tree_size']} {checkpoint_before['root_hash']}"),
         ("checkpoint-after", f"{checkpoint_after['tree_size']} {checkpoint_after['root_hash']}"),
+        *review_lines(destruction.approval),
     ])
     certificate = {
         "format": CERTIFICATE_FORMAT,
@@ -67,12 +69,32 @@ def write_certificate(*, directory: Path, key: SigningKey, origin: str, destruct
         "checkpoint_before": checkpoint_before["note"],
         "checkpoint_after": checkpoint_after["note"],
         "consistency_proof": consistency_proof,
+        "destruction_event": destruction_event,
         "verifier_key": key.vkey,
     }
     text = json.dumps(certificate, indent=2) + "\n"
     path = directory / f"destruction-{destruction.worker_id}.json"
     write_atomically(path, text)  # a full disk leaves no certificate, or the old one: never a truncated one
     return path, hashlib.sha256(text.encode()).hexdigest()
+
+
+def destruction_event(event: Any, leaf_index: int, inclusion_proof: list[bytes]) -> dict:
+    """This file's `DestructionStarted` as the ledger holds it (the digest of its sealed bytes, not the bytes), with
+    its inclusion proof in the checkpoint after: each certificate proves its own destruction was recorded."""
+    return {"notification_id": event.notification_id, "leaf_index": leaf_index,
+            "originator_id": event.originator_id, "originator_version": event.version, "topic": event.topic,
+            "state_sha256": base64.b64encode(event.state_sha256).decode(),
+            "inclusion_proof": [base64.b64encode(p).decode() for p in inclusion_proof]}
+
+
+def review_lines(approval: dict | None) -> list[tuple[str, str]]:
+    """The disposition review the file was destroyed under: the list, who proposed it, who else approved it,
+    when, and the approver's rationale on one line."""
+    if not approval:
+        raise ValueError("a destruction is certified only with the approval it was made under")
+    return [("proposal", approval["proposal"]), ("proposed-by", approval["proposed_by"]),
+            ("approved-by", approval["approved_by"]), ("approved", approval["approved_at"]),
+            ("approval", " ".join(approval["rationale"].split()))]
 
 
 def _iso(value: date | str) -> str:

@@ -232,17 +232,23 @@ class KeyRing:
         return aead
 
     def destroy(self, key_id: str, at: datetime) -> None:
-        """Overwrites the wrapped key, tells other processes (epoch) and forgets this key's cached copies."""
-        if key_id == ORGANISATION_KEY_ID:
+        self.destroy_many([key_id], at)
+
+    def destroy_many(self, key_ids: list[str], at: datetime) -> None:
+        """Overwrites the wrapped keys in one transaction, tells other processes (one epoch) and forgets every
+        cached copy. A key destroyed already stays as it was."""
+        if ORGANISATION_KEY_ID in key_ids:
             raise KeyError_("the organisation key is never destroyed by retention")
         with self._engine.begin() as conn:
-            conn.execute(
-                update(data_keys).where(data_keys.c.key_id == key_id, data_keys.c.wrapped_key.is_not(None))
-                .values(wrapped_key=None, destroyed_at=at)
-            )
+            for chunk in range(0, len(key_ids), 500):
+                conn.execute(
+                    update(data_keys).where(data_keys.c.key_id.in_(key_ids[chunk:chunk + 500]),
+                                            data_keys.c.wrapped_key.is_not(None))
+                    .values(wrapped_key=None, destroyed_at=at)
+                )
             conn.execute(update(key_epochs).where(key_epochs.c.id == 1).values(epoch=key_epochs.c.epoch + 1))
         # The epoch is left as it was: reading it now could skip a destruction another process made meanwhile.
-        self._drop({key_id})
+        self._drop(set(key_ids))
 
     def export_data_key(self, key_id: str) -> bytes:
         """The raw data key, for a bundle that proves decrypted content matches its ciphertext. The one

@@ -196,6 +196,18 @@ def inclusion_proof(store: SubtreeStore, index: int, size: int) -> list[bytes]:
     return _range_hashes(store, _inclusion_ranges(index, size))
 
 
+def inclusion_proofs(store: SubtreeStore, indexes: Iterable[int], size: int) -> dict[int, list[bytes]]:
+    """Many leaves' proofs in one tree, from one fetch of the nodes they need (a retention run proves each
+    file's destruction event in the same checkpoint)."""
+    per_index = {}
+    for index in indexes:
+        _check_inclusion_args(index, size)
+        per_index[index] = [_complete_subtrees(start, end) for start, end in _inclusion_ranges(index, size)]
+    found = _fetch(store, (key for ranges in per_index.values() for keys in ranges for key in keys))
+    return {index: [_fold_right([found[key] for key in keys]) for keys in ranges]
+            for index, ranges in per_index.items()}
+
+
 def consistency_proof(store: SubtreeStore, old_size: int, new_size: int) -> list[bytes]:
     """Empty when old_size is 0 or equal to new_size: nothing needs proving."""
     _check_consistency_args(old_size, new_size)

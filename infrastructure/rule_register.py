@@ -72,6 +72,8 @@ _ENFORCED: tuple[tuple[str, str, str, str], ...] = (
      "tests/test_register_examples.py::test_archive_access_worked_example"),
     ("legal_holds", "access", "domain.authorisation.decide_pack_role",
      "tests/test_commands_decide.py::test_grants_holds_and_retention_runs_are_decided_by_role_in_the_application"),
+    ("destruction_approval", "access", "domain.authorisation.decide_destruction_review",
+     "tests/test_destruction_approval.py::test_the_proposer_may_not_approve_their_own_list"),
     ("anonymisation", "access", "domain.anonymisation.screen",
      "tests/test_anonymisation.py::test_bcp_refuses_a_name_or_a_date_of_birth_in_any_free_text_field"),
     ("second_supervisor", "allocation", "domain.allocation.next_supervisor",

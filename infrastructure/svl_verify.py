@@ -48,6 +48,7 @@ import json
 import re
 import struct
 import sys
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -991,27 +992,33 @@ def _printable(line: str) -> str:
 # checkpoints taken before and after, and the consistency proof between them, which shows that the
 # ledger only grew meanwhile: no other event was altered, removed or re-ordered by the destruction.
 
-CERTIFICATE_FORMAT = "svl-destruction-certificate/v1"
-CERTIFICATE_HEADER = "svl destruction certificate v1"
+# v2 adds the disposition review (who proposed the list, who else approved it, when and why); v1 certificates,
+# written before reviews existed, still verify as what they are.
+CERTIFICATE_FORMAT = "svl-destruction-certificate/v2"
+CERTIFICATE_FORMAT_V1 = "svl-destruction-certificate/v1"
+CERTIFICATE_HEADER = "svl destruction certificate v2"
+_CERTIFICATE_HEADERS = {CERTIFICATE_FORMAT: CERTIFICATE_HEADER, CERTIFICATE_FORMAT_V1: "svl destruction certificate v1"}
 # Every line the statement must have, in the order the organisation writes them.
-CERTIFICATE_FIELDS = ("origin", "worker", "records", "events", "key", "rule", "pack", "left", "due", "destroyed",
-                      "by", "checkpoint-before", "checkpoint-after")
+CERTIFICATE_FIELDS_V1 = ("origin", "worker", "records", "events", "key", "rule", "pack", "left", "due", "destroyed",
+                         "by", "checkpoint-before", "checkpoint-after")
+CERTIFICATE_FIELDS = (*CERTIFICATE_FIELDS_V1, "proposal", "proposed-by", "approved-by", "approved", "approval")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def parse_certificate_statement(text: str) -> dict[str, str]:
-    """The statement's fields; every one of CERTIFICATE_FIELDS must be there, once, and make sense."""
+def parse_certificate_statement(text: str, certificate_format: str = CERTIFICATE_FORMAT) -> dict[str, str]:
+    """The statement's fields; every one of the format's fields must be there, once, and make sense."""
     lines = text.rstrip("\n").split("\n")
-    if not lines or lines[0] != CERTIFICATE_HEADER:
-        raise MalformedError("the statement is not a Supervision Ledger destruction certificate")
+    if not lines or lines[0] != _CERTIFICATE_HEADERS.get(certificate_format):
+        raise MalformedError("the statement is not a Supervision Ledger destruction certificate of its format")
     fields: dict[str, str] = {}
     for line in lines[1:]:
         name, _, value = line.partition(" ")
         if name in fields:
             raise MalformedError(f"the statement names {name!r} twice")
         fields[name] = value
-    missing = [name for name in CERTIFICATE_FIELDS if not fields.get(name)]
+    required = CERTIFICATE_FIELDS if certificate_format == CERTIFICATE_FORMAT else CERTIFICATE_FIELDS_V1
+    missing = [name for name in required if not fields.get(name)]
     if missing:
         raise MalformedError(f"the certificate's statement lacks {', '.join(missing)}: it does not say everything a "
                              "destruction certificate must, so it proves nothing")
@@ -1028,17 +1035,36 @@ def _check_statement(fields: dict[str, str]) -> None:
     if not _DECIMAL.fullmatch(fields["events"]):
         raise MalformedError("the certificate's statement gives no event count")
     left, due = _statement_date(fields, "left"), _statement_date(fields, "due")
-    try:
-        destroyed = datetime.fromisoformat(fields["destroyed"])
-    except ValueError:
-        raise MalformedError("the certificate's statement gives no time of destruction") from None
-    if destroyed.tzinfo is None:
-        raise MalformedError("the certificate's statement gives the time of destruction without a time zone")
+    destroyed = _statement_time(fields, "destroyed", "destruction")
     if due < left:
         raise VerificationError(f"the statement says the file was due on {due}, before the worker left on {left}")
     if destroyed.date() < due:
         raise VerificationError(f"the statement says the file was destroyed on {destroyed.date()}, before its "
                                 f"destruction date {due}")
+    if "approved-by" in fields:
+        _check_review(fields, destroyed)
+
+
+def _check_review(fields: dict[str, str], destroyed: datetime) -> None:
+    if not _UUID.fullmatch(fields["proposal"]):
+        raise MalformedError("the certificate's statement does not name the destruction proposal by id")
+    if fields["proposed-by"] == fields["approved-by"]:
+        raise VerificationError("the statement says the list was approved by the person who proposed it: "
+                                "a destruction needs a second person's approval")
+    approved = _statement_time(fields, "approved", "approval")
+    if approved > destroyed:
+        raise VerificationError(f"the statement says the list was approved at {approved}, after the file was "
+                                f"destroyed at {destroyed}")
+
+
+def _statement_time(fields: dict[str, str], name: str, what: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(fields[name])
+    except ValueError:
+        raise MalformedError(f"the certificate's statement gives no time of {what}") from None
+    if moment.tzinfo is None:
+        raise MalformedError(f"the certificate's statement gives the time of {what} without a time zone")
+    return moment
 
 
 def _statement_date(fields: dict[str, str], name: str) -> date:
@@ -1070,15 +1096,16 @@ def verify_certificate(certificate: object, *, trusted_key: str | None = None,
 
 def _verify_certificate(cert: object, trusted_key: str | None, trusted_checkpoint: str | None, link: object,
                         report: BundleReport) -> None:
-    if _need(cert, "format", str, "certificate") != CERTIFICATE_FORMAT:
-        raise MalformedError(f"not a {CERTIFICATE_FORMAT} file")
+    certificate_format = _need(cert, "format", str, "certificate")
+    if certificate_format not in _CERTIFICATE_HEADERS:
+        raise MalformedError(f"not a {CERTIFICATE_FORMAT} (or v1) file")
     carried = str(_need(cert, "verifier_key", str, "certificate"))
     vkey = _as_verifier_key(trusted_key if trusted_key is not None else carried)
     report.key_supplied = trusted_key is not None
     if trusted_key is not None and carried != trusted_key:
         report.checked.append("The certificate names another key than the one you trust; only yours is used.")
     note = verify_note(str(_need(cert, "statement", str, "certificate")), vkey)
-    fields = parse_certificate_statement(note.text)
+    fields = parse_certificate_statement(note.text, str(certificate_format))
     report.record_id = fields["worker"]
     report.checked.append(f"The statement is validly signed by {vkey.name} (key id {vkey.key_id:08x}).")
     before = verify_checkpoint(str(_need(cert, "checkpoint_before", str, "certificate")), vkey, origin=fields["origin"])
@@ -1093,6 +1120,8 @@ def _verify_certificate(cert: object, trusted_key: str | None, trusted_checkpoin
         raise VerificationError("the consistency proof between the two checkpoints does not verify: the ledger "
                                 "did not simply grow between them")
     report.checked.append("The consistency proof verifies: the ledger after is the ledger before plus new events.")
+    if certificate_format == CERTIFICATE_FORMAT:
+        _check_destruction_event(cert, fields["worker"], before, after, report)
     if trusted_checkpoint is not None:
         _link_certificate(before, after, vkey, trusted_checkpoint, link, report)
     count = fields["records"].split(" ")[0]
@@ -1105,6 +1134,14 @@ def _verify_certificate(cert: object, trusted_key: str | None, trusted_checkpoin
         f"Between its checkpoints of {before.tree_size} and {after.tree_size} events the ledger only grew: no event "
         "recorded before the destruction was altered, removed or re-ordered by it.",
     ])
+    if "approved-by" in fields:
+        report.proves.append(
+            f"The file was on destruction list {fields['proposal']}, proposed by {fields['proposed-by']} and approved "
+            f"by a second person, {fields['approved-by']}, at {fields['approved']}, before it was destroyed; the "
+            f"approver's rationale: {fields['approval']}")
+    else:
+        report.does_not_prove.append("who reviewed the list it was destroyed on: a v1 certificate, written before "
+                                     "destruction lists were approved by a second person, does not say.")
     report.does_not_prove.extend([
         "That no copy of the data key survives outside the organisation's systems: destruction is the "
         "organisation's signed statement.",
@@ -1113,6 +1150,42 @@ def _verify_certificate(cert: object, trusted_key: str | None, trusted_checkpoin
     if trusted_checkpoint is None:
         report.does_not_prove.append("that these checkpoints are the history the organisation shows everyone else: "
                                      "run again with --checkpoint FILE, a checkpoint you got from it directly.")
+
+
+def destruction_aggregate_id(worker_id: str) -> str:
+    """The id of a worker's file destruction: one per file, derived from the worker's id alone (so the verifier
+    needs nothing from the organisation to know which event is this file's)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"svl:file-destruction:{worker_id}"))
+
+
+def _check_destruction_event(cert: object, worker: str, before: Checkpoint, after: Checkpoint,
+                             report: BundleReport) -> None:
+    """This file's own `DestructionStarted` is in the checkpoint after, recorded after the checkpoint before."""
+    raw = _need(cert, "destruction_event", dict, "certificate")
+    numbers = {}
+    for name in ("notification_id", "leaf_index", "originator_version"):
+        numbers[name] = int(_need(raw, name, int, "certificate's destruction event"))  # type: ignore[arg-type]
+        if not 0 <= numbers[name] < _MAX_TREE_SIZE:
+            raise MalformedError(f"the certificate's destruction event's {name!r} is out of range")
+    oid = str(_need(raw, "originator_id", str, "certificate's destruction event"))
+    topic = str(_need(raw, "topic", str, "certificate's destruction event"))
+    digest = _b64decode_strict(str(_need(raw, "state_sha256", str, "certificate's destruction event")))
+    if oid != destruction_aggregate_id(worker) or numbers["originator_version"] != 1:
+        raise VerificationError("the certificate's destruction event is not the start of this worker's file "
+                                "destruction")
+    if len(digest) != HASH_SIZE:
+        raise MalformedError("the certificate's destruction event gives no 32-byte digest")
+    index = numbers["leaf_index"]
+    leaf = leaf_hash(encode_leaf_from_digest(numbers["notification_id"], oid, 1, topic, digest))
+    proof = _proof_field(raw, "inclusion_proof", "certificate's destruction event")
+    if not verify_inclusion(leaf, index, after.tree_size, proof, after.root_hash):
+        raise VerificationError("this file's destruction event is NOT in the checkpoint after as given: its "
+                                "inclusion proof does not verify")
+    if index < before.tree_size:
+        raise VerificationError(f"this file's destruction event (leaf {index}) was recorded before the checkpoint "
+                                f"before ({before.tree_size} events)")
+    report.checked.append(f"This file's destruction was recorded at leaf {index}, between the two checkpoints: its "
+                          "inclusion proof in the checkpoint after verifies.")
 
 
 def _link_certificate(before: Checkpoint, after: Checkpoint, key: VerifierKey, pinned_text: str, link: object,
@@ -1411,7 +1484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"svl-verify: --witness-threshold must be between 0 and the {len(witnesses)} --witness key(s) given",
               file=sys.stderr)
         return EXIT_USAGE
-    if isinstance(document, dict) and document.get("format") == CERTIFICATE_FORMAT:
+    if isinstance(document, dict) and document.get("format") in _CERTIFICATE_HEADERS:
         report = verify_certificate(document, trusted_key=key, trusted_checkpoint=pinned, link=link)
         for label in ("checkpoint_before", "checkpoint_after"):
             check_witnesses(report, f"the {label.replace('_', ' ')}", document.get(label), witnesses, threshold)

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column, Connection, Date, DateTime, Integer, String, Table, Text, bindparam, insert, select, update,
 )
 
+from domain.destruction_proposal import DestructionProposal
 from domain.labels import ACTOR_LENGTH
 from domain.retention import FileDestruction, LegalHold
 from domain.workers import EmploymentState, Worker
@@ -41,9 +42,26 @@ legal_holds = Table(
     Column("released_at", DateTime(timezone=True)),
 )
 
+# Disposition reviews: the lists proposed for destruction and who decided on them (the lists themselves are
+# in the organisation-sealed proposal aggregate).
+destruction_proposals = Table(
+    "destruction_proposals",
+    read_models,
+    Column("proposal_id", String(36), primary_key=True),
+    Column("as_of", Date, nullable=False),
+    Column("files", Integer, nullable=False),
+    Column("status", String(16), nullable=False, index=True),  # proposed | approved | rejected | executed
+    Column("proposed_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("proposed_by", String(ACTOR_LENGTH), nullable=False),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decided_by", String(ACTOR_LENGTH)),
+    Column("executed_at", DateTime(timezone=True)),
+    Column("destroyed", Integer),
+)
+
 # Kept after a destruction: the file's state, dates and holds are the record that it was destroyed lawfully (they
 # come from organisation-sealed events, so a rebuild recreates them exactly).
-TABLES = (retention_files, legal_holds)
+TABLES = (retention_files, legal_holds, destruction_proposals)
 
 
 # Built once and reused: constructing statements per event cost more than executing them.
@@ -98,7 +116,26 @@ def _set(conn: Connection, worker_id: str, **values: Any) -> None:
     conn.execute(statement, {"_worker": worker_id, **values})
 
 
+def _proposed(conn: Connection, e: Any) -> None:
+    conn.execute(insert(destruction_proposals).values(
+        proposal_id=str(e.originator_id), as_of=e.as_of, files=len(e.files), status="proposed",
+        proposed_at=e.timestamp, proposed_by=e.actor))
+
+
+def _proposal(conn: Connection, e: Any, **values: Any) -> None:
+    conn.execute(update(destruction_proposals).where(destruction_proposals.c.proposal_id == str(e.originator_id))
+                 .values(**values))
+
+
 HANDLERS: dict[type, Callable[[Any, Any], None]] = {
+    DestructionProposal.DestructionProposed: _proposed,
+    DestructionProposal.DestructionApproved: lambda c, e: _proposal(c, e, status="approved", decided_at=e.timestamp,
+                                                                    decided_by=e.actor),
+    DestructionProposal.DestructionRejected: lambda c, e: _proposal(c, e, status="rejected", decided_at=e.timestamp,
+                                                                    decided_by=e.actor),
+    DestructionProposal.DestructionRunRecorded: lambda c, e: _proposal(c, e, status="executed",
+                                                                       executed_at=e.timestamp,
+                                                                       destroyed=len(e.destroyed)),
     Worker.Joined: _joined,
     Worker.Left: lambda c, e: _set(c, str(e.originator_id), state=EmploymentState.LEFT.value,
                                    leaving_date=e.leaving_date),

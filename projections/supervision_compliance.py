@@ -215,19 +215,28 @@ _VERSION = lambda e: e.originator_version  # noqa: E731
 _AT = lambda e: e.timestamp  # noqa: E731
 
 
+def _destroy_statements() -> list[Any]:
+    worker = bindparam("_worker")
+    agreements = select(compliance_agreements.c.agreement_id).where(compliance_agreements.c.worker_id == worker)
+    cases = select(compliance_cases.c.case_id).where(compliance_cases.c.worker_id == worker)
+    records = select(compliance_record_dates.c.record_id).where(compliance_record_dates.c.worker_id == worker)
+    return [delete(compliance_agreement_reviews).where(compliance_agreement_reviews.c.agreement_id.in_(agreements)),
+            delete(compliance_case_ratings).where(compliance_case_ratings.c.case_id.in_(cases)),
+            delete(compliance_case_discussions).where(compliance_case_discussions.c.case_id.in_(cases)),
+            delete(compliance_record_shares).where(compliance_record_shares.c.record_id.in_(records)),
+            *(delete(table).where(table.c.worker_id == worker) for table in (
+                compliance_agreements, compliance_cases, compliance_sessions, compliance_record_dates))]
+
+
+# Built once: a retention run destroys hundreds of files, and building these per event cost more than running them.
+_DESTROY = _destroy_statements()
+
+
 def _destroyed(conn: Connection, e: Any) -> None:
     """The file is being destroyed: every fact about the worker goes (the worker and their records go from
     worker_files and current_records)."""
-    worker = e.worker_id
-    agreements = select(compliance_agreements.c.agreement_id).where(compliance_agreements.c.worker_id == worker)
-    cases = select(compliance_cases.c.case_id).where(compliance_cases.c.worker_id == worker)
-    conn.execute(delete(compliance_agreement_reviews).where(compliance_agreement_reviews.c.agreement_id.in_(agreements)))
-    conn.execute(delete(compliance_case_ratings).where(compliance_case_ratings.c.case_id.in_(cases)))
-    conn.execute(delete(compliance_case_discussions).where(compliance_case_discussions.c.case_id.in_(cases)))
-    records = select(compliance_record_dates.c.record_id).where(compliance_record_dates.c.worker_id == worker)
-    conn.execute(delete(compliance_record_shares).where(compliance_record_shares.c.record_id.in_(records)))
-    for table in (compliance_agreements, compliance_cases, compliance_sessions, compliance_record_dates):
-        conn.execute(delete(table).where(table.c.worker_id == worker))
+    for statement in _DESTROY:
+        conn.execute(statement, {"_worker": e.worker_id})
 
 
 HANDLERS: dict[type, Callable[[Any, Any], None]] = {

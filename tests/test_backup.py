@@ -20,6 +20,7 @@ from infrastructure.keys import KeyError_, KeyRing, load_master_key
 from tests.conftest import POSTGRES_URL
 from tests.test_retention import leaver_with_a_signed_record, record_of
 from tests.support.acting import acting
+from tests.support.retention import destroy_due
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +76,7 @@ def test_restoring_an_old_backup_does_not_bring_back_a_destroyed_file(ledger, se
     assert wrapped_before is not None
     snapshot = back_up(settings, tmp_path / "backups" / "before-retention.backup")
     assert wrapped_before in snapshot.path.read_bytes() or not settings.is_sqlite  # pg_dump compresses
-    ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1))
+    destroy_due(ledger, date(2026, 3, 1))
     _close(ledger)
 
     destroyed_again = restore(settings, snapshot.path, master_key)
@@ -109,7 +110,7 @@ def test_rotating_the_master_key_leaves_an_old_backup_useless_without_the_old_ke
     destroyed_key = ledger.storage.keyring.key_id_for(leaver)
     wrapped_in_backup = ledger.storage.keyring.wrapped(destroyed_key)
     snapshot = back_up(settings, tmp_path / "backups" / "old.backup")
-    ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1))
+    destroy_due(ledger, date(2026, 3, 1))
     _close(ledger)
     settings.master_key_file.write_text(base64.b64encode(master_key).decode() + "\n")
 

@@ -194,6 +194,16 @@ def route_rules(w: World) -> dict[tuple[str, str], tuple[str, dict | None, set[s
         # may not release it.
         ("POST", "/api/v1/holds/{hold_id}/release"): (f"/holds/{UNKNOWN}/release", {"reason": "r"}, HR | DPO, 404),
         ("POST", "/api/v1/sar/{worker_id}"): (f"/sar/{UNKNOWN}", None, DPO, 404),
+        # bcp's destruction_approval names the DPO and HR; an as_of that is no date passes the role check, then 422.
+        ("GET", "/api/v1/retention/proposals"): ("/retention/proposals", None, HR | DPO, 200),
+        ("POST", "/api/v1/retention/proposals"): ("/retention/proposals", {"as_of": "soon"}, HR | DPO, 422),
+        ("GET", "/api/v1/retention/proposals/{proposal_id}"): (f"/retention/proposals/{UNKNOWN}", None, HR | DPO, 404),
+        ("POST", "/api/v1/retention/proposals/{proposal_id}/approve"): (
+            f"/retention/proposals/{UNKNOWN}/approve", {"rationale": "r"}, HR | DPO, 404),
+        ("POST", "/api/v1/retention/proposals/{proposal_id}/reject"): (
+            f"/retention/proposals/{UNKNOWN}/reject", {"rationale": "r"}, HR | DPO, 404),
+        ("POST", "/api/v1/retention/proposals/{proposal_id}/run"): (
+            f"/retention/proposals/{UNKNOWN}/run", {}, HR | DPO, 404),
         ("GET", "/api/v1/compliance/due"): ("/compliance/due", None, SUPERVISING_STAFF | QA | HR, 200),
         ("GET", "/api/v1/compliance/frequency"): ("/compliance/frequency?month=2026-02", None,
                                                   SUPERVISING_STAFF | QA | HR, 200),

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 from infrastructure.checkpoints import create_signing_key_file
 from tests.support.world import SECRET, world  # noqa: F401  (the shared fixture)
 from tests.support.acting import acting
+from tests.support.retention import destroy_due
 
 
 def test_hr_archives_a_leaver_and_the_dpo_sees_the_schedule(world):  # noqa: F811
@@ -67,8 +68,32 @@ def test_a_destroyed_record_answers_410_gone(world, settings):  # noqa: F811
     sam, record = world.workers["W"], world.records["W"]
     world.app.record_leaving(acting("hr"), sam, date(2020, 1, 31))
     world.app.archive_leaver(acting("hr"), sam)
-    world.app.run_retention(acting("dpo"), as_of=world.clock.now.date())
+    destroy_due(world.app, world.clock.now.date())
     assert world.get("sam", f"/records/{record}").status_code == 401  # the leaver's account has ended
     assert world.get("morgan", f"/records/{record}").status_code == 410
     gone = world.get("alex", f"/records/{record}/history")
     assert gone.status_code == 410 and "destroyed under the retention schedule" in gone.json()["detail"]
+
+
+def test_over_http_the_dpo_proposes_only_someone_else_approves_and_the_run_destroys_the_list(world, settings):  # noqa: F811
+    create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
+    sam, record = world.workers["W"], world.records["W"]
+    world.app.record_leaving(acting("hr"), sam, date(2020, 1, 31))
+    world.app.archive_leaver(acting("hr"), sam)
+    proposed = world.post("dana", "/retention/proposals", {})
+    assert proposed.status_code == 201, proposed.text
+    body = proposed.json()
+    assert [f["worker_id"] for f in body["files"]] == [sam] and body["status"] == "proposed"
+    pid = body["proposal_id"]
+    assert world.post("dana", f"/retention/proposals/{pid}/run", {}).status_code == 409  # not approved yet
+    mine = world.post("dana", f"/retention/proposals/{pid}/approve", {"rationale": "mine"})
+    assert mine.status_code == 403 and "you proposed this list" in mine.json()["detail"]
+    assert world.post("hana", f"/retention/proposals/{pid}/approve", {"rationale": ""}).status_code == 422
+    approved = world.post("hana", f"/retention/proposals/{pid}/approve", {"rationale": "Checked the leavers list"})
+    assert approved.status_code == 200 and approved.json()["decided_by"] == "user:hana"
+    [outcome] = world.post("dana", f"/retention/proposals/{pid}/run", {}).json()
+    assert (outcome["worker_id"], outcome["status"]) == (sam, "destroyed")
+    assert world.get("morgan", f"/records/{record}").status_code == 410
+    listed = world.get("hana", "/retention/proposals").json()
+    assert [(p["proposal_id"], p["status"], p["destroyed"]) for p in listed] == [(pid, "executed", 1)]
+    assert world.get("dana", f"/retention/proposals/{pid}").json()["destroyed"] == [sam]

@@ -798,3 +798,14 @@ def test_ledger_proofs_and_checkpoints_together(log_key, log_vkey) -> None:
         leaf_hash(b"event 250"), 250, new.tree_size, merkle.inclusion_proof(store, 250, 300),
         new.root_hash,
     )
+
+
+def test_many_inclusion_proofs_fetched_together_equal_each_one_alone() -> None:
+    from infrastructure.svl_verify import leaf_hash, verify_inclusion
+
+    leaves = [leaf_hash(bytes([n % 256, n // 256])) for n in range(77)]
+    store = merkle.MemorySubtreeStore.from_leaf_hashes(leaves)
+    together = merkle.inclusion_proofs(store, [0, 5, 31, 64, 76], 77)
+    assert together == {i: merkle.inclusion_proof(store, i, 77) for i in (0, 5, 31, 64, 76)}
+    root = merkle.root_hash(store, 77)
+    assert all(verify_inclusion(leaves[i], i, 77, proof, root) for i, proof in together.items())

@@ -18,6 +18,7 @@ from projections.runner import NAMES, ReadModelStuck
 from projections.schema import current_records, read_model_positions, read_models, supervision_periods, workers
 from projections.supervision_compliance import compliance_record_dates
 from tests.support.acting import acting
+from tests.support.retention import destroy_due
 from tests.support.world import content, world  # noqa: F401  (the shared fixture)
 from tests.test_scheduling_cli import run  # noqa: F401  (svl against the fixture's database)
 
@@ -66,7 +67,7 @@ def test_every_read_model_rebuilds_from_zero_to_the_same_rows_after_the_demo_hol
     app.read_record_content(amira, own, action="read", via=Via("cli", "test"))
     with pytest.raises(AccessDenied):  # refused, and logged: the log entry outlives the file
         app.read_record_content(app.users.principal("io", via="test"), noras, action="read", via=Via("cli", "test"))
-    [done] = app.run_retention(dpo, as_of=date(2026, 11, 25))
+    [done] = destroy_due(app, date(2026, 11, 25))
     assert done.worker_id == nora
 
     before = snapshot(app)

@@ -18,7 +18,7 @@ from sqlalchemy import select, text, update
 
 from api.access_service import AccessDenied
 from api.application import Destroyed, Storage, SupervisionLedger
-from domain.errors import DomainError
+from domain.errors import DomainError, OutOfOrder
 from domain.policy import PolicyIncomplete
 from domain.retention import retention_status
 from domain.schedule_rules import destruction_date
@@ -28,6 +28,7 @@ from infrastructure.svl_verify import main as svl_verify_main
 from infrastructure.policy_packs import load_all_packs, load_pack_by_name
 from projections.schema import current_records, workers
 from tests.support.acting import acting
+from tests.support.retention import destroy_due
 
 SECRET = "Discussed the Quillfeather allegation in confidence"
 REPO = Path(__file__).resolve().parents[1]
@@ -95,7 +96,7 @@ def test_destruction_makes_every_event_about_the_worker_unreadable_and_spares_ev
     ledger.archive_leaver(acting("hr"), leaver)
     leaver_record, stayer_record = record_of(ledger, leaver), record_of(ledger, stayer)
 
-    [done] = ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1))
+    [done] = destroy_due(ledger, date(2026, 3, 1))
 
     assert done.status == "destroyed" and done.record_ids == [leaver_record]
     with pytest.raises(Destroyed):
@@ -108,13 +109,16 @@ def test_destruction_makes_every_event_about_the_worker_unreadable_and_spares_ev
         assert conn.execute(select(workers.c.worker_id).where(workers.c.worker_id == leaver)).first() is None
         assert conn.execute(select(current_records.c.record_id)
                             .where(current_records.c.supervisee_id == leaver)).first() is None
-    assert ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1)) == []  # idempotent
+    with pytest.raises(OutOfOrder, match="nothing to propose"):  # nothing is left due
+        ledger.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+    with pytest.raises(OutOfOrder, match="no approved destruction proposal"):
+        ledger.run_retention(acting("dpo"))
 
 
 def test_read_models_rebuilt_after_a_destruction_match_the_purged_ones(ledger):
     _, leaver, _ = leaver_with_a_signed_record(ledger)
     ledger.archive_leaver(acting("hr"), leaver)
-    ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1))
+    destroy_due(ledger, date(2026, 3, 1))
     before = [f.to_dict() for f in ledger.retention_schedule(date(2026, 3, 1))]
     with ledger.storage.engine.connect() as conn:
         records_before = sorted(map(tuple, conn.execute(select(current_records)).all()))
@@ -131,7 +135,7 @@ def test_after_destruction_the_database_holds_no_plaintext_and_no_usable_key(led
     key_id = ledger.storage.keyring.key_id_for(leaver)
     wrapped = ledger.storage.keyring.wrapped(key_id)
     assert wrapped is not None
-    ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1), purge_ciphertext=True)
+    destroy_due(ledger, date(2026, 3, 1), purge_ciphertext=True)
 
     assert ledger.storage.keyring.wrapped(key_id) is None
     table = ledger.recorder.events_table_name
@@ -158,7 +162,8 @@ def test_a_held_file_is_never_destroyed_until_the_hold_is_released(ledger):
     hold = ledger.place_hold(acting("io:jones"), leaver, kind="investigation", reason="Allegation under LADO review",
                              reference="LADO-2026-014").id
     assert status_of(ledger, leaver, date(2026, 3, 1)) == "held"
-    assert ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1)) == []
+    with pytest.raises(OutOfOrder, match="nothing to propose"):  # held, so not due
+        ledger.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
     assert ledger.get_record(record_of(ledger, leaver)).content["discussion"] == SECRET
     assert ledger.holds(leaver)[0]["reference"] == "LADO-2026-014"
     # bcp lets only the DPO and HR release a hold (legal_holds.release), whoever placed it.
@@ -169,7 +174,7 @@ def test_a_held_file_is_never_destroyed_until_the_hold_is_released(ledger):
     assert status_of(ledger, leaver, date(2026, 3, 1)) == "held"
     released = ledger.release_hold(acting("dpo"), hold, reason="Investigation closed, no further action")
     assert released.released_at is not None and ledger.holds(leaver)[0]["released_at"] is not None
-    assert [o.worker_id for o in ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1))] == [leaver]
+    assert [o.worker_id for o in destroy_due(ledger, date(2026, 3, 1))] == [leaver]
 
 
 def test_a_pack_without_a_retention_period_refuses_archival_and_destruction(settings, master_key, clock):
@@ -180,7 +185,9 @@ def test_a_pack_without_a_retention_period_refuses_archival_and_destruction(sett
         with pytest.raises(PolicyIncomplete, match="no retention period"):
             app.archive_leaver(acting("hr"), leaver)
         with pytest.raises(PolicyIncomplete):
-            app.run_retention(acting("dpo"), as_of=date(2026, 3, 1))
+            app.run_retention(acting("dpo"), as_of=date(2026, 3, 1), dry_run=True)
+        with pytest.raises(PolicyIncomplete):
+            app.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
     finally:
         app.close()
         app.storage.engine.dispose()
@@ -200,7 +207,9 @@ def test_hull_shows_archival_overdue_a_month_after_leaving(settings, master_key,
 
 
 def test_only_a_dry_run_may_look_into_the_future(ledger):
-    with pytest.raises(DomainError, match="only a dry run may look ahead"):
+    with pytest.raises(DomainError, match="in the future"):
+        ledger.propose_destruction(acting("dpo"), as_of=date(2099, 1, 1))
+    with pytest.raises(DomainError, match="as_of is for a dry run only"):
         ledger.run_retention(acting("dpo"), as_of=date(2099, 1, 1))
     assert ledger.run_retention(acting("dpo"), as_of=date(2099, 1, 1), dry_run=True) == []
 
@@ -211,7 +220,7 @@ def test_a_restored_backup_does_not_resurrect_a_destroyed_file(ledger, settings,
     record = record_of(ledger, leaver)
     key_id = ledger.storage.keyring.key_id_for(leaver)
     backed_up_key = ledger.storage.keyring.wrapped(key_id)
-    ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1))
+    destroy_due(ledger, date(2026, 3, 1))
     ledger.close()
     # The restore, underneath the application: the old wrapped key is back in the database.
     with ledger.storage.engine.begin() as conn:
@@ -233,6 +242,8 @@ def test_a_run_killed_midway_is_finished_by_the_next_run(ledger, settings, maste
     ledger.archive_leaver(acting("hr"), leaver)
     record = record_of(ledger, leaver)
     ledger.users.add_user("dpo", "dpo", created_by="test")
+    proposal = ledger.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+    ledger.approve_destruction(acting("hr"), proposal.id, rationale="Checked against the schedule")
     ledger.close()
     settings.master_key_file.write_text(base64.b64encode(master_key).decode())
     env = {**os.environ, "SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
@@ -240,7 +251,7 @@ def test_a_run_killed_midway_is_finished_by_the_next_run(ledger, settings, maste
            "SVL_CERTIFICATE_DIR": str(settings.certificate_dir), "SVL_CHECKPOINT_DIR": "",
            "SVL_DRILL_PAUSE_AT": step}
     env.pop("SVL_MASTER_KEY", None)
-    run = [sys.executable, "-m", "api.cli", "retention", "run", "--as-of", "2026-03-01", "--as", "dpo"]
+    run = [sys.executable, "-m", "api.cli", "retention", "run", "--as", "dpo"]
     proc = subprocess.Popen(run, cwd=REPO, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     try:
         _wait_for(proc, f"drill: paused after {step}")
@@ -301,7 +312,7 @@ def test_a_destruction_is_certified_and_the_ledger_still_verifies_every_survivin
     _, leaver, stayer = leaver_with_a_signed_record(ledger)
     ledger.archive_leaver(acting("hr"), leaver)
     stayer_record = record_of(ledger, stayer)
-    ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1), purge_ciphertext=True)
+    destroy_due(ledger, date(2026, 3, 1), purge_ciphertext=True)
 
     report = ledger.integrity.verify()
     assert report.intact, [f.describe() for f in report.findings]
@@ -323,7 +334,7 @@ def test_a_destruction_is_certified_and_the_ledger_still_verifies_every_survivin
 def test_a_certificate_altered_after_signing_does_not_verify(ledger, capsys):
     _, leaver, _ = leaver_with_a_signed_record(ledger)
     ledger.archive_leaver(acting("hr"), leaver)
-    ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1))
+    destroy_due(ledger, date(2026, 3, 1))
     certificate = ledger.certificate_path(leaver)
     certificate.write_text(certificate.read_text().replace("events 8", "events 3"))
     assert svl_verify_main([str(certificate)]) == 1

@@ -36,6 +36,7 @@ from infrastructure.svl_verify import (
 from tests.conftest import SteppingClock
 from tests.test_retention import leaver_with_a_signed_record, record_of
 from tests.support.acting import acting
+from tests.support.retention import destroy_due
 
 
 class Genuine:
@@ -55,7 +56,7 @@ class Genuine:
             leaver_record, stayer_record = record_of(app, leaver), record_of(app, stayer)
             app.archive_leaver(acting("hr"), leaver)
             app.archive_leaver(acting("hr"), second)
-            app.run_retention(acting("dpo"), as_of=date(2026, 3, 1), purge_ciphertext=True)
+            destroy_due(app, date(2026, 3, 1), purge_ciphertext=True)
             app.integrity.checkpoint()
             self.key = app.integrity.verifier_key()
             self.live = app.integrity.export_bundle(UUID(stayer_record))  # a surviving record's bundle
@@ -180,16 +181,23 @@ def _resign_certificate(certificate: dict, fields: list[tuple[str, str]], key: S
 
 
 def test_a_certificate_vouched_for_only_by_its_own_key_says_so(genuine, tmp_path, capsys) -> None:
-    """The issue's case: re-signed with a fresh key of the same name, naming another worker, 'by hr'."""
+    """The issue's case: re-signed with a fresh key of the same name, 'by hr'. (Naming another worker as well is
+    caught even under a fresh key: the destruction event proven in the checkpoint is the genuine worker's.)"""
     fresh = SigningKey(genuine.signing.name, Ed25519PrivateKey.generate())
-    fields = [(n, genuine.stayer if n == "worker" else "hr" if n == "by" else v)
-              for n, v in _statement_fields(genuine.certificate)]
-    forged = _resign_certificate(genuine.certificate, fields, fresh)
-    for label in ("checkpoint_before", "checkpoint_after"):
-        cp = parse_checkpoint(forged[label])
-        forged[label] = sign_checkpoint(cp.origin, cp.tree_size, cp.root_hash, fresh.private_key, time=cp.time)
-    forged["verifier_key"] = fresh.vkey
-    (tmp_path / "c.json").write_text(json.dumps(forged))
+
+    def resigned(worker: str) -> dict:
+        fields = [(n, worker if n == "worker" else "hr" if n == "by" else v)
+                  for n, v in _statement_fields(genuine.certificate)]
+        forged = _resign_certificate(genuine.certificate, fields, fresh)
+        for label in ("checkpoint_before", "checkpoint_after"):
+            cp = parse_checkpoint(forged[label])
+            forged[label] = sign_checkpoint(cp.origin, cp.tree_size, cp.root_hash, fresh.private_key, time=cp.time)
+        forged["verifier_key"] = fresh.vkey
+        return forged
+
+    another = verify_certificate(resigned(genuine.stayer))
+    assert not another.verified and "not the start of this worker's file destruction" in another.problems[0]
+    (tmp_path / "c.json").write_text(json.dumps(resigned(genuine.leaver)))
     assert svl_verify.main([str(tmp_path / "c.json")]) == svl_verify.EXIT_SELF_SIGNED
     out = capsys.readouterr().out
     assert out.rstrip().endswith(RESULT_SELF_SIGNED) and "came inside it" in out

@@ -27,6 +27,7 @@ from infrastructure.ledger import LedgerBehind
 from infrastructure.svl_verify import parse_checkpoint
 from tests.test_retention import leaver_with_a_signed_record
 from tests.support.acting import acting
+from tests.support.retention import destroy_due
 from tests.support.staff import staff
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -255,7 +256,7 @@ def rolled_back(published, tmp_path) -> RolledBack:
     saved = backup(published, tmp_path)
     backup_size = leaves_and_signed(published)[0]
     app = open_app(published)
-    assert [o.worker_id for o in app.run_retention(acting("dpo"), as_of=date.today())] == [leaver]
+    assert [o.worker_id for o in destroy_due(app, date.today())] == [leaver]
     closing(app)  # the destruction, signed and published
     published_size = parse_checkpoint((published.checkpoint_dir / LATEST_FILE).read_text()).tree_size
     assert published_size > backup_size

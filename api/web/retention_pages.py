@@ -1,0 +1,219 @@
+"""The data protection officer's pages: the retention schedule; proposing the files due for destruction (a dry run
+shows what would go); a second authorised person's approval or rejection, confirmed; legal holds placed and
+released with reasons; the destruction run, confirmed; the certificates, to read and download; the subject access
+export. Each page calls the same application commands as /api/v1/retention, with the same acting person, so the
+rules (who may, never the proposer approving) stay in the application and the domain."""
+
+import json
+from datetime import date
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from api.application import NotFound
+from api.web.site import checked_form, notice, page, redirect, signed_in, via, web_of
+from domain.errors import DomainError, NotPermitted
+from domain.retention import HoldKind
+from infrastructure.svl_verify import verify_certificate
+from infrastructure.users import Principal
+
+router = APIRouter(include_in_schema=False)
+CONFIRM = "confirmed"
+
+
+@router.get("/retention")
+def schedule(request: Request, who: Principal = Depends(signed_in)) -> Response:
+    return _schedule(request, who)
+
+
+def _schedule(request: Request, who: Principal, status: int = 200, errors: list | None = None,
+              values: dict | None = None, planned: list | None = None) -> Response:
+    app = web_of(request).ledger
+    proposals = app.destruction_proposals(who)  # refused here to anyone the pack does not name
+    today = app.clock().date()
+    files = app.retention_schedule(today)
+    return page(request, "retention.html", status, who=who, files=files, proposals=proposals, today=today,
+                errors=errors or [], values=values or {}, planned=planned)
+
+
+@router.post("/retention/dry-run")
+def dry_run(request: Request, who: Principal = Depends(signed_in), form: dict[str, str] = Depends(checked_form)
+            ) -> Response:
+    app = web_of(request).ledger
+    as_of, errors = _as_of(form, app.clock().date())
+    if errors:
+        return _schedule(request, who, 422, errors, form)
+    return _schedule(request, who, values=form, planned=app.run_retention(who, as_of=as_of, dry_run=True))
+
+
+@router.post("/retention/proposals")
+def propose(request: Request, who: Principal = Depends(signed_in), form: dict[str, str] = Depends(checked_form)
+            ) -> Response:
+    app = web_of(request).ledger
+    as_of, errors = _as_of(form, app.clock().date())
+    if not errors:
+        try:
+            proposal = app.propose_destruction(who, as_of=as_of)
+        except NotPermitted:
+            raise
+        except DomainError as exc:
+            errors = [{"text": str(exc), "href": "#as_of"}]
+    if errors:
+        return _schedule(request, who, 422, errors, form)
+    notice(request, f"{len(proposal.files)} file(s) proposed for destruction. A second authorised person must "
+                    "now approve the list.")
+    return redirect(f"/retention/proposals/{proposal.id}")
+
+
+@router.get("/retention/proposals/{proposal_id}")
+def proposal_page(proposal_id: UUID, request: Request, who: Principal = Depends(signed_in)) -> Response:
+    return _proposal(request, who, proposal_id)
+
+
+def _proposal(request: Request, who: Principal, proposal_id: UUID, status: int = 200,
+              errors: list | None = None, values: dict | None = None) -> Response:
+    app = web_of(request).ledger
+    proposal = app.read_proposal(who, proposal_id)
+    today = {f.worker_id: f.status for f in app.retention_schedule(proposal.as_of)}
+    return page(request, "proposal.html", status, who=who, proposal=proposal, now=today,
+                mine=proposal.proposer_user == who.user_id, errors=errors or [], values=values or {})
+
+
+@router.post("/retention/proposals/{proposal_id}/{step}")
+def review(proposal_id: UUID, step: str, request: Request, who: Principal = Depends(signed_in),
+           form: dict[str, str] = Depends(checked_form)) -> Response:
+    app = web_of(request).ledger
+    if step not in ("approve", "reject", "run"):
+        return page(request, "problem.html", 404, title="Page not found", message="There is no such step.")
+    errors = []  # in the order the fields are on the page
+    rationale = form.get("rationale", "").strip()
+    if step != "run" and not rationale:
+        errors.append({"text": "Give your reason, for the record and the certificate", "href": f"#{step}-rationale"})
+    if form.get(CONFIRM) != "yes":
+        what = {"approve": "you have checked the list", "reject": "you want to reject the list",
+                "run": "you want these files destroyed now"}[step]
+        errors.append({"text": f"Confirm that {what}", "href": f"#{step}-{CONFIRM}"})
+    if errors:
+        return _proposal(request, who, proposal_id, 422, errors, form)
+    try:
+        if step == "run":
+            outcomes = app.run_retention(who, proposal_id)
+        else:
+            decide = app.approve_destruction if step == "approve" else app.reject_destruction
+            decide(who, proposal_id, rationale=rationale)
+    except (NotPermitted, NotFound):
+        raise
+    except DomainError as exc:
+        return _proposal(request, who, proposal_id, 422, [{"text": str(exc), "href": f"#{step}-rationale"
+                                                           if step != "run" else f"#{step}-{CONFIRM}"}], form)
+    if step == "run":
+        destroyed = sum(1 for o in outcomes if o.status.endswith("destroyed"))
+        notice(request, f"{destroyed} file(s) destroyed; {len(outcomes) - destroyed} left (on hold since the "
+                        "proposal, or destroyed already). Each has its certificate below.")
+        return redirect("/retention/certificates")
+    notice(request, "List approved: it may now be destroyed." if step == "approve" else "List rejected: nothing "
+                    "on it will be destroyed.")
+    return redirect(f"/retention/proposals/{proposal_id}")
+
+
+@router.get("/retention/holds")
+def holds(request: Request, who: Principal = Depends(signed_in)) -> Response:
+    return _holds(request, who)
+
+
+def _holds(request: Request, who: Principal, status: int = 200, errors: list | None = None,
+           values: dict | None = None) -> Response:
+    app = web_of(request).ledger
+    listed = app.list_holds(who)
+    files = [f for f in app.retention_schedule(app.clock().date()) if f.state not in ("destroying", "destroyed")]
+    return page(request, "holds.html", status, who=who, holds=listed, files=files, kinds=list(HoldKind),
+                errors=errors or [], values=values or {})
+
+
+@router.post("/retention/holds")
+def place_hold(request: Request, who: Principal = Depends(signed_in), form: dict[str, str] = Depends(checked_form)
+               ) -> Response:
+    fields = {k: form.get(k, "").strip() for k in ("worker_id", "kind", "reason", "reference")}
+    errors = [{"text": text, "href": f"#{field}"} for field, text in (
+        ("worker_id", "Choose whose file to hold"), ("reason", "Give the reason for the hold"),
+        ("reference", "Give a reference, for example the investigation number")) if not fields[field]]
+    if not errors:
+        try:
+            web_of(request).ledger.place_hold(who, fields["worker_id"], kind=fields["kind"], reason=fields["reason"],
+                                              reference=fields["reference"])
+        except (NotPermitted, NotFound):
+            raise
+        except DomainError as exc:
+            errors = [{"text": str(exc), "href": "#kind"}]
+    if errors:
+        return _holds(request, who, 422, errors, fields)
+    notice(request, "Hold placed: the file will not be destroyed until the hold is released.")
+    return redirect("/retention/holds")
+
+
+@router.post("/retention/holds/{hold_id}/release")
+def release_hold(hold_id: UUID, request: Request, who: Principal = Depends(signed_in),
+                 form: dict[str, str] = Depends(checked_form)) -> Response:
+    reason = form.get("reason", "").strip()
+    if not reason:
+        return _holds(request, who, 422, [{"text": "Give the reason for releasing the hold",
+                                            "href": f"#release-{hold_id}"}])
+    web_of(request).ledger.release_hold(who, hold_id, reason=reason)
+    notice(request, "Hold released.")
+    return redirect("/retention/holds")
+
+
+@router.get("/retention/certificates")
+def certificates(request: Request, who: Principal = Depends(signed_in)) -> Response:
+    app = web_of(request).ledger
+    app.destruction_proposals(who)  # the same people as the proposals
+    key = app.integrity.verifier_key()
+    shown = []
+    for f in app.retention_schedule(app.clock().date()):
+        path = app.certificate_path(f.worker_id)
+        if f.state == "destroyed" and path.exists():
+            report = verify_certificate(json.loads(path.read_text()), trusted_key=key)
+            shown.append({"file": f, "verified": report.verified, "proves": report.proves,
+                          "problems": report.problems})
+    return page(request, "certificates.html", who=who, certificates=shown)
+
+
+@router.get("/retention/certificates/{worker_id}.json")
+def certificate_file(worker_id: UUID, request: Request, who: Principal = Depends(signed_in)) -> Response:
+    app = web_of(request).ledger
+    app.destruction_proposals(who)
+    path = app.certificate_path(str(worker_id))
+    if not path.exists():
+        raise NotFound(f"no destruction certificate for worker {worker_id}")
+    return PlainTextResponse(path.read_text(), media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="destruction-{worker_id}.json"'})
+
+
+@router.post("/retention/sar")
+def subject_access(request: Request, who: Principal = Depends(signed_in),
+                   form: dict[str, str] = Depends(checked_form)) -> Response:
+    """The export as one JSON file (as POST /api/v1/sar): every record read in it is logged first."""
+    from api.subject_access import subject_access_export
+
+    app = web_of(request).ledger
+    worker_id = form.get("worker_id", "").strip()
+    try:
+        UUID(worker_id)
+    except ValueError:
+        return _holds(request, who, 422, [{"text": "Choose whose data was requested", "href": "#sar-worker_id"}])
+    export = subject_access_export(app, who, worker_id, received_on=app.clock().date(), extended=False,
+                                   via=via(request, form.get("purpose", "subject access request")))
+    body = json.dumps({**export.document, "bundles": export.bundles}, indent=2, default=str)
+    return PlainTextResponse(body, media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="subject-access-{worker_id}.json"'})
+
+
+def _as_of(form: dict[str, str], today: date) -> tuple[date, list[dict]]:
+    text = form.get("as_of", "").strip()
+    if not text:
+        return today, []
+    try:
+        return date.fromisoformat(text), []
+    except ValueError:
+        return today, [{"text": "The date must be a real date, like 2026-11-30", "href": "#as_of"}]

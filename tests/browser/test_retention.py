@@ -1,0 +1,73 @@
+"""The DPO's retention pages in the browser: the schedule and a dry run, a proposal, approval by a second
+authorised person (HR) with its confirmation, the destruction run with its confirmation, the certificate shown,
+verified and downloadable, and legal holds. The proposer may not approve their own list."""
+
+import json
+
+from tests.browser.conftest import Site
+from tests.browser.pages import check, sign_in, sign_out
+
+
+def test_the_dpo_proposes_hr_approves_the_dpo_destroys_and_the_certificate_is_shown(browser, site: Site,
+                                                                                     screenshots) -> None:  # noqa: ANN001
+    shots = screenshots if site.backend == "sqlite" else None
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=site.backend == "sqlite",
+                              accept_downloads=True)
+    page = ctx.new_page()
+    try:
+        sign_in(page, site, "dpo")
+        page.get_by_role("link", name="Retention").click()
+        assert "The schedule" in page.content()
+        check(page, "retention schedule", shots)
+        page.get_by_role("button", name="Show what is due (dry run)").click()
+        assert "Dry run: nothing was destroyed" in page.content()
+        check(page, "retention dry run", shots)
+        page.get_by_role("button", name="Propose these files for destruction").click()
+        assert "file(s) proposed for destruction" in page.content()
+        assert "You proposed this list" in page.content()
+        assert page.get_by_role("button", name="Approve the list").count() == 0  # never the proposer
+        proposal_url = page.url
+        check(page, "destruction proposal, as its proposer", shots)
+        sign_out(page)
+
+        sign_in(page, site, "hr")
+        page.goto(proposal_url)
+        page.get_by_role("button", name="Approve the list").click()
+        summary = page.locator(".govuk-error-summary")
+        assert summary.get_by_role("link").first.get_attribute("href") == "#approve-rationale"
+        assert "Confirm that you have checked the list" in summary.inner_text()
+        check(page, "destruction proposal approval with errors", shots)
+        page.locator("#approve-rationale").fill("Checked against HR's leavers list: no claim or request pending")
+        page.locator("#approve-confirmed").check()
+        page.get_by_role("button", name="Approve the list").click()
+        assert "List approved" in page.content() and "user:hr" in page.content()
+        check(page, "destruction proposal approved", shots)
+        sign_out(page)
+
+        sign_in(page, site, "dpo")
+        page.goto(proposal_url)
+        page.get_by_role("button", name="Destroy the files").click()
+        assert "Confirm that you want these files destroyed now" in page.locator(".govuk-error-summary").inner_text()
+        page.locator("#run-confirmed").check()
+        page.get_by_role("button", name="Destroy the files").click()
+        page.wait_for_url(site.url("/retention/certificates"))
+        content = page.content()
+        assert "1 file(s) destroyed" in content and "Verified" in content
+        assert "approved by a second person, user:hr" in content and "by user:dpo" in content
+        check(page, "destruction certificates", shots)
+        link = page.locator("a[download]").first
+        answer = page.request.get(site.url(link.get_attribute("href")))
+        assert answer.status == 200 and json.loads(answer.text())["format"] == "svl-destruction-certificate/v2"
+
+        page.goto(site.url("/retention/holds"))
+        assert "Allegation" in page.content() or "hold" in page.content()
+        page.get_by_role("button", name="Place the hold").click()
+        assert page.locator(".govuk-error-summary").get_by_role("link").first.get_attribute("href") == "#reason"
+        check(page, "legal holds with errors", shots)
+        sign_out(page)
+
+        sign_in(page, site, "amira")
+        response = page.goto(site.url("/retention"))
+        assert response is not None and response.status == 403
+    finally:
+        ctx.close()
