@@ -21,9 +21,8 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-import hashlib
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 
 from api.errors import NotFound
 from domain.authorisation import Decision, Role, decide_destruction_review, decide_pack_role, decide_role
@@ -390,7 +389,7 @@ class RetentionService:
         for chunk in range(0, len(indexes), 50):
             proofs.update(inclusion_proofs(integrity.store, indexes[chunk:chunk + 50], size))
         growth: dict[int, list] = {}
-        key = integrity.signing_key()
+        key = integrity.current_signing_key()
         certificates = []
         for destruction in destructions:
             before = destruction.checkpoint_before

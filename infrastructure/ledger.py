@@ -202,7 +202,7 @@ class IntegrityLedger:
         that the new key takes over at that size, and the new key replaces the old one in its file, so the old
         private key is gone. A server still holding the old key reads the new one before it next signs."""
         self.require_writable()
-        old = self._current_key()
+        old = self.current_signing_key()
         directory = self._directory(publish_to)
         size = self.checkpoint(publish_to).checkpoint.tree_size
         new = SigningKey(old.name, Ed25519PrivateKey.generate())
@@ -219,7 +219,7 @@ class IntegrityLedger:
             write_atomically(directory / VERIFIER_FILE, new.vkey + "\n")
         return transition
 
-    def _current_key(self) -> SigningKey:
+    def current_signing_key(self) -> SigningKey:
         """Our signing key, unless a rotation retired it: then the key file's (new) key, read again. A key the
         statements retired would sign checkpoints nobody should accept, so none is signed with it."""
         key = self.signing_key()
@@ -287,7 +287,7 @@ class IntegrityLedger:
     def checkpoint(self, publish_to: Path | None | object = _DEFAULT) -> CheckpointOutcome:
         """Signs the tree as it stands, after proving it consistent with the previous checkpoint."""
         self.require_writable()
-        key = self._current_key()
+        key = self.current_signing_key()
         trust = TrustedKeys([key.vkey], self.key_transitions(), origin=self.origin)
         directory = self._directory(publish_to)
         # The previous checkpoint as stored, and as last published: rewriting the ledger and deleting
