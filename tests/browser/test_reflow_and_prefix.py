@@ -33,8 +33,8 @@ def test_the_supervision_due_table_scrolls_in_its_own_region_at_320_px(browser, 
         assert region.get_attribute("tabindex") == "0"
         assert region.evaluate("e => e.scrollWidth > e.clientWidth")  # the table is wider: it scrolls here
         region.focus()
-        page.keyboard.press("ArrowRight")  # a keyboard user scrolls it
-        assert region.evaluate("e => e.scrollLeft") > 0
+        page.keyboard.press("ArrowRight")  # a keyboard user scrolls it (the browser may animate the scroll)
+        page.wait_for_function("e => e.scrollLeft > 0", arg=region.element_handle())
     finally:
         ctx.close()
 
