@@ -106,7 +106,10 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
                                                     "at the proxy instead"),
           ssl_keyfile: str = typer.Option("", help="the certificate's private key (PEM)"),
           workers: int = typer.Option(1, min=1, max=64, help="server processes (PostgreSQL only above 1); one of "
-                                                             "them projects the read models at a time")) -> None:
+                                                             "them projects the read models at a time"),
+          keep_alive: int = typer.Option(5, "--keep-alive", min=1, max=3600,
+                                         help="seconds an idle connection is kept open; behind a proxy that keeps "
+                                              "connections to us, set it longer than the proxy's")) -> None:
     """Serve the HTTP API."""
     import uvicorn
 
@@ -141,7 +144,8 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", workers=workers, factory=workers > 1,
                     root_path=root_path, proxy_headers=False, forwarded_allow_ips="", log_config=server_log_config(),
-                    ssl_certfile=ssl_certfile or None, ssl_keyfile=ssl_keyfile or None)
+                    ssl_certfile=ssl_certfile or None, ssl_keyfile=ssl_keyfile or None,
+                    timeout_keep_alive=keep_alive)
     finally:
         _remove_metrics_directory()
 

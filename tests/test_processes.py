@@ -5,6 +5,7 @@ Which worker answers is the kernel's choice, so a test pins a connection to one 
 then sends its requests over that connection. `/ready` on the same connection says which process answered.
 """
 
+import json
 import os
 import re
 import signal
@@ -84,7 +85,7 @@ class Served:
         for other in others:
             os.kill(other, signal.SIGSTOP)
         try:
-            client = httpx.Client(base_url=self.base, timeout=60)
+            client = httpx.Client(base_url=self.base, timeout=60, limits=httpx.Limits(keepalive_expiry=600))
             answered = client.get("/ready").json()["process"]
         finally:
             for other in others:
@@ -119,7 +120,9 @@ def _alive(pid: int) -> bool:
 
 def start_svl_serve(env: dict[str, str], workers: int) -> Served:
     port = free_port()
-    process = subprocess.Popen([SVL, "serve", "--workers", str(workers), "--port", str(port)], cwd=ROOT, env=env,
+    # A long keep-alive: a pinned client's connection must outlive the slowest step of a test on a loaded machine.
+    process = subprocess.Popen([SVL, "serve", "--workers", str(workers), "--port", str(port), "--keep-alive", "600"],
+                               cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     served = Served(process, f"http://127.0.0.1:{port}", env)
     threading.Thread(target=served.follow, daemon=True).start()
@@ -221,8 +224,14 @@ def test_a_destruction_in_another_process_makes_both_workers_answer_410(two_work
             assert read.status_code == 200 and read.json()["content"]["discussion"] == SECRET
             assert client.get(f"/api/v1/records/{kept}", headers=auth(world, "morgan")).status_code == 200
         assert a.post(f"/api/v1/workers/{sam}/archive", headers=auth(world, "hana")).status_code == 200
-        ran = subprocess.run([SVL, "retention", "run", "--as", "dana"], cwd=ROOT, env=served.env,
-                             capture_output=True, text=True, timeout=300)
+        def svl(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([SVL, *args], cwd=ROOT, env=served.env, capture_output=True, text=True, timeout=300)
+
+        proposed = svl("retention", "propose", "--as", "dana", "--json")
+        assert proposed.returncode == 0, proposed.stdout + proposed.stderr
+        approved = svl("retention", "approve", json.loads(proposed.stdout)["proposal_id"], "--rationale", "due", "--as", "hana")
+        assert approved.returncode == 0, approved.stdout + approved.stderr
+        ran = svl("retention", "run", "--as", "dana")
         assert ran.returncode == 0, ran.stdout + ran.stderr
         assert f"destroyed: worker {sam[:8]}" in ran.stdout
         for client in (a, b):
@@ -352,6 +361,7 @@ def test_a_destruction_by_one_application_drops_only_that_key_from_another(setti
 
     from api.application import Destroyed, Storage, SupervisionLedger
     from tests.support.acting import acting
+    from tests.support.retention import destroy_due
 
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     world = build_world(settings, master_key, clock)
@@ -366,7 +376,7 @@ def test_a_destruction_by_one_application_drops_only_that_key_from_another(setti
         keyring.EPOCH_CHECK_SECONDS = 3600  # the per-read check alone must do it, not the timer
         other.record_leaving(acting("hr"), sam, date(2020, 1, 31))
         other.archive_leaver(acting("hr"), sam)
-        [outcome] = other.run_retention(acting("dpo"), as_of=clock.now.date())
+        [outcome] = destroy_due(other, clock.now.date())
         assert outcome.worker_id == sam
         with pytest.raises(Destroyed):
             reader.get_record(doomed)

@@ -244,6 +244,8 @@ def test_an_agreement_is_drafted_signed_by_both_and_reviewed(context, site: Site
 
 
 def test_a_destroyed_record_is_the_410_page(context, site: Site, screenshots) -> None:  # noqa: ANN001
+    proposal = json.loads(_svl(site.env, "retention", "propose", "--as", "dpo", "--json"))  # a second person approves
+    _svl(site.env, "retention", "approve", proposal["proposal_id"], "--rationale", "due under the schedule", "--as", "hr")
     outcomes = json.loads(_svl(site.env, "retention", "run", "--as", "dpo", "--json"))
     destroyed = [r for o in outcomes for r in o["record_ids"]]
     assert destroyed, "the demo has a migrated leaver past BCP's six years"
