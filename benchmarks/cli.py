@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     python = sys.executable
     with tempfile.TemporaryDirectory() as scratch:
-        env = {**os.environ, "SVL_DATABASE_URL": f"sqlite:///{scratch}/svl.db",
+        env = {**os.environ, "SVL_DATABASE_URL": f"sqlite:///{scratch}/data/svl.db",
                "SVL_MASTER_KEY_FILE": f"{scratch}/master.key", "SVL_SIGNING_KEY_FILE": f"{scratch}/signing.key",
                "SVL_CHECKPOINT_DIR": f"{scratch}/checkpoints", "SVL_CERTIFICATE_DIR": f"{scratch}/certificates"}
         svl = [python, "-m", "api.cli"]
