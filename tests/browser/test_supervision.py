@@ -9,6 +9,7 @@ with JavaScript off."""
 import json
 import re
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -243,11 +244,23 @@ def test_an_agreement_is_drafted_signed_by_both_and_reviewed(context, site: Site
     assert "read agreement" in page.locator("table").inner_text()
 
 
+def _destroyed_demo_records(site: Site) -> list[str]:
+    """The records of the demo's one file past its retention. The DPO's own story may have destroyed it on this
+    server already: then its certificate names them. Otherwise it is destroyed here, a second person approving."""
+    certificates = sorted(Path(site.env["SVL_CERTIFICATE_DIR"]).glob("*.json"))
+    if not certificates:
+        proposal = json.loads(_svl(site.env, "retention", "propose", "--as", "dpo", "--json"))
+        _svl(site.env, "retention", "approve", proposal["proposal_id"], "--rationale", "due under the schedule",
+             "--as", "hr")
+        outcomes = json.loads(_svl(site.env, "retention", "run", "--as", "dpo", "--json"))
+        return [r for o in outcomes for r in o["record_ids"]]
+    statement = json.loads(certificates[0].read_text())["statement"]
+    [records] = [line for line in statement.splitlines() if line.startswith("records ")]
+    return records.split()[2:]  # "records N id id ..."
+
+
 def test_a_destroyed_record_is_the_410_page(context, site: Site, screenshots) -> None:  # noqa: ANN001
-    proposal = json.loads(_svl(site.env, "retention", "propose", "--as", "dpo", "--json"))  # a second person approves
-    _svl(site.env, "retention", "approve", proposal["proposal_id"], "--rationale", "due under the schedule", "--as", "hr")
-    outcomes = json.loads(_svl(site.env, "retention", "run", "--as", "dpo", "--json"))
-    destroyed = [r for o in outcomes for r in o["record_ids"]]
+    destroyed = _destroyed_demo_records(site)
     assert destroyed, "the demo has a migrated leaver past BCP's six years"
     page = context.new_page()
     sign_in(page, site, "helen")
