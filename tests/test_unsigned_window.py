@@ -57,7 +57,7 @@ def published(settings, master_key, tmp_path):
 def env_of(settings, **extra: str) -> dict[str, str]:
     env = {**os.environ, "SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
            "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
-           "SVL_CHECKPOINT_DIR": str(settings.checkpoint_dir), "SVL_DESTROYED_KEYS_FILE": str(settings.tombstones_file),
+           "SVL_CHECKPOINT_DIR": str(settings.checkpoint_dir or ""), "SVL_DESTROYED_KEYS_FILE": str(settings.tombstones_file),
            "SVL_CERTIFICATE_DIR": str(settings.certificate_dir), "SVL_USER": "", "COLUMNS": "200", **extra}
     env.pop("SVL_MASTER_KEY", None)
     return env

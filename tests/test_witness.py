@@ -200,7 +200,7 @@ def test_svl_checkpoint_asks_the_configured_witnesses_and_says_what_they_answere
     assert cosigners_of((settings.checkpoint_dir / LATEST_FILE).read_text(), witness)
     env = {"SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
            "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
-           "SVL_CHECKPOINT_DIR": str(settings.checkpoint_dir), "SVL_DESTROYED_KEYS_FILE": str(settings.tombstones_file),
+           "SVL_CHECKPOINT_DIR": str(settings.checkpoint_dir or ""), "SVL_DESTROYED_KEYS_FILE": str(settings.tombstones_file),
            "SVL_WITNESSES": settings.witnesses, "COLUMNS": "300"}
     app = open_app(settings)
     app.join_worker(acting("hr"), name="New Starter", role="r", category="experienced",
