@@ -220,17 +220,24 @@ class IntegrityLedger:
         return transition
 
     def current_signing_key(self) -> SigningKey:
+        return self._signer()[0]
+
+    def _signer(self) -> tuple[SigningKey, TrustedKeys]:
         """Our signing key, unless a rotation retired it: then the key file's (new) key, read again. A key the
-        statements retired would sign checkpoints nobody should accept, so none is signed with it."""
+        statements retired would sign checkpoints nobody should accept, so none is signed with it. With it, the
+        keys our earlier checkpoints may be signed by (the statements read once for both)."""
         key = self.signing_key()
-        retired = {str(t.old) for t in TrustedKeys([key.vkey], self.key_transitions(), self.origin).transitions}
+        transitions = self.key_transitions()
+        trust = TrustedKeys([key.vkey], transitions, self.origin)
+        retired = {str(t.old) for t in trust.transitions}
         if key.vkey in retired:
             self._signing_key = None
             key = self.signing_key()
             if key.vkey in retired:
                 raise LedgerError(f"the signing key in {self.settings.signing_key_file} was retired by `svl keys "
                                   "rotate-signing`: put the current key there before signing")
-        return key
+            trust = TrustedKeys([key.vkey], transitions, self.origin)
+        return key, trust
 
     # -- a database behind what was published --------------------------------------------------------
 
@@ -287,8 +294,7 @@ class IntegrityLedger:
     def checkpoint(self, publish_to: Path | None | object = _DEFAULT) -> CheckpointOutcome:
         """Signs the tree as it stands, after proving it consistent with the previous checkpoint."""
         self.require_writable()
-        key = self.current_signing_key()
-        trust = TrustedKeys([key.vkey], self.key_transitions(), origin=self.origin)
+        key, trust = self._signer()
         directory = self._directory(publish_to)
         # The previous checkpoint as stored, and as last published: rewriting the ledger and deleting
         # the stored checkpoints must not let the next signature bless the rewritten tree. Read before

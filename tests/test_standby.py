@@ -68,11 +68,12 @@ class Clusters:
         self.account = pwd.getpwnam("postgres")
         self.started: list[Cluster] = []
 
-    def run(self, tool: str, *args: str) -> None:
+    def command(self, tool: str, *args: str) -> list[str]:
         command = [str(self.bin / tool), *args]
-        if os.geteuid() == 0:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True)
+        return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+    def run(self, tool: str, *args: str) -> None:
+        done = subprocess.run(self.command(tool, *args), capture_output=True, text=True)
         assert done.returncode == 0, f"{tool} failed: {done.stdout}{done.stderr}"
 
     def directory(self, name: str) -> Path:
@@ -101,9 +102,7 @@ class Clusters:
 
     def stop_all(self) -> None:
         for cluster in reversed(self.started):
-            subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin / "pg_ctl"), "-D", str(cluster.data),
-                            "-m", "immediate", "stop"] if os.geteuid() == 0 else
-                           [str(self.bin / "pg_ctl"), "-D", str(cluster.data), "-m", "immediate", "stop"],
+            subprocess.run(self.command("pg_ctl", "-D", str(cluster.data), "-m", "immediate", "stop"),
                            capture_output=True)
 
 
