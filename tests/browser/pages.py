@@ -23,6 +23,13 @@ TOUR = {"sign in": "01-sign-in", "records (supervisor)": "02-my-records", "recor
 TOUR_COLOURS = 64  # GOV.UK's palette is small: a 64-colour PNG looks the same at a quarter of the size
 
 
+def html(page) -> str:  # noqa: ANN001
+    """The page's HTML once its document has loaded. A click that starts a navigation returns when the new document
+    is committed, before it is parsed: its content then can still be empty (seen on a loaded CI machine)."""
+    page.wait_for_load_state("load")
+    return page.content()
+
+
 def sign_in(page, site: Site, username: str) -> None:  # noqa: ANN001
     page.goto(site.url("/sign-in"))
     page.click(f'button[data-username="{username}"]')

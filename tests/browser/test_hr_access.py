@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import httpx
 
 from tests.browser.conftest import Site
-from tests.browser.pages import check, sign_in, sign_out
+from tests.browser.pages import check, html, sign_in, sign_out
 
 
 def _context(browser, site: Site):  # noqa: ANN001, ANN202
@@ -41,7 +41,7 @@ def test_hr_grants_access_the_inspector_holds_it_and_hr_revokes_it(browser, site
         page.get_by_label("Until").fill((date.today() + timedelta(days=30)).isoformat())
         check(page, "grant access filled in", shots)
         page.get_by_role("button", name="Grant access").click()
-        assert "Access granted to ofsted" in page.content()
+        assert "Access granted to ofsted" in html(page)
         row = page.locator("tr", has_text=purpose)
         assert "Helen Marsh" in row.inner_text() and "Live" in row.inner_text()
         sign_out(page)
@@ -65,7 +65,7 @@ def test_hr_grants_access_the_inspector_holds_it_and_hr_revokes_it(browser, site
         check(page, "revoke a grant with errors", shots)
         page.get_by_label("Why the grant ends now").fill("the thematic inspection has finished")
         page.get_by_role("button", name="Revoke the grant").click()
-        assert "is revoked" in page.content()
+        assert "is revoked" in html(page)
         assert "Revoked" in page.locator("tr", has_text=purpose).inner_text()
         sign_out(page)
 
@@ -98,35 +98,35 @@ def test_hr_adds_an_account_issues_a_token_and_disabling_it_ends_the_session(bro
         grace = hr.locator("#worker_id option", has_text="Grace Lindqvist").get_attribute("value")
         hr.get_by_label("Member of staff").select_option(grace)
         hr.get_by_role("button", name="Add the account").click()
-        assert f"Account {username} added" in hr.content()
+        assert f"Account {username} added" in html(hr)
         check(hr, "an account", shots)
 
         hr.get_by_role("button", name="Issue an access token").click()
         token = hr.locator("#token").inner_text().strip()
-        assert token.startswith("svl_") and "only time the token is shown" in hr.content()
+        assert token.startswith("svl_") and "only time the token is shown" in html(hr)
         check(hr, "access token issued", shots)  # test-output/ only: never in docs/screenshots
         hr.goto(site.url(f"/accounts/{username}"))
-        assert token not in hr.content()  # shown once: never again
+        assert token not in html(hr)  # shown once: never again
 
         user.goto(site.url("/sign-in"))
         user.get_by_label("Access token").fill(token)
         user.get_by_role("button", name="Sign in", exact=True).click()
         user.wait_for_url(site.url("/records"))
-        assert "Grace Lindqvist" in user.content()
+        assert "Grace Lindqvist" in html(user)
         assert httpx.get(site.url("/api/v1/me"), headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
         hr.get_by_role("button", name=f"Disable {username}").click()
-        assert f"Account {username} is disabled" in hr.content() and "Disabled since" in hr.content()
+        assert f"Account {username} is disabled" in html(hr) and "Disabled since" in html(hr)
         hr.get_by_role("link", name="Accounts", exact=True).click()
         assert "Disabled" in hr.locator("tr", has_text=username).inner_text()
 
         response = user.goto(site.url("/records"))  # the open session ends with the account
         assert response is not None and user.url == site.url("/sign-in")
-        assert "Signed in as" not in user.content()
+        assert "Signed in as" not in html(user)
         assert httpx.get(site.url("/api/v1/me"), headers={"Authorization": f"Bearer {token}"}).status_code == 401
         user.get_by_label("Access token").fill(token)
         user.get_by_role("button", name="Sign in", exact=True).click()
-        assert "Enter a valid access token" in user.content()
+        assert "Enter a valid access token" in html(user)
     finally:
         hr_ctx.close()
         user_ctx.close()

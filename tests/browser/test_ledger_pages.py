@@ -10,7 +10,7 @@ import httpx
 
 from tests.browser.bundles import attachments, published_key, svl_verify
 from tests.browser.conftest import Site
-from tests.browser.pages import check, sign_in, sign_out
+from tests.browser.pages import check, html, sign_in, sign_out
 
 
 def _context(browser, site: Site):  # noqa: ANN001, ANN202
@@ -35,14 +35,14 @@ def test_the_administrator_verifies_the_ledger_and_downloads_a_bundle_that_verif
         page.get_by_role("link", name="Ledger", exact=True).click()
         checkpoint = page.locator(".govuk-summary-list").first.inner_text()
         assert "Entries it covers" in checkpoint and "This is this service's signing key" in checkpoint
-        assert "not been verified since the service last started" in page.content()
+        assert "not been verified since the service last started" in html(page)
         assert f"svl-verify bundle-RECORD.json --key verifier.vkey" in page.locator("#outsider ~ ol").inner_text()
         with page.expect_download() as key_download:
             page.get_by_role("link", name="Download the verifier key (verifier.vkey)").click()
         assert key_download.value.path().read_text().strip() == published_key(site).read_text().strip()
 
         page.get_by_role("button", name="Verify the ledger now").click()
-        verification = page.locator("#verification ~ p").first.inner_text() + page.content()
+        verification = page.locator("#verification ~ p").first.inner_text() + html(page)
         assert "Intact" in verification and "seconds" in verification and "by hr" in verification
         check(page, "the integrity ledger", shots)
 

@@ -4,7 +4,7 @@ those who need attention, and the monthly frequency report; a supervisee is refu
 from datetime import date
 
 from tests.browser.conftest import Site
-from tests.browser.pages import check, sign_in, sign_out
+from tests.browser.pages import check, html, sign_in, sign_out
 
 
 def test_the_morning_view_and_the_frequency_report(browser, site: Site, screenshots) -> None:  # noqa: ANN001
@@ -29,7 +29,7 @@ def test_the_morning_view_and_the_frequency_report(browser, site: Site, screensh
         page.get_by_role("link", name="The monthly frequency report").click()
         month = date.today().strftime("%Y-%m")
         assert page.get_by_label("Month").input_value() == month
-        assert "met the minimum supervision frequency" in page.content()
+        assert "met the minimum supervision frequency" in html(page)
         check(page, "frequency report", shots)
         page.get_by_label("Month").fill("October")
         page.get_by_role("button", name="Show").click()

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.browser.conftest import LIFETIME_SECONDS, ROOT, SERVER, Site, _free_port, _wait_until_it_answers
-from tests.browser.pages import sign_in, sign_out
+from tests.browser.pages import html, sign_in, sign_out
 
 PREFIX = "/svl"
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
@@ -126,7 +126,7 @@ def test_under_a_proxys_prefix_every_link_form_redirect_and_asset_stays_under_it
             assert not outside, (name, outside)
         page.get_by_role("link", name="Ledger", exact=True).click()
         page.get_by_role("button", name="Verify the ledger now").click()  # a form, and its redirect
-        assert page.url == f"{prefixed}{PREFIX}/ledger#verification" and "Intact" in page.content()
+        assert page.url == f"{prefixed}{PREFIX}/ledger#verification" and "Intact" in html(page)
         sign_out(page)
         assert page.url == f"{prefixed}{PREFIX}/signed-out"
         if js:

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from tests.browser.conftest import Site
-from tests.browser.pages import check, sign_in, sign_out
+from tests.browser.pages import check, html, sign_in, sign_out
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_an_inspector_without_a_grant_for_the_team_gets_the_403_page(page, site:
     response = page.goto(site.url(f"/records/{outside}"))
     assert response is not None and response.status == 403
     assert page.locator("h1").inner_text() == "You cannot do this"
-    assert "access log" in page.content() and "Discussion" not in page.content()
+    assert "access log" in html(page) and "Discussion" not in html(page)
     check(page, "403", screenshots if site.backend == "sqlite" else None)
 
 

@@ -5,7 +5,7 @@ verified and downloadable, and legal holds. The proposer may not approve their o
 import json
 
 from tests.browser.conftest import Site
-from tests.browser.pages import check, sign_in, sign_out
+from tests.browser.pages import check, html, sign_in, sign_out
 
 
 def test_the_dpo_proposes_hr_approves_the_dpo_destroys_and_the_certificate_is_shown(browser, site: Site,
@@ -17,14 +17,14 @@ def test_the_dpo_proposes_hr_approves_the_dpo_destroys_and_the_certificate_is_sh
     try:
         sign_in(page, site, "dpo")
         page.get_by_role("link", name="Retention").click()
-        assert "The schedule" in page.content()
+        assert "The schedule" in html(page)
         check(page, "retention schedule", shots)
         page.get_by_role("button", name="Show what is due (dry run)").click()
-        assert "Dry run: nothing was destroyed" in page.content()
+        assert "Dry run: nothing was destroyed" in html(page)
         check(page, "retention dry run", shots)
         page.get_by_role("button", name="Propose these files for destruction").click()
-        assert "file(s) proposed for destruction" in page.content()
-        assert "You proposed this list" in page.content()
+        assert "file(s) proposed for destruction" in html(page)
+        assert "You proposed this list" in html(page)
         assert page.get_by_role("button", name="Approve the list").count() == 0  # never the proposer
         proposal_url = page.url
         check(page, "destruction proposal, as its proposer", shots)
@@ -40,7 +40,7 @@ def test_the_dpo_proposes_hr_approves_the_dpo_destroys_and_the_certificate_is_sh
         page.locator("#approve-rationale").fill("Checked against HR's leavers list: no claim or request pending")
         page.locator("#approve-confirmed").check()
         page.get_by_role("button", name="Approve the list").click()
-        assert "List approved" in page.content() and "user:hr" in page.content()
+        assert "List approved" in html(page) and "user:hr" in html(page)
         check(page, "destruction proposal approved", shots)
         sign_out(page)
 
@@ -51,7 +51,7 @@ def test_the_dpo_proposes_hr_approves_the_dpo_destroys_and_the_certificate_is_sh
         page.locator("#run-confirmed").check()
         page.get_by_role("button", name="Destroy the files").click()
         page.wait_for_url(site.url("/retention/certificates"))
-        content = page.content()
+        content = html(page)
         assert "1 file(s) destroyed" in content and "Verified" in content
         assert "approved by a second person, user:hr" in content and "by user:dpo" in content
         check(page, "destruction certificates", shots)
@@ -60,7 +60,7 @@ def test_the_dpo_proposes_hr_approves_the_dpo_destroys_and_the_certificate_is_sh
         assert answer.status == 200 and json.loads(answer.text())["format"] == "svl-destruction-certificate/v2"
 
         page.goto(site.url("/retention/holds"))
-        assert "Allegation" in page.content() or "hold" in page.content()
+        assert "Allegation" in html(page) or "hold" in html(page)
         page.get_by_role("button", name="Place the hold").click()
         assert page.locator(".govuk-error-summary").get_by_role("link").first.get_attribute("href") == "#reason"
         check(page, "legal holds with errors", shots)

@@ -13,7 +13,7 @@ from pypdf import PdfReader
 
 from tests.browser.bundles import attachments, svl_verify
 from tests.browser.conftest import Site
-from tests.browser.pages import check, keyboard_to, sign_in, sign_out
+from tests.browser.pages import check, html, keyboard_to, sign_in, sign_out
 
 SUPERVISOR, SUPERVISEE = "daniel", "amira"
 WELFARE = "Amira reported feeling settled; caseload of 12 manageable."
@@ -44,7 +44,7 @@ def test_draft_amend_decline_sign_and_keep_a_signed_copy(context, site: Site, sc
     check(page, "supervisees", shots)
     page.get_by_role("link", name="Draft a record for Amira Hussain").click()
     assert page.get_by_label("Health and Welfare").is_visible()
-    assert "relevant personal or health issues" in page.content()  # the template's prompt, as a hint
+    assert "relevant personal or health issues" in html(page)  # the template's prompt, as a hint
     check(page, "draft form", shots)
 
     page.get_by_label("Health and Welfare").fill(WELFARE)
@@ -71,25 +71,25 @@ def test_draft_amend_decline_sign_and_keep_a_signed_copy(context, site: Site, sc
     page.get_by_role("button", name="Save the draft").click()
     page.wait_for_url(re.compile(r"/records/[0-9a-f-]{36}$"))
     record_url = page.url
-    assert "You drafted the record" in page.content() and WELFARE in page.content()
+    assert "You drafted the record" in html(page) and WELFARE in html(page)
     check(page, "record (draft)", shots)
 
     # a second tab still showing version 1: sharing from it is a conflict, and the page shows the newer version
     stale = context.new_page()
     stale.goto(record_url)
     page.get_by_role("button", name="Share with Amira Hussain").click()
-    assert "You shared the record" in page.content()
+    assert "You shared the record" in html(page)
     with stale.expect_response(lambda r: r.url.endswith("/share")) as answer:
         stale.get_by_role("button", name="Share with Amira Hussain").click()
     assert answer.value.status == 409
-    assert "The record has changed" in stale.content() and WELFARE in stale.content()
+    assert "The record has changed" in html(stale) and WELFARE in html(stale)
     check(stale, "409 conflict", shots)
     stale.close()
 
     sign_out(page)
     check(page, "signed out", shots)
     page.go_back()  # nothing is served from the cache after sign-out
-    assert "Sign in" in page.locator("h1").inner_text() and WELFARE not in page.content()
+    assert "Sign in" in page.locator("h1").inner_text() and WELFARE not in html(page)
 
     # -- the supervisee asks for an amendment ---------------------------------------------------------------------
     sign_in(page, site, SUPERVISEE)
@@ -103,13 +103,13 @@ def test_draft_amend_decline_sign_and_keep_a_signed_copy(context, site: Site, sc
     check(page, "amendment request with errors", shots)
     page.get_by_label("Ask for an amendment").fill(REQUEST)
     page.get_by_role("button", name="Ask for an amendment").click()
-    assert "You asked for an amendment" in page.content()
+    assert "You asked for an amendment" in html(page)
     sign_out(page)
 
     # -- the supervisor declines with a rationale ----------------------------------------------------------------
     sign_in(page, site, SUPERVISOR)
     page.goto(record_url)
-    assert REQUEST in page.content()
+    assert REQUEST in html(page)
     check(page, "record (amendment requested, supervisor)", shots)
     page.get_by_role("button", name="Amend the record").click()
     assert page.get_by_label("Health and Welfare").input_value() == WELFARE  # the sections, read back
@@ -117,7 +117,7 @@ def test_draft_amend_decline_sign_and_keep_a_signed_copy(context, site: Site, sc
     page.go_back()
     page.get_by_label("Or decline the amendment").fill(RATIONALE)
     page.get_by_role("button", name="Decline the amendment").click()
-    assert "area of disagreement" in page.content() and RATIONALE in page.content()
+    assert "area of disagreement" in html(page) and RATIONALE in html(page)
     sign_out(page)
 
     # -- the supervisee signs, with the keyboard alone -------------------------------------------------------------
@@ -131,7 +131,7 @@ def test_draft_amend_decline_sign_and_keep_a_signed_copy(context, site: Site, sc
     check(page, "sign", shots)
     keyboard_to(page, "Sign the record")
     page.wait_for_url(record_url)
-    assert "You signed the record" in page.content()
+    assert "You signed the record" in html(page)
     sign_out(page)
 
     # -- the supervisor signs -------------------------------------------------------------------------------------
@@ -139,7 +139,7 @@ def test_draft_amend_decline_sign_and_keep_a_signed_copy(context, site: Site, sc
     page.goto(record_url)
     page.get_by_role("button", name="Sign the record").click()  # a link styled as a button
     page.get_by_role("button", name="Sign the record").click()
-    assert "Signed by both" in page.content()
+    assert "Signed by both" in html(page)
     check(page, "record (signed by both)", shots)
     sign_out(page)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import Site, _svl
-from tests.browser.pages import check, keyboard_to, sign_in, sign_out
+from tests.browser.pages import check, html, keyboard_to, sign_in, sign_out
 
 SUPERVISOR, SUPERVISEE = "daniel", "amira"
 REASON = "Date of the court hearing recorded wrongly"
@@ -65,7 +65,7 @@ def test_an_addendum_is_added_and_countersigned_with_the_keyboard(context, site:
     page.get_by_role("button", name="Add and sign the addendum").click()
     page.wait_for_url(record_url)
     number = before + 1
-    assert "You added and signed the addendum" in page.content() and ADDENDUM in page.content()
+    assert "You added and signed the addendum" in html(page) and ADDENDUM in html(page)
     assert page.get_by_role("button", name=f"Countersign addendum {number}").count() == 0  # not your own
     fingerprint = page.locator(f"#addendum-{number}-sha256").inner_text().strip()
     assert re.fullmatch(r"[0-9a-f]{64}", fingerprint)
@@ -75,7 +75,7 @@ def test_an_addendum_is_added_and_countersigned_with_the_keyboard(context, site:
     # -- the supervisee countersigns, with the keyboard alone; a second tab then tries again: 409 ---------------
     sign_in(page, site, SUPERVISEE)
     page.goto(record_url)
-    assert ADDENDUM in page.content() and REASON in page.content()
+    assert ADDENDUM in html(page) and REASON in html(page)
     stale = context.new_page()
     stale.goto(f"{record_url}/addenda/{number}/countersign")
     keyboard_to(page, f"Countersign addendum {number}")
@@ -84,7 +84,7 @@ def test_an_addendum_is_added_and_countersigned_with_the_keyboard(context, site:
     check(page, "countersign an addendum", shots)
     keyboard_to(page, f"Countersign addendum {number}")
     page.wait_for_url(record_url)
-    assert f"You countersigned addendum {number}" in page.content()
+    assert f"You countersigned addendum {number}" in html(page)
     assert "Countersigned by the supervisee" in page.locator(f"h3:has-text('Addendum {number}:') + p + dl").inner_text()
 
     with stale.expect_response(lambda r: r.url.endswith("/countersign") and r.request.method == "POST") as answer:
@@ -116,7 +116,7 @@ def test_book_hold_cancel_and_rebook_sessions(context, site: Site, screenshots) 
     page.get_by_label("Planned length").fill("60")
     page.get_by_role("button", name="Book the session").click()
     page.wait_for_url(re.compile(r"/sessions/[0-9a-f-]{36}$"))
-    assert "You booked the session" in page.content() and "60 minutes" in page.content()
+    assert "You booked the session" in html(page) and "60 minutes" in html(page)
     check(page, "session (booked)", shots)
     held = page.locator("form[action$='/held']")
     held.get_by_label("How long it lasted").fill("")
@@ -124,7 +124,7 @@ def test_book_hold_cancel_and_rebook_sessions(context, site: Site, screenshots) 
     assert "Enter how many minutes" in page.locator(".govuk-error-summary").inner_text()
     page.locator("form[action$='/held']").get_by_label("How long it lasted").fill("75")
     page.locator("form[action$='/held']").get_by_role("button", name="Record as held").click()
-    assert "You recorded the session as held" in page.content()
+    assert "You recorded the session as held" in html(page)
     lengths = page.locator(".govuk-summary-list").inner_text()
     assert "75 minutes" in lengths and _day(today) in lengths
 
@@ -141,7 +141,7 @@ def test_book_hold_cancel_and_rebook_sessions(context, site: Site, screenshots) 
     check(page, "cancel a session with errors", shots)
     page.get_by_label("Annual or other leave").check()
     page.get_by_role("button", name="Cancel the session").click()
-    assert "You cancelled the session" in page.content()
+    assert "You cancelled the session" in html(page)
     assert "because of leave" in page.locator(".govuk-summary-list").inner_text()
     check(page, "session (cancelled)", shots)
     stale.get_by_label("Sickness").check()  # a second tab, still showing the session as booked
@@ -157,10 +157,10 @@ def test_book_hold_cancel_and_rebook_sessions(context, site: Site, screenshots) 
     rebooking.get_by_label("Start time").fill("14:30")
     rebooking.get_by_role("button", name="Rebook").click()
     page.wait_for_url(re.compile(r"/sessions/[0-9a-f-]{36}$"))
-    assert page.url != cancelled_url and "You rebooked the session" in page.content()
-    assert "This session replaces" in page.content()
+    assert page.url != cancelled_url and "You rebooked the session" in html(page)
+    assert "This session replaces" in html(page)
     page.get_by_role("link", name="a cancelled session").click()
-    assert page.url == cancelled_url and "see the new session" in page.content()
+    assert page.url == cancelled_url and "see the new session" in html(page)
 
     page.get_by_role("link", name="My supervisees").click()
     amira = page.locator("table tbody tr").filter(has_text="Amira Hussain")
@@ -174,7 +174,7 @@ def test_book_hold_cancel_and_rebook_sessions(context, site: Site, screenshots) 
     assert _day(rebooked_on) in nxt.inner_text() and "Daniel Okafor" in nxt.inner_text()
     check(page, "records with the next session (supervisee)", shots)
     nxt.get_by_role("link").click()
-    assert "Record the session as held" not in page.content()  # the supervisor's step
+    assert "Record the session as held" not in html(page)  # the supervisor's step
     assert page.get_by_role("button", name="Cancel the session").count() == 1  # either party may cancel
     check(page, "session (supervisee)", shots)
 
@@ -192,7 +192,7 @@ def test_an_agreement_is_drafted_signed_by_both_and_reviewed(context, site: Site
     today = date.today()
     sign_in(page, site, SUPERVISOR)
     page.get_by_role("link", name="Agreements", exact=True).click()
-    assert "In force" in page.content()  # the demo's agreements with Daniel's team
+    assert "In force" in html(page)  # the demo's agreements with Daniel's team
     check(page, "agreements (supervisor)", shots)
     page.get_by_role("button", name="Draft an agreement").click()
     page.get_by_label("Supervisee").select_option(label="Grace Lindqvist")  # hers lapsed at her transfer
@@ -208,9 +208,9 @@ def test_an_agreement_is_drafted_signed_by_both_and_reviewed(context, site: Site
     page.get_by_role("button", name="Save the draft agreement").click()
     page.wait_for_url(re.compile(r"/agreements/[0-9a-f-]{36}$"))
     agreement_url = page.url
-    assert "You drafted the agreement" in page.content() and "Every four weeks" in page.content()
+    assert "You drafted the agreement" in html(page) and "Every four weeks" in html(page)
     page.get_by_role("button", name="Sign the agreement").click()
-    assert "You signed the agreement" in page.content() and "Waiting for the supervisee to sign" in page.content()
+    assert "You signed the agreement" in html(page) and "Waiting for the supervisee to sign" in html(page)
     check(page, "agreement (signed by the supervisor)", shots)
     sign_out(page)
 
@@ -221,10 +221,10 @@ def test_an_agreement_is_drafted_signed_by_both_and_reviewed(context, site: Site
     assert page.locator("h1").inner_text() == "My supervision agreement"
     check(page, "my agreement (list)", shots)
     page.get_by_role("link", name=re.compile("^Daniel Okafor")).click()
-    assert page.url == agreement_url and "90 minutes" in page.content()
+    assert page.url == agreement_url and "90 minutes" in html(page)
     check(page, "my agreement", shots)
     page.get_by_role("button", name="Sign the agreement").click()
-    assert "You signed the agreement" in page.content() and "In force" in page.content()
+    assert "You signed the agreement" in html(page) and "In force" in html(page)
     facts = page.locator(".govuk-summary-list").nth(1).inner_text()
     assert _day(today) in facts and "Next review due" in facts
     reviewing = page.locator("form[action$='/reviews']")
@@ -236,8 +236,8 @@ def test_an_agreement_is_drafted_signed_by_both_and_reviewed(context, site: Site
     _fill_date(reviewing, today)
     reviewing.get_by_label("Notes from the review (optional)").fill("Still working well for both of us.")
     reviewing.get_by_role("button", name="Record the review").click()
-    assert "You recorded the review" in page.content()
-    assert "Last reviewed" in page.content()
+    assert "You recorded the review" in html(page)
+    assert "Last reviewed" in html(page)
     assert _day(today) in page.locator(".govuk-summary-list").nth(1).inner_text()
     check(page, "agreement (in force, reviewed)", shots)
     page.get_by_role("link", name="Who read my records").click()
@@ -267,5 +267,5 @@ def test_a_destroyed_record_is_the_410_page(context, site: Site, screenshots) ->
     response = page.goto(site.url(f"/records/{destroyed[0]}"))
     assert response is not None and response.status == 410
     assert page.locator("h1").inner_text() == "This record was destroyed"
-    assert "retention" in page.content() and "data protection officer" in page.content()
+    assert "retention" in html(page) and "data protection officer" in html(page)
     check(page, "410 destroyed", shots_for(site, screenshots))
