@@ -16,7 +16,7 @@ from domain.errors import DomainError, NotPermitted
 from projections.allocation import TABLES
 from tests.support.acting import acting
 from tests.support.scheduling import at, held, new_worker, supervisors
-from tests.test_scheduling_cli import run  # noqa: F401  (svl against the fixture's database)
+from tests.support.cli import run  # noqa: F401  (svl against the fixture's database)
 
 D = date
 

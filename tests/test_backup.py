@@ -18,7 +18,7 @@ from infrastructure.checkpoints import create_signing_key_file, load_signing_key
 from infrastructure.key_rotation import rotate_master_key
 from infrastructure.keys import KeyError_, KeyRing, load_master_key
 from tests.conftest import POSTGRES_URL
-from tests.test_retention import leaver_with_a_signed_record, record_of
+from tests.support.retention import leaver_with_a_signed_record, record_of
 from tests.support.acting import acting
 from tests.support.retention import destroy_due
 

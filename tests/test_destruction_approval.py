@@ -16,8 +16,8 @@ from infrastructure.checkpoints import SigningKey, create_signing_key_file
 from infrastructure.note_signing import certificate_statement, sign_note
 from infrastructure.svl_verify import parse_certificate_statement, parse_note, verify_certificate
 from tests.support.acting import acting
-from tests.test_retention import SECRET, leaver_with_a_signed_record, record_of
-from tests.test_unsigned_window import env_of
+from tests.support.retention import SECRET, leaver_with_a_signed_record, record_of
+from tests.support.environment import env_of
 
 DAY = date(2026, 3, 1)
 

@@ -23,7 +23,7 @@ from cryptography.x509.oid import NameOID
 from api.access_service import AccessLogFilter
 from api.application import Storage, SupervisionLedger
 from infrastructure.settings import Settings
-from tests.test_http_uvicorn import free_port
+from tests.support.ports import free_port
 from tests.support.world import World, build_world, content, write_master_key
 
 ROOT = Path(__file__).resolve().parent.parent

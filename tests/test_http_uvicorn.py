@@ -2,7 +2,6 @@
 backends. The server stops itself after a bounded lifetime even if the test run dies."""
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support.world import SECRET, World, build_world, write_master_key
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 LIFETIME_SECONDS = 1800  # only so that a server orphaned by a killed test run ends; tests stop it themselves
@@ -27,12 +27,6 @@ from api.http import create_app
 uvicorn.run(create_app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="info", access_log=False)
 """
 LISTENING = "Uvicorn running on"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(settings, lifetime: int = LIFETIME_SECONDS) -> tuple[subprocess.Popen, str]:  # noqa: ANN001

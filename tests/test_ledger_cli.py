@@ -7,47 +7,9 @@ import base64
 import json
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
-from api.application import Storage, SupervisionLedger
-from api.cli import app as svl
 from infrastructure import svl_verify
+from tests.support.cli import cli, populated  # noqa: F401  (fixtures)
 from tests.support.storage import event_rows, nid_column, sql, table
-from tests.support.staff import content, staff
-from tests.support.acting import acting
-
-
-@pytest.fixture
-def cli(settings, master_key, tmp_path):
-    settings.master_key_file.write_text(base64.b64encode(master_key).decode() + "\n")
-    env = {"SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
-           "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
-           "SVL_CHECKPOINT_DIR": str(tmp_path / "published"), "SVL_DESTROYED_KEYS_FILE": str(tmp_path / "gone.json"),
-           "SVL_USER": "", "COLUMNS": "200"}
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0) -> str:
-        result = runner.invoke(svl, list(args), env=env)
-        assert result.exit_code == code, result.output + repr(result.exception)
-        assert "Traceback" not in result.output
-        return result.output
-
-    invoke("init")
-    return invoke
-
-
-@pytest.fixture
-def populated(cli, settings, master_key):
-    """Staff and one shared record, written by the application itself; returns (app, record id)."""
-    app = SupervisionLedger(Storage.open(settings, master_key=master_key))
-    _, supervisor, worker = staff(app)
-    rid = app.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
-    app.share_record(acting(supervisor), rid)
-    app.users.add_user("sam", "supervisee", worker_id=str(worker), created_by="test")
-    yield app, rid
-    app.close()
-    app.storage.engine.dispose()
 
 
 def test_init_creates_a_private_signing_key_and_says_so(cli, settings) -> None:

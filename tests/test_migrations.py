@@ -23,7 +23,7 @@ from infrastructure.database import make_engine, metadata, reader
 from projections.schema import current_records, read_model_positions
 from tests.support.acting import acting
 from tests.support.staff import content
-from tests.test_ledger_cli import cli, populated  # noqa: F401  (fixtures)
+from tests.support.cli import cli, populated  # noqa: F401  (fixtures)
 
 # Tables a revision after the baseline adds (0004); the baseline had all the others.
 BASELINE_TABLES = set(metadata.tables) - {"signing_key_transitions"}

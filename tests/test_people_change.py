@@ -18,7 +18,7 @@ from infrastructure.policy_packs import load_all_packs
 from tests.support.acting import acting
 from tests.support.scheduling import at, held, new_worker, supervisors
 from tests.support.world import world  # noqa: F401  (the shared fixture)
-from tests.test_scheduling_cli import run  # noqa: F401  (svl against the fixture's database)
+from tests.support.cli import run  # noqa: F401  (svl against the fixture's database)
 
 PACKS = load_all_packs()
 D = date

@@ -27,7 +27,7 @@ from infrastructure.checkpoints import create_signing_key_file
 from infrastructure.settings import Settings
 from projections.runner import NAMES
 from tests.support.world import SECRET, World, build_world, write_master_key
-from tests.test_http_uvicorn import free_port
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SVL = str(Path(sys.executable).parent / "svl")

@@ -18,8 +18,9 @@ from api.http import create_app
 from domain.authorisation import Role
 from infrastructure.identity_provider import IdentityProvider, TokenRefused, subject_key
 from infrastructure.oidc_settings import OidcSettings
-from tests.support.oidc import (API_AUDIENCE, CLIENT_ID, OTHER_AUDIENCE, free_port, headless_tokens, running_provider,
+from tests.support.oidc import (API_AUDIENCE, CLIENT_ID, OTHER_AUDIENCE, headless_tokens, running_provider,
                                 signing_key)
+from tests.support.ports import free_port
 
 PUBLIC_URL = "http://127.0.0.1:8000"
 

@@ -20,7 +20,7 @@ from projections.supervision_compliance import compliance_record_dates
 from tests.support.acting import acting
 from tests.support.retention import destroy_due
 from tests.support.world import content, world  # noqa: F401  (the shared fixture)
-from tests.test_scheduling_cli import run  # noqa: F401  (svl against the fixture's database)
+from tests.support.cli import run  # noqa: F401  (svl against the fixture's database)
 
 TABLES = [t for t in read_models.sorted_tables if t is not read_model_positions]
 

@@ -28,9 +28,8 @@ from infrastructure.svl_verify import main as svl_verify_main
 from infrastructure.policy_packs import load_all_packs, load_pack_by_name
 from projections.schema import current_records, workers
 from tests.support.acting import acting
-from tests.support.retention import destroy_due
+from tests.support.retention import SECRET, destroy_due, leaver_with_a_signed_record, record_of
 
-SECRET = "Discussed the Quillfeather allegation in confidence"
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -38,36 +37,6 @@ REPO = Path(__file__).resolve().parents[1]
 def signing_key(settings):
     """Every destruction is certified: the organisation's signing key exists (as `svl init` makes it)."""
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
-
-
-def content(session_date: str) -> dict:
-    return {"session_date": session_date, "attendees": ["S", "W"], "agenda": ["Caseload"], "discussion": SECRET,
-            "case_discussions": [{"case_reference": "Q.F.", "summary": "Reviewed"}]}
-
-
-def leaver_with_a_signed_record(app: SupervisionLedger, leaving: date = date(2019, 6, 30)) -> tuple[str, str, str]:
-    """A worker whose records were migrated in, who left in 2019; plus a colleague who stays."""
-    supervisor = str(app.join_worker(acting("hr"), name="Sue Visor", role="Team manager", category="manager",
-                                     start_date=date(2010, 1, 4)).id)
-    leaver = str(app.join_worker(acting("hr"), name="Lee Vaughan", role="Social worker", category="experienced",
-                                 start_date=date(2012, 5, 1)).id)
-    stayer = str(app.join_worker(acting("hr"), name="Stella Stay", role="Social worker", category="experienced",
-                                 start_date=date(2015, 5, 1)).id)
-    for worker in (leaver, stayer):
-        app.allocate_supervisor(acting("hr"), worker, supervisor)
-        rid = app.draft_record(acting(supervisor), supervisee_id=worker, content=content("2019-05-02")).id
-        app.share_record(acting(supervisor), rid)
-        digest = app.get_record(rid).content_sha256
-        app.sign_record(acting(worker), rid, digest)
-        app.sign_record(acting(supervisor), rid, digest)
-    app.record_leaving(acting("hr"), leaver, leaving)
-    return supervisor, leaver, stayer
-
-
-def record_of(app: SupervisionLedger, worker: str) -> str:
-    with app.storage.engine.connect() as conn:
-        return conn.execute(select(current_records.c.record_id)
-                            .where(current_records.c.supervisee_id == worker)).scalar_one()
 
 
 def status_of(app: SupervisionLedger, worker: str, on: date) -> str:

@@ -16,7 +16,7 @@ from infrastructure.ledger_tables import ledger_checkpoints
 from infrastructure.svl_verify import destruction_aggregate_id, verify_certificate
 from tests.support.acting import acting
 from tests.support.retention import destroy_due
-from tests.test_retention import leaver_with_a_signed_record
+from tests.support.retention import leaver_with_a_signed_record
 
 DAY = date(2026, 3, 1)
 

@@ -19,7 +19,7 @@ from infrastructure.ledger import LedgerError
 from infrastructure.note_signing import sign_checkpoint, sign_key_transition, sign_note
 from tests.support.acting import acting
 from tests.support.staff import content
-from tests.test_ledger_cli import cli, populated  # noqa: F401  (fixtures)
+from tests.support.cli import cli, populated  # noqa: F401  (fixtures)
 
 
 def signers(note: str) -> set[int]:

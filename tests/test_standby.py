@@ -13,7 +13,6 @@ import json
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -33,6 +32,7 @@ from infrastructure.ledger_store import EventsTable
 from infrastructure.settings import Settings
 from tests.support.acting import acting
 from tests.support.staff import content, staff
+from tests.support.ports import free_port
 
 SAFETY_LIMIT_S = 600  # only so that a wedged cluster ends the test; every wait below is on a condition
 
@@ -40,12 +40,6 @@ SAFETY_LIMIT_S = 600  # only so that a wedged cluster ends the test; every wait 
 def _bin_dir() -> Path | None:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_basebackup"))
     return found[-1].parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -121,7 +115,7 @@ def replicated() -> Iterator[tuple[Cluster, Cluster]]:
     try:
         sockets = clusters.directory("sockets")
         sockets.chmod(0o755)
-        primary = Cluster(clusters.directory("primary"), _free_port(), root / "primary.log")
+        primary = Cluster(clusters.directory("primary"), free_port(), root / "primary.log")
         clusters.run("initdb", "-D", str(primary.data), "-A", "trust", "-U", "postgres", "--no-sync")
         with (primary.data / "postgresql.conf").open("a") as conf:
             conf.write(f"\nport = {primary.port}\nlisten_addresses = '127.0.0.1'\n"
@@ -131,7 +125,7 @@ def replicated() -> Iterator[tuple[Cluster, Cluster]]:
         os.chown(primary.log, clusters.account.pw_uid, clusters.account.pw_gid)
         clusters.start(primary)
 
-        standby = Cluster(clusters.directory("standby"), _free_port(), root / "standby.log")
+        standby = Cluster(clusters.directory("standby"), free_port(), root / "standby.log")
         standby.log.touch()
         os.chown(standby.log, clusters.account.pw_uid, clusters.account.pw_gid)
         # -R writes standby.signal and primary_conninfo: the copy starts as a streaming hot standby.

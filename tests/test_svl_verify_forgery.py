@@ -34,7 +34,7 @@ from infrastructure.svl_verify import (
     verify_note,
 )
 from tests.conftest import SteppingClock
-from tests.test_retention import leaver_with_a_signed_record, record_of
+from tests.support.retention import leaver_with_a_signed_record, record_of
 from tests.support.acting import acting
 from tests.support.retention import destroy_due
 

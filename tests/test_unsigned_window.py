@@ -5,7 +5,6 @@ before a published checkpoint refused writes. Real processes, real files, both b
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 import signal
 import subprocess
@@ -25,9 +24,9 @@ from api.http import create_app
 from infrastructure.checkpoints import LATEST_FILE, create_signing_key_file
 from infrastructure.ledger import LedgerBehind
 from infrastructure.svl_verify import parse_checkpoint
-from tests.test_retention import leaver_with_a_signed_record
 from tests.support.acting import acting
-from tests.support.retention import destroy_due
+from tests.support.environment import env_of
+from tests.support.retention import destroy_due, leaver_with_a_signed_record
 from tests.support.staff import staff
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,15 +51,6 @@ def published(settings, master_key, tmp_path):
     settings.master_key_file.write_text(base64.b64encode(master_key).decode() + "\n")
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     return replace(settings, checkpoint_dir=tmp_path / "published", destroyed_keys_file=tmp_path / "gone.json")
-
-
-def env_of(settings, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
-           "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
-           "SVL_CHECKPOINT_DIR": str(settings.checkpoint_dir or ""), "SVL_DESTROYED_KEYS_FILE": str(settings.tombstones_file),
-           "SVL_CERTIFICATE_DIR": str(settings.certificate_dir), "SVL_USER": "", "COLUMNS": "200", **extra}
-    env.pop("SVL_MASTER_KEY", None)
-    return env
 
 
 def open_app(settings) -> SupervisionLedger:
@@ -120,7 +110,7 @@ def test_a_clean_shutdown_signs_what_is_pending(published) -> None:
 def test_a_server_signs_within_seconds_what_any_process_wrote(published) -> None:
     """The server's background thread reads what is pending from the database: events written by another
     process are signed too, and nothing waits for a thousand events."""
-    from tests.test_http_uvicorn import free_port
+    from tests.support.ports import free_port
 
     port = free_port()
     server = subprocess.Popen(

@@ -27,7 +27,7 @@ from infrastructure.checkpoints import LATEST_FILE, create_signing_key_file, loa
 from infrastructure.note_signing import sign_checkpoint
 from infrastructure.svl_verify import parse_checkpoint, parse_cosigner_key, verify_cosignatures
 from infrastructure.witness import SIZE_CONTENT_TYPE, format_request
-from tests.test_http_uvicorn import free_port
+from tests.support.ports import free_port
 from tests.support.acting import acting
 from tests.support.staff import content, staff
 

@@ -8,7 +8,6 @@ run; elsewhere those tests are skipped with the reason. Screenshots go to test-o
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import IN_CI, POSTGRES_URL, _drop_schema, _postgres_unreachable
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output"
@@ -47,12 +47,6 @@ class Site:
 
     def url(self, path: str) -> str:
         return self.base + path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _svl(env: dict[str, str], *args: str) -> str:
@@ -87,7 +81,7 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         _svl(env, "init")
         printed = _svl(env, "demo")
         tokens = dict(re.findall(r"^\s*(\w+) \(\w+\): (svl_\S+)", printed, re.MULTILINE))
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(LIFETIME_SECONDS)], cwd=ROOT,
                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         base = f"http://127.0.0.1:{port}"

@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.browser.conftest import LIFETIME_SECONDS, ROOT, SERVER, Site, _free_port, _wait_until_it_answers
+from tests.browser.conftest import LIFETIME_SECONDS, ROOT, SERVER, Site, _wait_until_it_answers
 from tests.browser.pages import html, sign_in, sign_out
+from tests.support.ports import free_port
 
 PREFIX = "/svl"
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
@@ -79,7 +80,7 @@ class _StripPrefix(BaseHTTPRequestHandler):
 @pytest.fixture
 def prefixed(site: Site) -> Iterator[str]:
     """A second `svl serve --root-path /svl` on the same database, behind the stripping proxy: its base URL."""
-    port = _free_port()
+    port = free_port()
     server = SERVER.replace('"--port", sys.argv[1]', f'"--port", sys.argv[1], "--root-path", "{PREFIX}"')
     process = subprocess.Popen([sys.executable, "-c", server, str(port), str(LIFETIME_SECONDS)], cwd=ROOT,
                                env=site.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -18,7 +18,8 @@ import pytest
 
 from tests.browser.conftest import LIFETIME_SECONDS, ROOT, SERVER, _svl, _wait_until_it_answers
 from tests.browser.pages import check
-from tests.support.oidc import Provider, free_port, oidc_env, running_provider, signing_key, stop
+from tests.support.oidc import Provider, oidc_env, running_provider, signing_key, stop
+from tests.support.ports import free_port
 
 @dataclass(frozen=True)
 class SignOnSite:

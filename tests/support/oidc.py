@@ -7,7 +7,6 @@ import hashlib
 import json
 import secrets
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ import pytest
 from joserfc.jwk import RSAKey
 
 from tests.conftest import IN_CI
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "support" / "oidc_provider.mjs"
@@ -35,12 +35,6 @@ class Provider:
     client_secret: str
     redirect_uri: str
     config: Path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def signing_key(kid: str) -> dict:

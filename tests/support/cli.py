@@ -1,0 +1,59 @@
+"""Fixtures that run `svl` through typer's CliRunner against the fixture's database, configured only by
+environment: `run` as is, `cli` after `svl init` (with published checkpoints), `populated` with staff and one
+shared record written by the application itself."""
+
+import base64
+
+import pytest
+from typer.testing import CliRunner
+
+from api.application import Storage, SupervisionLedger
+from api.cli import app as svl
+from tests.support.acting import acting
+from tests.support.staff import content, staff
+
+
+def _invoker(env: dict[str, str]):  # noqa: ANN202
+    """svl's arguments -> its output, asserting its exit code (0 unless `code` says) and that no traceback shows."""
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0) -> str:
+        result = runner.invoke(svl, list(args), env=env)
+        assert result.exit_code == code, result.output + repr(result.exception)
+        assert "Traceback" not in result.output
+        return result.output
+    return invoke
+
+
+@pytest.fixture
+def run(settings, master_key):
+    settings.master_key_file.write_text(base64.b64encode(master_key).decode())
+    env = {"SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
+           "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
+           "SVL_POLICY_PACK": "bcp", "COLUMNS": "220"}
+    return _invoker(env)
+
+
+@pytest.fixture
+def cli(settings, master_key, tmp_path):
+    settings.master_key_file.write_text(base64.b64encode(master_key).decode() + "\n")
+    env = {"SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
+           "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
+           "SVL_CHECKPOINT_DIR": str(tmp_path / "published"), "SVL_DESTROYED_KEYS_FILE": str(tmp_path / "gone.json"),
+           "SVL_USER": "", "COLUMNS": "200"}
+    invoke = _invoker(env)
+    invoke("init")
+    return invoke
+
+
+@pytest.fixture
+def populated(cli, settings, master_key):
+    """Staff and one shared record, written by the application itself; returns (app, record id)."""
+    app = SupervisionLedger(Storage.open(settings, master_key=master_key))
+    _, supervisor, worker = staff(app)
+    rid = app.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
+    app.share_record(acting(supervisor), rid)
+    app.users.add_user("sam", "supervisee", worker_id=str(worker), created_by="test")
+    yield app, rid
+    app.close()
+    app.storage.engine.dispose()
