@@ -20,7 +20,8 @@ from api.access_service import AccessDenied, Via
 from api.errors import Destroyed
 from domain.access_log import AccessAttempt
 from domain.anonymisation import Screening
-from domain.authorisation import (Decision, Relationships, Role, decide_pack_role, decide_read, decide_role,
+from domain.authorisation import (Decision, Relationships, Role, decide_destruction_review, decide_pack_role,
+                                  decide_read, decide_role,
                                   decide_session_step, decide_staff_step, RecordParties)
 from domain.case_record_disposal import CaseRecordDisposal
 from domain.case_supervision_record import (CaseSupervisionRecord, case_decision_status,
@@ -229,6 +230,7 @@ class CaseRecordService:
         step = "approve or reject a list of case supervision records for destruction"
         self.require(user, decide_pack_role(user.reader, review.approve, step))
         disposal = self.get_case_record_disposal(disposal_id)
+        self.require(user, decide_destruction_review(user.reader, review.approve, disposal.proposer_user, step))
         (disposal.approve if approve else disposal.reject)(rationale, actor=user.actor, user=user.user_id,
                                                            timestamp=self.clock())
         self.save_and_project(disposal)
