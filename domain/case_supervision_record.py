@@ -24,7 +24,7 @@ from domain.anonymisation import NameLexicon, Screening
 from domain.errors import DomainError, InvalidContent, NotPermitted, OutOfOrder
 from domain.policy import PolicyPack
 from domain.record_content import check_case_reference
-from domain.timestamps import require_not_before, require_utc
+from domain.timestamps import require_not_before, require_plausible_day, require_utc
 
 TEXT_LENGTH = 8000
 REFERENCE_LENGTH = 64
@@ -117,6 +117,7 @@ class CaseSupervisionRecord(Aggregate):
             raise NotPermitted("only the worker's supervisor records their case supervision")
         if worker_id == supervisor_id:
             raise DomainError("supervisee and supervisor must be different people")
+        require_plausible_day(discussed_on, "discussed_on")
         if discussed_on > timestamp.date():
             raise DomainError(f"the discussion date {discussed_on} is in the future")
         discussion, decisions = discussion.strip(), decisions.strip()
@@ -148,6 +149,7 @@ class CaseSupervisionRecord(Aggregate):
         if self.on_childs_record is not None:
             raise OutOfOrder(f"the decision was already confirmed on the child's record on "
                              f"{self.on_childs_record['recorded_on']}")
+        require_plausible_day(recorded_on, "recorded_on")
         if recorded_on > timestamp.date():
             raise DomainError(f"the date it was recorded on the child's record, {recorded_on}, is in the future")
         if recorded_on < self.discussed_on:
