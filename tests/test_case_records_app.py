@@ -104,6 +104,12 @@ def test_each_record_class_is_destroyed_by_its_own_schedule_and_leaves_the_other
     # case supervision records due under their own retention: proposed, approved by a second person, destroyed
     assert schedule(app, date(2026, 3, 1)) == {leaver_case: "retained", stayer_old_case: "due",
                                                stayer_new_case: "retained"}
+    # a legal hold on the worker's file holds their case supervision records too
+    hold = app.place_hold(acting("io-1"), stayer, kind="investigation", reason="complaint", reference="INV-7")
+    assert schedule(app, date(2026, 3, 1))[stayer_old_case] == "held"
+    with pytest.raises(DomainError, match="nothing to propose"):
+        app.propose_case_record_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+    app.release_hold(acting("dpo"), hold.id, reason="closed")
     disposal = app.propose_case_record_destruction(acting("dpo"), as_of=date(2026, 3, 1))
     assert disposal.record_ids == [stayer_old_case]
     assert "bcp's own setting" in disposal.rule
@@ -114,6 +120,8 @@ def test_each_record_class_is_destroyed_by_its_own_schedule_and_leaves_the_other
     app.review_case_record_destruction(acting("hr"), disposal.id, approve=True, rationale="Checked the schedule")
     destroyed = app.destroy_case_records(acting("dpo"), disposal.id)
     assert destroyed.destroyed == [stayer_old_case]
+    with pytest.raises(DomainError, match="already destroyed"):
+        app.destroy_case_records(acting("dpo"), disposal.id)
     with pytest.raises(Destroyed):
         app.get_case_record(stayer_old_case)
     assert keyring.is_destroyed(keyring.key_id_for(stayer_old_case))
