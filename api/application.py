@@ -37,6 +37,7 @@ from infrastructure.sealed_mapper import EventDestroyed, SealedMapper
 from infrastructure.settings import Settings
 from api.access_service import AccessDenied, AccessService, Via
 from api.allocation_service import AllocationService
+from api.case_record_service import CaseRecordService
 from api.errors import Conflict, Destroyed, NotFound, OutOfOrderConflict, StaleConflict
 from api.ids import as_uuid
 from api.ledger_service import LedgerService
@@ -100,8 +101,8 @@ class Storage:
         return cls(settings, engine, keyring, tombstones)
 
 
-class SupervisionLedger(AccessService, AllocationService, LedgerService, PracticeService, RetentionService,
-                         SchedulingService, Application):
+class SupervisionLedger(AccessService, AllocationService, CaseRecordService, LedgerService, PracticeService,
+                         RetentionService, SchedulingService, Application):
     name = "SupervisionLedger"
 
     def __init__(self, storage: Storage, clock: Clock = utc_now, background_projections: bool = False,

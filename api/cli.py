@@ -54,6 +54,9 @@ COMMANDS: dict[str, dict[str, str]] = {
     "api.cli_allocation": {
         "staff": "Allocation: standing, a second supervisor, departures agreed by the role the pack names.",
     },
+    "api.cli_case_records": {
+        "case-record": "Case supervision records kept apart from personal ones, with their own deadline and retention.",
+    },
     "api.cli_practice": {
         "observation": "Direct observations of practice and of supervision.",
         "frequency": "Decisions to reduce a worker's supervision frequency.",

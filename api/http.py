@@ -20,8 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import (http_access, http_allocation, http_practice, http_records, http_retention, http_scheduling,
-                 http_workers)
+from api import (http_access, http_allocation, http_case_records, http_practice, http_records, http_retention,
+                 http_scheduling, http_workers)
 from api.access_service import AccessDenied, AccessLogUnavailable
 from api.application import Conflict, Destroyed, NotFound, Storage, SupervisionLedger, utc_now
 from api.health import health_report
@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
     api.include_router(ledger_router, prefix=API_PREFIX)
     api.include_router(http_scheduling.router)  # carries /api/v1 itself
     api.include_router(http_practice.router)  # carries /api/v1 itself
+    api.include_router(http_case_records.router)  # carries /api/v1 itself
 
     @api.get("/ready", tags=["health"], openapi_extra={PUBLIC_KEY: True})
     def ready() -> JSONResponse:

@@ -352,6 +352,33 @@ class CaseSupervision(_Frozen):
     ratings: dict[Identifier, CaseRating] = Field(default_factory=dict)
 
 
+class CaseRecordRetention(Rule):
+    """How long a case supervision record is kept, counted from the day of the discussion it records (it concerns
+    a child's case, not the worker's employment). None: the policy gives no period (bury defers to a records
+    retention policy that is not in the seed): no case supervision record may be destroyed until one is set."""
+
+    years_after_discussion: Count | None = Field(default=None, ge=1)
+
+
+class CaseSupervisionRecords(Rule):
+    """A record class of its own where the policy keeps case supervision apart from personal supervision (bcp,
+    bury): its own records, sealed with their own keys, kept for their own period, never destroyed with the
+    worker's personal file. ``child_reference``: how such a record names the child, here only by the number of
+    the child's case record, where the decision itself is recorded (the case management system holds the name).
+    The deadline for the decision to reach the child's record is ``completion.case_decisions``."""
+
+    child_reference: Literal["case_record_number"] = "case_record_number"
+    retention: CaseRecordRetention
+
+
+class RecordClasses(_Frozen):
+    """The record classes beside personal supervision (whose rules are ``retention`` and ``completion.record``).
+    ``case_supervision`` None: case discussions are part of the personal record (hull, darlington, school-trust
+    as shipped)."""
+
+    case_supervision: CaseSupervisionRecords | None = None
+
+
 class SarResponse(Rule):
     respond_within: Interval
     extension: Interval
@@ -519,6 +546,7 @@ class PolicyPack(_Frozen):
     # Observation and review cycles the policy names (none: nothing of the kind is due).
     observation: dict[Identifier, ObservationCycle] = Field(default_factory=dict)
     review: dict[Identifier, ReviewCycle] = Field(default_factory=dict)
+    record_classes: RecordClasses = RecordClasses()
 
     @model_validator(mode="after")
     def _reviews_follow_named_reviews(self) -> PolicyPack:
@@ -549,6 +577,24 @@ class PolicyPack(_Frozen):
     @property
     def archive_access_roles(self) -> tuple[AccessRole, ...]:
         return self.archive_access.roles
+
+    def case_records_class(self) -> CaseSupervisionRecords:
+        """The case supervision record class, or a refusal naming where such discussions go instead."""
+        kept_apart = self.record_classes.case_supervision
+        if kept_apart is None:
+            raise DomainError(f"{self.short_name} keeps no separate case supervision records: record case "
+                              "discussions in the personal supervision record (case_discussions)")
+        return kept_apart
+
+    def case_record_years_required(self) -> int:
+        """How long case supervision records are kept, or PolicyIncomplete: destruction needs a period."""
+        years = self.case_records_class().retention.years_after_discussion
+        if years is None:
+            raise PolicyIncomplete(
+                f"{self.organisation.name} ({self.short_name}): no retention period is set for case supervision "
+                "records, so none may be destroyed. The organisation must set "
+                "record_classes.case_supervision.retention.years_after_discussion in its policy pack.")
+        return years
 
     def retention_years_required(self) -> int:
         """The retention period, or PolicyIncomplete: destruction needs an explicit period."""

@@ -38,8 +38,13 @@ _ENFORCED: tuple[tuple[str, str, str, str], ...] = (
      "tests/test_register_examples.py::test_record_deadline_end_worked_example"),
     ("completion.record", "deadline", "domain.schedule_rules.completion_deadline",
      "tests/test_register_examples.py::test_record_completion_worked_example"),
-    ("completion.case_decisions", "deadline", "domain.schedule_rules.case_decision_deadline",
-     "tests/test_schedule_rules.py::test_case_decisions_bcp_within_one_week"),
+    ("completion.case_decisions", "deadline", "domain.case_supervision_record.case_decision_status",
+     "tests/test_record_classes.py::test_bcp_case_decision_on_the_childs_record_within_one_week_worked_example"),
+    ("record_classes.case_supervision.retention", "retention",
+     "domain.case_supervision_record.case_record_destruction_date",
+     "tests/test_record_classes.py::test_case_record_retention_worked_example"),
+    ("record_classes.case_supervision", "record classes", "domain.case_supervision_record.CaseSupervisionRecord.record",
+     "tests/test_record_classes.py::test_bcp_and_bury_keep_case_supervision_apart_as_a_record_class_worked_example"),
     ("rebooking", "deadline", "domain.schedule_rules.rebooking_deadline",
      "tests/test_schedule_rules.py::test_rebooking_hull_within_5_working_days"),
     ("agreement", "agreement", "domain.schedule_rules.agreement_review_due",
@@ -96,9 +101,6 @@ _BY_SUFFIX: dict[str, tuple[tuple[str, str, str, str], ...]] = {
 }
 # Pack keys that load but change nothing yet, and why.
 _NOT_ENFORCED = {
-    "completion.case_decisions": ("deadline", "the deadline is computed (schedule_rules.case_decision_deadline) "
-                                              "but nothing records when a decision reaches the child's record, so "
-                                              "it changes nothing (issue 13 item 7)"),
     "record_template": ("record classes", "the template's sections are not applied to record content (issue 13: "
                                           "'Settings that change nothing')"),
     "access_log_retention": ("retention", "no access-log purge exists, so the period changes nothing (issue 13: "

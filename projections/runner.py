@@ -26,15 +26,15 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.sql import visitors
 
-from projections import (access_log, allocation, current_records, practice_cycles, retention_schedule,
-                         supervision_compliance, worker_files)
+from projections import (access_log, allocation, case_records, current_records, practice_cycles,
+                         retention_schedule, supervision_compliance, worker_files)
 from projections.leadership import Leadership
 from projections.schema import read_model_positions, read_models
 
 Handler = Callable[[Connection, Any], None]
 # Each read model is a module with HANDLERS (event class -> handler) and the TABLES it alone writes.
 MODULES = (worker_files, current_records, access_log, retention_schedule, supervision_compliance, allocation,
-           practice_cycles)
+           practice_cycles, case_records)
 # Tables of earlier versions, now folded into the shared ones: dropped where an older database still has them.
 RETIRED = ("compliance_workers", "compliance_supervision", "compliance_records", "projection_positions")
 log = logging.getLogger(__name__)

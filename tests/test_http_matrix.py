@@ -231,6 +231,26 @@ def route_rules(w: World) -> dict[tuple[str, str], tuple[str, dict | None, set[s
         ("POST", "/api/v1/cases/{case_id}/discussions"): (
             f"/cases/{UNKNOWN}/discussions", {"discussed_on": "2026-03-01"}, SUPERVISING_STAFF, 404),
         ("POST", "/api/v1/cases/{case_id}/closure"): (f"/cases/{UNKNOWN}/closure", None, SUPERVISING_STAFF, 404),
+        # Case supervision records (bcp keeps them apart): recorded by the worker's current supervisor; the decision
+        # confirmed on the child's record by either party; each read decided by the access rules and logged.
+        ("GET", "/api/v1/record-classes"): ("/record-classes", None, set(USERS), 200),
+        ("POST", "/api/v1/case-records"): ("/case-records", {
+            "worker_id": UNKNOWN, "case_reference": "LCS 1", "discussed_on": "2026-03-01", "discussion": "d",
+            "decisions": "x"}, SUPERVISING_STAFF, 404),
+        ("GET", "/api/v1/case-records/due"): ("/case-records/due", None, STAFF_USERS | QA | HR, 200),
+        ("GET", "/api/v1/case-records/{case_record_id}"): (f"/case-records/{UNKNOWN}", None, set(USERS), 404),
+        ("POST", "/api/v1/case-records/{case_record_id}/on-childs-record"): (
+            f"/case-records/{UNKNOWN}/on-childs-record", {"childs_record_reference": "CN 1",
+                                                         "recorded_on": "2026-03-01"}, STAFF_USERS, 404),
+        ("GET", "/api/v1/retention/case-records"): ("/retention/case-records", None, HR | DPO, 200),
+        ("POST", "/api/v1/retention/case-records/proposals"): (
+            "/retention/case-records/proposals", {"as_of": "soon"}, HR | DPO, 422),
+        ("POST", "/api/v1/retention/case-records/proposals/{disposal_id}/approve"): (
+            f"/retention/case-records/proposals/{UNKNOWN}/approve", {"rationale": "r"}, HR | DPO, 404),
+        ("POST", "/api/v1/retention/case-records/proposals/{disposal_id}/reject"): (
+            f"/retention/case-records/proposals/{UNKNOWN}/reject", {"rationale": "r"}, HR | DPO, 404),
+        ("POST", "/api/v1/retention/case-records/proposals/{disposal_id}/run"): (
+            f"/retention/case-records/proposals/{UNKNOWN}/run", None, HR | DPO, 404),
         ("POST", "/api/v1/observations"): ("/observations", {
             "subject_id": UNKNOWN, "observed_on": "2026-03-01", "outcome": "meets_standard"}, SUPERVISING_STAFF, 404),
         ("POST", "/api/v1/workers/{worker_id}/frequency-step-downs"): (

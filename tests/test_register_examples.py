@@ -174,8 +174,11 @@ def test_every_enforced_pack_row_of_these_kinds_has_a_worked_example_here() -> N
     covered |= {(p, "completion.record_ends") for p in RECORD_ENDS}
     covered |= {(p, f"minimum_session_minutes.{k}") for p in ("hull", "bury") for k in ("short_session", "maximum")}
     covered |= {("bcp", "frequency.overseas_recruited.step_down")}  # tests/test_observation_examples.py
-    kinds = ("frequency.", "completion.record", "retention", "archival", "agreement", "case_supervision.",
-             "minimum_session_minutes")
+    # tests/test_record_classes.py
+    covered |= {(p, f"record_classes.case_supervision{k}") for p in ("bcp", "bury") for k in ("", ".retention")}
+    covered |= {("bcp", "completion.case_decisions")}
+    kinds = ("frequency.", "completion.record", "completion.case_decisions", "retention", "archival", "agreement",
+             "case_supervision.", "minimum_session_minutes", "record_classes.")
     enforced = {(r.pack, r.key) for r in build() if r.status == "enforced" and r.key.startswith(kinds)}
     assert enforced <= covered, sorted(enforced - covered)
     keys = {(name, key) for name, pack in PACKS.items() for key, _ in rules(pack)}

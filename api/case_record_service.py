@@ -1,0 +1,270 @@
+"""Case supervision records, a record class of their own where the pack keeps them apart (bcp, bury), mixed into
+SupervisionLedger (see api/application.py): record one, confirm its decision is on the child's record, the due
+view of those decisions, and their own retention: schedule, a reviewed list, destruction.
+
+Each record is sealed with a data key of its own (not the worker's), so a worker's file destroyed under the
+personal retention leaves their case supervision records, and a case supervision record destroyed under its own
+retention leaves the worker's file. Every command takes the acting Principal and decides through
+domain/authorisation.py; the domain decides what the policy allows.
+"""
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import or_, select
+
+from api.access_service import AccessDenied, Via
+from api.errors import Destroyed
+from domain.access_log import AccessAttempt
+from domain.anonymisation import Screening
+from domain.authorisation import (Decision, Relationships, Role, decide_destruction_review, decide_pack_role,
+                                  decide_read, decide_role,
+                                  decide_session_step, decide_staff_step, RecordParties)
+from domain.case_record_disposal import CaseRecordDisposal
+from domain.case_supervision_record import (CaseSupervisionRecord, case_decision_status,
+                                            case_record_destruction_date, case_record_status)
+from domain.errors import DomainError, OutOfOrder
+from domain.policy import PolicyPack
+from domain.record_classes import RecordClass, record_classes
+from domain.schedule_rules import case_decision_deadline
+from infrastructure.key_tombstones import Tombstone
+from infrastructure.sealed_mapper import EventDestroyed
+from infrastructure.users import Principal
+from projections.case_records import case_records
+from projections.retention_schedule import legal_holds
+from projections.schema import workers
+
+# Who sees every case supervision record's dates (no content): quality assurance and HR, as on the due view.
+OVERSIGHT = frozenset({Role.QA, Role.ADMINISTRATOR})
+RETENTION_ROLES = frozenset({Role.DPO, Role.ADMINISTRATOR})
+
+
+@dataclass(frozen=True)
+class CaseDecisionDue:
+    record_id: str
+    worker_id: str
+    supervisor_id: str
+    discussed_on: date
+    decision_due: date | None
+    on_childs_record_on: date | None
+    status: str  # recorded | recorded_late | due | overdue | no_deadline
+
+    def to_dict(self) -> dict:
+        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class ScheduledCaseRecord:
+    record_id: str
+    worker_id: str | None
+    discussed_on: date | None
+    destruction_date: date | None
+    status: str  # retained | due | held | no_period | destroyed
+    destroyed_at: str | None
+
+    def to_dict(self) -> dict:
+        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(self).items()}
+
+
+class CaseRecordService:
+    """Uses what the application provides (api/application.py)."""
+
+    storage: Any
+    clock: Callable[[], datetime]
+    repository: Any
+    read_models: Any
+    policy_pack: PolicyPack
+    get_worker: Callable[..., Any]
+    save_and_project: Callable[..., None]
+    require: Callable[[Principal, Decision], None]
+    see_own_writes: Callable[[], None]
+    screening: Callable[[], Screening]
+    relationships_of: Callable[[str], Relationships]
+    log_access: Callable[..., None]
+    _grants_for: Callable[..., Any]
+    _get_aggregate: Callable[..., Any]
+    _scrub_storage: Callable[[], None]
+
+    def record_classes(self) -> tuple[RecordClass, ...]:
+        """The organisation's record classes, each with its retention and deadlines and whose rule each is."""
+        return record_classes(self.policy_pack)
+
+    # -- recording -------------------------------------------------------------------------------------------
+
+    def record_case_supervision(self, user: Principal, *, worker_id: UUID | str, case_reference: str,
+                                discussed_on: date, discussion: str, decisions: str,
+                                confirmed_anonymous: bool = False) -> CaseSupervisionRecord:
+        """The worker's supervisor records a case supervision discussion, sealed with a key of its own."""
+        self.require(user, decide_staff_step(user.reader, "record case supervision"))
+        worker = self.get_worker(worker_id)
+        self.require(user, decide_session_step(user.reader, self.relationships_of(str(worker.id)),
+                                               "records their case supervision"))
+        if worker.state != "active":
+            raise DomainError(f"cannot record case supervision for a worker who is {worker.state}")
+        pack = self.policy_pack
+        record = CaseSupervisionRecord.record(
+            pack=pack, worker_id=str(worker.id), supervisor_id=user.actor, case_reference=case_reference,
+            discussed_on=discussed_on, discussion=discussion, decisions=decisions,
+            decision_due=case_decision_deadline(pack, discussed_on), actor=user.actor, timestamp=self.clock(),
+            screening=self.screening(), confirmed_anonymous=confirmed_anonymous)
+        self.save_and_project(record, keys=self.storage.keyring.stage_new_key(record.id), unchanged=(worker,))
+        return record
+
+    def confirm_case_decision(self, user: Principal, record_id: UUID | str, *, childs_record_reference: str,
+                              recorded_on: date) -> CaseSupervisionRecord:
+        """The decision is on the child's record (the case note or workflow entry named by its reference)."""
+        self.require(user, decide_staff_step(user.reader, "confirm a case decision is on the child's record"))
+        record = self.get_case_record(record_id)
+        worker = self.get_worker(record.worker_id)
+        record.confirm_on_childs_record(childs_record_reference, recorded_on=recorded_on, actor=user.actor,
+                                        supervisor_now=worker.supervisor_id, timestamp=self.clock())
+        self.save_and_project(record, unchanged=(worker,))
+        return record
+
+    def get_case_record(self, record_id: UUID | str) -> CaseSupervisionRecord:
+        try:
+            return self._get_aggregate(CaseSupervisionRecord, record_id, "case supervision record")
+        except EventDestroyed:
+            raise Destroyed(f"case supervision record {record_id} was destroyed under its retention "
+                            "schedule") from None
+
+    def read_case_record(self, user: Principal, record_id: UUID | str, *, via: Via) -> CaseSupervisionRecord:
+        """The record's content, once the read is allowed and logged: the worker, their current supervisor and
+        that supervisor's line manager, or a live grant that covers it (also after the worker's personal file
+        was destroyed: the record outlives it)."""
+        record = self.get_case_record(record_id)
+        try:
+            rel = self.relationships_of(record.worker_id)
+        except Destroyed:
+            rel = Relationships(record.worker_id, None, None, (), "destroyed")
+        now = self.clock()
+        decision = decide_read(user.reader, rel, self._grants_for(user, rel), now,
+                               RecordParties(str(record.id), record.worker_id, record.supervisor_id),
+                               stated_purpose=via.stated_purpose)
+        self.log_access(user, AccessAttempt("read_case_record", record.worker_id, str(record.id), record.version,
+                                            rel.file_state, via.channel, via.client, via.stated_purpose),
+                        decision, now)
+        if not decision.allowed:
+            raise AccessDenied(decision)
+        return record
+
+    # -- the due view ------------------------------------------------------------------------------------------
+
+    def case_decisions_due(self, user: Principal, *, as_of: date | None = None,
+                           only_attention: bool = False) -> list[CaseDecisionDue]:
+        """Each case supervision record with the last day for its decision to reach the child's record and where
+        it stands on `as_of` (default today), as known at the end of that day. Staff see their own and their
+        current supervisees'; QA and HR see the organisation's. Dates only, no content."""
+        if user.reader.role not in OVERSIGHT:
+            self.require(user, decide_staff_step(user.reader, "see case decisions due"))
+        day = as_of or self.clock().date()
+        self.see_own_writes()
+        query = select(case_records).where(case_records.c.state == "kept", case_records.c.discussed_on <= day)
+        if user.reader.role not in OVERSIGHT:
+            mine = select(workers.c.worker_id).where(workers.c.supervisor_id == user.reader.worker_id)
+            query = query.where(or_(case_records.c.worker_id == user.reader.worker_id,
+                                    case_records.c.worker_id.in_(mine)))
+        with self.storage.engine.connect() as conn:
+            rows = conn.execute(query.order_by(case_records.c.decision_due, case_records.c.record_id)).all()
+        due = []
+        for r in rows:
+            # Recorded after the day asked about: not known then.
+            recorded = r.on_childs_record_on if r.on_childs_record_on and r.on_childs_record_on <= day else None
+            status = case_decision_status(decision_due=r.decision_due, recorded_on=recorded, as_of=day)
+            if only_attention and status not in ("overdue", "due"):
+                continue
+            due.append(CaseDecisionDue(r.record_id, r.worker_id, r.supervisor_id, r.discussed_on, r.decision_due,
+                                       recorded, status))
+        return due
+
+    # -- their own retention -----------------------------------------------------------------------------------
+
+    def case_record_schedule(self, user: Principal, *, as_of: date | None = None) -> list[ScheduledCaseRecord]:
+        """Every case supervision record with its destruction date under the class's own period (none: the pack
+        sets none), and its status on `as_of`. A record whose worker's file is on legal hold is held too."""
+        self.require(user, decide_role(user.reader, RETENTION_ROLES, "see the case supervision records' schedule"))
+        return self._case_schedule(as_of or self.clock().date())
+
+    def _case_schedule(self, day: date) -> list[ScheduledCaseRecord]:
+        pack = self.policy_pack
+        years = pack.case_records_class().retention.years_after_discussion
+        self.see_own_writes()
+        with self.storage.engine.connect() as conn:
+            rows = conn.execute(select(case_records).order_by(case_records.c.discussed_on,
+                                                              case_records.c.record_id)).all()
+            held = set(conn.execute(select(legal_holds.c.worker_id).where(legal_holds.c.released_at.is_(None)))
+                       .scalars())
+        scheduled = []
+        for r in rows:
+            due_on = case_record_destruction_date(pack, r.discussed_on) if years and r.discussed_on else None
+            status = case_record_status(destruction_date=due_on, destroyed=r.state == "destroyed", as_of=day)
+            if status == "due" and r.worker_id in held:
+                status = "held"
+            scheduled.append(ScheduledCaseRecord(r.record_id, r.worker_id, r.discussed_on, due_on, status,
+                                                 r.destroyed_at.isoformat() if r.destroyed_at else None))
+        return scheduled
+
+    def propose_case_record_destruction(self, user: Principal, *, as_of: date | None = None) -> CaseRecordDisposal:
+        """Fixes the list of case supervision records due on `as_of` and not held, for a second person to review."""
+        pack = self.policy_pack
+        self.require(user, decide_pack_role(user.reader, pack.destruction_approval.propose,
+                                            "propose case supervision records for destruction"))
+        years = pack.case_record_years_required()  # refused where the pack sets no period
+        day = as_of or self.clock().date()
+        due = [r for r in self._case_schedule(day) if r.status == "due"]
+        disposal = CaseRecordDisposal.propose(
+            as_of=day, records=[{"record_id": r.record_id, "destruction_date": r.destruction_date.isoformat()}
+                                for r in due if r.destruction_date],
+            pack=pack.short_name, rule=_rule_text(pack, years), actor=user.actor, proposer_user=user.user_id,
+            timestamp=self.clock())
+        self.save_and_project(disposal, keys=self.storage.keyring.stage_assignment(disposal.id, "organisation"))
+        return disposal
+
+    def review_case_record_destruction(self, user: Principal, disposal_id: UUID | str, *, approve: bool,
+                                       rationale: str) -> CaseRecordDisposal:
+        """A second authorised person approves or rejects the list (never the person who proposed it)."""
+        review = self.policy_pack.destruction_approval
+        step = "approve or reject a list of case supervision records for destruction"
+        self.require(user, decide_pack_role(user.reader, review.approve, step))
+        disposal = self.get_case_record_disposal(disposal_id)
+        self.require(user, decide_destruction_review(user.reader, review.approve, disposal.proposer_user, step))
+        (disposal.approve if approve else disposal.reject)(rationale, actor=user.actor, user=user.user_id,
+                                                           timestamp=self.clock())
+        self.save_and_project(disposal)
+        return disposal
+
+    def destroy_case_records(self, user: Principal, disposal_id: UUID | str) -> CaseRecordDisposal:
+        """Destroys the approved list's records still due and not held, by destroying each record's own key
+        (listed in the tombstones first, so a restored backup cannot bring one back); the worker's personal file
+        and every other record are untouched."""
+        self.require(user, decide_role(user.reader, RETENTION_ROLES, "destroy case supervision records"))
+        disposal = self.get_case_record_disposal(disposal_id)
+        disposal.require_approved()
+        if disposal.destroyed_at is not None:
+            raise OutOfOrder("this list was already destroyed")
+        still_due = {r.record_id for r in self._case_schedule(disposal.as_of) if r.status == "due"}
+        going = [rid for rid in disposal.record_ids if rid in still_due]
+        keyring, at = self.storage.keyring, self.clock()
+        keys = [keyring.key_id_for(rid) for rid in going]
+        if keys:
+            self.storage.tombstones.add([Tombstone(k, at.isoformat(), disposal.rule) for k in keys])
+            keyring.destroy_many(keys, at)
+            self._scrub_storage()
+        disposal.record_destruction(going, actor=user.actor, timestamp=self.clock())
+        self.save_and_project(disposal)
+        return disposal
+
+    def get_case_record_disposal(self, disposal_id: UUID | str) -> CaseRecordDisposal:
+        return self._get_aggregate(CaseRecordDisposal, disposal_id, "list of case supervision records")
+
+
+def _rule_text(pack: PolicyPack, years: int) -> str:
+    rule = pack.case_records_class().retention
+    return (f"{pack.cite(rule)}: record_classes.case_supervision.retention.years_after_discussion = {years} "
+            f"({rule.source or rule.note})")
+
+
+__all__ = ["CaseDecisionDue", "CaseRecordService", "ScheduledCaseRecord"]

@@ -1,0 +1,61 @@
+"""Read model CaseRecords: case supervision records (a record class of their own, bcp and bury) with the dates the
+due view and their retention schedule need: when the case was discussed, the last day for the decision to reach
+the child's record, when it did, and whether the record was destroyed under its own retention.
+
+Rows hold ids and dates only; the case reference, the discussion and the decisions stay in the sealed events.
+A worker's file destruction leaves these rows (and the records) alone: the records are sealed with their own
+keys and follow their own schedule. A destroyed record keeps a row saying so, from the organisation-sealed
+disposal, so a rebuild after the key is gone recreates it exactly.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Column, Connection, Date, DateTime, String, Table, delete, insert, update
+
+from domain.case_record_disposal import CaseRecordDisposal
+from domain.case_supervision_record import CaseSupervisionRecord
+from projections.schema import read_models
+
+case_records = Table(
+    "case_records", read_models,
+    Column("record_id", String(36), primary_key=True),
+    Column("worker_id", String(36), index=True),  # None once destroyed
+    Column("supervisor_id", String(36)),
+    Column("discussed_on", Date),
+    Column("decision_due", Date),
+    Column("on_childs_record_on", Date),
+    Column("recorded_at", DateTime(timezone=True)),
+    Column("state", String(16), nullable=False, index=True),  # kept | destroyed
+    Column("disposal_id", String(36)),
+    Column("destroyed_at", DateTime(timezone=True)),
+)
+
+TABLES = (case_records,)
+
+
+def _recorded(conn: Connection, e: Any) -> None:
+    conn.execute(insert(case_records).values(
+        record_id=str(e.originator_id), worker_id=e.worker_id, supervisor_id=e.supervisor_id,
+        discussed_on=e.discussed_on, decision_due=e.decision_due, recorded_at=e.timestamp, state="kept"))
+
+
+def _on_childs_record(conn: Connection, e: Any) -> None:
+    conn.execute(update(case_records).where(case_records.c.record_id == str(e.originator_id))
+                 .values(on_childs_record_on=e.recorded_on))
+
+
+def _destroyed(conn: Connection, e: Any) -> None:
+    # After a rebuild the records' own events are unreadable: this event alone makes each row.
+    if not e.destroyed:
+        return
+    conn.execute(delete(case_records).where(case_records.c.record_id.in_(e.destroyed)))
+    conn.execute(insert(case_records), [{"record_id": rid, "state": "destroyed", "disposal_id": str(e.originator_id),
+                                         "destroyed_at": e.timestamp} for rid in e.destroyed])
+
+
+HANDLERS: dict[type, Callable[[Any, Any], None]] = {
+    CaseSupervisionRecord.CaseSupervisionRecorded: _recorded,
+    CaseSupervisionRecord.DecisionOnChildsRecord: _on_childs_record,
+    CaseRecordDisposal.CaseRecordsDestroyed: _destroyed,
+}

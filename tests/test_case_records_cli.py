@@ -1,0 +1,61 @@
+"""`svl case-record ...` on both backends, through typer's CliRunner against the fixture's database: the same
+application calls as over HTTP, acting as the named user."""
+
+import base64
+import json
+from datetime import date
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app as svl
+from tests.support.scheduling import new_worker, supervisors
+
+D = date
+
+
+@pytest.fixture
+def run(settings, master_key):
+    settings.master_key_file.write_text(base64.b64encode(master_key).decode())
+    env = {"SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
+           "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
+           "SVL_POLICY_PACK": "bcp", "COLUMNS": "220"}
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0) -> str:
+        result = runner.invoke(svl, list(args), env=env)
+        assert result.exit_code == code, result.output + str(result.exception or "")
+        return result.output
+    return invoke
+
+
+def test_case_records_from_the_command_line(ledger, clock, run):
+    app = ledger
+    _, supervisor = supervisors(app, clock)
+    worker = new_worker(app, clock, supervisor, "experienced", D(2025, 6, 2), name="Sam Worker")
+    app.users.add_user("alex", "supervisor", worker_id=supervisor, created_by="test")
+    app.users.add_user("sam", "supervisee", worker_id=worker, created_by="test")
+    app.users.add_user("dana", "dpo", created_by="test")
+
+    listed = run("case-record", "classes")
+    assert "Case supervision: kept 6 years after the discussion (bcp's own setting)" in listed
+    assert "decision on the child's record within 7 calendar days of the discussion (bcp)" in listed
+
+    assert "not the number of the child's case record" in run(
+        "case-record", "record", "Sam Worker", "--as", "alex", "--case", "J.S.", "--on", "2026-01-08",
+        "--discussion", "Worries about attendance", "--decisions", "Visit within five days", code=2)
+    out = run("case-record", "record", "Sam Worker", "--as", "alex", "--case", "LCS 55821", "--on", "2026-01-08",
+              "--discussion", "Worries about attendance", "--decisions", "Visit within five days")
+    assert "on the child's record by 2026-01-15" in out
+    rid = out.split()[3]
+    [row] = json.loads(run("case-record", "due", "--as", "alex", "--as-of", "2026-01-16", "--json"))
+    assert (row["record_id"], row["status"]) == (rid, "overdue")
+    assert "overdue" in run("case-record", "due", "--as", "sam", "--as-of", "2026-01-16")
+    run("case-record", "on-childs-record", rid[:8], "--as", "sam", "--reference", "Case note 88123",
+        "--on", "2026-01-14")
+    [row] = json.loads(run("case-record", "due", "--as", "alex", "--as-of", "2026-01-16", "--json"))
+    assert row["status"] == "recorded" and row["on_childs_record_on"] == "2026-01-14"
+    [scheduled] = json.loads(run("case-record", "schedule", "--as", "dana", "--json"))
+    assert (scheduled["record_id"], scheduled["destruction_date"], scheduled["status"]) == \
+        (rid, "2032-01-08", "retained")
+    assert "may not" in run("case-record", "schedule", "--as", "alex", code=2)
