@@ -210,8 +210,8 @@ class SupervisionLedger(AccessService, AllocationService, CaseRecordService, Led
         self.written_up_to = max([self.written_up_to, *(r.notification.id for r in recordings)])
         if self.background_projections:
             self.read_models.poke()
-        else:
-            self.read_models.catch_up()
+        else:  # what was just stored needs no reading back and decrypting to be projected
+            self.read_models.catch_up(fresh=[(r.notification.id, r.domain_event) for r in recordings])
         for hook in self.after_save:
             hook(recordings)
 

@@ -5,6 +5,7 @@ import contextlib
 import functools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, ProgrammingError, StoredEvent
@@ -82,7 +83,8 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
     (No NOTIFY: nothing here subscribes, and it would add a global lock at every commit.)
 
     Four round trips (one per statement, as before, took eight), and no statement planned twice:
-      1. `BEGIN; SET LOCAL lock_timeout = ...; LOCK TABLE ... IN EXCLUSIVE MODE` (one simple query);
+      1. `BEGIN; SET LOCAL lock_timeout = ...; LOCK TABLE ... IN EXCLUSIVE MODE` (one simple query), with
+         the current versions of the aggregates the command decided on unchanged (`svl_unchanged`);
       2. one prepared statement: the staged key rows and the events (RETURNING their notification ids)
          inserted by data-modifying WITH clauses, and the ledger's last leaf read in the same statement;
       3. one prepared INSERT of all the leaf rows, computed from those notification ids;
@@ -123,17 +125,20 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn:
             assert conn.autocommit  # so the transaction is this method's own: BEGIN ... COMMIT, or ROLLBACK
             try:
+                unchanged = list(kwargs.get("svl_unchanged") or ())
                 with conn.cursor() as curs:
                     try:
-                        curs.execute(self._begin_and_lock)
+                        curs.execute(self._begin_and_lock + self._versions_now(unchanged))
                     except (psycopg.InterfaceError, psycopg.OperationalError) as error:
                         if _connection_lost(error):
                             raise _LostBeforeAnything from error
                         raise
-                    for originator_id, version in kwargs.get("svl_unchanged") or ():
-                        curs.execute(f"SELECT MAX(originator_version) AS v FROM {self._events_table} "
-                                     "WHERE originator_id = %s", (originator_id,))
-                        _require_unchanged(originator_id, version, curs.fetchone()["v"])
+                    if unchanged:
+                        while curs.nextset():  # to the last statement's result: the versions, read under the lock
+                            pass
+                        versions = curs.fetchone()
+                        for n, (originator_id, version) in enumerate(unchanged):
+                            _require_unchanged(originator_id, version, versions[f"v{n}"])
                     curs.execute(self._insert_statement(key_ctes, len(stored_events)), params, prepare=True)
                     rows = curs.fetchall()
                     # The sequence numbers the rows in insert order, which is the order of stored_events.
@@ -152,6 +157,17 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                 raise
         self._ledger.committed()
         return notification_ids
+
+    def _versions_now(self, unchanged: list[tuple[Any, int]]) -> bytes:
+        """The current version of each aggregate the command decided on without changing it, read in the same
+        simple query as BEGIN and the lock (a round trip saved on every such command). The ids are aggregate
+        UUIDs, written out as UUIDs (so nothing but a UUID can reach the SQL text)."""
+        if not unchanged:
+            return b""
+        columns = ", ".join(f"(SELECT MAX(originator_version) FROM {self._events_table} "
+                            f"WHERE originator_id = '{UUID(str(originator_id))}') AS v{n}"
+                            for n, (originator_id, _) in enumerate(unchanged))
+        return f"; SELECT {columns}".encode()
 
     def _insert_statement(self, key_ctes: list[str], events: int) -> str:
         """Key rows and events inserted, notification ids returned, last leaf read: one statement, whose text

@@ -321,8 +321,27 @@ class KeyRing:
             listener(key_ids)
 
     def _read_epoch(self) -> int:
-        with self._reader.connect() as conn:
-            return conn.execute(select(key_epochs.c.epoch).where(key_epochs.c.id == 1)).scalar() or 0
+        """Runs before every aggregate is handed out, so it is the cheapest read there is: one SELECT on a pooled
+        connection (pinged first on PostgreSQL, as every checkout is), outside any transaction, which one row
+        needs none of. Through SQLAlchemy's Connection it took ~8x the time, and on PostgreSQL a BEGIN and a
+        ROLLBACK besides, each a round trip."""
+        connection = self._engine.raw_connection()
+        try:
+            # SQLite's connections already run a lone statement outside a transaction (isolation_level None).
+            postgres = self._engine.dialect.name == "postgresql"
+            if postgres:
+                connection.driver_connection.autocommit = True
+            try:
+                cursor = connection.cursor()
+                cursor.execute("SELECT epoch FROM key_epochs WHERE id = 1")
+                row = cursor.fetchone()
+                cursor.close()
+            finally:
+                if postgres:
+                    connection.driver_connection.autocommit = False
+        finally:
+            connection.close()
+        return (row[0] if row else 0) or 0
 
     def _read_destroyed(self) -> set[str]:
         with self._reader.connect() as conn:

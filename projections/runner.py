@@ -20,7 +20,8 @@ from types import ModuleType
 from typing import Any
 
 from sqlalchemy import (
-    CompoundSelect, Connection, Engine, MetaData, Select, Table, delete, event, insert, select, text, update,
+    CompoundSelect, Connection, Engine, MetaData, Select, Table, bindparam, delete, event, insert, inspect, select, text,
+    update,
 )
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -38,6 +39,12 @@ MODULES = (worker_files, current_records, access_log, retention_schedule, superv
 # Tables of earlier versions, now folded into the shared ones: dropped where an older database still has them.
 RETIRED = ("compliance_workers", "compliance_supervision", "compliance_records", "projection_positions")
 log = logging.getLogger(__name__)
+# Built once: every catch-up runs them, and a statement built afresh is parsed and keyed again each time.
+_STATES = select(read_model_positions)
+# Always in the same order: two catchers-up locking rows in different orders would deadlock.
+_STATES_LOCKED = select(read_model_positions).order_by(read_model_positions.c.name).with_for_update()
+_MOVE = (update(read_model_positions).where(read_model_positions.c.name.in_(bindparam("names", expanding=True)))
+         .values(position=bindparam("to")))
 
 
 def name_of(module: ModuleType) -> str:
@@ -62,6 +69,10 @@ class ReadModelState:
     def as_dict(self) -> dict:
         return {"name": self.name, "position": self.position, "stuck_at": self.stuck_at,
                 "stuck_event": self.stuck_event, "stuck_error": self.stuck_error}
+
+
+class _FailedInBatch(Exception):
+    """Some read model failed on the batch: it is rolled back and projected again, one read model at a time."""
 
 
 class ReadModelStuck(Exception):
@@ -159,21 +170,29 @@ class ProjectionRunner:
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":  # two processes starting at once: one sets the tables up
                 conn.execute(text("LOCK TABLE read_model_positions IN EXCLUSIVE MODE"))
+            # One listing of the tables there are, instead of asking for each (some 35 queries at every start,
+            # each a round trip on PostgreSQL); every table dropped or created below is kept in step with it.
+            present = set(inspect(conn).get_table_names())
             for retired in RETIRED:
-                Table(retired, MetaData()).drop(conn, checkfirst=True)
+                if retired in present:
+                    Table(retired, MetaData()).drop(conn)
             known = {r.name: r.fingerprint for r in conn.execute(select(read_model_positions))}
             for module in MODULES:
                 name, wanted = name_of(module), fingerprint(module, self.engine)
                 if known.get(name) == wanted:
                     continue
-                if name in known or any(conn.dialect.has_table(conn, t.name) for t in module.TABLES):
+                if name in known or any(t.name in present for t in module.TABLES):
                     log.warning("the %s read model's tables changed: rebuilding it from zero", name)
                     rebuilt.append(name)
                 for table in reversed(module.TABLES):
-                    table.drop(conn, checkfirst=True)
+                    if table.name in present:
+                        table.drop(conn)
+                        present.discard(table.name)
                 conn.execute(delete(read_model_positions).where(read_model_positions.c.name == name))
                 conn.execute(insert(read_model_positions).values(name=name, position=0, fingerprint=wanted))
-            read_models.create_all(conn)
+            missing = [t for t in read_models.sorted_tables if t.name not in present]
+            if missing:
+                read_models.create_all(conn, tables=missing, checkfirst=False)
         self.states()
         return rebuilt
 
@@ -238,10 +257,8 @@ class ProjectionRunner:
         return [s for s in self.states() if s.stuck]
 
     def _read_states(self, conn: Connection, lock: bool = False) -> dict[str, ReadModelState]:
-        query = select(read_model_positions)
-        if lock:  # PostgreSQL: one catcher-up at a time; SQLite: BEGIN IMMEDIATE already serialises
-            # Always in the same order: two catchers-up locking rows in different orders would deadlock.
-            query = query.order_by(read_model_positions.c.name).with_for_update()
+        # lock: PostgreSQL, one catcher-up at a time; SQLite: BEGIN IMMEDIATE already serialises
+        query = _STATES_LOCKED if lock else _STATES
         states = {r.name: ReadModelState(r.name, r.position, r.stuck_at, r.stuck_event, r.stuck_error)
                   for r in conn.execute(query)}
         self._stuck = {name: s for name, s in states.items() if s.stuck}
@@ -249,28 +266,70 @@ class ProjectionRunner:
 
     # -- projecting --------------------------------------------------------------------------------
 
-    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+    def catch_up(self, progress: Callable[[int], None] | None = None,
+                 fresh: Sequence[tuple[int, Any]] = ()) -> int:
         """Projects every notification after each read model's position into it. Returns how many
-        notifications were read. A read model that fails on an event is marked stuck; the others go on."""
+        notifications were read. A read model that fails on an event is marked stuck; the others go on.
+
+        `fresh`: (notification id, domain event) of what this process has just stored, as it stored them. When
+        they are exactly what comes next in the log, they are projected as they are, instead of being read back
+        and decrypted; then this catch-up ends with them (anything another process stored after them is
+        projected by the next one, as a query's refresh does)."""
         processed = 0
+        careful = False  # after a batch failed somewhere: again, each read model under a savepoint of its own
         while True:
-            with self.engine.begin() as conn:
-                live = {n: s.position for n, s in self._read_states(conn, lock=True).items() if not s.stuck}
-                if not live:
-                    return processed
-                batch = self.read(min(live.values()) + 1, self.batch_size)
-                if not batch:
-                    return processed
-                events = [(n.id, self.decode(n)) for n in batch]
-                for name, position in live.items():
-                    pending = [(nid, e) for nid, e in events if nid > position]
-                    if pending:
-                        self._project(conn, name, pending)
-            processed += len(batch)
+            try:
+                with self.engine.begin() as conn:
+                    live = {n: s.position for n, s in self._read_states(conn, lock=True).items() if not s.stuck}
+                    if not live:
+                        return processed
+                    start = min(live.values()) + 1
+                    if fresh and not careful and [nid for nid, _ in fresh] == list(range(start, start + len(fresh))):
+                        events, batch = list(fresh), None
+                    else:
+                        batch = self.read(start, self.batch_size)
+                        if not batch:
+                            return processed
+                        events = [(n.id, self.decode(n)) for n in batch]
+                    pending = {name: [(nid, e) for nid, e in events if nid > position]
+                               for name, position in live.items()}
+                    pending = {name: events for name, events in pending.items() if events}
+                    if careful:
+                        for name, events in pending.items():
+                            self._project(conn, name, events)
+                    else:
+                        self._project_all(conn, pending)
+            except _FailedInBatch:
+                careful = True  # its transaction was rolled back whole: nothing of the batch was kept
+                continue
+            careful = False
+            processed += len(events)
             if progress:
-                progress(len(batch))
-            if len(batch) < self.batch_size:  # a short batch was the end of the log
+                progress(len(events))
+            if batch is None or len(batch) < self.batch_size:  # fresh ones, or a short batch: the end of the log
                 return processed
+
+    def _project_all(self, conn: Connection, pending: dict[str, list[tuple[int, Any]]]) -> None:
+        """The usual case, where nothing fails: every read model's events applied in the catch-up's transaction
+        with no savepoint, and their positions moved in one statement (savepoints and one UPDATE per read model
+        were most of what projecting a command cost, each a round trip on PostgreSQL). If anything fails, the
+        whole transaction is rolled back and the batch is done again carefully (`_project`, a savepoint per
+        read model), which finds the read model that fails and stops only that one."""
+        for name, events in pending.items():
+            handlers = self.handlers[name]
+            if not any(e is not None and type(e) in handlers for _, e in events):
+                continue  # nothing here for this read model: only its position moves
+            try:
+                self._apply(conn, handlers, events)
+            except Exception as exc:  # noqa: BLE001 - done again carefully, which records it
+                if transient(exc):
+                    raise
+                raise _FailedInBatch from exc
+        by_position: dict[int, list[str]] = {}
+        for name, events in pending.items():
+            by_position.setdefault(events[-1][0], []).append(name)
+        for position, names in by_position.items():
+            conn.execute(_MOVE, {"names": names, "to": position})
 
     def _project(self, conn: Connection, name: str, pending: list[tuple[int, Any]]) -> None:
         handlers = self.handlers[name]
@@ -310,8 +369,7 @@ class ProjectionRunner:
 
     @staticmethod
     def _moved(conn: Connection, name: str, position: int) -> None:
-        conn.execute(update(read_model_positions).where(read_model_positions.c.name == name)
-                     .values(position=position))
+        conn.execute(_MOVE, {"names": [name], "to": position})
 
     def rebuild(self, names: Iterable[str] | None = None, progress: Callable[[int], None] | None = None) -> int:
         """Empties the named read models (default: all), clears any stuck mark, and replays the whole log

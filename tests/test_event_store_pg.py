@@ -179,3 +179,42 @@ def test_four_round_trips_and_synchronous_commit_left_alone(ledger, monkeypatch)
     assert not any("synchronous_commit" in s.lower() for s in sent)
     with psycopg.connect(POSTGRES_URL) as conn:
         assert conn.execute("SHOW synchronous_commit").fetchone() != ("off",)
+
+
+def test_a_command_on_an_unchanged_file_reads_its_version_under_the_lock_in_the_same_four_round_trips(
+        ledger, monkeypatch) -> None:
+    hr = acting("hr")
+    supervisor = str(ledger.join_worker(hr, name="Sam Lead", role="Team manager", category="manager",
+                                        start_date=date(2020, 1, 1)).id)
+    worker = str(ledger.join_worker(hr, name="Kim Case", role="Social worker", category="experienced",
+                                    start_date=date(2021, 1, 1)).id)
+    ledger.allocate_supervisor(hr, worker, supervisor)
+    content = {"session_date": "2026-01-05", "attendees": ["S", "W"], "agenda": ["Caseload"],
+               "discussion": "Caseload reviewed.", "actions": [], "case_discussions": []}
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def spy(self: psycopg.Cursor, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(query.decode() if isinstance(query, bytes) else str(query))
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", spy)
+    rid = ledger.draft_record(acting(supervisor), supervisee_id=worker, content=content).id  # decides on the file
+    monkeypatch.undo()
+    begin_at = next(i for i, s in enumerate(sent) if s.startswith("BEGIN"))
+    begin, insert, leaves, commit = sent[begin_at:begin_at + 4]
+    assert "IN EXCLUSIVE MODE" in begin and f"WHERE originator_id = '{worker}'" in begin
+    assert begin.index("IN EXCLUSIVE MODE") < begin.index("SELECT (SELECT MAX(originator_version)")
+    assert "RETURNING notification_id" in insert and "ledger_leaves" in leaves and commit == "COMMIT"
+    assert ledger.get_record(rid).state == "draft"
+    ledger.transfer_worker(hr, worker, str(ledger.join_worker(hr, name="Jo New", role="Team manager",
+                                                             category="manager", start_date=date(2019, 1, 1)).id),
+                           "restructure")
+    stale = ledger.get_worker(worker)
+    stale.version -= 1  # as a command that read the file before the transfer would hold it
+    record = ledger.get_record(rid)
+    record.share(actor=supervisor, timestamp=ledger.clock())
+    with pytest.raises(Conflict):
+        ledger.save_and_project(record, unchanged=(stale,))
+    assert ledger.get_record(rid).state == "draft"  # nothing was stored
+    assert_ledger_intact(ledger)
