@@ -8,22 +8,28 @@
   (3) proofs: inclusion-proof time and size at 10^3 ... 10^6 leaves (built straight into the ledger table),
       from the SQL store and through `IntegrityLedger.inclusion` (what the HTTP endpoint calls).
       Goal: grows with log n; under 5 ms at 10^6.
+  (4) memory (--memory): peak RSS of `svl verify` in its own process and inclusion-proof time as the log grows
+      (e.g. 10^5, 10^6, 10^7 events). Goal: memory flat, proofs < 1 ms at 10^7.
 
     uv run python benchmarks/ledger.py [--quick] [--backend sqlite] [--appends 2000] [--events 100000]
-                                       [--verify-only] [--rounds 3]
+                                       [--verify-only] [--rounds 3] [--memory 100000 1000000 10000000]
 """
 
 import argparse
+import os
 import random
 import statistics
+import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from eventsourcing.persistence import StoredEvent  # noqa: E402
 from eventsourcing.postgres import PostgresApplicationRecorder  # noqa: E402
 from eventsourcing.sqlite import SQLiteApplicationRecorder  # noqa: E402
 from eventsourcing.utils import get_topic  # noqa: E402
@@ -104,6 +110,19 @@ def fill(app: SupervisionLedger, events: int, batch: int = 1000) -> None:
         records = drafted(app, min(batch, events - written))
         app.recorder.insert_events([app.mapper.to_stored_event(r.collect_events()[0]) for r in records])
         written += len(records)
+
+
+def fill_copies(app: SupervisionLedger, events: int, batch: int = 20_000) -> None:
+    """Copies of one real sealed event, each under a new record id, through our recorder (leaves appended as
+    usual): verify hashes the stored bytes and never decrypts, so a log of copies costs it what a real one does,
+    and 10^7 of them can be written in minutes rather than hours."""
+    sealed = app.mapper.to_stored_event(drafted(app, 1)[0].collect_events()[0])
+    written = 0
+    while written < events:
+        count = min(batch, events - written)
+        app.recorder.insert_events([StoredEvent(originator_id=uuid.uuid4(), originator_version=1, topic=sealed.topic,
+                                                state=sealed.state) for _ in range(count)])
+        written += count
 
 
 def plain_select_rate(app: SupervisionLedger, with_leaves: bool = False) -> float:
@@ -255,6 +274,47 @@ def bench_proofs(backend: str, sizes: list[int], samples: int = 300) -> None:
                   + ("  (goal < 5 ms: " + ("met" if median < 5 else "NOT met") + ")" if size >= 1_000_000 else ""))
 
 
+# --- (4) memory ------------------------------------------------------------------------------------------
+
+def verify_rss(settings: Settings) -> tuple[float, int]:
+    """`svl verify` in its own process, as an administrator runs it: (seconds, peak RSS in bytes)."""
+    env = {**os.environ, "SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
+           "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
+           "SVL_LOG_ORIGIN": settings.organisation_origin, "SVL_CHECKPOINT_DIR": ""}
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "api.cli", "verify"], env=env, cwd=Path(__file__).parents[1],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"svl verify failed: {process.stderr.read().decode()[-2000:] if process.stderr else ''}")
+    return elapsed, usage.ru_maxrss * 1024
+
+
+def bench_memory(backend: str, sizes: list[int]) -> None:
+    """Peak RSS of `svl verify` as the log grows (each event its own record: the worst case for the one thing
+    verify keeps per record, its last version), and inclusion proofs at the same sizes."""
+    with scratch_settings(backend) as settings, opened(settings) as app:
+        create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
+        written, first_rss = 0, None
+        for size in sizes:
+            started = time.perf_counter()
+            fill_copies(app, size - written)
+            filled, written = time.perf_counter() - started, size
+            app.integrity.checkpoint(publish_to=None)
+            seconds, rss = verify_rss(settings)
+            first_rss = first_rss or rss
+            proofs = []
+            for index in random.Random(size).sample(range(1, size + 1), 200):
+                began = time.perf_counter()
+                app.integrity.inclusion(index)
+                proofs.append((time.perf_counter() - began) * 1000)
+            print(f"  (4) memory, {backend}, {size:>10,} events (filled in {filled:,.0f} s): svl verify "
+                  f"{seconds:,.1f} s ({size / seconds:,.0f} events/s), peak RSS {rss / 2**20:,.0f} MiB "
+                  f"({rss / first_rss:.2f}x the smallest) | inclusion(notification id) median "
+                  f"{statistics.median(proofs):.2f} ms (goal < 1 ms)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller sizes: 20,000 events, proofs up to 10^5")
@@ -263,6 +323,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=None, help="events for the verify benchmark")
     parser.add_argument("--verify-only", action="store_true", help="only (2), the verify benchmark")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of SELECT and verify, best of each")
+    parser.add_argument("--memory", type=int, nargs="+", metavar="EVENTS",
+                        help="only (4): svl verify's peak RSS and proof time at these log sizes (e.g. 100000 1000000 "
+                             "10000000)")
     args = parser.parse_args()
     backends = args.backend or ["sqlite", "postgresql"]
     if "postgresql" in backends and not postgres_available():
@@ -271,6 +334,9 @@ def main() -> None:
     events = args.events or (20_000 if args.quick else 100_000)
     sizes = [10**3, 10**4, 10**5] + ([] if args.quick else [10**6])
     for backend in backends:
+        if args.memory:
+            bench_memory(backend, sorted(args.memory))
+            continue
         if args.verify_only:
             bench_verify(backend, events, args.rounds)
             continue

@@ -510,7 +510,7 @@ class IntegrityLedger:
             if on_start is not None:
                 on_start(snap.leaf_count)
             return audit(snap.events, snap.leaves, sources, verifier_key=trust, origin=self.origin,
-                         purges=purges, progress=progress)
+                         purges=purges, progress=progress, versions_checked=snap.versions_checked)
 
     # -- bundles -----------------------------------------------------------------------------------------
 

@@ -159,6 +159,7 @@ class Snapshot:
     leaves: Iterable[LeafRow]
     checkpoint_notes: list[str]
     leaf_count: int
+    versions_checked: bool = False  # see `versions_count_up`
 
 
 @contextmanager
@@ -189,7 +190,41 @@ def _sqlite_snapshot(conn: Any, events: EventsTable) -> Snapshot:
     top = conn.execute("SELECT MAX(leaf_index) FROM ledger_leaves").fetchone()[0]
     leaf_rows = _Query(conn, "SELECT leaf_index, notification_id, leaf_hash, completed_nodes "
                              "FROM ledger_leaves ORDER BY leaf_index")
-    return Snapshot(SqliteEvents(conn, events.qualified), leaf_rows, notes, 0 if top is None else top + 1)
+    checked = versions_count_up(conn, events.qualified, events.nid, _SQLITE_ODD_ID)
+    return Snapshot(SqliteEvents(conn, events.qualified), leaf_rows, notes, 0 if top is None else top + 1, checked)
+
+
+# An id as SQLite stores it is 32 lower-case hex digits (the leaf encodes it hyphenated); anything else, and
+# PostgreSQL's uuid column allows nothing else, is left to the verifier's own pass to name.
+_SQLITE_ODD_ID = ("typeof(originator_id) != 'text' OR length(originator_id) != 32 "
+                  "OR originator_id GLOB '*[^0-9a-f]*' OR typeof(v) != 'integer'")
+
+
+def versions_count_up(conn: Any, table: str, nid: str, odd_id: str = "FALSE") -> bool:
+    """Whether every record's versions count 1, 2, 3... in notification order, each id spelled one way: asked
+    of the database in the verifier's snapshot, through the (originator id, version) key, so that the verifier
+    need not keep each record's last version in memory (`ledger_verify.audit`'s versions_checked). False when
+    they do not, or the question could not be answered: the verifier then follows them itself and names what
+    it finds."""
+    sql = (f"SELECT EXISTS (SELECT 1 FROM (SELECT originator_id, originator_version AS v, {nid} AS nid, "
+           f"ROW_NUMBER() OVER w AS n, LAG({nid}) OVER w AS before FROM {table} "
+           f"WINDOW w AS (PARTITION BY originator_id ORDER BY originator_version)) AS runs "
+           f"WHERE v != n OR nid <= before OR {odd_id})")
+    cursor = conn.cursor()
+    try:
+        cursor.execute("SAVEPOINT svl_versions")  # a failure here must leave the snapshot usable
+        try:
+            cursor.execute(sql)
+            odd = cursor.fetchone()[0]
+        except Exception as exc:  # noqa: BLE001 - e.g. a statement timeout on a huge log: the verifier follows them
+            cursor.execute("ROLLBACK TO SAVEPOINT svl_versions")
+            log.info("svl verify: versions followed in memory (%s: %s)", type(exc).__name__, exc)
+            return False
+        finally:
+            cursor.execute("RELEASE SAVEPOINT svl_versions")
+    finally:
+        cursor.close()
+    return not odd
 
 
 class _Query:
@@ -220,7 +255,7 @@ class SqliteEvents(BulkEvents):
         self.conn.text_factory = _lenient_text
         return iter(self.conn.execute(f"{self.sql} ORDER BY rowid"))
 
-    def tail(self) -> Callable[[], Tail] | None:
+    def tail(self, follow: bool = True) -> Callable[[], Tail] | None:
         path = _database_file(self.conn)
         if path is None or _cpus() < 2:
             return None
@@ -230,7 +265,7 @@ class SqliteEvents(BulkEvents):
         if low is None or high - low + 1 < BULK_HELPER_MIN_EVENTS:
             return None
         split = low + int((high - low + 1) * BULK_LOCAL_SHARE)
-        self.helper = _Helper.start(path, self.table, split, high)
+        self.helper = _Helper.start(path, self.table, split, high, follow)
         if self.helper is None:
             return None
         self.split = split
@@ -280,7 +315,7 @@ class _Helper:
         self.errors = b""
 
     @classmethod
-    def start(cls, path: str, table: str, after: int, upto: int) -> "_Helper | None":
+    def start(cls, path: str, table: str, after: int, upto: int, follow: bool = True) -> "_Helper | None":
         try:
             program = "\n\n".join((recomputer_source(), inspect.getsource(_helper_main),
                                     f"_helper_main({LEAF_PREFIX!r})\n"))
@@ -293,7 +328,8 @@ class _Helper:
         output = tempfile.TemporaryFile()
         try:
             process = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", program, uri, table, str(after), str(upto), str(BULK_RUN)],
+                [sys.executable, "-I", "-S", "-c", program, uri, table, str(after), str(upto), str(BULK_RUN),
+                 "follow" if follow else "checked"],
                 stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.PIPE)
         except (OSError, ValueError) as exc:  # no interpreter to run it
             output.close()
@@ -341,6 +377,7 @@ def _helper_main(leaf_prefix: bytes) -> None:
     from array import array
 
     uri, table, after, upto, run = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    follow = sys.argv[6] == "follow"
     try:
         conn = sqlite3.connect(uri, uri=True)
         conn.execute("BEGIN")  # one snapshot for the events and the leaves looked up
@@ -351,7 +388,7 @@ def _helper_main(leaf_prefix: bytes) -> None:
             row = conn.execute("SELECT leaf_hash FROM ledger_leaves WHERE notification_id = ?", (nid,)).fetchone()
             return None if row is None else row[0]
 
-        recomputer = Recomputer(leaf_prefix)  # noqa: F821 - defined before this function in the program
+        recomputer = Recomputer(leaf_prefix, follow)  # noqa: F821 - defined before this function in the program
         count, nids, leaves, empty, (ok, length, oids, versions, _) = recomputer.summarise(
             iter(lambda: cursor.fetchmany(run), []), stored_leaf)
         message = ("tail", count, nids, leaves, empty, (ok, length, oids, array("q", versions).tobytes(), None))
@@ -370,13 +407,14 @@ def _postgres_snapshot(conn: Any, events: EventsTable) -> Snapshot:
         notes = [r[0] for r in cur.fetchall()]
         cur.execute(f"SELECT MAX(leaf_index) FROM {schema}.ledger_leaves")
         top = cur.fetchone()[0]
+    checked = versions_count_up(conn, events.qualified, events.nid)
     event_rows = _server_side(conn, "svl_verify_events", binary=True, sql=(
         f"SELECT notification_id, originator_id::text, originator_version, topic, state "
         f"FROM {events.qualified} ORDER BY notification_id"))
     leaf_rows = _server_side(conn, "svl_verify_leaves", binary=True, sql=(
         f"SELECT leaf_index, notification_id, leaf_hash, completed_nodes FROM {schema}.ledger_leaves "
         "ORDER BY leaf_index"))
-    return Snapshot(event_rows, leaf_rows, notes, 0 if top is None else top + 1)
+    return Snapshot(event_rows, leaf_rows, notes, 0 if top is None else top + 1, checked)
 
 
 def _server_side(conn: Any, name: str, sql: str, binary: bool) -> Iterator[Any]:

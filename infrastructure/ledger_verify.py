@@ -231,8 +231,13 @@ def audit(
     origin: str | None = None,
     purges: Iterable[Purge] = (),
     progress: Callable[[int], None] | None = None,
+    versions_checked: bool = False,
 ) -> AuditReport:
-    """Checks the log end to end; the report names every divergence found, first one first."""
+    """Checks the log end to end; the report names every divergence found, first one first.
+
+    versions_checked: the store has found (in the same snapshot) that every record's versions count 1, 2, 3...
+    in notification order, one spelling of its id throughout; the passes then keep nothing per record, so
+    memory stays flat however many records the log holds. Without it they follow each record's last version."""
     if checkpoints and verifier_key is None:
         raise ValueError("checking checkpoints needs the organisation's verifier key")
     declared = Purges(purges)
@@ -241,12 +246,12 @@ def audit(
     bulk = None
     with _older_objects_set_aside():
         if isinstance(events, BulkEvents) and not isinstance(leaves, Iterator):  # the leaves can be read again
-            bulk = _bulk_attempt(events, leaves, wanted, declared, progress)
+            bulk = _bulk_attempt(events, leaves, wanted, declared, progress, versions_checked)
         if bulk is not None:
             state, report = bulk
         else:
             report = AuditReport()
-            state = _stream(events, leaves, wanted, declared, report, progress)
+            state = _stream(events, leaves, wanted, declared, report, progress, versions_checked)
     findings += _classify(state, declared, report, parsed)
     findings += _check_checkpoints(parsed, state, report)
     findings += _unexplained_version_jumps(state, findings, report)
@@ -275,14 +280,15 @@ def _older_objects_set_aside() -> Iterator[None]:
 # --- the streaming pass ---
 
 def _stream(events: Iterable[EventRow], leaves: Iterable[LeafRow], wanted: set[int], purges: Purges,
-            report: AuditReport, progress: Callable[[int], None] | None) -> _Pass:
+            report: AuditReport, progress: Callable[[int], None] | None, versions_checked: bool = False) -> _Pass:
     st = _Pass()
     stack: list[bytes] = []  # right edge of the tree rebuilt from the stored leaves
     rebuilt: list[bytes] | None = None  # same, from recomputed leaves; only once they differ
     size = 0
     expected_index = 0
     last_leaf_nid = 0
-    last_version: dict[str, tuple[int, int]] = {}
+    last_version: dict[str, tuple[int, int]] = {}  # per record, unless the store checked the versions
+    follow = not versions_checked
     n_events = 0
     last_event_nid = 0
     tree_broken = False
@@ -316,10 +322,14 @@ def _stream(events: Iterable[EventRow], leaves: Iterable[LeafRow], wanted: set[i
                     break
             except (TypeError, AttributeError, ValueError, struct.error):
                 break
-            previous = last_version.get(oid)
-            if version != (1 if previous is None else previous[0] + 1) or size + 1 == next_mark:
+            if follow:
+                previous = last_version.get(oid)
+                if version != (1 if previous is None else previous[0] + 1):
+                    break
+            if size + 1 == next_mark:
                 break
-            last_version[oid] = (version, nid)
+            if follow:
+                last_version[oid] = (version, nid)
             if nid - last_leaf_nid > 1 and last_leaf_nid:
                 report.unused_notification_ids += nid - last_leaf_nid - 1
             last_leaf_nid = last_event_nid = nid
@@ -362,7 +372,8 @@ def _stream(events: Iterable[EventRow], leaves: Iterable[LeafRow], wanted: set[i
                 recomputed = _recompute(ev, purges, report, lhash)
                 if recomputed != lhash:
                     _keep(st, st.mismatched, (ev, lf))
-                _track_version(ev, last_version, st)
+                if follow:
+                    _track_version(ev, last_version, st)
                 n_events += 1
                 last_event_nid = ev[0]
                 ev = next(event_iter, None)
@@ -405,7 +416,8 @@ def _stream(events: Iterable[EventRow], leaves: Iterable[LeafRow], wanted: set[i
             lf = next(leaf_iter, None)
         else:
             _keep(st, st.lone_events, ev)
-            _track_version(ev, last_version, st)
+            if follow:
+                _track_version(ev, last_version, st)
             n_events += 1
             last_event_nid = ev[0]
             ev = next(event_iter, None)
@@ -538,8 +550,8 @@ class BulkEvents:
     def __iter__(self) -> Iterator[EventRow]:
         raise NotImplementedError
 
-    def tail(self) -> Callable[[], Tail] | None:
-        """Called first, so that the tail is under way while `batches` are read."""
+    def tail(self, follow: bool = True) -> Callable[[], Tail] | None:
+        """Called first, so that the tail is under way while `batches` are read; follow: as `Recomputer`'s."""
         return None
 
     def batches(self) -> Iterable[list[EventRow]]:
@@ -567,8 +579,9 @@ class Recomputer:
     Standard library only, and only the names in `_BULK_IMPORTS`: `ledger_store` runs this very source
     in a helper interpreter (`python -I -S`, which starts in a few milliseconds)."""
 
-    def __init__(self, leaf_prefix: bytes) -> None:
+    def __init__(self, leaf_prefix: bytes, follow: bool = True) -> None:
         self.leaf_prefix = leaf_prefix
+        self.follow = follow  # False: the store has checked every record's versions; keep nothing per record
         self.packers: dict = {}  # (oid length, topic length) -> packer of one leaf
         self.whole: dict = {}  # (events, topic length) -> (id splitter, packer of the run, slices of each leaf)
         self.last: dict = {}  # originator id as stored -> latest version
@@ -581,7 +594,10 @@ class Recomputer:
         """(notification ids as array "q", leaf hashes, [(position, event)] whose state is empty: nothing
         to recompute from here, their leaf is left as zeros)"""
         nids, oids, versions, topics, states = zip(*rows)
-        self._follow(oids, versions)
+        if self.follow:
+            self._follow(oids, versions)
+        else:
+            self._one_length(oids)
         if self.oid_length == 32 and all(states) and len(set(topics)) == 1:
             leaves = self._whole_run(nids, oids, versions, topics[0], states)
             if leaves is not None:
@@ -610,11 +626,14 @@ class Recomputer:
             count += len(nids)
         return count, nid_digest.digest(), leaf_digest.digest(), empty, self.versions(with_lasts=False)
 
-    def _follow(self, oids: tuple, versions: tuple) -> None:
+    def _one_length(self, oids: tuple) -> None:
         lengths = set(map(len, oids))
         if len(lengths) != 1 or (self.oid_length is not None and self.oid_length not in lengths):
             raise BulkUnsuitable("originator ids spelled with different lengths")
         self.oid_length = lengths.pop()
+
+    def _follow(self, oids: tuple, versions: tuple) -> None:
+        self._one_length(oids)
         last, n = self.last, len(oids)
         before = list(map(last.get, oids))
         new = before.count(None)
@@ -731,11 +750,11 @@ class BulkRows(BulkEvents):
     def __iter__(self) -> Iterator[EventRow]:
         return iter(self.rows)
 
-    def tail(self) -> Callable[[], Tail] | None:
+    def tail(self, follow: bool = True) -> Callable[[], Tail] | None:
         if self.tail_from >= len(self.rows):
             return None
         rest = self.rows[self.tail_from:]
-        return lambda: _tail(Recomputer(LEAF_PREFIX).summarise(
+        return lambda: _tail(Recomputer(LEAF_PREFIX, follow).summarise(
             (rest[i:i + self.run] for i in range(0, len(rest), self.run)), self.stored))
 
     def batches(self) -> Iterable[list[EventRow]]:
@@ -750,11 +769,12 @@ def _tail(fields: Sequence) -> Tail:
 
 
 def _bulk_attempt(events: BulkEvents, leaves: Iterable[LeafRow], wanted: set[int], purges: Purges,
-                  progress: Callable[[int], None] | None) -> tuple[_Pass, AuditReport] | None:
+                  progress: Callable[[int], None] | None,
+                  versions_checked: bool = False) -> tuple[_Pass, AuditReport] | None:
     """The bulk route's verdict, or None: take the row-by-row pass (something differs, or the bulk
     route could not read the rows)."""
     try:
-        return _bulk_stream(events, leaves, wanted, purges, progress)
+        return _bulk_stream(events, leaves, wanted, purges, progress, versions_checked)
     except Exception as exc:  # noqa: BLE001 - whatever it was, the row-by-row pass reads the log afresh
         log.debug("svl verify: bulk route not taken (%s: %s)", type(exc).__name__, exc)
         return None
@@ -806,14 +826,15 @@ class _Tree:
 
 
 def _bulk_stream(events: BulkEvents, leaves: Iterable[LeafRow], wanted: set[int], purges: Purges,
-                 progress: Callable[[int], None] | None) -> tuple[_Pass, AuditReport] | None:
+                 progress: Callable[[int], None] | None,
+                 versions_checked: bool = False) -> tuple[_Pass, AuditReport] | None:
     """`_stream` for a log in which every event matches its leaf, in order: the same report and pass
     state, or None at the first difference of any kind (nothing is classified here)."""
     st, report = _Pass(), AuditReport()
     tree = _Tree(wanted, st, report, progress)
     leaf_iter = iter(leaves)
-    tail = events.tail()  # first: the tail is recomputed elsewhere while this process works
-    recomputer = Recomputer(LEAF_PREFIX)
+    tail = events.tail(follow=not versions_checked)  # first: recomputed elsewhere while this process works
+    recomputer = Recomputer(LEAF_PREFIX, follow=not versions_checked)
     for rows in events.batches():
         if not rows:
             continue
@@ -852,7 +873,7 @@ def _bulk_stream(events: BulkEvents, leaves: Iterable[LeafRow], wanted: set[int]
         versions.append(done.versions)
     elif next(leaf_iter, None) is not None:
         return None
-    if not _versions_count_up(versions):
+    if not versions_checked and not _versions_count_up(versions):
         return None
     if progress is not None:
         progress(tree.size)
