@@ -18,7 +18,7 @@ from infrastructure.checkpoints import create_signing_key_file
 from infrastructure.keys import data_keys
 from projections.schema import current_records
 from tests.support.acting import acting
-from tests.support.retention import destroy_due
+from tests.support.retention import destroy_due, leaver_and_stayer
 
 SECRET = "Discussed the Quillfeather allegation in confidence"
 CASE_TEXT = "Worries about neglect; the school reports missed lunches"
@@ -37,18 +37,6 @@ def at(day: date, hour: int = 12) -> datetime:
 
 def content(session_date: str) -> dict:
     return {"session_date": session_date, "attendees": ["S", "W"], "agenda": ["Wellbeing"], "discussion": SECRET}
-
-
-def staff(app: SupervisionLedger) -> tuple[str, str, str]:
-    supervisor = str(app.join_worker(acting("hr"), name="Sue Visor", role="Team manager", category="manager",
-                                     start_date=date(2010, 1, 4)).id)
-    leaver = str(app.join_worker(acting("hr"), name="Lee Vaughan", role="Social worker", category="experienced",
-                                 start_date=date(2012, 5, 1)).id)
-    stayer = str(app.join_worker(acting("hr"), name="Stella Stay", role="Social worker", category="experienced",
-                                 start_date=date(2015, 5, 1)).id)
-    for worker in (leaver, stayer):
-        app.allocate_supervisor(acting("hr"), worker, supervisor)
-    return supervisor, leaver, stayer
 
 
 def signed_record(app: SupervisionLedger, supervisor: str, worker: str, day: str) -> str:
@@ -72,7 +60,7 @@ def schedule(app: SupervisionLedger, on: date) -> dict[str, str]:
 
 def test_each_record_class_is_destroyed_by_its_own_schedule_and_leaves_the_other(ledger):
     app = ledger  # bcp: personal files 6 years after leaving; case supervision records 6 years after the discussion
-    supervisor, leaver, stayer = staff(app)
+    supervisor, leaver, stayer = leaver_and_stayer(app)
     leaver_personal = signed_record(app, supervisor, leaver, "2019-05-02")
     stayer_personal = signed_record(app, supervisor, stayer, "2019-05-02")
     leaver_case = case_record(app, supervisor, leaver, date(2023, 5, 2))  # due 2 May 2029, after the file
@@ -145,7 +133,7 @@ def test_each_record_class_is_destroyed_by_its_own_schedule_and_leaves_the_other
 
 def test_the_decision_not_on_the_childs_record_within_a_week_becomes_overdue(ledger, clock):
     app = ledger
-    supervisor, worker, other = staff(app)
+    supervisor, worker, other = leaver_and_stayer(app)
     other_supervisor = str(app.join_worker(acting("hr"), name="Otto Other", role="Team manager", category="manager",
                                            start_date=date(2011, 1, 3)).id)
     app.transfer_worker(acting("hr"), other, other_supervisor, "team change")
@@ -206,7 +194,7 @@ def test_without_a_period_no_case_supervision_record_is_destroyed(settings, mast
     bury = dataclasses.replace(settings, policy_pack="bury")
     app = SupervisionLedger(Storage.open(bury, master_key=master_key), clock)
     try:
-        supervisor, worker, _ = staff(app)
+        supervisor, worker, _ = leaver_and_stayer(app)
         rid = case_record(app, supervisor, worker, date(2019, 5, 2))
         assert schedule(app, date(2099, 1, 1)) == {rid: "no_period"}
         with pytest.raises(PolicyIncomplete, match="years_after_discussion"):
@@ -224,7 +212,7 @@ def test_where_the_pack_keeps_case_discussions_in_the_personal_record_none_is_re
     hull = dataclasses.replace(settings, policy_pack="hull")
     app = SupervisionLedger(Storage.open(hull, master_key=master_key), clock)
     try:
-        supervisor, worker, _ = staff(app)
+        supervisor, worker, _ = leaver_and_stayer(app)
         with pytest.raises(DomainError, match="keeps no separate case supervision records"):
             case_record(app, supervisor, worker, date(2026, 3, 1))
     finally:

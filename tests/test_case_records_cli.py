@@ -1,32 +1,13 @@
 """`svl case-record ...` on both backends, through typer's CliRunner against the fixture's database: the same
 application calls as over HTTP, acting as the named user."""
 
-import base64
 import json
 from datetime import date
 
-import pytest
-from typer.testing import CliRunner
-
-from api.cli import app as svl
+from tests.support.cli import run  # noqa: F401  (fixture)
 from tests.support.scheduling import new_worker, supervisors
 
 D = date
-
-
-@pytest.fixture
-def run(settings, master_key):
-    settings.master_key_file.write_text(base64.b64encode(master_key).decode())
-    env = {"SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
-           "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
-           "SVL_POLICY_PACK": "bcp", "COLUMNS": "220"}
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0) -> str:
-        result = runner.invoke(svl, list(args), env=env)
-        assert result.exit_code == code, result.output + str(result.exception or "")
-        return result.output
-    return invoke
 
 
 def test_case_records_from_the_command_line(ledger, clock, run):

@@ -25,8 +25,8 @@ def content(session_date: str) -> dict:
             "case_discussions": [{"case_reference": "Q.F.", "summary": "Reviewed"}]}
 
 
-def leaver_with_a_signed_record(app: Any, leaving: date = date(2019, 6, 30)) -> tuple[str, str, str]:
-    """A worker whose records were migrated in, who left in 2019; plus a colleague who stays."""
+def leaver_and_stayer(app: Any) -> tuple[str, str, str]:
+    """A supervisor, a worker who will leave and a colleague who stays, both supervised by the first."""
     supervisor = str(app.join_worker(acting("hr"), name="Sue Visor", role="Team manager", category="manager",
                                      start_date=date(2010, 1, 4)).id)
     leaver = str(app.join_worker(acting("hr"), name="Lee Vaughan", role="Social worker", category="experienced",
@@ -35,6 +35,13 @@ def leaver_with_a_signed_record(app: Any, leaving: date = date(2019, 6, 30)) -> 
                                  start_date=date(2015, 5, 1)).id)
     for worker in (leaver, stayer):
         app.allocate_supervisor(acting("hr"), worker, supervisor)
+    return supervisor, leaver, stayer
+
+
+def leaver_with_a_signed_record(app: Any, leaving: date = date(2019, 6, 30)) -> tuple[str, str, str]:
+    """A worker whose records were migrated in, who left in 2019; plus a colleague who stays."""
+    supervisor, leaver, stayer = leaver_and_stayer(app)
+    for worker in (leaver, stayer):
         rid = app.draft_record(acting(supervisor), supervisee_id=worker, content=content("2019-05-02")).id
         app.share_record(acting(supervisor), rid)
         digest = app.get_record(rid).content_sha256
