@@ -26,7 +26,7 @@ from domain.errors import DomainError, OutOfOrder, StaleVersion
 from domain.supervision_record import SupervisionRecord
 from domain.workers import Worker
 from infrastructure.backup import key_placement_problems, scrub_key_bytes
-from infrastructure.database import create_schema, make_engine, writer
+from infrastructure.database import create_schema, make_engine, start_up_turn, writer
 from infrastructure.event_store import eventsourcing_env
 from infrastructure.ledger import AutomaticCheckpoints, IntegrityLedger
 from infrastructure.name_lexicon import default_lexicon
@@ -87,10 +87,11 @@ class Storage:
         if problems:
             raise KeysBesideData("; ".join(problems))
         engine = make_engine(settings)
-        create_schema(engine, settings)
         key = master_key if master_key is not None else load_master_key(settings.master_key_file)
         keyring = KeyRing(engine, key)
-        keyring.ensure_organisation_key()
+        with start_up_turn(engine, settings):
+            create_schema(engine, settings)
+            keyring.ensure_organisation_key()
         keyring.aead(ORGANISATION_KEY_ID)  # a wrong master key is named here, before anything else reads
         tombstones = KeyTombstones(settings.tombstones_file, key)
         resurrected = reconcile_destroyed_keys(keyring, tombstones)
@@ -113,7 +114,15 @@ class SupervisionLedger(AccessService, AllocationService, CaseRecordService, Led
         # Called with the recordings after every successful save (e.g. automatic ledger checkpoints).
         self.after_save: list[Callable[[list[Any]], None]] = []
         self.written_up_to = 0  # the notification id of this application's last stored event
-        super().__init__(env={**eventsourcing_env(storage.settings), "AGGREGATE_CACHE_MAXSIZE": "1000"})
+        with start_up_turn(storage.engine, storage.settings):  # the library's tables and ours, one process at a time
+            super().__init__(env={**eventsourcing_env(storage.settings), "AGGREGATE_CACHE_MAXSIZE": "1000"})
+            self._open_projections_and_integrity(storage, background_projections, automatic_checkpoints)
+        if background_projections:
+            self.read_models.start_background()
+            self.auto_checkpoints.start_background()
+
+    def _open_projections_and_integrity(self, storage: Storage, background_projections: bool,
+                                        automatic_checkpoints: bool) -> None:
         # A server projects only while it leads (projections/leadership.py); the CLI projects its own commands.
         self.read_models = ProjectionRunner(
             writer(storage.engine),
@@ -138,9 +147,6 @@ class SupervisionLedger(AccessService, AllocationService, CaseRecordService, Led
         self.after_save.append(self.auto_checkpoints)
         self.auto_checkpoints.start()
         storage.keyring.on_keys_destroyed.append(self._forget_decrypted_aggregates)
-        if background_projections:
-            self.read_models.start_background()
-            self.auto_checkpoints.start_background()
 
     # -- wiring ------------------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -140,6 +142,31 @@ def reader(engine: Engine) -> Engine:
 def writer(engine: Engine) -> Engine:
     """Kept for clarity at call sites that write: every transaction takes the write lock by default."""
     return engine
+
+
+# How long a process starting beside another waits for that one's schema work (DDL on a new database is seconds).
+START_UP_WAIT_MS = 120_000
+
+
+@contextmanager
+def start_up_turn(engine: Engine, settings: Settings) -> Iterator[None]:
+    """One process at a time creates or migrates the schema on PostgreSQL. Its DDL is not safe side by side:
+    two `CREATE TYPE`s or `CREATE OR REPLACE FUNCTION`s at once fail ("tuple concurrently updated"), and two
+    first starts both insert the organisation's key. A session advisory lock, on a connection of its own so
+    that the work inside commits as usual, makes the second process wait and then find everything there.
+    SQLite needs none: every writer there takes the file's lock at BEGIN."""
+    if settings.is_sqlite:
+        yield
+        return
+    key = f"svl-start-up:{settings.database_schema}"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f"SET lock_timeout = {START_UP_WAIT_MS}; SET statement_timeout = {START_UP_WAIT_MS}"))
+        conn.execute(text("SELECT pg_advisory_lock(hashtext(:key))"), {"key": key})
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": key})
+            conn.execute(text("RESET lock_timeout; RESET statement_timeout"))  # back to the pool as it came
 
 
 def create_schema(engine: Engine, settings: Settings) -> tuple[str | None, str | None]:
