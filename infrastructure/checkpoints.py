@@ -10,14 +10,17 @@ hand to a third party: `<dir>/<tree size>.checkpoint`, `<dir>/checkpoint` (the l
 """
 
 import base64
+import functools
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from infrastructure.database import reader, writer
@@ -105,18 +108,34 @@ class StoredCheckpoint:
 
     @property
     def checkpoint(self) -> Checkpoint:
-        return parse_checkpoint(self.note)
+        return _parsed(self.note)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(note: str) -> Checkpoint:
+    """A stored note never changes (a new signature makes a new text), and every proof parses the latest one."""
+    return parse_checkpoint(note)
 
 
 class CheckpointTable:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._latest_sql = (select(ledger_checkpoints.c.tree_size, ledger_checkpoints.c.note)
+                            .order_by(ledger_checkpoints.c.tree_size.desc()).limit(1))
+        self._get_sql = select(ledger_checkpoints.c.note).where(ledger_checkpoints.c.tree_size == bindparam("size"))
 
-    def latest(self) -> StoredCheckpoint | None:
-        with reader(self._engine).connect() as conn:
-            row = conn.execute(select(ledger_checkpoints.c.tree_size, ledger_checkpoints.c.note)
-                               .order_by(ledger_checkpoints.c.tree_size.desc()).limit(1)).first()
+    def latest(self, conn: Connection | None = None) -> StoredCheckpoint | None:
+        with self._connection(conn) as conn:
+            row = conn.execute(self._latest_sql).first()
         return None if row is None else StoredCheckpoint(row.tree_size, row.note)
+
+    @contextmanager
+    def _connection(self, given: Connection | None) -> Iterator[Connection]:
+        if given is not None:
+            yield given
+            return
+        with reader(self._engine).connect() as conn:
+            yield conn
 
     def at_most(self, tree_size: int) -> StoredCheckpoint | None:
         with reader(self._engine).connect() as conn:
@@ -130,10 +149,9 @@ class CheckpointTable:
             return list(conn.execute(select(ledger_checkpoints.c.tree_size)
                                      .order_by(ledger_checkpoints.c.tree_size)).scalars())
 
-    def get(self, tree_size: int) -> StoredCheckpoint | None:
-        with reader(self._engine).connect() as conn:
-            note = conn.execute(select(ledger_checkpoints.c.note)
-                                .where(ledger_checkpoints.c.tree_size == tree_size)).scalar()
+    def get(self, tree_size: int, conn: Connection | None = None) -> StoredCheckpoint | None:
+        with self._connection(conn) as conn:
+            note = conn.execute(self._get_sql, {"size": tree_size}).scalar()
         return None if note is None else StoredCheckpoint(tree_size, note)
 
     def latest_size(self) -> int | None:

@@ -18,7 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from infrastructure import merkle
 from infrastructure.checkpoints import (
@@ -401,16 +401,16 @@ class IntegrityLedger:
             return latest.note, latest.checkpoint
         return latest.note, self._trusted(latest.note, self.trust() or self.verifier_key())
 
-    def _checkpoint_of_size(self, tree_size: int | None,
-                            checkpoints: CheckpointTable | None = None) -> tuple[str, Checkpoint]:
+    def _checkpoint_of_size(self, tree_size: int | None, checkpoints: CheckpointTable | None = None,
+                            conn: Connection | None = None) -> tuple[str, Checkpoint]:
         """A stored checkpoint to prove against. Its signature is the client's to check, so it is only parsed."""
         checkpoints = checkpoints or self.checkpoints
         if tree_size is None:
-            latest = checkpoints.latest()
+            latest = checkpoints.latest(conn)
             if latest is None:
                 raise NotInLedger("no checkpoint has been signed yet: run `svl checkpoint`")
             return latest.note, latest.checkpoint
-        stored = checkpoints.get(tree_size)
+        stored = checkpoints.get(tree_size, conn)
         if stored is None:
             raise NotInLedger(f"there is no checkpoint of size {tree_size}")
         return stored.note, stored.checkpoint
@@ -441,15 +441,24 @@ class IntegrityLedger:
         tree_size = self._latest_on_the_primary(tree_size)
 
         def answer(store: SqlLedgerStore, checkpoints: CheckpointTable) -> dict:
-            found = store.leaves_for([notification_id]).get(notification_id)
-            if found is None:
-                raise NotInLedger(f"notification id {notification_id} is not in the ledger")
-            leaf_index, leaf = found
-            note, cp = self._checkpoint_of_size(tree_size, checkpoints)
-            if leaf_index >= cp.tree_size:
-                raise NotYetCheckpointed(f"notification id {notification_id} (leaf {leaf_index}) came after "
-                                         f"checkpoint {cp.tree_size}: sign a newer checkpoint first (`svl checkpoint`)")
-            proof = store.inclusion_proof(leaf_index, cp.tree_size)
+            with store.one_connection() as store:
+                if tree_size is None:  # the usual request: the leaf and the latest checkpoint in one query
+                    found, latest = store.leaf_and_latest_checkpoint(notification_id)
+                else:
+                    found, latest = store.leaves_for([notification_id]).get(notification_id), None
+                if found is None:
+                    raise NotInLedger(f"notification id {notification_id} is not in the ledger")
+                leaf_index, leaf = found
+                if latest is not None:
+                    stored = StoredCheckpoint(*latest)
+                    note, cp = stored.note, stored.checkpoint
+                else:
+                    note, cp = self._checkpoint_of_size(tree_size, checkpoints, store.connection)
+                if leaf_index >= cp.tree_size:
+                    raise NotYetCheckpointed(f"notification id {notification_id} (leaf {leaf_index}) came after "
+                                             f"checkpoint {cp.tree_size}: sign a newer checkpoint first "
+                                             "(`svl checkpoint`)")
+                proof = store.inclusion_proof(leaf_index, cp.tree_size)
             return {"notification_id": notification_id, "leaf_index": leaf_index, "tree_size": cp.tree_size,
                     "leaf_hash": b64(leaf), "proof": [b64(p) for p in proof], "checkpoint": note,
                     "verifier_key": self.verifier_key_or_none()}

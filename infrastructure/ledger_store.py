@@ -13,6 +13,7 @@ sound because the bulk route only ever concludes "everything matches": if the he
 (a purge committed meanwhile, say), the row-by-row pass re-reads this snapshot and gives the verdict.
 """
 
+import copy
 import inspect
 import logging
 import marshal
@@ -27,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import BigInteger, Connection, Engine, any_, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from infrastructure import merkle
 from infrastructure.database import reader
@@ -87,12 +89,62 @@ class EventsTable:
         return cls("stored_events" if settings.is_sqlite else "supervisionledger_events", settings)
 
 
+_LEAF_AND_LATEST = text(
+    "SELECT (SELECT leaf_index FROM ledger_leaves WHERE notification_id = :id) AS leaf_index,"
+    " (SELECT leaf_hash FROM ledger_leaves WHERE notification_id = :id) AS leaf_hash,"
+    " (SELECT tree_size FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1) AS tree_size,"
+    " (SELECT note FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1) AS note")
+
+
 class SqlLedgerStore:
     """The ledger tables as an `merkle.BulkSubtreeStore`: any proof in one query of O(log n) rows."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = reader(engine)
+        self._conn: Connection | None = None
         self._frontier_sql = text(_FRONTIER_SQL.format(leaves="ledger_leaves"))
+        # Built once: a proof is a few rows, so building and coercing the statement cost more than running it.
+        leaves = ledger_leaves.c
+        if engine.dialect.name == "postgresql":
+            # One array parameter keeps the statement's text the same for any number of nodes, so the driver
+            # prepares it once; an IN list of literals would be planned afresh for every proof.
+            wanted = leaves.leaf_index == any_(bindparam("rows", type_=ARRAY(BigInteger)))
+        else:
+            wanted = leaves.leaf_index.in_(bindparam("rows", expanding=True))
+        self._nodes_sql = select(leaves.leaf_index, leaves.leaf_hash, leaves.completed_nodes).where(wanted)
+        self._leaves_sql = (select(leaves.notification_id, leaves.leaf_index, leaves.leaf_hash)
+                            .where(leaves.notification_id.in_(bindparam("ids", expanding=True))))
+        self._leaf_sql = (select(leaves.notification_id, leaves.leaf_index, leaves.leaf_hash)
+                          .where(leaves.notification_id == bindparam("id")))
+
+    @contextmanager
+    def one_connection(self) -> Iterator["SqlLedgerStore"]:
+        """This store reading on one connection until the block ends: a proof's leaf, checkpoint and nodes in one
+        checkout instead of one each. (Leaves and their subtree hashes are never rewritten, so reading them in
+        separate statements is as sound as in one snapshot.)"""
+        if self._conn is not None:
+            yield self
+            return
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # Reads of rows never rewritten need no transaction: no BEGIN, and no ROLLBACK when it returns.
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+            bound = copy.copy(self)
+            bound._conn = conn
+            yield bound
+
+    @property
+    def connection(self) -> Connection | None:
+        """The connection this store is bound to by `one_connection`, for reads of other tables beside it."""
+        return self._conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        if self._conn is not None:
+            yield self._conn
+            return
+        with self.engine.connect() as conn:
+            yield conn
 
     def size(self) -> int:
         with self.engine.connect() as conn:
@@ -110,10 +162,8 @@ class SqlLedgerStore:
         wanted = {key: row_of(key) for key in keys}
         if not wanted:
             return {}
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(ledger_leaves.c.leaf_index, ledger_leaves.c.leaf_hash,
-                                       ledger_leaves.c.completed_nodes)
-                                .where(ledger_leaves.c.leaf_index.in_(sorted(set(wanted.values()))))).all()
+        with self._connection() as conn:
+            rows = conn.execute(self._nodes_sql, {"rows": sorted(set(wanted.values()))}).all()
         by_index = {r.leaf_index: r for r in rows}
         found: dict[merkle.NodeKey, bytes] = {}
         for key, index in wanted.items():
@@ -135,11 +185,21 @@ class SqlLedgerStore:
         """notification id -> (leaf index, leaf hash), for those that have a leaf."""
         if not notification_ids:
             return {}
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(ledger_leaves.c.notification_id, ledger_leaves.c.leaf_index,
-                                       ledger_leaves.c.leaf_hash)
-                                .where(ledger_leaves.c.notification_id.in_(list(notification_ids)))).all()
+        with self._connection() as conn:
+            if len(notification_ids) == 1:  # a proof's lookup: no list to expand into the statement
+                rows = conn.execute(self._leaf_sql, {"id": notification_ids[0]}).all()
+            else:
+                rows = conn.execute(self._leaves_sql, {"ids": list(notification_ids)}).all()
         return {r.notification_id: (r.leaf_index, bytes(r.leaf_hash)) for r in rows}
+
+    def leaf_and_latest_checkpoint(self, notification_id: int) -> tuple[tuple[int, bytes] | None,
+                                                                        tuple[int, str] | None]:
+        """((leaf index, leaf hash) or None, (tree size, note) of the latest checkpoint or None) in one round
+        trip: what a proof against the latest checkpoint reads before its nodes."""
+        with self._connection() as conn:
+            row = conn.execute(_LEAF_AND_LATEST, {"id": notification_id}).one()
+        leaf = None if row.leaf_index is None else (row.leaf_index, bytes(row.leaf_hash))
+        return leaf, None if row.tree_size is None else (row.tree_size, row.note)
 
     def inclusion_proof(self, leaf_index: int, tree_size: int) -> list[bytes]:
         return merkle.inclusion_proof(self, leaf_index, tree_size)

@@ -59,3 +59,21 @@ def test_consistency_proofs_link_two_checkpoints(world: World) -> None:
                               base64.b64decode(older["root_hash"]), base64.b64decode(newer["root_hash"]))
     assert world.get("ines", f"/ledger/proof/consistency?from={newer['tree_size'] + 1}").status_code == 422
     assert world.get("ines", "/ledger/proof/consistency?from=1&to=3").status_code == 404
+
+
+def test_a_proof_against_an_older_checkpoint_verifies_against_that_checkpoint_not_the_latest(world: World) -> None:
+    older = sign(world)
+    world.app.join_worker(acting("hr"), name="Later", role="r", category="experienced", start_date=date(2024, 1, 1))
+    newer = sign(world)
+    assert newer["tree_size"] > older["tree_size"]
+    old_cp = verify_checkpoint(older["note"], older["verifier_key"])
+    nid = older["tree_size"] // 2
+    against_old = world.get("sam", f"/ledger/proof/inclusion/{nid}?tree_size={older['tree_size']}").json()
+    against_latest = world.get("sam", f"/ledger/proof/inclusion/{nid}").json()
+    assert (against_old["tree_size"], against_latest["tree_size"]) == (older["tree_size"], newer["tree_size"])
+    leaf = base64.b64decode(against_old["leaf_hash"])
+    assert verify_inclusion(leaf, against_old["leaf_index"], old_cp.tree_size, b(against_old["proof"]),
+                            old_cp.root_hash)
+    assert not verify_inclusion(leaf, against_latest["leaf_index"], old_cp.tree_size, b(against_latest["proof"]),
+                                old_cp.root_hash)
+    assert world.get("sam", f"/ledger/proof/inclusion/{nid}?tree_size={newer['tree_size'] + 1}").status_code == 404
