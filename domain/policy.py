@@ -202,8 +202,6 @@ class FrequencyPhase(_Frozen):
     # Offset from the category's start date at which this phase ends (exclusive);
     # None: open-ended, only allowed for the last phase.
     until: Interval | None = None
-    # Text of any condition the policy puts on moving into this phase (not enforced).
-    condition: str | None = None
 
 
 class WeeklyMinutes(_Frozen):

@@ -79,6 +79,8 @@ _ENFORCED: tuple[tuple[str, str, str, str], ...] = (
      "tests/test_commands_decide.py::test_grants_holds_and_retention_runs_are_decided_by_role_in_the_application"),
     ("destruction_approval", "access", "domain.authorisation.decide_destruction_review",
      "tests/test_destruction_approval.py::test_the_proposer_may_not_approve_their_own_list"),
+    ("record_template", "record classes", "domain.record_template.join_sections",
+     "tests/test_record_template.py::test_bcp_appendix_1_worked_example"),
     ("anonymisation", "access", "domain.anonymisation.screen",
      "tests/test_anonymisation.py::test_bcp_refuses_a_name_or_a_date_of_birth_in_any_free_text_field"),
     ("second_supervisor", "allocation", "domain.allocation.next_supervisor",
@@ -101,8 +103,6 @@ _BY_SUFFIX: dict[str, tuple[tuple[str, str, str, str], ...]] = {
 }
 # Pack keys that load but change nothing yet, and why.
 _NOT_ENFORCED = {
-    "record_template": ("record classes", "the template's sections are not applied to record content (issue 13: "
-                                          "'Settings that change nothing')"),
     "access_log_retention": ("retention", "no access-log purge exists, so the period changes nothing (issue 13: "
                                           "'Settings that change nothing')"),
 }
@@ -119,10 +119,6 @@ _TESTS = {
         "tests/test_schedule_rules.py::test_rebooking_hull_after_sickness_runs_from_the_return",
 }
 
-# Enforced, with a part still open.
-_CAVEATS = {
-    "frequency": "a phase's `condition` is shown, not enforced (issue 13 item 2)",
-}
 
 
 @dataclass(frozen=True)
@@ -176,9 +172,6 @@ def _pack_row(name: str, key: str, rule: Rule, seed_lines: list[str]) -> Row:
         if key == prefix or key.startswith(prefix + "."):
             test = _TESTS.get((name, key), test)
             why = "" if basis != "organisation" else f"organisation's setting: {rule.note or 'policy silent'}"
-            conditional = any(getattr(phase, "condition", None) for phase in getattr(rule, "phases", ()))
-            caveat = _CAVEATS.get(top, "") if top != "frequency" or conditional else ""
-            why = "; ".join(w for w in (why, caveat) if w)
             return Row(name, key, kind, quote, line, basis, function, test, why)
     raise KeyError(f"{name}: pack key {key} has no entry in the register's enforcement map")
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from domain.policy import RecordTemplate
+from domain.record_template import OTHER, join_sections, split_sections
 
 ACTION_ROWS = 3
 CASE_ROWS = 2
-OTHER = "other"  # discussion text outside any template section (e.g. records drafted through the API)
 
 
 @dataclass
@@ -51,7 +51,7 @@ class RecordForm:
         year, month, day = str(content["session_date"]).split("-")
         return cls(day=str(int(day)), month=str(int(month)), year=year, attendees="\n".join(content["attendees"]),
                    agenda="\n".join(content.get("agenda", [])),
-                   sections=split_discussion(content["discussion"], template),
+                   sections=split_sections(content["discussion"], template),
                    actions=[dict(a) for a in content.get("actions", [])],
                    cases=[{"case_reference": c["case_reference"], "summary": c.get("summary", ""),
                            "decision": c.get("decision", "")} for c in content.get("case_discussions", [])]
@@ -109,7 +109,7 @@ class RecordForm:
         titles = {s.key: s.title for s in template.sections}
         agenda = _lines(self.agenda) or [titles[k] for k in titles if k in sections]
         return {"session_date": session_date, "attendees": attendees, "agenda": agenda,
-                "discussion": join_discussion(sections, template), "actions": actions, "case_discussions": cases}
+                "discussion": join_sections(sections, template), "actions": actions, "case_discussions": cases}
 
     def _date(self, errors: FormErrors) -> str:
         if not (self.day and self.month and self.year):
@@ -138,27 +138,6 @@ def error_field(message: str, form: RecordForm, template: RecordTemplate) -> str
     if "action" in lowered:
         return "action-1-description"
     return f"section-{template.sections[0].key}"
-
-
-def join_discussion(sections: dict[str, str], template: RecordTemplate) -> str:
-    blocks = [sections[OTHER].strip()] if sections.get(OTHER, "").strip() else []
-    blocks += [f"## {s.title}\n{sections[s.key].strip()}" for s in template.sections if sections.get(s.key, "").strip()]
-    return "\n\n".join(blocks)
-
-
-def split_discussion(discussion: str, template: RecordTemplate) -> dict[str, str]:
-    """The inverse of join_discussion; text before any section heading is kept as OTHER."""
-    by_title = {s.title: s.key for s in template.sections}
-    heading = re.compile(r"^## (.+)$")
-    sections: dict[str, list[str]] = {}
-    current = OTHER
-    for line in discussion.splitlines():
-        found = heading.match(line)
-        if found and found.group(1).strip() in by_title:
-            current = by_title[found.group(1).strip()]
-            continue
-        sections.setdefault(current, []).append(line)
-    return {k: "\n".join(v).strip() for k, v in sections.items() if "\n".join(v).strip()}
 
 
 def _lines(text: str) -> list[str]:

@@ -14,9 +14,10 @@ from api.application import NotFound
 from api.record_history import NameBook, record_view
 import api.web.commands as commands
 import api.web.scheduling_commands as scheduling
-from api.web.record_form import FormErrors, RecordForm, error_field, split_discussion
+from api.web.record_form import FormErrors, RecordForm, error_field
 from api.web.site import checked_form, notice, page, redirect, signed_in, via, web_of
 from domain.errors import DomainError, NotPermitted
+from domain.record_template import titled_sections
 from domain.supervision_record import SupervisionRecord
 from infrastructure.users import Principal
 
@@ -94,10 +95,9 @@ def record_page_view(request: Request, record: SupervisionRecord, who: Principal
     names = NameBook(app)
     view = record_view(record, names)
     template = commands.record_template(app)
-    sections = split_discussion(record.content["discussion"], template)
+    other_text, sections = titled_sections(record.content["discussion"], template)
     return {"record": view, "party": record.party(who.worker_id) if who.worker_id else None,
-            "sections": [(s.title, sections[s.key]) for s in template.sections if s.key in sections],
-            "other_text": sections.get("other", ""), "name": names.name, "state_names": STATE_NAMES,
+            "sections": sections, "other_text": other_text, "name": names.name, "state_names": STATE_NAMES,
             "state_colours": STATE_COLOURS}
 
 
