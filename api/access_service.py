@@ -141,7 +141,7 @@ class AccessService:
     def grants_of(self, user_id: str) -> list[GrantTerms]:
         """The reader's grants as they stand now: the index finds them, each aggregate says if it is live."""
         self.see_own_writes()
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             ids = conn.execute(select(access_grants.c.grant_id)
                                .where(access_grants.c.grantee_user_id == user_id)).scalars().all()
         return [self.get_grant(gid).terms() for gid in ids]
@@ -155,7 +155,7 @@ class AccessService:
         query = select(access_grants).order_by(access_grants.c.granted_at)
         if grantee_user_id is not None:
             query = query.where(access_grants.c.grantee_user_id == grantee_user_id)
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     @property
@@ -271,13 +271,13 @@ class AccessService:
         query = (select(current_records).join(sup, sup.c.worker_id == cr.supervisee_id)
                  .outerjoin(boss, boss.c.worker_id == sup.c.supervisor_id)
                  .where(or_(*conditions)).order_by(cr.session_date, cr.record_id))
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
     def unsigned_records_of(self, worker_id: str) -> list[dict]:
         """Records not yet signed by both: a transfer freezes these (see domain/authorisation.py)."""
         self.see_own_writes()
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             rows = conn.execute(select(current_records.c.record_id, current_records.c.state,
                                        current_records.c.session_date, current_records.c.supervisor_id)
                                 .where(current_records.c.supervisee_id == worker_id,
@@ -294,7 +294,7 @@ class AccessService:
     def _log_entries(self, f: AccessLogFilter) -> list[dict]:
         self.read_models.refresh()
         query = _filtered(select(access_log), f).order_by(access_log.c.at, access_log.c.entry_id)
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(query.limit(f.limit).offset(f.offset))]
         return [{**r, "at": aware(r["at"])} for r in rows]
 
@@ -313,7 +313,7 @@ class AccessService:
             access_log.c.refusal.in_([r.value for r in _FLAGGED_REFUSALS]),
             and_(access_log.c.outcome == "allowed", access_log.c.file_state.in_(["left", "archived"])),
         )).order_by(access_log.c.at)
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             flags = [_flag(dict(r._mapping)) for r in conn.execute(flagged)]
             flags += self._many_reads(conn, f, many_reads_per_day)
         return sorted(flags, key=lambda fl: (str(fl["at"]), fl["kind"]))
@@ -349,13 +349,13 @@ class AccessService:
             self.get_worker(scope_id)
 
     def _file_records(self, worker_id: str) -> list[dict]:
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             rows = conn.execute(select(current_records).where(current_records.c.supervisee_id == worker_id)
                                 .order_by(current_records.c.session_date, current_records.c.record_id)).all()
         return [dict(r._mapping) for r in rows]
 
     def _file_periods(self, worker_id: str) -> list[dict]:
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             rows = conn.execute(select(supervision_periods).where(supervision_periods.c.worker_id == worker_id)
                                 .order_by(supervision_periods.c.started_version)).all()
         return [dict(r._mapping) for r in rows]

@@ -109,7 +109,7 @@ class AllocationService:
         pack = self.compliance_pack()
         today = self.clock().date()
         found = allocation_breaches(pack, standing_of(worker), standing_of(supervisor), today)
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             team = set(conn.execute(select(workers.c.worker_id).where(
                 workers.c.supervisor_id == str(supervisor.id), workers.c.state == "active")).scalars())
         ratio = ratio_breach(pack, str(supervisor.id), team | {str(worker.id)})
@@ -130,7 +130,7 @@ class AllocationService:
 
     def _second_supervisees_of(self, supervisor_id: str) -> list[str]:
         self.read_models.catch_up()
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             return second_supervisees_of(conn, supervisor_id)
 
 

@@ -26,7 +26,7 @@ from domain.errors import DomainError, OutOfOrder, StaleVersion
 from domain.supervision_record import SupervisionRecord
 from domain.workers import Worker
 from infrastructure.backup import key_placement_problems, scrub_key_bytes
-from infrastructure.database import create_schema, make_engine, start_up_turn, writer
+from infrastructure.database import create_schema, make_engine, reader, start_up_turn, writer
 from infrastructure.event_store import eventsourcing_env
 from infrastructure.ledger import AutomaticCheckpoints, IntegrityLedger
 from infrastructure.name_lexicon import default_lexicon
@@ -81,6 +81,11 @@ class Storage:
     keyring: KeyRing
     tombstones: KeyTombstones
 
+    @property
+    def reads(self) -> Engine:
+        """The engine for queries: on SQLite their transactions wait for no writer (no write turn, no lock)."""
+        return reader(self.engine)
+
     @classmethod
     def open(cls, settings: Settings, master_key: bytes | None = None) -> "Storage":
         problems = key_placement_problems(settings)
@@ -131,6 +136,7 @@ class SupervisionLedger(AccessService, AllocationService, CaseRecordService, Led
             newest=lambda: self.recorder.max_notification_id() or 0,
             leadership=Leadership(storage.engine) if background_projections else None,
             wait_seconds=storage.settings.read_model_wait,
+            reads=storage.reads,
         )
         self.rebuilt_read_models = self.read_models.create_tables()
         # The integrity ledger's checkpoints, proofs and verification; signs a checkpoint when one is due.
@@ -358,7 +364,7 @@ class SupervisionLedger(AccessService, AllocationService, CaseRecordService, Led
         """Every member of staff (names, roles, dates: no supervision records), for HR."""
         self.require(user, decide_role(user.reader, HR, "list the staff"))
         self.see_own_writes()
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             ids = conn.execute(select(workers.c.worker_id).order_by(workers.c.joined_at)).scalars().all()
         return [self.get_worker(wid) for wid in ids]
 
@@ -380,7 +386,7 @@ class SupervisionLedger(AccessService, AllocationService, CaseRecordService, Led
 
     def _supervisees_of(self, supervisor_id: str) -> list[str]:
         self.read_models.refresh()
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             return list(conn.execute(select(workers.c.worker_id).where(workers.c.supervisor_id == supervisor_id))
                         .scalars())
 

@@ -167,7 +167,7 @@ class CaseRecordService:
             mine = select(workers.c.worker_id).where(workers.c.supervisor_id == user.reader.worker_id)
             query = query.where(or_(case_records.c.worker_id == user.reader.worker_id,
                                     case_records.c.worker_id.in_(mine)))
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             rows = conn.execute(query.order_by(case_records.c.decision_due, case_records.c.record_id)).all()
         due = []
         for r in rows:
@@ -192,7 +192,7 @@ class CaseRecordService:
         pack = self.policy_pack
         years = pack.case_records_class().retention.years_after_discussion
         self.see_own_writes()
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             rows = conn.execute(select(case_records).order_by(case_records.c.discussed_on,
                                                               case_records.c.record_id)).all()
             held = set(conn.execute(select(legal_holds.c.worker_id).where(legal_holds.c.released_at.is_(None)))

@@ -28,7 +28,7 @@ def resolve_record_id(app: SupervisionLedger, given: str) -> UUID:
         return UUID(given)
     except ValueError:
         pass
-    with app.storage.engine.connect() as conn:
+    with app.storage.reads.connect() as conn:
         matches = conn.execute(select(current_records.c.record_id)
                                .where(current_records.c.record_id.like(given.lower() + "%")).limit(2)).scalars().all()
     if len(matches) != 1:

@@ -49,7 +49,7 @@ def resolve_worker(app: SupervisionLedger, given: str) -> str:
     ids = _by_prefix(app, workers, "worker_id", given)
     if len(ids) == 1:
         return ids[0]
-    with app.storage.engine.connect() as conn:
+    with app.storage.reads.connect() as conn:
         everyone = conn.execute(select(workers.c.worker_id)).scalars().all()
     wanted = given.strip().casefold()
     matches = [wid for wid, name in app.worker_names(everyone).items() if name.casefold() == wanted]
@@ -69,7 +69,7 @@ def _by_prefix(app: SupervisionLedger, table: SqlTable, column: str, given: str)
     prefix = given.strip().lower()
     if len(prefix) < 4 or any(c not in "0123456789abcdef-" for c in prefix):
         return []
-    with app.storage.engine.connect() as conn:
+    with app.storage.reads.connect() as conn:
         return conn.execute(select(table.c[column]).where(table.c[column].like(prefix + "%")).limit(2)).scalars().all()
 
 

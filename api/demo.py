@@ -55,7 +55,7 @@ def load_demo(app: SupervisionLedger, progress: Callable[[str], None] = lambda _
 
 
 def _load_once(app: SupervisionLedger, progress: Callable[[str], None]) -> dict:
-    with app.storage.engine.connect() as conn:
+    with app.storage.reads.connect() as conn:
         existing = conn.execute(select(func.count()).select_from(workers)).scalar_one()
     if existing:
         return {"loaded": False, "reason": f"the database already holds {existing} workers"}
@@ -116,7 +116,7 @@ def demo_users(app: SupervisionLedger) -> list[tuple[str, str, str]]:
 
 
 def _worker_ids_by_name(app: SupervisionLedger) -> dict[str, str]:
-    with app.storage.engine.connect() as conn:
+    with app.storage.reads.connect() as conn:
         ids = conn.execute(select(workers.c.worker_id)).scalars().all()
     return {app.get_worker(wid).name: wid for wid in ids}
 

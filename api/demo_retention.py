@@ -35,7 +35,7 @@ class _Clock:
 
 def load_retention_demo(app: SupervisionLedger, supervisor_id: str, recent_leaver_id: str | None = None) -> dict[str, Any]:
     """Idempotent: does nothing if the demo's legal hold already exists."""
-    with app.storage.engine.connect() as conn:
+    with app.storage.reads.connect() as conn:
         if conn.execute(select(func.count()).select_from(legal_holds)).scalar_one():
             return {"loaded": False}
         latest = conn.execute(select(func.max(retention_files.c.archived_at))).scalar()

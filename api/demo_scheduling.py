@@ -108,7 +108,7 @@ Scenario = Iterator[datetime]
 
 
 def load_scheduling_demo(app: SupervisionLedger, progress: Callable[[str], None] = lambda _: None) -> dict:
-    with app.storage.engine.connect() as conn:
+    with app.storage.reads.connect() as conn:
         if sessions_count(conn):
             return {"loaded": False, "reason": "the database already holds supervision sessions"}
         ids = conn.execute(select(workers_table.c.worker_id)).scalars().all()

@@ -118,7 +118,7 @@ class PracticeService:
 
     def _supervises_anyone(self, worker_id: str) -> bool:
         self.see_own_writes()
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             return bool(conn.execute(select(func.count()).select_from(workers).where(
                 workers.c.supervisor_id == worker_id, workers.c.state == "active")).scalar_one())
 

@@ -157,7 +157,7 @@ class RetentionService:
         query = select(legal_holds).order_by(legal_holds.c.placed_at)
         if worker_id is not None:
             query = query.where(legal_holds.c.worker_id == str(worker_id))
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(query)]
         for row in rows:
             hold = self.repository.get(UUID(row["hold_id"]))
@@ -169,7 +169,7 @@ class RetentionService:
     def retention_schedule(self, as_of: date) -> list[ScheduledFile]:
         self.read_models.refresh()
         pack = self.policy_pack
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             rows = conn.execute(select(retention_files).order_by(retention_files.c.destruction_date,
                                                                  retention_files.c.worker_id)).all()
         files = []
@@ -232,7 +232,7 @@ class RetentionService:
         self.require(user, decide_pack_role(user.reader, (*review.propose, *review.approve),
                                             "see destruction proposals"))
         self.read_models.catch_up()
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(
                 select(destruction_proposals).order_by(destruction_proposals.c.proposed_at.desc()))]
 
@@ -244,7 +244,7 @@ class RetentionService:
 
     def _latest_approved_proposal(self) -> str | None:
         self.read_models.catch_up()
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             return conn.execute(select(destruction_proposals.c.proposal_id)
                                 .where(destruction_proposals.c.status == "approved")
                                 .order_by(destruction_proposals.c.decided_at.desc()).limit(1)).scalar()
@@ -380,7 +380,7 @@ class RetentionService:
         integrity = self.integrity
         after = checkpoint_summary(integrity.checkpoint().note)
         size = after["tree_size"]
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             started = {e.originator_id: e for e in stored_events(conn, integrity.events,
                                                                  [str(d.id) for d in destructions], version=1)}
         leaves = integrity.store.leaves_for([e.notification_id for e in started.values()])
@@ -442,7 +442,7 @@ class RetentionService:
 
     def _record_ids(self, worker_ids: list[str]) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             for chunk in range(0, len(worker_ids), 500):
                 for worker_id, record_id in conn.execute(
                         select(current_records.c.supervisee_id, current_records.c.record_id)
@@ -452,14 +452,14 @@ class RetentionService:
 
     def _event_counts(self, key_ids: list[str]) -> dict[str, int]:
         """Every stored event sealed with each key: the worker's file, records, sessions, agreements, cases."""
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             by_key = originators_by_key(conn, key_ids)
             counts = count_events(conn, self.integrity.events, [o for oids in by_key.values() for o in oids])
         return {key_id: sum(counts.get(o, 0) for o in oids) for key_id, oids in by_key.items()}
 
     def _file_state(self, worker_id: str) -> str | None:
         self.read_models.refresh()
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             return conn.execute(select(retention_files.c.state)
                                 .where(retention_files.c.worker_id == worker_id)).scalar()
 

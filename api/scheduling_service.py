@@ -237,7 +237,7 @@ class SchedulingService:
     def sessions_of(self, worker_id: UUID | str | None = None, team: str | None = None) -> list[dict]:
         """Sessions from the read model (dates, minutes, states), newest first."""
         self.see_own_writes()
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             return sessions_of(conn, None if worker_id is None else str(worker_id), team)
 
     # -- agreements --------------------------------------------------------------------------------------
@@ -306,7 +306,7 @@ class SchedulingService:
         return self._get_aggregate(SupervisionAgreement, agreement_id, "supervision agreement")
 
     def agreements_of(self, worker_id: UUID | str | None = None) -> list[dict]:
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             return agreements_of(conn, None if worker_id is None else str(worker_id))
 
     def agreements_visible_to(self, user: Principal, worker_id: UUID | str | None = None) -> list[dict]:
@@ -316,7 +316,7 @@ class SchedulingService:
             return self.agreements_of(worker_id)
         self._staff(user, "see supervision agreements")
         self.see_own_writes()
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             return agreements_of(conn, None if worker_id is None else str(worker_id), party=user.worker_id)
 
     def read_agreement(self, user: Principal, agreement_id: UUID | str, *, via: Via
@@ -351,7 +351,7 @@ class SchedulingService:
         return min(upcoming, key=lambda s: s["scheduled_for"], default=None)
 
     def _agreement_in_force(self, worker_id: str, supervisor_id: str) -> str | None:
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             return agreement_in_force(conn, worker_id, supervisor_id)
 
     def _lapse_agreements_after_transfer(self, recordings: list[Any]) -> None:
@@ -366,7 +366,7 @@ class SchedulingService:
 
     def _lapse_agreements(self, worker_id: str, previous_supervisor: str, on: date, actor: str) -> None:
         self.read_models.refresh()
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             ids = unlapsed_agreements(conn, worker_id, previous_supervisor)
         lapsing = []
         for agreement_id in ids:
@@ -444,7 +444,7 @@ class SchedulingService:
         policy = self.compliance_pack(pack)
         day = require_plausible_day(as_of or self.clock().date(), "as_of")
         self.see_own_writes()
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             facts = load_facts(conn, day, Scope(team=str(team) if team else None), counts_from_minutes(policy),
                                last_full_week(day))
             facts = with_cycle_facts(conn, facts, cutoff_for(day))
@@ -469,7 +469,7 @@ class SchedulingService:
         if day < first:
             raise DomainError(f"nothing is known about {month} as of {day}: the month had not started")
         end = min(last, day)
-        with self.storage.engine.connect() as conn:
+        with self.storage.reads.connect() as conn:
             months = load_month(conn, first, last, day, Scope(team=str(team) if team else None),
                                 counts_from_minutes(policy))
             steps = step_downs(conn, cutoff_for(day), [m.worker for m in months])

@@ -89,7 +89,7 @@ def subject_access_export(app: SupervisionLedger, who: Principal, worker_id: str
 
 def _record_ids(app: SupervisionLedger, worker_id: str) -> list[str]:
     app.read_models.refresh()
-    with app.storage.engine.connect() as conn:
+    with app.storage.reads.connect() as conn:
         return list(conn.execute(select(current_records.c.record_id)
                                  .where(current_records.c.supervisee_id == worker_id)
                                  .order_by(current_records.c.session_date)).scalars())

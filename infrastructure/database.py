@@ -15,6 +15,7 @@ from sqlalchemy.types import DateTime
 
 from infrastructure import migrations
 from infrastructure.settings import Settings
+from infrastructure.write_turns import WriteTurnTimedOut, turns_for
 
 # Every table we own is declared on this one MetaData, so `create_all` makes the whole schema.
 metadata = MetaData()
@@ -23,7 +24,7 @@ def make_engine(settings: Settings) -> Engine:
     if settings.is_sqlite:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            f"sqlite:///{settings.sqlite_path}", connect_args={"timeout": settings.database_lock_timeout},
+            f"sqlite:///{settings.sqlite_path}", connect_args={"timeout": settings.sqlite_busy_timeout},
             pool_pre_ping=False, pool_timeout=settings.database_connect_timeout,
         )
         # SQLite keeps no offset: every datetime we store is UTC, so it is handed back as UTC, as on PostgreSQL.
@@ -62,7 +63,8 @@ def database_unavailable(error: BaseException) -> bool:
     refused or lost connections, a full pool, and lock or statement timeouts, as raised by either driver, by
     SQLAlchemy or by the event store."""
     kinds: tuple[type[BaseException], ...] = (exc.OperationalError, exc.TimeoutError, exc.DisconnectionError,
-                                             OperationalError, InterfaceError, sqlite3.OperationalError)
+                                             OperationalError, InterfaceError, sqlite3.OperationalError,
+                                             WriteTurnTimedOut)
     # Only a process on PostgreSQL has imported psycopg, and only it can have raised one of its errors.
     psycopg = sys.modules.get("psycopg")
     if psycopg is not None:
@@ -112,7 +114,8 @@ class UtcSQLiteDateTime(SQLiteDateTime):
 
 
 def _configure_sqlite(engine: Engine, settings: Settings) -> None:
-    busy_ms = int(settings.database_lock_timeout * 1000)
+    busy_ms = int(settings.sqlite_busy_timeout * 1000)
+    turns, wait = turns_for(settings.sqlite_path), settings.database_write_wait
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -130,8 +133,52 @@ def _configure_sqlite(engine: Engine, settings: Settings) -> None:
         # In WAL mode a deferred transaction that reads and then writes fails at once ("database is
         # locked") if another writer committed meanwhile; taking the write lock at BEGIN makes every
         # writer wait its turn instead. Pure readers opt out with `reader(engine)` and never block.
-        deferred = conn.get_execution_options().get("svl_reader", False)
-        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+        if conn.get_execution_options().get("svl_reader", False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        turns.take(wait)  # behind this process's earlier writers, in order (infrastructure/write_turns.py)
+        conn.info[_TURN] = turns
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _give_back(conn.info)
+            raise
+
+    # SQLAlchemy announces a commit or rollback before it makes it; the turn may pass on only once it is made,
+    # so a writer's transaction ends here, then the turn goes to the next writer.
+    @event.listens_for(engine, "commit")
+    def _on_commit(conn):  # type: ignore[no-untyped-def]
+        if _TURN in conn.info:
+            try:
+                conn.connection.dbapi_connection.commit()
+            finally:
+                _give_back(conn.info)
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(conn):  # type: ignore[no-untyped-def]
+        if _TURN in conn.info:
+            try:
+                conn.connection.dbapi_connection.rollback()
+            finally:
+                _give_back(conn.info)
+
+    # However a connection leaves use (closed, invalidated, returned mid-transaction), a turn it held goes back.
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):  # type: ignore[no-untyped-def]
+        _give_back(record.info)
+
+    @event.listens_for(engine, "invalidate")
+    def _on_invalidate(_dbapi_connection, record, _error):  # type: ignore[no-untyped-def]
+        _give_back(record.info)
+
+
+_TURN = "svl_write_turn"
+
+
+def _give_back(info: dict) -> None:
+    turns = info.pop(_TURN, None)
+    if turns is not None:
+        turns.give_back()
 
 
 def reader(engine: Engine) -> Engine:

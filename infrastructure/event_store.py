@@ -9,7 +9,8 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory
 from eventsourcing.utils import get_topic
 from sqlalchemy.engine import make_url
 
@@ -17,6 +18,10 @@ from infrastructure.database import libpq_connect_timeout, postgres_timeouts
 from infrastructure.key_rows import KeyRowWriter
 from infrastructure.ledger_append import LedgerAppender
 from infrastructure.settings import Settings
+from infrastructure.write_turns import WriteTurns, turns_for
+
+# The name of our own setting for the SQLite factory: how long an append waits for its turn (SVL_DB_WRITE_WAIT).
+SQLITE_WRITE_WAIT = "SVL_SQLITE_WRITE_WAIT"
 
 class LedgeredSQLiteRecorder(SQLiteApplicationRecorder):
     _keys = KeyRowWriter("qmark")
@@ -24,9 +29,14 @@ class LedgeredSQLiteRecorder(SQLiteApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._ledger = LedgerAppender("qmark")
+        self._turns: WriteTurns = turns_for(self.datastore.pool.db_name)
+        self.write_wait = 30.0  # set by TurnTakingSQLiteFactory from SVL_DB_WRITE_WAIT
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        notification_ids = super().insert_events(stored_events, **kwargs)
+        # In turn with every other writer of this process (infrastructure/write_turns.py), before the library's
+        # own writer connection is asked for, so that neither it nor SQLite's lock is ever waited for here.
+        with self._turns.turn(self.write_wait):
+            notification_ids = super().insert_events(stored_events, **kwargs)
         self._ledger.committed()  # only now may the appender trust the edge it computed
         return notification_ids
 
@@ -51,6 +61,16 @@ def _require_unchanged(originator_id: Any, version: int, stored: int | None) -> 
         raise IntegrityError(f"aggregate {originator_id} changed (version {stored}, decided on {version})")
 
 
+class TurnTakingSQLiteFactory(SQLiteFactory):
+    """The library's SQLite factory, telling our recorder how long an append may wait for its turn."""
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder = super().application_recorder()
+        if isinstance(recorder, LedgeredSQLiteRecorder):
+            recorder.write_wait = float(self.env.get(SQLITE_WRITE_WAIT) or recorder.write_wait)
+        return recorder
+
+
 # By topic, not by import: see the module's docstring. The names of our own settings for the factory.
 PG_FACTORY = "infrastructure.event_store_pg:BoundedPostgresFactory"
 PG_RECORDER = "infrastructure.event_store_pg:LedgeredPostgresRecorder"
@@ -62,9 +82,11 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
     """The library's own configuration, derived from SVL_DATABASE_URL."""
     if settings.is_sqlite:
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PERSISTENCE_MODULE": get_topic(TurnTakingSQLiteFactory),
             "SQLITE_DBNAME": str(settings.sqlite_path),
-            "SQLITE_LOCK_TIMEOUT": str(max(1, math.ceil(settings.database_lock_timeout))),
+            # SQLite's busy timeout, for writers of other processes (whole seconds, as the library takes it).
+            "SQLITE_LOCK_TIMEOUT": str(max(1, math.ceil(settings.sqlite_busy_timeout))),
+            SQLITE_WRITE_WAIT: str(settings.database_write_wait),
             "APPLICATION_RECORDER_TOPIC": get_topic(LedgeredSQLiteRecorder),
         }
     url = make_url(settings.database_url)

@@ -39,6 +39,9 @@ class Settings:
     database_connect_timeout: float = 3.0
     database_lock_timeout: float = 5.0
     database_statement_timeout: float = 30.0
+    # SQLite: how long a write waits for its turn behind this process's other writers (infrastructure/
+    # write_turns.py), then answers 503; SQLite's busy timeout, for other processes, is at least as long.
+    database_write_wait: float = 30.0
     # Behind a reverse proxy: the proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or
     # networks; none by default), and the largest request body accepted (413 beyond it, before parsing).
     trusted_proxies: tuple[str, ...] = ()
@@ -76,6 +79,7 @@ class Settings:
             database_connect_timeout=_seconds(env, "SVL_DB_CONNECT_TIMEOUT", 3.0, minimum=1.0),
             database_lock_timeout=_seconds(env, "SVL_DB_LOCK_TIMEOUT", 5.0, minimum=0.1),
             database_statement_timeout=_seconds(env, "SVL_DB_STATEMENT_TIMEOUT", 30.0, minimum=0.0),
+            database_write_wait=_seconds(env, "SVL_DB_WRITE_WAIT", 30.0, minimum=0.1),
             trusted_proxies=tuple(p.strip() for p in env.get("SVL_TRUSTED_PROXIES", "").split(",") if p.strip()),
             max_body_bytes=_bytes(env, "SVL_MAX_BODY_BYTES", 1024 * 1024),
             read_model_wait=_seconds(env, "SVL_READ_MODEL_WAIT", 5.0, minimum=0.1),
@@ -87,6 +91,12 @@ class Settings:
     @property
     def tombstones_file(self) -> Path:
         return self.destroyed_keys_file or self.master_key_file.parent / "destroyed-keys.json"
+
+    @property
+    def sqlite_busy_timeout(self) -> float:
+        """SQLite's wait for another process's writer: never shorter than the wait for a turn in this one, so a
+        writer of another process is not refused sooner than one queued here."""
+        return max(self.database_lock_timeout, self.database_write_wait)
 
     @property
     def is_sqlite(self) -> bool:

@@ -196,7 +196,7 @@ class UserDirectory:
         return frozenset(Role(r) for r in roles)
 
     def list_users(self) -> list[dict]:
-        with self.engine.connect() as conn:
+        with reader(self.engine).connect() as conn:
             return [dict(r._mapping) for r in conn.execute(select(users).order_by(users.c.username))]
 
     def principal(self, username_or_id: str, via: str) -> Principal:
@@ -243,7 +243,7 @@ class UserDirectory:
         if username_or_id:
             user = self.require(username_or_id)
             query = query.where(api_tokens.c.user_id == user["user_id"])
-        with self.engine.connect() as conn:
+        with reader(self.engine).connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
 

@@ -140,8 +140,10 @@ class ProjectionRunner:
         newest: Callable[[], int] | None = None,
         leadership: Leadership | None = None,
         wait_seconds: float = 5.0,
+        reads: Engine | None = None,
     ) -> None:
         self.engine = engine
+        self.reads = reads or engine  # for looking at positions: on SQLite, waiting for no writer
         self.read = read
         self.decode = decode
         self.batch_size = batch_size
@@ -201,7 +203,7 @@ class ProjectionRunner:
         if conn is not None:
             states = self._read_states(conn)
         else:
-            with self.engine.connect() as own:
+            with self.reads.connect() as own:
                 states = self._read_states(own)
         return [states[name] for name in NAMES]
 

@@ -21,7 +21,8 @@ from tests.conftest import POSTGRES_URL
 from tests.support.world import World, build_world
 
 # Bounds for the drills (the defaults are 3 s to connect and 5 s for a lock): small, to keep the suite quick.
-BOUNDS = {"database_connect_timeout": 2.0, "database_lock_timeout": 2.0, "database_statement_timeout": 10.0}
+BOUNDS = {"database_connect_timeout": 2.0, "database_lock_timeout": 2.0, "database_statement_timeout": 10.0,
+          "database_write_wait": 2.0}
 
 
 class Gate:
