@@ -25,3 +25,11 @@ def packs_with_history(folder: Path, name: str = "bcp", versions: str = BCP_FORT
     with (folder / f"{name}.toml").open("a", encoding="utf-8") as file:
         file.write(versions)
     return folder
+
+# ...and from the same day a cancelled session must be re-held within 5 working days (made up; bcp sets none).
+BCP_REBOOKING_FROM_MARCH = """
+[versions.rebooking.after_cancellation]
+days = 5
+counting = "working_days"
+note = "test version: rebook within 5 working days from 1 March 2026"
+"""
