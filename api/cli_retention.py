@@ -8,7 +8,7 @@ from rich.table import Table
 
 from api.access_service import AccessDenied
 from api.cli_support import ACTING, acting_user, cli_via, console, fail, opened_ledger, print_json
-from infrastructure.policy_packs import PolicyPackError, available_packs, load_history, load_pack_by_name
+from infrastructure.policy_packs import PolicyPackError, available_packs, load_history, load_history_by_name
 
 retention = typer.Typer(help="Leavers' archival, the retention schedule and destruction.", no_args_is_help=True)
 hold = typer.Typer(help="Legal holds: files that must not be destroyed.", no_args_is_help=True)
@@ -182,7 +182,8 @@ def show(name: str = typer.Argument(None, help="pack name, e.g. hull (default: l
         if name is None:
             console.print("\n".join(available_packs()))
             return
-        print_json(load_pack_by_name(name).model_dump(mode="json"))
+        # the version in force today, as every view of today uses
+        print_json(load_history_by_name(name).in_force_on(date.today()).model_dump(mode="json"))
     except PolicyPackError as exc:
         fail(str(exc))
 

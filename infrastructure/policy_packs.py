@@ -200,3 +200,8 @@ def available_packs(directory: str | Path | None = None) -> list[str]:
 def load_all_packs(directory: str | Path | None = None) -> dict[str, PolicyPack]:
     folder = Path(directory) if directory is not None else default_directory()
     return {name: load_pack_by_name(name, folder) for name in available_packs(folder)}
+
+
+def load_all_histories(directory: str | Path | None = None) -> dict[str, PackHistory]:
+    folder = Path(directory) if directory is not None else default_directory()
+    return {name: load_history_by_name(name, folder) for name in available_packs(folder)}
