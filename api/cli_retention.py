@@ -8,7 +8,7 @@ from rich.table import Table
 
 from api.access_service import AccessDenied
 from api.cli_support import ACTING, acting_user, cli_via, console, fail, opened_ledger, print_json
-from infrastructure.policy_packs import PolicyPackError, available_packs, load_pack, load_pack_by_name
+from infrastructure.policy_packs import PolicyPackError, available_packs, load_history, load_history_by_name
 
 retention = typer.Typer(help="Leavers' archival, the retention schedule and destruction.", no_args_is_help=True)
 hold = typer.Typer(help="Legal holds: files that must not be destroyed.", no_args_is_help=True)
@@ -182,24 +182,29 @@ def show(name: str = typer.Argument(None, help="pack name, e.g. hull (default: l
         if name is None:
             console.print("\n".join(available_packs()))
             return
-        print_json(load_pack_by_name(name).model_dump(mode="json"))
+        # the version in force today, as every view of today uses
+        print_json(load_history_by_name(name).in_force_on(date.today()).model_dump(mode="json"))
     except PolicyPackError as exc:
         fail(str(exc))
 
 
 @policy.command("check")
 def check(path: Path) -> None:
-    """Validate a policy pack file; exit 0 when valid."""
+    """Validate a policy pack file, every version of it; exit 0 when valid."""
     try:
-        pack = load_pack(path)
+        history = load_history(path)
     except PolicyPackError as exc:
         fail(str(exc))
         return
     from domain.policy import organisation_settings
     from domain.schedule_rules import incomplete_rules
 
+    pack = history.versions[-1].pack
     missing = incomplete_rules(pack)
     console.print(f"[green]valid:[/] {path} ({pack.organisation.name})")
+    for version in history.versions:
+        since = f"in force from {version.effective_from}" if version.effective_from else "in force from the start"
+        console.print(f"version {version.pack.version}: {since}", highlight=False)
     for key in missing:
         console.print(f"[yellow]still to configure:[/] {key} (destruction is refused until it is set)")
     for key, rule in organisation_settings(pack):

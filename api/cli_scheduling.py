@@ -240,8 +240,7 @@ def session_cancel(session: str = typer.Argument(..., help="session id or prefix
                    acting: str = ACTING) -> None:
     """Cancel a session (either party); the rebooking deadline comes from the pack."""
     with opened_ledger() as app:
-        rebook_by = app.cancel_session(acting_user(app, acting), _session(app, session), reason).rebook_by(
-            app.compliance_pack())
+        rebook_by = app.rebook_by(app.cancel_session(acting_user(app, acting), _session(app, session), reason))
         pack = app.compliance_pack().short_name
     if rebook_by:
         console.print(f"cancelled: rebook by {rebook_by} ({pack})")
@@ -257,8 +256,8 @@ def session_returned(session: str = typer.Argument(..., help="the session cancel
                      acting: str = ACTING) -> None:
     """Record the return to work after a sickness cancellation."""
     with opened_ledger() as app:
-        rebook_by = app.record_return_to_work(acting_user(app, acting), _session(app, session),
-                                              parse_day(on, "--on")).rebook_by(app.compliance_pack())
+        rebook_by = app.rebook_by(app.record_return_to_work(acting_user(app, acting), _session(app, session),
+                                                            parse_day(on, "--on")))
     console.print(f"return recorded: rebook by {rebook_by}" if rebook_by else "return recorded")
 
 

@@ -273,7 +273,7 @@ def _session_out(app: SupervisionLedger, session: Any) -> SessionOut:
                       actual_minutes=session.actual_minutes, shortfall_minutes=session.shortfall_minutes,
                       cancellation_reason=cancellation.get("reason"), cancelled_by=cancellation.get("cancelled_by"),
                       returned_on=session.returned_on, rebooks=session.rebooks, rebooked_as=session.rebooked_as,
-                      rebook_by=session.rebook_by(app.compliance_pack()))
+                      rebook_by=app.rebook_by(session))
 
 
 @router.post("/sessions", status_code=201, response_model=SessionOut, **_allow(*SUPERVISING, rule="The supervisee's "

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date
-from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -42,7 +41,6 @@ from infrastructure.keys import StagedKeys
 from infrastructure.ledger_verify import Purge
 from infrastructure.merkle import inclusion_proofs
 from infrastructure.users import Principal
-from infrastructure.policy_packs import load_pack_by_name
 from projections.retention_schedule import destruction_proposals, legal_holds, retention_files
 from projections.schema import current_records
 
@@ -94,9 +92,12 @@ class RetentionService:
     require: Callable[[Principal, Decision], None]
     see_own_writes: Callable[[], None]
 
-    @cached_property
+    compliance_pack: Callable[..., PolicyPack]
+
+    @property
     def policy_pack(self) -> PolicyPack:
-        return load_pack_by_name(self.storage.settings.policy_pack)
+        """The version of the organisation's pack in force today: retention acts now, on records held now."""
+        return self.compliance_pack()
 
     # -- leavers -----------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from domain.access_log import AccessAttempt
 from domain.authorisation import (SUPERVISING_ROLES, ArchiveRule, Decision, GrantTerms, Relationships, Role,
                                   decide_read, decide_role, decide_session_step, decide_staff_step)
 from domain.errors import DomainError, NotPermitted
+from domain.pack_history import PackHistory
 from domain.policy import PolicyPack
 from domain.schedule_rules import agreement_review_due, calendar_for
 from domain.session_length import counts_from_minutes, last_full_week
@@ -35,7 +36,7 @@ from domain.timestamps import require_plausible_day
 from domain.workers import Worker
 from infrastructure.keys import StagedKeys
 from infrastructure.name_lexicon import default_lexicon
-from infrastructure.policy_packs import PolicyPackError, load_pack_by_name
+from infrastructure.policy_packs import PolicyPackError, load_history_by_name
 from infrastructure.users import Principal
 from projections.practice_cycles import step_downs, with_cycle_facts
 from projections.supervision_compliance import (
@@ -160,23 +161,37 @@ class SchedulingService:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._packs: dict[str, PolicyPack] = {}
+        self._packs: dict[str, PackHistory] = {}
         # A transfer makes the agreement with the previous supervisor lapse (bcp, hull, bury, school-trust).
         self.after_save.append(self._lapse_agreements_after_transfer)
 
     # -- the pack -------------------------------------------------------------------------------------
 
-    def compliance_pack(self, pack: PolicyPack | str | None = None) -> PolicyPack:
-        """The organisation's pack (settings.policy_pack), or another one by name or instance (what-if, tests)."""
-        if isinstance(pack, PolicyPack):
+    def pack_history(self, pack: PackHistory | PolicyPack | str | None = None) -> PackHistory:
+        """Every version of the organisation's pack (settings.policy_pack), or of another one by name or
+        instance (what-if, tests; a bare PolicyPack is a history of one version)."""
+        if isinstance(pack, PackHistory):
             return pack
+        if isinstance(pack, PolicyPack):
+            return PackHistory.single(pack)
         name = pack or self.storage.settings.policy_pack
         if name not in self._packs:
             try:
-                self._packs[name] = load_pack_by_name(name)
+                self._packs[name] = load_history_by_name(name)
             except PolicyPackError as exc:  # a name typed by a user is a refusal, not a server fault
                 raise DomainError(str(exc)) from None
         return self._packs[name]
+
+    def compliance_pack(self, pack: PackHistory | PolicyPack | str | None = None, *, on: date | None = None
+                        ) -> PolicyPack:
+        """The version of the pack in force on `on` (default today): a past day is judged by its own rules."""
+        return self.pack_history(pack).in_force_on(on or self.clock().date())
+
+    def rebook_by(self, session: SupervisionSession, pack: PackHistory | PolicyPack | str | None = None
+                  ) -> date | None:
+        """The day a cancelled session must be re-held by, under the version in force on the day it was
+        missed (a later change of the rebooking deadline does not move a deadline already running)."""
+        return session.rebook_by(self.compliance_pack(pack, on=session.session_date))
 
     # -- sessions ---------------------------------------------------------------------------------------
 
@@ -196,7 +211,7 @@ class SchedulingService:
         """Recorded as held; a session shorter than the pack's minimum is kept with its shortfall."""
         actor = self._staff(user, "record a session as held")
         session = self.get_session(session_id)
-        session.hold(actual_minutes=actual_minutes, pack=self.compliance_pack(pack), actor=actor,
+        session.hold(actual_minutes=actual_minutes, pack=self.compliance_pack(pack, on=held_on or session.session_date), actor=actor,
                      timestamp=self.clock(), held_on=held_on)
         self.save_and_project(session)
         return session
@@ -441,8 +456,9 @@ class SchedulingService:
                              pack: PolicyPack | str | None = None, with_names: bool = True) -> Dashboard:
         """Per worker in post: next due date, overdue days and reasons, as known at the end of `as_of`
         (default today). `team` is a supervisor's id: their supervisees on that day."""
-        policy = self.compliance_pack(pack)
+        history = self.pack_history(pack)
         day = require_plausible_day(as_of or self.clock().date(), "as_of")
+        policy = history.in_force_on(day)
         self.see_own_writes()
         with self.storage.reads.connect() as conn:
             facts = load_facts(conn, day, Scope(team=str(team) if team else None), counts_from_minutes(policy),
@@ -451,7 +467,7 @@ class SchedulingService:
             allocation = allocation_view(conn, policy, day, facts, self.worker_names)
         facts = self._with_case_references(allocation.facts)
         calendar = calendar_for(policy)
-        rows = [evaluate(policy, f, day, calendar) for f in facts]
+        rows = [evaluate(policy, f, day, calendar, history) for f in facts]
         rows = sorted_for_attention([replace(r, issues=r.issues + tuple(allocation.issues.get(r.worker_id, ())))
                                      for r in rows])
         people = _people(rows) | {t.supervisor_id for t in allocation.turns.values() if t.supervisor_id}
@@ -462,13 +478,15 @@ class SchedulingService:
                          pack: PolicyPack | str | None = None, with_names: bool = True) -> FrequencyReport:
         """Sessions held per employee in the month vs the fewest the pack required, as known on `as_of`
         (default: the month's last day, or today while the month is still running)."""
-        policy = self.compliance_pack(pack)
         first, last = parse_month(month)
         today = self.clock().date()
         day = require_plausible_day(as_of or min(last, today), "as_of")
         if day < first:
             raise DomainError(f"nothing is known about {month} as of {day}: the month had not started")
         end = min(last, day)
+        # The month is judged by the version in force at its end (as far as it is known): a change mid-month
+        # sets the number of sessions the month required.
+        policy = self.compliance_pack(pack, on=end)
         with self.storage.reads.connect() as conn:
             months = load_month(conn, first, last, day, Scope(team=str(team) if team else None),
                                 counts_from_minutes(policy))

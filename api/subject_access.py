@@ -54,7 +54,8 @@ def subject_access_export(app: SupervisionLedger, who: Principal, worker_id: str
         records.append({**record_view(record, names),
                         "history": [e.to_dict() for e in record_history(app, record.id)]})
         bundles[str(record.id)] = app.integrity.export_bundle(UUID(str(record.id)))
-    pack = app.policy_pack
+    # the response period is the one in force when the request was received
+    pack = app.compliance_pack(on=received_on)
     document = {
         "subject_access_request": {
             "worker_id": str(worker.id), "received_on": received_on.isoformat(),

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 from domain.agreements import agreed_due, agreed_interval, agreed_minimum_minutes
 from domain.employee_reviews import ReviewFact, reviews_due
+from domain.pack_history import PackHistory
 from domain.observations import ObservationFact, observations_due, step_down_label
 from domain.policy import CancellationReason as PackCancellationReason
 from domain.policy import Interval, PolicyPack, WorkerCategory, add_interval
@@ -178,11 +179,13 @@ class MonthFrequency:
 # --- evaluation ------------------------------------------------------------------------------------------
 
 
-def evaluate(pack: PolicyPack, facts: WorkerFacts, as_of: date, calendar: WorkingCalendar | None = None
-             ) -> WorkerCompliance:
-    """Every check for one worker, as of the end of `as_of`."""
+def evaluate(pack: PolicyPack, facts: WorkerFacts, as_of: date, calendar: WorkingCalendar | None = None,
+             history: PackHistory | None = None) -> WorkerCompliance:
+    """Every check for one worker, as of the end of `as_of`, under `pack` (the version in force that day).
+    With the pack's `history`, the next session's due date allows for a change of frequency between the
+    last session and that date (PackHistory.next_due_across)."""
     calendar = calendar or calendar_for(pack)
-    frequency = frequency_status(pack, facts, as_of)
+    frequency = frequency_status(pack, facts, as_of, history)
     issues = [
         *_supervisor_issues(facts),
         *_record_issues(pack, facts, as_of, calendar),
@@ -204,9 +207,14 @@ def monitoring_from(facts: WorkerFacts) -> date:
     return max(facts.start_date, facts.joined_on)
 
 
-def frequency_status(pack: PolicyPack, facts: WorkerFacts, as_of: date) -> FrequencyStatus:
+def frequency_status(pack: PolicyPack, facts: WorkerFacts, as_of: date,
+                     history: PackHistory | None = None) -> FrequencyStatus:
     anchor = facts.last_session if facts.last_session is not None else monitoring_from(facts)
-    due = next_due_date(pack, facts.category, facts.start_date, anchor, facts.step_downs)
+    if history is None:
+        due = next_due_date(pack, facts.category, facts.start_date, anchor, facts.step_downs)
+    else:
+        due = history.next_due_across(facts.category, facts.start_date, anchor, facts.step_downs)
+        pack = history.in_force_on(due)  # the rule quoted is the one that sets the due date
     rule, source = rule_in_force(pack, facts.category, facts.start_date, due, facts.step_downs)
     agreement = current_agreement(facts)
     terms = facts.agreed_terms.get(agreement.agreement_id, {}) if agreement and agreement.in_force_on else {}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from domain.policy import PolicyPack, Rule, rules, sets_a_value
-from infrastructure.policy_packs import default_directory, load_all_packs
+from infrastructure.policy_packs import default_directory, load_all_histories
 
 SEEDS_DIR = Path("/work/shared/seeds")
 SEED_FILES = {
@@ -185,7 +185,9 @@ def _rebooking_row(name: str, pack: PolicyPack, seed_lines: list[str]) -> Row | 
 
 def build(packs: dict[str, PolicyPack] | None = None, seeds: Path = SEEDS_DIR,
           extra: Path | None = None) -> list[Row]:
-    packs = packs if packs is not None else load_all_packs()
+    # A pack with a history is registered as its latest version: the rules the organisation last wrote down
+    # (the same on any day the register is regenerated, unlike the version in force today).
+    packs = packs if packs is not None else {n: h.versions[-1].pack for n, h in load_all_histories().items()}
     extra = extra or default_directory() / "register" / "rules.toml"
     listed = tomllib.loads(extra.read_text(encoding="utf-8")).get("rule", [])
     rows: list[Row] = []

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from api.access_service import AccessDenied
 from api.application import SupervisionLedger
+from domain.pack_history import PackHistory
 from domain.authorisation import Role
 from domain.errors import DomainError, NotPermitted
 from projections.allocation import TABLES
@@ -205,7 +206,7 @@ def test_under_a_pack_that_refuses_departures_the_exception_comes_first(ledger, 
     app = ledger
     bcp = app.compliance_pack()
     refusing = bcp.model_copy(update={"allocation": bcp.allocation.model_copy(update={"on_breach": "refuse"})})
-    app._packs[app.storage.settings.policy_pack] = refusing  # the organisation's own configured choice
+    app._packs[app.storage.settings.policy_pack] = PackHistory.single(refusing)  # the organisation's own configured choice
     clock.set(at(D(2026, 1, 5)))
     service_manager = join(app, "Morgan Manager", "Service Manager", "manager")
     nqsw = join(app, "Nia New", "Social worker", "nqsw_asye", D(2025, 9, 1))

@@ -27,7 +27,7 @@ def session(app: SupervisionLedger, who: Principal, session_id: UUID) -> tuple[S
     if not any(s["session_id"] == str(session_id) for s in app.sessions_visible_to(who)):
         raise NotFound(f"no session {session_id} that you can see")
     found = app.get_session(session_id)
-    return found, found.rebook_by(app.compliance_pack())
+    return found, app.rebook_by(found)
 
 
 def next_session(app: SupervisionLedger, who: Principal) -> dict | None:
