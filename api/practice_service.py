@@ -18,7 +18,7 @@ from domain.access_log import AccessAttempt
 from domain.anonymisation import Screening
 from domain.authorisation import (ArchiveRule, Decision, GrantTerms, Relationships, decide_practice_read,
                                   decide_staff_step, practice_steps_offered)
-from domain.compliance import FrequencyStatus, frequency_status, practice_cycles
+from domain.compliance import FrequencyStatus, frequency_status, practice_cycles, rule_in_force
 from domain.employee_reviews import EmployeeReview
 from domain.errors import DomainError
 from domain.observations import CycleDue, FrequencySteps, PracticeObservation, relation_of, steps_id
@@ -48,7 +48,8 @@ class WorkerPractice:
     step_downs: list[dict]  # in order: decided_on, from_every, to_every, observation_id, decided_by
     reviews: list[dict]  # newest first: kind, reviewed_on, reviewer_id, relation, reason
     review_kinds: tuple[str, ...]  # the reviews the pack names
-    frequency: FrequencyStatus | None  # the regime in force and the next supervision due (None: not in post)
+    regime: str | None  # the frequency in force today, with the pack's words (None: not in post)
+    frequency: FrequencyStatus | None  # when supervision is next due, as the due view says it
     cycles: list[CycleDue]  # each observation and review cycle the pack applies, with its next due date
     offered: frozenset[str]  # the forms to offer this reader: observation, step_down, review
     step_down_by_decision: bool  # whether this worker's frequency eases by a recorded decision at all
@@ -161,7 +162,10 @@ class PracticeService:
             observations=[_observation(self.get_observation(o)) for o in observation_ids],
             step_downs=[dict(s) for s in steps],
             reviews=[_review(self._get_aggregate(EmployeeReview, r, "employee review")) for r in review_ids],
-            review_kinds=tuple(policy.review), frequency=frequency_status(policy, facts[0], day) if facts else None,
+            review_kinds=tuple(policy.review),
+            regime=rule_in_force(policy, facts[0].category, facts[0].start_date, day, facts[0].step_downs)[0]
+            if facts else None,
+            frequency=frequency_status(policy, facts[0], day) if facts else None,
             cycles=practice_cycles(policy, facts[0], day) if facts else [],
             offered=practice_steps_offered(user.reader, rel, chain), step_down_by_decision=rule.step_down is not None)
 

@@ -75,7 +75,7 @@ def test_the_practice_page_is_given_the_regime_the_cycles_and_the_forms_to_offer
 
     before = app.practice_of(acting(supervisor), worker, via=WEB)
     assert before.observations == [] and before.step_downs == [] and before.step_down_by_decision
-    assert "every 2 weeks" in before.frequency.rule and before.frequency.due == D(2026, 9, 7)
+    assert "every 2 weeks" in before.regime and before.frequency.due == D(2026, 9, 7)
     practice_cycle = next(c for c in before.cycles if c.kind == "observation.direct_practice")
     assert practice_cycle.due == D(2027, 6, 1)  # bcp: annually, from when she came under it
     assert before.offered == {"observation", "step_down", "review"}
@@ -101,7 +101,7 @@ def test_the_practice_page_is_given_the_regime_the_cycles_and_the_forms_to_offer
         (D(2026, 8, 20), supervisor, "meets_standard", "Clear, purposeful home visit")]
     assert [(s["decided_on"], s["observation_id"], s["decided_by"]) for s in after.step_downs] == [
         (D(2026, 9, 1), str(observation.id), supervisor)]
-    assert "since the decision of 1 Sep 2026" in after.frequency.rule
+    assert "every 3 weeks" in after.regime and "since the decision of 1 Sep 2026" in after.regime
     assert next(c for c in after.cycles if c.kind == "observation.direct_practice").due == D(2027, 8, 20)
 
 
