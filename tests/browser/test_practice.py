@@ -33,7 +33,7 @@ def test_the_supervisor_observes_then_steps_the_frequency_down(context, site: Si
     practice_url = page.url
     assert page.locator("h1").inner_text() == "Practice and reviews"
     assert "every 2 weeks" in html(page) and f"No observation of {WORKER} is recorded" in html(page)
-    assert "direct practice observed by their supervisor every 12 months" in html(page)
+    assert "Direct practice observed by their supervisor every 12 months" in html(page)
     check(page, "practice (supervisor)", shots)
 
     # "Direct observation of practice must take place before a decision is taken to reduce the frequency"
@@ -87,6 +87,13 @@ def test_the_manager_reaches_it_from_the_due_view_and_strangers_are_refused(cont
     assert "You read this as: line manager" in html(page)
     assert page.get_by_role("button", name="Reduce the frequency").count() == 0  # the supervisor's decision
     assert page.get_by_role("button", name="Record the observation").count() == 1
+    sign_out(page)
+
+    sign_in(page, site, "amira")  # her own page: read only
+    page.get_by_role("link", name="Your practice and reviews").click()
+    page.wait_for_url("**/practice")
+    assert "You read this as: own record" in html(page)
+    assert page.locator("form[method=post][action*=practice]").count() == 0
     sign_out(page)
 
     for stranger in ("daniel", "amira"):  # another team's supervisor; a supervisee of another team
