@@ -36,6 +36,9 @@ REVIEW = {"kind": ("kind", "Which review"), "reviewed_on": ("reviewed_on-day", "
           "reason": ("reason", "Why someone above the line manager held it")}
 
 
+CHOSEN = {"observed", "outcome", "observation_id", "kind"}  # picked from a list, never typed
+
+
 def _path(worker_id: UUID) -> str:
     return f"/supervisees/{worker_id}/practice"
 
@@ -92,7 +95,7 @@ def _send(request: Request, who: Principal, worker_id: UUID, form: dict[str, str
             for e in exc.errors():
                 name = str(e.get("loc", ("",))[-1])
                 input_id, label = inputs.get(name, inputs[first])
-                errors.add(input_id, f"{label}: {_pydantic_words(e)}")
+                errors.add(input_id, f"{label}: {_pydantic_words(e, chosen=name in CHOSEN)}")
         except (Conflict, StaleVersion) as exc:
             errors.add(inputs[first][0], f"Nothing was saved: {exc}. The page shows it as it is now.")
         except DomainError as exc:
@@ -106,14 +109,15 @@ def _send(request: Request, who: Principal, worker_id: UUID, form: dict[str, str
     return redirect(_path(worker_id))
 
 
-def _pydantic_words(error: dict) -> str:
+def _pydantic_words(error: dict, chosen: bool) -> str:
     kind = error.get("type", "")
-    if kind in ("missing", "literal_error", "enum"):
-        return "choose one"
+    if kind in ("missing", "literal_error", "enum", "uuid_parsing", "uuid_type") or (
+            chosen and kind == "string_pattern_mismatch"):
+        return "choose one from the list"
     if kind == "string_too_short":
         return "enter it"
     if kind == "string_pattern_mismatch":
-        return "choose one from the list"
+        return "it contains a character that cannot be stored (a null character)"
     return str(error.get("msg", "not valid"))
 
 
