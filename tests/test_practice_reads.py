@@ -121,3 +121,24 @@ def test_reviews_and_their_next_due_dates_under_a_pack_that_names_them(ledger, c
         ("employee_review", D(2026, 8, 28), supervisor, "supervisor")]
     due = {c.kind: c.due for c in seen.cycles if c.kind.startswith("review.")}
     assert due == {"review.employee_review": D(2027, 8, 28), "review.six_monthly": D(2027, 2, 28)}
+
+
+def test_the_rule_denies_by_default_and_reads_an_archived_file_as_any_archived_file():
+    from datetime import datetime, timezone
+
+    from domain.authorisation import (ArchiveRule, Reader, Refusal, Relationships, decide_practice_read,
+                                      practice_steps_offered)
+
+    now = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    rel = Relationships("w", "s", "m", previous_supervisor_ids=("old",))
+    chain = ("s", "m", "head")
+    decide = lambda reader, r=rel: decide_practice_read(reader, r, chain, (), now)  # noqa: E731
+    assert decide(Reader("u", Role.MANAGER, "head")).basis == "line manager"
+    assert decide(Reader("u", Role.SUPERVISEE, "head")).refusal is Refusal.NO_RELATIONSHIP  # a role to supervise
+    assert decide(Reader("u", Role.SUPERVISOR, "old")).refusal is Refusal.FORMER_SUPERVISOR
+    assert decide(Reader("u", Role.QA)).refusal is Refusal.NO_RELATIONSHIP
+    archived = Relationships("w", "s", "m", file_state="archived")
+    refused = decide_practice_read(Reader("u", Role.SUPERVISOR, "s"), archived, chain, (), now,
+                                   archive=ArchiveRule(frozenset({"hr"})))
+    assert refused.refusal is Refusal.ARCHIVED_FILE  # read only under a grant, as decide_read says
+    assert practice_steps_offered(Reader("u", Role.SUPERVISOR, "s"), archived, chain) == frozenset()
