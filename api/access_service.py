@@ -38,11 +38,13 @@ log = logging.getLogger(__name__)
 
 
 class AccessDenied(NotPermitted):
-    """Refused by the access rules; the refusal is already in the access log."""
+    """Refused by the access rules. `logged`: the refusal is already in the access log (a read, or a step on a
+    worker's file); a refusal by role alone touched no file and is not logged (SupervisionLedger.require)."""
 
-    def __init__(self, decision: Decision) -> None:
+    def __init__(self, decision: Decision, *, logged: bool = False) -> None:
         super().__init__(decision.reason)
         self.decision = decision
+        self.logged = logged
 
 
 class AccessLogUnavailable(Exception):
@@ -191,7 +193,7 @@ class AccessService:
                                            rel.file_state, via.channel, via.client, via.stated_purpose),
                         decision, now)
         if not decision.allowed:
-            raise AccessDenied(decision)
+            raise AccessDenied(decision, logged=self.log_reads)
         return target, decision
 
     def open_worker_file(self, who: Principal, worker_id: UUID | str, *, via: Via) -> dict:
@@ -204,7 +206,7 @@ class AccessService:
         self.log_access(who, AccessAttempt("read_file", rel.worker_id, None, worker.version, rel.file_state,
                                            via.channel, via.client, via.stated_purpose), decision, now)
         if not decision.allowed:
-            raise AccessDenied(decision)
+            raise AccessDenied(decision, logged=self.log_reads)
         return {"worker": worker, "relationships": rel, "decision": decision,
                 "records": self._file_records(rel.worker_id), "periods": self._file_periods(rel.worker_id)}
 

@@ -404,7 +404,7 @@ class SupervisionLedger(AccessService, AllocationService, CaseRecordService, Led
         if not decision.allowed:
             self.log_access(user, AccessAttempt("draft", str(supervisee.id), None, None, supervisee.state,
                                                 *_via(user, via)), decision)
-            raise AccessDenied(decision)
+            raise AccessDenied(decision, logged=self.log_reads)
         if supervisee.state != "active":
             raise DomainError(f"cannot draft a record for a worker who is {supervisee.state}")
         record = SupervisionRecord.draft(supervisee_id=str(supervisee.id), supervisor_id=user.actor,
@@ -502,7 +502,7 @@ class SupervisionLedger(AccessService, AllocationService, CaseRecordService, Led
         if not decision.allowed:
             self.log_access(user, AccessAttempt(action, record.supervisee_id, str(record.id), record.version,
                                                 rel.file_state, *_via(user, via)), decision)
-            raise AccessDenied(decision)
+            raise AccessDenied(decision, logged=self.log_reads)
         _require_version(record, expected_version, "supervision record")
         try:
             step(record, user.actor, self.clock())

@@ -148,7 +148,7 @@ class CaseRecordService:
                                             rel.file_state, via.channel, via.client, via.stated_purpose),
                         decision, now)
         if not decision.allowed:
-            raise AccessDenied(decision)
+            raise AccessDenied(decision, logged=self.log_reads)
         return record
 
     # -- the due view ------------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ Under the BCP pack, as of 24 Nov 2026:
   agreements                Chloe's review overdue, Dev's due soon; Grace's lapsed at her 1 Sep transfer
   records                   the BCP demo's unsigned records past the one-week deadline
   cases                     Dev's red case and Harry's unrated case overdue; Chloe's and Isla's on time
+  observations              Ewa's practice (24 Aug, before the step down); Chloe's (10 Dec 2025, from the paper
+                            file), so her annual observation of practice is due on 10 Dec
 Loaded once: it does nothing if any session exists. Every step runs at its own moment on a demo clock.
 """
 
@@ -96,6 +98,12 @@ STEP_DOWNS = [
     ("Ewa Nowak", date(2026, 8, 24), date(2026, 9, 1)),
 ]
 
+# Observations of practice copied from the paper file at go-live, with no decision resting on them: worker,
+# observed on. Chloe's was last December, so the annual observation (bcp) is due within the month on 24 Nov.
+OBSERVATIONS = [
+    ("Chloe Evans", date(2025, 12, 10)),
+]
+
 # Cases: worker, reference, rating (None: unrated), last discussed.
 CASES = [
     ("Chloe Evans", "CN-10234", "red", date(2026, 11, 7)),
@@ -130,6 +138,7 @@ def _load(app: SupervisionLedger, clock: DemoClock, people: dict[str, str], prog
     scenarios += [_session(app, people, name, day, outcome) for name, day, outcome in SESSIONS]
     scenarios += [_case(app, people, *c) for c in CASES]
     scenarios += [_step_down(app, people, *d) for d in STEP_DOWNS]
+    scenarios += [_observation(app, people, *o) for o in OBSERVATIONS]
     run_in_time_order(clock, scenarios)
     progress(f"{len(NEW_STAFF)} staff joined, {len(PAPER_AGREEMENTS) + len(LEDGER_AGREEMENTS)} agreements, "
              f"{len(SESSIONS)} sessions, {len(CASES)} cases")
@@ -246,6 +255,17 @@ def _case(app: SupervisionLedger, people: dict[str, str], name: str, reference: 
     assert supervisor is not None
     app.open_case(cast.supervisor(supervisor), worker_id=worker, case_reference=reference, rating=rating,
                   last_discussed_on=discussed)
+
+
+def _observation(app: SupervisionLedger, people: dict[str, str], name: str, observed_on: date) -> Scenario:
+    yield GO_LIVE + timedelta(days=1)
+    worker = people[name]
+    supervisor = app.get_worker(worker).supervisor_id
+    assert supervisor is not None
+    app.record_observation(cast.supervisor(supervisor), subject_id=worker, observed="practice",
+                           observed_on=observed_on, outcome="meets_standard",
+                           feedback="Joint visit: well planned, clear explanation of the plan to the family; "
+                                    "copied from the paper file.")
 
 
 def _step_down(app: SupervisionLedger, people: dict[str, str], name: str, observed_on: date, decided_on: date

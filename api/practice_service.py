@@ -5,6 +5,7 @@ acts as themselves, and the domain then decides whether this person may take thi
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -12,18 +13,46 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from sqlalchemy import func, select
 
+from api.access_service import AccessDenied, Via
+from domain.access_log import AccessAttempt
 from domain.anonymisation import Screening
-from domain.authorisation import Decision, decide_staff_step
+from domain.authorisation import (ArchiveRule, Decision, GrantTerms, Relationships, decide_practice_read,
+                                  decide_staff_step, practice_steps_offered)
+from domain.compliance import FrequencyStatus, frequency_status, practice_cycles, rule_in_force
 from domain.employee_reviews import EmployeeReview
 from domain.errors import DomainError
-from domain.observations import FrequencySteps, PracticeObservation, relation_of, steps_id
+from domain.observations import CycleDue, FrequencySteps, PracticeObservation, relation_of, steps_id
 from domain.policy import PolicyPack, WorkerCategory
+from domain.session_length import counts_from_minutes
 from domain.workers import Worker
 from infrastructure.keys import StagedKeys
 from infrastructure.users import Principal
+from projections.practice_cycles import observations_of, reviews_of, with_cycle_facts
 from projections.schema import workers
+from projections.supervision_compliance import Scope, cutoff_for, load_facts
 
 _CHAIN_LIMIT = 20  # line management is a chain, never a cycle (allocation refuses mutual supervision)
+
+
+@dataclass(frozen=True)
+class WorkerPractice:
+    """One worker's practice as someone allowed to see it sees it now (`practice_of`)."""
+
+    worker_id: str
+    category: str
+    state: str
+    supervisor_id: str | None
+    basis: str  # why the reader may see it (as the access log records it)
+    pack: str  # the policy pack's short name
+    observations: list[dict]  # newest first: observed, observed_on, observer_id, relation, outcome, feedback
+    step_downs: list[dict]  # in order: decided_on, from_every, to_every, observation_id, decided_by
+    reviews: list[dict]  # newest first: kind, reviewed_on, reviewer_id, relation, reason
+    review_kinds: tuple[str, ...]  # the reviews the pack names
+    regime: str | None  # the frequency in force today, with the pack's words (None: not in post)
+    frequency: FrequencyStatus | None  # when supervision is next due, as the due view says it
+    cycles: list[CycleDue]  # each observation and review cycle the pack applies, with its next due date
+    offered: frozenset[str]  # the forms to offer this reader: observation, step_down, review
+    step_down_by_decision: bool  # whether this worker's frequency eases by a recorded decision at all
 
 
 class PracticeService:
@@ -40,6 +69,11 @@ class PracticeService:
     screening: Callable[[], Screening]
     _worker_key: Callable[..., StagedKeys]
     _get_aggregate: Callable[..., Any]
+    relationships_of: Callable[[str], Relationships]
+    _grants_for: Callable[[Principal, Relationships], list[GrantTerms]]
+    archive_rule: ArchiveRule
+    log_access: Callable[..., None]
+    log_reads: bool
 
     def record_observation(self, user: Principal, *, subject_id: UUID | str, observed: str, observed_on: date,
                            outcome: str, feedback: str = "", confirmed_anonymous: bool = False) -> PracticeObservation:
@@ -47,7 +81,8 @@ class PracticeService:
         actor = self._as_staff(user, "record an observation")
         subject = self._active(subject_id, "record an observation of")
         if observed == "supervision" and not self._supervises_anyone(str(subject.id)):
-            raise DomainError("this worker supervises nobody now: observe their practice, not their supervision")
+            raise DomainError("this worker supervises nobody now: observe their practice, not their supervision",
+                              field="observed")
         relation = relation_of(actor, self._chain(subject), self._supervises_anyone(actor))
         observation = PracticeObservation.record(
             subject_id=str(subject.id), observed=observed, observer_id=actor, relation=relation,
@@ -92,6 +127,48 @@ class PracticeService:
         self.save_and_project(review, keys=self._worker_key(review.id, worker.id), unchanged=(worker,))
         return review
 
+    def practice_of(self, user: Principal, worker_id: UUID | str, *, via: Via,
+                    pack: PolicyPack | str | None = None) -> WorkerPractice:
+        """A worker's observations (with their feedback), step-down decisions and reviews, the frequency in
+        force and when each cycle next falls due: decided (domain rule `decide_practice_read`) and written to
+        the access log before anything is returned, as any read of a file's content."""
+        worker = self.get_worker(worker_id)
+        wid = str(worker.id)
+        rel = self.relationships_of(wid)
+        chain = self._chain(worker)
+        now = self.clock()
+        decision = decide_practice_read(user.reader, rel, chain, self._grants_for(user, rel), now,
+                                        archive=self.archive_rule, stated_purpose=via.stated_purpose)
+        self.log_access(user, AccessAttempt("read_practice", wid, None, worker.version, rel.file_state, via.channel,
+                                            via.client, via.stated_purpose), decision, now)
+        if not decision.allowed:
+            raise AccessDenied(decision, logged=self.log_reads)
+        policy = self.compliance_pack(pack)
+        day = now.date()
+        self.see_own_writes()
+        with self.storage.engine.connect() as conn:
+            facts = with_cycle_facts(conn, load_facts(conn, day, Scope(worker_ids=(wid,)),
+                                                      counts_from_minutes(policy)), cutoff_for(day))
+            observation_ids = [r["observation_id"] for r in observations_of(conn, wid)]
+            review_ids = [r["review_id"] for r in reviews_of(conn, wid)]
+        try:
+            steps = self.repository.get(steps_id(wid)).steps
+        except AggregateNotFoundError:
+            steps = []
+        rule = policy.frequency.for_category(WorkerCategory(worker.category))
+        return WorkerPractice(
+            worker_id=wid, category=worker.category, state=worker.state, supervisor_id=worker.supervisor_id,
+            basis=decision.basis, pack=policy.short_name,
+            observations=[_observation(self.get_observation(o)) for o in observation_ids],
+            step_downs=[dict(s) for s in steps],
+            reviews=[_review(self._get_aggregate(EmployeeReview, r, "employee review")) for r in review_ids],
+            review_kinds=tuple(policy.review),
+            regime=rule_in_force(policy, facts[0].category, facts[0].start_date, day, facts[0].step_downs)[0]
+            if facts else None,
+            frequency=frequency_status(policy, facts[0], day) if facts else None,
+            cycles=practice_cycles(policy, facts[0], day) if facts else [],
+            offered=practice_steps_offered(user.reader, rel, chain), step_down_by_decision=rule.step_down is not None)
+
     def get_observation(self, observation_id: UUID | str) -> PracticeObservation:
         return self._get_aggregate(PracticeObservation, observation_id, "observation")
 
@@ -123,4 +200,14 @@ class PracticeService:
                 workers.c.supervisor_id == worker_id, workers.c.state == "active")).scalar_one())
 
 
-__all__ = ["PracticeService"]
+def _observation(o: PracticeObservation) -> dict:
+    return {"observation_id": str(o.id), "observed": o.observed, "observed_on": o.observed_on,
+            "observer_id": o.observer_id, "relation": o.relation, "outcome": o.outcome, "feedback": o.feedback}
+
+
+def _review(r: EmployeeReview) -> dict:
+    return {"review_id": str(r.id), "kind": r.kind, "reviewed_on": r.reviewed_on, "reviewer_id": r.reviewer_id,
+            "relation": r.relation, "reason": r.reason}
+
+
+__all__ = ["PracticeService", "WorkerPractice"]

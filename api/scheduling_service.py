@@ -347,7 +347,7 @@ class SchedulingService:
                                             rel.file_state, via.channel, via.client, via.stated_purpose),
                         decision, now)
         if not decision.allowed:
-            raise AccessDenied(decision)
+            raise AccessDenied(decision, logged=self.log_reads)
         return agreement, decision
 
     def agreement_review_due(self, agreement: SupervisionAgreement) -> date | None:

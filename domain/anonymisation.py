@@ -76,7 +76,7 @@ class NotAnonymous(InvalidContent):
     """Text that appears to identify a person; ``findings`` says what and where."""
 
     def __init__(self, message: str, findings: tuple[Finding, ...]) -> None:
-        super().__init__(message)
+        super().__init__(message, field=(findings[0].field or None) if findings else None)
         self.findings = findings
 
 

@@ -332,6 +332,56 @@ def decide_session_step(reader: Reader, rel: Relationships, step: str) -> Decisi
     return Decision.refuse(Refusal.NO_RELATIONSHIP, f"only the worker's current supervisor {step}")
 
 
+def decide_practice_read(reader: Reader, rel: Relationships, chain: Sequence[str], grants: Sequence[GrantTerms],
+                         at: datetime, archive: ArchiveRule | None = None, stated_purpose: str = "") -> Decision:
+    """May `reader` see a worker's practice: the observations of it (with their feedback), the decisions to
+    reduce their supervision frequency and their employee reviews?
+
+    The worker themself; their current supervisor, or the second supervisor the pack names; anyone above them
+    in line management (``chain``: their supervisor, that supervisor's supervisor, ...), since an observation
+    or a review may be recorded by "someone above them"; or a live grant covering their file. An archived
+    file is read as any archived file is (domain rule `decide_read`). Everyone else is refused."""
+    if rel.file_state == "archived":
+        return decide_read(reader, rel, grants, at, archive=archive, stated_purpose=stated_purpose)
+    if reader.role in STAFF_ROLES and reader.worker_id is not None:
+        basis = None
+        if reader.worker_id == rel.worker_id:
+            basis = Basis.OWN_RECORD
+        elif reader.role in SUPERVISING_ROLES:
+            if reader.worker_id == rel.current_supervisor_id:
+                basis = Basis.CURRENT_SUPERVISOR
+            elif reader.worker_id == rel.second_supervisor_id:
+                basis = Basis.SECOND_SUPERVISOR
+            elif reader.worker_id in chain[1:]:
+                basis = Basis.LINE_MANAGER
+        if basis is not None:
+            return Decision.allow(basis, _PURPOSES[basis])
+    by_grant = _by_grant(reader, rel, grants, at, None)
+    if by_grant is not None:
+        return by_grant
+    if _former_supervisor(reader, rel, None):
+        return Decision.refuse(Refusal.FORMER_SUPERVISOR,
+                               "you are no longer this worker's supervisor: access moved with the worker to their "
+                               "current supervisor at the transfer")
+    return Decision.refuse(Refusal.NO_RELATIONSHIP,
+                           "you are not this worker, their supervisor or above them in line management, and hold no "
+                           "live access grant that covers their file")
+
+
+def practice_steps_offered(reader: Reader, rel: Relationships, chain: Sequence[str]) -> frozenset[str]:
+    """Which of the practice forms to offer someone who may see the page ("observation", "step_down",
+    "review"); the commands decide again when one is sent. The worker and grant holders only read."""
+    if reader.role not in SUPERVISING_ROLES or reader.worker_id is None or reader.worker_id == rel.worker_id \
+            or rel.file_state != "active":
+        return frozenset()
+    offered = {"observation"}  # their supervisor, someone above them, or a peer
+    if reader.worker_id == rel.current_supervisor_id:
+        offered.add("step_down")
+    if reader.worker_id in chain:
+        offered.add("review")
+    return frozenset(offered)
+
+
 def decide_allocation_exception(reader: Reader) -> Decision:
     """A departure from the allocation rules is agreed by a manager acting as themselves; which job title may
     agree it is the pack's (domain.allocation.check_exception)."""

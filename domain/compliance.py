@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
 from domain.agreements import agreed_due, agreed_interval, agreed_minimum_minutes
-from domain.employee_reviews import ReviewFact, reviews_due
+from domain.employee_reviews import ReviewFact, review_cycles, reviews_due
+from domain.observations import CycleDue, ObservationFact, observation_cycles, observations_due, step_down_label
 from domain.pack_history import PackHistory
-from domain.observations import ObservationFact, observations_due, step_down_label
 from domain.policy import CancellationReason as PackCancellationReason
 from domain.policy import Interval, PolicyPack, WorkerCategory, add_interval
 from domain.schedule_rules import (
@@ -463,6 +463,15 @@ def _cycle_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date) -> list[Iss
                              supervises_since=facts.supervises_since, observations=facts.observations, as_of=as_of),
            *reviews_due(pack, facts.reviews, monitoring_from(facts), as_of)]
     return [Issue(d.kind, d.severity, d.text, d.due, d.days_overdue) for d in due]
+
+
+def practice_cycles(pack: PolicyPack, facts: WorkerFacts, as_of: date) -> list[CycleDue]:
+    """Every observation and review cycle the pack applies to the worker, each with its next due date (the due
+    view lists only those overdue or due soon)."""
+    return [*observation_cycles(pack, category=facts.category, monitored_from=monitoring_from(facts),
+                                supervises_since=facts.supervises_since, observations=facts.observations,
+                                as_of=as_of),
+            *review_cycles(pack, facts.reviews, monitoring_from(facts), as_of)]
 
 
 def _session_length_issues(pack: PolicyPack, facts: WorkerFacts) -> list[Issue]:

@@ -32,7 +32,7 @@ def check_reviewer(cycle: ReviewCycle, whose: str, reviewer_id: str, worker_chai
     if reviewer_id in worker_chain[1:]:
         if cycle.senior_with_reason and not reason.strip():
             raise NotPermitted("a review by someone above the immediate line manager needs the exceptional "
-                               f"circumstances recorded (the reason) {words}")
+                               f"circumstances recorded (the reason) {words}", field="reason")
         return "senior"
     raise NotPermitted(f"the review is carried out by the worker's immediate line manager (their supervisor), or "
                        f"in exceptional circumstances someone above them in the line management chain {words}")
@@ -58,11 +58,11 @@ class EmployeeReview(Aggregate):
         cycle = pack.review.get(kind)
         if cycle is None:
             known = ", ".join(sorted(pack.review)) or "none"
-            raise DomainError(f"{pack.short_name} names no review {kind!r}; its reviews: {known}")
+            raise DomainError(f"{pack.short_name} names no review {kind!r}; its reviews: {known}", field="kind")
         if reviewed_on > timestamp.date():
-            raise DomainError(f"the review date {reviewed_on} is in the future")
+            raise DomainError(f"the review date {reviewed_on} is in the future", field="reviewed_on")
         if len(reason) > _MAX_TEXT:
-            raise DomainError(f"the reason is longer than {_MAX_TEXT} characters")
+            raise DomainError(f"the reason is longer than {_MAX_TEXT} characters", field="reason")
         relation = check_reviewer(cycle, pack.cite(cycle) if cycle.source else pack.short_name, actor, worker_chain,
                                   reason)
         return cls(worker_id, kind, reviewed_on, actor, relation, reason.strip(), actor, timestamp)
@@ -93,14 +93,19 @@ def review_due(pack: PolicyPack, key: str, reviews: Sequence[ReviewFact], from_d
 
 
 def reviews_due(pack: PolicyPack, reviews: Sequence[ReviewFact], monitored_from: date, as_of: date) -> list[CycleDue]:
+    """Each review overdue, or due within SOON_DAYS."""
+    return [d for d in review_cycles(pack, reviews, monitored_from, as_of) if (as_of - d.due).days > -SOON_DAYS]
+
+
+def review_cycles(pack: PolicyPack, reviews: Sequence[ReviewFact], monitored_from: date,
+                  as_of: date) -> list[CycleDue]:
+    """Every review the pack names that falls due (one waiting for another review to be held does not yet)."""
     found = []
     for key, cycle in pack.review.items():
         due = review_due(pack, key, reviews, monitored_from)
         if due is None:
             continue
         late = (as_of - due).days
-        if late <= -SOON_DAYS:
-            continue
         name = key.replace("_", " ")
         last = max((r.reviewed_on for r in reviews if r.kind == key), default=None)
         since = f"last {last:%-d %b %Y}" if last else (f"after the {cycle.after.replace('_', ' ')}" if cycle.after
@@ -112,4 +117,4 @@ def reviews_due(pack: PolicyPack, reviews: Sequence[ReviewFact], monitored_from:
     return found
 
 
-__all__ = ["EmployeeReview", "ReviewFact", "check_reviewer", "review_due", "reviews_due"]
+__all__ = ["EmployeeReview", "ReviewFact", "check_reviewer", "review_cycles", "review_due", "reviews_due"]

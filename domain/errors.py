@@ -2,7 +2,12 @@
 
 
 class DomainError(Exception):
-    """A command the domain refuses; the message says what was wrong."""
+    """A command the domain refuses; the message says what was wrong, and `field` (when one input was) which
+    input, so that a form can put the message beside it."""
+
+    def __init__(self, *args: object, field: str | None = None) -> None:
+        super().__init__(*args)
+        self.field = field
 
 
 class NotPermitted(DomainError):

@@ -88,10 +88,10 @@ class PracticeObservation(Aggregate):
             raise NotPermitted("only the worker's supervisor, someone above them in line management, or another "
                                "supervisor (a peer) records an observation of them")
         if observed_on > timestamp.date():
-            raise DomainError(f"the observation date {observed_on} is in the future")
+            raise DomainError(f"the observation date {observed_on} is in the future", field="observed_on")
         text = feedback.strip()
         if len(text) > _MAX_TEXT:
-            raise DomainError(f"feedback is longer than {_MAX_TEXT} characters")
+            raise DomainError(f"feedback is longer than {_MAX_TEXT} characters", field="feedback")
         confirmed = screening.check({"feedback": text}, confirmed_anonymous=confirmed_anonymous) \
             if screening and text else False
         return cls(subject_id, kind.value, observer_id, Relation(relation).value, observed_on, result.value, text,
@@ -129,27 +129,35 @@ def check_step_down(rule: FrequencyRule, *, whose: str, regime_start: date, step
     if len(steps_taken) >= len(rule.phases) - 1:
         raise OutOfOrder(f"the frequency is already at its last step (every {rule.phases[-1].every})")
     if decided_on < regime_start:
-        raise DomainError(f"the decision date {decided_on} is before the frequency began on {regime_start}")
+        raise DomainError(f"the decision date {decided_on} is before the frequency began on {regime_start}",
+                          field="decided_on")
     last_step = max(steps_taken, default=None)
     if last_step is not None and decided_on < last_step:
-        raise DomainError(f"the decision date {decided_on} is before the previous step down on {last_step}")
+        raise DomainError(f"the decision date {decided_on} is before the previous step down on {last_step}",
+                          field="decided_on")
     if not rationale.strip():
-        raise DomainError("record why the worker is meeting the required standard of practice (the rationale)")
+        raise DomainError("record why the worker is meeting the required standard of practice (the rationale)",
+                          field="rationale")
     if rule.step_down.observation_required:
         words = f"({whose}: '{rule.step_down.source}')" if rule.step_down.source else f"({whose})"
         if observation is None:
-            raise NotPermitted(f"no direct observation of practice is recorded for this decision {words}")
+            raise NotPermitted(f"no direct observation of practice is recorded for this decision {words}",
+                               field="observation_id")
         if observation.subject_id != worker_id or observation.observed != Observed.PRACTICE.value:
-            raise NotPermitted(f"the observation cited is not of this worker's practice {words}")
+            raise NotPermitted(f"the observation cited is not of this worker's practice {words}",
+                               field="observation_id")
         if observation.observed_on > decided_on:
-            raise NotPermitted(f"the observation on {observation.observed_on} is after the decision {words}")
+            raise NotPermitted(f"the observation on {observation.observed_on} is after the decision {words}",
+                               field="observation_id")
         since = max(regime_start, last_step) if last_step is not None else regime_start
         if observation.observed_on < since:
             raise NotPermitted(f"the observation on {observation.observed_on} is older than the frequency now in "
-                               f"force (since {since}): observe the practice again first {words}")
+                               f"force (since {since}): observe the practice again first {words}",
+                               field="observation_id")
         if observation.outcome != Outcome.MEETS_STANDARD.value:
             raise NotPermitted("the observation found the practice below the required standard: the frequency "
-                               f"is reduced only 'if the worker is meeting the required standard of practice' {words}")
+                               f"is reduced only 'if the worker is meeting the required standard of practice' {words}",
+                               field="observation_id")
     step = len(steps_taken)
     return rule.phases[step].every, rule.phases[step + 1].every
 
@@ -199,10 +207,10 @@ class FrequencySteps(Aggregate):
         if actor != supervisor_now:
             raise NotPermitted("only the worker's current supervisor decides to reduce their supervision frequency")
         if decided_on > timestamp.date():
-            raise DomainError(f"the decision date {decided_on} is in the future")
+            raise DomainError(f"the decision date {decided_on} is in the future", field="decided_on")
         text = rationale.strip()
         if len(text) > _MAX_TEXT:
-            raise DomainError(f"the rationale is longer than {_MAX_TEXT} characters")
+            raise DomainError(f"the rationale is longer than {_MAX_TEXT} characters", field="rationale")
         before, after = check_step_down(rule, whose=whose, regime_start=regime_start,
                                         steps_taken=self.steps_under(category, regime_start), decided_on=decided_on,
                                         observation=observation, worker_id=self.worker_id, rationale=text)
@@ -254,6 +262,14 @@ def observation_due(cycle: ObservationCycle, observations: Sequence[ObservationF
 def observations_due(pack: PolicyPack, *, category: str, monitored_from: date, supervises_since: date | None,
                      observations: Sequence[ObservationFact], as_of: date) -> list[CycleDue]:
     """Each of the pack's observation cycles that is overdue, or due within SOON_DAYS, for one person."""
+    return [d for d in observation_cycles(pack, category=category, monitored_from=monitored_from,
+                                          supervises_since=supervises_since, observations=observations, as_of=as_of)
+            if (as_of - d.due).days > -SOON_DAYS]
+
+
+def observation_cycles(pack: PolicyPack, *, category: str, monitored_from: date, supervises_since: date | None,
+                       observations: Sequence[ObservationFact], as_of: date) -> list[CycleDue]:
+    """Every observation cycle of the pack that applies to one person, with when it next falls due."""
     found = []
     for key, cycle in pack.observation.items():
         if cycle.of == Observed.PRACTICE.value:
@@ -266,8 +282,6 @@ def observations_due(pack: PolicyPack, *, category: str, monitored_from: date, s
             start = max(supervises_since, monitored_from)
         due, latest = observation_due(cycle, observations, start)
         late = (as_of - due).days
-        if late <= -SOON_DAYS:
-            continue
         what = "direct practice observed" if cycle.of == Observed.PRACTICE.value else "supervision observed"
         by = " or ".join(_OBSERVER_WORDS[o] for o in cycle.observers)
         last = f"last {latest.observed_on:%-d %b %Y}" if latest else f"none recorded since {start:%-d %b %Y}"
@@ -286,8 +300,9 @@ def _enum(kind: type[Enum], value: object, field: str) -> Enum:
         return kind(value)
     except ValueError:
         allowed = ", ".join(str(m.value) for m in kind)  # type: ignore[attr-defined]
-        raise DomainError(f"{field} must be one of: {allowed}; got {value!r}") from None
+        raise DomainError(f"{field} must be one of: {allowed}; got {value!r}", field=field) from None
 
 
 __all__ = ["CycleDue", "FrequencySteps", "ObservationFact", "Observed", "Outcome", "PracticeObservation",
-           "Relation", "check_step_down", "observation_due", "observations_due", "relation_of", "steps_id"]
+           "Relation", "check_step_down", "observation_cycles", "observation_due", "observations_due", "relation_of",
+           "steps_id"]

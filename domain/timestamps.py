@@ -15,8 +15,7 @@ class ImplausibleDate(DomainError):
 
     def __init__(self, field: str, value: date) -> None:
         super().__init__(f"{field}: {value.isoformat()} is outside the supported dates "
-                         f"({EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()})")
-        self.field = field
+                         f"({EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()})", field=field)
 
 
 def require_plausible_day(value: date, field: str) -> date:

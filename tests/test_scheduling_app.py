@@ -385,6 +385,7 @@ def test_the_scheduling_demo_shows_every_rule_on_time_and_overdue(ledger, settin
     kinds = {n: {i.kind for i in r.issues} for n, r in by_name.items()}
     assert "agreement_lapsed" in kinds["Grace Lindqvist"]
     assert "agreement_review" in kinds["Chloe Evans"]
+    assert "observation.direct_practice" in kinds["Chloe Evans"]  # observed on 10 Dec 2025: due on 10 Dec
     assert "cancellation_not_rebooked" in kinds["Owen Price"]
     assert "record_missing" in kinds["Paulo Santos"] and "agreement_unsigned" in kinds["Paulo Santos"]
     assert any("record_unsigned" in k for k in kinds.values())

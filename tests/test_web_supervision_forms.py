@@ -2,7 +2,6 @@
 never a 500, and stores nothing; a session or agreement nobody may see is 404; a form without this session's
 CSRF token is refused. In-process (ASGI), on both backends."""
 
-import re
 import uuid
 from datetime import date, timedelta
 
@@ -10,16 +9,8 @@ from fastapi.testclient import TestClient
 
 from api.http import create_app
 from tests.support.acting import acting
+from tests.support.web_forms import signed_in as _signed_in
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _signed_in(client: TestClient, app, username: str, role: str, worker_id: str) -> str:  # noqa: ANN001
-    app.users.add_user(username, role, worker_id=worker_id, created_by="test")
-    token = CSRF.search(client.get("/sign-in").text).group(1)  # type: ignore[union-attr]
-    issued = app.users.issue_token(username, days=1)
-    assert client.post("/sign-in/token", data={"csrf_token": token, "token": issued.token}).status_code == 200
-    return CSRF.search(client.get("/sessions").text).group(1)  # type: ignore[union-attr]
 
 
 def test_bad_session_and_agreement_forms_name_the_field_and_store_nothing(settings, master_key) -> None:  # noqa: ANN001

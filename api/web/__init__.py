@@ -9,8 +9,8 @@ from fastapi import FastAPI
 
 import api.web.commands as commands
 from api.web import (account_pages, addendum_pages, agreement_pages, due_pages, grant_pages, ledger_pages,
-                     oversight_pages, people_pages, provider_sign_in, record_pages, retention_pages, sar_pages,
-                     session_pages, sign_in)
+                     oversight_pages, people_pages, practice_pages, provider_sign_in, record_pages, retention_pages,
+                     sar_pages, session_pages, sign_in)
 from api.web.assets import serve_assets, serve_offline_docs
 from api.web.site import create_site
 
@@ -30,6 +30,7 @@ def web_site(api: FastAPI) -> FastAPI:
     for pages in (sign_in, provider_sign_in, record_pages, due_pages, people_pages, grant_pages, oversight_pages,
                   account_pages, ledger_pages, sar_pages, retention_pages):
         site.include_router(pages.router)
-    for pages in (addendum_pages, session_pages, agreement_pages):  # supervision: sessions, agreements, addenda
+    # supervision: sessions, agreements, addenda, a worker's practice
+    for pages in (addendum_pages, session_pages, agreement_pages, practice_pages):
         site.include_router(pages.router)
     return site

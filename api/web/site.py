@@ -223,9 +223,12 @@ def _add_error_pages(site: FastAPI) -> None:
         return handle
 
     def refused(request: Request, exc: Exception) -> Response:
+        # Only a refused read of a file, or a refused step on one, is in the access log (AccessDenied.logged);
+        # a refusal by role, by the domain's rule of who takes a step, or of a route, touched no file.
+        written = ("The attempt has been written to the access log." if getattr(exc, "logged", False)
+                   else "Nothing was shown or changed.")
         return page(request, "problem.html", 403, title="You cannot do this", message=str(exc),
-                    next_step="If you think you should be able to, ask your manager or HR. "
-                              "The attempt has been written to the access log.")
+                    next_step=f"If you think you should be able to, ask your manager or HR. {written}")
 
     def not_found(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 403:  # a rule the API states as an HTTP answer (e.g. api/http_scheduling.py)

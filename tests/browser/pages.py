@@ -19,7 +19,8 @@ CHECKED: dict[str, int] = {}  # page name -> violations, for the run's summary
 TOUR = {"sign in": "01-sign-in", "records (supervisor)": "02-my-records", "record (shared, supervisee)":
         "03-a-record-to-sign", "draft form": "04-drafting-a-record", "supervision due (manager)":
         "05-supervision-due", "history": "06-a-records-history", "grant access": "07-grant-access",
-        "the integrity ledger": "08-the-integrity-ledger"}
+        "the integrity ledger": "08-the-integrity-ledger",
+        "practice after a step down": "09-a-workers-practice"}
 TOUR_COLOURS = 64  # GOV.UK's palette is small: a 64-colour PNG looks the same at a quarter of the size
 
 
