@@ -33,7 +33,7 @@ from domain.schedule_rules import case_decision_deadline
 from infrastructure.key_tombstones import Tombstone
 from infrastructure.sealed_mapper import EventDestroyed
 from infrastructure.users import Principal
-from projections.case_records import case_records
+from projections.case_records import case_record_disposals, case_records
 from projections.retention_schedule import legal_holds
 from projections.schema import workers
 
@@ -256,6 +256,25 @@ class CaseRecordService:
         disposal.record_destruction(going, actor=user.actor, timestamp=self.clock())
         self.save_and_project(disposal)
         return disposal
+
+    def case_record_disposals(self, user: Principal) -> list[dict]:
+        """Every list of case supervision records proposed for destruction, newest first (ids, dates, counts and
+        who decided), for the people the pack lets propose or approve one."""
+        self._require_reviewer(user)
+        self.see_own_writes()
+        with self.storage.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(
+                select(case_record_disposals).order_by(case_record_disposals.c.proposed_at.desc()))]
+
+    def read_case_record_disposal(self, user: Principal, disposal_id: UUID | str) -> CaseRecordDisposal:
+        """One list, for the people the pack lets propose or approve one."""
+        self._require_reviewer(user)
+        return self.get_case_record_disposal(disposal_id)
+
+    def _require_reviewer(self, user: Principal) -> None:
+        review = self.policy_pack.destruction_approval
+        self.require(user, decide_pack_role(user.reader, (*review.propose, *review.approve),
+                                            "see lists of case supervision records proposed for destruction"))
 
     def get_case_record_disposal(self, disposal_id: UUID | str) -> CaseRecordDisposal:
         return self._get_aggregate(CaseRecordDisposal, disposal_id, "list of case supervision records")

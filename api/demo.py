@@ -78,6 +78,11 @@ def _load_additions(app: SupervisionLedger, progress: Callable[[str], None]) -> 
     retention = load_retention_demo(app, supervisor_id=names["Helen Marsh"], recent_leaver_id=names["Liam Walsh"])
     progress(f"retention: migrated leavers {retention.get('migrated_leavers')} (one past retention, one on hold); "
              "Liam Walsh archived")
+    from api.demo_case_records import load_case_records_demo
+
+    if load_case_records_demo(app, names)["loaded"]:
+        progress("case supervision records: two for Chloe Evans (one decision to put on the child's record, one "
+                 "past its retention)")
 
 
 # username, role, the demo worker they are (by name), and a grant: (category, scope kind, scope worker, purpose)

@@ -11,10 +11,11 @@ disposal, so a rebuild after the key is gone recreates it exactly.
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Column, Connection, Date, DateTime, String, Table, delete, insert, update
+from sqlalchemy import Column, Connection, Date, DateTime, Integer, String, Table, delete, insert, update
 
 from domain.case_record_disposal import CaseRecordDisposal
 from domain.case_supervision_record import CaseSupervisionRecord
+from domain.labels import ACTOR_LENGTH
 from projections.schema import read_models
 
 case_records = Table(
@@ -31,7 +32,23 @@ case_records = Table(
     Column("destroyed_at", DateTime(timezone=True)),
 )
 
-TABLES = (case_records,)
+# The lists proposed for destruction and who decided on them, so the second person can find a list to review
+# (the list itself is in the organisation-sealed disposal aggregate).
+case_record_disposals = Table(
+    "case_record_disposals", read_models,
+    Column("disposal_id", String(36), primary_key=True),
+    Column("as_of", Date, nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("status", String(16), nullable=False, index=True),  # proposed | approved | rejected | destroyed
+    Column("proposed_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("proposed_by", String(ACTOR_LENGTH), nullable=False),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decided_by", String(ACTOR_LENGTH)),
+    Column("destroyed_at", DateTime(timezone=True)),
+    Column("destroyed", Integer),
+)
+
+TABLES = (case_records, case_record_disposals)
 
 
 def _recorded(conn: Connection, e: Any) -> None:
@@ -45,7 +62,20 @@ def _on_childs_record(conn: Connection, e: Any) -> None:
                  .values(on_childs_record_on=e.recorded_on))
 
 
+def _proposed(conn: Connection, e: Any) -> None:
+    conn.execute(insert(case_record_disposals).values(
+        disposal_id=str(e.originator_id), as_of=e.as_of, records=len(e.records), status="proposed",
+        proposed_at=e.timestamp, proposed_by=e.actor))
+
+
+def _decided(conn: Connection, e: Any) -> None:
+    conn.execute(update(case_record_disposals).where(case_record_disposals.c.disposal_id == str(e.originator_id))
+                 .values(status=e.decision, decided_at=e.timestamp, decided_by=e.actor))
+
+
 def _destroyed(conn: Connection, e: Any) -> None:
+    conn.execute(update(case_record_disposals).where(case_record_disposals.c.disposal_id == str(e.originator_id))
+                 .values(status="destroyed", destroyed_at=e.timestamp, destroyed=len(e.destroyed)))
     # After a rebuild the records' own events are unreadable: this event alone makes each row.
     if not e.destroyed:
         return
@@ -57,5 +87,7 @@ def _destroyed(conn: Connection, e: Any) -> None:
 HANDLERS: dict[type, Callable[[Any, Any], None]] = {
     CaseSupervisionRecord.CaseSupervisionRecorded: _recorded,
     CaseSupervisionRecord.DecisionOnChildsRecord: _on_childs_record,
+    CaseRecordDisposal.CaseRecordDestructionProposed: _proposed,
+    CaseRecordDisposal.CaseRecordDestructionDecided: _decided,
     CaseRecordDisposal.CaseRecordsDestroyed: _destroyed,
 }

@@ -10,8 +10,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from api.access_service import AccessDenied
 from api.application import NotFound
 from api.record_history import NameBook, record_view
+import api.web.case_record_commands as case_records
 import api.web.commands as commands
 import api.web.scheduling_commands as scheduling
 from api.web.record_form import FormErrors, RecordForm, error_field
@@ -48,9 +50,23 @@ def my_records(request: Request, who: Principal = Depends(signed_in), page_numbe
     to_sign = scheduling.agreements_to_sign(app, who)
     names.update(commands.names(app, [next_session["supervisor_id"] if next_session else None,
                                       *(a[p] for a in to_sign for p in ("worker_id", "supervisor_id"))]))
+    case_decisions = _case_decisions_waiting(app, who)
     return page(request, "records.html", who=who, rows=shown, needs_me=first_needs, needing=len(needs_me),
+                case_decisions=len(case_decisions),
+                case_overdue=sum(1 for r in case_decisions if r.status == "overdue"),
                 needs=needs, names=names, next_session=next_session, agreements_to_sign=to_sign,
                 state_names=STATE_NAMES, state_colours=STATE_COLOURS, number=number, pages=pages, total=len(rows))
+
+
+def _case_decisions_waiting(app: Any, who: Principal) -> list:
+    """The case decisions still to go on the child's record that the application shows this person (none where
+    the pack keeps no case supervision records, or to someone it does not show them to)."""
+    if not who.worker_id or case_records.case_class(app) is None:
+        return []
+    try:
+        return [r for r in case_records.decisions_due(app, who) if r.status in ("due", "overdue")]
+    except AccessDenied:
+        return []
 
 
 def _needs(row: dict, who: Principal) -> str | None:

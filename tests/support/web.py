@@ -1,0 +1,16 @@
+"""Signing in to the web interface in-process (ASGI TestClient), as a new account with a token, as a person would."""
+
+import re
+
+from fastapi.testclient import TestClient
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def signed_in(client: TestClient, app, username: str, role: str, worker_id: str | None) -> str:  # noqa: ANN001
+    """Adds the account, signs in with a fresh token, and returns the session's CSRF token."""
+    app.users.add_user(username, role, worker_id=worker_id, created_by="test")
+    token = CSRF.search(client.get("/sign-in").text).group(1)  # type: ignore[union-attr]
+    issued = app.users.issue_token(username, days=1)
+    assert client.post("/sign-in/token", data={"csrf_token": token, "token": issued.token}).status_code == 200
+    return CSRF.search(client.get("/records").text).group(1)  # type: ignore[union-attr]
