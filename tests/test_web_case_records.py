@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.http import create_app
 from tests.support.acting import acting
-from tests.support.web import signed_in
+from tests.support.web_forms import signed_in
 
 SUMMARY = re.compile(r'govuk-error-summary__list">(.*?)</ul>', re.S)
 
