@@ -78,6 +78,20 @@ def _load_additions(app: SupervisionLedger, progress: Callable[[str], None]) -> 
     retention = load_retention_demo(app, supervisor_id=names["Helen Marsh"], recent_leaver_id=names["Liam Walsh"])
     progress(f"retention: migrated leavers {retention.get('migrated_leavers')} (one past retention, one on hold); "
              "Liam Walsh archived")
+    _load_allocation(app, names)
+    progress("allocation: Helen Marsh is Amira Hussain's ASYE assessor/mentor; Chloe Evans's supervisor is at her "
+             "level (a departure awaiting the Service Manager's exception)")
+
+
+# Levels in the line management structure (1: the front line). Chloe Evans, a senior practitioner, is at Daniel
+# Okafor's level: bcp asks for a supervisor a level higher, so the allocation page has one departure to show.
+LEVELS = {"Priya Shah": 4, "Daniel Okafor": 3, "Helen Marsh": 3, "Tom Reeves": 3, "Chloe Evans": 3}
+
+
+def _load_allocation(app: SupervisionLedger, names: dict[str, str]) -> None:
+    for name, level in LEVELS.items():
+        app.record_standing(HR, names[name], level=level, registered=True)
+    app.allocate_second_supervisor(HR, names["Amira Hussain"], names["Helen Marsh"])
 
 
 # username, role, the demo worker they are (by name), and a grant: (category, scope kind, scope worker, purpose)

@@ -9,8 +9,8 @@ from fastapi import FastAPI
 
 import api.web.commands as commands
 from api.web import (account_pages, addendum_pages, agreement_pages, due_pages, grant_pages, ledger_pages,
-                     oversight_pages, people_pages, provider_sign_in, record_pages, retention_pages, sar_pages,
-                     session_pages, sign_in)
+                     oversight_pages, people_change_pages, people_pages, provider_sign_in, record_pages,
+                     retention_pages, sar_pages, session_pages, sign_in)
 from api.web.assets import serve_assets, serve_offline_docs
 from api.web.site import create_site
 
@@ -27,8 +27,8 @@ def web_site(api: FastAPI) -> FastAPI:
     site = create_site(api.state.ledger)
     site.state.identity_provider = getattr(api.state, "identity_provider", None)
     site.add_exception_handler(commands.Stale, record_pages.conflict_page)  # type: ignore[arg-type]
-    for pages in (sign_in, provider_sign_in, record_pages, due_pages, people_pages, grant_pages, oversight_pages,
-                  account_pages, ledger_pages, sar_pages, retention_pages):
+    for pages in (sign_in, provider_sign_in, record_pages, due_pages, people_pages, people_change_pages, grant_pages,
+                  oversight_pages, account_pages, ledger_pages, sar_pages, retention_pages):
         site.include_router(pages.router)
     for pages in (addendum_pages, session_pages, agreement_pages):  # supervision: sessions, agreements, addenda
         site.include_router(pages.router)

@@ -11,7 +11,9 @@ from uuid import UUID
 from api.access_service import AccessLogFilter, Via
 from api.application import Conflict, NotFound, SupervisionLedger
 from api.http_models import (AddendumIn, AllocateIn, AmendIn, AmendmentRequestIn, ContentIn, CountersignIn, DeclineIn,
-                             GrantIn, JoinIn, LeaveIn, RevokeIn, SignIn, TransferIn)
+                             GrantIn, JoinIn, LeaveIn, ReturnIn, RevokeIn, RoleChangeIn, SignIn,
+                             TransferIn)
+from api.http_allocation import EndSecondIn, ExceptionIn, SecondSupervisorIn, StandingIn
 from api.ledger_service import LatestCheckpoint, LedgerVerification
 from api.http_support import ADMIN
 from api.record_history import record_history
@@ -112,6 +114,58 @@ def transfer(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: di
 def leave(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> None:
     body = LeaveIn.model_validate(fields)
     app.record_leaving(who, worker_id, body.leaving_date, expected_version=body.expected_version)
+
+
+# -- HR: changes in a worker's working life and their allocation (as /api/v1/workers/{id}/role-change, /return,
+# /standing, /second-supervisor, /second-supervisor/ending; api/http_workers.py, api/http_allocation.py) ------
+
+def change_role(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> Worker:
+    body = RoleChangeIn.model_validate(fields)
+    return app.change_role(who, worker_id, role=body.role, effective_on=body.effective_on,
+                           major_change=body.major_change, category=body.category.value if body.category else None,
+                           reason=body.reason, expected_version=body.expected_version)
+
+
+def record_return(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> Worker:
+    body = ReturnIn.model_validate(fields)
+    return app.record_return(who, worker_id, returned_on=body.returned_on, absence=body.absence.value,
+                             expected_version=body.expected_version)
+
+
+def record_standing(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> Worker:
+    body = StandingIn.model_validate(fields)
+    return app.record_standing(who, worker_id, level=body.level, registered=body.registered,
+                               supervising_since=body.supervising_since, expected_version=body.expected_version)
+
+
+def allocate_second(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> Worker:
+    body = SecondSupervisorIn.model_validate(fields)
+    return app.allocate_second_supervisor(who, worker_id, body.supervisor_id, expected_version=body.expected_version)
+
+
+def end_second(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> Worker:
+    body = EndSecondIn.model_validate(fields)
+    return app.end_second_supervision(who, worker_id, body.reason, expected_version=body.expected_version)
+
+
+def allocation_breaches(app: SupervisionLedger, who: Principal) -> list:
+    return app.current_allocation_breaches(who)
+
+
+def agree_exception(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> Worker:
+    """As POST /api/v1/workers/{id}/allocation-exceptions: the command checks the agreer's job title."""
+    body = ExceptionIn.model_validate(fields)
+    return app.agree_allocation_exception(who, worker_id, body.supervisor_id, body.rules, body.reason,
+                                          expected_version=body.expected_version)
+
+
+def allocation_rules(app: SupervisionLedger) -> Any:
+    """The pack's allocation table: its rules' sources and the role that agrees a departure."""
+    return app.compliance_pack().allocation
+
+
+def second_supervisor_rule(app: SupervisionLedger) -> Any:
+    return app.compliance_pack().second_supervisor
 
 
 # -- oversight: grants, the access log, a record's history -------------------------------------------------
