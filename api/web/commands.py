@@ -207,6 +207,31 @@ def names(app: SupervisionLedger, worker_ids: Iterable[str | None]) -> dict[str,
     return app.worker_names({w for w in worker_ids if w})
 
 
+def actor_names(app: SupervisionLedger, actors: Iterable[str | None]) -> dict[str, str]:
+    """Who the events name, as a person reads them: a member of staff (a worker id) by name; an account
+    ("user:dpo") by the name of the member of staff it belongs to, else its username; anything else as it is."""
+    shown: dict[str, str] = {}
+    staff = set()
+    for actor in {a for a in actors if a}:
+        if actor.startswith("user:"):
+            account = app.users.find(actor.removeprefix("user:"))
+            if account and account.get("worker_id"):
+                shown[actor] = app.worker_names({account["worker_id"]})[account["worker_id"]]
+            else:
+                shown[actor] = actor.removeprefix("user:")
+        elif _is_id(actor):
+            staff.add(actor)
+    return {**shown, **app.worker_names(staff)}
+
+
+def _is_id(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
 # -- HR: grants and accounts (the API's POST /api/v1/grants and /revoke; `svl user`, `svl token`) ----------
 
 def grant(app: SupervisionLedger, who: Principal, fields: dict) -> AccessGrant:
