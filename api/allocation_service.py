@@ -117,8 +117,10 @@ class AllocationService:
         found: list[Breach] = []
         for worker_id, line_manager in rows:
             worker = self.get_worker(worker_id)
-            for supervisor_id in dict.fromkeys(s for s in (line_manager, worker.second_supervisor_id) if s):
-                found += self.allocation_departures(worker, self.get_worker(supervisor_id))
+            found += self.allocation_departures(worker, self.get_worker(line_manager))
+            if worker.second_supervisor_id:  # the ratio counts line management only, as the due view does
+                found += [b for b in self.allocation_departures(worker, self.get_worker(worker.second_supervisor_id))
+                          if b.rule != "ratio"]
         return found
 
     # -- the rules at allocation ---------------------------------------------------------------------------------
