@@ -28,6 +28,7 @@ from projections.schema import workers
 from projections.supervision_compliance import Scope, active_workers, cutoff_for
 
 HR = frozenset({Role.ADMINISTRATOR})
+ALLOCATION_READERS = frozenset({Role.ADMINISTRATOR, Role.MANAGER})
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class AllocationService:
     get_worker: Callable[..., Worker]
     save_and_project: Callable[..., None]
     require: Callable[[Principal, Decision], None]
+    see_own_writes: Callable[[], None]
     compliance_pack: Callable[..., PolicyPack]
     worker_names: Callable[..., dict[str, str]]
     _allocation: Callable[..., tuple[Worker, Worker]]
@@ -101,6 +103,25 @@ class AllocationService:
                                           actor=user.actor, timestamp=self.clock())
         self.save_and_project(worker, unchanged=(agreer,))
         return worker
+
+    # -- queries (HR, and managers: the role a pack names to agree departures is a manager's job title) ----------
+
+    def current_allocation_breaches(self, user: Principal) -> list[Breach]:
+        """Every allocation in force today (line manager and second supervisor) and what it departs from, no
+        exception covering it: the list a departure is agreed from."""
+        self.require(user, decide_role(user.reader, ALLOCATION_READERS, "see the allocation breaches"))
+        self.see_own_writes()
+        with self.storage.engine.connect() as conn:
+            rows = conn.execute(select(workers.c.worker_id, workers.c.supervisor_id).where(
+                workers.c.state == "active", workers.c.supervisor_id.is_not(None))).all()
+        found: list[Breach] = []
+        for worker_id, line_manager in rows:
+            worker = self.get_worker(worker_id)
+            found += self.allocation_departures(worker, self.get_worker(line_manager))
+            if worker.second_supervisor_id:  # the ratio counts line management only, as the due view does
+                found += [b for b in self.allocation_departures(worker, self.get_worker(worker.second_supervisor_id))
+                          if b.rule != "ratio"]
+        return found
 
     # -- the rules at allocation ---------------------------------------------------------------------------------
 

@@ -83,6 +83,29 @@ def _load_additions(app: SupervisionLedger, progress: Callable[[str], None]) -> 
     if load_case_records_demo(app, names)["loaded"]:
         progress("case supervision records: two for Chloe Evans (one decision to put on the child's record, one "
                  "past its retention)")
+    _load_allocation(app, names)
+    progress("allocation: Helen Marsh is Amira Hussain's ASYE assessor/mentor; Chloe Evans's supervisor is at her "
+             "level (a departure awaiting the Service Manager's exception)")
+
+
+# Levels in the line management structure (1: the front line). Chloe Evans, a senior practitioner, is at Daniel
+# Okafor's level: bcp asks for a supervisor a level higher, so the allocation page has one departure to show.
+LEVELS = {"Priya Shah": 4, "Daniel Okafor": 3, "Helen Marsh": 3, "Tom Reeves": 3, "Chloe Evans": 3}
+
+
+def _load_allocation(app: SupervisionLedger, names: dict[str, str]) -> None:
+    # After the last change to any of these files, and no earlier than today: each file's changes stay in order
+    # even where the clock is a test's fixed one, before the demo's own timeline ends.
+    involved = [names[n] for n in (*LEVELS, "Amira Hussain")]
+    latest = max(app.get_worker(w).modified_on for w in involved)
+    clock = DemoClock(max(app.clock(), latest))
+    original_clock, app.clock = app.clock, clock
+    try:
+        for name, level in LEVELS.items():
+            app.record_standing(HR, names[name], level=level, registered=True)
+        app.allocate_second_supervisor(HR, names["Amira Hussain"], names["Helen Marsh"])
+    finally:
+        app.clock = original_clock
 
 
 # username, role, the demo worker they are (by name), and a grant: (category, scope kind, scope worker, purpose)

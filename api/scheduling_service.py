@@ -38,6 +38,7 @@ from infrastructure.keys import StagedKeys
 from infrastructure.name_lexicon import default_lexicon
 from infrastructure.policy_packs import PolicyPackError, load_history_by_name
 from infrastructure.users import Principal
+from projections.allocation import second_supervisees_on
 from projections.practice_cycles import step_downs, with_cycle_facts
 from projections.supervision_compliance import (
     MonthFacts, Scope, agreement_in_force, agreements_of, cutoff_for, joined_on, load_facts, load_month, sessions_of,
@@ -463,6 +464,11 @@ class SchedulingService:
         with self.storage.reads.connect() as conn:
             facts = load_facts(conn, day, Scope(team=str(team) if team else None), counts_from_minutes(policy),
                                last_full_week(day))
+            if team:  # a second supervisor (bcp's ASYE assessor/mentor) holds and records sessions too: theirs as well
+                seconds = tuple(second_supervisees_on(conn, str(team), cutoff_for(day)))
+                if seconds:
+                    facts += load_facts(conn, day, Scope(worker_ids=seconds), counts_from_minutes(policy),
+                                        last_full_week(day))
             facts = with_cycle_facts(conn, facts, cutoff_for(day))
             allocation = allocation_view(conn, policy, day, facts, self.worker_names)
         facts = self._with_case_references(allocation.facts)

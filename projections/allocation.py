@@ -148,10 +148,19 @@ def _last_held_by(conn: Connection, cutoff: Any, as_of: date, workers: Iterable[
     return {w: supervisor for w, (_, supervisor) in found.items()}
 
 
+def second_supervisees_on(conn: Connection, supervisor_id: str, end_of_day: Any) -> list[str]:
+    """Whom `supervisor_id` supervised as second supervisor at the end of a day (as the periods record it)."""
+    p = second_supervision_periods
+    return list(conn.execute(select(p.c.worker_id).where(
+        p.c.supervisor_id == supervisor_id, p.c.started_at < end_of_day,
+        or_(p.c.ended_at.is_(None), p.c.ended_at >= end_of_day)).distinct()).scalars())
+
+
 def second_supervisees_of(conn: Connection, supervisor_id: str) -> list[str]:
     p = second_supervision_periods
     return list(conn.execute(select(p.c.worker_id).where(p.c.supervisor_id == supervisor_id,
                                                          p.c.ended_at.is_(None))).scalars())
 
 
-__all__ = ["HANDLERS", "TABLES", "AllocationFacts", "load_allocation", "second_supervisees_of"]
+__all__ = ["HANDLERS", "TABLES", "AllocationFacts", "load_allocation", "second_supervisees_of",
+           "second_supervisees_on"]

@@ -220,3 +220,33 @@ def test_under_a_pack_that_refuses_departures_the_exception_comes_first(ledger, 
     app.agree_allocation_exception(acting(service_manager, Role.MANAGER), senior, nqsw, ["supervisor_level"],
                                    "Agreed for the pilot")
     assert app.allocate_supervisor(acting("hr"), senior, nqsw).supervisor_id == nqsw
+
+
+def test_the_allocation_list_and_a_second_supervisors_team(ledger, clock):
+    """What the allocation page lists (HR and managers only), and the ASYE assessor's own team view, which holds
+    the NQSW they second-supervise (their "my supervisees")."""
+    app = ledger
+    clock.set(at(D(2026, 1, 5)))
+    service_manager = join(app, "Morgan Manager", "Service Manager", "manager")
+    team_manager = join(app, "Alex Supervisor", "Team Manager", "manager")
+    assessor = join(app, "Asha Assessor", "ASYE assessor", "experienced")
+    nqsw = join(app, "Nia New", "Social worker", "nqsw_asye", D(2025, 12, 1))
+    for worker, supervisor in ((team_manager, service_manager), (assessor, service_manager), (nqsw, team_manager)):
+        app.allocate_supervisor(acting("hr"), worker, supervisor)
+    for worker, level in ((nqsw, 2), (team_manager, 2), (assessor, 3), (service_manager, 4)):
+        app.record_standing(acting("hr"), worker, level=level)
+    app.allocate_second_supervisor(acting("hr"), nqsw, assessor)
+
+    with pytest.raises(AccessDenied):
+        app.current_allocation_breaches(acting(nqsw, Role.SUPERVISEE))
+    [breach] = app.current_allocation_breaches(acting(service_manager, Role.MANAGER))
+    assert (breach.rule, breach.supervisee_id, breach.supervisor_id) == ("supervisor_level", nqsw, team_manager)
+    assert app.current_allocation_breaches(acting("hr")) == [breach]
+    app.agree_allocation_exception(acting(service_manager, Role.MANAGER), nqsw, team_manager, ["supervisor_level"],
+                                   "Acting up until the vacancy is filled")
+    assert app.current_allocation_breaches(acting("hr")) == []
+
+    assert [r.worker_id for r in app.compliance_dashboard(as_of=D(2026, 1, 5), team=assessor).rows] == [nqsw]
+    assert [r.worker_id for r in app.compliance_dashboard(as_of=D(2026, 1, 4), team=assessor).rows] == []
+    app.end_second_supervision(acting("hr"), nqsw, "assessor changed")
+    assert app.compliance_dashboard(as_of=D(2026, 1, 6), team=assessor).rows == []

@@ -10,8 +10,8 @@ from fastapi import FastAPI
 import api.web.case_record_commands as case_record_commands
 import api.web.commands as commands
 from api.web import (account_pages, addendum_pages, agreement_pages, case_record_pages, due_pages, grant_pages,
-                     ledger_pages, oversight_pages, people_pages, practice_pages, provider_sign_in, record_pages,
-                     retention_pages, sar_pages, session_pages, sign_in)
+                     ledger_pages, oversight_pages, people_change_pages, people_pages, practice_pages, provider_sign_in,
+                     record_pages, retention_pages, sar_pages, session_pages, sign_in)
 from api.web.assets import serve_assets, serve_offline_docs
 from api.web.site import create_site
 
@@ -30,8 +30,8 @@ def web_site(api: FastAPI) -> FastAPI:
     site.add_exception_handler(commands.Stale, record_pages.conflict_page)  # type: ignore[arg-type]
     # Case supervision records' pages are linked only where the pack keeps them apart (bcp, bury).
     site.state.web.templates.globals["case_records_kept"] = case_record_commands.case_class(api.state.ledger) is not None
-    for pages in (sign_in, provider_sign_in, record_pages, due_pages, people_pages, grant_pages, oversight_pages,
-                  account_pages, ledger_pages, sar_pages, case_record_pages, retention_pages):
+    for pages in (sign_in, provider_sign_in, record_pages, due_pages, people_pages, people_change_pages, grant_pages,
+                  oversight_pages, account_pages, ledger_pages, sar_pages, case_record_pages, retention_pages):
         site.include_router(pages.router)
     # supervision: sessions, agreements, addenda, a worker's practice
     for pages in (addendum_pages, session_pages, agreement_pages, practice_pages):

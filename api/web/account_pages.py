@@ -115,8 +115,9 @@ def _account(request: Request, who: Principal, username: str, errors: FormErrors
     names = commands.names(app, [row["worker_id"]])
     tokens = [] if ended else [{**t, "ended": t["revoked_at"] is not None or _aware(t["expires_at"]) <= now}
                                for t in reversed(commands.tokens(app, who, row["user_id"]))]
+    actors = commands.actor_names(app, [row["created_by"]])
     return page(request, "account.html", status, who=who, account=row, ended=ended, names=names, tokens=tokens,
-                errors=errors or FormErrors(), role_names=ROLE_NAMES, days=TOKEN_DAYS)
+                actors=actors, errors=errors or FormErrors(), role_names=ROLE_NAMES, days=TOKEN_DAYS)
 
 
 def _ended(row: dict, now: datetime) -> bool:

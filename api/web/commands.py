@@ -11,7 +11,9 @@ from uuid import UUID
 from api.access_service import AccessLogFilter, Via
 from api.application import Conflict, NotFound, SupervisionLedger
 from api.http_models import (AddendumIn, AllocateIn, AmendIn, AmendmentRequestIn, ContentIn, CountersignIn, DeclineIn,
-                             GrantIn, JoinIn, LeaveIn, RevokeIn, SignIn, TransferIn)
+                             GrantIn, JoinIn, LeaveIn, ReturnIn, RevokeIn, RoleChangeIn, SignIn,
+                             TransferIn)
+from api.http_allocation import EndSecondIn, ExceptionIn, SecondSupervisorIn, StandingIn
 from api.ledger_service import LatestCheckpoint, LedgerVerification
 from api.http_support import ADMIN
 from api.record_history import record_history
@@ -114,6 +116,58 @@ def leave(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict)
     app.record_leaving(who, worker_id, body.leaving_date, expected_version=body.expected_version)
 
 
+# -- HR: changes in a worker's working life and their allocation (as /api/v1/workers/{id}/role-change, /return,
+# /standing, /second-supervisor, /second-supervisor/ending; api/http_workers.py, api/http_allocation.py) ------
+
+def change_role(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> Worker:
+    body = RoleChangeIn.model_validate(fields)
+    return app.change_role(who, worker_id, role=body.role, effective_on=body.effective_on,
+                           major_change=body.major_change, category=body.category.value if body.category else None,
+                           reason=body.reason, expected_version=body.expected_version)
+
+
+def record_return(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> Worker:
+    body = ReturnIn.model_validate(fields)
+    return app.record_return(who, worker_id, returned_on=body.returned_on, absence=body.absence.value,
+                             expected_version=body.expected_version)
+
+
+def record_standing(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> Worker:
+    body = StandingIn.model_validate(fields)
+    return app.record_standing(who, worker_id, level=body.level, registered=body.registered,
+                               supervising_since=body.supervising_since, expected_version=body.expected_version)
+
+
+def allocate_second(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> Worker:
+    body = SecondSupervisorIn.model_validate(fields)
+    return app.allocate_second_supervisor(who, worker_id, body.supervisor_id, expected_version=body.expected_version)
+
+
+def end_second(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> Worker:
+    body = EndSecondIn.model_validate(fields)
+    return app.end_second_supervision(who, worker_id, body.reason, expected_version=body.expected_version)
+
+
+def allocation_breaches(app: SupervisionLedger, who: Principal) -> list:
+    return app.current_allocation_breaches(who)
+
+
+def agree_exception(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> Worker:
+    """As POST /api/v1/workers/{id}/allocation-exceptions: the command checks the agreer's job title."""
+    body = ExceptionIn.model_validate(fields)
+    return app.agree_allocation_exception(who, worker_id, body.supervisor_id, body.rules, body.reason,
+                                          expected_version=body.expected_version)
+
+
+def allocation_rules(app: SupervisionLedger) -> Any:
+    """The pack's allocation table: its rules' sources and the role that agrees a departure."""
+    return app.compliance_pack().allocation
+
+
+def second_supervisor_rule(app: SupervisionLedger) -> Any:
+    return app.compliance_pack().second_supervisor
+
+
 # -- oversight: grants, the access log, a record's history -------------------------------------------------
 
 def grants_held(app: SupervisionLedger, who: Principal) -> list[dict]:
@@ -151,6 +205,31 @@ def record_template(app: SupervisionLedger) -> RecordTemplate:
 
 def names(app: SupervisionLedger, worker_ids: Iterable[str | None]) -> dict[str, str]:
     return app.worker_names({w for w in worker_ids if w})
+
+
+def actor_names(app: SupervisionLedger, actors: Iterable[str | None]) -> dict[str, str]:
+    """Who the events name, as a person reads them: a member of staff (a worker id) by name; an account
+    ("user:dpo") by the name of the member of staff it belongs to, else its username; anything else as it is."""
+    shown: dict[str, str] = {}
+    staff = set()
+    for actor in {a for a in actors if a}:
+        if actor.startswith("user:"):
+            account = app.users.find(actor.removeprefix("user:"))
+            if account and account.get("worker_id"):
+                shown[actor] = app.worker_names({account["worker_id"]})[account["worker_id"]]
+            else:
+                shown[actor] = actor.removeprefix("user:")
+        elif _is_id(actor):
+            staff.add(actor)
+    return {**shown, **app.worker_names(staff)}
+
+
+def _is_id(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 # -- HR: grants and accounts (the API's POST /api/v1/grants and /revoke; `svl user`, `svl token`) ----------

@@ -56,7 +56,7 @@ def _person(request: Request, who: Principal, worker_id: UUID, status: int = 200
     names = {str(w.id): w.name for w in staff}
     supervisors = [w for w in staff if w.state == "active" and str(w.id) != str(worker_id)]
     return page(request, "person.html", status, who=who, worker=worker, names=names, supervisors=supervisors,
-                errors=errors or [], frozen=frozen or [])
+                errors=errors or [], frozen=frozen or [], second_title=commands.second_supervisor_rule(app).title)
 
 
 @router.post("/people/{worker_id}/{step}")

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from api.application import NotFound
+import api.web.commands as commands
 from api.web.site import checked_form, notice, page, redirect, signed_in, via, web_of
 from domain.errors import DomainError, NotPermitted
 from domain.retention import HoldKind
@@ -33,8 +34,9 @@ def _schedule(request: Request, who: Principal, status: int = 200, errors: list 
     proposals = app.destruction_proposals(who)  # refused here to anyone the pack does not name
     today = app.clock().date()
     files = app.retention_schedule(today)
+    actors = commands.actor_names(app, [a for p in proposals for a in (p.get("proposed_by"), p.get("decided_by"))])
     return page(request, "retention.html", status, who=who, files=files, proposals=proposals, today=today,
-                errors=errors or [], values=values or {}, planned=planned)
+                errors=errors or [], values=values or {}, planned=planned, actors=actors)
 
 
 @router.post("/retention/dry-run")
@@ -76,7 +78,8 @@ def _proposal(request: Request, who: Principal, proposal_id: UUID, status: int =
     app = web_of(request).ledger
     proposal = app.read_proposal(who, proposal_id)
     today = {f.worker_id: f.status for f in app.retention_schedule(proposal.as_of)}
-    return page(request, "proposal.html", status, who=who, proposal=proposal, now=today,
+    actors = commands.actor_names(app, [proposal.proposed_by, proposal.decided_by])
+    return page(request, "proposal.html", status, who=who, proposal=proposal, now=today, actors=actors,
                 mine=proposal.proposer_user == who.user_id, errors=errors or [], values=values or {})
 
 
@@ -128,7 +131,8 @@ def _holds(request: Request, who: Principal, status: int = 200, errors: list | N
     listed = app.list_holds(who)
     files = [f for f in app.retention_schedule(app.clock().date()) if f.state not in ("destroying", "destroyed")]
     return page(request, "holds.html", status, who=who, holds=listed, files=files, kinds=list(HoldKind),
-                errors=errors or [], values=values or {})
+                errors=errors or [], values=values or {},
+                actors=commands.actor_names(app, [h.get("placed_by") for h in listed]))
 
 
 @router.post("/retention/holds")
