@@ -33,7 +33,7 @@ from domain.schedule_rules import case_decision_deadline
 from infrastructure.key_tombstones import Tombstone
 from infrastructure.sealed_mapper import EventDestroyed
 from infrastructure.users import Principal
-from projections.case_records import case_record_disposals, case_records
+from projections.case_records import case_record_disposals, case_records, kept_case_records_of
 from projections.retention_schedule import legal_holds
 from projections.schema import workers
 
@@ -124,6 +124,12 @@ class CaseRecordService:
         self.save_and_project(record, unchanged=(worker,))
         return record
 
+    def case_record_ids_of(self, worker_id: str) -> list[str]:
+        """The case supervision records kept about a worker's cases, oldest discussion first (ids only)."""
+        self.read_models.refresh()
+        with self.storage.reads.connect() as conn:
+            return kept_case_records_of(conn, worker_id)
+
     def get_case_record(self, record_id: UUID | str) -> CaseSupervisionRecord:
         try:
             return self._get_aggregate(CaseSupervisionRecord, record_id, "case supervision record")
@@ -131,7 +137,8 @@ class CaseRecordService:
             raise Destroyed(f"case supervision record {record_id} was destroyed under its retention "
                             "schedule") from None
 
-    def read_case_record(self, user: Principal, record_id: UUID | str, *, via: Via) -> CaseSupervisionRecord:
+    def read_case_record(self, user: Principal, record_id: UUID | str, *, via: Via,
+                         action: str = "read_case_record") -> CaseSupervisionRecord:
         """The record's content, once the read is allowed and logged: the worker, their current supervisor and
         that supervisor's line manager, or a live grant that covers it (also after the worker's personal file
         was destroyed: the record outlives it)."""
@@ -144,7 +151,7 @@ class CaseRecordService:
         decision = decide_read(user.reader, rel, self._grants_for(user, rel), now,
                                RecordParties(str(record.id), record.worker_id, record.supervisor_id),
                                stated_purpose=via.stated_purpose)
-        self.log_access(user, AccessAttempt("read_case_record", record.worker_id, str(record.id), record.version,
+        self.log_access(user, AccessAttempt(action, record.worker_id, str(record.id), record.version,
                                             rel.file_state, via.channel, via.client, via.stated_purpose),
                         decision, now)
         if not decision.allowed:

@@ -18,6 +18,7 @@ from api.access_service import Via
 from api.application import SupervisionLedger
 from api.record_history import NameBook, record_history, record_view, render_content
 from domain.authorisation import Role, decide_role
+from domain.case_supervision_record import CaseSupervisionRecord
 from domain.schedule_rules import sar_deadline
 from infrastructure.users import Principal
 from projections.schema import current_records
@@ -54,6 +55,11 @@ def subject_access_export(app: SupervisionLedger, who: Principal, worker_id: str
         records.append({**record_view(record, names),
                         "history": [e.to_dict() for e in record_history(app, record.id)]})
         bundles[str(record.id)] = app.integrity.export_bundle(UUID(str(record.id)))
+    case_records = []
+    for record_id in app.case_record_ids_of(str(worker.id)):  # a class of their own where the pack keeps one
+        case = app.read_case_record(who, record_id, via=via, action="sar_export")
+        case_records.append(_case_record_view(case, names))
+        bundles[str(case.id)] = app.integrity.export_bundle(UUID(str(case.id)))
     # the response period is the one in force when the request was received
     pack = app.compliance_pack(on=received_on)
     document = {
@@ -72,6 +78,7 @@ def subject_access_export(app: SupervisionLedger, who: Principal, worker_id: str
             "previous_supervisors": [{**p, "name": names.name(p["supervisor_id"])} for p in worker.previous_supervisors],
         },
         "supervision_records": records,
+        "case_supervision_records": case_records,
         "sessions": app.sessions_of(str(worker.id)),
         "agreements": app.agreements_of(str(worker.id)),
         "legal_holds": app.holds(str(worker.id)),
@@ -80,12 +87,21 @@ def subject_access_export(app: SupervisionLedger, who: Principal, worker_id: str
             "verifier_key": app.integrity.verifier_key(),
             "bundles": sorted(f"bundles/{rid}.json" for rid in bundles),
             "how_to_check": "svl-verify bundles/<record>.json --key '<the organisation's published verifier key>'",
-            "proves": "each record's every version is in the organisation's signed log exactly as stored, "
-                      "with no version missing",
+            "proves": "each record's (and each case supervision record's) every version is in the organisation's "
+                      "signed log exactly as stored, with no version missing",
             "does_not_prove": "that no other record about you exists: ask the organisation to confirm completeness",
         },
     }
     return SubjectAccessExport(document, bundles)
+
+
+def _case_record_view(case: CaseSupervisionRecord, names: NameBook) -> dict:
+    on = case.on_childs_record
+    return {"record_id": str(case.id), "supervisor": names.name(case.supervisor_id),
+            "discussed_on": case.discussed_on.isoformat(), "case_reference": case.case_reference,
+            "discussion": case.discussion, "decisions": case.decisions,
+            "decision_due": _iso(case.decision_due),
+            "on_childs_record": {"reference": on["reference"], "recorded_on": _iso(on["recorded_on"])} if on else None}
 
 
 def _record_ids(app: SupervisionLedger, worker_id: str) -> list[str]:
@@ -124,6 +140,13 @@ def render_html(document: dict) -> str:
         parts.append("<table><tr><th>when</th><th>who</th><th>what</th></tr>" + "".join(
             f"<tr><td>{e(h['at'])}</td><td>{e(h['actor_name'])}</td><td>{e(h['summary'])}</td></tr>"
             for h in record["history"]) + "</table>")
+    for case in document["case_supervision_records"]:
+        on = case["on_childs_record"]
+        parts.append(f"<h2>Case supervision of {e(case['discussed_on'])} — case {e(case['case_reference'])}</h2>")
+        parts.append(f"<p>With {e(case['supervisor'])}.</p><pre>{e(case['discussion'])}\n\nDecisions: "
+                     f"{e(case['decisions'])}</pre>")
+        parts.append(f"<p>On the child's record: {e(on['reference'])}, {e(on['recorded_on'])}.</p>" if on else
+                     "<p>Not yet confirmed on the child's record.</p>")
     parts.append("<h2>Who accessed your file, and why</h2><table><tr><th>when</th><th>who</th><th>what</th>"
                  "<th>basis</th><th>purpose</th></tr>" + "".join(
                      f"<tr><td>{e(str(a.get('at', '')))}</td><td>{e(str(a.get('reader_username', '')))}</td>"

@@ -11,7 +11,7 @@ disposal, so a rebuild after the key is gone recreates it exactly.
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Column, Connection, Date, DateTime, Integer, String, Table, delete, insert, update
+from sqlalchemy import Column, Connection, Date, DateTime, Integer, String, Table, delete, insert, select, update
 
 from domain.case_record_disposal import CaseRecordDisposal
 from domain.case_supervision_record import CaseSupervisionRecord
@@ -91,3 +91,10 @@ HANDLERS: dict[type, Callable[[Any, Any], None]] = {
     CaseRecordDisposal.CaseRecordDestructionDecided: _decided,
     CaseRecordDisposal.CaseRecordsDestroyed: _destroyed,
 }
+
+
+def kept_case_records_of(conn: Connection, worker_id: str) -> list[str]:
+    """Ids of the worker's case supervision records not destroyed, oldest discussion first."""
+    return list(conn.execute(select(case_records.c.record_id)
+                             .where(case_records.c.worker_id == worker_id, case_records.c.state == "kept")
+                             .order_by(case_records.c.discussed_on, case_records.c.record_id)).scalars())

@@ -97,3 +97,24 @@ def test_over_http_the_dpo_proposes_only_someone_else_approves_and_the_run_destr
     listed = world.get("hana", "/retention/proposals").json()
     assert [(p["proposal_id"], p["status"], p["destroyed"]) for p in listed] == [(pid, "executed", 1)]
     assert world.get("dana", f"/retention/proposals/{pid}").json()["destroyed"] == [sam]
+
+
+def test_a_subject_access_export_holds_the_case_supervision_records_and_their_proofs(world, settings):  # noqa: F811
+    create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
+    sam, alex = world.workers["W"], world.workers["S1"]
+    case = str(world.app.record_case_supervision(acting(alex), worker_id=sam, case_reference="LCS 55821",
+                                                 discussed_on=date(2026, 3, 1), discussion="Missed school lunches",
+                                                 decisions="Home visit within five days").id)
+    world.app.grant_access(grantor=world.principal("hana"), grantee="dana", purpose="SAR-2026-032",
+                           category="sar", scope_kind="worker_file", scope_id=sam,
+                           expires_at=world.clock.now + timedelta(days=30))
+    export = world.post("dana", f"/sar/{sam}?received_on=2026-03-02")
+    assert export.status_code == 200, export.text
+    body = export.json()
+    [held] = body["case_supervision_records"]
+    assert (held["record_id"], held["case_reference"], held["discussion"], held["decisions"], held["on_childs_record"]
+            ) == (case, "LCS 55821", "Missed school lunches", "Home visit within five days", None)
+    from infrastructure.svl_verify import verify_bundle
+    assert verify_bundle(body["bundles"][case], trusted_key=world.app.integrity.verifier_key()).verified
+    reads = world.log(record_id=case, reader="dana")
+    assert [r["action"] for r in reads if r["outcome"] == "allowed"] == ["sar_export"]

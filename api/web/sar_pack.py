@@ -32,6 +32,14 @@ def sar_pack(export: SubjectAccessExport) -> bytes:
             pdf.field("Area of disagreement", f"{d['text']}\nThe supervisor's rationale: {d.get('rationale', '')}")
         pdf.field("History", "\n".join(f"{h['at']}  {h['actor_name']}: {h['summary']}" for h in record["history"]))
         pdf.field("Its proof", f"the attached file {bundle_name(record['record_id'])}")
+    for case in document["case_supervision_records"]:
+        pdf.heading(f"Case supervision of {case['discussed_on']}, case {case['case_reference']}")
+        pdf.field("Supervisor", case["supervisor"])
+        pdf.field("Discussion", case["discussion"])
+        pdf.field("Decisions", case["decisions"])
+        on = case["on_childs_record"]
+        pdf.field("On the child's record", f"{on['reference']}, {on['recorded_on']}" if on else "not yet confirmed")
+        pdf.field("Its proof", f"the attached file {bundle_name(case['record_id'])}")
     pdf.heading("Who accessed your file, and why")
     entries = document["who_accessed_this_file"]
     if not entries:

@@ -83,7 +83,8 @@ def test_the_dpo_downloads_a_subject_access_pack_whose_bundles_verify(browser, s
     attached = attachments(pdf, tmp_path / "sar")
     export = json.loads(attached.pop("subject-access.json").read_text())
     assert export["worker"]["name"] == "Liam Walsh" and export["subject_access_request"]["prepared_by"] == "dpo"
-    records = [r["record_id"] for r in export["supervision_records"]]
+    records = ([r["record_id"] for r in export["supervision_records"]]
+               + [c["record_id"] for c in export["case_supervision_records"]])
     assert records and sorted(attached) == sorted(f"bundle-{r}.json" for r in records)
     for name, path in attached.items():
         assert f"bundle for record {name[7:-5]}" in svl_verify(site, path)
