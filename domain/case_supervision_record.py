@@ -30,16 +30,24 @@ TEXT_LENGTH = 8000
 REFERENCE_LENGTH = 64
 # The number of a case record, or of an entry on it ("LCS 55821", "CN-10234", "104331", "WF/2026/118").
 _HAS_DIGIT = re.compile(r"\d")
+_BY_NUMBER_ONLY = "a case supervision record names the child only by the number of their case record (e.g. 'LCS 55821')"
 
 
 def check_child_record_number(reference: str, lexicon: NameLexicon | None = None) -> str:
     """The child's case record, by its number only: a name, initials or a pseudonym do not find the child's
     record, and a name or a date of birth would identify the child here."""
-    ref = check_case_reference(reference, lexicon)
+    try:
+        ref = check_case_reference(reference, lexicon)
+    except InvalidContent as refused:
+        # The personal record's advice (initials, a pseudonym) is wrong here: keep only what was wrong.
+        said = str(refused)
+        why = said.split(": use ")[0] if ": use " in said else (
+            f"case reference {' '.join(reference.split())!r} is not the number of the child's case record")
+        raise InvalidContent(f"{why}: {_BY_NUMBER_ONLY}", field=refused.field) from None
     if not _HAS_DIGIT.search(ref) or re.match(r"^(?:child|baby|sibling|young person|yp|cyp|infant|twin|mother|"
                                               r"father|parent|carer)\b", ref, re.IGNORECASE):
-        raise InvalidContent(f"case reference {ref!r} is not the number of the child's case record (e.g. "
-                             "'LCS 55821'): a case supervision record names the child only by that number")
+        raise InvalidContent(f"case reference {ref!r} is not the number of the child's case record: "
+                             f"{_BY_NUMBER_ONLY}")
     if len(ref) > REFERENCE_LENGTH:
         raise InvalidContent(f"case reference is longer than {REFERENCE_LENGTH} characters")
     return ref

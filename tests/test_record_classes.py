@@ -113,8 +113,11 @@ def test_a_case_supervision_record_names_the_child_only_by_the_case_record_numbe
         assert check_child_record_number(good, lexicon) == good
     for bad, why in (("J.S.", "not the number"), ("Child A", "not the number"), ("John Smith", "full name"),
                      ("Sibling 2", "not the number"), ("DOB 01/02/2015", "date")):
-        with pytest.raises(InvalidContent, match=why):
+        with pytest.raises(InvalidContent, match=why) as refused:
             check_child_record_number(bad, lexicon)
+        # the advice is this class's own: the record's number, never the initials a personal record may use
+        assert "number of their case record (e.g. 'LCS 55821')" in str(refused.value)
+        assert "initials" not in str(refused.value) and "pseudonym" not in str(refused.value)
     # the text passes the pack's anonymisation rule (bcp, bury: refuse)
     with pytest.raises(NotAnonymous):
         recorded(discussion="Talked about John Smith's mother Mary Smith")
