@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
@@ -89,10 +90,11 @@ def restore(settings: Settings, source: Path, master_key: bytes, backup_master_k
     tombstones = KeyTombstones(settings.tombstones_file, master_key)
     # Destroyed keys are removed from the snapshot on its way in, so their bytes never reach a live file.
     destroyed = {stone.key_id: stone.destroyed_at for stone in tombstones.read()}
+    opening = backup_master_key or master_key
     if settings.is_sqlite:
-        destroyed_again = _sqlite_restore(source, settings.sqlite_path, destroyed)
+        destroyed_again = _sqlite_restore(source, settings.sqlite_path, destroyed, opening)
     else:
-        destroyed_again = _pg_restore(settings, source, destroyed)
+        destroyed_again = _pg_restore(settings, source, destroyed, opening)
     engine = make_engine(settings)
     try:
         keyring = KeyRing(engine, backup_master_key or master_key)
@@ -103,6 +105,18 @@ def restore(settings: Settings, source: Path, master_key: bytes, backup_master_k
     finally:
         engine.dispose()
     return sorted(set(destroyed_again))
+
+
+def _require_keys_open(wrapped: list[tuple[str, bytes]], master_key: bytes) -> None:
+    """Checked before the live database is replaced: a snapshot whose data keys the given master key cannot
+    unwrap (taken before a master-key rotation) would leave a database no process can open."""
+    for key_id, wrapped_key in wrapped:
+        try:
+            aes_key_unwrap(master_key, wrapped_key)
+        except InvalidUnwrap:
+            raise BackupError(f"the backup's data key {key_id} does not open with this master key: the backup was "
+                              "taken before a master-key rotation; give the master key of its time "
+                              "(--backup-master-key-file): nothing was restored") from None
 
 
 def scrub_key_bytes(engine: Engine, settings: Settings) -> None:
@@ -154,7 +168,7 @@ def _sqlite_backup(live: Path, destination: Path) -> None:
         source.close()
 
 
-def _sqlite_restore(source: Path, live: Path, destroyed: dict[str, str]) -> list[str]:
+def _sqlite_restore(source: Path, live: Path, destroyed: dict[str, str], master_key: bytes) -> list[str]:
     live.parent.mkdir(parents=True, exist_ok=True)
     incoming = live.with_name(live.name + ".restoring")
     shutil.copyfile(source, incoming)
@@ -163,6 +177,9 @@ def _sqlite_restore(source: Path, live: Path, destroyed: dict[str, str]) -> list
         try:
             if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
                 raise BackupError(f"{source} failed SQLite's integrity check: not restored")
+            _require_keys_open([(key_id, wrapped) for key_id, wrapped in conn.execute(
+                "SELECT key_id, wrapped_key FROM data_keys WHERE wrapped_key IS NOT NULL") if key_id not in destroyed],
+                master_key)
             conn.execute("PRAGMA secure_delete=ON")
             conn.execute("BEGIN")
             again = [key_id for (key_id,) in conn.execute("SELECT key_id FROM data_keys WHERE wrapped_key IS NOT NULL")
@@ -207,9 +224,10 @@ def _pg_dump(settings: Settings, destination: Path) -> None:
           f"--file={destination}", f"--dbname={_libpq_url(settings)}"], "back up")
 
 
-def _pg_restore(settings: Settings, source: Path, destroyed: dict[str, str]) -> list[str]:
+def _pg_restore(settings: Settings, source: Path, destroyed: dict[str, str], master_key: bytes) -> list[str]:
     script = _run(["pg_restore", "--no-owner", "--file=-", str(source)], "read the backup")
-    script, again = _without_destroyed_keys(script, destroyed)
+    script, again, live = _without_destroyed_keys(script, destroyed)
+    _require_keys_open(live, master_key)
     # One transaction: the old schema is dropped only if the whole snapshot loads.
     _run(["psql", "--quiet", "--no-psqlrc", "--single-transaction", "-v", "ON_ERROR_STOP=1",
           f"--dbname={_libpq_url(settings)}"], "restore",
@@ -217,11 +235,14 @@ def _pg_restore(settings: Settings, source: Path, destroyed: dict[str, str]) -> 
     return again
 
 
-def _without_destroyed_keys(script: str, destroyed: dict[str, str]) -> tuple[str, list[str]]:
+def _without_destroyed_keys(script: str, destroyed: dict[str, str]
+                            ) -> tuple[str, list[str], list[tuple[str, bytes]]]:
     """Rewrites the `COPY ... data_keys (...) FROM stdin;` block of a pg_restore script: a destroyed key's
-    row arrives already destroyed (wrapped_key NULL, its destruction time)."""
+    row arrives already destroyed (wrapped_key NULL, its destruction time). Also returns the keys left live,
+    wrapped (COPY writes a bytea as `\\x` and its hex)."""
     lines = script.split("\n")
     again: list[str] = []
+    live: list[tuple[str, bytes]] = []
     columns: list[str] | None = None
     for i, line in enumerate(lines):
         if columns is None:
@@ -238,4 +259,6 @@ def _without_destroyed_keys(script: str, destroyed: dict[str, str]) -> tuple[str
             row["destroyed_at"] = destroyed[row["key_id"]]
             lines[i] = "\t".join(row[c] for c in columns)
             again.append(row["key_id"])
-    return "\n".join(lines), again
+        elif row.get("wrapped_key", "\\N") != "\\N":
+            live.append((row["key_id"], bytes.fromhex(row["wrapped_key"].removeprefix("\\\\x"))))
+    return "\n".join(lines), again, live

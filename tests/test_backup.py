@@ -135,6 +135,15 @@ def test_rotating_the_master_key_leaves_an_old_backup_useless_without_the_old_ke
     with pytest.raises(KeyError_, match="wrong master key"):  # the old key no longer opens the live database
         _open(settings, master_key, clock)
 
+    # Without the old key, that backup is refused before anything is replaced: the live database still opens.
+    with pytest.raises(BackupError, match="taken before a master-key rotation.*nothing was restored"):
+        restore(settings, snapshot.path, current)
+    still = _open(settings, current, clock)
+    try:
+        assert still.get_record(kept_record).state == "locked"
+    finally:
+        _close(still)
+
     # A lawful restore of that old backup needs the old key from escrow; it is rewrapped under the current one.
     restore(settings, snapshot.path, current, backup_master_key=master_key)
     restored = _open(settings, current, clock)
