@@ -203,13 +203,15 @@ class SupervisionLedger(AccessService, AllocationService, CaseRecordService, Led
             return None
 
     def save_and_project(self, *aggregates: Any, keys: StagedKeys | None = None,
-                         unchanged: Sequence[Any] = ()) -> None:
+                         unchanged: Sequence[Any] = (), absent: Sequence[UUID] = ()) -> None:
         """Stores the events, their ledger leaves and any new key rows in one transaction, then updates
-        the read models. `unchanged`: aggregates the command decided on without changing them; if one of them
-        changed meanwhile, nothing is stored and the caller gets a Conflict."""
+        the read models. `unchanged`: aggregates the command decided on without changing them; `absent`: ids of
+        aggregates the command decided do not exist; if one of them changed (or came to exist) meanwhile,
+        nothing is stored and the caller gets a Conflict."""
         try:
             recordings = self.save(*aggregates, svl_keys=keys,
-                                   svl_unchanged=[(a.id, a.version) for a in unchanged])
+                                   svl_unchanged=[*((a.id, a.version) for a in unchanged),
+                                                  *((aggregate_id, None) for aggregate_id in absent)])
         except IntegrityError:
             self._forget(keys)
             current = self._current(aggregates)

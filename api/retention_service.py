@@ -12,7 +12,7 @@ pages and WAL are scrubbed; (6) a second checkpoint is signed and each file's ce
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -23,7 +23,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from sqlalchemy import insert, select
 
-from api.errors import NotFound
+from api.errors import Conflict, Destroyed, NotFound
 from domain.authorisation import Decision, Role, decide_destruction_review, decide_pack_role, decide_role
 from domain.destruction_proposal import DestructionProposal
 from domain.errors import DomainError, OutOfOrder
@@ -37,7 +37,7 @@ from infrastructure.destruction_certificates import (
 )
 from infrastructure.file_events import count_events, empty_states, originators_by_key, stored_events
 from infrastructure.key_tombstones import Tombstone
-from infrastructure.keys import StagedKeys
+from infrastructure.keys import KeyDestroyed, StagedKeys
 from infrastructure.ledger_verify import Purge
 from infrastructure.merkle import inclusion_proofs
 from infrastructure.users import Principal
@@ -75,6 +75,12 @@ class DestructionOutcome:
 
 
 RETENTION_ROLES = frozenset({Role.DPO, Role.ADMINISTRATOR})
+# A run whose files change while it starts (a hold placed at that moment) judges them again, this many times.
+RUN_ATTEMPTS = 3
+
+
+class FileChangedMeanwhile(Conflict):
+    """A file the run decided to destroy changed before its destruction started: nothing was started."""
 
 
 class RetentionService:
@@ -125,10 +131,24 @@ class RetentionService:
             raise NotFound(f"no worker {worker_id}")
         if state in ("destroying", "destroyed"):
             raise OutOfOrder(f"the file of worker {worker_id} is {state}: it can no longer be held")
+        try:
+            worker = self.get_worker(worker_id)
+        except Destroyed:
+            raise OutOfOrder(f"the file of worker {worker_id} is destroyed: it can no longer be held") from None
+        at = self.clock()
         hold = LegalHold.place(worker_id=str(worker_id), kind=kind, reason=reason, reference=reference, actor=actor,
-                               timestamp=self.clock())
+                               timestamp=at)
+        worker.note_hold(str(hold.id), actor=actor, timestamp=at)
         keys = self.storage.keyring.stage_assignment(hold.id, "organisation")
-        self.save_and_project(hold, keys=keys)
+        # Stored only if no destruction of the file has started meanwhile; a run that decided on the file before
+        # this hold conflicts on the file's new version instead (run_retention).
+        try:
+            self.save_and_project(hold, worker, keys=keys, absent=(destruction_id(str(worker.id)),))
+        except (Conflict, KeyDestroyed):  # the file's key went before the hold's note on the file could be sealed
+            if self._destruction_started(str(worker.id)):
+                raise OutOfOrder(f"the file of worker {worker_id} is being destroyed: it can no longer be held") \
+                    from None
+            raise
         return hold
 
     def release_hold(self, user: Principal, hold_id: UUID | str, *, reason: str) -> LegalHold:
@@ -283,10 +303,15 @@ class RetentionService:
             return self._report(self._destroy_all(unfinished, user.actor, purge_ciphertext, None), progress)
         proposal.require_approved()
         approved = set(proposal.worker_ids)
-        due = [f for f in schedule if f.worker_id in approved and f.status == "due"]
-        # A hold placed since the proposal (or a file destroyed already) keeps the file out of this run.
-        left = [f for f in schedule if f.worker_id in approved and f.status not in ("due", "destruction_incomplete")]
-        outcomes = self._destroy_all(unfinished + due, user.actor, purge_ciphertext, proposal)
+        for attempt in range(1, RUN_ATTEMPTS + 1):
+            unfinished, due, left, files = self._run_plan(proposal, approved, schedule)
+            try:
+                outcomes = self._destroy_all(unfinished + due, user.actor, purge_ciphertext, proposal, files)
+                break
+            except FileChangedMeanwhile:
+                if attempt == RUN_ATTEMPTS:
+                    raise
+                schedule = self.retention_schedule(proposal.as_of)  # a hold was placed meanwhile: judge again
         outcomes += [self._skipped(item) for item in left]
         destroyed = [o.worker_id for o in outcomes if o.status.endswith("destroyed") and o.worker_id in approved]
         proposal.record_execution(destroyed=destroyed, skipped=[{"worker_id": f.worker_id, "status": f.status}
@@ -294,6 +319,32 @@ class RetentionService:
                                   actor=user.actor, timestamp=self.clock())
         self.save_and_project(proposal)
         return self._report(outcomes, progress)
+
+    def _run_plan(self, proposal: DestructionProposal, approved: set[str], schedule: list[ScheduledFile]
+                  ) -> tuple[list[ScheduledFile], list[ScheduledFile], list[ScheduledFile], list[Any]]:
+        """What the run destroys and leaves, and the files it decides on. Each file due is read from the event
+        store between two readings of the schedule: a hold stored before that read (a hold is stored together
+        with its note on the file) is in the second reading, so the file is left; one stored after it changes
+        the file's version, which the transaction that starts the destruction checks (FileChangedMeanwhile)."""
+        files = {f.worker_id: self.get_worker(f.worker_id) for f in schedule
+                 if f.worker_id in approved and f.status == "due"}
+        first = {f.worker_id: f for f in schedule}
+        again = self.retention_schedule(proposal.as_of)
+        unfinished = [f for f in again if f.status == "destruction_incomplete"]
+        due = [f for f in again if f.worker_id in files and f.status == "due"]
+        # A hold placed since the proposal (or a file destroyed already) keeps the file out of this run; so does
+        # a hold released between the two readings (the file was not read as due: the next run destroys it).
+        left = [f if f.status != "due" else first[f.worker_id] for f in again
+                if f.worker_id in approved and f.status != "destruction_incomplete"
+                and not (f.status == "due" and f.worker_id in files)]
+        return unfinished, due, left, [files[f.worker_id] for f in due]
+
+    def _destruction_started(self, worker_id: str) -> bool:
+        try:
+            self.repository.get(destruction_id(worker_id))
+        except AggregateNotFoundError:
+            return False
+        return True
 
     @staticmethod
     def _report(outcomes: list[DestructionOutcome], progress: Any) -> list[DestructionOutcome]:
@@ -316,14 +367,14 @@ class RetentionService:
                                   item.destruction_date or date.min, "would_destroy")
 
     def _destroy_all(self, items: list[ScheduledFile], actor: str, purge_ciphertext: bool,
-                     proposal: DestructionProposal | None) -> list[DestructionOutcome]:
+                     proposal: DestructionProposal | None, files: Sequence[Any] = ()) -> list[DestructionOutcome]:
         """Every file of the run together, each step once for all: one checkpoint before and one after, the
         destructions started in one transaction, one append to the tombstones, the keys destroyed in one
         transaction, one scrub; then a certificate per file, proving its own destruction event between the two
         checkpoints."""
         if not items:
             return []
-        destructions, resumed = self._start_all(items, actor, proposal)
+        destructions, resumed = self._start_all(items, actor, proposal, files)
         _drill_pause("started")
         at = self.clock()
         self.storage.tombstones.add([Tombstone(d.key_id, at.isoformat(), d.rule) for d in destructions])
@@ -342,10 +393,11 @@ class RetentionService:
                                    "resumed_and_destroyed" if d.worker_id in resumed else "destroyed")
                 for d in destructions]
 
-    def _start_all(self, items: list[ScheduledFile], actor: str,
-                   proposal: DestructionProposal | None) -> tuple[list[FileDestruction], set[str]]:
-        """`DestructionStarted` for every file not started yet, in one transaction after one checkpoint; the
-        destructions a killed run started are found again and finished."""
+    def _start_all(self, items: list[ScheduledFile], actor: str, proposal: DestructionProposal | None,
+                   files: Sequence[Any]) -> tuple[list[FileDestruction], set[str]]:
+        """`DestructionStarted` for every file not started yet, in one transaction after one checkpoint, stored
+        only if none of `files` (the workers, as the run decided on them) changed meanwhile; the destructions a
+        killed run started are found again and finished."""
         resumed = [self.repository.get(destruction_id(i.worker_id)) for i in items
                    if i.status == "destruction_incomplete"]
         fresh = [i for i in items if i.status != "destruction_incomplete"]
@@ -370,8 +422,13 @@ class RetentionService:
                     destruction_date=item.destruction_date, as_of=proposal.as_of, checkpoint_before=before,
                     actor=actor, timestamp=self.clock(), approval=approval))
             staged = [keyring.stage_assignment(d.id, "organisation") for d in started]
-            self.save_and_project(*started, keys=StagedKeys(new_keys=[], assignments=[
-                assignment for one in staged for assignment in one.assignments]))
+            try:
+                self.save_and_project(*started, keys=StagedKeys(new_keys=[], assignments=[
+                    assignment for one in staged for assignment in one.assignments]), unchanged=files)
+            except Conflict:
+                if any(self._destruction_started(d.worker_id) for d in started):
+                    raise  # another run started these files first
+                raise FileChangedMeanwhile("a file of this run changed after it was judged due") from None
         return resumed + started, {d.worker_id for d in resumed}
 
     def _certify(self, destructions: list[FileDestruction], destroyed_at: Any) -> dict[str, str]:

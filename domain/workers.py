@@ -230,6 +230,17 @@ class Worker(Aggregate):
         self.state = EmploymentState.ARCHIVED.value
         self.destruction_date = destruction_date
 
+    def note_hold(self, hold_id: str, *, actor: str, timestamp: datetime) -> None:
+        """A legal hold placed on this file is noted on the file too (the hold itself is its own aggregate, kept
+        under the organisation's key): a destruction decides on the file's version, so a hold stored after that
+        decision makes the destruction conflict instead of passing unseen (domain/retention.py)."""
+        require_not_before(timestamp, self.modified_on)
+        self._hold_noted(hold_id=hold_id, actor=actor, timestamp=timestamp)
+
+    @event("HoldNoted")
+    def _hold_noted(self, hold_id: str, actor: str, timestamp: datetime) -> None:
+        pass
+
     # -- allocation: standing, a second supervisor, recorded departures ------------------------------------
 
     def record_standing(self, *, level: int | None, registered: bool | None, supervising_since: date | None,

@@ -54,9 +54,10 @@ class LedgeredSQLiteRecorder(SQLiteApplicationRecorder):
         return notification_ids
 
 
-def _require_unchanged(originator_id: Any, version: int, stored: int | None) -> None:
+def _require_unchanged(originator_id: Any, version: int | None, stored: int | None) -> None:
     """A command decided on aggregates it does not change (e.g. the supervisee's file when a record is
-    signed): if one of them changed since it was read, the decision may no longer hold, so nothing is stored."""
+    signed), or on one not existing (version None: no destruction of a file being held has started): if one of
+    them changed since it was read, the decision may no longer hold, so nothing is stored."""
     if stored != version:
         raise IntegrityError(f"aggregate {originator_id} changed (version {stored}, decided on {version})")
 

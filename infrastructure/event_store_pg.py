@@ -158,7 +158,7 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
         self._ledger.committed()
         return notification_ids
 
-    def _versions_now(self, unchanged: list[tuple[Any, int]]) -> bytes:
+    def _versions_now(self, unchanged: list[tuple[Any, int | None]]) -> bytes:
         """The current version of each aggregate the command decided on without changing it, read in the same
         simple query as BEGIN and the lock (a round trip saved on every such command). The ids are aggregate
         UUIDs, written out as UUIDs (so nothing but a UUID can reach the SQL text)."""
