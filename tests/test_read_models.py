@@ -123,8 +123,10 @@ def test_an_event_that_fails_in_one_read_model_stops_only_that_one_and_health_na
                           reference="GRV-17").id  # stored: the event is in the log whatever a read model does
     [stuck] = app.read_models.stuck()
     assert stuck.name == "retention_schedule" and stuck.stuck_event == "LegalHold.LegalHoldPlaced"
-    hold_at = app.recorder.max_notification_id()  # the hold's one event is the last stored
-    assert hold_at == before + 1 and stuck.stuck_at == hold_at and stuck.position == before
+    # The hold's event, then its note on the worker's file (Worker.HoldNoted), are the last two stored.
+    hold_at = before + 1
+    assert app.recorder.max_notification_id() == before + 2
+    assert stuck.stuck_at == hold_at and stuck.position == before
     assert "placed_by" in stuck.stuck_error and "Grievance" not in stuck.stuck_error
     assert "GRV-17" not in stuck.stuck_error and "user:ivo" not in stuck.stuck_error  # no content, no values
 
