@@ -270,10 +270,7 @@ class RetentionService:
                               "as_of is for a dry run only")
         proposal_id = proposal_id or self._latest_approved_proposal()
         proposal = self.get_proposal(proposal_id) if proposal_id else None
-        try:
-            self.integrity.signing_key()
-        except SigningKeyMissing as exc:
-            raise DomainError(f"every destruction is certified with the organisation's signing key: {exc}") from None
+        self._require_certifying_key()
         schedule = self.retention_schedule(proposal.as_of if proposal else self.clock().date())
         unfinished = [f for f in schedule if f.status == "destruction_incomplete"]
         if proposal is None:
@@ -325,6 +322,17 @@ class RetentionService:
             return []
         destructions, resumed = self._start_all(items, actor, proposal)
         _drill_pause("started")
+        self._shred_and_certify(destructions, actor, purge_ciphertext)
+        return [DestructionOutcome(d.worker_id, d.record_ids, d.event_count, d.rule, d.destruction_date,
+                                   "resumed_and_destroyed" if d.worker_id in resumed else "destroyed")
+                for d in destructions]
+
+    def _shred_and_certify(self, destructions: list[Any], actor: str, purge_ciphertext: bool) -> None:
+        """The steps every destruction of a run shares, whatever its record class (a worker's file, a case
+        supervision record): each one already started after the run's checkpoint before, its key is appended to
+        the tombstones, then destroyed, with the rest of the run's in one transaction; optionally its ciphertext
+        purged; the storage scrubbed once; the ledger signed once after; then each certificate written and each
+        destruction completed with its certificate's digest."""
         at = self.clock()
         self.storage.tombstones.add([Tombstone(d.key_id, at.isoformat(), d.rule) for d in destructions])
         self.storage.keyring.destroy_many([d.key_id for d in destructions], at)
@@ -335,12 +343,19 @@ class RetentionService:
         digests = self._certify(destructions, at)
         for destruction in destructions:
             destruction.complete(ciphertext_purged=purge_ciphertext, checkpoint_after=None,
-                                 certificate_sha256=digests[destruction.worker_id], actor=actor,
+                                 certificate_sha256=digests[str(destruction.id)], actor=actor,
                                  timestamp=self.clock())
         self.save_and_project(*destructions)
-        return [DestructionOutcome(d.worker_id, d.record_ids, d.event_count, d.rule, d.destruction_date,
-                                   "resumed_and_destroyed" if d.worker_id in resumed else "destroyed")
-                for d in destructions]
+
+    def _checkpoint_before(self) -> dict:
+        """The run's checkpoint before: signed once, before any destruction of the run is started."""
+        return checkpoint_summary(self.integrity.checkpoint().note)
+
+    def _require_certifying_key(self) -> None:
+        try:
+            self.integrity.signing_key()
+        except SigningKeyMissing as exc:
+            raise DomainError(f"every destruction is certified with the organisation's signing key: {exc}") from None
 
     def _start_all(self, items: list[ScheduledFile], actor: str,
                    proposal: DestructionProposal | None) -> tuple[list[FileDestruction], set[str]]:
@@ -360,7 +375,7 @@ class RetentionService:
             key_ids = {i.worker_id: keyring.key_id_for(i.worker_id) for i in fresh}
             counts = self._event_counts(list(key_ids.values()))
             records = self._record_ids([i.worker_id for i in fresh])
-            before = checkpoint_summary(self.integrity.checkpoint().note)
+            before = self._checkpoint_before()
             approval = approval_of(proposal)
             for item in fresh:
                 started.append(FileDestruction.start(
@@ -374,10 +389,10 @@ class RetentionService:
                 assignment for one in staged for assignment in one.assignments]))
         return resumed + started, {d.worker_id for d in resumed}
 
-    def _certify(self, destructions: list[FileDestruction], destroyed_at: Any) -> dict[str, str]:
-        """Signs the ledger once, after every key is gone, and writes each file's certificate: the checkpoints
-        before and after, the proof that the ledger only grew in between, and the proof that this file's
-        `DestructionStarted` is in the checkpoint after. Returns each certificate's SHA-256 by worker."""
+    def _certify(self, destructions: list[Any], destroyed_at: Any) -> dict[str, str]:
+        """Signs the ledger once, after every key is gone, and writes each file's (or record's) certificate: the
+        checkpoints before and after, the proof that the ledger only grew in between, and the proof that its own
+        destruction start is in the checkpoint after. Returns each certificate's SHA-256 by destruction id."""
         integrity = self.integrity
         after = checkpoint_summary(integrity.checkpoint().note)
         size = after["tree_size"]
@@ -407,7 +422,7 @@ class RetentionService:
         # commits them together instead of one after another.
         with ThreadPoolExecutor(max_workers=8) as pool:
             written = list(pool.map(lambda kwargs: write_certificate(**kwargs), certificates))
-        return {d.worker_id: digest for d, (_, digest) in zip(destructions, written, strict=True)}
+        return {str(d.id): digest for d, (_, digest) in zip(destructions, written, strict=True)}
 
     def certificate_path(self, worker_id: str) -> Any:
         return self.storage.settings.certificate_dir / f"destruction-{worker_id}.json"
@@ -416,7 +431,7 @@ class RetentionService:
         """For `svl verify`: each purged event with its ciphertext's digest, so its leaf is still rechecked."""
         return lawful_purges(self.storage.engine)
 
-    def _purge_ciphertext(self, destructions: list[FileDestruction], on: date) -> None:
+    def _purge_ciphertext(self, destructions: list[Any], on: date) -> None:
         """Empties the stored bytes of every event sealed with the destroyed keys. Each row, its ledger leaf
         and the digest of what it held stay, so `svl verify` still recomputes the leaf exactly."""
         events = self.integrity.events
@@ -471,8 +486,9 @@ class RetentionService:
                 f"({pack.retention.source or pack.retention.note})")
 
 
-def approval_of(proposal: DestructionProposal) -> dict:
-    """What a destruction records of the review it was approved in (and its certificate states)."""
+def approval_of(proposal: Any) -> dict:
+    """What a destruction records of the review it was approved in (and its certificate states): a proposal of
+    files (DestructionProposal) or a list of case supervision records (CaseRecordDisposal)."""
     return {"proposal": str(proposal.id), "proposed_by": proposal.proposed_by,
             "proposed_at": proposal.created_on.isoformat(), "approved_by": proposal.decided_by,
             "approved_at": proposal.decided_at.isoformat() if proposal.decided_at else None,
