@@ -92,6 +92,7 @@ class CaseRecordService:
     _grants_for: Callable[..., Any]
     _get_aggregate: Callable[..., Any]
     integrity: Any
+    compliance_pack: Callable[..., PolicyPack]
     _shred_and_certify: Callable[..., None]
     _checkpoint_before: Callable[[], dict]
     _require_certifying_key: Callable[[], None]
@@ -204,8 +205,11 @@ class CaseRecordService:
         self.require(user, decide_role(user.reader, RETENTION_ROLES, "see the case supervision records' schedule"))
         return self._case_schedule(as_of or self.clock().date())
 
-    def _case_schedule(self, day: date) -> list[ScheduledCaseRecord]:
-        pack = self.policy_pack
+    def _case_schedule(self, day: date, rules_on: date | None = None) -> list[ScheduledCaseRecord]:
+        """Each record's status on `day`, its destruction date under the pack version in force on `rules_on`
+        (default `day`: a past day's view shows what was due then; proposals and runs pass today, as for the
+        personal files, RetentionService.retention_schedule)."""
+        pack = self.compliance_pack(on=rules_on or day)
         years = pack.case_records_class().retention.years_after_discussion
         self.see_own_writes()
         with self.storage.reads.connect() as conn:
@@ -231,8 +235,9 @@ class CaseRecordService:
         self.require(user, decide_pack_role(user.reader, pack.destruction_approval.propose,
                                             "propose case supervision records for destruction"))
         years = pack.case_record_years_required()  # refused where the pack sets no period
-        day = as_of or self.clock().date()
-        due = [r for r in self._case_schedule(day) if r.status == "due"]
+        today = self.clock().date()
+        day = as_of or today
+        due = [r for r in self._case_schedule(day, rules_on=today) if r.status == "due"]
         disposal = CaseRecordDisposal.propose(
             as_of=day, records=[{"record_id": r.record_id, "destruction_date": r.destruction_date.isoformat()}
                                 for r in due if r.destruction_date],
@@ -268,7 +273,8 @@ class CaseRecordService:
         self.integrity.require_writable()
         self._require_certifying_key()
         on_list = set(disposal.record_ids)
-        now = {r.record_id: r for r in self._case_schedule(disposal.as_of) if r.record_id in on_list}
+        # Judged today under the version in force today (a period lengthened since the approval keeps a record).
+        now = {r.record_id: r for r in self._case_schedule(self.clock().date()) if r.record_id in on_list}
         resumed = [self.repository.get(case_record_destruction_id(rid)) for rid, r in now.items()
                    if r.status == "destruction_incomplete"]
         started = self._start_case_destructions(disposal, [now[rid] for rid in disposal.record_ids
@@ -290,10 +296,13 @@ class CaseRecordService:
         key_ids = {r.record_id: keyring.key_id_for(r.record_id) for r in due}
         counts = self._event_counts(list(key_ids.values()))
         before, approval = self._checkpoint_before(), approval_of(disposal)
+        pack = self.policy_pack  # the rule in force today, which the records are destroyed under
+        rule = _rule_text(pack, pack.case_record_years_required())
         started = [CaseRecordDestruction.start(
             record_id=r.record_id, worker_id=r.worker_id or "", key_id=key_ids[r.record_id],
-            event_count=counts[key_ids[r.record_id]], rule=disposal.rule, pack=disposal.pack,
-            discussed_on=r.discussed_on, destruction_date=r.destruction_date, as_of=disposal.as_of,  # type: ignore[arg-type]
+            event_count=counts[key_ids[r.record_id]], rule=rule, pack=pack.short_name,
+            discussed_on=r.discussed_on, destruction_date=r.destruction_date,  # type: ignore[arg-type]
+            as_of=self.clock().date(),
             disposal_id=str(disposal.id), checkpoint_before=before, approval=approval, actor=actor,
             timestamp=self.clock()) for r in due]
         staged = [keyring.stage_assignment(d.id, "organisation") for d in started]

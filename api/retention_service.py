@@ -167,22 +167,31 @@ class RetentionService:
 
     # -- the schedule ----------------------------------------------------------------------------------
 
-    def retention_schedule(self, as_of: date) -> list[ScheduledFile]:
+    def retention_schedule(self, as_of: date, *, rules_on: date | None = None) -> list[ScheduledFile]:
+        """Every file with its status on `as_of`. An archived file's destruction date is its leaving date plus the
+        years of the pack version in force on `rules_on` (default `as_of`): a past day's schedule shows what was
+        due under the version in force that day. Proposals and runs pass today: a destruction acts under the
+        rule in force when it is done (the date stated at archiving is superseded by a later change of period)."""
         self.read_models.refresh()
-        pack = self.policy_pack
+        pack = self.compliance_pack(on=rules_on or as_of)
+        years = pack.retention.years_after_employment_ends
+        rule = self._rule_text(pack) if years else None
         with self.storage.reads.connect() as conn:
             rows = conn.execute(select(retention_files).order_by(retention_files.c.destruction_date,
                                                                  retention_files.c.worker_id)).all()
         files = []
         for r in rows:
             deadline = archival_deadline(pack, r.leaving_date) if r.leaving_date else None
-            status = retention_status(state=r.state, leaving_date=r.leaving_date, destruction_date=r.destruction_date,
+            due_on, why = r.destruction_date, r.rule
+            if r.state == "archived" and r.leaving_date is not None and years:
+                due_on, why = destruction_date(pack, r.leaving_date), rule
+            status = retention_status(state=r.state, leaving_date=r.leaving_date, destruction_date=due_on,
                                       archival_deadline=deadline, active_holds=r.active_holds,
                                       destroyed=r.state == "destroyed", as_of=as_of)
             if r.state == "destroying":
                 status = "destruction_incomplete"
-            files.append(ScheduledFile(r.worker_id, r.state, status, r.leaving_date, deadline, r.destruction_date,
-                                       r.rule, r.active_holds, r.destroyed_at.isoformat() if r.destroyed_at else None))
+            files.append(ScheduledFile(r.worker_id, r.state, status, r.leaving_date, deadline, due_on,
+                                       why, r.active_holds, r.destroyed_at.isoformat() if r.destroyed_at else None))
         return files
 
     # -- disposition review: propose, then a second person approves or rejects ----------------------------
@@ -192,8 +201,10 @@ class RetentionService:
         review = self.policy_pack.destruction_approval
         self.require(user, decide_pack_role(user.reader, review.propose, "propose files for destruction"))
         self.policy_pack.retention_years_required()  # refuses under a pack with no retention period
-        as_of = as_of or self.clock().date()
-        due = [f for f in self.retention_schedule(as_of) if f.status == "due"]
+        today = self.clock().date()
+        as_of = as_of or today
+        # Due by `as_of` under the rule in force today: the rule the run will destroy them under.
+        due = [f for f in self.retention_schedule(as_of, rules_on=today) if f.status == "due"]
         proposal = DestructionProposal.propose(
             as_of=as_of, files=[{"worker_id": f.worker_id, "destruction_date": f.destruction_date.isoformat(),
                                  "rule": f.rule or self._rule_text(self.policy_pack)} for f in due],
@@ -261,7 +272,8 @@ class RetentionService:
         self.require(user, decide_role(user.reader, RETENTION_ROLES, "run retention"))
         self.policy_pack.retention_years_required()  # refuses under a pack with no retention period
         if dry_run:
-            due = [f for f in self.retention_schedule(as_of or self.clock().date())
+            today = self.clock().date()
+            due = [f for f in self.retention_schedule(as_of or today, rules_on=today)
                    if f.status in ("due", "destruction_incomplete")]
             return self._report([self._plan(item) for item in due], progress)
         self.integrity.require_writable()
@@ -271,7 +283,9 @@ class RetentionService:
         proposal_id = proposal_id or self._latest_approved_proposal()
         proposal = self.get_proposal(proposal_id) if proposal_id else None
         self._require_certifying_key()
-        schedule = self.retention_schedule(proposal.as_of if proposal else self.clock().date())
+        # Judged today, under the version in force today: a period lengthened since the list was approved keeps
+        # a file that is no longer due (left, "skipped_retained"); one placed on hold since is left too.
+        schedule = self.retention_schedule(self.clock().date())
         unfinished = [f for f in schedule if f.status == "destruction_incomplete"]
         if proposal is None:
             if not unfinished:
@@ -382,7 +396,7 @@ class RetentionService:
                     worker_id=item.worker_id, key_id=key_ids[item.worker_id],
                     record_ids=records.get(item.worker_id, []), event_count=counts[key_ids[item.worker_id]],
                     rule=item.rule or self._rule_text(pack), pack=pack.short_name, leaving_date=item.leaving_date,
-                    destruction_date=item.destruction_date, as_of=proposal.as_of, checkpoint_before=before,
+                    destruction_date=item.destruction_date, as_of=self.clock().date(), checkpoint_before=before,
                     actor=actor, timestamp=self.clock(), approval=approval))
             staged = [keyring.stage_assignment(d.id, "organisation") for d in started]
             self.save_and_project(*started, keys=StagedKeys(new_keys=[], assignments=[
