@@ -11,10 +11,13 @@ domain/authorisation.py; the domain decides what the policy allows.
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import or_, select
+
+from api.retention_service import approval_of
 
 from api.access_service import AccessDenied, Via
 from api.errors import Destroyed
@@ -23,14 +26,16 @@ from domain.anonymisation import Screening
 from domain.authorisation import (Decision, Relationships, Role, decide_destruction_review, decide_pack_role,
                                   decide_read, decide_role,
                                   decide_session_step, decide_staff_step, RecordParties)
-from domain.case_record_disposal import CaseRecordDisposal
+from domain.case_record_disposal import (CASE_RECORD_CLASS, CaseRecordDestruction, CaseRecordDisposal,
+                                         case_record_destruction_id)
 from domain.case_supervision_record import (CaseSupervisionRecord, case_decision_status,
                                             case_record_destruction_date, case_record_status)
 from domain.errors import DomainError, OutOfOrder
 from domain.policy import PolicyPack
 from domain.record_classes import RecordClass, record_classes
 from domain.schedule_rules import case_decision_deadline
-from infrastructure.key_tombstones import Tombstone
+from infrastructure.destruction_certificates import record_certificate_name
+from infrastructure.keys import StagedKeys
 from infrastructure.sealed_mapper import EventDestroyed
 from infrastructure.users import Principal
 from projections.case_records import case_record_disposals, case_records, kept_case_records_of
@@ -62,7 +67,7 @@ class ScheduledCaseRecord:
     worker_id: str | None
     discussed_on: date | None
     destruction_date: date | None
-    status: str  # retained | due | held | no_period | destroyed
+    status: str  # retained | due | held | no_period | destruction_incomplete | destroyed
     destroyed_at: str | None
 
     def to_dict(self) -> dict:
@@ -86,7 +91,12 @@ class CaseRecordService:
     log_access: Callable[..., None]
     _grants_for: Callable[..., Any]
     _get_aggregate: Callable[..., Any]
-    _scrub_storage: Callable[[], None]
+    integrity: Any
+    compliance_pack: Callable[..., PolicyPack]
+    _shred_and_certify: Callable[..., None]
+    _checkpoint_before: Callable[[], dict]
+    _require_certifying_key: Callable[[], None]
+    _event_counts: Callable[[list[str]], dict[str, int]]
 
     def record_classes(self) -> tuple[RecordClass, ...]:
         """The organisation's record classes, each with its retention and deadlines and whose rule each is."""
@@ -195,8 +205,11 @@ class CaseRecordService:
         self.require(user, decide_role(user.reader, RETENTION_ROLES, "see the case supervision records' schedule"))
         return self._case_schedule(as_of or self.clock().date())
 
-    def _case_schedule(self, day: date) -> list[ScheduledCaseRecord]:
-        pack = self.policy_pack
+    def _case_schedule(self, day: date, rules_on: date | None = None) -> list[ScheduledCaseRecord]:
+        """Each record's status on `day`, its destruction date under the pack version in force on `rules_on`
+        (default `day`: a past day's view shows what was due then; proposals and runs pass today, as for the
+        personal files, RetentionService.retention_schedule)."""
+        pack = self.compliance_pack(on=rules_on or day)
         years = pack.case_records_class().retention.years_after_discussion
         self.see_own_writes()
         with self.storage.reads.connect() as conn:
@@ -208,7 +221,9 @@ class CaseRecordService:
         for r in rows:
             due_on = case_record_destruction_date(pack, r.discussed_on) if years and r.discussed_on else None
             status = case_record_status(destruction_date=due_on, destroyed=r.state == "destroyed", as_of=day)
-            if status == "due" and r.worker_id in held:
+            if r.state == "destroying":
+                status = "destruction_incomplete"  # started by a run that stopped: the list's next run finishes it
+            elif status == "due" and r.worker_id in held:
                 status = "held"
             scheduled.append(ScheduledCaseRecord(r.record_id, r.worker_id, r.discussed_on, due_on, status,
                                                  r.destroyed_at.isoformat() if r.destroyed_at else None))
@@ -220,8 +235,9 @@ class CaseRecordService:
         self.require(user, decide_pack_role(user.reader, pack.destruction_approval.propose,
                                             "propose case supervision records for destruction"))
         years = pack.case_record_years_required()  # refused where the pack sets no period
-        day = as_of or self.clock().date()
-        due = [r for r in self._case_schedule(day) if r.status == "due"]
+        today = self.clock().date()
+        day = as_of or today
+        due = [r for r in self._case_schedule(day, rules_on=today) if r.status == "due"]
         disposal = CaseRecordDisposal.propose(
             as_of=day, records=[{"record_id": r.record_id, "destruction_date": r.destruction_date.isoformat()}
                                 for r in due if r.destruction_date],
@@ -244,25 +260,70 @@ class CaseRecordService:
         return disposal
 
     def destroy_case_records(self, user: Principal, disposal_id: UUID | str) -> CaseRecordDisposal:
-        """Destroys the approved list's records still due and not held, by destroying each record's own key
-        (listed in the tombstones first, so a restored backup cannot bring one back); the worker's personal file
-        and every other record are untouched."""
+        """Destroys the approved list's records still due and not held, by the personal files' own steps
+        (RetentionService._shred_and_certify): one checkpoint before, each record's destruction started, its own key
+        listed in the tombstones (so a restored backup cannot bring it back) and destroyed, one checkpoint after,
+        and a signed certificate per record that `svl-verify` checks. The worker's personal file and every other
+        record are untouched. A run stopped part way is finished by running the list again."""
         self.require(user, decide_role(user.reader, RETENTION_ROLES, "destroy case supervision records"))
         disposal = self.get_case_record_disposal(disposal_id)
         disposal.require_approved()
         if disposal.destroyed_at is not None:
             raise OutOfOrder("this list was already destroyed")
-        still_due = {r.record_id for r in self._case_schedule(disposal.as_of) if r.status == "due"}
-        going = [rid for rid in disposal.record_ids if rid in still_due]
-        keyring, at = self.storage.keyring, self.clock()
-        keys = [keyring.key_id_for(rid) for rid in going]
-        if keys:
-            self.storage.tombstones.add([Tombstone(k, at.isoformat(), disposal.rule) for k in keys])
-            keyring.destroy_many(keys, at)
-            self._scrub_storage()
-        disposal.record_destruction(going, actor=user.actor, timestamp=self.clock())
+        self.integrity.require_writable()
+        self._require_certifying_key()
+        on_list = set(disposal.record_ids)
+        # Judged today under the version in force today (a period lengthened since the approval keeps a record).
+        now = {r.record_id: r for r in self._case_schedule(self.clock().date()) if r.record_id in on_list}
+        resumed = [self.repository.get(case_record_destruction_id(rid)) for rid, r in now.items()
+                   if r.status == "destruction_incomplete"]
+        started = self._start_case_destructions(disposal, [now[rid] for rid in disposal.record_ids
+                                                           if rid in now and now[rid].status == "due"], user.actor)
+        going = [*resumed, *started]
+        if going:
+            self._shred_and_certify(going, user.actor, purge_ciphertext=False)
+        disposal.record_destruction([d.record_id for d in going], actor=user.actor, timestamp=self.clock())
         self.save_and_project(disposal)
         return disposal
+
+    def _start_case_destructions(self, disposal: CaseRecordDisposal, due: list[ScheduledCaseRecord],
+                                 actor: str) -> list[CaseRecordDestruction]:
+        """Each record's destruction started, in one transaction after the run's checkpoint before, under the
+        organisation's key (so it outlives the record)."""
+        if not due:
+            return []
+        keyring = self.storage.keyring
+        key_ids = {r.record_id: keyring.key_id_for(r.record_id) for r in due}
+        counts = self._event_counts(list(key_ids.values()))
+        before, approval = self._checkpoint_before(), approval_of(disposal)
+        pack = self.policy_pack  # the rule in force today, which the records are destroyed under
+        rule = _rule_text(pack, pack.case_record_years_required())
+        started = [CaseRecordDestruction.start(
+            record_id=r.record_id, worker_id=r.worker_id or "", key_id=key_ids[r.record_id],
+            event_count=counts[key_ids[r.record_id]], rule=rule, pack=pack.short_name,
+            discussed_on=r.discussed_on, destruction_date=r.destruction_date,  # type: ignore[arg-type]
+            as_of=self.clock().date(),
+            disposal_id=str(disposal.id), checkpoint_before=before, approval=approval, actor=actor,
+            timestamp=self.clock()) for r in due]
+        staged = [keyring.stage_assignment(d.id, "organisation") for d in started]
+        self.save_and_project(*started, keys=StagedKeys(new_keys=[], assignments=[
+            assignment for one in staged for assignment in one.assignments]))
+        return started
+
+    def case_record_certificate_path(self, record_id: str) -> Path:
+        return self.storage.settings.certificate_dir / record_certificate_name(CASE_RECORD_CLASS, record_id)
+
+    def case_record_certificates(self, user: Principal) -> list[tuple[ScheduledCaseRecord, Path]]:
+        """Each destroyed case supervision record with its certificate, for the people who see the lists."""
+        self._require_reviewer(user)
+        if not any(c.name == CASE_RECORD_CLASS for c in self.record_classes()):
+            return []
+        found = []
+        for r in self._case_schedule(self.clock().date()):
+            path = self.case_record_certificate_path(r.record_id)
+            if r.status == "destroyed" and path.exists():
+                found.append((r, path))
+        return found
 
     def case_record_disposals(self, user: Principal) -> list[dict]:
         """Every list of case supervision records proposed for destruction, newest first (ids, dates, counts and

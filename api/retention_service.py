@@ -187,22 +187,31 @@ class RetentionService:
 
     # -- the schedule ----------------------------------------------------------------------------------
 
-    def retention_schedule(self, as_of: date) -> list[ScheduledFile]:
+    def retention_schedule(self, as_of: date, *, rules_on: date | None = None) -> list[ScheduledFile]:
+        """Every file with its status on `as_of`. An archived file's destruction date is its leaving date plus the
+        years of the pack version in force on `rules_on` (default `as_of`): a past day's schedule shows what was
+        due under the version in force that day. Proposals and runs pass today: a destruction acts under the
+        rule in force when it is done (the date stated at archiving is superseded by a later change of period)."""
         self.read_models.refresh()
-        pack = self.policy_pack
+        pack = self.compliance_pack(on=rules_on or as_of)
+        years = pack.retention.years_after_employment_ends
+        rule = self._rule_text(pack) if years else None
         with self.storage.reads.connect() as conn:
             rows = conn.execute(select(retention_files).order_by(retention_files.c.destruction_date,
                                                                  retention_files.c.worker_id)).all()
         files = []
         for r in rows:
             deadline = archival_deadline(pack, r.leaving_date) if r.leaving_date else None
-            status = retention_status(state=r.state, leaving_date=r.leaving_date, destruction_date=r.destruction_date,
+            due_on, why = r.destruction_date, r.rule
+            if r.state == "archived" and r.leaving_date is not None and years:
+                due_on, why = destruction_date(pack, r.leaving_date), rule
+            status = retention_status(state=r.state, leaving_date=r.leaving_date, destruction_date=due_on,
                                       archival_deadline=deadline, active_holds=r.active_holds,
                                       destroyed=r.state == "destroyed", as_of=as_of)
             if r.state == "destroying":
                 status = "destruction_incomplete"
-            files.append(ScheduledFile(r.worker_id, r.state, status, r.leaving_date, deadline, r.destruction_date,
-                                       r.rule, r.active_holds, r.destroyed_at.isoformat() if r.destroyed_at else None))
+            files.append(ScheduledFile(r.worker_id, r.state, status, r.leaving_date, deadline, due_on,
+                                       why, r.active_holds, r.destroyed_at.isoformat() if r.destroyed_at else None))
         return files
 
     # -- disposition review: propose, then a second person approves or rejects ----------------------------
@@ -212,8 +221,10 @@ class RetentionService:
         review = self.policy_pack.destruction_approval
         self.require(user, decide_pack_role(user.reader, review.propose, "propose files for destruction"))
         self.policy_pack.retention_years_required()  # refuses under a pack with no retention period
-        as_of = as_of or self.clock().date()
-        due = [f for f in self.retention_schedule(as_of) if f.status == "due"]
+        today = self.clock().date()
+        as_of = as_of or today
+        # Due by `as_of` under the rule in force today: the rule the run will destroy them under.
+        due = [f for f in self.retention_schedule(as_of, rules_on=today) if f.status == "due"]
         proposal = DestructionProposal.propose(
             as_of=as_of, files=[{"worker_id": f.worker_id, "destruction_date": f.destruction_date.isoformat(),
                                  "rule": f.rule or self._rule_text(self.policy_pack)} for f in due],
@@ -281,7 +292,8 @@ class RetentionService:
         self.require(user, decide_role(user.reader, RETENTION_ROLES, "run retention"))
         self.policy_pack.retention_years_required()  # refuses under a pack with no retention period
         if dry_run:
-            due = [f for f in self.retention_schedule(as_of or self.clock().date())
+            today = self.clock().date()
+            due = [f for f in self.retention_schedule(as_of or today, rules_on=today)
                    if f.status in ("due", "destruction_incomplete")]
             return self._report([self._plan(item) for item in due], progress)
         self.integrity.require_writable()
@@ -290,11 +302,10 @@ class RetentionService:
                               "as_of is for a dry run only")
         proposal_id = proposal_id or self._latest_approved_proposal()
         proposal = self.get_proposal(proposal_id) if proposal_id else None
-        try:
-            self.integrity.signing_key()
-        except SigningKeyMissing as exc:
-            raise DomainError(f"every destruction is certified with the organisation's signing key: {exc}") from None
-        schedule = self.retention_schedule(proposal.as_of if proposal else self.clock().date())
+        self._require_certifying_key()
+        # Judged today, under the version in force today: a period lengthened since the list was approved keeps
+        # a file that is no longer due (left, "skipped_retained"); one placed on hold since is left too.
+        schedule = self.retention_schedule(self.clock().date())
         unfinished = [f for f in schedule if f.status == "destruction_incomplete"]
         if proposal is None:
             if not unfinished:
@@ -376,6 +387,17 @@ class RetentionService:
             return []
         destructions, resumed = self._start_all(items, actor, proposal, files)
         _drill_pause("started")
+        self._shred_and_certify(destructions, actor, purge_ciphertext)
+        return [DestructionOutcome(d.worker_id, d.record_ids, d.event_count, d.rule, d.destruction_date,
+                                   "resumed_and_destroyed" if d.worker_id in resumed else "destroyed")
+                for d in destructions]
+
+    def _shred_and_certify(self, destructions: list[Any], actor: str, purge_ciphertext: bool) -> None:
+        """The steps every destruction of a run shares, whatever its record class (a worker's file, a case
+        supervision record): each one already started after the run's checkpoint before, its key is appended to
+        the tombstones, then destroyed, with the rest of the run's in one transaction; optionally its ciphertext
+        purged; the storage scrubbed once; the ledger signed once after; then each certificate written and each
+        destruction completed with its certificate's digest."""
         at = self.clock()
         self.storage.tombstones.add([Tombstone(d.key_id, at.isoformat(), d.rule) for d in destructions])
         self.storage.keyring.destroy_many([d.key_id for d in destructions], at)
@@ -386,12 +408,19 @@ class RetentionService:
         digests = self._certify(destructions, at)
         for destruction in destructions:
             destruction.complete(ciphertext_purged=purge_ciphertext, checkpoint_after=None,
-                                 certificate_sha256=digests[destruction.worker_id], actor=actor,
+                                 certificate_sha256=digests[str(destruction.id)], actor=actor,
                                  timestamp=self.clock())
         self.save_and_project(*destructions)
-        return [DestructionOutcome(d.worker_id, d.record_ids, d.event_count, d.rule, d.destruction_date,
-                                   "resumed_and_destroyed" if d.worker_id in resumed else "destroyed")
-                for d in destructions]
+
+    def _checkpoint_before(self) -> dict:
+        """The run's checkpoint before: signed once, before any destruction of the run is started."""
+        return checkpoint_summary(self.integrity.checkpoint().note)
+
+    def _require_certifying_key(self) -> None:
+        try:
+            self.integrity.signing_key()
+        except SigningKeyMissing as exc:
+            raise DomainError(f"every destruction is certified with the organisation's signing key: {exc}") from None
 
     def _start_all(self, items: list[ScheduledFile], actor: str, proposal: DestructionProposal | None,
                    files: Sequence[Any]) -> tuple[list[FileDestruction], set[str]]:
@@ -412,14 +441,14 @@ class RetentionService:
             key_ids = {i.worker_id: keyring.key_id_for(i.worker_id) for i in fresh}
             counts = self._event_counts(list(key_ids.values()))
             records = self._record_ids([i.worker_id for i in fresh])
-            before = checkpoint_summary(self.integrity.checkpoint().note)
+            before = self._checkpoint_before()
             approval = approval_of(proposal)
             for item in fresh:
                 started.append(FileDestruction.start(
                     worker_id=item.worker_id, key_id=key_ids[item.worker_id],
                     record_ids=records.get(item.worker_id, []), event_count=counts[key_ids[item.worker_id]],
                     rule=item.rule or self._rule_text(pack), pack=pack.short_name, leaving_date=item.leaving_date,
-                    destruction_date=item.destruction_date, as_of=proposal.as_of, checkpoint_before=before,
+                    destruction_date=item.destruction_date, as_of=self.clock().date(), checkpoint_before=before,
                     actor=actor, timestamp=self.clock(), approval=approval))
             staged = [keyring.stage_assignment(d.id, "organisation") for d in started]
             try:
@@ -431,10 +460,10 @@ class RetentionService:
                 raise FileChangedMeanwhile("a file of this run changed after it was judged due") from None
         return resumed + started, {d.worker_id for d in resumed}
 
-    def _certify(self, destructions: list[FileDestruction], destroyed_at: Any) -> dict[str, str]:
-        """Signs the ledger once, after every key is gone, and writes each file's certificate: the checkpoints
-        before and after, the proof that the ledger only grew in between, and the proof that this file's
-        `DestructionStarted` is in the checkpoint after. Returns each certificate's SHA-256 by worker."""
+    def _certify(self, destructions: list[Any], destroyed_at: Any) -> dict[str, str]:
+        """Signs the ledger once, after every key is gone, and writes each file's (or record's) certificate: the
+        checkpoints before and after, the proof that the ledger only grew in between, and the proof that its own
+        destruction start is in the checkpoint after. Returns each certificate's SHA-256 by destruction id."""
         integrity = self.integrity
         after = checkpoint_summary(integrity.checkpoint().note)
         size = after["tree_size"]
@@ -464,7 +493,7 @@ class RetentionService:
         # commits them together instead of one after another.
         with ThreadPoolExecutor(max_workers=8) as pool:
             written = list(pool.map(lambda kwargs: write_certificate(**kwargs), certificates))
-        return {d.worker_id: digest for d, (_, digest) in zip(destructions, written, strict=True)}
+        return {str(d.id): digest for d, (_, digest) in zip(destructions, written, strict=True)}
 
     def certificate_path(self, worker_id: str) -> Any:
         return self.storage.settings.certificate_dir / f"destruction-{worker_id}.json"
@@ -473,7 +502,7 @@ class RetentionService:
         """For `svl verify`: each purged event with its ciphertext's digest, so its leaf is still rechecked."""
         return lawful_purges(self.storage.engine)
 
-    def _purge_ciphertext(self, destructions: list[FileDestruction], on: date) -> None:
+    def _purge_ciphertext(self, destructions: list[Any], on: date) -> None:
         """Empties the stored bytes of every event sealed with the destroyed keys. Each row, its ledger leaf
         and the digest of what it held stay, so `svl verify` still recomputes the leaf exactly."""
         events = self.integrity.events
@@ -528,8 +557,9 @@ class RetentionService:
                 f"({pack.retention.source or pack.retention.note})")
 
 
-def approval_of(proposal: DestructionProposal) -> dict:
-    """What a destruction records of the review it was approved in (and its certificate states)."""
+def approval_of(proposal: Any) -> dict:
+    """What a destruction records of the review it was approved in (and its certificate states): a proposal of
+    files (DestructionProposal) or a list of case supervision records (CaseRecordDisposal)."""
     return {"proposal": str(proposal.id), "proposed_by": proposal.proposed_by,
             "proposed_at": proposal.created_on.isoformat(), "approved_by": proposal.decided_by,
             "approved_at": proposal.decided_at.isoformat() if proposal.decided_at else None,

@@ -21,7 +21,8 @@ from api.ids import as_uuid
 from domain.agreements import AgreementState, LapseReason, SupervisionAgreement
 from domain.case_supervision import CaseSupervision
 from domain.compliance import (
-    WorkerCompliance, WorkerFacts, evaluate, month_frequency, rule_in_force, sorted_for_attention,
+    WorkerCompliance, WorkerFacts, agreed_rule, binding_terms, evaluate, month_frequency, rule_in_force,
+    short_sessions, sorted_for_attention,
 )
 from domain.access_log import AccessAttempt
 from domain.authorisation import (SUPERVISING_ROLES, ArchiveRule, Decision, GrantTerms, Relationships, Role,
@@ -39,7 +40,7 @@ from infrastructure.name_lexicon import default_lexicon
 from infrastructure.policy_packs import PolicyPackError, load_history_by_name
 from infrastructure.users import Principal
 from projections.allocation import second_supervisees_on
-from projections.practice_cycles import step_downs, with_cycle_facts
+from projections.practice_cycles import agreed_terms_of, step_downs, with_cycle_facts
 from projections.supervision_compliance import (
     MonthFacts, Scope, agreement_in_force, agreements_of, cutoff_for, joined_on, load_facts, load_month, sessions_of,
     unlapsed_agreements,
@@ -497,7 +498,9 @@ class SchedulingService:
             months = load_month(conn, first, last, day, Scope(team=str(team) if team else None),
                                 counts_from_minutes(policy))
             steps = step_downs(conn, cutoff_for(day), [m.worker for m in months])
-        rows = [_month_row(policy, m, first, end, steps.get(m.worker["worker_id"], ())) for m in months]
+            terms = agreed_terms_of(conn, [m.worker["worker_id"] for m in months])
+        rows = [_month_row(policy, m, first, end, steps.get(m.worker["worker_id"], ()),
+                           terms.get(m.worker["worker_id"], {})) for m in months]
         rows.sort(key=lambda r: (r.met, -r.overdue_days, r.worker_id))
         names = self.worker_names({p for r in rows for p in (r.worker_id, r.supervisor_id) if p}) if with_names else {}
         return FrequencyReport(month, first, last, day, policy.short_name, rows, names)
@@ -585,21 +588,25 @@ class SchedulingService:
         return aggregate
 
 
-def _month_row(policy: PolicyPack, m: MonthFacts, first: date, end: date, steps: tuple[date, ...] = ()
-               ) -> FrequencyRow:
+def _month_row(policy: PolicyPack, m: MonthFacts, first: date, end: date, steps: tuple[date, ...] = (),
+               terms: dict[str, dict] | None = None) -> FrequencyRow:
     w = m.worker
     # Counted from the 1st, or from when the worker started (or the ledger first knew them, with no session
     # before), to the month's end, the day asked about, or the leaving day.
     monitored = max(w["start_date"], joined_on(w))
     window_first = max(first, w["start_date"] if m.last_before is not None else monitored)
     window_last = min(end, w["left_on"]) if w["left_on"] and w["left_on"] >= window_first else end
+    # An agreement binds on the days it was in force, where stricter than the pack (as on the due view).
+    supervisor_since = w["supervisor_from"].date() if w.get("supervisor_from") else None
+    agreed = binding_terms(m.agreements, terms or {}, w["supervisor_id"], supervisor_since)
     counted = month_frequency(policy, w["category"], w["start_date"], monitored, m.last_before, m.held,
-                              window_first, window_last, steps)
-    rule, source = rule_in_force(policy, w["category"], w["start_date"], max(window_last, w["start_date"]), steps)
-    minimum = policy.minimum_session_minutes.minutes
-    short = sum(1 for lasted in m.held_minutes if minimum and lasted < minimum)
+                              window_first, window_last, steps, agreed)
+    on = max(window_last, w["start_date"])
+    rule, source = (agreed_rule(policy, w["category"], w["start_date"], on, agreed, steps)
+                    or rule_in_force(policy, w["category"], w["start_date"], on, steps))
     return FrequencyRow(w["worker_id"], w["category"], w["supervisor_id"], rule, source, counted.held,
-                        counted.required, counted.overdue_days, short, m.cancelled)
+                        counted.required, counted.overdue_days, short_sessions(policy, m.held_lengths, agreed),
+                        m.cancelled)
 
 
 def _supervisor_on(worker: Worker, day: date) -> tuple[str | None, date | None]:

@@ -6,7 +6,8 @@ re-negotiating means a new agreement, which may name the one it replaces. Agreem
 the ledger was in use are recorded as such, with the date they were signed.
 """
 
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from enum import Enum
 
 from eventsourcing.domain import Aggregate, event
@@ -91,6 +92,32 @@ def agreed_minimum_minutes(terms: dict, pack_minimum: int | None) -> int | None:
     if minutes is None or (pack_minimum is not None and minutes <= pack_minimum):
         return None
     return minutes
+
+
+@dataclass(frozen=True)
+class AgreedTerms:
+    """What one agreement binds to, and the days it binds: from the day both signed until the day it lapsed
+    (superseded, the supervisor changed, the worker left), that day itself no longer bound."""
+
+    agreement_id: str
+    from_day: date
+    until: date | None = None
+    every: Interval | None = None
+    session_minutes: int | None = None
+
+    def binds_on(self, day: date) -> bool:
+        return self.from_day <= day and (self.until is None or day < self.until)
+
+    def overdue_on(self, day: date, anchor: date) -> bool:
+        """Whether `day` is past what this agreement's frequency allows after a session on `anchor`."""
+        return self.every is not None and self.binds_on(day) and day > add_interval(anchor, self.every)
+
+    def first_overdue_after(self, anchor: date) -> date | None:
+        """The first day this agreement makes overdue after a session on `anchor` (None: it never does)."""
+        if self.every is None:
+            return None
+        day = max(add_interval(anchor, self.every) + timedelta(days=1), self.from_day)
+        return day if self.until is None or day < self.until else None
 
 
 class SupervisionAgreement(Aggregate):

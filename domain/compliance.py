@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
-from domain.agreements import agreed_due, agreed_interval, agreed_minimum_minutes
+from domain.agreements import AgreedTerms, agreed_due, agreed_interval, agreed_minimum_minutes
 from domain.employee_reviews import ReviewFact, review_cycles, reviews_due
 from domain.observations import CycleDue, ObservationFact, observation_cycles, observations_due, step_down_label
 from domain.pack_history import PackHistory
@@ -500,30 +500,87 @@ def _weekly_minutes_issues(pack: PolicyPack, facts: WorkerFacts, as_of: date) ->
 # --- the month: sessions held vs required -------------------------------------------------------------------
 
 
+def binding_terms(agreements: Iterable[AgreementFact], terms: dict[str, dict], supervisor_id: str | None = None,
+                  supervisor_since: date | None = None) -> tuple[AgreedTerms, ...]:
+    """The agreements that bound the worker at some time, each with the days it bound and its own frequency and
+    session length (only those both signed and that set either). An agreement with someone other than the
+    supervisor of `supervisor_since` lapsed that day if its own lapse is not yet known (it follows the transfer,
+    as on the due view)."""
+    bound = []
+    for a in agreements:
+        agreed = terms.get(a.agreement_id, {})
+        if a.in_force_on is None or not ("every" in agreed or "session_minutes" in agreed):
+            continue
+        until = a.lapsed_on
+        if until is None and supervisor_id is not None and a.supervisor_id != supervisor_id:
+            until = supervisor_since
+        bound.append(AgreedTerms(a.agreement_id, a.in_force_on, until,
+                                 agreed_interval(agreed["every"]) if "every" in agreed else None,
+                                 agreed.get("session_minutes")))
+    return tuple(sorted(bound, key=lambda t: (t.from_day, t.agreement_id)))
+
+
 def month_frequency(pack: PolicyPack, category: str, start_date: date, monitored_from: date,
                     last_before: date | None, held: Iterable[date], first: date, last: date,
-                    steps: Sequence[date] = ()) -> MonthFrequency:
+                    steps: Sequence[date] = (), agreed: Sequence[AgreedTerms] = ()) -> MonthFrequency:
     """Sessions held in [first, last], the fewest that would have kept the worker within the rule, and the
     days in the window on which they were overdue.
 
-    `required` is the greedy count: each session on the latest allowed day. Due dates never move earlier
-    when the last session is later, so no other placement needs fewer sessions."""
+    A day is overdue when it is past the pack's due date, or past what an agreement binding on that day allows
+    (the stricter of the two: hull "The frequency listed is the minimum ... reflected in the Supervision
+    Contract"; the school trust's contract sets the frequency). `required` is the greedy count: each session on
+    the latest day that is not overdue. Those days never move earlier when the last session is later, so no
+    other placement needs fewer sessions."""
     days_held = sorted({d for d in held if first <= d <= last})
+
+    def latest_allowed(anchor: date) -> date:
+        overdue_from = next_due_date(pack, category, start_date, anchor, steps) + _ONE_DAY
+        for terms in agreed:
+            day = terms.first_overdue_after(anchor)
+            if day is not None and day < overdue_from:
+                overdue_from = day
+        return overdue_from - _ONE_DAY
+
     anchor = last_before if last_before is not None else monitored_from
-    required, due = 0, next_due_date(pack, category, start_date, anchor, steps)
+    required, due = 0, latest_allowed(anchor)
     while due <= last:
         required += 1
-        due = next_due_date(pack, category, start_date, max(due, first), steps)
+        due = latest_allowed(max(due, first))
     overdue, held_set = 0, set(days_held)
-    due = next_due_date(pack, category, start_date, anchor, steps)
+    pack_due = next_due_date(pack, category, start_date, anchor, steps)
     day = first
     while day <= last:
         if day in held_set:
-            due = next_due_date(pack, category, start_date, day, steps)
-        elif day > due and day >= monitored_from:
+            anchor, pack_due = day, next_due_date(pack, category, start_date, day, steps)
+        elif day >= monitored_from and (day > pack_due or any(t.overdue_on(day, anchor) for t in agreed)):
             overdue += 1
         day += _ONE_DAY
     return MonthFrequency(len(days_held), required, overdue)
+
+
+def short_sessions(pack: PolicyPack, lengths: Iterable[tuple[date, int]], agreed: Sequence[AgreedTerms] = ()) -> int:
+    """Sessions shorter than the pack's minimum, or than the length an agreement binding on their day sets where
+    that is longer (the school trust: "The supervisor and supervisee will agree on the duration")."""
+    minimum = pack.minimum_session_minutes.minutes
+    count = 0
+    for day, lasted in lengths:
+        floor = max([m for m in (minimum, *(t.session_minutes for t in agreed if t.binds_on(day))) if m],
+                    default=None)
+        count += floor is not None and lasted < floor
+    return count
+
+
+def agreed_rule(pack: PolicyPack, category: str, start_date: date, on: date, agreed: Sequence[AgreedTerms],
+                steps: Sequence[date] = ()) -> tuple[str, str] | None:
+    """The words for an agreement's frequency binding on `on` where it is stricter than the pack's (as the due
+    view says it), else None."""
+    rule, source = rule_in_force(pack, category, start_date, on, steps)
+    pack_due = next_due_date(pack, category, start_date, on, steps)
+    for terms in agreed:
+        if terms.every is not None and terms.binds_on(on) and add_interval(on, terms.every) < pack_due:
+            return (f"Agreed every {terms.every} (the supervision agreement in force since "
+                    f"{short_date(terms.from_day, on)}; stricter than {rule})"), rule
+    return None
 
 
 # --- wording ----------------------------------------------------------------------------------------------------

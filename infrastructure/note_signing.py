@@ -82,9 +82,9 @@ def sign_checkpoint(
     return sign_note(body, private_key, origin if key_name is None else key_name)
 
 
-def certificate_statement(fields: Sequence[tuple[str, str]]) -> str:
-    """The statement's text: a header line, then one `name value` line per field, in the given order."""
-    lines = [CERTIFICATE_HEADER]
+def certificate_statement(fields: Sequence[tuple[str, str]], header: str = CERTIFICATE_HEADER) -> str:
+    """The statement's text: a header line (the format's), then one `name value` line per field, in order."""
+    lines = [header]
     for name, value in fields:
         if "\n" in value or " " in name:
             raise ValueError(f"certificate field {name!r} must be one line")

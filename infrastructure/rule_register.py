@@ -107,6 +107,19 @@ _NOT_ENFORCED = {
                                           "'Settings that change nothing')"),
 }
 
+# Decisions about how an enforced rule is applied, written into its rows (after the organisation's-setting note).
+_RETENTION_IN_FORCE = (
+    "a pack change of the period applies to records already held: a proposal and a run judge what is due under the "
+    "version in force today (a file approved under a shorter period that is no longer due is left), and the "
+    "schedule as of a past day shows what was due under the version in force that day "
+    "(`tests/test_pack_history_app.py::{test}`)")
+_NOTES = {
+    "retention": _RETENTION_IN_FORCE.format(
+        test="test_retention_is_judged_by_the_version_in_force_on_the_day_and_a_run_by_todays"),
+    "record_classes.case_supervision.retention": _RETENTION_IN_FORCE.format(
+        test="test_case_records_retention_is_judged_by_the_version_in_force_on_the_day"),
+}
+
 # Where one pack's row has its own worked example.
 _TESTS = {
     ("bury", "anonymisation"): "tests/test_anonymisation.py::test_bury_accepts_initials_pseudonyms_and_case_numbers",
@@ -172,6 +185,7 @@ def _pack_row(name: str, key: str, rule: Rule, seed_lines: list[str]) -> Row:
         if key == prefix or key.startswith(prefix + "."):
             test = _TESTS.get((name, key), test)
             why = "" if basis != "organisation" else f"organisation's setting: {rule.note or 'policy silent'}"
+            why = "; ".join(part for part in (why, _NOTES.get(prefix, "")) if part)
             return Row(name, key, kind, quote, line, basis, function, test, why)
     raise KeyError(f"{name}: pack key {key} has no entry in the register's enforcement map")
 

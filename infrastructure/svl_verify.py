@@ -994,14 +994,27 @@ def _printable(line: str) -> str:
 
 # v2 adds the disposition review (who proposed the list, who else approved it, when and why); v1 certificates,
 # written before reviews existed, still verify as what they are.
+# v3 certifies the destruction of one record of a record class kept apart from the personal file (bcp's and bury's
+# case supervision records, each sealed with a key of its own): the statement names the class, the record, the
+# worker it is about and the day its own retention runs from (the discussion), with the same review and proofs.
 CERTIFICATE_FORMAT = "svl-destruction-certificate/v2"
 CERTIFICATE_FORMAT_V1 = "svl-destruction-certificate/v1"
+RECORD_CERTIFICATE_FORMAT = "svl-destruction-certificate/v3"
 CERTIFICATE_HEADER = "svl destruction certificate v2"
-_CERTIFICATE_HEADERS = {CERTIFICATE_FORMAT: CERTIFICATE_HEADER, CERTIFICATE_FORMAT_V1: "svl destruction certificate v1"}
+RECORD_CERTIFICATE_HEADER = "svl destruction certificate v3"
+_CERTIFICATE_HEADERS = {CERTIFICATE_FORMAT: CERTIFICATE_HEADER, CERTIFICATE_FORMAT_V1: "svl destruction certificate v1",
+                        RECORD_CERTIFICATE_FORMAT: RECORD_CERTIFICATE_HEADER}
 # Every line the statement must have, in the order the organisation writes them.
 CERTIFICATE_FIELDS_V1 = ("origin", "worker", "records", "events", "key", "rule", "pack", "left", "due", "destroyed",
                          "by", "checkpoint-before", "checkpoint-after")
-CERTIFICATE_FIELDS = (*CERTIFICATE_FIELDS_V1, "proposal", "proposed-by", "approved-by", "approved", "approval")
+_REVIEW_FIELDS = ("proposal", "proposed-by", "approved-by", "approved", "approval")
+CERTIFICATE_FIELDS = (*CERTIFICATE_FIELDS_V1, *_REVIEW_FIELDS)
+RECORD_CERTIFICATE_FIELDS = ("origin", "class", "record", "worker", "events", "key", "rule", "pack", "discussed", "due",
+                             "destroyed", "by", "checkpoint-before", "checkpoint-after", *_REVIEW_FIELDS)
+_FIELDS_OF = {CERTIFICATE_FORMAT: CERTIFICATE_FIELDS, CERTIFICATE_FORMAT_V1: CERTIFICATE_FIELDS_V1,
+              RECORD_CERTIFICATE_FORMAT: RECORD_CERTIFICATE_FIELDS}
+# The record classes a v3 certificate may name, in words.
+RECORD_CLASSES = {"case_supervision": "case supervision record"}
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -1017,13 +1030,35 @@ def parse_certificate_statement(text: str, certificate_format: str = CERTIFICATE
         if name in fields:
             raise MalformedError(f"the statement names {name!r} twice")
         fields[name] = value
-    required = CERTIFICATE_FIELDS if certificate_format == CERTIFICATE_FORMAT else CERTIFICATE_FIELDS_V1
-    missing = [name for name in required if not fields.get(name)]
+    missing = [name for name in _FIELDS_OF[certificate_format] if not fields.get(name)]
     if missing:
         raise MalformedError(f"the certificate's statement lacks {', '.join(missing)}: it does not say everything a "
                              "destruction certificate must, so it proves nothing")
-    _check_statement(fields)
+    if certificate_format == RECORD_CERTIFICATE_FORMAT:
+        _check_record_statement(fields)
+    else:
+        _check_statement(fields)
     return fields
+
+
+def _check_record_statement(fields: dict[str, str]) -> None:
+    if fields["class"] not in RECORD_CLASSES:
+        raise MalformedError(f"the certificate's statement names no record class this verifier knows "
+                             f"({', '.join(RECORD_CLASSES)})")
+    for name in ("record", "worker"):
+        if not _UUID.fullmatch(fields[name]):
+            raise MalformedError(f"the certificate's statement does not name the {name} by id")
+    if not _DECIMAL.fullmatch(fields["events"]):
+        raise MalformedError("the certificate's statement gives no event count")
+    discussed, due = _statement_date(fields, "discussed"), _statement_date(fields, "due")
+    destroyed = _statement_time(fields, "destroyed", "destruction")
+    if due < discussed:
+        raise VerificationError(f"the statement says the record was due on {due}, before it was discussed on "
+                                f"{discussed}")
+    if destroyed.date() < due:
+        raise VerificationError(f"the statement says the record was destroyed on {destroyed.date()}, before its "
+                                f"destruction date {due}")
+    _check_review(fields, destroyed)
 
 
 def _check_statement(fields: dict[str, str]) -> None:
@@ -1106,7 +1141,8 @@ def _verify_certificate(cert: object, trusted_key: str | None, trusted_checkpoin
         report.checked.append("The certificate names another key than the one you trust; only yours is used.")
     note = verify_note(str(_need(cert, "statement", str, "certificate")), vkey)
     fields = parse_certificate_statement(note.text, str(certificate_format))
-    report.record_id = fields["worker"]
+    of_record = certificate_format == RECORD_CERTIFICATE_FORMAT
+    report.record_id = fields["record"] if of_record else fields["worker"]
     report.checked.append(f"The statement is validly signed by {vkey.name} (key id {vkey.key_id:08x}).")
     before = verify_checkpoint(str(_need(cert, "checkpoint_before", str, "certificate")), vkey, origin=fields["origin"])
     after = verify_checkpoint(str(_need(cert, "checkpoint_after", str, "certificate")), vkey, origin=fields["origin"])
@@ -1120,10 +1156,46 @@ def _verify_certificate(cert: object, trusted_key: str | None, trusted_checkpoin
         raise VerificationError("the consistency proof between the two checkpoints does not verify: the ledger "
                                 "did not simply grow between them")
     report.checked.append("The consistency proof verifies: the ledger after is the ledger before plus new events.")
-    if certificate_format == CERTIFICATE_FORMAT:
-        _check_destruction_event(cert, fields["worker"], before, after, report)
+    if of_record:
+        _check_destruction_event(cert, record_destruction_aggregate_id(fields["class"], fields["record"]), before,
+                                 after, report, "record")
+    elif certificate_format == CERTIFICATE_FORMAT:
+        _check_destruction_event(cert, destruction_aggregate_id(fields["worker"]), before, after, report)
     if trusted_checkpoint is not None:
         _link_certificate(before, after, vkey, trusted_checkpoint, link, report)
+    if of_record:
+        _record_proves(fields, vkey, before, after, report)
+    else:
+        _file_proves(fields, vkey, before, after, report)
+    report.does_not_prove.extend([
+        "That no copy of the data key survives outside the organisation's systems: destruction is the "
+        "organisation's signed statement.",
+        "Anything about events after the later checkpoint: check a newer checkpoint with `svl-verify` on a bundle.",
+    ])
+    if trusted_checkpoint is None:
+        report.does_not_prove.append("that these checkpoints are the history the organisation shows everyone else: "
+                                     "run again with --checkpoint FILE, a checkpoint you got from it directly.")
+
+
+def _record_proves(fields: dict[str, str], vkey: VerifierKey, before: Checkpoint, after: Checkpoint,
+                   report: BundleReport) -> None:
+    what = RECORD_CLASSES[fields["class"]]
+    report.proves.extend([
+        f"{vkey.name} states that it destroyed {what} {fields['record']} (record class {fields['class']}) about "
+        f"worker {fields['worker']}: {fields['events']} stored event(s), sealed with its own data key {fields['key']}, "
+        f"on {fields['destroyed']} by {fields['by']}.",
+        f"It did so under: {fields['rule']} (pack {fields['pack']}); the case was discussed on {fields['discussed']}, "
+        f"so the record was due on {fields['due']}, and it was not destroyed before that date.",
+        f"Between its checkpoints of {before.tree_size} and {after.tree_size} events the ledger only grew: no event "
+        "recorded before the destruction was altered, removed or re-ordered by it.",
+        f"The record was on destruction list {fields['proposal']}, proposed by {fields['proposed-by']} and approved "
+        f"by a second person, {fields['approved-by']}, at {fields['approved']}, before it was destroyed; the "
+        f"approver's rationale: {fields['approval']}",
+    ])
+
+
+def _file_proves(fields: dict[str, str], vkey: VerifierKey, before: Checkpoint, after: Checkpoint,
+                 report: BundleReport) -> None:
     count = fields["records"].split(" ")[0]
     report.proves.extend([
         f"{vkey.name} states that it destroyed the supervision file of worker {fields['worker']}: "
@@ -1142,14 +1214,6 @@ def _verify_certificate(cert: object, trusted_key: str | None, trusted_checkpoin
     else:
         report.does_not_prove.append("who reviewed the list it was destroyed on: a v1 certificate, written before "
                                      "destruction lists were approved by a second person, does not say.")
-    report.does_not_prove.extend([
-        "That no copy of the data key survives outside the organisation's systems: destruction is the "
-        "organisation's signed statement.",
-        "Anything about events after the later checkpoint: check a newer checkpoint with `svl-verify` on a bundle.",
-    ])
-    if trusted_checkpoint is None:
-        report.does_not_prove.append("that these checkpoints are the history the organisation shows everyone else: "
-                                     "run again with --checkpoint FILE, a checkpoint you got from it directly.")
 
 
 def destruction_aggregate_id(worker_id: str) -> str:
@@ -1158,9 +1222,15 @@ def destruction_aggregate_id(worker_id: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"svl:file-destruction:{worker_id}"))
 
 
-def _check_destruction_event(cert: object, worker: str, before: Checkpoint, after: Checkpoint,
-                             report: BundleReport) -> None:
-    """This file's own `DestructionStarted` is in the checkpoint after, recorded after the checkpoint before."""
+def record_destruction_aggregate_id(record_class: str, record_id: str) -> str:
+    """The id of one record's destruction under its class's own retention, derived from the record's id alone."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"svl:{record_class.replace('_', '-')}-destruction:{record_id}"))
+
+
+def _check_destruction_event(cert: object, expected_id: str, before: Checkpoint, after: Checkpoint,
+                             report: BundleReport, what: str = "file") -> None:
+    """This file's (or record's) own destruction start is in the checkpoint after, recorded after the checkpoint
+    before."""
     raw = _need(cert, "destruction_event", dict, "certificate")
     numbers = {}
     for name in ("notification_id", "leaf_index", "originator_version"):
@@ -1170,21 +1240,21 @@ def _check_destruction_event(cert: object, worker: str, before: Checkpoint, afte
     oid = str(_need(raw, "originator_id", str, "certificate's destruction event"))
     topic = str(_need(raw, "topic", str, "certificate's destruction event"))
     digest = _b64decode_strict(str(_need(raw, "state_sha256", str, "certificate's destruction event")))
-    if oid != destruction_aggregate_id(worker) or numbers["originator_version"] != 1:
-        raise VerificationError("the certificate's destruction event is not the start of this worker's file "
-                                "destruction")
+    if oid != expected_id or numbers["originator_version"] != 1:
+        whose = "this record's" if what == "record" else "this worker's file"
+        raise VerificationError(f"the certificate's destruction event is not the start of {whose} destruction")
     if len(digest) != HASH_SIZE:
         raise MalformedError("the certificate's destruction event gives no 32-byte digest")
     index = numbers["leaf_index"]
     leaf = leaf_hash(encode_leaf_from_digest(numbers["notification_id"], oid, 1, topic, digest))
     proof = _proof_field(raw, "inclusion_proof", "certificate's destruction event")
     if not verify_inclusion(leaf, index, after.tree_size, proof, after.root_hash):
-        raise VerificationError("this file's destruction event is NOT in the checkpoint after as given: its "
+        raise VerificationError(f"this {what}'s destruction event is NOT in the checkpoint after as given: its "
                                 "inclusion proof does not verify")
     if index < before.tree_size:
-        raise VerificationError(f"this file's destruction event (leaf {index}) was recorded before the checkpoint "
+        raise VerificationError(f"this {what}'s destruction event (leaf {index}) was recorded before the checkpoint "
                                 f"before ({before.tree_size} events)")
-    report.checked.append(f"This file's destruction was recorded at leaf {index}, between the two checkpoints: its "
+    report.checked.append(f"This {what}'s destruction was recorded at leaf {index}, between the two checkpoints: its "
                           "inclusion proof in the checkpoint after verifies.")
 
 
@@ -1235,7 +1305,8 @@ def _u64_field_of(mapping: object, name: str) -> int:
 
 
 def render_certificate_report(report: BundleReport) -> str:
-    lines = [f"Supervision Ledger destruction certificate for worker {report.record_id or '(unknown)'}", ""]
+    whose = "record" if any("(record class " in p for p in report.proves) else "worker"
+    lines = [f"Supervision Ledger destruction certificate for {whose} {report.record_id or '(unknown)'}", ""]
     lines += ["Checked:"] + [f"  OK    {line}" for line in report.checked]
     lines += [f"  FAIL  {problem}" for problem in report.problems]
     if report.proves:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Date, DateTime, Integer, String, Table, delete, insert, select, update
 
-from domain.case_record_disposal import CaseRecordDisposal
+from domain.case_record_disposal import CaseRecordDestruction, CaseRecordDisposal
 from domain.case_supervision_record import CaseSupervisionRecord
 from domain.labels import ACTOR_LENGTH
 from projections.schema import read_models
@@ -27,7 +27,7 @@ case_records = Table(
     Column("decision_due", Date),
     Column("on_childs_record_on", Date),
     Column("recorded_at", DateTime(timezone=True)),
-    Column("state", String(16), nullable=False, index=True),  # kept | destroyed
+    Column("state", String(16), nullable=False, index=True),  # kept | destroying | destroyed
     Column("disposal_id", String(36)),
     Column("destroyed_at", DateTime(timezone=True)),
 )
@@ -84,12 +84,28 @@ def _destroyed(conn: Connection, e: Any) -> None:
                                          "destroyed_at": e.timestamp} for rid in e.destroyed])
 
 
+def _destruction_started(conn: Connection, e: Any) -> None:
+    # After a rebuild the record's own events are unreadable: this organisation-sealed event alone makes the row.
+    values = {"worker_id": e.worker_id, "discussed_on": e.discussed_on, "state": "destroying",
+              "disposal_id": e.disposal_id}
+    changed = conn.execute(update(case_records).where(case_records.c.record_id == e.record_id).values(**values))
+    if not changed.rowcount:
+        conn.execute(insert(case_records).values(record_id=e.record_id, **values))
+
+
+def _destruction_completed(conn: Connection, e: Any) -> None:
+    conn.execute(update(case_records).where(case_records.c.record_id == e.record_id)
+                 .values(state="destroyed", destroyed_at=e.timestamp))
+
+
 HANDLERS: dict[type, Callable[[Any, Any], None]] = {
     CaseSupervisionRecord.CaseSupervisionRecorded: _recorded,
     CaseSupervisionRecord.DecisionOnChildsRecord: _on_childs_record,
     CaseRecordDisposal.CaseRecordDestructionProposed: _proposed,
     CaseRecordDisposal.CaseRecordDestructionDecided: _decided,
     CaseRecordDisposal.CaseRecordsDestroyed: _destroyed,
+    CaseRecordDestruction.CaseRecordDestructionStarted: _destruction_started,
+    CaseRecordDestruction.CaseRecordDestructionCompleted: _destruction_completed,
 }
 
 

@@ -139,7 +139,7 @@ def with_cycle_facts(conn: Connection, facts: list[WorkerFacts], cutoff: datetim
     ids = [f.worker_id for f in facts]
     if not ids:
         return facts
-    o, r, t, p = cycle_observations, cycle_reviews, cycle_agreement_terms, supervision_periods
+    o, r, p = cycle_observations, cycle_reviews, supervision_periods
     observations: dict[str, list[ObservationFact]] = {}
     for row in conn.execute(select(o).where(o.c.recorded_at < cutoff, _of(o.c.subject_id, ids))):
         observations.setdefault(row.subject_id, []).append(ObservationFact(
@@ -147,13 +147,7 @@ def with_cycle_facts(conn: Connection, facts: list[WorkerFacts], cutoff: datetim
     reviews: dict[str, list[ReviewFact]] = {}
     for row in conn.execute(select(r).where(r.c.recorded_at < cutoff, _of(r.c.worker_id, ids))):
         reviews.setdefault(row.worker_id, []).append(ReviewFact(row.review_id, row.kind, row.reviewed_on))
-    terms: dict[str, dict[str, dict]] = {}
-    for row in conn.execute(select(t).where(_of(t.c.worker_id, ids))):
-        every = {k: v for k, v in (("months", row.every_months), ("weeks", row.every_weeks),
-                                   ("days", row.every_days)) if v}
-        agreed = {**({"every": every} if every else {}),
-                  **({"session_minutes": row.session_minutes} if row.session_minutes else {})}
-        terms.setdefault(row.worker_id, {})[row.agreement_id] = agreed
+    terms = agreed_terms_of(conn, ids)
     supervising = dict(conn.execute(
         select(p.c.supervisor_id, func.min(p.c.started_at)).where(
             p.c.started_at < cutoff, or_(p.c.ended_at.is_(None), p.c.ended_at >= cutoff),
@@ -164,6 +158,21 @@ def with_cycle_facts(conn: Connection, facts: list[WorkerFacts], cutoff: datetim
                     reviews=tuple(reviews.get(f.worker_id, ())), step_downs=steps.get(f.worker_id, ()),
                     supervises_since=_aware(supervising[f.worker_id]).date() if f.worker_id in supervising else None,
                     agreed_terms=terms.get(f.worker_id, {})) for f in facts]
+
+
+def agreed_terms_of(conn: Connection, ids: list[str]) -> dict[str, dict[str, dict]]:
+    """Per worker, each agreement's own frequency and session length (terms are fixed when it is drafted)."""
+    t = cycle_agreement_terms
+    terms: dict[str, dict[str, dict]] = {}
+    if not ids:
+        return terms
+    for row in conn.execute(select(t).where(_of(t.c.worker_id, ids))):
+        every = {k: v for k, v in (("months", row.every_months), ("weeks", row.every_weeks),
+                                   ("days", row.every_days)) if v}
+        agreed = {**({"every": every} if every else {}),
+                  **({"session_minutes": row.session_minutes} if row.session_minutes else {})}
+        terms.setdefault(row.worker_id, {})[row.agreement_id] = agreed
+    return terms
 
 
 def observations_of(conn: Connection, subject_id: str) -> list[dict]:
@@ -178,4 +187,4 @@ def reviews_of(conn: Connection, worker_id: str) -> list[dict]:
         select(r).where(r.c.worker_id == worker_id).order_by(r.c.reviewed_on.desc(), r.c.review_id))]
 
 
-__all__ = ["HANDLERS", "TABLES", "observations_of", "reviews_of", "step_downs", "with_cycle_facts"]
+__all__ = ["HANDLERS", "TABLES", "agreed_terms_of", "observations_of", "reviews_of", "step_downs", "with_cycle_facts"]

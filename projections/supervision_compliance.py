@@ -571,8 +571,11 @@ class MonthFacts:
     worker: dict
     last_before: date | None
     held: tuple[date, ...]
-    held_minutes: tuple[int, ...]  # of the sessions recorded as held in the window: the pack decides what is short
+    # The day and minutes of each session recorded as held in the window: the pack (and an agreement binding
+    # that day) decides what is short.
+    held_lengths: tuple[tuple[date, int], ...]
     cancelled: int
+    agreements: tuple[AgreementFact, ...] = ()  # every agreement drafted by then, as on the due view
 
 
 def load_month(conn: Connection, first: date, last: date, as_of: date, scope: Scope = Scope(),
@@ -593,15 +596,17 @@ def load_month(conn: Connection, first: date, last: date, as_of: date, scope: Sc
     for worker_id, day in conn.execute(select(both.c.worker_id, both.c.day).where(both.c.day >= first)):
         in_month.setdefault(worker_id, set()).add(day)
     s = compliance_sessions
-    minutes: dict[str, list[int]] = {}
-    for worker_id, lasted in conn.execute(select(s.c.worker_id, s.c.actual_minutes).where(
+    minutes: dict[str, list[tuple[date, int]]] = {}
+    for worker_id, held_on, lasted in conn.execute(select(s.c.worker_id, s.c.held_on, s.c.actual_minutes).where(
             _known(s.c.held_at, cutoff), s.c.held_on.between(first, end), _worker_filter(s.c.worker_id, ids))):
-        minutes.setdefault(worker_id, []).append(lasted)
+        minutes.setdefault(worker_id, []).append((held_on, lasted))
+    agreements = _agreements(conn, cutoff, ids)
     cancelled = dict(conn.execute(select(s.c.worker_id, func.count()).where(
         _known(s.c.cancelled_at, cutoff), s.c.scheduled_for.between(first, end),
         _worker_filter(s.c.worker_id, ids)).group_by(s.c.worker_id)).all())
     return [MonthFacts(w, before.get(w["worker_id"]), tuple(sorted(in_month.get(w["worker_id"], ()))),
-                       tuple(minutes.get(w["worker_id"], ())), cancelled.get(w["worker_id"], 0)) for w in workers]
+                       tuple(sorted(minutes.get(w["worker_id"], ()))), cancelled.get(w["worker_id"], 0),
+                       tuple(agreements.get(w["worker_id"], ()))) for w in workers]
 
 
 def sessions_of(conn: Connection, worker_id: str | None = None, supervisor_id: str | None = None) -> list[dict]:

@@ -3,8 +3,13 @@ with their own keys. A leaver's personal file destroyed under its retention leav
 case supervision records destroyed under their own retention leave every personal file; the decision that has not
 reached the child's record within a week becomes overdue."""
 
+import copy
 import dataclasses
+import json
+import subprocess
+import sys
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +23,9 @@ from infrastructure.checkpoints import create_signing_key_file
 from infrastructure.keys import data_keys
 from projections.schema import current_records
 from tests.support.acting import acting
-from tests.support.retention import destroy_due, leaver_and_stayer
+from infrastructure.svl_verify import (RECORD_CERTIFICATE_FORMAT, main as svl_verify_main, parse_note,
+                                      record_destruction_aggregate_id, verify_certificate)
+from tests.support.retention import destroy_case_records_due, destroy_due, leaver_and_stayer
 
 SECRET = "Discussed the Quillfeather allegation in confidence"
 CASE_TEXT = "Worries about neglect; the school reports missed lunches"
@@ -129,6 +136,66 @@ def test_each_record_class_is_destroyed_by_its_own_schedule_and_leaves_the_other
     before = schedule(app, date(2026, 3, 1))
     app.read_models.rebuild()
     assert schedule(app, date(2026, 3, 1)) == before
+
+
+def test_a_destroyed_case_record_has_its_own_certificate_that_svl_verify_checks(ledger, tmp_path):
+    app = ledger  # bcp: case supervision records six years after the discussion
+    supervisor, leaver, stayer = leaver_and_stayer(app)
+    first = case_record(app, supervisor, stayer, date(2019, 5, 2), "CN-10234")  # due 2 May 2025
+    second = case_record(app, supervisor, leaver, date(2019, 9, 3), "CN-10377")  # due 3 Sep 2025
+    kept = case_record(app, supervisor, stayer, date(2026, 2, 20))  # due 20 Feb 2032
+    personal = signed_record(app, supervisor, stayer, "2019-05-02")
+    done = destroy_case_records_due(app, date(2026, 3, 1))
+    assert sorted(done.destroyed) == sorted([first, second])
+    certificates = {rid: json.loads(app.case_record_certificate_path(rid).read_text()) for rid in (first, second)}
+    assert not app.case_record_certificate_path(kept).exists()
+
+    # one checkpoint pair for the run: both certificates name the same two checkpoints
+    assert {c["checkpoint_before"] for c in certificates.values()} == {certificates[first]["checkpoint_before"]}
+    assert {c["checkpoint_after"] for c in certificates.values()} == {certificates[first]["checkpoint_after"]}
+    # the certificate names the record class, the record, the worker it is about and the review
+    statement = parse_note(certificates[first]["statement"]).text
+    assert certificates[first]["format"] == RECORD_CERTIFICATE_FORMAT
+    for line in ("class case_supervision", f"record {first}", f"worker {stayer}", "discussed 2019-05-02",
+                 "due 2025-05-02", "proposed-by user:dpo", "approved-by user:hr"):
+        assert f"\n{line}\n" in statement
+    assert certificates[first]["destruction_event"]["originator_id"] == record_destruction_aggregate_id(
+        "case_supervision", first)
+
+    # `svl-verify CERTIFICATE --key verifier.vkey`, the command a third party runs
+    key = app.integrity.verifier_key()
+    key_file = tmp_path / "verifier.vkey"
+    key_file.write_text(key + "\n")
+    cli = Path(sys.executable).with_name("svl-verify")
+    out = subprocess.run([str(cli), str(app.case_record_certificate_path(first)), "--key", str(key_file)],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"destruction certificate for record {first}" in out.stdout
+    assert f"case supervision record {first} (record class case_supervision) about worker {stayer}" in out.stdout
+    assert "approved by a second person, user:hr" in out.stdout
+
+    # tampered: the statement's rule changed (its signature breaks), or another record's event put in its place
+    forged = copy.deepcopy(certificates[first])
+    forged["statement"] = forged["statement"].replace("due 2025-05-02", "due 2024-05-02")
+    assert not verify_certificate(forged, trusted_key=key).verified
+    forged_file = tmp_path / "forged.json"
+    forged_file.write_text(json.dumps(forged))
+    assert svl_verify_main([str(forged_file), "--key", str(key_file)]) != 0
+    swapped = copy.deepcopy(certificates[first])
+    swapped["destruction_event"] = certificates[second]["destruction_event"]
+    report = verify_certificate(swapped, trusted_key=key)
+    assert not report.verified and "not the start of this record's destruction" in report.problems[0]
+
+    # the worker's personal file and the record not due are untouched; the personal file has no certificate
+    assert app.get_record(personal).content["discussion"] == SECRET
+    assert app.get_case_record(kept).discussion == CASE_TEXT
+    assert not app.certificate_path(stayer).exists()
+    # the DPO finds both certificates through the application, also after the read models are rebuilt
+    listed = {r.record_id for r, _ in app.case_record_certificates(acting("dpo"))}
+    app.read_models.rebuild()
+    assert {r.record_id for r, _ in app.case_record_certificates(acting("dpo"))} == listed == {first, second}
+    with pytest.raises(AccessDenied):
+        app.case_record_certificates(acting(supervisor))
 
 
 def test_the_decision_not_on_the_childs_record_within_a_week_becomes_overdue(ledger, clock):

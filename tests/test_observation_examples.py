@@ -9,7 +9,8 @@ from datetime import date, datetime, time, timezone
 import pytest
 
 from domain.agreements import agreed_due, agreed_minimum_minutes, check_terms
-from domain.compliance import AgreementFact, WorkerFacts, evaluate, frequency_status
+from domain.compliance import (AgreementFact, WorkerFacts, agreed_rule, binding_terms, evaluate, frequency_status,
+                              month_frequency, short_sessions)
 from domain.employee_reviews import EmployeeReview, ReviewFact, review_due, reviews_due
 from domain.errors import DomainError, NotPermitted, OutOfOrder
 from domain.observations import (FrequencySteps, ObservationFact, PracticeObservation, Relation, observation_due,
@@ -213,6 +214,47 @@ def test_agreed_frequency_and_length_worked_example() -> None:
                            last_session=D(2026, 3, 2), agreements=(AgreementFact("a1", "sup", D(2026, 1, 5)),),
                            agreed_terms={"a1": terms})
     assert frequency_status(trust, unsigned, D(2026, 3, 20)).due == D(2026, 4, 2)
+
+
+def test_agreed_frequency_in_the_monthly_report_worked_example() -> None:
+    # school-trust: "The supervisor and supervisee will agree on the duration and frequency of supervision"; the
+    # pack's monthly baseline is the floor, the contract (fortnightly, 90 minutes) binds where stricter.
+    trust = PACKS["school-trust"]
+    terms = {"a1": check_terms({"every": {"weeks": 2}, "session_minutes": 90})}
+    signed = AgreementFact("a1", "sup", D(2026, 1, 5), in_force_on=D(2026, 1, 12))
+    agreed = binding_terms([signed, AgreementFact("a2", "sup", D(2026, 3, 1))], terms | {"a2": terms["a1"]})
+    assert [(t.agreement_id, t.from_day, t.until) for t in agreed] == [("a1", D(2026, 1, 12), None)]  # a2 unsigned
+
+    def march(held: list[date], bound=agreed):
+        return month_frequency(trust, "experienced", D(2020, 1, 6), D(2020, 1, 6), D(2026, 2, 27), held,
+                               D(2026, 3, 1), D(2026, 3, 31), agreed=bound)
+
+    # Monthly, sessions on 2 and 30 March meet the pack; fortnightly they do not: due 13 and 27 March, so two
+    # were needed, and from the 2 March session the next was due by 16 March: 17 to 29 March overdue.
+    monthly = march([D(2026, 3, 2), D(2026, 3, 30)], ())
+    assert (monthly.required, monthly.met) == (1, True)
+    fortnightly = march([D(2026, 3, 2), D(2026, 3, 30)])
+    assert (fortnightly.held, fortnightly.required, fortnightly.overdue_days, fortnightly.met) == (2, 2, 13, False)
+    assert march([D(2026, 3, 2), D(2026, 3, 16), D(2026, 3, 30)]).met
+    rule, _ = agreed_rule(trust, "experienced", D(2020, 1, 6), D(2026, 3, 31), agreed)  # type: ignore[misc]
+    assert rule.startswith("Agreed every 2 weeks (the supervision agreement in force since 12 Jan")
+
+    # The agreement binds only while in force: lapsed on 10 March (the supervisor changed), the pack's monthly
+    # rule judges the rest of the month, and the 2 March session was enough.
+    lapsed = binding_terms([AgreementFact("a1", "old", D(2026, 1, 5), D(2026, 1, 12))], terms, "new", D(2026, 3, 10))
+    assert [(t.from_day, t.until) for t in lapsed] == [(D(2026, 1, 12), D(2026, 3, 10))]
+    assert (march([D(2026, 3, 2)], lapsed).required, march([D(2026, 3, 2)], lapsed).overdue_days) == (1, 0)
+    assert agreed_rule(trust, "experienced", D(2020, 1, 6), D(2026, 3, 31), lapsed) is None
+    # and from the day it comes into force: signed on 20 March, the 2 March session was due again by 16 March
+    late = binding_terms([AgreementFact("a1", "sup", D(2026, 3, 18), D(2026, 3, 20))], terms)
+    assert march([D(2026, 3, 2)], late).overdue_days == 12  # 20 to 31 March
+
+    # a session shorter than the agreed 90 minutes is short while the agreement binds; the trust's policy sets
+    # no minimum of its own
+    lengths = [(D(2026, 3, 2), 60), (D(2026, 3, 30), 95)]
+    assert short_sessions(trust, lengths, agreed) == 1
+    assert short_sessions(trust, lengths) == 0
+    assert short_sessions(trust, [(D(2026, 3, 9), 60), (D(2026, 3, 16), 60)], lapsed) == 1  # bound on 9, not 16 March
 
 
 def test_every_new_row_has_its_worked_example_here() -> None:

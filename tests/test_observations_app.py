@@ -135,3 +135,40 @@ def test_an_agreements_own_frequency_and_length_bind_where_stricter(ledger, cloc
     assert (status.frequency.due, status.frequency.days_overdue) == (D(2026, 3, 16), 4)
     assert status.frequency.rule.startswith("Agreed every 2 weeks")
     assert "session_short_of_agreement" in {i.kind for i in status.issues}
+
+
+def test_the_monthly_report_judges_a_month_by_the_agreement_in_force_where_stricter(ledger, clock):
+    # school-trust: "The supervisor and supervisee will agree on the duration and frequency of supervision";
+    # the contract says fortnightly for 90 minutes, the pack's monthly baseline is the floor.
+    app = ledger
+    _, supervisor = supervisors(app, clock)
+    bound = new_worker(app, clock, supervisor, "experienced", D(2025, 1, 6), name="Bo Bound")
+    free = new_worker(app, clock, supervisor, "experienced", D(2025, 1, 6), name="Fran Free")
+    for worker in (bound, free):
+        held(app, clock, worker, supervisor, D(2026, 2, 27))
+    clock.set(at(D(2026, 3, 1), 9))
+    agreement = app.draft_agreement(acting(supervisor), supervisee_id=bound,
+                                    terms={"every": {"weeks": 2}, "session_minutes": 90})
+    app.sign_agreement(acting(bound, Role.SUPERVISEE), agreement.id)
+    app.sign_agreement(acting(supervisor), agreement.id)
+    for worker in (bound, free):
+        held(app, clock, worker, supervisor, D(2026, 3, 2), minutes=60)
+        held(app, clock, worker, supervisor, D(2026, 3, 30), minutes=95)
+
+    report = {r.worker_id: r for r in app.frequency_report("2026-03", as_of=D(2026, 3, 31), pack="school-trust").rows}
+    # fortnightly: due 13 and 27 March, and 17 to 29 March overdue after the 2 March session; 60 minutes is
+    # short of the agreed 90
+    assert (report[bound].held, report[bound].required, report[bound].overdue_days, report[bound].met,
+            report[bound].short_sessions) == (2, 2, 13, False, 1)
+    assert report[bound].rule.startswith("Agreed every 2 weeks (the supervision agreement in force since 1 Mar")
+    # the same sessions without an agreement meet the trust's monthly baseline, and no session is short
+    assert (report[free].required, report[free].overdue_days, report[free].met, report[free].short_sessions) == (
+        1, 0, True, 0)
+    # February, before the agreement was in force, is judged by the pack alone for both
+    february = {r.worker_id: r for r in app.frequency_report("2026-02", pack="school-trust").rows}
+    assert [(february[w].required, february[w].overdue_days, february[w].rule) for w in (bound, free)] == [
+        (february[free].required, february[free].overdue_days, february[free].rule)] * 2
+    assert not february[bound].rule.startswith("Agreed")
+    # the manager's due view says the same on the last day of the month
+    board = app.compliance_dashboard(as_of=D(2026, 3, 31), pack="school-trust")
+    assert row(board, bound).frequency.due == D(2026, 4, 13)

@@ -1,13 +1,18 @@
 """A pack change through the application, on SQLite and PostgreSQL: a past day is judged by the version in
-force on it, today by today's. The change is made up (tests/support/pack_history.py), written to tmp_path."""
+force on it, today by today's (retention too: a run applies today's rule). The change is made up (tests/support/pack_history.py), written to tmp_path."""
 
+import json
 from datetime import date as D
 
 import pytest
 
+from domain.errors import OutOfOrder
+from infrastructure.checkpoints import create_signing_key_file
 from infrastructure.policy_packs import ENV_POLICY_DIR
 from tests.support.acting import acting
-from tests.support.pack_history import BCP_FORTNIGHTLY_FROM_MARCH, BCP_REBOOKING_FROM_MARCH, packs_with_history
+from tests.support.pack_history import (BCP_CASE_RECORDS_EIGHT_YEARS, BCP_EIGHT_YEARS_FROM_MARCH, BCP_FORTNIGHTLY_FROM_MARCH,
+                                        BCP_REBOOKING_FROM_MARCH, packs_with_history)
+from tests.support.retention import destroy_case_records_due, destroy_due, leaver_with_a_signed_record
 from tests.support.scheduling import at, held, new_worker, supervisors
 
 
@@ -72,3 +77,71 @@ def test_a_cancelled_session_is_rebooked_by_the_version_in_force_when_it_was_mis
     assert app.rebook_by(app.cancel_session(acting(supervisor), february, "operational")) is None
     # Missed on 9 March, under the new version: 5 working days.
     assert app.rebook_by(app.cancel_session(acting(supervisor), march, "operational")) == D(2026, 3, 16)
+
+
+@pytest.fixture
+def eight_years(monkeypatch, tmp_path, settings):
+    """bcp's retention lengthened from six to eight years from 1 March 2026, for personal files and case supervision
+    records (made up); a signing key for the run."""
+    create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
+    folder = packs_with_history(tmp_path / "packs", versions=BCP_EIGHT_YEARS_FROM_MARCH + BCP_CASE_RECORDS_EIGHT_YEARS)
+    monkeypatch.setenv(ENV_POLICY_DIR, str(folder))
+    return folder
+
+
+def test_retention_is_judged_by_the_version_in_force_on_the_day_and_a_run_by_todays(eight_years, ledger, clock):
+    app = ledger
+    clock.set(at(D(2026, 2, 10)))
+    _, leaver, _ = leaver_with_a_signed_record(app)  # left 30 June 2019
+    assert app.archive_leaver(acting("hr"), leaver) == D(2025, 6, 30)  # six years, the version in force today
+    proposal = app.propose_destruction(acting("dpo"))  # due on 10 February under six years
+    assert proposal.worker_ids == [leaver]
+    app.approve_destruction(acting("hr"), proposal.id, rationale="checked against the retention schedule")
+
+    clock.set(at(D(2026, 3, 10)))  # eight years since 1 March
+    # the schedule as of a past day shows what was due under the version in force that day ...
+    then = next(f for f in app.retention_schedule(D(2026, 2, 10)) if f.worker_id == leaver)
+    assert (then.status, then.destruction_date) == ("due", D(2025, 6, 30)) and "= 6" in (then.rule or "")
+    # ... and today's, under today's
+    now = next(f for f in app.retention_schedule(D(2026, 3, 10)) if f.worker_id == leaver)
+    assert (now.status, now.destruction_date) == ("retained", D(2027, 6, 30)) and "= 8" in (now.rule or "")
+    # a run today applies the rule in force today: the file approved under six years is left, whole
+    outcomes = app.run_retention(acting("dpo"), proposal.id)
+    assert [(o.worker_id, o.status) for o in outcomes] == [(leaver, "skipped_retained")]
+    assert app.get_worker(leaver).name == "Lee Vaughan" and not app.certificate_path(leaver).exists()
+    # and nothing is proposed today, even for a day when six years applied: destruction acts under today's rule
+    with pytest.raises(OutOfOrder, match="nothing to propose"):
+        app.propose_destruction(acting("dpo"), as_of=D(2026, 2, 10))
+
+    clock.set(at(D(2027, 7, 1)))  # eight years after leaving: due, and destroyed under the eight-year rule
+    [done] = destroy_due(app, D(2027, 7, 1))
+    assert (done.worker_id, done.status, done.destruction_date) == (leaver, "destroyed", D(2027, 6, 30))
+    assert "= 8" in done.rule and "8 years" in done.rule
+
+
+def test_case_records_retention_is_judged_by_the_version_in_force_on_the_day(eight_years, ledger, clock):
+    app = ledger
+    clock.set(at(D(2026, 2, 10)))
+    supervisor, _, stayer = leaver_with_a_signed_record(app)
+    record = str(app.record_case_supervision(acting(supervisor), worker_id=stayer, case_reference="LCS 55821",
+                                             discussed_on=D(2019, 5, 2), discussion="Worries about neglect",
+                                             decisions="Strategy discussion requested").id)
+    disposal = app.propose_case_record_destruction(acting("dpo"))  # due under six years on 10 February
+    app.review_case_record_destruction(acting("hr"), disposal.id, approve=True, rationale="checked")
+
+    clock.set(at(D(2026, 3, 10)))
+    def status(on):  # noqa: E306, ANN001, ANN202
+        found = next(r for r in app.case_record_schedule(acting("dpo"), as_of=on) if r.record_id == record)
+        return found.status, found.destruction_date
+    assert status(D(2026, 2, 10)) == ("due", D(2025, 5, 2))  # as the version of that day had it
+    assert status(D(2026, 3, 10)) == ("retained", D(2027, 5, 2))
+    # the run today, under eight years, leaves the record approved under six
+    assert app.destroy_case_records(acting("dpo"), disposal.id).destroyed == []
+    assert app.get_case_record(record).discussion == "Worries about neglect"
+    with pytest.raises(OutOfOrder, match="nothing to propose"):
+        app.propose_case_record_destruction(acting("dpo"), as_of=D(2026, 2, 10))
+
+    clock.set(at(D(2027, 5, 3)))
+    assert destroy_case_records_due(app, D(2027, 5, 3)).destroyed == [record]
+    assert "years_after_discussion = 8" in json.loads(app.case_record_certificate_path(record).read_text())[
+        "statement"]

@@ -9,8 +9,10 @@ from datetime import date
 from fastapi.testclient import TestClient
 
 from api.http import create_app
+from infrastructure.checkpoints import create_signing_key_file
+from infrastructure.svl_verify import verify_certificate
 from tests.support.acting import acting
-from tests.support.web_forms import signed_in
+from tests.support.web_forms import signed_in, signed_in_again
 
 SUMMARY = re.compile(r'govuk-error-summary__list">(.*?)</ul>', re.S)
 
@@ -81,3 +83,41 @@ def test_a_pack_without_the_class_shows_no_case_record_links(settings, master_ke
         assert "/case-records" not in client.get("/supervisees").text
         assert "/case-records" not in client.get("/records").text
         assert client.get(f"/case-records/new/{worker}").status_code == 422
+
+
+def test_the_dpo_lists_and_downloads_a_case_records_certificate(settings, master_key, tmp_path) -> None:  # noqa: ANN001
+    # bcp: case supervision records six years after the discussion, destroyed on a list a second person approved
+    create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
+    api = create_app(settings, master_key)
+    app = api.state.ledger
+    supervisor, worker = _team(app)
+    record_id = str(app.record_case_supervision(
+        acting(supervisor), worker_id=worker, case_reference="LCS 55821", discussed_on=date(2019, 5, 2),
+        discussion="Worries about neglect", decisions="Strategy discussion requested").id)
+    with TestClient(api) as client:
+        csrf = signed_in(client, app, "dana", "dpo", None)
+        assert "No case supervision record has been destroyed yet" in client.get("/retention/certificates").text
+        proposed = client.post("/retention/case-records/proposals", data={"csrf_token": csrf}, follow_redirects=False)
+        assert proposed.status_code == 303
+        listed = proposed.headers["location"]
+        csrf = signed_in(client, app, "harriet", "administrator", None)  # HR
+        assert client.post(f"{listed}/approve", data={"csrf_token": csrf, "rationale": "Checked the schedule",
+                                                      "confirmed": "yes"}, follow_redirects=False).status_code == 303
+        csrf = signed_in_again(client, app, "dana")
+        ran = client.post(f"{listed}/run", data={"csrf_token": csrf, "confirmed": "yes"}, follow_redirects=False)
+        assert ran.status_code == 303
+
+        page = client.get("/retention/certificates").text
+        card = page[page.index(f"Case supervision record <span class=\"app-fingerprint\">{record_id}"):]
+        assert "Verified" in card[:2000] and "(record class case_supervision)" in card
+        link = f"/retention/certificates/case-supervision/{record_id}.json"
+        assert f'href="{link}"' in page
+        downloaded = client.get(link)
+        assert downloaded.status_code == 200 and "attachment" in downloaded.headers["content-disposition"]
+        certificate = downloaded.json()
+        assert verify_certificate(certificate, trusted_key=app.integrity.verifier_key()).verified
+        assert client.get(f"/retention/certificates/case-supervision/{worker}.json").status_code == 404
+
+        signed_in(client, app, "alex", "supervisor", supervisor)  # not one of the people who see the lists
+        assert client.get(link).status_code == 403
+        assert client.get("/retention/certificates").status_code == 403

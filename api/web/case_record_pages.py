@@ -34,7 +34,7 @@ STATUS = {"due": ("Due", "blue"), "overdue": ("Overdue", "red"), "no_deadline": 
           "recorded": ("On the child's record", "green"), "recorded_late": ("On the child's record, late", "orange"),
           "retained": ("Retained", "green"), "held": ("On legal hold", "purple"), "no_period": ("No period set", "grey"),
           "destroyed": ("Destroyed", "grey"), "proposed": ("Proposed", "yellow"), "approved": ("Approved", "blue"),
-          "rejected": ("Rejected", "grey")}
+          "rejected": ("Rejected", "grey"), "destruction_incomplete": ("Destruction to finish", "red")}
 STATUS_OF_DUE = {**STATUS, "due": ("Due for destruction", "yellow")}
 
 
@@ -277,7 +277,8 @@ def review(disposal_id: UUID, step: str, request: Request, who: Principal = Depe
     if step == "run":
         notice(request, f"{len(done.destroyed)} case supervision record(s) destroyed; "
                         f"{len(done.record_ids) - len(done.destroyed)} left (on hold since the proposal, or "
-                        "destroyed already). Personal supervision files are untouched.")
+                        "destroyed already). Personal supervision files are untouched. Each destroyed record has "
+                        "its certificate on the destruction certificates page.")
         return redirect("/retention/case-records")
     notice(request, "List approved: it may now be destroyed." if step == "approve" else "List rejected: nothing "
                     "on it will be destroyed.")

@@ -16,6 +16,7 @@ import api.web.commands as commands
 from api.web.site import checked_form, notice, page, redirect, signed_in, via, web_of
 from domain.errors import DomainError, NotPermitted
 from domain.retention import HoldKind
+from domain.case_record_disposal import CASE_RECORD_CLASS
 from infrastructure.svl_verify import verify_certificate
 from infrastructure.users import Principal
 
@@ -180,7 +181,25 @@ def certificates(request: Request, who: Principal = Depends(signed_in)) -> Respo
             report = verify_certificate(json.loads(path.read_text()), trusted_key=key)
             shown.append({"file": f, "verified": report.verified, "proves": report.proves,
                           "problems": report.problems})
-    return page(request, "certificates.html", who=who, certificates=shown)
+    # Case supervision records (bcp, bury) are destroyed on their own schedule, each with its own certificate.
+    case_records = []
+    for r, path in app.case_record_certificates(who):
+        report = verify_certificate(json.loads(path.read_text()), trusted_key=key)
+        case_records.append({"record": r, "verified": report.verified, "proves": report.proves,
+                             "problems": report.problems})
+    return page(request, "certificates.html", who=who, certificates=shown, case_records=case_records,
+                keeps_case_records=any(c.name == CASE_RECORD_CLASS for c in app.record_classes()))
+
+
+@router.get("/retention/certificates/case-supervision/{record_id}.json")
+def case_record_certificate_file(record_id: UUID, request: Request, who: Principal = Depends(signed_in)) -> Response:
+    app = web_of(request).ledger
+    app.case_record_disposals(who)  # the same people as the lists
+    path = app.case_record_certificate_path(str(record_id))
+    if not path.exists():
+        raise NotFound(f"no destruction certificate for case supervision record {record_id}")
+    return PlainTextResponse(path.read_text(), media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="{path.name}"'})
 
 
 @router.get("/retention/certificates/{worker_id}.json")

@@ -1,13 +1,17 @@
 """Case supervision records in the browser (bcp keeps them apart from personal supervision): a supervisor records
 one from My supervisees (an identifiable case reference refused, the error summary naming the field), reads it (a
 logged read) and confirms its decision is on the child's record; the DPO proposes the records due under their own
-retention, cannot approve their own list, HR approves it and the DPO destroys them, confirmed; a supervisee and a
+retention, cannot approve their own list, HR approves it and the DPO destroys them, confirmed, and downloads each
+record's own certificate; a supervisee and a
 supervisor who is not the worker's are refused. Each new page: axe-core 0 violations, screenshots at 320 px."""
 
+import json
 from datetime import date, timedelta
+from pathlib import Path
 
 import httpx
 
+from tests.browser.bundles import svl_verify
 from tests.browser.conftest import Site
 from tests.browser.pages import check, html, sign_in, sign_out
 
@@ -136,6 +140,16 @@ def test_the_dpo_proposes_hr_approves_and_the_dpo_destroys_case_records(browser,
         page.wait_for_url(site.url("/retention/case-records"))
         content = html(page)
         assert "1 case supervision record(s) destroyed" in content and "Destroyed" in content
+        # its own certificate, listed with the personal files' and checked with the organisation's key
+        page.get_by_role("link", name="destruction certificates").click()
+        content = html(page)
+        assert "(record class case_supervision)" in content and "Verified" in content
+        check(page, "destruction certificates with a case supervision record", shots)
+        with page.expect_download() as download:
+            page.get_by_role("link", name="the certificate of case supervision record").first.click()
+        saved = Path(download.value.path())
+        assert json.loads(saved.read_text())["format"] == "svl-destruction-certificate/v3"
+        assert "(record class case_supervision)" in svl_verify(site, saved)  # with the published key
         sign_out(page)
     finally:
         ctx.close()

@@ -33,3 +33,20 @@ days = 5
 counting = "working_days"
 note = "test version: rebook within 5 working days from 1 March 2026"
 """
+
+# bcp keeps personal supervision files eight years after employment ends from 1 March 2026, not six (made up).
+BCP_EIGHT_YEARS_FROM_MARCH = """
+[[versions]]
+effective_from = 2026-03-01
+
+[versions.retention]
+years_after_employment_ends = 8
+source = "Test version (made up): supervision records are kept for 8 years after an employee has left."
+"""
+
+# ...and its case supervision records eight years after the discussion from the same day (made up).
+BCP_CASE_RECORDS_EIGHT_YEARS = """
+[versions.record_classes.case_supervision.retention]
+years_after_discussion = 8
+note = "test version: eight years after the discussion from 1 March 2026"
+"""

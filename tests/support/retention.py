@@ -55,3 +55,11 @@ def record_of(app: Any, worker: str) -> str:
     with app.storage.engine.connect() as conn:
         return conn.execute(select(current_records.c.record_id)
                             .where(current_records.c.supervisee_id == worker)).scalar_one()
+
+
+def destroy_case_records_due(app: Any, as_of: date, *, proposer: str = "dpo", approver: str = "hr") -> Any:
+    """Case supervision records due on `as_of`: proposed (as the DPO), approved (as HR, a second person), destroyed."""
+    disposal = app.propose_case_record_destruction(acting(proposer), as_of=as_of)
+    app.review_case_record_destruction(acting(approver), disposal.id, approve=True,
+                                       rationale="checked against the case records' schedule")
+    return app.destroy_case_records(acting(proposer), disposal.id)
