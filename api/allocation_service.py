@@ -23,12 +23,23 @@ from domain.errors import DomainError
 from domain.policy import PolicyPack
 from domain.workers import Worker
 from infrastructure.users import Principal
-from projections.allocation import AllocationFacts, load_allocation, second_supervisees_of
+from projections.allocation import (AllocationFacts, allocation_exceptions, load_allocation,
+                                   second_supervisees_of)
 from projections.schema import workers
 from projections.supervision_compliance import Scope, active_workers, cutoff_for
 
 HR = frozenset({Role.ADMINISTRATOR})
 ALLOCATION_READERS = frozenset({Role.ADMINISTRATOR, Role.MANAGER})
+
+
+@dataclass(frozen=True)
+class AgreedException:
+    worker_id: str
+    supervisor_id: str
+    rules: tuple[str, ...]
+    reason: str
+    agreed_by: str  # the actor: the agreer's worker id
+    agreed_at: str  # ISO 8601
 
 
 @dataclass(frozen=True)
@@ -122,6 +133,24 @@ class AllocationService:
                 found += [b for b in self.allocation_departures(worker, self.get_worker(worker.second_supervisor_id))
                           if b.rule != "ratio"]
         return found
+
+    def agreed_allocation_exceptions(self, user: Principal) -> list[AgreedException]:
+        """The departures agreed for allocations in force today (line manager or second supervisor), as recorded
+        in each worker's file: the rules, the reason, who agreed it and when. The readers of the breaches."""
+        self.require(user, decide_role(user.reader, ALLOCATION_READERS, "see the allocation exceptions"))
+        self.see_own_writes()
+        with self.storage.reads.connect() as conn:
+            ids = conn.execute(select(allocation_exceptions.c.worker_id).distinct().join(
+                workers, workers.c.worker_id == allocation_exceptions.c.worker_id).where(
+                workers.c.state == "active").order_by(allocation_exceptions.c.worker_id)).scalars().all()
+        agreed = []
+        for worker_id in ids:
+            worker = self.get_worker(worker_id)
+            in_force = {worker.supervisor_id, worker.second_supervisor_id} - {None}
+            agreed += [AgreedException(str(worker.id), e["supervisor_id"], tuple(e["rules"]), e["reason"],
+                                       e["agreed_by"], e["agreed_at"])
+                       for e in worker.allocation_exceptions if e["supervisor_id"] in in_force]
+        return sorted(agreed, key=lambda e: e.agreed_at, reverse=True)
 
     # -- the rules at allocation ---------------------------------------------------------------------------------
 

@@ -373,6 +373,11 @@ class SupervisionLedger(AccessService, AllocationService, CaseRecordService, Led
     def get_worker(self, worker_id: UUID | str, expected_version: int | None = None) -> Worker:
         return self._get(Worker, worker_id, expected_version)
 
+    def worker_name(self, worker_id: UUID | str) -> str:
+        """The worker's name as it stands now, for display. The cached aggregate is read, not copied: a copy
+        protects an aggregate a command goes on to change, and nothing here changes it (a page names many)."""
+        return self._get(Worker, worker_id, None, copy=False).name
+
     def _allocation(self, user: Principal, worker_id: UUID | str, supervisor_id: UUID | str,
                     expected_version: int | None) -> tuple[Worker, Worker]:
         self.require(user, decide_role(user.reader, HR, "allocate or transfer supervisors"))
@@ -516,10 +521,10 @@ class SupervisionLedger(AccessService, AllocationService, CaseRecordService, Led
         self.save_and_project(record, unchanged=(supervisee,))
         return record
 
-    def _get(self, cls: type, aggregate_id: UUID | str, expected_version: int | None) -> Any:
+    def _get(self, cls: type, aggregate_id: UUID | str, expected_version: int | None, copy: bool = True) -> Any:
         noun = "worker" if cls is Worker else "supervision record"
         try:
-            aggregate = self.repository.get(as_uuid(aggregate_id, noun))
+            aggregate = self.repository.get(as_uuid(aggregate_id, noun), deepcopy_from_cache=copy)
         except EventDestroyed:
             raise Destroyed(f"{noun} {aggregate_id} was destroyed under the retention schedule") from None
         except AggregateNotFoundError:

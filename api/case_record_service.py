@@ -341,7 +341,7 @@ class CaseRecordService:
 
     def _require_reviewer(self, user: Principal) -> None:
         review = self.policy_pack.destruction_approval
-        self.require(user, decide_pack_role(user.reader, (*review.propose, *review.approve),
+        self.require(user, decide_pack_role(user.reader, tuple(dict.fromkeys((*review.propose, *review.approve))),
                                             "see lists of case supervision records proposed for destruction"))
 
     def get_case_record_disposal(self, disposal_id: UUID | str) -> CaseRecordDisposal:

@@ -61,6 +61,7 @@ COMMANDS: dict[str, dict[str, str]] = {
         "observation": "Direct observations of practice and of supervision.",
         "frequency": "Decisions to reduce a worker's supervision frequency.",
         "review": "Employee reviews the policy names (e.g. bury: annual and six-monthly).",
+        "practice": "A worker's practice: observations, step-downs, reviews and what falls due.",
     },
     # Beneath the application's users: whoever runs these holds the key files, so they take no --as.
     "api.cli_backup": {

@@ -109,6 +109,43 @@ def propose(acting: str = ACTING, as_of: str = typer.Option(None, "--as-of")) ->
     console.print(f"list {d.id}: {len(d.record_ids)} case supervision record(s) due on {d.as_of}, for review")
 
 
+@case_record_app.command("lists")
+def lists(acting: str = ACTING, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every list of case supervision records proposed for destruction, newest first (ids, dates, counts and
+    who decided)."""
+    from api.http_case_records import DisposalSummaryOut  # the API's answer, field for field
+
+    with opened_ledger() as app:
+        rows = [DisposalSummaryOut(**r) for r in app.case_record_disposals(acting_user(app, acting))]
+    if as_json:
+        print_json([r.model_dump(mode="json") for r in rows])
+        return
+    table = Table("list", "as of", "records", "status", "proposed by", "decided by", "destroyed")
+    for r in rows:
+        table.add_row(r.disposal_id, str(r.as_of), str(r.records), r.status, r.proposed_by, r.decided_by or "-",
+                      "-" if r.destroyed is None else str(r.destroyed))
+    console.print(table)
+
+
+@case_record_app.command("list")
+def show_list(disposal: str = typer.Argument(..., help="the list's id"), acting: str = ACTING,
+              as_json: bool = typer.Option(False, "--json")) -> None:
+    """One list: its records, the rule it was drawn up under, who proposed and decided it, what was destroyed."""
+    from api.http_case_records import disposal_out
+
+    with opened_ledger() as app:
+        d = disposal_out(app.read_case_record_disposal(acting_user(app, acting), disposal))
+    if as_json:
+        print_json(d.model_dump(mode="json"))
+        return
+    console.print(f"list {d.disposal_id}: {len(d.record_ids)} case supervision record(s) due on {d.as_of}; "
+                  f"proposed by {d.proposed_by}; {d.decision or 'not yet reviewed'}"
+                  + (f" by {d.decided_by}" if d.decided_by else ""))
+    console.print(f"rule: {d.rule}")
+    for rid in d.record_ids:
+        console.print(f"  {rid}" + (" (destroyed)" if rid in d.destroyed else ""))
+
+
 @case_record_app.command("approve")
 def approve(disposal: str = typer.Argument(..., help="the list's id"), acting: str = ACTING,
             rationale: str = typer.Option(..., "--rationale")) -> None:

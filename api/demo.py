@@ -85,8 +85,10 @@ def _load_additions(app: SupervisionLedger, progress: Callable[[str], None]) -> 
                  "past its retention)")
     _load_allocation(app, names)
     progress("allocation: Helen Marsh is Amira Hussain's ASYE assessor/mentor; Chloe Evans's supervisor is at her "
-             "level (a departure awaiting the Service Manager's exception)")
+             "level (a departure awaiting the exception of Sunita Rao, the Service Manager)")
 
+
+SERVICE_MANAGER = ("Sunita Rao", "Service Manager, Children's Services", "manager", date(2014, 3, 3))
 
 # Levels in the line management structure (1: the front line). Chloe Evans, a senior practitioner, is at Daniel
 # Okafor's level: bcp asks for a supervisor a level higher, so the allocation page has one departure to show.
@@ -98,12 +100,18 @@ def _load_allocation(app: SupervisionLedger, names: dict[str, str]) -> None:
     # even where the clock is a test's fixed one, before the demo's own timeline ends.
     involved = [names[n] for n in (*LEVELS, "Amira Hussain")]
     latest = max(app.get_worker(w).modified_on for w in involved)
-    clock = DemoClock(max(app.clock(), latest))
+    # A millisecond a step, not the timeline's 37 seconds: these changes end (near) now, so that a command on
+    # these files straight after `svl demo` (e.g. the Service Manager's exception) is not dated before them.
+    clock = DemoClock(max(app.clock(), latest), step=timedelta(milliseconds=1))
     original_clock, app.clock = app.clock, clock
     try:
         for name, level in LEVELS.items():
             app.record_standing(HR, names[name], level=level, registered=True)
         app.allocate_second_supervisor(HR, names["Amira Hussain"], names["Helen Marsh"])
+        # The role bcp names to agree a departure from the allocation rules ("agreed by the Service Manager").
+        name, role, category, start = SERVICE_MANAGER
+        manager = str(app.join_worker(HR, name=name, role=role, category=category, start_date=start).id)
+        app.allocate_supervisor(HR, manager, names["Priya Shah"])
     finally:
         app.clock = original_clock
 
@@ -112,6 +120,7 @@ def _load_allocation(app: SupervisionLedger, names: dict[str, str]) -> None:
 DEMO_USERS: list[tuple[str, str, str | None, tuple[str, str, str, str] | None]] = [
     ("hr", "administrator", None, None),
     ("priya", "manager", "Priya Shah", None),
+    ("sunita", "manager", "Sunita Rao", None),
     ("daniel", "supervisor", "Daniel Okafor", None),
     ("helen", "supervisor", "Helen Marsh", None),
     ("amira", "supervisee", "Amira Hussain", None),
@@ -129,18 +138,20 @@ def demo_users(app: SupervisionLedger) -> list[tuple[str, str, str]]:
     """Creates the demo users (and their grants) if missing; revokes earlier demo tokens and issues new ones."""
     by_name = _worker_ids_by_name(app)
     directory = app.users
-    for username, role, worker_name, _ in DEMO_USERS:
+    # A member of staff a demo loaded by an earlier version does not hold (e.g. the Service Manager) gets no account.
+    cast = [u for u in DEMO_USERS if u[2] is None or u[2] in by_name]
+    for username, role, worker_name, _ in cast:
         if directory.find(username) is None:
             directory.add_user(username, role, worker_id=by_name.get(worker_name or ""), created_by=HR.actor)
     administrator = directory.principal("hr", via="demo")
-    for username, _, _, grant in DEMO_USERS:
+    for username, _, _, grant in cast:
         if grant and not app.list_grants(directory.require(username)["user_id"]) and grant[2] in by_name:
             category, scope_kind, scope_worker, purpose = grant
             app.grant_access(grantor=administrator, grantee=username, purpose=purpose, category=category,
                              scope_kind=scope_kind, scope_id=by_name[scope_worker],
                              expires_at=app.clock() + timedelta(days=90))
     directory.revoke_tokens_labelled(DEMO_TOKEN_LABEL)
-    return [(u, r, directory.issue_token(u, days=7, label=DEMO_TOKEN_LABEL).token) for u, r, _, _ in DEMO_USERS]
+    return [(u, r, directory.issue_token(u, days=7, label=DEMO_TOKEN_LABEL).token) for u, r, _, _ in cast]
 
 
 def _worker_ids_by_name(app: SupervisionLedger) -> dict[str, str]:

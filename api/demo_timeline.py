@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 @dataclass
 class DemoClock:
     now: datetime
+    step: timedelta = timedelta(seconds=37)
 
     def __call__(self) -> datetime:
-        self.now += timedelta(seconds=37)
+        self.now += self.step
         return self.now
 
 

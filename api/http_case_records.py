@@ -4,7 +4,7 @@ current supervisor records; the supervisor or the supervisee confirms the decisi
 access rules decide each read and log it) and the domain what the policy allows.
 """
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -99,7 +99,7 @@ def _out(record: CaseSupervisionRecord) -> CaseRecordOut:
                          on_childs_record_on=on["recorded_on"] if on else None, version=record.version)
 
 
-def _disposal_out(d: CaseRecordDisposal) -> DisposalOut:
+def disposal_out(d: CaseRecordDisposal) -> DisposalOut:
     return DisposalOut(disposal_id=str(d.id), as_of=d.as_of, record_ids=d.record_ids, rule=d.rule,
                        proposed_by=d.proposed_by, decision=d.decision, decided_by=d.decided_by, destroyed=d.destroyed)
 
@@ -151,29 +151,57 @@ def schedule(app: Ledger, who: Caller, as_of: AsOf = None) -> list[ScheduledCase
     return app.case_record_schedule(who, as_of=as_of)
 
 
+class DisposalSummaryOut(BaseModel):
+    disposal_id: str
+    as_of: date
+    records: int
+    status: str  # proposed | approved | rejected | destroyed
+    proposed_at: datetime
+    proposed_by: str
+    decided_at: datetime | None
+    decided_by: str | None
+    destroyed_at: datetime | None
+    destroyed: int | None
+
+
+@router.get("/retention/case-records/proposals", response_model=list[DisposalSummaryOut], **allow(
+    RETENTION_ROLES, "The roles the policy pack's `destruction_approval` names to propose or approve a list."))
+def disposals(app: Ledger, who: Caller) -> list[DisposalSummaryOut]:
+    """Every list of case supervision records proposed for destruction, newest first: ids, dates, counts and who
+    decided (no content)."""
+    return [DisposalSummaryOut(**row) for row in app.case_record_disposals(who)]
+
+
+@router.get("/retention/case-records/proposals/{disposal_id}", response_model=DisposalOut, **allow(
+    RETENTION_ROLES, "The roles the policy pack's `destruction_approval` names to propose or approve a list."))
+def disposal(disposal_id: UUID, app: Ledger, who: Caller) -> DisposalOut:
+    """One list: the records on it, the rule it was drawn up under, who proposed and decided, what was destroyed."""
+    return disposal_out(app.read_case_record_disposal(who, disposal_id))
+
+
 @router.post("/retention/case-records/proposals", status_code=201, response_model=DisposalOut, **allow(
     RETENTION_ROLES, "Only the roles the policy pack's `destruction_approval.propose` names (bcp: DPO, HR)."))
 def propose(body: DisposalIn, app: Ledger, who: Caller) -> DisposalOut:
-    return _disposal_out(app.propose_case_record_destruction(who, as_of=body.as_of))
+    return disposal_out(app.propose_case_record_destruction(who, as_of=body.as_of))
 
 
 @router.post("/retention/case-records/proposals/{disposal_id}/approve", response_model=DisposalOut, **allow(
     RETENTION_ROLES, "A role `destruction_approval.approve` names, and never the person who proposed the list."))
 def approve(disposal_id: UUID, body: DisposalReviewIn, app: Ledger, who: Caller) -> DisposalOut:
-    return _disposal_out(app.review_case_record_destruction(who, disposal_id, approve=True, rationale=body.rationale))
+    return disposal_out(app.review_case_record_destruction(who, disposal_id, approve=True, rationale=body.rationale))
 
 
 @router.post("/retention/case-records/proposals/{disposal_id}/reject", response_model=DisposalOut, **allow(
     RETENTION_ROLES, "A role `destruction_approval.approve` names, and never the person who proposed the list."))
 def reject(disposal_id: UUID, body: DisposalReviewIn, app: Ledger, who: Caller) -> DisposalOut:
-    return _disposal_out(app.review_case_record_destruction(who, disposal_id, approve=False,
+    return disposal_out(app.review_case_record_destruction(who, disposal_id, approve=False,
                                                             rationale=body.rationale))
 
 
 @router.post("/retention/case-records/proposals/{disposal_id}/run", response_model=DisposalOut, **allow(
     RETENTION_ROLES, "Only an approved list; each record still due and not held is destroyed (its own key)."))
 def run(disposal_id: UUID, app: Ledger, who: Caller) -> DisposalOut:
-    return _disposal_out(app.destroy_case_records(who, disposal_id))
+    return disposal_out(app.destroy_case_records(who, disposal_id))
 
 
 __all__ = ["router"]

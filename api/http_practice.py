@@ -11,7 +11,8 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel, StringConstraints
 
-from api.http_support import SUPERVISING, Caller, Ledger, allow
+from api.http_support import ANYONE, SUPERVISING, Caller, From, Ledger, allow
+from api.practice_service import WorkerPractice
 
 router = APIRouter(prefix="/api/v1", tags=["observations and reviews"])
 
@@ -72,6 +73,85 @@ class ReviewOut(BaseModel):
     reviewed_on: date
     reviewer_id: str
     relation: str
+
+
+class PracticeObservationOut(BaseModel):
+    observation_id: str
+    observed: str
+    observed_on: date
+    observer_id: str
+    relation: str
+    outcome: str
+    feedback: str
+
+
+class PracticeReviewOut(BaseModel):
+    review_id: str
+    kind: str
+    reviewed_on: date
+    reviewer_id: str
+    relation: str
+    reason: str
+
+
+class FrequencyOut(BaseModel):
+    rule: str
+    source: str
+    last_session: date | None
+    due: date
+    days_overdue: int
+    status: str
+    reason: str
+
+
+class CycleOut(BaseModel):
+    kind: str
+    due: date
+    days_overdue: int
+    text: str
+
+
+class PracticeOut(BaseModel):
+    """A worker's practice as the caller may see it now: what the web interface's practice page shows."""
+
+    worker_id: str
+    category: str
+    state: str
+    supervisor_id: str | None
+    basis: str
+    pack: str
+    regime: str | None
+    frequency: FrequencyOut | None
+    observations: list[PracticeObservationOut]
+    step_downs: list[StepOut]
+    reviews: list[PracticeReviewOut]
+    review_kinds: list[str]
+    cycles: list[CycleOut]
+    offered: list[str]
+
+
+def practice_out(found: WorkerPractice) -> PracticeOut:
+    f = found.frequency
+    return PracticeOut(
+        worker_id=found.worker_id, category=found.category, state=found.state, supervisor_id=found.supervisor_id,
+        basis=found.basis, pack=found.pack, regime=found.regime,
+        frequency=FrequencyOut(rule=f.rule, source=f.source, last_session=f.last_session, due=f.due,
+                               days_overdue=f.days_overdue, status=f.status, reason=f.reason) if f else None,
+        observations=[PracticeObservationOut(**o) for o in found.observations],
+        step_downs=[StepOut(**{k: s[k] for k in StepOut.model_fields}) for s in found.step_downs],
+        reviews=[PracticeReviewOut(**r) for r in found.reviews], review_kinds=list(found.review_kinds),
+        cycles=[CycleOut(kind=c.kind, due=c.due, days_overdue=c.days_overdue, text=c.text) for c in found.cycles],
+        offered=sorted(found.offered))
+
+
+@router.get("/workers/{worker_id}/practice", response_model=PracticeOut, **allow(
+    ANYONE, "The rules then decide (`decide_practice_read`): the worker, their supervisor, anyone above that "
+            "supervisor in line management, or a live grant covering the worker's file. Every attempt, allowed "
+            "or refused, is written to the access log (`read_practice`) before anything is returned."))
+def practice(worker_id: UUID, app: Ledger, who: Caller, via: From) -> PracticeOut:
+    """Observations of the worker's practice (with their feedback), decisions to reduce their supervision
+    frequency, employee reviews, the frequency in force and when each observation and review next falls due."""
+    return practice_out(app.practice_of(who, worker_id, via=via))
 
 
 @router.post("/observations", status_code=201, response_model=ObservationOut, **allow(

@@ -95,7 +95,7 @@ class NameBook:
     def name(self, actor: str) -> str:
         if actor not in self._names:
             try:
-                self._names[actor] = self.app.get_worker(UUID(actor)).name
+                self._names[actor] = self.app.worker_name(UUID(actor))
             except (ValueError, NotFound):
                 self._names[actor] = actor
         return self._names[actor]

@@ -506,11 +506,30 @@ class SchedulingService:
         return FrequencyReport(month, first, last, day, policy.short_name, rows, names)
 
     def worker_names(self, worker_ids: Iterable[str]) -> dict[str, str]:
-        """Names live only in the sealed events: decrypted here, for display."""
+        """Names live only in the sealed events: decrypted here, for display. One query finds each worker's
+        newest version; a worker whose decrypted copy in the cache is that version is named from it, the
+        others are read (as get_worker reads them)."""
+        worker_ids = list(worker_ids)
+        wanted = {}
+        for wid in set(worker_ids):
+            try:
+                wanted[wid] = as_uuid(wid, "worker")
+            except DomainError:
+                pass  # not an id: named below as before, by its first characters
+        self.storage.keyring.notice_destructions()  # a key destroyed meanwhile evicts what it sealed first
+        newest = self.recorder.latest_versions(list(wanted.values()))
+        cache = self.repository.cache
         names = {}
         for wid in worker_ids:
             try:
-                names[wid] = self.get_worker(wid).name
+                cached = cache.get(wanted[wid]) if cache is not None and wid in wanted else None
+            except KeyError:
+                cached = None
+            if isinstance(cached, Worker) and cached.version == newest.get(wanted[wid]):
+                names[wid] = cached.name
+                continue
+            try:
+                names[wid] = self.worker_name(wid)
             except DomainError:
                 names[wid] = wid[:8]
         return names

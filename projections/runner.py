@@ -155,6 +155,10 @@ class ProjectionRunner:
         self.tables: dict[str, tuple[Table, ...]] = {name_of(m): tuple(m.TABLES) for m in MODULES}
         self._owner = {table.name: name for name, tables in self.tables.items() for table in tables}
         self._stuck: dict[str, ReadModelState] = {}  # as last seen in the positions table
+        # How far every read model was last seen to have projected, in this (projecting) process: positions
+        # only move forward, save in rebuild(), so a query whose target is behind it needs no look at them. A
+        # page makes several queries, each asking; only the first reads the positions table.
+        self._reached = 0
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -218,8 +222,13 @@ class ProjectionRunner:
         if target <= 0:
             return
         if self.projects_here():
-            if self.position() < target:
+            if target <= self._reached:
+                return
+            position = self.position()
+            if position < target:
                 self.catch_up()
+                position = self.position()
+            self._reached = max(self._reached, position)
             return
         self._wait_for_leader(target)
 
@@ -380,6 +389,7 @@ class ProjectionRunner:
         unknown = sorted(set(chosen) - set(NAMES))
         if unknown:
             raise ValueError(f"no read model {', '.join(unknown)}: they are {', '.join(NAMES)}")
+        self._reached = 0
         with self.engine.begin() as conn:
             self._read_states(conn, lock=True)
             for name in chosen:

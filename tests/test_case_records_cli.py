@@ -4,7 +4,9 @@ application calls as over HTTP, acting as the named user."""
 import json
 from datetime import date
 
+from tests.support.acting import acting
 from tests.support.cli import run  # noqa: F401  (fixture)
+from tests.support.retention import leaver_and_stayer
 from tests.support.scheduling import new_worker, supervisors
 
 D = date
@@ -40,3 +42,23 @@ def test_case_records_from_the_command_line(ledger, clock, run):
     assert (scheduled["record_id"], scheduled["destruction_date"], scheduled["status"]) == \
         (rid, "2032-01-08", "retained")
     assert "may not" in run("case-record", "schedule", "--as", "alex", code=2)
+
+    # The lists proposed for destruction, as the DPO's web page shows them (ids, dates, counts, who decided).
+    app.users.add_user("hana", "administrator", created_by="test")
+    supervisor_then, colleague, _ = leaver_and_stayer(app)  # a discussion of 2019: six years on, due today
+    old = str(app.record_case_supervision(acting(supervisor_then), worker_id=colleague, case_reference="LCS 1021",
+                                          discussed_on=D(2019, 5, 2), discussion="Worries about attendance",
+                                          decisions="Visit within five days").id)
+    proposed = run("case-record", "propose", "--as", "dana")
+    disposal = proposed.split()[1].rstrip(":")
+    [listed] = json.loads(run("case-record", "lists", "--as", "hana", "--json"))
+    assert (listed["disposal_id"], listed["records"], listed["status"], listed["proposed_by"]) == \
+        (disposal, 1, "proposed", "user:dana")
+    assert disposal in run("case-record", "lists", "--as", "dana")
+    one = json.loads(run("case-record", "list", disposal, "--as", "dana", "--json"))
+    assert (one["record_ids"], one["decision"], one["destroyed"]) == ([old], None, [])
+    shown = run("case-record", "list", disposal, "--as", "hana")
+    assert f"list {disposal}: 1 case supervision record(s) due on {date.today()}" in shown and old in shown
+    refused = "the policy pack lets only dpo, hr see lists of case supervision records proposed for destruction"
+    assert refused in run("case-record", "lists", "--as", "alex", code=2)
+    assert refused in run("case-record", "list", disposal, "--as", "sam", code=2)

@@ -104,6 +104,14 @@ def test_case_supervision_over_http(ledger, clock, client):
     proposed = client("dpo", user="dpo").post("/api/v1/retention/case-records/proposals", json={})
     assert proposed.status_code == 201 and proposed.json()["record_ids"] == [rid]
     disposal = proposed.json()["disposal_id"]
+    # the lists, as the DPO's web page shows them: newest first, counts and who decided, no content
+    [listed] = client("dpo", user="dpo").get("/api/v1/retention/case-records/proposals").json()
+    assert (listed["disposal_id"], listed["records"], listed["status"], listed["decided_by"]) == \
+        (disposal, 1, "proposed", None)
+    one = client("administrator", user="hr").get(f"/api/v1/retention/case-records/proposals/{disposal}")
+    assert one.status_code == 200 and one.json()["record_ids"] == [rid] and one.json()["decision"] is None
+    assert as_supervisor().get("/api/v1/retention/case-records/proposals").status_code == 403
+    assert client("dpo", user="dpo").get(f"/api/v1/retention/case-records/proposals/{unknown}").status_code == 404
     assert client("dpo", user="dpo").post(f"/api/v1/retention/case-records/proposals/{disposal}/approve",
                                           json={"rationale": "mine"}).status_code == 403
     assert client("dpo", user="dpo").post(f"/api/v1/retention/case-records/proposals/{disposal}/run").status_code \
@@ -112,4 +120,8 @@ def test_case_supervision_over_http(ledger, clock, client):
                                                    json={"rationale": "Checked"}).status_code == 200
     ran = client("dpo", user="dpo").post(f"/api/v1/retention/case-records/proposals/{disposal}/run")
     assert ran.status_code == 200 and ran.json()["destroyed"] == [rid]
+    [listed] = client("dpo", user="dpo").get("/api/v1/retention/case-records/proposals").json()
+    assert (listed["status"], listed["destroyed"], listed["decided_by"]) == ("destroyed", 1, "user:hr")
+    assert client("dpo", user="dpo").get(f"/api/v1/retention/case-records/proposals/{disposal}").json()[
+        "destroyed"] == [rid]
     assert as_supervisor().get(f"/api/v1/case-records/{rid}").status_code == 410

@@ -49,6 +49,8 @@ def test_every_role_against_every_endpoint_and_relationship(world: World) -> Non
             expect(user, "GET", f"/records/{rid}", user in READERS[key], 200)
             expect(user, "GET", f"/records/{rid}/history", user in READERS[key], 200)
             expect(user, "GET", f"/workers/{w.workers[key]}/file", user in FILE_READERS[key], 200)
+            # A worker's practice (observations, step-downs, reviews): decide_practice_read, the same readers
+            expect(user, "GET", f"/workers/{w.workers[key]}/practice", user in READERS[key], 200)
             for step, body in (("share", STALE), ("decline", {**STALE, "rationale": "no"}),
                                ("amend", {**STALE, "content": content("changed"), "based_on_version": 1})):
                 expect(user, "POST", f"/records/{rid}/{step}", user in SUPERVISOR_STEP[key], 409, body)
@@ -128,7 +130,8 @@ def test_every_endpoint_states_who_may_call_it(world: World) -> None:
 # Routes whose answer depends on the caller's relationship to a record are walked per relationship above.
 BY_RELATIONSHIP = {
     ("GET", "/api/v1/records/{record_id}"), ("GET", "/api/v1/records/{record_id}/history"),
-    ("GET", "/api/v1/workers/{worker_id}/file"), ("POST", "/api/v1/records"),
+    ("GET", "/api/v1/workers/{worker_id}/file"), ("GET", "/api/v1/workers/{worker_id}/practice"),
+    ("POST", "/api/v1/records"),
     *{("POST", f"/api/v1/records/{{record_id}}/{step}") for step in (
         "share", "decline", "amend", "amendment-requests", "sign", "addenda", "addenda/{number}/countersign")},
 }
@@ -243,6 +246,9 @@ def route_rules(w: World) -> dict[tuple[str, str], tuple[str, dict | None, set[s
             f"/case-records/{UNKNOWN}/on-childs-record", {"childs_record_reference": "CN 1",
                                                          "recorded_on": "2026-03-01"}, STAFF_USERS, 404),
         ("GET", "/api/v1/retention/case-records"): ("/retention/case-records", None, HR | DPO, 200),
+        ("GET", "/api/v1/retention/case-records/proposals"): ("/retention/case-records/proposals", None, HR | DPO, 200),
+        ("GET", "/api/v1/retention/case-records/proposals/{disposal_id}"): (
+            f"/retention/case-records/proposals/{UNKNOWN}", None, HR | DPO, 404),
         ("POST", "/api/v1/retention/case-records/proposals"): (
             "/retention/case-records/proposals", {"as_of": "soon"}, HR | DPO, 422),
         ("POST", "/api/v1/retention/case-records/proposals/{disposal_id}/approve"): (

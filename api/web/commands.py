@@ -152,6 +152,10 @@ def allocation_breaches(app: SupervisionLedger, who: Principal) -> list:
     return app.current_allocation_breaches(who)
 
 
+def agreed_exceptions(app: SupervisionLedger, who: Principal) -> list:
+    return app.agreed_allocation_exceptions(who)
+
+
 def agree_exception(app: SupervisionLedger, who: Principal, worker_id: UUID, fields: dict) -> Worker:
     """As POST /api/v1/workers/{id}/allocation-exceptions: the command checks the agreer's job title."""
     body = ExceptionIn.model_validate(fields)

@@ -216,9 +216,13 @@ def _allocation_page(request: Request, who: Principal, errors: FormErrors, statu
                      reasons: dict[str, str] | None = None) -> Response:
     app = web_of(request).ledger
     breaches = commands.allocation_breaches(app, who)
-    names = commands.names(app, [p for b in breaches for p in (b.supervisee_id, b.supervisor_id)])
+    agreed = commands.agreed_exceptions(app, who)
+    names = commands.names(app, [who.worker_id, *(p for b in breaches for p in (b.supervisee_id, b.supervisor_id)),
+                                 *(p for e in agreed for p in (e.worker_id, e.supervisor_id, e.agreed_by))])
     rules = commands.allocation_rules(app)
-    return page(request, "allocation.html", status, who=who, breaches=breaches, names=names, errors=errors,
+    return page(request, "allocation.html", status, who=who, breaches=breaches, agreed=agreed, names=names,
+                rules_of=lambda keys: ", ".join(RULE_NAMES.get(k, k.replace("_", " ")) for k in keys),
+                errors=errors,
                 reasons=reasons or {}, rule_names=RULE_NAMES, agreed_by=(rules.exception_agreed_by or "")
                 .replace("_", " "), source=rules.source, rules=[r for r in RULES if getattr(rules, r) is not None],
                 pack=app.compliance_pack())

@@ -45,11 +45,13 @@ def my_records(request: Request, who: Principal = Depends(signed_in), page_numbe
     number = min(page_number, pages)
     shown = list(reversed(rows))[(number - 1) * PAGE_SIZE: number * PAGE_SIZE]
     first_needs = needs_me[:NEEDS_SHOWN]
-    names = commands.names(app, [p for r in shown + first_needs for p in (r["supervisee_id"], r["supervisor_id"])])
     next_session = scheduling.next_session(app, who)
     to_sign = scheduling.agreements_to_sign(app, who)
-    names.update(commands.names(app, [next_session["supervisor_id"] if next_session else None,
-                                      *(a[p] for a in to_sign for p in ("worker_id", "supervisor_id"))]))
+    # One look-up for every name the page shows (each is a worker's sealed events, read and decrypted), the
+    # signed-in person's own for the header among them.
+    names = commands.names(app, [who.worker_id, next_session["supervisor_id"] if next_session else None,
+                                 *(r[p] for r in shown + first_needs for p in ("supervisee_id", "supervisor_id")),
+                                 *(a[p] for a in to_sign for p in ("worker_id", "supervisor_id"))])
     case_decisions = _case_decisions_waiting(app, who)
     return page(request, "records.html", who=who, rows=shown, needs_me=first_needs, needing=len(needs_me),
                 case_decisions=len(case_decisions),

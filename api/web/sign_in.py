@@ -20,10 +20,11 @@ def demo_people(request: Request) -> list[dict]:
     app = web_of(request).ledger
     made_by_demo = {u["username"]: u for u in app.users.list_users()
                     if u["created_by"] == HR.actor and u["disabled_at"] is None}
-    if not all(username in made_by_demo for username, _, _, _ in DEMO_USERS):
+    if "hr" not in made_by_demo:
         return []
+    # Those the demo made: a demo loaded by an earlier version has no account for a member of staff added since.
     return [{"username": username, "role": role, "name": name or username}
-            for username, role, name, _ in DEMO_USERS]
+            for username, role, name, _ in DEMO_USERS if username in made_by_demo]
 
 
 @router.get("/")

@@ -4,7 +4,7 @@
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, select_autoescape
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.access_service import AccessDenied, AccessLogUnavailable, Via
@@ -120,7 +121,7 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     error_list = errors.summary() if isinstance(errors, FormErrors) else list(errors or [])
     html = web.templates.get_template(template).render(
         request=request, who=who, error_list=error_list, csrf_field=CSRF_FIELD, csrf_token=session.csrf, notices=notices,
-        assetPath=ASSET_PATH, govuk_path=GOVUK_PATH, path=route_path(request.scope), me=_me(web.ledger, who),
+        assetPath=ASSET_PATH, govuk_path=GOVUK_PATH, path=route_path(request.scope), me=_me(web.ledger, who, context),
         **context)
     return HTMLResponse(under_root(request, html), status_code=status)
 
@@ -138,19 +139,27 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _me(app: SupervisionLedger, who: Principal | None) -> str | None:
+def _me(app: SupervisionLedger, who: Principal | None, context: dict[str, Any]) -> str | None:
+    """The signed-in person's name for the header, from the names the page already looked up when it has them
+    (each name is a worker's sealed events read and decrypted)."""
     if who is None:
         return None
-    if who.worker_id:
-        return commands.names(app, [who.worker_id]).get(who.worker_id, who.username)
-    return who.username
+    if not who.worker_id:
+        return who.username
+    known, name_of = context.get("names"), context.get("name")
+    if isinstance(known, dict) and who.worker_id in known:
+        return known[who.worker_id]
+    if callable(name_of):  # a page's NameBook, which keeps what it read for the rest of the page
+        return name_of(who.worker_id)
+    return commands.names(app, [who.worker_id]).get(who.worker_id, who.username)
 
 
 def templates() -> Environment:
     env = Environment(
         loader=ChoiceLoader([FileSystemLoader(TEMPLATES),
                              PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")})]),
-        autoescape=select_autoescape(("html",)), trim_blocks=True, lstrip_blocks=True)
+        autoescape=select_autoescape(("html",)), trim_blocks=True, lstrip_blocks=True,
+        auto_reload=False)  # the templates are the installed package's: no stat of each file on every page
     env.filters["when"] = _when
     env.filters["day"] = _day
     env.globals["str"] = str
@@ -182,14 +191,23 @@ def _day(value: Any) -> str:
 
 # -- the app --------------------------------------------------------------------------------------------------
 
-def create_site(ledger: SupervisionLedger, sessions: SessionStore | None = None) -> FastAPI:
-    site = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    site.state.web = Web(ledger, sessions or SessionStore(), templates())
+class SessionAndHeaders:
+    """Finds (or opens) the visitor's session before the page runs; afterwards sets or deletes its cookie, marks
+    the answer no-store and puts a proxy's prefix in front of a local redirect. Plain ASGI rather than
+    `@app.middleware("http")`: that one runs each page in a task group with memory streams, a cost on every
+    page measured by benchmarks/web.py."""
 
-    @site.middleware("http")
-    async def session_and_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if route_path(request.scope).startswith("/api/"):  # an API path no API route answers
-            return JSONResponse({"detail": "Not Found"}, status_code=404)
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if route_path(scope).startswith("/api/"):  # an API path no API route answers
+            await JSONResponse({"detail": "Not Found"}, status_code=404)(scope, receive, send)
+            return
+        request = Request(scope)
         web = web_of(request)
         cookie = request.cookies.get(COOKIE)
         request.state.set_cookie = None
@@ -198,20 +216,39 @@ def create_site(ledger: SupervisionLedger, sessions: SessionStore | None = None)
             cookie, session = web.sessions.open()
             request.state.set_cookie = cookie
         request.state.session = session
-        response = await call_next(request)
-        fresh = request.state.set_cookie
-        if fresh == "":
-            response.delete_cookie(COOKIE, path="/", secure=request.url.scheme == "https", httponly=True,
-                                   samesite="lax")
-        elif fresh is not None:
-            response.set_cookie(COOKIE, fresh, path="/", httponly=True, samesite="lax",
-                                secure=request.url.scheme == "https")
-        response.headers.update(NO_STORE)  # the other security headers: api/http_guards.py, on every answer
-        location = response.headers.get("location", "")
-        if location.startswith("/") and not location.startswith("//") and root_of(request):
-            response.headers["location"] = root_of(request) + location
-        return response
 
+        async def with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = _answer_headers(request, MutableHeaders(raw=list(message.get("headers", []))))
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _answer_headers(request: Request, headers: MutableHeaders) -> list[tuple[bytes, bytes]]:
+    fresh = request.state.set_cookie
+    if fresh is not None:
+        cookie = Response()
+        if fresh == "":
+            cookie.delete_cookie(COOKIE, path="/", secure=request.url.scheme == "https", httponly=True,
+                                 samesite="lax")
+        else:
+            cookie.set_cookie(COOKIE, fresh, path="/", httponly=True, samesite="lax",
+                              secure=request.url.scheme == "https")
+        for value in cookie.headers.getlist("set-cookie"):
+            headers.append("set-cookie", value)
+    headers.update(NO_STORE)  # the other security headers: api/http_guards.py, on every answer
+    location = headers.get("location", "")
+    if location.startswith("/") and not location.startswith("//") and root_of(request):
+        headers["location"] = root_of(request) + location
+    return headers.raw
+
+
+def create_site(ledger: SupervisionLedger, sessions: SessionStore | None = None) -> FastAPI:
+    site = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    site.state.web = Web(ledger, sessions or SessionStore(), templates())
+
+    site.add_middleware(SessionAndHeaders)
     _add_error_pages(site)
     return site
 

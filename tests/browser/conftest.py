@@ -12,9 +12,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -58,9 +59,28 @@ def _svl(env: dict[str, str], *args: str) -> str:
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    folder = tmp_path_factory.mktemp(f"web-{request.param}")
+    """The BCP demo (`svl demo`), served."""
+    def demo(env: dict[str, str]) -> dict[str, str]:
+        printed = _svl(env, "demo")
+        return dict(re.findall(r"^\s*(\w+) \(\w+\): (svl_\S+)", printed, re.MULTILINE))
+
+    yield from _served(request.param, tmp_path_factory.mktemp(f"web-{request.param}"), "bcp", demo)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def bury_site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """A small organisation under bury's pack, which names employee reviews (the BCP demo does not load under it):
+    its staff written by the application before the server starts, each signing in with an access token."""
+    from tests.support.bury_staff import load_bury_staff
+
+    yield from _served(request.param, tmp_path_factory.mktemp(f"web-bury-{request.param}"), "bury", load_bury_staff)
+
+
+def _served(backend: str, folder: Path, pack: str, populate: Callable[[dict[str, str]], dict[str, str]]
+            ) -> Iterator[Site]:
+    """`svl init`, then `populate(env)` (which returns the users' tokens), then `svl serve` on a free port."""
     schema = "public"
-    if request.param == "sqlite":
+    if backend == "sqlite":
         database_url, events_table = f"sqlite:///{folder}/data/svl.db", "stored_events"
     else:
         problem = _postgres_unreachable()
@@ -75,19 +95,19 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
            "SVL_MASTER_KEY_FILE": str(folder / "keys" / "master.key"),
            "SVL_SIGNING_KEY_FILE": str(folder / "keys" / "signing.key"),
            "SVL_CHECKPOINT_DIR": str(folder / "checkpoints"), "SVL_CERTIFICATE_DIR": str(folder / "certificates"),
-           "SVL_TRUSTED_PROXIES": "127.0.0.1"}  # the TLS-terminating proxy of test_security.py
+           "SVL_TRUSTED_PROXIES": "127.0.0.1",  # the TLS-terminating proxy of test_security.py
+           "SVL_POLICY_PACK": pack}
     env.pop("SVL_MASTER_KEY", None)
     try:
         _svl(env, "init")
-        printed = _svl(env, "demo")
-        tokens = dict(re.findall(r"^\s*(\w+) \(\w+\): (svl_\S+)", printed, re.MULTILINE))
+        tokens = populate(env)
         port = free_port()
         process = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(LIFETIME_SECONDS)], cwd=ROOT,
                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_until_it_answers(process, base)
-            yield Site(base, request.param, env, database_url, schema, events_table, tokens)
+            yield Site(base, backend, env, database_url, schema, events_table, tokens)
         finally:
             process.terminate()
             try:
@@ -95,7 +115,7 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             except subprocess.TimeoutExpired:
                 process.kill()
     finally:
-        if request.param == "postgresql":
+        if backend == "postgresql":
             _drop_schema(schema)
 
 
@@ -123,10 +143,30 @@ def browser() -> Iterator[object]:
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, headless=True)
+        if os.environ.get("SVL_BROWSER_VISITS"):
+            _record_visits(launched, Path(os.environ["SVL_BROWSER_VISITS"]))
         try:
             yield launched
         finally:
             launched.close()
+
+
+def _record_visits(browser: object, listing: Path) -> None:
+    """Every page each test loads or submits a form to (method, path, test), appended to `listing`: the
+    closing note's list of pages and the tests that visit them."""
+    opened = browser.new_context  # type: ignore[attr-defined]
+
+    def new_context(*args: object, **kwargs: object) -> object:
+        ctx = opened(*args, **kwargs)
+
+        def seen(request: object) -> None:
+            if request.is_navigation_request():  # type: ignore[attr-defined]
+                test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+                with listing.open("a") as out:
+                    out.write(f"{request.method}\t{urlsplit(request.url).path}\t{test}\n")  # type: ignore[attr-defined]
+        ctx.on("request", seen)
+        return ctx
+    browser.new_context = new_context  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ check a page with axe-core at WCAG 2.2 AA (0 violations) and keep its screenshot
 import io
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from axe_playwright_python.sync_playwright import Axe
 from PIL import Image
@@ -49,6 +50,8 @@ def check(page, name: str, folder: Path | None) -> None:  # noqa: ANN001
         return
     results = AXE.run(page, options={"runOnly": {"type": "tag", "values": WCAG_22_AA}, "resultTypes": ["violations"]})
     CHECKED[name] = results.violations_count
+    with (folder.parent / "axe-pages.tsv").open("a") as listing:  # which page (route) each check was on
+        listing.write(f"{name}\t{urlsplit(page.url).path}\t{results.violations_count}\n")
     assert results.violations_count == 0, f"{name}: {results.generate_report()}"
     size = page.viewport_size or {"width": 1280, "height": 900}
     for width in WIDTHS:

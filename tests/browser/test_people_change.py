@@ -183,3 +183,40 @@ def test_the_allocation_page_refuses_an_exception_by_a_role_the_pack_does_not_na
         assert response is not None and response.status == 403
     finally:
         ctx.close()
+
+
+def test_the_service_manager_agrees_the_departure_and_it_shows_as_agreed(browser, site: Site,  # noqa: ANN001
+                                                                      screenshots) -> None:
+    """After the refusal above (this module's order): bcp's Service Manager, a demo user `svl demo` prints a token
+    for and the sign-in page offers, records the exception; the departure leaves the list and shows as agreed."""
+    shots = screenshots if site.backend == "sqlite" else None
+    reason = "Chloe covers the duty rota only until the team's new manager starts"
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=site.backend == "sqlite")
+    page = ctx.new_page()
+    try:
+        assert site.tokens.get("sunita", "").startswith("svl_")  # `svl demo` printed her token
+        page.goto(site.url("/sign-in"))
+        assert page.locator('button[data-username="sunita"]').inner_text().startswith("Sunita Rao")
+        sign_in(page, site, "sunita")
+        assert "Signed in as <strong>Sunita Rao</strong> (manager)" in html(page)
+        page.get_by_role("link", name="Allocation").click()
+        breach = page.locator(".app-breach", has_text="Chloe Evans, supervised by Daniel Okafor")
+        breach.get_by_label("Why the service manager agrees this departure").fill(reason)
+        breach.get_by_role("button", name="Record the exception").click()
+        page.wait_for_url(site.url("/allocation"))
+        assert "Exception recorded in the worker&#39;s file." in html(page) or \
+            "Exception recorded in the worker's file." in html(page)
+        assert page.locator(".app-breach", has_text="Chloe Evans, supervised by Daniel Okafor").count() == 0
+        agreed = page.locator(".app-agreed", has_text="Chloe Evans, supervised by Daniel Okafor")
+        assert agreed.count() == 1
+        text = agreed.inner_text()
+        assert reason in text and "Supervisor's level" in text and "Sunita Rao" in text
+        check(page, "allocation exception agreed", shots)
+        assert reflows(page)
+        sign_out(page)
+
+        sign_in(page, site, "hr")  # HR sees the same: it is in Chloe's file
+        page.get_by_role("link", name="Allocation").click()
+        assert page.locator(".app-agreed", has_text="Chloe Evans, supervised by Daniel Okafor").count() == 1
+    finally:
+        ctx.close()
