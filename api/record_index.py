@@ -5,10 +5,11 @@ sealed events for the names, with the database driver alone, so the command star
 It answers only where its answer is the application's (`SupervisionLedger.readable_records` and the names the
 CLI prints beside it). Anything else returns None and the caller opens the application, which answers (or
 refuses, naming why) as it always has: no user, a disabled account, a user holding any access grant (grants are
-decided on their aggregates, and an archived file's listing under one depends on the policy pack), a read model
-behind the newest event or stuck, a schema not at this code's migration, key files beside the database, a
-database behind its published checkpoint (the application warns that it is read-only), a key the
-destroyed-key list names or that cannot be unwrapped, a worker whose first event does not open.
+decided on their aggregates, and an archived file's listing under one depends on the policy pack), a stuck read
+model, on PostgreSQL a read model behind the newest event (the application catches up first), a schema not at
+this code's migration, key files beside the database, a database behind its published checkpoint (the
+application warns that it is read-only), a key the destroyed-key list names or that cannot be unwrapped, a
+worker whose first event does not open.
 
 A listing shows dates and states, no content, so like the application's it writes no access-log entry.
 Not checked here: whether a read model's tables are as this code declares them (their fingerprint needs
@@ -89,11 +90,16 @@ def _require_current(db: PlainReader, settings: Settings) -> None:
     """As fresh as the application would be after catching up, and at the schema this code expects."""
     if db.value("SELECT version_num FROM alembic_version") != _head_migration():
         raise _Unanswered("the schema is migrated when the application opens")
-    events = EventsTable.of(settings)
-    newest = db.value(f"SELECT max({events.nid}) FROM {events.qualified}") or 0
     positions = db.rows("SELECT position, stuck_at FROM read_model_positions")
-    if not positions or any(p["stuck_at"] is not None or p["position"] < newest for p in positions):
-        raise _Unanswered("a read model is behind or stuck: the application catches up, or names the stuck one")
+    if not positions or any(p["stuck_at"] is not None for p in positions):
+        raise _Unanswered("a read model is stuck: the application names it")
+    if not settings.is_sqlite:
+        # On PostgreSQL the application first catches up with the newest event, whoever stored it; on SQLite it
+        # reads what is projected, as here (SupervisionLedger.see_own_writes).
+        events = EventsTable.of(settings)
+        newest = db.value(f"SELECT max({events.nid}) FROM {events.qualified}") or 0
+        if any(p["position"] < newest for p in positions):
+            raise _Unanswered("a read model is behind the newest event: the application catches up first")
     latest = settings.checkpoint_dir / LATEST_FILE if settings.checkpoint_dir is not None else None
     if latest is not None and latest.is_file():
         # The application checks the published checkpoint against the ledger (and its signature) at start-up;
