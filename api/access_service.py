@@ -17,22 +17,23 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, or_, select, text
 
 from api.errors import Conflict, NotFound
 from api.ids import as_uuid
 
 from domain.access import AccessGrant
 from domain.access_log import AccessAttempt, AccessLogEntry
-from domain.authorisation import (STAFF_ROLES, SUPERVISING_ROLES, ArchiveRule, Decision, GrantTerms, RecordParties,
-                                  Refusal, Relationships, Role, ScopeKind, decide_file_metadata, decide_read,
-                                  decide_role, may_list_archived)
+from domain.authorisation import (SUPERVISING_ROLES, ArchiveRule, Decision, GrantTerms, RecordParties,
+                                  Refusal, Relationships, Role, decide_file_metadata, decide_read, decide_role,
+                                  listing_scopes)
 from domain.errors import NotPermitted
 from domain.supervision_record import SupervisionRecord
 from infrastructure.keys import ORGANISATION_KEY_ID, StagedKeys
 from infrastructure.users import Principal, UserDirectory
 from projections.access_log import access_grants, access_log
-from projections.schema import current_records, supervision_periods, workers
+from projections.record_listing import listing_query
+from projections.schema import current_records, supervision_periods
 
 log = logging.getLogger(__name__)
 
@@ -252,29 +253,12 @@ class AccessService:
     def readable_records(self, who: Principal) -> list[dict]:
         """Rows of the records `who` may read now (an index: each read is still decided and logged)."""
         self.see_own_writes()
-        sup, boss = workers.alias("supervisee"), workers.alias("supervisor")
-        cr = current_records.c
-        conditions = []
-        if who.worker_id is not None and who.role in STAFF_ROLES:
-            conditions.append(and_(cr.supervisee_id == who.worker_id, sup.c.state != "archived"))
-            if who.role in SUPERVISING_ROLES:
-                conditions.append(and_(sup.c.supervisor_id == who.worker_id, sup.c.state != "archived"))
-                conditions.append(and_(boss.c.supervisor_id == who.worker_id, sup.c.state != "archived"))
-        now = self.clock()
-        archived_too = may_list_archived(who.reader, self.archive_rule)
-        for g in (g for g in self.grants_of(who.user_id) if g.live_at(now)):
-            column = {ScopeKind.RECORD: cr.record_id, ScopeKind.WORKER_FILE: cr.supervisee_id,
-                      ScopeKind.TEAM: sup.c.supervisor_id}[g.scope_kind]
-            within = column == g.scope_id
-            # A subject access request reaches archived files whatever the pack says; others only as it allows.
-            conditions.append(within if archived_too or g.category == "sar" else and_(within, sup.c.state != "archived"))
-        if not conditions:
+        scopes = listing_scopes(who.reader, self.grants_of(who.user_id), self.clock(), lambda: self.archive_rule)
+        if not scopes:
             return []
-        query = (select(current_records).join(sup, sup.c.worker_id == cr.supervisee_id)
-                 .outerjoin(boss, boss.c.worker_id == sup.c.supervisor_id)
-                 .where(or_(*conditions)).order_by(cr.session_date, cr.record_id))
+        sql, params = listing_query(scopes)
         with self.storage.reads.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+            return [dict(r._mapping) for r in conn.execute(text(sql).columns(*current_records.c), params)]
 
     def unsigned_records_of(self, worker_id: str) -> list[dict]:
         """Records not yet signed by both: a transfer freezes these (see domain/authorisation.py)."""

@@ -25,7 +25,7 @@ from domain.authorisation import (Decision, RecordParties, Refusal, Relationship
 from domain.errors import DomainError, OutOfOrder, StaleVersion
 from domain.supervision_record import SupervisionRecord
 from domain.workers import Worker
-from infrastructure.backup import key_placement_problems, scrub_key_bytes
+from infrastructure.backup import scrub_key_bytes
 from infrastructure.database import create_schema, make_engine, reader, start_up_turn, writer
 from infrastructure.event_store import eventsourcing_env
 from infrastructure.ledger import AutomaticCheckpoints, IntegrityLedger
@@ -34,7 +34,7 @@ from infrastructure.key_tombstones import KeyTombstones
 from infrastructure.keys import (ORGANISATION_KEY_ID, KeyError_, KeyRing, StagedKeys, load_master_key,
                                  reconcile_destroyed_keys)
 from infrastructure.sealed_mapper import EventDestroyed, SealedMapper
-from infrastructure.settings import Settings
+from infrastructure.settings import Settings, key_placement_problems
 from api.access_service import AccessDenied, AccessService, Via
 from api.allocation_service import AllocationService
 from api.case_record_service import CaseRecordService

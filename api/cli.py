@@ -5,11 +5,18 @@ A module here registers its commands with `register(app)`; list each command it 
 one-line help (tests/test_cli_startup.py checks the list against what the modules register).
 """
 
-import importlib
+from __future__ import annotations
 
-import click
+import importlib
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 import typer
-from typer.core import TyperGroup
+from typer._coercion import PassThroughRuntimeParam
+from typer.core import TyperCommand, TyperGroup
+
+if TYPE_CHECKING:  # typer carries its own click: importing the separate package would cost `--help` a third more
+    from typer._click import Command, Context, HelpFormatter
 
 COMMANDS: dict[str, dict[str, str]] = {
     "api.cli_setup": {
@@ -81,13 +88,43 @@ _MODULE_OF = {name: module for module, names in COMMANDS.items() for name in nam
 _HELP = {name: text for names in COMMANDS.values() for name, text in names.items()}
 
 
+def take_as_typed(params: Iterable[Any]) -> None:
+    """typer (0.29) checks each option's value through a pydantic TypeAdapter built on first use, even `--help`'s,
+    and that imports pydantic: more than `import typer` itself costs. A text option or a flag needs no conversion,
+    so each gets typer's own pass-through check instead (a str stays a str, a flag a bool; anything else is refused
+    as typer refuses it). tests/test_cli_startup.py checks that `svl --help` and `svl records` import no pydantic."""
+    for param in params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is not None and descriptor.annotation in (str, bool) and descriptor.file_annotation is None:
+            param._runtime_param = PassThroughRuntimeParam(annotation=descriptor.annotation,
+                                                           parameter_info=descriptor.parameter_info)
+
+
+class TextOptions(TyperCommand):
+    """A command that must start at once (`svl records`): its text options and flags are taken as typed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        take_as_typed(self.params)
+
+    def get_params(self, ctx: Context) -> list[Any]:
+        params = super().get_params(ctx)  # with the help option, made here
+        take_as_typed(params)
+        return params
+
+
 class LazyCommands(TyperGroup):
     """Lists every command from COMMANDS; builds a command (importing its module) only when it is run."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def get_params(self, ctx: Context) -> list[Any]:
+        params = super().get_params(ctx)
+        take_as_typed(params)
+        return params
+
+    def list_commands(self, ctx: Context) -> list[str]:
         return sorted(_MODULE_OF)
 
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+    def get_command(self, ctx: Context, name: str) -> Command | None:
         module = _MODULE_OF.get(name)
         if module is None:
             return None
@@ -95,7 +132,7 @@ class LazyCommands(TyperGroup):
         importlib.import_module(module).register(group)
         return typer.main.get_group(group).commands.get(name)
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(name, _HELP[name]) for name in self.list_commands(ctx)])
 

@@ -1,29 +1,45 @@
-"""`svl records`, `svl history`: what an investigating officer reads."""
+"""`svl records`, `svl history`: what an investigating officer reads.
 
+`svl records` starts at once: it lists through api/record_index.py (the application's rule and query, with the
+database driver alone), and opens the application only where that cannot answer exactly as the application
+would. `svl history` reads content, so it always goes through the application (decided, then logged).
+"""
+
+from __future__ import annotations
+
+import sys
 from datetime import datetime
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import typer
-from rich.table import Table
-from sqlalchemy import select
 
-from api.access_service import AccessDenied, AccessLogUnavailable
-from api.application import NotFound, SupervisionLedger
-from api.cli_support import ACTING, acting_user, cli_via, console, fail, opened_ledger, parse_moment, print_json
-from api.record_history import NameBook, record_history, record_view, render_content
-from domain.authorisation import Decision
-from domain.supervision_record import SupervisionRecord
-from infrastructure.users import Principal
-from projections.schema import current_records
+from api.cli import TextOptions
+from api.cli_options import ACTING
+from api.cli_output import print_json, print_table
+from api.record_index import RecordIndex, record_index
+
+if TYPE_CHECKING:
+    from api.application import SupervisionLedger
+    from domain.authorisation import Decision
+    from domain.supervision_record import SupervisionRecord
+    from infrastructure.users import Principal
+
+RECORD_COLUMNS = ("record", "session", "supervisee", "supervisor", "state", "v", "section")
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(records)
+    app.command(cls=TextOptions)(records)  # starts without pydantic: see TextOptions
     app.command()(history)
 
 
 def resolve_record_id(app: SupervisionLedger, given: str) -> UUID:
     """A full id, or a unique prefix of one (as `svl records` prints)."""
+    from sqlalchemy import select
+
+    from api.application import NotFound
+    from projections.schema import current_records
+
     try:
         return UUID(given)
     except ValueError:
@@ -40,18 +56,35 @@ def records(as_json: bool = typer.Option(False, "--json", help="machine-readable
             state: str = typer.Option(None, help="only records in this state, e.g. locked"),
             acting: str = ACTING) -> None:
     """List the supervision records you may read now, as `GET /records` does (dates and states: no content)."""
+    index = _quick_index(acting) or _application_index(acting)
+    rows = [r for r in index.rows if not state or r["state"] == state]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(RECORD_COLUMNS, [(r["record_id"][:8], str(r["session_date"]), index.name(r["supervisee_id"]),
+                                  index.name(r["supervisor_id"]), r["state"], str(r["content_version"]),
+                                  r["file_section"]) for r in rows])
+    sys.stdout.write(f"{len(rows)} records\n")
+
+
+def _quick_index(acting: str | None) -> RecordIndex | None:
+    from infrastructure.settings import Settings
+
+    try:
+        settings = Settings.from_env()
+    except ValueError:  # the application names the setting that cannot work
+        return None
+    return record_index(settings, acting)
+
+
+def _application_index(acting: str | None) -> RecordIndex:
+    from api.cli_support import acting_user, opened_ledger
+    from api.record_history import NameBook
+
     with opened_ledger() as app:
-        rows = [r for r in app.readable_records(acting_user(app, acting)) if not state or r["state"] == state]
-        if as_json:
-            print_json(rows)
-            return
+        rows = app.readable_records(acting_user(app, acting))
         names = NameBook(app)
-        table = Table("record", "session", "supervisee", "supervisor", "state", "v", "section")
-        for r in rows:
-            table.add_row(r["record_id"][:8], str(r["session_date"]), names.name(r["supervisee_id"]),
-                          names.name(r["supervisor_id"]), r["state"], str(r["content_version"]), r["file_section"])
-        console.print(table)
-        console.print(f"{len(rows)} records")
+        return RecordIndex(rows, {w: names.name(w) for r in rows for w in (r["supervisee_id"], r["supervisor_id"])})
 
 
 def history(record_id: str = typer.Argument(..., help="record id or a unique prefix of it"),
@@ -61,6 +94,11 @@ def history(record_id: str = typer.Argument(..., help="record id or a unique pre
     """Every version of a record: who did what and when, and what changed; or the record as of a moment.
 
     Reads content, so it acts as a named user: allowed only as the API would allow it, and logged first."""
+    from rich.table import Table
+
+    from api.cli_support import acting_user, console, opened_ledger, parse_moment
+    from api.record_history import NameBook, record_history, record_view
+
     with opened_ledger() as app:
         who = acting_user(app, acting)
         rid = resolve_record_id(app, record_id)
@@ -92,6 +130,9 @@ def history(record_id: str = typer.Argument(..., help="record id or a unique pre
 
 def _read(app: SupervisionLedger, who: Principal, rid: UUID, action: str, as_of: datetime | None
           ) -> tuple[SupervisionRecord, Decision]:
+    from api.access_service import AccessDenied, AccessLogUnavailable
+    from api.cli_support import cli_via, fail
+
     try:
         return app.read_record_content(who, rid, action=action, via=cli_via(), as_of=as_of)
     except AccessDenied as exc:
@@ -102,6 +143,9 @@ def _read(app: SupervisionLedger, who: Principal, rid: UUID, action: str, as_of:
 
 
 def _print_view(view: dict, heading: str) -> None:
+    from api.cli_support import console
+    from api.record_history import render_content
+
     console.print(f"[bold]record {view['record_id']}[/] {heading}: [bold]{view['state']}[/], "
                   f"content v{view['content_version']} (SHA-256 {view['content_sha256']})")
     console.print(f"supervisee {view['supervisee']['name']}, supervisor {view['supervisor']['name']}")
@@ -115,4 +159,4 @@ def _print_view(view: dict, heading: str) -> None:
         console.print(f"  addendum {a['number']} ({a['reason']}): {a['text']}", markup=False)
 
 
-__all__ = ["fail", "resolve_record_id"]
+__all__ = ["records", "resolve_record_id"]

@@ -1,14 +1,11 @@
 """What every `svl` command shares: opening the ledger from the environment, printing, and turning
 refusals into a clear message and a non-zero exit instead of a traceback."""
 
-import json
 import os
 import socket
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -16,6 +13,8 @@ from rich.markup import escape
 
 from api.access_service import Via
 from api.application import SupervisionLedger, open_ledger
+from api.cli_options import ACTING
+from api.cli_output import print_json
 from domain.errors import DomainError
 from infrastructure.keys import KeyError_
 from infrastructure.ledger import LedgerError
@@ -25,10 +24,6 @@ from projections.runner import ReadModelStuck
 
 console = Console()
 errors = Console(stderr=True)
-
-# Every command that changes state or reads content acts as a named user, exactly as over HTTP.
-ACTING = typer.Option(None, "--as", envvar="SVL_USER", metavar="USER",
-                      help="the user you act as (or set SVL_USER); your role decides, as over HTTP")
 
 
 def acting_user(app: SupervisionLedger, username: str | None) -> Principal:
@@ -85,5 +80,5 @@ def parse_moment(value: str) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
-def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, default=str, ensure_ascii=False) + "\n")
+__all__ = ["ACTING", "acting_user", "cli_via", "console", "errors", "fail", "opened_ledger", "parse_moment",
+           "print_json"]

@@ -11,7 +11,7 @@ change it in the previous supervisor's place, because a supervisor's signature a
 the signer held. The supervisee keeps their own steps. The transfer lists what it freezes.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -216,6 +216,53 @@ def decide_file_metadata(reader: Reader, rel: Relationships, grants: Sequence[Gr
 def may_list_archived(reader: Reader, archive: ArchiveRule) -> bool:
     """Whether an archived file's records may appear in the reader's index at all."""
     return bool(PACK_ROLE_NAMES[reader.role] & archive.roles)
+
+
+# -- the index of records a reader may list (no content: each read is still decided and logged) -----------
+
+class ListedBy(str, Enum):
+    """Which column of a current record (or of its supervisee's file) a listing scope matches."""
+
+    SUPERVISEE = "supervisee"  # the record's supervisee
+    SUPERVISOR = "supervisor"  # the supervisee's current supervisor
+    LINE_MANAGER = "line_manager"  # that supervisor's own supervisor
+    RECORD = "record"  # the record itself (a grant's scope)
+
+
+@dataclass(frozen=True)
+class ListingScope:
+    """Records whose `by` is `id`; from archived files only when `archived_too`."""
+
+    by: ListedBy
+    id: str
+    archived_too: bool = False
+
+
+_GRANT_LISTS_BY = {ScopeKind.RECORD: ListedBy.RECORD, ScopeKind.WORKER_FILE: ListedBy.SUPERVISEE,
+                   ScopeKind.TEAM: ListedBy.SUPERVISOR}
+
+
+def listing_scopes(reader: Reader, grants: Sequence[GrantTerms], at: datetime,
+                   archive: Callable[[], ArchiveRule]) -> tuple[ListingScope, ...]:
+    """Which records `reader` may list now: their own relationships (never an archived file's), and each live
+    grant's scope (an archived file's only where the pack lets the reader's role, or for a subject access
+    request, whatever the pack says). Empty: nothing. `archive` is asked only when a live grant needs it."""
+    scopes: list[ListingScope] = []
+    if reader.worker_id is not None and reader.role in STAFF_ROLES:
+        scopes.append(ListingScope(ListedBy.SUPERVISEE, reader.worker_id))
+        if reader.role in SUPERVISING_ROLES:
+            scopes += [ListingScope(ListedBy.SUPERVISOR, reader.worker_id),
+                       ListingScope(ListedBy.LINE_MANAGER, reader.worker_id)]
+    live = [g for g in grants if g.live_at(at)]
+    archived_too = may_list_archived(reader, archive()) if live else False
+    scopes += [ListingScope(_GRANT_LISTS_BY[g.scope_kind], g.scope_id, archived_too or g.category == "sar")
+               for g in live]
+    return tuple(scopes)
+
+
+def account_ended(disabled_at: datetime | None, at: datetime) -> bool:
+    """An account given an end (a leaver's is given their leaving date ahead of time) works until then."""
+    return disabled_at is not None and disabled_at <= at
 
 
 # -- commands that are not steps on a record ---------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 What a snapshot holds is the database alone: events (sealed), wrapped data keys, ledger leaves,
 checkpoints, users and read models. The master key, the signing key and the destroyed-key list live
-outside it (see `key_placement_problems`), so a stolen backup is ciphertext and wrapped keys only.
+outside it (see `key_placement_problems` in infrastructure/settings.py), so a stolen backup is ciphertext and wrapped keys only.
 
 A restore brings back data keys that retention destroyed after the snapshot was taken. They are
 destroyed again when the restored database is next opened (`reconcile_destroyed_keys`, from the
@@ -42,19 +42,6 @@ class Snapshot:
     path: Path
     backend: str
     size_bytes: int
-
-
-def key_placement_problems(settings: Settings) -> list[str]:
-    """Key files kept inside the SQLite database's folder would be copied with every backup of it."""
-    if not settings.is_sqlite:
-        return []
-    folder = settings.sqlite_path.resolve().parent
-    files = {"master key": settings.master_key_file, "signing key": settings.signing_key_file,
-             "destroyed-key list": settings.tombstones_file}
-    return [f"the {what} {path} is inside {folder}, the folder that holds the database: a backup of that folder "
-            f"would carry the key with the data. Keep keys elsewhere (the default is keys/; see "
-            f"SVL_MASTER_KEY_FILE, SVL_SIGNING_KEY_FILE, SVL_DESTROYED_KEYS_FILE)"
-            for what, path in files.items() if folder in path.resolve().parents]
 
 
 def back_up(settings: Settings, destination: Path) -> Snapshot:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from infrastructure.database import reader, writer
 from infrastructure.ledger_tables import ledger_checkpoints
 from infrastructure.note_signing import format_verifier_key
+from infrastructure.settings import LATEST_FILE
 from infrastructure.svl_verify import (
     ALG_ED25519,
     Checkpoint,
@@ -40,7 +41,6 @@ VERIFIER_FILE = "verifier.vkey"
 # Beside the checkpoints: each signing-key hand-over, `<tree size>.transition` (see svl_verify.KeyTransition).
 TRANSITIONS_DIR = "key-transitions"
 TRANSITION_SUFFIX = ".transition"
-LATEST_FILE = "checkpoint"
 SUFFIX = ".checkpoint"
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.types import DateTime
 
 from infrastructure import migrations
-from infrastructure.settings import Settings
+from infrastructure.settings import Settings, libpq_connect_timeout, postgres_timeouts
 from infrastructure.write_turns import WriteTurnTimedOut, turns_for
 
 # Every table we own is declared on this one MetaData, so `create_all` makes the whole schema.
@@ -45,17 +45,6 @@ def make_engine(settings: Settings) -> Engine:
         # resumes with the first request after the database returns rather than failing it.
         pool_pre_ping=True,
     )
-
-
-def postgres_timeouts(settings: Settings) -> str:
-    """libpq `options` bounding every wait for a lock and every statement of a session (milliseconds)."""
-    return (f"-clock_timeout={int(settings.database_lock_timeout * 1000)} "
-            f"-cstatement_timeout={int(settings.database_statement_timeout * 1000)}")
-
-
-def libpq_connect_timeout(settings: Settings) -> int:
-    # libpq takes whole seconds (and treats 1 as 2).
-    return max(2, round(settings.database_connect_timeout))
 
 
 def database_unavailable(error: BaseException) -> bool:

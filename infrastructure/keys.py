@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 from sqlalchemy import Column, DateTime, Engine, Integer, LargeBinary, String, Table, insert, select, update
 
 from infrastructure.database import metadata, reader
+from infrastructure.master_key import KeyError_, MasterKeyMissing, load_master_key
 
 if TYPE_CHECKING:
     from infrastructure.key_tombstones import KeyTombstones
@@ -64,39 +65,12 @@ class StagedKeys:
     assignments: list[tuple[str, str]]
 
 
-class KeyError_(Exception):
-    """Base for key problems; named so it does not shadow the builtin KeyError."""
-
-
-class MasterKeyMissing(KeyError_):
-    pass
-
-
 class KeyDestroyed(KeyError_):
     """The data key was destroyed: what it sealed is gone for good."""
 
 
 class UnknownKey(KeyError_):
     pass
-
-
-def load_master_key(path: Path, env_value: str | None = None) -> bytes:
-    """From SVL_MASTER_KEY (base64) if set, else from the key file. Never from the database."""
-    raw = env_value if env_value is not None else os.environ.get("SVL_MASTER_KEY")
-    if raw is None:
-        if not path.exists():
-            raise MasterKeyMissing(
-                f"master key file {path} not found: run `svl init` to create one, "
-                "or set SVL_MASTER_KEY_FILE / SVL_MASTER_KEY"
-            )
-        raw = path.read_text().strip()
-    try:
-        key = base64.b64decode(raw, validate=True)
-    except ValueError:
-        raise MasterKeyMissing("the master key is not valid base64") from None
-    if len(key) != 32:
-        raise MasterKeyMissing(f"the master key must be 32 bytes (AES-256), found {len(key)}")
-    return key
 
 
 def create_master_key_file(path: Path, key: bytes | None = None) -> bool:

@@ -38,7 +38,7 @@ from infrastructure.ledger_tables import ledger_checkpoints, ledger_leaves
 from infrastructure.ledger_verify import LEAF_PREFIX, BulkEvents, BulkUnsuitable, Tail, Versions
 from infrastructure.ledger_verify import canonical_originator_id as _canonical
 from infrastructure.ledger_verify import recomputer_source
-from infrastructure.settings import Settings
+from infrastructure.events_table import EventsTable
 
 log = logging.getLogger(__name__)
 
@@ -64,29 +64,6 @@ def row_of(key: merkle.NodeKey) -> int:
     """The leaf row that completed (and so stores) the subtree (level, index)."""
     level, index = key
     return ((index + 1) << level) - 1
-
-
-@dataclass(frozen=True)
-class EventsTable:
-    """Where the event store keeps its rows, and how this backend names the notification id."""
-
-    name: str
-    settings: Settings
-
-    @property
-    def qualified(self) -> str:
-        if self.settings.is_sqlite:
-            return self.name
-        return f'"{self.settings.database_schema}"."{self.name}"'
-
-    @property
-    def nid(self) -> str:
-        return "rowid" if self.settings.is_sqlite else "notification_id"
-
-    @classmethod
-    def of(cls, settings: Settings) -> "EventsTable":
-        """As the eventsourcing library names it for our application on each backend (a test checks it)."""
-        return cls("stored_events" if settings.is_sqlite else "supervisionledger_events", settings)
 
 
 _LEAF_AND_LATEST = text(

@@ -13,29 +13,20 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic
 
+from infrastructure import sealing
 from infrastructure.keys import KeyDestroyed, KeyRing
-
-SEALED_TOPIC_PREFIX = "svl:sealed:v1:"
-_NONCE_BYTES = 12
+from infrastructure.sealing import SEALED_TOPIC_PREFIX, associated_data, sealed_topic
 
 
 class EventDestroyed(MapperDeserialisationError):
     """The event's data key was destroyed under a retention rule: its content is gone for good."""
 
 
-def sealed_topic(key_id: str) -> str:
-    return SEALED_TOPIC_PREFIX + key_id
-
-
 def key_id_of(stored_topic: str) -> str:
-    if not stored_topic.startswith(SEALED_TOPIC_PREFIX):
-        raise MapperDeserialisationError(f"stored event is not sealed (topic {stored_topic!r})")
-    return stored_topic[len(SEALED_TOPIC_PREFIX):]
-
-
-def associated_data(originator_id: UUID | str, version: int, key_id: str) -> bytes:
-    # Binds the ciphertext to its place: moving it to another event makes decryption fail.
-    return f"{originator_id}|{version}|{key_id}".encode()
+    try:
+        return sealing.key_id_of(stored_topic)
+    except sealing.NotSealed as exc:
+        raise MapperDeserialisationError(str(exc)) from None
 
 
 class SealedMapper(Mapper[UUID]):
@@ -49,7 +40,7 @@ class SealedMapper(Mapper[UUID]):
         originator_version = event_state.pop("originator_version")
         plaintext = get_topic(type(domain_event)).encode() + b"\n" + self.transcoder.encode(event_state)
         key_id = self.keyring.key_id_for(originator_id)
-        nonce = os.urandom(_NONCE_BYTES)
+        nonce = os.urandom(sealing.NONCE_BYTES)
         sealed = nonce + self.keyring.aead(key_id).encrypt(
             nonce, plaintext, associated_data(originator_id, originator_version, key_id)
         )
@@ -68,24 +59,22 @@ class SealedMapper(Mapper[UUID]):
             raise EventDestroyed(
                 f"event {stored_event.originator_id} v{stored_event.originator_version} was destroyed: {exc}"
             ) from None
-        state = stored_event.state
         try:
-            plaintext = aead.decrypt(
-                state[:_NONCE_BYTES],
-                state[_NONCE_BYTES:],
-                associated_data(stored_event.originator_id, stored_event.originator_version, key_id),
-            )
+            topic, encoded_state = sealing.unseal(aead, stored_event.originator_id, stored_event.originator_version,
+                                                  key_id, stored_event.state)
         except Exception as exc:
             raise MapperDeserialisationError(
                 f"event {stored_event.originator_id} v{stored_event.originator_version} does not decrypt: "
                 "altered, moved, or sealed with another key"
             ) from exc
-        topic, _, encoded_state = plaintext.partition(b"\n")
         return super().to_domain_event(
             StoredEvent(
                 originator_id=stored_event.originator_id,
                 originator_version=stored_event.originator_version,
-                topic=topic.decode(),
+                topic=topic,
                 state=encoded_state,
             )
         )
+
+
+__all__ = ["SEALED_TOPIC_PREFIX", "EventDestroyed", "SealedMapper", "associated_data", "key_id_of", "sealed_topic"]

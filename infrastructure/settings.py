@@ -8,6 +8,9 @@ from infrastructure.oidc_settings import OidcSettings
 
 DEFAULT_DATABASE_URL = "sqlite:///data/svl.db"
 
+# The newest published checkpoint, in SVL_CHECKPOINT_DIR (infrastructure/checkpoints.py writes it).
+LATEST_FILE = "checkpoint"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -111,6 +114,30 @@ class Settings:
         if not path or path.startswith(":memory:"):
             raise ValueError("Supervision Ledger needs an SQLite file, not an in-memory database")
         return Path(path)
+
+
+def postgres_timeouts(settings: "Settings") -> str:
+    """libpq `options` bounding every wait for a lock and every statement of a session (milliseconds)."""
+    return (f"-clock_timeout={int(settings.database_lock_timeout * 1000)} "
+            f"-cstatement_timeout={int(settings.database_statement_timeout * 1000)}")
+
+
+def libpq_connect_timeout(settings: "Settings") -> int:
+    # libpq takes whole seconds (and treats 1 as 2).
+    return max(2, round(settings.database_connect_timeout))
+
+
+def key_placement_problems(settings: "Settings") -> list[str]:
+    """Key files kept inside the SQLite database's folder would be copied with every backup of it."""
+    if not settings.is_sqlite:
+        return []
+    folder = settings.sqlite_path.resolve().parent
+    files = {"master key": settings.master_key_file, "signing key": settings.signing_key_file,
+             "destroyed-key list": settings.tombstones_file}
+    return [f"the {what} {path} is inside {folder}, the folder that holds the database: a backup of that folder "
+            f"would carry the key with the data. Keep keys elsewhere (the default is keys/; see "
+            f"SVL_MASTER_KEY_FILE, SVL_SIGNING_KEY_FILE, SVL_DESTROYED_KEYS_FILE)"
+            for what, path in files.items() if folder in path.resolve().parents]
 
 
 def _seconds(env: "os._Environ[str] | dict[str, str]", name: str, default: float, *, minimum: float) -> float:

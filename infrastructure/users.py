@@ -16,7 +16,7 @@ from typing import Protocol
 from sqlalchemy import Column, DateTime, Engine, ForeignKey, String, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from domain.authorisation import STAFF_ROLES, Reader, Role
+from domain.authorisation import STAFF_ROLES, Reader, Role, account_ended
 from domain.labels import USERNAME_LENGTH
 from infrastructure.database import metadata, reader
 
@@ -105,8 +105,7 @@ def _aware(value: datetime) -> datetime:
 
 
 def _ended(disabled_at: datetime | None, now: datetime) -> bool:
-    # A leaver's account is given its leaving date ahead of time: it works until then.
-    return disabled_at is not None and _aware(disabled_at) <= now
+    return account_ended(_aware(disabled_at) if disabled_at is not None else None, now)
 
 
 class UserDirectory:

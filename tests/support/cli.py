@@ -34,14 +34,18 @@ def run(settings, master_key):
     return _invoker(env)
 
 
+def cli_environment(settings, tmp_path) -> dict[str, str]:  # noqa: ANN001
+    """The environment the `cli` fixture runs `svl` in (also for `svl` run as a process of its own)."""
+    return {"SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
+            "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
+            "SVL_CHECKPOINT_DIR": str(tmp_path / "published"), "SVL_DESTROYED_KEYS_FILE": str(tmp_path / "gone.json"),
+            "SVL_USER": "", "COLUMNS": "200"}
+
+
 @pytest.fixture
 def cli(settings, master_key, tmp_path):
     settings.master_key_file.write_text(base64.b64encode(master_key).decode() + "\n")
-    env = {"SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
-           "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
-           "SVL_CHECKPOINT_DIR": str(tmp_path / "published"), "SVL_DESTROYED_KEYS_FILE": str(tmp_path / "gone.json"),
-           "SVL_USER": "", "COLUMNS": "200"}
-    invoke = _invoker(env)
+    invoke = _invoker(cli_environment(settings, tmp_path))
     invoke("init")
     return invoke
 

@@ -1,0 +1,186 @@
+"""The index of records a user may list now (`svl records`), read without opening the application: the same
+rule (domain/authorisation.py `listing_scopes`), the same query (projections/record_listing.py) and the same
+sealed events for the names, with the database driver alone, so the command starts at once.
+
+It answers only where its answer is the application's (`SupervisionLedger.readable_records` and the names the
+CLI prints beside it). Anything else returns None and the caller opens the application, which answers (or
+refuses, naming why) as it always has: no user, a disabled account, a user holding any access grant (grants are
+decided on their aggregates, and an archived file's listing under one depends on the policy pack), a stuck read
+model, on PostgreSQL a read model behind the newest event (the application catches up first), a schema not at
+this code's migration, key files beside the database, a database behind its published checkpoint (the
+application warns that it is read-only), a key the destroyed-key list names or that cannot be unwrapped, a
+worker whose first event does not open.
+
+A listing shows dates and states, no content, so like the application's it writes no access-log entry.
+Not checked here: whether a read model's tables are as this code declares them (their fingerprint needs
+SQLAlchemy to compute); a changed read model is rebuilt when the application next opens.
+"""
+
+import base64
+import binascii
+import json
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from uuid import UUID
+
+from domain.authorisation import ArchiveRule, Reader, Role, account_ended, listing_scopes
+from infrastructure.events_table import EventsTable
+from infrastructure.master_key import KeyError_, load_master_key
+from infrastructure.plain_reads import DatabaseMissing, PlainReader, plain_reader
+from infrastructure.settings import LATEST_FILE, Settings, key_placement_problems
+from projections.record_listing import listing_query
+
+# The topic of a worker's first event (domain.workers.Worker.Joined), which alone carries the name.
+WORKER_JOINED_TOPIC = "domain.workers:Worker.Joined"
+_MIGRATIONS = Path(__file__).resolve().parent.parent / "infrastructure" / "migrations" / "versions"
+
+
+@dataclass(frozen=True)
+class RecordIndex:
+    rows: list[dict]
+    names: dict[str, str]  # worker id -> name, for every supervisee and supervisor in rows
+
+    def name(self, worker_id: str) -> str:
+        return self.names.get(worker_id, worker_id)
+
+
+class _Unanswered(Exception):
+    """The application must answer this one (see the module's docstring)."""
+
+
+def record_index(settings: Settings, username: str | None, now: datetime | None = None) -> RecordIndex | None:
+    """The records `username` may list now with their workers' names, or None: ask the application."""
+    if not username or key_placement_problems(settings):
+        return None
+    try:
+        with plain_reader(settings) as db:
+            return _index(db, settings, username, now or datetime.now(timezone.utc))
+    except (_Unanswered, DatabaseMissing, KeyError_, *_driver_errors()):
+        return None
+
+
+def _index(db: PlainReader, settings: Settings, username: str, now: datetime) -> RecordIndex:
+    _require_current(db, settings)
+    found = db.rows("SELECT user_id, role, worker_id, disabled_at FROM users WHERE username = :u OR user_id = :u",
+                    {"u": username}, table="users")
+    if len(found) != 1 or account_ended(found[0]["disabled_at"], now):
+        raise _Unanswered("the application names why this user may not act")
+    user = found[0]
+    if user["role"] not in {r.value for r in Role}:
+        raise _Unanswered("the application names an account it cannot use")
+    if db.value("SELECT count(*) FROM access_grants WHERE grantee_user_id = :u", {"u": user["user_id"]}):
+        raise _Unanswered("grants are decided on their aggregates")
+    reader = Reader(user["user_id"], Role(user["role"]), user["worker_id"])
+    scopes = listing_scopes(reader, (), now, archive=_no_grants)
+    if not scopes:
+        return RecordIndex([], {})
+    sql, params = listing_query(scopes)
+    rows = db.rows(sql, params, table="current_records")
+    ids = sorted({r[column] for r in rows for column in ("supervisee_id", "supervisor_id")})
+    return RecordIndex(rows, _names(db, settings, ids))
+
+
+def _no_grants() -> ArchiveRule:
+    raise AssertionError("the pack's archive rule matters only under a grant, and this user holds none")
+
+
+def _require_current(db: PlainReader, settings: Settings) -> None:
+    """As fresh as the application would be after catching up, and at the schema this code expects."""
+    if db.value("SELECT version_num FROM alembic_version") != _head_migration():
+        raise _Unanswered("the schema is migrated when the application opens")
+    positions = db.rows("SELECT position, stuck_at FROM read_model_positions")
+    if not positions or any(p["stuck_at"] is not None for p in positions):
+        raise _Unanswered("a read model is stuck: the application names it")
+    if not settings.is_sqlite:
+        # On PostgreSQL the application first catches up with the newest event, whoever stored it; on SQLite it
+        # reads what is projected, as here (SupervisionLedger.see_own_writes).
+        events = EventsTable.of(settings)
+        newest = db.value(f"SELECT max({events.nid}) FROM {events.qualified}") or 0
+        if any(p["position"] < newest for p in positions):
+            raise _Unanswered("a read model is behind the newest event: the application catches up first")
+    latest = settings.checkpoint_dir / LATEST_FILE if settings.checkpoint_dir is not None else None
+    if latest is not None and latest.is_file():
+        # The application checks the published checkpoint against the ledger (and its signature) at start-up;
+        # here it is enough that the database signed this very checkpoint. Anything else: let it check.
+        try:
+            lines = latest.read_text(encoding="utf-8").split("\n")
+            size, root = int(lines[1]), base64.b64decode(lines[2], validate=True)
+        except (OSError, UnicodeDecodeError, IndexError, ValueError, binascii.Error):
+            raise _Unanswered("the application names what is wrong with the published checkpoint") from None
+        if not db.value("SELECT count(*) FROM ledger_checkpoints WHERE tree_size = :size AND root_hash = :root",
+                        {"size": size, "root": root}):
+            raise _Unanswered("the application compares the ledger with the published checkpoint")
+
+
+def _head_migration() -> str:
+    return max(p.stem for p in _MIGRATIONS.glob("[0-9]*.py"))
+
+
+def _names(db: PlainReader, settings: Settings, worker_ids: list[str]) -> dict[str, str]:
+    """Each worker's name, from their first event opened as the application opens it."""
+    if not worker_ids:
+        return {}
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
+
+    from infrastructure.key_tombstones import KeyTombstones, TombstoneTampered
+    from infrastructure.sealing import key_id_of, unseal
+
+    master_key = load_master_key(settings.master_key_file)
+    try:
+        destroyed = {stone.key_id for stone in KeyTombstones(settings.tombstones_file, master_key).read()}
+    except (TombstoneTampered, OSError, ValueError):
+        raise _Unanswered("the application names what is wrong with the destroyed-key list") from None
+    stored = [UUID(w).hex if settings.is_sqlite else w for w in worker_ids if _is_uuid(w)]
+    events = db.rows(f"SELECT originator_id, topic, state FROM {EventsTable.of(settings).qualified} WHERE "
+                     "originator_version = 1 AND "
+                     f"originator_id IN ({_marks('w', stored)})", _params('w', stored))
+    key_ids = sorted({key_id_of(e["topic"]) for e in events})
+    wrapped = {k["key_id"]: k["wrapped_key"] for k in db.rows(
+        f"SELECT key_id, wrapped_key FROM data_keys WHERE key_id IN ({_marks('k', key_ids)})", _params('k', key_ids))}
+    names: dict[str, str] = {}
+    for event in events:
+        worker_id = str(UUID(str(event["originator_id"])))
+        key_id = key_id_of(event["topic"])
+        if key_id in destroyed or wrapped.get(key_id) is None:
+            raise _Unanswered("a destroyed (or missing) key: the application says what was destroyed")
+        try:
+            aead = AESGCM(aes_key_unwrap(master_key, bytes(wrapped[key_id])))
+            topic, state = unseal(aead, worker_id, 1, key_id, bytes(event["state"]))
+        except InvalidUnwrap:
+            raise _Unanswered("the application names a wrong master key") from None
+        except Exception:  # noqa: BLE001 - an event that does not open: the application reports it as it does
+            raise _Unanswered("an event that does not decrypt") from None
+        if topic == WORKER_JOINED_TOPIC:
+            names[worker_id] = json.loads(state)["name"]
+    return names
+
+
+def _marks(prefix: str, values: list[str]) -> str:
+    return ", ".join(f":{prefix}{n}" for n in range(len(values))) or "NULL"
+
+
+def _params(prefix: str, values: list[str]) -> dict[str, str]:
+    return {f"{prefix}{n}": value for n, value in enumerate(values)}
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    """Whichever driver was loaded: a database that cannot be read here is left to the application to report."""
+    kinds: list[type[BaseException]] = []
+    for module, name in (("sqlite3", "Error"), ("psycopg", "Error")):
+        if module in sys.modules:
+            kinds.append(getattr(sys.modules[module], name))
+    return tuple(kinds)
+
+
+__all__ = ["RecordIndex", "WORKER_JOINED_TOPIC", "record_index"]

@@ -1,0 +1,106 @@
+"""`svl records` lists without opening the application (api/record_index.py): the same rows and names as the
+application's `readable_records` for every user it answers, and no answer (the application's turn) for every
+case it cannot answer as the application would. Both backends, the world of tests/support/world.py."""
+
+import base64
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from api.record_history import NameBook
+from api.record_index import WORKER_JOINED_TOPIC, record_index
+from domain.workers import Worker
+from eventsourcing.utils import get_topic
+from infrastructure.key_tombstones import KeyTombstones, Tombstone
+from tests.support.world import USERS, World, world, write_master_key  # noqa: F401 (the shared fixture)
+
+
+def _index(w: World, username: str, settings=None):  # noqa: ANN001, ANN202
+    w.app.read_models.refresh()
+    return record_index(settings or w.app.storage.settings, username, w.clock.now)
+
+
+def _sql(settings, statement: str) -> None:  # noqa: ANN001
+    if settings.is_sqlite:
+        with sqlite3.connect(settings.sqlite_path) as conn:
+            conn.execute(statement)
+        return
+    from tests.conftest import POSTGRES_URL
+
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{settings.database_schema}"')
+        conn.execute(statement)
+
+
+def test_every_user_it_answers_gets_the_applications_rows_and_names(world: World, settings, master_key) -> None:
+    write_master_key(settings, master_key)
+    answered = set()
+    for username in USERS:
+        index = _index(world, username)
+        if index is None:
+            continue
+        answered.add(username)
+        expected = world.app.readable_records(world.principal(username))
+        assert index.rows == expected, username
+        names = NameBook(world.app)
+        for row in expected:
+            for worker in (row["supervisee_id"], row["supervisor_id"]):
+                assert index.name(worker) == names.name(worker), (username, worker)
+    # Grant holders are decided on their grant aggregates: the application answers them. Everyone else here.
+    assert answered == set(USERS) - {"ines", "ivo"}
+    assert [r["record_id"] for r in _index(world, "alex").rows] == [world.records["W"]]
+    assert {r["record_id"] for r in _index(world, "morgan").rows} == set(world.records.values())
+    assert _index(world, "hana").rows == [] and _index(world, "quinn").rows == []
+
+
+def test_it_leaves_to_the_application_what_it_cannot_answer_as_the_application_would(
+        world: World, settings, master_key, tmp_path: Path) -> None:
+    write_master_key(settings, master_key)
+    assert _index(world, "alex") is not None
+    assert _index(world, "nobody") is None and _index(world, "") is None
+    world.app.users.disable("sam")
+    assert _index(world, "sam") is None  # the application says the account is disabled
+    # A published checkpoint this database never signed: the application compares it with the ledger.
+    published = tmp_path / "published"
+    published.mkdir()
+    (published / "checkpoint").write_text(f"origin\n1\n{base64.b64encode(bytes(32)).decode()}\n\n— sig\n")
+    assert _index(world, "alex", replace(settings, checkpoint_dir=published)) is None
+    # A stuck read model: the application names it.
+    _sql(settings, "UPDATE read_model_positions SET stuck_at = 1 WHERE name = 'access_log'")
+    assert record_index(settings, "alex", world.clock.now) is None
+    _sql(settings, "UPDATE read_model_positions SET stuck_at = NULL")
+    assert _index(world, "alex") is not None
+    # A read model behind the newest event: on PostgreSQL the application catches up first (here it is the
+    # application's turn); on SQLite it reads what is projected, as the index does.
+    expected = world.app.readable_records(world.principal("alex"))
+    _sql(settings, "UPDATE read_model_positions SET position = position - 1 WHERE name = 'access_log'")
+    behind = record_index(settings, "alex", world.clock.now)
+    if settings.is_sqlite:
+        assert behind is not None and behind.rows == expected
+    else:
+        assert behind is None
+    _sql(settings, "UPDATE read_model_positions SET position = position + 1 WHERE name = 'access_log'")
+    # Another master key: the application names it wrong.
+    settings.master_key_file.write_text(base64.b64encode(bytes(32)).decode() + "\n")
+    assert record_index(settings, "alex", world.clock.now) is None
+    write_master_key(settings, master_key)
+    # A key of a listed worker named in the destroyed-key list while the database still holds it (a restored
+    # backup): the application destroys it again before anything is served.
+    sam_key = world.app.storage.keyring.key_id_for(world.workers["W"])
+    KeyTombstones(settings.tombstones_file, master_key).add([Tombstone(sam_key, "2026-03-01T00:00:00+00:00", "test")])
+    assert record_index(settings, "alex", world.clock.now) is None
+    assert record_index(settings, "jo", world.clock.now) is not None  # Jo's list names neither Sam nor Alex
+
+
+def test_the_worker_topic_is_the_worker_aggregates() -> None:
+    assert WORKER_JOINED_TOPIC == get_topic(Worker.Joined)
+
+
+def test_the_schema_it_expects_is_the_migrations_head() -> None:
+    from api.record_index import _head_migration
+    from infrastructure import migrations
+
+    assert _head_migration() == migrations.HEAD
