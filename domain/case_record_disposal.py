@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate, event
 from domain.destruction_proposal import RATIONALE_LENGTH
 from domain.errors import DomainError, NotPermitted, OutOfOrder
 from domain.labels import ACTOR_LENGTH, bounded
+from domain.retention import require_due_and_approved
 from domain.timestamps import require_not_before, require_utc
 
 
@@ -145,11 +146,8 @@ class CaseRecordDestruction(Aggregate):
               discussed_on: date, destruction_date: date, as_of: date, disposal_id: str, checkpoint_before: dict,
               approval: dict, actor: str, timestamp: datetime) -> "CaseRecordDestruction":
         require_utc(timestamp)
-        if as_of < destruction_date:
-            raise DomainError(f"case supervision record {record_id} is not due for destruction until "
-                              f"{destruction_date}")
-        if not approval.get("approved_by") or approval.get("proposed_by") == approval.get("approved_by"):
-            raise DomainError("a case supervision record is destroyed only under a list a second person approved")
+        require_due_and_approved(f"case supervision record {record_id}", "a case supervision record", as_of,
+                                 destruction_date, approval)
         return cls(record_id, worker_id, key_id, event_count, rule, pack, discussed_on, destruction_date, disposal_id,
                    checkpoint_before, approval, bounded(actor, ACTOR_LENGTH, "actor"), timestamp)
 

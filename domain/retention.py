@@ -67,6 +67,15 @@ class LegalHold(Aggregate):
         self.release_reason = reason
 
 
+def require_due_and_approved(subject: str, kind: str, as_of: date, destruction_date: date, approval: dict) -> None:
+    """What every destruction under retention needs before it starts, whatever the record class: its date has
+    come, and a second person approved the list it is on."""
+    if as_of < destruction_date:
+        raise DomainError(f"{subject} is not due for destruction until {destruction_date}")
+    if not approval.get("approved_by") or approval.get("proposed_by") == approval.get("approved_by"):
+        raise DomainError(f"{kind} is destroyed only under a list a second person approved")
+
+
 def destruction_id(worker_id: str) -> UUID:
     """One destruction per worker file: a rerun after a crash finds it, two runs at once conflict."""
     return uuid5(NAMESPACE_URL, f"svl:file-destruction:{worker_id}")
@@ -102,10 +111,7 @@ class FileDestruction(Aggregate):
               leaving_date: date, destruction_date: date, as_of: date, checkpoint_before: dict | None,
               actor: str, timestamp: datetime, approval: dict) -> "FileDestruction":
         require_utc(timestamp)
-        if as_of < destruction_date:
-            raise DomainError(f"the file is not due for destruction until {destruction_date}")
-        if approval.get("proposed_by") == approval.get("approved_by") or not approval.get("approved_by"):
-            raise DomainError("a file is destroyed only under a list a second person approved")
+        require_due_and_approved("the file", "a file", as_of, destruction_date, approval)
         return cls(worker_id, key_id, record_ids, event_count, rule, pack, leaving_date, destruction_date,
                    checkpoint_before, actor, timestamp, approval)
 
