@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
-from sqlalchemy import Column, DateTime, Engine, ForeignKey, String, Table, insert, select, update
+from sqlalchemy import (Column, Connection, DateTime, Engine, ForeignKey, LargeBinary, String, Table, delete, insert,
+                        select, update)
 from sqlalchemy.exc import IntegrityError
 
 from domain.authorisation import STAFF_ROLES, Reader, Role, account_ended
@@ -45,6 +46,21 @@ api_tokens = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+# Web sessions (infrastructure/web_sessions.py), here so that every server process knows every browser's session.
+# A row is found by the SHA-256 of the browser's cookie, never the cookie itself, and what it keeps besides (a
+# sign-in in progress, the ID token, the next page's notice) is sealed with a key derived from the cookie: reading
+# this table signs nobody in and completes nobody's sign-in.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("session_sha256", String(64), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.user_id"), nullable=True, index=True),  # None: not signed in
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("seen_at", DateTime(timezone=True), nullable=False),  # written at most once a minute
+    Column("expires_at", DateTime(timezone=True), nullable=False),  # its lifetime's end, however busy
+    Column("state", LargeBinary, nullable=True),
 )
 
 
@@ -155,6 +171,8 @@ class UserDirectory:
             conn.execute(update(users).where(users.c.user_id == user["user_id"],
                                              (users.c.disabled_at.is_(None)) | (users.c.disabled_at > when))
                          .values(disabled_at=when))
+            if when <= self.clock():
+                _end_web_sessions(conn, [user["user_id"]])
         return {**user, "disabled_at": min(when, _aware(user["disabled_at"])) if user["disabled_at"] else when}
 
     def find_by_subject(self, subject: str) -> dict | None:
@@ -187,6 +205,8 @@ class UserDirectory:
             conn.execute(update(users).where(users.c.worker_id == worker_id,
                                              (users.c.disabled_at.is_(None)) | (users.c.disabled_at > at))
                          .values(disabled_at=at))
+            if at <= self.clock():
+                _end_web_sessions(conn, [r.user_id for r in rows])
         return [r.username for r in rows]
 
     def account_roles_of_worker(self, worker_id: str) -> frozenset[Role]:
@@ -244,6 +264,13 @@ class UserDirectory:
             query = query.where(api_tokens.c.user_id == user["user_id"])
         with reader(self.engine).connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def _end_web_sessions(conn: Connection, user_ids: list[str]) -> None:
+    """An account that ended is signed out of every browser at once, in every server process (a later end, a
+    leaving date still to come, is caught by the check of the account on each page)."""
+    if user_ids:
+        conn.execute(delete(web_sessions).where(web_sessions.c.user_id.in_(user_ids)))
 
 
 class TokenAuthenticator:

@@ -7,12 +7,13 @@ person's (issuer, subject) must be linked to an account that is not disabled (`s
 created by signing in, and every refusal is logged (who and why; never a code or a token)."""
 
 import logging
+from dataclasses import asdict
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.web.site import page, redirect, session_of, start_session, web_of
-from infrastructure.identity_provider import IdentityProvider, ProviderUnavailable, TokenRefused
+from infrastructure.identity_provider import IdentityProvider, PendingSignIn, ProviderUnavailable, TokenRefused
 from infrastructure.users import UserError
 
 router = APIRouter(include_in_schema=False)
@@ -32,7 +33,9 @@ def start(request: Request) -> Response:
         pending = provider.begin_sign_in()
     except ProviderUnavailable as down:
         return _unavailable(request, provider, down)
-    session_of(request).pending_sign_in = pending
+    session = session_of(request)
+    session.pending_sign_in = asdict(pending)
+    web_of(request).sessions.save(session)  # the provider may send the browser back to another process
     return redirect(pending.url)
 
 
@@ -41,16 +44,15 @@ def callback(request: Request) -> Response:
     provider = provider_of(request)
     if provider is None:
         return _refused(request, 404, "Page not found", "This service does not use single sign-on.")
-    session = session_of(request)
-    pending, session.pending_sign_in = session.pending_sign_in, None  # one use only
-    if pending is None:
+    kept = web_of(request).sessions.take_pending_sign_in(session_of(request))  # one use only
+    if kept is None:
         log.warning("sign-in refused: an answer from the provider, but this browser started no sign-in "
                     "(or its session ended)")
         return _refused(request, 400, "Your sign-in could not be completed",
                         "This sign-in was not started from this browser, or it took too long.",
                         "Go back to the sign-in page and start again.")
     try:
-        signed = provider.finish_sign_in(pending, dict(request.query_params))
+        signed = provider.finish_sign_in(PendingSignIn(**kept), dict(request.query_params))
     except TokenRefused as why:
         log.warning("sign-in refused: %s", why)
         return _refused(request, 400, "Your sign-in could not be completed", f"{_sentence(str(why))}.",
@@ -72,8 +74,7 @@ def callback(request: Request) -> Response:
         return _refused(request, 403, "Your account has been closed",
                         "Your account on this service has been closed, so you cannot sign in.",
                         "If you think this is wrong, ask HR. This attempt has been recorded.")
-    start_session(request, account["user_id"])
-    session_of(request).id_token = signed.id_token
+    start_session(request, account["user_id"], id_token=signed.id_token)
     log.info("signed in: %s through the identity provider", account["username"])
     return redirect("/records")
 

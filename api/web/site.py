@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, select_autoescape
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -22,12 +23,13 @@ from api.application import Destroyed, NotFound, SupervisionLedger
 import api.web.commands as commands
 from api.web.assets import ASSET_PATH, GOVUK_PATH
 from api.web.record_form import FormErrors
-from api.web.sessions import COOKIE, CSRF_FIELD, Session, SessionStore, csrf_matches
 from domain.errors import DomainError, NotPermitted
+from infrastructure.database import database_unavailable
 from infrastructure.keys import KeyDestroyed
 from infrastructure.ledger import LedgerBehind
 from infrastructure.sealed_mapper import EventDestroyed
 from infrastructure.users import Principal, UserError
+from infrastructure.web_sessions import Session, SessionStore, csrf_matches
 from projections.runner import ReadModelStuck
 
 log = logging.getLogger("svl.web")
@@ -38,6 +40,9 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # (`svl serve --root-path /svl`) the prefix is put in front of each, here, in one place. Only the markup the
 # templates write can match: text from records is escaped, so it holds no `href="`.
 LOCAL_LINK = re.compile(r'\b(href|src|action)="/(?!/)')
+COOKIE = "svl_session"
+CSRF_FIELD = "csrf_token"
+RETRY_AFTER_SECONDS = "2"  # as the API's 503s say (api/http.py)
 
 
 class SignInNeeded(Exception):
@@ -46,6 +51,10 @@ class SignInNeeded(Exception):
 
 class FormRefused(Exception):
     """A POST without this session's CSRF token."""
+
+
+class SessionsUnavailable(Exception):
+    """The database, where sessions are kept, does not answer: nobody's session can be known (a 503)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,27 @@ def web_of(request: Request) -> Web:
 
 
 def session_of(request: Request) -> Session:
-    return request.state.session
+    """The visitor's session, read from the database on first use in a request (from a page's thread, not the
+    event loop; a page that needs none reads nothing). Someone not signed in has one without a row."""
+    session = request.state.session
+    if session is not None:
+        return session
+    web = web_of(request)
+    cookie = request.cookies.get(COOKIE)
+    try:
+        session = web.sessions.find(cookie)
+    except Exception as error:
+        # The error page shows no one as signed in, and changes no cookie: the browser's session may be alive.
+        request.state.session = web.sessions.visitor()
+        if database_unavailable(error):
+            raise SessionsUnavailable(str(error).splitlines()[0] if str(error) else "") from error
+        raise
+    if session is None:
+        session = web.sessions.visitor(cookie)
+        if session.cookie != cookie:
+            request.state.set_cookie = session.cookie
+    request.state.session = session
+    return session
 
 
 def signed_in(request: Request) -> Principal:
@@ -84,18 +113,19 @@ async def checked_form(request: Request) -> dict[str, str]:
     """The submitted form, refused unless it carries this session's CSRF token."""
     form = await request.form()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    if not csrf_matches(session_of(request), fields.get(CSRF_FIELD)):
+    session = await run_in_threadpool(session_of, request)  # it may be read from the database: not on the loop
+    if not csrf_matches(session, fields.get(CSRF_FIELD)):
         raise FormRefused("The form was not sent from this service's own page, or your session has ended. "
                           "Go back, reload the page and try again.")
     return fields
 
 
-def start_session(request: Request, user_id: str | None) -> None:
-    """Replaces the visitor's session with a new one (a new id, a new CSRF token)."""
+def start_session(request: Request, user_id: str, id_token: str | None = None) -> None:
+    """Replaces the visitor's session with a signed-in one under a new id (so a new CSRF token)."""
     web = web_of(request)
     web.sessions.close(request.cookies.get(COOKIE))
-    cookie, session = web.sessions.open(user_id)
-    request.state.session, request.state.set_cookie = session, cookie
+    session = web.sessions.open(user_id, id_token=id_token)
+    request.state.session, request.state.set_cookie = session, session.cookie
 
 
 def end_session(request: Request) -> None:
@@ -104,7 +134,10 @@ def end_session(request: Request) -> None:
 
 
 def notice(request: Request, text: str) -> None:
-    session_of(request).notices.append(text)
+    """A message for the next page, which another process may serve: kept with the session."""
+    session = session_of(request)
+    session.notices.append(text)
+    web_of(request).sessions.save(session)
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -117,6 +150,8 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
         except UserError:
             who = None
     notices, session.notices = session.notices, []
+    if notices:  # shown once: dropped from the stored session too
+        web.sessions.save(session)
     errors = context.get("errors")
     error_list = errors.summary() if isinstance(errors, FormErrors) else list(errors or [])
     html = web.templates.get_template(template).render(
@@ -192,8 +227,9 @@ def _day(value: Any) -> str:
 # -- the app --------------------------------------------------------------------------------------------------
 
 class SessionAndHeaders:
-    """Finds (or opens) the visitor's session before the page runs; afterwards sets or deletes its cookie, marks
-    the answer no-store and puts a proxy's prefix in front of a local redirect. Plain ASGI rather than
+    """Makes room for the visitor's session, which the page reads when it first needs it (`session_of`, in the
+    page's thread: a database read must not hold up the event loop); afterwards sets or deletes its cookie,
+    marks the answer no-store and puts a proxy's prefix in front of a local redirect. Plain ASGI rather than
     `@app.middleware("http")`: that one runs each page in a task group with memory streams, a cost on every
     page measured by benchmarks/web.py."""
 
@@ -208,14 +244,8 @@ class SessionAndHeaders:
             await JSONResponse({"detail": "Not Found"}, status_code=404)(scope, receive, send)
             return
         request = Request(scope)
-        web = web_of(request)
-        cookie = request.cookies.get(COOKIE)
         request.state.set_cookie = None
-        session = web.sessions.find(cookie)
-        if session is None:
-            cookie, session = web.sessions.open()
-            request.state.set_cookie = cookie
-        request.state.session = session
+        request.state.session = None
 
         async def with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
@@ -246,7 +276,8 @@ def _answer_headers(request: Request, headers: MutableHeaders) -> list[tuple[byt
 
 def create_site(ledger: SupervisionLedger, sessions: SessionStore | None = None) -> FastAPI:
     site = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    site.state.web = Web(ledger, sessions or SessionStore(), templates())
+    storage = ledger.storage
+    site.state.web = Web(ledger, sessions or SessionStore(storage.engine, storage.reads), templates())
 
     site.add_middleware(SessionAndHeaders)
     _add_error_pages(site)
@@ -281,25 +312,48 @@ def _add_error_pages(site: FastAPI) -> None:
 
     def unexpected(request: Request, exc: Exception) -> Response:
         reference = uuid.uuid4().hex[:12]
-        log.error("web page failed (reference %s)", reference, exc_info=exc)
-        return page(request, "problem.html", 503, title="Sorry, there is a problem with the service",
-                    message=f"Nothing was shown or changed. Try again later. Reference: {reference}.")
+        if database_unavailable(exc):  # an outage, not a bug: one line, no traceback
+            log.warning("web page: database unavailable (reference %s): %s", reference,
+                        (str(exc).splitlines() or [""])[0])
+        else:
+            log.error("web page failed (reference %s)", reference, exc_info=exc)
+        answer = page(request, "problem.html", 503, title="Sorry, there is a problem with the service",
+                      message=f"Nothing was shown or changed. Try again later. Reference: {reference}.")
+        answer.headers["Retry-After"] = RETRY_AFTER_SECONDS
+        return answer
+
+    def sessions_unavailable(request: Request, exc: Exception) -> Response:
+        log.warning("web page: sessions cannot be read, the database is unavailable: %s", exc)
+        answer = page(request, "problem.html", 503, title="Sorry, the service is not available just now",
+                      message="Nothing was shown or changed.", next_step="Try again in a few minutes.")
+        answer.headers["Retry-After"] = RETRY_AFTER_SECONDS
+        return answer
+
+    def add(kind: type[Exception], handle: Callable[[Request, Any], Response]) -> None:
+        def with_session(request: Request, exc: Exception) -> Response:
+            try:  # read here, in the handler's thread, if the page had not: an error page may follow an outage
+                session_of(request)
+            except Exception:  # noqa: BLE001  (session_of left a stand-in: nobody signed in)
+                pass
+            return handle(request, exc)
+        site.add_exception_handler(kind, with_session)
 
     site.add_exception_handler(SignInNeeded, lambda request, _: redirect("/sign-in"))
-    site.add_exception_handler(FormRefused, problem(403, "This form has expired"))
-    site.add_exception_handler(AccessDenied, refused)
-    site.add_exception_handler(NotPermitted, refused)
-    site.add_exception_handler(NotFound, problem(404, "Not found"))
-    site.add_exception_handler(Destroyed, problem(410, "This record was destroyed", "destroyed.html"))
-    site.add_exception_handler(EventDestroyed, problem(410, "This record was destroyed", "destroyed.html"))
-    site.add_exception_handler(KeyDestroyed, problem(410, "This record was destroyed", "destroyed.html"))
-    site.add_exception_handler(AccessLogUnavailable, problem(503, "Sorry, the record cannot be shown just now"))
+    add(SessionsUnavailable, sessions_unavailable)
+    add(FormRefused, problem(403, "This form has expired"))
+    add(AccessDenied, refused)
+    add(NotPermitted, refused)
+    add(NotFound, problem(404, "Not found"))
+    add(Destroyed, problem(410, "This record was destroyed", "destroyed.html"))
+    add(EventDestroyed, problem(410, "This record was destroyed", "destroyed.html"))
+    add(KeyDestroyed, problem(410, "This record was destroyed", "destroyed.html"))
+    add(AccessLogUnavailable, problem(503, "Sorry, the record cannot be shown just now"))
     # As the API answers them (503): a read model stuck on an event, a database behind a published checkpoint.
-    site.add_exception_handler(ReadModelStuck, problem(503, "Sorry, this page cannot be shown just now"))
-    site.add_exception_handler(LedgerBehind, problem(503, "Sorry, nothing can be changed just now"))
-    site.add_exception_handler(DomainError, problem(422, "This cannot be done"))
-    site.add_exception_handler(UserError, problem(422, "This cannot be done"))
-    site.add_exception_handler(StarletteHTTPException, not_found)
-    site.add_exception_handler(RequestValidationError, lambda request, _: not_found(
-        request, StarletteHTTPException(404)))  # e.g. /records/not-an-id  # type: ignore[arg-type]
-    site.add_exception_handler(Exception, unexpected)
+    add(ReadModelStuck, problem(503, "Sorry, this page cannot be shown just now"))
+    add(LedgerBehind, problem(503, "Sorry, nothing can be changed just now"))
+    add(DomainError, problem(422, "This cannot be done"))
+    add(UserError, problem(422, "This cannot be done"))
+    add(StarletteHTTPException, not_found)
+    add(RequestValidationError, lambda request, _: not_found(
+        request, StarletteHTTPException(404)))  # e.g. /records/not-an-id
+    add(Exception, unexpected)

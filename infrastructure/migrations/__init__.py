@@ -19,7 +19,7 @@ LOCATION = Path(__file__).resolve().parent
 BASELINE = "0001_baseline"
 # Revision ids fit alembic_version's VARCHAR(32). The newest revision under versions/ (a test checks it): a database already there is opened without loading
 # Alembic at all, which every command and server start would otherwise pay for.
-HEAD = "0004_signing_key_transitions"
+HEAD = "0005_web_sessions"
 VERSION_TABLE = "alembic_version"
 # A table that every database made before migrations existed already has (it is then stamped at the baseline).
 BASELINE_MARKER = "data_keys"
