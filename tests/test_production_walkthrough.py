@@ -3,10 +3,9 @@ not exist yet to a member of staff signed in through the organisation's identity
 the commands the README gives (`svl init`, `svl db version`, the first administrator, `svl user link`,
 `svl serve --workers 2`), against a real OpenID provider (tests/support/oidc.py) and a real server.
 
-A browser keeps its connection open, so the sign-in's requests reach one worker. Web sessions are held in the
-memory of the process that opened them (api/web/sessions.py), so a sign-in whose answer from the provider reaches
-another worker is not completed: that gap is the last test here, marked as expected to fail until sessions are
-shared between processes.
+A browser keeps its connection open, so the sign-in's requests usually reach one worker; web sessions are kept in
+the database (infrastructure/web_sessions.py), so a sign-in whose answer from the provider reaches the other
+worker is completed there too: the last test here.
 """
 
 import subprocess
@@ -104,8 +103,6 @@ def test_an_empty_postgresql_schema_to_staff_signed_in_through_the_provider(sett
 
 
 @postgres_only
-@pytest.mark.xfail(strict=True, reason="web sessions are held in each process's memory (api/web/sessions.py): a "
-                                       "sign-in begun on one worker is unknown to the others")
 def test_a_sign_in_begun_on_one_worker_is_completed_on_the_other(settings: Settings, tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"

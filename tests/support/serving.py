@@ -133,3 +133,11 @@ def stop(served: Served) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(served.process.pid, signal.SIGKILL)
         served.process.wait(timeout=10)
+
+
+def svl(env: dict[str, str], *args: str) -> str:
+    """`svl ARGS` in a shell with these variables, as an IT team runs it; its output (it must succeed)."""
+    done = subprocess.run([SVL, *args], cwd=ROOT, env={**env, "COLUMNS": "200"}, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, f"svl {' '.join(args)}: {done.stdout} {done.stderr}"
+    return done.stdout

@@ -24,3 +24,17 @@ def _with_token(client: TestClient, app, username: str) -> str:  # noqa: ANN001
     issued = app.users.issue_token(username, days=1)
     assert client.post("/sign-in/token", data={"csrf_token": token, "token": issued.token}).status_code == 200
     return CSRF.search(client.get("/records").text).group(1)  # type: ignore[union-attr]
+
+
+def token_sign_in(client, token: str) -> str:  # noqa: ANN001
+    """Signs in over real HTTP (an httpx client that does not follow redirects) with an access token from
+    `svl token issue`; returns the signed-in session's CSRF token, read from a page."""
+    answer = client.post("/sign-in/token", data={"csrf_token": csrf_of(client.get("/sign-in").text), "token": token})
+    assert answer.status_code == 303 and answer.headers["location"] == "/records", answer.text
+    return csrf_of(client.get("/records").text)
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF.search(html)
+    assert found, "the page has a form with this session's CSRF token"
+    return found.group(1)
