@@ -89,9 +89,22 @@ def restore(settings: Settings, source: Path, master_key: bytes, backup_master_k
         if backup_master_key is not None and backup_master_key != master_key:
             keyring.rewrap(master_key)
         scrub_key_bytes(engine, settings)
+        _end_web_sessions(engine)
     finally:
         engine.dispose()
     return sorted(set(destroyed_again))
+
+
+def _end_web_sessions(engine: Engine) -> None:
+    """The snapshot's web sessions are not the live ones: one signed out since, or of an account disabled since,
+    must not come back with it. Everyone signs in again after a restore."""
+    from sqlalchemy import inspect
+
+    from infrastructure.users import web_sessions
+
+    with engine.begin() as conn:
+        if inspect(conn).has_table(web_sessions.name):  # a snapshot from before 0005_web_sessions has none
+            conn.execute(web_sessions.delete())
 
 
 def _require_keys_open(wrapped: list[tuple[str, bytes]], master_key: bytes) -> None:

@@ -17,6 +17,7 @@ from infrastructure.backup import BackupError, back_up, restore
 from infrastructure.checkpoints import create_signing_key_file, load_signing_key
 from infrastructure.key_rotation import rotate_master_key
 from infrastructure.keys import KeyError_, KeyRing, load_master_key
+from infrastructure.web_sessions import SessionStore
 from tests.conftest import POSTGRES_URL
 from tests.support.retention import leaver_with_a_signed_record, record_of
 from tests.support.acting import acting
@@ -92,6 +93,21 @@ def test_restoring_an_old_backup_does_not_bring_back_a_destroyed_file(ledger, se
             restarted.get_record(destroyed_record)
         assert restarted.get_record(kept_record).state == "locked"
         assert restarted.integrity.verify().intact
+    finally:
+        _close(restarted)
+
+
+def test_a_restore_brings_back_no_web_session(ledger, settings, master_key, clock, tmp_path):
+    user_id = ledger.users.add_user("sam.session", "administrator", created_by="test")
+    session = SessionStore(ledger.storage.engine, ledger.storage.reads).open(user_id)
+    snapshot = back_up(settings, tmp_path / "backups" / "signed-in.backup")
+    SessionStore(ledger.storage.engine).close(session.cookie)  # signed out after the snapshot was taken
+    _close(ledger)
+
+    restore(settings, snapshot.path, master_key)
+    restarted = _open(settings, master_key, clock)
+    try:
+        assert SessionStore(restarted.storage.engine).find(session.cookie) is None
     finally:
         _close(restarted)
 
