@@ -31,6 +31,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from infrastructure.database import database_unavailable, reader
 from infrastructure.users import web_sessions
@@ -162,18 +163,21 @@ class SessionStore:
     def save(self, session: Session) -> None:
         """Keeps what the session holds now: a row for it if it had none, else its state."""
         sealed = session.seal()
-        if session.stored:
-            with self.engine.begin() as conn:
-                conn.execute(update(web_sessions).where(web_sessions.c.session_sha256 == session.digest)
-                             .values(state=sealed))
-            session.sealed = sealed
-            return
-        self._purge_now_and_then()
+        if not session.stored:
+            self._purge_now_and_then()
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(web_sessions).values(
+                        session_sha256=session.digest, user_id=session.user_id, started_at=session.started,
+                        seen_at=session.seen, expires_at=session.started + self.lifetime, state=sealed))
+                session.stored, session.sealed = True, sealed
+                return
+            except IntegrityError:  # the same visitor's other request (another tab) made the row first
+                session.stored = True
         with self.engine.begin() as conn:
-            conn.execute(insert(web_sessions).values(
-                session_sha256=session.digest, user_id=session.user_id, started_at=session.started,
-                seen_at=session.seen, expires_at=session.started + self.lifetime, state=sealed))
-        session.stored, session.sealed = True, sealed
+            conn.execute(update(web_sessions).where(web_sessions.c.session_sha256 == session.digest)
+                         .values(state=sealed))
+        session.sealed = sealed
 
     def take_pending_sign_in(self, session: Session) -> dict[str, str] | None:
         """The sign-in sent to the provider, once only: of two answers at once (in two processes), one wins."""

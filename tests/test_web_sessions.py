@@ -131,6 +131,15 @@ def test_two_processes_see_one_session_and_a_pending_sign_in_is_taken_once(setti
         assert here.take_pending_sign_in(second) is None  # the other answer lost
         assert elsewhere.find(visitor.cookie).pending_sign_in is None
 
+        # The same visitor's two requests at once (two tabs), each with something to keep: one row, no error.
+        one = here.visitor()
+        two = elsewhere.visitor(one.cookie)
+        one.notices.append("first")
+        two.notices.append("second")
+        here.save(one)
+        elsewhere.save(two)
+        assert here.find(one.cookie).notices == ["second"]
+
         signed_in = here.open(people[0])
         assert elsewhere.find(signed_in.cookie).user_id == people[0]
         elsewhere.close(signed_in.cookie)  # sign-out there
