@@ -106,7 +106,7 @@ def propose(acting: str = ACTING, as_of: str = typer.Option(None, "--as-of")) ->
     """Propose the case supervision records due for destruction, for a second person to review."""
     with opened_ledger() as app:
         d = app.propose_case_record_destruction(acting_user(app, acting), as_of=parse_day(as_of, "--as-of"))
-    console.print(f"list {d.id}: {len(d.record_ids)} case supervision record(s) due on {d.as_of}, for review")
+    console.print(f"list {d.id}: {len(d.item_ids)} case supervision record(s) due on {d.as_of}, for review")
 
 
 @case_record_app.command("lists")

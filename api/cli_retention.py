@@ -67,8 +67,8 @@ def propose(as_of: str = typer.Option(None, "--as-of", help="judge due dates on 
         if as_json:
             print_json(proposal_summary(proposal))
             return
-        console.print(f"proposal {proposal.id}: {len(proposal.files)} file(s) due on {proposal.as_of}")
-        for f in proposal.files:
+        console.print(f"proposal {proposal.id}: {len(proposal.items)} file(s) due on {proposal.as_of}")
+        for f in proposal.items:
             console.print(f"  worker {f['worker_id']} — due {f['destruction_date']}", highlight=False)
         console.print("another authorised person approves it with "
                       f"`svl retention approve {proposal.id} --rationale … --as USER`")
@@ -80,7 +80,7 @@ def approve(proposal_id: str, rationale: str = typer.Option(..., help="why the l
     """Approve a destruction proposal (a second person: never the one who proposed it)."""
     with opened_ledger() as app:
         proposal = app.approve_destruction(acting_user(app, acting), proposal_id, rationale=rationale)
-        console.print(f"approved by {proposal.decided_by}: {len(proposal.files)} file(s) may now be destroyed "
+        console.print(f"approved by {proposal.decided_by}: {len(proposal.items)} file(s) may now be destroyed "
                       "with `svl retention run`", highlight=False)
 
 
@@ -139,7 +139,7 @@ def run(proposal_id: str = typer.Argument(None, help="the approved proposal (def
 
 def proposal_summary(proposal) -> dict:  # noqa: ANN001 - a DestructionProposal
     return {"proposal_id": str(proposal.id), "as_of": proposal.as_of.isoformat(), "status": proposal.status,
-            "proposed_by": proposal.proposed_by, "files": proposal.files}
+            "proposed_by": proposal.proposed_by, "files": proposal.items}
 
 
 @hold.command("place")

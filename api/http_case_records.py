@@ -14,9 +14,8 @@ from pydantic import BaseModel, Field, StringConstraints
 from api.case_record_service import CaseDecisionDue, ScheduledCaseRecord
 from api.http_support import ANYONE, STAFF, SUPERVISING, Caller, From, Ledger, allow
 from domain.authorisation import Role
-from domain.case_record_disposal import CaseRecordDisposal
 from domain.case_supervision_record import CaseSupervisionRecord
-from domain.destruction_proposal import RATIONALE_LENGTH
+from domain.destruction_proposal import RATIONALE_LENGTH, DestructionProposal
 
 router = APIRouter(prefix="/api/v1", tags=["case supervision records"])
 
@@ -99,8 +98,8 @@ def _out(record: CaseSupervisionRecord) -> CaseRecordOut:
                          on_childs_record_on=on["recorded_on"] if on else None, version=record.version)
 
 
-def disposal_out(d: CaseRecordDisposal) -> DisposalOut:
-    return DisposalOut(disposal_id=str(d.id), as_of=d.as_of, record_ids=d.record_ids, rule=d.rule,
+def disposal_out(d: DestructionProposal) -> DisposalOut:
+    return DisposalOut(disposal_id=str(d.id), as_of=d.as_of, record_ids=d.item_ids, rule=d.rule or "",
                        proposed_by=d.proposed_by, decision=d.decision, decided_by=d.decided_by, destroyed=d.destroyed)
 
 

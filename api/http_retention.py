@@ -189,7 +189,7 @@ def hold_out(hold: LegalHold) -> HoldOut:
 def proposal_out(proposal: DestructionProposal) -> ProposalOut:
     """The answer to a proposal command, from the proposal it stored."""
     return ProposalOut(proposal_id=str(proposal.id), as_of=proposal.as_of, status=proposal.status,
-                       files=[ProposedFile(**f) for f in proposal.files], proposed_by=proposal.proposed_by,
+                       files=[ProposedFile(**f) for f in proposal.items], proposed_by=proposal.proposed_by,
                        proposed_at=proposal.created_on, decided_by=proposal.decided_by,
                        decided_at=proposal.decided_at, rationale=proposal.rationale,
                        destroyed=proposal.destroyed, skipped=proposal.skipped)

@@ -42,8 +42,8 @@ def test_the_proposer_may_not_approve_their_own_list(ledger):
     first, second, held = three_leavers_due(ledger)
     keys = {w: ledger.storage.keyring.key_id_for(w) for w in (first, second, held)}
     proposal = ledger.propose_destruction(acting("dpo"), as_of=DAY)
-    assert proposal.worker_ids == [first, second, held] and proposal.proposed_by == "user:dpo"
-    assert [f["destruction_date"] for f in proposal.files] == ["2025-06-30", "2025-07-31", "2025-08-30"]
+    assert proposal.item_ids == [first, second, held] and proposal.proposed_by == "user:dpo"
+    assert [f["destruction_date"] for f in proposal.items] == ["2025-06-30", "2025-07-31", "2025-08-30"]
 
     with pytest.raises(AccessDenied, match="you proposed this list"):
         ledger.approve_destruction(acting("dpo"), proposal.id, rationale="Looks right to me")

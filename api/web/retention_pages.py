@@ -64,7 +64,7 @@ def propose(request: Request, who: Principal = Depends(signed_in), form: dict[st
             errors = [{"text": str(exc), "href": "#as_of"}]
     if errors:
         return _schedule(request, who, 422, errors, form)
-    notice(request, f"{len(proposal.files)} file(s) proposed for destruction. A second authorised person must "
+    notice(request, f"{len(proposal.items)} file(s) proposed for destruction. A second authorised person must "
                     "now approve the list.")
     return redirect(f"/retention/proposals/{proposal.id}")
 
