@@ -1,5 +1,6 @@
 """`svl retention …`, `svl hold …`, `svl policy …`: what a data protection officer runs."""
 
+import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -135,6 +136,35 @@ def run(proposal_id: str = typer.Argument(None, help="the approved proposal (def
             verb = "would be destroyed" if dry_run else "destroyed"
             console.print(f"{len(done)} file(s) {verb}" + (f", {len(outcomes) - len(done)} skipped"
                                                             if len(done) < len(outcomes) else ""))
+
+
+@retention.command("certificate")
+def certificate(worker: str = typer.Argument(..., help="the destroyed file's worker id, or a unique prefix of it"),
+                output: Path = typer.Option(None, "-o", "--output", help="write it to this file (default: print it)"),
+                acting: str = ACTING) -> None:
+    """A destroyed personal file's signed destruction certificate, as written (the roles the pack's
+    destruction_approval names). Anyone checks it offline: `svl-verify FILE --key verifier.vkey`."""
+    from api.cli_scheduling import _resolve
+    from projections.retention_schedule import retention_files
+
+    with opened_ledger() as app:
+        app.read_models.refresh()
+        name, text = app.destruction_certificate(
+            acting_user(app, acting), "personal_supervision",
+            _resolve(app, retention_files, "worker_id", worker, "worker"))
+    write_certificate_out(name, text, output)
+
+
+def write_certificate_out(name: str, text: str, output: Path | None) -> None:
+    """Printed as written, or written whole (never a truncated file) where --output says."""
+    if output is None:
+        sys.stdout.write(text)  # byte for byte: its signature covers it
+        return
+    from infrastructure.checkpoints import write_atomically
+
+    write_atomically(output, text)
+    console.print(f"{name} written to {output}; check it with `svl-verify {output} --key verifier.vkey`",
+                  highlight=False)
 
 
 def proposal_summary(proposal) -> dict:  # noqa: ANN001 - a DestructionProposal

@@ -4,13 +4,13 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from api.http_support import Caller, From, Ledger, allow
 from api.retention_service import DestructionOutcome, ScheduledFile
 from domain.authorisation import Role
-from domain.destruction_proposal import RATIONALE_LENGTH, DestructionProposal
+from domain.destruction_proposal import PERSONAL, RATIONALE_LENGTH, DestructionProposal
 from domain.retention import LegalHold
 
 router = APIRouter(tags=["retention"])
@@ -146,6 +146,26 @@ def reject(proposal_id: ProposalId, body: ReviewIn, app: Ledger, who: Caller) ->
 def run(proposal_id: ProposalId, body: RunIn, app: Ledger, who: Caller) -> list[DestructionOutcome]:
     """Destroys the approved files (crypto-shredding), each with its signed certificate."""
     return app.run_retention(who, proposal_id, purge_ciphertext=body.purge_ciphertext)
+
+
+def certificate_download(rule: str) -> dict:
+    """Route keyword arguments of a destruction certificate's download: the file as written, as JSON."""
+    route = allow(RETENTION_ROLES, rule)
+    return {**route, "response_class": Response, "responses": {**route["responses"], 200: {
+        "description": "The signed certificate, as written: check it offline with `svl-verify FILE --key VKEY`.",
+        "content": {"application/json": {"schema": {"type": "object"}}}}}}
+
+
+def certificate_file(name: str, text: str) -> Response:
+    return Response(text, media_type="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/retention/certificates/{worker_id}", **certificate_download(
+        "The roles the policy pack's `destruction_approval` names to propose or approve a list (bcp: DPO, HR)."))
+def certificate(worker_id: WorkerId, app: Ledger, who: Caller) -> Response:
+    """A destroyed personal file's signed destruction certificate (404 until the file is destroyed)."""
+    return certificate_file(*app.destruction_certificate(who, PERSONAL.name, worker_id))
 
 
 @router.get("/holds", response_model=list[HoldOut], **allow(HOLD_ROLES))

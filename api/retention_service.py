@@ -24,8 +24,9 @@ from eventsourcing.application import AggregateNotFoundError
 from sqlalchemy import insert, select
 
 from api.errors import Conflict, Destroyed, NotFound
+from api.ids import as_uuid
 from domain.authorisation import Decision, Role, decide_destruction_review, decide_pack_role, decide_role
-from domain.destruction_proposal import PERSONAL, DestructionProposal, ListedClass
+from domain.destruction_proposal import PERSONAL, DestructionProposal, ListedClass, listed_class
 from domain.errors import DomainError, OutOfOrder
 from domain.policy import PolicyPack
 from domain.retention import FileDestruction, LegalHold, destruction_id, retention_status
@@ -33,7 +34,8 @@ from domain.schedule_rules import archival_deadline, destruction_date
 from infrastructure.backup import scrub_key_bytes
 from infrastructure.checkpoints import SigningKeyMissing
 from infrastructure.destruction_certificates import (
-    checkpoint_summary, destruction_event, lawful_purges, purged_events, write_certificate,
+    checkpoint_summary, destruction_event, lawful_purges, purged_events, record_certificate_name,
+    write_certificate,
 )
 from infrastructure.file_events import count_events, empty_states, originators_by_key, stored_events
 from infrastructure.key_tombstones import Tombstone
@@ -523,6 +525,20 @@ class RetentionService:
 
     def certificate_path(self, worker_id: str) -> Any:
         return self.storage.settings.certificate_dir / f"destruction-{worker_id}.json"
+
+    def destruction_certificate(self, user: Principal, record_class: str, item_id: UUID | str) -> tuple[str, str]:
+        """A destroyed item's signed certificate, as written (its file name and its text), for the people who see
+        the lists: the organisation's proof of that destruction, which anyone checks offline with `svl-verify`."""
+        kind = listed_class(record_class)
+        self._require_list_reader(user, "download destruction certificates")
+        subject = "worker" if kind is PERSONAL else kind.item
+        item = str(as_uuid(item_id, subject))
+        path = (self.certificate_path(item) if kind is PERSONAL else
+                self.storage.settings.certificate_dir / record_certificate_name(kind.name, item))
+        try:
+            return path.name, path.read_text()
+        except FileNotFoundError:
+            raise NotFound(f"no destruction certificate for {subject} {item_id}") from None
 
     def lawful_purges(self) -> list[Purge]:
         """For `svl verify`: each purged event with its ciphertext's digest, so its leaf is still rechecked."""
