@@ -12,7 +12,7 @@ import pytest
 from infrastructure.checkpoints import create_signing_key_file
 
 from tests.support.acting import acting
-from tests.support.cli import _invoker, run  # noqa: F401  (fixture)
+from tests.support.cli import invoker, run  # noqa: F401  (fixture)
 from tests.support.environment import env_of
 from tests.support.retention import leaver_and_stayer
 from tests.support.scheduling import new_worker, supervisors
@@ -78,7 +78,7 @@ def test_case_records_from_the_command_line(ledger, clock, run, settings, tmp_pa
 
     # approved by a second person and destroyed; its certificate downloaded, and checked by `svl-verify` (with
     # the fixture's files: the certificates' folder, the signing key and its origin)
-    run = _invoker({**env_of(settings), "SVL_CHECKPOINT_DIR": ""})
+    run = invoker({**env_of(settings), "SVL_CHECKPOINT_DIR": ""})
     assert "no destruction certificate for case supervision record" in run(
         "case-record", "certificate", old, "--as", "dana", code=2)  # not destroyed yet
     assert f"list {disposal} approved by user:hana" in run("case-record", "approve", disposal, "--as", "hana",
