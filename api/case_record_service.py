@@ -23,14 +23,13 @@ from api.access_service import AccessDenied, Via
 from api.errors import Destroyed
 from domain.access_log import AccessAttempt
 from domain.anonymisation import Screening
-from domain.authorisation import (Decision, Relationships, Role, decide_destruction_review, decide_pack_role,
-                                  decide_read, decide_role,
+from domain.authorisation import (Decision, Relationships, Role, decide_pack_role, decide_read, decide_role,
                                   decide_session_step, decide_staff_step, RecordParties)
-from domain.case_record_disposal import (CASE_RECORD_CLASS, CaseRecordDestruction, CaseRecordDisposal,
-                                         case_record_destruction_id)
+from domain.case_record_disposal import CASE_RECORD_CLASS, CaseRecordDestruction, case_record_destruction_id
 from domain.case_supervision_record import (CaseSupervisionRecord, case_decision_status,
                                             case_record_destruction_date, case_record_status)
-from domain.errors import DomainError, OutOfOrder
+from domain.destruction_proposal import CASE_SUPERVISION, DestructionProposal, ListedClass
+from domain.errors import DomainError
 from domain.policy import PolicyPack
 from domain.record_classes import RecordClass, record_classes
 from domain.schedule_rules import case_decision_deadline
@@ -38,7 +37,7 @@ from infrastructure.destruction_certificates import record_certificate_name
 from infrastructure.keys import StagedKeys
 from infrastructure.sealed_mapper import EventDestroyed
 from infrastructure.users import Principal
-from projections.case_records import case_record_disposals, case_records, kept_case_records_of
+from projections.case_records import case_records, kept_case_records_of
 from projections.retention_schedule import legal_holds
 from projections.schema import workers
 
@@ -97,6 +96,11 @@ class CaseRecordService:
     _checkpoint_before: Callable[[], dict]
     _require_certifying_key: Callable[[], None]
     _event_counts: Callable[[list[str]], dict[str, int]]
+    _propose_list: Callable[..., DestructionProposal]
+    _review_list: Callable[..., DestructionProposal]
+    _list_of: Callable[[ListedClass, UUID | str], DestructionProposal]
+    _lists: Callable[[ListedClass], list[dict]]
+    _require_list_reader: Callable[[Principal, str], None]
 
     def record_classes(self) -> tuple[RecordClass, ...]:
         """The organisation's record classes, each with its retention and deadlines and whose rule each is."""
@@ -229,7 +233,8 @@ class CaseRecordService:
                                                  r.destroyed_at.isoformat() if r.destroyed_at else None))
         return scheduled
 
-    def propose_case_record_destruction(self, user: Principal, *, as_of: date | None = None) -> CaseRecordDisposal:
+    def propose_case_record_destruction(self, user: Principal, *,
+                                        as_of: date | None = None) -> DestructionProposal:
         """Fixes the list of case supervision records due on `as_of` and not held, for a second person to review."""
         pack = self.policy_pack
         self.require(user, decide_pack_role(user.reader, pack.destruction_approval.propose,
@@ -238,28 +243,17 @@ class CaseRecordService:
         today = self.clock().date()
         day = as_of or today
         due = [r for r in self._case_schedule(day, rules_on=today) if r.status == "due"]
-        disposal = CaseRecordDisposal.propose(
-            as_of=day, records=[{"record_id": r.record_id, "destruction_date": r.destruction_date.isoformat()}
-                                for r in due if r.destruction_date],
-            pack=pack.short_name, rule=_rule_text(pack, years), actor=user.actor, proposer_user=user.user_id,
-            timestamp=self.clock())
-        self.save_and_project(disposal, keys=self.storage.keyring.stage_assignment(disposal.id, "organisation"))
-        return disposal
+        return self._propose_list(user, CASE_SUPERVISION, day, [
+            {"record_id": r.record_id, "destruction_date": r.destruction_date.isoformat()}
+            for r in due if r.destruction_date], rule=_rule_text(pack, years))
 
     def review_case_record_destruction(self, user: Principal, disposal_id: UUID | str, *, approve: bool,
-                                       rationale: str) -> CaseRecordDisposal:
+                                       rationale: str) -> DestructionProposal:
         """A second authorised person approves or rejects the list (never the person who proposed it)."""
-        review = self.policy_pack.destruction_approval
-        step = "approve or reject a list of case supervision records for destruction"
-        self.require(user, decide_pack_role(user.reader, review.approve, step))
-        disposal = self.get_case_record_disposal(disposal_id)
-        self.require(user, decide_destruction_review(user.reader, review.approve, disposal.proposer_user, step))
-        (disposal.approve if approve else disposal.reject)(rationale, actor=user.actor, user=user.user_id,
-                                                           timestamp=self.clock())
-        self.save_and_project(disposal)
-        return disposal
+        return self._review_list(user, CASE_SUPERVISION, disposal_id, rationale, approve=approve,
+                                 step="approve or reject a list of case supervision records for destruction")
 
-    def destroy_case_records(self, user: Principal, disposal_id: UUID | str) -> CaseRecordDisposal:
+    def destroy_case_records(self, user: Principal, disposal_id: UUID | str) -> DestructionProposal:
         """Destroys the approved list's records still due and not held, by the personal files' own steps
         (RetentionService._shred_and_certify): one checkpoint before, each record's destruction started, its own key
         listed in the tombstones (so a restored backup cannot bring it back) and destroyed, one checkpoint after,
@@ -267,26 +261,25 @@ class CaseRecordService:
         record are untouched. A run stopped part way is finished by running the list again."""
         self.require(user, decide_role(user.reader, RETENTION_ROLES, "destroy case supervision records"))
         disposal = self.get_case_record_disposal(disposal_id)
-        disposal.require_approved()
-        if disposal.destroyed_at is not None:
-            raise OutOfOrder("this list was already destroyed")
+        disposal.require_runnable()
         self.integrity.require_writable()
         self._require_certifying_key()
-        on_list = set(disposal.record_ids)
+        on_list = set(disposal.item_ids)
         # Judged today under the version in force today (a period lengthened since the approval keeps a record).
         now = {r.record_id: r for r in self._case_schedule(self.clock().date()) if r.record_id in on_list}
         resumed = [self.repository.get(case_record_destruction_id(rid)) for rid, r in now.items()
                    if r.status == "destruction_incomplete"]
-        started = self._start_case_destructions(disposal, [now[rid] for rid in disposal.record_ids
+        started = self._start_case_destructions(disposal, [now[rid] for rid in disposal.item_ids
                                                            if rid in now and now[rid].status == "due"], user.actor)
         going = [*resumed, *started]
         if going:
             self._shred_and_certify(going, user.actor, purge_ciphertext=False)
-        disposal.record_destruction([d.record_id for d in going], actor=user.actor, timestamp=self.clock())
+        disposal.record_execution(destroyed=[d.record_id for d in going], skipped=[], actor=user.actor,
+                                  timestamp=self.clock())
         self.save_and_project(disposal)
         return disposal
 
-    def _start_case_destructions(self, disposal: CaseRecordDisposal, due: list[ScheduledCaseRecord],
+    def _start_case_destructions(self, disposal: DestructionProposal, due: list[ScheduledCaseRecord],
                                  actor: str) -> list[CaseRecordDestruction]:
         """Each record's destruction started, in one transaction after the run's checkpoint before, under the
         organisation's key (so it outlives the record)."""
@@ -329,23 +322,21 @@ class CaseRecordService:
         """Every list of case supervision records proposed for destruction, newest first (ids, dates, counts and
         who decided), for the people the pack lets propose or approve one."""
         self._require_reviewer(user)
-        self.see_own_writes()
-        with self.storage.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(
-                select(case_record_disposals).order_by(case_record_disposals.c.proposed_at.desc()))]
+        return [{"disposal_id": r["proposal_id"], "as_of": r["as_of"], "records": r["items"], "status": r["status"],
+                 "proposed_at": r["proposed_at"], "proposed_by": r["proposed_by"], "decided_at": r["decided_at"],
+                 "decided_by": r["decided_by"], "destroyed_at": r["executed_at"], "destroyed": r["destroyed"]}
+                for r in self._lists(CASE_SUPERVISION)]
 
-    def read_case_record_disposal(self, user: Principal, disposal_id: UUID | str) -> CaseRecordDisposal:
+    def read_case_record_disposal(self, user: Principal, disposal_id: UUID | str) -> DestructionProposal:
         """One list, for the people the pack lets propose or approve one."""
         self._require_reviewer(user)
         return self.get_case_record_disposal(disposal_id)
 
     def _require_reviewer(self, user: Principal) -> None:
-        review = self.policy_pack.destruction_approval
-        self.require(user, decide_pack_role(user.reader, tuple(dict.fromkeys((*review.propose, *review.approve))),
-                                            "see lists of case supervision records proposed for destruction"))
+        self._require_list_reader(user, "see lists of case supervision records proposed for destruction")
 
-    def get_case_record_disposal(self, disposal_id: UUID | str) -> CaseRecordDisposal:
-        return self._get_aggregate(CaseRecordDisposal, disposal_id, "list of case supervision records")
+    def get_case_record_disposal(self, disposal_id: UUID | str) -> DestructionProposal:
+        return self._list_of(CASE_SUPERVISION, disposal_id)
 
 
 def _rule_text(pack: PolicyPack, years: int) -> str:

@@ -3,6 +3,8 @@
 are named by id or a unique id prefix, workers by id, prefix or full name.
 """
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
@@ -106,7 +108,7 @@ def propose(acting: str = ACTING, as_of: str = typer.Option(None, "--as-of")) ->
     """Propose the case supervision records due for destruction, for a second person to review."""
     with opened_ledger() as app:
         d = app.propose_case_record_destruction(acting_user(app, acting), as_of=parse_day(as_of, "--as-of"))
-    console.print(f"list {d.id}: {len(d.record_ids)} case supervision record(s) due on {d.as_of}, for review")
+    console.print(f"list {d.id}: {len(d.item_ids)} case supervision record(s) due on {d.as_of}, for review")
 
 
 @case_record_app.command("lists")
@@ -170,6 +172,22 @@ def destroy(disposal: str = typer.Argument(..., help="an approved list's id"), a
     with opened_ledger() as app:
         d = app.destroy_case_records(acting_user(app, acting), disposal)
     console.print(f"list {d.id}: {len(d.destroyed)} case supervision record(s) destroyed")
+
+
+@case_record_app.command("certificate")
+def certificate(record_id: str = typer.Argument(..., help="the destroyed record's id, or a unique prefix of it"),
+                output: Path = typer.Option(None, "-o", "--output", help="write it to this file (default: print it)"),
+                acting: str = ACTING) -> None:
+    """A destroyed case supervision record's signed destruction certificate, as written (the roles the pack's
+    destruction_approval names). Anyone checks it offline: `svl-verify FILE --key verifier.vkey`."""
+    from api.cli_retention import write_certificate_out
+
+    with opened_ledger() as app:
+        app.read_models.refresh()
+        name, text = app.destruction_certificate(
+            acting_user(app, acting), "case_supervision",
+            _resolve(app, case_records, "record_id", record_id, "case supervision record"))
+    write_certificate_out(name, text, output)
 
 
 __all__ = ["register"]

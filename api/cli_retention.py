@@ -1,5 +1,6 @@
 """`svl retention …`, `svl hold …`, `svl policy …`: what a data protection officer runs."""
 
+import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -67,8 +68,8 @@ def propose(as_of: str = typer.Option(None, "--as-of", help="judge due dates on 
         if as_json:
             print_json(proposal_summary(proposal))
             return
-        console.print(f"proposal {proposal.id}: {len(proposal.files)} file(s) due on {proposal.as_of}")
-        for f in proposal.files:
+        console.print(f"proposal {proposal.id}: {len(proposal.items)} file(s) due on {proposal.as_of}")
+        for f in proposal.items:
             console.print(f"  worker {f['worker_id']} — due {f['destruction_date']}", highlight=False)
         console.print("another authorised person approves it with "
                       f"`svl retention approve {proposal.id} --rationale … --as USER`")
@@ -80,7 +81,7 @@ def approve(proposal_id: str, rationale: str = typer.Option(..., help="why the l
     """Approve a destruction proposal (a second person: never the one who proposed it)."""
     with opened_ledger() as app:
         proposal = app.approve_destruction(acting_user(app, acting), proposal_id, rationale=rationale)
-        console.print(f"approved by {proposal.decided_by}: {len(proposal.files)} file(s) may now be destroyed "
+        console.print(f"approved by {proposal.decided_by}: {len(proposal.items)} file(s) may now be destroyed "
                       "with `svl retention run`", highlight=False)
 
 
@@ -137,9 +138,38 @@ def run(proposal_id: str = typer.Argument(None, help="the approved proposal (def
                                                             if len(done) < len(outcomes) else ""))
 
 
+@retention.command("certificate")
+def certificate(worker: str = typer.Argument(..., help="the destroyed file's worker id, or a unique prefix of it"),
+                output: Path = typer.Option(None, "-o", "--output", help="write it to this file (default: print it)"),
+                acting: str = ACTING) -> None:
+    """A destroyed personal file's signed destruction certificate, as written (the roles the pack's
+    destruction_approval names). Anyone checks it offline: `svl-verify FILE --key verifier.vkey`."""
+    from api.cli_scheduling import _resolve
+    from projections.retention_schedule import retention_files
+
+    with opened_ledger() as app:
+        app.read_models.refresh()
+        name, text = app.destruction_certificate(
+            acting_user(app, acting), "personal_supervision",
+            _resolve(app, retention_files, "worker_id", worker, "worker"))
+    write_certificate_out(name, text, output)
+
+
+def write_certificate_out(name: str, text: str, output: Path | None) -> None:
+    """Printed as written, or written whole (never a truncated file) where --output says."""
+    if output is None:
+        sys.stdout.write(text)  # byte for byte: its signature covers it
+        return
+    from infrastructure.checkpoints import write_atomically
+
+    write_atomically(output, text)
+    console.print(f"{name} written to {output}; check it with `svl-verify {output} --key verifier.vkey`",
+                  highlight=False)
+
+
 def proposal_summary(proposal) -> dict:  # noqa: ANN001 - a DestructionProposal
     return {"proposal_id": str(proposal.id), "as_of": proposal.as_of.isoformat(), "status": proposal.status,
-            "proposed_by": proposal.proposed_by, "files": proposal.files}
+            "proposed_by": proposal.proposed_by, "files": proposal.items}
 
 
 @hold.command("place")

@@ -8,15 +8,15 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from api.case_record_service import CaseDecisionDue, ScheduledCaseRecord
+from api.http_retention import certificate_download, certificate_file
 from api.http_support import ANYONE, STAFF, SUPERVISING, Caller, From, Ledger, allow
 from domain.authorisation import Role
-from domain.case_record_disposal import CaseRecordDisposal
 from domain.case_supervision_record import CaseSupervisionRecord
-from domain.destruction_proposal import RATIONALE_LENGTH
+from domain.destruction_proposal import CASE_SUPERVISION, RATIONALE_LENGTH, DestructionProposal
 
 router = APIRouter(prefix="/api/v1", tags=["case supervision records"])
 
@@ -99,8 +99,8 @@ def _out(record: CaseSupervisionRecord) -> CaseRecordOut:
                          on_childs_record_on=on["recorded_on"] if on else None, version=record.version)
 
 
-def disposal_out(d: CaseRecordDisposal) -> DisposalOut:
-    return DisposalOut(disposal_id=str(d.id), as_of=d.as_of, record_ids=d.record_ids, rule=d.rule,
+def disposal_out(d: DestructionProposal) -> DisposalOut:
+    return DisposalOut(disposal_id=str(d.id), as_of=d.as_of, record_ids=d.item_ids, rule=d.rule or "",
                        proposed_by=d.proposed_by, decision=d.decision, decided_by=d.decided_by, destroyed=d.destroyed)
 
 
@@ -196,6 +196,13 @@ def approve(disposal_id: UUID, body: DisposalReviewIn, app: Ledger, who: Caller)
 def reject(disposal_id: UUID, body: DisposalReviewIn, app: Ledger, who: Caller) -> DisposalOut:
     return disposal_out(app.review_case_record_destruction(who, disposal_id, approve=False,
                                                             rationale=body.rationale))
+
+
+@router.get("/retention/case-records/certificates/{case_record_id}", **certificate_download(
+        "The roles the policy pack's `destruction_approval` names to propose or approve a list (bcp: DPO, HR)."))
+def certificate(case_record_id: UUID, app: Ledger, who: Caller) -> Response:
+    """A destroyed case supervision record's signed destruction certificate (404 until it is destroyed)."""
+    return certificate_file(*app.destruction_certificate(who, CASE_SUPERVISION.name, case_record_id))
 
 
 @router.post("/retention/case-records/proposals/{disposal_id}/run", response_model=DisposalOut, **allow(

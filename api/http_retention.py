@@ -4,13 +4,13 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from api.http_support import Caller, From, Ledger, allow
 from api.retention_service import DestructionOutcome, ScheduledFile
 from domain.authorisation import Role
-from domain.destruction_proposal import RATIONALE_LENGTH, DestructionProposal
+from domain.destruction_proposal import PERSONAL, RATIONALE_LENGTH, DestructionProposal
 from domain.retention import LegalHold
 
 router = APIRouter(tags=["retention"])
@@ -148,6 +148,26 @@ def run(proposal_id: ProposalId, body: RunIn, app: Ledger, who: Caller) -> list[
     return app.run_retention(who, proposal_id, purge_ciphertext=body.purge_ciphertext)
 
 
+def certificate_download(rule: str) -> dict:
+    """Route keyword arguments of a destruction certificate's download: the file as written, as JSON."""
+    route = allow(RETENTION_ROLES, rule)
+    return {**route, "response_class": Response, "responses": {**route["responses"], 200: {
+        "description": "The signed certificate, as written: check it offline with `svl-verify FILE --key VKEY`.",
+        "content": {"application/json": {"schema": {"type": "object"}}}}}}
+
+
+def certificate_file(name: str, text: str) -> Response:
+    return Response(text, media_type="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/retention/certificates/{worker_id}", **certificate_download(
+        "The roles the policy pack's `destruction_approval` names to propose or approve a list (bcp: DPO, HR)."))
+def certificate(worker_id: WorkerId, app: Ledger, who: Caller) -> Response:
+    """A destroyed personal file's signed destruction certificate (404 until the file is destroyed)."""
+    return certificate_file(*app.destruction_certificate(who, PERSONAL.name, worker_id))
+
+
 @router.get("/holds", response_model=list[HoldOut], **allow(HOLD_ROLES))
 def holds(app: Ledger, who: Caller, worker_id: Annotated[UUID | None, Query()] = None) -> list[HoldOut]:
     return [HoldOut(**{k: h[k] for k in HoldOut.model_fields}) for h in app.list_holds(who, worker_id)]
@@ -189,7 +209,7 @@ def hold_out(hold: LegalHold) -> HoldOut:
 def proposal_out(proposal: DestructionProposal) -> ProposalOut:
     """The answer to a proposal command, from the proposal it stored."""
     return ProposalOut(proposal_id=str(proposal.id), as_of=proposal.as_of, status=proposal.status,
-                       files=[ProposedFile(**f) for f in proposal.files], proposed_by=proposal.proposed_by,
+                       files=[ProposedFile(**f) for f in proposal.items], proposed_by=proposal.proposed_by,
                        proposed_at=proposal.created_on, decided_by=proposal.decided_by,
                        decided_at=proposal.decided_at, rationale=proposal.rationale,
                        destroyed=proposal.destroyed, skipped=proposal.skipped)

@@ -24,8 +24,9 @@ from eventsourcing.application import AggregateNotFoundError
 from sqlalchemy import insert, select
 
 from api.errors import Conflict, Destroyed, NotFound
+from api.ids import as_uuid
 from domain.authorisation import Decision, Role, decide_destruction_review, decide_pack_role, decide_role
-from domain.destruction_proposal import DestructionProposal
+from domain.destruction_proposal import PERSONAL, DestructionProposal, ListedClass, listed_class
 from domain.errors import DomainError, OutOfOrder
 from domain.policy import PolicyPack
 from domain.retention import FileDestruction, LegalHold, destruction_id, retention_status
@@ -33,7 +34,8 @@ from domain.schedule_rules import archival_deadline, destruction_date
 from infrastructure.backup import scrub_key_bytes
 from infrastructure.checkpoints import SigningKeyMissing
 from infrastructure.destruction_certificates import (
-    checkpoint_summary, destruction_event, lawful_purges, purged_events, write_certificate,
+    checkpoint_summary, destruction_event, lawful_purges, purged_events, record_certificate_name,
+    write_certificate,
 )
 from infrastructure.file_events import count_events, empty_states, originators_by_key, stored_events
 from infrastructure.key_tombstones import Tombstone
@@ -218,68 +220,94 @@ class RetentionService:
 
     def propose_destruction(self, user: Principal, *, as_of: date | None = None) -> DestructionProposal:
         """Fixes the list of files due on `as_of` (default today) and not on hold, for a second person to review."""
-        review = self.policy_pack.destruction_approval
-        self.require(user, decide_pack_role(user.reader, review.propose, "propose files for destruction"))
+        self.require(user, decide_pack_role(user.reader, self.policy_pack.destruction_approval.propose,
+                                            "propose files for destruction"))
         self.policy_pack.retention_years_required()  # refuses under a pack with no retention period
         today = self.clock().date()
         as_of = as_of or today
         # Due by `as_of` under the rule in force today: the rule the run will destroy them under.
         due = [f for f in self.retention_schedule(as_of, rules_on=today) if f.status == "due"]
-        proposal = DestructionProposal.propose(
-            as_of=as_of, files=[{"worker_id": f.worker_id, "destruction_date": f.destruction_date.isoformat(),
-                                 "rule": f.rule or self._rule_text(self.policy_pack)} for f in due],
-            pack=self.policy_pack.short_name, actor=user.actor, proposer_user=user.user_id, timestamp=self.clock())
-        self.save_and_project(proposal, keys=self.storage.keyring.stage_assignment(proposal.id, "organisation"))
-        return proposal
+        return self._propose_list(user, PERSONAL, as_of, [
+            {"worker_id": f.worker_id, "destruction_date": f.destruction_date.isoformat(),
+             "rule": f.rule or self._rule_text(self.policy_pack)} for f in due])
 
     def approve_destruction(self, user: Principal, proposal_id: UUID | str, *, rationale: str) -> DestructionProposal:
-        return self._review(user, proposal_id, rationale, approve=True)
+        return self._review_list(user, PERSONAL, proposal_id, rationale, approve=True,
+                                 step="approve a destruction proposal")
 
     def reject_destruction(self, user: Principal, proposal_id: UUID | str, *, rationale: str) -> DestructionProposal:
-        return self._review(user, proposal_id, rationale, approve=False)
-
-    def _review(self, user: Principal, proposal_id: UUID | str, rationale: str, *, approve: bool) -> DestructionProposal:
-        review = self.policy_pack.destruction_approval
-        step = "approve a destruction proposal" if approve else "reject a destruction proposal"
-        self.require(user, decide_pack_role(user.reader, review.approve, step))
-        proposal = self.get_proposal(proposal_id)
-        self.require(user, decide_destruction_review(user.reader, review.approve, proposal.proposer_user, step))
-        decide = proposal.approve if approve else proposal.reject
-        decide(rationale, actor=user.actor, user=user.user_id, timestamp=self.clock())
-        self.save_and_project(proposal)
-        return proposal
+        return self._review_list(user, PERSONAL, proposal_id, rationale, approve=False,
+                                 step="reject a destruction proposal")
 
     def get_proposal(self, proposal_id: UUID | str) -> DestructionProposal:
-        try:
-            proposal = self.repository.get(UUID(str(proposal_id)))
-        except (ValueError, AggregateNotFoundError):
-            raise NotFound(f"no destruction proposal {proposal_id}") from None
-        if not isinstance(proposal, DestructionProposal):
-            raise NotFound(f"no destruction proposal {proposal_id}")
-        return proposal
+        return self._list_of(PERSONAL, proposal_id)
 
     def destruction_proposals(self, user: Principal) -> list[dict]:
         """Every proposal, newest first (ids, dates, counts and who decided; the lists are in each proposal)."""
-        review = self.policy_pack.destruction_approval
-        self.require(user, decide_pack_role(user.reader, (*review.propose, *review.approve),
-                                            "see destruction proposals"))
-        self.read_models.catch_up()
-        with self.storage.reads.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(
-                select(destruction_proposals).order_by(destruction_proposals.c.proposed_at.desc()))]
+        self._require_list_reader(user, "see destruction proposals")
+        return [{"proposal_id": r["proposal_id"], "as_of": r["as_of"], "files": r["items"], "status": r["status"],
+                 "proposed_at": r["proposed_at"], "proposed_by": r["proposed_by"], "decided_at": r["decided_at"],
+                 "decided_by": r["decided_by"], "executed_at": r["executed_at"], "destroyed": r["destroyed"]}
+                for r in self._lists(PERSONAL)]
 
     def read_proposal(self, user: Principal, proposal_id: UUID | str) -> DestructionProposal:
-        review = self.policy_pack.destruction_approval
-        self.require(user, decide_pack_role(user.reader, (*review.propose, *review.approve),
-                                            "see destruction proposals"))
+        self._require_list_reader(user, "see destruction proposals")
         return self.get_proposal(proposal_id)
 
     def _latest_approved_proposal(self) -> str | None:
         self.read_models.catch_up()
         with self.storage.reads.connect() as conn:
             return conn.execute(select(destruction_proposals.c.proposal_id)
-                                .where(destruction_proposals.c.status == "approved")
+                                .where(destruction_proposals.c.record_class == PERSONAL.name,
+                                       destruction_proposals.c.status == "approved")
                                 .order_by(destruction_proposals.c.decided_at.desc()).limit(1)).scalar()
+
+    # -- the reviewed list, whatever its record class (personal files here; case supervision records in
+    #    api/case_record_service.py): proposed by one authorised person, approved or rejected by another --------
+
+    def _propose_list(self, user: Principal, kind: ListedClass, as_of: date, items: list[dict],
+                      rule: str | None = None) -> DestructionProposal:
+        """The caller decided who may propose and drew up the items due; the domain checks the list."""
+        proposal = DestructionProposal.propose(
+            record_class=kind.name, as_of=as_of, items=items, pack=self.policy_pack.short_name, rule=rule,
+            actor=user.actor, proposer_user=user.user_id, timestamp=self.clock())
+        self.save_and_project(proposal, keys=self.storage.keyring.stage_assignment(proposal.id, "organisation"))
+        return proposal
+
+    def _review_list(self, user: Principal, kind: ListedClass, proposal_id: UUID | str, rationale: str, *,
+                     approve: bool, step: str) -> DestructionProposal:
+        """A role `destruction_approval.approve` names, never the person who proposed the list, with a reason."""
+        review = self.policy_pack.destruction_approval
+        self.require(user, decide_pack_role(user.reader, review.approve, step))
+        proposal = self._list_of(kind, proposal_id)
+        self.require(user, decide_destruction_review(user.reader, review.approve, proposal.proposer_user, step))
+        decide = proposal.approve if approve else proposal.reject
+        decide(rationale, actor=user.actor, user=user.user_id, timestamp=self.clock())
+        self.save_and_project(proposal)
+        return proposal
+
+    def _require_list_reader(self, user: Principal, step: str) -> None:
+        """The people the pack lets propose or approve a list see the lists (and the certificates)."""
+        review = self.policy_pack.destruction_approval
+        self.require(user, decide_pack_role(user.reader, tuple(dict.fromkeys((*review.propose, *review.approve))),
+                                            step))
+
+    def _list_of(self, kind: ListedClass, proposal_id: UUID | str) -> DestructionProposal:
+        try:
+            proposal = self.repository.get(UUID(str(proposal_id)))
+        except (ValueError, AggregateNotFoundError):
+            raise NotFound(f"no {kind.noun} {proposal_id}") from None
+        if not isinstance(proposal, DestructionProposal) or proposal.record_class != kind.name:
+            raise NotFound(f"no {kind.noun} {proposal_id}")
+        return proposal
+
+    def _lists(self, kind: ListedClass) -> list[dict]:
+        """Every list of the class, newest first, as the read model has it."""
+        self.read_models.catch_up()
+        with self.storage.reads.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(
+                select(destruction_proposals).where(destruction_proposals.c.record_class == kind.name)
+                .order_by(destruction_proposals.c.proposed_at.desc()))]
 
     # -- the run ---------------------------------------------------------------------------------------------
 
@@ -312,8 +340,8 @@ class RetentionService:
                 raise OutOfOrder("no approved destruction proposal to run: propose the files due "
                                  "(`svl retention propose`), and have a second authorised person approve the list")
             return self._report(self._destroy_all(unfinished, user.actor, purge_ciphertext, None), progress)
-        proposal.require_approved()
-        approved = set(proposal.worker_ids)
+        proposal.require_runnable()
+        approved = set(proposal.item_ids)
         for attempt in range(1, RUN_ATTEMPTS + 1):
             unfinished, due, left, files = self._run_plan(proposal, approved, schedule)
             try:
@@ -498,6 +526,20 @@ class RetentionService:
     def certificate_path(self, worker_id: str) -> Any:
         return self.storage.settings.certificate_dir / f"destruction-{worker_id}.json"
 
+    def destruction_certificate(self, user: Principal, record_class: str, item_id: UUID | str) -> tuple[str, str]:
+        """A destroyed item's signed certificate, as written (its file name and its text), for the people who see
+        the lists: the organisation's proof of that destruction, which anyone checks offline with `svl-verify`."""
+        kind = listed_class(record_class)
+        self._require_list_reader(user, "download destruction certificates")
+        subject = "worker" if kind is PERSONAL else kind.item
+        item = str(as_uuid(item_id, subject))
+        path = (self.certificate_path(item) if kind is PERSONAL else
+                self.storage.settings.certificate_dir / record_certificate_name(kind.name, item))
+        try:
+            return path.name, path.read_text()
+        except FileNotFoundError:
+            raise NotFound(f"no destruction certificate for {subject} {item_id}") from None
+
     def lawful_purges(self) -> list[Purge]:
         """For `svl verify`: each purged event with its ciphertext's digest, so its leaf is still rechecked."""
         return lawful_purges(self.storage.engine)
@@ -557,9 +599,9 @@ class RetentionService:
                 f"({pack.retention.source or pack.retention.note})")
 
 
-def approval_of(proposal: Any) -> dict:
-    """What a destruction records of the review it was approved in (and its certificate states): a proposal of
-    files (DestructionProposal) or a list of case supervision records (CaseRecordDisposal)."""
+def approval_of(proposal: DestructionProposal) -> dict:
+    """What a destruction records of the review it was approved in (and its certificate states), whatever the
+    record class of the list."""
     return {"proposal": str(proposal.id), "proposed_by": proposal.proposed_by,
             "proposed_at": proposal.created_on.isoformat(), "approved_by": proposal.decided_by,
             "approved_at": proposal.decided_at.isoformat() if proposal.decided_at else None,

@@ -5,17 +5,17 @@ the child's record, when it did, and whether the record was destroyed under its 
 Rows hold ids and dates only; the case reference, the discussion and the decisions stay in the sealed events.
 A worker's file destruction leaves these rows (and the records) alone: the records are sealed with their own
 keys and follow their own schedule. A destroyed record keeps a row saying so, from the organisation-sealed
-disposal, so a rebuild after the key is gone recreates it exactly.
+destruction and list (domain.destruction_proposal), so a rebuild after the key is gone recreates it exactly.
 """
 
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Column, Connection, Date, DateTime, Integer, String, Table, delete, insert, select, update
+from sqlalchemy import Column, Connection, Date, DateTime, String, Table, insert, select, update
 
-from domain.case_record_disposal import CaseRecordDestruction, CaseRecordDisposal
+from domain.case_record_disposal import CaseRecordDestruction
 from domain.case_supervision_record import CaseSupervisionRecord
-from domain.labels import ACTOR_LENGTH
+from domain.destruction_proposal import DestructionProposal
 from projections.schema import read_models
 
 case_records = Table(
@@ -32,23 +32,7 @@ case_records = Table(
     Column("destroyed_at", DateTime(timezone=True)),
 )
 
-# The lists proposed for destruction and who decided on them, so the second person can find a list to review
-# (the list itself is in the organisation-sealed disposal aggregate).
-case_record_disposals = Table(
-    "case_record_disposals", read_models,
-    Column("disposal_id", String(36), primary_key=True),
-    Column("as_of", Date, nullable=False),
-    Column("records", Integer, nullable=False),
-    Column("status", String(16), nullable=False, index=True),  # proposed | approved | rejected | destroyed
-    Column("proposed_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("proposed_by", String(ACTOR_LENGTH), nullable=False),
-    Column("decided_at", DateTime(timezone=True)),
-    Column("decided_by", String(ACTOR_LENGTH)),
-    Column("destroyed_at", DateTime(timezone=True)),
-    Column("destroyed", Integer),
-)
-
-TABLES = (case_records, case_record_disposals)
+TABLES = (case_records,)
 
 
 def _recorded(conn: Connection, e: Any) -> None:
@@ -62,26 +46,13 @@ def _on_childs_record(conn: Connection, e: Any) -> None:
                  .values(on_childs_record_on=e.recorded_on))
 
 
-def _proposed(conn: Connection, e: Any) -> None:
-    conn.execute(insert(case_record_disposals).values(
-        disposal_id=str(e.originator_id), as_of=e.as_of, records=len(e.records), status="proposed",
-        proposed_at=e.timestamp, proposed_by=e.actor))
-
-
-def _decided(conn: Connection, e: Any) -> None:
-    conn.execute(update(case_record_disposals).where(case_record_disposals.c.disposal_id == str(e.originator_id))
-                 .values(status=e.decision, decided_at=e.timestamp, decided_by=e.actor))
-
-
 def _destroyed(conn: Connection, e: Any) -> None:
-    conn.execute(update(case_record_disposals).where(case_record_disposals.c.disposal_id == str(e.originator_id))
-                 .values(status="destroyed", destroyed_at=e.timestamp, destroyed=len(e.destroyed)))
-    # After a rebuild the records' own events are unreadable: this event alone makes each row.
-    if not e.destroyed:
-        return
-    conn.execute(delete(case_records).where(case_records.c.record_id.in_(e.destroyed)))
-    conn.execute(insert(case_records), [{"record_id": rid, "state": "destroyed", "disposal_id": str(e.originator_id),
-                                         "destroyed_at": e.timestamp} for rid in e.destroyed])
+    # A list's run: its destroyed records keep only their ids, dates of destruction and the list (a personal
+    # files' run names worker ids, which are no record's). The lists themselves: projections/retention_schedule.
+    if e.destroyed:
+        conn.execute(update(case_records).where(case_records.c.record_id.in_(e.destroyed)).values(
+            worker_id=None, supervisor_id=None, discussed_on=None, decision_due=None, on_childs_record_on=None,
+            recorded_at=None, state="destroyed", disposal_id=str(e.originator_id), destroyed_at=e.timestamp))
 
 
 def _destruction_started(conn: Connection, e: Any) -> None:
@@ -101,9 +72,7 @@ def _destruction_completed(conn: Connection, e: Any) -> None:
 HANDLERS: dict[type, Callable[[Any, Any], None]] = {
     CaseSupervisionRecord.CaseSupervisionRecorded: _recorded,
     CaseSupervisionRecord.DecisionOnChildsRecord: _on_childs_record,
-    CaseRecordDisposal.CaseRecordDestructionProposed: _proposed,
-    CaseRecordDisposal.CaseRecordDestructionDecided: _decided,
-    CaseRecordDisposal.CaseRecordsDestroyed: _destroyed,
+    DestructionProposal.DestructionRunRecorded: _destroyed,
     CaseRecordDestruction.CaseRecordDestructionStarted: _destruction_started,
     CaseRecordDestruction.CaseRecordDestructionCompleted: _destruction_completed,
 }

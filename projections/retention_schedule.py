@@ -6,10 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
-    Column, Connection, Date, DateTime, Integer, String, Table, Text, bindparam, insert, select, update,
+    Column, Connection, Date, DateTime, Integer, String, Table, Text, bindparam, case, insert, select, update,
 )
 
-from domain.destruction_proposal import DestructionProposal
+from domain.destruction_proposal import LISTED_CLASSES, DestructionProposal
 from domain.labels import ACTOR_LENGTH
 from domain.retention import FileDestruction, LegalHold
 from domain.workers import EmploymentState, Worker
@@ -42,15 +42,17 @@ legal_holds = Table(
     Column("released_at", DateTime(timezone=True)),
 )
 
-# Disposition reviews: the lists proposed for destruction and who decided on them (the lists themselves are
-# in the organisation-sealed proposal aggregate).
+# Disposition reviews of every record class: the lists proposed for destruction and who decided on them (the
+# lists themselves are in the organisation-sealed proposal aggregate).
 destruction_proposals = Table(
     "destruction_proposals",
     read_models,
     Column("proposal_id", String(36), primary_key=True),
+    Column("record_class", String(32), nullable=False, index=True),  # personal_supervision | case_supervision
     Column("as_of", Date, nullable=False),
-    Column("files", Integer, nullable=False),
-    Column("status", String(16), nullable=False, index=True),  # proposed | approved | rejected | executed
+    Column("items", Integer, nullable=False),
+    # proposed | approved | rejected, then the class's word once run: executed (files), destroyed (case records)
+    Column("status", String(16), nullable=False, index=True),
     Column("proposed_at", DateTime(timezone=True), nullable=False, index=True),
     Column("proposed_by", String(ACTOR_LENGTH), nullable=False),
     Column("decided_at", DateTime(timezone=True)),
@@ -118,13 +120,18 @@ def _set(conn: Connection, worker_id: str, **values: Any) -> None:
 
 def _proposed(conn: Connection, e: Any) -> None:
     conn.execute(insert(destruction_proposals).values(
-        proposal_id=str(e.originator_id), as_of=e.as_of, files=len(e.files), status="proposed",
-        proposed_at=e.timestamp, proposed_by=e.actor))
+        proposal_id=str(e.originator_id), record_class=e.record_class, as_of=e.as_of, items=len(e.items),
+        status="proposed", proposed_at=e.timestamp, proposed_by=e.actor))
 
 
 def _proposal(conn: Connection, e: Any, **values: Any) -> None:
     conn.execute(update(destruction_proposals).where(destruction_proposals.c.proposal_id == str(e.originator_id))
                  .values(**values))
+
+
+def _run_recorded(conn: Connection, e: Any) -> None:
+    done = case(*((destruction_proposals.c.record_class == c.name, c.done) for c in LISTED_CLASSES.values()))
+    _proposal(conn, e, status=done, executed_at=e.timestamp, destroyed=len(e.destroyed))
 
 
 HANDLERS: dict[type, Callable[[Any, Any], None]] = {
@@ -133,9 +140,10 @@ HANDLERS: dict[type, Callable[[Any, Any], None]] = {
                                                                     decided_by=e.actor),
     DestructionProposal.DestructionRejected: lambda c, e: _proposal(c, e, status="rejected", decided_at=e.timestamp,
                                                                     decided_by=e.actor),
-    DestructionProposal.DestructionRunRecorded: lambda c, e: _proposal(c, e, status="executed",
-                                                                       executed_at=e.timestamp,
-                                                                       destroyed=len(e.destroyed)),
+    DestructionProposal.CaseRecordDestructionDecided: lambda c, e: _proposal(c, e, status=e.decision,
+                                                                             decided_at=e.timestamp,
+                                                                             decided_by=e.actor),
+    DestructionProposal.DestructionRunRecorded: _run_recorded,
     Worker.Joined: _joined,
     Worker.Left: lambda c, e: _set(c, str(e.originator_id), state=EmploymentState.LEFT.value,
                                    leaving_date=e.leaving_date),

@@ -37,7 +37,8 @@ Handler = Callable[[Connection, Any], None]
 MODULES = (worker_files, current_records, access_log, retention_schedule, supervision_compliance, allocation,
            practice_cycles, case_records)
 # Tables of earlier versions, now folded into the shared ones: dropped where an older database still has them.
-RETIRED = ("compliance_workers", "compliance_supervision", "compliance_records", "projection_positions")
+RETIRED = ("compliance_workers", "compliance_supervision", "compliance_records", "projection_positions",
+           "case_record_disposals")
 log = logging.getLogger(__name__)
 # Built once: every catch-up runs them, and a statement built afresh is parsed and keyed again each time.
 _STATES = select(read_model_positions)

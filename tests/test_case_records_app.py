@@ -106,7 +106,7 @@ def test_each_record_class_is_destroyed_by_its_own_schedule_and_leaves_the_other
         app.propose_case_record_destruction(acting("dpo"), as_of=date(2026, 3, 1))
     app.release_hold(acting("dpo"), hold.id, reason="closed")
     disposal = app.propose_case_record_destruction(acting("dpo"), as_of=date(2026, 3, 1))
-    assert disposal.record_ids == [stayer_old_case]
+    assert disposal.item_ids == [stayer_old_case]
     assert "bcp's own setting" in disposal.rule
     with pytest.raises(AccessDenied):  # the proposer may not approve their own list
         app.review_case_record_destruction(acting("dpo"), disposal.id, approve=True, rationale="fine")

@@ -2,17 +2,30 @@
 application calls as over HTTP, acting as the named user."""
 
 import json
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
+
+import pytest
+
+from infrastructure.checkpoints import create_signing_key_file
 
 from tests.support.acting import acting
-from tests.support.cli import run  # noqa: F401  (fixture)
+from tests.support.cli import invoker, run  # noqa: F401  (fixture)
+from tests.support.environment import env_of
 from tests.support.retention import leaver_and_stayer
 from tests.support.scheduling import new_worker, supervisors
 
 D = date
 
 
-def test_case_records_from_the_command_line(ledger, clock, run):
+@pytest.fixture(autouse=True)
+def signing_key(settings):
+    create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
+
+
+def test_case_records_from_the_command_line(ledger, clock, run, settings, tmp_path):
     app = ledger
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2025, 6, 2), name="Sam Worker")
@@ -62,3 +75,25 @@ def test_case_records_from_the_command_line(ledger, clock, run):
     refused = "the policy pack lets only dpo, hr see lists of case supervision records proposed for destruction"
     assert refused in run("case-record", "lists", "--as", "alex", code=2)
     assert refused in run("case-record", "list", disposal, "--as", "sam", code=2)
+
+    # approved by a second person and destroyed; its certificate downloaded, and checked by `svl-verify` (with
+    # the fixture's files: the certificates' folder, the signing key and its origin)
+    run = invoker({**env_of(settings), "SVL_CHECKPOINT_DIR": ""})
+    assert "no destruction certificate for case supervision record" in run(
+        "case-record", "certificate", old, "--as", "dana", code=2)  # not destroyed yet
+    assert f"list {disposal} approved by user:hana" in run("case-record", "approve", disposal, "--as", "hana",
+                                                           "--rationale", "Checked the schedule")
+    assert "1 case supervision record(s) destroyed" in run("case-record", "destroy", disposal, "--as", "dana")
+    printed = run("case-record", "certificate", old[:8], "--as", "hana")
+    assert printed == app.case_record_certificate_path(old).read_text()
+    assert json.loads(printed)["format"] == "svl-destruction-certificate/v3"
+    written = tmp_path / "certificate.json"
+    assert "svl-verify" in run("case-record", "certificate", old, "--as", "dana", "-o", str(written))
+    key_file = tmp_path / "verifier.vkey"
+    key_file.write_text(app.integrity.verifier_key() + "\n")
+    verified = subprocess.run([str(Path(sys.executable).with_name("svl-verify")), str(written), "--key",
+                               str(key_file)], capture_output=True, text=True, check=False)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert f"case supervision record {old} (record class case_supervision)" in verified.stdout
+    assert "the policy pack lets only dpo, hr download destruction certificates" in run(
+        "case-record", "certificate", old, "--as", "alex", code=2)

@@ -12,6 +12,7 @@ from api import http_case_records, http_support
 from api.http import add_error_handlers
 from domain.authorisation import Role
 from infrastructure.checkpoints import create_signing_key_file
+from infrastructure.svl_verify import RECORD_CERTIFICATE_FORMAT, verify_certificate
 from infrastructure.users import Principal
 from tests.support.scheduling import at, new_worker, supervisors
 
@@ -125,3 +126,15 @@ def test_case_supervision_over_http(ledger, clock, client):
     assert client("dpo", user="dpo").get(f"/api/v1/retention/case-records/proposals/{disposal}").json()[
         "destroyed"] == [rid]
     assert as_supervisor().get(f"/api/v1/case-records/{rid}").status_code == 410
+    # the destroyed record's signed certificate, as written (v3: it names the record class), which verifies
+    certificate = client("administrator", user="hr").get(f"/api/v1/retention/case-records/certificates/{rid}")
+    assert certificate.status_code == 200 and certificate.headers["content-type"].startswith("application/json")
+    assert f'filename="destruction-case-supervision-{rid}.json"' in certificate.headers["content-disposition"]
+    assert certificate.text == app.case_record_certificate_path(rid).read_text()
+    assert certificate.json()["format"] == RECORD_CERTIFICATE_FORMAT
+    assert verify_certificate(certificate.json(), trusted_key=app.integrity.verifier_key()).verified
+    refused = as_supervisor().get(f"/api/v1/retention/case-records/certificates/{rid}")
+    assert refused.status_code == 403 and "download destruction certificates" in refused.json()["detail"]
+    assert client("dpo", user="dpo").get(f"/api/v1/retention/case-records/certificates/{worker}").json()[
+        "detail"] == f"no destruction certificate for case supervision record {worker}"
+    assert client("dpo", user="dpo").get("/api/v1/retention/case-records/certificates/not-an-id").status_code == 422

@@ -3,7 +3,10 @@ key is destroyed; holds placed after the proposal still stop a file; the certifi
 
 import base64
 import json
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -42,8 +45,8 @@ def test_the_proposer_may_not_approve_their_own_list(ledger):
     first, second, held = three_leavers_due(ledger)
     keys = {w: ledger.storage.keyring.key_id_for(w) for w in (first, second, held)}
     proposal = ledger.propose_destruction(acting("dpo"), as_of=DAY)
-    assert proposal.worker_ids == [first, second, held] and proposal.proposed_by == "user:dpo"
-    assert [f["destruction_date"] for f in proposal.files] == ["2025-06-30", "2025-07-31", "2025-08-30"]
+    assert proposal.item_ids == [first, second, held] and proposal.proposed_by == "user:dpo"
+    assert [f["destruction_date"] for f in proposal.items] == ["2025-06-30", "2025-07-31", "2025-08-30"]
 
     with pytest.raises(AccessDenied, match="you proposed this list"):
         ledger.approve_destruction(acting("dpo"), proposal.id, rationale="Looks right to me")
@@ -130,8 +133,12 @@ def test_a_certificate_claiming_the_proposer_approved_does_not_verify(ledger):
 
 def test_the_cli_proposes_refuses_the_proposer_approves_as_another_and_runs(ledger, settings, master_key):
     [first, *_] = three_leavers_due(ledger)
+    kept = str(ledger.join_worker(acting("hr"), name="Kim Kept", role="Social worker", category="experienced",
+                                  start_date=date(2020, 1, 6)).id)
     ledger.users.add_user("dana", "dpo", created_by="test")
     ledger.users.add_user("hana", "administrator", created_by="test")
+    ledger.users.add_user("quinn", "qa", created_by="test")
+    verifier_key = ledger.integrity.verifier_key()
     ledger.close()
     settings.master_key_file.write_text(base64.b64encode(master_key).decode())
     env = {**env_of(settings), "SVL_CHECKPOINT_DIR": ""}
@@ -151,6 +158,21 @@ def test_the_cli_proposes_refuses_the_proposer_approves_as_another_and_runs(ledg
     assert "approved by user:hana" in cli("retention", "approve", pid, "--rationale", "Checked", "--as", "hana")
     assert "3 file(s) destroyed" in cli("retention", "run", pid, "--as", "dana")
     assert "executed" in cli("retention", "proposals", "--as", "hana")
+    # the destroyed file's certificate, printed as written or written to a file, checked by `svl-verify`
+    printed = cli("retention", "certificate", first[:8], "--as", "hana")
+    written = settings.certificate_dir.parent / "first.json"
+    assert "svl-verify" in cli("retention", "certificate", first, "-o", str(written), "--as", "dana")
+    assert printed == written.read_text() == (settings.certificate_dir / f"destruction-{first}.json").read_text()
+    assert json.loads(printed)["format"] == "svl-destruction-certificate/v2"
+    key_file = settings.certificate_dir.parent / "verifier.vkey"
+    key_file.write_text(verifier_key + "\n")
+    verified = subprocess.run([str(Path(sys.executable).with_name("svl-verify")), str(written), "--key",
+                               str(key_file)], capture_output=True, text=True, check=False)
+    assert verified.returncode == 0 and f"certificate for worker {first}" in verified.stdout, verified.stdout
+    assert "the policy pack lets only dpo, hr download destruction certificates" in cli(
+        "retention", "certificate", first, "--as", "quinn", code=2)
+    assert f"no destruction certificate for worker {kept}" in cli("retention", "certificate", kept, "--as", "hana",
+                                                                  code=2)
     reopened = SupervisionLedger(Storage.open(settings, master_key=master_key))
     try:
         with pytest.raises(Destroyed):

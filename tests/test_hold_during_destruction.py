@@ -60,7 +60,7 @@ def test_a_hold_racing_the_destruction_of_its_file_never_leaves_both(settings, m
         for n in range(ROUNDS):
             worker = archived_leaver(destroying, n)
             proposal = destroying.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
-            assert proposal.worker_ids == [worker]
+            assert proposal.item_ids == [worker]
             destroying.approve_destruction(acting("hr"), proposal.id, rationale="checked against the schedule")
             hold, run = together(
                 lambda: holding.place_hold(acting("io:jones"), worker, kind="investigation", reason="LADO referral",

@@ -207,6 +207,8 @@ def route_rules(w: World) -> dict[tuple[str, str], tuple[str, dict | None, set[s
             f"/retention/proposals/{UNKNOWN}/reject", {"rationale": "r"}, HR | DPO, 404),
         ("POST", "/api/v1/retention/proposals/{proposal_id}/run"): (
             f"/retention/proposals/{UNKNOWN}/run", {}, HR | DPO, 404),
+        ("GET", "/api/v1/retention/certificates/{worker_id}"): (f"/retention/certificates/{UNKNOWN}", None,
+                                                                 HR | DPO, 404),
         ("GET", "/api/v1/compliance/due"): ("/compliance/due", None, SUPERVISING_STAFF | QA | HR, 200),
         ("GET", "/api/v1/compliance/frequency"): ("/compliance/frequency?month=2026-02", None,
                                                   SUPERVISING_STAFF | QA | HR, 200),
@@ -255,6 +257,9 @@ def route_rules(w: World) -> dict[tuple[str, str], tuple[str, dict | None, set[s
             f"/retention/case-records/proposals/{UNKNOWN}/approve", {"rationale": "r"}, HR | DPO, 404),
         ("POST", "/api/v1/retention/case-records/proposals/{disposal_id}/reject"): (
             f"/retention/case-records/proposals/{UNKNOWN}/reject", {"rationale": "r"}, HR | DPO, 404),
+        # A destroyed item's certificate: the people who see the lists (bcp: DPO, HR); none for an unknown id.
+        ("GET", "/api/v1/retention/case-records/certificates/{case_record_id}"): (
+            f"/retention/case-records/certificates/{UNKNOWN}", None, HR | DPO, 404),
         ("POST", "/api/v1/retention/case-records/proposals/{disposal_id}/run"): (
             f"/retention/case-records/proposals/{UNKNOWN}/run", None, HR | DPO, 404),
         ("POST", "/api/v1/observations"): ("/observations", {

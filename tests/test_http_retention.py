@@ -3,6 +3,7 @@
 from datetime import date, timedelta
 
 from infrastructure.checkpoints import create_signing_key_file
+from infrastructure.svl_verify import verify_certificate
 from tests.support.world import SECRET, world  # noqa: F401  (the shared fixture)
 from tests.support.acting import acting
 from tests.support.retention import destroy_due
@@ -97,6 +98,18 @@ def test_over_http_the_dpo_proposes_only_someone_else_approves_and_the_run_destr
     listed = world.get("hana", "/retention/proposals").json()
     assert [(p["proposal_id"], p["status"], p["destroyed"]) for p in listed] == [(pid, "executed", 1)]
     assert world.get("dana", f"/retention/proposals/{pid}").json()["destroyed"] == [sam]
+    # the destroyed file's signed certificate, as written, for the people the pack lets review the lists
+    certificate = world.get("hana", f"/retention/certificates/{sam}")
+    assert certificate.status_code == 200 and certificate.headers["content-type"].startswith("application/json")
+    assert f'filename="destruction-{sam}.json"' in certificate.headers["content-disposition"]
+    assert certificate.text == world.app.certificate_path(sam).read_text()
+    report = verify_certificate(certificate.json(), trusted_key=world.app.integrity.verifier_key())
+    assert report.verified and report.record_id == sam
+    refused = world.get("morgan", f"/retention/certificates/{sam}")
+    assert refused.status_code == 403 and "may not call this endpoint" in refused.json()["detail"]
+    alex = world.workers["S1"]  # not destroyed: no certificate
+    assert world.get("dana", f"/retention/certificates/{alex}").json()["detail"] == \
+        f"no destruction certificate for worker {alex}"
 
 
 def test_a_subject_access_export_holds_the_case_supervision_records_and_their_proofs(world, settings):  # noqa: F811

@@ -95,7 +95,7 @@ def test_retention_is_judged_by_the_version_in_force_on_the_day_and_a_run_by_tod
     _, leaver, _ = leaver_with_a_signed_record(app)  # left 30 June 2019
     assert app.archive_leaver(acting("hr"), leaver) == D(2025, 6, 30)  # six years, the version in force today
     proposal = app.propose_destruction(acting("dpo"))  # due on 10 February under six years
-    assert proposal.worker_ids == [leaver]
+    assert proposal.item_ids == [leaver]
     app.approve_destruction(acting("hr"), proposal.id, rationale="checked against the retention schedule")
 
     clock.set(at(D(2026, 3, 10)))  # eight years since 1 March

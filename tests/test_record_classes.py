@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from domain.anonymisation import NotAnonymous, Screening
-from domain.case_record_disposal import CaseRecordDisposal
+from domain.destruction_proposal import DestructionProposal
 from domain.case_supervision_record import (CaseSupervisionRecord, case_decision_status,
                                             case_record_destruction_date, case_record_status,
                                             check_child_record_number)
@@ -143,19 +143,22 @@ def test_case_record_retention_worked_example() -> None:
 
 
 def test_a_list_of_case_records_is_destroyed_only_after_a_second_person_approves_it() -> None:
-    disposal = CaseRecordDisposal.propose(as_of=D(2032, 4, 2), records=[{"record_id": "r1",
-                                                                        "destruction_date": "2032-04-02"}],
-                                          pack="bcp", rule="bcp's own setting: 6", actor="dpo", proposer_user="u1",
-                                          timestamp=at(D(2032, 4, 2)))
+    disposal = DestructionProposal.propose(record_class="case_supervision", as_of=D(2032, 4, 2),
+                                           items=[{"record_id": "r1", "destruction_date": "2032-04-02"}],
+                                           pack="bcp", rule="bcp's own setting: 6", actor="dpo", proposer_user="u1",
+                                           timestamp=at(D(2032, 4, 2)))
     with pytest.raises(OutOfOrder, match="not yet approved"):
-        disposal.record_destruction(["r1"], actor="dpo", timestamp=at(D(2032, 4, 2), 13))
+        disposal.record_execution(destroyed=["r1"], skipped=[], actor="dpo", timestamp=at(D(2032, 4, 2), 13))
     with pytest.raises(NotPermitted, match="second person"):
         disposal.approve("fine", actor="dpo", user="u1", timestamp=at(D(2032, 4, 2), 13))
     disposal.approve("Checked against the schedule", actor="hr", user="u2", timestamp=at(D(2032, 4, 2), 13))
     with pytest.raises(DomainError, match="outside the approved list"):
-        disposal.record_destruction(["r2"], actor="dpo", timestamp=at(D(2032, 4, 2), 14))
-    disposal.record_destruction(["r1"], actor="dpo", timestamp=at(D(2032, 4, 2), 14))
-    assert disposal.destroyed == ["r1"]
+        disposal.record_execution(destroyed=["r2"], skipped=[], actor="dpo", timestamp=at(D(2032, 4, 2), 14))
+    disposal.record_execution(destroyed=["r1"], skipped=[], actor="dpo", timestamp=at(D(2032, 4, 2), 14))
+    assert disposal.destroyed == ["r1"] and disposal.status == "destroyed"
+    with pytest.raises(OutOfOrder, match="already destroyed"):  # a list of case records is run once
+        disposal.record_execution(destroyed=["r1"], skipped=[], actor="dpo", timestamp=at(D(2032, 4, 2), 15))
     with pytest.raises(DomainError, match="not due"):
-        CaseRecordDisposal.propose(as_of=D(2032, 4, 1), records=[{"record_id": "r1", "destruction_date": "2032-04-02"}],
-                                   pack="bcp", rule="r", actor="dpo", proposer_user="u1", timestamp=at(D(2032, 4, 2)))
+        DestructionProposal.propose(record_class="case_supervision", as_of=D(2032, 4, 1),
+                                    items=[{"record_id": "r1", "destruction_date": "2032-04-02"}], pack="bcp",
+                                    rule="r", actor="dpo", proposer_user="u1", timestamp=at(D(2032, 4, 2)))

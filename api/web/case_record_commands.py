@@ -9,7 +9,7 @@ from api.access_service import Via
 from api.application import SupervisionLedger
 from api.case_record_service import CaseDecisionDue, ScheduledCaseRecord
 from api.http_case_records import CaseRecordIn, DisposalReviewIn, OnChildsRecordIn
-from domain.case_record_disposal import CaseRecordDisposal
+from domain.destruction_proposal import DestructionProposal
 from domain.case_supervision_record import CaseSupervisionRecord
 from domain.record_classes import RecordClass
 from infrastructure.users import Principal
@@ -55,19 +55,19 @@ def disposals(app: SupervisionLedger, who: Principal) -> list[dict]:
     return app.case_record_disposals(who)
 
 
-def propose(app: SupervisionLedger, who: Principal, as_of: date | None) -> CaseRecordDisposal:
+def propose(app: SupervisionLedger, who: Principal, as_of: date | None) -> DestructionProposal:
     return app.propose_case_record_destruction(who, as_of=as_of)
 
 
-def disposal(app: SupervisionLedger, who: Principal, disposal_id: UUID) -> CaseRecordDisposal:
+def disposal(app: SupervisionLedger, who: Principal, disposal_id: UUID) -> DestructionProposal:
     return app.read_case_record_disposal(who, disposal_id)
 
 
 def review(app: SupervisionLedger, who: Principal, disposal_id: UUID, approve: bool,
-           rationale: str) -> CaseRecordDisposal:
+           rationale: str) -> DestructionProposal:
     body = DisposalReviewIn(rationale=rationale)
     return app.review_case_record_destruction(who, disposal_id, approve=approve, rationale=body.rationale)
 
 
-def destroy(app: SupervisionLedger, who: Principal, disposal_id: UUID) -> CaseRecordDisposal:
+def destroy(app: SupervisionLedger, who: Principal, disposal_id: UUID) -> DestructionProposal:
     return app.destroy_case_records(who, disposal_id)

@@ -224,7 +224,7 @@ def propose(request: Request, who: Principal = Depends(signed_in),
             errors = [{"text": str(exc)[:1].upper() + str(exc)[1:], "href": "#as_of"}]
     if errors:
         return _schedule(request, who, errors, form)
-    notice(request, f"{len(made.record_ids)} case supervision record(s) proposed for destruction. A second "
+    notice(request, f"{len(made.item_ids)} case supervision record(s) proposed for destruction. A second "
                     "authorised person must now approve the list.")
     return redirect(f"/retention/case-records/proposals/{made.id}")
 
@@ -239,7 +239,7 @@ def _disposal(request: Request, who: Principal, disposal_id: UUID, errors: list 
     app = web_of(request).ledger
     found = case_records.disposal(app, who, disposal_id)
     now = {r.record_id: r.status for r in case_records.schedule(app, who)}
-    state = "destroyed" if found.destroyed_at else (found.decision or "proposed")
+    state = found.status
     return page(request, "case_disposal.html", 422 if errors else 200, who=who, disposal=found, now=now,
                 state=state, tags=STATUS_OF_DUE, mine=found.proposer_user == who.user_id,
                 errors=errors or [], values=values or {})
@@ -276,7 +276,7 @@ def review(disposal_id: UUID, step: str, request: Request, who: Principal = Depe
         return _disposal(request, who, disposal_id, errors, {**form, "step": step})
     if step == "run":
         notice(request, f"{len(done.destroyed)} case supervision record(s) destroyed; "
-                        f"{len(done.record_ids) - len(done.destroyed)} left (on hold since the proposal, or "
+                        f"{len(done.item_ids) - len(done.destroyed)} left (on hold since the proposal, or "
                         "destroyed already). Personal supervision files are untouched. Each destroyed record has "
                         "its certificate on the destruction certificates page.")
         return redirect("/retention/case-records")

@@ -17,6 +17,7 @@ from api.web.site import checked_form, notice, page, redirect, signed_in, via, w
 from domain.errors import DomainError, NotPermitted
 from domain.retention import HoldKind
 from domain.case_record_disposal import CASE_RECORD_CLASS
+from domain.destruction_proposal import PERSONAL
 from infrastructure.svl_verify import verify_certificate
 from infrastructure.users import Principal
 
@@ -64,7 +65,7 @@ def propose(request: Request, who: Principal = Depends(signed_in), form: dict[st
             errors = [{"text": str(exc), "href": "#as_of"}]
     if errors:
         return _schedule(request, who, 422, errors, form)
-    notice(request, f"{len(proposal.files)} file(s) proposed for destruction. A second authorised person must "
+    notice(request, f"{len(proposal.items)} file(s) proposed for destruction. A second authorised person must "
                     "now approve the list.")
     return redirect(f"/retention/proposals/{proposal.id}")
 
@@ -193,24 +194,18 @@ def certificates(request: Request, who: Principal = Depends(signed_in)) -> Respo
 
 @router.get("/retention/certificates/case-supervision/{record_id}.json")
 def case_record_certificate_file(record_id: UUID, request: Request, who: Principal = Depends(signed_in)) -> Response:
-    app = web_of(request).ledger
-    app.case_record_disposals(who)  # the same people as the lists
-    path = app.case_record_certificate_path(str(record_id))
-    if not path.exists():
-        raise NotFound(f"no destruction certificate for case supervision record {record_id}")
-    return PlainTextResponse(path.read_text(), media_type="application/json", headers={
-        "Content-Disposition": f'attachment; filename="{path.name}"'})
+    return _certificate(request, who, CASE_RECORD_CLASS, record_id)
 
 
 @router.get("/retention/certificates/{worker_id}.json")
 def certificate_file(worker_id: UUID, request: Request, who: Principal = Depends(signed_in)) -> Response:
-    app = web_of(request).ledger
-    app.destruction_proposals(who)
-    path = app.certificate_path(str(worker_id))
-    if not path.exists():
-        raise NotFound(f"no destruction certificate for worker {worker_id}")
-    return PlainTextResponse(path.read_text(), media_type="application/json", headers={
-        "Content-Disposition": f'attachment; filename="destruction-{worker_id}.json"'})
+    return _certificate(request, who, PERSONAL.name, worker_id)
+
+
+def _certificate(request: Request, who: Principal, record_class: str, item_id: UUID) -> Response:
+    name, text = web_of(request).ledger.destruction_certificate(who, record_class, item_id)
+    return PlainTextResponse(text, media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @router.post("/retention/sar")

@@ -13,7 +13,7 @@ from tests.support.acting import acting
 from tests.support.staff import content, staff
 
 
-def _invoker(env: dict[str, str]):  # noqa: ANN202
+def invoker(env: dict[str, str]):  # noqa: ANN202
     """svl's arguments -> its output, asserting its exit code (0 unless `code` says) and that no traceback shows."""
     runner = CliRunner()
 
@@ -31,7 +31,7 @@ def run(settings, master_key):
     env = {"SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
            "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
            "SVL_POLICY_PACK": "bcp", "COLUMNS": "220"}
-    return _invoker(env)
+    return invoker(env)
 
 
 def cli_environment(settings, tmp_path) -> dict[str, str]:  # noqa: ANN001
@@ -45,7 +45,7 @@ def cli_environment(settings, tmp_path) -> dict[str, str]:  # noqa: ANN001
 @pytest.fixture
 def cli(settings, master_key, tmp_path):
     settings.master_key_file.write_text(base64.b64encode(master_key).decode() + "\n")
-    invoke = _invoker(cli_environment(settings, tmp_path))
+    invoke = invoker(cli_environment(settings, tmp_path))
     invoke("init")
     return invoke
 
