@@ -30,7 +30,10 @@ def run(settings, master_key):
     settings.master_key_file.write_text(base64.b64encode(master_key).decode())
     env = {"SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
            "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
-           "SVL_POLICY_PACK": "bcp", "COLUMNS": "220"}
+           "SVL_POLICY_PACK": "bcp", "COLUMNS": "220",
+           # As the in-process application is set up: nothing published, certificates in the test's own folder
+           # (the defaults are relative, and would write into the checkout's data/ folder).
+           "SVL_CHECKPOINT_DIR": "", "SVL_CERTIFICATE_DIR": str(settings.certificate_dir)}
     return invoker(env)
 
 
