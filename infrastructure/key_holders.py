@@ -5,7 +5,7 @@ one, and a data key it created afterwards would be wrapped under a key that no l
 inside a running service (a retention run) first counts the other holders, and refuses while there are any.
 PostgreSQL: each process names its connections `svl:<schema digest>:<pid>` (application_name), so live
 connections from other machines count too. SQLite (one machine): each process that opens the database leaves a
-file named by its pid beside it; a file whose process is gone is ignored and removed.
+file named by its pid in a folder beside it; a file whose process is gone is ignored and removed.
 """
 
 import hashlib
@@ -72,4 +72,5 @@ def _prefix(schema: str) -> str:
 
 
 def _folder(settings: Settings) -> Path:
-    return settings.sqlite_path.with_name(settings.sqlite_path.name + ".key-holders")
+    # Not named like the database (`svl.db*`): it is no file of the database's, and is never copied with it.
+    return settings.sqlite_path.with_name(f".{settings.sqlite_path.name}-key-holders")
