@@ -214,3 +214,35 @@ def _env(settings) -> dict:
     env.pop("SVL_MASTER_KEY", None)
     env.pop("SVL_DRILL_PAUSE_AT", None)
     return env
+
+
+def test_svl_keys_rotate_master_refuses_while_another_process_holds_the_key(ledger, settings, master_key,
+                                                                           key_in_its_file):
+    from typer.testing import CliRunner
+
+    from api.cli import app as svl
+
+    _, _, kept_record, _ = _prepared(ledger)
+    _close(ledger)
+    env = {k: v for k, v in _env(settings).items() if k.startswith("SVL_")} | {"SVL_MASTER_KEY": None,
+                                                                                "COLUMNS": "200"}
+    other = subprocess.Popen([sys.executable, "-c", (
+        "import sys; from api.application import Storage; from infrastructure.settings import Settings; "
+        "s = Storage.open(Settings.from_env()); print('open', flush=True); sys.stdin.read()")],
+        cwd=REPO, env=_env(settings), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "open"
+        refused = CliRunner().invoke(svl, ["keys", "rotate-master"], env=env)
+        assert refused.exit_code == 2 and "1 other process(es)" in " ".join(refused.output.split()), refused.output
+        assert load_master_key(settings.master_key_file, env_value=None) == master_key
+    finally:
+        other.stdin.close()
+        other.wait(timeout=60)
+    done = CliRunner().invoke(svl, ["keys", "rotate-master"], env=env)
+    assert done.exit_code == 0 and "rotated" in done.output, done.output
+    assert _key_files_hold(settings, master_key) == []
+    reopened = _from_file(settings)
+    try:
+        assert reopened.get_record(kept_record).state == "locked"
+    finally:
+        _close(reopened)
