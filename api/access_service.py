@@ -17,9 +17,10 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import StoredEvent
 from sqlalchemy import Select, and_, or_, select, text
 
-from api.errors import Conflict, NotFound
+from api.errors import Conflict, Destroyed, NotFound
 from api.ids import as_uuid
 
 from domain.access import AccessGrant
@@ -29,7 +30,10 @@ from domain.authorisation import (SUPERVISING_ROLES, ArchiveRule, Decision, Gran
                                   listing_scopes)
 from domain.errors import NotPermitted
 from domain.supervision_record import SupervisionRecord
+from infrastructure.database import database_errors
+from infrastructure.file_events import stored_events
 from infrastructure.keys import ORGANISATION_KEY_ID, StagedKeys
+from infrastructure.sealed_mapper import EventDestroyed
 from infrastructure.users import Principal, UserDirectory
 from projections.access_log import access_grants, access_log
 from projections.record_listing import listing_query
@@ -85,9 +89,13 @@ class AccessService:
 
     # Switched off only by benchmarks/api.py, to measure what logging costs. Never in the product.
     log_reads: bool = True
+    # Earlier versions of records replayed from the hot standby (SVL_STANDBY_DATABASE_URL), in this process.
+    records_read_from_standby: int = 0
     # What this service uses of the application it is part of (api/application.py).
     storage: Any
     clock: Callable[[], datetime]
+    integrity: Any
+    mapper: Any
     read_models: Any
     repository: Any
     after_save: list[Any]
@@ -321,12 +329,43 @@ class AccessService:
             versions = [e.originator_version for e in self.record_events(record.id) if e.timestamp <= as_of]
             if not versions:
                 raise NotFound(f"record {record.id} did not exist yet at {as_of.isoformat()}")
+            if versions[-1] < record.version:
+                return self._past_version(record.id, versions[-1])
             return self.get_record(record.id, version=versions[-1])
         if version is not None:
             if not 1 <= version <= record.version:
                 raise NotFound(f"record {record.id} has versions 1 to {record.version}, not {version}")
+            if version < record.version:
+                return self._past_version(record.id, version)
             return self.get_record(record.id, version=version)
         return record
+
+    def _past_version(self, record_id: UUID, version: int) -> SupervisionRecord:
+        """An earlier version, replayed from the hot standby's copy of its events when the standby has replayed
+        every one of them (stored events never change; a purge only empties what a destroyed key sealed), else
+        from the primary. What is read from the standby is only sealed bytes: the keys that open them are the
+        primary's (a file destroyed there stays unreadable, whatever the standby still holds), and so are the
+        decision and the access-log entry, written before the record is returned (read_record_content)."""
+        standby = self.integrity.standby
+        if standby is not None:
+            try:
+                with standby[0].engine.connect() as conn:
+                    rows = sorted((r for r in stored_events(conn, self.integrity.events, [str(record_id)])
+                                   if r.version <= version), key=lambda r: r.version)
+                if [r.version for r in rows] == list(range(1, version + 1)):
+                    aggregate = None
+                    for r in rows:
+                        aggregate = self.mapper.to_domain_event(StoredEvent(
+                            UUID(r.originator_id), r.version, r.topic, r.state)).mutate(aggregate)
+                    if isinstance(aggregate, SupervisionRecord):
+                        self.records_read_from_standby += 1
+                        return aggregate
+            except EventDestroyed:
+                raise Destroyed(f"supervision record {record_id} was destroyed under the retention schedule") \
+                    from None
+            except database_errors() as exc:
+                log.warning("the standby could not serve a past version (%s): the primary does", type(exc).__name__)
+        return self.get_record(record_id, version=version)
 
     def _require_scope_target(self, scope_kind: str, scope_id: str) -> None:
         if scope_kind == "record":

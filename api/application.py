@@ -8,6 +8,7 @@ the very copies it changes; the edges (HTTP, CLI, demo loaders) only say who is 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -30,6 +31,8 @@ from infrastructure.database import create_schema, make_engine, reader, start_up
 from infrastructure.event_store import eventsourcing_env
 from infrastructure.ledger import AutomaticCheckpoints, IntegrityLedger
 from infrastructure.name_lexicon import default_lexicon
+from infrastructure.key_holders import forget_holder, note_holder
+from infrastructure.key_rotation import finish_interrupted_rotation, pending_file
 from infrastructure.key_tombstones import KeyTombstones
 from infrastructure.keys import (ORGANISATION_KEY_ID, KeyError_, KeyRing, StagedKeys, load_master_key,
                                  reconcile_destroyed_keys)
@@ -92,7 +95,15 @@ class Storage:
         if problems:
             raise KeysBesideData("; ".join(problems))
         engine = make_engine(settings)
+        if (master_key is None and os.environ.get("SVL_MASTER_KEY") is None
+                and pending_file(settings.master_key_file).exists()):
+            with start_up_turn(engine, settings):
+                create_schema(engine, settings)
+                done = finish_interrupted_rotation(engine, settings.master_key_file, settings.tombstones_file)
+            if done:
+                log.warning("a master-key rotation had stopped part-way: %s it before serving", done)
         key = master_key if master_key is not None else load_master_key(settings.master_key_file)
+        note_holder(settings)
         keyring = KeyRing(engine, key)
         with start_up_turn(engine, settings):
             create_schema(engine, settings)
@@ -191,6 +202,7 @@ class SupervisionLedger(AccessService, AllocationService, CaseRecordService, Led
         self.auto_checkpoints.close()  # signs what is pending: a clean shutdown leaves no unsigned tail
         self.integrity.close()
         super().close()
+        forget_holder(self.storage.settings)
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         self.integrity.require_writable()  # a database behind a published checkpoint must not fork the log

@@ -61,6 +61,7 @@ def rotate_master() -> None:
     Run it after a retention run, and destroy the old key (or keep it only in escrow): a backup from before
     then can no longer be unwrapped with the current key."""
     from infrastructure.database import make_engine
+    from infrastructure.key_holders import other_holders
     from infrastructure.key_rotation import rotate_master_key
     from infrastructure.key_tombstones import KeyTombstones
     from infrastructure.keys import KeyError_, KeyRing, load_master_key
@@ -72,6 +73,10 @@ def rotate_master() -> None:
             fail("the master key comes from SVL_MASTER_KEY: rotate it in your key store, not here")
         engine = make_engine(settings)
         try:
+            others = other_holders(engine, settings)
+            if others:
+                fail(f"{others} other process(es) have this database open and hold the master key: stop the "
+                     "service (and every other `svl` command) first")
             rotation = rotate_master_key(KeyRing(engine, current), KeyTombstones(settings.tombstones_file, current),
                                          settings.master_key_file)
         finally:

@@ -115,6 +115,10 @@ def run(proposal_id: str = typer.Argument(None, help="the approved proposal (def
         as_of: str = typer.Option(None, "--as-of", help="for a dry run: judge due dates on this day (default today)"),
         purge_ciphertext: bool = typer.Option(False, "--purge-ciphertext",
                                               help="also empty the stored ciphertext (the ledger keeps its leaves)"),
+        rotate_master_key: bool = typer.Option(
+            None, "--rotate-master-key/--keep-master-key",
+            help="rotate the master key after destroying, so an older backup cannot unwrap the destroyed keys with "
+                 "the current one (default: SVL_RETENTION_ROTATES_MASTER_KEY); needs the service stopped"),
         acting: str = ACTING,
         as_json: bool = typer.Option(False, "--json")) -> None:
     """Destroy the files of an approved proposal still due and not on hold, by deleting their data keys (DPO, HR).
@@ -124,6 +128,7 @@ def run(proposal_id: str = typer.Argument(None, help="the approved proposal (def
     with opened_ledger() as app:
         outcomes = app.run_retention(acting_user(app, acting), proposal_id, as_of=_day(as_of) if dry_run else None,
                                      dry_run=dry_run, purge_ciphertext=purge_ciphertext,
+                                     rotate_master_key=rotate_master_key,
                                      progress=None if as_json else lambda o: console.print(
                                          f"  {o.status}: worker {o.worker_id[:8]} — {len(o.record_ids)} records, "
                                          f"{o.event_count} events, due {o.destruction_date}"))

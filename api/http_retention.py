@@ -51,6 +51,8 @@ class ReviewIn(BaseModel):
 
 class RunIn(BaseModel):
     purge_ciphertext: bool = False
+    # None: the deployment's default (SVL_RETENTION_ROTATES_MASTER_KEY).
+    rotate_master_key: bool | None = None
 
 
 class ProposedFile(BaseModel):
@@ -145,7 +147,8 @@ def reject(proposal_id: ProposalId, body: ReviewIn, app: Ledger, who: Caller) ->
              **allow(RETENTION_ROLES, "Only an approved proposal; each file still due and not on hold is destroyed."))
 def run(proposal_id: ProposalId, body: RunIn, app: Ledger, who: Caller) -> list[DestructionOutcome]:
     """Destroys the approved files (crypto-shredding), each with its signed certificate."""
-    return app.run_retention(who, proposal_id, purge_ciphertext=body.purge_ciphertext)
+    return app.run_retention(who, proposal_id, purge_ciphertext=body.purge_ciphertext,
+                             rotate_master_key=body.rotate_master_key)
 
 
 def certificate_download(rule: str) -> dict:

@@ -39,7 +39,10 @@ from infrastructure.destruction_certificates import (
 )
 from infrastructure.file_events import count_events, empty_states, originators_by_key, stored_events
 from infrastructure.key_tombstones import Tombstone
-from infrastructure.keys import KeyDestroyed, StagedKeys
+from infrastructure.key_holders import other_holders
+from infrastructure.key_rotation import rotate_master_key as rotate_key
+from infrastructure.keys import KeyDestroyed, KeyError_, StagedKeys
+from infrastructure.master_key import load_master_key
 from infrastructure.ledger_verify import Purge
 from infrastructure.merkle import inclusion_proofs
 from infrastructure.users import Principal
@@ -313,10 +316,12 @@ class RetentionService:
 
     def run_retention(self, user: Principal, proposal_id: UUID | str | None = None, *, as_of: date | None = None,
                       dry_run: bool = False, purge_ciphertext: bool = False,
-                      progress: Any = None) -> list[DestructionOutcome]:
+                      rotate_master_key: bool | None = None, progress: Any = None) -> list[DestructionOutcome]:
         """Destroys the files of an approved proposal (default: the latest approved one not yet run) that are still
         due and not on hold, and finishes any destruction a crash interrupted. A dry run lists what is due on
-        `as_of` (default today) and needs no proposal."""
+        `as_of` (default today) and needs no proposal. With `rotate_master_key` (default: the deployment's
+        SVL_RETENTION_ROTATES_MASTER_KEY) the master key is rotated after the keys are destroyed and before any
+        destruction is completed, so a run that stops in between is finished, rotation included, by the next."""
         self.require(user, decide_role(user.reader, RETENTION_ROLES, "run retention"))
         self.policy_pack.retention_years_required()  # refuses under a pack with no retention period
         if dry_run:
@@ -325,6 +330,10 @@ class RetentionService:
                    if f.status in ("due", "destruction_incomplete")]
             return self._report([self._plan(item) for item in due], progress)
         self.integrity.require_writable()
+        rotate = self.storage.settings.retention_rotates_master_key if rotate_master_key is None \
+            else rotate_master_key
+        if rotate:
+            self._require_rotatable()
         if as_of is not None:
             raise DomainError("a run destroys an approved proposal's list, judged on the proposal's day: "
                               "as_of is for a dry run only")
@@ -339,13 +348,15 @@ class RetentionService:
             if not unfinished:
                 raise OutOfOrder("no approved destruction proposal to run: propose the files due "
                                  "(`svl retention propose`), and have a second authorised person approve the list")
-            return self._report(self._destroy_all(unfinished, user.actor, purge_ciphertext, None), progress)
+            return self._report(self._destroy_all(unfinished, user.actor, purge_ciphertext, None, rotate=rotate),
+                                progress)
         proposal.require_runnable()
         approved = set(proposal.item_ids)
         for attempt in range(1, RUN_ATTEMPTS + 1):
             unfinished, due, left, files = self._run_plan(proposal, approved, schedule)
             try:
-                outcomes = self._destroy_all(unfinished + due, user.actor, purge_ciphertext, proposal, files)
+                outcomes = self._destroy_all(unfinished + due, user.actor, purge_ciphertext, proposal, files,
+                                             rotate=rotate)
                 break
             except FileChangedMeanwhile:
                 if attempt == RUN_ATTEMPTS:
@@ -406,7 +417,8 @@ class RetentionService:
                                   item.destruction_date or date.min, "would_destroy")
 
     def _destroy_all(self, items: list[ScheduledFile], actor: str, purge_ciphertext: bool,
-                     proposal: DestructionProposal | None, files: Sequence[Any] = ()) -> list[DestructionOutcome]:
+                     proposal: DestructionProposal | None, files: Sequence[Any] = (), *,
+                     rotate: bool = False) -> list[DestructionOutcome]:
         """Every file of the run together, each step once for all: one checkpoint before and one after, the
         destructions started in one transaction, one append to the tombstones, the keys destroyed in one
         transaction, one scrub; then a certificate per file, proving its own destruction event between the two
@@ -415,12 +427,13 @@ class RetentionService:
             return []
         destructions, resumed = self._start_all(items, actor, proposal, files)
         _drill_pause("started")
-        self._shred_and_certify(destructions, actor, purge_ciphertext)
+        self._shred_and_certify(destructions, actor, purge_ciphertext, rotate=rotate)
         return [DestructionOutcome(d.worker_id, d.record_ids, d.event_count, d.rule, d.destruction_date,
                                    "resumed_and_destroyed" if d.worker_id in resumed else "destroyed")
                 for d in destructions]
 
-    def _shred_and_certify(self, destructions: list[Any], actor: str, purge_ciphertext: bool) -> None:
+    def _shred_and_certify(self, destructions: list[Any], actor: str, purge_ciphertext: bool, *,
+                           rotate: bool = False) -> None:
         """The steps every destruction of a run shares, whatever its record class (a worker's file, a case
         supervision record): each one already started after the run's checkpoint before, its key is appended to
         the tombstones, then destroyed, with the rest of the run's in one transaction; optionally its ciphertext
@@ -432,6 +445,9 @@ class RetentionService:
         _drill_pause("key_destroyed")
         if purge_ciphertext:
             self._purge_ciphertext(destructions, at.date())
+        if rotate:  # before the scrub, which then also clears the data keys' rows wrapped under the old key
+            self._rotate_master_key()
+            _drill_pause("rotated")
         self._scrub_storage()
         digests = self._certify(destructions, at)
         for destruction in destructions:
@@ -439,6 +455,30 @@ class RetentionService:
                                  certificate_sha256=digests[str(destruction.id)], actor=actor,
                                  timestamp=self.clock())
         self.save_and_project(*destructions)
+
+    def _require_rotatable(self) -> None:
+        """Checked before anything is destroyed, and again at the rotation: the key is one this service keeps
+        in its file, and no other process holds it (each would go on wrapping and unwrapping with the old key)."""
+        settings, keyring = self.storage.settings, self.storage.keyring
+        if os.environ.get("SVL_MASTER_KEY") is not None:
+            raise DomainError("the master key comes from SVL_MASTER_KEY: rotate it in your key store, not in a run")
+        try:
+            in_file = load_master_key(settings.master_key_file, env_value=None)
+        except KeyError_:
+            in_file = None
+        if in_file != keyring.master_key:
+            raise DomainError(f"the master key is not the one in {settings.master_key_file}: a run rotates only "
+                              "a key this service keeps in its file")
+        others = other_holders(self.storage.engine, settings)
+        if others:
+            raise DomainError(f"{others} other process(es) have this database open and hold the master key: "
+                              "stop them (or run with the service stopped) to rotate it, or run without rotating "
+                              "and rotate later with `svl keys rotate-master`")
+
+    def _rotate_master_key(self) -> None:
+        self._require_rotatable()
+        storage = self.storage
+        rotate_key(storage.keyring, storage.tombstones, storage.settings.master_key_file)
 
     def _checkpoint_before(self) -> dict:
         """The run's checkpoint before: signed once, before any destruction of the run is started."""

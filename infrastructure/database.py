@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.types import DateTime
 
 from infrastructure import migrations
+from infrastructure.key_holders import application_name
 from infrastructure.settings import Settings, libpq_connect_timeout, postgres_timeouts
 from infrastructure.write_turns import WriteTurnTimedOut, turns_for
 
@@ -37,7 +38,9 @@ def make_engine(settings: Settings) -> Engine:
     return create_engine(
         url,
         connect_args={"options": f"-csearch_path={settings.database_schema} {postgres_timeouts(settings)}",
-                      "connect_timeout": libpq_connect_timeout(settings)},
+                      "connect_timeout": libpq_connect_timeout(settings),
+                      # Names this process's connections, so a master-key rotation can see who else holds the key.
+                      "application_name": application_name(settings.database_schema)},
         pool_size=5,
         max_overflow=10,
         pool_timeout=settings.database_connect_timeout,

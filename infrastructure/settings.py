@@ -57,6 +57,10 @@ class Settings:
     # A PostgreSQL hot standby of the same database: integrity proofs are served from it when it has replayed
     # what they need (docs/SCALING.md); empty: none.
     standby_database_url: str = ""
+    # Whether a retention run rotates the master key by default (SVL_RETENTION_ROTATES_MASTER_KEY=1): a backup
+    # from before the run then cannot unwrap what it destroyed with the current key. Off by default because it
+    # needs every other process that holds the key stopped (the run refuses otherwise); a run may ask for it.
+    retention_rotates_master_key: bool = False
     # Single sign-on through the organisation's OpenID Connect provider (SVL_OIDC_*); None: off.
     oidc: OidcSettings | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -88,6 +92,8 @@ class Settings:
             read_model_wait=_seconds(env, "SVL_READ_MODEL_WAIT", 5.0, minimum=0.1),
             metrics_token=_metrics_token(env.get("SVL_METRICS_TOKEN", "")),
             standby_database_url=env.get("SVL_STANDBY_DATABASE_URL", "").strip(),
+            retention_rotates_master_key=env.get("SVL_RETENTION_ROTATES_MASTER_KEY", "").strip().lower()
+            in ("1", "true", "yes", "on"),
             oidc=OidcSettings.from_env(env),
         )
 

@@ -3,8 +3,9 @@
 from datetime import date, timedelta
 
 from infrastructure.checkpoints import create_signing_key_file
+from infrastructure.master_key import load_master_key
 from infrastructure.svl_verify import verify_certificate
-from tests.support.world import SECRET, world  # noqa: F401  (the shared fixture)
+from tests.support.world import SECRET, world, write_master_key  # noqa: F401  (the shared fixture)
 from tests.support.acting import acting
 from tests.support.retention import destroy_due
 
@@ -92,9 +93,19 @@ def test_over_http_the_dpo_proposes_only_someone_else_approves_and_the_run_destr
     assert world.post("hana", f"/retention/proposals/{pid}/approve", {"rationale": ""}).status_code == 422
     approved = world.post("hana", f"/retention/proposals/{pid}/approve", {"rationale": "Checked the leavers list"})
     assert approved.status_code == 200 and approved.json()["decided_by"] == "user:hana"
-    [outcome] = world.post("dana", f"/retention/proposals/{pid}/run", {}).json()
+    # Asked to rotate a master key this service does not keep in its file: refused, naming why, nothing destroyed.
+    settings.master_key_file.unlink(missing_ok=True)
+    refused = world.post("dana", f"/retention/proposals/{pid}/run", {"rotate_master_key": True})
+    assert 400 <= refused.status_code < 500 and "rotates only a key this service keeps in its file" \
+        in refused.json()["detail"], refused.text
+    assert world.app.get_record(record).version >= 2  # not destroyed
+    write_master_key(settings, world.app.storage.keyring.master_key)
+    [outcome] = world.post("dana", f"/retention/proposals/{pid}/run", {"rotate_master_key": True}).json()
     assert (outcome["worker_id"], outcome["status"]) == (sam, "destroyed")
     assert world.get("morgan", f"/records/{record}").status_code == 410
+    rotated = load_master_key(settings.master_key_file, env_value=None)
+    assert rotated == world.app.storage.keyring.master_key  # the serving process went on with the new key
+    assert world.app.get_record(world.records["X"]).version >= 2  # another worker's record still reads
     listed = world.get("hana", "/retention/proposals").json()
     assert [(p["proposal_id"], p["status"], p["destroyed"]) for p in listed] == [(pid, "executed", 1)]
     assert world.get("dana", f"/retention/proposals/{pid}").json()["destroyed"] == [sam]

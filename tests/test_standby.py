@@ -232,3 +232,77 @@ def test_verify_on_the_standby_agrees_with_the_primary(replicated, tmp_path: Pat
     finally:
         app.close()
         app.storage.engine.dispose()
+
+
+def test_a_past_version_is_read_from_the_standby_and_logged_on_the_primary_first(replicated, tmp_path: Path) -> None:
+    """An earlier version of a record is replayed from the standby's events; the decision, the keys and the
+    access-log entry are the primary's, the entry committed there before the record is returned. When the
+    primary cannot take the entry, nothing is returned, though the standby could have served it."""
+    from uuid import UUID
+
+    from eventsourcing.persistence import StoredEvent
+
+    from api.access_service import AccessLogUnavailable, Via
+    from domain.access_log import AccessLogEntry
+    from infrastructure.checkpoints import create_signing_key_file
+
+    primary, standby = replicated
+    master_key = os.urandom(32)
+    (tmp_path / "keys").mkdir()
+    settings = Settings(database_url=primary.url, database_schema="svl_reads",
+                        master_key_file=tmp_path / "keys" / "master.key",
+                        signing_key_file=tmp_path / "keys" / "signing.key", certificate_dir=tmp_path / "certificates",
+                        checkpoint_dir=None, database_lock_timeout=1.0, standby_database_url=standby.url)
+    create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
+    app = SupervisionLedger(Storage.open(settings, master_key=master_key))
+    via = Via("http", "203.0.113.9")
+
+    def entries_on_the_primary() -> int:
+        """Access-log entries committed on the primary, read on a connection of the test's own (topics are sealed:
+        each stored event is opened to see what it is)."""
+        with psycopg.connect(primary.url, autocommit=True) as conn:
+            rows = conn.execute(f'SELECT originator_id, originator_version, topic, state '
+                                f'FROM "svl_reads".{app.recorder.events_table_name}').fetchall()
+        return sum(isinstance(app.mapper.to_domain_event(StoredEvent(UUID(str(r[0])), r[1], r[2], bytes(r[3]))),
+                              AccessLogEntry.Event) for r in rows)
+
+    try:
+        _, supervisor, worker = staff(app)
+        rid = app.draft_record(acting(supervisor), supervisee_id=worker, content=content("First draft")).id
+        app.share_record(acting(supervisor), rid)
+        app.sign_record(acting(worker, Role.SUPERVISEE), rid, app.get_record(rid).content_sha256)
+        current = app.get_record(rid)
+        assert current.version >= 3
+        wait_until_replayed(primary, standby)
+
+        before = entries_on_the_primary()
+        record, decision = app.read_record_content(acting(supervisor), rid, action="read_as_of", via=via, version=1)
+        assert decision.allowed and app.records_read_from_standby == 1
+        assert record.version == 1 and record.content == app.get_record(rid, version=1).content
+        assert record.content["discussion"] == "First draft"
+        assert entries_on_the_primary() == before + 1  # committed on the primary by the time it was returned
+
+        # The primary cannot take the entry (its event table is locked): the read is refused, nothing logged.
+        with psycopg.connect(primary.url) as blocker:
+            blocker.execute(f'LOCK TABLE "svl_reads".{app.recorder.events_table_name} IN EXCLUSIVE MODE')
+            with pytest.raises(AccessLogUnavailable):
+                app.read_record_content(acting(supervisor), rid, action="read_as_of", via=via, version=2)
+            blocker.rollback()
+        assert app.records_read_from_standby == 2  # the standby had it; it was still not returned
+        assert entries_on_the_primary() == before + 1
+
+        # A version the standby has not replayed yet is read from the primary, and logged the same way.
+        with psycopg.connect(standby.url, autocommit=True) as conn:
+            conn.execute("SELECT pg_wal_replay_pause()")
+        try:
+            newer = app.draft_record(acting(supervisor), supervisee_id=worker, content=content("While paused")).id
+            app.share_record(acting(supervisor), newer)
+            record, _ = app.read_record_content(acting(supervisor), newer, action="read_as_of", via=via, version=1)
+            assert record.version == 1 and app.records_read_from_standby == 2
+            assert entries_on_the_primary() == before + 2
+        finally:
+            with psycopg.connect(standby.url, autocommit=True) as conn:
+                conn.execute("SELECT pg_wal_replay_resume()")
+    finally:
+        app.close()
+        app.storage.engine.dispose()
