@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from fastapi.routing import iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import compile_path
+from starlette.routing import Mount, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http_guards import route_path
@@ -81,13 +80,34 @@ class RequestMetrics:
 
 def route_templates(app: Any) -> list[str]:
     """Every route's full path template, routers' prefixes included, in the order the router tries them. Read
-    once when the app is built: FastAPI's own per-route objects carry only their router's part."""
-    templates = []
-    for context in iter_route_contexts(app.routes):
-        template = getattr(context, "path_format", None) or getattr(context, "path", None)
+    once when the app is built: FastAPI's own per-route objects carry only their router's part.
+
+    Worked out from each included router's prefix and its routes' own paths, not from FastAPI's route contexts
+    (`fastapi.routing.iter_route_contexts`), which give the same list but build every route's request handling
+    (its models and dependencies) for this app to do it: half a second or more per `create_app`, which FastAPI
+    otherwise does only for a router a request reaches. tests/test_watching.py checks the two lists agree."""
+    templates: list[str] = []
+    _add_templates(app.routes, "", templates, included=False)
+    return templates
+
+
+def _add_templates(routes: Any, prefix: str, templates: list[str], *, included: bool) -> None:
+    for route in routes:
+        inclusion = getattr(route, "include_context", None)
+        if inclusion is not None and hasattr(route, "original_router"):  # an included router
+            _add_templates(route.original_router.routes, prefix + inclusion.prefix, templates, included=True)
+            continue
+        path = getattr(route, "path", None)
+        if not included:
+            template = getattr(route, "path_format", None) or path
+        elif path is None:
+            template = None
+        elif isinstance(route, Mount):  # as FastAPI mounts one inside an included router
+            template = compile_path((prefix + path).rstrip("/") + "/{path:path}")[1]
+        else:
+            template = compile_path(prefix + path)[1]
         if template and template not in templates:
             templates.append(template)
-    return templates
 
 
 class DatabaseFacts:

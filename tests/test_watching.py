@@ -46,3 +46,30 @@ def test_metrics_need_the_metrics_token_and_count_routes_by_template(settings, m
     finally:
         api.state.ledger.close()
         api.state.ledger.storage.engine.dispose()
+
+
+def test_metrics_route_templates_are_the_ones_fastapi_routes_by(tmp_path):  # noqa: ANN001
+    """api/metrics.py works the templates out from the routers' prefixes (cheaply, at every `create_app`): the
+    same list, in the same order, as FastAPI's own route contexts give once they are built."""
+    from fastapi.routing import iter_route_contexts
+
+    from api.metrics import route_templates
+    from infrastructure.settings import Settings
+
+    (tmp_path / "keys").mkdir()
+    api = create_app(Settings(database_url=f"sqlite:///{tmp_path}/data/svl.db",
+                              master_key_file=tmp_path / "keys" / "master.key",
+                              signing_key_file=tmp_path / "keys" / "signing.key",
+                              certificate_dir=tmp_path / "certificates"), b"k" * 32)
+    try:
+        ours = route_templates(api)
+        theirs: list[str] = []
+        for context in iter_route_contexts(api.routes):
+            template = getattr(context, "path_format", None) or getattr(context, "path", None)
+            if template and template not in theirs:
+                theirs.append(template)
+        assert ours == theirs
+        assert "/api/v1/records/{record_id}" in ours and "/assets/{path}" in ours and len(ours) > 60
+    finally:
+        api.state.ledger.close()
+        api.state.ledger.storage.engine.dispose()

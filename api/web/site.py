@@ -13,7 +13,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, select_autoescape
+from jinja2 import (BytecodeCache, ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader,
+                    select_autoescape)
+from jinja2.bccache import Bucket
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -189,12 +191,33 @@ def _me(app: SupervisionLedger, who: Principal | None, context: dict[str, Any]) 
     return commands.names(app, [who.worker_id]).get(who.worker_id, who.username)
 
 
+class CompiledTemplates(BytecodeCache):
+    """Each template compiled once per process, not once per application: every `create_app` builds its own
+    Environment (its globals are that application's), and compiling the pages with GOV.UK Frontend's macros
+    takes about 2 s. Jinja keys each entry by the template's name and a checksum of its source."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        compiled = self._compiled.get(bucket.key)
+        if compiled is not None:
+            bucket.bytecode_from_string(compiled)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED = CompiledTemplates()
+
+
 def templates() -> Environment:
     env = Environment(
         loader=ChoiceLoader([FileSystemLoader(TEMPLATES),
                              PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")})]),
         autoescape=select_autoescape(("html",)), trim_blocks=True, lstrip_blocks=True,
-        auto_reload=False)  # the templates are the installed package's: no stat of each file on every page
+        auto_reload=False,  # the templates are the installed package's: no stat of each file on every page
+        bytecode_cache=COMPILED)
     env.filters["when"] = _when
     env.filters["day"] = _day
     env.globals["str"] = str
