@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
@@ -116,6 +118,22 @@ class Storage:
             log.warning("a restored backup held %d destroyed data keys: destroyed and scrubbed them before serving",
                         len(resurrected))
         return cls(settings, engine, keyring, tombstones)
+
+
+# The newest event as first seen by this request, per application (a test process may hold several): set around
+# each HTTP request by api/http.py, so that the several queries of one page ask the database for it once.
+_REQUEST_NEWEST: ContextVar[dict[int, int] | None] = ContextVar("svl_request_newest", default=None)
+
+
+@contextmanager
+def one_look_at_the_newest() -> Iterator[None]:
+    """Within this block (one HTTP request) `see_own_writes` asks for the newest event once per application.
+    The thread pool that runs a request's handlers copies the context, and with it this one dictionary."""
+    token = _REQUEST_NEWEST.set({})
+    try:
+        yield
+    finally:
+        _REQUEST_NEWEST.reset(token)
 
 
 class SupervisionLedger(AccessService, AllocationService, CaseRecordService, LedgerService, PracticeService,
@@ -245,8 +263,19 @@ class SupervisionLedger(AccessService, AllocationService, CaseRecordService, Led
         """Queries call this first: a read model behind the last write catches up, so an answer given after a
         command has answered reflects it (e.g. the first read under a new grant). On PostgreSQL the command may
         have been answered by another process, so "the last write" is the newest event stored; on SQLite (one
-        server process) it is this application's own."""
-        self.read_models.refresh(None if self.read_models.shared else self.written_up_to)
+        server process) it is this application's own. Within one HTTP request (`one_look_at_the_newest`) the
+        newest event is asked for once: a page makes several queries, and what was answered before the request
+        began is all it must reflect (besides this process's own writes since, which `written_up_to` carries)."""
+        if not self.read_models.shared:
+            self.read_models.refresh(self.written_up_to)
+            return
+        seen = _REQUEST_NEWEST.get()
+        if seen is None:
+            self.read_models.refresh(None)
+            return
+        if id(self) not in seen:
+            seen[id(self)] = self.recorder.max_notification_id() or 0
+        self.read_models.refresh(max(seen[id(self)], self.written_up_to))
 
     def _forget(self, keys: StagedKeys | None) -> None:
         if keys is not None:

@@ -23,7 +23,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api import (http_access, http_allocation, http_case_records, http_practice, http_records, http_retention,
                  http_scheduling, http_workers)
 from api.access_service import AccessDenied, AccessLogUnavailable
-from api.application import Conflict, Destroyed, NotFound, Storage, SupervisionLedger, utc_now
+from api.application import (Conflict, Destroyed, NotFound, Storage, SupervisionLedger, one_look_at_the_newest,
+                             utc_now)
 from api.health import health_report
 from api.metrics import RequestMetrics, metrics_endpoint, route_templates
 from api.readiness import readiness
@@ -169,7 +170,8 @@ class DenyByDefault:
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
-            await self.app(scope, receive, tracking_send)
+            with one_look_at_the_newest():  # one request, one look at the newest event (a page queries often)
+                await self.app(scope, receive, tracking_send)
         except Exception as error:
             reference = uuid.uuid4().hex[:12]
             if database_unavailable(error):  # an outage, not a bug: one line, no traceback

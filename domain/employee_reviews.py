@@ -110,10 +110,12 @@ def review_cycles(pack: PolicyPack, reviews: Sequence[ReviewFact], monitored_fro
         last = max((r.reviewed_on for r in reviews if r.kind == key), default=None)
         since = f"last {last:%-d %b %Y}" if last else (f"after the {cycle.after.replace('_', ' ')}" if cycle.after
                                                         else f"none recorded since {monitored_from:%-d %b %Y}")
+        rule = (f"({pack.cite(cycle)}: every {cycle.every}"
+                f"{' after the ' + cycle.after.replace('_', ' ') if cycle.after else ''}; {since})")
         found.append(CycleDue(f"review.{key}", due, max(late, 0),
-                              f"{name} due {due:%-d %b %Y} ({pack.cite(cycle)}: every {cycle.every}"
-                              f"{' after the ' + cycle.after.replace('_', ' ') if cycle.after else ''}; {since})"
-                              + (f", {late} day{'s' if late != 1 else ''} overdue" if late > 0 else "")))
+                              f"{name} due {due:%-d %b %Y} {rule}"
+                              + (f", {late} day{'s' if late != 1 else ''} overdue" if late > 0 else ""),
+                              f"{name} {rule}"))
     return found
 
 

@@ -243,7 +243,8 @@ class CycleDue:
     kind: str  # the pack key, e.g. "observation.direct_practice"
     due: date
     days_overdue: int
-    text: str
+    text: str  # the whole sentence, when it falls due included (the due view, the API, the CLI)
+    what: str = ""  # the same without when it falls due, for a page that shows the date beside it
 
     @property
     def severity(self) -> str:
@@ -286,9 +287,9 @@ def observation_cycles(pack: PolicyPack, *, category: str, monitored_from: date,
         by = " or ".join(_OBSERVER_WORDS[o] for o in cycle.observers)
         last = f"last {latest.observed_on:%-d %b %Y}" if latest else f"none recorded since {start:%-d %b %Y}"
         when = f"{late} day{'s' if late != 1 else ''} overdue" if late > 0 else f"due {due:%-d %b %Y}"
+        described = f"{what} by {by} every {cycle.every} ({pack.cite(cycle)}): {last}"
         found.append(CycleDue(f"observation.{key}", due, max(late, 0),
-                              f"{what} by {by} every {cycle.every} ({pack.cite(cycle)}): {last}, "
-                              f"due {due:%-d %b %Y}" + (f", {when}" if late > 0 else "")))
+                              f"{described}, due {due:%-d %b %Y}" + (f", {when}" if late > 0 else ""), described))
     return found
 
 

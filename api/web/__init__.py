@@ -5,7 +5,10 @@ served locally, and the pages (api/web/site.py) for every path no route answers,
 after this call (the pages are the router's fallback, not a route).
 """
 
+from typing import Any
+
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 import api.web.case_record_commands as case_record_commands
 import api.web.commands as commands
@@ -13,6 +16,8 @@ from api.web import (account_pages, addendum_pages, agreement_pages, case_record
                      ledger_pages, oversight_pages, people_change_pages, people_pages, practice_pages, provider_sign_in,
                      record_pages, retention_pages, sar_pages, session_pages, sign_in)
 from api.web.assets import serve_assets, serve_offline_docs
+from api.http_guards import route_path
+from api.metrics import route_templates
 from api.web.site import create_site
 
 
@@ -20,6 +25,43 @@ def mount(api: FastAPI) -> None:
     serve_offline_docs(api)
     serve_assets(api)
     api.router.default = web_site(api)
+    api.add_middleware(PageDispatch, api=api, site=api.router.default)
+
+
+class PageDispatch:
+    """A path whose first segment begins none of the API's routes ("/records", not "/api/..." or "/docs") goes
+    straight to the pages: the API's router would otherwise try each of its routes, then each again with a
+    slash added, before falling back to them (a sixth of a records page's time, benchmarks/web.py). Innermost of
+    the API's middleware, so the guards, the metrics and the deny-by-default check still see every request."""
+
+    def __init__(self, app: Any, api: FastAPI, site: Any) -> None:
+        self.app, self.api, self.site = app, api, site
+        self._segments: frozenset[str] | None = None  # read at the first request: every router is included
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _first_segment(route_path(scope)) not in self._api_segments():
+            await self.site(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _api_segments(self) -> frozenset[str]:
+        if self._segments is None:
+            segments = frozenset(_first_segment(t) for t in route_templates(self.api))
+            # A route beginning with a parameter could answer any path: then every path is routed as before.
+            self._segments = segments if not any(s.startswith("{") for s in segments) else _EVERY
+        return self._segments
+
+
+class _Every(frozenset):
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+_EVERY = _Every()
+
+
+def _first_segment(path: str) -> str:
+    return path.lstrip("/").split("/", 1)[0]
 
 
 def web_site(api: FastAPI) -> FastAPI:

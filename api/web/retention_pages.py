@@ -219,7 +219,9 @@ def subject_access(request: Request, who: Principal = Depends(signed_in),
     try:
         UUID(worker_id)
     except ValueError:
-        return _holds(request, who, 422, [{"text": "Choose whose data was requested", "href": "#sar-worker_id"}])
+        return _schedule(request, who, 422, [{"text": "Enter the worker id of the person whose data was "
+                                                      "requested",
+                                              "href": "#sar-worker_id"}], {"sar_worker_id": worker_id})
     export = subject_access_export(app, who, worker_id, received_on=app.clock().date(), extended=False,
                                    via=via(request, form.get("purpose", "subject access request")))
     body = json.dumps({**export.document, "bundles": export.bundles}, indent=2, default=str)

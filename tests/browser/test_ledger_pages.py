@@ -1,7 +1,7 @@
 """The integrity ledger in the browser: the administrator sees the latest checkpoint, verifies the whole ledger
 (timed, as `svl verify`), downloads one record's bundle and it verifies with svl-verify and the published key;
 nobody else may. The DPO's subject access pack: a PDF whose attached export and bundles verify, each record
-read logged (channel web)."""
+read logged (channel web); and the same export as one JSON file from the retention page, after a refused id."""
 
 import json
 from datetime import date
@@ -69,17 +69,41 @@ def test_the_administrator_verifies_the_ledger_and_downloads_a_bundle_that_verif
         ctx.close()
 
 
-def test_the_dpo_downloads_a_subject_access_pack_whose_bundles_verify(browser, site: Site, tmp_path) -> None:  # noqa: ANN001
+def test_the_dpo_downloads_a_subject_access_pack_whose_bundles_verify(browser, site: Site, tmp_path,  # noqa: ANN001
+                                                                       screenshots) -> None:  # noqa: ANN001
+    shots = screenshots if site.backend == "sqlite" else None
     ctx = _context(browser, site)
     page = ctx.new_page()
     try:
         sign_in(page, site, "dpo")
         page.get_by_role("link", name="Grants", exact=True).click()
+        pack_link = page.get_by_role("link", name="Download the subject access pack (PDF) for Liam Walsh")
+        liam = pack_link.get_attribute("href").split("/")[-2]
         with page.expect_download() as download:
-            page.get_by_role("link", name="Download the subject access pack (PDF) for Liam Walsh").click()
+            pack_link.click()
         pdf = download.value.path().read_bytes()
+
+        # The same export as one JSON file, from the retention page (POST /retention/sar): a name is no id first.
+        page.get_by_role("link", name="Retention").click()
+        page.get_by_label("Worker id").fill("Liam Walsh")
+        page.get_by_role("button", name="Download the subject access export").click()
+        summary = page.locator(".govuk-error-summary")
+        assert "Enter the worker id" in summary.inner_text()
+        assert summary.get_by_role("link").first.get_attribute("href") == "#sar-worker_id"
+        assert page.get_by_label("Worker id").input_value() == "Liam Walsh"  # what was typed, kept
+        check(page, "retention with a subject access export error", shots)
+        page.get_by_label("Worker id").fill(liam)
+        with page.expect_download() as json_download:
+            page.get_by_role("button", name="Download the subject access export").click()
+        assert json_download.value.suggested_filename == f"subject-access-{liam}.json"
+        exported = json.loads(json_download.value.path().read_text())
     finally:
         ctx.close()
+    assert exported["worker"]["name"] == "Liam Walsh" and exported["subject_access_request"]["prepared_by"] == "dpo"
+    in_json = ([r["record_id"] for r in exported["supervision_records"]]
+               + [c["record_id"] for c in exported["case_supervision_records"]])
+    assert in_json and sorted(exported["bundles"]) == sorted(in_json)
+    assert all(b["record_id"] == rid for rid, b in exported["bundles"].items())
     attached = attachments(pdf, tmp_path / "sar")
     export = json.loads(attached.pop("subject-access.json").read_text())
     assert export["worker"]["name"] == "Liam Walsh" and export["subject_access_request"]["prepared_by"] == "dpo"

@@ -5,6 +5,7 @@ the input), records an observation and then steps the frequency down; his manage
 a supervisor of another team and a supervisee are refused (a logged read, so the 403 page says so); at 320 px
 the page never scrolls sideways. On SQLite with JavaScript on (axe-core, screenshots); on PostgreSQL with it off."""
 
+import re
 from datetime import date
 
 import pytest
@@ -35,6 +36,12 @@ def test_the_supervisor_observes_then_steps_the_frequency_down(context, site: Si
     assert "every 2 weeks" in html(page) and f"No observation of {WORKER} is recorded" in html(page)
     assert "Direct practice observed by their supervisor every 12 months" in html(page)
     check(page, "practice (supervisor)", shots)
+    # Each fact once: the date a cycle falls due (and how late it is) in "Next due" only, not again in "What".
+    cycles = page.locator("table", has=page.locator("caption", has_text="when it is next due")).locator("tbody tr")
+    assert cycles.count() >= 1
+    for row in cycles.all():
+        what, when = row.locator("td").all_inner_texts()
+        assert re.search(r"\d{4}", when) and "due " not in what.lower() and "overdue" not in what.lower(), (what, when)
 
     # "Direct observation of practice must take place before a decision is taken to reduce the frequency"
     step_down = page.locator("form", has=page.get_by_role("button", name="Reduce the frequency"))

@@ -1,6 +1,6 @@
 """The DPO's retention pages in the browser: the schedule and a dry run, a proposal, approval by a second
 authorised person (HR) with its confirmation, the destruction run with its confirmation, the certificate shown,
-verified and downloadable, and legal holds. The proposer may not approve their own list."""
+verified and downloadable, and legal holds: one placed, then released (with its reason missing first). The proposer may not approve their own list."""
 
 import json
 
@@ -66,6 +66,26 @@ def test_the_dpo_proposes_hr_approves_the_dpo_destroys_and_the_certificate_is_sh
         page.get_by_role("button", name="Place the hold").click()
         assert page.locator(".govuk-error-summary").get_by_role("link").first.get_attribute("href") == "#reason"
         check(page, "legal holds with errors", shots)
+        reference = f"INV-BROWSER-{site.backend}"
+        page.locator("#reason").fill("Grievance raised by a former colleague")
+        page.locator("#reference").fill(reference)
+        page.get_by_role("button", name="Place the hold").click()
+        assert "Hold placed" in html(page)
+        row = page.locator(".govuk-table__row", has_text=reference)
+        row.get_by_role("button", name="Release the hold").click()  # no reason first
+        summary = page.locator(".govuk-error-summary")
+        assert "Give the reason for releasing the hold" in summary.inner_text()
+        target = summary.get_by_role("link").first.get_attribute("href")
+        assert target.startswith("#release-") and page.locator(target).count() == 1
+        check(page, "legal holds, a release with errors", shots)
+        row = page.locator(".govuk-table__row", has_text=reference)
+        row.get_by_label("Reason for release").fill("Grievance withdrawn on 1 December")
+        row.get_by_role("button", name="Release the hold").click()
+        assert "Hold released" in html(page)
+        released = page.locator(".govuk-table__row", has_text=reference).inner_text()
+        assert "Released" in released and "Grievance withdrawn on 1 December" in released
+        assert page.locator(".govuk-table__row", has_text=reference).get_by_role("button").count() == 0
+        check(page, "legal holds, one released", shots)
         sign_out(page)
 
         sign_in(page, site, "amira")

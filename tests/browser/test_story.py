@@ -8,6 +8,7 @@ import io
 import re
 from datetime import date
 
+import httpx
 import pytest
 from pypdf import PdfReader
 
@@ -169,3 +170,55 @@ def test_draft_amend_decline_sign_and_keep_a_signed_copy(context, site: Site, sc
     response = page.goto(site.url("/records/00000000-0000-4000-8000-000000000000"))
     assert response is not None and response.status == 404
     check(page, "404", shots)
+
+
+def test_the_supervisor_amends_the_record_as_asked(context, site: Site, screenshots) -> None:  # noqa: ANN001
+    """The other answer to an amendment request: the supervisor amends (a date left out first), and the
+    supervisee then finds the amended text to agree and sign. The draft and the request are made over the API, as
+    the first story does them in the browser."""
+    shots = screenshots if site.backend == "sqlite" else None
+    api = httpx.Client(base_url=site.url(""), timeout=30)
+    as_daniel = {"Authorization": f"Bearer {site.tokens[SUPERVISOR]}"}
+    team = api.get("/api/v1/compliance/due", headers=as_daniel).json()["workers"]
+    amira = next(w["worker_id"] for w in team if w["name"] == "Amira Hussain")
+    today = date.today()
+    drafted = api.post("/api/v1/records", headers=as_daniel, json={"supervisee_id": amira, "content": {
+        "session_date": today.isoformat(), "attendees": ["Daniel Okafor", "Amira Hussain"], "agenda": ["Welfare"],
+        "discussion": f"## Health and Welfare\n{WELFARE}"}})
+    assert drafted.status_code == 201, drafted.text
+    record_id = drafted.json()["record_id"]
+    shared = api.post(f"/api/v1/records/{record_id}/share", headers=as_daniel, json={})
+    assert shared.status_code == 200, shared.text
+    asked = api.post(f"/api/v1/records/{record_id}/amendment-requests",
+                     headers={"Authorization": f"Bearer {site.tokens[SUPERVISEE]}"},
+                     json={"text": REQUEST, "based_on_version": shared.json()["content_version"]})
+    assert asked.status_code == 200, asked.text
+
+    page = context.new_page()
+    sign_in(page, site, SUPERVISOR)
+    page.goto(site.url(f"/records/{record_id}"))
+    assert REQUEST in html(page)
+    page.get_by_role("button", name="Amend the record").click()
+    assert page.get_by_label("Health and Welfare").input_value() == WELFARE
+    amended = f"{WELFARE} Amira asked for protected time for court work; agreed from January."
+    page.get_by_label("Health and Welfare").fill(amended)
+    page.get_by_label("Day").fill("")
+    page.get_by_role("button", name="Save the changes").click()
+    summary = page.locator(".govuk-error-summary")
+    assert summary.get_by_role("link").first.get_attribute("href") == "#session_date-day"
+    assert page.get_by_label("Health and Welfare").input_value() == amended  # what was typed, kept
+    check(page, "amend form with errors", shots)
+    page.get_by_label("Day").fill(str(today.day))
+    page.get_by_role("button", name="Save the changes").click()
+    page.wait_for_url(site.url(f"/records/{record_id}"))
+    assert "You amended the record" in html(page) and "agreed from January" in html(page)
+    check(page, "record (amended, supervisor)", shots)
+    sign_out(page)
+
+    sign_in(page, site, SUPERVISEE)
+    page.goto(site.url(f"/records/{record_id}"))
+    assert "agreed from January" in html(page)
+    assert page.get_by_role("button", name="Agree and sign").count() == 1
+    check(page, "record (amended, supervisee)", shots)
+    page.close()
+    api.close()
