@@ -8,24 +8,24 @@ retention leaves the worker's file. Every command takes the acting Principal and
 domain/authorisation.py; the domain decides what the policy allows.
 """
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import or_, select
 
+from api.access_service import AccessService
+from api.core import Core, Service
+from api.policy_service import PolicyService
+from api.retention_service import RetentionService
 from api.retention_service import approval_of
 
 from api.access_service import AccessDenied, Via
 from api.errors import Destroyed
 from domain.access_log import AccessAttempt
-from domain.anonymisation import Screening
-from domain.authorisation import (Decision, Relationships, Role, decide_destruction_review, decide_pack_role,
-                                  decide_read, decide_role,
-                                  decide_session_step, decide_staff_step, RecordParties)
+from domain.authorisation import (Relationships, Role, decide_destruction_review, decide_pack_role, decide_read,
+                                  decide_role, decide_session_step, decide_staff_step, RecordParties)
 from domain.case_record_disposal import (CASE_RECORD_CLASS, CaseRecordDestruction, CaseRecordDisposal,
                                          case_record_destruction_id)
 from domain.case_supervision_record import (CaseSupervisionRecord, case_decision_status,
@@ -74,33 +74,18 @@ class ScheduledCaseRecord:
         return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(self).items()}
 
 
-class CaseRecordService:
+class CaseRecordService(Service):
     """Uses what the application provides (api/application.py)."""
+    def __init__(self, core: Core, access: AccessService, retention: RetentionService, policy: PolicyService) -> None:
+        super().__init__(core)
+        self.access = access
+        self.retention = retention
+        self.policy = policy
 
-    storage: Any
-    clock: Callable[[], datetime]
-    repository: Any
-    read_models: Any
-    policy_pack: PolicyPack
-    get_worker: Callable[..., Any]
-    save_and_project: Callable[..., None]
-    require: Callable[[Principal, Decision], None]
-    see_own_writes: Callable[[], None]
-    screening: Callable[[], Screening]
-    relationships_of: Callable[[str], Relationships]
-    log_access: Callable[..., None]
-    _grants_for: Callable[..., Any]
-    _get_aggregate: Callable[..., Any]
-    integrity: Any
-    compliance_pack: Callable[..., PolicyPack]
-    _shred_and_certify: Callable[..., None]
-    _checkpoint_before: Callable[[], dict]
-    _require_certifying_key: Callable[[], None]
-    _event_counts: Callable[[list[str]], dict[str, int]]
 
     def record_classes(self) -> tuple[RecordClass, ...]:
         """The organisation's record classes, each with its retention and deadlines and whose rule each is."""
-        return record_classes(self.policy_pack)
+        return record_classes(self.policy.policy_pack)
 
     # -- recording -------------------------------------------------------------------------------------------
 
@@ -110,16 +95,16 @@ class CaseRecordService:
         """The worker's supervisor records a case supervision discussion, sealed with a key of its own."""
         self.require(user, decide_staff_step(user.reader, "record case supervision"))
         worker = self.get_worker(worker_id)
-        self.require(user, decide_session_step(user.reader, self.relationships_of(str(worker.id)),
+        self.require(user, decide_session_step(user.reader, self.access.relationships_of(str(worker.id)),
                                                "records their case supervision"))
         if worker.state != "active":
             raise DomainError(f"cannot record case supervision for a worker who is {worker.state}")
-        pack = self.policy_pack
+        pack = self.policy.policy_pack
         record = CaseSupervisionRecord.record(
             pack=pack, worker_id=str(worker.id), supervisor_id=user.actor, case_reference=case_reference,
             discussed_on=discussed_on, discussion=discussion, decisions=decisions,
             decision_due=case_decision_deadline(pack, discussed_on), actor=user.actor, timestamp=self.clock(),
-            screening=self.screening(), confirmed_anonymous=confirmed_anonymous)
+            screening=self.policy.screening(), confirmed_anonymous=confirmed_anonymous)
         self.save_and_project(record, keys=self.storage.keyring.stage_new_key(record.id), unchanged=(worker,))
         return record
 
@@ -154,18 +139,18 @@ class CaseRecordService:
         was destroyed: the record outlives it)."""
         record = self.get_case_record(record_id)
         try:
-            rel = self.relationships_of(record.worker_id)
+            rel = self.access.relationships_of(record.worker_id)
         except Destroyed:
             rel = Relationships(record.worker_id, None, None, (), "destroyed")
         now = self.clock()
-        decision = decide_read(user.reader, rel, self._grants_for(user, rel), now,
+        decision = decide_read(user.reader, rel, self.access.grants_for(user, rel), now,
                                RecordParties(str(record.id), record.worker_id, record.supervisor_id),
                                stated_purpose=via.stated_purpose)
-        self.log_access(user, AccessAttempt(action, record.worker_id, str(record.id), record.version,
+        self.access.log_access(user, AccessAttempt(action, record.worker_id, str(record.id), record.version,
                                             rel.file_state, via.channel, via.client, via.stated_purpose),
                         decision, now)
         if not decision.allowed:
-            raise AccessDenied(decision, logged=self.log_reads)
+            raise AccessDenied(decision, logged=self.access.log_reads)
         return record
 
     # -- the due view ------------------------------------------------------------------------------------------
@@ -209,7 +194,7 @@ class CaseRecordService:
         """Each record's status on `day`, its destruction date under the pack version in force on `rules_on`
         (default `day`: a past day's view shows what was due then; proposals and runs pass today, as for the
         personal files, RetentionService.retention_schedule)."""
-        pack = self.compliance_pack(on=rules_on or day)
+        pack = self.policy.compliance_pack(on=rules_on or day)
         years = pack.case_records_class().retention.years_after_discussion
         self.see_own_writes()
         with self.storage.reads.connect() as conn:
@@ -231,7 +216,7 @@ class CaseRecordService:
 
     def propose_case_record_destruction(self, user: Principal, *, as_of: date | None = None) -> CaseRecordDisposal:
         """Fixes the list of case supervision records due on `as_of` and not held, for a second person to review."""
-        pack = self.policy_pack
+        pack = self.policy.policy_pack
         self.require(user, decide_pack_role(user.reader, pack.destruction_approval.propose,
                                             "propose case supervision records for destruction"))
         years = pack.case_record_years_required()  # refused where the pack sets no period
@@ -249,7 +234,7 @@ class CaseRecordService:
     def review_case_record_destruction(self, user: Principal, disposal_id: UUID | str, *, approve: bool,
                                        rationale: str) -> CaseRecordDisposal:
         """A second authorised person approves or rejects the list (never the person who proposed it)."""
-        review = self.policy_pack.destruction_approval
+        review = self.policy.policy_pack.destruction_approval
         step = "approve or reject a list of case supervision records for destruction"
         self.require(user, decide_pack_role(user.reader, review.approve, step))
         disposal = self.get_case_record_disposal(disposal_id)
@@ -261,7 +246,7 @@ class CaseRecordService:
 
     def destroy_case_records(self, user: Principal, disposal_id: UUID | str) -> CaseRecordDisposal:
         """Destroys the approved list's records still due and not held, by the personal files' own steps
-        (RetentionService._shred_and_certify): one checkpoint before, each record's destruction started, its own key
+        (RetentionService.shred_and_certify): one checkpoint before, each record's destruction started, its own key
         listed in the tombstones (so a restored backup cannot bring it back) and destroyed, one checkpoint after,
         and a signed certificate per record that `svl-verify` checks. The worker's personal file and every other
         record are untouched. A run stopped part way is finished by running the list again."""
@@ -271,7 +256,7 @@ class CaseRecordService:
         if disposal.destroyed_at is not None:
             raise OutOfOrder("this list was already destroyed")
         self.integrity.require_writable()
-        self._require_certifying_key()
+        self.retention.require_certifying_key()
         on_list = set(disposal.record_ids)
         # Judged today under the version in force today (a period lengthened since the approval keeps a record).
         now = {r.record_id: r for r in self._case_schedule(self.clock().date()) if r.record_id in on_list}
@@ -281,7 +266,7 @@ class CaseRecordService:
                                                            if rid in now and now[rid].status == "due"], user.actor)
         going = [*resumed, *started]
         if going:
-            self._shred_and_certify(going, user.actor, purge_ciphertext=False)
+            self.retention.shred_and_certify(going, user.actor, purge_ciphertext=False)
         disposal.record_destruction([d.record_id for d in going], actor=user.actor, timestamp=self.clock())
         self.save_and_project(disposal)
         return disposal
@@ -294,9 +279,9 @@ class CaseRecordService:
             return []
         keyring = self.storage.keyring
         key_ids = {r.record_id: keyring.key_id_for(r.record_id) for r in due}
-        counts = self._event_counts(list(key_ids.values()))
-        before, approval = self._checkpoint_before(), approval_of(disposal)
-        pack = self.policy_pack  # the rule in force today, which the records are destroyed under
+        counts = self.retention.event_counts(list(key_ids.values()))
+        before, approval = self.retention.checkpoint_before(), approval_of(disposal)
+        pack = self.policy.policy_pack  # the rule in force today, which the records are destroyed under
         rule = _rule_text(pack, pack.case_record_years_required())
         started = [CaseRecordDestruction.start(
             record_id=r.record_id, worker_id=r.worker_id or "", key_id=key_ids[r.record_id],
@@ -340,7 +325,7 @@ class CaseRecordService:
         return self.get_case_record_disposal(disposal_id)
 
     def _require_reviewer(self, user: Principal) -> None:
-        review = self.policy_pack.destruction_approval
+        review = self.policy.policy_pack.destruction_approval
         self.require(user, decide_pack_role(user.reader, tuple(dict.fromkeys((*review.propose, *review.approve))),
                                             "see lists of case supervision records proposed for destruction"))
 

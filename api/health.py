@@ -3,12 +3,12 @@ is stuck), which schema version the database is at, and whether writes are refus
 published checkpoint). Every query here is a read, so a held write lock never
 delays it."""
 
-from api.application import SupervisionLedger
+from api.application import SupervisionApplication
 from api.http_models import HealthOut, ReadModelOut
 from infrastructure.database import reader, schema_version
 
 
-def health_report(ledger: SupervisionLedger) -> HealthOut:
+def health_report(ledger: SupervisionApplication) -> HealthOut:
     settings = ledger.storage.settings
     with reader(ledger.storage.engine).connect() as conn:
         states = ledger.read_models.states(conn)

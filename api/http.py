@@ -23,7 +23,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api import (http_access, http_allocation, http_case_records, http_practice, http_records, http_retention,
                  http_scheduling, http_workers)
 from api.access_service import AccessDenied, AccessLogUnavailable
-from api.application import Conflict, Destroyed, NotFound, Storage, SupervisionLedger, utc_now
+from api.application import Storage, SupervisionApplication, utc_now
+from api.errors import Conflict, Destroyed, NotFound
 from api.health import health_report
 from api.metrics import RequestMetrics, metrics_endpoint, route_templates
 from api.readiness import readiness
@@ -61,9 +62,9 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
     """`log_reads=False` exists for benchmarks/api.py only, to measure what the access log costs.
     `background_projections=True` (as `svl serve` runs) projects in batches off the request path."""
     settings = settings or Settings.from_env()
-    ledger = SupervisionLedger(Storage.open(settings, master_key), clock,
+    ledger = SupervisionApplication(Storage.open(settings, master_key), clock,
                                background_projections=background_projections)
-    ledger.log_reads = log_reads
+    ledger.access.log_reads = log_reads
     provider = identity_provider(settings, clock)
 
     @asynccontextmanager
@@ -136,13 +137,13 @@ def identity_provider(settings: Settings, clock: Callable[[], datetime]) -> Any:
     return IdentityProvider(settings.oidc, clock)
 
 
-def bearer_authenticator(ledger: SupervisionLedger, provider: Any) -> Authenticator:
+def bearer_authenticator(ledger: SupervisionApplication, provider: Any) -> Authenticator:
     ours = TokenAuthenticator(ledger.storage.engine, ledger.clock)
     if provider is None or not provider.settings.audience:
         return ours
     from infrastructure.provider_tokens import OurTokensThenProvider, ProviderTokenAuthenticator
 
-    return OurTokensThenProvider(ours, ProviderTokenAuthenticator(provider, ledger.users))
+    return OurTokensThenProvider(ours, ProviderTokenAuthenticator(provider, ledger.people.users))
 
 
 class DenyByDefault:

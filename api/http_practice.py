@@ -151,14 +151,14 @@ def practice_out(found: WorkerPractice) -> PracticeOut:
 def practice(worker_id: UUID, app: Ledger, who: Caller, via: From) -> PracticeOut:
     """Observations of the worker's practice (with their feedback), decisions to reduce their supervision
     frequency, employee reviews, the frequency in force and when each observation and review next falls due."""
-    return practice_out(app.practice_of(who, worker_id, via=via))
+    return practice_out(app.practice.practice_of(who, worker_id, via=via))
 
 
 @router.post("/observations", status_code=201, response_model=ObservationOut, **allow(
     SUPERVISING, "The observer records it as themselves: the worker's supervisor, someone above them in line "
                  "management, or another supervisor (a peer)."))
 def record_observation(body: ObservationIn, app: Ledger, who: Caller) -> ObservationOut:
-    o = app.record_observation(who, subject_id=body.subject_id, observed=body.observed, observed_on=body.observed_on,
+    o = app.practice.record_observation(who, subject_id=body.subject_id, observed=body.observed, observed_on=body.observed_on,
                                outcome=body.outcome, feedback=body.feedback,
                                confirmed_anonymous=body.confirmed_anonymous)
     return ObservationOut(observation_id=str(o.id), subject_id=o.subject_id, observed=o.observed,
@@ -170,7 +170,7 @@ def record_observation(body: ObservationIn, app: Ledger, who: Caller) -> Observa
     SUPERVISING, "The worker's current supervisor; refused without a direct observation of the worker's practice, "
                  "meeting the required standard, before the decision (bcp)."))
 def step_down(worker_id: UUID, body: StepDownIn, app: Ledger, who: Caller) -> StepsOut:
-    steps = app.step_down_frequency(who, worker_id, decided_on=body.decided_on, observation_id=body.observation_id,
+    steps = app.practice.step_down_frequency(who, worker_id, decided_on=body.decided_on, observation_id=body.observation_id,
                                     rationale=body.rationale, confirmed_anonymous=body.confirmed_anonymous)
     return StepsOut(worker_id=steps.worker_id, steps=[StepOut(**{k: s[k] for k in StepOut.model_fields})
                                                       for s in steps.steps])
@@ -180,7 +180,7 @@ def step_down(worker_id: UUID, body: StepDownIn, app: Ledger, who: Caller) -> St
     SUPERVISING, "The worker's immediate line manager (their supervisor), or in exceptional circumstances someone "
                  "above them, with the reason."))
 def record_review(worker_id: UUID, body: ReviewIn, app: Ledger, who: Caller) -> ReviewOut:
-    r = app.record_employee_review(who, worker_id, kind=body.kind, reviewed_on=body.reviewed_on, reason=body.reason)
+    r = app.practice.record_employee_review(who, worker_id, kind=body.kind, reviewed_on=body.reviewed_on, reason=body.reason)
     return ReviewOut(review_id=str(r.id), worker_id=r.worker_id, kind=r.kind, reviewed_on=r.reviewed_on,
                      reviewer_id=r.reviewer_id, relation=r.relation)
 

@@ -23,7 +23,7 @@ RecordId = Annotated[UUID, Path(description="The record's id")]
 @router.get("/records", response_model=list[RecordSummary], **allow(
         ANYONE, "Lists only the records the caller may read now; dates and states, no content."))
 def list_records(app: Ledger, who: Caller) -> list[RecordSummary]:
-    return [summary(r) for r in app.readable_records(who)]
+    return [summary(r) for r in app.access.readable_records(who)]
 
 
 @router.get("/records/{record_id}", response_model=RecordOut, **allow(ANYONE, RULES_DECIDE))
@@ -35,7 +35,7 @@ def read_record(record_id: RecordId, app: Ledger, who: Caller, via: From,
     moment."""
     if version is not None and as_of is not None:
         raise HTTPException(422, "give version or as_of, not both")
-    record, decision = app.read_record_content(
+    record, decision = app.access.read_record_content(
         who, record_id, action="read_as_of" if as_of or version else "read_record", via=via, version=version,
         as_of=as_of)
     return RecordOut(**record_view(record, NameBook(app)), as_of=as_of, access=_note(decision))
@@ -44,7 +44,7 @@ def read_record(record_id: RecordId, app: Ledger, who: Caller, via: From,
 @router.get("/records/{record_id}/history", response_model=HistoryOut, **allow(ANYONE, RULES_DECIDE))
 def history(record_id: RecordId, app: Ledger, who: Caller, via: From) -> HistoryOut:
     """Every version: who did what and when, and what changed between versions (diffs)."""
-    record, decision = app.read_record_content(who, record_id, action="read_history", via=via)
+    record, decision = app.access.read_record_content(who, record_id, action="read_history", via=via)
     events = [HistoryEntryOut(**e.to_dict()) for e in record_history(app, record.id)]
     return HistoryOut(record_id=str(record.id), events=events, access=_note(decision))
 
@@ -54,27 +54,27 @@ def history(record_id: RecordId, app: Ledger, who: Caller, via: From) -> History
 @router.post("/records", status_code=201, response_model=StepOut, **allow(
         SUPERVISING, "Only the supervisee's current supervisor."))
 def draft(body: DraftIn, app: Ledger, who: Caller, via: From) -> StepOut:
-    return _out(app.draft_record(who, supervisee_id=body.supervisee_id, content=body.content.model_dump(mode="json"),
+    return _out(app.records.draft_record(who, supervisee_id=body.supervisee_id, content=body.content.model_dump(mode="json"),
                                  via=via))
 
 
 @router.post("/records/{record_id}/share", response_model=StepOut, **allow(SUPERVISING, "The record's supervisor."))
 def share(record_id: RecordId, body: StepIn, app: Ledger, who: Caller, via: From) -> StepOut:
-    return _out(app.share_record(who, record_id, expected_version=body.expected_version, via=via))
+    return _out(app.records.share_record(who, record_id, expected_version=body.expected_version, via=via))
 
 
 @router.post("/records/{record_id}/amendment-requests", response_model=StepOut, **allow(
         STAFF, "The record's supervisee."))
 def request_amendment(record_id: RecordId, body: AmendmentRequestIn, app: Ledger, who: Caller,
                       via: From) -> StepOut:
-    return _out(app.request_amendment(who, record_id, body.text, based_on_version=body.based_on_version,
+    return _out(app.records.request_amendment(who, record_id, body.text, based_on_version=body.based_on_version,
                                       expected_version=body.expected_version, via=via))
 
 
 @router.post("/records/{record_id}/amend", response_model=StepOut, **allow(
         SUPERVISING, "The record's supervisor; accepts an open amendment request."))
 def amend(record_id: RecordId, body: AmendIn, app: Ledger, who: Caller, via: From) -> StepOut:
-    return _out(app.amend_record(who, record_id, body.content.model_dump(mode="json"),
+    return _out(app.records.amend_record(who, record_id, body.content.model_dump(mode="json"),
                                  based_on_version=body.based_on_version, expected_version=body.expected_version,
                                  via=via))
 
@@ -82,20 +82,20 @@ def amend(record_id: RecordId, body: AmendIn, app: Ledger, who: Caller, via: Fro
 @router.post("/records/{record_id}/decline", response_model=StepOut, **allow(
         SUPERVISING, "The record's supervisor; kept as an area of disagreement with the rationale."))
 def decline(record_id: RecordId, body: DeclineIn, app: Ledger, who: Caller, via: From) -> StepOut:
-    return _out(app.decline_amendment(who, record_id, body.rationale, expected_version=body.expected_version,
+    return _out(app.records.decline_amendment(who, record_id, body.rationale, expected_version=body.expected_version,
                                       via=via))
 
 
 @router.post("/records/{record_id}/sign", response_model=StepOut, **allow(
         STAFF, "The supervisee first, then the supervisor; each signs the SHA-256 of the exact version."))
 def sign(record_id: RecordId, body: SignIn, app: Ledger, who: Caller, via: From) -> StepOut:
-    return _out(app.sign_record(who, record_id, body.content_sha256, expected_version=body.expected_version, via=via))
+    return _out(app.records.sign_record(who, record_id, body.content_sha256, expected_version=body.expected_version, via=via))
 
 
 @router.post("/records/{record_id}/addenda", status_code=201, response_model=StepOut, **allow(
         STAFF, "Either party, after both have signed: a correction is a new entry."))
 def add_addendum(record_id: RecordId, body: AddendumIn, app: Ledger, who: Caller, via: From) -> StepOut:
-    return _out(app.add_addendum(who, record_id, body.text, body.reason, expected_version=body.expected_version,
+    return _out(app.records.add_addendum(who, record_id, body.text, body.reason, expected_version=body.expected_version,
                                  via=via))
 
 
@@ -103,7 +103,7 @@ def add_addendum(record_id: RecordId, body: AddendumIn, app: Ledger, who: Caller
         STAFF, "The other party."))
 def countersign(record_id: RecordId, number: Annotated[int, Path(ge=1, le=10**6)], body: CountersignIn,
                 app: Ledger, who: Caller, via: From) -> StepOut:
-    return _out(app.countersign_addendum(who, record_id, number, body.sha256, expected_version=body.expected_version,
+    return _out(app.records.countersign_addendum(who, record_id, number, body.sha256, expected_version=body.expected_version,
                                          via=via))
 
 

@@ -9,7 +9,7 @@ from fastapi import Depends, Header, HTTPException, Request
 from pydantic import AfterValidator, BaseModel, StringConstraints
 
 from api.access_service import Via
-from api.application import SupervisionLedger
+from api.application import SupervisionApplication
 from domain.authorisation import ALL_ROLES, STAFF_ROLES, SUPERVISING_ROLES, Role
 from infrastructure.users import Principal
 
@@ -45,12 +45,12 @@ def caller(request: Request) -> Principal:
     return principal
 
 
-def ledger(request: Request) -> SupervisionLedger:
+def ledger(request: Request) -> SupervisionApplication:
     return request.app.state.ledger
 
 
 Caller = Annotated[Principal, Depends(caller)]
-Ledger = Annotated[SupervisionLedger, Depends(ledger)]
+Ledger = Annotated[SupervisionApplication, Depends(ledger)]
 
 
 def via(request: Request, x_access_purpose: Annotated[

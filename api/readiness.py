@@ -6,11 +6,11 @@ import os
 from datetime import datetime, timezone
 from typing import Any
 
-from api.application import SupervisionLedger
+from api.application import SupervisionApplication
 from infrastructure.database import database_unavailable, reader
 
 
-def readiness(ledger: SupervisionLedger, now: datetime | None = None) -> tuple[bool, dict[str, Any]]:
+def readiness(ledger: SupervisionApplication, now: datetime | None = None) -> tuple[bool, dict[str, Any]]:
     """(ready, report). Not ready: the database does not answer, or a read model is stuck. A lag alone is not a
     reason to take a process out of service: every process shares the same read models."""
     report: dict[str, Any] = {"process": os.getpid(), "projects": ledger.read_models.projects_here(),
@@ -28,7 +28,7 @@ def readiness(ledger: SupervisionLedger, now: datetime | None = None) -> tuple[b
     return ready, {**report, "status": "ready" if ready else "not ready", "problems": problems}
 
 
-def _database_facts(ledger: SupervisionLedger, now: datetime) -> dict[str, Any]:
+def _database_facts(ledger: SupervisionApplication, now: datetime) -> dict[str, Any]:
     with reader(ledger.storage.engine).connect() as conn:
         states = ledger.read_models.states(conn)
     newest = ledger.recorder.max_notification_id() or 0

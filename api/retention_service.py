@@ -23,8 +23,10 @@ from eventsourcing.application import AggregateNotFoundError
 
 from sqlalchemy import insert, select
 
+from api.core import Core, Service
+from api.policy_service import PolicyService
 from api.errors import Conflict, Destroyed, NotFound
-from domain.authorisation import Decision, Role, decide_destruction_review, decide_pack_role, decide_role
+from domain.authorisation import Role, decide_destruction_review, decide_pack_role, decide_role
 from domain.destruction_proposal import DestructionProposal
 from domain.errors import DomainError, OutOfOrder
 from domain.policy import PolicyPack
@@ -83,27 +85,14 @@ class FileChangedMeanwhile(Conflict):
     """A file the run decided to destroy changed before its destruction started: nothing was started."""
 
 
-class RetentionService:
+class RetentionService(Service):
     """Mixed into SupervisionLedger."""
+    def __init__(self, core: Core, policy: PolicyService) -> None:
+        super().__init__(core)
+        self.policy = policy
 
-    # What this service uses of the application it is part of (api/application.py).
-    storage: Any
-    clock: Callable[[], Any]
-    read_models: Any
-    repository: Any
-    integrity: Any
-    recorder: Any
-    get_worker: Callable[..., Any]
-    save_and_project: Callable[..., None]
-    require: Callable[[Principal, Decision], None]
-    see_own_writes: Callable[[], None]
 
     compliance_pack: Callable[..., PolicyPack]
-
-    @property
-    def policy_pack(self) -> PolicyPack:
-        """The version of the organisation's pack in force today: retention acts now, on records held now."""
-        return self.compliance_pack()
 
     # -- leavers -----------------------------------------------------------------------------------
 
@@ -114,7 +103,7 @@ class RetentionService:
         worker = self.get_worker(worker_id)
         if worker.leaving_date is None:
             raise OutOfOrder("only a leaver's file can be archived: record the leaving date first")
-        pack = self.policy_pack
+        pack = self.policy.policy_pack
         due = destruction_date(pack, worker.leaving_date)
         worker.archive(due, self._rule_text(pack), actor=actor, timestamp=self.clock())
         self.save_and_project(worker)
@@ -124,7 +113,7 @@ class RetentionService:
 
     def place_hold(self, user: Principal, worker_id: UUID | str, *, kind: str, reason: str,
                    reference: str) -> LegalHold:
-        self.require(user, decide_pack_role(user.reader, self.policy_pack.legal_holds.place, "place a legal hold"))
+        self.require(user, decide_pack_role(user.reader, self.policy.policy_pack.legal_holds.place, "place a legal hold"))
         actor = user.actor
         state = self._file_state(str(worker_id))
         if state is None:
@@ -152,7 +141,7 @@ class RetentionService:
         return hold
 
     def release_hold(self, user: Principal, hold_id: UUID | str, *, reason: str) -> LegalHold:
-        self.require(user, decide_pack_role(user.reader, self.policy_pack.legal_holds.release,
+        self.require(user, decide_pack_role(user.reader, self.policy.policy_pack.legal_holds.release,
                                             "release a legal hold"))
         hold = self.get_hold(hold_id)
         hold.release(reason, actor=user.actor, timestamp=self.clock())
@@ -169,7 +158,7 @@ class RetentionService:
         return hold
 
     def list_holds(self, user: Principal, worker_id: UUID | str | None = None) -> list[dict]:
-        pack = self.policy_pack.legal_holds
+        pack = self.policy.policy_pack.legal_holds
         self.require(user, decide_pack_role(user.reader, (*pack.place, *pack.release), "see legal holds"))
         return self.holds(worker_id)
 
@@ -193,7 +182,7 @@ class RetentionService:
         due under the version in force that day. Proposals and runs pass today: a destruction acts under the
         rule in force when it is done (the date stated at archiving is superseded by a later change of period)."""
         self.read_models.refresh()
-        pack = self.compliance_pack(on=rules_on or as_of)
+        pack = self.policy.compliance_pack(on=rules_on or as_of)
         years = pack.retention.years_after_employment_ends
         rule = self._rule_text(pack) if years else None
         with self.storage.reads.connect() as conn:
@@ -218,17 +207,17 @@ class RetentionService:
 
     def propose_destruction(self, user: Principal, *, as_of: date | None = None) -> DestructionProposal:
         """Fixes the list of files due on `as_of` (default today) and not on hold, for a second person to review."""
-        review = self.policy_pack.destruction_approval
+        review = self.policy.policy_pack.destruction_approval
         self.require(user, decide_pack_role(user.reader, review.propose, "propose files for destruction"))
-        self.policy_pack.retention_years_required()  # refuses under a pack with no retention period
+        self.policy.policy_pack.retention_years_required()  # refuses under a pack with no retention period
         today = self.clock().date()
         as_of = as_of or today
         # Due by `as_of` under the rule in force today: the rule the run will destroy them under.
         due = [f for f in self.retention_schedule(as_of, rules_on=today) if f.status == "due"]
         proposal = DestructionProposal.propose(
             as_of=as_of, files=[{"worker_id": f.worker_id, "destruction_date": f.destruction_date.isoformat(),
-                                 "rule": f.rule or self._rule_text(self.policy_pack)} for f in due],
-            pack=self.policy_pack.short_name, actor=user.actor, proposer_user=user.user_id, timestamp=self.clock())
+                                 "rule": f.rule or self._rule_text(self.policy.policy_pack)} for f in due],
+            pack=self.policy.policy_pack.short_name, actor=user.actor, proposer_user=user.user_id, timestamp=self.clock())
         self.save_and_project(proposal, keys=self.storage.keyring.stage_assignment(proposal.id, "organisation"))
         return proposal
 
@@ -239,7 +228,7 @@ class RetentionService:
         return self._review(user, proposal_id, rationale, approve=False)
 
     def _review(self, user: Principal, proposal_id: UUID | str, rationale: str, *, approve: bool) -> DestructionProposal:
-        review = self.policy_pack.destruction_approval
+        review = self.policy.policy_pack.destruction_approval
         step = "approve a destruction proposal" if approve else "reject a destruction proposal"
         self.require(user, decide_pack_role(user.reader, review.approve, step))
         proposal = self.get_proposal(proposal_id)
@@ -260,7 +249,7 @@ class RetentionService:
 
     def destruction_proposals(self, user: Principal) -> list[dict]:
         """Every proposal, newest first (ids, dates, counts and who decided; the lists are in each proposal)."""
-        review = self.policy_pack.destruction_approval
+        review = self.policy.policy_pack.destruction_approval
         self.require(user, decide_pack_role(user.reader, (*review.propose, *review.approve),
                                             "see destruction proposals"))
         self.read_models.catch_up()
@@ -269,7 +258,7 @@ class RetentionService:
                 select(destruction_proposals).order_by(destruction_proposals.c.proposed_at.desc()))]
 
     def read_proposal(self, user: Principal, proposal_id: UUID | str) -> DestructionProposal:
-        review = self.policy_pack.destruction_approval
+        review = self.policy.policy_pack.destruction_approval
         self.require(user, decide_pack_role(user.reader, (*review.propose, *review.approve),
                                             "see destruction proposals"))
         return self.get_proposal(proposal_id)
@@ -290,7 +279,7 @@ class RetentionService:
         due and not on hold, and finishes any destruction a crash interrupted. A dry run lists what is due on
         `as_of` (default today) and needs no proposal."""
         self.require(user, decide_role(user.reader, RETENTION_ROLES, "run retention"))
-        self.policy_pack.retention_years_required()  # refuses under a pack with no retention period
+        self.policy.policy_pack.retention_years_required()  # refuses under a pack with no retention period
         if dry_run:
             today = self.clock().date()
             due = [f for f in self.retention_schedule(as_of or today, rules_on=today)
@@ -302,7 +291,7 @@ class RetentionService:
                               "as_of is for a dry run only")
         proposal_id = proposal_id or self._latest_approved_proposal()
         proposal = self.get_proposal(proposal_id) if proposal_id else None
-        self._require_certifying_key()
+        self.require_certifying_key()
         # Judged today, under the version in force today: a period lengthened since the list was approved keeps
         # a file that is no longer due (left, "skipped_retained"); one placed on hold since is left too.
         schedule = self.retention_schedule(self.clock().date())
@@ -374,7 +363,7 @@ class RetentionService:
     def _plan(self, item: ScheduledFile) -> DestructionOutcome:
         key_id = self.storage.keyring.key_id_for(item.worker_id)
         return DestructionOutcome(item.worker_id, self._record_ids([item.worker_id]).get(item.worker_id, []),
-                                  self._event_counts([key_id])[key_id], item.rule or "",
+                                  self.event_counts([key_id])[key_id], item.rule or "",
                                   item.destruction_date or date.min, "would_destroy")
 
     def _destroy_all(self, items: list[ScheduledFile], actor: str, purge_ciphertext: bool,
@@ -387,12 +376,12 @@ class RetentionService:
             return []
         destructions, resumed = self._start_all(items, actor, proposal, files)
         _drill_pause("started")
-        self._shred_and_certify(destructions, actor, purge_ciphertext)
+        self.shred_and_certify(destructions, actor, purge_ciphertext)
         return [DestructionOutcome(d.worker_id, d.record_ids, d.event_count, d.rule, d.destruction_date,
                                    "resumed_and_destroyed" if d.worker_id in resumed else "destroyed")
                 for d in destructions]
 
-    def _shred_and_certify(self, destructions: list[Any], actor: str, purge_ciphertext: bool) -> None:
+    def shred_and_certify(self, destructions: list[Any], actor: str, purge_ciphertext: bool) -> None:
         """The steps every destruction of a run shares, whatever its record class (a worker's file, a case
         supervision record): each one already started after the run's checkpoint before, its key is appended to
         the tombstones, then destroyed, with the rest of the run's in one transaction; optionally its ciphertext
@@ -412,11 +401,11 @@ class RetentionService:
                                  timestamp=self.clock())
         self.save_and_project(*destructions)
 
-    def _checkpoint_before(self) -> dict:
+    def checkpoint_before(self) -> dict:
         """The run's checkpoint before: signed once, before any destruction of the run is started."""
         return checkpoint_summary(self.integrity.checkpoint().note)
 
-    def _require_certifying_key(self) -> None:
+    def require_certifying_key(self) -> None:
         try:
             self.integrity.signing_key()
         except SigningKeyMissing as exc:
@@ -437,11 +426,11 @@ class RetentionService:
             raise DomainError(f"the file of worker {held[0]} is on legal hold")
         started: list[FileDestruction] = []
         if fresh and proposal is not None:
-            keyring, pack = self.storage.keyring, self.policy_pack
+            keyring, pack = self.storage.keyring, self.policy.policy_pack
             key_ids = {i.worker_id: keyring.key_id_for(i.worker_id) for i in fresh}
-            counts = self._event_counts(list(key_ids.values()))
+            counts = self.event_counts(list(key_ids.values()))
             records = self._record_ids([i.worker_id for i in fresh])
-            before = self._checkpoint_before()
+            before = self.checkpoint_before()
             approval = approval_of(proposal)
             for item in fresh:
                 started.append(FileDestruction.start(
@@ -537,7 +526,7 @@ class RetentionService:
                     found.setdefault(worker_id, []).append(record_id)
         return {worker: sorted(records) for worker, records in found.items()}
 
-    def _event_counts(self, key_ids: list[str]) -> dict[str, int]:
+    def event_counts(self, key_ids: list[str]) -> dict[str, int]:
         """Every stored event sealed with each key: the worker's file, records, sessions, agreements, cases."""
         with self.storage.reads.connect() as conn:
             by_key = originators_by_key(conn, key_ids)

@@ -16,9 +16,9 @@ def test_case_records_from_the_command_line(ledger, clock, run):
     app = ledger
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2025, 6, 2), name="Sam Worker")
-    app.users.add_user("alex", "supervisor", worker_id=supervisor, created_by="test")
-    app.users.add_user("sam", "supervisee", worker_id=worker, created_by="test")
-    app.users.add_user("dana", "dpo", created_by="test")
+    app.people.users.add_user("alex", "supervisor", worker_id=supervisor, created_by="test")
+    app.people.users.add_user("sam", "supervisee", worker_id=worker, created_by="test")
+    app.people.users.add_user("dana", "dpo", created_by="test")
 
     listed = run("case-record", "classes")
     assert "Case supervision: kept 6 years after the discussion (bcp's own setting)" in listed
@@ -44,9 +44,9 @@ def test_case_records_from_the_command_line(ledger, clock, run):
     assert "may not" in run("case-record", "schedule", "--as", "alex", code=2)
 
     # The lists proposed for destruction, as the DPO's web page shows them (ids, dates, counts, who decided).
-    app.users.add_user("hana", "administrator", created_by="test")
+    app.people.users.add_user("hana", "administrator", created_by="test")
     supervisor_then, colleague, _ = leaver_and_stayer(app)  # a discussion of 2019: six years on, due today
-    old = str(app.record_case_supervision(acting(supervisor_then), worker_id=colleague, case_reference="LCS 1021",
+    old = str(app.case_records.record_case_supervision(acting(supervisor_then), worker_id=colleague, case_reference="LCS 1021",
                                           discussed_on=D(2019, 5, 2), discussion="Worries about attendance",
                                           decisions="Visit within five days").id)
     proposed = run("case-record", "propose", "--as", "dana")

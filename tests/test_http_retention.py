@@ -46,7 +46,7 @@ def test_a_subject_access_export_needs_a_sar_grant_and_logs_every_record_read(wo
     sam = world.workers["W"]
     refused = world.post("dana", f"/sar/{sam}")
     assert refused.status_code == 403
-    world.app.grant_access(grantor=world.principal("hana"), grantee="dana", purpose="SAR-2026-031",
+    world.app.access.grant_access(grantor=world.principal("hana"), grantee="dana", purpose="SAR-2026-031",
                            category="sar", scope_kind="worker_file", scope_id=sam,
                            expires_at=world.clock.now + timedelta(days=30))
     export = world.post("dana", f"/sar/{sam}?received_on=2026-03-02")
@@ -66,8 +66,8 @@ def test_a_subject_access_export_needs_a_sar_grant_and_logs_every_record_read(wo
 def test_a_destroyed_record_answers_410_gone(world, settings):  # noqa: F811
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     sam, record = world.workers["W"], world.records["W"]
-    world.app.record_leaving(acting("hr"), sam, date(2020, 1, 31))
-    world.app.archive_leaver(acting("hr"), sam)
+    world.app.people.record_leaving(acting("hr"), sam, date(2020, 1, 31))
+    world.app.retention.archive_leaver(acting("hr"), sam)
     destroy_due(world.app, world.clock.now.date())
     assert world.get("sam", f"/records/{record}").status_code == 401  # the leaver's account has ended
     assert world.get("morgan", f"/records/{record}").status_code == 410
@@ -78,8 +78,8 @@ def test_a_destroyed_record_answers_410_gone(world, settings):  # noqa: F811
 def test_over_http_the_dpo_proposes_only_someone_else_approves_and_the_run_destroys_the_list(world, settings):  # noqa: F811
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     sam, record = world.workers["W"], world.records["W"]
-    world.app.record_leaving(acting("hr"), sam, date(2020, 1, 31))
-    world.app.archive_leaver(acting("hr"), sam)
+    world.app.people.record_leaving(acting("hr"), sam, date(2020, 1, 31))
+    world.app.retention.archive_leaver(acting("hr"), sam)
     proposed = world.post("dana", "/retention/proposals", {})
     assert proposed.status_code == 201, proposed.text
     body = proposed.json()
@@ -102,10 +102,10 @@ def test_over_http_the_dpo_proposes_only_someone_else_approves_and_the_run_destr
 def test_a_subject_access_export_holds_the_case_supervision_records_and_their_proofs(world, settings):  # noqa: F811
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     sam, alex = world.workers["W"], world.workers["S1"]
-    case = str(world.app.record_case_supervision(acting(alex), worker_id=sam, case_reference="LCS 55821",
+    case = str(world.app.case_records.record_case_supervision(acting(alex), worker_id=sam, case_reference="LCS 55821",
                                                  discussed_on=date(2026, 3, 1), discussion="Missed school lunches",
                                                  decisions="Home visit within five days").id)
-    world.app.grant_access(grantor=world.principal("hana"), grantee="dana", purpose="SAR-2026-032",
+    world.app.access.grant_access(grantor=world.principal("hana"), grantee="dana", purpose="SAR-2026-032",
                            category="sar", scope_kind="worker_file", scope_id=sam,
                            expires_at=world.clock.now + timedelta(days=30))
     export = world.post("dana", f"/sar/{sam}?received_on=2026-03-02")

@@ -24,7 +24,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from api.application import Storage, SupervisionLedger
+from api.application import Storage, SupervisionApplication
 from api.cli import app as svl
 from domain.authorisation import Role
 from infrastructure import svl_verify
@@ -171,14 +171,14 @@ def test_verify_on_the_standby_agrees_with_the_primary(replicated, tmp_path: Pat
         return result.output
 
     cli(primary, "init")
-    app = SupervisionLedger(Storage.open(on_primary, master_key=master_key))
+    app = SupervisionApplication(Storage.open(on_primary, master_key=master_key))
     try:
         assert EventsTable.of(on_primary).name == app.recorder.events_table_name
         _, supervisor, worker = staff(app)
         for n in range(3):
-            rid = app.draft_record(acting(supervisor), supervisee_id=worker, content=content(f"Session {n}")).id
-            app.share_record(acting(supervisor), rid)
-            app.sign_record(acting(worker, Role.SUPERVISEE), rid, app.get_record(rid).content_sha256)
+            rid = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content(f"Session {n}")).id
+            app.records.share_record(acting(supervisor), rid)
+            app.records.sign_record(acting(worker, Role.SUPERVISEE), rid, app.records.get_record(rid).content_sha256)
         app.integrity.checkpoint()
     finally:
         app.close()
@@ -196,10 +196,10 @@ def test_verify_on_the_standby_agrees_with_the_primary(replicated, tmp_path: Pat
     on_standby = Settings(database_url=standby.url, database_schema="svl", master_key_file=keys / "master.key",
                           signing_key_file=keys / "signing.key", certificate_dir=tmp_path / "certificates")
     with pytest.raises(Exception, match="read-only transaction|recovery"):
-        SupervisionLedger(Storage.open(on_standby, master_key=master_key))
+        SupervisionApplication(Storage.open(on_standby, master_key=master_key))
 
     # Proofs are served from the standby when it has what they need, and from the primary when it has not.
-    app = SupervisionLedger(Storage.open(replace(on_primary, standby_database_url=standby.url),
+    app = SupervisionApplication(Storage.open(replace(on_primary, standby_database_url=standby.url),
                                          master_key=master_key))
     try:
         ledger = app.integrity
@@ -217,7 +217,7 @@ def test_verify_on_the_standby_agrees_with_the_primary(replicated, tmp_path: Pat
         with psycopg.connect(standby.url, autocommit=True) as conn:
             conn.execute("SELECT pg_wal_replay_pause()")
         try:
-            rid = app.draft_record(acting(supervisor), supervisee_id=worker, content=content("While paused")).id
+            rid = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content("While paused")).id
             app.integrity.checkpoint()
             newest = app.recorder.max_notification_id()
             answer = ledger.inclusion(newest)  # the standby has not replayed it: the primary answers

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from api.application import NotFound
+from api.errors import NotFound
 import api.web.commands as commands
 from api.web.record_form import FormErrors
 from api.web.site import checked_form, notice, page, redirect, signed_in, web_of

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 import api.web.commands as commands
-from api.application import NotFound
+from api.errors import NotFound
 from api.web.record_form import FormErrors
 from api.web.record_pages import _int, _refusal, record_page_view
 from api.web.site import checked_form, notice, page, redirect, signed_in, via, web_of

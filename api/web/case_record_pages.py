@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.application import NotFound
+from api.errors import NotFound
 import api.web.case_record_commands as case_records
 import api.web.commands as commands
 from api.web.date_fields import day_from, values_of
@@ -90,9 +90,9 @@ def _form(request: Request, who: Principal, supervisee_id: UUID, values: dict,
                            "is not one of your supervisees")
     kept = case_records.case_class(app)
     if kept is None:
-        raise DomainError(f"{app.policy_pack.short_name} keeps no separate case supervision records: record case "
+        raise DomainError(f"{app.policy.policy_pack.short_name} keeps no separate case supervision records: record case "
                           "discussions in the personal supervision record")
-    pack = app.policy_pack
+    pack = app.policy.policy_pack
     return page(request, "case_record_new.html", 422 if errors else 200, who=who, values=values,
                 errors=errors or FormErrors(), supervisee=supervisees[str(supervisee_id)], supervisee_id=supervisee_id,
                 case_class=kept, anonymisation=pack.anonymisation, anonymisation_whose=pack.cite(pack.anonymisation),

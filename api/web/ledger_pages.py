@@ -1,7 +1,7 @@
 """The integrity ledger in plain words, for administrators: the latest signed checkpoint and whose key signed it,
 a full verification on request (the same code path as `svl verify`, timed), one record's bundle to download
 (the same file as `svl export-bundle`), the published verifier key and checkpoint, and how someone outside the
-organisation checks a bundle with `svl-verify`. Who may do each is decided by api/ledger_service.py."""
+organisation checks a bundle with `svl-verify`. Who may do each is decided by api/verification_service.py."""
 
 import json
 from uuid import UUID
@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from api.application import NotFound
+from api.errors import NotFound
 import api.web.commands as commands
 from api.web.record_form import FormErrors
 from api.web.site import checked_form, page, redirect, signed_in, web_of

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.application import Conflict, NotFound
+from api.errors import Conflict, NotFound
 import api.web.commands as commands
 from api.web.date_fields import day_from, values_of
 from api.web.record_form import FormErrors
@@ -225,7 +225,7 @@ def _allocation_page(request: Request, who: Principal, errors: FormErrors, statu
                 errors=errors,
                 reasons=reasons or {}, rule_names=RULE_NAMES, agreed_by=(rules.exception_agreed_by or "")
                 .replace("_", " "), source=rules.source, rules=[r for r in RULES if getattr(rules, r) is not None],
-                pack=app.compliance_pack())
+                pack=app.policy.compliance_pack())
 
 
 def _no_such_page(request: Request) -> Response:

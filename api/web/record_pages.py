@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from api.access_service import AccessDenied
-from api.application import NotFound
+from api.errors import NotFound
 from api.record_history import NameBook, record_view
 import api.web.case_record_commands as case_records
 import api.web.commands as commands

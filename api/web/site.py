@@ -18,7 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.access_service import AccessDenied, AccessLogUnavailable, Via
 from api.http_guards import route_path
-from api.application import Destroyed, NotFound, SupervisionLedger
+from api.application import SupervisionApplication
+from api.errors import Destroyed, NotFound
 import api.web.commands as commands
 from api.web.assets import ASSET_PATH, GOVUK_PATH
 from api.web.record_form import FormErrors
@@ -50,7 +51,7 @@ class FormRefused(Exception):
 
 @dataclass(frozen=True)
 class Web:
-    ledger: SupervisionLedger
+    ledger: SupervisionApplication
     sessions: SessionStore
     templates: Environment
 
@@ -70,7 +71,7 @@ def signed_in(request: Request) -> Principal:
         raise SignInNeeded()
     web = web_of(request)
     try:
-        return web.ledger.users.principal(session.user_id, via="web")
+        return web.ledger.people.users.principal(session.user_id, via="web")
     except UserError:
         web.sessions.close_all_for(session.user_id)
         raise SignInNeeded() from None
@@ -113,7 +114,7 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     who = context.pop("who", None)
     if who is None and session.user_id is not None:
         try:
-            who = web.ledger.users.principal(session.user_id, via="web")
+            who = web.ledger.people.users.principal(session.user_id, via="web")
         except UserError:
             who = None
     notices, session.notices = session.notices, []
@@ -139,7 +140,7 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _me(app: SupervisionLedger, who: Principal | None, context: dict[str, Any]) -> str | None:
+def _me(app: SupervisionApplication, who: Principal | None, context: dict[str, Any]) -> str | None:
     """The signed-in person's name for the header, from the names the page already looked up when it has them
     (each name is a worker's sealed events read and decrypted)."""
     if who is None:
@@ -244,7 +245,7 @@ def _answer_headers(request: Request, headers: MutableHeaders) -> list[tuple[byt
     return headers.raw
 
 
-def create_site(ledger: SupervisionLedger, sessions: SessionStore | None = None) -> FastAPI:
+def create_site(ledger: SupervisionApplication, sessions: SessionStore | None = None) -> FastAPI:
     site = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     site.state.web = Web(ledger, sessions or SessionStore(), templates())
 
