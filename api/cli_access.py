@@ -170,7 +170,7 @@ def grant_add(to: str = typer.Option(..., "--to", help="username of the person")
         who = acting_user(app, acting)
         try:
             granted = app.access.grant_access(grantor=who, grantee=to, purpose=purpose, category=category,
-                                       scope_kind=scope, scope_id=scope_id, expires_at=parse_moment(expires))
+                                              scope_kind=scope, scope_id=scope_id, expires_at=parse_moment(expires))
         except UserError as exc:
             fail(str(exc))
         console.print(f"[green]granted:[/] {granted.id}")

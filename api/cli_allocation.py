@@ -29,7 +29,7 @@ def standing(worker: str = typer.Argument(..., help="id, unique id prefix or ful
     since: date | None = parse_day(supervising_since, "--supervising-since")
     with opened_application() as app:
         done = app.allocation.record_standing(acting_user(app, acting), resolve_worker(app, worker), level=level,
-                                   registered=registered, supervising_since=since)
+                                              registered=registered, supervising_since=since)
     console.print(f"{done.name}: level {done.level or '-'}, registered "
                   f"{'-' if done.registered is None else 'yes' if done.registered else 'no'}, supervising since "
                   f"{done.supervising_since or '-'}")
@@ -42,7 +42,7 @@ def second_supervisor(worker: str = typer.Argument(...), supervisor: str = typer
     provider. Either supervisor may then hold and record sessions; `svl due` says whose turn it is."""
     with opened_application() as app:
         done = app.allocation.allocate_second_supervisor(acting_user(app, acting), resolve_worker(app, worker),
-                                              resolve_worker(app, supervisor))
+                                                         resolve_worker(app, supervisor))
         title = app.policy.compliance_pack().second_supervisor.title
         name = app.people.get_worker(done.second_supervisor_id).name
     console.print(f"{done.name}: {name} is now their {title}")
@@ -67,6 +67,6 @@ def exception(worker: str = typer.Argument(...),
     """Agree a departure from the allocation rules, as the role the pack names (bcp: the Service Manager)."""
     with opened_application() as app:
         done = app.allocation.agree_allocation_exception(acting_user(app, acting), resolve_worker(app, worker),
-                                              resolve_worker(app, supervisor), rules, reason)
+                                                         resolve_worker(app, supervisor), rules, reason)
     console.print(f"{done.name}: departure from {', '.join(done.allocation_exceptions[-1]['rules'])} recorded in "
                   "their file")

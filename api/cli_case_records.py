@@ -45,9 +45,9 @@ def record(worker: str = typer.Argument(..., help="the supervisee"), acting: str
     """Record a case supervision discussion (the worker's current supervisor)."""
     with opened_application() as app:
         r = app.case_records.record_case_supervision(acting_user(app, acting), worker_id=resolve_worker(app, worker),
-                                        case_reference=case, discussed_on=parse_day(on, "--on"),
-                                        discussion=discussion, decisions=decisions,
-                                        confirmed_anonymous=confirmed_anonymous)
+                                                     case_reference=case, discussed_on=parse_day(on, "--on"),
+                                                     discussion=discussion, decisions=decisions,
+                                                     confirmed_anonymous=confirmed_anonymous)
     due = f"; on the child's record by {r.decision_due}" if r.decision_due else ""
     console.print(f"case supervision record {r.id} recorded{due}")
 
@@ -62,7 +62,7 @@ def on_childs_record(record_id: str = typer.Argument(..., help="the case supervi
     with opened_application() as app:
         rid = _resolve(app, case_records, "record_id", record_id, "case supervision record")
         r = app.case_records.confirm_case_decision(acting_user(app, acting), rid, childs_record_reference=reference,
-                                      recorded_on=parse_day(on, "--on"))
+                                                   recorded_on=parse_day(on, "--on"))
     recorded_on = r.on_childs_record["recorded_on"] if r.on_childs_record else None
     console.print(f"case supervision record {r.id}: decision on the child's record on {recorded_on}")
 
@@ -74,7 +74,7 @@ def due(acting: str = ACTING, as_of: str = typer.Option(None, "--as-of", help="a
     """Each case decision's last day to reach the child's record, and where it stands (dates only)."""
     with opened_application() as app:
         rows = app.case_records.case_decisions_due(acting_user(app, acting), as_of=parse_day(as_of, "--as-of"),
-                                      only_attention=attention)
+                                                   only_attention=attention)
     if as_json:
         print_json([r.to_dict() for r in rows])
         return

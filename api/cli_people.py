@@ -31,7 +31,7 @@ def change_role(worker: str = typer.Argument(..., help="the worker (id, prefix o
     day = parse_day(effective_on, "--from")
     with opened_application() as app:
         changed = app.people.change_role(acting_user(app, acting), resolve_worker(app, worker), role=role,
-                                  effective_on=day, major_change=major, category=category, reason=reason)
+                                         effective_on=day, major_change=major, category=category, reason=reason)
         _print(changed)
 
 

@@ -70,8 +70,8 @@ def observation_record(worker: str = typer.Argument(..., help="the worker observ
     """Record a direct observation you made (as the observer)."""
     with opened_application() as app:
         observation = app.practice.record_observation(acting_user(app, acting), subject_id=resolve_worker(app, worker),
-                                             observed=of, observed_on=parse_day(on, "--on"), outcome=outcome,
-                                             feedback=feedback, confirmed_anonymous=confirmed_anonymous)
+                                                      observed=of, observed_on=parse_day(on, "--on"), outcome=outcome,
+                                                      feedback=feedback, confirmed_anonymous=confirmed_anonymous)
     console.print(f"observation {observation.id} recorded ({observation.relation}, {observation.outcome})")
 
 
@@ -88,8 +88,8 @@ def frequency_step_down(worker: str = typer.Argument(...), acting: str = ACTING,
         observed = _resolve(app, cycle_observations, "observation_id", observation, "observation") \
             if observation else None
         steps = app.practice.step_down_frequency(acting_user(app, acting), resolve_worker(app, worker),
-                                        decided_on=parse_day(on, "--on"), observation_id=observed,
-                                        rationale=rationale, confirmed_anonymous=confirmed_anonymous)
+                                                 decided_on=parse_day(on, "--on"), observation_id=observed,
+                                                 rationale=rationale, confirmed_anonymous=confirmed_anonymous)
     last = steps.steps[-1]
     console.print(f"frequency reduced from {last['decided_on']}: every {_every(last['from_every'])} -> every "
                   f"{_every(last['to_every'])}")
@@ -104,7 +104,7 @@ def review_record(worker: str = typer.Argument(...), acting: str = ACTING,
     """Record a review you held of a worker (their line manager, or above with a reason)."""
     with opened_application() as app:
         review = app.practice.record_employee_review(acting_user(app, acting), resolve_worker(app, worker), kind=kind,
-                                            reviewed_on=parse_day(on, "--on"), reason=reason)
+                                                     reviewed_on=parse_day(on, "--on"), reason=reason)
     console.print(f"review {review.id} recorded: {review.kind} on {review.reviewed_on}")
 
 

@@ -122,8 +122,8 @@ def run(proposal_id: str = typer.Argument(None, help="the approved proposal (def
         fail("--as-of is for a dry run: a run destroys the approved list, judged on the day it was proposed for")
     with opened_application() as app:
         outcomes = app.retention.run_retention(acting_user(app, acting), proposal_id, as_of=_day(as_of) if dry_run else None,
-                                     dry_run=dry_run, purge_ciphertext=purge_ciphertext,
-                                     progress=None if as_json else lambda o: console.print(
+                                               dry_run=dry_run, purge_ciphertext=purge_ciphertext,
+                                               progress=None if as_json else lambda o: console.print(
                                          f"  {o.status}: worker {o.worker_id[:8]} — {len(o.record_ids)} records, "
                                          f"{o.event_count} events, due {o.destruction_date}"))
         if as_json:

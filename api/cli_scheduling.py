@@ -216,8 +216,8 @@ def session_schedule(supervisee: str = typer.Argument(..., help="the supervisee"
     """Book a session (the supervisor)."""
     with opened_application() as app:
         session_id = app.scheduling.schedule_session(acting_user(app, acting), supervisee_id=resolve_worker(app, supervisee),
-                                          starts_at=parse_moment(at),
-                                          planned_minutes=minutes).id
+                                                     starts_at=parse_moment(at),
+                                                     planned_minutes=minutes).id
     console.print(f"scheduled session {session_id}")
 
 
@@ -230,7 +230,7 @@ def session_hold(session: str = typer.Argument(..., help="session id or prefix")
     its shortfall."""
     with opened_application() as app:
         held = app.scheduling.hold_session(acting_user(app, acting), _session(app, session), actual_minutes=minutes,
-                                held_on=parse_day(on, "--on"))
+                                           held_on=parse_day(on, "--on"))
     short = f", {held.shortfall_minutes} min short of the minimum" if held.shortfall_minutes else ""
     console.print(f"session held on {held.held_on}, {held.actual_minutes} min{short}")
 
@@ -258,7 +258,7 @@ def session_returned(session: str = typer.Argument(..., help="the session cancel
     """Record the return to work after a sickness cancellation."""
     with opened_application() as app:
         rebook_by = app.scheduling.rebook_by(app.scheduling.record_return_to_work(acting_user(app, acting), _session(app, session),
-                                                            parse_day(on, "--on")))
+                                                                                  parse_day(on, "--on")))
     console.print(f"return recorded: rebook by {rebook_by}" if rebook_by else "return recorded")
 
 
@@ -269,7 +269,7 @@ def session_rebook(session: str = typer.Argument(..., help="the cancelled sessio
     """Book the replacement of a cancelled session; the two are linked."""
     with opened_application() as app:
         new_id = app.scheduling.rebook_session(acting_user(app, acting), _session(app, session), starts_at=parse_moment(at),
-                                    planned_minutes=minutes).id
+                                               planned_minutes=minutes).id
     console.print(f"rebooked as session {new_id}")
 
 
@@ -328,7 +328,7 @@ def agreement_draft(supervisee: str = typer.Argument(...), acting: str = ACTING,
     """Draft the agreement with a supervisee (the supervisor); both then sign it."""
     with opened_application() as app:
         agreement_id = app.scheduling.draft_agreement(acting_user(app, acting), supervisee_id=resolve_worker(app, supervisee),
-                                           terms=_terms(frequency, minutes, arrangements, every)).id
+                                                      terms=_terms(frequency, minutes, arrangements, every)).id
     console.print(f"drafted agreement {agreement_id}: both parties now sign it (`svl agreement sign`)")
 
 
@@ -350,7 +350,7 @@ def agreement_review(agreement: str = typer.Argument(...), acting: str = ACTING,
     """Record the (at least annual) review of the agreement."""
     with opened_application() as app:
         reviewed = app.scheduling.review_agreement(acting_user(app, acting), _agreement(app, agreement),
-                                        reviewed_on=parse_day(on, "--on"), notes=notes)
+                                                   reviewed_on=parse_day(on, "--on"), notes=notes)
     console.print(f"reviewed on {reviewed.last_reviewed_on}")
 
 
@@ -406,10 +406,10 @@ def case_open(worker: str = typer.Argument(...), reference: str = typer.Argument
     """Track a case the worker holds for case supervision."""
     with opened_application() as app:
         case_id = app.scheduling.open_case(acting_user(app, acting), worker_id=resolve_worker(app, worker),
-                                case_reference=reference, rating=rating,
-                                approved_by=resolve_worker(app, approved_by) if approved_by else None,
-                                approved_on=parse_day(approved_on), last_discussed_on=parse_day(last_discussed),
-                                rationale=rationale).id
+                                           case_reference=reference, rating=rating,
+                                           approved_by=resolve_worker(app, approved_by) if approved_by else None,
+                                           approved_on=parse_day(approved_on), last_discussed_on=parse_day(last_discussed),
+                                           rationale=rationale).id
     console.print(f"case {case_id} opened")
 
 
@@ -421,8 +421,8 @@ def case_rate(case: str = typer.Argument(...), rating: str = typer.Option(None, 
     """Change a case's rating."""
     with opened_application() as app:
         rated = app.scheduling.rate_case(acting_user(app, acting), _case(app, case), rating,
-                              approved_by=resolve_worker(app, approved_by) if approved_by else None,
-                              approved_on=parse_day(approved_on), rationale=rationale)
+                                         approved_by=resolve_worker(app, approved_by) if approved_by else None,
+                                         approved_on=parse_day(approved_on), rationale=rationale)
     console.print(f"case {rated.case_reference} now {rated.rating or 'unrated'}")
 
 

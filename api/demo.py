@@ -148,8 +148,8 @@ def demo_users(app: SupervisionApplication) -> list[tuple[str, str, str]]:
         if grant and not app.access.list_grants(directory.require(username)["user_id"]) and grant[2] in by_name:
             category, scope_kind, scope_worker, purpose = grant
             app.access.grant_access(grantor=administrator, grantee=username, purpose=purpose, category=category,
-                             scope_kind=scope_kind, scope_id=by_name[scope_worker],
-                             expires_at=app.clock() + timedelta(days=90))
+                                    scope_kind=scope_kind, scope_id=by_name[scope_worker],
+                                    expires_at=app.clock() + timedelta(days=90))
     directory.revoke_tokens_labelled(DEMO_TOKEN_LABEL)
     return [(u, r, directory.issue_token(u, days=7, label=DEMO_TOKEN_LABEL).token) for u, r, _, _ in cast]
 
@@ -235,17 +235,17 @@ def _session(app: SupervisionApplication, rng: random.Random, day: date, wid: st
     if stage in ("dispute", "amendment_requested", "amended"):
         yield _moment(day + timedelta(days=1), 14)
         app.records.request_amendment(cast.supervisee(wid), rid, "Please record that I asked for extra time for court work.",
-                              based_on_version=1)
+                                      based_on_version=1)
         if stage == "amendment_requested":
             return
         yield _moment(day + timedelta(days=2), 11)
         if stage == "dispute":
             app.records.decline_amendment(cast.supervisor(sid), rid,
-                                  "Extra time was not requested in the session; noted as a disagreement.")
+                                          "Extra time was not requested in the session; noted as a disagreement.")
         else:
             app.records.amend_record(cast.supervisor(sid), rid, {**content, "discussion": content["discussion"]
                                    + " Worker asked for extra time for court work; agreed."},
-                             based_on_version=1)
+                                     based_on_version=1)
     yield _moment(day + timedelta(days=3), 9)
     digest = app.records.get_record(rid).content_sha256
     app.records.sign_record(cast.supervisee(wid), rid, digest)

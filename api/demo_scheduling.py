@@ -167,7 +167,7 @@ def _paper_agreement(app: SupervisionApplication, people: dict[str, str], name: 
     if reviewed_on is not None:
         yield max(recorded_at + timedelta(minutes=5), _at(reviewed_on, 14))
         app.scheduling.review_agreement(cast.supervisor(people[supervisor]), agreement_id, reviewed_on=reviewed_on,
-                             notes="reviewed together; no changes")
+                                        notes="reviewed together; no changes")
 
 
 def _ledger_agreement(app: SupervisionApplication, people: dict[str, str], name: str, supervisor: str, day: date,
@@ -191,7 +191,7 @@ def _session(app: SupervisionApplication, people: dict[str, str], name: str, day
     supervisor = app.people.get_worker(worker).supervisor_id
     assert supervisor is not None
     session_id = app.scheduling.schedule_session(cast.supervisor(supervisor), supervisee_id=worker, starts_at=_at(day, 10),
-                                      planned_minutes=90).id
+                                                 planned_minutes=90).id
     kind, _, detail = outcome.partition(":")
     if kind == "booked":
         return
@@ -254,7 +254,7 @@ def _case(app: SupervisionApplication, people: dict[str, str], name: str, refere
     supervisor = app.people.get_worker(worker).supervisor_id
     assert supervisor is not None
     app.scheduling.open_case(cast.supervisor(supervisor), worker_id=worker, case_reference=reference, rating=rating,
-                  last_discussed_on=discussed)
+                             last_discussed_on=discussed)
 
 
 def _observation(app: SupervisionApplication, people: dict[str, str], name: str, observed_on: date) -> Scenario:
@@ -263,8 +263,8 @@ def _observation(app: SupervisionApplication, people: dict[str, str], name: str,
     supervisor = app.people.get_worker(worker).supervisor_id
     assert supervisor is not None
     app.practice.record_observation(cast.supervisor(supervisor), subject_id=worker, observed="practice",
-                           observed_on=observed_on, outcome="meets_standard",
-                           feedback="Joint visit: well planned, clear explanation of the plan to the family; "
+                                    observed_on=observed_on, outcome="meets_standard",
+                                    feedback="Joint visit: well planned, clear explanation of the plan to the family; "
                                     "copied from the paper file.")
 
 
@@ -275,11 +275,11 @@ def _step_down(app: SupervisionApplication, people: dict[str, str], name: str, o
     supervisor = app.people.get_worker(worker).supervisor_id
     assert supervisor is not None
     observation = app.practice.record_observation(cast.supervisor(supervisor), subject_id=worker, observed="practice",
-                                         observed_on=observed_on, outcome="meets_standard",
-                                         feedback="Home visit: clear purpose, child's views sought; good use of "
+                                                  observed_on=observed_on, outcome="meets_standard",
+                                                  feedback="Home visit: clear purpose, child's views sought; good use of "
                                                   "scaling questions.")
     yield _at(decided_on, 16)
     app.practice.step_down_frequency(cast.supervisor(supervisor), worker, decided_on=decided_on,
-                            observation_id=observation.id,
-                            rationale="Observed practice meets the required standard; supervision reduced to every "
+                                     observation_id=observation.id,
+                                     rationale="Observed practice meets the required standard; supervision reduced to every "
                                       "three weeks.")

@@ -45,12 +45,12 @@ def caller(request: Request) -> Principal:
     return principal
 
 
-def ledger(request: Request) -> SupervisionApplication:
-    return request.app.state.ledger
+def application(request: Request) -> SupervisionApplication:
+    return request.app.state.application
 
 
 Caller = Annotated[Principal, Depends(caller)]
-Ledger = Annotated[SupervisionApplication, Depends(ledger)]
+App = Annotated[SupervisionApplication, Depends(application)]
 
 
 def via(request: Request, x_access_purpose: Annotated[

@@ -19,7 +19,7 @@ ACTION_LENGTH = 32  # the access log's action column
 
 def log_route_refusal(request: Request, who: Principal, roles: Sequence[str]) -> None:
     """Logs the refusal (raising AccessLogUnavailable if it cannot be written: then nothing is served)."""
-    app: SupervisionApplication = request.app.state.ledger
+    app: SupervisionApplication = request.app.state.application
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
     worker_id, record_id, version, file_state = "", None, None, "none"
@@ -41,4 +41,4 @@ def log_route_refusal(request: Request, who: Principal, roles: Sequence[str]) ->
     via = Via("http", client, purpose.strip())
     action = (getattr(route, "name", None) or request.method.lower())[:ACTION_LENGTH]
     app.access.log_access(who, AccessAttempt(action, worker_id, record_id, version, file_state, via.channel, via.client,
-                                      via.stated_purpose), Decision.refuse(Refusal.ROLE, reason))
+                                             via.stated_purpose), Decision.refuse(Refusal.ROLE, reason))

@@ -44,7 +44,7 @@ class SubjectAccessExport:
 
 def subject_access_export(app: SupervisionApplication, who: Principal, worker_id: str, *, received_on: date,
                           extended: bool, via: Via) -> SubjectAccessExport:
-    app.require(who, decide_role(who.reader, {Role.DPO}, "answer a subject access request"))
+    app.access.require(who, decide_role(who.reader, {Role.DPO}, "answer a subject access request"))
     file = app.access.open_worker_file(who, worker_id, via=via)  # authorised and logged, like every read
     worker = file["worker"]
     names = NameBook(app)

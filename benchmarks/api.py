@@ -61,7 +61,7 @@ def populate(settings, records: int, checkpoints: bool = True) -> tuple[str, lis
     app = SupervisionApplication(Storage.open(settings, key))
     try:
         join = lambda name, cat: str(app.people.join_worker(cast.HR, name=name, role="r", category=cat,  # noqa: E731
-                                                     start_date=date(2020, 1, 1)).id)
+                                                            start_date=date(2020, 1, 1)).id)
         manager = join("Morgan Manager", "manager")
         supervisors = [join(f"Supervisor {i}", "manager") for i in range(2)]
         workers = [join(f"Worker {i}", "experienced") for i in range(12)]

@@ -89,9 +89,9 @@ def staffed_ledger(settings, background: bool = False) -> tuple[SupervisionAppli
     app = SupervisionApplication(Storage.open(settings, master_key=master_key()), FastClock(),
                             background_projections=background)
     supervisor = str(app.people.join_worker(cast.HR, name="S", role="Team manager", category="manager",
-                                     start_date=date(2020, 1, 1)).id)
+                                            start_date=date(2020, 1, 1)).id)
     worker = str(app.people.join_worker(cast.HR, name="W", role="Social worker", category="experienced",
-                                 start_date=date(2021, 1, 1)).id)
+                                        start_date=date(2021, 1, 1)).id)
     app.allocation.allocate_supervisor(cast.HR, worker, supervisor)
     return app, supervisor, worker
 

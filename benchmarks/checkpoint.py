@@ -61,7 +61,7 @@ def run(backend: str, rounds: int, with_witness: bool) -> None:
         try:
             def save() -> None:
                 app.people.join_worker(cast.HR, name="Bench Worker", role="r", category="experienced",
-                                start_date=date(2024, 1, 1))
+                                       start_date=date(2024, 1, 1))
 
             for _ in range(20):
                 save()

@@ -261,11 +261,11 @@ def bench_app(backend: str, workers: int, months: int) -> None:
         app = SupervisionApplication(Storage.open(settings, master_key=master_key()), clock)
         try:
             supervisor = str(app.people.join_worker(cast.HR, name="S", role="Team manager", category="manager",
-                                             start_date=date(2015, 1, 5)).id)
+                                                    start_date=date(2015, 1, 5)).id)
             staff = []
             for n in range(workers):
                 wid = str(app.people.join_worker(cast.HR, name=f"W{n}", role="Social worker", category=rng.choice(CATEGORIES),
-                                          start_date=START - timedelta(days=rng.randrange(0, 2000))).id)
+                                                 start_date=START - timedelta(days=rng.randrange(0, 2000))).id)
                 app.allocation.allocate_supervisor(cast.HR, wid, supervisor)
                 staff.append(wid)
             plan = sorted((day, wid) for wid in staff for day, _ in session_days(rng, months))

@@ -113,11 +113,11 @@ def build_leavers(app: SupervisionApplication, leavers: int, records: int, backe
     """2 x leavers, through the application one command at a time. Returns (seconds, commands)."""
     started = time.perf_counter()
     supervisor = str(app.people.join_worker(cast.HR, name="Sue Visor", role="Team manager", category="manager",
-                                     start_date=date(2010, 1, 4)).id)
+                                            start_date=date(2010, 1, 4)).id)
     commands = 1
     for n in range(2 * leavers):
         worker = str(app.people.join_worker(cast.HR, name=f"Leaver {n}", role="Social worker", category="experienced",
-                                     start_date=date(2012, 5, 1)).id)
+                                            start_date=date(2012, 5, 1)).id)
         app.allocation.allocate_supervisor(cast.HR, worker, supervisor)
         for _ in range(records):
             signed_record(app, supervisor, worker)
@@ -286,7 +286,7 @@ def one_command_at_a_time(app: SupervisionApplication, supervisor: str, first: i
     for n in range(first, first + count):
         kind = worker_kind(n)
         worker = app.people.join_worker(cast.HR, name=f"Worker {n}", role="Social worker", category="experienced",
-                                 start_date=date(2010, 1, 1)).id
+                                        start_date=date(2010, 1, 1)).id
         app.allocation.allocate_supervisor(cast.HR, worker, supervisor)
         commands += 2
         if kind != "active":
@@ -306,7 +306,7 @@ def build_workers(app: SupervisionApplication, supervisor: str, first: int, coun
     """The same commands' events (joined, allocated, left, archived, hold placed) on real aggregates with real keys,
     saved `batch` aggregates a transaction through save_and_project. Returns (seconds, commands' worth)."""
     pack = app.policy.policy_pack
-    rule = app._rule_text(pack)
+    rule = app.retention._rule_text(pack)
     keyring = app.storage.keyring
     commands = 0
     started = time.perf_counter()
@@ -391,7 +391,7 @@ def plain_select(app: SupervisionApplication) -> int:
 def bench_schedule(backend: str, workers: int, sample: int, batch: int, through_app: bool) -> dict:
     with bench_ledger(backend) as app:
         supervisor = str(app.people.join_worker(cast.HR, name="Sue Visor", role="Team manager", category="manager",
-                                         start_date=date(2005, 1, 3)).id)
+                                                start_date=date(2005, 1, 3)).id)
         rest = workers - 1 - sample
         sample_seconds, sample_commands = one_command_at_a_time(app, supervisor, 0, sample)
         one_by_one = sample_commands / sample_seconds

@@ -55,7 +55,7 @@ def populate(settings, teams: int) -> list[tuple[str, str, str]]:  # type: ignor
     try:
         def join(name: str, category: str) -> str:
             return str(app.people.join_worker(cast.HR, name=name, role="Social work", category=category,
-                                       start_date=date(2020, 1, 1)).id)
+                                              start_date=date(2020, 1, 1)).id)
         manager = join("Morgan Manager", "manager")
         out = []
         for n in range(teams):

@@ -61,7 +61,7 @@ def signed_in(api_app, username: str) -> TestClient:  # noqa: ANN001
 def bench(backend: str, total: int, samples: int) -> None:
     with scratch_settings(backend) as settings:
         api_app = create_app(settings, master_key())
-        ledger = api_app.state.ledger
+        ledger = api_app.state.application
         tokens = {u: t for u, _, t in load_demo(ledger)["tokens"]}
         web, api = signed_in(api_app, "daniel"), TestClient(api_app)
         daniel = ledger.people.users.require("daniel")["worker_id"]

@@ -22,7 +22,7 @@ def test_agreements_are_seen_by_their_parties_and_read_with_a_log_entry(ledger, 
     other = new_worker(app, clock, manager, "experienced", date(2020, 1, 6), joined=date(2026, 1, 5), name="Ola Other")
     clock.set(at(date(2026, 1, 12)))
     agreement = str(app.scheduling.draft_agreement(acting(supervisor), supervisee_id=worker,
-                                        terms={"frequency": "monthly", "session_minutes": 90}).id)
+                                                   terms={"frequency": "monthly", "session_minutes": 90}).id)
     worker_as_supervisee = acting(worker, Role.SUPERVISEE)
 
     assert [r["agreement_id"] for r in app.scheduling.agreements_visible_to(worker_as_supervisee)] == [agreement]
@@ -55,11 +55,11 @@ def test_a_supervisees_next_session_is_the_earliest_booked_from_today(ledger, cl
     clock.set(at(date(2026, 2, 1), 8))
     assert app.scheduling.next_session_of(me) is None
     past = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=worker, starts_at=at(date(2026, 1, 20), 10),
-                                    planned_minutes=90).id)
+                                               planned_minutes=90).id)
     later = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=worker, starts_at=at(date(2026, 3, 2), 10),
-                                     planned_minutes=90).id)
+                                                planned_minutes=90).id)
     sooner = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=worker, starts_at=at(date(2026, 2, 9), 10),
-                                      planned_minutes=60).id)
+                                                 planned_minutes=60).id)
     assert app.scheduling.next_session_of(me)["session_id"] == sooner
     app.scheduling.cancel_session(me, sooner, "leave")
     assert app.scheduling.next_session_of(me)["session_id"] == later

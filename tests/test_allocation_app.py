@@ -152,7 +152,7 @@ def test_a_departing_allocation_is_shown_until_the_service_manager_agrees_an_exc
         app.allocation.agree_allocation_exception(acting("hr"), senior, nqsw, ["supervisor_level"], "Cover")
     clock.set(at(D(2026, 1, 7)))
     agreed = app.allocation.agree_allocation_exception(acting(service_manager, Role.MANAGER), senior, nqsw, ["supervisor_level"],
-                                            "Sam mentors Nia on a shared caseload; Nia signs off the rota only")
+                                                       "Sam mentors Nia on a shared caseload; Nia signs off the rota only")
     assert agreed.allocation_exceptions[-1]["agreed_by"] == service_manager
     assert "allocation_breach" not in kinds(app.scheduling.compliance_dashboard(as_of=D(2026, 1, 7), team=service_manager), nqsw)
     # What was known on the 5th stays as it was.
@@ -168,7 +168,7 @@ def test_a_departing_allocation_is_shown_until_the_service_manager_agrees_an_exc
         "manager (bcp) for each supervisee beyond 7"]
     for worker in team[7:]:
         app.allocation.agree_allocation_exception(acting(service_manager, Role.MANAGER), worker, team_manager, ["ratio"],
-                                       "Vacancy in the neighbouring team until April")
+                                                  "Vacancy in the neighbouring team until April")
     assert "allocation_breach" not in kinds(app.scheduling.compliance_dashboard(as_of=D(2026, 1, 7), team=service_manager),
                                             team_manager)
 
@@ -218,7 +218,7 @@ def test_under_a_pack_that_refuses_departures_the_exception_comes_first(ledger, 
         app.allocation.allocate_supervisor(acting("hr"), senior, nqsw)
     assert app.people.get_worker(senior).supervisor_id is None  # nothing written
     app.allocation.agree_allocation_exception(acting(service_manager, Role.MANAGER), senior, nqsw, ["supervisor_level"],
-                                   "Agreed for the pilot")
+                                              "Agreed for the pilot")
     assert app.allocation.allocate_supervisor(acting("hr"), senior, nqsw).supervisor_id == nqsw
 
 
@@ -243,7 +243,7 @@ def test_the_allocation_list_and_a_second_supervisors_team(ledger, clock):
     assert (breach.rule, breach.supervisee_id, breach.supervisor_id) == ("supervisor_level", nqsw, team_manager)
     assert app.allocation.current_allocation_breaches(acting("hr")) == [breach]
     app.allocation.agree_allocation_exception(acting(service_manager, Role.MANAGER), nqsw, team_manager, ["supervisor_level"],
-                                   "Acting up until the vacancy is filled")
+                                              "Acting up until the vacancy is filled")
     assert app.allocation.current_allocation_breaches(acting("hr")) == []
 
     assert [r.worker_id for r in app.scheduling.compliance_dashboard(as_of=D(2026, 1, 5), team=assessor).rows] == [nqsw]

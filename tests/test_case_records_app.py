@@ -59,7 +59,7 @@ def signed_record(app: SupervisionApplication, supervisor: str, worker: str, day
 def case_record(app: SupervisionApplication, supervisor: str, worker: str, discussed_on: date,
                 reference: str = "LCS 55821") -> str:
     return str(app.case_records.record_case_supervision(acting(supervisor), worker_id=worker, case_reference=reference,
-                                           discussed_on=discussed_on, discussion=CASE_TEXT, decisions=DECISIONS).id)
+                                                        discussed_on=discussed_on, discussion=CASE_TEXT, decisions=DECISIONS).id)
 
 
 def schedule(app: SupervisionApplication, on: date) -> dict[str, str]:
@@ -203,7 +203,7 @@ def test_the_decision_not_on_the_childs_record_within_a_week_becomes_overdue(led
     app = ledger
     supervisor, worker, other = leaver_and_stayer(app)
     other_supervisor = str(app.people.join_worker(acting("hr"), name="Otto Other", role="Team manager", category="manager",
-                                           start_date=date(2011, 1, 3)).id)
+                                                  start_date=date(2011, 1, 3)).id)
     app.allocation.transfer_worker(acting("hr"), other, other_supervisor, "team change")
 
     clock.set(at(date(2026, 4, 2), 15))  # Thursday
@@ -211,7 +211,7 @@ def test_the_decision_not_on_the_childs_record_within_a_week_becomes_overdue(led
     for who in (acting("hr"), acting(other_supervisor), acting(worker, Role.SUPERVISEE)):
         with pytest.raises((AccessDenied, NotPermitted)):
             app.case_records.record_case_supervision(who, worker_id=worker, case_reference="LCS 55821",
-                                        discussed_on=date(2026, 4, 2), discussion=CASE_TEXT, decisions=DECISIONS)
+                                                     discussed_on=date(2026, 4, 2), discussion=CASE_TEXT, decisions=DECISIONS)
     with pytest.raises(DomainError, match="not the number"):  # initials do not find the child's record
         case_record(app, supervisor, worker, date(2026, 4, 2), "J.S.")
     rid = case_record(app, supervisor, worker, date(2026, 4, 2))
@@ -236,9 +236,9 @@ def test_the_decision_not_on_the_childs_record_within_a_week_becomes_overdue(led
     clock.set(at(date(2026, 4, 10), 16))
     with pytest.raises(NotPermitted):
         app.case_records.confirm_case_decision(acting(other_supervisor), rid, childs_record_reference="Case note 88123",
-                                  recorded_on=date(2026, 4, 10))
+                                               recorded_on=date(2026, 4, 10))
     app.case_records.confirm_case_decision(acting(worker, Role.SUPERVISEE), rid, childs_record_reference="Case note 88123",
-                              recorded_on=date(2026, 4, 10))
+                                           recorded_on=date(2026, 4, 10))
     assert due(date(2026, 4, 10)) == {rid: "recorded_late"}
     assert due(date(2026, 4, 9)) == {rid: "due"}  # as it stood the day before
     assert app.case_records.case_decisions_due(acting(supervisor), as_of=date(2026, 4, 10), only_attention=True) == []
@@ -247,7 +247,7 @@ def test_the_decision_not_on_the_childs_record_within_a_week_becomes_overdue(led
     assert app.case_records.read_case_record(acting(supervisor), rid, via=VIA).on_childs_record["reference"] == "Case note 88123"
     with pytest.raises(AccessDenied):
         app.case_records.read_case_record(acting(other_supervisor), rid, via=VIA)
-    log = [e for e in app._log_entries(_every()) if e["action"] == "read_case_record"]
+    log = [e for e in app.access._log_entries(_every()) if e["action"] == "read_case_record"]
     assert sorted(e["outcome"] for e in log) == ["allowed", "denied"]
 
 

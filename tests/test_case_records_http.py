@@ -24,7 +24,7 @@ CASE = {"case_reference": "LCS 55821", "discussed_on": "2026-04-02",
 def client(ledger, settings):
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     api = FastAPI()
-    api.state.ledger = ledger
+    api.state.application = ledger
     api.include_router(http_case_records.router)
     add_error_handlers(api)
     caller = {"who": None}

@@ -30,7 +30,7 @@ def test_the_transfer_freeze_holds_when_the_application_is_called_directly(ledge
     rid = _signed_by_supervisee(app, supervisor, worker)
     sha = app.records.get_record(rid).content_sha256
     new_supervisor = str(app.people.join_worker(acting("hr"), name="Jo New", role="Team manager", category="manager",
-                                         start_date=date(2019, 1, 1)).id)
+                                                start_date=date(2019, 1, 1)).id)
     transfer = app.allocation.transfer_worker(acting("hr"), worker, new_supervisor, "team restructure")
     assert [r["record_id"] for r in transfer.frozen_records] == [rid]
 
@@ -55,7 +55,7 @@ def test_a_transfer_between_the_decision_and_the_save_ends_in_a_conflict(ledger,
     rid = _signed_by_supervisee(app, supervisor, worker)
     sha = app.records.get_record(rid).content_sha256
     new_supervisor = str(app.people.join_worker(acting("hr"), name="Jo New", role="Team manager", category="manager",
-                                         start_date=date(2019, 1, 1)).id)
+                                                start_date=date(2019, 1, 1)).id)
     other = SupervisionApplication(Storage.open(settings, master_key=master_key), clock)
     try:
         readings = {"n": 0}
@@ -109,7 +109,7 @@ def test_hr_may_not_make_two_people_each_others_supervisor_nor_a_supervisee_acco
     with pytest.raises(DomainError, match="each other's supervisor"):
         app.allocation.transfer_worker(acting("hr"), manager, supervisor, "swap")  # Alex is Morgan's supervisee
     newcomer = str(app.people.join_worker(acting("hr"), name="Nia New", role="Social worker", category="experienced",
-                                   start_date=date(2024, 1, 1)).id)
+                                          start_date=date(2024, 1, 1)).id)
     app.people.users.add_user("sam", "supervisee", worker_id=worker, created_by="test")
     with pytest.raises(DomainError, match="supervisee"):
         app.allocation.allocate_supervisor(acting("hr"), newcomer, worker)
@@ -124,7 +124,7 @@ def test_grants_holds_and_retention_runs_are_decided_by_role_in_the_application(
     _, supervisor, worker = staff(app)
     with pytest.raises(AccessDenied):
         app.access.grant_access(grantor=acting(supervisor), grantee="x", purpose="p", category="inspection",
-                         scope_kind="worker_file", scope_id=worker, expires_at=app.clock() + timedelta(days=1))
+                                scope_kind="worker_file", scope_id=worker, expires_at=app.clock() + timedelta(days=1))
     with pytest.raises(AccessDenied):
         app.retention.place_hold(acting("qa"), worker, kind="investigation", reason="r", reference="ref")
     with pytest.raises(AccessDenied):
@@ -194,7 +194,7 @@ def test_an_archived_file_is_read_only_by_the_packs_roles_and_with_a_stated_purp
     for username, role, category in (("quinn", "qa", "qa_audit"), ("ivo", "investigating_officer", "investigation")):
         app.people.users.add_user(username, role, created_by="test")
         app.access.grant_access(grantor=acting("hr"), grantee=username, purpose="p", category=category,
-                         scope_kind="worker_file", scope_id=worker, expires_at=clock.now + timedelta(days=30))
+                                scope_kind="worker_file", scope_id=worker, expires_at=clock.now + timedelta(days=30))
     quinn, ivo = (app.people.users.principal(u, via="test") for u in ("quinn", "ivo"))
     via = Via("test", "local", "audit of the leaver's file")
     with pytest.raises(AccessDenied) as index:

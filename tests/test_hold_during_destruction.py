@@ -27,7 +27,7 @@ def signing_key(settings):  # noqa: ANN001, ANN201
 
 def archived_leaver(app: SupervisionApplication, n: int) -> str:
     worker = str(app.people.join_worker(acting("hr"), name=f"Lee Vaughan {n}", role="Social worker",
-                                 category="experienced", start_date=date(2012, 5, 1)).id)
+                                        category="experienced", start_date=date(2012, 5, 1)).id)
     app.people.record_leaving(acting("hr"), worker, date(2019, 6, 30))
     app.retention.archive_leaver(acting("hr"), worker)
     return worker
@@ -65,7 +65,7 @@ def test_a_hold_racing_the_destruction_of_its_file_never_leaves_both(settings, m
             destroying.retention.approve_destruction(acting("hr"), proposal.id, rationale="checked against the schedule")
             hold, run = together(
                 lambda: holding.retention.place_hold(acting("io:jones"), worker, kind="investigation", reason="LADO referral",
-                                           reference=f"LADO-{n}"),
+                                                     reference=f"LADO-{n}"),
                 lambda: destroying.retention.run_retention(acting("dpo"), proposal.id))
             assert run[0] == "returned", run  # a run that meets a hold skips the file; it does not fail
             [ran] = run[1]
@@ -123,7 +123,7 @@ def test_a_hold_stored_after_the_run_judged_the_file_due_keeps_the_file(two_apps
         signed = sign_checkpoint(*args, **kwargs)
         if not placed:
             placed.append(holding.retention.place_hold(acting("io:jones"), worker, kind="investigation", reason="LADO referral",
-                                             reference="LADO-1"))
+                                                       reference="LADO-1"))
         return signed
 
     destroying.integrity.checkpoint = checkpoint_then_a_hold
@@ -146,7 +146,7 @@ def test_a_hold_whose_file_is_destroyed_before_it_is_stored_is_refused(two_apps,
     after the hold read the file, or only as far as starting the destruction (the store's check refuses it)."""
     holding, destroying = two_apps
     worker, proposal = approved_leaver(destroying)
-    read_worker, add_tombstones, ran = holding.people.get_worker, destroying.storage.tombstones.add, []
+    read_worker, add_tombstones, ran = holding.retention.get_worker, destroying.storage.tombstones.add, []
 
     def stop_after_starting(*args: Any, **kwargs: Any) -> None:
         raise RunStopped
@@ -162,10 +162,10 @@ def test_a_hold_whose_file_is_destroyed_before_it_is_stored_is_refused(two_apps,
             ran.extend(destroying.retention.run_retention(acting("dpo"), proposal.id))
         return read if read_first else read_worker(*args, **kwargs)
 
-    holding.people.get_worker = the_run_meanwhile
+    holding.retention.get_worker = the_run_meanwhile
     with pytest.raises(OutOfOrder, match="can no longer be held"):
         holding.retention.place_hold(acting("io:jones"), worker, kind="investigation", reason="LADO referral",
-                           reference="LADO-2")
+                                     reference="LADO-2")
     if run_ends == "started":  # the next run finishes what the stopped one started
         ran.extend(destroying.retention.run_retention(acting("dpo")))
     assert [(o.worker_id, o.status) for o in ran] == [

@@ -29,8 +29,8 @@ def test_impossible_dates_are_422_naming_the_field(world: World) -> None:
     create_signing_key_file(world.app.storage.settings.signing_key_file, "supervision-ledger.example/test")
     worker = world.workers["W"]
     world.app.access.grant_access(grantor=world.principal("hana"), grantee="dana", purpose="Subject access request",
-                           category="sar", scope_kind="worker_file", scope_id=worker,
-                           expires_at=world.clock.now + timedelta(days=30))
+                                  category="sar", scope_kind="worker_file", scope_id=worker,
+                                  expires_at=world.clock.now + timedelta(days=30))
     answers = {
         "as_of": world.get("morgan", "/compliance/due?as_of=9999-12-31"),
         "month": world.get("quinn", "/compliance/frequency?month=9999-12"),

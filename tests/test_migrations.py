@@ -41,7 +41,7 @@ def test_an_upgrade_from_the_previous_schema_keeps_every_record_verifiable(
     record = app.records.get_record(rid)
     app.records.sign_record(acting(record.supervisee_id, Role.SUPERVISEE), rid, record.content_sha256)
     second = app.records.draft_record(acting(record.supervisor_id), supervisee_id=record.supervisee_id,
-                              content=content("A second session")).id
+                                      content=content("A second session")).id
     app.integrity.checkpoint()
     kept = {str(r): app.records.get_record(r).content for r in (rid, second)}
     events = app.recorder.max_notification_id()
@@ -79,7 +79,7 @@ def test_an_upgrade_from_the_previous_schema_keeps_every_record_verifiable(
             listed = set(conn.execute(select(current_records.c.record_id)).scalars())
         assert set(kept) <= listed
         app.records.draft_record(acting(record.supervisor_id), supervisee_id=record.supervisee_id,
-                         content=content("After the upgrade"))  # and it goes on working
+                                 content=content("After the upgrade"))  # and it goes on working
     finally:
         app.close()
         app.storage.engine.dispose()
@@ -106,5 +106,5 @@ def test_health_names_the_schema_revision(settings, master_key) -> None:  # noqa
     try:
         assert TestClient(api).get("/health").json()["schema_version"] == migrations.head()
     finally:
-        api.state.ledger.close()
-        api.state.ledger.storage.engine.dispose()
+        api.state.application.close()
+        api.state.application.storage.engine.dispose()

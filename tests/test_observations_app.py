@@ -32,26 +32,26 @@ def test_observation_then_step_down_accepted_and_without_one_refused(ledger, clo
     clock.set(at(D(2026, 9, 1), 10))
     with pytest.raises(NotPermitted, match="no direct observation of practice"):
         app.practice.step_down_frequency(acting(supervisor), worker, decided_on=D(2026, 9, 1),
-                                rationale="Meeting the required standard of practice")
+                                         rationale="Meeting the required standard of practice")
     assert app.scheduling.compliance_dashboard(as_of=D(2026, 9, 1)).rows and \
         row(app.scheduling.compliance_dashboard(as_of=D(2026, 9, 1)), worker).frequency.due == D(2026, 9, 7)
 
     # only someone who supervises, or is above the worker, records an observation; the worker's own is refused
     with pytest.raises(NotPermitted):
         app.practice.record_observation(acting(worker, Role.SUPERVISEE), subject_id=worker, observed="practice",
-                               observed_on=D(2026, 8, 20), outcome="meets_standard")
+                                        observed_on=D(2026, 8, 20), outcome="meets_standard")
     observation = app.practice.record_observation(acting(supervisor), subject_id=worker, observed="practice",
-                                         observed_on=D(2026, 8, 20), outcome="meets_standard",
-                                         feedback="Clear, purposeful home visit; good use of scaling questions")
+                                                  observed_on=D(2026, 8, 20), outcome="meets_standard",
+                                                  feedback="Clear, purposeful home visit; good use of scaling questions")
     assert (observation.relation, observation.observer_id) == ("supervisor", supervisor)
     assert app.storage.keyring.key_id_for(observation.id) == app.storage.keyring.key_id_for(worker)
 
     # the manager is not the one who decides under bcp's pack: the worker's supervisor is
     with pytest.raises(NotPermitted, match="current supervisor"):
         app.practice.step_down_frequency(acting(manager), worker, decided_on=D(2026, 9, 1), observation_id=observation.id,
-                                rationale="Meets the standard")
+                                         rationale="Meets the standard")
     steps = app.practice.step_down_frequency(acting(supervisor), worker, decided_on=D(2026, 9, 1),
-                                    observation_id=observation.id, rationale="Meets the standard")
+                                             observation_id=observation.id, rationale="Meets the standard")
     assert steps.steps[0]["observation_id"] == str(observation.id) and steps.steps[0]["decided_by"] == supervisor
 
     held(app, clock, worker, supervisor, D(2026, 9, 7))
@@ -69,7 +69,7 @@ def test_observation_then_step_down_accepted_and_without_one_refused(ledger, clo
     clock.set(at(D(2026, 10, 1), 10))
     with pytest.raises(NotPermitted, match="older than the frequency now in force"):
         app.practice.step_down_frequency(acting(supervisor), worker, decided_on=D(2026, 10, 1),
-                                observation_id=observation.id, rationale="Still meets it")
+                                         observation_id=observation.id, rationale="Still meets it")
 
 
 def test_observation_and_review_cycles_on_the_due_view(ledger, clock):
@@ -87,13 +87,13 @@ def test_observation_and_review_cycles_on_the_due_view(ledger, clock):
 
     clock.set(at(D(2026, 1, 12), 10))
     app.practice.record_observation(acting(supervisor), subject_id=worker, observed="practice", observed_on=D(2026, 1, 12),
-                           outcome="meets_standard")
+                                    outcome="meets_standard")
     app.practice.record_observation(acting(manager), subject_id=supervisor, observed="supervision",
-                           observed_on=D(2026, 1, 12), outcome="meets_standard",
-                           feedback="Strengths: reflective questions. To develop: agreeing actions with timescales.")
+                                    observed_on=D(2026, 1, 12), outcome="meets_standard",
+                                    feedback="Strengths: reflective questions. To develop: agreeing actions with timescales.")
     with pytest.raises(DomainError, match="supervises nobody"):
         app.practice.record_observation(acting(supervisor), subject_id=worker, observed="supervision",
-                               observed_on=D(2026, 1, 12), outcome="meets_standard")
+                                        observed_on=D(2026, 1, 12), outcome="meets_standard")
     board = app.scheduling.compliance_dashboard(as_of=D(2026, 1, 13))
     assert "observation.direct_practice" not in kinds(board, worker)
     assert not {"observation.of_supervisors", "observation.supervision_by_manager"} & set(kinds(board, supervisor))
@@ -108,9 +108,9 @@ def test_observation_and_review_cycles_on_the_due_view(ledger, clock):
         app.practice.record_employee_review(acting(supervisor), worker, kind="employee_review", reviewed_on=D(2026, 1, 12))
     with pytest.raises(NotPermitted, match="exceptional circumstances"):
         app.practice.record_employee_review(acting(manager), worker, kind="employee_review", reviewed_on=D(2026, 1, 12),
-                                   pack="bury")
+                                            pack="bury")
     app.practice.record_employee_review(acting(supervisor), worker, kind="employee_review", reviewed_on=D(2026, 1, 12),
-                               pack="bury")
+                                        pack="bury")
     bury = app.scheduling.compliance_dashboard(as_of=D(2026, 7, 20), pack="bury")
     assert kinds(bury, worker)["review.six_monthly"].days_overdue == 8  # due 12 Jul 2026
     assert "review.employee_review" not in kinds(bury, worker)
@@ -123,7 +123,7 @@ def test_an_agreements_own_frequency_and_length_bind_where_stricter(ledger, cloc
     worker = new_worker(app, clock, supervisor, "experienced", D(2025, 1, 6))
     clock.set(at(D(2026, 3, 2), 9))
     agreement = app.scheduling.draft_agreement(acting(supervisor), supervisee_id=worker,
-                                    terms={"every": {"weeks": 2}, "session_minutes": 90})
+                                               terms={"every": {"weeks": 2}, "session_minutes": 90})
     held(app, clock, worker, supervisor, D(2026, 3, 2), minutes=60)
     board = app.scheduling.compliance_dashboard(as_of=D(2026, 3, 20), pack="school-trust")
     assert row(board, worker).frequency.due == D(2026, 4, 2)  # a draft binds nobody: the pack's monthly floor
@@ -148,7 +148,7 @@ def test_the_monthly_report_judges_a_month_by_the_agreement_in_force_where_stric
         held(app, clock, worker, supervisor, D(2026, 2, 27))
     clock.set(at(D(2026, 3, 1), 9))
     agreement = app.scheduling.draft_agreement(acting(supervisor), supervisee_id=bound,
-                                    terms={"every": {"weeks": 2}, "session_minutes": 90})
+                                               terms={"every": {"weeks": 2}, "session_minutes": 90})
     app.scheduling.sign_agreement(acting(bound, Role.SUPERVISEE), agreement.id)
     app.scheduling.sign_agreement(acting(supervisor), agreement.id)
     for worker in (bound, free):

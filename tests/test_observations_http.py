@@ -22,7 +22,7 @@ D = date
 @pytest.fixture
 def client(ledger):
     api = FastAPI()
-    api.state.ledger = ledger
+    api.state.application = ledger
     api.include_router(http_scheduling.router)
     api.include_router(http_practice.router)
     add_error_handlers(api)
@@ -79,12 +79,12 @@ def test_a_workers_practice_over_http_is_the_practice_pages_logged_read(ledger, 
     held(app, clock, worker, supervisor, D(2026, 9, 7))
     clock.set(at(D(2026, 9, 8), 10))
     observed = app.practice.record_observation(acting(supervisor), subject_id=worker, observed="practice",
-                                      observed_on=D(2026, 9, 4), outcome="meets_standard",
-                                      feedback="A clear purpose for the visit")
+                                               observed_on=D(2026, 9, 4), outcome="meets_standard",
+                                               feedback="A clear purpose for the visit")
     app.practice.step_down_frequency(acting(supervisor), worker, decided_on=D(2026, 9, 8), observation_id=observed.id,
-                            rationale="Meets the standard")
+                                     rationale="Meets the standard")
     app.practice.record_employee_review(acting(supervisor), worker, kind="employee_review", reviewed_on=D(2026, 9, 8),
-                               pack="bury")  # a review under the pack that names one
+                                        pack="bury")  # a review under the pack that names one
 
     got = client("supervisor", supervisor).get(f"/api/v1/workers/{worker}/practice")
     assert got.status_code == 200, got.text

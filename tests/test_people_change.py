@@ -103,10 +103,10 @@ def test_a_role_change_starts_the_new_regime_on_the_due_view_as_known_on_each_da
     clock.set(at(D(2026, 3, 4)))
     with pytest.raises(AccessDenied):  # HR's step: a supervisor may not record it
         app.people.change_role(acting(supervisor), worker, role="Fostering social worker", effective_on=D(2026, 3, 2),
-                        major_change=True, reason="moved team")
+                               major_change=True, reason="moved team")
     version = app.people.get_worker(worker).version
     changed = app.people.change_role(acting("hr"), worker, role="Fostering social worker", effective_on=D(2026, 3, 2),
-                              major_change=True, reason="moved to the fostering team", expected_version=version)
+                                     major_change=True, reason="moved to the fostering team", expected_version=version)
     assert (changed.category, changed.category_since) == ("role_changer", D(2026, 3, 2))
 
     before = row(app.scheduling.compliance_dashboard(as_of=D(2026, 3, 3), pack="hull"), worker).frequency

@@ -22,10 +22,10 @@ def _organisation(app, clock):  # noqa: ANN001, ANN202
     """Head of service > Morgan (manager) > Alex (supervisor) > Sam (overseas-recruited); Jo supervises Ola."""
     manager, supervisor = supervisors(app, clock)
     head = str(app.people.join_worker(acting("hr"), name="Hari Head", role="Head of service", category="manager",
-                               start_date=D(2010, 1, 4)).id)
+                                      start_date=D(2010, 1, 4)).id)
     app.allocation.allocate_supervisor(acting("hr"), manager, head)
     other_supervisor = str(app.people.join_worker(acting("hr"), name="Jo Other", role="Team manager", category="manager",
-                                           start_date=D(2018, 1, 1)).id)
+                                                  start_date=D(2018, 1, 1)).id)
     app.allocation.allocate_supervisor(acting("hr"), other_supervisor, manager)
     worker = new_worker(app, clock, supervisor, "overseas_recruited", D(2026, 6, 1))
     other = new_worker(app, clock, other_supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5),
@@ -62,7 +62,7 @@ def test_who_may_see_a_workers_practice_and_every_read_is_logged(ledger, clock):
     # a live grant covering the worker's file lets its holder read it; their own forms: none
     app.people.users.add_user("ines", "inspector", created_by="test")
     app.access.grant_access(grantor=acting("hr"), grantee="ines", purpose="Inspection of the team", category="inspection",
-                     scope_kind="worker_file", scope_id=worker, expires_at=clock.now + timedelta(days=30))
+                            scope_kind="worker_file", scope_id=worker, expires_at=clock.now + timedelta(days=30))
     inspector = app.people.users.principal("ines", via="test")
     assert app.practice.practice_of(inspector, worker, via=WEB).offered == frozenset()
 
@@ -92,10 +92,10 @@ def test_the_practice_page_is_given_the_regime_the_cycles_and_the_forms_to_offer
     assert not_theirs.value.field is None  # not this person's decision: no input would change that
 
     observation = app.practice.record_observation(acting(supervisor), subject_id=worker, observed="practice",
-                                         observed_on=D(2026, 8, 20), outcome="meets_standard",
-                                         feedback="Clear, purposeful home visit")
+                                                  observed_on=D(2026, 8, 20), outcome="meets_standard",
+                                                  feedback="Clear, purposeful home visit")
     app.practice.step_down_frequency(acting(supervisor), worker, decided_on=D(2026, 9, 1), observation_id=observation.id,
-                            rationale="Meets the standard")
+                                     rationale="Meets the standard")
     after = app.practice.practice_of(acting(supervisor), worker, via=WEB)
     assert [(o["observed_on"], o["observer_id"], o["outcome"], o["feedback"]) for o in after.observations] == [
         (D(2026, 8, 20), supervisor, "meets_standard", "Clear, purposeful home visit")]
@@ -111,10 +111,10 @@ def test_reviews_and_their_next_due_dates_under_a_pack_that_names_them(ledger, c
     clock.set(at(D(2026, 9, 1), 10))
     with pytest.raises(NotPermitted, match="exceptional circumstances") as refusal:
         app.practice.record_employee_review(acting(head, Role.MANAGER), worker, kind="employee_review",
-                                   reviewed_on=D(2026, 8, 28), pack="bury")
+                                            reviewed_on=D(2026, 8, 28), pack="bury")
     assert refusal.value.field == "reason"
     app.practice.record_employee_review(acting(supervisor), worker, kind="employee_review", reviewed_on=D(2026, 8, 28),
-                               pack="bury")
+                                        pack="bury")
     seen = app.practice.practice_of(acting(manager, Role.MANAGER), worker, via=WEB, pack="bury")
     assert seen.review_kinds == ("employee_review", "six_monthly")
     assert [(r["kind"], r["reviewed_on"], r["reviewer_id"], r["relation"]) for r in seen.reviews] == [

@@ -38,7 +38,7 @@ def signing_in(settings, master_key, tmp_path):  # noqa: ANN001, ANN201
         oidc = OidcSettings(issuer=provider.issuer, client_id=CLIENT_ID, client_secret=provider.client_secret,
                             public_url=PUBLIC_URL, provider_name="Council Account")
         api = create_app(dataclasses.replace(settings, oidc=oidc), master_key)
-        app = api.state.ledger
+        app = api.state.application
         app.people.users.add_user("hr", Role.ADMINISTRATOR.value, created_by="bootstrap")
         app.people.link_account(app.people.users.principal("hr", via="test"), "hr", subject_key(provider.issuer, "hr.officer"))
         with TestClient(api, base_url=PUBLIC_URL) as client:
@@ -131,7 +131,7 @@ def test_only_hr_links_accounts_and_a_subject_links_one_account(settings, master
     from api.access_service import AccessDenied
     from infrastructure.users import UserError
 
-    app = create_app(settings, master_key).state.ledger
+    app = create_app(settings, master_key).state.application
     app.people.users.add_user("hr", Role.ADMINISTRATOR.value, created_by="bootstrap")
     hr = app.people.users.principal("hr", via="test")
     app.people.add_account(hr, "ofsted", Role.INSPECTOR.value)

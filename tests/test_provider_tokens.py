@@ -59,7 +59,7 @@ def test_the_api_accepts_the_providers_jwts_and_refuses_the_rest(settings, maste
                           keys=[signing_key("k1")]) as provider:
         clock = Clock()
         api = create_app(dataclasses.replace(settings, oidc=oidc_settings(provider)), master_key, clock=clock)
-        app = api.state.ledger
+        app = api.state.application
         app.people.users.add_user("hr", Role.ADMINISTRATOR.value, created_by="bootstrap")
         hr = app.people.users.principal("hr", via="test")
         for username, role, login in (("ofsted", Role.INSPECTOR, "ofsted.lead"), ("qa", Role.QA, "qa.lead")):
@@ -109,7 +109,7 @@ def test_when_the_provider_is_down_a_jwt_gets_503_and_our_tokens_still_work(sett
                           keys=[signing_key("k1")]) as provider:
         token = headless_tokens(provider, "ofsted.lead")["access_token"]
     api = create_app(dataclasses.replace(settings, oidc=oidc_settings(provider)), master_key)
-    app = api.state.ledger
+    app = api.state.application
     app.people.users.add_user("hr", Role.ADMINISTRATOR.value, created_by="bootstrap")
     ours = app.people.users.issue_token("hr", days=1)
     with TestClient(api) as client:

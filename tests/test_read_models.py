@@ -99,9 +99,9 @@ def test_every_read_model_rebuilds_from_zero_to_the_same_rows_after_the_demo_hol
 def test_rebuilding_one_read_model_leaves_the_others_untouched(ledger, clock):
     app = ledger
     manager = app.people.join_worker(acting("hr"), name="Morgan Manager", role="Service manager", category="manager",
-                              start_date=date(2015, 1, 5)).id
+                                     start_date=date(2015, 1, 5)).id
     worker = app.people.join_worker(acting("hr"), name="Sam Worker", role="Social worker", category="experienced",
-                             start_date=date(2020, 1, 6)).id
+                                    start_date=date(2020, 1, 6)).id
     app.allocation.allocate_supervisor(acting("hr"), worker, manager)
     before = snapshot(app)
     with pytest.raises(ValueError, match="no read model nonsense"):
@@ -120,7 +120,7 @@ def test_an_event_that_fails_in_one_read_model_stops_only_that_one_and_health_na
         conn.execute(text("ALTER TABLE legal_holds RENAME COLUMN placed_by TO placed_by_gone"))
     before = app.recorder.max_notification_id()
     hold = app.retention.place_hold(world.principal("ivo"), xavier, kind="investigation", reason="Grievance GRV-17",
-                          reference="GRV-17").id  # stored: the event is in the log whatever a read model does
+                                    reference="GRV-17").id  # stored: the event is in the log whatever a read model does
     [stuck] = app.read_models.stuck()
     assert stuck.name == "retention_schedule" and stuck.stuck_event == "LegalHold.LegalHoldPlaced"
     # The hold's event, then its note on the worker's file (Worker.HoldNoted), are the last two stored.
@@ -132,7 +132,7 @@ def test_an_event_that_fails_in_one_read_model_stops_only_that_one_and_health_na
 
     # The others keep up with later events.
     newcomer = app.people.join_worker(world.principal("hana"), name="Nell New", role="Social worker",
-                               category="experienced", start_date=date(2026, 3, 2)).id
+                                      category="experienced", start_date=date(2026, 3, 2)).id
     app.allocation.allocate_supervisor(world.principal("hana"), newcomer, world.workers["S1"])
     record = app.records.draft_record(world.principal("alex"), supervisee_id=str(newcomer), content=content()).id
     assert count(app, workers, workers.c.worker_id == str(newcomer)) == 1
@@ -198,5 +198,5 @@ def test_a_user_with_the_longest_username_places_a_hold_and_every_read_model_kee
     events = app.recorder.max_notification_id()
     with pytest.raises(DomainError, match=f"actor must be at most {ACTOR_LENGTH} characters"):
         app.retention.place_hold(Principal("too-long", "z" * ACTOR_LENGTH, Role.INVESTIGATING_OFFICER, None, "test"), xavier,
-                       kind="investigation", reason="r", reference="x")
+                                 kind="investigation", reason="r", reference="x")
     assert app.recorder.max_notification_id() == events

@@ -132,9 +132,9 @@ def test_a_paper_agreement_must_name_the_supervisor_of_that_day(ledger, clock):
     worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
     with pytest.raises(DomainError, match="was not this worker's supervisor"):
         app.scheduling.record_paper_agreement(acting("hr"), supervisee_id=worker, supervisor_id=manager, signed_on=D(2025, 3, 3),
-                                   terms={"frequency": "monthly"})
+                                              terms={"frequency": "monthly"})
     agreement = app.scheduling.record_paper_agreement(acting("hr"), supervisee_id=worker, supervisor_id=supervisor, signed_on=D(2025, 3, 3),
-                                           terms={"frequency": "monthly"}).id
+                                                      terms={"frequency": "monthly"}).id
     [review] = [i for i in row(app.scheduling.compliance_dashboard(as_of=D(2026, 3, 10)), worker).issues
                 if i.kind == "agreement_review"]
     assert (review.due, review.days_overdue) == (D(2026, 3, 3), 7)
@@ -159,12 +159,12 @@ def test_darlington_green_rating_needs_the_head_of_service_approval(ledger, cloc
     for not_head in (manager, asye):
         with pytest.raises(NotPermitted, match="needs the approval of the head of service"):
             app.scheduling.open_case(acting(supervisor), worker_id=worker, case_reference="CN-1", rating="green",
-                          approved_by=not_head, approved_on=D(2026, 1, 5), pack="darlington")
+                                     approved_by=not_head, approved_on=D(2026, 1, 5), pack="darlington")
     head = str(app.people.join_worker(acting("hr"), name="Hana Head", role="Head of Service", category="manager",
-                               start_date=D(2010, 1, 4)).id)
+                                      start_date=D(2010, 1, 4)).id)
     case = app.scheduling.open_case(acting(supervisor), worker_id=worker, case_reference="CN-1", rating="green",
-                         approved_by=head, approved_on=D(2026, 1, 5), last_discussed_on=D(2026, 1, 5),
-                         pack="darlington").id
+                                    approved_by=head, approved_on=D(2026, 1, 5), last_discussed_on=D(2026, 1, 5),
+                                    pack="darlington").id
     board = app.scheduling.compliance_dashboard(as_of=D(2026, 4, 6), pack="darlington")
     [overdue] = [i for i in row(board, worker).issues if i.kind == "case_overdue"]
     assert overdue.due == D(2026, 4, 5) and "CN-1 (green, every 3 months)" in overdue.text  # "Green Every 3 months"

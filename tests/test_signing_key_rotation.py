@@ -48,7 +48,7 @@ def test_a_rotated_key_signs_on_and_every_earlier_proof_still_holds(cli, populat
     assert (str(transition.old), str(transition.new)) == (old_vkey, new_key.vkey)
 
     second = app.records.draft_record(acting(record.supervisor_id), supervisee_id=record.supervisee_id,
-                              content=content("After the rotation")).id
+                                      content=content("After the rotation")).id
     after = json.loads(cli("checkpoint", "--json"))
     assert after["tree_size"] > before["tree_size"]
     assert signers(after["note"]) == {svl_verify.parse_verifier_key(new_key.vkey).key_id}

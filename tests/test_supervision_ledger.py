@@ -54,7 +54,7 @@ def test_transfer_moves_records_to_previous_supervision_and_names_the_old_superv
     app = ledger
     manager, supervisor, worker = staff(app)
     new_supervisor = str(app.people.join_worker(acting("hr"), name="Jo New", role="Team manager", category="manager",
-                                         start_date=date(2017, 5, 1)).id)
+                                                start_date=date(2017, 5, 1)).id)
     app.allocation.allocate_supervisor(acting("hr"), new_supervisor, manager)
     first = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
     app.allocation.transfer_worker(acting("hr"), worker, new_supervisor, "team restructure")

@@ -263,7 +263,7 @@ def test_a_rolled_back_database_refuses_writes_and_says_why(rolled_back) -> None
         assert f"checkpoint of {rolled_back.published_size}" in why
         with pytest.raises(LedgerBehind, match="writes refused"):
             app.people.join_worker(acting("hr"), name="Fork", role="r", category="experienced",
-                            start_date=date(2024, 1, 1))
+                                   start_date=date(2024, 1, 1))
         assert app.people.get_worker(rolled_back.worker).name == "Sam Worker"  # reads go on
         assert app.integrity.store.size() == rolled_back.backup_size  # nothing was written
     finally:
@@ -276,7 +276,7 @@ def test_a_rolled_back_database_is_marked_in_health_and_refused_over_http(rolled
         health = client.get("/health").json()
         assert health["status"] == "read-only"
         assert f"checkpoint of {rolled_back.published_size}" in health["writes_refused"]
-        app = client.app.state.ledger  # type: ignore[attr-defined]
+        app = client.app.state.application  # type: ignore[attr-defined]
         app.people.users.add_user("hr1", "administrator", created_by="test")
         token = app.people.users.issue_token("hr1").token
         answer = client.post("/api/v1/workers", headers={"Authorization": f"Bearer {token}"},
@@ -303,7 +303,7 @@ def test_a_forked_database_with_as_many_events_is_refused_too(rolled_back) -> No
     blind = open_app(replace(settings, checkpoint_dir=None))  # does not see what was published: writes
     for n in range(rolled_back.published_size - rolled_back.backup_size + 1):
         blind.people.join_worker(acting("hr"), name=f"Fork {n}", role="r", category="experienced",
-                          start_date=date(2024, 1, 1))
+                                 start_date=date(2024, 1, 1))
     closing(blind)
     assert leaves_and_signed(settings)[0] > rolled_back.published_size
     app = open_app(settings)

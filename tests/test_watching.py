@@ -44,5 +44,5 @@ def test_metrics_need_the_metrics_token_and_count_routes_by_template(settings, m
         assert 'route="/api/v1/workers/{worker_id}/file",status="401"' in scraped.text
         assert "0f6e7d36" not in scraped.text and "svl_ready 1.0" in scraped.text
     finally:
-        api.state.ledger.close()
-        api.state.ledger.storage.engine.dispose()
+        api.state.application.close()
+        api.state.application.storage.engine.dispose()

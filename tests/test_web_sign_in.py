@@ -15,7 +15,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 def test_without_the_demo_only_a_token_signs_in(settings, master_key) -> None:  # noqa: ANN001
     api = create_app(settings, master_key)
-    app = api.state.ledger
+    app = api.state.application
     with TestClient(api) as client:
         page = client.get("/sign-in")
         assert page.status_code == 200 and "data-username" not in page.text  # no demo list

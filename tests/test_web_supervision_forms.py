@@ -15,12 +15,12 @@ from tests.support.web_forms import signed_in as _signed_in
 
 def test_bad_session_and_agreement_forms_name_the_field_and_store_nothing(settings, master_key) -> None:  # noqa: ANN001
     api = create_app(settings, master_key)
-    app = api.state.ledger
+    app = api.state.application
     hr = acting("hr")
     supervisor = str(app.people.join_worker(hr, name="Alex Supervisor", role="Team manager", category="manager",
-                                     start_date=date(2018, 1, 1)).id)
+                                            start_date=date(2018, 1, 1)).id)
     worker = str(app.people.join_worker(hr, name="Sam Worker", role="Social worker", category="experienced",
-                                 start_date=date(2020, 1, 6)).id)
+                                        start_date=date(2020, 1, 6)).id)
     app.allocation.allocate_supervisor(hr, worker, supervisor)
     soon = date.today() + timedelta(days=3)
     booking = {"supervisee_id": worker, "starts-day": str(soon.day), "starts-month": str(soon.month),

@@ -204,7 +204,7 @@ def test_svl_checkpoint_asks_the_configured_witnesses_and_says_what_they_answere
            "SVL_WITNESSES": settings.witnesses, "COLUMNS": "300"}
     app = open_app(settings)
     app.people.join_worker(acting("hr"), name="New Starter", role="r", category="experienced",
-                    start_date=date(2024, 1, 1))
+                           start_date=date(2024, 1, 1))
     app.auto_checkpoints.enabled = False  # leave the signing to the command
     closing(app)
     result = CliRunner().invoke(svl, ["checkpoint", "--json"], env=env)
@@ -224,7 +224,7 @@ def test_an_unreachable_witness_delays_nothing_but_its_own_line(log_settings, wi
         assert outcome.created and not outcome.witnesses[0].cosigned and "unreachable" in outcome.witnesses[0].message
         assert parse_checkpoint((settings.checkpoint_dir / LATEST_FILE).read_text()).tree_size == 5
         app.people.join_worker(acting("hr"), name="Next", role="r", category="experienced",
-                        start_date=date(2024, 1, 1))
+                               start_date=date(2024, 1, 1))
         again = app.integrity.checkpoint()  # within a minute: not asked again, so no timeout is waited
         assert again.created and "not asked" in again.witnesses[0].message
     finally:
@@ -248,7 +248,7 @@ def test_a_split_view_is_refused_by_the_witness_and_detected_by_svl_verify(log_s
         for app, name in ((honest, "Sam Worker"), (fork, "Someone Else")):
             _, supervisor, worker = staff(app)
             app.people.join_worker(acting("hr"), name=name, role="r", category="experienced",
-                            start_date=date(2024, 1, 1))
+                                   start_date=date(2024, 1, 1))
         seen = honest.integrity.checkpoint()
         assert seen.witnesses[0].cosigned and seen.checkpoint.tree_size == 6
         rid = fork.records.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
@@ -314,7 +314,7 @@ def test_a_restarted_witness_keeps_its_state_and_never_cosigns_a_smaller_tree(lo
         assert status == 400 and "larger than" in body  # old size above the checkpoint's
         # Growth after the restart is cosigned from the size it remembered.
         app.people.join_worker(acting("hr"), name="After Restart", role="r", category="experienced",
-                        start_date=date(2024, 1, 1))
+                               start_date=date(2024, 1, 1))
         assert app.integrity.checkpoint().witnesses[0].cosigned
         assert witness.identity()["logs"][0]["cosigned_size"] == 6
     finally:

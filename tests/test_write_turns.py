@@ -106,7 +106,7 @@ def test_eight_concurrent_writers_all_succeed(settings: Settings, master_key: by
                 for i in range(4):
                     if n % 2:  # half of them through the event store (a record drafted and shared) ...
                         rid = app.records.draft_record(acting(supervisor), supervisee_id=supervisee,
-                                               content=content(f"Team {n} session {i}")).id
+                                                       content=content(f"Team {n} session {i}")).id
                         app.records.share_record(acting(supervisor), rid)
                         drafted.append(str(rid))
                     else:  # ... half through our own tables (an account and its tokens)

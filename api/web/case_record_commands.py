@@ -24,8 +24,8 @@ def record(app: SupervisionApplication, who: Principal, supervisee_id: UUID, fie
     """As POST /api/v1/case-records."""
     body = CaseRecordIn.model_validate({**fields, "worker_id": str(supervisee_id)})
     return app.case_records.record_case_supervision(who, worker_id=body.worker_id, case_reference=body.case_reference,
-                                       discussed_on=body.discussed_on, discussion=body.discussion,
-                                       decisions=body.decisions, confirmed_anonymous=body.confirmed_anonymous)
+                                                    discussed_on=body.discussed_on, discussion=body.discussion,
+                                                    decisions=body.decisions, confirmed_anonymous=body.confirmed_anonymous)
 
 
 def decisions_due(app: SupervisionApplication, who: Principal) -> list[CaseDecisionDue]:
@@ -42,7 +42,7 @@ def confirm(app: SupervisionApplication, who: Principal, record_id: UUID, fields
     """As POST /api/v1/case-records/{id}/on-childs-record."""
     body = OnChildsRecordIn.model_validate(fields)
     return app.case_records.confirm_case_decision(who, record_id, childs_record_reference=body.childs_record_reference,
-                                     recorded_on=body.recorded_on)
+                                                  recorded_on=body.recorded_on)
 
 
 # -- their own retention (as /api/v1/retention/case-records) -------------------------------------------------

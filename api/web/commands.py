@@ -97,7 +97,7 @@ def join(app: SupervisionApplication, who: Principal, fields: dict) -> UUID:
     """As POST /api/v1/workers."""
     body = JoinIn.model_validate(fields)
     return app.people.join_worker(who, name=body.name, role=body.role, category=body.category.value,
-                           start_date=body.start_date).id
+                                  start_date=body.start_date).id
 
 
 def allocate(app: SupervisionApplication, who: Principal, worker_id: UUID, fields: dict) -> None:
@@ -109,7 +109,7 @@ def transfer(app: SupervisionApplication, who: Principal, worker_id: UUID, field
     """As POST /api/v1/workers/{id}/transfer: returns the records the transfer froze."""
     body = TransferIn.model_validate(fields)
     return app.allocation.transfer_worker(who, worker_id, body.new_supervisor_id, body.reason,
-                               expected_version=body.expected_version).frozen_records
+                                          expected_version=body.expected_version).frozen_records
 
 
 def leave(app: SupervisionApplication, who: Principal, worker_id: UUID, fields: dict) -> None:
@@ -123,20 +123,20 @@ def leave(app: SupervisionApplication, who: Principal, worker_id: UUID, fields: 
 def change_role(app: SupervisionApplication, who: Principal, worker_id: UUID, fields: dict) -> Worker:
     body = RoleChangeIn.model_validate(fields)
     return app.people.change_role(who, worker_id, role=body.role, effective_on=body.effective_on,
-                           major_change=body.major_change, category=body.category.value if body.category else None,
-                           reason=body.reason, expected_version=body.expected_version)
+                                  major_change=body.major_change, category=body.category.value if body.category else None,
+                                  reason=body.reason, expected_version=body.expected_version)
 
 
 def record_return(app: SupervisionApplication, who: Principal, worker_id: UUID, fields: dict) -> Worker:
     body = ReturnIn.model_validate(fields)
     return app.people.record_return(who, worker_id, returned_on=body.returned_on, absence=body.absence.value,
-                             expected_version=body.expected_version)
+                                    expected_version=body.expected_version)
 
 
 def record_standing(app: SupervisionApplication, who: Principal, worker_id: UUID, fields: dict) -> Worker:
     body = StandingIn.model_validate(fields)
     return app.allocation.record_standing(who, worker_id, level=body.level, registered=body.registered,
-                               supervising_since=body.supervising_since, expected_version=body.expected_version)
+                                          supervising_since=body.supervising_since, expected_version=body.expected_version)
 
 
 def allocate_second(app: SupervisionApplication, who: Principal, worker_id: UUID, fields: dict) -> Worker:
@@ -161,7 +161,7 @@ def agree_exception(app: SupervisionApplication, who: Principal, worker_id: UUID
     """As POST /api/v1/workers/{id}/allocation-exceptions: the command checks the agreer's job title."""
     body = ExceptionIn.model_validate(fields)
     return app.allocation.agree_allocation_exception(who, worker_id, body.supervisor_id, body.rules, body.reason,
-                                          expected_version=body.expected_version)
+                                                     expected_version=body.expected_version)
 
 
 def allocation_rules(app: SupervisionApplication) -> Any:
@@ -244,8 +244,8 @@ def grant(app: SupervisionApplication, who: Principal, fields: dict) -> AccessGr
     body = GrantIn.model_validate(fields)
     try:
         return app.access.grant_access(grantor=who, grantee=body.grantee, purpose=body.purpose,
-                                category=body.category.value, scope_kind=body.scope.kind.value,
-                                scope_id=str(body.scope.id), expires_at=body.expires_at)
+                                       category=body.category.value, scope_kind=body.scope.kind.value,
+                                       scope_id=str(body.scope.id), expires_at=body.expires_at)
     except UserError as exc:
         raise GranteeRefused(str(exc)) from None
 
@@ -356,14 +356,14 @@ def decline(app: SupervisionApplication, who: Principal, via: Via, record_id: st
             expected_version: int) -> None:
     body = DeclineIn(rationale=rationale, expected_version=expected_version)
     _step(record_id, lambda: app.records.decline_amendment(who, record_id, body.rationale,
-                                                   expected_version=body.expected_version, via=via))
+                                                           expected_version=body.expected_version, via=via))
 
 
 def sign(app: SupervisionApplication, who: Principal, via: Via, record_id: str, content_sha256: str,
          expected_version: int) -> None:
     body = SignIn(content_sha256=content_sha256, expected_version=expected_version)
     _step(record_id, lambda: app.records.sign_record(who, record_id, body.content_sha256,
-                                             expected_version=body.expected_version, via=via))
+                                                     expected_version=body.expected_version, via=via))
 
 
 def add_addendum(app: SupervisionApplication, who: Principal, via: Via, record_id: str, text: str, reason: str,
@@ -371,7 +371,7 @@ def add_addendum(app: SupervisionApplication, who: Principal, via: Via, record_i
     """As POST /api/v1/records/{id}/addenda: signed by its author as it is added."""
     body = AddendumIn(text=text, reason=reason, expected_version=expected_version)
     _step(record_id, lambda: app.records.add_addendum(who, record_id, body.text, body.reason,
-                                              expected_version=body.expected_version, via=via))
+                                                      expected_version=body.expected_version, via=via))
 
 
 def countersign_addendum(app: SupervisionApplication, who: Principal, via: Via, record_id: str, number: int, sha256: str,
@@ -379,7 +379,7 @@ def countersign_addendum(app: SupervisionApplication, who: Principal, via: Via, 
     """As POST /api/v1/records/{id}/addenda/{number}/countersign: the other party signs the addendum's SHA-256."""
     body = CountersignIn(sha256=sha256, expected_version=expected_version)
     _step(record_id, lambda: app.records.countersign_addendum(who, record_id, number, body.sha256,
-                                                      expected_version=body.expected_version, via=via))
+                                                              expected_version=body.expected_version, via=via))
 
 
 def _step(record_id: str, do: Callable[[], object]) -> None:

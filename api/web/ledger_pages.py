@@ -27,7 +27,7 @@ def ledger(request: Request, who: Principal = Depends(signed_in)) -> Response:
 @router.post("/ledger/verify")
 def verify(request: Request, who: Principal = Depends(signed_in), form: dict[str, str] = Depends(checked_form)
            ) -> Response:
-    commands.verify_ledger(web_of(request).ledger, who)  # kept as the last verification, shown on /ledger
+    commands.verify_ledger(web_of(request).application, who)  # kept as the last verification, shown on /ledger
     return redirect("/ledger#verification")
 
 
@@ -40,14 +40,14 @@ def bundle(request: Request, who: Principal = Depends(signed_in), form: dict[str
     except ValueError:
         message = "Enter the record's id" if not given else "Enter the record's full id, as in its address"
         return _ledger(request, who, FormErrors({"record_id": message}), 422, given)
-    found = commands.record_bundle(web_of(request).ledger, who, record_id)
+    found = commands.record_bundle(web_of(request).application, who, record_id)
     return Response(json.dumps(found, indent=2, ensure_ascii=False) + "\n", media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="bundle-{record_id}.json"'})
 
 
 @router.get("/ledger/verifier.vkey")
 def verifier_key(request: Request, who: Principal = Depends(signed_in)) -> Response:
-    latest = commands.latest_checkpoint(web_of(request).ledger, who)
+    latest = commands.latest_checkpoint(web_of(request).application, who)
     if latest is None or latest.verifier_key is None:
         raise NotFound("this server does not hold the signing key: the verifier key is published with the "
                        "checkpoints (verifier.vkey in SVL_CHECKPOINT_DIR)")
@@ -57,7 +57,7 @@ def verifier_key(request: Request, who: Principal = Depends(signed_in)) -> Respo
 
 @router.get("/ledger/checkpoint")
 def checkpoint(request: Request, who: Principal = Depends(signed_in)) -> Response:
-    latest = commands.latest_checkpoint(web_of(request).ledger, who)
+    latest = commands.latest_checkpoint(web_of(request).application, who)
     if latest is None:
         raise NotFound("no checkpoint has been signed yet")
     return PlainTextResponse(latest.note, headers={
@@ -66,7 +66,7 @@ def checkpoint(request: Request, who: Principal = Depends(signed_in)) -> Respons
 
 def _ledger(request: Request, who: Principal, errors: FormErrors, status: int = 200, record_id: str = ""
             ) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     latest = commands.latest_checkpoint(app, who)
     last = commands.last_verification(app)
     unsigned = None

@@ -21,15 +21,15 @@ def record_observation(app: SupervisionApplication, who: Principal, worker_id: U
     """As POST /api/v1/observations, of this worker."""
     body = ObservationIn.model_validate({**fields, "subject_id": str(worker_id)})
     app.practice.record_observation(who, subject_id=body.subject_id, observed=body.observed, observed_on=body.observed_on,
-                           outcome=body.outcome, feedback=body.feedback,
-                           confirmed_anonymous=body.confirmed_anonymous)
+                                    outcome=body.outcome, feedback=body.feedback,
+                                    confirmed_anonymous=body.confirmed_anonymous)
 
 
 def step_down(app: SupervisionApplication, who: Principal, worker_id: UUID, fields: dict) -> None:
     """As POST /api/v1/workers/{id}/frequency-step-downs."""
     body = StepDownIn.model_validate(fields)
     app.practice.step_down_frequency(who, worker_id, decided_on=body.decided_on, observation_id=body.observation_id,
-                            rationale=body.rationale, confirmed_anonymous=body.confirmed_anonymous)
+                                     rationale=body.rationale, confirmed_anonymous=body.confirmed_anonymous)
 
 
 def record_review(app: SupervisionApplication, who: Principal, worker_id: UUID, fields: dict) -> None:

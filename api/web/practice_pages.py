@@ -91,7 +91,7 @@ def _send(request: Request, who: Principal, worker_id: UUID, form: dict[str, str
     A refusal of the person (not theirs to do) is the 403 page."""
     if not errors:
         try:
-            do(web_of(request).ledger)
+            do(web_of(request).application)
         except ValidationError as exc:
             for e in exc.errors():
                 name = str(e.get("loc", ("",))[-1])
@@ -124,7 +124,7 @@ def _pydantic_words(error: dict, chosen: bool) -> str:
 
 def _practice(request: Request, who: Principal, worker_id: UUID, errors: FormErrors | None = None,
               values: dict | None = None) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     found = practice_commands.practice(app, who, via(request), worker_id)
     people = [found.worker_id, found.supervisor_id, *(o["observer_id"] for o in found.observations),
               *(s["decided_by"] for s in found.step_downs), *(r["reviewer_id"] for r in found.reviews)]

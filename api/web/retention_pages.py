@@ -31,7 +31,7 @@ def schedule(request: Request, who: Principal = Depends(signed_in)) -> Response:
 
 def _schedule(request: Request, who: Principal, status: int = 200, errors: list | None = None,
               values: dict | None = None, planned: list | None = None) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     proposals = app.retention.destruction_proposals(who)  # refused here to anyone the pack does not name
     today = app.clock().date()
     files = app.retention.retention_schedule(today)
@@ -43,7 +43,7 @@ def _schedule(request: Request, who: Principal, status: int = 200, errors: list 
 @router.post("/retention/dry-run")
 def dry_run(request: Request, who: Principal = Depends(signed_in), form: dict[str, str] = Depends(checked_form)
             ) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     as_of, errors = _as_of(form, app.clock().date())
     if errors:
         return _schedule(request, who, 422, errors, form)
@@ -53,7 +53,7 @@ def dry_run(request: Request, who: Principal = Depends(signed_in), form: dict[st
 @router.post("/retention/proposals")
 def propose(request: Request, who: Principal = Depends(signed_in), form: dict[str, str] = Depends(checked_form)
             ) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     as_of, errors = _as_of(form, app.clock().date())
     if not errors:
         try:
@@ -76,7 +76,7 @@ def proposal_page(proposal_id: UUID, request: Request, who: Principal = Depends(
 
 def _proposal(request: Request, who: Principal, proposal_id: UUID, status: int = 200,
               errors: list | None = None, values: dict | None = None) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     proposal = app.retention.read_proposal(who, proposal_id)
     today = {f.worker_id: f.status for f in app.retention.retention_schedule(proposal.as_of)}
     actors = commands.actor_names(app, [proposal.proposed_by, proposal.decided_by])
@@ -87,7 +87,7 @@ def _proposal(request: Request, who: Principal, proposal_id: UUID, status: int =
 @router.post("/retention/proposals/{proposal_id}/{step}")
 def review(proposal_id: UUID, step: str, request: Request, who: Principal = Depends(signed_in),
            form: dict[str, str] = Depends(checked_form)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     if step not in ("approve", "reject", "run"):
         return page(request, "problem.html", 404, title="Page not found", message="There is no such step.")
     errors = []  # in the order the fields are on the page
@@ -128,7 +128,7 @@ def holds(request: Request, who: Principal = Depends(signed_in)) -> Response:
 
 def _holds(request: Request, who: Principal, status: int = 200, errors: list | None = None,
            values: dict | None = None) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     listed = app.retention.list_holds(who)
     files = [f for f in app.retention.retention_schedule(app.clock().date()) if f.state not in ("destroying", "destroyed")]
     return page(request, "holds.html", status, who=who, holds=listed, files=files, kinds=list(HoldKind),
@@ -145,8 +145,8 @@ def place_hold(request: Request, who: Principal = Depends(signed_in), form: dict
         ("reference", "Give a reference, for example the investigation number")) if not fields[field]]
     if not errors:
         try:
-            web_of(request).ledger.retention.place_hold(who, fields["worker_id"], kind=fields["kind"], reason=fields["reason"],
-                                              reference=fields["reference"])
+            web_of(request).application.retention.place_hold(who, fields["worker_id"], kind=fields["kind"], reason=fields["reason"],
+                                                        reference=fields["reference"])
         except (NotPermitted, NotFound):
             raise
         except DomainError as exc:
@@ -164,14 +164,14 @@ def release_hold(hold_id: UUID, request: Request, who: Principal = Depends(signe
     if not reason:
         return _holds(request, who, 422, [{"text": "Give the reason for releasing the hold",
                                             "href": f"#release-{hold_id}"}])
-    web_of(request).ledger.retention.release_hold(who, hold_id, reason=reason)
+    web_of(request).application.retention.release_hold(who, hold_id, reason=reason)
     notice(request, "Hold released.")
     return redirect("/retention/holds")
 
 
 @router.get("/retention/certificates")
 def certificates(request: Request, who: Principal = Depends(signed_in)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     app.retention.destruction_proposals(who)  # the same people as the proposals
     key = app.integrity.verifier_key()
     shown = []
@@ -193,7 +193,7 @@ def certificates(request: Request, who: Principal = Depends(signed_in)) -> Respo
 
 @router.get("/retention/certificates/case-supervision/{record_id}.json")
 def case_record_certificate_file(record_id: UUID, request: Request, who: Principal = Depends(signed_in)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     app.case_records.case_record_disposals(who)  # the same people as the lists
     path = app.case_records.case_record_certificate_path(str(record_id))
     if not path.exists():
@@ -204,7 +204,7 @@ def case_record_certificate_file(record_id: UUID, request: Request, who: Princip
 
 @router.get("/retention/certificates/{worker_id}.json")
 def certificate_file(worker_id: UUID, request: Request, who: Principal = Depends(signed_in)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     app.retention.destruction_proposals(who)
     path = app.retention.certificate_path(str(worker_id))
     if not path.exists():
@@ -219,7 +219,7 @@ def subject_access(request: Request, who: Principal = Depends(signed_in),
     """The export as one JSON file (as POST /api/v1/sar): every record read in it is logged first."""
     from api.subject_access import subject_access_export
 
-    app = web_of(request).ledger
+    app = web_of(request).application
     worker_id = form.get("worker_id", "").strip()
     try:
         UUID(worker_id)

@@ -39,7 +39,7 @@ def schedule(app: SupervisionApplication, who: Principal, fields: dict) -> UUID:
     """As POST /api/v1/sessions."""
     body = ScheduleIn.model_validate(fields)
     return app.scheduling.schedule_session(who, supervisee_id=body.supervisee_id, starts_at=_utc(body.starts_at),
-                                planned_minutes=body.planned_minutes).id
+                                           planned_minutes=body.planned_minutes).id
 
 
 def hold(app: SupervisionApplication, who: Principal, session_id: UUID, fields: dict) -> None:
@@ -55,7 +55,7 @@ def cancel(app: SupervisionApplication, who: Principal, session_id: UUID, fields
 def rebook(app: SupervisionApplication, who: Principal, session_id: UUID, fields: dict) -> UUID:
     body = RebookIn.model_validate(fields)
     return app.scheduling.rebook_session(who, session_id, starts_at=_utc(body.starts_at),
-                              planned_minutes=body.planned_minutes).id
+                                         planned_minutes=body.planned_minutes).id
 
 
 # -- agreements -------------------------------------------------------------------------------------------------
@@ -84,7 +84,7 @@ def draft_agreement(app: SupervisionApplication, who: Principal, fields: dict) -
     """As POST /api/v1/agreements."""
     body = AgreementIn.model_validate(fields)
     return app.scheduling.draft_agreement(who, supervisee_id=body.supervisee_id,
-                               terms=body.terms.model_dump(exclude_none=True)).id
+                                          terms=body.terms.model_dump(exclude_none=True)).id
 
 
 def sign_agreement(app: SupervisionApplication, who: Principal, agreement_id: UUID) -> None:

@@ -51,7 +51,7 @@ class FormRefused(Exception):
 
 @dataclass(frozen=True)
 class Web:
-    ledger: SupervisionApplication
+    application: SupervisionApplication
     sessions: SessionStore
     templates: Environment
 
@@ -71,7 +71,7 @@ def signed_in(request: Request) -> Principal:
         raise SignInNeeded()
     web = web_of(request)
     try:
-        return web.ledger.people.users.principal(session.user_id, via="web")
+        return web.application.people.users.principal(session.user_id, via="web")
     except UserError:
         web.sessions.close_all_for(session.user_id)
         raise SignInNeeded() from None
@@ -114,7 +114,7 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     who = context.pop("who", None)
     if who is None and session.user_id is not None:
         try:
-            who = web.ledger.people.users.principal(session.user_id, via="web")
+            who = web.application.people.users.principal(session.user_id, via="web")
         except UserError:
             who = None
     notices, session.notices = session.notices, []
@@ -122,7 +122,7 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     error_list = errors.summary() if isinstance(errors, FormErrors) else list(errors or [])
     html = web.templates.get_template(template).render(
         request=request, who=who, error_list=error_list, csrf_field=CSRF_FIELD, csrf_token=session.csrf, notices=notices,
-        assetPath=ASSET_PATH, govuk_path=GOVUK_PATH, path=route_path(request.scope), me=_me(web.ledger, who, context),
+        assetPath=ASSET_PATH, govuk_path=GOVUK_PATH, path=route_path(request.scope), me=_me(web.application, who, context),
         **context)
     return HTMLResponse(under_root(request, html), status_code=status)
 
@@ -245,9 +245,9 @@ def _answer_headers(request: Request, headers: MutableHeaders) -> list[tuple[byt
     return headers.raw
 
 
-def create_site(ledger: SupervisionApplication, sessions: SessionStore | None = None) -> FastAPI:
+def create_site(application: SupervisionApplication, sessions: SessionStore | None = None) -> FastAPI:
     site = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    site.state.web = Web(ledger, sessions or SessionStore(), templates())
+    site.state.web = Web(application, sessions or SessionStore(), templates())
 
     site.add_middleware(SessionAndHeaders)
     _add_error_pages(site)

@@ -18,9 +18,9 @@ def load_bury_staff(env: dict[str, str]) -> dict[str, str]:
     try:
         hr = acting("hr")
         manager = str(app.people.join_worker(hr, name=LINE_MANAGER, role="Team Manager", category="manager",
-                                      start_date=date(2015, 9, 7)).id)
+                                             start_date=date(2015, 9, 7)).id)
         worker = str(app.people.join_worker(hr, name=WORKER, role="Social Worker", category="experienced",
-                                     start_date=date(2020, 1, 6)).id)
+                                            start_date=date(2020, 1, 6)).id)
         app.allocation.allocate_supervisor(hr, worker, manager)
         app.people.users.add_user("rosa", "supervisor", worker_id=manager, created_by="test")
         app.people.users.add_user("sam", "supervisee", worker_id=worker, created_by="test")

@@ -28,11 +28,11 @@ def content(session_date: str) -> dict:
 def leaver_and_stayer(app: Any) -> tuple[str, str, str]:
     """A supervisor, a worker who will leave and a colleague who stays, both supervised by the first."""
     supervisor = str(app.people.join_worker(acting("hr"), name="Sue Visor", role="Team manager", category="manager",
-                                     start_date=date(2010, 1, 4)).id)
+                                            start_date=date(2010, 1, 4)).id)
     leaver = str(app.people.join_worker(acting("hr"), name="Lee Vaughan", role="Social worker", category="experienced",
-                                 start_date=date(2012, 5, 1)).id)
+                                        start_date=date(2012, 5, 1)).id)
     stayer = str(app.people.join_worker(acting("hr"), name="Stella Stay", role="Social worker", category="experienced",
-                                 start_date=date(2015, 5, 1)).id)
+                                        start_date=date(2015, 5, 1)).id)
     for worker in (leaver, stayer):
         app.allocation.allocate_supervisor(acting("hr"), worker, supervisor)
     return supervisor, leaver, stayer
@@ -61,5 +61,5 @@ def destroy_case_records_due(app: Any, as_of: date, *, proposer: str = "dpo", ap
     """Case supervision records due on `as_of`: proposed (as the DPO), approved (as HR, a second person), destroyed."""
     disposal = app.case_records.propose_case_record_destruction(acting(proposer), as_of=as_of)
     app.case_records.review_case_record_destruction(acting(approver), disposal.id, approve=True,
-                                       rationale="checked against the case records' schedule")
+                                                    rationale="checked against the case records' schedule")
     return app.case_records.destroy_case_records(acting(proposer), disposal.id)

@@ -13,9 +13,9 @@ def at(day: date, hour: int = 9) -> datetime:
 def supervisors(app: SupervisionApplication, clock) -> tuple[str, str]:
     clock.set(at(date(2025, 1, 1)))
     manager = str(app.people.join_worker(acting("hr"), name="Morgan Manager", role="Service manager", category="manager",
-                                  start_date=date(2015, 1, 5)).id)
+                                         start_date=date(2015, 1, 5)).id)
     supervisor = str(app.people.join_worker(acting("hr"), name="Alex Supervisor", role="Team manager", category="manager",
-                                     start_date=date(2018, 1, 1)).id)
+                                            start_date=date(2018, 1, 1)).id)
     app.allocation.allocate_supervisor(acting("hr"), supervisor, manager)
     return manager, supervisor
 

@@ -85,17 +85,17 @@ class World:
 
 def build_world(settings: Settings, master_key: bytes, clock: Any, **app_options: Any) -> World:
     api = create_app(settings, master_key, clock=clock, **app_options)
-    app: SupervisionApplication = api.state.ledger
+    app: SupervisionApplication = api.state.application
     world = World(TestClient(api), app, clock)
     for key, (name, category, _) in STAFF.items():
         world.workers[key] = str(app.people.join_worker(acting("hr"), name=name, role="Social work", category=category,
-                                                 start_date=date(2020, 1, 1)).id)
+                                                        start_date=date(2020, 1, 1)).id)
     for key, (_, _, boss) in STAFF.items():
         if boss:
             app.allocation.allocate_supervisor(acting("hr"), world.workers[key], world.workers[boss])
     for username, (role, worker) in USERS.items():
         world.users[username] = app.people.users.add_user(username, role, worker_id=world.workers.get(worker or ""),
-                                                   created_by="test")
+                                                          created_by="test")
         world.tokens[username] = app.people.users.issue_token(username, days=365).token
     for key, supervisor in (("W", "S1"), ("T", "S1"), ("X", "S2")):
         rid = app.records.draft_record(acting(world.workers[supervisor]), supervisee_id=world.workers[key], content=content()).id
