@@ -1,4 +1,4 @@
-"""Commands and queries of the access area, mixed into SupervisionLedger (see api/application.py).
+"""Commands and queries of the access area, a service of the application (api/application.py).
 
 Every read of record content goes through `read_record_content`: decide (domain/authorisation.py),
 append an `AccessLogged` entry, and only then hand the content back. If the entry cannot be written the
@@ -72,7 +72,8 @@ ACCESS_LOG_READERS = frozenset({Role.DPO, Role.INSPECTOR})
 
 
 class AccessService(Service):
-    """Methods here may use self.repository, self.save_and_project, self.clock and self.storage."""
+    """Grants, every read of content (decided, then logged), and the access log. Uses the core and policy."""
+
     # Switched off only by benchmarks/api.py, to measure what logging costs. Never in the product.
     log_reads: bool = True
 

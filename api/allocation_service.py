@@ -1,4 +1,4 @@
-"""Commands and queries of allocation, mixed into SupervisionLedger (see api/application.py): a worker's standing,
+"""Commands and queries of allocation, a service of the application (api/application.py): a worker's standing,
 a second supervisor where the pack names one, departures from the allocation rules agreed by the role the pack
 names, and what the due view shows of them (breaches, and whose turn the next session is).
 
@@ -62,6 +62,9 @@ class AllocationView:
 
 
 class AllocationService(Service):
+    """Supervisors, transfers, second supervisors, standing and agreed departures. Uses the core, access (a
+    transfer answers with the records it froze) and policy (the allocation rules of the pack)."""
+
     def __init__(self, core: Core, access: AccessService, policy: PolicyService) -> None:
         super().__init__(core)
         self.access = access

@@ -1,5 +1,5 @@
-"""Case supervision records, a record class of their own where the pack keeps them apart (bcp, bury), mixed into
-SupervisionLedger (see api/application.py): record one, confirm its decision is on the child's record, the due
+"""Case supervision records, a record class of their own where the pack keeps them apart (bcp, bury), a service of
+the application (api/application.py): record one, confirm its decision is on the child's record, the due
 view of those decisions, and their own retention: schedule, a reviewed list, destruction.
 
 Each record is sealed with a data key of its own (not the worker's), so a worker's file destroyed under the
@@ -75,7 +75,9 @@ class ScheduledCaseRecord:
 
 
 class CaseRecordService(Service):
-    """Uses what the application provides (api/application.py)."""
+    """Case supervision records and their own destruction. Uses the core, access (reads are logged), retention
+    (the shredding and certificates a destruction shares with personal files) and policy."""
+
     def __init__(self, core: Core, access: AccessService, retention: RetentionService, policy: PolicyService) -> None:
         super().__init__(core)
         self.access = access
@@ -147,8 +149,8 @@ class CaseRecordService(Service):
                                RecordParties(str(record.id), record.worker_id, record.supervisor_id),
                                stated_purpose=via.stated_purpose)
         self.access.log_access(user, AccessAttempt(action, record.worker_id, str(record.id), record.version,
-                                            rel.file_state, via.channel, via.client, via.stated_purpose),
-                        decision, now)
+                                                   rel.file_state, via.channel, via.client, via.stated_purpose),
+                               decision, now)
         if not decision.allowed:
             raise AccessDenied(decision, logged=self.access.log_reads)
         return record

@@ -223,7 +223,8 @@ def access_log(record: str = typer.Option(None, help="record id"), worker: str =
         if flags:
             rows = app.access.access_log_flags(who, start, end, many_reads)
         else:
-            rows = app.access.access_log_entries(who, AccessLogFilter(record, worker, reader, grant, purpose, category, outcome,
+            rows = app.access.access_log_entries(who, AccessLogFilter(record, worker, reader, grant, purpose, category,
+                                                                      outcome,
                                                           start, end, limit=1_000_000))
     if output == "json":
         print_json(rows)

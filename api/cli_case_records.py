@@ -105,7 +105,8 @@ def schedule(acting: str = ACTING, as_of: str = typer.Option(None, "--as-of"),
 def propose(acting: str = ACTING, as_of: str = typer.Option(None, "--as-of")) -> None:
     """Propose the case supervision records due for destruction, for a second person to review."""
     with opened_application() as app:
-        d = app.case_records.propose_case_record_destruction(acting_user(app, acting), as_of=parse_day(as_of, "--as-of"))
+        d = app.case_records.propose_case_record_destruction(acting_user(app, acting),
+                                                             as_of=parse_day(as_of, "--as-of"))
     console.print(f"list {d.id}: {len(d.record_ids)} case supervision record(s) due on {d.as_of}, for review")
 
 
@@ -151,7 +152,8 @@ def approve(disposal: str = typer.Argument(..., help="the list's id"), acting: s
             rationale: str = typer.Option(..., "--rationale")) -> None:
     """Approve a list (never the person who proposed it)."""
     with opened_application() as app:
-        d = app.case_records.review_case_record_destruction(acting_user(app, acting), disposal, approve=True, rationale=rationale)
+        d = app.case_records.review_case_record_destruction(acting_user(app, acting), disposal, approve=True,
+                                                            rationale=rationale)
     console.print(f"list {d.id} approved by {d.decided_by}")
 
 
@@ -160,7 +162,8 @@ def reject(disposal: str = typer.Argument(...), acting: str = ACTING,
            rationale: str = typer.Option(..., "--rationale")) -> None:
     """Reject a list, with the reason (never the person who proposed it)."""
     with opened_application() as app:
-        d = app.case_records.review_case_record_destruction(acting_user(app, acting), disposal, approve=False, rationale=rationale)
+        d = app.case_records.review_case_record_destruction(acting_user(app, acting), disposal, approve=False,
+                                                            rationale=rationale)
     console.print(f"list {d.id} rejected by {d.decided_by}")
 
 

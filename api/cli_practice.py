@@ -34,7 +34,8 @@ def practice_show(worker: str = typer.Argument(..., help="the worker"), acting: 
     from api.http_practice import practice_out  # the API's answer, field for field
 
     with opened_application() as app:
-        found = practice_out(app.practice.practice_of(acting_user(app, acting), resolve_worker(app, worker), via=cli_via()))
+        found = practice_out(app.practice.practice_of(acting_user(app, acting), resolve_worker(app, worker),
+                                                      via=cli_via()))
     if as_json:
         print_json(found.model_dump(mode="json"))
         return

@@ -121,7 +121,8 @@ def run(proposal_id: str = typer.Argument(None, help="the approved proposal (def
     if as_of is not None and not dry_run:
         fail("--as-of is for a dry run: a run destroys the approved list, judged on the day it was proposed for")
     with opened_application() as app:
-        outcomes = app.retention.run_retention(acting_user(app, acting), proposal_id, as_of=_day(as_of) if dry_run else None,
+        outcomes = app.retention.run_retention(acting_user(app, acting), proposal_id,
+                                               as_of=_day(as_of) if dry_run else None,
                                                dry_run=dry_run, purge_ciphertext=purge_ciphertext,
                                                progress=None if as_json else lambda o: console.print(
                                          f"  {o.status}: worker {o.worker_id[:8]} — {len(o.record_ids)} records, "
@@ -148,7 +149,8 @@ def place(worker_id: str, kind: str = typer.Option(..., help="investigation | li
           acting: str = ACTING) -> None:
     """Hold a worker's file: it will not be destroyed until released (the roles the policy pack names)."""
     with opened_application() as app:
-        placed = app.retention.place_hold(acting_user(app, acting), worker_id, kind=kind, reason=reason, reference=reference)
+        placed = app.retention.place_hold(acting_user(app, acting), worker_id, kind=kind, reason=reason,
+                                          reference=reference)
         console.print(f"hold {placed.id} placed")
 
 

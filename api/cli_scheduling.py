@@ -96,7 +96,8 @@ def due(team: str = typer.Option(None, "--team", help="a supervisor (id, prefix 
         acting: str = ACTING) -> None:
     """Who is overdue for supervision, and why: the manager's morning view (your team; QA and HR: everyone)."""
     with opened_application() as app:
-        supervisor = app.scheduling.compliance_scope(acting_user(app, acting), resolve_worker(app, team) if team else None)
+        supervisor = app.scheduling.compliance_scope(acting_user(app, acting),
+                                                     resolve_worker(app, team) if team else None)
         board = app.scheduling.compliance_dashboard(as_of=parse_day(as_of, "--as-of"), team=supervisor, pack=pack)
     rows = [r for r in board.as_dicts() if r["needs_attention"] or not attention]
     if csv_file:
@@ -180,7 +181,8 @@ def report_frequency(month: str = typer.Option(..., "--month", help="e.g. 2026-1
                      pack: str = typer.Option(None, "--pack"), acting: str = ACTING) -> None:
     """Sessions held per employee in a month against what the policy required (bcp, hull: QA reports)."""
     with opened_application() as app:
-        supervisor = app.scheduling.compliance_scope(acting_user(app, acting), resolve_worker(app, team) if team else None)
+        supervisor = app.scheduling.compliance_scope(acting_user(app, acting),
+                                                     resolve_worker(app, team) if team else None)
         report = app.scheduling.frequency_report(month, as_of=parse_day(as_of, "--as-of"), team=supervisor, pack=pack)
     rows = report.as_dicts()
     if csv_file:
@@ -215,7 +217,8 @@ def session_schedule(supervisee: str = typer.Argument(..., help="the supervisee"
                      acting: str = ACTING) -> None:
     """Book a session (the supervisor)."""
     with opened_application() as app:
-        session_id = app.scheduling.schedule_session(acting_user(app, acting), supervisee_id=resolve_worker(app, supervisee),
+        session_id = app.scheduling.schedule_session(acting_user(app, acting),
+                                                     supervisee_id=resolve_worker(app, supervisee),
                                                      starts_at=parse_moment(at),
                                                      planned_minutes=minutes).id
     console.print(f"scheduled session {session_id}")
@@ -241,7 +244,8 @@ def session_cancel(session: str = typer.Argument(..., help="session id or prefix
                    acting: str = ACTING) -> None:
     """Cancel a session (either party); the rebooking deadline comes from the pack."""
     with opened_application() as app:
-        rebook_by = app.scheduling.rebook_by(app.scheduling.cancel_session(acting_user(app, acting), _session(app, session), reason))
+        rebook_by = app.scheduling.rebook_by(app.scheduling.cancel_session(acting_user(app, acting),
+                                                                           _session(app, session), reason))
         pack = app.policy.compliance_pack().short_name
     if rebook_by:
         console.print(f"cancelled: rebook by {rebook_by} ({pack})")
@@ -257,7 +261,8 @@ def session_returned(session: str = typer.Argument(..., help="the session cancel
                      acting: str = ACTING) -> None:
     """Record the return to work after a sickness cancellation."""
     with opened_application() as app:
-        rebook_by = app.scheduling.rebook_by(app.scheduling.record_return_to_work(acting_user(app, acting), _session(app, session),
+        rebook_by = app.scheduling.rebook_by(app.scheduling.record_return_to_work(acting_user(app, acting),
+                                                                                  _session(app, session),
                                                                                   parse_day(on, "--on")))
     console.print(f"return recorded: rebook by {rebook_by}" if rebook_by else "return recorded")
 
@@ -268,7 +273,8 @@ def session_rebook(session: str = typer.Argument(..., help="the cancelled sessio
                    minutes: int = typer.Option(None, "--minutes"), acting: str = ACTING) -> None:
     """Book the replacement of a cancelled session; the two are linked."""
     with opened_application() as app:
-        new_id = app.scheduling.rebook_session(acting_user(app, acting), _session(app, session), starts_at=parse_moment(at),
+        new_id = app.scheduling.rebook_session(acting_user(app, acting), _session(app, session),
+                                               starts_at=parse_moment(at),
                                                planned_minutes=minutes).id
     console.print(f"rebooked as session {new_id}")
 
@@ -281,7 +287,8 @@ def session_list(worker: str = typer.Option(None, "--worker"), team: str = typer
         who = acting_user(app, acting)
         rows = app.scheduling.sessions_visible_to(who, resolve_worker(app, worker) if worker else None)
         if team:
-            rows = [r for r in rows if r["supervisor_id"] == app.scheduling.compliance_scope(who, resolve_worker(app, team))]
+            rows = [r for r in rows if r["supervisor_id"] == app.scheduling.compliance_scope(who,
+                                                                                             resolve_worker(app, team))]
         names = app.people.worker_names({r["worker_id"] for r in rows} | {r["supervisor_id"] for r in rows})
     if as_json:
         print_json(rows)
@@ -327,7 +334,8 @@ def agreement_draft(supervisee: str = typer.Argument(...), acting: str = ACTING,
                                                                     "than the pack: e.g. 2w, 1m")) -> None:
     """Draft the agreement with a supervisee (the supervisor); both then sign it."""
     with opened_application() as app:
-        agreement_id = app.scheduling.draft_agreement(acting_user(app, acting), supervisee_id=resolve_worker(app, supervisee),
+        agreement_id = app.scheduling.draft_agreement(acting_user(app, acting),
+                                                      supervisee_id=resolve_worker(app, supervisee),
                                                       terms=_terms(frequency, minutes, arrangements, every)).id
     console.print(f"drafted agreement {agreement_id}: both parties now sign it (`svl agreement sign`)")
 

@@ -43,7 +43,8 @@ def cli_via(purpose: str | None = None) -> Via:
 
 
 @contextmanager
-def opened_application(settings: Settings | None = None, automatic_checkpoints: bool = True) -> Iterator[SupervisionApplication]:
+def opened_application(settings: Settings | None = None,
+                       automatic_checkpoints: bool = True) -> Iterator[SupervisionApplication]:
     try:  # a setting that cannot work (e.g. SVL_OIDC_ISSUER over plain http) is named, without a traceback
         settings = settings or Settings.from_env()
     except ValueError as exc:

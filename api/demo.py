@@ -162,7 +162,8 @@ def _worker_ids_by_name(app: SupervisionApplication) -> dict[str, str]:
 
 def _load(app: SupervisionApplication, clock: DemoClock, progress: Callable[[str], None]) -> dict:
     rng = random.Random(20261124)
-    sup_ids = [str(app.people.join_worker(HR, name=n, role=r, category=c, start_date=s).id) for n, r, c, s in SUPERVISORS]
+    sup_ids = [str(app.people.join_worker(HR, name=n, role=r, category=c, start_date=s).id) for n, r, c,
+               s in SUPERVISORS]
     for sid in sup_ids[1:]:
         app.allocation.allocate_supervisor(HR, sid, sup_ids[0])
     worker_ids = []
@@ -234,7 +235,8 @@ def _session(app: SupervisionApplication, rng: random.Random, day: date, wid: st
         return
     if stage in ("dispute", "amendment_requested", "amended"):
         yield _moment(day + timedelta(days=1), 14)
-        app.records.request_amendment(cast.supervisee(wid), rid, "Please record that I asked for extra time for court work.",
+        app.records.request_amendment(cast.supervisee(wid), rid,
+                                      "Please record that I asked for extra time for court work.",
                                       based_on_version=1)
         if stage == "amendment_requested":
             return
@@ -255,7 +257,8 @@ def _session(app: SupervisionApplication, rng: random.Random, day: date, wid: st
     app.records.sign_record(cast.supervisor(sid), rid, digest)
     if stage == "addendum":
         yield _moment(day + timedelta(days=10), 9)
-        app.records.add_addendum(cast.supervisor(sid), rid, "The court date discussed was 14th, not 4th.", "date recorded wrongly")
+        app.records.add_addendum(cast.supervisor(sid), rid, "The court date discussed was 14th, not 4th.",
+                                 "date recorded wrongly")
 
 
 def _stage(n: int, total: int) -> str:

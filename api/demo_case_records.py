@@ -28,7 +28,8 @@ def load_case_records_demo(app: SupervisionApplication, names: dict[str, str]) -
         discussion="Migrated from the paper supervision file. Reviewed the child protection plan after the core "
                    "group meeting; attendance at school has improved.",
         decisions="Step down to a child in need plan at the next review conference.")
-    app.case_records.confirm_case_decision(daniel, old.id, childs_record_reference="Case note 71502", recorded_on=date(2020, 1, 16))
+    app.case_records.confirm_case_decision(daniel, old.id, childs_record_reference="Case note 71502",
+                                           recorded_on=date(2020, 1, 16))
     recent = app.case_records.record_case_supervision(
         daniel, worker_id=worker, case_reference="LCS 55821", discussed_on=app.clock().date() - timedelta(days=2),
         discussion="Worries about neglect: the school reports missed lunches and two late collections this month.",

@@ -33,7 +33,8 @@ class _Clock:
         return self.now
 
 
-def load_retention_demo(app: SupervisionApplication, supervisor_id: str, recent_leaver_id: str | None = None) -> dict[str, Any]:
+def load_retention_demo(app: SupervisionApplication, supervisor_id: str,
+                        recent_leaver_id: str | None = None) -> dict[str, Any]:
     """Idempotent: does nothing if the demo's legal hold already exists."""
     with app.storage.reads.connect() as conn:
         if conn.execute(select(func.count()).select_from(legal_holds)).scalar_one():

@@ -190,7 +190,8 @@ def _session(app: SupervisionApplication, people: dict[str, str], name: str, day
     worker = people[name]
     supervisor = app.people.get_worker(worker).supervisor_id
     assert supervisor is not None
-    session_id = app.scheduling.schedule_session(cast.supervisor(supervisor), supervisee_id=worker, starts_at=_at(day, 10),
+    session_id = app.scheduling.schedule_session(cast.supervisor(supervisor), supervisee_id=worker,
+                                                 starts_at=_at(day, 10),
                                                  planned_minutes=90).id
     kind, _, detail = outcome.partition(":")
     if kind == "booked":
@@ -215,11 +216,13 @@ def _cancellation(app: SupervisionApplication, session_id: Any, worker: str, sup
         yield _at(day, 8)
         app.scheduling.cancel_session(cast.supervisor(supervisor), session_id, "operational")
         yield _at(day, 9)
-        app.scheduling.rebook_session(cast.supervisor(supervisor), session_id, starts_at=_at(date.fromisoformat(detail), 10))
+        app.scheduling.rebook_session(cast.supervisor(supervisor), session_id,
+                                      starts_at=_at(date.fromisoformat(detail), 10))
         return
     reason, by, *returned = detail.split(":")
     yield _at(day - timedelta(days=1), 17)
-    app.scheduling.cancel_session((cast.supervisee(worker) if by == "supervisee" else cast.supervisor(supervisor)), session_id, reason)
+    app.scheduling.cancel_session((cast.supervisee(worker) if by == "supervisee" else cast.supervisor(supervisor)),
+                                  session_id, reason)
     if returned:
         back = date.fromisoformat(returned[0])
         yield _at(back, 9)

@@ -59,7 +59,8 @@ def get_grant(grant_id: GrantId, app: App, who: Caller) -> GrantOut:
 @router.post("/grants/{grant_id}/revoke", response_model=GrantOut, **allow(
         ADMIN, "Stops the grant at once: the next read under it is refused."))
 def revoke(grant_id: GrantId, body: RevokeIn, app: App, who: Caller) -> GrantOut:
-    return grant_out(app, app.access.revoke_grant(grant_id, body.reason, actor=who, expected_version=body.expected_version))
+    return grant_out(app,
+                     app.access.revoke_grant(grant_id, body.reason, actor=who, expected_version=body.expected_version))
 
 
 # -- the access log --------------------------------------------------------------------------------------------

@@ -63,12 +63,14 @@ def allocate_second(worker_id: UUID, body: SecondSupervisorIn, app: App, who: Ca
 @router.post("/workers/{worker_id}/second-supervisor/ending", response_model=WorkerOut, **allow(
         ADMIN, "The second supervisor no longer supervises the worker (bcp: the ASYE period ended)."))
 def end_second(worker_id: UUID, body: EndSecondIn, app: App, who: Caller) -> WorkerOut:
-    return worker_out(app.allocation.end_second_supervision(who, worker_id, body.reason, expected_version=body.expected_version))
+    return worker_out(app.allocation.end_second_supervision(who, worker_id, body.reason,
+                                                            expected_version=body.expected_version))
 
 
 @router.post("/workers/{worker_id}/allocation-exceptions", response_model=WorkerOut, **allow(
         (Role.MANAGER,), "A departure from the allocation rules, recorded in the worker's file with its reason; the "
                          "caller's job title must be the role the policy pack names (bcp: the Service Manager)."))
 def agree_exception(worker_id: UUID, body: ExceptionIn, app: App, who: Caller) -> WorkerOut:
-    return worker_out(app.allocation.agree_allocation_exception(who, worker_id, body.supervisor_id, body.rules, body.reason,
+    return worker_out(app.allocation.agree_allocation_exception(who, worker_id, body.supervisor_id, body.rules,
+                                                                body.reason,
                                                                 expected_version=body.expected_version))

@@ -115,7 +115,8 @@ def classes(app: App, who: Caller) -> list[RecordClassOut]:
 @router.post("/case-records", status_code=201, response_model=CaseRecordOut, **allow(
     SUPERVISING, "The worker's current supervisor, where the pack keeps case supervision apart (bcp, bury)."))
 def record(body: CaseRecordIn, app: App, who: Caller) -> CaseRecordOut:
-    return _out(app.case_records.record_case_supervision(who, worker_id=body.worker_id, case_reference=body.case_reference,
+    return _out(app.case_records.record_case_supervision(who, worker_id=body.worker_id,
+                                                         case_reference=body.case_reference,
                                                          discussed_on=body.discussed_on, discussion=body.discussion,
                                                          decisions=body.decisions, confirmed_anonymous=body.confirmed_anonymous))
 
@@ -141,7 +142,8 @@ def read(case_record_id: UUID, app: App, who: Caller, via: From) -> CaseRecordCo
 @router.post("/case-records/{case_record_id}/on-childs-record", response_model=CaseRecordOut, **allow(
     STAFF, "The worker's current supervisor, or the worker the recording was delegated to."))
 def on_childs_record(case_record_id: UUID, body: OnChildsRecordIn, app: App, who: Caller) -> CaseRecordOut:
-    return _out(app.case_records.confirm_case_decision(who, case_record_id, childs_record_reference=body.childs_record_reference,
+    return _out(app.case_records.confirm_case_decision(who, case_record_id,
+                                                       childs_record_reference=body.childs_record_reference,
                                                        recorded_on=body.recorded_on))
 
 
@@ -188,7 +190,8 @@ def propose(body: DisposalIn, app: App, who: Caller) -> DisposalOut:
 @router.post("/retention/case-records/proposals/{disposal_id}/approve", response_model=DisposalOut, **allow(
     RETENTION_ROLES, "A role `destruction_approval.approve` names, and never the person who proposed the list."))
 def approve(disposal_id: UUID, body: DisposalReviewIn, app: App, who: Caller) -> DisposalOut:
-    return disposal_out(app.case_records.review_case_record_destruction(who, disposal_id, approve=True, rationale=body.rationale))
+    return disposal_out(app.case_records.review_case_record_destruction(who, disposal_id, approve=True,
+                                                                        rationale=body.rationale))
 
 
 @router.post("/retention/case-records/proposals/{disposal_id}/reject", response_model=DisposalOut, **allow(

@@ -158,7 +158,8 @@ def practice(worker_id: UUID, app: App, who: Caller, via: From) -> PracticeOut:
     SUPERVISING, "The observer records it as themselves: the worker's supervisor, someone above them in line "
                  "management, or another supervisor (a peer)."))
 def record_observation(body: ObservationIn, app: App, who: Caller) -> ObservationOut:
-    o = app.practice.record_observation(who, subject_id=body.subject_id, observed=body.observed, observed_on=body.observed_on,
+    o = app.practice.record_observation(who, subject_id=body.subject_id, observed=body.observed,
+                                        observed_on=body.observed_on,
                                         outcome=body.outcome, feedback=body.feedback,
                                         confirmed_anonymous=body.confirmed_anonymous)
     return ObservationOut(observation_id=str(o.id), subject_id=o.subject_id, observed=o.observed,
@@ -170,7 +171,8 @@ def record_observation(body: ObservationIn, app: App, who: Caller) -> Observatio
     SUPERVISING, "The worker's current supervisor; refused without a direct observation of the worker's practice, "
                  "meeting the required standard, before the decision (bcp)."))
 def step_down(worker_id: UUID, body: StepDownIn, app: App, who: Caller) -> StepsOut:
-    steps = app.practice.step_down_frequency(who, worker_id, decided_on=body.decided_on, observation_id=body.observation_id,
+    steps = app.practice.step_down_frequency(who, worker_id, decided_on=body.decided_on,
+                                             observation_id=body.observation_id,
                                              rationale=body.rationale, confirmed_anonymous=body.confirmed_anonymous)
     return StepsOut(worker_id=steps.worker_id, steps=[StepOut(**{k: s[k] for k in StepOut.model_fields})
                                                       for s in steps.steps])
@@ -180,7 +182,8 @@ def step_down(worker_id: UUID, body: StepDownIn, app: App, who: Caller) -> Steps
     SUPERVISING, "The worker's immediate line manager (their supervisor), or in exceptional circumstances someone "
                  "above them, with the reason."))
 def record_review(worker_id: UUID, body: ReviewIn, app: App, who: Caller) -> ReviewOut:
-    r = app.practice.record_employee_review(who, worker_id, kind=body.kind, reviewed_on=body.reviewed_on, reason=body.reason)
+    r = app.practice.record_employee_review(who, worker_id, kind=body.kind, reviewed_on=body.reviewed_on,
+                                            reason=body.reason)
     return ReviewOut(review_id=str(r.id), worker_id=r.worker_id, kind=r.kind, reviewed_on=r.reviewed_on,
                      reviewer_id=r.reviewer_id, relation=r.relation)
 

@@ -54,7 +54,8 @@ def history(record_id: RecordId, app: App, who: Caller, via: From) -> HistoryOut
 @router.post("/records", status_code=201, response_model=StepOut, **allow(
         SUPERVISING, "Only the supervisee's current supervisor."))
 def draft(body: DraftIn, app: App, who: Caller, via: From) -> StepOut:
-    return _out(app.records.draft_record(who, supervisee_id=body.supervisee_id, content=body.content.model_dump(mode="json"),
+    return _out(app.records.draft_record(who, supervisee_id=body.supervisee_id,
+                                         content=body.content.model_dump(mode="json"),
                                          via=via))
 
 
@@ -89,7 +90,8 @@ def decline(record_id: RecordId, body: DeclineIn, app: App, who: Caller, via: Fr
 @router.post("/records/{record_id}/sign", response_model=StepOut, **allow(
         STAFF, "The supervisee first, then the supervisor; each signs the SHA-256 of the exact version."))
 def sign(record_id: RecordId, body: SignIn, app: App, who: Caller, via: From) -> StepOut:
-    return _out(app.records.sign_record(who, record_id, body.content_sha256, expected_version=body.expected_version, via=via))
+    return _out(app.records.sign_record(who, record_id, body.content_sha256, expected_version=body.expected_version,
+                                        via=via))
 
 
 @router.post("/records/{record_id}/addenda", status_code=201, response_model=StepOut, **allow(
@@ -103,7 +105,8 @@ def add_addendum(record_id: RecordId, body: AddendumIn, app: App, who: Caller, v
         STAFF, "The other party."))
 def countersign(record_id: RecordId, number: Annotated[int, Path(ge=1, le=10**6)], body: CountersignIn,
                 app: App, who: Caller, via: From) -> StepOut:
-    return _out(app.records.countersign_addendum(who, record_id, number, body.sha256, expected_version=body.expected_version,
+    return _out(app.records.countersign_addendum(who, record_id, number, body.sha256,
+                                                 expected_version=body.expected_version,
                                                  via=via))
 
 

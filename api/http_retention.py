@@ -92,7 +92,8 @@ class ArchivedOut(BaseModel):
 
 
 @router.get("/retention/schedule", response_model=list[ScheduledFile], **allow(RETENTION_ROLES))
-def schedule(app: App, who: Caller, as_of: Annotated[date | None, Query(description="judge due dates on this day")] = None
+def schedule(app: App, who: Caller,
+             as_of: Annotated[date | None, Query(description="judge due dates on this day")] = None
              ) -> list[ScheduledFile]:
     """Every worker's file: state, destruction date, holds, and what is due (ids and dates only)."""
     return app.retention.retention_schedule(as_of or app.clock().date())
@@ -157,7 +158,8 @@ def holds(app: App, who: Caller, worker_id: Annotated[UUID | None, Query()] = No
         HOLD_ROLES, "Only the roles the policy pack's `legal_holds.place` names (bcp: DPO, HR, investigating officers)."))
 def place_hold(worker_id: WorkerId, body: HoldIn, app: App, who: Caller) -> HoldOut:
     """Hold a worker's file (investigation, litigation, a SAR in progress): it is not destroyed until released."""
-    return hold_out(app.retention.place_hold(who, worker_id, kind=body.kind, reason=body.reason, reference=body.reference))
+    return hold_out(app.retention.place_hold(who, worker_id, kind=body.kind, reason=body.reason,
+                                             reference=body.reference))
 
 
 @router.post("/holds/{hold_id}/release", response_model=HoldOut, **allow(

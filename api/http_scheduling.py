@@ -279,7 +279,8 @@ def _session_out(app: SupervisionApplication, session: Any) -> SessionOut:
 @router.post("/sessions", status_code=201, response_model=SessionOut, **_allow(*SUPERVISING, rule="The supervisee's "
              "current supervisor books it."))
 def schedule(body: ScheduleIn, app: App, who: Caller) -> SessionOut:
-    return _session_out(app, app.scheduling.schedule_session(who, supervisee_id=body.supervisee_id, starts_at=_utc(body.starts_at),
+    return _session_out(app, app.scheduling.schedule_session(who, supervisee_id=body.supervisee_id,
+                                                             starts_at=_utc(body.starts_at),
                                                              planned_minutes=body.planned_minutes))
 
 
@@ -335,7 +336,8 @@ def _terms(terms: Terms) -> dict:
 @router.post("/agreements", status_code=201, response_model=AgreementOut, **_allow(
              *SUPERVISING, rule="The supervisee's current supervisor drafts it; both then sign."))
 def draft_agreement(body: AgreementIn, app: App, who: Caller) -> AgreementOut:
-    return _agreement_out(app.scheduling.draft_agreement(who, supervisee_id=body.supervisee_id, terms=_terms(body.terms)))
+    return _agreement_out(app.scheduling.draft_agreement(who, supervisee_id=body.supervisee_id,
+                                                         terms=_terms(body.terms)))
 
 
 @router.post("/agreements/paper", status_code=201, response_model=AgreementOut, **_allow(
@@ -355,7 +357,8 @@ def sign_agreement(agreement_id: UUID, app: App, who: Caller) -> AgreementOut:
 @router.post("/agreements/{agreement_id}/reviews", response_model=AgreementOut, **_allow(
              *STAFF, rule="Either party records the (at least annual) review."))
 def review_agreement(agreement_id: UUID, body: ReviewIn, app: App, who: Caller) -> AgreementOut:
-    return _agreement_out(app.scheduling.review_agreement(who, agreement_id, reviewed_on=body.reviewed_on, notes=body.notes))
+    return _agreement_out(app.scheduling.review_agreement(who, agreement_id, reviewed_on=body.reviewed_on,
+                                                          notes=body.notes))
 
 
 # -- case supervision ----------------------------------------------------------------------------------------------------

@@ -33,6 +33,9 @@ class Leaving:
 
 
 class PeopleService(Service):
+    """HR: joiners, leavers, changes of role, returns and accounts. Uses the core and allocation (a leaver stops
+    supervising others)."""
+
     def __init__(self, core: Core, allocation: AllocationService) -> None:
         super().__init__(core)
         self.allocation = allocation

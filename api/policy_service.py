@@ -17,6 +17,8 @@ from infrastructure.policy_packs import PolicyPackError, load_history_by_name
 
 
 class PolicyService(Service):
+    """The organisation's policy pack: every version, the one in force on a day. Uses only the core."""
+
     def __init__(self, core: Core) -> None:
         super().__init__(core)
         self._packs: dict[str, PackHistory] = {}

@@ -1,4 +1,4 @@
-"""Commands of the observation and review area, mixed into SupervisionLedger (see api/application.py): direct
+"""Commands of the observation and review area, a service of the application (api/application.py): direct
 observations of practice and of supervision, decisions to reduce a frequency that rest on them, and employee
 reviews. Each takes the acting Principal first, decides through domain/authorisation.py that a member of staff
 acts as themselves, and the domain then decides whether this person may take this step.
@@ -54,7 +54,9 @@ class WorkerPractice:
 
 
 class PracticeService(Service):
-    """Uses self.repository, self.save_and_project, self.clock and self.storage of the application."""
+    """Direct observations of practice, step-downs of frequency, employee reviews. Uses the core, access (reads
+    are decided and logged as for the file) and policy."""
+
     def __init__(self, core: Core, access: AccessService, policy: PolicyService) -> None:
         super().__init__(core)
         self.access = access
@@ -125,8 +127,9 @@ class PracticeService(Service):
         now = self.clock()
         decision = decide_practice_read(user.reader, rel, chain, self.access.grants_for(user, rel), now,
                                         archive=self.access.archive_rule, stated_purpose=via.stated_purpose)
-        self.access.log_access(user, AccessAttempt("read_practice", wid, None, worker.version, rel.file_state, via.channel,
-                                            via.client, via.stated_purpose), decision, now)
+        self.access.log_access(user, AccessAttempt("read_practice", wid, None, worker.version, rel.file_state,
+                                                   via.channel,
+                                                   via.client, via.stated_purpose), decision, now)
         if not decision.allowed:
             raise AccessDenied(decision, logged=self.access.log_reads)
         policy = self.policy.compliance_pack(pack)

@@ -21,6 +21,9 @@ from infrastructure.users import Principal
 
 
 class RecordService(Service):
+    """The steps of a supervision record. Uses the core, access (a refused step on a file is logged) and policy
+    (the anonymisation check)."""
+
     def __init__(self, core: Core, access: AccessService, policy: PolicyService) -> None:
         super().__init__(core)
         self.access = access
@@ -33,7 +36,7 @@ class RecordService(Service):
         decision = decide_draft(user.reader, relationships(supervisee))
         if not decision.allowed:
             self.access.log_access(user, AccessAttempt("draft", str(supervisee.id), None, None, supervisee.state,
-                                                *_via(user, via)), decision)
+                                                       *_via(user, via)), decision)
             raise AccessDenied(decision, logged=self.access.log_reads)
         if supervisee.state != "active":
             raise DomainError(f"cannot draft a record for a worker who is {supervisee.state}")
@@ -105,7 +108,7 @@ class RecordService(Service):
                     else decide_write(user.reader, rel, parties, party))
         if not decision.allowed:
             self.access.log_access(user, AccessAttempt(action, record.supervisee_id, str(record.id), record.version,
-                                                rel.file_state, *_via(user, via)), decision)
+                                                       rel.file_state, *_via(user, via)), decision)
             raise AccessDenied(decision, logged=self.access.log_reads)
         require_version(record, expected_version, "supervision record")
         try:

@@ -86,7 +86,8 @@ class FileChangedMeanwhile(Conflict):
 
 
 class RetentionService(Service):
-    """Mixed into SupervisionLedger."""
+    """Archiving leavers, legal holds, the schedule, destruction and its certificates. Uses the core and policy."""
+
     def __init__(self, core: Core, policy: PolicyService) -> None:
         super().__init__(core)
         self.policy = policy
@@ -113,7 +114,8 @@ class RetentionService(Service):
 
     def place_hold(self, user: Principal, worker_id: UUID | str, *, kind: str, reason: str,
                    reference: str) -> LegalHold:
-        self.require(user, decide_pack_role(user.reader, self.policy.policy_pack.legal_holds.place, "place a legal hold"))
+        self.require(user,
+                     decide_pack_role(user.reader, self.policy.policy_pack.legal_holds.place, "place a legal hold"))
         actor = user.actor
         state = self._file_state(str(worker_id))
         if state is None:
@@ -217,7 +219,8 @@ class RetentionService(Service):
         proposal = DestructionProposal.propose(
             as_of=as_of, files=[{"worker_id": f.worker_id, "destruction_date": f.destruction_date.isoformat(),
                                  "rule": f.rule or self._rule_text(self.policy.policy_pack)} for f in due],
-            pack=self.policy.policy_pack.short_name, actor=user.actor, proposer_user=user.user_id, timestamp=self.clock())
+            pack=self.policy.policy_pack.short_name, actor=user.actor, proposer_user=user.user_id,
+            timestamp=self.clock())
         self.save_and_project(proposal, keys=self.storage.keyring.stage_assignment(proposal.id, "organisation"))
         return proposal
 

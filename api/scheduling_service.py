@@ -1,4 +1,4 @@
-"""Commands and queries of the scheduling area, mixed into SupervisionLedger (see api/application.py):
+"""Commands and queries of the scheduling area, a service of the application (api/application.py):
 sessions, supervision agreements, case supervision, the overdue dashboard and the monthly frequency report.
 
 Methods here use self.repository, self.save_and_project, self.clock and self.storage of the application.
@@ -141,7 +141,9 @@ ORGANISATION_WIDE = frozenset({Role.QA, Role.ADMINISTRATOR})
 
 
 class SchedulingService(Service):
-    """Methods here may use self.repository, self.save_and_project, self.clock and self.storage."""
+    """Sessions, agreements, cases and the due view. Uses the core, access (reads are decided and logged) and
+    policy (frequencies and deadlines)."""
+
     def __init__(self, core: Core, access: AccessService, policy: PolicyService) -> None:
         super().__init__(core)
         self.access = access
@@ -175,7 +177,8 @@ class SchedulingService(Service):
         """Recorded as held; a session shorter than the pack's minimum is kept with its shortfall."""
         actor = self._staff(user, "record a session as held")
         session = self.get_session(session_id)
-        session.hold(actual_minutes=actual_minutes, pack=self.policy.compliance_pack(pack, on=held_on or session.session_date), actor=actor,
+        session.hold(actual_minutes=actual_minutes,
+                     pack=self.policy.compliance_pack(pack, on=held_on or session.session_date), actor=actor,
                      timestamp=self.clock(), held_on=held_on)
         self.save_and_project(session)
         return session
@@ -305,11 +308,12 @@ class SchedulingService(Service):
         agreement = self.get_agreement(agreement_id)
         rel = self.access.relationships_of(agreement.supervisee_id)
         now = self.clock()
-        decision = decide_read(user.reader, rel, self.access.grants_for(user, rel), now, archive=self.access.archive_rule,
+        decision = decide_read(user.reader, rel, self.access.grants_for(user, rel), now,
+                               archive=self.access.archive_rule,
                                stated_purpose=via.stated_purpose)
         self.access.log_access(user, AccessAttempt("read_agreement", agreement.supervisee_id, None, agreement.version,
-                                            rel.file_state, via.channel, via.client, via.stated_purpose),
-                        decision, now)
+                                                   rel.file_state, via.channel, via.client, via.stated_purpose),
+                               decision, now)
         if not decision.allowed:
             raise AccessDenied(decision, logged=self.access.log_reads)
         return agreement, decision
@@ -370,7 +374,8 @@ class SchedulingService(Service):
             self._require_known_worker(approved_by, "approver")
         case = CaseSupervision.open(worker_id=str(worker.id), supervisor_id=actor, case_reference=case_reference,
                                     actor=actor, timestamp=self.clock(), lexicon=default_lexicon())
-        case.rate(rating, pack=self.policy.compliance_pack(pack), actor=actor, supervisor_now=actor, timestamp=self.clock(),
+        case.rate(rating, pack=self.policy.compliance_pack(pack), actor=actor, supervisor_now=actor,
+                  timestamp=self.clock(),
                   approved_by=approved_by, approved_on=approved_on,
                   approver_role=self.get_worker(approved_by).role if approved_by else None, rationale=rationale)
         if last_discussed_on is not None:
@@ -387,7 +392,8 @@ class SchedulingService(Service):
         case = self.get_case(case_id)
         if approved_by:
             self._require_known_worker(approved_by, "approver")
-        case.rate(rating, pack=self.policy.compliance_pack(pack), actor=actor, supervisor_now=self._supervisor_now(case),
+        case.rate(rating, pack=self.policy.compliance_pack(pack), actor=actor,
+                  supervisor_now=self._supervisor_now(case),
                   timestamp=self.clock(), approved_by=approved_by, approved_on=approved_on,
                   approver_role=self.get_worker(approved_by).role if approved_by else None, rationale=rationale)
         self.save_and_project(case)

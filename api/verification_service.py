@@ -47,6 +47,9 @@ class LedgerVerification:
 
 
 class VerificationService(Service):
+    """The integrity ledger for a signed-in administrator: checkpoint, verification, bundles. Uses the core and
+    access (a bundle with content is a logged read)."""
+
     # The last verification this process ran (a restart forgets it; `svl verify` reports to its own caller).
     last_verification: LedgerVerification | None = None
 

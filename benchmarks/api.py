@@ -78,7 +78,8 @@ def populate(settings, records: int, checkpoints: bool = True) -> tuple[str, lis
                        "actions": [{"description": "Update chronology", "owner": "Worker", "due": "2026-02-01"}],
                        "case_discussions": [{"case_reference": "J.S.", "summary": "Plan reviewed",
                                              "decision": "Continue"}]}
-            rid = app.records.draft_record(cast.supervisor(supervisors[workers.index(w) % 2]), supervisee_id=w, content=content).id
+            rid = app.records.draft_record(cast.supervisor(supervisors[workers.index(w) % 2]), supervisee_id=w,
+                                           content=content).id
             app.records.share_record(cast.supervisor(supervisors[workers.index(w) % 2]), rid)
             ids.append(str(rid))
         app.people.users.add_user("morgan", "manager", worker_id=manager, created_by="bench")

@@ -83,7 +83,8 @@ def bench_plain(backend: str, module: str, records: int) -> float:
             app.close()
 
 
-def staffed_ledger(settings, background: bool = False) -> tuple[SupervisionApplication, str, str]:  # type: ignore[no-untyped-def]
+def staffed_ledger(settings, background: bool = False) -> tuple[SupervisionApplication, str,
+                                                                str]:  # type: ignore[no-untyped-def]
     # With the signing key, automatic checkpoints (every 1000 events) are part of the measured write path.
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     app = SupervisionApplication(Storage.open(settings, master_key=master_key()), FastClock(),

@@ -264,7 +264,8 @@ def bench_app(backend: str, workers: int, months: int) -> None:
                                                     start_date=date(2015, 1, 5)).id)
             staff = []
             for n in range(workers):
-                wid = str(app.people.join_worker(cast.HR, name=f"W{n}", role="Social worker", category=rng.choice(CATEGORIES),
+                wid = str(app.people.join_worker(cast.HR, name=f"W{n}", role="Social worker",
+                                                 category=rng.choice(CATEGORIES),
                                                  start_date=START - timedelta(days=rng.randrange(0, 2000))).id)
                 app.allocation.allocate_supervisor(cast.HR, wid, supervisor)
                 staff.append(wid)

@@ -55,7 +55,8 @@ class PlainRecorderLedger(SupervisionApplication):
 
 
 @contextmanager
-def opened(settings: Settings, cls: type[SupervisionApplication] = SupervisionApplication) -> Iterator[SupervisionApplication]:
+def opened(settings: Settings,
+           cls: type[SupervisionApplication] = SupervisionApplication) -> Iterator[SupervisionApplication]:
     app = cls(Storage.open(settings, master_key=master_key()), FastClock())
     app.after_save.clear()  # no automatic checkpoints inside the timings
     try:

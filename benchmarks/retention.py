@@ -296,7 +296,8 @@ def one_command_at_a_time(app: SupervisionApplication, supervisor: str, first: i
             app.retention.archive_leaver(cast.HR, worker)
             commands += 1
         if kind == "held":
-            app.retention.place_hold(cast.IO, worker, kind="investigation", reason="Allegation under review", reference=f"LADO-{n}")
+            app.retention.place_hold(cast.IO, worker, kind="investigation", reason="Allegation under review",
+                                     reference=f"LADO-{n}")
             commands += 1
     return time.perf_counter() - started, commands
 

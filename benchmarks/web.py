@@ -65,7 +65,8 @@ def bench(backend: str, total: int, samples: int) -> None:
         tokens = {u: t for u, _, t in load_demo(ledger)["tokens"]}
         web, api = signed_in(api_app, "daniel"), TestClient(api_app)
         daniel = ledger.people.users.require("daniel")["worker_id"]
-        record = next(r["record_id"] for r in ledger.access.readable_records(ledger.people.users.principal("daniel", "bench"))
+        record = next(r["record_id"] for r in ledger.access.readable_records(ledger.people.users.principal("daniel",
+                                                                                                           "bench"))
                       if r["supervisor_id"] == daniel)
         print(f"{backend}: the demo ({len(ledger.access.readable_records(ledger.people.users.principal('daniel', 'b')))} "
               f"records daniel may read)")

@@ -54,11 +54,14 @@ def test_a_supervisees_next_session_is_the_earliest_booked_from_today(ledger, cl
     me = acting(worker, Role.SUPERVISEE)
     clock.set(at(date(2026, 2, 1), 8))
     assert app.scheduling.next_session_of(me) is None
-    past = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=worker, starts_at=at(date(2026, 1, 20), 10),
+    past = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=worker,
+                                               starts_at=at(date(2026, 1, 20), 10),
                                                planned_minutes=90).id)
-    later = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=worker, starts_at=at(date(2026, 3, 2), 10),
+    later = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=worker,
+                                                starts_at=at(date(2026, 3, 2), 10),
                                                 planned_minutes=90).id)
-    sooner = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=worker, starts_at=at(date(2026, 2, 9), 10),
+    sooner = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=worker,
+                                                 starts_at=at(date(2026, 2, 9), 10),
                                                  planned_minutes=60).id)
     assert app.scheduling.next_session_of(me)["session_id"] == sooner
     app.scheduling.cancel_session(me, sooner, "leave")

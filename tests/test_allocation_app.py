@@ -58,7 +58,8 @@ def test_an_nqsws_sessions_alternate_between_the_line_manager_and_the_asye_asses
         app.allocation.allocate_second_supervisor(acting("hr"), nia, line_manager)
     assert app.allocation.allocate_second_supervisor(acting("hr"), nia, assessor).second_supervisor_id == assessor
     with pytest.raises(NotPermitted, match="current supervisor"):  # nobody else books Nia's sessions
-        app.scheduling.schedule_session(acting(manager), supervisee_id=nia, starts_at=at(D(2026, 1, 8)), planned_minutes=90)
+        app.scheduling.schedule_session(acting(manager), supervisee_id=nia, starts_at=at(D(2026, 1, 8)),
+                                        planned_minutes=90)
 
     held(app, clock, nia, line_manager, D(2026, 1, 8))
     board = app.scheduling.compliance_dashboard(as_of=D(2026, 1, 9), team=line_manager)
@@ -97,7 +98,8 @@ def test_an_nqsws_sessions_alternate_between_the_line_manager_and_the_asye_asses
     assert "record_unsigned" in kinds(board, nia) and "record_frozen" not in kinds(board, nia)
 
     # As of a past day the turn is as it stood then; twelve months on, the line manager alone.
-    assert app.scheduling.compliance_dashboard(as_of=D(2026, 1, 9), team=line_manager).turns[nia].supervisor_id == assessor
+    assert app.scheduling.compliance_dashboard(as_of=D(2026, 1, 9),
+                                               team=line_manager).turns[nia].supervisor_id == assessor
     later = app.scheduling.compliance_dashboard(as_of=D(2027, 1, 6), team=line_manager)
     assert "period ended" in later.turns[nia].text and later.turns[nia].supervisor_id == line_manager
 
@@ -136,7 +138,8 @@ def test_a_departing_allocation_is_shown_until_the_service_manager_agrees_an_exc
 
     # bcp flags a departure rather than refusing it: the NQSW becomes the senior social worker's supervisor.
     app.allocation.allocate_supervisor(acting("hr"), senior, nqsw)
-    assert app.allocation.allocation_departures(app.people.get_worker(senior), app.people.get_worker(nqsw))[0].rule == "supervisor_level"
+    assert app.allocation.allocation_departures(app.people.get_worker(senior),
+                                                app.people.get_worker(nqsw))[0].rule == "supervisor_level"
     board = app.scheduling.compliance_dashboard(as_of=D(2026, 1, 5), team=service_manager)  # the Service Manager's view
     [text] = kinds(board, nqsw)["allocation_breach"]
     assert text.startswith("as supervisor of Sam Senior: the supervisor is at level 1, the supervisee at level 2")
@@ -147,16 +150,20 @@ def test_a_departing_allocation_is_shown_until_the_service_manager_agrees_an_exc
 
     # Only the role the pack names agrees it, as themselves, with a reason.
     with pytest.raises(NotPermitted, match="agreed by the service manager .* 'Team Manager'"):
-        app.allocation.agree_allocation_exception(acting(team_manager, Role.MANAGER), senior, nqsw, ["supervisor_level"], "Cover")
+        app.allocation.agree_allocation_exception(acting(team_manager, Role.MANAGER), senior, nqsw,
+                                                  ["supervisor_level"], "Cover")
     with pytest.raises(AccessDenied):
         app.allocation.agree_allocation_exception(acting("hr"), senior, nqsw, ["supervisor_level"], "Cover")
     clock.set(at(D(2026, 1, 7)))
-    agreed = app.allocation.agree_allocation_exception(acting(service_manager, Role.MANAGER), senior, nqsw, ["supervisor_level"],
+    agreed = app.allocation.agree_allocation_exception(acting(service_manager, Role.MANAGER), senior, nqsw,
+                                                       ["supervisor_level"],
                                                        "Sam mentors Nia on a shared caseload; Nia signs off the rota only")
     assert agreed.allocation_exceptions[-1]["agreed_by"] == service_manager
-    assert "allocation_breach" not in kinds(app.scheduling.compliance_dashboard(as_of=D(2026, 1, 7), team=service_manager), nqsw)
+    assert "allocation_breach" not in kinds(app.scheduling.compliance_dashboard(as_of=D(2026, 1, 7),
+                                                                                team=service_manager), nqsw)
     # What was known on the 5th stays as it was.
-    assert "allocation_breach" in kinds(app.scheduling.compliance_dashboard(as_of=D(2026, 1, 6), team=service_manager), nqsw)
+    assert "allocation_breach" in kinds(app.scheduling.compliance_dashboard(as_of=D(2026, 1, 6), team=service_manager),
+                                        nqsw)
 
     # Twelve supervisees: the ratio breach is on the team manager's row of the Service Manager's view.
     team = [join(app, f"Worker {n}", "Family support worker", "family_support") for n in range(12)]
@@ -167,14 +174,17 @@ def test_a_departing_allocation_is_shown_until_the_service_manager_agrees_an_exc
         "supervises 12 people: bcp expects 5 to 7 supervisees per supervisor; needs an exception agreed by the service "
         "manager (bcp) for each supervisee beyond 7"]
     for worker in team[7:]:
-        app.allocation.agree_allocation_exception(acting(service_manager, Role.MANAGER), worker, team_manager, ["ratio"],
+        app.allocation.agree_allocation_exception(acting(service_manager, Role.MANAGER), worker, team_manager,
+                                                  ["ratio"],
                                                   "Vacancy in the neighbouring team until April")
-    assert "allocation_breach" not in kinds(app.scheduling.compliance_dashboard(as_of=D(2026, 1, 7), team=service_manager),
+    assert "allocation_breach" not in kinds(app.scheduling.compliance_dashboard(as_of=D(2026, 1, 7),
+                                                                                team=service_manager),
                                             team_manager)
 
     # The CLI and HTTP forms of the due view carry the same breach.
     clock.set(at(D(2026, 1, 8)))
-    app.allocation.record_standing(acting("hr"), team_manager, level=3, registered=True, supervising_since=D(2025, 12, 1))
+    app.allocation.record_standing(acting("hr"), team_manager, level=3, registered=True,
+                                   supervising_since=D(2025, 12, 1))
     app.allocation.transfer_worker(acting("hr"), nqsw, team_manager, "Team restructure")
     app.people.users.add_user("morgan", "manager", worker_id=service_manager, created_by="test")
     out = json.loads(run("due", "--as", "morgan", "--as-of", "2026-01-08", "--team", team_manager, "--json"))
@@ -242,7 +252,8 @@ def test_the_allocation_list_and_a_second_supervisors_team(ledger, clock):
     [breach] = app.allocation.current_allocation_breaches(acting(service_manager, Role.MANAGER))
     assert (breach.rule, breach.supervisee_id, breach.supervisor_id) == ("supervisor_level", nqsw, team_manager)
     assert app.allocation.current_allocation_breaches(acting("hr")) == [breach]
-    app.allocation.agree_allocation_exception(acting(service_manager, Role.MANAGER), nqsw, team_manager, ["supervisor_level"],
+    app.allocation.agree_allocation_exception(acting(service_manager, Role.MANAGER), nqsw, team_manager,
+                                              ["supervisor_level"],
                                               "Acting up until the vacancy is filled")
     assert app.allocation.current_allocation_breaches(acting("hr")) == []
 

@@ -113,7 +113,8 @@ def test_each_record_class_is_destroyed_by_its_own_schedule_and_leaves_the_other
         app.case_records.review_case_record_destruction(acting("dpo"), disposal.id, approve=True, rationale="fine")
     with pytest.raises(DomainError, match="not yet approved"):
         app.case_records.destroy_case_records(acting("dpo"), disposal.id)
-    app.case_records.review_case_record_destruction(acting("hr"), disposal.id, approve=True, rationale="Checked the schedule")
+    app.case_records.review_case_record_destruction(acting("hr"), disposal.id, approve=True,
+                                                    rationale="Checked the schedule")
     destroyed = app.case_records.destroy_case_records(acting("dpo"), disposal.id)
     assert destroyed.destroyed == [stayer_old_case]
     with pytest.raises(DomainError, match="already destroyed"):
@@ -148,7 +149,8 @@ def test_a_destroyed_case_record_has_its_own_certificate_that_svl_verify_checks(
     personal = signed_record(app, supervisor, stayer, "2019-05-02")
     done = destroy_case_records_due(app, date(2026, 3, 1))
     assert sorted(done.destroyed) == sorted([first, second])
-    certificates = {rid: json.loads(app.case_records.case_record_certificate_path(rid).read_text()) for rid in (first, second)}
+    certificates = {rid: json.loads(app.case_records.case_record_certificate_path(rid).read_text()) for rid in (first,
+                                                                                                                second)}
     assert not app.case_records.case_record_certificate_path(kept).exists()
 
     # one checkpoint pair for the run: both certificates name the same two checkpoints
@@ -194,7 +196,8 @@ def test_a_destroyed_case_record_has_its_own_certificate_that_svl_verify_checks(
     # the DPO finds both certificates through the application, also after the read models are rebuilt
     listed = {r.record_id for r, _ in app.case_records.case_record_certificates(acting("dpo"))}
     app.read_models.rebuild()
-    assert {r.record_id for r, _ in app.case_records.case_record_certificates(acting("dpo"))} == listed == {first, second}
+    assert {r.record_id for r, _ in app.case_records.case_record_certificates(acting("dpo"))} == listed == {first,
+                                                                                                            second}
     with pytest.raises(AccessDenied):
         app.case_records.case_record_certificates(acting(supervisor))
 
@@ -202,7 +205,8 @@ def test_a_destroyed_case_record_has_its_own_certificate_that_svl_verify_checks(
 def test_the_decision_not_on_the_childs_record_within_a_week_becomes_overdue(ledger, clock):
     app = ledger
     supervisor, worker, other = leaver_and_stayer(app)
-    other_supervisor = str(app.people.join_worker(acting("hr"), name="Otto Other", role="Team manager", category="manager",
+    other_supervisor = str(app.people.join_worker(acting("hr"), name="Otto Other", role="Team manager",
+                                                  category="manager",
                                                   start_date=date(2011, 1, 3)).id)
     app.allocation.transfer_worker(acting("hr"), other, other_supervisor, "team change")
 
@@ -211,7 +215,8 @@ def test_the_decision_not_on_the_childs_record_within_a_week_becomes_overdue(led
     for who in (acting("hr"), acting(other_supervisor), acting(worker, Role.SUPERVISEE)):
         with pytest.raises((AccessDenied, NotPermitted)):
             app.case_records.record_case_supervision(who, worker_id=worker, case_reference="LCS 55821",
-                                                     discussed_on=date(2026, 4, 2), discussion=CASE_TEXT, decisions=DECISIONS)
+                                                     discussed_on=date(2026, 4,
+                                                                       2), discussion=CASE_TEXT, decisions=DECISIONS)
     with pytest.raises(DomainError, match="not the number"):  # initials do not find the child's record
         case_record(app, supervisor, worker, date(2026, 4, 2), "J.S.")
     rid = case_record(app, supervisor, worker, date(2026, 4, 2))
@@ -223,7 +228,8 @@ def test_the_decision_not_on_the_childs_record_within_a_week_becomes_overdue(led
     # maximum of one week."
     assert due(date(2026, 4, 9)) == {rid: "due"}
     assert due(date(2026, 4, 10)) == {rid: "overdue"}
-    assert [d.decision_due for d in app.case_records.case_decisions_due(acting(supervisor), as_of=date(2026, 4, 10))] == \
+    assert [d.decision_due for d in app.case_records.case_decisions_due(acting(supervisor),
+                                                                        as_of=date(2026, 4, 10))] == \
         [date(2026, 4, 9)]
     # the worker sees their own, QA the organisation's; the other supervisor has nothing of it
     assert due(date(2026, 4, 10), acting(worker, Role.SUPERVISEE)) == {rid: "overdue"}
@@ -237,14 +243,16 @@ def test_the_decision_not_on_the_childs_record_within_a_week_becomes_overdue(led
     with pytest.raises(NotPermitted):
         app.case_records.confirm_case_decision(acting(other_supervisor), rid, childs_record_reference="Case note 88123",
                                                recorded_on=date(2026, 4, 10))
-    app.case_records.confirm_case_decision(acting(worker, Role.SUPERVISEE), rid, childs_record_reference="Case note 88123",
+    app.case_records.confirm_case_decision(acting(worker, Role.SUPERVISEE), rid,
+                                           childs_record_reference="Case note 88123",
                                            recorded_on=date(2026, 4, 10))
     assert due(date(2026, 4, 10)) == {rid: "recorded_late"}
     assert due(date(2026, 4, 9)) == {rid: "due"}  # as it stood the day before
     assert app.case_records.case_decisions_due(acting(supervisor), as_of=date(2026, 4, 10), only_attention=True) == []
 
     # the content is read only by those the access rules allow, and each read is logged
-    assert app.case_records.read_case_record(acting(supervisor), rid, via=VIA).on_childs_record["reference"] == "Case note 88123"
+    assert app.case_records.read_case_record(acting(supervisor), rid,
+                                             via=VIA).on_childs_record["reference"] == "Case note 88123"
     with pytest.raises(AccessDenied):
         app.case_records.read_case_record(acting(other_supervisor), rid, via=VIA)
     log = [e for e in app.access._log_entries(_every()) if e["action"] == "read_case_record"]

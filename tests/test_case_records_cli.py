@@ -46,8 +46,10 @@ def test_case_records_from_the_command_line(ledger, clock, run):
     # The lists proposed for destruction, as the DPO's web page shows them (ids, dates, counts, who decided).
     app.people.users.add_user("hana", "administrator", created_by="test")
     supervisor_then, colleague, _ = leaver_and_stayer(app)  # a discussion of 2019: six years on, due today
-    old = str(app.case_records.record_case_supervision(acting(supervisor_then), worker_id=colleague, case_reference="LCS 1021",
-                                                       discussed_on=D(2019, 5, 2), discussion="Worries about attendance",
+    old = str(app.case_records.record_case_supervision(acting(supervisor_then), worker_id=colleague,
+                                                       case_reference="LCS 1021",
+                                                       discussed_on=D(2019, 5,
+                                                                      2), discussion="Worries about attendance",
                                                        decisions="Visit within five days").id)
     proposed = run("case-record", "propose", "--as", "dana")
     disposal = proposed.split()[1].rstrip(":")

@@ -56,10 +56,12 @@ def test_the_proposer_may_not_approve_their_own_list(ledger):
         ledger.retention.run_retention(acting("dpo"), proposal.id)
     assert not any(ledger.storage.keyring.is_destroyed(k) for k in keys.values())
 
-    ledger.retention.place_hold(acting("io:jones"), held, kind="investigation", reason="LADO referral", reference="LADO-7")
+    ledger.retention.place_hold(acting("io:jones"), held, kind="investigation", reason="LADO referral",
+                                reference="LADO-7")
     with pytest.raises(DomainError, match="rationale"):
         ledger.retention.approve_destruction(acting("hr"), proposal.id, rationale="   ")
-    approved = ledger.retention.approve_destruction(acting("hr"), proposal.id, rationale="Checked against the HR leavers list")
+    approved = ledger.retention.approve_destruction(acting("hr"), proposal.id,
+                                                    rationale="Checked against the HR leavers list")
     assert (approved.decision, approved.decided_by) == ("approved", "user:hr")
     with pytest.raises(OutOfOrder, match="already approved"):
         ledger.retention.reject_destruction(acting("dpo-2", acting("dpo").role), proposal.id, rationale="too late")

@@ -200,7 +200,8 @@ def test_a_command_on_an_unchanged_file_reads_its_version_under_the_lock_in_the_
         return execute(self, query, *args, **kwargs)
 
     monkeypatch.setattr(psycopg.Cursor, "execute", spy)
-    rid = ledger.records.draft_record(acting(supervisor), supervisee_id=worker, content=content).id  # decides on the file
+    rid = ledger.records.draft_record(acting(supervisor), supervisee_id=worker,
+                                      content=content).id  # decides on the file
     monkeypatch.undo()
     begin_at = next(i for i, s in enumerate(sent) if s.startswith("BEGIN"))
     begin, insert, leaves, commit = sent[begin_at:begin_at + 4]

@@ -62,9 +62,11 @@ def test_a_hold_racing_the_destruction_of_its_file_never_leaves_both(settings, m
             worker = archived_leaver(destroying, n)
             proposal = destroying.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
             assert proposal.worker_ids == [worker]
-            destroying.retention.approve_destruction(acting("hr"), proposal.id, rationale="checked against the schedule")
+            destroying.retention.approve_destruction(acting("hr"), proposal.id,
+                                                     rationale="checked against the schedule")
             hold, run = together(
-                lambda: holding.retention.place_hold(acting("io:jones"), worker, kind="investigation", reason="LADO referral",
+                lambda: holding.retention.place_hold(acting("io:jones"), worker, kind="investigation",
+                                                     reason="LADO referral",
                                                      reference=f"LADO-{n}"),
                 lambda: destroying.retention.run_retention(acting("dpo"), proposal.id))
             assert run[0] == "returned", run  # a run that meets a hold skips the file; it does not fail
@@ -122,7 +124,8 @@ def test_a_hold_stored_after_the_run_judged_the_file_due_keeps_the_file(two_apps
     def checkpoint_then_a_hold(*args: Any, **kwargs: Any) -> Any:
         signed = sign_checkpoint(*args, **kwargs)
         if not placed:
-            placed.append(holding.retention.place_hold(acting("io:jones"), worker, kind="investigation", reason="LADO referral",
+            placed.append(holding.retention.place_hold(acting("io:jones"), worker, kind="investigation",
+                                                       reason="LADO referral",
                                                        reference="LADO-1"))
         return signed
 

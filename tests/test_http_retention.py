@@ -103,7 +103,8 @@ def test_a_subject_access_export_holds_the_case_supervision_records_and_their_pr
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     sam, alex = world.workers["W"], world.workers["S1"]
     case = str(world.app.case_records.record_case_supervision(acting(alex), worker_id=sam, case_reference="LCS 55821",
-                                                              discussed_on=date(2026, 3, 1), discussion="Missed school lunches",
+                                                              discussed_on=date(2026, 3,
+                                                                                1), discussion="Missed school lunches",
                                                               decisions="Home visit within five days").id)
     world.app.access.grant_access(grantor=world.principal("hana"), grantee="dana", purpose="SAR-2026-032",
                                   category="sar", scope_kind="worker_file", scope_id=sam,

@@ -25,7 +25,8 @@ def test_only_administrators_see_verify_and_export_from_the_ledger(world: World)
     _signed(world)
     for username in ("alex", "sam", "ines", "dana", "quinn"):
         who = world.principal(username)
-        for command in (lambda: world.app.verification.latest_checkpoint(who), lambda: world.app.verification.verify_ledger(who),
+        for command in (lambda: world.app.verification.latest_checkpoint(who),
+                        lambda: world.app.verification.verify_ledger(who),
                         lambda: world.app.verification.record_bundle(who, world.records["W"])):
             with pytest.raises(AccessDenied):
                 command()
@@ -48,7 +49,8 @@ def test_a_verification_is_reported_timed_and_kept_and_a_bundle_verifies(world: 
 def test_a_record_with_its_bundle_is_a_logged_read_refused_to_whoever_may_not_read_it(world: World) -> None:
     vkey = _signed(world)
     record = world.records["W"]
-    read, _, bundle = world.app.verification.record_with_bundle(world.principal("sam"), record, action="download_copy", via=WEB)
+    read, _, bundle = world.app.verification.record_with_bundle(world.principal("sam"), record, action="download_copy",
+                                                                via=WEB)
     assert str(read.id) == record and verify_bundle(bundle, trusted_key=vkey).verified
     with pytest.raises(AccessDenied):
         world.app.verification.record_with_bundle(world.principal("jo"), record, action="download_copy", via=WEB)

@@ -88,7 +88,8 @@ def test_a_missing_frontier_row_stops_a_fresh_writer_instead_of_forking_the_tree
         with ledger.storage.engine.begin() as conn:
             conn.execute(ledger_leaves.delete().where(ledger_leaves.c.leaf_index == 5))
         with pytest.raises(LedgerDamaged):
-            fresh.people.join_worker(acting("hr"), name="Late", role="r", category="experienced", start_date=date(2024, 1, 1))
+            fresh.people.join_worker(acting("hr"), name="Late", role="r", category="experienced",
+                                     start_date=date(2024, 1, 1))
     finally:
         fresh.close()
         fresh.storage.engine.dispose()
@@ -101,7 +102,8 @@ def test_concurrent_writers_keep_leaf_order_equal_to_notification_order(ledger, 
     def write(app: SupervisionApplication, n: int) -> None:
         try:
             for i in range(8):
-                app.people.join_worker(acting("hr"), name=f"W{n}-{i}", role="r", category="experienced", start_date=date(2024, 1, 1))
+                app.people.join_worker(acting("hr"), name=f"W{n}-{i}", role="r", category="experienced",
+                                       start_date=date(2024, 1, 1))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -204,7 +206,8 @@ def test_verify_with_a_helper_process_gives_the_row_by_row_report(ledger, settin
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     _, supervisor, worker = staff(ledger)
     for day in range(1, 6):
-        rid = ledger.records.draft_record(acting(supervisor), supervisee_id=worker, content=content(session_date=f"2026-03-0{day}")).id
+        rid = ledger.records.draft_record(acting(supervisor), supervisee_id=worker,
+                                          content=content(session_date=f"2026-03-0{day}")).id
         ledger.records.share_record(acting(supervisor), rid)
     ledger.integrity.checkpoint(publish_to=None)
     report = ledger.integrity.verify()
@@ -230,7 +233,8 @@ def test_a_lawful_purge_in_the_helpers_part_is_accepted_in_bulk(ledger, settings
 
     _, supervisor, worker = staff(ledger)
     for day in range(1, 4):
-        ledger.records.draft_record(acting(supervisor), supervisee_id=worker, content=content(session_date=f"2026-03-0{day}"))
+        ledger.records.draft_record(acting(supervisor), supervisee_id=worker,
+                                    content=content(session_date=f"2026-03-0{day}"))
     nid, oid, _, _, state = event_rows(ledger)[-1]
     with ledger.storage.engine.begin() as conn:
         conn.execute(text(f"UPDATE {ledger.recorder.events_table_name} SET state = X'' WHERE rowid = :n"), {"n": nid})

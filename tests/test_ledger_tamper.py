@@ -31,7 +31,8 @@ def signed(ledger: SupervisionApplication, tmp_path: Path) -> Iterator[Supervisi
     create_signing_key_file(ledger.storage.settings.signing_key_file, ledger.storage.settings.organisation_origin)
     _, supervisor, worker = staff(ledger)
     for day in (2, 3):
-        rid = ledger.records.draft_record(acting(supervisor), supervisee_id=worker, content=content(session_date=f"2026-03-0{day}")).id
+        rid = ledger.records.draft_record(acting(supervisor), supervisee_id=worker,
+                                          content=content(session_date=f"2026-03-0{day}")).id
         ledger.records.share_record(acting(supervisor), rid)
     ledger.people.record_leaving(acting("hr"), worker, date(2026, 6, 1))
     yield ledger

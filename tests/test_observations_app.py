@@ -48,7 +48,8 @@ def test_observation_then_step_down_accepted_and_without_one_refused(ledger, clo
 
     # the manager is not the one who decides under bcp's pack: the worker's supervisor is
     with pytest.raises(NotPermitted, match="current supervisor"):
-        app.practice.step_down_frequency(acting(manager), worker, decided_on=D(2026, 9, 1), observation_id=observation.id,
+        app.practice.step_down_frequency(acting(manager), worker, decided_on=D(2026, 9, 1),
+                                         observation_id=observation.id,
                                          rationale="Meets the standard")
     steps = app.practice.step_down_frequency(acting(supervisor), worker, decided_on=D(2026, 9, 1),
                                              observation_id=observation.id, rationale="Meets the standard")
@@ -86,7 +87,8 @@ def test_observation_and_review_cycles_on_the_due_view(ledger, clock):
     assert "observation.direct_practice" not in kinds(board, manager)  # managers: no caseload, no direct practice
 
     clock.set(at(D(2026, 1, 12), 10))
-    app.practice.record_observation(acting(supervisor), subject_id=worker, observed="practice", observed_on=D(2026, 1, 12),
+    app.practice.record_observation(acting(supervisor), subject_id=worker, observed="practice",
+                                    observed_on=D(2026, 1, 12),
                                     outcome="meets_standard")
     app.practice.record_observation(acting(manager), subject_id=supervisor, observed="supervision",
                                     observed_on=D(2026, 1, 12), outcome="meets_standard",
@@ -100,12 +102,14 @@ def test_observation_and_review_cycles_on_the_due_view(ledger, clock):
     # the same view as it stood on the 11th still shows them owed
     assert "observation.direct_practice" in kinds(app.scheduling.compliance_dashboard(as_of=D(2026, 1, 11)), worker)
     # a year on, due again
-    assert kinds(app.scheduling.compliance_dashboard(as_of=D(2027, 1, 20)), worker)["observation.direct_practice"].due == \
+    assert kinds(app.scheduling.compliance_dashboard(as_of=D(2027, 1, 20)),
+                 worker)["observation.direct_practice"].due == \
         D(2027, 1, 12)
 
     # bury: the annual employee review by the immediate line manager, and the review six months after it
     with pytest.raises(DomainError, match="names no review"):
-        app.practice.record_employee_review(acting(supervisor), worker, kind="employee_review", reviewed_on=D(2026, 1, 12))
+        app.practice.record_employee_review(acting(supervisor), worker, kind="employee_review",
+                                            reviewed_on=D(2026, 1, 12))
     with pytest.raises(NotPermitted, match="exceptional circumstances"):
         app.practice.record_employee_review(acting(manager), worker, kind="employee_review", reviewed_on=D(2026, 1, 12),
                                             pack="bury")
@@ -155,7 +159,8 @@ def test_the_monthly_report_judges_a_month_by_the_agreement_in_force_where_stric
         held(app, clock, worker, supervisor, D(2026, 3, 2), minutes=60)
         held(app, clock, worker, supervisor, D(2026, 3, 30), minutes=95)
 
-    report = {r.worker_id: r for r in app.scheduling.frequency_report("2026-03", as_of=D(2026, 3, 31), pack="school-trust").rows}
+    report = {r.worker_id: r for r in app.scheduling.frequency_report("2026-03", as_of=D(2026, 3, 31),
+                                                                      pack="school-trust").rows}
     # fortnightly: due 13 and 27 March, and 17 to 29 March overdue after the 2 March session; 60 minutes is
     # short of the agreed 90
     assert (report[bound].held, report[bound].required, report[bound].overdue_days, report[bound].met,

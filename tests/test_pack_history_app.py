@@ -68,15 +68,18 @@ def test_a_cancelled_session_is_rebooked_by_the_version_in_force_when_it_was_mis
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2025, 6, 2))
     clock.set(at(D(2026, 2, 16)))
-    february = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=worker, starts_at=at(D(2026, 2, 23), 10),
+    february = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=worker,
+                                                   starts_at=at(D(2026, 2, 23), 10),
                                                    planned_minutes=60).id)
-    march = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=worker, starts_at=at(D(2026, 3, 9), 10),
+    march = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=worker,
+                                                starts_at=at(D(2026, 3, 9), 10),
                                                 planned_minutes=60).id)
     clock.set(at(D(2026, 3, 2)))
     # Missed in February, when bcp set no rebooking deadline: none now either.
     assert app.scheduling.rebook_by(app.scheduling.cancel_session(acting(supervisor), february, "operational")) is None
     # Missed on 9 March, under the new version: 5 working days.
-    assert app.scheduling.rebook_by(app.scheduling.cancel_session(acting(supervisor), march, "operational")) == D(2026, 3, 16)
+    assert app.scheduling.rebook_by(app.scheduling.cancel_session(acting(supervisor), march, "operational")) == D(2026,
+                                                                                                                  3, 16)
 
 
 @pytest.fixture
@@ -123,8 +126,10 @@ def test_case_records_retention_is_judged_by_the_version_in_force_on_the_day(eig
     app = ledger
     clock.set(at(D(2026, 2, 10)))
     supervisor, _, stayer = leaver_with_a_signed_record(app)
-    record = str(app.case_records.record_case_supervision(acting(supervisor), worker_id=stayer, case_reference="LCS 55821",
-                                                          discussed_on=D(2019, 5, 2), discussion="Worries about neglect",
+    record = str(app.case_records.record_case_supervision(acting(supervisor), worker_id=stayer,
+                                                          case_reference="LCS 55821",
+                                                          discussed_on=D(2019, 5,
+                                                                         2), discussion="Worries about neglect",
                                                           decisions="Strategy discussion requested").id)
     disposal = app.case_records.propose_case_record_destruction(acting("dpo"))  # due under six years on 10 February
     app.case_records.review_case_record_destruction(acting("hr"), disposal.id, approve=True, rationale="checked")

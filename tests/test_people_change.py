@@ -122,7 +122,8 @@ def test_a_role_change_starts_the_new_regime_on_the_due_view_as_known_on_each_da
         "Role changer")
     back = row(app.scheduling.compliance_dashboard(as_of=D(2026, 5, 5), pack="hull"), worker).frequency
     assert back.rule.startswith("Returner fortnightly phase (hull") and back.due == D(2026, 5, 18)
-    report = {r.worker_id: r for r in app.scheduling.frequency_report("2026-05", as_of=D(2026, 5, 31), pack="hull").rows}
+    report = {r.worker_id: r for r in app.scheduling.frequency_report("2026-05", as_of=D(2026, 5, 31),
+                                                                      pack="hull").rows}
     assert report[worker].rule.startswith("Returner") and report[worker].required == 1
 
     rows_before = _regimes(app)

@@ -24,7 +24,8 @@ def _organisation(app, clock):  # noqa: ANN001, ANN202
     head = str(app.people.join_worker(acting("hr"), name="Hari Head", role="Head of service", category="manager",
                                       start_date=D(2010, 1, 4)).id)
     app.allocation.allocate_supervisor(acting("hr"), manager, head)
-    other_supervisor = str(app.people.join_worker(acting("hr"), name="Jo Other", role="Team manager", category="manager",
+    other_supervisor = str(app.people.join_worker(acting("hr"), name="Jo Other", role="Team manager",
+                                                  category="manager",
                                                   start_date=D(2018, 1, 1)).id)
     app.allocation.allocate_supervisor(acting("hr"), other_supervisor, manager)
     worker = new_worker(app, clock, supervisor, "overseas_recruited", D(2026, 6, 1))
@@ -61,7 +62,8 @@ def test_who_may_see_a_workers_practice_and_every_read_is_logged(ledger, clock):
 
     # a live grant covering the worker's file lets its holder read it; their own forms: none
     app.people.users.add_user("ines", "inspector", created_by="test")
-    app.access.grant_access(grantor=acting("hr"), grantee="ines", purpose="Inspection of the team", category="inspection",
+    app.access.grant_access(grantor=acting("hr"), grantee="ines", purpose="Inspection of the team",
+                            category="inspection",
                             scope_kind="worker_file", scope_id=worker, expires_at=clock.now + timedelta(days=30))
     inspector = app.people.users.principal("ines", via="test")
     assert app.practice.practice_of(inspector, worker, via=WEB).offered == frozenset()
@@ -88,13 +90,15 @@ def test_the_practice_page_is_given_the_regime_the_cycles_and_the_forms_to_offer
         app.practice.step_down_frequency(acting(supervisor), worker, decided_on=D(2026, 9, 1), rationale="Meets it")
     assert refusal.value.field == "observation_id"
     with pytest.raises(NotPermitted) as not_theirs:
-        app.practice.step_down_frequency(acting(manager, Role.MANAGER), worker, decided_on=D(2026, 9, 1), rationale="Meets it")
+        app.practice.step_down_frequency(acting(manager, Role.MANAGER), worker, decided_on=D(2026, 9, 1),
+                                         rationale="Meets it")
     assert not_theirs.value.field is None  # not this person's decision: no input would change that
 
     observation = app.practice.record_observation(acting(supervisor), subject_id=worker, observed="practice",
                                                   observed_on=D(2026, 8, 20), outcome="meets_standard",
                                                   feedback="Clear, purposeful home visit")
-    app.practice.step_down_frequency(acting(supervisor), worker, decided_on=D(2026, 9, 1), observation_id=observation.id,
+    app.practice.step_down_frequency(acting(supervisor), worker, decided_on=D(2026, 9, 1),
+                                     observation_id=observation.id,
                                      rationale="Meets the standard")
     after = app.practice.practice_of(acting(supervisor), worker, via=WEB)
     assert [(o["observed_on"], o["observer_id"], o["outcome"], o["feedback"]) for o in after.observations] == [

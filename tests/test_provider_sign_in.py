@@ -40,7 +40,8 @@ def signing_in(settings, master_key, tmp_path):  # noqa: ANN001, ANN201
         api = create_app(dataclasses.replace(settings, oidc=oidc), master_key)
         app = api.state.application
         app.people.users.add_user("hr", Role.ADMINISTRATOR.value, created_by="bootstrap")
-        app.people.link_account(app.people.users.principal("hr", via="test"), "hr", subject_key(provider.issuer, "hr.officer"))
+        app.people.link_account(app.people.users.principal("hr", via="test"), "hr",
+                                subject_key(provider.issuer, "hr.officer"))
         with TestClient(api, base_url=PUBLIC_URL) as client:
             yield provider, client
 

@@ -50,7 +50,8 @@ def test_every_read_model_rebuilds_from_zero_to_the_same_rows_after_the_demo_hol
     people = names(app)
     chloe, dev, helen = people["Chloe Evans"], people["Dev Patel"], people["Helen Marsh"]
     io, dpo, hr = (app.people.users.principal(u, via="test") for u in ("io", "dpo", "hr"))
-    kept = app.retention.place_hold(io, chloe, kind="investigation", reason="Complaint under review", reference="INV-7").id
+    kept = app.retention.place_hold(io, chloe, kind="investigation", reason="Complaint under review",
+                                    reference="INV-7").id
     released = app.retention.place_hold(dpo, dev, kind="litigation", reason="Claim expected", reference="LIT-2").id
     app.retention.release_hold(dpo, released, reason="Claim withdrawn")
     app.allocation.transfer_worker(hr, dev, helen, "Team restructure")
@@ -66,7 +67,8 @@ def test_every_read_model_rebuilds_from_zero_to_the_same_rows_after_the_demo_hol
                              .where(current_records.c.supervisee_id == nora)).scalars().first()
     app.access.read_record_content(amira, own, action="read", via=Via("cli", "test"))
     with pytest.raises(AccessDenied):  # refused, and logged: the log entry outlives the file
-        app.access.read_record_content(app.people.users.principal("io", via="test"), noras, action="read", via=Via("cli", "test"))
+        app.access.read_record_content(app.people.users.principal("io", via="test"), noras, action="read",
+                                       via=Via("cli", "test"))
     [done] = destroy_due(app, date(2026, 11, 25))
     assert done.worker_id == nora
 
@@ -197,6 +199,7 @@ def test_a_user_with_the_longest_username_places_a_hold_and_every_read_model_kee
     # The domain refuses what no read model could hold, before anything is stored.
     events = app.recorder.max_notification_id()
     with pytest.raises(DomainError, match=f"actor must be at most {ACTOR_LENGTH} characters"):
-        app.retention.place_hold(Principal("too-long", "z" * ACTOR_LENGTH, Role.INVESTIGATING_OFFICER, None, "test"), xavier,
+        app.retention.place_hold(Principal("too-long", "z" * ACTOR_LENGTH, Role.INVESTIGATING_OFFICER, None, "test"),
+                                 xavier,
                                  kind="investigation", reason="r", reference="x")
     assert app.recorder.max_notification_id() == events

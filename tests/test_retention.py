@@ -129,7 +129,8 @@ def _events_of(app: SupervisionApplication, originators: list[str]) -> list:
 def test_a_held_file_is_never_destroyed_until_the_hold_is_released(ledger):
     _, leaver, _ = leaver_with_a_signed_record(ledger)
     ledger.retention.archive_leaver(acting("hr"), leaver)
-    hold = ledger.retention.place_hold(acting("io:jones"), leaver, kind="investigation", reason="Allegation under LADO review",
+    hold = ledger.retention.place_hold(acting("io:jones"), leaver, kind="investigation",
+                                       reason="Allegation under LADO review",
                                        reference="LADO-2026-014").id
     assert status_of(ledger, leaver, date(2026, 3, 1)) == "held"
     with pytest.raises(OutOfOrder, match="nothing to propose"):  # held, so not due

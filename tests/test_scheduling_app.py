@@ -46,13 +46,16 @@ def test_sessions_are_sealed_with_the_workers_key_and_feed_the_dashboard(ledger,
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "returner", D(2026, 1, 5))
     with pytest.raises(NotPermitted, match="current supervisor"):
-        app.scheduling.schedule_session(acting(manager), supervisee_id=worker, starts_at=at(D(2026, 1, 5)), planned_minutes=60)
+        app.scheduling.schedule_session(acting(manager), supervisee_id=worker, starts_at=at(D(2026, 1, 5)),
+                                        planned_minutes=60)
     first = held(app, clock, worker, supervisor, D(2026, 1, 19), minutes=50)
     assert app.storage.keyring.key_id_for(first) == app.storage.keyring.key_id_for(worker)
 
     clock.set(at(D(2026, 1, 26)))
-    booked = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=worker, starts_at=at(D(2026, 2, 2), 10), planned_minutes=60).id)
-    rebook_by = app.scheduling.cancel_session(acting(worker), booked, "sickness").rebook_by(app.policy.compliance_pack("hull"))
+    booked = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=worker,
+                                                 starts_at=at(D(2026, 2, 2), 10), planned_minutes=60).id)
+    rebook_by = app.scheduling.cancel_session(acting(worker), booked,
+                                              "sickness").rebook_by(app.policy.compliance_pack("hull"))
     assert rebook_by is None  # runs from the return to work
     clock.set(at(D(2026, 2, 9)))
     assert app.scheduling.record_return_to_work(acting(worker), booked, D(2026, 2, 9)).rebook_by(
@@ -79,7 +82,8 @@ def test_sessions_are_sealed_with_the_workers_key_and_feed_the_dashboard(ledger,
 
 
 def signed_agreement(app: SupervisionApplication, worker: str, supervisor: str) -> str:
-    agreement = str(app.scheduling.draft_agreement(acting(supervisor), supervisee_id=worker, terms={"frequency": "monthly"}).id)
+    agreement = str(app.scheduling.draft_agreement(acting(supervisor), supervisee_id=worker,
+                                                   terms={"frequency": "monthly"}).id)
     app.scheduling.sign_agreement(acting(worker), agreement)
     app.scheduling.sign_agreement(acting(supervisor), agreement)
     return agreement
@@ -92,7 +96,8 @@ def test_a_transfer_makes_the_agreement_lapse_until_it_is_renegotiated(ledger, c
     agreement = signed_agreement(app, worker, supervisor)
     unsigned = record(app, clock, worker, supervisor, D(2026, 2, 20))
     clock.set(at(D(2026, 3, 1)))
-    other = str(app.people.join_worker(acting("hr"), name="Jo New", role="Team manager", category="manager", start_date=D(2017, 5, 1)).id)
+    other = str(app.people.join_worker(acting("hr"), name="Jo New", role="Team manager", category="manager",
+                                       start_date=D(2017, 5, 1)).id)
     app.allocation.allocate_supervisor(acting("hr"), other, manager)
     clock.set(at(D(2026, 3, 2)))
     app.allocation.transfer_worker(acting("hr"), worker, other, "restructure")
@@ -103,8 +108,10 @@ def test_a_transfer_makes_the_agreement_lapse_until_it_is_renegotiated(ledger, c
     assert "agreement_lapsed" in issues
     # the unsigned record stays as it was at the transfer: reported once, not as a deadline nobody can meet
     assert issues["record_frozen"].ref == unsigned and "record_unsigned" not in issues
-    assert "record_unsigned" in {i.kind for i in row(app.scheduling.compliance_dashboard(as_of=D(2026, 3, 1)), worker).issues}
-    assert "agreement_lapsed" not in {i.kind for i in row(app.scheduling.compliance_dashboard(as_of=D(2026, 3, 1)), worker).issues}
+    assert "record_unsigned" in {i.kind for i in row(app.scheduling.compliance_dashboard(as_of=D(2026, 3, 1)),
+                                                     worker).issues}
+    assert "agreement_lapsed" not in {i.kind for i in row(app.scheduling.compliance_dashboard(as_of=D(2026, 3, 1)),
+                                                          worker).issues}
     with pytest.raises(DomainError, match="no longer supervises"):
         app.scheduling.sign_agreement(acting(worker), agreement)
 
@@ -118,12 +125,14 @@ def test_a_renegotiated_agreement_supersedes_the_one_in_force(ledger, clock):
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
     first = signed_agreement(app, worker, supervisor)
-    second = str(app.scheduling.draft_agreement(acting(supervisor), supervisee_id=worker, terms={"frequency": "fortnightly"}).id)
+    second = str(app.scheduling.draft_agreement(acting(supervisor), supervisee_id=worker,
+                                                terms={"frequency": "fortnightly"}).id)
     assert app.scheduling.get_agreement(second).replaces == first
     app.scheduling.sign_agreement(acting(worker), second)
     assert app.scheduling.get_agreement(first).state == "in_force"  # until the new one is signed by both
     app.scheduling.sign_agreement(acting(supervisor), second)
-    assert (app.scheduling.get_agreement(first).state, app.scheduling.get_agreement(first).lapse_reason) == ("lapsed", "superseded")
+    assert (app.scheduling.get_agreement(first).state, app.scheduling.get_agreement(first).lapse_reason) == ("lapsed",
+                                                                                                             "superseded")
 
 
 def test_a_paper_agreement_must_name_the_supervisor_of_that_day(ledger, clock):
@@ -131,9 +140,11 @@ def test_a_paper_agreement_must_name_the_supervisor_of_that_day(ledger, clock):
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
     with pytest.raises(DomainError, match="was not this worker's supervisor"):
-        app.scheduling.record_paper_agreement(acting("hr"), supervisee_id=worker, supervisor_id=manager, signed_on=D(2025, 3, 3),
+        app.scheduling.record_paper_agreement(acting("hr"), supervisee_id=worker, supervisor_id=manager,
+                                              signed_on=D(2025, 3, 3),
                                               terms={"frequency": "monthly"})
-    agreement = app.scheduling.record_paper_agreement(acting("hr"), supervisee_id=worker, supervisor_id=supervisor, signed_on=D(2025, 3, 3),
+    agreement = app.scheduling.record_paper_agreement(acting("hr"), supervisee_id=worker, supervisor_id=supervisor,
+                                                      signed_on=D(2025, 3, 3),
                                                       terms={"frequency": "monthly"}).id
     [review] = [i for i in row(app.scheduling.compliance_dashboard(as_of=D(2026, 3, 10)), worker).issues
                 if i.kind == "agreement_review"]
@@ -153,7 +164,8 @@ def test_darlington_green_rating_needs_the_head_of_service_approval(ledger, cloc
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
     with pytest.raises(NotPermitted, match="head of service"):
-        app.scheduling.open_case(acting(supervisor), worker_id=worker, case_reference="CN-1", rating="green", pack="darlington")
+        app.scheduling.open_case(acting(supervisor), worker_id=worker, case_reference="CN-1", rating="green",
+                                 pack="darlington")
     # the approver's role is checked: a Service manager or an ASYE social worker is not the Head of Service
     asye = new_worker(app, clock, supervisor, "nqsw_asye", D(2026, 1, 5), joined=D(2026, 1, 5), name="Ash Newly")
     for not_head in (manager, asye):
@@ -171,12 +183,15 @@ def test_darlington_green_rating_needs_the_head_of_service_approval(ledger, cloc
     clock.set(at(D(2026, 4, 6)))
     app.scheduling.record_case_discussion(acting(supervisor), case, D(2026, 4, 6))
     app.scheduling.rate_case(acting(supervisor), case, "red", pack="darlington")  # "Red Monthly"
-    assert not [i for i in row(app.scheduling.compliance_dashboard(as_of=D(2026, 5, 6), pack="darlington"), worker).issues
+    assert not [i for i in row(app.scheduling.compliance_dashboard(as_of=D(2026, 5, 6), pack="darlington"),
+                               worker).issues
                 if i.kind == "case_overdue"]
-    assert [i.due for i in row(app.scheduling.compliance_dashboard(as_of=D(2026, 5, 7), pack="darlington"), worker).issues
+    assert [i.due for i in row(app.scheduling.compliance_dashboard(as_of=D(2026, 5, 7), pack="darlington"),
+                               worker).issues
             if i.kind == "case_overdue"] == [D(2026, 5, 6)]
     app.scheduling.close_case(acting(supervisor), case)
-    assert not [i for i in row(app.scheduling.compliance_dashboard(as_of=D(2026, 6, 1), pack="darlington"), worker).issues
+    assert not [i for i in row(app.scheduling.compliance_dashboard(as_of=D(2026, 6, 1), pack="darlington"),
+                               worker).issues
                 if i.kind.startswith("case")]
 
 
@@ -215,7 +230,8 @@ def test_octobers_report_computed_in_november_is_what_it_was_at_the_end_of_octob
 
     # November: a late entry for 30 Oct, the record signed, a transfer, a leaver: none of it rewrites October.
     clock.set(at(D(2026, 11, 3), 8))
-    late = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=monthly, starts_at=at(D(2026, 10, 30), 10), planned_minutes=90).id)
+    late = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=monthly,
+                                               starts_at=at(D(2026, 10, 30), 10), planned_minutes=90).id)
     app.scheduling.hold_session(acting(supervisor), late, actual_minutes=90, held_on=D(2026, 10, 30))
     record(app, clock, monthly, supervisor, D(2026, 10, 30), written=D(2026, 11, 3))
     clock.set(at(D(2026, 11, 4)))
@@ -258,7 +274,8 @@ def test_deadlines_in_working_days_across_easter_a_closure_day_and_late_may(ledg
     # hull: "If for whatever reason supervision has to be cancelled, it should be re-scheduled to take place within
     # 5 working days."  Fri 22 May 2026; Mon 25 May is the late May bank holiday: by Mon 1 Jun.
     clock.set(at(D(2026, 5, 15)))
-    session = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=worker, starts_at=at(D(2026, 5, 22), 10), planned_minutes=60).id)
+    session = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=worker,
+                                                  starts_at=at(D(2026, 5, 22), 10), planned_minutes=60).id)
     clock.set(at(D(2026, 5, 21)))
     app.scheduling.cancel_session(acting(supervisor), session, "operational")
 
@@ -357,7 +374,8 @@ def test_worked_examples_of_each_policy_through_the_dashboard(ledger, clock, pac
         assert app.scheduling.get_session(session).shortfall_minutes == 30
         report = app.scheduling.frequency_report("2026-03", pack="bury", as_of=D(2026, 3, 31))
         assert {r.worker_id: r.short_sessions for r in report.rows}[worker] == 1
-        assert "session_short" in {i.kind for i in row(app.scheduling.compliance_dashboard(as_of=D(2026, 3, 11), pack="bury"),
+        assert "session_short" in {i.kind for i in row(app.scheduling.compliance_dashboard(as_of=D(2026, 3, 11),
+                                                                                           pack="bury"),
                                                        worker).issues}
 
 

@@ -53,7 +53,8 @@ def test_a_ten_minute_session_needs_attention_or_does_not_count_as_the_pack_says
     assert "not counted as a supervision session" in next(i.text for i in status.issues if i.kind == "session_short")
     march = {r.worker_id: r for r in app.scheduling.frequency_report("2026-03", as_of=D(2026, 3, 31), pack=strict).rows}
     assert (march[worker].held, march[worker].met, march[worker].short_sessions) == (0, False, 1)
-    counted = {r.worker_id: r for r in app.scheduling.frequency_report("2026-03", as_of=D(2026, 3, 31), pack="bury").rows}
+    counted = {r.worker_id: r for r in app.scheduling.frequency_report("2026-03", as_of=D(2026, 3, 31),
+                                                                       pack="bury").rows}
     assert (counted[worker].held, counted[worker].short_sessions) == (1, 1)
 
     # hull: "likely to last between one and 2 hours" - information only

@@ -63,7 +63,8 @@ def test_transfer_moves_records_to_previous_supervision_and_names_the_old_superv
     assert row(app, first)["file_section"] == "previous"
     with pytest.raises(DomainError, match="current supervisor"):
         app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content())
-    second = app.records.draft_record(acting(new_supervisor), supervisee_id=worker, content=content(session_date="2026-04-01")).id
+    second = app.records.draft_record(acting(new_supervisor), supervisee_id=worker,
+                                      content=content(session_date="2026-04-01")).id
     assert row(app, second)["file_section"] == "current"
     with app.storage.engine.connect() as conn:
         periods = conn.execute(select(supervision_periods.c.supervisor_id, supervision_periods.c.ended_by)
@@ -147,7 +148,8 @@ def test_projections_rebuild_from_zero_to_the_same_rows(ledger):
     app = ledger
     _, supervisor, worker = staff(app)
     for day in range(1, 4):
-        rid = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content(session_date=f"2026-03-0{day}")).id
+        rid = app.records.draft_record(acting(supervisor), supervisee_id=worker,
+                                       content=content(session_date=f"2026-03-0{day}")).id
         app.records.share_record(acting(supervisor), rid)
 
     def snapshot():

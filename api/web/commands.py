@@ -63,7 +63,8 @@ def my_supervisees(app: SupervisionApplication, who: Principal) -> list[dict]:
     return app.scheduling.compliance_dashboard(team=who.worker_id).as_dicts()
 
 
-def due(app: SupervisionApplication, who: Principal, team: UUID | None, as_of: date | None) -> tuple[str | None, list[dict]]:
+def due(app: SupervisionApplication, who: Principal, team: UUID | None, as_of: date | None) -> tuple[str | None,
+                                                                                                     list[dict]]:
     """As GET /api/v1/compliance/due: the team is checked by the same rule (`compliance_scope`)."""
     scope = app.scheduling.compliance_scope(who, team)
     return scope, app.scheduling.compliance_dashboard(as_of=as_of, team=scope).as_dicts()
@@ -141,7 +142,8 @@ def record_standing(app: SupervisionApplication, who: Principal, worker_id: UUID
 
 def allocate_second(app: SupervisionApplication, who: Principal, worker_id: UUID, fields: dict) -> Worker:
     body = SecondSupervisorIn.model_validate(fields)
-    return app.allocation.allocate_second_supervisor(who, worker_id, body.supervisor_id, expected_version=body.expected_version)
+    return app.allocation.allocate_second_supervisor(who, worker_id, body.supervisor_id,
+                                                     expected_version=body.expected_version)
 
 
 def end_second(app: SupervisionApplication, who: Principal, worker_id: UUID, fields: dict) -> Worker:
@@ -178,7 +180,8 @@ def second_supervisor_rule(app: SupervisionApplication) -> Any:
 def grants_held(app: SupervisionApplication, who: Principal) -> list[dict]:
     """As GET /api/v1/grants: administrators see every grant; everyone else the grants made to them."""
     now = app.clock()
-    return [{**row, "live": app.access.get_grant(row["grant_id"]).terms().live_at(now)} for row in app.access.grants_visible_to(who)]
+    return [{**row,
+             "live": app.access.get_grant(row["grant_id"]).terms().live_at(now)} for row in app.access.grants_visible_to(who)]
 
 
 def access_log(app: SupervisionApplication, who: Principal, f: AccessLogFilter) -> list[dict]:
@@ -374,7 +377,8 @@ def add_addendum(app: SupervisionApplication, who: Principal, via: Via, record_i
                                                       expected_version=body.expected_version, via=via))
 
 
-def countersign_addendum(app: SupervisionApplication, who: Principal, via: Via, record_id: str, number: int, sha256: str,
+def countersign_addendum(app: SupervisionApplication, who: Principal, via: Via, record_id: str, number: int,
+                         sha256: str,
                          expected_version: int) -> None:
     """As POST /api/v1/records/{id}/addenda/{number}/countersign: the other party signs the addendum's SHA-256."""
     body = CountersignIn(sha256=sha256, expected_version=expected_version)

@@ -20,7 +20,8 @@ def practice(app: SupervisionApplication, who: Principal, via: Via, worker_id: U
 def record_observation(app: SupervisionApplication, who: Principal, worker_id: UUID, fields: dict) -> None:
     """As POST /api/v1/observations, of this worker."""
     body = ObservationIn.model_validate({**fields, "subject_id": str(worker_id)})
-    app.practice.record_observation(who, subject_id=body.subject_id, observed=body.observed, observed_on=body.observed_on,
+    app.practice.record_observation(who, subject_id=body.subject_id, observed=body.observed,
+                                    observed_on=body.observed_on,
                                     outcome=body.outcome, feedback=body.feedback,
                                     confirmed_anonymous=body.confirmed_anonymous)
 
@@ -35,4 +36,5 @@ def step_down(app: SupervisionApplication, who: Principal, worker_id: UUID, fiel
 def record_review(app: SupervisionApplication, who: Principal, worker_id: UUID, fields: dict) -> None:
     """As POST /api/v1/workers/{id}/reviews."""
     body = ReviewIn.model_validate(fields)
-    app.practice.record_employee_review(who, worker_id, kind=body.kind, reviewed_on=body.reviewed_on, reason=body.reason)
+    app.practice.record_employee_review(who, worker_id, kind=body.kind, reviewed_on=body.reviewed_on,
+                                        reason=body.reason)

@@ -130,7 +130,8 @@ def _holds(request: Request, who: Principal, status: int = 200, errors: list | N
            values: dict | None = None) -> Response:
     app = web_of(request).application
     listed = app.retention.list_holds(who)
-    files = [f for f in app.retention.retention_schedule(app.clock().date()) if f.state not in ("destroying", "destroyed")]
+    files = [f for f in app.retention.retention_schedule(app.clock().date()) if f.state not in ("destroying",
+                                                                                                "destroyed")]
     return page(request, "holds.html", status, who=who, holds=listed, files=files, kinds=list(HoldKind),
                 errors=errors or [], values=values or {},
                 actors=commands.actor_names(app, [h.get("placed_by") for h in listed]))
@@ -145,7 +146,8 @@ def place_hold(request: Request, who: Principal = Depends(signed_in), form: dict
         ("reference", "Give a reference, for example the investigation number")) if not fields[field]]
     if not errors:
         try:
-            web_of(request).application.retention.place_hold(who, fields["worker_id"], kind=fields["kind"], reason=fields["reason"],
+            web_of(request).application.retention.place_hold(who, fields["worker_id"], kind=fields["kind"],
+                                                             reason=fields["reason"],
                                                         reference=fields["reference"])
         except (NotPermitted, NotFound):
             raise

@@ -122,7 +122,8 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     error_list = errors.summary() if isinstance(errors, FormErrors) else list(errors or [])
     html = web.templates.get_template(template).render(
         request=request, who=who, error_list=error_list, csrf_field=CSRF_FIELD, csrf_token=session.csrf, notices=notices,
-        assetPath=ASSET_PATH, govuk_path=GOVUK_PATH, path=route_path(request.scope), me=_me(web.application, who, context),
+        assetPath=ASSET_PATH, govuk_path=GOVUK_PATH, path=route_path(request.scope), me=_me(web.application, who,
+                                                                                            context),
         **context)
     return HTMLResponse(under_root(request, html), status_code=status)
 

@@ -98,7 +98,8 @@ def build_world(settings: Settings, master_key: bytes, clock: Any, **app_options
                                                           created_by="test")
         world.tokens[username] = app.people.users.issue_token(username, days=365).token
     for key, supervisor in (("W", "S1"), ("T", "S1"), ("X", "S2")):
-        rid = app.records.draft_record(acting(world.workers[supervisor]), supervisee_id=world.workers[key], content=content()).id
+        rid = app.records.draft_record(acting(world.workers[supervisor]), supervisee_id=world.workers[key],
+                                       content=content()).id
         app.records.share_record(acting(world.workers[supervisor]), rid)
         world.records[key] = str(rid)
     app.allocation.transfer_worker(acting("hr"), world.workers["T"], world.workers["S2"], "team restructure")
