@@ -19,7 +19,7 @@ For each backend, in one run:
    ledger leaves and read models, but 500 aggregates a `save_and_project` transaction (~3x faster to set up; the
    log then holds the same events, only grouped differently). Then timed:
        rebuild        `app.read_models.rebuild()` (every read model, from the first event)
-       schedule       `app.retention_schedule(as_of)` (median of 3)
+       schedule       `app.retention.retention_schedule(as_of)` (median of 3)
    Baselines, same database, same run:
        read+decrypt   the same notifications read and decrypted, nothing projected
        plain insert   the final rows of every read model inserted with plain SQL (executemany, one

@@ -38,7 +38,7 @@ from api.application import open_application
 from api.demo_cast import HR
 app = open_application()
 for n in range(int(sys.argv[1])):
-    app.join_worker(HR, name=f"Worker {n}", role="Social worker", category="experienced", start_date=date(2022, 1, 1))
+    app.people.join_worker(HR, name=f"Worker {n}", role="Social worker", category="experienced", start_date=date(2022, 1, 1))
 sys.stdout.write("written\\n")
 sys.stdout.flush()
 os.kill(os.getpid(), signal.SIGKILL)  # no clean shutdown: nothing signs what was just written
