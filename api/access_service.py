@@ -1,4 +1,4 @@
-"""Commands and queries of the access area, mixed into SupervisionLedger (see api/application.py).
+"""Commands and queries of the access area, a service of the application (api/application.py).
 
 Every read of record content goes through `read_record_content`: decide (domain/authorisation.py),
 append an `AccessLogged` entry, and only then hand the content back. If the entry cannot be written the
@@ -20,7 +20,9 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import StoredEvent
 from sqlalchemy import Select, and_, or_, select, text
 
-from api.errors import Conflict, Destroyed, NotFound
+from api.core import Core, Service
+from api.policy_service import PolicyService
+from api.errors import AccessDenied, Conflict, Destroyed, NotFound
 from api.ids import as_uuid
 
 from domain.access import AccessGrant
@@ -28,28 +30,17 @@ from domain.access_log import AccessAttempt, AccessLogEntry
 from domain.authorisation import (SUPERVISING_ROLES, ArchiveRule, Decision, GrantTerms, RecordParties,
                                   Refusal, Relationships, Role, decide_file_metadata, decide_read, decide_role,
                                   listing_scopes)
-from domain.errors import NotPermitted
 from domain.supervision_record import SupervisionRecord
 from infrastructure.database import database_errors
 from infrastructure.file_events import stored_events
 from infrastructure.keys import ORGANISATION_KEY_ID, StagedKeys
 from infrastructure.sealed_mapper import EventDestroyed
-from infrastructure.users import Principal, UserDirectory
+from infrastructure.users import Principal
 from projections.access_log import access_grants, access_log
 from projections.record_listing import listing_query
 from projections.schema import current_records, supervision_periods
 
 log = logging.getLogger(__name__)
-
-
-class AccessDenied(NotPermitted):
-    """Refused by the access rules. `logged`: the refusal is already in the access log (a read, or a step on a
-    worker's file); a refusal by role alone touched no file and is not logged (SupervisionLedger.require)."""
-
-    def __init__(self, decision: Decision, *, logged: bool = False) -> None:
-        super().__init__(decision.reason)
-        self.decision = decision
-        self.logged = logged
 
 
 class AccessLogUnavailable(Exception):
@@ -84,33 +75,18 @@ EXPORT_COLUMNS = [c.name for c in access_log.columns]
 ACCESS_LOG_READERS = frozenset({Role.DPO, Role.INSPECTOR})
 
 
-class AccessService:
-    """Methods here may use self.repository, self.save_and_project, self.clock and self.storage."""
+class AccessService(Service):
+    """Grants, every read of content (decided, then logged), and the access log. Uses the core and policy."""
 
     # Switched off only by benchmarks/api.py, to measure what logging costs. Never in the product.
     log_reads: bool = True
     # Earlier versions of records replayed from the hot standby (SVL_STANDBY_DATABASE_URL), in this process.
     records_read_from_standby: int = 0
-    # What this service uses of the application it is part of (api/application.py).
-    storage: Any
-    clock: Callable[[], datetime]
-    integrity: Any
-    mapper: Any
-    read_models: Any
-    repository: Any
-    after_save: list[Any]
-    get_worker: Callable[..., Any]
-    get_record: Callable[..., SupervisionRecord]
-    record_events: Callable[..., list[Any]]
-    save_and_project: Callable[..., None]
-    save: Callable[..., Any]
-    require: Callable[[Principal, Decision], None]
-    see_own_writes: Callable[[], None]
-    policy_pack: Any
 
-    @property
-    def users(self) -> UserDirectory:
-        return UserDirectory(self.storage.engine, self.clock)
+    def __init__(self, core: Core, policy: PolicyService) -> None:
+        super().__init__(core)
+        self.policy = policy
+
 
     # -- access grants ---------------------------------------------------------------------------------
 
@@ -171,7 +147,7 @@ class AccessService:
 
     @property
     def archive_rule(self) -> ArchiveRule:
-        archive = self.policy_pack.archive_access
+        archive = self.policy.policy_pack.archive_access
         return ArchiveRule(frozenset(r.value for r in archive.roles), archive.purpose_required)
 
     # -- relationships, decided now ---------------------------------------------------------------------
@@ -195,7 +171,7 @@ class AccessService:
         record = self.get_record(record_id)
         rel = self.relationships_of(record.supervisee_id)
         now = self.clock()
-        decision = decide_read(who.reader, rel, self._grants_for(who, rel), now, _parties(record),
+        decision = decide_read(who.reader, rel, self.grants_for(who, rel), now, _parties(record),
                                archive=self.archive_rule, stated_purpose=via.stated_purpose)
         target = self._version_to_read(record, version, as_of) if decision.allowed else record
         self.log_access(who, AccessAttempt(action, record.supervisee_id, str(record.id), target.version,
@@ -210,7 +186,7 @@ class AccessService:
         worker = self.get_worker(worker_id)
         rel = self.relationships_of(str(worker.id))
         now = self.clock()
-        decision = decide_file_metadata(who.reader, rel, self._grants_for(who, rel), now, self.archive_rule,
+        decision = decide_file_metadata(who.reader, rel, self.grants_for(who, rel), now, self.archive_rule,
                                         via.stated_purpose)
         self.log_access(who, AccessAttempt("read_file", rel.worker_id, None, worker.version, rel.file_state,
                                            via.channel, via.client, via.stated_purpose), decision, now)
@@ -314,7 +290,7 @@ class AccessService:
 
     # -- helpers ----------------------------------------------------------------------------------------------
 
-    def _grants_for(self, who: Principal, rel: Relationships) -> list[GrantTerms]:
+    def grants_for(self, who: Principal, rel: Relationships) -> list[GrantTerms]:
         # Staff reading within their own relationship need no grant lookup.
         if who.role in SUPERVISING_ROLES or who.role is Role.SUPERVISEE:
             if who.worker_id in (rel.worker_id, rel.current_supervisor_id, rel.line_manager_id) \

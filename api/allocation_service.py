@@ -1,4 +1,4 @@
-"""Commands and queries of allocation, mixed into SupervisionLedger (see api/application.py): a worker's standing,
+"""Commands and queries of allocation, a service of the application (api/application.py): a worker's standing,
 a second supervisor where the pack names one, departures from the allocation rules agreed by the role the pack
 names, and what the due view shows of them (breaches, and whose turn the next session is).
 
@@ -8,16 +8,20 @@ The rules are domain/allocation.py's; this module loads the copies they judge an
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, select
 
+from api.access_service import AccessService
+from api.core import Core, Service
+from api.errors import AccessDenied
+from api.policy_service import PolicyService
 from domain.allocation import (
     Breach, Standing, Turn, allocation_breaches, check_exception, check_second_supervisor, next_supervisor,
     ratio_breach, uncovered,
 )
-from domain.authorisation import Decision, Role, decide_allocation_exception, decide_role
+from domain.authorisation import (Refusal, Role, SupervisorCandidate, decide_allocation, decide_allocation_exception,
+                                  decide_role)
 from domain.compliance import Issue, WorkerFacts
 from domain.errors import DomainError
 from domain.policy import PolicyPack
@@ -30,6 +34,12 @@ from projections.supervision_compliance import Scope, active_workers, cutoff_for
 
 HR = frozenset({Role.ADMINISTRATOR})
 ALLOCATION_READERS = frozenset({Role.ADMINISTRATOR, Role.MANAGER})
+
+
+@dataclass(frozen=True)
+class Transfer:
+    worker: Worker
+    frozen_records: list[dict]
 
 
 @dataclass(frozen=True)
@@ -51,20 +61,53 @@ class AllocationView:
     turns: dict[str, Turn]
 
 
-class AllocationService:
-    # What this service uses of the application it is part of (api/application.py).
-    storage: Any
-    clock: Callable[..., Any]
-    read_models: Any
-    get_worker: Callable[..., Worker]
-    save_and_project: Callable[..., None]
-    require: Callable[[Principal, Decision], None]
-    see_own_writes: Callable[[], None]
-    compliance_pack: Callable[..., PolicyPack]
-    worker_names: Callable[..., dict[str, str]]
-    _allocation: Callable[..., tuple[Worker, Worker]]
+class AllocationService(Service):
+    """Supervisors, transfers, second supervisors, standing and agreed departures. Uses the core, access (a
+    transfer answers with the records it froze) and policy (the allocation rules of the pack)."""
+
+    def __init__(self, core: Core, access: AccessService, policy: PolicyService) -> None:
+        super().__init__(core)
+        self.access = access
+        self.policy = policy
+
 
     # -- commands (HR) -----------------------------------------------------------------------------------
+
+    def allocate_supervisor(self, user: Principal, worker_id: UUID | str, supervisor_id: UUID | str, *,
+                            expected_version: int | None = None) -> Worker:
+        worker, supervisor = self._allocation(user, worker_id, supervisor_id, expected_version)
+        worker.allocate_supervisor(str(supervisor.id), actor=user.actor, timestamp=self.clock())
+        self.save_and_project(worker, unchanged=(supervisor,))
+        return worker
+
+    def transfer_worker(self, user: Principal, worker_id: UUID | str, new_supervisor_id: UUID | str, reason: str, *,
+                        expected_version: int | None = None) -> Transfer:
+        """The records not yet signed by both are frozen as they are (domain/authorisation.py); the answer
+        lists them, read before the transfer is stored so that the answer needs no read after it."""
+        worker, supervisor = self._allocation(user, worker_id, new_supervisor_id, expected_version)
+        worker.transfer(str(supervisor.id), reason, actor=user.actor, timestamp=self.clock())
+        frozen = self.access.unsigned_records_of(str(worker.id))
+        self.save_and_project(worker, unchanged=(supervisor,))
+        return Transfer(worker, frozen)
+
+    def _allocation(self, user: Principal, worker_id: UUID | str, supervisor_id: UUID | str,
+                    expected_version: int | None) -> tuple[Worker, Worker]:
+        self.require(user, decide_role(user.reader, HR, "allocate or transfer supervisors"))
+        worker = self.get_worker(worker_id, expected_version)
+        supervisor = self.get_worker(supervisor_id)
+        candidate = SupervisorCandidate(str(supervisor.id), supervisor.state, supervisor.supervisor_id,
+                                        self.users.account_roles_of_worker(str(supervisor.id)))
+        decision = decide_allocation(user.reader, str(worker.id), candidate)
+        if not decision.allowed:
+            raise DomainError(decision.reason) if decision.refusal is Refusal.ALLOCATION else AccessDenied(decision)
+        self._check_allocation_rules(worker, supervisor)
+        return worker, supervisor
+
+    def supervisees_of(self, supervisor_id: str) -> list[str]:
+        self.read_models.refresh()
+        with self.storage.reads.connect() as conn:
+            return list(conn.execute(select(workers.c.worker_id).where(workers.c.supervisor_id == supervisor_id))
+                        .scalars())
 
     def record_standing(self, user: Principal, worker_id: UUID | str, *, level: int | None = None,
                         registered: bool | None = None, supervising_since: date | None = None,
@@ -83,7 +126,7 @@ class AllocationService:
         """The second supervisor the pack names (bcp: the ASYE assessor/mentor; school-trust: the outside
         provider): they hold and record sessions as the line manager does."""
         worker, supervisor = self._allocation(user, worker_id, supervisor_id, expected_version)
-        rule = check_second_supervisor(self.compliance_pack(), worker.category)
+        rule = check_second_supervisor(self.policy.compliance_pack(), worker.category)
         worker.allocate_second_supervisor(str(supervisor.id), rule.title or "", actor=user.actor,
                                           timestamp=self.clock())
         self.save_and_project(worker, unchanged=(supervisor,))
@@ -104,7 +147,7 @@ class AllocationService:
         """A departure from the allocation rules, agreed by the person acting (whose job title must be the role
         the pack names) and recorded in the worker's file with the reason."""
         self.require(user, decide_allocation_exception(user.reader))
-        pack = self.compliance_pack()
+        pack = self.policy.compliance_pack()
         worker = self.get_worker(worker_id, expected_version)
         supervisor = self.get_worker(supervisor_id)
         agreer = self.get_worker(user.worker_id or "")
@@ -156,7 +199,7 @@ class AllocationService:
 
     def allocation_departures(self, worker: Worker, supervisor: Worker) -> list[Breach]:
         """What making `supervisor` this worker's supervisor today would depart from, no exception covering it."""
-        pack = self.compliance_pack()
+        pack = self.policy.compliance_pack()
         today = self.clock().date()
         found = allocation_breaches(pack, standing_of(worker), standing_of(supervisor), today)
         with self.storage.reads.connect() as conn:
@@ -169,7 +212,7 @@ class AllocationService:
 
     def _check_allocation_rules(self, worker: Worker, supervisor: Worker) -> None:
         """Where the pack refuses a departing allocation, it is refused unless an exception was agreed first."""
-        pack = self.compliance_pack()
+        pack = self.policy.compliance_pack()
         if pack.allocation.on_breach != "refuse":
             return  # "flag": allowed, and shown on the due view until an exception covers it
         departures = self.allocation_departures(worker, supervisor)
@@ -178,7 +221,7 @@ class AllocationService:
             raise DomainError(f"{pack.short_name} refuses this allocation: " + "; ".join(b.text for b in departures)
                               + f". A departure needs an exception agreed by the {who} first")
 
-    def _second_supervisees_of(self, supervisor_id: str) -> list[str]:
+    def second_supervisees_of(self, supervisor_id: str) -> list[str]:
         self.read_models.catch_up()
         with self.storage.reads.connect() as conn:
             return second_supervisees_of(conn, supervisor_id)

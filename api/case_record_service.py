@@ -1,5 +1,5 @@
-"""Case supervision records, a record class of their own where the pack keeps them apart (bcp, bury), mixed into
-SupervisionLedger (see api/application.py): record one, confirm its decision is on the child's record, the due
+"""Case supervision records, a record class of their own where the pack keeps them apart (bcp, bury), a service of
+the application (api/application.py): record one, confirm its decision is on the child's record, the due
 view of those decisions, and their own retention: schedule, a reviewed list, destruction.
 
 Each record is sealed with a data key of its own (not the worker's), so a worker's file destroyed under the
@@ -8,27 +8,27 @@ retention leaves the worker's file. Every command takes the acting Principal and
 domain/authorisation.py; the domain decides what the policy allows.
 """
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import or_, select
 
-from api.retention_service import approval_of
+from api.access_service import AccessService
+from api.core import Core, Service
+from api.policy_service import PolicyService
+from api.retention_service import RetentionService, approval_of
 
 from api.access_service import AccessDenied, Via
 from api.errors import Destroyed
 from domain.access_log import AccessAttempt
-from domain.anonymisation import Screening
-from domain.authorisation import (Decision, Relationships, Role, decide_pack_role, decide_read, decide_role,
+from domain.authorisation import (Relationships, Role, decide_pack_role, decide_read, decide_role,
                                   decide_session_step, decide_staff_step, RecordParties)
 from domain.case_record_disposal import CASE_RECORD_CLASS, CaseRecordDestruction, case_record_destruction_id
 from domain.case_supervision_record import (CaseSupervisionRecord, case_decision_status,
                                             case_record_destruction_date, case_record_status)
-from domain.destruction_proposal import CASE_SUPERVISION, DestructionProposal, ListedClass
+from domain.destruction_proposal import CASE_SUPERVISION, DestructionProposal
 from domain.errors import DomainError
 from domain.policy import PolicyPack
 from domain.record_classes import RecordClass, record_classes
@@ -73,38 +73,19 @@ class ScheduledCaseRecord:
         return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(self).items()}
 
 
-class CaseRecordService:
-    """Uses what the application provides (api/application.py)."""
+class CaseRecordService(Service):
+    """Case supervision records and their own destruction. Uses the core, access (reads are logged), retention
+    (the reviewed lists, shredding and certificates a destruction shares with personal files) and policy."""
 
-    storage: Any
-    clock: Callable[[], datetime]
-    repository: Any
-    read_models: Any
-    policy_pack: PolicyPack
-    get_worker: Callable[..., Any]
-    save_and_project: Callable[..., None]
-    require: Callable[[Principal, Decision], None]
-    see_own_writes: Callable[[], None]
-    screening: Callable[[], Screening]
-    relationships_of: Callable[[str], Relationships]
-    log_access: Callable[..., None]
-    _grants_for: Callable[..., Any]
-    _get_aggregate: Callable[..., Any]
-    integrity: Any
-    compliance_pack: Callable[..., PolicyPack]
-    _shred_and_certify: Callable[..., None]
-    _checkpoint_before: Callable[[], dict]
-    _require_certifying_key: Callable[[], None]
-    _event_counts: Callable[[list[str]], dict[str, int]]
-    _propose_list: Callable[..., DestructionProposal]
-    _review_list: Callable[..., DestructionProposal]
-    _list_of: Callable[[ListedClass, UUID | str], DestructionProposal]
-    _lists: Callable[[ListedClass], list[dict]]
-    _require_list_reader: Callable[[Principal, str], None]
+    def __init__(self, core: Core, access: AccessService, retention: RetentionService, policy: PolicyService) -> None:
+        super().__init__(core)
+        self.access = access
+        self.retention = retention
+        self.policy = policy
 
     def record_classes(self) -> tuple[RecordClass, ...]:
         """The organisation's record classes, each with its retention and deadlines and whose rule each is."""
-        return record_classes(self.policy_pack)
+        return record_classes(self.policy.policy_pack)
 
     # -- recording -------------------------------------------------------------------------------------------
 
@@ -114,16 +95,16 @@ class CaseRecordService:
         """The worker's supervisor records a case supervision discussion, sealed with a key of its own."""
         self.require(user, decide_staff_step(user.reader, "record case supervision"))
         worker = self.get_worker(worker_id)
-        self.require(user, decide_session_step(user.reader, self.relationships_of(str(worker.id)),
+        self.require(user, decide_session_step(user.reader, self.access.relationships_of(str(worker.id)),
                                                "records their case supervision"))
         if worker.state != "active":
             raise DomainError(f"cannot record case supervision for a worker who is {worker.state}")
-        pack = self.policy_pack
+        pack = self.policy.policy_pack
         record = CaseSupervisionRecord.record(
             pack=pack, worker_id=str(worker.id), supervisor_id=user.actor, case_reference=case_reference,
             discussed_on=discussed_on, discussion=discussion, decisions=decisions,
             decision_due=case_decision_deadline(pack, discussed_on), actor=user.actor, timestamp=self.clock(),
-            screening=self.screening(), confirmed_anonymous=confirmed_anonymous)
+            screening=self.policy.screening(), confirmed_anonymous=confirmed_anonymous)
         self.save_and_project(record, keys=self.storage.keyring.stage_new_key(record.id), unchanged=(worker,))
         return record
 
@@ -158,18 +139,18 @@ class CaseRecordService:
         was destroyed: the record outlives it)."""
         record = self.get_case_record(record_id)
         try:
-            rel = self.relationships_of(record.worker_id)
+            rel = self.access.relationships_of(record.worker_id)
         except Destroyed:
             rel = Relationships(record.worker_id, None, None, (), "destroyed")
         now = self.clock()
-        decision = decide_read(user.reader, rel, self._grants_for(user, rel), now,
+        decision = decide_read(user.reader, rel, self.access.grants_for(user, rel), now,
                                RecordParties(str(record.id), record.worker_id, record.supervisor_id),
                                stated_purpose=via.stated_purpose)
-        self.log_access(user, AccessAttempt(action, record.worker_id, str(record.id), record.version,
+        self.access.log_access(user, AccessAttempt(action, record.worker_id, str(record.id), record.version,
                                             rel.file_state, via.channel, via.client, via.stated_purpose),
                         decision, now)
         if not decision.allowed:
-            raise AccessDenied(decision, logged=self.log_reads)
+            raise AccessDenied(decision, logged=self.access.log_reads)
         return record
 
     # -- the due view ------------------------------------------------------------------------------------------
@@ -213,7 +194,7 @@ class CaseRecordService:
         """Each record's status on `day`, its destruction date under the pack version in force on `rules_on`
         (default `day`: a past day's view shows what was due then; proposals and runs pass today, as for the
         personal files, RetentionService.retention_schedule)."""
-        pack = self.compliance_pack(on=rules_on or day)
+        pack = self.policy.compliance_pack(on=rules_on or day)
         years = pack.case_records_class().retention.years_after_discussion
         self.see_own_writes()
         with self.storage.reads.connect() as conn:
@@ -236,26 +217,26 @@ class CaseRecordService:
     def propose_case_record_destruction(self, user: Principal, *,
                                         as_of: date | None = None) -> DestructionProposal:
         """Fixes the list of case supervision records due on `as_of` and not held, for a second person to review."""
-        pack = self.policy_pack
+        pack = self.policy.policy_pack
         self.require(user, decide_pack_role(user.reader, pack.destruction_approval.propose,
                                             "propose case supervision records for destruction"))
         years = pack.case_record_years_required()  # refused where the pack sets no period
         today = self.clock().date()
         day = as_of or today
         due = [r for r in self._case_schedule(day, rules_on=today) if r.status == "due"]
-        return self._propose_list(user, CASE_SUPERVISION, day, [
+        return self.retention.propose_list(user, CASE_SUPERVISION, day, [
             {"record_id": r.record_id, "destruction_date": r.destruction_date.isoformat()}
             for r in due if r.destruction_date], rule=_rule_text(pack, years))
 
     def review_case_record_destruction(self, user: Principal, disposal_id: UUID | str, *, approve: bool,
                                        rationale: str) -> DestructionProposal:
         """A second authorised person approves or rejects the list (never the person who proposed it)."""
-        return self._review_list(user, CASE_SUPERVISION, disposal_id, rationale, approve=approve,
+        return self.retention.review_list(user, CASE_SUPERVISION, disposal_id, rationale, approve=approve,
                                  step="approve or reject a list of case supervision records for destruction")
 
     def destroy_case_records(self, user: Principal, disposal_id: UUID | str) -> DestructionProposal:
         """Destroys the approved list's records still due and not held, by the personal files' own steps
-        (RetentionService._shred_and_certify): one checkpoint before, each record's destruction started, its own key
+        (RetentionService.shred_and_certify): one checkpoint before, each record's destruction started, its own key
         listed in the tombstones (so a restored backup cannot bring it back) and destroyed, one checkpoint after,
         and a signed certificate per record that `svl-verify` checks. The worker's personal file and every other
         record are untouched. A run stopped part way is finished by running the list again."""
@@ -263,7 +244,7 @@ class CaseRecordService:
         disposal = self.get_case_record_disposal(disposal_id)
         disposal.require_runnable()
         self.integrity.require_writable()
-        self._require_certifying_key()
+        self.retention.require_certifying_key()
         on_list = set(disposal.item_ids)
         # Judged today under the version in force today (a period lengthened since the approval keeps a record).
         now = {r.record_id: r for r in self._case_schedule(self.clock().date()) if r.record_id in on_list}
@@ -273,7 +254,7 @@ class CaseRecordService:
                                                            if rid in now and now[rid].status == "due"], user.actor)
         going = [*resumed, *started]
         if going:
-            self._shred_and_certify(going, user.actor, purge_ciphertext=False)
+            self.retention.shred_and_certify(going, user.actor, purge_ciphertext=False)
         disposal.record_execution(destroyed=[d.record_id for d in going], skipped=[], actor=user.actor,
                                   timestamp=self.clock())
         self.save_and_project(disposal)
@@ -287,9 +268,9 @@ class CaseRecordService:
             return []
         keyring = self.storage.keyring
         key_ids = {r.record_id: keyring.key_id_for(r.record_id) for r in due}
-        counts = self._event_counts(list(key_ids.values()))
-        before, approval = self._checkpoint_before(), approval_of(disposal)
-        pack = self.policy_pack  # the rule in force today, which the records are destroyed under
+        counts = self.retention.event_counts(list(key_ids.values()))
+        before, approval = self.retention.checkpoint_before(), approval_of(disposal)
+        pack = self.policy.policy_pack  # the rule in force today, which the records are destroyed under
         rule = _rule_text(pack, pack.case_record_years_required())
         started = [CaseRecordDestruction.start(
             record_id=r.record_id, worker_id=r.worker_id or "", key_id=key_ids[r.record_id],
@@ -325,7 +306,7 @@ class CaseRecordService:
         return [{"disposal_id": r["proposal_id"], "as_of": r["as_of"], "records": r["items"], "status": r["status"],
                  "proposed_at": r["proposed_at"], "proposed_by": r["proposed_by"], "decided_at": r["decided_at"],
                  "decided_by": r["decided_by"], "destroyed_at": r["executed_at"], "destroyed": r["destroyed"]}
-                for r in self._lists(CASE_SUPERVISION)]
+                for r in self.retention.lists(CASE_SUPERVISION)]
 
     def read_case_record_disposal(self, user: Principal, disposal_id: UUID | str) -> DestructionProposal:
         """One list, for the people the pack lets propose or approve one."""
@@ -333,10 +314,10 @@ class CaseRecordService:
         return self.get_case_record_disposal(disposal_id)
 
     def _require_reviewer(self, user: Principal) -> None:
-        self._require_list_reader(user, "see lists of case supervision records proposed for destruction")
+        self.retention.require_list_reader(user, "see lists of case supervision records proposed for destruction")
 
     def get_case_record_disposal(self, disposal_id: UUID | str) -> DestructionProposal:
-        return self._list_of(CASE_SUPERVISION, disposal_id)
+        return self.retention.list_of(CASE_SUPERVISION, disposal_id)
 
 
 def _rule_text(pack: PolicyPack, years: int) -> str:

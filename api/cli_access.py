@@ -7,8 +7,8 @@ import typer
 from rich.table import Table
 
 from api.access_service import EXPORT_COLUMNS, AccessLogFilter, to_csv
-from api.application import SupervisionLedger
-from api.cli_support import ACTING, acting_user, console, errors, fail, opened_ledger, parse_moment, print_json
+from api.application import SupervisionApplication
+from api.cli_support import ACTING, acting_user, console, errors, fail, opened_application, parse_moment, print_json
 from domain.authorisation import Role
 from infrastructure.users import UserError
 
@@ -32,12 +32,12 @@ def user_add(username: str = typer.Argument(..., help="a login name, e.g. jo.blo
              acting: str = ACTING) -> None:
     """Create a user account (as an administrator; the very first administrator needs no --as).
     Staff (supervisee, supervisor, manager) are linked to their worker id."""
-    with opened_ledger() as app:
+    with opened_application() as app:
         if not worker and role.value in ("supervisee", "supervisor", "manager"):
             fail(f"a {role.value} must be linked to their worker id: --worker WORKER_ID")
         who = acting_user(app, acting) if acting or _administrator_exists(app) else None
         try:
-            user_id = app.add_account(who, username, role.value, worker_id=worker)
+            user_id = app.people.add_account(who, username, role.value, worker_id=worker)
         except UserError as exc:
             fail(str(exc))
         console.print(f"[green]user added:[/] {username} ({role.value}) id {user_id}")
@@ -45,8 +45,8 @@ def user_add(username: str = typer.Argument(..., help="a login name, e.g. jo.blo
 
 @users_cli.command("list")
 def user_list(as_json: bool = typer.Option(False, "--json"), acting: str = ACTING) -> None:
-    with opened_ledger() as app:
-        rows = app.accounts(acting_user(app, acting))
+    with opened_application() as app:
+        rows = app.people.accounts(acting_user(app, acting))
     if as_json:
         print_json(rows)
         return
@@ -62,9 +62,9 @@ def user_list(as_json: bool = typer.Option(False, "--json"), acting: str = ACTIN
 @users_cli.command("disable")
 def user_disable(username: str, acting: str = ACTING) -> None:
     """End an account's access at once (HR): every token of it is refused from now on."""
-    with opened_ledger() as app:
+    with opened_application() as app:
         try:
-            user = app.disable_user(acting_user(app, acting), username)
+            user = app.people.disable_user(acting_user(app, acting), username)
         except UserError as exc:
             fail(str(exc))
         console.print(f"[green]disabled:[/] {user['username']} from {user['disabled_at']}")
@@ -92,9 +92,9 @@ def user_link(username: str,
         issuer = configured.issuer
     if "#" in issuer or not subject.strip():
         fail("the issuer may not contain '#', and the subject may not be empty")
-    with opened_ledger() as app:
+    with opened_application() as app:
         try:
-            user = app.link_account(acting_user(app, acting), username, subject_key(issuer, subject.strip()))
+            user = app.people.link_account(acting_user(app, acting), username, subject_key(issuer, subject.strip()))
         except UserError as exc:
             fail(str(exc))
         console.print(f"[green]linked:[/] {user['username']} signs in as {user['external_subject']}", highlight=False)
@@ -103,9 +103,9 @@ def user_link(username: str,
 @users_cli.command("unlink")
 def user_unlink(username: str, acting: str = ACTING) -> None:
     """Remove an account's link to the identity provider (HR); its own tokens still work until revoked."""
-    with opened_ledger() as app:
+    with opened_application() as app:
         try:
-            user = app.link_account(acting_user(app, acting), username, None)
+            user = app.people.link_account(acting_user(app, acting), username, None)
         except UserError as exc:
             fail(str(exc))
         console.print(f"[green]unlinked:[/] {user['username']}")
@@ -115,9 +115,9 @@ def user_unlink(username: str, acting: str = ACTING) -> None:
 def token_issue(username: str, days: float = typer.Option(30, help="days until it expires"),
                 label: str = typer.Option("cli", help="a note, e.g. which device"), acting: str = ACTING) -> None:
     """Issue a bearer token (as an administrator). It is printed once: only its hash is kept."""
-    with opened_ledger() as app:
+    with opened_application() as app:
         try:
-            issued = app.issue_token(acting_user(app, acting), username, days=days, label=label)
+            issued = app.people.issue_token(acting_user(app, acting), username, days=days, label=label)
         except UserError as exc:
             fail(str(exc))
     errors.print(f"token {issued.token_id} for {username}, expires {issued.expires_at.isoformat()} "
@@ -129,9 +129,9 @@ def token_issue(username: str, days: float = typer.Option(30, help="days until i
 def token_revoke(token: str = typer.Argument(..., help="the token id (from `svl token list`) or the token"),
                  acting: str = ACTING) -> None:
     """Revoke a token at once."""
-    with opened_ledger() as app:
+    with opened_application() as app:
         try:
-            token_id = app.revoke_token(acting_user(app, acting), token)
+            token_id = app.people.revoke_token(acting_user(app, acting), token)
         except UserError as exc:
             fail(str(exc))
     console.print(f"[green]revoked:[/] token {token_id}")
@@ -140,9 +140,9 @@ def token_revoke(token: str = typer.Argument(..., help="the token id (from `svl 
 @tokens_cli.command("list")
 def token_list(username: str = typer.Argument(None), as_json: bool = typer.Option(False, "--json"),
                acting: str = ACTING) -> None:
-    with opened_ledger() as app:
+    with opened_application() as app:
         try:
-            rows = app.tokens(acting_user(app, acting), username)
+            rows = app.people.tokens(acting_user(app, acting), username)
         except UserError as exc:
             fail(str(exc))
     if as_json:
@@ -166,11 +166,11 @@ def grant_add(to: str = typer.Option(..., "--to", help="username of the person")
               expires: str = typer.Option(..., help="until when, e.g. 2026-12-31T17:00Z"),
               acting: str = ACTING) -> None:
     """Grant access (administrators only)."""
-    with opened_ledger() as app:
+    with opened_application() as app:
         who = acting_user(app, acting)
         try:
-            granted = app.grant_access(grantor=who, grantee=to, purpose=purpose, category=category,
-                                       scope_kind=scope, scope_id=scope_id, expires_at=parse_moment(expires))
+            granted = app.access.grant_access(grantor=who, grantee=to, purpose=purpose, category=category,
+                                              scope_kind=scope, scope_id=scope_id, expires_at=parse_moment(expires))
         except UserError as exc:
             fail(str(exc))
         console.print(f"[green]granted:[/] {granted.id}")
@@ -180,16 +180,16 @@ def grant_add(to: str = typer.Option(..., "--to", help="username of the person")
 def grant_revoke(grant_id: str, reason: str = typer.Option(..., help="why it ends now"),
                  acting: str = ACTING) -> None:
     """Revoke a grant at once (administrators only)."""
-    with opened_ledger() as app:
-        app.revoke_grant(grant_id, reason, actor=acting_user(app, acting))
+    with opened_application() as app:
+        app.access.revoke_grant(grant_id, reason, actor=acting_user(app, acting))
         console.print(f"[green]revoked:[/] {grant_id}")
 
 
 @grants_cli.command("list")
 def grant_list(as_json: bool = typer.Option(False, "--json"), acting: str = ACTING) -> None:
     """Administrators see every grant; everyone else the grants made to them."""
-    with opened_ledger() as app:
-        rows = app.grants_visible_to(acting_user(app, acting))
+    with opened_application() as app:
+        rows = app.access.grants_visible_to(acting_user(app, acting))
     if as_json:
         print_json(rows)
         return
@@ -216,14 +216,15 @@ def access_log(record: str = typer.Option(None, help="record id"), worker: str =
                                                        "as unusually many"),
                acting: str = ACTING) -> None:
     """Who read (or tried to read) which record, when, on what basis and why (DPO, inspectors)."""
-    with opened_ledger() as app:
+    with opened_application() as app:
         who = acting_user(app, acting)
         start = parse_moment(since) if since else None
         end = parse_moment(until) if until else None
         if flags:
-            rows = app.access_log_flags(who, start, end, many_reads)
+            rows = app.access.access_log_flags(who, start, end, many_reads)
         else:
-            rows = app.access_log_entries(who, AccessLogFilter(record, worker, reader, grant, purpose, category, outcome,
+            rows = app.access.access_log_entries(who, AccessLogFilter(record, worker, reader, grant, purpose, category,
+                                                                      outcome,
                                                           start, end, limit=1_000_000))
     if output == "json":
         print_json(rows)
@@ -248,5 +249,5 @@ def _print_log(rows: list[dict], flags: bool) -> None:
     console.print(f"{len(rows)} {'flags' if flags else 'entries'}")
 
 
-def _administrator_exists(app: SupervisionLedger) -> bool:
-    return any(u["role"] == Role.ADMINISTRATOR.value for u in app.users.list_users())
+def _administrator_exists(app: SupervisionApplication) -> bool:
+    return any(u["role"] == Role.ADMINISTRATOR.value for u in app.people.users.list_users())

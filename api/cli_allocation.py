@@ -7,7 +7,7 @@ from datetime import date
 import typer
 
 from api.cli_scheduling import parse_day, resolve_worker
-from api.cli_support import ACTING, acting_user, console, opened_ledger
+from api.cli_support import ACTING, acting_user, console, opened_application
 
 staff_app = typer.Typer(help="Allocation: standing, a second supervisor, departures agreed by the role the pack "
                              "names.", no_args_is_help=True)
@@ -27,9 +27,9 @@ def standing(worker: str = typer.Argument(..., help="id, unique id prefix or ful
              acting: str = ACTING) -> None:
     """Record what the allocation rules are judged on (HR). A fact left out stays unrecorded and is not checked."""
     since: date | None = parse_day(supervising_since, "--supervising-since")
-    with opened_ledger() as app:
-        done = app.record_standing(acting_user(app, acting), resolve_worker(app, worker), level=level,
-                                   registered=registered, supervising_since=since)
+    with opened_application() as app:
+        done = app.allocation.record_standing(acting_user(app, acting), resolve_worker(app, worker), level=level,
+                                              registered=registered, supervising_since=since)
     console.print(f"{done.name}: level {done.level or '-'}, registered "
                   f"{'-' if done.registered is None else 'yes' if done.registered else 'no'}, supervising since "
                   f"{done.supervising_since or '-'}")
@@ -40,11 +40,11 @@ def second_supervisor(worker: str = typer.Argument(...), supervisor: str = typer
                       acting: str = ACTING) -> None:
     """Allocate the second supervisor the policy names (HR): bcp's ASYE assessor/mentor, school-trust's outside
     provider. Either supervisor may then hold and record sessions; `svl due` says whose turn it is."""
-    with opened_ledger() as app:
-        done = app.allocate_second_supervisor(acting_user(app, acting), resolve_worker(app, worker),
-                                              resolve_worker(app, supervisor))
-        title = app.compliance_pack().second_supervisor.title
-        name = app.get_worker(done.second_supervisor_id).name
+    with opened_application() as app:
+        done = app.allocation.allocate_second_supervisor(acting_user(app, acting), resolve_worker(app, worker),
+                                                         resolve_worker(app, supervisor))
+        title = app.policy.compliance_pack().second_supervisor.title
+        name = app.people.get_worker(done.second_supervisor_id).name
     console.print(f"{done.name}: {name} is now their {title}")
 
 
@@ -52,8 +52,8 @@ def second_supervisor(worker: str = typer.Argument(...), supervisor: str = typer
 def end_second(worker: str = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
                acting: str = ACTING) -> None:
     """The second supervisor no longer supervises the worker (HR)."""
-    with opened_ledger() as app:
-        done = app.end_second_supervision(acting_user(app, acting), resolve_worker(app, worker), reason)
+    with opened_application() as app:
+        done = app.allocation.end_second_supervision(acting_user(app, acting), resolve_worker(app, worker), reason)
     console.print(f"{done.name}: second supervision ended")
 
 
@@ -65,8 +65,8 @@ def exception(worker: str = typer.Argument(...),
               reason: str = typer.Option(..., "--reason", help="recorded in the worker's file"),
               acting: str = ACTING) -> None:
     """Agree a departure from the allocation rules, as the role the pack names (bcp: the Service Manager)."""
-    with opened_ledger() as app:
-        done = app.agree_allocation_exception(acting_user(app, acting), resolve_worker(app, worker),
-                                              resolve_worker(app, supervisor), rules, reason)
+    with opened_application() as app:
+        done = app.allocation.agree_allocation_exception(acting_user(app, acting), resolve_worker(app, worker),
+                                                         resolve_worker(app, supervisor), rules, reason)
     console.print(f"{done.name}: departure from {', '.join(done.allocation_exceptions[-1]['rules'])} recorded in "
                   "their file")

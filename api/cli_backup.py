@@ -93,11 +93,11 @@ def rotate_signing() -> None:
     with the new key, a statement that the new key takes over at that size (published beside the checkpoints);
     the new key replaces the old in SVL_SIGNING_KEY_FILE. Checkpoints and certificates signed before still
     verify with the old verifier key; whoever holds it can follow the statement to the new one."""
-    from api.cli_support import opened_ledger
+    from api.cli_support import opened_application
     from infrastructure.checkpoints import SigningKeyMissing
     from infrastructure.ledger import LedgerError
 
-    with opened_ledger(automatic_checkpoints=False) as app:
+    with opened_application(automatic_checkpoints=False) as app:
         try:
             transition = app.integrity.rotate_signing_key()
         except (LedgerError, SigningKeyMissing) as exc:

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from api.cli_scheduling import _resolve, parse_day, resolve_worker
-from api.cli_support import ACTING, acting_user, console, opened_ledger, print_json
+from api.cli_support import ACTING, acting_user, console, opened_application, print_json
 from projections.case_records import case_records
 
 case_record_app = typer.Typer(help="Case supervision records: kept apart from personal supervision where the "
@@ -23,8 +23,8 @@ def register(app: typer.Typer) -> None:
 @case_record_app.command("classes")
 def classes(as_json: bool = typer.Option(False, "--json")) -> None:
     """The organisation's record classes, each with its retention and deadlines, and whose rule each is."""
-    with opened_ledger() as app:
-        found = app.record_classes()
+    with opened_application() as app:
+        found = app.case_records.record_classes()
     if as_json:
         print_json([{"name": c.name, "retention": vars(c.retention), "deadlines": [vars(t) for t in c.deadlines],
                      "child_reference": c.child_reference} for c in found])
@@ -45,11 +45,11 @@ def record(worker: str = typer.Argument(..., help="the supervisee"), acting: str
            decisions: str = typer.Option(..., "--decisions", help="what was decided, and why"),
            confirmed_anonymous: bool = typer.Option(False, "--confirmed-anonymous")) -> None:
     """Record a case supervision discussion (the worker's current supervisor)."""
-    with opened_ledger() as app:
-        r = app.record_case_supervision(acting_user(app, acting), worker_id=resolve_worker(app, worker),
-                                        case_reference=case, discussed_on=parse_day(on, "--on"),
-                                        discussion=discussion, decisions=decisions,
-                                        confirmed_anonymous=confirmed_anonymous)
+    with opened_application() as app:
+        r = app.case_records.record_case_supervision(acting_user(app, acting), worker_id=resolve_worker(app, worker),
+                                                     case_reference=case, discussed_on=parse_day(on, "--on"),
+                                                     discussion=discussion, decisions=decisions,
+                                                     confirmed_anonymous=confirmed_anonymous)
     due = f"; on the child's record by {r.decision_due}" if r.decision_due else ""
     console.print(f"case supervision record {r.id} recorded{due}")
 
@@ -61,10 +61,10 @@ def on_childs_record(record_id: str = typer.Argument(..., help="the case supervi
                                                    help="the entry on the child's record, e.g. 'Case note 88123'"),
                      on: str = typer.Option(..., "--on", help="the day it was recorded there")) -> None:
     """Confirm the decision is on the child's record (the supervisor, or the supervisee it was delegated to)."""
-    with opened_ledger() as app:
+    with opened_application() as app:
         rid = _resolve(app, case_records, "record_id", record_id, "case supervision record")
-        r = app.confirm_case_decision(acting_user(app, acting), rid, childs_record_reference=reference,
-                                      recorded_on=parse_day(on, "--on"))
+        r = app.case_records.confirm_case_decision(acting_user(app, acting), rid, childs_record_reference=reference,
+                                                   recorded_on=parse_day(on, "--on"))
     recorded_on = r.on_childs_record["recorded_on"] if r.on_childs_record else None
     console.print(f"case supervision record {r.id}: decision on the child's record on {recorded_on}")
 
@@ -74,9 +74,9 @@ def due(acting: str = ACTING, as_of: str = typer.Option(None, "--as-of", help="a
         attention: bool = typer.Option(False, "--attention", help="only those due or overdue"),
         as_json: bool = typer.Option(False, "--json")) -> None:
     """Each case decision's last day to reach the child's record, and where it stands (dates only)."""
-    with opened_ledger() as app:
-        rows = app.case_decisions_due(acting_user(app, acting), as_of=parse_day(as_of, "--as-of"),
-                                      only_attention=attention)
+    with opened_application() as app:
+        rows = app.case_records.case_decisions_due(acting_user(app, acting), as_of=parse_day(as_of, "--as-of"),
+                                                   only_attention=attention)
     if as_json:
         print_json([r.to_dict() for r in rows])
         return
@@ -91,8 +91,8 @@ def due(acting: str = ACTING, as_of: str = typer.Option(None, "--as-of", help="a
 def schedule(acting: str = ACTING, as_of: str = typer.Option(None, "--as-of"),
              as_json: bool = typer.Option(False, "--json")) -> None:
     """Case supervision records under their own retention (ids and dates only)."""
-    with opened_ledger() as app:
-        rows = app.case_record_schedule(acting_user(app, acting), as_of=parse_day(as_of, "--as-of"))
+    with opened_application() as app:
+        rows = app.case_records.case_record_schedule(acting_user(app, acting), as_of=parse_day(as_of, "--as-of"))
     if as_json:
         print_json([r.to_dict() for r in rows])
         return
@@ -106,8 +106,9 @@ def schedule(acting: str = ACTING, as_of: str = typer.Option(None, "--as-of"),
 @case_record_app.command("propose")
 def propose(acting: str = ACTING, as_of: str = typer.Option(None, "--as-of")) -> None:
     """Propose the case supervision records due for destruction, for a second person to review."""
-    with opened_ledger() as app:
-        d = app.propose_case_record_destruction(acting_user(app, acting), as_of=parse_day(as_of, "--as-of"))
+    with opened_application() as app:
+        d = app.case_records.propose_case_record_destruction(acting_user(app, acting),
+                                                             as_of=parse_day(as_of, "--as-of"))
     console.print(f"list {d.id}: {len(d.item_ids)} case supervision record(s) due on {d.as_of}, for review")
 
 
@@ -117,8 +118,8 @@ def lists(acting: str = ACTING, as_json: bool = typer.Option(False, "--json")) -
     who decided)."""
     from api.http_case_records import DisposalSummaryOut  # the API's answer, field for field
 
-    with opened_ledger() as app:
-        rows = [DisposalSummaryOut(**r) for r in app.case_record_disposals(acting_user(app, acting))]
+    with opened_application() as app:
+        rows = [DisposalSummaryOut(**r) for r in app.case_records.case_record_disposals(acting_user(app, acting))]
     if as_json:
         print_json([r.model_dump(mode="json") for r in rows])
         return
@@ -135,8 +136,8 @@ def show_list(disposal: str = typer.Argument(..., help="the list's id"), acting:
     """One list: its records, the rule it was drawn up under, who proposed and decided it, what was destroyed."""
     from api.http_case_records import disposal_out
 
-    with opened_ledger() as app:
-        d = disposal_out(app.read_case_record_disposal(acting_user(app, acting), disposal))
+    with opened_application() as app:
+        d = disposal_out(app.case_records.read_case_record_disposal(acting_user(app, acting), disposal))
     if as_json:
         print_json(d.model_dump(mode="json"))
         return
@@ -152,8 +153,9 @@ def show_list(disposal: str = typer.Argument(..., help="the list's id"), acting:
 def approve(disposal: str = typer.Argument(..., help="the list's id"), acting: str = ACTING,
             rationale: str = typer.Option(..., "--rationale")) -> None:
     """Approve a list (never the person who proposed it)."""
-    with opened_ledger() as app:
-        d = app.review_case_record_destruction(acting_user(app, acting), disposal, approve=True, rationale=rationale)
+    with opened_application() as app:
+        d = app.case_records.review_case_record_destruction(acting_user(app, acting), disposal, approve=True,
+                                                            rationale=rationale)
     console.print(f"list {d.id} approved by {d.decided_by}")
 
 
@@ -161,16 +163,17 @@ def approve(disposal: str = typer.Argument(..., help="the list's id"), acting: s
 def reject(disposal: str = typer.Argument(...), acting: str = ACTING,
            rationale: str = typer.Option(..., "--rationale")) -> None:
     """Reject a list, with the reason (never the person who proposed it)."""
-    with opened_ledger() as app:
-        d = app.review_case_record_destruction(acting_user(app, acting), disposal, approve=False, rationale=rationale)
+    with opened_application() as app:
+        d = app.case_records.review_case_record_destruction(acting_user(app, acting), disposal, approve=False,
+                                                            rationale=rationale)
     console.print(f"list {d.id} rejected by {d.decided_by}")
 
 
 @case_record_app.command("destroy")
 def destroy(disposal: str = typer.Argument(..., help="an approved list's id"), acting: str = ACTING) -> None:
     """Destroy the approved list's records still due (each record's own key); personal files are untouched."""
-    with opened_ledger() as app:
-        d = app.destroy_case_records(acting_user(app, acting), disposal)
+    with opened_application() as app:
+        d = app.case_records.destroy_case_records(acting_user(app, acting), disposal)
     console.print(f"list {d.id}: {len(d.destroyed)} case supervision record(s) destroyed")
 
 
@@ -182,9 +185,9 @@ def certificate(record_id: str = typer.Argument(..., help="the destroyed record'
     destruction_approval names). Anyone checks it offline: `svl-verify FILE --key verifier.vkey`."""
     from api.cli_retention import write_certificate_out
 
-    with opened_ledger() as app:
+    with opened_application() as app:
         app.read_models.refresh()
-        name, text = app.destruction_certificate(
+        name, text = app.retention.destruction_certificate(
             acting_user(app, acting), "case_supervision",
             _resolve(app, case_records, "record_id", record_id, "case supervision record"))
     write_certificate_out(name, text, output)

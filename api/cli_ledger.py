@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from api.access_service import AccessDenied, AccessLogUnavailable
 from api.cli_records import resolve_record_id
-from api.cli_support import ACTING, acting_user, cli_via, console, errors, fail, opened_ledger, print_json
+from api.cli_support import ACTING, acting_user, cli_via, console, errors, fail, opened_application, print_json
 from infrastructure.checkpoints import SigningKeyMissing, write_atomically
 from infrastructure.database import database_errors
 from infrastructure.ledger import IntegrityLedger, LedgerError
@@ -151,7 +151,7 @@ def checkpoint(publish: Path = typer.Option(None, "--publish", help="also publis
                as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Sign a checkpoint of the ledger now (after proving it consistent with the previous one), and
     publish it as a file that can be handed to a third party."""
-    with opened_ledger(automatic_checkpoints=False) as app, ledger_errors():  # it signs itself, below
+    with opened_application(automatic_checkpoints=False) as app, ledger_errors():  # it signs itself, below
         outcome = app.integrity.checkpoint() if publish is None else app.integrity.checkpoint(publish_to=publish)
         vkey = app.integrity.verifier_key()
     cp = outcome.checkpoint
@@ -184,12 +184,12 @@ def export_bundle(record_id: str = typer.Argument(..., help="record id or a uniq
                   acting: str = ACTING) -> None:
     """Write one JSON file an outsider checks with `svl-verify FILE`: the record's events as stored, their
     inclusion proofs in the latest signed checkpoint, the checkpoint and the verifier key."""
-    with opened_ledger() as app, ledger_errors():
+    with opened_application() as app, ledger_errors():
         rid = resolve_record_id(app, record_id)
         if with_content:
             who = acting_user(app, acting)
             try:
-                app.read_record_content(who, rid, action="export_bundle", via=cli_via())
+                app.access.read_record_content(who, rid, action="export_bundle", via=cli_via())
             except AccessDenied as exc:
                 fail(f"refused (and logged): {exc}", code=3)
             except AccessLogUnavailable as exc:
@@ -210,7 +210,7 @@ def export_bundle(record_id: str = typer.Argument(..., help="record id or a uniq
 def proof(notification_id: int = typer.Argument(..., help="the event's notification id"),
           tree_size: int = typer.Option(None, "--tree-size", help="a checkpoint's size; default: the latest")) -> None:
     """Inclusion proof of one event in a signed checkpoint (JSON)."""
-    with opened_ledger(automatic_checkpoints=False) as app, ledger_errors():  # reads only
+    with opened_application(automatic_checkpoints=False) as app, ledger_errors():  # reads only
         print_json(app.integrity.inclusion(notification_id, tree_size))
 
 
@@ -218,12 +218,12 @@ def proof(notification_id: int = typer.Argument(..., help="the event's notificat
 def consistency(from_size: int = typer.Argument(..., help="the size of the tree you hold"),
                 to_size: int = typer.Argument(None, help="a checkpoint's size; default: the latest")) -> None:
     """Consistency proof between two tree sizes (JSON)."""
-    with opened_ledger(automatic_checkpoints=False) as app, ledger_errors():  # reads only
+    with opened_application(automatic_checkpoints=False) as app, ledger_errors():  # reads only
         print_json(app.integrity.consistency(from_size, to_size))
 
 
 @ledger_cli.command("key")
 def key() -> None:
     """Print the organisation's verifier key (public): publish it beside the checkpoints."""
-    with opened_ledger(automatic_checkpoints=False) as app, ledger_errors():  # reads only
+    with opened_application(automatic_checkpoints=False) as app, ledger_errors():  # reads only
         sys.stdout.write(app.integrity.verifier_key() + "\n")

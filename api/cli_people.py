@@ -4,7 +4,7 @@ new frequency regime. People are named as `svl due` names them (id, unique id pr
 import typer
 
 from api.cli_scheduling import parse_day, resolve_worker
-from api.cli_support import ACTING, acting_user, console, fail, opened_ledger
+from api.cli_support import ACTING, acting_user, console, fail, opened_application
 from domain.policy import WorkerCategory
 from domain.workers import Absence, Worker
 
@@ -29,9 +29,9 @@ def change_role(worker: str = typer.Argument(..., help="the worker (id, prefix o
     """A new role or category; a major change of role starts the role-changer regime (hull: fortnightly for the
     first 3 months)."""
     day = parse_day(effective_on, "--from")
-    with opened_ledger() as app:
-        changed = app.change_role(acting_user(app, acting), resolve_worker(app, worker), role=role,
-                                  effective_on=day, major_change=major, category=category, reason=reason)
+    with opened_application() as app:
+        changed = app.people.change_role(acting_user(app, acting), resolve_worker(app, worker), role=role,
+                                         effective_on=day, major_change=major, category=category, reason=reason)
         _print(changed)
 
 
@@ -44,8 +44,8 @@ def record_return(worker: str = typer.Argument(..., help="the worker (id, prefix
     day = parse_day(returned_on, "--on")
     if absence not in {a.value for a in Absence}:
         fail(f"--absence must be one of: {', '.join(a.value for a in Absence)}")
-    with opened_ledger() as app:
-        _print(app.record_return(acting_user(app, acting), resolve_worker(app, worker), returned_on=day,
+    with opened_application() as app:
+        _print(app.people.record_return(acting_user(app, acting), resolve_worker(app, worker), returned_on=day,
                                       absence=absence))
 
 

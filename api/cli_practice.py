@@ -7,7 +7,7 @@ by id, a unique id prefix, or their full name.
 import typer
 
 from api.cli_scheduling import _resolve, parse_day, resolve_worker
-from api.cli_support import ACTING, acting_user, cli_via, console, opened_ledger, print_json
+from api.cli_support import ACTING, acting_user, cli_via, console, opened_application, print_json
 from domain.policy import Interval
 from projections.practice_cycles import cycle_observations
 
@@ -33,8 +33,9 @@ def practice_show(worker: str = typer.Argument(..., help="the worker"), acting: 
     cycle's next due date: decided and written to the access log (read_practice) before it is shown."""
     from api.http_practice import practice_out  # the API's answer, field for field
 
-    with opened_ledger() as app:
-        found = practice_out(app.practice_of(acting_user(app, acting), resolve_worker(app, worker), via=cli_via()))
+    with opened_application() as app:
+        found = practice_out(app.practice.practice_of(acting_user(app, acting), resolve_worker(app, worker),
+                                                      via=cli_via()))
     if as_json:
         print_json(found.model_dump(mode="json"))
         return
@@ -68,10 +69,10 @@ def observation_record(worker: str = typer.Argument(..., help="the worker observ
                        feedback: str = typer.Option("", "--feedback", help="the feedback given"),
                        confirmed_anonymous: bool = typer.Option(False, "--confirmed-anonymous")) -> None:
     """Record a direct observation you made (as the observer)."""
-    with opened_ledger() as app:
-        observation = app.record_observation(acting_user(app, acting), subject_id=resolve_worker(app, worker),
-                                             observed=of, observed_on=parse_day(on, "--on"), outcome=outcome,
-                                             feedback=feedback, confirmed_anonymous=confirmed_anonymous)
+    with opened_application() as app:
+        observation = app.practice.record_observation(acting_user(app, acting), subject_id=resolve_worker(app, worker),
+                                                      observed=of, observed_on=parse_day(on, "--on"), outcome=outcome,
+                                                      feedback=feedback, confirmed_anonymous=confirmed_anonymous)
     console.print(f"observation {observation.id} recorded ({observation.relation}, {observation.outcome})")
 
 
@@ -84,12 +85,12 @@ def frequency_step_down(worker: str = typer.Argument(...), acting: str = ACTING,
                                                       help="why the worker meets the required standard"),
                         confirmed_anonymous: bool = typer.Option(False, "--confirmed-anonymous")) -> None:
     """Decide to reduce the worker's supervision frequency one step (their supervisor)."""
-    with opened_ledger() as app:
+    with opened_application() as app:
         observed = _resolve(app, cycle_observations, "observation_id", observation, "observation") \
             if observation else None
-        steps = app.step_down_frequency(acting_user(app, acting), resolve_worker(app, worker),
-                                        decided_on=parse_day(on, "--on"), observation_id=observed,
-                                        rationale=rationale, confirmed_anonymous=confirmed_anonymous)
+        steps = app.practice.step_down_frequency(acting_user(app, acting), resolve_worker(app, worker),
+                                                 decided_on=parse_day(on, "--on"), observation_id=observed,
+                                                 rationale=rationale, confirmed_anonymous=confirmed_anonymous)
     last = steps.steps[-1]
     console.print(f"frequency reduced from {last['decided_on']}: every {_every(last['from_every'])} -> every "
                   f"{_every(last['to_every'])}")
@@ -102,9 +103,9 @@ def review_record(worker: str = typer.Argument(...), acting: str = ACTING,
                   reason: str = typer.Option("", "--reason",
                                              help="the exceptional circumstances, when not the line manager")) -> None:
     """Record a review you held of a worker (their line manager, or above with a reason)."""
-    with opened_ledger() as app:
-        review = app.record_employee_review(acting_user(app, acting), resolve_worker(app, worker), kind=kind,
-                                            reviewed_on=parse_day(on, "--on"), reason=reason)
+    with opened_application() as app:
+        review = app.practice.record_employee_review(acting_user(app, acting), resolve_worker(app, worker), kind=kind,
+                                                     reviewed_on=parse_day(on, "--on"), reason=reason)
     console.print(f"review {review.id} recorded: {review.kind} on {review.reviewed_on}")
 
 

@@ -4,7 +4,7 @@ import time
 
 import typer
 
-from api.cli_support import console, errors, fail, opened_ledger, print_json
+from api.cli_support import console, errors, fail, opened_application, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +24,7 @@ def rebuild(
     unknown = sorted(set(read_models or ()) - set(NAMES))
     if unknown:
         fail(f"no read model {', '.join(unknown)}: they are {', '.join(NAMES)}")
-    with opened_ledger() as app:
+    with opened_application() as app:
         if check:
             _check(app, json_out)
             return

@@ -20,7 +20,7 @@ from api.cli_output import print_json, print_table
 from api.record_index import RecordIndex, record_index
 
 if TYPE_CHECKING:
-    from api.application import SupervisionLedger
+    from api.application import SupervisionApplication
     from domain.authorisation import Decision
     from domain.supervision_record import SupervisionRecord
     from infrastructure.users import Principal
@@ -33,11 +33,11 @@ def register(app: typer.Typer) -> None:
     app.command()(history)
 
 
-def resolve_record_id(app: SupervisionLedger, given: str) -> UUID:
+def resolve_record_id(app: SupervisionApplication, given: str) -> UUID:
     """A full id, or a unique prefix of one (as `svl records` prints)."""
     from sqlalchemy import select
 
-    from api.application import NotFound
+    from api.errors import NotFound
     from projections.schema import current_records
 
     try:
@@ -78,11 +78,11 @@ def _quick_index(acting: str | None) -> RecordIndex | None:
 
 
 def _application_index(acting: str | None) -> RecordIndex:
-    from api.cli_support import acting_user, opened_ledger
+    from api.cli_support import acting_user, opened_application
     from api.record_history import NameBook
 
-    with opened_ledger() as app:
-        rows = app.readable_records(acting_user(app, acting))
+    with opened_application() as app:
+        rows = app.access.readable_records(acting_user(app, acting))
         names = NameBook(app)
         return RecordIndex(rows, {w: names.name(w) for r in rows for w in (r["supervisee_id"], r["supervisor_id"])})
 
@@ -96,10 +96,10 @@ def history(record_id: str = typer.Argument(..., help="record id or a unique pre
     Reads content, so it acts as a named user: allowed only as the API would allow it, and logged first."""
     from rich.table import Table
 
-    from api.cli_support import acting_user, console, opened_ledger, parse_moment
+    from api.cli_support import acting_user, console, opened_application, parse_moment
     from api.record_history import NameBook, record_history, record_view
 
-    with opened_ledger() as app:
+    with opened_application() as app:
         who = acting_user(app, acting)
         rid = resolve_record_id(app, record_id)
         if as_of:
@@ -128,13 +128,13 @@ def history(record_id: str = typer.Argument(..., help="record id or a unique pre
                     console.print(line, style=style, markup=False, highlight=False)
 
 
-def _read(app: SupervisionLedger, who: Principal, rid: UUID, action: str, as_of: datetime | None
+def _read(app: SupervisionApplication, who: Principal, rid: UUID, action: str, as_of: datetime | None
           ) -> tuple[SupervisionRecord, Decision]:
     from api.access_service import AccessDenied, AccessLogUnavailable
     from api.cli_support import cli_via, fail
 
     try:
-        return app.read_record_content(who, rid, action=action, via=cli_via(), as_of=as_of)
+        return app.access.read_record_content(who, rid, action=action, via=cli_via(), as_of=as_of)
     except AccessDenied as exc:
         fail(f"refused (and logged): {exc}", code=3)
     except AccessLogUnavailable as exc:

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from api.access_service import AccessDenied
-from api.cli_support import ACTING, acting_user, cli_via, console, fail, opened_ledger, print_json
+from api.cli_support import ACTING, acting_user, cli_via, console, fail, opened_application, print_json
 from infrastructure.policy_packs import PolicyPackError, available_packs, load_history, load_history_by_name
 
 retention = typer.Typer(help="Leavers' archival, the retention schedule and destruction.", no_args_is_help=True)
@@ -37,8 +37,8 @@ def _day(value: str | None) -> date:
 def schedule(as_of: str = typer.Option(None, "--as-of", help="the day to judge due dates on (default today)"),
              as_json: bool = typer.Option(False, "--json")) -> None:
     """Every worker's file: state, destruction date, holds, and what is due."""
-    with opened_ledger() as app:
-        files = app.retention_schedule(_day(as_of))
+    with opened_application() as app:
+        files = app.retention.retention_schedule(_day(as_of))
         if as_json:
             print_json([f.to_dict() for f in files])
             return
@@ -54,17 +54,17 @@ def schedule(as_of: str = typer.Option(None, "--as-of", help="the day to judge d
 @retention.command("archive")
 def archive(worker_id: str, acting: str = ACTING) -> None:
     """Archive a leaver's file with its destruction date from the policy pack (HR, DPO)."""
-    with opened_ledger() as app:
-        due = app.archive_leaver(acting_user(app, acting), worker_id)
-        console.print(f"archived; to be destroyed on {due} under {app.policy_pack.short_name}")
+    with opened_application() as app:
+        due = app.retention.archive_leaver(acting_user(app, acting), worker_id)
+        console.print(f"archived; to be destroyed on {due} under {app.policy.policy_pack.short_name}")
 
 
 @retention.command("propose")
 def propose(as_of: str = typer.Option(None, "--as-of", help="judge due dates on this day (default today)"),
             acting: str = ACTING, as_json: bool = typer.Option(False, "--json")) -> None:
     """Propose the files due for destruction, for a second authorised person to approve (the pack's roles)."""
-    with opened_ledger() as app:
-        proposal = app.propose_destruction(acting_user(app, acting), as_of=_day(as_of))
+    with opened_application() as app:
+        proposal = app.retention.propose_destruction(acting_user(app, acting), as_of=_day(as_of))
         if as_json:
             print_json(proposal_summary(proposal))
             return
@@ -79,8 +79,8 @@ def propose(as_of: str = typer.Option(None, "--as-of", help="judge due dates on 
 def approve(proposal_id: str, rationale: str = typer.Option(..., help="why the list may be destroyed"),
             acting: str = ACTING) -> None:
     """Approve a destruction proposal (a second person: never the one who proposed it)."""
-    with opened_ledger() as app:
-        proposal = app.approve_destruction(acting_user(app, acting), proposal_id, rationale=rationale)
+    with opened_application() as app:
+        proposal = app.retention.approve_destruction(acting_user(app, acting), proposal_id, rationale=rationale)
         console.print(f"approved by {proposal.decided_by}: {len(proposal.items)} file(s) may now be destroyed "
                       "with `svl retention run`", highlight=False)
 
@@ -89,16 +89,16 @@ def approve(proposal_id: str, rationale: str = typer.Option(..., help="why the l
 def reject(proposal_id: str, rationale: str = typer.Option(..., help="why the list must not be destroyed"),
            acting: str = ACTING) -> None:
     """Reject a destruction proposal (a second person); nothing on it is destroyed."""
-    with opened_ledger() as app:
-        proposal = app.reject_destruction(acting_user(app, acting), proposal_id, rationale=rationale)
+    with opened_application() as app:
+        proposal = app.retention.reject_destruction(acting_user(app, acting), proposal_id, rationale=rationale)
         console.print(f"rejected by {proposal.decided_by}: nothing on it will be destroyed", highlight=False)
 
 
 @retention.command("proposals")
 def proposals(acting: str = ACTING, as_json: bool = typer.Option(False, "--json")) -> None:
     """Destruction proposals, newest first, and who decided on each."""
-    with opened_ledger() as app:
-        rows = app.destruction_proposals(acting_user(app, acting))
+    with opened_application() as app:
+        rows = app.retention.destruction_proposals(acting_user(app, acting))
         if as_json:
             print_json(rows)
             return
@@ -125,11 +125,12 @@ def run(proposal_id: str = typer.Argument(None, help="the approved proposal (def
     Safe to rerun after a crash. The destruction certificate names this user, the proposer and the approver."""
     if as_of is not None and not dry_run:
         fail("--as-of is for a dry run: a run destroys the approved list, judged on the day it was proposed for")
-    with opened_ledger() as app:
-        outcomes = app.run_retention(acting_user(app, acting), proposal_id, as_of=_day(as_of) if dry_run else None,
-                                     dry_run=dry_run, purge_ciphertext=purge_ciphertext,
-                                     rotate_master_key=rotate_master_key,
-                                     progress=None if as_json else lambda o: console.print(
+    with opened_application() as app:
+        outcomes = app.retention.run_retention(acting_user(app, acting), proposal_id,
+                                               as_of=_day(as_of) if dry_run else None,
+                                               dry_run=dry_run, purge_ciphertext=purge_ciphertext,
+                                               rotate_master_key=rotate_master_key,
+                                               progress=None if as_json else lambda o: console.print(
                                          f"  {o.status}: worker {o.worker_id[:8]} — {len(o.record_ids)} records, "
                                          f"{o.event_count} events, due {o.destruction_date}"))
         if as_json:
@@ -152,9 +153,9 @@ def certificate(worker: str = typer.Argument(..., help="the destroyed file's wor
     from api.cli_scheduling import _resolve
     from projections.retention_schedule import retention_files
 
-    with opened_ledger() as app:
+    with opened_application() as app:
         app.read_models.refresh()
-        name, text = app.destruction_certificate(
+        name, text = app.retention.destruction_certificate(
             acting_user(app, acting), "personal_supervision",
             _resolve(app, retention_files, "worker_id", worker, "worker"))
     write_certificate_out(name, text, output)
@@ -182,24 +183,25 @@ def place(worker_id: str, kind: str = typer.Option(..., help="investigation | li
           reason: str = typer.Option(...), reference: str = typer.Option(...),
           acting: str = ACTING) -> None:
     """Hold a worker's file: it will not be destroyed until released (the roles the policy pack names)."""
-    with opened_ledger() as app:
-        placed = app.place_hold(acting_user(app, acting), worker_id, kind=kind, reason=reason, reference=reference)
+    with opened_application() as app:
+        placed = app.retention.place_hold(acting_user(app, acting), worker_id, kind=kind, reason=reason,
+                                          reference=reference)
         console.print(f"hold {placed.id} placed")
 
 
 @hold.command("release")
 def release(hold_id: str, reason: str = typer.Option(...), acting: str = ACTING) -> None:
     """Release a hold (only the roles the policy pack names)."""
-    with opened_ledger() as app:
-        released = app.release_hold(acting_user(app, acting), hold_id, reason=reason)
+    with opened_application() as app:
+        released = app.retention.release_hold(acting_user(app, acting), hold_id, reason=reason)
         console.print(f"hold released at {released.released_at}")
 
 
 @hold.command("list")
 def list_holds(worker_id: str = typer.Option(None), as_json: bool = typer.Option(False, "--json"),
                acting: str = ACTING) -> None:
-    with opened_ledger() as app:
-        holds = app.list_holds(acting_user(app, acting), worker_id)
+    with opened_application() as app:
+        holds = app.retention.list_holds(acting_user(app, acting), worker_id)
         if as_json:
             print_json(holds)
             return
@@ -258,7 +260,7 @@ def sar(worker_id: str = typer.Argument(..., help="the worker whose data is requ
     Acts as a named user (normally the DPO, under a live SAR grant); every record read is logged."""
     from api.subject_access import subject_access_export
 
-    with opened_ledger() as app:
+    with opened_application() as app:
         who = acting_user(app, acting)
         try:
             export = subject_access_export(app, who, worker_id, received_on=_day(received), extended=extended,

@@ -16,8 +16,9 @@ from rich.text import Text
 from sqlalchemy import Table as SqlTable
 from sqlalchemy import select
 
-from api.application import NotFound, SupervisionLedger
-from api.cli_support import ACTING, acting_user, console, fail, opened_ledger, parse_moment, print_json
+from api.application import SupervisionApplication
+from api.errors import NotFound
+from api.cli_support import ACTING, acting_user, console, fail, opened_application, parse_moment, print_json
 from api.scheduling_service import Dashboard, FrequencyReport
 from domain.compliance import CATEGORY_LABELS
 from projections.schema import workers
@@ -44,7 +45,7 @@ def register(app: typer.Typer) -> None:
 # -- resolving what the operator typed -----------------------------------------------------------------------
 
 
-def resolve_worker(app: SupervisionLedger, given: str) -> str:
+def resolve_worker(app: SupervisionApplication, given: str) -> str:
     """A worker id, a unique id prefix, or a full name (case-insensitive)."""
     ids = _by_prefix(app, workers, "worker_id", given)
     if len(ids) == 1:
@@ -52,20 +53,20 @@ def resolve_worker(app: SupervisionLedger, given: str) -> str:
     with app.storage.reads.connect() as conn:
         everyone = conn.execute(select(workers.c.worker_id)).scalars().all()
     wanted = given.strip().casefold()
-    matches = [wid for wid, name in app.worker_names(everyone).items() if name.casefold() == wanted]
+    matches = [wid for wid, name in app.people.worker_names(everyone).items() if name.casefold() == wanted]
     if len(matches) == 1:
         return matches[0]
     raise NotFound(f"no single worker matches {given!r}" + (" (ambiguous)" if len(matches) > 1 or ids else ""))
 
 
-def _resolve(app: SupervisionLedger, table: SqlTable, column: str, given: str, noun: str) -> str:
+def _resolve(app: SupervisionApplication, table: SqlTable, column: str, given: str, noun: str) -> str:
     ids = _by_prefix(app, table, column, given)
     if len(ids) != 1:
         raise NotFound(f"no single {noun} matches {given!r}" + (" (ambiguous prefix)" if ids else ""))
     return ids[0]
 
 
-def _by_prefix(app: SupervisionLedger, table: SqlTable, column: str, given: str) -> list[str]:
+def _by_prefix(app: SupervisionApplication, table: SqlTable, column: str, given: str) -> list[str]:
     prefix = given.strip().lower()
     if len(prefix) < 4 or any(c not in "0123456789abcdef-" for c in prefix):
         return []
@@ -94,9 +95,10 @@ def due(team: str = typer.Option(None, "--team", help="a supervisor (id, prefix 
         pack: str = typer.Option(None, "--pack", help="judge against another policy pack (default: the configured one)"),
         acting: str = ACTING) -> None:
     """Who is overdue for supervision, and why: the manager's morning view (your team; QA and HR: everyone)."""
-    with opened_ledger() as app:
-        supervisor = app.compliance_scope(acting_user(app, acting), resolve_worker(app, team) if team else None)
-        board = app.compliance_dashboard(as_of=parse_day(as_of, "--as-of"), team=supervisor, pack=pack)
+    with opened_application() as app:
+        supervisor = app.scheduling.compliance_scope(acting_user(app, acting),
+                                                     resolve_worker(app, team) if team else None)
+        board = app.scheduling.compliance_dashboard(as_of=parse_day(as_of, "--as-of"), team=supervisor, pack=pack)
     rows = [r for r in board.as_dicts() if r["needs_attention"] or not attention]
     if csv_file:
         csv_file.write_text(dashboard_csv(rows), encoding="utf-8")
@@ -178,9 +180,10 @@ def report_frequency(month: str = typer.Option(..., "--month", help="e.g. 2026-1
                      csv_file: Path = typer.Option(None, "--csv", help="write the report to this CSV file"),
                      pack: str = typer.Option(None, "--pack"), acting: str = ACTING) -> None:
     """Sessions held per employee in a month against what the policy required (bcp, hull: QA reports)."""
-    with opened_ledger() as app:
-        supervisor = app.compliance_scope(acting_user(app, acting), resolve_worker(app, team) if team else None)
-        report = app.frequency_report(month, as_of=parse_day(as_of, "--as-of"), team=supervisor, pack=pack)
+    with opened_application() as app:
+        supervisor = app.scheduling.compliance_scope(acting_user(app, acting),
+                                                     resolve_worker(app, team) if team else None)
+        report = app.scheduling.frequency_report(month, as_of=parse_day(as_of, "--as-of"), team=supervisor, pack=pack)
     rows = report.as_dicts()
     if csv_file:
         csv_file.write_text(to_csv(rows, REPORT_COLUMNS), encoding="utf-8")
@@ -213,10 +216,11 @@ def session_schedule(supervisee: str = typer.Argument(..., help="the supervisee"
                      minutes: int = typer.Option(90, "--minutes", help="planned length"),
                      acting: str = ACTING) -> None:
     """Book a session (the supervisor)."""
-    with opened_ledger() as app:
-        session_id = app.schedule_session(acting_user(app, acting), supervisee_id=resolve_worker(app, supervisee),
-                                          starts_at=parse_moment(at),
-                                          planned_minutes=minutes).id
+    with opened_application() as app:
+        session_id = app.scheduling.schedule_session(acting_user(app, acting),
+                                                     supervisee_id=resolve_worker(app, supervisee),
+                                                     starts_at=parse_moment(at),
+                                                     planned_minutes=minutes).id
     console.print(f"scheduled session {session_id}")
 
 
@@ -227,9 +231,9 @@ def session_hold(session: str = typer.Argument(..., help="session id or prefix")
                  acting: str = ACTING) -> None:
     """Record that a session took place (the supervisor); a session below the pack's minimum is kept with
     its shortfall."""
-    with opened_ledger() as app:
-        held = app.hold_session(acting_user(app, acting), _session(app, session), actual_minutes=minutes,
-                                held_on=parse_day(on, "--on"))
+    with opened_application() as app:
+        held = app.scheduling.hold_session(acting_user(app, acting), _session(app, session), actual_minutes=minutes,
+                                           held_on=parse_day(on, "--on"))
     short = f", {held.shortfall_minutes} min short of the minimum" if held.shortfall_minutes else ""
     console.print(f"session held on {held.held_on}, {held.actual_minutes} min{short}")
 
@@ -239,9 +243,10 @@ def session_cancel(session: str = typer.Argument(..., help="session id or prefix
                    reason: str = typer.Option(..., "--reason", help="sickness, leave or operational"),
                    acting: str = ACTING) -> None:
     """Cancel a session (either party); the rebooking deadline comes from the pack."""
-    with opened_ledger() as app:
-        rebook_by = app.rebook_by(app.cancel_session(acting_user(app, acting), _session(app, session), reason))
-        pack = app.compliance_pack().short_name
+    with opened_application() as app:
+        rebook_by = app.scheduling.rebook_by(app.scheduling.cancel_session(acting_user(app, acting),
+                                                                           _session(app, session), reason))
+        pack = app.policy.compliance_pack().short_name
     if rebook_by:
         console.print(f"cancelled: rebook by {rebook_by} ({pack})")
     elif reason == "sickness":
@@ -255,9 +260,10 @@ def session_returned(session: str = typer.Argument(..., help="the session cancel
                      on: str = typer.Option(..., "--on", help="the day the person returned to work"),
                      acting: str = ACTING) -> None:
     """Record the return to work after a sickness cancellation."""
-    with opened_ledger() as app:
-        rebook_by = app.rebook_by(app.record_return_to_work(acting_user(app, acting), _session(app, session),
-                                                            parse_day(on, "--on")))
+    with opened_application() as app:
+        rebook_by = app.scheduling.rebook_by(app.scheduling.record_return_to_work(acting_user(app, acting),
+                                                                                  _session(app, session),
+                                                                                  parse_day(on, "--on")))
     console.print(f"return recorded: rebook by {rebook_by}" if rebook_by else "return recorded")
 
 
@@ -266,9 +272,10 @@ def session_rebook(session: str = typer.Argument(..., help="the cancelled sessio
                    at: str = typer.Option(..., "--at", help="new start, e.g. 2026-12-01T10:00"),
                    minutes: int = typer.Option(None, "--minutes"), acting: str = ACTING) -> None:
     """Book the replacement of a cancelled session; the two are linked."""
-    with opened_ledger() as app:
-        new_id = app.rebook_session(acting_user(app, acting), _session(app, session), starts_at=parse_moment(at),
-                                    planned_minutes=minutes).id
+    with opened_application() as app:
+        new_id = app.scheduling.rebook_session(acting_user(app, acting), _session(app, session),
+                                               starts_at=parse_moment(at),
+                                               planned_minutes=minutes).id
     console.print(f"rebooked as session {new_id}")
 
 
@@ -276,12 +283,13 @@ def session_rebook(session: str = typer.Argument(..., help="the cancelled sessio
 def session_list(worker: str = typer.Option(None, "--worker"), team: str = typer.Option(None, "--team"),
                  as_json: bool = typer.Option(False, "--json"), acting: str = ACTING) -> None:
     """Sessions, newest first (dates, minutes and states only): yours, your team's, or (QA, HR) everyone's."""
-    with opened_ledger() as app:
+    with opened_application() as app:
         who = acting_user(app, acting)
-        rows = app.sessions_visible_to(who, resolve_worker(app, worker) if worker else None)
+        rows = app.scheduling.sessions_visible_to(who, resolve_worker(app, worker) if worker else None)
         if team:
-            rows = [r for r in rows if r["supervisor_id"] == app.compliance_scope(who, resolve_worker(app, team))]
-        names = app.worker_names({r["worker_id"] for r in rows} | {r["supervisor_id"] for r in rows})
+            rows = [r for r in rows if r["supervisor_id"] == app.scheduling.compliance_scope(who,
+                                                                                             resolve_worker(app, team))]
+        names = app.people.worker_names({r["worker_id"] for r in rows} | {r["supervisor_id"] for r in rows})
     if as_json:
         print_json(rows)
         return
@@ -296,7 +304,7 @@ def session_list(worker: str = typer.Option(None, "--worker"), team: str = typer
     console.print(table)
 
 
-def _session(app: SupervisionLedger, given: str) -> str:
+def _session(app: SupervisionApplication, given: str) -> str:
     return _resolve(app, compliance_sessions, "session_id", given, "session")
 
 
@@ -325,17 +333,18 @@ def agreement_draft(supervisee: str = typer.Argument(...), acting: str = ACTING,
                     every: str = typer.Option(None, "--every", help="the agreed frequency, binding where stricter "
                                                                     "than the pack: e.g. 2w, 1m")) -> None:
     """Draft the agreement with a supervisee (the supervisor); both then sign it."""
-    with opened_ledger() as app:
-        agreement_id = app.draft_agreement(acting_user(app, acting), supervisee_id=resolve_worker(app, supervisee),
-                                           terms=_terms(frequency, minutes, arrangements, every)).id
+    with opened_application() as app:
+        agreement_id = app.scheduling.draft_agreement(acting_user(app, acting),
+                                                      supervisee_id=resolve_worker(app, supervisee),
+                                                      terms=_terms(frequency, minutes, arrangements, every)).id
     console.print(f"drafted agreement {agreement_id}: both parties now sign it (`svl agreement sign`)")
 
 
 @agreement_app.command("sign")
 def agreement_sign(agreement: str = typer.Argument(...), acting: str = ACTING) -> None:
     """Sign the agreement (supervisee or supervisor)."""
-    with opened_ledger() as app:
-        signed = app.sign_agreement(acting_user(app, acting), _agreement(app, agreement))
+    with opened_application() as app:
+        signed = app.scheduling.sign_agreement(acting_user(app, acting), _agreement(app, agreement))
     if signed.in_force_on:
         console.print(f"signed by both: in force from {signed.in_force_on}")
     else:
@@ -347,9 +356,9 @@ def agreement_review(agreement: str = typer.Argument(...), acting: str = ACTING,
                      on: str = typer.Option(None, "--on", help="the review date (default today)"),
                      notes: str = typer.Option("", "--notes")) -> None:
     """Record the (at least annual) review of the agreement."""
-    with opened_ledger() as app:
-        reviewed = app.review_agreement(acting_user(app, acting), _agreement(app, agreement),
-                                        reviewed_on=parse_day(on, "--on"), notes=notes)
+    with opened_application() as app:
+        reviewed = app.scheduling.review_agreement(acting_user(app, acting), _agreement(app, agreement),
+                                                   reviewed_on=parse_day(on, "--on"), notes=notes)
     console.print(f"reviewed on {reviewed.last_reviewed_on}")
 
 
@@ -361,8 +370,8 @@ def agreement_paper(supervisee: str = typer.Argument(...),
                     frequency: str = typer.Option(None, "--frequency"), minutes: int = typer.Option(None, "--minutes"),
                     arrangements: str = typer.Option(None, "--arrangements")) -> None:
     """Enter an agreement both signed on paper before the ledger was used."""
-    with opened_ledger() as app:
-        agreement_id = app.record_paper_agreement(
+    with opened_application() as app:
+        agreement_id = app.scheduling.record_paper_agreement(
             acting_user(app, acting), supervisee_id=resolve_worker(app, supervisee), supervisor_id=resolve_worker(app, supervisor),
             signed_on=parse_day(signed_on, "--signed-on"), terms=_terms(frequency, minutes, arrangements)).id
     console.print(f"recorded agreement {agreement_id}")
@@ -372,9 +381,9 @@ def agreement_paper(supervisee: str = typer.Argument(...),
 def agreement_list(worker: str = typer.Option(None, "--worker"), as_json: bool = typer.Option(False, "--json")
                    ) -> None:
     """Agreements, newest first."""
-    with opened_ledger() as app:
-        rows = app.agreements_of(resolve_worker(app, worker) if worker else None)
-        names = app.worker_names({r["worker_id"] for r in rows} | {r["supervisor_id"] for r in rows})
+    with opened_application() as app:
+        rows = app.scheduling.agreements_of(resolve_worker(app, worker) if worker else None)
+        names = app.people.worker_names({r["worker_id"] for r in rows} | {r["supervisor_id"] for r in rows})
     if as_json:
         print_json(rows)
         return
@@ -388,7 +397,7 @@ def agreement_list(worker: str = typer.Option(None, "--worker"), as_json: bool =
     console.print(table)
 
 
-def _agreement(app: SupervisionLedger, given: str) -> str:
+def _agreement(app: SupervisionApplication, given: str) -> str:
     return _resolve(app, compliance_agreements, "agreement_id", given, "agreement")
 
 
@@ -403,12 +412,12 @@ def case_open(worker: str = typer.Argument(...), reference: str = typer.Argument
               last_discussed: str = typer.Option(None, "--last-discussed"),
               rationale: str = typer.Option("", "--rationale", help="why, where both agree the rating")) -> None:
     """Track a case the worker holds for case supervision."""
-    with opened_ledger() as app:
-        case_id = app.open_case(acting_user(app, acting), worker_id=resolve_worker(app, worker),
-                                case_reference=reference, rating=rating,
-                                approved_by=resolve_worker(app, approved_by) if approved_by else None,
-                                approved_on=parse_day(approved_on), last_discussed_on=parse_day(last_discussed),
-                                rationale=rationale).id
+    with opened_application() as app:
+        case_id = app.scheduling.open_case(acting_user(app, acting), worker_id=resolve_worker(app, worker),
+                                           case_reference=reference, rating=rating,
+                                           approved_by=resolve_worker(app, approved_by) if approved_by else None,
+                                           approved_on=parse_day(approved_on), last_discussed_on=parse_day(last_discussed),
+                                           rationale=rationale).id
     console.print(f"case {case_id} opened")
 
 
@@ -418,30 +427,30 @@ def case_rate(case: str = typer.Argument(...), rating: str = typer.Option(None, 
               approved_on: str = typer.Option(None, "--approved-on"),
               rationale: str = typer.Option("", "--rationale", help="why, where both agree the rating")) -> None:
     """Change a case's rating."""
-    with opened_ledger() as app:
-        rated = app.rate_case(acting_user(app, acting), _case(app, case), rating,
-                              approved_by=resolve_worker(app, approved_by) if approved_by else None,
-                              approved_on=parse_day(approved_on), rationale=rationale)
+    with opened_application() as app:
+        rated = app.scheduling.rate_case(acting_user(app, acting), _case(app, case), rating,
+                                         approved_by=resolve_worker(app, approved_by) if approved_by else None,
+                                         approved_on=parse_day(approved_on), rationale=rationale)
     console.print(f"case {rated.case_reference} now {rated.rating or 'unrated'}")
 
 
 @case_app.command("discuss")
 def case_discuss(case: str = typer.Argument(...), on: str = typer.Option(..., "--on"), acting: str = ACTING) -> None:
     """Record that the case was discussed in supervision."""
-    with opened_ledger() as app:
-        app.record_case_discussion(acting_user(app, acting), _case(app, case), parse_day(on, "--on"))
+    with opened_application() as app:
+        app.scheduling.record_case_discussion(acting_user(app, acting), _case(app, case), parse_day(on, "--on"))
     console.print("discussion recorded")
 
 
 @case_app.command("close")
 def case_close(case: str = typer.Argument(...), acting: str = ACTING) -> None:
     """The case closed or moved on: it is no longer due for discussion."""
-    with opened_ledger() as app:
-        app.close_case(acting_user(app, acting), _case(app, case))
+    with opened_application() as app:
+        app.scheduling.close_case(acting_user(app, acting), _case(app, case))
     console.print("case closed")
 
 
-def _case(app: SupervisionLedger, given: str) -> str:
+def _case(app: SupervisionApplication, given: str) -> str:
     return _resolve(app, compliance_cases, "case_id", given, "case")
 
 

@@ -2,7 +2,7 @@
 
 import typer
 
-from api.cli_support import console, errors, opened_ledger
+from api.cli_support import console, errors, opened_application
 from infrastructure import migrations
 from infrastructure.checkpoints import create_signing_key_file, load_signing_key
 from infrastructure.database import create_schema, make_engine, schema_version
@@ -49,7 +49,7 @@ def upgrade_database(settings: Settings) -> None:
         console.print(f"schema: at {after} (the latest), nothing to migrate")
     else:
         console.print(f"schema: {before or 'empty database'} -> {after}")
-    with opened_ledger(settings) as app:
+    with opened_application(settings) as app:
         rebuilt = app.rebuilt_read_models
         replayed = app.read_models.catch_up()
     if rebuilt:
@@ -75,7 +75,7 @@ def init() -> None:
             f"outside the database and its backups. Its public verifier key is "
             f"{load_signing_key(settings.signing_key_file).vkey} — publish that one.", highlight=False)
     upgrade_database(settings)
-    with opened_ledger(settings) as app:
+    with opened_application(settings) as app:
         app.read_models.catch_up()
         where = settings.sqlite_path if settings.is_sqlite else f"PostgreSQL schema {settings.database_schema}"
         console.print(f"[green]ready:[/] {where}, policy pack {settings.policy_pack}")
@@ -86,7 +86,7 @@ def demo() -> None:
     agreements, a transfer, a dispute, leavers at every point of the retention schedule."""
     from api.demo import load_demo
 
-    with opened_ledger() as app:
+    with opened_application() as app:
         outcome = load_demo(app, progress=lambda msg: console.print(f"  {msg}"))
         signed = app.integrity.checkpoint()  # so `svl verify` and `svl export-bundle` have a signed tree at once
         console.print(f"  ledger checkpoint: {signed.checkpoint.tree_size} events"

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from api.access_service import Via
-from api.application import SupervisionLedger, open_ledger
+from api.application import SupervisionApplication, open_application
 from api.cli_options import ACTING
 from api.cli_output import print_json
 from domain.errors import DomainError
@@ -26,13 +26,13 @@ console = Console()
 errors = Console(stderr=True)
 
 
-def acting_user(app: SupervisionLedger, username: str | None) -> Principal:
+def acting_user(app: SupervisionApplication, username: str | None) -> Principal:
     """The named user the CLI acts as: refused without one, or when the account is unknown or disabled."""
     if not username:
         fail("say who you are: --as USERNAME, or set SVL_USER (the command acts as that user, and is "
              "decided and recorded as theirs)")
     try:
-        return app.users.principal(username, via="cli")
+        return app.people.users.principal(username, via="cli")
     except UserError as exc:
         fail(str(exc))
     raise AssertionError("unreachable")
@@ -43,13 +43,14 @@ def cli_via(purpose: str | None = None) -> Via:
 
 
 @contextmanager
-def opened_ledger(settings: Settings | None = None, automatic_checkpoints: bool = True) -> Iterator[SupervisionLedger]:
+def opened_application(settings: Settings | None = None,
+                       automatic_checkpoints: bool = True) -> Iterator[SupervisionApplication]:
     try:  # a setting that cannot work (e.g. SVL_OIDC_ISSUER over plain http) is named, without a traceback
         settings = settings or Settings.from_env()
     except ValueError as exc:
         fail(str(exc))
     try:
-        app = open_ledger(settings, automatic_checkpoints=automatic_checkpoints)
+        app = open_application(settings, automatic_checkpoints=automatic_checkpoints)
     except KeyError_ as exc:
         fail(str(exc))
     if app.integrity.writes_refused:
@@ -80,5 +81,5 @@ def parse_moment(value: str) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
-__all__ = ["ACTING", "acting_user", "cli_via", "console", "errors", "fail", "opened_ledger", "parse_moment",
+__all__ = ["ACTING", "acting_user", "cli_via", "console", "errors", "fail", "opened_application", "parse_moment",
            "print_json"]

@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import func, select
 
 from api import demo_cast as cast
-from api.application import SupervisionLedger
+from api.application import SupervisionApplication
 from api.demo_timeline import DemoClock, run_in_time_order
 from projections.schema import workers
 
@@ -41,7 +41,7 @@ TOPICS = ["Caseload and workload", "Wellbeing and resilience", "Learning and dev
 CASES = ["A.B.", "C.D.", "E.F.", "G.H.", "CN-10234", "CN-10871", "LAC/2026/17", "J.K.", "M.N.", "CP-5521"]
 
 
-def load_demo(app: SupervisionLedger, progress: Callable[[str], None] = lambda _: None) -> dict:
+def load_demo(app: SupervisionApplication, progress: Callable[[str], None] = lambda _: None) -> dict:
     """The demo data once; demo users every time they are missing; fresh demo tokens on every run."""
     outcome = _load_once(app, progress)
     if outcome["loaded"]:
@@ -54,7 +54,7 @@ def load_demo(app: SupervisionLedger, progress: Callable[[str], None] = lambda _
     return {**outcome, "tokens": tokens}
 
 
-def _load_once(app: SupervisionLedger, progress: Callable[[str], None]) -> dict:
+def _load_once(app: SupervisionApplication, progress: Callable[[str], None]) -> dict:
     with app.storage.reads.connect() as conn:
         existing = conn.execute(select(func.count()).select_from(workers)).scalar_one()
     if existing:
@@ -67,7 +67,7 @@ def _load_once(app: SupervisionLedger, progress: Callable[[str], None]) -> dict:
         app.clock = original_clock
 
 
-def _load_additions(app: SupervisionLedger, progress: Callable[[str], None]) -> None:
+def _load_additions(app: SupervisionApplication, progress: Callable[[str], None]) -> None:
     """Sessions, agreements and cases for the managers' view; files at every point of the retention schedule."""
     from api.demo_retention import load_retention_demo
     from api.demo_scheduling import load_scheduling_demo
@@ -95,23 +95,23 @@ SERVICE_MANAGER = ("Sunita Rao", "Service Manager, Children's Services", "manage
 LEVELS = {"Priya Shah": 4, "Daniel Okafor": 3, "Helen Marsh": 3, "Tom Reeves": 3, "Chloe Evans": 3}
 
 
-def _load_allocation(app: SupervisionLedger, names: dict[str, str]) -> None:
+def _load_allocation(app: SupervisionApplication, names: dict[str, str]) -> None:
     # After the last change to any of these files, and no earlier than today: each file's changes stay in order
     # even where the clock is a test's fixed one, before the demo's own timeline ends.
     involved = [names[n] for n in (*LEVELS, "Amira Hussain")]
-    latest = max(app.get_worker(w).modified_on for w in involved)
+    latest = max(app.people.get_worker(w).modified_on for w in involved)
     # A millisecond a step, not the timeline's 37 seconds: these changes end (near) now, so that a command on
     # these files straight after `svl demo` (e.g. the Service Manager's exception) is not dated before them.
     clock = DemoClock(max(app.clock(), latest), step=timedelta(milliseconds=1))
     original_clock, app.clock = app.clock, clock
     try:
         for name, level in LEVELS.items():
-            app.record_standing(HR, names[name], level=level, registered=True)
-        app.allocate_second_supervisor(HR, names["Amira Hussain"], names["Helen Marsh"])
+            app.allocation.record_standing(HR, names[name], level=level, registered=True)
+        app.allocation.allocate_second_supervisor(HR, names["Amira Hussain"], names["Helen Marsh"])
         # The role bcp names to agree a departure from the allocation rules ("agreed by the Service Manager").
         name, role, category, start = SERVICE_MANAGER
-        manager = str(app.join_worker(HR, name=name, role=role, category=category, start_date=start).id)
-        app.allocate_supervisor(HR, manager, names["Priya Shah"])
+        manager = str(app.people.join_worker(HR, name=name, role=role, category=category, start_date=start).id)
+        app.allocation.allocate_supervisor(HR, manager, names["Priya Shah"])
     finally:
         app.clock = original_clock
 
@@ -134,10 +134,10 @@ DEMO_USERS: list[tuple[str, str, str | None, tuple[str, str, str, str] | None]] 
 DEMO_TOKEN_LABEL = "demo"
 
 
-def demo_users(app: SupervisionLedger) -> list[tuple[str, str, str]]:
+def demo_users(app: SupervisionApplication) -> list[tuple[str, str, str]]:
     """Creates the demo users (and their grants) if missing; revokes earlier demo tokens and issues new ones."""
     by_name = _worker_ids_by_name(app)
-    directory = app.users
+    directory = app.people.users
     # A member of staff a demo loaded by an earlier version does not hold (e.g. the Service Manager) gets no account.
     cast = [u for u in DEMO_USERS if u[2] is None or u[2] in by_name]
     for username, role, worker_name, _ in cast:
@@ -145,30 +145,31 @@ def demo_users(app: SupervisionLedger) -> list[tuple[str, str, str]]:
             directory.add_user(username, role, worker_id=by_name.get(worker_name or ""), created_by=HR.actor)
     administrator = directory.principal("hr", via="demo")
     for username, _, _, grant in cast:
-        if grant and not app.list_grants(directory.require(username)["user_id"]) and grant[2] in by_name:
+        if grant and not app.access.list_grants(directory.require(username)["user_id"]) and grant[2] in by_name:
             category, scope_kind, scope_worker, purpose = grant
-            app.grant_access(grantor=administrator, grantee=username, purpose=purpose, category=category,
-                             scope_kind=scope_kind, scope_id=by_name[scope_worker],
-                             expires_at=app.clock() + timedelta(days=90))
+            app.access.grant_access(grantor=administrator, grantee=username, purpose=purpose, category=category,
+                                    scope_kind=scope_kind, scope_id=by_name[scope_worker],
+                                    expires_at=app.clock() + timedelta(days=90))
     directory.revoke_tokens_labelled(DEMO_TOKEN_LABEL)
     return [(u, r, directory.issue_token(u, days=7, label=DEMO_TOKEN_LABEL).token) for u, r, _, _ in cast]
 
 
-def _worker_ids_by_name(app: SupervisionLedger) -> dict[str, str]:
+def _worker_ids_by_name(app: SupervisionApplication) -> dict[str, str]:
     with app.storage.reads.connect() as conn:
         ids = conn.execute(select(workers.c.worker_id)).scalars().all()
-    return {app.get_worker(wid).name: wid for wid in ids}
+    return {app.people.get_worker(wid).name: wid for wid in ids}
 
 
-def _load(app: SupervisionLedger, clock: DemoClock, progress: Callable[[str], None]) -> dict:
+def _load(app: SupervisionApplication, clock: DemoClock, progress: Callable[[str], None]) -> dict:
     rng = random.Random(20261124)
-    sup_ids = [str(app.join_worker(HR, name=n, role=r, category=c, start_date=s).id) for n, r, c, s in SUPERVISORS]
+    sup_ids = [str(app.people.join_worker(HR, name=n, role=r, category=c, start_date=s).id) for n, r, c,
+               s in SUPERVISORS]
     for sid in sup_ids[1:]:
-        app.allocate_supervisor(HR, sid, sup_ids[0])
+        app.allocation.allocate_supervisor(HR, sid, sup_ids[0])
     worker_ids = []
     for name, role, category, start, sup in WORKERS:
-        wid = str(app.join_worker(HR, name=name, role=role, category=category, start_date=start).id)
-        app.allocate_supervisor(HR, wid, sup_ids[sup])
+        wid = str(app.people.join_worker(HR, name=name, role=role, category=category, start_date=start).id)
+        app.allocation.allocate_supervisor(HR, wid, sup_ids[sup])
         worker_ids.append(wid)
     progress(f"{len(sup_ids) + len(worker_ids)} staff joined")
 
@@ -196,22 +197,22 @@ def _moment(day: date, hour: int) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=timezone.utc)
 
 
-def _transfer(app: SupervisionLedger, worker: str, new_supervisor: str, day: date) -> Iterator[datetime]:
+def _transfer(app: SupervisionApplication, worker: str, new_supervisor: str, day: date) -> Iterator[datetime]:
     yield _moment(day, 8)  # Grace moves from Helen Marsh to Daniel Okafor: her records move with her.
-    app.transfer_worker(HR, worker, new_supervisor, "caseload rebalancing between teams")
+    app.allocation.transfer_worker(HR, worker, new_supervisor, "caseload rebalancing between teams")
 
 
-def _leaving(app: SupervisionLedger, worker: str, day: date) -> Iterator[datetime]:
+def _leaving(app: SupervisionApplication, worker: str, day: date) -> Iterator[datetime]:
     yield _moment(day + timedelta(days=1), 8)
-    app.record_leaving(HR, worker, day)
+    app.people.record_leaving(HR, worker, day)
 
 
-def _session(app: SupervisionLedger, rng: random.Random, day: date, wid: str, sid: str,
+def _session(app: SupervisionApplication, rng: random.Random, day: date, wid: str, sid: str,
              stage: str) -> Iterator[datetime]:
     yield _moment(day, 15)
     content = {
         "session_date": day.isoformat(),
-        "attendees": [app.get_worker(sid).name, app.get_worker(wid).name],
+        "attendees": [app.people.get_worker(sid).name, app.people.get_worker(wid).name],
         "agenda": rng.sample(TOPICS, 3),
         "discussion": rng.choice([
             "Reviewed caseload of 14; two cases ready to step down. Worker reports feeling settled.",
@@ -225,37 +226,39 @@ def _session(app: SupervisionLedger, rng: random.Random, day: date, wid: str, si
         "case_discussions": [{"case_reference": c, "summary": "Plan reviewed", "decision": "Continue current plan"}
                              for c in rng.sample(CASES, 2)],
     }
-    rid = str(app.draft_record(cast.supervisor(sid), supervisee_id=wid, content=content).id)
+    rid = str(app.records.draft_record(cast.supervisor(sid), supervisee_id=wid, content=content).id)
     if stage == "draft":
         return
     yield _moment(day + timedelta(days=1), 10)
-    app.share_record(cast.supervisor(sid), rid)
+    app.records.share_record(cast.supervisor(sid), rid)
     if stage == "shared":
         return
     if stage in ("dispute", "amendment_requested", "amended"):
         yield _moment(day + timedelta(days=1), 14)
-        app.request_amendment(cast.supervisee(wid), rid, "Please record that I asked for extra time for court work.",
-                              based_on_version=1)
+        app.records.request_amendment(cast.supervisee(wid), rid,
+                                      "Please record that I asked for extra time for court work.",
+                                      based_on_version=1)
         if stage == "amendment_requested":
             return
         yield _moment(day + timedelta(days=2), 11)
         if stage == "dispute":
-            app.decline_amendment(cast.supervisor(sid), rid,
-                                  "Extra time was not requested in the session; noted as a disagreement.")
+            app.records.decline_amendment(cast.supervisor(sid), rid,
+                                          "Extra time was not requested in the session; noted as a disagreement.")
         else:
-            app.amend_record(cast.supervisor(sid), rid, {**content, "discussion": content["discussion"]
+            app.records.amend_record(cast.supervisor(sid), rid, {**content, "discussion": content["discussion"]
                                    + " Worker asked for extra time for court work; agreed."},
-                             based_on_version=1)
+                                     based_on_version=1)
     yield _moment(day + timedelta(days=3), 9)
-    digest = app.get_record(rid).content_sha256
-    app.sign_record(cast.supervisee(wid), rid, digest)
+    digest = app.records.get_record(rid).content_sha256
+    app.records.sign_record(cast.supervisee(wid), rid, digest)
     if stage == "signed_by_supervisee":
         return
     yield _moment(day + timedelta(days=3), 16)
-    app.sign_record(cast.supervisor(sid), rid, digest)
+    app.records.sign_record(cast.supervisor(sid), rid, digest)
     if stage == "addendum":
         yield _moment(day + timedelta(days=10), 9)
-        app.add_addendum(cast.supervisor(sid), rid, "The court date discussed was 14th, not 4th.", "date recorded wrongly")
+        app.records.add_addendum(cast.supervisor(sid), rid, "The court date discussed was 14th, not 4th.",
+                                 "date recorded wrongly")
 
 
 def _stage(n: int, total: int) -> str:

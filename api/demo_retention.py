@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from api import demo_cast as cast
-from api.application import SupervisionLedger
+from api.application import SupervisionApplication
 from projections.retention_schedule import legal_holds, retention_files
 
 HR = cast.HR
@@ -33,7 +33,8 @@ class _Clock:
         return self.now
 
 
-def load_retention_demo(app: SupervisionLedger, supervisor_id: str, recent_leaver_id: str | None = None) -> dict[str, Any]:
+def load_retention_demo(app: SupervisionApplication, supervisor_id: str,
+                        recent_leaver_id: str | None = None) -> dict[str, Any]:
     """Idempotent: does nothing if the demo's legal hold already exists."""
     with app.storage.reads.connect() as conn:
         if conn.execute(select(func.count()).select_from(legal_holds)).scalar_one():
@@ -43,33 +44,33 @@ def load_retention_demo(app: SupervisionLedger, supervisor_id: str, recent_leave
     original, app.clock = app.clock, clock
     try:
         loaded = [_migrate_leaver(app, supervisor_id, *spec) for spec in MIGRATED]
-        if recent_leaver_id is not None and app.get_worker(recent_leaver_id).state == "left":
-            app.archive_leaver(HR, recent_leaver_id)
+        if recent_leaver_id is not None and app.people.get_worker(recent_leaver_id).state == "left":
+            app.retention.archive_leaver(HR, recent_leaver_id)
     finally:
         app.clock = original
     return {"loaded": True, "migrated_leavers": loaded}
 
 
-def _migrate_leaver(app: SupervisionLedger, supervisor_id: str, name: str, role: str, start: date, left: date,
+def _migrate_leaver(app: SupervisionApplication, supervisor_id: str, name: str, role: str, start: date, left: date,
                     sessions: list[str], hold: tuple[str, str, str] | None) -> str:
-    worker = str(app.join_worker(HR, name=name, role=role, category="experienced", start_date=start).id)
-    app.allocate_supervisor(HR, worker, supervisor_id)
-    supervisor_name = app.get_worker(supervisor_id).name
+    worker = str(app.people.join_worker(HR, name=name, role=role, category="experienced", start_date=start).id)
+    app.allocation.allocate_supervisor(HR, worker, supervisor_id)
+    supervisor_name = app.people.get_worker(supervisor_id).name
     for day in sessions:
-        rid = app.draft_record(cast.supervisor(supervisor_id), supervisee_id=worker, content={
+        rid = app.records.draft_record(cast.supervisor(supervisor_id), supervisee_id=worker, content={
             "session_date": day, "attendees": [supervisor_name, name], "agenda": ["Caseload", "Wellbeing"],
             "discussion": "Migrated from the paper supervision file: caseload and wellbeing reviewed.",
             "case_discussions": [{"case_reference": "CN-20817", "summary": "Plan reviewed"}],
         }).id
-        app.share_record(cast.supervisor(supervisor_id), rid)
-        digest = app.get_record(rid).content_sha256
-        app.sign_record(cast.supervisee(worker), rid, digest)
-        app.sign_record(cast.supervisor(supervisor_id), rid, digest)
-    app.record_leaving(HR, worker, left)
-    app.archive_leaver(HR, worker)
+        app.records.share_record(cast.supervisor(supervisor_id), rid)
+        digest = app.records.get_record(rid).content_sha256
+        app.records.sign_record(cast.supervisee(worker), rid, digest)
+        app.records.sign_record(cast.supervisor(supervisor_id), rid, digest)
+    app.people.record_leaving(HR, worker, left)
+    app.retention.archive_leaver(HR, worker)
     if hold is not None:
         kind, reason, reference = hold
-        app.place_hold(cast.DPO, worker, kind=kind, reason=reason, reference=reference)
+        app.retention.place_hold(cast.DPO, worker, kind=kind, reason=reason, reference=reference)
     return worker
 
 

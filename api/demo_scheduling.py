@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import select
 
 from api import demo_cast as cast
-from api.application import SupervisionLedger
+from api.application import SupervisionApplication
 from api.demo_timeline import DemoClock, run_in_time_order
 from projections.schema import workers as workers_table
 from projections.supervision_compliance import sessions_count
@@ -115,7 +115,7 @@ CASES = [
 Scenario = Iterator[datetime]
 
 
-def load_scheduling_demo(app: SupervisionLedger, progress: Callable[[str], None] = lambda _: None) -> dict:
+def load_scheduling_demo(app: SupervisionApplication, progress: Callable[[str], None] = lambda _: None) -> dict:
     with app.storage.reads.connect() as conn:
         if sessions_count(conn):
             return {"loaded": False, "reason": "the database already holds supervision sessions"}
@@ -125,12 +125,12 @@ def load_scheduling_demo(app: SupervisionLedger, progress: Callable[[str], None]
     clock = DemoClock(GO_LIVE)
     original_clock, app.clock = app.clock, clock
     try:
-        return _load(app, clock, {name: wid for wid, name in app.worker_names(ids).items()}, progress)
+        return _load(app, clock, {name: wid for wid, name in app.people.worker_names(ids).items()}, progress)
     finally:
         app.clock = original_clock
 
 
-def _load(app: SupervisionLedger, clock: DemoClock, people: dict[str, str], progress: Callable[[str], None]
+def _load(app: SupervisionApplication, clock: DemoClock, people: dict[str, str], progress: Callable[[str], None]
           ) -> dict:
     scenarios: list[Scenario] = [_join(app, people, *staff) for staff in NEW_STAFF]
     scenarios += [_paper_agreement(app, people, *a) for a in PAPER_AGREEMENTS]
@@ -150,48 +150,49 @@ def _at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=timezone.utc)
 
 
-def _join(app: SupervisionLedger, people: dict[str, str], name: str, role: str, category: str, start: date,
+def _join(app: SupervisionApplication, people: dict[str, str], name: str, role: str, category: str, start: date,
           supervisor: str, joined: date) -> Scenario:
     yield _at(joined, 8)
-    wid = str(app.join_worker(HR, name=name, role=role, category=category, start_date=start).id)
+    wid = str(app.people.join_worker(HR, name=name, role=role, category=category, start_date=start).id)
     people[name] = wid
-    app.allocate_supervisor(HR, wid, people[supervisor])
+    app.allocation.allocate_supervisor(HR, wid, people[supervisor])
 
 
-def _paper_agreement(app: SupervisionLedger, people: dict[str, str], name: str, supervisor: str, signed_on: date,
+def _paper_agreement(app: SupervisionApplication, people: dict[str, str], name: str, supervisor: str, signed_on: date,
                      reviewed_on: date | None, recorded_at: datetime) -> Scenario:
     yield recorded_at
-    agreement_id = app.record_paper_agreement(
+    agreement_id = app.scheduling.record_paper_agreement(
         HR, supervisee_id=people[name], supervisor_id=people[supervisor], signed_on=signed_on,
         terms={"frequency": "monthly, at least 90 minutes", "arrangements": "signed on paper; scanned to the file"}).id
     if reviewed_on is not None:
         yield max(recorded_at + timedelta(minutes=5), _at(reviewed_on, 14))
-        app.review_agreement(cast.supervisor(people[supervisor]), agreement_id, reviewed_on=reviewed_on,
-                             notes="reviewed together; no changes")
+        app.scheduling.review_agreement(cast.supervisor(people[supervisor]), agreement_id, reviewed_on=reviewed_on,
+                                        notes="reviewed together; no changes")
 
 
-def _ledger_agreement(app: SupervisionLedger, people: dict[str, str], name: str, supervisor: str, day: date,
+def _ledger_agreement(app: SupervisionApplication, people: dict[str, str], name: str, supervisor: str, day: date,
                       both_sign: bool) -> Scenario:
     yield _at(day, 11)
     sup = people[supervisor]
-    agreement_id = app.draft_agreement(cast.supervisor(sup), supervisee_id=people[name], terms={
+    agreement_id = app.scheduling.draft_agreement(cast.supervisor(sup), supervisee_id=people[name], terms={
         "frequency": "as the BCP policy sets for the role", "session_minutes": 90,
         "arrangements": "protected time, private room; supervisee brings the agenda"}).id
     yield _at(day, 16)
-    app.sign_agreement(cast.supervisor(sup), agreement_id)
+    app.scheduling.sign_agreement(cast.supervisor(sup), agreement_id)
     if both_sign:
         yield _at(day + timedelta(days=1), 9)
-        app.sign_agreement(cast.supervisee(people[name]), agreement_id)
+        app.scheduling.sign_agreement(cast.supervisee(people[name]), agreement_id)
 
 
-def _session(app: SupervisionLedger, people: dict[str, str], name: str, day: date, outcome: str) -> Scenario:
+def _session(app: SupervisionApplication, people: dict[str, str], name: str, day: date, outcome: str) -> Scenario:
     # New staff exist only once their join step has run; booking a week ahead always follows it.
     yield max(_at(day - timedelta(days=7), 10), _at(_joined_on(name), 9))
     worker = people[name]
-    supervisor = app.get_worker(worker).supervisor_id
+    supervisor = app.people.get_worker(worker).supervisor_id
     assert supervisor is not None
-    session_id = app.schedule_session(cast.supervisor(supervisor), supervisee_id=worker, starts_at=_at(day, 10),
-                                      planned_minutes=90).id
+    session_id = app.scheduling.schedule_session(cast.supervisor(supervisor), supervisee_id=worker,
+                                                 starts_at=_at(day, 10),
+                                                 planned_minutes=90).id
     kind, _, detail = outcome.partition(":")
     if kind == "booked":
         return
@@ -200,7 +201,7 @@ def _session(app: SupervisionLedger, people: dict[str, str], name: str, day: dat
         return
     yield _at(day, 12)
     minutes = int(detail) if kind == "short" else 90
-    app.hold_session(cast.supervisor(supervisor), session_id, actual_minutes=minutes)
+    app.scheduling.hold_session(cast.supervisor(supervisor), session_id, actual_minutes=minutes)
     if kind != "unrecorded":
         yield from _record(app, worker, supervisor, day)
 
@@ -209,77 +210,79 @@ def _joined_on(name: str) -> date:
     return next((joined for staff_name, *_, joined in NEW_STAFF if staff_name == name), date(2026, 4, 1))
 
 
-def _cancellation(app: SupervisionLedger, session_id: Any, worker: str, supervisor: str, day: date, kind: str,
+def _cancellation(app: SupervisionApplication, session_id: Any, worker: str, supervisor: str, day: date, kind: str,
                   detail: str) -> Scenario:
     if kind == "rebooked":
         yield _at(day, 8)
-        app.cancel_session(cast.supervisor(supervisor), session_id, "operational")
+        app.scheduling.cancel_session(cast.supervisor(supervisor), session_id, "operational")
         yield _at(day, 9)
-        app.rebook_session(cast.supervisor(supervisor), session_id, starts_at=_at(date.fromisoformat(detail), 10))
+        app.scheduling.rebook_session(cast.supervisor(supervisor), session_id,
+                                      starts_at=_at(date.fromisoformat(detail), 10))
         return
     reason, by, *returned = detail.split(":")
     yield _at(day - timedelta(days=1), 17)
-    app.cancel_session((cast.supervisee(worker) if by == "supervisee" else cast.supervisor(supervisor)), session_id, reason)
+    app.scheduling.cancel_session((cast.supervisee(worker) if by == "supervisee" else cast.supervisor(supervisor)),
+                                  session_id, reason)
     if returned:
         back = date.fromisoformat(returned[0])
         yield _at(back, 9)
-        app.record_return_to_work(cast.supervisee(worker), session_id, back)
+        app.scheduling.record_return_to_work(cast.supervisee(worker), session_id, back)
 
 
-def _record(app: SupervisionLedger, worker: str, supervisor: str, day: date) -> Scenario:
+def _record(app: SupervisionApplication, worker: str, supervisor: str, day: date) -> Scenario:
     yield _at(day, 15)
     content = {
         "session_date": day.isoformat(),
-        "attendees": [app.get_worker(supervisor).name, app.get_worker(worker).name],
+        "attendees": [app.people.get_worker(supervisor).name, app.people.get_worker(worker).name],
         "agenda": ["Caseload and workload", "Wellbeing and resilience", "Learning and development"],
         "discussion": "Reviewed caseload and progress against the plan; worker reports feeling supported.",
         "actions": [{"description": "Update chronology", "owner": "Worker", "due": (day + timedelta(days=7)).isoformat()}],
     }
-    record_id = app.draft_record(cast.supervisor(supervisor), supervisee_id=worker, content=content).id
+    record_id = app.records.draft_record(cast.supervisor(supervisor), supervisee_id=worker, content=content).id
     if day + timedelta(days=2) > LAST_DAY:
         return  # still within its deadline on the demo's last day
     yield _at(day + timedelta(days=1), 10)
-    app.share_record(cast.supervisor(supervisor), record_id)
+    app.records.share_record(cast.supervisor(supervisor), record_id)
     yield _at(day + timedelta(days=2), 9)
-    digest = app.get_record(record_id).content_sha256
-    app.sign_record(cast.supervisee(worker), record_id, digest)
+    digest = app.records.get_record(record_id).content_sha256
+    app.records.sign_record(cast.supervisee(worker), record_id, digest)
     yield _at(day + timedelta(days=2), 16)
-    app.sign_record(cast.supervisor(supervisor), record_id, digest)
+    app.records.sign_record(cast.supervisor(supervisor), record_id, digest)
 
 
-def _case(app: SupervisionLedger, people: dict[str, str], name: str, reference: str, rating: str | None,
+def _case(app: SupervisionApplication, people: dict[str, str], name: str, reference: str, rating: str | None,
           discussed: date) -> Scenario:
     yield _at(discussed, 17)
     worker = people[name]
-    supervisor = app.get_worker(worker).supervisor_id
+    supervisor = app.people.get_worker(worker).supervisor_id
     assert supervisor is not None
-    app.open_case(cast.supervisor(supervisor), worker_id=worker, case_reference=reference, rating=rating,
-                  last_discussed_on=discussed)
+    app.scheduling.open_case(cast.supervisor(supervisor), worker_id=worker, case_reference=reference, rating=rating,
+                             last_discussed_on=discussed)
 
 
-def _observation(app: SupervisionLedger, people: dict[str, str], name: str, observed_on: date) -> Scenario:
+def _observation(app: SupervisionApplication, people: dict[str, str], name: str, observed_on: date) -> Scenario:
     yield GO_LIVE + timedelta(days=1)
     worker = people[name]
-    supervisor = app.get_worker(worker).supervisor_id
+    supervisor = app.people.get_worker(worker).supervisor_id
     assert supervisor is not None
-    app.record_observation(cast.supervisor(supervisor), subject_id=worker, observed="practice",
-                           observed_on=observed_on, outcome="meets_standard",
-                           feedback="Joint visit: well planned, clear explanation of the plan to the family; "
+    app.practice.record_observation(cast.supervisor(supervisor), subject_id=worker, observed="practice",
+                                    observed_on=observed_on, outcome="meets_standard",
+                                    feedback="Joint visit: well planned, clear explanation of the plan to the family; "
                                     "copied from the paper file.")
 
 
-def _step_down(app: SupervisionLedger, people: dict[str, str], name: str, observed_on: date, decided_on: date
+def _step_down(app: SupervisionApplication, people: dict[str, str], name: str, observed_on: date, decided_on: date
                ) -> Scenario:
     yield _at(observed_on, 17)
     worker = people[name]
-    supervisor = app.get_worker(worker).supervisor_id
+    supervisor = app.people.get_worker(worker).supervisor_id
     assert supervisor is not None
-    observation = app.record_observation(cast.supervisor(supervisor), subject_id=worker, observed="practice",
-                                         observed_on=observed_on, outcome="meets_standard",
-                                         feedback="Home visit: clear purpose, child's views sought; good use of "
+    observation = app.practice.record_observation(cast.supervisor(supervisor), subject_id=worker, observed="practice",
+                                                  observed_on=observed_on, outcome="meets_standard",
+                                                  feedback="Home visit: clear purpose, child's views sought; good use of "
                                                   "scaling questions.")
     yield _at(decided_on, 16)
-    app.step_down_frequency(cast.supervisor(supervisor), worker, decided_on=decided_on,
-                            observation_id=observation.id,
-                            rationale="Observed practice meets the required standard; supervision reduced to every "
+    app.practice.step_down_frequency(cast.supervisor(supervisor), worker, decided_on=decided_on,
+                                     observation_id=observation.id,
+                                     rationale="Observed practice meets the required standard; supervision reduced to every "
                                       "three weeks.")

@@ -1,6 +1,7 @@
 """What the application refuses beyond the domain's own rules; the edges map these to HTTP statuses."""
 
-from domain.errors import DomainError, OutOfOrder, StaleVersion
+from domain.authorisation import Decision
+from domain.errors import DomainError, NotPermitted, OutOfOrder, StaleVersion
 
 
 class Conflict(DomainError):
@@ -28,3 +29,13 @@ class OutOfOrderConflict(Conflict, OutOfOrder):
 
 class StaleConflict(Conflict, StaleVersion):
     """A step on a version that is no longer current, answered with the record's current version."""
+
+
+class AccessDenied(NotPermitted):
+    """Refused by the access rules. `logged`: the refusal is already in the access log (a read, or a step on a
+    worker's file); a refusal by role alone touched no file and is not logged (api/core.py Service.require)."""
+
+    def __init__(self, decision: Decision, *, logged: bool = False) -> None:
+        super().__init__(decision.reason)
+        self.decision = decision
+        self.logged = logged

@@ -23,8 +23,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api import (http_access, http_allocation, http_case_records, http_practice, http_records, http_retention,
                  http_scheduling, http_workers)
 from api.access_service import AccessDenied, AccessLogUnavailable
-from api.application import (Conflict, Destroyed, NotFound, Storage, SupervisionLedger, one_look_at_the_newest,
-                             utc_now)
+from api.application import Storage, SupervisionApplication, one_look_at_the_newest, utc_now
+from api.errors import Conflict, Destroyed, NotFound
 from api.health import health_report
 from api.metrics import RequestMetrics, metrics_endpoint, route_templates
 from api.readiness import readiness
@@ -62,9 +62,9 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
     """`log_reads=False` exists for benchmarks/api.py only, to measure what the access log costs.
     `background_projections=True` (as `svl serve` runs) projects in batches off the request path."""
     settings = settings or Settings.from_env()
-    ledger = SupervisionLedger(Storage.open(settings, master_key), clock,
+    application = SupervisionApplication(Storage.open(settings, master_key), clock,
                                background_projections=background_projections)
-    ledger.log_reads = log_reads
+    application.access.log_reads = log_reads
     provider = identity_provider(settings, clock)
 
     @asynccontextmanager
@@ -72,15 +72,15 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
         yield
         if provider is not None:
             provider.close()
-        ledger.close()
-        ledger.storage.engine.dispose()
+        application.close()
+        application.storage.engine.dispose()
 
     api = FastAPI(title="Supervision Ledger", version="1.0.0", dependencies=[Depends(authorise_route)],
                   lifespan=lifespan,
                   description="Event-sourced, audit-first supervision records. Every endpoint under /api/v1 "
                               "needs a bearer token and states who may call it; every read of record content "
                               "is written to the access log before it is returned.")
-    api.state.ledger = ledger
+    api.state.application = application
     api.state.identity_provider = provider
     for router in (http_workers.router, http_allocation.router, http_records.router, http_access.router,
                    http_retention.router):
@@ -96,23 +96,23 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
         """Open to all (for load balancers): 200 when this process can serve (the database answers, no read model
         is stuck), else 503; each read model's lag behind the newest event, the newest checkpoint's age, which
         witnesses cosigned it, and whether this process projects. Positions and counts only."""
-        is_ready, report = readiness(ledger)
+        is_ready, report = readiness(application)
         return JSONResponse(report, status_code=200 if is_ready else 503,
                             headers=None if is_ready else {"Retry-After": RETRY_AFTER_SECONDS})
 
-    api.add_route("/metrics", metrics_endpoint(ledger, settings.metrics_token), include_in_schema=False)
+    api.add_route("/metrics", metrics_endpoint(application, settings.metrics_token), include_in_schema=False)
 
     @api.get("/health", tags=["health"], response_model=HealthOut, openapi_extra={PUBLIC_KEY: True})
     @api.get(f"{API_PREFIX}/health", tags=["health"], response_model=HealthOut, openapi_extra={PUBLIC_KEY: True})
     def health() -> HealthOut:
         """Open to all: no data, just whether the service and its database answer, the schema version, and
         each read model's position — a stuck one named with the event it failed on and the error."""
-        return health_report(ledger)
+        return health_report(application)
 
     add_error_handlers(api)
     _document_bearer_auth(api)
     mount_web(api)  # the web interface at /, beside the API (api/web/)
-    api.add_middleware(DenyByDefault, authenticator=authenticator or bearer_authenticator(ledger, provider))
+    api.add_middleware(DenyByDefault, authenticator=authenticator or bearer_authenticator(application, provider))
     install_guards(api, trusted_proxies=parse_networks(settings.trusted_proxies),
                    max_body_bytes=settings.max_body_bytes,
                    form_targets=(provider.origin,) if provider is not None else ())
@@ -137,13 +137,13 @@ def identity_provider(settings: Settings, clock: Callable[[], datetime]) -> Any:
     return IdentityProvider(settings.oidc, clock)
 
 
-def bearer_authenticator(ledger: SupervisionLedger, provider: Any) -> Authenticator:
-    ours = TokenAuthenticator(ledger.storage.engine, ledger.clock)
+def bearer_authenticator(application: SupervisionApplication, provider: Any) -> Authenticator:
+    ours = TokenAuthenticator(application.storage.engine, application.clock)
     if provider is None or not provider.settings.audience:
         return ours
     from infrastructure.provider_tokens import OurTokensThenProvider, ProviderTokenAuthenticator
 
-    return OurTokensThenProvider(ours, ProviderTokenAuthenticator(provider, ledger.users))
+    return OurTokensThenProvider(ours, ProviderTokenAuthenticator(provider, application.people.users))
 
 
 class DenyByDefault:

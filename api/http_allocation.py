@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, StringConstraints
 
 from api.http_models import Version, WorkerOut
-from api.http_support import ADMIN, Caller, Ledger, allow
+from api.http_support import ADMIN, Caller, App, allow
 from api.http_workers import worker_out
 from domain.allocation import RULES
 from domain.authorisation import Role
@@ -46,29 +46,31 @@ class ExceptionIn(BaseModel):
 @router.post("/workers/{worker_id}/standing", response_model=WorkerOut, **allow(
         ADMIN, "HR records the level, registration and supervising-since date the policy pack's allocation rules "
                "are judged on; a fact left out stays unrecorded and is not checked."))
-def record_standing(worker_id: UUID, body: StandingIn, app: Ledger, who: Caller) -> WorkerOut:
-    return worker_out(app.record_standing(who, worker_id, level=body.level, registered=body.registered,
-                                          supervising_since=body.supervising_since,
-                                          expected_version=body.expected_version))
+def record_standing(worker_id: UUID, body: StandingIn, app: App, who: Caller) -> WorkerOut:
+    return worker_out(app.allocation.record_standing(who, worker_id, level=body.level, registered=body.registered,
+                                                     supervising_since=body.supervising_since,
+                                                     expected_version=body.expected_version))
 
 
 @router.post("/workers/{worker_id}/second-supervisor", response_model=WorkerOut, **allow(
         ADMIN, "Only where the policy pack names a second supervisor (bcp: the ASYE assessor/mentor of an NQSW; "
                "school-trust: the outside provider). Either supervisor may then hold and record sessions."))
-def allocate_second(worker_id: UUID, body: SecondSupervisorIn, app: Ledger, who: Caller) -> WorkerOut:
-    return worker_out(app.allocate_second_supervisor(who, worker_id, body.supervisor_id,
-                                                     expected_version=body.expected_version))
+def allocate_second(worker_id: UUID, body: SecondSupervisorIn, app: App, who: Caller) -> WorkerOut:
+    return worker_out(app.allocation.allocate_second_supervisor(who, worker_id, body.supervisor_id,
+                                                                expected_version=body.expected_version))
 
 
 @router.post("/workers/{worker_id}/second-supervisor/ending", response_model=WorkerOut, **allow(
         ADMIN, "The second supervisor no longer supervises the worker (bcp: the ASYE period ended)."))
-def end_second(worker_id: UUID, body: EndSecondIn, app: Ledger, who: Caller) -> WorkerOut:
-    return worker_out(app.end_second_supervision(who, worker_id, body.reason, expected_version=body.expected_version))
+def end_second(worker_id: UUID, body: EndSecondIn, app: App, who: Caller) -> WorkerOut:
+    return worker_out(app.allocation.end_second_supervision(who, worker_id, body.reason,
+                                                            expected_version=body.expected_version))
 
 
 @router.post("/workers/{worker_id}/allocation-exceptions", response_model=WorkerOut, **allow(
         (Role.MANAGER,), "A departure from the allocation rules, recorded in the worker's file with its reason; the "
                          "caller's job title must be the role the policy pack names (bcp: the Service Manager)."))
-def agree_exception(worker_id: UUID, body: ExceptionIn, app: Ledger, who: Caller) -> WorkerOut:
-    return worker_out(app.agree_allocation_exception(who, worker_id, body.supervisor_id, body.rules, body.reason,
-                                                     expected_version=body.expected_version))
+def agree_exception(worker_id: UUID, body: ExceptionIn, app: App, who: Caller) -> WorkerOut:
+    return worker_out(app.allocation.agree_allocation_exception(who, worker_id, body.supervisor_id, body.rules,
+                                                                body.reason,
+                                                                expected_version=body.expected_version))

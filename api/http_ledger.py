@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel
 
-from api.http_support import ANYONE, Ledger, allow
+from api.http_support import ANYONE, App, allow
 from infrastructure.ledger import BadProofRequest, NotInLedger, NotYetCheckpointed, b64
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
@@ -47,7 +47,7 @@ class ConsistencyOut(BaseModel):
 
 
 @router.get("/checkpoint", response_model=CheckpointOut, **allow(ANYONE, RULE))
-def latest_checkpoint(app: Ledger) -> CheckpointOut:
+def latest_checkpoint(app: App) -> CheckpointOut:
     """The latest signed checkpoint (C2SP signed note): tree size, root hash, time."""
     latest = app.integrity.latest_checkpoint(check_signature=False)
     if latest is None:
@@ -59,7 +59,7 @@ def latest_checkpoint(app: Ledger) -> CheckpointOut:
 
 
 @router.get("/proof/inclusion/{notification_id}", response_model=InclusionOut, **allow(ANYONE, RULE))
-def inclusion_proof(app: Ledger, notification_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+def inclusion_proof(app: App, notification_id: Annotated[int, Path(ge=1, le=MAX_ID)],
                     tree_size: Annotated[int | None, Query(ge=1, le=MAX_ID,
                                                            description="a checkpoint's size; default: the latest")]
                     = None) -> InclusionOut:
@@ -73,7 +73,7 @@ def inclusion_proof(app: Ledger, notification_id: Annotated[int, Path(ge=1, le=M
 
 
 @router.get("/proof/consistency", response_model=ConsistencyOut, **allow(ANYONE, RULE))
-def consistency_proof(app: Ledger,
+def consistency_proof(app: App,
                       from_size: Annotated[int, Query(alias="from", ge=0, le=MAX_ID,
                                                       description="the size of the tree you hold")],
                       to_size: Annotated[int | None, Query(alias="to", ge=0, le=MAX_ID,

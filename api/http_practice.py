@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel, StringConstraints
 
-from api.http_support import ANYONE, SUPERVISING, Caller, From, Ledger, allow
+from api.http_support import ANYONE, SUPERVISING, Caller, From, App, allow
 from api.practice_service import WorkerPractice
 
 router = APIRouter(prefix="/api/v1", tags=["observations and reviews"])
@@ -148,19 +148,20 @@ def practice_out(found: WorkerPractice) -> PracticeOut:
     ANYONE, "The rules then decide (`decide_practice_read`): the worker, their supervisor, anyone above that "
             "supervisor in line management, or a live grant covering the worker's file. Every attempt, allowed "
             "or refused, is written to the access log (`read_practice`) before anything is returned."))
-def practice(worker_id: UUID, app: Ledger, who: Caller, via: From) -> PracticeOut:
+def practice(worker_id: UUID, app: App, who: Caller, via: From) -> PracticeOut:
     """Observations of the worker's practice (with their feedback), decisions to reduce their supervision
     frequency, employee reviews, the frequency in force and when each observation and review next falls due."""
-    return practice_out(app.practice_of(who, worker_id, via=via))
+    return practice_out(app.practice.practice_of(who, worker_id, via=via))
 
 
 @router.post("/observations", status_code=201, response_model=ObservationOut, **allow(
     SUPERVISING, "The observer records it as themselves: the worker's supervisor, someone above them in line "
                  "management, or another supervisor (a peer)."))
-def record_observation(body: ObservationIn, app: Ledger, who: Caller) -> ObservationOut:
-    o = app.record_observation(who, subject_id=body.subject_id, observed=body.observed, observed_on=body.observed_on,
-                               outcome=body.outcome, feedback=body.feedback,
-                               confirmed_anonymous=body.confirmed_anonymous)
+def record_observation(body: ObservationIn, app: App, who: Caller) -> ObservationOut:
+    o = app.practice.record_observation(who, subject_id=body.subject_id, observed=body.observed,
+                                        observed_on=body.observed_on,
+                                        outcome=body.outcome, feedback=body.feedback,
+                                        confirmed_anonymous=body.confirmed_anonymous)
     return ObservationOut(observation_id=str(o.id), subject_id=o.subject_id, observed=o.observed,
                           observer_id=o.observer_id, relation=o.relation, observed_on=o.observed_on,
                           outcome=o.outcome)
@@ -169,9 +170,10 @@ def record_observation(body: ObservationIn, app: Ledger, who: Caller) -> Observa
 @router.post("/workers/{worker_id}/frequency-step-downs", status_code=201, response_model=StepsOut, **allow(
     SUPERVISING, "The worker's current supervisor; refused without a direct observation of the worker's practice, "
                  "meeting the required standard, before the decision (bcp)."))
-def step_down(worker_id: UUID, body: StepDownIn, app: Ledger, who: Caller) -> StepsOut:
-    steps = app.step_down_frequency(who, worker_id, decided_on=body.decided_on, observation_id=body.observation_id,
-                                    rationale=body.rationale, confirmed_anonymous=body.confirmed_anonymous)
+def step_down(worker_id: UUID, body: StepDownIn, app: App, who: Caller) -> StepsOut:
+    steps = app.practice.step_down_frequency(who, worker_id, decided_on=body.decided_on,
+                                             observation_id=body.observation_id,
+                                             rationale=body.rationale, confirmed_anonymous=body.confirmed_anonymous)
     return StepsOut(worker_id=steps.worker_id, steps=[StepOut(**{k: s[k] for k in StepOut.model_fields})
                                                       for s in steps.steps])
 
@@ -179,8 +181,9 @@ def step_down(worker_id: UUID, body: StepDownIn, app: Ledger, who: Caller) -> St
 @router.post("/workers/{worker_id}/reviews", status_code=201, response_model=ReviewOut, **allow(
     SUPERVISING, "The worker's immediate line manager (their supervisor), or in exceptional circumstances someone "
                  "above them, with the reason."))
-def record_review(worker_id: UUID, body: ReviewIn, app: Ledger, who: Caller) -> ReviewOut:
-    r = app.record_employee_review(who, worker_id, kind=body.kind, reviewed_on=body.reviewed_on, reason=body.reason)
+def record_review(worker_id: UUID, body: ReviewIn, app: App, who: Caller) -> ReviewOut:
+    r = app.practice.record_employee_review(who, worker_id, kind=body.kind, reviewed_on=body.reviewed_on,
+                                            reason=body.reason)
     return ReviewOut(review_id=str(r.id), worker_id=r.worker_id, kind=r.kind, reviewed_on=r.reviewed_on,
                      reviewer_id=r.reviewer_id, relation=r.relation)
 

@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from api.http_support import Caller, From, Ledger, allow
+from api.http_support import Caller, From, App, allow
 from api.retention_service import DestructionOutcome, ScheduledFile
 from domain.authorisation import Role
 from domain.destruction_proposal import PERSONAL, RATIONALE_LENGTH, DestructionProposal
@@ -94,16 +94,17 @@ class ArchivedOut(BaseModel):
 
 
 @router.get("/retention/schedule", response_model=list[ScheduledFile], **allow(RETENTION_ROLES))
-def schedule(app: Ledger, who: Caller, as_of: Annotated[date | None, Query(description="judge due dates on this day")] = None
+def schedule(app: App, who: Caller,
+             as_of: Annotated[date | None, Query(description="judge due dates on this day")] = None
              ) -> list[ScheduledFile]:
     """Every worker's file: state, destruction date, holds, and what is due (ids and dates only)."""
-    return app.retention_schedule(as_of or app.clock().date())
+    return app.retention.retention_schedule(as_of or app.clock().date())
 
 
 @router.post("/workers/{worker_id}/archive", response_model=ArchivedOut, **allow((Role.ADMINISTRATOR, Role.DPO)))
-def archive(worker_id: WorkerId, app: Ledger, who: Caller) -> ArchivedOut:
+def archive(worker_id: WorkerId, app: App, who: Caller) -> ArchivedOut:
     """Archive a leaver's file, read-only, with its destruction date from the policy pack."""
-    due = app.archive_leaver(who, worker_id)
+    due = app.retention.archive_leaver(who, worker_id)
     return ArchivedOut(worker_id=str(worker_id), destruction_date=due)
 
 
@@ -113,42 +114,42 @@ ProposalId = Annotated[UUID, Path(description="The destruction proposal's id")]
 
 
 @router.get("/retention/proposals", response_model=list[ProposalRow], **allow(RETENTION_ROLES))
-def list_proposals(app: Ledger, who: Caller) -> list[ProposalRow]:
+def list_proposals(app: App, who: Caller) -> list[ProposalRow]:
     """Destruction proposals, newest first: when, how many files, who proposed and who decided."""
-    return [ProposalRow(**row) for row in app.destruction_proposals(who)]
+    return [ProposalRow(**row) for row in app.retention.destruction_proposals(who)]
 
 
 @router.post("/retention/proposals", status_code=201, response_model=ProposalOut, **allow(
         RETENTION_ROLES, "Only the roles the policy pack's `destruction_approval.propose` names (bcp: DPO, HR)."))
-def propose(body: ProposalIn, app: Ledger, who: Caller) -> ProposalOut:
+def propose(body: ProposalIn, app: App, who: Caller) -> ProposalOut:
     """Fixes the list of files due on `as_of` and not on hold, for a second authorised person to review."""
-    return proposal_out(app.propose_destruction(who, as_of=body.as_of))
+    return proposal_out(app.retention.propose_destruction(who, as_of=body.as_of))
 
 
 @router.get("/retention/proposals/{proposal_id}", response_model=ProposalOut, **allow(RETENTION_ROLES))
-def proposal(proposal_id: ProposalId, app: Ledger, who: Caller) -> ProposalOut:
-    return proposal_out(app.read_proposal(who, proposal_id))
+def proposal(proposal_id: ProposalId, app: App, who: Caller) -> ProposalOut:
+    return proposal_out(app.retention.read_proposal(who, proposal_id))
 
 
 @router.post("/retention/proposals/{proposal_id}/approve", response_model=ProposalOut,
              **allow(RETENTION_ROLES, REVIEW_RULE))
-def approve(proposal_id: ProposalId, body: ReviewIn, app: Ledger, who: Caller) -> ProposalOut:
+def approve(proposal_id: ProposalId, body: ReviewIn, app: App, who: Caller) -> ProposalOut:
     """Approves the list, with a rationale: its files may then be destroyed (holds placed since still stop one)."""
-    return proposal_out(app.approve_destruction(who, proposal_id, rationale=body.rationale))
+    return proposal_out(app.retention.approve_destruction(who, proposal_id, rationale=body.rationale))
 
 
 @router.post("/retention/proposals/{proposal_id}/reject", response_model=ProposalOut,
              **allow(RETENTION_ROLES, REVIEW_RULE))
-def reject(proposal_id: ProposalId, body: ReviewIn, app: Ledger, who: Caller) -> ProposalOut:
-    return proposal_out(app.reject_destruction(who, proposal_id, rationale=body.rationale))
+def reject(proposal_id: ProposalId, body: ReviewIn, app: App, who: Caller) -> ProposalOut:
+    return proposal_out(app.retention.reject_destruction(who, proposal_id, rationale=body.rationale))
 
 
 @router.post("/retention/proposals/{proposal_id}/run", response_model=list[DestructionOutcome],
              **allow(RETENTION_ROLES, "Only an approved proposal; each file still due and not on hold is destroyed."))
-def run(proposal_id: ProposalId, body: RunIn, app: Ledger, who: Caller) -> list[DestructionOutcome]:
+def run(proposal_id: ProposalId, body: RunIn, app: App, who: Caller) -> list[DestructionOutcome]:
     """Destroys the approved files (crypto-shredding), each with its signed certificate."""
-    return app.run_retention(who, proposal_id, purge_ciphertext=body.purge_ciphertext,
-                             rotate_master_key=body.rotate_master_key)
+    return app.retention.run_retention(who, proposal_id, purge_ciphertext=body.purge_ciphertext,
+                                       rotate_master_key=body.rotate_master_key)
 
 
 def certificate_download(rule: str) -> dict:
@@ -166,31 +167,32 @@ def certificate_file(name: str, text: str) -> Response:
 
 @router.get("/retention/certificates/{worker_id}", **certificate_download(
         "The roles the policy pack's `destruction_approval` names to propose or approve a list (bcp: DPO, HR)."))
-def certificate(worker_id: WorkerId, app: Ledger, who: Caller) -> Response:
+def certificate(worker_id: WorkerId, app: App, who: Caller) -> Response:
     """A destroyed personal file's signed destruction certificate (404 until the file is destroyed)."""
-    return certificate_file(*app.destruction_certificate(who, PERSONAL.name, worker_id))
+    return certificate_file(*app.retention.destruction_certificate(who, PERSONAL.name, worker_id))
 
 
 @router.get("/holds", response_model=list[HoldOut], **allow(HOLD_ROLES))
-def holds(app: Ledger, who: Caller, worker_id: Annotated[UUID | None, Query()] = None) -> list[HoldOut]:
-    return [HoldOut(**{k: h[k] for k in HoldOut.model_fields}) for h in app.list_holds(who, worker_id)]
+def holds(app: App, who: Caller, worker_id: Annotated[UUID | None, Query()] = None) -> list[HoldOut]:
+    return [HoldOut(**{k: h[k] for k in HoldOut.model_fields}) for h in app.retention.list_holds(who, worker_id)]
 
 
 @router.post("/workers/{worker_id}/holds", status_code=201, response_model=HoldOut, **allow(
         HOLD_ROLES, "Only the roles the policy pack's `legal_holds.place` names (bcp: DPO, HR, investigating officers)."))
-def place_hold(worker_id: WorkerId, body: HoldIn, app: Ledger, who: Caller) -> HoldOut:
+def place_hold(worker_id: WorkerId, body: HoldIn, app: App, who: Caller) -> HoldOut:
     """Hold a worker's file (investigation, litigation, a SAR in progress): it is not destroyed until released."""
-    return hold_out(app.place_hold(who, worker_id, kind=body.kind, reason=body.reason, reference=body.reference))
+    return hold_out(app.retention.place_hold(who, worker_id, kind=body.kind, reason=body.reason,
+                                             reference=body.reference))
 
 
 @router.post("/holds/{hold_id}/release", response_model=HoldOut, **allow(
         HOLD_ROLES, "Only the roles the policy pack's `legal_holds.release` names (bcp: DPO, HR)."))
-def release_hold(hold_id: Annotated[UUID, Path()], body: HoldReleaseIn, app: Ledger, who: Caller) -> HoldOut:
-    return hold_out(app.release_hold(who, hold_id, reason=body.reason))
+def release_hold(hold_id: Annotated[UUID, Path()], body: HoldReleaseIn, app: App, who: Caller) -> HoldOut:
+    return hold_out(app.retention.release_hold(who, hold_id, reason=body.reason))
 
 
 @router.post("/sar/{worker_id}", **allow((Role.DPO,), "Under a live SAR grant covering the worker's file."))
-def subject_access(worker_id: WorkerId, app: Ledger, who: Caller, via: From,
+def subject_access(worker_id: WorkerId, app: App, who: Caller, via: From,
                    received_on: Annotated[date | None, Query(description="when the request was received")] = None,
                    extended: bool = False) -> dict:
     """Everything held about a person, with the ledger bundles that prove each record. Every record read is

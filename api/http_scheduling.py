@@ -14,9 +14,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field, StringConstraints
 
-from api.application import SupervisionLedger
+from api.application import SupervisionApplication
 from api.cli_scheduling import DASHBOARD_COLUMNS, REPORT_COLUMNS, dashboard_csv, to_csv
-from api.http_support import ADMIN, ERROR_RESPONSES, STAFF, SUPERVISING, Caller, Ledger, allow
+from api.http_support import ADMIN, ERROR_RESPONSES, STAFF, SUPERVISING, Caller, App, allow
 from domain.authorisation import Role
 
 API_PREFIX = "/api/v1"
@@ -233,11 +233,11 @@ class CaseOut(BaseModel):
 @router.get("/compliance/due", response_model=DueOut, **_allow(
     *SUPERVISING, *ORGANISATION_WIDE, rule="Supervisors and managers see their team; QA and HR the organisation.",
     csv=True))
-def due(app: Ledger, who: Caller, as_of: AsOf = None, team: Team = None, pack: Pack = None,
+def due(app: App, who: Caller, as_of: AsOf = None, team: Team = None, pack: Pack = None,
         format: Format = "json") -> Any:
     """Who is overdue for supervision and why, with unsigned records, agreements, cancellations and cases."""
-    scope = app.compliance_scope(who, team)
-    board = app.compliance_dashboard(as_of=as_of, team=scope, pack=pack)
+    scope = app.scheduling.compliance_scope(who, team)
+    board = app.scheduling.compliance_dashboard(as_of=as_of, team=scope, pack=pack)
     rows = board.as_dicts()
     if format == "csv":
         return PlainTextResponse(dashboard_csv(rows), media_type="text/csv",
@@ -247,13 +247,13 @@ def due(app: Ledger, who: Caller, as_of: AsOf = None, team: Team = None, pack: P
 
 @router.get("/compliance/frequency", response_model=FrequencyOut, **_allow(
     *SUPERVISING, *ORGANISATION_WIDE, rule="The monthly report of supervision frequency per employee.", csv=True))
-def frequency(app: Ledger, who: Caller,
+def frequency(app: App, who: Caller,
               month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="e.g. 2026-10")],
               as_of: Annotated[date | None, Query(description="as known at the end of this day "
                                                               "(default: the month's last day)")] = None,
               team: Team = None, pack: Pack = None, format: Format = "json") -> Any:
-    scope = app.compliance_scope(who, team)
-    report = app.frequency_report(month, as_of=as_of, team=scope, pack=pack)
+    scope = app.scheduling.compliance_scope(who, team)
+    report = app.scheduling.frequency_report(month, as_of=as_of, team=scope, pack=pack)
     rows = report.as_dicts()
     if format == "csv":
         return PlainTextResponse(to_csv(rows, REPORT_COLUMNS), media_type="text/csv",
@@ -265,7 +265,7 @@ def frequency(app: Ledger, who: Caller,
 # -- sessions ------------------------------------------------------------------------------------------------------------
 
 
-def _session_out(app: SupervisionLedger, session: Any) -> SessionOut:
+def _session_out(app: SupervisionApplication, session: Any) -> SessionOut:
     cancellation = session.cancellation or {}
     return SessionOut(session_id=str(session.id), supervisee_id=session.supervisee_id,
                       supervisor_id=session.supervisor_id, starts_at=session.starts_at,
@@ -273,45 +273,46 @@ def _session_out(app: SupervisionLedger, session: Any) -> SessionOut:
                       actual_minutes=session.actual_minutes, shortfall_minutes=session.shortfall_minutes,
                       cancellation_reason=cancellation.get("reason"), cancelled_by=cancellation.get("cancelled_by"),
                       returned_on=session.returned_on, rebooks=session.rebooks, rebooked_as=session.rebooked_as,
-                      rebook_by=app.rebook_by(session))
+                      rebook_by=app.scheduling.rebook_by(session))
 
 
 @router.post("/sessions", status_code=201, response_model=SessionOut, **_allow(*SUPERVISING, rule="The supervisee's "
              "current supervisor books it."))
-def schedule(body: ScheduleIn, app: Ledger, who: Caller) -> SessionOut:
-    return _session_out(app, app.schedule_session(who, supervisee_id=body.supervisee_id, starts_at=_utc(body.starts_at),
-                                                  planned_minutes=body.planned_minutes))
+def schedule(body: ScheduleIn, app: App, who: Caller) -> SessionOut:
+    return _session_out(app, app.scheduling.schedule_session(who, supervisee_id=body.supervisee_id,
+                                                             starts_at=_utc(body.starts_at),
+                                                             planned_minutes=body.planned_minutes))
 
 
 @router.post("/sessions/{session_id}/held", response_model=SessionOut, **_allow(*SUPERVISING, rule="The session's "
              "supervisor; a session shorter than the pack's minimum is kept with its shortfall."))
-def hold(session_id: UUID, body: HoldIn, app: Ledger, who: Caller) -> SessionOut:
-    return _session_out(app, app.hold_session(who, session_id, actual_minutes=body.actual_minutes,
-                                              held_on=body.held_on))
+def hold(session_id: UUID, body: HoldIn, app: App, who: Caller) -> SessionOut:
+    return _session_out(app, app.scheduling.hold_session(who, session_id, actual_minutes=body.actual_minutes,
+                                                         held_on=body.held_on))
 
 
 @router.post("/sessions/{session_id}/cancellation", response_model=SessionOut, **_allow(*STAFF, rule="Either party."))
-def cancel(session_id: UUID, body: CancelIn, app: Ledger, who: Caller) -> SessionOut:
-    return _session_out(app, app.cancel_session(who, session_id, body.reason))
+def cancel(session_id: UUID, body: CancelIn, app: App, who: Caller) -> SessionOut:
+    return _session_out(app, app.scheduling.cancel_session(who, session_id, body.reason))
 
 
 @router.post("/sessions/{session_id}/return-to-work", response_model=SessionOut, **_allow(
              *STAFF, rule="After a sickness cancellation: the rebooking clock starts on the return."))
-def returned(session_id: UUID, body: ReturnIn, app: Ledger, who: Caller) -> SessionOut:
-    return _session_out(app, app.record_return_to_work(who, session_id, body.returned_on))
+def returned(session_id: UUID, body: ReturnIn, app: App, who: Caller) -> SessionOut:
+    return _session_out(app, app.scheduling.record_return_to_work(who, session_id, body.returned_on))
 
 
 @router.post("/sessions/{session_id}/rebooking", status_code=201, response_model=SessionOut, **_allow(
              *SUPERVISING, rule="The new session is linked to the cancelled one."))
-def rebook(session_id: UUID, body: RebookIn, app: Ledger, who: Caller) -> SessionOut:
-    return _session_out(app, app.rebook_session(who, session_id, starts_at=_utc(body.starts_at),
-                                                planned_minutes=body.planned_minutes))
+def rebook(session_id: UUID, body: RebookIn, app: App, who: Caller) -> SessionOut:
+    return _session_out(app, app.scheduling.rebook_session(who, session_id, starts_at=_utc(body.starts_at),
+                                                           planned_minutes=body.planned_minutes))
 
 
 @router.get("/sessions", **_allow(*STAFF, *ORGANISATION_WIDE, rule="Supervisees see their own; supervisors their "
             "team; QA and HR everyone's. Dates, minutes and states only."))
-def list_sessions(app: Ledger, who: Caller, worker_id: UUID | None = None) -> list[dict]:
-    return app.sessions_visible_to(who, worker_id)
+def list_sessions(app: App, who: Caller, worker_id: UUID | None = None) -> list[dict]:
+    return app.scheduling.sessions_visible_to(who, worker_id)
 
 
 # -- agreements ---------------------------------------------------------------------------------------------------------
@@ -334,28 +335,30 @@ def _terms(terms: Terms) -> dict:
 
 @router.post("/agreements", status_code=201, response_model=AgreementOut, **_allow(
              *SUPERVISING, rule="The supervisee's current supervisor drafts it; both then sign."))
-def draft_agreement(body: AgreementIn, app: Ledger, who: Caller) -> AgreementOut:
-    return _agreement_out(app.draft_agreement(who, supervisee_id=body.supervisee_id, terms=_terms(body.terms)))
+def draft_agreement(body: AgreementIn, app: App, who: Caller) -> AgreementOut:
+    return _agreement_out(app.scheduling.draft_agreement(who, supervisee_id=body.supervisee_id,
+                                                         terms=_terms(body.terms)))
 
 
 @router.post("/agreements/paper", status_code=201, response_model=AgreementOut, **_allow(
              *ADMIN, rule="An agreement both signed on paper before the ledger was used."))
-def paper_agreement(body: PaperAgreementIn, app: Ledger, who: Caller) -> AgreementOut:
-    return _agreement_out(app.record_paper_agreement(who, supervisee_id=body.supervisee_id,
-                                                     supervisor_id=body.supervisor_id, signed_on=body.signed_on,
-                                                     terms=_terms(body.terms)))
+def paper_agreement(body: PaperAgreementIn, app: App, who: Caller) -> AgreementOut:
+    return _agreement_out(app.scheduling.record_paper_agreement(who, supervisee_id=body.supervisee_id,
+                                                                supervisor_id=body.supervisor_id, signed_on=body.signed_on,
+                                                                terms=_terms(body.terms)))
 
 
 @router.post("/agreements/{agreement_id}/signatures", response_model=AgreementOut, **_allow(
              *STAFF, rule="The supervisee and the supervisor each sign once."))
-def sign_agreement(agreement_id: UUID, app: Ledger, who: Caller) -> AgreementOut:
-    return _agreement_out(app.sign_agreement(who, agreement_id))
+def sign_agreement(agreement_id: UUID, app: App, who: Caller) -> AgreementOut:
+    return _agreement_out(app.scheduling.sign_agreement(who, agreement_id))
 
 
 @router.post("/agreements/{agreement_id}/reviews", response_model=AgreementOut, **_allow(
              *STAFF, rule="Either party records the (at least annual) review."))
-def review_agreement(agreement_id: UUID, body: ReviewIn, app: Ledger, who: Caller) -> AgreementOut:
-    return _agreement_out(app.review_agreement(who, agreement_id, reviewed_on=body.reviewed_on, notes=body.notes))
+def review_agreement(agreement_id: UUID, body: ReviewIn, app: App, who: Caller) -> AgreementOut:
+    return _agreement_out(app.scheduling.review_agreement(who, agreement_id, reviewed_on=body.reviewed_on,
+                                                          notes=body.notes))
 
 
 # -- case supervision ----------------------------------------------------------------------------------------------------
@@ -371,28 +374,28 @@ def _case_out(case: Any) -> CaseOut:
 @router.post("/cases", status_code=201, response_model=CaseOut, **_allow(
              *SUPERVISING, rule="The worker's current supervisor; a rating the pack reserves to an approver (e.g. "
              "darlington: Green, the Head of Service) is refused without the approval."))
-def open_case(body: CaseIn, app: Ledger, who: Caller) -> CaseOut:
-    return _case_out(app.open_case(who, worker_id=body.worker_id, case_reference=body.case_reference,
-                                   rating=body.rating, approved_by=str(body.approved_by) if body.approved_by else None,
-                                   approved_on=body.approved_on, last_discussed_on=body.last_discussed_on,
-                                   rationale=body.rationale))
+def open_case(body: CaseIn, app: App, who: Caller) -> CaseOut:
+    return _case_out(app.scheduling.open_case(who, worker_id=body.worker_id, case_reference=body.case_reference,
+                                              rating=body.rating, approved_by=str(body.approved_by) if body.approved_by else None,
+                                              approved_on=body.approved_on, last_discussed_on=body.last_discussed_on,
+                                              rationale=body.rationale))
 
 
 @router.post("/cases/{case_id}/rating", response_model=CaseOut, **_allow(*SUPERVISING))
-def rate_case(case_id: UUID, body: RatingIn, app: Ledger, who: Caller) -> CaseOut:
-    return _case_out(app.rate_case(who, case_id, body.rating,
-                                   approved_by=str(body.approved_by) if body.approved_by else None,
-                                   approved_on=body.approved_on, rationale=body.rationale))
+def rate_case(case_id: UUID, body: RatingIn, app: App, who: Caller) -> CaseOut:
+    return _case_out(app.scheduling.rate_case(who, case_id, body.rating,
+                                              approved_by=str(body.approved_by) if body.approved_by else None,
+                                              approved_on=body.approved_on, rationale=body.rationale))
 
 
 @router.post("/cases/{case_id}/discussions", response_model=CaseOut, **_allow(*SUPERVISING))
-def discuss_case(case_id: UUID, body: DiscussionIn, app: Ledger, who: Caller) -> CaseOut:
-    return _case_out(app.record_case_discussion(who, case_id, body.discussed_on))
+def discuss_case(case_id: UUID, body: DiscussionIn, app: App, who: Caller) -> CaseOut:
+    return _case_out(app.scheduling.record_case_discussion(who, case_id, body.discussed_on))
 
 
 @router.post("/cases/{case_id}/closure", response_model=CaseOut, **_allow(*SUPERVISING))
-def close_case(case_id: UUID, app: Ledger, who: Caller) -> CaseOut:
-    return _case_out(app.close_case(who, case_id))
+def close_case(case_id: UUID, app: App, who: Caller) -> CaseOut:
+    return _case_out(app.scheduling.close_case(who, case_id))
 
 
 def _utc(moment: datetime) -> datetime:

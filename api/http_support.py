@@ -9,7 +9,7 @@ from fastapi import Depends, Header, HTTPException, Request
 from pydantic import AfterValidator, BaseModel, StringConstraints
 
 from api.access_service import Via
-from api.application import SupervisionLedger
+from api.application import SupervisionApplication
 from domain.authorisation import ALL_ROLES, STAFF_ROLES, SUPERVISING_ROLES, Role
 from infrastructure.users import Principal
 
@@ -45,12 +45,12 @@ def caller(request: Request) -> Principal:
     return principal
 
 
-def ledger(request: Request) -> SupervisionLedger:
-    return request.app.state.ledger
+def application(request: Request) -> SupervisionApplication:
+    return request.app.state.application
 
 
 Caller = Annotated[Principal, Depends(caller)]
-Ledger = Annotated[SupervisionLedger, Depends(ledger)]
+App = Annotated[SupervisionApplication, Depends(application)]
 
 
 def via(request: Request, x_access_purpose: Annotated[

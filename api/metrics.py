@@ -113,11 +113,11 @@ def _add_templates(routes: Any, prefix: str, templates: list[str], *, included: 
 class DatabaseFacts:
     """Read from the database at each scrape: the same figures as /ready."""
 
-    def __init__(self, ledger: Any) -> None:
-        self.ledger = ledger
+    def __init__(self, application: Any) -> None:
+        self.application = application
 
     def collect(self) -> Iterator[Metric]:
-        ready, report = readiness(self.ledger)
+        ready, report = readiness(self.application)
         yield GaugeMetricFamily("svl_ready", "1 when the database answers and no read model is stuck",
                                 value=1 if ready else 0)
         if "events" not in report:
@@ -157,10 +157,10 @@ def _forget_dead_processes(directory: Path) -> None:
             pass
 
 
-def metrics_endpoint(ledger: Any, token: str) -> Any:
-    if ledger.read_models.leadership is not None:
-        ledger.read_models.leadership.on_change.append(lambda held: LEADING.set(1 if held else 0))
-    LEADING.set(1 if ledger.read_models.projects_here() else 0)
+def metrics_endpoint(application: Any, token: str) -> Any:
+    if application.read_models.leadership is not None:
+        application.read_models.leadership.on_change.append(lambda held: LEADING.set(1 if held else 0))
+    LEADING.set(1 if application.read_models.projects_here() else 0)
 
     def endpoint(request: Request) -> Response:
         if not token:
@@ -177,7 +177,7 @@ def metrics_endpoint(ledger: Any, token: str) -> Any:
             MultiProcessCollector(registry, path=directory)
         else:
             registry.register(_Ours())  # type: ignore[arg-type]
-        registry.register(DatabaseFacts(ledger))  # type: ignore[arg-type]
+        registry.register(DatabaseFacts(application))  # type: ignore[arg-type]
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return endpoint

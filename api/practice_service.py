@@ -1,23 +1,22 @@
-"""Commands of the observation and review area, mixed into SupervisionLedger (see api/application.py): direct
+"""Commands of the observation and review area, a service of the application (api/application.py): direct
 observations of practice and of supervision, decisions to reduce a frequency that rest on them, and employee
 reviews. Each takes the acting Principal first, decides through domain/authorisation.py that a member of staff
 acts as themselves, and the domain then decides whether this person may take this step.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import date
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from sqlalchemy import func, select
 
+from api.access_service import AccessService
+from api.core import Core, Service
+from api.policy_service import PolicyService
 from api.access_service import AccessDenied, Via
 from domain.access_log import AccessAttempt
-from domain.anonymisation import Screening
-from domain.authorisation import (ArchiveRule, Decision, GrantTerms, Relationships, decide_practice_read,
-                                  decide_staff_step, practice_steps_offered)
+from domain.authorisation import decide_practice_read, decide_staff_step, practice_steps_offered
 from domain.compliance import FrequencyStatus, frequency_status, practice_cycles, rule_in_force
 from domain.employee_reviews import EmployeeReview
 from domain.errors import DomainError
@@ -25,7 +24,6 @@ from domain.observations import CycleDue, FrequencySteps, PracticeObservation, r
 from domain.policy import PolicyPack, WorkerCategory
 from domain.session_length import counts_from_minutes
 from domain.workers import Worker
-from infrastructure.keys import StagedKeys
 from infrastructure.users import Principal
 from projections.practice_cycles import observations_of, reviews_of, with_cycle_facts
 from projections.schema import workers
@@ -55,25 +53,15 @@ class WorkerPractice:
     step_down_by_decision: bool  # whether this worker's frequency eases by a recorded decision at all
 
 
-class PracticeService:
-    """Uses self.repository, self.save_and_project, self.clock and self.storage of the application."""
+class PracticeService(Service):
+    """Direct observations of practice, step-downs of frequency, employee reviews. Uses the core, access (reads
+    are decided and logged as for the file) and policy."""
 
-    storage: Any
-    clock: Callable[[], datetime]
-    repository: Any
-    get_worker: Callable[..., Worker]
-    save_and_project: Callable[..., None]
-    require: Callable[[Principal, Decision], None]
-    see_own_writes: Callable[[], None]
-    compliance_pack: Callable[..., PolicyPack]
-    screening: Callable[[], Screening]
-    _worker_key: Callable[..., StagedKeys]
-    _get_aggregate: Callable[..., Any]
-    relationships_of: Callable[[str], Relationships]
-    _grants_for: Callable[[Principal, Relationships], list[GrantTerms]]
-    archive_rule: ArchiveRule
-    log_access: Callable[..., None]
-    log_reads: bool
+    def __init__(self, core: Core, access: AccessService, policy: PolicyService) -> None:
+        super().__init__(core)
+        self.access = access
+        self.policy = policy
+
 
     def record_observation(self, user: Principal, *, subject_id: UUID | str, observed: str, observed_on: date,
                            outcome: str, feedback: str = "", confirmed_anonymous: bool = False) -> PracticeObservation:
@@ -87,7 +75,7 @@ class PracticeService:
         observation = PracticeObservation.record(
             subject_id=str(subject.id), observed=observed, observer_id=actor, relation=relation,
             observed_on=observed_on, outcome=outcome, actor=actor, timestamp=self.clock(), feedback=feedback,
-            screening=self.screening(), confirmed_anonymous=confirmed_anonymous)
+            screening=self.policy.screening(), confirmed_anonymous=confirmed_anonymous)
         self.save_and_project(observation, keys=self._worker_key(observation.id, subject.id), unchanged=(subject,))
         return observation
 
@@ -98,7 +86,7 @@ class PracticeService:
         step; refused without a direct observation of the worker's practice before it (bcp)."""
         actor = self._as_staff(user, "decide to reduce a supervision frequency")
         worker = self._active(worker_id, "reduce the supervision frequency of")
-        policy = self.compliance_pack(pack)
+        policy = self.policy.compliance_pack(pack)
         rule = policy.frequency.for_category(WorkerCategory(worker.category))
         observation = self.get_observation(observation_id).fact() if observation_id else None
         now = self.clock()
@@ -111,7 +99,7 @@ class PracticeService:
         steps.step_down(rule=rule, whose=policy.cite(rule.step_down) if rule.step_down else policy.short_name,
                         category=worker.category, regime_start=worker.start_date, decided_on=decided_on,
                         observation=observation, rationale=rationale, supervisor_now=worker.supervisor_id,
-                        actor=actor, timestamp=now, screening=self.screening(),
+                        actor=actor, timestamp=now, screening=self.policy.screening(),
                         confirmed_anonymous=confirmed_anonymous)
         self.save_and_project(steps, keys=keys, unchanged=(worker,))
         return steps
@@ -121,7 +109,7 @@ class PracticeService:
         """The reviewer (the worker's immediate line manager, or someone above with the reason) records it."""
         actor = self._as_staff(user, "record an employee review")
         worker = self._active(worker_id, "record a review of")
-        review = EmployeeReview.record(pack=self.compliance_pack(pack), worker_id=str(worker.id), kind=kind,
+        review = EmployeeReview.record(pack=self.policy.compliance_pack(pack), worker_id=str(worker.id), kind=kind,
                                        reviewed_on=reviewed_on, worker_chain=self._chain(worker), actor=actor,
                                        timestamp=self.clock(), reason=reason)
         self.save_and_project(review, keys=self._worker_key(review.id, worker.id), unchanged=(worker,))
@@ -134,16 +122,17 @@ class PracticeService:
         the access log before anything is returned, as any read of a file's content."""
         worker = self.get_worker(worker_id)
         wid = str(worker.id)
-        rel = self.relationships_of(wid)
+        rel = self.access.relationships_of(wid)
         chain = self._chain(worker)
         now = self.clock()
-        decision = decide_practice_read(user.reader, rel, chain, self._grants_for(user, rel), now,
-                                        archive=self.archive_rule, stated_purpose=via.stated_purpose)
-        self.log_access(user, AccessAttempt("read_practice", wid, None, worker.version, rel.file_state, via.channel,
-                                            via.client, via.stated_purpose), decision, now)
+        decision = decide_practice_read(user.reader, rel, chain, self.access.grants_for(user, rel), now,
+                                        archive=self.access.archive_rule, stated_purpose=via.stated_purpose)
+        self.access.log_access(user, AccessAttempt("read_practice", wid, None, worker.version, rel.file_state,
+                                                   via.channel,
+                                                   via.client, via.stated_purpose), decision, now)
         if not decision.allowed:
-            raise AccessDenied(decision, logged=self.log_reads)
-        policy = self.compliance_pack(pack)
+            raise AccessDenied(decision, logged=self.access.log_reads)
+        policy = self.policy.compliance_pack(pack)
         day = now.date()
         self.see_own_writes()
         with self.storage.engine.connect() as conn:

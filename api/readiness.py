@@ -6,17 +6,17 @@ import os
 from datetime import datetime, timezone
 from typing import Any
 
-from api.application import SupervisionLedger
+from api.application import SupervisionApplication
 from infrastructure.database import database_unavailable, reader
 
 
-def readiness(ledger: SupervisionLedger, now: datetime | None = None) -> tuple[bool, dict[str, Any]]:
+def readiness(application: SupervisionApplication, now: datetime | None = None) -> tuple[bool, dict[str, Any]]:
     """(ready, report). Not ready: the database does not answer, or a read model is stuck. A lag alone is not a
     reason to take a process out of service: every process shares the same read models."""
-    report: dict[str, Any] = {"process": os.getpid(), "projects": ledger.read_models.projects_here(),
-                              "database": "sqlite" if ledger.storage.settings.is_sqlite else "postgresql"}
+    report: dict[str, Any] = {"process": os.getpid(), "projects": application.read_models.projects_here(),
+                              "database": "sqlite" if application.storage.settings.is_sqlite else "postgresql"}
     try:
-        report.update(_database_facts(ledger, now or datetime.now(timezone.utc)))
+        report.update(_database_facts(application, now or datetime.now(timezone.utc)))
     except Exception as exc:  # noqa: BLE001 - any failure here means: do not send traffic
         reason = "the database does not answer" if database_unavailable(exc) else f"{type(exc).__name__}"
         return False, {**report, "status": "not ready", "problems": [reason]}
@@ -28,11 +28,11 @@ def readiness(ledger: SupervisionLedger, now: datetime | None = None) -> tuple[b
     return ready, {**report, "status": "ready" if ready else "not ready", "problems": problems}
 
 
-def _database_facts(ledger: SupervisionLedger, now: datetime) -> dict[str, Any]:
-    with reader(ledger.storage.engine).connect() as conn:
-        states = ledger.read_models.states(conn)
-    newest = ledger.recorder.max_notification_id() or 0
-    latest = ledger.integrity.checkpoints.latest()
+def _database_facts(application: SupervisionApplication, now: datetime) -> dict[str, Any]:
+    with reader(application.storage.engine).connect() as conn:
+        states = application.read_models.states(conn)
+    newest = application.recorder.max_notification_id() or 0
+    latest = application.integrity.checkpoints.latest()
     checkpoint = None
     witnesses = None
     if latest is not None:
@@ -40,8 +40,8 @@ def _database_facts(ledger: SupervisionLedger, now: datetime) -> dict[str, Any]:
         age = (now - signed.time).total_seconds() if signed.time is not None else None
         checkpoint = {"tree_size": latest.tree_size, "signed_at": signed.time.isoformat() if signed.time else None,
                       "age_seconds": None if age is None else round(max(age, 0.0), 1),
-                      "unsigned_leaves": max(0, ledger.integrity.store.size() - latest.tree_size)}
-    cosigners = ledger.integrity.cosigners
+                      "unsigned_leaves": max(0, application.integrity.store.size() - latest.tree_size)}
+    cosigners = application.integrity.cosigners
     if cosigners is not None:
         witnesses = [{"name": e.name, "cosigned_latest": bool(latest and e.holds_cosignature(latest.note))}
                      for e in cosigners.endpoints]
@@ -49,4 +49,4 @@ def _database_facts(ledger: SupervisionLedger, now: datetime) -> dict[str, Any]:
             "read_models": [{"name": s.name, "position": s.position, "lag": max(0, newest - s.position),
                              "stuck_at": s.stuck_at} for s in states],
             "checkpoint": checkpoint, "witnesses": witnesses,
-            "writes_refused": ledger.integrity.writes_refused}
+            "writes_refused": application.integrity.writes_refused}

@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from api.application import NotFound, SupervisionLedger
+from api.application import SupervisionApplication
+from api.errors import NotFound
 from domain.supervision_record import SupervisionRecord
 
 _CONTENT_EVENTS = {"Drafted", "Amended"}
@@ -56,10 +57,10 @@ def _summary(name: str, e: Any) -> str:
     }.get(name, name)
 
 
-def record_history(app: SupervisionLedger, record_id: UUID | str) -> list[HistoryEntry]:
+def record_history(app: SupervisionApplication, record_id: UUID | str) -> list[HistoryEntry]:
     names = NameBook(app)
     entries, previous, content_version = [], None, 0
-    for e in app.record_events(record_id):
+    for e in app.records.record_events(record_id):
         name = type(e).__name__
         diff: list[str] = []
         if name in _CONTENT_EVENTS:
@@ -88,14 +89,14 @@ def record_view(record: SupervisionRecord, names: "NameBook") -> dict:
 class NameBook:
     """Actor ids to display names, read from the (sealed) worker events, cached per request."""
 
-    def __init__(self, app: SupervisionLedger) -> None:
+    def __init__(self, app: SupervisionApplication) -> None:
         self.app = app
         self._names: dict[str, str] = {}
 
     def name(self, actor: str) -> str:
         if actor not in self._names:
             try:
-                self._names[actor] = self.app.worker_name(UUID(actor))
+                self._names[actor] = self.app.people.worker_name(UUID(actor))
             except (ValueError, NotFound):
                 self._names[actor] = actor
         return self._names[actor]

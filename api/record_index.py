@@ -2,7 +2,7 @@
 rule (domain/authorisation.py `listing_scopes`), the same query (projections/record_listing.py) and the same
 sealed events for the names, with the database driver alone, so the command starts at once.
 
-It answers only where its answer is the application's (`SupervisionLedger.readable_records` and the names the
+It answers only where its answer is the application's (`SupervisionApplication.readable_records` and the names the
 CLI prints beside it). Anything else returns None and the caller opens the application, which answers (or
 refuses, naming why) as it always has: no user, a disabled account, a user holding any access grant (grants are
 decided on their aggregates, and an archived file's listing under one depends on the policy pack), a stuck read
@@ -95,7 +95,7 @@ def _require_current(db: PlainReader, settings: Settings) -> None:
         raise _Unanswered("a read model is stuck: the application names it")
     if not settings.is_sqlite:
         # On PostgreSQL the application first catches up with the newest event, whoever stored it; on SQLite it
-        # reads what is projected, as here (SupervisionLedger.see_own_writes).
+        # reads what is projected, as here (SupervisionApplication.see_own_writes).
         events = EventsTable.of(settings)
         newest = db.value(f"SELECT max({events.nid}) FROM {events.qualified}") or 0
         if any(p["position"] < newest for p in positions):

@@ -12,7 +12,7 @@ pages and WAL are scrubbed; (6) a second checkpoint is signed and each file's ce
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -23,9 +23,11 @@ from eventsourcing.application import AggregateNotFoundError
 
 from sqlalchemy import insert, select
 
+from api.core import Core, Service
 from api.errors import Conflict, Destroyed, NotFound
+from api.policy_service import PolicyService
 from api.ids import as_uuid
-from domain.authorisation import Decision, Role, decide_destruction_review, decide_pack_role, decide_role
+from domain.authorisation import Role, decide_destruction_review, decide_pack_role, decide_role
 from domain.destruction_proposal import PERSONAL, DestructionProposal, ListedClass, listed_class
 from domain.errors import DomainError, OutOfOrder
 from domain.policy import PolicyPack
@@ -88,27 +90,12 @@ class FileChangedMeanwhile(Conflict):
     """A file the run decided to destroy changed before its destruction started: nothing was started."""
 
 
-class RetentionService:
-    """Mixed into SupervisionLedger."""
+class RetentionService(Service):
+    """Archiving leavers, legal holds, the schedule, destruction and its certificates. Uses the core and policy."""
 
-    # What this service uses of the application it is part of (api/application.py).
-    storage: Any
-    clock: Callable[[], Any]
-    read_models: Any
-    repository: Any
-    integrity: Any
-    recorder: Any
-    get_worker: Callable[..., Any]
-    save_and_project: Callable[..., None]
-    require: Callable[[Principal, Decision], None]
-    see_own_writes: Callable[[], None]
-
-    compliance_pack: Callable[..., PolicyPack]
-
-    @property
-    def policy_pack(self) -> PolicyPack:
-        """The version of the organisation's pack in force today: retention acts now, on records held now."""
-        return self.compliance_pack()
+    def __init__(self, core: Core, policy: PolicyService) -> None:
+        super().__init__(core)
+        self.policy = policy
 
     # -- leavers -----------------------------------------------------------------------------------
 
@@ -119,7 +106,7 @@ class RetentionService:
         worker = self.get_worker(worker_id)
         if worker.leaving_date is None:
             raise OutOfOrder("only a leaver's file can be archived: record the leaving date first")
-        pack = self.policy_pack
+        pack = self.policy.policy_pack
         due = destruction_date(pack, worker.leaving_date)
         worker.archive(due, self._rule_text(pack), actor=actor, timestamp=self.clock())
         self.save_and_project(worker)
@@ -129,7 +116,7 @@ class RetentionService:
 
     def place_hold(self, user: Principal, worker_id: UUID | str, *, kind: str, reason: str,
                    reference: str) -> LegalHold:
-        self.require(user, decide_pack_role(user.reader, self.policy_pack.legal_holds.place, "place a legal hold"))
+        self.require(user, decide_pack_role(user.reader, self.policy.policy_pack.legal_holds.place, "place a legal hold"))
         actor = user.actor
         state = self._file_state(str(worker_id))
         if state is None:
@@ -157,7 +144,7 @@ class RetentionService:
         return hold
 
     def release_hold(self, user: Principal, hold_id: UUID | str, *, reason: str) -> LegalHold:
-        self.require(user, decide_pack_role(user.reader, self.policy_pack.legal_holds.release,
+        self.require(user, decide_pack_role(user.reader, self.policy.policy_pack.legal_holds.release,
                                             "release a legal hold"))
         hold = self.get_hold(hold_id)
         hold.release(reason, actor=user.actor, timestamp=self.clock())
@@ -174,7 +161,7 @@ class RetentionService:
         return hold
 
     def list_holds(self, user: Principal, worker_id: UUID | str | None = None) -> list[dict]:
-        pack = self.policy_pack.legal_holds
+        pack = self.policy.policy_pack.legal_holds
         self.require(user, decide_pack_role(user.reader, (*pack.place, *pack.release), "see legal holds"))
         return self.holds(worker_id)
 
@@ -198,7 +185,7 @@ class RetentionService:
         due under the version in force that day. Proposals and runs pass today: a destruction acts under the
         rule in force when it is done (the date stated at archiving is superseded by a later change of period)."""
         self.read_models.refresh()
-        pack = self.compliance_pack(on=rules_on or as_of)
+        pack = self.policy.compliance_pack(on=rules_on or as_of)
         years = pack.retention.years_after_employment_ends
         rule = self._rule_text(pack) if years else None
         with self.storage.reads.connect() as conn:
@@ -223,38 +210,38 @@ class RetentionService:
 
     def propose_destruction(self, user: Principal, *, as_of: date | None = None) -> DestructionProposal:
         """Fixes the list of files due on `as_of` (default today) and not on hold, for a second person to review."""
-        self.require(user, decide_pack_role(user.reader, self.policy_pack.destruction_approval.propose,
+        self.require(user, decide_pack_role(user.reader, self.policy.policy_pack.destruction_approval.propose,
                                             "propose files for destruction"))
-        self.policy_pack.retention_years_required()  # refuses under a pack with no retention period
+        self.policy.policy_pack.retention_years_required()  # refuses under a pack with no retention period
         today = self.clock().date()
         as_of = as_of or today
         # Due by `as_of` under the rule in force today: the rule the run will destroy them under.
         due = [f for f in self.retention_schedule(as_of, rules_on=today) if f.status == "due"]
-        return self._propose_list(user, PERSONAL, as_of, [
+        return self.propose_list(user, PERSONAL, as_of, [
             {"worker_id": f.worker_id, "destruction_date": f.destruction_date.isoformat(),
-             "rule": f.rule or self._rule_text(self.policy_pack)} for f in due])
+             "rule": f.rule or self._rule_text(self.policy.policy_pack)} for f in due])
 
     def approve_destruction(self, user: Principal, proposal_id: UUID | str, *, rationale: str) -> DestructionProposal:
-        return self._review_list(user, PERSONAL, proposal_id, rationale, approve=True,
+        return self.review_list(user, PERSONAL, proposal_id, rationale, approve=True,
                                  step="approve a destruction proposal")
 
     def reject_destruction(self, user: Principal, proposal_id: UUID | str, *, rationale: str) -> DestructionProposal:
-        return self._review_list(user, PERSONAL, proposal_id, rationale, approve=False,
+        return self.review_list(user, PERSONAL, proposal_id, rationale, approve=False,
                                  step="reject a destruction proposal")
 
     def get_proposal(self, proposal_id: UUID | str) -> DestructionProposal:
-        return self._list_of(PERSONAL, proposal_id)
+        return self.list_of(PERSONAL, proposal_id)
 
     def destruction_proposals(self, user: Principal) -> list[dict]:
         """Every proposal, newest first (ids, dates, counts and who decided; the lists are in each proposal)."""
-        self._require_list_reader(user, "see destruction proposals")
+        self.require_list_reader(user, "see destruction proposals")
         return [{"proposal_id": r["proposal_id"], "as_of": r["as_of"], "files": r["items"], "status": r["status"],
                  "proposed_at": r["proposed_at"], "proposed_by": r["proposed_by"], "decided_at": r["decided_at"],
                  "decided_by": r["decided_by"], "executed_at": r["executed_at"], "destroyed": r["destroyed"]}
-                for r in self._lists(PERSONAL)]
+                for r in self.lists(PERSONAL)]
 
     def read_proposal(self, user: Principal, proposal_id: UUID | str) -> DestructionProposal:
-        self._require_list_reader(user, "see destruction proposals")
+        self.require_list_reader(user, "see destruction proposals")
         return self.get_proposal(proposal_id)
 
     def _latest_approved_proposal(self) -> str | None:
@@ -268,34 +255,34 @@ class RetentionService:
     # -- the reviewed list, whatever its record class (personal files here; case supervision records in
     #    api/case_record_service.py): proposed by one authorised person, approved or rejected by another --------
 
-    def _propose_list(self, user: Principal, kind: ListedClass, as_of: date, items: list[dict],
+    def propose_list(self, user: Principal, kind: ListedClass, as_of: date, items: list[dict],
                       rule: str | None = None) -> DestructionProposal:
         """The caller decided who may propose and drew up the items due; the domain checks the list."""
         proposal = DestructionProposal.propose(
-            record_class=kind.name, as_of=as_of, items=items, pack=self.policy_pack.short_name, rule=rule,
+            record_class=kind.name, as_of=as_of, items=items, pack=self.policy.policy_pack.short_name, rule=rule,
             actor=user.actor, proposer_user=user.user_id, timestamp=self.clock())
         self.save_and_project(proposal, keys=self.storage.keyring.stage_assignment(proposal.id, "organisation"))
         return proposal
 
-    def _review_list(self, user: Principal, kind: ListedClass, proposal_id: UUID | str, rationale: str, *,
+    def review_list(self, user: Principal, kind: ListedClass, proposal_id: UUID | str, rationale: str, *,
                      approve: bool, step: str) -> DestructionProposal:
         """A role `destruction_approval.approve` names, never the person who proposed the list, with a reason."""
-        review = self.policy_pack.destruction_approval
+        review = self.policy.policy_pack.destruction_approval
         self.require(user, decide_pack_role(user.reader, review.approve, step))
-        proposal = self._list_of(kind, proposal_id)
+        proposal = self.list_of(kind, proposal_id)
         self.require(user, decide_destruction_review(user.reader, review.approve, proposal.proposer_user, step))
         decide = proposal.approve if approve else proposal.reject
         decide(rationale, actor=user.actor, user=user.user_id, timestamp=self.clock())
         self.save_and_project(proposal)
         return proposal
 
-    def _require_list_reader(self, user: Principal, step: str) -> None:
+    def require_list_reader(self, user: Principal, step: str) -> None:
         """The people the pack lets propose or approve a list see the lists (and the certificates)."""
-        review = self.policy_pack.destruction_approval
+        review = self.policy.policy_pack.destruction_approval
         self.require(user, decide_pack_role(user.reader, tuple(dict.fromkeys((*review.propose, *review.approve))),
                                             step))
 
-    def _list_of(self, kind: ListedClass, proposal_id: UUID | str) -> DestructionProposal:
+    def list_of(self, kind: ListedClass, proposal_id: UUID | str) -> DestructionProposal:
         try:
             proposal = self.repository.get(UUID(str(proposal_id)))
         except (ValueError, AggregateNotFoundError):
@@ -304,7 +291,7 @@ class RetentionService:
             raise NotFound(f"no {kind.noun} {proposal_id}")
         return proposal
 
-    def _lists(self, kind: ListedClass) -> list[dict]:
+    def lists(self, kind: ListedClass) -> list[dict]:
         """Every list of the class, newest first, as the read model has it."""
         self.read_models.catch_up()
         with self.storage.reads.connect() as conn:
@@ -323,7 +310,7 @@ class RetentionService:
         SVL_RETENTION_ROTATES_MASTER_KEY) the master key is rotated after the keys are destroyed and before any
         destruction is completed, so a run that stops in between is finished, rotation included, by the next."""
         self.require(user, decide_role(user.reader, RETENTION_ROLES, "run retention"))
-        self.policy_pack.retention_years_required()  # refuses under a pack with no retention period
+        self.policy.policy_pack.retention_years_required()  # refuses under a pack with no retention period
         if dry_run:
             today = self.clock().date()
             due = [f for f in self.retention_schedule(as_of or today, rules_on=today)
@@ -339,7 +326,7 @@ class RetentionService:
                               "as_of is for a dry run only")
         proposal_id = proposal_id or self._latest_approved_proposal()
         proposal = self.get_proposal(proposal_id) if proposal_id else None
-        self._require_certifying_key()
+        self.require_certifying_key()
         # Judged today, under the version in force today: a period lengthened since the list was approved keeps
         # a file that is no longer due (left, "skipped_retained"); one placed on hold since is left too.
         schedule = self.retention_schedule(self.clock().date())
@@ -413,7 +400,7 @@ class RetentionService:
     def _plan(self, item: ScheduledFile) -> DestructionOutcome:
         key_id = self.storage.keyring.key_id_for(item.worker_id)
         return DestructionOutcome(item.worker_id, self._record_ids([item.worker_id]).get(item.worker_id, []),
-                                  self._event_counts([key_id])[key_id], item.rule or "",
+                                  self.event_counts([key_id])[key_id], item.rule or "",
                                   item.destruction_date or date.min, "would_destroy")
 
     def _destroy_all(self, items: list[ScheduledFile], actor: str, purge_ciphertext: bool,
@@ -427,12 +414,12 @@ class RetentionService:
             return []
         destructions, resumed = self._start_all(items, actor, proposal, files)
         _drill_pause("started")
-        self._shred_and_certify(destructions, actor, purge_ciphertext, rotate=rotate)
+        self.shred_and_certify(destructions, actor, purge_ciphertext, rotate=rotate)
         return [DestructionOutcome(d.worker_id, d.record_ids, d.event_count, d.rule, d.destruction_date,
                                    "resumed_and_destroyed" if d.worker_id in resumed else "destroyed")
                 for d in destructions]
 
-    def _shred_and_certify(self, destructions: list[Any], actor: str, purge_ciphertext: bool, *,
+    def shred_and_certify(self, destructions: list[Any], actor: str, purge_ciphertext: bool, *,
                            rotate: bool = False) -> None:
         """The steps every destruction of a run shares, whatever its record class (a worker's file, a case
         supervision record): each one already started after the run's checkpoint before, its key is appended to
@@ -480,11 +467,11 @@ class RetentionService:
         storage = self.storage
         rotate_key(storage.keyring, storage.tombstones, storage.settings.master_key_file)
 
-    def _checkpoint_before(self) -> dict:
+    def checkpoint_before(self) -> dict:
         """The run's checkpoint before: signed once, before any destruction of the run is started."""
         return checkpoint_summary(self.integrity.checkpoint().note)
 
-    def _require_certifying_key(self) -> None:
+    def require_certifying_key(self) -> None:
         try:
             self.integrity.signing_key()
         except SigningKeyMissing as exc:
@@ -505,11 +492,11 @@ class RetentionService:
             raise DomainError(f"the file of worker {held[0]} is on legal hold")
         started: list[FileDestruction] = []
         if fresh and proposal is not None:
-            keyring, pack = self.storage.keyring, self.policy_pack
+            keyring, pack = self.storage.keyring, self.policy.policy_pack
             key_ids = {i.worker_id: keyring.key_id_for(i.worker_id) for i in fresh}
-            counts = self._event_counts(list(key_ids.values()))
+            counts = self.event_counts(list(key_ids.values()))
             records = self._record_ids([i.worker_id for i in fresh])
-            before = self._checkpoint_before()
+            before = self.checkpoint_before()
             approval = approval_of(proposal)
             for item in fresh:
                 started.append(FileDestruction.start(
@@ -570,7 +557,7 @@ class RetentionService:
         """A destroyed item's signed certificate, as written (its file name and its text), for the people who see
         the lists: the organisation's proof of that destruction, which anyone checks offline with `svl-verify`."""
         kind = listed_class(record_class)
-        self._require_list_reader(user, "download destruction certificates")
+        self.require_list_reader(user, "download destruction certificates")
         subject = "worker" if kind is PERSONAL else kind.item
         item = str(as_uuid(item_id, subject))
         path = (self.certificate_path(item) if kind is PERSONAL else
@@ -619,7 +606,7 @@ class RetentionService:
                     found.setdefault(worker_id, []).append(record_id)
         return {worker: sorted(records) for worker, records in found.items()}
 
-    def _event_counts(self, key_ids: list[str]) -> dict[str, int]:
+    def event_counts(self, key_ids: list[str]) -> dict[str, int]:
         """Every stored event sealed with each key: the worker's file, records, sessions, agreements, cases."""
         with self.storage.reads.connect() as conn:
             by_key = originators_by_key(conn, key_ids)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from fastapi import Request
 
 from api.access_service import Via
-from api.application import SupervisionLedger
+from api.application import SupervisionApplication
 from domain.access_log import AccessAttempt
 from domain.authorisation import Decision, Refusal
 from domain.errors import DomainError
@@ -19,19 +19,19 @@ ACTION_LENGTH = 32  # the access log's action column
 
 def log_route_refusal(request: Request, who: Principal, roles: Sequence[str]) -> None:
     """Logs the refusal (raising AccessLogUnavailable if it cannot be written: then nothing is served)."""
-    app: SupervisionLedger = request.app.state.ledger
+    app: SupervisionApplication = request.app.state.application
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
     worker_id, record_id, version, file_state = "", None, None, "none"
     params = request.path_params
     try:
         if "record_id" in params:
-            record = app.get_record(params["record_id"])
+            record = app.records.get_record(params["record_id"])
             record_id, worker_id, version = str(record.id), record.supervisee_id, record.version
         elif "worker_id" in params:
-            worker_id = str(app.get_worker(params["worker_id"]).id)
+            worker_id = str(app.people.get_worker(params["worker_id"]).id)
         if worker_id:
-            file_state = app.relationships_of(worker_id).file_state
+            file_state = app.access.relationships_of(worker_id).file_state
     except (DomainError, KeyDestroyed, EventDestroyed):
         pass  # an unknown or destroyed target: the attempt is still logged, without its file
     reason = f"a {who.role.value} may not call {request.method} {path}; " + (
@@ -40,5 +40,5 @@ def log_route_refusal(request: Request, who: Principal, roles: Sequence[str]) ->
     purpose = request.headers.get("x-access-purpose", "")[:300]
     via = Via("http", client, purpose.strip())
     action = (getattr(route, "name", None) or request.method.lower())[:ACTION_LENGTH]
-    app.log_access(who, AccessAttempt(action, worker_id, record_id, version, file_state, via.channel, via.client,
-                                      via.stated_purpose), Decision.refuse(Refusal.ROLE, reason))
+    app.access.log_access(who, AccessAttempt(action, worker_id, record_id, version, file_state, via.channel, via.client,
+                                             via.stated_purpose), Decision.refuse(Refusal.ROLE, reason))

@@ -1,22 +1,22 @@
-"""Commands and queries of the scheduling area, mixed into SupervisionLedger (see api/application.py):
+"""Commands and queries of the scheduling area, a service of the application (api/application.py):
 sessions, supervision agreements, case supervision, the overdue dashboard and the monthly frequency report.
 
 Methods here use self.repository, self.save_and_project, self.clock and self.storage of the application.
 """
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 
+from api.access_service import AccessService
+from api.core import Core, Service
+from api.policy_service import PolicyService
 from api.access_service import AccessDenied, Via
-from api.errors import NotFound
 from api.allocation_service import allocation_view
-from api.ids import as_uuid
 
 from domain.agreements import AgreementState, LapseReason, SupervisionAgreement
 from domain.case_supervision import CaseSupervision
@@ -25,8 +25,8 @@ from domain.compliance import (
     short_sessions, sorted_for_attention,
 )
 from domain.access_log import AccessAttempt
-from domain.authorisation import (SUPERVISING_ROLES, ArchiveRule, Decision, GrantTerms, Relationships, Role,
-                                  decide_read, decide_role, decide_session_step, decide_staff_step)
+from domain.authorisation import (SUPERVISING_ROLES, Decision, Relationships, Role, decide_read, decide_role,
+                                  decide_session_step, decide_staff_step)
 from domain.errors import DomainError, NotPermitted
 from domain.pack_history import PackHistory
 from domain.policy import PolicyPack
@@ -35,9 +35,7 @@ from domain.session_length import counts_from_minutes, last_full_week
 from domain.sessions import SupervisionSession
 from domain.timestamps import require_plausible_day
 from domain.workers import Worker
-from infrastructure.keys import StagedKeys
 from infrastructure.name_lexicon import default_lexicon
-from infrastructure.policy_packs import PolicyPackError, load_history_by_name
 from infrastructure.users import Principal
 from projections.allocation import second_supervisees_on
 from projections.practice_cycles import agreed_terms_of, step_downs, with_cycle_facts
@@ -142,58 +140,24 @@ def parse_month(month: str) -> tuple[date, date]:
 ORGANISATION_WIDE = frozenset({Role.QA, Role.ADMINISTRATOR})
 
 
-class SchedulingService:
-    """Methods here may use self.repository, self.save_and_project, self.clock and self.storage."""
+class SchedulingService(Service):
+    """Sessions, agreements, cases and the due view. Uses the core, access (reads are decided and logged) and
+    policy (frequencies and deadlines)."""
 
-    # What this service uses of the application it is part of (api/application.py).
-    storage: Any
-    clock: Callable[[], datetime]
-    read_models: Any
-    repository: Any
-    after_save: list[Any]
-    background_projections: bool
-    get_worker: Callable[..., Worker]
-    save_and_project: Callable[..., None]
-    require: Callable[[Principal, Decision], None]
-    see_own_writes: Callable[[], None]
-    relationships_of: Callable[[str], Relationships]
-    archive_rule: ArchiveRule
-    log_access: Callable[..., None]
-    _grants_for: Callable[[Principal, Relationships], list[GrantTerms]]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._packs: dict[str, PackHistory] = {}
+    def __init__(self, core: Core, access: AccessService, policy: PolicyService) -> None:
+        super().__init__(core)
+        self.access = access
+        self.policy = policy
         # A transfer makes the agreement with the previous supervisor lapse (bcp, hull, bury, school-trust).
         self.after_save.append(self._lapse_agreements_after_transfer)
 
-    # -- the pack -------------------------------------------------------------------------------------
-
-    def pack_history(self, pack: PackHistory | PolicyPack | str | None = None) -> PackHistory:
-        """Every version of the organisation's pack (settings.policy_pack), or of another one by name or
-        instance (what-if, tests; a bare PolicyPack is a history of one version)."""
-        if isinstance(pack, PackHistory):
-            return pack
-        if isinstance(pack, PolicyPack):
-            return PackHistory.single(pack)
-        name = pack or self.storage.settings.policy_pack
-        if name not in self._packs:
-            try:
-                self._packs[name] = load_history_by_name(name)
-            except PolicyPackError as exc:  # a name typed by a user is a refusal, not a server fault
-                raise DomainError(str(exc)) from None
-        return self._packs[name]
-
-    def compliance_pack(self, pack: PackHistory | PolicyPack | str | None = None, *, on: date | None = None
-                        ) -> PolicyPack:
-        """The version of the pack in force on `on` (default today): a past day is judged by its own rules."""
-        return self.pack_history(pack).in_force_on(on or self.clock().date())
+    # -- the pack's deadlines -------------------------------------------------------------------------------------
 
     def rebook_by(self, session: SupervisionSession, pack: PackHistory | PolicyPack | str | None = None
                   ) -> date | None:
         """The day a cancelled session must be re-held by, under the version in force on the day it was
         missed (a later change of the rebooking deadline does not move a deadline already running)."""
-        return session.rebook_by(self.compliance_pack(pack, on=session.session_date))
+        return session.rebook_by(self.policy.compliance_pack(pack, on=session.session_date))
 
     # -- sessions ---------------------------------------------------------------------------------------
 
@@ -213,7 +177,8 @@ class SchedulingService:
         """Recorded as held; a session shorter than the pack's minimum is kept with its shortfall."""
         actor = self._staff(user, "record a session as held")
         session = self.get_session(session_id)
-        session.hold(actual_minutes=actual_minutes, pack=self.compliance_pack(pack, on=held_on or session.session_date), actor=actor,
+        session.hold(actual_minutes=actual_minutes,
+                     pack=self.policy.compliance_pack(pack, on=held_on or session.session_date), actor=actor,
                      timestamp=self.clock(), held_on=held_on)
         self.save_and_project(session)
         return session
@@ -341,22 +306,23 @@ class SchedulingService:
         """An agreement with its terms, once the read is allowed (as for the worker's file: the supervisee, their
         current supervisor and that supervisor's line manager, or a grant covering the file) and logged."""
         agreement = self.get_agreement(agreement_id)
-        rel = self.relationships_of(agreement.supervisee_id)
+        rel = self.access.relationships_of(agreement.supervisee_id)
         now = self.clock()
-        decision = decide_read(user.reader, rel, self._grants_for(user, rel), now, archive=self.archive_rule,
+        decision = decide_read(user.reader, rel, self.access.grants_for(user, rel), now,
+                               archive=self.access.archive_rule,
                                stated_purpose=via.stated_purpose)
-        self.log_access(user, AccessAttempt("read_agreement", agreement.supervisee_id, None, agreement.version,
-                                            rel.file_state, via.channel, via.client, via.stated_purpose),
-                        decision, now)
+        self.access.log_access(user, AccessAttempt("read_agreement", agreement.supervisee_id, None, agreement.version,
+                                                   rel.file_state, via.channel, via.client, via.stated_purpose),
+                               decision, now)
         if not decision.allowed:
-            raise AccessDenied(decision, logged=self.log_reads)
+            raise AccessDenied(decision, logged=self.access.log_reads)
         return agreement, decision
 
     def agreement_review_due(self, agreement: SupervisionAgreement) -> date | None:
         """When an agreement in force is next due for review under the organisation's pack."""
         if agreement.state != AgreementState.IN_FORCE.value or agreement.in_force_on is None:
             return None
-        return agreement_review_due(self.compliance_pack(), agreement.last_reviewed_on or agreement.in_force_on)
+        return agreement_review_due(self.policy.compliance_pack(), agreement.last_reviewed_on or agreement.in_force_on)
 
     def next_session_of(self, user: Principal) -> dict | None:
         """The signed-in member of staff's own next scheduled session as a supervisee (today or later)."""
@@ -408,7 +374,8 @@ class SchedulingService:
             self._require_known_worker(approved_by, "approver")
         case = CaseSupervision.open(worker_id=str(worker.id), supervisor_id=actor, case_reference=case_reference,
                                     actor=actor, timestamp=self.clock(), lexicon=default_lexicon())
-        case.rate(rating, pack=self.compliance_pack(pack), actor=actor, supervisor_now=actor, timestamp=self.clock(),
+        case.rate(rating, pack=self.policy.compliance_pack(pack), actor=actor, supervisor_now=actor,
+                  timestamp=self.clock(),
                   approved_by=approved_by, approved_on=approved_on,
                   approver_role=self.get_worker(approved_by).role if approved_by else None, rationale=rationale)
         if last_discussed_on is not None:
@@ -425,7 +392,8 @@ class SchedulingService:
         case = self.get_case(case_id)
         if approved_by:
             self._require_known_worker(approved_by, "approver")
-        case.rate(rating, pack=self.compliance_pack(pack), actor=actor, supervisor_now=self._supervisor_now(case),
+        case.rate(rating, pack=self.policy.compliance_pack(pack), actor=actor,
+                  supervisor_now=self._supervisor_now(case),
                   timestamp=self.clock(), approved_by=approved_by, approved_on=approved_on,
                   approver_role=self.get_worker(approved_by).role if approved_by else None, rationale=rationale)
         self.save_and_project(case)
@@ -458,7 +426,7 @@ class SchedulingService:
                              pack: PolicyPack | str | None = None, with_names: bool = True) -> Dashboard:
         """Per worker in post: next due date, overdue days and reasons, as known at the end of `as_of`
         (default today). `team` is a supervisor's id: their supervisees on that day."""
-        history = self.pack_history(pack)
+        history = self.policy.pack_history(pack)
         day = require_plausible_day(as_of or self.clock().date(), "as_of")
         policy = history.in_force_on(day)
         self.see_own_writes()
@@ -493,7 +461,7 @@ class SchedulingService:
         end = min(last, day)
         # The month is judged by the version in force at its end (as far as it is known): a change mid-month
         # sets the number of sessions the month required.
-        policy = self.compliance_pack(pack, on=end)
+        policy = self.policy.compliance_pack(pack, on=end)
         with self.storage.reads.connect() as conn:
             months = load_month(conn, first, last, day, Scope(team=str(team) if team else None),
                                 counts_from_minutes(policy))
@@ -504,35 +472,6 @@ class SchedulingService:
         rows.sort(key=lambda r: (r.met, -r.overdue_days, r.worker_id))
         names = self.worker_names({p for r in rows for p in (r.worker_id, r.supervisor_id) if p}) if with_names else {}
         return FrequencyReport(month, first, last, day, policy.short_name, rows, names)
-
-    def worker_names(self, worker_ids: Iterable[str]) -> dict[str, str]:
-        """Names live only in the sealed events: decrypted here, for display. One query finds each worker's
-        newest version; a worker whose decrypted copy in the cache is that version is named from it, the
-        others are read (as get_worker reads them)."""
-        worker_ids = list(worker_ids)
-        wanted = {}
-        for wid in set(worker_ids):
-            try:
-                wanted[wid] = as_uuid(wid, "worker")
-            except DomainError:
-                pass  # not an id: named below as before, by its first characters
-        self.storage.keyring.notice_destructions()  # a key destroyed meanwhile evicts what it sealed first
-        newest = self.recorder.latest_versions(list(wanted.values()))
-        cache = self.repository.cache
-        names = {}
-        for wid in worker_ids:
-            try:
-                cached = cache.get(wanted[wid]) if cache is not None and wid in wanted else None
-            except KeyError:
-                cached = None
-            if isinstance(cached, Worker) and cached.version == newest.get(wanted[wid]):
-                names[wid] = cached.name
-                continue
-            try:
-                names[wid] = self.worker_name(wid)
-            except DomainError:
-                names[wid] = wid[:8]
-        return names
 
     def _with_case_references(self, facts: list[WorkerFacts]) -> list[WorkerFacts]:
         if not any(f.cases for f in facts):
@@ -591,20 +530,6 @@ class SchedulingService:
         worker = self.get_worker(worker_id)
         if worker.state != "active":
             raise DomainError(f"the {what} is {worker.state}, not active")
-
-    def _worker_key(self, aggregate_id: UUID, worker_id: UUID | str) -> StagedKeys:
-        # Sealed with the worker's own key, so destroying their file destroys this too.
-        keyring = self.storage.keyring
-        return keyring.stage_assignment(aggregate_id, keyring.key_id_for(worker_id))
-
-    def _get_aggregate(self, cls: type, aggregate_id: UUID | str, noun: str) -> Any:
-        try:
-            aggregate = self.repository.get(as_uuid(aggregate_id, noun))
-        except AggregateNotFoundError:
-            raise NotFound(f"no {noun} {aggregate_id}") from None
-        if not isinstance(aggregate, cls):
-            raise NotFound(f"no {noun} {aggregate_id}")
-        return aggregate
 
 
 def _month_row(policy: PolicyPack, m: MonthFacts, first: date, end: date, steps: tuple[date, ...] = (),

@@ -15,7 +15,7 @@ from uuid import UUID
 from sqlalchemy import select
 
 from api.access_service import Via
-from api.application import SupervisionLedger
+from api.application import SupervisionApplication
 from api.record_history import NameBook, record_history, record_view, render_content
 from domain.authorisation import Role, decide_role
 from domain.case_supervision_record import CaseSupervisionRecord
@@ -42,26 +42,26 @@ class SubjectAccessExport:
         return written
 
 
-def subject_access_export(app: SupervisionLedger, who: Principal, worker_id: str, *, received_on: date,
+def subject_access_export(app: SupervisionApplication, who: Principal, worker_id: str, *, received_on: date,
                           extended: bool, via: Via) -> SubjectAccessExport:
-    app.require(who, decide_role(who.reader, {Role.DPO}, "answer a subject access request"))
-    file = app.open_worker_file(who, worker_id, via=via)  # authorised and logged, like every read
+    app.access.require(who, decide_role(who.reader, {Role.DPO}, "answer a subject access request"))
+    file = app.access.open_worker_file(who, worker_id, via=via)  # authorised and logged, like every read
     worker = file["worker"]
     names = NameBook(app)
     records, bundles = [], {}
     app.integrity.checkpoint()  # so every event exported so far is covered by a signed checkpoint
     for record_id in _record_ids(app, str(worker.id)):
-        record, _ = app.read_record_content(who, record_id, action="sar_export", via=via)
+        record, _ = app.access.read_record_content(who, record_id, action="sar_export", via=via)
         records.append({**record_view(record, names),
                         "history": [e.to_dict() for e in record_history(app, record.id)]})
         bundles[str(record.id)] = app.integrity.export_bundle(UUID(str(record.id)))
     case_records = []
-    for record_id in app.case_record_ids_of(str(worker.id)):  # a class of their own where the pack keeps one
-        case = app.read_case_record(who, record_id, via=via, action="sar_export")
+    for record_id in app.case_records.case_record_ids_of(str(worker.id)):  # a class of their own where the pack keeps one
+        case = app.case_records.read_case_record(who, record_id, via=via, action="sar_export")
         case_records.append(_case_record_view(case, names))
         bundles[str(case.id)] = app.integrity.export_bundle(UUID(str(case.id)))
     # the response period is the one in force when the request was received
-    pack = app.compliance_pack(on=received_on)
+    pack = app.policy.compliance_pack(on=received_on)
     document = {
         "subject_access_request": {
             "worker_id": str(worker.id), "received_on": received_on.isoformat(),
@@ -79,10 +79,10 @@ def subject_access_export(app: SupervisionLedger, who: Principal, worker_id: str
         },
         "supervision_records": records,
         "case_supervision_records": case_records,
-        "sessions": app.sessions_of(str(worker.id)),
-        "agreements": app.agreements_of(str(worker.id)),
-        "legal_holds": app.holds(str(worker.id)),
-        "who_accessed_this_file": app.access_log_for_worker(str(worker.id)),
+        "sessions": app.scheduling.sessions_of(str(worker.id)),
+        "agreements": app.scheduling.agreements_of(str(worker.id)),
+        "legal_holds": app.retention.holds(str(worker.id)),
+        "who_accessed_this_file": app.access.access_log_for_worker(str(worker.id)),
         "proof": {
             "verifier_key": app.integrity.verifier_key(),
             "bundles": sorted(f"bundles/{rid}.json" for rid in bundles),
@@ -104,7 +104,7 @@ def _case_record_view(case: CaseSupervisionRecord, names: NameBook) -> dict:
             "on_childs_record": {"reference": on["reference"], "recorded_on": _iso(on["recorded_on"])} if on else None}
 
 
-def _record_ids(app: SupervisionLedger, worker_id: str) -> list[str]:
+def _record_ids(app: SupervisionApplication, worker_id: str) -> list[str]:
     app.read_models.refresh()
     with app.storage.reads.connect() as conn:
         return list(conn.execute(select(current_records.c.record_id)

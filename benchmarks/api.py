@@ -46,7 +46,7 @@ def populate(settings, records: int, checkpoints: bool = True) -> tuple[str, lis
     import base64
 
     from api import demo_cast as cast
-    from api.application import Storage, SupervisionLedger
+    from api.application import Storage, SupervisionApplication
     from benchmarks.common import master_key
 
     key = master_key()
@@ -58,17 +58,17 @@ def populate(settings, records: int, checkpoints: bool = True) -> tuple[str, lis
             create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     except ImportError:
         pass
-    app = SupervisionLedger(Storage.open(settings, key))
+    app = SupervisionApplication(Storage.open(settings, key))
     try:
-        join = lambda name, cat: str(app.join_worker(cast.HR, name=name, role="r", category=cat,  # noqa: E731
-                                                     start_date=date(2020, 1, 1)).id)
+        join = lambda name, cat: str(app.people.join_worker(cast.HR, name=name, role="r", category=cat,  # noqa: E731
+                                                            start_date=date(2020, 1, 1)).id)
         manager = join("Morgan Manager", "manager")
         supervisors = [join(f"Supervisor {i}", "manager") for i in range(2)]
         workers = [join(f"Worker {i}", "experienced") for i in range(12)]
         for s in supervisors:
-            app.allocate_supervisor(cast.HR, s, manager)
+            app.allocation.allocate_supervisor(cast.HR, s, manager)
         for i, w in enumerate(workers):
-            app.allocate_supervisor(cast.HR, w, supervisors[i % 2])
+            app.allocation.allocate_supervisor(cast.HR, w, supervisors[i % 2])
         ids = []
         for n in range(records):
             w = workers[n % len(workers)]
@@ -78,13 +78,14 @@ def populate(settings, records: int, checkpoints: bool = True) -> tuple[str, lis
                        "actions": [{"description": "Update chronology", "owner": "Worker", "due": "2026-02-01"}],
                        "case_discussions": [{"case_reference": "J.S.", "summary": "Plan reviewed",
                                              "decision": "Continue"}]}
-            rid = app.draft_record(cast.supervisor(supervisors[workers.index(w) % 2]), supervisee_id=w, content=content).id
-            app.share_record(cast.supervisor(supervisors[workers.index(w) % 2]), rid)
+            rid = app.records.draft_record(cast.supervisor(supervisors[workers.index(w) % 2]), supervisee_id=w,
+                                           content=content).id
+            app.records.share_record(cast.supervisor(supervisors[workers.index(w) % 2]), rid)
             ids.append(str(rid))
-        app.users.add_user("morgan", "manager", worker_id=manager, created_by="bench")
-        token = app.users.issue_token("morgan", days=1).token
-        app.users.add_user("hana", "administrator", created_by="bench")
-        HR_TOKEN.append(app.users.issue_token("hana", days=1).token)
+        app.people.users.add_user("morgan", "manager", worker_id=manager, created_by="bench")
+        token = app.people.users.issue_token("morgan", days=1).token
+        app.people.users.add_user("hana", "administrator", created_by="bench")
+        HR_TOKEN.append(app.people.users.issue_token("hana", days=1).token)
         return token, ids
     finally:
         app.close()

@@ -4,7 +4,7 @@ For each backend, in one run:
   plain-native     the library's own recorder (eventsourcing.sqlite / eventsourcing.postgres): the same
                    aggregate and commands, no encryption, no ledger, no projection — the baseline;
   plain-sqlalchemy eventsourcing-sqlalchemy's recorder, same as above (the store we decided against);
-  svl              SupervisionLedger: sealed per-worker keys, ledger leaves in the same transaction,
+  svl              SupervisionApplication: sealed per-worker keys, ledger leaves in the same transaction,
                    read models updated after every command.
 A record is drafted, shared, signed by the supervisee and signed by the supervisor: 4 events, 4 commands.
 Then: the time to rebuild every read model from zero for 10,000 records.
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eventsourcing.application import Application  # noqa: E402
 
 from api import demo_cast as cast
-from api.application import DateAsISO, Storage, SupervisionLedger  # noqa: E402
+from api.application import DateAsISO, Storage, SupervisionApplication  # noqa: E402
 from benchmarks.common import FastClock, chosen_backends, master_key, rate, scratch_settings  # noqa: E402
 from domain.supervision_record import SupervisionRecord  # noqa: E402
 from infrastructure.checkpoints import create_signing_key_file  # noqa: E402
@@ -83,25 +83,26 @@ def bench_plain(backend: str, module: str, records: int) -> float:
             app.close()
 
 
-def staffed_ledger(settings, background: bool = False) -> tuple[SupervisionLedger, str, str]:  # type: ignore[no-untyped-def]
+def staffed_ledger(settings, background: bool = False) -> tuple[SupervisionApplication, str,
+                                                                str]:  # type: ignore[no-untyped-def]
     # With the signing key, automatic checkpoints (every 1000 events) are part of the measured write path.
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
-    app = SupervisionLedger(Storage.open(settings, master_key=master_key()), FastClock(),
+    app = SupervisionApplication(Storage.open(settings, master_key=master_key()), FastClock(),
                             background_projections=background)
-    supervisor = str(app.join_worker(cast.HR, name="S", role="Team manager", category="manager",
-                                     start_date=date(2020, 1, 1)).id)
-    worker = str(app.join_worker(cast.HR, name="W", role="Social worker", category="experienced",
-                                 start_date=date(2021, 1, 1)).id)
-    app.allocate_supervisor(cast.HR, worker, supervisor)
+    supervisor = str(app.people.join_worker(cast.HR, name="S", role="Team manager", category="manager",
+                                            start_date=date(2020, 1, 1)).id)
+    worker = str(app.people.join_worker(cast.HR, name="W", role="Social worker", category="experienced",
+                                        start_date=date(2021, 1, 1)).id)
+    app.allocation.allocate_supervisor(cast.HR, worker, supervisor)
     return app, supervisor, worker
 
 
-def svl_record(app: SupervisionLedger, supervisor: str, worker: str) -> None:
-    rid = app.draft_record(cast.supervisor(supervisor), supervisee_id=worker, content=CONTENT).id
-    app.share_record(cast.supervisor(supervisor), rid)
-    digest = app.get_record(rid).content_sha256
-    app.sign_record(cast.supervisee(worker), rid, digest)
-    app.sign_record(cast.supervisor(supervisor), rid, digest)
+def svl_record(app: SupervisionApplication, supervisor: str, worker: str) -> None:
+    rid = app.records.draft_record(cast.supervisor(supervisor), supervisee_id=worker, content=CONTENT).id
+    app.records.share_record(cast.supervisor(supervisor), rid)
+    digest = app.records.get_record(rid).content_sha256
+    app.records.sign_record(cast.supervisee(worker), rid, digest)
+    app.records.sign_record(cast.supervisor(supervisor), rid, digest)
 
 
 def bench_svl(backend: str, records: int, background: bool) -> float:

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api import demo_cast as cast  # noqa: E402
-from api.application import Storage, SupervisionLedger  # noqa: E402
+from api.application import Storage, SupervisionApplication  # noqa: E402
 from benchmarks.common import FastClock, chosen_backends, master_key, scratch_settings  # noqa: E402
 from infrastructure.checkpoints import create_signing_key_file, load_signing_key  # noqa: E402
 from infrastructure.witness import create_witness_key_file  # noqa: E402
@@ -57,11 +57,11 @@ def run(backend: str, rounds: int, with_witness: bool) -> None:
         if with_witness:
             witness, url, vkey = start_witness(Path(tmp), load_signing_key(settings.signing_key_file).vkey)
             settings = replace(settings, witnesses=f"bench={url}={vkey}")
-        app = SupervisionLedger(Storage.open(settings, master_key()), FastClock())
+        app = SupervisionApplication(Storage.open(settings, master_key()), FastClock())
         try:
             def save() -> None:
-                app.join_worker(cast.HR, name="Bench Worker", role="r", category="experienced",
-                                start_date=date(2024, 1, 1))
+                app.people.join_worker(cast.HR, name="Bench Worker", role="r", category="experienced",
+                                       start_date=date(2024, 1, 1))
 
             for _ in range(20):
                 save()

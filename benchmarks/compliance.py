@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import Column, Date, DateTime, Integer, MetaData, String, Table, delete, insert  # noqa: E402
 
 from api import demo_cast as cast
-from api.application import Storage, SupervisionLedger  # noqa: E402
+from api.application import Storage, SupervisionApplication  # noqa: E402
 from benchmarks.common import chosen_backends, master_key, scratch_settings  # noqa: E402
 from domain.compliance import evaluate, month_frequency  # noqa: E402
 from domain.schedule_rules import calendar_for  # noqa: E402
@@ -258,32 +258,33 @@ def bench_app(backend: str, workers: int, months: int) -> None:
     rng = random.Random(11)
     clock = SetClock()
     with scratch_settings(backend) as settings:
-        app = SupervisionLedger(Storage.open(settings, master_key=master_key()), clock)
+        app = SupervisionApplication(Storage.open(settings, master_key=master_key()), clock)
         try:
-            supervisor = str(app.join_worker(cast.HR, name="S", role="Team manager", category="manager",
-                                             start_date=date(2015, 1, 5)).id)
+            supervisor = str(app.people.join_worker(cast.HR, name="S", role="Team manager", category="manager",
+                                                    start_date=date(2015, 1, 5)).id)
             staff = []
             for n in range(workers):
-                wid = str(app.join_worker(cast.HR, name=f"W{n}", role="Social worker", category=rng.choice(CATEGORIES),
-                                          start_date=START - timedelta(days=rng.randrange(0, 2000))).id)
-                app.allocate_supervisor(cast.HR, wid, supervisor)
+                wid = str(app.people.join_worker(cast.HR, name=f"W{n}", role="Social worker",
+                                                 category=rng.choice(CATEGORIES),
+                                                 start_date=START - timedelta(days=rng.randrange(0, 2000))).id)
+                app.allocation.allocate_supervisor(cast.HR, wid, supervisor)
                 staff.append(wid)
             plan = sorted((day, wid) for wid in staff for day, _ in session_days(rng, months))
             commands = 0
             started = time.perf_counter()
             for day, wid in plan:
                 clock.at(day, 9)
-                session = app.schedule_session(cast.supervisor(supervisor), supervisee_id=wid, starts_at=datetime.combine(
+                session = app.scheduling.schedule_session(cast.supervisor(supervisor), supervisee_id=wid, starts_at=datetime.combine(
                     day, clock_time(10), tzinfo=timezone.utc), planned_minutes=90).id
                 clock.at(day, 12)
-                app.hold_session(cast.supervisor(supervisor), session, actual_minutes=90)
+                app.scheduling.hold_session(cast.supervisor(supervisor), session, actual_minutes=90)
                 commands += 2
             written = time.perf_counter() - started
             started = time.perf_counter()
             events = app.read_models.rebuild()
             rebuilt = time.perf_counter() - started
             started = time.perf_counter()
-            board = app.compliance_dashboard(as_of=plan[-1][0], with_names=False)
+            board = app.scheduling.compliance_dashboard(as_of=plan[-1][0], with_names=False)
             dashboard = time.perf_counter() - started
         finally:
             app.close()

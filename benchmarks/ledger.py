@@ -35,7 +35,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder  # noqa: E402
 from eventsourcing.utils import get_topic  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from api.application import Storage, SupervisionLedger  # noqa: E402
+from api.application import Storage, SupervisionApplication  # noqa: E402
 from benchmarks.append import CONTENT  # noqa: E402
 from benchmarks.common import FastClock, master_key, postgres_available, scratch_settings  # noqa: E402
 from domain.supervision_record import SupervisionRecord  # noqa: E402
@@ -46,7 +46,7 @@ from infrastructure.settings import Settings  # noqa: E402
 from infrastructure.svl_verify import leaf_hash, node_hash, verify_inclusion  # noqa: E402
 
 
-class PlainRecorderLedger(SupervisionLedger):
+class PlainRecorderLedger(SupervisionApplication):
     """The same application and mapper, stored by the library's own recorder: no ledger leaves."""
 
     def construct_env(self, name, env=None):  # type: ignore[no-untyped-def]
@@ -55,7 +55,8 @@ class PlainRecorderLedger(SupervisionLedger):
 
 
 @contextmanager
-def opened(settings: Settings, cls: type[SupervisionLedger] = SupervisionLedger) -> Iterator[SupervisionLedger]:
+def opened(settings: Settings,
+           cls: type[SupervisionApplication] = SupervisionApplication) -> Iterator[SupervisionApplication]:
     app = cls(Storage.open(settings, master_key=master_key()), FastClock())
     app.after_save.clear()  # no automatic checkpoints inside the timings
     try:
@@ -65,7 +66,7 @@ def opened(settings: Settings, cls: type[SupervisionLedger] = SupervisionLedger)
         app.storage.engine.dispose()
 
 
-def drafted(app: SupervisionLedger, count: int) -> list[SupervisionRecord]:
+def drafted(app: SupervisionApplication, count: int) -> list[SupervisionRecord]:
     """New records sealed with the organisation key (assigned in memory: no key rows to write)."""
     records = []
     for _ in range(count):
@@ -78,7 +79,7 @@ def drafted(app: SupervisionLedger, count: int) -> list[SupervisionRecord]:
 
 # --- (1) append ------------------------------------------------------------------------------------------
 
-def append_rate(backend: str, cls: type[SupervisionLedger], saves: int) -> float:
+def append_rate(backend: str, cls: type[SupervisionApplication], saves: int) -> float:
     with scratch_settings(backend) as settings, opened(settings, cls) as app:
         for record in drafted(app, 50):  # warm-up: connections, prepared statements
             app.save(record)
@@ -92,7 +93,7 @@ def append_rate(backend: str, cls: type[SupervisionLedger], saves: int) -> float
 def bench_append(backend: str, saves: int, rounds: int) -> None:
     """Rounds of (library, ledger) back to back: each pair shares the machine's mood, so the median of the
     pairs' ratios is steadier than either rate."""
-    pairs = [(append_rate(backend, PlainRecorderLedger, saves), append_rate(backend, SupervisionLedger, saves))
+    pairs = [(append_rate(backend, PlainRecorderLedger, saves), append_rate(backend, SupervisionApplication, saves))
              for _ in range(rounds)]
     cost = statistics.median(1 - ledger / plain for plain, ledger in pairs)
     plain, ledger = statistics.median(p for p, _ in pairs), statistics.median(q for _, q in pairs)
@@ -103,7 +104,7 @@ def bench_append(backend: str, saves: int, rounds: int) -> None:
 
 # --- (2) verify -------------------------------------------------------------------------------------------
 
-def fill(app: SupervisionLedger, events: int, batch: int = 1000) -> None:
+def fill(app: SupervisionApplication, events: int, batch: int = 1000) -> None:
     """Real sealed events through our recorder, many per transaction (the leaves are appended as usual)."""
     written = 0
     while written < events:
@@ -112,7 +113,7 @@ def fill(app: SupervisionLedger, events: int, batch: int = 1000) -> None:
         written += len(records)
 
 
-def fill_copies(app: SupervisionLedger, events: int, batch: int = 20_000) -> None:
+def fill_copies(app: SupervisionApplication, events: int, batch: int = 20_000) -> None:
     """Copies of one real sealed event, each under a new record id, through our recorder (leaves appended as
     usual): verify hashes the stored bytes and never decrypts, so a log of copies costs it what a real one does,
     and 10^7 of them can be written in minutes rather than hours."""
@@ -125,7 +126,7 @@ def fill_copies(app: SupervisionLedger, events: int, batch: int = 20_000) -> Non
         written += count
 
 
-def plain_select_rate(app: SupervisionLedger, with_leaves: bool = False) -> float:
+def plain_select_rate(app: SupervisionApplication, with_leaves: bool = False) -> float:
     """The same columns of the same rows, streamed by the driver, and nothing done with them; with_leaves
     also streams the ledger rows verify reads beside them."""
     settings = app.storage.settings
@@ -156,7 +157,7 @@ def plain_select_rate(app: SupervisionLedger, with_leaves: bool = False) -> floa
     return count / elapsed
 
 
-def library_select_rate(app: SupervisionLedger, batch: int = 5000) -> float:
+def library_select_rate(app: SupervisionApplication, batch: int = 5000) -> float:
     started, count, start = time.perf_counter(), 0, 1
     while True:
         rows = app.recorder.select_notifications(start, batch)
@@ -167,7 +168,7 @@ def library_select_rate(app: SupervisionLedger, batch: int = 5000) -> float:
     return count / (time.perf_counter() - started)
 
 
-def verify_seconds(app: SupervisionLedger, events: int, row_by_row: bool = False) -> float:
+def verify_seconds(app: SupervisionApplication, events: int, row_by_row: bool = False) -> float:
     """One `svl verify` (what the CLI calls); row_by_row: with the bulk route switched off, as before it."""
     attempt = ledger_verify._bulk_attempt
     if row_by_row:
@@ -221,7 +222,7 @@ def leaf_rows(start: int, end: int, stack: list[bytes]) -> Iterator[tuple[int, i
         yield index, index + 1, leaf_hash(index.to_bytes(8, "big")), b"".join(closed)
 
 
-def bulk_insert(app: SupervisionLedger, settings: Settings, start: int, end: int, stack: list[bytes]) -> None:
+def bulk_insert(app: SupervisionApplication, settings: Settings, start: int, end: int, stack: list[bytes]) -> None:
     raw = app.storage.engine.raw_connection()
     try:
         conn = raw.driver_connection

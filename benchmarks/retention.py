@@ -3,7 +3,7 @@
 For each backend, in one run:
 
 1. Destruction. 2N leavers, each with R signed records (drafted, shared, signed twice), are built through
-   SupervisionLedger one command at a time, recorded as leavers and archived. Half left early enough to be due on
+   SupervisionApplication one command at a time, recorded as leavers and archived. Half left early enough to be due on
    an earlier day than the other half, so two `run_retention` calls on one database each destroy N files:
        run 1 (as of the earlier day): crypto-shredding only;
        run 2 (as of the later day):   with purge_ciphertext=True.
@@ -12,14 +12,14 @@ For each backend, in one run:
    Each run is proposed (DPO) and approved (HR) before its clock starts. The steps of a run are timed (wrappers on the app instance only) to show what dominates.
 
 2. Schedule at W workers (default 10,000): 35% active, 15% left (awaiting archival), 45% archived, 5% archived and
-   on legal hold, leaving dates spread over 2014-2025. Built through SupervisionLedger one command at a time
+   on legal hold, leaving dates spread over 2014-2025. Built through SupervisionApplication one command at a time
    (join, allocate a supervisor, record leaving, archive, place a hold: ~32,000 commands, ~1.5 min on SQLite and
    ~3 min on PostgreSQL here). With --batched, after a sample of 100 workers one command at a time (its rate is
    printed), the rest are built from the same domain aggregates, sealed with their own new keys, with the same
    ledger leaves and read models, but 500 aggregates a `save_and_project` transaction (~3x faster to set up; the
    log then holds the same events, only grouped differently). Then timed:
        rebuild        `app.read_models.rebuild()` (every read model, from the first event)
-       schedule       `app.retention_schedule(as_of)` (median of 3)
+       schedule       `app.retention.retention_schedule(as_of)` (median of 3)
    Baselines, same database, same run:
        read+decrypt   the same notifications read and decrypted, nothing projected
        plain insert   the final rows of every read model inserted with plain SQL (executemany, one
@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import Column, Index, MetaData, Table, insert, select, text, update  # noqa: E402
 
 from api import demo_cast as cast
-from api.application import Storage, SupervisionLedger  # noqa: E402
+from api.application import Storage, SupervisionApplication  # noqa: E402
 from benchmarks.common import FastClock, chosen_backends, master_key, scratch_settings  # noqa: E402
 from domain.retention import LegalHold  # noqa: E402
 from domain.schedule_rules import destruction_date  # noqa: E402
@@ -75,14 +75,14 @@ def log(message: str) -> None:
 
 
 @contextmanager
-def bench_ledger(backend: str) -> Iterator[SupervisionLedger]:
+def bench_ledger(backend: str) -> Iterator[SupervisionApplication]:
     """A scratch database with the organisation signing key; every file the product writes stays in the temp dir."""
     with scratch_settings(backend) as base:
         settings: Settings = dataclasses.replace(base, certificate_dir=base.master_key_file.parent / "certificates",
                                                  checkpoint_dir=None)
         create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
         storage = Storage.open(settings, master_key=master_key())
-        app = SupervisionLedger(storage, FastClock())
+        app = SupervisionApplication(storage, FastClock())
         try:
             yield app
         finally:
@@ -101,28 +101,28 @@ def median_seconds(work: Callable[[], Any], repeat: int = 3) -> tuple[float, Any
 
 # -- 1. destruction ----------------------------------------------------------------------------------------------
 
-def signed_record(app: SupervisionLedger, supervisor: str, worker: str) -> None:
-    rid = app.draft_record(cast.supervisor(supervisor), supervisee_id=worker, content=CONTENT).id
-    app.share_record(cast.supervisor(supervisor), rid)
-    digest = app.get_record(rid).content_sha256
-    app.sign_record(cast.supervisee(worker), rid, digest)
-    app.sign_record(cast.supervisor(supervisor), rid, digest)
+def signed_record(app: SupervisionApplication, supervisor: str, worker: str) -> None:
+    rid = app.records.draft_record(cast.supervisor(supervisor), supervisee_id=worker, content=CONTENT).id
+    app.records.share_record(cast.supervisor(supervisor), rid)
+    digest = app.records.get_record(rid).content_sha256
+    app.records.sign_record(cast.supervisee(worker), rid, digest)
+    app.records.sign_record(cast.supervisor(supervisor), rid, digest)
 
 
-def build_leavers(app: SupervisionLedger, leavers: int, records: int, backend: str) -> tuple[float, int]:
+def build_leavers(app: SupervisionApplication, leavers: int, records: int, backend: str) -> tuple[float, int]:
     """2 x leavers, through the application one command at a time. Returns (seconds, commands)."""
     started = time.perf_counter()
-    supervisor = str(app.join_worker(cast.HR, name="Sue Visor", role="Team manager", category="manager",
-                                     start_date=date(2010, 1, 4)).id)
+    supervisor = str(app.people.join_worker(cast.HR, name="Sue Visor", role="Team manager", category="manager",
+                                            start_date=date(2010, 1, 4)).id)
     commands = 1
     for n in range(2 * leavers):
-        worker = str(app.join_worker(cast.HR, name=f"Leaver {n}", role="Social worker", category="experienced",
-                                     start_date=date(2012, 5, 1)).id)
-        app.allocate_supervisor(cast.HR, worker, supervisor)
+        worker = str(app.people.join_worker(cast.HR, name=f"Leaver {n}", role="Social worker", category="experienced",
+                                            start_date=date(2012, 5, 1)).id)
+        app.allocation.allocate_supervisor(cast.HR, worker, supervisor)
         for _ in range(records):
             signed_record(app, supervisor, worker)
-        app.record_leaving(cast.HR, worker, EARLY_LEAVING if n % 2 == 0 else LATE_LEAVING)
-        app.archive_leaver(cast.HR, worker)
+        app.people.record_leaving(cast.HR, worker, EARLY_LEAVING if n % 2 == 0 else LATE_LEAVING)
+        app.retention.archive_leaver(cast.HR, worker)
         commands += 4 + 4 * records
         if n % 100 == 99:
             log(f"{backend}: {n + 1}/{2 * leavers} leavers built")
@@ -178,24 +178,24 @@ STEPS = [  # label: what its own time covers (wrapped calls inside are charged t
 ]
 
 
-def instrument(app: SupervisionLedger) -> StepTimer:
+def instrument(app: SupervisionApplication) -> StepTimer:
     timer = StepTimer()
-    timer.wrap(app, "run_retention", "other")
-    timer.wrap(app, "retention_schedule", "schedule")
-    timer.wrap(app, "_destroy_all", "other")
-    timer.wrap(app, "_start_all", "other")
-    timer.wrap(app, "_event_counts", "count")
-    timer.wrap(app, "save_and_project", "save+project")
+    timer.wrap(app.retention, "run_retention", "other")
+    timer.wrap(app.retention, "retention_schedule", "schedule")
+    timer.wrap(app.retention, "_destroy_all", "other")
+    timer.wrap(app.retention, "_start_all", "other")
+    timer.wrap(app.retention, "event_counts", "count")
+    timer.wrap(app.core, "save_and_project", "save+project")
     timer.wrap(app.storage.tombstones, "add", "tombstone")
     timer.wrap(app.storage.keyring, "destroy_many", "key")
-    timer.wrap(app, "_purge_ciphertext", "purge")
-    timer.wrap(app, "_scrub_storage", "scrub")
-    timer.wrap(app, "_certify", "certificate")
+    timer.wrap(app.retention, "_purge_ciphertext", "purge")
+    timer.wrap(app.retention, "_scrub_storage", "scrub")
+    timer.wrap(app.retention, "_certify", "certificate")
     timer.wrap(app.integrity, "checkpoint", "checkpoints")
     return timer
 
 
-def plain_key_deletions(app: SupervisionLedger, count: int) -> float:
+def plain_key_deletions(app: SupervisionApplication, count: int) -> float:
     """The baseline: `count` single-row key deletions, one transaction each, on the app's own engine."""
     engine = app.storage.engine
     ids = [f"bench-{secrets.token_hex(8)}" for _ in range(count)]
@@ -223,11 +223,11 @@ def bench_destruction(backend: str, leavers: int, records: int) -> dict:
         runs = {}
         for name, as_of, purge in (("shred", FIRST_RUN_AS_OF, False), ("shred+purge", SECOND_RUN_AS_OF, True)):
             # The review is people's work, not the machine's: proposed and approved before the clock starts.
-            proposal = app.propose_destruction(cast.DPO, as_of=as_of)
-            app.approve_destruction(cast.HR, proposal.id, rationale="benchmark: checked against the schedule")
+            proposal = app.retention.propose_destruction(cast.DPO, as_of=as_of)
+            app.retention.approve_destruction(cast.HR, proposal.id, rationale="benchmark: checked against the schedule")
             timer.reset()
             started = time.perf_counter()
-            outcomes = app.run_retention(cast.DPO, proposal.id, purge_ciphertext=purge)
+            outcomes = app.retention.run_retention(cast.DPO, proposal.id, purge_ciphertext=purge)
             seconds = time.perf_counter() - started
             assert len(outcomes) == leavers and all(o.status == "destroyed" for o in outcomes), outcomes[:3]
             runs[name] = {"seconds": seconds, "files": len(outcomes), "events": sum(o.event_count for o in outcomes),
@@ -279,34 +279,35 @@ def leaving_date_of(n: int) -> date:
     return date(2014, 1, 1) + timedelta(days=(n * 7919) % (12 * 365))  # spread over 2014-2025
 
 
-def one_command_at_a_time(app: SupervisionLedger, supervisor: str, first: int, count: int) -> tuple[float, int]:
+def one_command_at_a_time(app: SupervisionApplication, supervisor: str, first: int, count: int) -> tuple[float, int]:
     """Workers first..first+count of the mix, one command at a time through the app. Returns (seconds, commands)."""
     commands = 0
     started = time.perf_counter()
     for n in range(first, first + count):
         kind = worker_kind(n)
-        worker = app.join_worker(cast.HR, name=f"Worker {n}", role="Social worker", category="experienced",
-                                 start_date=date(2010, 1, 1)).id
-        app.allocate_supervisor(cast.HR, worker, supervisor)
+        worker = app.people.join_worker(cast.HR, name=f"Worker {n}", role="Social worker", category="experienced",
+                                        start_date=date(2010, 1, 1)).id
+        app.allocation.allocate_supervisor(cast.HR, worker, supervisor)
         commands += 2
         if kind != "active":
-            app.record_leaving(cast.HR, worker, leaving_date_of(n))
+            app.people.record_leaving(cast.HR, worker, leaving_date_of(n))
             commands += 1
         if kind in ("archived", "held"):
-            app.archive_leaver(cast.HR, worker)
+            app.retention.archive_leaver(cast.HR, worker)
             commands += 1
         if kind == "held":
-            app.place_hold(cast.IO, worker, kind="investigation", reason="Allegation under review", reference=f"LADO-{n}")
+            app.retention.place_hold(cast.IO, worker, kind="investigation", reason="Allegation under review",
+                                     reference=f"LADO-{n}")
             commands += 1
     return time.perf_counter() - started, commands
 
 
-def build_workers(app: SupervisionLedger, supervisor: str, first: int, count: int, batch: int,
+def build_workers(app: SupervisionApplication, supervisor: str, first: int, count: int, batch: int,
                   backend: str) -> tuple[float, int]:
     """The same commands' events (joined, allocated, left, archived, hold placed) on real aggregates with real keys,
     saved `batch` aggregates a transaction through save_and_project. Returns (seconds, commands' worth)."""
-    pack = app.policy_pack
-    rule = app._rule_text(pack)
+    pack = app.policy.policy_pack
+    rule = app.retention._rule_text(pack)
     keyring = app.storage.keyring
     commands = 0
     started = time.perf_counter()
@@ -342,7 +343,7 @@ def build_workers(app: SupervisionLedger, supervisor: str, first: int, count: in
     return time.perf_counter() - started, commands
 
 
-def read_and_decrypt(app: SupervisionLedger) -> int:
+def read_and_decrypt(app: SupervisionApplication) -> int:
     """Baseline for the rebuild: the same notifications read and decrypted, nothing projected."""
     position, decoded, batch = 0, 0, app.read_models.batch_size
     while True:
@@ -355,7 +356,7 @@ def read_and_decrypt(app: SupervisionLedger) -> int:
         position = notifications[-1].id
 
 
-def plain_insert_of_read_models(app: SupervisionLedger) -> tuple[float, int]:
+def plain_insert_of_read_models(app: SupervisionApplication) -> tuple[float, int]:
     """Baseline for the rebuild: the final rows of every read model, inserted with plain SQL into empty copies."""
     engine = app.storage.engine
     copies = MetaData()
@@ -383,15 +384,15 @@ def plain_insert_of_read_models(app: SupervisionLedger) -> tuple[float, int]:
     return seconds, sum(len(r) for r in rows.values())
 
 
-def plain_select(app: SupervisionLedger) -> int:
+def plain_select(app: SupervisionApplication) -> int:
     with app.storage.engine.connect() as conn:
         return len(conn.execute(text("SELECT * FROM retention_files ORDER BY destruction_date, worker_id")).all())
 
 
 def bench_schedule(backend: str, workers: int, sample: int, batch: int, through_app: bool) -> dict:
     with bench_ledger(backend) as app:
-        supervisor = str(app.join_worker(cast.HR, name="Sue Visor", role="Team manager", category="manager",
-                                         start_date=date(2005, 1, 3)).id)
+        supervisor = str(app.people.join_worker(cast.HR, name="Sue Visor", role="Team manager", category="manager",
+                                                start_date=date(2005, 1, 3)).id)
         rest = workers - 1 - sample
         sample_seconds, sample_commands = one_command_at_a_time(app, supervisor, 0, sample)
         one_by_one = sample_commands / sample_seconds
@@ -410,7 +411,7 @@ def bench_schedule(backend: str, workers: int, sample: int, batch: int, through_
         rebuild = time.perf_counter() - started
         decrypt_seconds, decoded = median_seconds(lambda: read_and_decrypt(app), repeat=1)
         insert_seconds, inserted = plain_insert_of_read_models(app)
-        schedule_seconds, files = median_seconds(lambda: app.retention_schedule(as_of))
+        schedule_seconds, files = median_seconds(lambda: app.retention.retention_schedule(as_of))
         select_seconds, selected = median_seconds(lambda: plain_select(app))
         assert len(files) == selected == workers, (len(files), selected, workers)
         statuses: dict[str, int] = defaultdict(int)

@@ -44,29 +44,29 @@ def populate(settings, teams: int) -> list[tuple[str, str, str]]:  # type: ignor
     """A manager over `teams` supervisors, each supervising one supervisee; returns per team the supervisor's
     token, the supervisee's token and the supervisee's worker id."""
     from api import demo_cast as cast
-    from api.application import Storage, SupervisionLedger
+    from api.application import Storage, SupervisionApplication
     from benchmarks.common import master_key
     from infrastructure.checkpoints import create_signing_key_file
 
     key = master_key()
     settings.master_key_file.write_text(base64.b64encode(key).decode())
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
-    app = SupervisionLedger(Storage.open(settings, key))
+    app = SupervisionApplication(Storage.open(settings, key))
     try:
         def join(name: str, category: str) -> str:
-            return str(app.join_worker(cast.HR, name=name, role="Social work", category=category,
-                                       start_date=date(2020, 1, 1)).id)
+            return str(app.people.join_worker(cast.HR, name=name, role="Social work", category=category,
+                                              start_date=date(2020, 1, 1)).id)
         manager = join("Morgan Manager", "manager")
         out = []
         for n in range(teams):
             supervisor, supervisee = join(f"Supervisor {n}", "manager"), join(f"Worker {n}", "experienced")
-            app.allocate_supervisor(cast.HR, supervisor, manager)
-            app.allocate_supervisor(cast.HR, supervisee, supervisor)
+            app.allocation.allocate_supervisor(cast.HR, supervisor, manager)
+            app.allocation.allocate_supervisor(cast.HR, supervisee, supervisor)
             tokens = []
             for username, role, worker in ((f"supervisor{n}", "supervisor", supervisor),
                                            (f"worker{n}", "supervisee", supervisee)):
-                app.users.add_user(username, role, worker_id=worker, created_by="bench")
-                tokens.append(app.users.issue_token(username, days=1).token)
+                app.people.users.add_user(username, role, worker_id=worker, created_by="bench")
+                tokens.append(app.people.users.issue_token(username, days=1).token)
             out.append((tokens[0], tokens[1], supervisee))
         return out
     finally:

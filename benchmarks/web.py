@@ -61,28 +61,29 @@ def signed_in(api_app, username: str) -> TestClient:  # noqa: ANN001
 def bench(backend: str, total: int, samples: int) -> None:
     with scratch_settings(backend) as settings:
         api_app = create_app(settings, master_key())
-        ledger = api_app.state.ledger
+        ledger = api_app.state.application
         tokens = {u: t for u, _, t in load_demo(ledger)["tokens"]}
         web, api = signed_in(api_app, "daniel"), TestClient(api_app)
-        daniel = ledger.users.require("daniel")["worker_id"]
-        record = next(r["record_id"] for r in ledger.readable_records(ledger.users.principal("daniel", "bench"))
+        daniel = ledger.people.users.require("daniel")["worker_id"]
+        record = next(r["record_id"] for r in ledger.access.readable_records(ledger.people.users.principal("daniel",
+                                                                                                           "bench"))
                       if r["supervisor_id"] == daniel)
-        print(f"{backend}: the demo ({len(ledger.readable_records(ledger.users.principal('daniel', 'b')))} "
+        print(f"{backend}: the demo ({len(ledger.access.readable_records(ledger.people.users.principal('daniel', 'b')))} "
               f"records daniel may read)")
         compare("list of records", web, api, tokens["daniel"], "/records", "/api/v1/records", samples)
         compare("one record (a logged read)", web, api, tokens["daniel"], f"/records/{record}",
                 f"/api/v1/records/{record}", samples)
 
-        supervisees = [r["worker_id"] for r in ledger.compliance_dashboard(team=daniel).as_dicts()]
-        existing = len(ledger.readable_records(ledger.users.principal("daniel", "b")))
+        supervisees = [r["worker_id"] for r in ledger.scheduling.compliance_dashboard(team=daniel).as_dicts()]
+        existing = len(ledger.access.readable_records(ledger.people.users.principal("daniel", "b")))
         started = time.perf_counter()
         day = date(2026, 11, 30)
-        as_daniel = ledger.users.principal("daniel", "bench")
+        as_daniel = ledger.people.users.principal("daniel", "bench")
         for n in range(max(0, total - existing)):
-            ledger.draft_record(as_daniel, supervisee_id=supervisees[n % len(supervisees)], content={
+            ledger.records.draft_record(as_daniel, supervisee_id=supervisees[n % len(supervisees)], content={
                 "session_date": (day - timedelta(days=n % 700)).isoformat(), "attendees": ["Daniel Okafor"],
                 "agenda": ["Caseload"], "discussion": f"Synthetic record {n} for the benchmark."})
-        readable = len(ledger.readable_records(ledger.users.principal("daniel", "b")))
+        readable = len(ledger.access.readable_records(ledger.people.users.principal("daniel", "b")))
         print(f"{backend}: {readable} records daniel may read (added in {time.perf_counter() - started:.0f} s)")
         few = max(10, samples // 10)
         compare("list of records", web, api, tokens["daniel"], "/records", "/api/v1/records", few)

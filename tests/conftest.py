@@ -86,10 +86,10 @@ def clock() -> SteppingClock:
 
 @pytest.fixture
 def ledger(settings: Settings, master_key: bytes, clock: SteppingClock) -> Iterator["object"]:
-    from api.application import Storage, SupervisionLedger
+    from api.application import Storage, SupervisionApplication
 
     storage = Storage.open(settings, master_key=master_key)
-    app = SupervisionLedger(storage, clock)
+    app = SupervisionApplication(storage, clock)
     try:
         yield app
     finally:

@@ -108,7 +108,7 @@ def test_grants_are_given_by_an_administrator_for_a_fitting_role(world: World) -
 
 def test_tokens_expire_and_can_be_revoked(world: World) -> None:
     w = world
-    users = w.app.users
+    users = w.app.people.users
     short = users.issue_token("sam", days=1)
     headers = {"Authorization": f"Bearer {short.token}"}
     assert w.client.get("/api/v1/me", headers=headers).status_code == 200

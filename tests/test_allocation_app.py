@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from api.access_service import AccessDenied
-from api.application import SupervisionLedger
+from api.application import SupervisionApplication
 from domain.pack_history import PackHistory
 from domain.authorisation import Role
 from domain.errors import DomainError, NotPermitted
@@ -33,35 +33,36 @@ def kinds(board, worker: str) -> dict[str, list[str]]:
     return found
 
 
-def snapshot(app: SupervisionLedger) -> dict[str, list[tuple]]:
+def snapshot(app: SupervisionApplication) -> dict[str, list[tuple]]:
     with app.storage.engine.connect() as conn:
         return {t.name: sorted(map(tuple, conn.execute(select(t)).all()), key=repr) for t in TABLES}
 
 
-def join(app: SupervisionLedger, name: str, role: str, category: str, start: date = D(2020, 1, 6)) -> str:
-    return str(app.join_worker(acting("hr"), name=name, role=role, category=category, start_date=start).id)
+def join(app: SupervisionApplication, name: str, role: str, category: str, start: date = D(2020, 1, 6)) -> str:
+    return str(app.people.join_worker(acting("hr"), name=name, role=role, category=category, start_date=start).id)
 
 
 def test_an_nqsws_sessions_alternate_between_the_line_manager_and_the_asye_assessor(ledger, clock, run):
     app = ledger
     manager, line_manager = supervisors(app, clock)
     assessor = join(app, "Asha Assessor", "ASYE assessor", "experienced")
-    app.allocate_supervisor(acting("hr"), assessor, manager)
+    app.allocation.allocate_supervisor(acting("hr"), assessor, manager)
     nia = new_worker(app, clock, line_manager, "nqsw_asye", D(2026, 1, 5), name="Nia New")
     sam = new_worker(app, clock, line_manager, "experienced", D(2026, 1, 5))
 
     with pytest.raises(AccessDenied):
-        app.allocate_second_supervisor(acting(line_manager), nia, assessor)
+        app.allocation.allocate_second_supervisor(acting(line_manager), nia, assessor)
     with pytest.raises(DomainError, match="ASYE assessor/mentor is allocated only to nqsw_asye"):
-        app.allocate_second_supervisor(acting("hr"), sam, assessor)
+        app.allocation.allocate_second_supervisor(acting("hr"), sam, assessor)
     with pytest.raises(DomainError, match="already the worker's supervisor"):
-        app.allocate_second_supervisor(acting("hr"), nia, line_manager)
-    assert app.allocate_second_supervisor(acting("hr"), nia, assessor).second_supervisor_id == assessor
+        app.allocation.allocate_second_supervisor(acting("hr"), nia, line_manager)
+    assert app.allocation.allocate_second_supervisor(acting("hr"), nia, assessor).second_supervisor_id == assessor
     with pytest.raises(NotPermitted, match="current supervisor"):  # nobody else books Nia's sessions
-        app.schedule_session(acting(manager), supervisee_id=nia, starts_at=at(D(2026, 1, 8)), planned_minutes=90)
+        app.scheduling.schedule_session(acting(manager), supervisee_id=nia, starts_at=at(D(2026, 1, 8)),
+                                        planned_minutes=90)
 
     held(app, clock, nia, line_manager, D(2026, 1, 8))
-    board = app.compliance_dashboard(as_of=D(2026, 1, 9), team=line_manager)
+    board = app.scheduling.compliance_dashboard(as_of=D(2026, 1, 9), team=line_manager)
     assert board.turns[nia].supervisor_id == assessor
     assert kinds(board, nia)["next_supervisor"] == [
         "next session: the ASYE assessor/mentor (bcp: alternating; the last was the line manager)"]
@@ -71,17 +72,17 @@ def test_an_nqsws_sessions_alternate_between_the_line_manager_and_the_asye_asses
     # The assessor books, holds and records the next session; Nia and the assessor sign it.
     held(app, clock, nia, assessor, D(2026, 1, 15))
     clock.set(at(D(2026, 1, 15), 15))
-    record = app.draft_record(acting(assessor), supervisee_id=nia, content={
+    record = app.records.draft_record(acting(assessor), supervisee_id=nia, content={
         "session_date": "2026-01-15", "attendees": ["Asha Assessor", "Nia New"], "discussion": "Reflective log"})
-    app.share_record(acting(assessor), record.id)
+    app.records.share_record(acting(assessor), record.id)
     with pytest.raises(AccessDenied, match="drafted by the worker's other supervisor"):
-        app.amend_record(acting(line_manager), record.id, {"session_date": "2026-01-15", "attendees": ["x"],
+        app.records.amend_record(acting(line_manager), record.id, {"session_date": "2026-01-15", "attendees": ["x"],
                                                            "discussion": "y"}, based_on_version=1)
-    digest = app.get_record(record.id).content_sha256
-    app.sign_record(acting(nia, Role.SUPERVISEE), record.id, digest)
-    assert app.sign_record(acting(assessor), record.id, digest).state == "locked"
+    digest = app.records.get_record(record.id).content_sha256
+    app.records.sign_record(acting(nia, Role.SUPERVISEE), record.id, digest)
+    assert app.records.sign_record(acting(assessor), record.id, digest).state == "locked"
 
-    board = app.compliance_dashboard(as_of=D(2026, 1, 16), team=line_manager)
+    board = app.scheduling.compliance_dashboard(as_of=D(2026, 1, 16), team=line_manager)
     status = row(board, nia)
     assert status.frequency.last_session == D(2026, 1, 15) and status.frequency.status == "due_soon"
     assert board.turns[nia].supervisor_id == line_manager
@@ -91,17 +92,18 @@ def test_an_nqsws_sessions_alternate_between_the_line_manager_and_the_asye_asses
     # An unsigned record drafted by the assessor is in hand, and overdue like any other, not frozen.
     held(app, clock, nia, line_manager, D(2026, 1, 22))
     clock.set(at(D(2026, 1, 29), 15))
-    app.draft_record(acting(assessor), supervisee_id=nia, content={
+    app.records.draft_record(acting(assessor), supervisee_id=nia, content={
         "session_date": "2026-01-29", "attendees": ["Asha Assessor", "Nia New"], "discussion": "Observation"})
-    board = app.compliance_dashboard(as_of=D(2026, 2, 9), team=line_manager)
+    board = app.scheduling.compliance_dashboard(as_of=D(2026, 2, 9), team=line_manager)
     assert "record_unsigned" in kinds(board, nia) and "record_frozen" not in kinds(board, nia)
 
     # As of a past day the turn is as it stood then; twelve months on, the line manager alone.
-    assert app.compliance_dashboard(as_of=D(2026, 1, 9), team=line_manager).turns[nia].supervisor_id == assessor
-    later = app.compliance_dashboard(as_of=D(2027, 1, 6), team=line_manager)
+    assert app.scheduling.compliance_dashboard(as_of=D(2026, 1, 9),
+                                               team=line_manager).turns[nia].supervisor_id == assessor
+    later = app.scheduling.compliance_dashboard(as_of=D(2027, 1, 6), team=line_manager)
     assert "period ended" in later.turns[nia].text and later.turns[nia].supervisor_id == line_manager
 
-    app.users.add_user("alex", "supervisor", worker_id=line_manager, created_by="test")
+    app.people.users.add_user("alex", "supervisor", worker_id=line_manager, created_by="test")
     out = json.loads(run("due", "--as", "alex", "--as-of", "2026-01-09", "--json"))
     nia_row = next(r for r in out["workers"] if r["worker_id"] == nia)
     assert nia_row["next_supervisor"] == "Asha Assessor" and nia_row["next_supervisor_id"] == assessor
@@ -109,9 +111,9 @@ def test_an_nqsws_sessions_alternate_between_the_line_manager_and_the_asye_asses
 
     # The assessor leaves: Nia's second supervision ends with it.
     clock.set(at(D(2026, 2, 10)))
-    app.record_leaving(acting("hr"), assessor, D(2026, 2, 10))
-    assert app.get_worker(nia).second_supervisor_id is None
-    assert nia not in app.compliance_dashboard(as_of=D(2026, 2, 11), team=line_manager).turns
+    app.people.record_leaving(acting("hr"), assessor, D(2026, 2, 10))
+    assert app.people.get_worker(nia).second_supervisor_id is None
+    assert nia not in app.scheduling.compliance_dashboard(as_of=D(2026, 2, 11), team=line_manager).turns
 
     before = snapshot(app)
     assert before["second_supervision_periods"]
@@ -128,55 +130,63 @@ def test_a_departing_allocation_is_shown_until_the_service_manager_agrees_an_exc
     nqsw = join(app, "Nia New", "Social worker", "nqsw_asye", D(2025, 9, 1))
     senior = join(app, "Sam Senior", "Senior social worker", "experienced")
     for worker, supervisor in ((service_manager, head), (team_manager, service_manager), (nqsw, service_manager)):
-        app.allocate_supervisor(acting("hr"), worker, supervisor)
+        app.allocation.allocate_supervisor(acting("hr"), worker, supervisor)
     for worker, level in ((nqsw, 1), (senior, 2), (team_manager, 3), (service_manager, 4)):
-        app.record_standing(acting("hr"), worker, level=level, registered=True)
+        app.allocation.record_standing(acting("hr"), worker, level=level, registered=True)
     with pytest.raises(AccessDenied):
-        app.record_standing(acting(team_manager), senior, level=5)
+        app.allocation.record_standing(acting(team_manager), senior, level=5)
 
     # bcp flags a departure rather than refusing it: the NQSW becomes the senior social worker's supervisor.
-    app.allocate_supervisor(acting("hr"), senior, nqsw)
-    assert app.allocation_departures(app.get_worker(senior), app.get_worker(nqsw))[0].rule == "supervisor_level"
-    board = app.compliance_dashboard(as_of=D(2026, 1, 5), team=service_manager)  # the Service Manager's view
+    app.allocation.allocate_supervisor(acting("hr"), senior, nqsw)
+    assert app.allocation.allocation_departures(app.people.get_worker(senior),
+                                                app.people.get_worker(nqsw))[0].rule == "supervisor_level"
+    board = app.scheduling.compliance_dashboard(as_of=D(2026, 1, 5), team=service_manager)  # the Service Manager's view
     [text] = kinds(board, nqsw)["allocation_breach"]
     assert text.startswith("as supervisor of Sam Senior: the supervisor is at level 1, the supervisee at level 2")
     assert text.endswith("needs an exception agreed by the service manager (bcp)")
     assert row(board, nqsw).needs_attention
-    assert kinds(app.compliance_dashboard(as_of=D(2026, 1, 5), team=nqsw), senior)["allocation_breach"][0] \
+    assert kinds(app.scheduling.compliance_dashboard(as_of=D(2026, 1, 5), team=nqsw), senior)["allocation_breach"][0] \
         .startswith("allocation to Nia New: the supervisor is at level 1")
 
     # Only the role the pack names agrees it, as themselves, with a reason.
     with pytest.raises(NotPermitted, match="agreed by the service manager .* 'Team Manager'"):
-        app.agree_allocation_exception(acting(team_manager, Role.MANAGER), senior, nqsw, ["supervisor_level"], "Cover")
+        app.allocation.agree_allocation_exception(acting(team_manager, Role.MANAGER), senior, nqsw,
+                                                  ["supervisor_level"], "Cover")
     with pytest.raises(AccessDenied):
-        app.agree_allocation_exception(acting("hr"), senior, nqsw, ["supervisor_level"], "Cover")
+        app.allocation.agree_allocation_exception(acting("hr"), senior, nqsw, ["supervisor_level"], "Cover")
     clock.set(at(D(2026, 1, 7)))
-    agreed = app.agree_allocation_exception(acting(service_manager, Role.MANAGER), senior, nqsw, ["supervisor_level"],
-                                            "Sam mentors Nia on a shared caseload; Nia signs off the rota only")
+    agreed = app.allocation.agree_allocation_exception(acting(service_manager, Role.MANAGER), senior, nqsw,
+                                                       ["supervisor_level"],
+                                                       "Sam mentors Nia on a shared caseload; Nia signs off the rota only")
     assert agreed.allocation_exceptions[-1]["agreed_by"] == service_manager
-    assert "allocation_breach" not in kinds(app.compliance_dashboard(as_of=D(2026, 1, 7), team=service_manager), nqsw)
+    assert "allocation_breach" not in kinds(app.scheduling.compliance_dashboard(as_of=D(2026, 1, 7),
+                                                                                team=service_manager), nqsw)
     # What was known on the 5th stays as it was.
-    assert "allocation_breach" in kinds(app.compliance_dashboard(as_of=D(2026, 1, 6), team=service_manager), nqsw)
+    assert "allocation_breach" in kinds(app.scheduling.compliance_dashboard(as_of=D(2026, 1, 6), team=service_manager),
+                                        nqsw)
 
     # Twelve supervisees: the ratio breach is on the team manager's row of the Service Manager's view.
     team = [join(app, f"Worker {n}", "Family support worker", "family_support") for n in range(12)]
     for worker in team:
-        app.allocate_supervisor(acting("hr"), worker, team_manager)
-    board = app.compliance_dashboard(as_of=D(2026, 1, 7), team=service_manager)
+        app.allocation.allocate_supervisor(acting("hr"), worker, team_manager)
+    board = app.scheduling.compliance_dashboard(as_of=D(2026, 1, 7), team=service_manager)
     assert kinds(board, team_manager)["allocation_breach"] == [
         "supervises 12 people: bcp expects 5 to 7 supervisees per supervisor; needs an exception agreed by the service "
         "manager (bcp) for each supervisee beyond 7"]
     for worker in team[7:]:
-        app.agree_allocation_exception(acting(service_manager, Role.MANAGER), worker, team_manager, ["ratio"],
-                                       "Vacancy in the neighbouring team until April")
-    assert "allocation_breach" not in kinds(app.compliance_dashboard(as_of=D(2026, 1, 7), team=service_manager),
+        app.allocation.agree_allocation_exception(acting(service_manager, Role.MANAGER), worker, team_manager,
+                                                  ["ratio"],
+                                                  "Vacancy in the neighbouring team until April")
+    assert "allocation_breach" not in kinds(app.scheduling.compliance_dashboard(as_of=D(2026, 1, 7),
+                                                                                team=service_manager),
                                             team_manager)
 
     # The CLI and HTTP forms of the due view carry the same breach.
     clock.set(at(D(2026, 1, 8)))
-    app.record_standing(acting("hr"), team_manager, level=3, registered=True, supervising_since=D(2025, 12, 1))
-    app.transfer_worker(acting("hr"), nqsw, team_manager, "Team restructure")
-    app.users.add_user("morgan", "manager", worker_id=service_manager, created_by="test")
+    app.allocation.record_standing(acting("hr"), team_manager, level=3, registered=True,
+                                   supervising_since=D(2025, 12, 1))
+    app.allocation.transfer_worker(acting("hr"), nqsw, team_manager, "Team restructure")
+    app.people.users.add_user("morgan", "manager", worker_id=service_manager, created_by="test")
     out = json.loads(run("due", "--as", "morgan", "--as-of", "2026-01-08", "--team", team_manager, "--json"))
     issue = next(i for r in out["workers"] if r["worker_id"] == nqsw for i in r["issues"]
                  if i["kind"] == "allocation_breach")
@@ -188,7 +198,7 @@ def test_a_departing_allocation_is_shown_until_the_service_manager_agrees_an_exc
     assert "Nia New" in run("staff", "exception", "Nia New", "--supervisor", "Alex Supervisor", "--rule", "experience",
                             "--rule", "ratio", "--reason", "Senior practitioner co-supervises", "--as", "morgan")
     app.see_own_writes()
-    nia = app.get_worker(nqsw)  # the CLI acts on today's clock: the exception is known from the day it was agreed
+    nia = app.people.get_worker(nqsw)  # the CLI acts on today's clock: the exception is known from the day it was agreed
     assert nia.excepted_rules(team_manager) == {"experience", "ratio"}
     assert nia.allocation_exceptions[-1]["agreed_by"] == service_manager
     agreed_on = nia.allocation_exceptions[-1]["agreed_at"][:10]
@@ -204,22 +214,22 @@ def test_a_departing_allocation_is_shown_until_the_service_manager_agrees_an_exc
 
 def test_under_a_pack_that_refuses_departures_the_exception_comes_first(ledger, clock):
     app = ledger
-    bcp = app.compliance_pack()
+    bcp = app.policy.compliance_pack()
     refusing = bcp.model_copy(update={"allocation": bcp.allocation.model_copy(update={"on_breach": "refuse"})})
-    app._packs[app.storage.settings.policy_pack] = PackHistory.single(refusing)  # the organisation's own configured choice
+    app.policy._packs[app.storage.settings.policy_pack] = PackHistory.single(refusing)  # the organisation's own configured choice
     clock.set(at(D(2026, 1, 5)))
     service_manager = join(app, "Morgan Manager", "Service Manager", "manager")
     nqsw = join(app, "Nia New", "Social worker", "nqsw_asye", D(2025, 9, 1))
     senior = join(app, "Sam Senior", "Senior social worker", "experienced")
-    app.record_standing(acting("hr"), nqsw, level=1)
-    app.record_standing(acting("hr"), senior, level=2)
+    app.allocation.record_standing(acting("hr"), nqsw, level=1)
+    app.allocation.record_standing(acting("hr"), senior, level=2)
     with pytest.raises(DomainError, match="bcp refuses this allocation: the supervisor is at level 1.*service "
                                           "manager first"):
-        app.allocate_supervisor(acting("hr"), senior, nqsw)
-    assert app.get_worker(senior).supervisor_id is None  # nothing written
-    app.agree_allocation_exception(acting(service_manager, Role.MANAGER), senior, nqsw, ["supervisor_level"],
-                                   "Agreed for the pilot")
-    assert app.allocate_supervisor(acting("hr"), senior, nqsw).supervisor_id == nqsw
+        app.allocation.allocate_supervisor(acting("hr"), senior, nqsw)
+    assert app.people.get_worker(senior).supervisor_id is None  # nothing written
+    app.allocation.agree_allocation_exception(acting(service_manager, Role.MANAGER), senior, nqsw, ["supervisor_level"],
+                                              "Agreed for the pilot")
+    assert app.allocation.allocate_supervisor(acting("hr"), senior, nqsw).supervisor_id == nqsw
 
 
 def test_the_allocation_list_and_a_second_supervisors_team(ledger, clock):
@@ -232,21 +242,22 @@ def test_the_allocation_list_and_a_second_supervisors_team(ledger, clock):
     assessor = join(app, "Asha Assessor", "ASYE assessor", "experienced")
     nqsw = join(app, "Nia New", "Social worker", "nqsw_asye", D(2025, 12, 1))
     for worker, supervisor in ((team_manager, service_manager), (assessor, service_manager), (nqsw, team_manager)):
-        app.allocate_supervisor(acting("hr"), worker, supervisor)
+        app.allocation.allocate_supervisor(acting("hr"), worker, supervisor)
     for worker, level in ((nqsw, 2), (team_manager, 2), (assessor, 3), (service_manager, 4)):
-        app.record_standing(acting("hr"), worker, level=level)
-    app.allocate_second_supervisor(acting("hr"), nqsw, assessor)
+        app.allocation.record_standing(acting("hr"), worker, level=level)
+    app.allocation.allocate_second_supervisor(acting("hr"), nqsw, assessor)
 
     with pytest.raises(AccessDenied):
-        app.current_allocation_breaches(acting(nqsw, Role.SUPERVISEE))
-    [breach] = app.current_allocation_breaches(acting(service_manager, Role.MANAGER))
+        app.allocation.current_allocation_breaches(acting(nqsw, Role.SUPERVISEE))
+    [breach] = app.allocation.current_allocation_breaches(acting(service_manager, Role.MANAGER))
     assert (breach.rule, breach.supervisee_id, breach.supervisor_id) == ("supervisor_level", nqsw, team_manager)
-    assert app.current_allocation_breaches(acting("hr")) == [breach]
-    app.agree_allocation_exception(acting(service_manager, Role.MANAGER), nqsw, team_manager, ["supervisor_level"],
-                                   "Acting up until the vacancy is filled")
-    assert app.current_allocation_breaches(acting("hr")) == []
+    assert app.allocation.current_allocation_breaches(acting("hr")) == [breach]
+    app.allocation.agree_allocation_exception(acting(service_manager, Role.MANAGER), nqsw, team_manager,
+                                              ["supervisor_level"],
+                                              "Acting up until the vacancy is filled")
+    assert app.allocation.current_allocation_breaches(acting("hr")) == []
 
-    assert [r.worker_id for r in app.compliance_dashboard(as_of=D(2026, 1, 5), team=assessor).rows] == [nqsw]
-    assert [r.worker_id for r in app.compliance_dashboard(as_of=D(2026, 1, 4), team=assessor).rows] == []
-    app.end_second_supervision(acting("hr"), nqsw, "assessor changed")
-    assert app.compliance_dashboard(as_of=D(2026, 1, 6), team=assessor).rows == []
+    assert [r.worker_id for r in app.scheduling.compliance_dashboard(as_of=D(2026, 1, 5), team=assessor).rows] == [nqsw]
+    assert [r.worker_id for r in app.scheduling.compliance_dashboard(as_of=D(2026, 1, 4), team=assessor).rows] == []
+    app.allocation.end_second_supervision(acting("hr"), nqsw, "assessor changed")
+    assert app.scheduling.compliance_dashboard(as_of=D(2026, 1, 6), team=assessor).rows == []

@@ -11,7 +11,8 @@ import pytest
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 from typer.testing import CliRunner
 
-from api.application import Destroyed, KeysBesideData, Storage, SupervisionLedger
+from api.application import KeysBesideData, Storage, SupervisionApplication
+from api.errors import Destroyed
 from api.cli import app as svl
 from infrastructure.backup import BackupError, back_up, restore
 from infrastructure.checkpoints import create_signing_key_file, load_signing_key
@@ -29,11 +30,11 @@ def signing_key(settings):
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
 
 
-def _open(settings, master_key, clock=None) -> SupervisionLedger:
-    return SupervisionLedger(Storage.open(settings, master_key=master_key), *([clock] if clock else []))
+def _open(settings, master_key, clock=None) -> SupervisionApplication:
+    return SupervisionApplication(Storage.open(settings, master_key=master_key), *([clock] if clock else []))
 
 
-def _close(app: SupervisionLedger) -> None:
+def _close(app: SupervisionApplication) -> None:
     app.close()
     app.storage.engine.dispose()
 
@@ -72,7 +73,7 @@ def test_a_backup_holds_the_database_but_no_key(ledger, settings, master_key, tm
 
 def test_restoring_an_old_backup_does_not_bring_back_a_destroyed_file(ledger, settings, master_key, clock, tmp_path):
     _, leaver, stayer = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(acting("hr"), leaver)
+    ledger.retention.archive_leaver(acting("hr"), leaver)
     destroyed_record, kept_record = record_of(ledger, leaver), record_of(ledger, stayer)
     key_id = ledger.storage.keyring.key_id_for(leaver)
     wrapped_before = ledger.storage.keyring.wrapped(key_id)
@@ -90,15 +91,15 @@ def test_restoring_an_old_backup_does_not_bring_back_a_destroyed_file(ledger, se
     restarted = _open(settings, master_key, clock)
     try:
         with pytest.raises(Destroyed):
-            restarted.get_record(destroyed_record)
-        assert restarted.get_record(kept_record).state == "locked"
+            restarted.records.get_record(destroyed_record)
+        assert restarted.records.get_record(kept_record).state == "locked"
         assert restarted.integrity.verify().intact
     finally:
         _close(restarted)
 
 
 def test_a_restore_brings_back_no_web_session(ledger, settings, master_key, clock, tmp_path):
-    user_id = ledger.users.add_user("sam.session", "administrator", created_by="test")
+    user_id = ledger.people.users.add_user("sam.session", "administrator", created_by="test")
     session = SessionStore(ledger.storage.engine, ledger.storage.reads).open(user_id)
     snapshot = back_up(settings, tmp_path / "backups" / "signed-in.backup")
     SessionStore(ledger.storage.engine).close(session.cookie)  # signed out after the snapshot was taken
@@ -123,7 +124,7 @@ def test_keys_inside_the_database_folder_are_refused(settings, master_key):
 def test_rotating_the_master_key_leaves_an_old_backup_useless_without_the_old_key(ledger, settings, master_key,
                                                                                  clock, tmp_path):
     _, leaver, stayer = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(acting("hr"), leaver)
+    ledger.retention.archive_leaver(acting("hr"), leaver)
     destroyed_record, kept_record = record_of(ledger, leaver), record_of(ledger, stayer)
     destroyed_key = ledger.storage.keyring.key_id_for(leaver)
     wrapped_in_backup = ledger.storage.keyring.wrapped(destroyed_key)
@@ -143,9 +144,9 @@ def test_rotating_the_master_key_leaves_an_old_backup_useless_without_the_old_ke
         aes_key_unwrap(current, wrapped_in_backup)
     rotated = _open(settings, current, clock)
     try:
-        assert rotated.get_record(kept_record).state == "locked"
+        assert rotated.records.get_record(kept_record).state == "locked"
         with pytest.raises(Destroyed):
-            rotated.get_record(destroyed_record)
+            rotated.records.get_record(destroyed_record)
     finally:
         _close(rotated)
     with pytest.raises(KeyError_, match="wrong master key"):  # the old key no longer opens the live database
@@ -156,7 +157,7 @@ def test_rotating_the_master_key_leaves_an_old_backup_useless_without_the_old_ke
         restore(settings, snapshot.path, current)
     still = _open(settings, current, clock)
     try:
-        assert still.get_record(kept_record).state == "locked"
+        assert still.records.get_record(kept_record).state == "locked"
     finally:
         _close(still)
 
@@ -164,9 +165,9 @@ def test_rotating_the_master_key_leaves_an_old_backup_useless_without_the_old_ke
     restore(settings, snapshot.path, current, backup_master_key=master_key)
     restored = _open(settings, current, clock)
     try:
-        assert restored.get_record(kept_record).state == "locked"
+        assert restored.records.get_record(kept_record).state == "locked"
         with pytest.raises(Destroyed):
-            restored.get_record(destroyed_record)
+            restored.records.get_record(destroyed_record)
     finally:
         _close(restored)
 
@@ -192,7 +193,7 @@ def test_backup_and_restore_from_the_command_line(ledger, settings, master_key, 
         restored.output
     reopened = _open(settings, master_key)
     try:
-        assert reopened.get_record(record).state == "locked"
+        assert reopened.records.get_record(record).state == "locked"
     finally:
         _close(reopened)
     if settings.is_sqlite:

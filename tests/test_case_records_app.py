@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from api.access_service import AccessDenied, Via
-from api.application import Destroyed, Storage, SupervisionLedger
+from api.application import Storage, SupervisionApplication
+from api.errors import Destroyed
 from domain.authorisation import Role
 from domain.errors import DomainError, NotPermitted
 from domain.policy import PolicyIncomplete
@@ -46,23 +47,23 @@ def content(session_date: str) -> dict:
     return {"session_date": session_date, "attendees": ["S", "W"], "agenda": ["Wellbeing"], "discussion": SECRET}
 
 
-def signed_record(app: SupervisionLedger, supervisor: str, worker: str, day: str) -> str:
-    rid = str(app.draft_record(acting(supervisor), supervisee_id=worker, content=content(day)).id)
-    app.share_record(acting(supervisor), rid)
-    digest = app.get_record(rid).content_sha256
-    app.sign_record(acting(worker), rid, digest)
-    app.sign_record(acting(supervisor), rid, digest)
+def signed_record(app: SupervisionApplication, supervisor: str, worker: str, day: str) -> str:
+    rid = str(app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content(day)).id)
+    app.records.share_record(acting(supervisor), rid)
+    digest = app.records.get_record(rid).content_sha256
+    app.records.sign_record(acting(worker), rid, digest)
+    app.records.sign_record(acting(supervisor), rid, digest)
     return rid
 
 
-def case_record(app: SupervisionLedger, supervisor: str, worker: str, discussed_on: date,
+def case_record(app: SupervisionApplication, supervisor: str, worker: str, discussed_on: date,
                 reference: str = "LCS 55821") -> str:
-    return str(app.record_case_supervision(acting(supervisor), worker_id=worker, case_reference=reference,
-                                           discussed_on=discussed_on, discussion=CASE_TEXT, decisions=DECISIONS).id)
+    return str(app.case_records.record_case_supervision(acting(supervisor), worker_id=worker, case_reference=reference,
+                                                        discussed_on=discussed_on, discussion=CASE_TEXT, decisions=DECISIONS).id)
 
 
-def schedule(app: SupervisionLedger, on: date) -> dict[str, str]:
-    return {r.record_id: r.status for r in app.case_record_schedule(acting("dpo"), as_of=on)}
+def schedule(app: SupervisionApplication, on: date) -> dict[str, str]:
+    return {r.record_id: r.status for r in app.case_records.case_record_schedule(acting("dpo"), as_of=on)}
 
 
 def test_each_record_class_is_destroyed_by_its_own_schedule_and_leaves_the_other(ledger):
@@ -78,53 +79,54 @@ def test_each_record_class_is_destroyed_by_its_own_schedule_and_leaves_the_other
     assert len(own_keys) == 3 and not own_keys & {keyring.key_id_for(leaver), keyring.key_id_for(stayer)}
 
     # the leaver's personal file, destroyed under bcp's six years after leaving
-    app.record_leaving(acting("hr"), leaver, date(2019, 6, 30))
-    app.archive_leaver(acting("hr"), leaver)
+    app.people.record_leaving(acting("hr"), leaver, date(2019, 6, 30))
+    app.retention.archive_leaver(acting("hr"), leaver)
     [done] = destroy_due(app, date(2026, 3, 1))
     assert done.worker_id == leaver and done.record_ids == [leaver_personal]
     assert done.event_count == 4 + 4  # the personal record and the worker's own events: no case supervision event
     with pytest.raises(Destroyed):
-        app.get_record(leaver_personal)
+        app.records.get_record(leaver_personal)
     with pytest.raises(Destroyed):
-        app.get_worker(leaver)
+        app.people.get_worker(leaver)
     # ... and their case supervision record is still there, whole, and still on its own schedule
-    kept = app.get_case_record(leaver_case)
+    kept = app.case_records.get_case_record(leaver_case)
     assert (kept.worker_id, kept.discussion, kept.decisions) == (leaver, CASE_TEXT, DECISIONS)
     assert schedule(app, date(2026, 3, 1))[leaver_case] == "retained"
     assert schedule(app, date(2029, 5, 2))[leaver_case] == "due"
     # no relationship reaches it now (the file it related to is gone): only a live grant that covers it would
     with pytest.raises(AccessDenied):
-        app.read_case_record(acting(supervisor), leaver_case, via=VIA)
+        app.case_records.read_case_record(acting(supervisor), leaver_case, via=VIA)
 
     # case supervision records due under their own retention: proposed, approved by a second person, destroyed
     assert schedule(app, date(2026, 3, 1)) == {leaver_case: "retained", stayer_old_case: "due",
                                                stayer_new_case: "retained"}
     # a legal hold on the worker's file holds their case supervision records too
-    hold = app.place_hold(acting("io-1"), stayer, kind="investigation", reason="complaint", reference="INV-7")
+    hold = app.retention.place_hold(acting("io-1"), stayer, kind="investigation", reason="complaint", reference="INV-7")
     assert schedule(app, date(2026, 3, 1))[stayer_old_case] == "held"
     with pytest.raises(DomainError, match="nothing to propose"):
-        app.propose_case_record_destruction(acting("dpo"), as_of=date(2026, 3, 1))
-    app.release_hold(acting("dpo"), hold.id, reason="closed")
-    disposal = app.propose_case_record_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+        app.case_records.propose_case_record_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+    app.retention.release_hold(acting("dpo"), hold.id, reason="closed")
+    disposal = app.case_records.propose_case_record_destruction(acting("dpo"), as_of=date(2026, 3, 1))
     assert disposal.item_ids == [stayer_old_case]
     assert "bcp's own setting" in disposal.rule
     with pytest.raises(AccessDenied):  # the proposer may not approve their own list
-        app.review_case_record_destruction(acting("dpo"), disposal.id, approve=True, rationale="fine")
+        app.case_records.review_case_record_destruction(acting("dpo"), disposal.id, approve=True, rationale="fine")
     with pytest.raises(DomainError, match="not yet approved"):
-        app.destroy_case_records(acting("dpo"), disposal.id)
-    app.review_case_record_destruction(acting("hr"), disposal.id, approve=True, rationale="Checked the schedule")
-    destroyed = app.destroy_case_records(acting("dpo"), disposal.id)
+        app.case_records.destroy_case_records(acting("dpo"), disposal.id)
+    app.case_records.review_case_record_destruction(acting("hr"), disposal.id, approve=True,
+                                                    rationale="Checked the schedule")
+    destroyed = app.case_records.destroy_case_records(acting("dpo"), disposal.id)
     assert destroyed.destroyed == [stayer_old_case]
     with pytest.raises(DomainError, match="already destroyed"):
-        app.destroy_case_records(acting("dpo"), disposal.id)
+        app.case_records.destroy_case_records(acting("dpo"), disposal.id)
     with pytest.raises(Destroyed):
-        app.get_case_record(stayer_old_case)
+        app.case_records.get_case_record(stayer_old_case)
     assert keyring.is_destroyed(keyring.key_id_for(stayer_old_case))
     # ... and the stayer's personal file and newer case record, and the leaver's case record, are untouched
-    assert app.get_record(stayer_personal).content["discussion"] == SECRET
-    assert app.get_worker(stayer).name == "Stella Stay"
-    assert app.get_case_record(stayer_new_case).discussion == CASE_TEXT
-    assert app.get_case_record(leaver_case).discussion == CASE_TEXT
+    assert app.records.get_record(stayer_personal).content["discussion"] == SECRET
+    assert app.people.get_worker(stayer).name == "Stella Stay"
+    assert app.case_records.get_case_record(stayer_new_case).discussion == CASE_TEXT
+    assert app.case_records.get_case_record(leaver_case).discussion == CASE_TEXT
     assert schedule(app, date(2026, 3, 1))[stayer_old_case] == "destroyed"
     with app.storage.engine.connect() as conn:
         assert conn.execute(select(current_records.c.record_id)
@@ -147,8 +149,9 @@ def test_a_destroyed_case_record_has_its_own_certificate_that_svl_verify_checks(
     personal = signed_record(app, supervisor, stayer, "2019-05-02")
     done = destroy_case_records_due(app, date(2026, 3, 1))
     assert sorted(done.destroyed) == sorted([first, second])
-    certificates = {rid: json.loads(app.case_record_certificate_path(rid).read_text()) for rid in (first, second)}
-    assert not app.case_record_certificate_path(kept).exists()
+    certificates = {rid: json.loads(app.case_records.case_record_certificate_path(rid).read_text()) for rid in (first,
+                                                                                                                second)}
+    assert not app.case_records.case_record_certificate_path(kept).exists()
 
     # one checkpoint pair for the run: both certificates name the same two checkpoints
     assert {c["checkpoint_before"] for c in certificates.values()} == {certificates[first]["checkpoint_before"]}
@@ -167,7 +170,7 @@ def test_a_destroyed_case_record_has_its_own_certificate_that_svl_verify_checks(
     key_file = tmp_path / "verifier.vkey"
     key_file.write_text(key + "\n")
     cli = Path(sys.executable).with_name("svl-verify")
-    out = subprocess.run([str(cli), str(app.case_record_certificate_path(first)), "--key", str(key_file)],
+    out = subprocess.run([str(cli), str(app.case_records.case_record_certificate_path(first)), "--key", str(key_file)],
                          capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"destruction certificate for record {first}" in out.stdout
@@ -187,66 +190,72 @@ def test_a_destroyed_case_record_has_its_own_certificate_that_svl_verify_checks(
     assert not report.verified and "not the start of this record's destruction" in report.problems[0]
 
     # the worker's personal file and the record not due are untouched; the personal file has no certificate
-    assert app.get_record(personal).content["discussion"] == SECRET
-    assert app.get_case_record(kept).discussion == CASE_TEXT
-    assert not app.certificate_path(stayer).exists()
+    assert app.records.get_record(personal).content["discussion"] == SECRET
+    assert app.case_records.get_case_record(kept).discussion == CASE_TEXT
+    assert not app.retention.certificate_path(stayer).exists()
     # the DPO finds both certificates through the application, also after the read models are rebuilt
-    listed = {r.record_id for r, _ in app.case_record_certificates(acting("dpo"))}
+    listed = {r.record_id for r, _ in app.case_records.case_record_certificates(acting("dpo"))}
     app.read_models.rebuild()
-    assert {r.record_id for r, _ in app.case_record_certificates(acting("dpo"))} == listed == {first, second}
+    assert {r.record_id for r, _ in app.case_records.case_record_certificates(acting("dpo"))} == listed == {first,
+                                                                                                            second}
     with pytest.raises(AccessDenied):
-        app.case_record_certificates(acting(supervisor))
+        app.case_records.case_record_certificates(acting(supervisor))
 
 
 def test_the_decision_not_on_the_childs_record_within_a_week_becomes_overdue(ledger, clock):
     app = ledger
     supervisor, worker, other = leaver_and_stayer(app)
-    other_supervisor = str(app.join_worker(acting("hr"), name="Otto Other", role="Team manager", category="manager",
-                                           start_date=date(2011, 1, 3)).id)
-    app.transfer_worker(acting("hr"), other, other_supervisor, "team change")
+    other_supervisor = str(app.people.join_worker(acting("hr"), name="Otto Other", role="Team manager",
+                                                  category="manager",
+                                                  start_date=date(2011, 1, 3)).id)
+    app.allocation.transfer_worker(acting("hr"), other, other_supervisor, "team change")
 
     clock.set(at(date(2026, 4, 2), 15))  # Thursday
     # only the worker's current supervisor records it; HR, another supervisor, the worker themselves are refused
     for who in (acting("hr"), acting(other_supervisor), acting(worker, Role.SUPERVISEE)):
         with pytest.raises((AccessDenied, NotPermitted)):
-            app.record_case_supervision(who, worker_id=worker, case_reference="LCS 55821",
-                                        discussed_on=date(2026, 4, 2), discussion=CASE_TEXT, decisions=DECISIONS)
+            app.case_records.record_case_supervision(who, worker_id=worker, case_reference="LCS 55821",
+                                                     discussed_on=date(2026, 4,
+                                                                       2), discussion=CASE_TEXT, decisions=DECISIONS)
     with pytest.raises(DomainError, match="not the number"):  # initials do not find the child's record
         case_record(app, supervisor, worker, date(2026, 4, 2), "J.S.")
     rid = case_record(app, supervisor, worker, date(2026, 4, 2))
 
     def due(on: date, who=None) -> dict[str, str]:
-        return {d.record_id: d.status for d in app.case_decisions_due(who or acting(supervisor), as_of=on)}
+        return {d.record_id: d.status for d in app.case_records.case_decisions_due(who or acting(supervisor), as_of=on)}
 
     # bcp: "All case work discussions, decisions and actions must be recorded on the child's record within a
     # maximum of one week."
     assert due(date(2026, 4, 9)) == {rid: "due"}
     assert due(date(2026, 4, 10)) == {rid: "overdue"}
-    assert [d.decision_due for d in app.case_decisions_due(acting(supervisor), as_of=date(2026, 4, 10))] == \
+    assert [d.decision_due for d in app.case_records.case_decisions_due(acting(supervisor),
+                                                                        as_of=date(2026, 4, 10))] == \
         [date(2026, 4, 9)]
     # the worker sees their own, QA the organisation's; the other supervisor has nothing of it
     assert due(date(2026, 4, 10), acting(worker, Role.SUPERVISEE)) == {rid: "overdue"}
     assert due(date(2026, 4, 10), acting("qa")) == {rid: "overdue"}
     assert due(date(2026, 4, 10), acting(other_supervisor)) == {}
     with pytest.raises(AccessDenied):
-        app.case_decisions_due(acting("ofsted"), as_of=date(2026, 4, 10))
+        app.case_records.case_decisions_due(acting("ofsted"), as_of=date(2026, 4, 10))
 
     # the worker the recording was delegated to confirms it, a day late
     clock.set(at(date(2026, 4, 10), 16))
     with pytest.raises(NotPermitted):
-        app.confirm_case_decision(acting(other_supervisor), rid, childs_record_reference="Case note 88123",
-                                  recorded_on=date(2026, 4, 10))
-    app.confirm_case_decision(acting(worker, Role.SUPERVISEE), rid, childs_record_reference="Case note 88123",
-                              recorded_on=date(2026, 4, 10))
+        app.case_records.confirm_case_decision(acting(other_supervisor), rid, childs_record_reference="Case note 88123",
+                                               recorded_on=date(2026, 4, 10))
+    app.case_records.confirm_case_decision(acting(worker, Role.SUPERVISEE), rid,
+                                           childs_record_reference="Case note 88123",
+                                           recorded_on=date(2026, 4, 10))
     assert due(date(2026, 4, 10)) == {rid: "recorded_late"}
     assert due(date(2026, 4, 9)) == {rid: "due"}  # as it stood the day before
-    assert app.case_decisions_due(acting(supervisor), as_of=date(2026, 4, 10), only_attention=True) == []
+    assert app.case_records.case_decisions_due(acting(supervisor), as_of=date(2026, 4, 10), only_attention=True) == []
 
     # the content is read only by those the access rules allow, and each read is logged
-    assert app.read_case_record(acting(supervisor), rid, via=VIA).on_childs_record["reference"] == "Case note 88123"
+    assert app.case_records.read_case_record(acting(supervisor), rid,
+                                             via=VIA).on_childs_record["reference"] == "Case note 88123"
     with pytest.raises(AccessDenied):
-        app.read_case_record(acting(other_supervisor), rid, via=VIA)
-    log = [e for e in app._log_entries(_every()) if e["action"] == "read_case_record"]
+        app.case_records.read_case_record(acting(other_supervisor), rid, via=VIA)
+    log = [e for e in app.access._log_entries(_every()) if e["action"] == "read_case_record"]
     assert sorted(e["outcome"] for e in log) == ["allowed", "denied"]
 
 
@@ -259,15 +268,15 @@ def test_without_a_period_no_case_supervision_record_is_destroyed(settings, mast
     # bury: "...retained as per the specific council policy on confidential data and records retention": not in
     # the seed, so the pack sets no period
     bury = dataclasses.replace(settings, policy_pack="bury")
-    app = SupervisionLedger(Storage.open(bury, master_key=master_key), clock)
+    app = SupervisionApplication(Storage.open(bury, master_key=master_key), clock)
     try:
         supervisor, worker, _ = leaver_and_stayer(app)
         rid = case_record(app, supervisor, worker, date(2019, 5, 2))
         assert schedule(app, date(2099, 1, 1)) == {rid: "no_period"}
         with pytest.raises(PolicyIncomplete, match="years_after_discussion"):
-            app.propose_case_record_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+            app.case_records.propose_case_record_destruction(acting("dpo"), as_of=date(2026, 3, 1))
         # and bury's case notes on LCS have no timescale
-        assert [d.status for d in app.case_decisions_due(acting(supervisor), as_of=date(2026, 3, 1))] == \
+        assert [d.status for d in app.case_records.case_decisions_due(acting(supervisor), as_of=date(2026, 3, 1))] == \
             ["no_deadline"]
     finally:
         app.close()
@@ -277,7 +286,7 @@ def test_without_a_period_no_case_supervision_record_is_destroyed(settings, mast
 def test_where_the_pack_keeps_case_discussions_in_the_personal_record_none_is_recorded_apart(settings, master_key,
                                                                                              clock):
     hull = dataclasses.replace(settings, policy_pack="hull")
-    app = SupervisionLedger(Storage.open(hull, master_key=master_key), clock)
+    app = SupervisionApplication(Storage.open(hull, master_key=master_key), clock)
     try:
         supervisor, worker, _ = leaver_and_stayer(app)
         with pytest.raises(DomainError, match="keeps no separate case supervision records"):

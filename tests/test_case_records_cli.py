@@ -29,9 +29,9 @@ def test_case_records_from_the_command_line(ledger, clock, run, settings, tmp_pa
     app = ledger
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2025, 6, 2), name="Sam Worker")
-    app.users.add_user("alex", "supervisor", worker_id=supervisor, created_by="test")
-    app.users.add_user("sam", "supervisee", worker_id=worker, created_by="test")
-    app.users.add_user("dana", "dpo", created_by="test")
+    app.people.users.add_user("alex", "supervisor", worker_id=supervisor, created_by="test")
+    app.people.users.add_user("sam", "supervisee", worker_id=worker, created_by="test")
+    app.people.users.add_user("dana", "dpo", created_by="test")
 
     listed = run("case-record", "classes")
     assert "Case supervision: kept 6 years after the discussion (bcp's own setting)" in listed
@@ -57,11 +57,13 @@ def test_case_records_from_the_command_line(ledger, clock, run, settings, tmp_pa
     assert "may not" in run("case-record", "schedule", "--as", "alex", code=2)
 
     # The lists proposed for destruction, as the DPO's web page shows them (ids, dates, counts, who decided).
-    app.users.add_user("hana", "administrator", created_by="test")
+    app.people.users.add_user("hana", "administrator", created_by="test")
     supervisor_then, colleague, _ = leaver_and_stayer(app)  # a discussion of 2019: six years on, due today
-    old = str(app.record_case_supervision(acting(supervisor_then), worker_id=colleague, case_reference="LCS 1021",
-                                          discussed_on=D(2019, 5, 2), discussion="Worries about attendance",
-                                          decisions="Visit within five days").id)
+    old = str(app.case_records.record_case_supervision(acting(supervisor_then), worker_id=colleague,
+                                                       case_reference="LCS 1021",
+                                                       discussed_on=D(2019, 5,
+                                                                      2), discussion="Worries about attendance",
+                                                       decisions="Visit within five days").id)
     proposed = run("case-record", "propose", "--as", "dana")
     disposal = proposed.split()[1].rstrip(":")
     [listed] = json.loads(run("case-record", "lists", "--as", "hana", "--json"))
@@ -85,7 +87,7 @@ def test_case_records_from_the_command_line(ledger, clock, run, settings, tmp_pa
                                                            "--rationale", "Checked the schedule")
     assert "1 case supervision record(s) destroyed" in run("case-record", "destroy", disposal, "--as", "dana")
     printed = run("case-record", "certificate", old[:8], "--as", "hana")
-    assert printed == app.case_record_certificate_path(old).read_text()
+    assert printed == app.case_records.case_record_certificate_path(old).read_text()
     assert json.loads(printed)["format"] == "svl-destruction-certificate/v3"
     written = tmp_path / "certificate.json"
     assert "svl-verify" in run("case-record", "certificate", old, "--as", "dana", "-o", str(written))

@@ -25,7 +25,7 @@ CASE = {"case_reference": "LCS 55821", "discussed_on": "2026-04-02",
 def client(ledger, settings):
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     api = FastAPI()
-    api.state.ledger = ledger
+    api.state.application = ledger
     api.include_router(http_case_records.router)
     add_error_handlers(api)
     caller = {"who": None}
@@ -130,7 +130,7 @@ def test_case_supervision_over_http(ledger, clock, client):
     certificate = client("administrator", user="hr").get(f"/api/v1/retention/case-records/certificates/{rid}")
     assert certificate.status_code == 200 and certificate.headers["content-type"].startswith("application/json")
     assert f'filename="destruction-case-supervision-{rid}.json"' in certificate.headers["content-disposition"]
-    assert certificate.text == app.case_record_certificate_path(rid).read_text()
+    assert certificate.text == app.case_records.case_record_certificate_path(rid).read_text()
     assert certificate.json()["format"] == RECORD_CERTIFICATE_FORMAT
     assert verify_certificate(certificate.json(), trusted_key=app.integrity.verifier_key()).verified
     refused = as_supervisor().get(f"/api/v1/retention/case-records/certificates/{rid}")

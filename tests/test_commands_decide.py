@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from api.access_service import AccessDenied, AccessLogFilter, Via
-from api.application import Conflict, Storage, SupervisionLedger
+from api.application import Storage, SupervisionApplication
+from api.errors import Conflict
 from domain.authorisation import Refusal, Role
 from domain.errors import DomainError
 from infrastructure.users import Principal, TokenAuthenticator
@@ -16,10 +17,10 @@ from tests.support.acting import acting
 from tests.support.staff import content, staff
 
 
-def _signed_by_supervisee(app: SupervisionLedger, supervisor: str, worker: str) -> str:
-    record = app.draft_record(acting(supervisor), supervisee_id=worker, content=content())
-    app.share_record(acting(supervisor), record.id)
-    app.sign_record(acting(worker, Role.SUPERVISEE), record.id, record.content_sha256)
+def _signed_by_supervisee(app: SupervisionApplication, supervisor: str, worker: str) -> str:
+    record = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content())
+    app.records.share_record(acting(supervisor), record.id)
+    app.records.sign_record(acting(worker, Role.SUPERVISEE), record.id, record.content_sha256)
     return str(record.id)
 
 
@@ -27,22 +28,22 @@ def test_the_transfer_freeze_holds_when_the_application_is_called_directly(ledge
     app = ledger
     _, supervisor, worker = staff(app)
     rid = _signed_by_supervisee(app, supervisor, worker)
-    sha = app.get_record(rid).content_sha256
-    new_supervisor = str(app.join_worker(acting("hr"), name="Jo New", role="Team manager", category="manager",
-                                         start_date=date(2019, 1, 1)).id)
-    transfer = app.transfer_worker(acting("hr"), worker, new_supervisor, "team restructure")
+    sha = app.records.get_record(rid).content_sha256
+    new_supervisor = str(app.people.join_worker(acting("hr"), name="Jo New", role="Team manager", category="manager",
+                                                start_date=date(2019, 1, 1)).id)
+    transfer = app.allocation.transfer_worker(acting("hr"), worker, new_supervisor, "team restructure")
     assert [r["record_id"] for r in transfer.frozen_records] == [rid]
 
     with pytest.raises(AccessDenied) as former:
-        app.sign_record(acting(supervisor), rid, sha)
+        app.records.sign_record(acting(supervisor), rid, sha)
     assert former.value.decision.refusal is Refusal.FORMER_SUPERVISOR
     with pytest.raises(AccessDenied) as frozen:
-        app.sign_record(acting(new_supervisor), rid, sha)
+        app.records.sign_record(acting(new_supervisor), rid, sha)
     assert frozen.value.decision.refusal is Refusal.FROZEN_AT_TRANSFER
     with pytest.raises(AccessDenied):
-        app.draft_record(acting(supervisor), supervisee_id=worker, content=content())
-    assert app.get_record(rid).state == "signed_by_supervisee"  # nothing was signed
-    log = app.access_log_entries(acting("dpo"), AccessLogFilter(record_id=rid))
+        app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content())
+    assert app.records.get_record(rid).state == "signed_by_supervisee"  # nothing was signed
+    log = app.access.access_log_entries(acting("dpo"), AccessLogFilter(record_id=rid))
     assert [(e["action"], e["refusal"]) for e in log] == [("sign", "former_supervisor"), ("sign", "frozen_at_transfer")]
 
 
@@ -52,10 +53,10 @@ def test_a_transfer_between_the_decision_and_the_save_ends_in_a_conflict(ledger,
     app = ledger
     _, supervisor, worker = staff(app)
     rid = _signed_by_supervisee(app, supervisor, worker)
-    sha = app.get_record(rid).content_sha256
-    new_supervisor = str(app.join_worker(acting("hr"), name="Jo New", role="Team manager", category="manager",
-                                         start_date=date(2019, 1, 1)).id)
-    other = SupervisionLedger(Storage.open(settings, master_key=master_key), clock)
+    sha = app.records.get_record(rid).content_sha256
+    new_supervisor = str(app.people.join_worker(acting("hr"), name="Jo New", role="Team manager", category="manager",
+                                                start_date=date(2019, 1, 1)).id)
+    other = SupervisionApplication(Storage.open(settings, master_key=master_key), clock)
     try:
         readings = {"n": 0}
 
@@ -63,17 +64,17 @@ def test_a_transfer_between_the_decision_and_the_save_ends_in_a_conflict(ledger,
             # The sign command reads the clock once, after its decision and before it saves.
             readings["n"] += 1
             if readings["n"] == 1:
-                other.transfer_worker(acting("hr"), worker, new_supervisor, "restructure")
+                other.allocation.transfer_worker(acting("hr"), worker, new_supervisor, "restructure")
             return clock()
 
         app.clock = transfer_meanwhile
         with pytest.raises(Conflict):
-            app.sign_record(acting(supervisor), rid, sha)
+            app.records.sign_record(acting(supervisor), rid, sha)
         app.clock = clock
         assert readings["n"] >= 1
-        assert app.get_record(rid).state == "signed_by_supervisee"
+        assert app.records.get_record(rid).state == "signed_by_supervisee"
         with pytest.raises(AccessDenied):  # retried: now refused by the rules
-            app.sign_record(acting(supervisor), rid, sha)
+            app.records.sign_record(acting(supervisor), rid, sha)
     finally:
         other.close()
         other.storage.engine.dispose()
@@ -82,8 +83,8 @@ def test_a_transfer_between_the_decision_and_the_save_ends_in_a_conflict(ledger,
 def test_a_command_loads_each_aggregate_once(ledger):
     app = ledger
     _, supervisor, worker = staff(app)
-    record = app.draft_record(acting(supervisor), supervisee_id=worker, content=content())
-    app.share_record(acting(supervisor), record.id)
+    record = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content())
+    app.records.share_record(acting(supervisor), record.id)
     loads: list[str] = []
     get = app.repository.get
 
@@ -93,7 +94,7 @@ def test_a_command_loads_each_aggregate_once(ledger):
 
     app.repository.get = counting  # type: ignore[method-assign]
     try:
-        signed = app.sign_record(acting(worker, Role.SUPERVISEE), record.id, record.content_sha256)
+        signed = app.records.sign_record(acting(worker, Role.SUPERVISEE), record.id, record.content_sha256)
     finally:
         app.repository.get = get  # type: ignore[method-assign]
     assert signed.state == "signed_by_supervisee"
@@ -104,56 +105,56 @@ def test_hr_may_not_make_two_people_each_others_supervisor_nor_a_supervisee_acco
     app = ledger
     manager, supervisor, worker = staff(app)
     with pytest.raises(DomainError, match="each other's supervisor"):
-        app.transfer_worker(acting("hr"), supervisor, worker, "swap")  # Sam is Alex's supervisee
+        app.allocation.transfer_worker(acting("hr"), supervisor, worker, "swap")  # Sam is Alex's supervisee
     with pytest.raises(DomainError, match="each other's supervisor"):
-        app.transfer_worker(acting("hr"), manager, supervisor, "swap")  # Alex is Morgan's supervisee
-    newcomer = str(app.join_worker(acting("hr"), name="Nia New", role="Social worker", category="experienced",
-                                   start_date=date(2024, 1, 1)).id)
-    app.users.add_user("sam", "supervisee", worker_id=worker, created_by="test")
+        app.allocation.transfer_worker(acting("hr"), manager, supervisor, "swap")  # Alex is Morgan's supervisee
+    newcomer = str(app.people.join_worker(acting("hr"), name="Nia New", role="Social worker", category="experienced",
+                                          start_date=date(2024, 1, 1)).id)
+    app.people.users.add_user("sam", "supervisee", worker_id=worker, created_by="test")
     with pytest.raises(DomainError, match="supervisee"):
-        app.allocate_supervisor(acting("hr"), newcomer, worker)
+        app.allocation.allocate_supervisor(acting("hr"), newcomer, worker)
     with pytest.raises(AccessDenied) as not_hr:
-        app.allocate_supervisor(acting(supervisor), newcomer, supervisor)
+        app.allocation.allocate_supervisor(acting(supervisor), newcomer, supervisor)
     assert not_hr.value.decision.refusal is Refusal.ROLE
-    assert app.allocate_supervisor(acting("hr"), newcomer, supervisor).supervisor_id == supervisor
+    assert app.allocation.allocate_supervisor(acting("hr"), newcomer, supervisor).supervisor_id == supervisor
 
 
 def test_grants_holds_and_retention_runs_are_decided_by_role_in_the_application(ledger):
     app = ledger
     _, supervisor, worker = staff(app)
     with pytest.raises(AccessDenied):
-        app.grant_access(grantor=acting(supervisor), grantee="x", purpose="p", category="inspection",
-                         scope_kind="worker_file", scope_id=worker, expires_at=app.clock() + timedelta(days=1))
+        app.access.grant_access(grantor=acting(supervisor), grantee="x", purpose="p", category="inspection",
+                                scope_kind="worker_file", scope_id=worker, expires_at=app.clock() + timedelta(days=1))
     with pytest.raises(AccessDenied):
-        app.place_hold(acting("qa"), worker, kind="investigation", reason="r", reference="ref")
+        app.retention.place_hold(acting("qa"), worker, kind="investigation", reason="r", reference="ref")
     with pytest.raises(AccessDenied):
-        app.place_hold(acting(supervisor), worker, kind="investigation", reason="r", reference="ref")
-    hold = app.place_hold(acting("io:jones"), worker, kind="investigation", reason="r", reference="ref")
+        app.retention.place_hold(acting(supervisor), worker, kind="investigation", reason="r", reference="ref")
+    hold = app.retention.place_hold(acting("io:jones"), worker, kind="investigation", reason="r", reference="ref")
     assert hold.placed_by == "user:io:jones" and hold.released_at is None
     with pytest.raises(AccessDenied):
-        app.release_hold(acting("io:jones"), hold.id, reason="done")
-    released = app.release_hold(acting("hr"), hold.id, reason="done")
+        app.retention.release_hold(acting("io:jones"), hold.id, reason="done")
+    released = app.retention.release_hold(acting("hr"), hold.id, reason="done")
     assert released.released_at is not None
     with pytest.raises(AccessDenied):
-        app.run_retention(acting("qa"), as_of=app.clock().date(), dry_run=True)
+        app.retention.run_retention(acting("qa"), as_of=app.clock().date(), dry_run=True)
     with pytest.raises(AccessDenied):
-        app.record_leaving(acting(supervisor), worker, date(2026, 3, 1))
+        app.people.record_leaving(acting(supervisor), worker, date(2026, 3, 1))
 
 
 def test_a_leaver_ends_their_supervision_of_others_and_their_account_at_the_leaving_date(ledger, clock):
     app = ledger
     manager, supervisor, worker = staff(app)
-    app.users.add_user("alex", "supervisor", worker_id=supervisor, created_by="test")
-    token = app.users.issue_token("alex", days=365).token
+    app.people.users.add_user("alex", "supervisor", worker_id=supervisor, created_by="test")
+    token = app.people.users.issue_token("alex", days=365).token
     authenticator = TokenAuthenticator(app.storage.engine, clock)
     leaving_day = (clock.now + timedelta(days=10)).date()
 
-    left = app.record_leaving(acting("hr"), supervisor, leaving_day)
+    left = app.people.record_leaving(acting("hr"), supervisor, leaving_day)
     assert left.needs_a_supervisor == [worker] and left.accounts_ended == ["alex"]
-    assert app.get_worker(worker).supervisor_id is None
+    assert app.people.get_worker(worker).supervisor_id is None
     with app.storage.engine.connect() as conn:
         assert conn.execute(select(workers.c.supervisor_id).where(workers.c.worker_id == worker)).scalar() is None
-    board = app.compliance_dashboard(as_of=clock.now.date(), team=None, with_names=True)
+    board = app.scheduling.compliance_dashboard(as_of=clock.now.date(), team=None, with_names=True)
     row = next(r for r in board.as_dicts() if r["worker_id"] == worker)
     assert any(i["kind"] == "no_supervisor" for i in row["issues"])  # "needs a supervisor" in the manager's view
 
@@ -163,57 +164,57 @@ def test_a_leaver_ends_their_supervision_of_others_and_their_account_at_the_leav
     clock.set(datetime.combine(leaving_day, datetime.min.time(), tzinfo=timezone.utc))
     assert authenticator.authenticate(token) is None  # from the leaving date: refused
     with pytest.raises(Exception, match="disabled"):
-        app.users.principal("alex", via="cli")
+        app.people.users.principal("alex", via="cli")
     # The worker who needs a supervisor gets one; the leaver can no longer be allocated.
     with pytest.raises(DomainError):
-        app.allocate_supervisor(acting("hr"), worker, supervisor)
-    assert app.allocate_supervisor(acting("hr"), worker, manager).supervisor_id == manager
+        app.allocation.allocate_supervisor(acting("hr"), worker, supervisor)
+    assert app.allocation.allocate_supervisor(acting("hr"), worker, manager).supervisor_id == manager
 
 
 def test_a_disabled_user_is_refused_at_once(ledger, clock):
     app = ledger
-    app.users.add_user("nia", "inspector", created_by="test")
-    token = app.users.issue_token("nia").token
+    app.people.users.add_user("nia", "inspector", created_by="test")
+    token = app.people.users.issue_token("nia").token
     authenticator = TokenAuthenticator(app.storage.engine, clock)
     assert authenticator.authenticate(token) is not None
     with pytest.raises(AccessDenied):
-        app.disable_user(acting("qa"), "nia")
-    app.disable_user(acting("hr"), "nia")
+        app.people.disable_user(acting("qa"), "nia")
+    app.people.disable_user(acting("hr"), "nia")
     assert authenticator.authenticate(token) is None
     with pytest.raises(Exception, match="disabled"):
-        app.users.principal("nia", via="cli")
+        app.people.users.principal("nia", via="cli")
 
 
 def test_an_archived_file_is_read_only_by_the_packs_roles_and_with_a_stated_purpose(ledger, clock):
     app = ledger
     _, supervisor, worker = staff(app)
     rid = _signed_by_supervisee(app, supervisor, worker)
-    app.record_leaving(acting("hr"), worker, date(2026, 3, 1))
-    app.archive_leaver(acting("hr"), worker)
+    app.people.record_leaving(acting("hr"), worker, date(2026, 3, 1))
+    app.retention.archive_leaver(acting("hr"), worker)
     for username, role, category in (("quinn", "qa", "qa_audit"), ("ivo", "investigating_officer", "investigation")):
-        app.users.add_user(username, role, created_by="test")
-        app.grant_access(grantor=acting("hr"), grantee=username, purpose="p", category=category,
-                         scope_kind="worker_file", scope_id=worker, expires_at=clock.now + timedelta(days=30))
-    quinn, ivo = (app.users.principal(u, via="test") for u in ("quinn", "ivo"))
+        app.people.users.add_user(username, role, created_by="test")
+        app.access.grant_access(grantor=acting("hr"), grantee=username, purpose="p", category=category,
+                                scope_kind="worker_file", scope_id=worker, expires_at=clock.now + timedelta(days=30))
+    quinn, ivo = (app.people.users.principal(u, via="test") for u in ("quinn", "ivo"))
     via = Via("test", "local", "audit of the leaver's file")
     with pytest.raises(AccessDenied) as index:
-        app.open_worker_file(quinn, worker, via=via)  # bcp's archive_access does not name QA
+        app.access.open_worker_file(quinn, worker, via=via)  # bcp's archive_access does not name QA
     assert index.value.decision.refusal is Refusal.ARCHIVED_FILE
-    assert app.readable_records(quinn) == []
-    assert [r["record_id"] for r in app.readable_records(ivo)] == [rid]
+    assert app.access.readable_records(quinn) == []
+    assert [r["record_id"] for r in app.access.readable_records(ivo)] == [rid]
     with pytest.raises(AccessDenied) as no_purpose:
-        app.read_record_content(ivo, rid, action="read_record", via=Via("test", "local", ""))
+        app.access.read_record_content(ivo, rid, action="read_record", via=Via("test", "local", ""))
     assert no_purpose.value.decision.refusal is Refusal.PURPOSE_REQUIRED
-    record, decision = app.read_record_content(ivo, rid, action="read_record", via=via)
+    record, decision = app.access.read_record_content(ivo, rid, action="read_record", via=via)
     assert decision.allowed and record.content["discussion"] == content()["discussion"]
-    assert app.open_worker_file(ivo, worker, via=via)["decision"].allowed
+    assert app.access.open_worker_file(ivo, worker, via=via)["decision"].allowed
 
 
 def test_answers_come_from_the_commands_own_result(ledger):
     app = ledger
     _, supervisor, worker = staff(app)
-    record = app.draft_record(acting(supervisor), supervisee_id=worker, content=content())
-    shared = app.share_record(acting(supervisor), record.id)
+    record = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content())
+    shared = app.records.share_record(acting(supervisor), record.id)
     assert (shared.id, shared.version, shared.state) == (record.id, 2, "shared")
     assert Principal("u", "u", Role.SUPERVISOR, supervisor, "test").actor == supervisor
     assert acting("hr").actor == "user:hr"

@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from api.access_service import AccessDenied
-from api.application import Destroyed, Storage, SupervisionLedger
+from api.application import Storage, SupervisionApplication
+from api.errors import Destroyed
 from api.cli import app as svl
 from domain.errors import DomainError, OutOfOrder
 from infrastructure.checkpoints import SigningKey, create_signing_key_file
@@ -30,11 +31,11 @@ def signing_key(settings):
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
 
 
-def three_leavers_due(app: SupervisionLedger) -> list[str]:
+def three_leavers_due(app: SupervisionApplication) -> list[str]:
     leavers = []
     for leaving in (date(2019, 6, 30), date(2019, 7, 31), date(2019, 8, 30)):
         _, leaver, _ = leaver_with_a_signed_record(app, leaving=leaving)
-        app.archive_leaver(acting("hr"), leaver)
+        app.retention.archive_leaver(acting("hr"), leaver)
         leavers.append(leaver)
     return leavers
 
@@ -44,45 +45,47 @@ def test_the_proposer_may_not_approve_their_own_list(ledger):
     the approved list, minus a file held since -> each certificate names proposer and approver, and verifies."""
     first, second, held = three_leavers_due(ledger)
     keys = {w: ledger.storage.keyring.key_id_for(w) for w in (first, second, held)}
-    proposal = ledger.propose_destruction(acting("dpo"), as_of=DAY)
+    proposal = ledger.retention.propose_destruction(acting("dpo"), as_of=DAY)
     assert proposal.item_ids == [first, second, held] and proposal.proposed_by == "user:dpo"
     assert [f["destruction_date"] for f in proposal.items] == ["2025-06-30", "2025-07-31", "2025-08-30"]
 
     with pytest.raises(AccessDenied, match="you proposed this list"):
-        ledger.approve_destruction(acting("dpo"), proposal.id, rationale="Looks right to me")
+        ledger.retention.approve_destruction(acting("dpo"), proposal.id, rationale="Looks right to me")
     with pytest.raises(AccessDenied, match="you proposed this list"):
-        ledger.reject_destruction(acting("dpo"), proposal.id, rationale="Changed my mind")
+        ledger.retention.reject_destruction(acting("dpo"), proposal.id, rationale="Changed my mind")
     with pytest.raises(AccessDenied, match="destruction_approval|policy pack lets only"):
-        ledger.approve_destruction(acting("qa"), proposal.id, rationale="QA may not")
+        ledger.retention.approve_destruction(acting("qa"), proposal.id, rationale="QA may not")
     with pytest.raises(OutOfOrder, match="not yet approved"):
-        ledger.run_retention(acting("dpo"), proposal.id)
+        ledger.retention.run_retention(acting("dpo"), proposal.id)
     assert not any(ledger.storage.keyring.is_destroyed(k) for k in keys.values())
 
-    ledger.place_hold(acting("io:jones"), held, kind="investigation", reason="LADO referral", reference="LADO-7")
+    ledger.retention.place_hold(acting("io:jones"), held, kind="investigation", reason="LADO referral",
+                                reference="LADO-7")
     with pytest.raises(DomainError, match="rationale"):
-        ledger.approve_destruction(acting("hr"), proposal.id, rationale="   ")
-    approved = ledger.approve_destruction(acting("hr"), proposal.id, rationale="Checked against the HR leavers list")
+        ledger.retention.approve_destruction(acting("hr"), proposal.id, rationale="   ")
+    approved = ledger.retention.approve_destruction(acting("hr"), proposal.id,
+                                                    rationale="Checked against the HR leavers list")
     assert (approved.decision, approved.decided_by) == ("approved", "user:hr")
     with pytest.raises(OutOfOrder, match="already approved"):
-        ledger.reject_destruction(acting("dpo-2", acting("dpo").role), proposal.id, rationale="too late")
+        ledger.retention.reject_destruction(acting("dpo-2", acting("dpo").role), proposal.id, rationale="too late")
 
-    outcomes = ledger.run_retention(acting("dpo"), proposal.id)
+    outcomes = ledger.retention.run_retention(acting("dpo"), proposal.id)
 
     assert {o.worker_id: o.status for o in outcomes} == {first: "destroyed", second: "destroyed",
                                                           held: "skipped_on_hold"}
     assert [ledger.storage.keyring.is_destroyed(keys[w]) for w in (first, second, held)] == [True, True, False]
     with pytest.raises(Destroyed):
-        ledger.get_worker(first)
-    assert ledger.get_record(record_of(ledger, held)).content["discussion"] == SECRET
-    done = ledger.get_proposal(proposal.id)
+        ledger.people.get_worker(first)
+    assert ledger.records.get_record(record_of(ledger, held)).content["discussion"] == SECRET
+    done = ledger.retention.get_proposal(proposal.id)
     assert done.status == "executed" and done.destroyed == sorted([first, second])
     assert done.skipped == [{"worker_id": held, "status": "held"}]
-    [row] = ledger.destruction_proposals(acting("hr"))
+    [row] = ledger.retention.destruction_proposals(acting("hr"))
     assert (row["status"], row["files"], row["destroyed"], row["decided_by"]) == ("executed", 3, 2, "user:hr")
 
     key = ledger.integrity.verifier_key()
     for worker in (first, second):
-        certificate = json.loads(ledger.certificate_path(worker).read_text())
+        certificate = json.loads(ledger.retention.certificate_path(worker).read_text())
         fields = parse_certificate_statement(parse_note(certificate["statement"]).text)
         assert (fields["proposal"], fields["proposed-by"], fields["approved-by"], fields["by"]) == (
             str(proposal.id), "user:dpo", "user:hr", "user:dpo")
@@ -90,32 +93,32 @@ def test_the_proposer_may_not_approve_their_own_list(ledger):
         report = verify_certificate(certificate, trusted_key=key)
         assert report.verified, report.problems
         assert any("approved by a second person, user:hr" in line for line in report.proves)
-    assert not ledger.certificate_path(held).exists()
+    assert not ledger.retention.certificate_path(held).exists()
 
 
 def test_a_rejected_list_destroys_nothing_and_the_next_proposal_is_reviewed_afresh(ledger):
     leavers = three_leavers_due(ledger)
-    rejected = ledger.propose_destruction(acting("hr"), as_of=DAY)
-    ledger.reject_destruction(acting("dpo"), rejected.id, rationale="Awaiting the legal team's advice")
+    rejected = ledger.retention.propose_destruction(acting("hr"), as_of=DAY)
+    ledger.retention.reject_destruction(acting("dpo"), rejected.id, rationale="Awaiting the legal team's advice")
     with pytest.raises(OutOfOrder, match="rejected"):
-        ledger.run_retention(acting("dpo"), rejected.id)
+        ledger.retention.run_retention(acting("dpo"), rejected.id)
     with pytest.raises(OutOfOrder, match="no approved destruction proposal"):
-        ledger.run_retention(acting("dpo"))  # the latest approved one: there is none
+        ledger.retention.run_retention(acting("dpo"))  # the latest approved one: there is none
     assert not any(ledger.storage.keyring.is_destroyed(ledger.storage.keyring.key_id_for(w)) for w in leavers)
 
-    again = ledger.propose_destruction(acting("hr"), as_of=DAY)
+    again = ledger.retention.propose_destruction(acting("hr"), as_of=DAY)
     second_dpo = acting("dpo-2", acting("dpo").role)
-    ledger.approve_destruction(second_dpo, again.id, rationale="Advice received: no claim pending")
-    assert {o.status for o in ledger.run_retention(acting("hr"))} == {"destroyed"}
-    assert [r["status"] for r in ledger.destruction_proposals(acting("dpo"))] == ["executed", "rejected"]
+    ledger.retention.approve_destruction(second_dpo, again.id, rationale="Advice received: no claim pending")
+    assert {o.status for o in ledger.retention.run_retention(acting("hr"))} == {"destroyed"}
+    assert [r["status"] for r in ledger.retention.destruction_proposals(acting("dpo"))] == ["executed", "rejected"]
 
 
 def test_a_certificate_claiming_the_proposer_approved_does_not_verify(ledger):
     [first, *_] = three_leavers_due(ledger)
-    proposal = ledger.propose_destruction(acting("dpo"), as_of=DAY)
-    ledger.approve_destruction(acting("hr"), proposal.id, rationale="ok")
-    ledger.run_retention(acting("dpo"), proposal.id)
-    certificate = json.loads(ledger.certificate_path(first).read_text())
+    proposal = ledger.retention.propose_destruction(acting("dpo"), as_of=DAY)
+    ledger.retention.approve_destruction(acting("hr"), proposal.id, rationale="ok")
+    ledger.retention.run_retention(acting("dpo"), proposal.id)
+    certificate = json.loads(ledger.retention.certificate_path(first).read_text())
     fields = parse_certificate_statement(parse_note(certificate["statement"]).text)
     signing = SigningKey.parse(ledger.storage.settings.signing_key_file.read_text())
     for forged_fields, problem in (({**fields, "approved-by": fields["proposed-by"]}, "approved by the person who"),
@@ -133,11 +136,11 @@ def test_a_certificate_claiming_the_proposer_approved_does_not_verify(ledger):
 
 def test_the_cli_proposes_refuses_the_proposer_approves_as_another_and_runs(ledger, settings, master_key):
     [first, *_] = three_leavers_due(ledger)
-    kept = str(ledger.join_worker(acting("hr"), name="Kim Kept", role="Social worker", category="experienced",
-                                  start_date=date(2020, 1, 6)).id)
-    ledger.users.add_user("dana", "dpo", created_by="test")
-    ledger.users.add_user("hana", "administrator", created_by="test")
-    ledger.users.add_user("quinn", "qa", created_by="test")
+    kept = str(ledger.people.join_worker(acting("hr"), name="Kim Kept", role="Social worker", category="experienced",
+                                         start_date=date(2020, 1, 6)).id)
+    ledger.people.users.add_user("dana", "dpo", created_by="test")
+    ledger.people.users.add_user("hana", "administrator", created_by="test")
+    ledger.people.users.add_user("quinn", "qa", created_by="test")
     verifier_key = ledger.integrity.verifier_key()
     ledger.close()
     settings.master_key_file.write_text(base64.b64encode(master_key).decode())
@@ -173,10 +176,10 @@ def test_the_cli_proposes_refuses_the_proposer_approves_as_another_and_runs(ledg
         "retention", "certificate", first, "--as", "quinn", code=2)
     assert f"no destruction certificate for worker {kept}" in cli("retention", "certificate", kept, "--as", "hana",
                                                                   code=2)
-    reopened = SupervisionLedger(Storage.open(settings, master_key=master_key))
+    reopened = SupervisionApplication(Storage.open(settings, master_key=master_key))
     try:
         with pytest.raises(Destroyed):
-            reopened.get_worker(first)
+            reopened.people.get_worker(first)
     finally:
         reopened.close()
         reopened.storage.engine.dispose()

@@ -14,7 +14,8 @@ import psycopg
 import pytest
 from sqlalchemy import func, select, text
 
-from api.application import Conflict, Storage, SupervisionLedger
+from api.application import Storage, SupervisionApplication
+from api.errors import Conflict
 from domain.access_log import AccessAttempt, AccessLogEntry
 from domain.authorisation import Basis, Decision, Reader, Role
 from infrastructure.keys import ORGANISATION_KEY_ID, key_assignments
@@ -36,7 +37,7 @@ def entries(count: int) -> list[AccessLogEntry]:
             for _ in range(count)]
 
 
-def counts(app: SupervisionLedger) -> tuple[int, int, int]:
+def counts(app: SupervisionApplication) -> tuple[int, int, int]:
     """(events, key assignments, ledger leaves)."""
     with app.storage.engine.connect() as conn:
         events = conn.execute(text(f"SELECT count(*) FROM {app.recorder.events_table_name}")).scalar_one()
@@ -44,7 +45,7 @@ def counts(app: SupervisionLedger) -> tuple[int, int, int]:
                 conn.execute(select(func.count()).select_from(ledger_leaves)).scalar_one())
 
 
-def assert_ledger_intact(app: SupervisionLedger) -> None:
+def assert_ledger_intact(app: SupervisionApplication) -> None:
     report = app.integrity.verify()
     assert report.intact, [f.describe() for f in report.findings]
     with app.storage.engine.connect() as conn:
@@ -56,10 +57,10 @@ def assert_ledger_intact(app: SupervisionLedger) -> None:
 
 
 def test_batches_of_every_size_commit_events_key_rows_and_leaves_together(ledger) -> None:
-    ledger.join_worker(acting("hr"), name="New", role="r", category="experienced", start_date=date(2024, 1, 1))
+    ledger.people.join_worker(acting("hr"), name="New", role="r", category="experienced", start_date=date(2024, 1, 1))
     for size in (1, 2, 5, 1, 64, 3):  # a group commit of access-log entries, as api/access_service.py makes them
         before = counts(ledger)
-        ledger._write_log_entries(entries(size))
+        ledger.access._write_log_entries(entries(size))
         assert counts(ledger) == (before[0] + size, before[1] + size, before[2] + size)
     assert_ledger_intact(ledger)
 
@@ -67,19 +68,19 @@ def test_batches_of_every_size_commit_events_key_rows_and_leaves_together(ledger
 def test_a_conflict_rolls_back_the_key_rows_and_leaves_and_the_next_write_goes_on(ledger) -> None:
     first, second = entries(2)
     lost_update = copy.deepcopy(first)  # still holds first's version 1 as a pending event
-    ledger._write_log_entries([first])
+    ledger.access._write_log_entries([first])
     before = counts(ledger)
     keys = ledger.storage.keyring.stage_assignment(second.id, ORGANISATION_KEY_ID)
     with pytest.raises(Conflict):  # (first.id, version 1) is taken: the event insert fails
         ledger.save_and_project(second, lost_update, keys=keys)
     assert counts(ledger) == before  # second's event, its key row and any leaf went with it
-    ledger._write_log_entries(entries(3))
+    ledger.access._write_log_entries(entries(3))
     assert counts(ledger) == (before[0] + 3, before[1] + 3, before[2] + 3)
     assert_ledger_intact(ledger)
 
 
 def test_a_failure_after_the_event_insert_leaves_nothing_behind(ledger, monkeypatch) -> None:
-    ledger.join_worker(acting("hr"), name="W", role="r", category="experienced", start_date=date(2024, 1, 1))
+    ledger.people.join_worker(acting("hr"), name="W", role="r", category="experienced", start_date=date(2024, 1, 1))
     before = counts(ledger)
 
     def broken(*args: Any, **kwargs: Any) -> Any:
@@ -87,16 +88,16 @@ def test_a_failure_after_the_event_insert_leaves_nothing_behind(ledger, monkeypa
 
     monkeypatch.setattr(ledger.recorder._ledger, "rows_after", broken)
     with pytest.raises(RuntimeError, match="ledger append failed"):
-        ledger._write_log_entries(entries(2))
+        ledger.access._write_log_entries(entries(2))
     monkeypatch.undo()
     assert counts(ledger) == before  # the events and key rows went with the leaves that were never written
-    ledger._write_log_entries(entries(2))
+    ledger.access._write_log_entries(entries(2))
     assert counts(ledger) == (before[0] + 2, before[1] + 2, before[2] + 2)
     assert_ledger_intact(ledger)
 
 
 def test_the_table_lock_is_held_until_the_commit_and_nothing_is_acknowledged_before_it(ledger, monkeypatch) -> None:
-    ledger.join_worker(acting("hr"), name="W", role="r", category="experienced", start_date=date(2024, 1, 1))
+    ledger.people.join_worker(acting("hr"), name="W", role="r", category="experienced", start_date=date(2024, 1, 1))
     before = counts(ledger)
     appender = ledger.recorder._ledger
     rows_after = appender.rows_after
@@ -109,7 +110,7 @@ def test_the_table_lock_is_held_until_the_commit_and_nothing_is_acknowledged_bef
 
     monkeypatch.setattr(appender, "rows_after", paused)
     done: list[Any] = []
-    writer = threading.Thread(target=lambda: done.append(ledger._write_log_entries(entries(1))))
+    writer = threading.Thread(target=lambda: done.append(ledger.access._write_log_entries(entries(1))))
     writer.start()
     try:
         assert inside.wait(30)
@@ -138,18 +139,18 @@ def test_another_writer_in_between_makes_the_next_write_reload_the_frontier(ledg
     reloads: list[int] = []
     load = ledger_append.frontier_from_rows
     monkeypatch.setattr(ledger_append, "frontier_from_rows", lambda rows: reloads.append(1) or load(rows))
-    other = SupervisionLedger(Storage.open(settings, master_key=master_key), clock)
+    other = SupervisionApplication(Storage.open(settings, master_key=master_key), clock)
     try:
-        ledger._write_log_entries(entries(1))
-        ledger._write_log_entries(entries(1))
+        ledger.access._write_log_entries(entries(1))
+        ledger.access._write_log_entries(entries(1))
         reloads.clear()
-        ledger._write_log_entries(entries(2))
+        ledger.access._write_log_entries(entries(2))
         assert reloads == []  # the cached edge still ends at the last leaf: no frontier query
         for n in range(4):
             for app in (other, ledger):
-                app._write_log_entries(entries(n + 1))
+                app.access._write_log_entries(entries(n + 1))
         assert len(reloads) == 8  # each write found the other's leaves after its own edge
-        ledger.join_worker(acting("hr"), name="W", role="r", category="experienced", start_date=date(2024, 1, 1))
+        ledger.people.join_worker(acting("hr"), name="W", role="r", category="experienced", start_date=date(2024, 1, 1))
     finally:
         other.close()
         other.storage.engine.dispose()
@@ -157,7 +158,7 @@ def test_another_writer_in_between_makes_the_next_write_reload_the_frontier(ledg
 
 
 def test_four_round_trips_and_synchronous_commit_left_alone(ledger, monkeypatch) -> None:
-    ledger._write_log_entries(entries(1))  # the appender now holds the committed edge
+    ledger.access._write_log_entries(entries(1))  # the appender now holds the committed edge
     pending = entries(2)
     sent: list[str] = []
     execute = psycopg.Cursor.execute
@@ -167,7 +168,7 @@ def test_four_round_trips_and_synchronous_commit_left_alone(ledger, monkeypatch)
         return execute(self, query, *args, **kwargs)
 
     monkeypatch.setattr(psycopg.Cursor, "execute", spy)
-    ledger._write_log_entries(pending)
+    ledger.access._write_log_entries(pending)
     monkeypatch.undo()
     ours = sent[next(i for i, s in enumerate(sent) if s.startswith("BEGIN")):]
     assert len(ours) == 4, ours
@@ -184,11 +185,11 @@ def test_four_round_trips_and_synchronous_commit_left_alone(ledger, monkeypatch)
 def test_a_command_on_an_unchanged_file_reads_its_version_under_the_lock_in_the_same_four_round_trips(
         ledger, monkeypatch) -> None:
     hr = acting("hr")
-    supervisor = str(ledger.join_worker(hr, name="Sam Lead", role="Team manager", category="manager",
-                                        start_date=date(2020, 1, 1)).id)
-    worker = str(ledger.join_worker(hr, name="Kim Case", role="Social worker", category="experienced",
-                                    start_date=date(2021, 1, 1)).id)
-    ledger.allocate_supervisor(hr, worker, supervisor)
+    supervisor = str(ledger.people.join_worker(hr, name="Sam Lead", role="Team manager", category="manager",
+                                               start_date=date(2020, 1, 1)).id)
+    worker = str(ledger.people.join_worker(hr, name="Kim Case", role="Social worker", category="experienced",
+                                           start_date=date(2021, 1, 1)).id)
+    ledger.allocation.allocate_supervisor(hr, worker, supervisor)
     content = {"session_date": "2026-01-05", "attendees": ["S", "W"], "agenda": ["Caseload"],
                "discussion": "Caseload reviewed.", "actions": [], "case_discussions": []}
     sent: list[str] = []
@@ -199,22 +200,23 @@ def test_a_command_on_an_unchanged_file_reads_its_version_under_the_lock_in_the_
         return execute(self, query, *args, **kwargs)
 
     monkeypatch.setattr(psycopg.Cursor, "execute", spy)
-    rid = ledger.draft_record(acting(supervisor), supervisee_id=worker, content=content).id  # decides on the file
+    rid = ledger.records.draft_record(acting(supervisor), supervisee_id=worker,
+                                      content=content).id  # decides on the file
     monkeypatch.undo()
     begin_at = next(i for i, s in enumerate(sent) if s.startswith("BEGIN"))
     begin, insert, leaves, commit = sent[begin_at:begin_at + 4]
     assert "IN EXCLUSIVE MODE" in begin and f"WHERE originator_id = '{worker}'" in begin
     assert begin.index("IN EXCLUSIVE MODE") < begin.index("SELECT (SELECT MAX(originator_version)")
     assert "RETURNING notification_id" in insert and "ledger_leaves" in leaves and commit == "COMMIT"
-    assert ledger.get_record(rid).state == "draft"
-    ledger.transfer_worker(hr, worker, str(ledger.join_worker(hr, name="Jo New", role="Team manager",
+    assert ledger.records.get_record(rid).state == "draft"
+    ledger.allocation.transfer_worker(hr, worker, str(ledger.people.join_worker(hr, name="Jo New", role="Team manager",
                                                              category="manager", start_date=date(2019, 1, 1)).id),
-                           "restructure")
-    stale = ledger.get_worker(worker)
+                                      "restructure")
+    stale = ledger.people.get_worker(worker)
     stale.version -= 1  # as a command that read the file before the transfer would hold it
-    record = ledger.get_record(rid)
+    record = ledger.records.get_record(rid)
     record.share(actor=supervisor, timestamp=ledger.clock())
     with pytest.raises(Conflict):
         ledger.save_and_project(record, unchanged=(stale,))
-    assert ledger.get_record(rid).state == "draft"  # nothing was stored
+    assert ledger.records.get_record(rid).state == "draft"  # nothing was stored
     assert_ledger_intact(ledger)

@@ -27,9 +27,10 @@ def signing_key(settings):
 
 
 def case_record(app, supervisor: str, worker: str, discussed_on: date) -> str:  # noqa: ANN001
-    return str(app.record_case_supervision(acting(supervisor), worker_id=worker, case_reference="LCS 55821",
-                                           discussed_on=discussed_on, discussion="Reviewed the plan",
-                                           decisions="Visit within five days").id)
+    return str(app.case_records.record_case_supervision(acting(supervisor), worker_id=worker,
+                                                        case_reference="LCS 55821",
+                                                        discussed_on=discussed_on, discussion="Reviewed the plan",
+                                                        decisions="Visit within five days").id)
 
 
 def test_lists_stored_by_the_former_aggregates_load_list_rebuild_and_run(ledger):
@@ -48,48 +49,51 @@ def test_lists_stored_by_the_former_aggregates_load_list_rebuild_and_run(ledger)
     proposal = former_proposal(app, as_of=date(2026, 3, 1), files=files, proposed=BEFORE.replace(hour=9))
 
     # each is read as today's aggregate, of its own record class
-    old = app.read_case_record_disposal(acting("hr"), approved)
+    old = app.case_records.read_case_record_disposal(acting("hr"), approved)
     assert isinstance(old, DestructionProposal) and old.record_class == "case_supervision"
     assert (old.item_ids, old.rule, old.status, old.decided_by) == ([first], rule, "approved", "user:hr")
-    assert app.read_case_record_disposal(acting("hr"), rejected).status == "rejected"
-    personal = app.read_proposal(acting("hr"), proposal)
+    assert app.case_records.read_case_record_disposal(acting("hr"), rejected).status == "rejected"
+    personal = app.retention.read_proposal(acting("hr"), proposal)
     assert (personal.record_class, personal.items, personal.rule, personal.status) == (
         "personal_supervision", files, None, "proposed")
     # ... and only as a list of its own class
     with pytest.raises(NotFound, match="no destruction proposal"):
-        app.get_proposal(approved)
+        app.retention.get_proposal(approved)
     with pytest.raises(NotFound, match="no list of case supervision records"):
-        app.get_case_record_disposal(proposal)
+        app.case_records.get_case_record_disposal(proposal)
 
     def listed() -> tuple[list, list]:
-        return ([(r["disposal_id"], r["records"], r["status"]) for r in app.case_record_disposals(acting("hr"))],
-                [(r["proposal_id"], r["files"], r["status"]) for r in app.destruction_proposals(acting("hr"))])
+        return ([(r["disposal_id"], r["records"],
+                  r["status"]) for r in app.case_records.case_record_disposals(acting("hr"))],
+                [(r["proposal_id"], r["files"],
+                  r["status"]) for r in app.retention.destruction_proposals(acting("hr"))])
 
     assert listed() == ([(str(approved), 1, "approved"), (str(rejected), 1, "rejected")],
                         [(str(proposal), 1, "proposed")])
 
     # today's commands carry them on: HR approves the former proposal (the DPO proposed it), the approved former
     # list is destroyed, with a certificate naming the review stored by the former aggregate
-    app.approve_destruction(acting("hr"), proposal, rationale="Checked against the leavers list")
-    done = app.destroy_case_records(acting("dpo"), approved)
+    app.retention.approve_destruction(acting("hr"), proposal, rationale="Checked against the leavers list")
+    done = app.case_records.destroy_case_records(acting("dpo"), approved)
     assert (done.destroyed, done.status) == ([first], "destroyed")
-    certificate = app.case_record_certificate_path(first).read_text()
+    certificate = app.case_records.case_record_certificate_path(first).read_text()
     assert "approved-by user:hr" in certificate and str(approved) in certificate
     with pytest.raises(Exception, match="already destroyed"):
-        app.destroy_case_records(acting("dpo"), approved)
+        app.case_records.destroy_case_records(acting("dpo"), approved)
 
     # a list whose records the former aggregate destroyed loads as destroyed, and its record's row says so
     elsewhere = str(uuid4())  # a record of another database: this list is about loading, not this one's records
     gone = former_case_record_list(app, as_of=date(2026, 3, 1), rule=rule, proposed=BEFORE.replace(hour=14),
                                    decided=BEFORE.replace(hour=15), destroyed=BEFORE.replace(hour=16),
                                    records=[{"record_id": elsewhere, "destruction_date": "2025-09-03"}])
-    assert app.get_case_record_disposal(gone).status == "destroyed"
-    assert app.get_case_record_disposal(gone).skipped == []
+    assert app.case_records.get_case_record_disposal(gone).status == "destroyed"
+    assert app.case_records.get_case_record_disposal(gone).skipped == []
 
     # the read models rebuilt from zero say the same as those projected as the events came
-    before = listed(), sorted((r.record_id, r.status) for r in app.case_record_schedule(acting("dpo")))
+    before = listed(), sorted((r.record_id, r.status) for r in app.case_records.case_record_schedule(acting("dpo")))
     app.read_models.rebuild()
-    assert (listed(), sorted((r.record_id, r.status) for r in app.case_record_schedule(acting("dpo")))) == before
+    assert (listed(),
+            sorted((r.record_id, r.status) for r in app.case_records.case_record_schedule(acting("dpo")))) == before
     assert app.integrity.verify().intact
 
 
@@ -113,7 +117,8 @@ def test_a_database_with_the_former_read_model_tables_rebuilds_them(ledger):
     assert sorted(app.read_models.create_tables()) == ["case_records", "retention_schedule"]
     with app.storage.engine.connect() as conn:
         assert "case_record_disposals" not in inspect(conn).get_table_names()
-    assert [(r["disposal_id"], r["status"]) for r in app.case_record_disposals(acting("hr"))] == [
+    assert [(r["disposal_id"], r["status"]) for r in app.case_records.case_record_disposals(acting("hr"))] == [
         (str(listed), "approved")]
-    assert [(r.record_id, r.status) for r in app.case_record_schedule(acting("dpo"), as_of=date(2026, 3, 1))] == [
+    assert [(r.record_id, r.status) for r in app.case_records.case_record_schedule(acting("dpo"),
+                                                                                   as_of=date(2026, 3, 1))] == [
         (record, "due")]

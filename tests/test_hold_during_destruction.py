@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from api.application import Destroyed, Storage, SupervisionLedger
+from api.application import Storage, SupervisionApplication
+from api.errors import Destroyed
 from api.errors import Conflict
 from domain.errors import OutOfOrder
 from infrastructure.checkpoints import create_signing_key_file
@@ -24,11 +25,11 @@ def signing_key(settings):  # noqa: ANN001, ANN201
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
 
 
-def archived_leaver(app: SupervisionLedger, n: int) -> str:
-    worker = str(app.join_worker(acting("hr"), name=f"Lee Vaughan {n}", role="Social worker",
-                                 category="experienced", start_date=date(2012, 5, 1)).id)
-    app.record_leaving(acting("hr"), worker, date(2019, 6, 30))
-    app.archive_leaver(acting("hr"), worker)
+def archived_leaver(app: SupervisionApplication, n: int) -> str:
+    worker = str(app.people.join_worker(acting("hr"), name=f"Lee Vaughan {n}", role="Social worker",
+                                        category="experienced", start_date=date(2012, 5, 1)).id)
+    app.people.record_leaving(acting("hr"), worker, date(2019, 6, 30))
+    app.retention.archive_leaver(acting("hr"), worker)
     return worker
 
 
@@ -53,34 +54,36 @@ def together(*steps: Any) -> list[tuple[str, Any]]:
 
 
 def test_a_hold_racing_the_destruction_of_its_file_never_leaves_both(settings, master_key, clock) -> None:  # noqa: ANN001
-    holding = SupervisionLedger(Storage.open(settings, master_key), clock)
-    destroying = SupervisionLedger(Storage.open(settings, master_key), clock)
+    holding = SupervisionApplication(Storage.open(settings, master_key), clock)
+    destroying = SupervisionApplication(Storage.open(settings, master_key), clock)
     outcomes = {"held": 0, "destroyed": 0}
     try:
         for n in range(ROUNDS):
             worker = archived_leaver(destroying, n)
-            proposal = destroying.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+            proposal = destroying.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
             assert proposal.item_ids == [worker]
-            destroying.approve_destruction(acting("hr"), proposal.id, rationale="checked against the schedule")
+            destroying.retention.approve_destruction(acting("hr"), proposal.id,
+                                                     rationale="checked against the schedule")
             hold, run = together(
-                lambda: holding.place_hold(acting("io:jones"), worker, kind="investigation", reason="LADO referral",
-                                           reference=f"LADO-{n}"),
-                lambda: destroying.run_retention(acting("dpo"), proposal.id))
+                lambda: holding.retention.place_hold(acting("io:jones"), worker, kind="investigation",
+                                                     reason="LADO referral",
+                                                     reference=f"LADO-{n}"),
+                lambda: destroying.retention.run_retention(acting("dpo"), proposal.id))
             assert run[0] == "returned", run  # a run that meets a hold skips the file; it does not fail
             [ran] = run[1]
-            stored = [h for h in destroying.holds(worker) if h["released_at"] is None]
+            stored = [h for h in destroying.retention.holds(worker) if h["released_at"] is None]
             destroyed = ran.status == "destroyed"
             assert ran.status in ("destroyed", "skipped_on_hold"), ran
             if destroyed:
                 assert hold[0] == "raised" and isinstance(hold[1], OutOfOrder | Conflict), hold
                 assert stored == [], f"round {n}: a hold is stored on a destroyed file"
                 with pytest.raises(Destroyed):
-                    destroying.get_worker(worker)
+                    destroying.people.get_worker(worker)
                 outcomes["destroyed"] += 1
             else:
                 assert hold[0] == "returned", hold
                 assert [h["hold_id"] for h in stored] == [str(hold[1].id)]
-                assert holding.get_worker(worker).leaving_date == date(2019, 6, 30)  # still readable
+                assert holding.people.get_worker(worker).leaving_date == date(2019, 6, 30)  # still readable
                 outcomes["held"] += 1  # and held: the next round's proposal leaves it out
     finally:
         for app in (holding, destroying):
@@ -93,8 +96,8 @@ def test_a_hold_racing_the_destruction_of_its_file_never_leaves_both(settings, m
 @pytest.fixture
 def two_apps(settings, master_key, clock):  # noqa: ANN001, ANN201
     """The application placing the hold and the one running retention, on one database."""
-    holding = SupervisionLedger(Storage.open(settings, master_key), clock)
-    destroying = SupervisionLedger(Storage.open(settings, master_key), clock)
+    holding = SupervisionApplication(Storage.open(settings, master_key), clock)
+    destroying = SupervisionApplication(Storage.open(settings, master_key), clock)
     try:
         yield holding, destroying
     finally:
@@ -103,10 +106,10 @@ def two_apps(settings, master_key, clock):  # noqa: ANN001, ANN201
             app.storage.engine.dispose()
 
 
-def approved_leaver(app: SupervisionLedger) -> tuple[str, Any]:
+def approved_leaver(app: SupervisionApplication) -> tuple[str, Any]:
     worker = archived_leaver(app, 0)
-    proposal = app.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
-    app.approve_destruction(acting("hr"), proposal.id, rationale="checked against the schedule")
+    proposal = app.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+    app.retention.approve_destruction(acting("hr"), proposal.id, rationale="checked against the schedule")
     return worker, proposal
 
 
@@ -121,16 +124,17 @@ def test_a_hold_stored_after_the_run_judged_the_file_due_keeps_the_file(two_apps
     def checkpoint_then_a_hold(*args: Any, **kwargs: Any) -> Any:
         signed = sign_checkpoint(*args, **kwargs)
         if not placed:
-            placed.append(holding.place_hold(acting("io:jones"), worker, kind="investigation", reason="LADO referral",
-                                             reference="LADO-1"))
+            placed.append(holding.retention.place_hold(acting("io:jones"), worker, kind="investigation",
+                                                       reason="LADO referral",
+                                                       reference="LADO-1"))
         return signed
 
     destroying.integrity.checkpoint = checkpoint_then_a_hold
-    [ran] = destroying.run_retention(acting("dpo"), proposal.id)
+    [ran] = destroying.retention.run_retention(acting("dpo"), proposal.id)
     assert ran.status == "skipped_on_hold" and placed
-    assert [h["hold_id"] for h in destroying.holds(worker)] == [str(placed[0].id)]
-    assert destroying.get_worker(worker).leaving_date == date(2019, 6, 30)
-    assert destroying.get_proposal(proposal.id).status == "executed"
+    assert [h["hold_id"] for h in destroying.retention.holds(worker)] == [str(placed[0].id)]
+    assert destroying.people.get_worker(worker).leaving_date == date(2019, 6, 30)
+    assert destroying.retention.get_proposal(proposal.id).status == "executed"
 
 
 class RunStopped(Exception):
@@ -145,7 +149,7 @@ def test_a_hold_whose_file_is_destroyed_before_it_is_stored_is_refused(two_apps,
     after the hold read the file, or only as far as starting the destruction (the store's check refuses it)."""
     holding, destroying = two_apps
     worker, proposal = approved_leaver(destroying)
-    read_worker, add_tombstones, ran = holding.get_worker, destroying.storage.tombstones.add, []
+    read_worker, add_tombstones, ran = holding.retention.get_worker, destroying.storage.tombstones.add, []
 
     def stop_after_starting(*args: Any, **kwargs: Any) -> None:
         raise RunStopped
@@ -155,18 +159,18 @@ def test_a_hold_whose_file_is_destroyed_before_it_is_stored_is_refused(two_apps,
         if run_ends == "started":
             destroying.storage.tombstones.add = stop_after_starting
             with pytest.raises(RunStopped):
-                destroying.run_retention(acting("dpo"), proposal.id)
+                destroying.retention.run_retention(acting("dpo"), proposal.id)
             destroying.storage.tombstones.add = add_tombstones
         else:
-            ran.extend(destroying.run_retention(acting("dpo"), proposal.id))
+            ran.extend(destroying.retention.run_retention(acting("dpo"), proposal.id))
         return read if read_first else read_worker(*args, **kwargs)
 
-    holding.get_worker = the_run_meanwhile
+    holding.retention.get_worker = the_run_meanwhile
     with pytest.raises(OutOfOrder, match="can no longer be held"):
-        holding.place_hold(acting("io:jones"), worker, kind="investigation", reason="LADO referral",
-                           reference="LADO-2")
+        holding.retention.place_hold(acting("io:jones"), worker, kind="investigation", reason="LADO referral",
+                                     reference="LADO-2")
     if run_ends == "started":  # the next run finishes what the stopped one started
-        ran.extend(destroying.run_retention(acting("dpo")))
+        ran.extend(destroying.retention.run_retention(acting("dpo")))
     assert [(o.worker_id, o.status) for o in ran] == [
         (worker, "resumed_and_destroyed" if run_ends == "started" else "destroyed")]
-    assert destroying.holds(worker) == []
+    assert destroying.retention.holds(worker) == []

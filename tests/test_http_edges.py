@@ -28,9 +28,9 @@ def datetimes_in(value: Any) -> list[str]:
 def test_impossible_dates_are_422_naming_the_field(world: World) -> None:
     create_signing_key_file(world.app.storage.settings.signing_key_file, "supervision-ledger.example/test")
     worker = world.workers["W"]
-    world.app.grant_access(grantor=world.principal("hana"), grantee="dana", purpose="Subject access request",
-                           category="sar", scope_kind="worker_file", scope_id=worker,
-                           expires_at=world.clock.now + timedelta(days=30))
+    world.app.access.grant_access(grantor=world.principal("hana"), grantee="dana", purpose="Subject access request",
+                                  category="sar", scope_kind="worker_file", scope_id=worker,
+                                  expires_at=world.clock.now + timedelta(days=30))
     answers = {
         "as_of": world.get("morgan", "/compliance/due?as_of=9999-12-31"),
         "month": world.get("quinn", "/compliance/frequency?month=9999-12"),
@@ -42,7 +42,7 @@ def test_impossible_dates_are_422_naming_the_field(world: World) -> None:
         assert response.json()["field"] == field, response.text
         assert field in response.json()["detail"]
     # Nothing was half-done: the worker is still in post, and an ordinary date still works.
-    assert world.app.get_worker(worker).leaving_date is None
+    assert world.app.people.get_worker(worker).leaving_date is None
     assert world.get("morgan", "/compliance/due?as_of=2026-03-03").status_code == 200
 
 

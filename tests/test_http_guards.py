@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from api.access_service import AccessLogFilter
-from api.application import Storage, SupervisionLedger
+from api.application import Storage, SupervisionApplication
 from infrastructure.settings import Settings
 from tests.support.ports import free_port
 from tests.support.world import World, build_world, content, write_master_key
@@ -85,10 +85,10 @@ def organisation(settings: Settings, master_key: bytes, clock) -> World:  # noqa
 
 
 def logged_clients(settings: Settings, master_key: bytes, record: str) -> list[str]:
-    app = SupervisionLedger(Storage.open(settings, master_key=master_key))
+    app = SupervisionApplication(Storage.open(settings, master_key=master_key))
     try:
-        dana = app.users.principal("dana", via="test")  # the DPO reads the access log
-        return [e["client"] for e in app.access_log_entries(dana, AccessLogFilter(record_id=record))]
+        dana = app.people.users.principal("dana", via="test")  # the DPO reads the access log
+        return [e["client"] for e in app.access.access_log_entries(dana, AccessLogFilter(record_id=record))]
     finally:
         app.close()
         app.storage.engine.dispose()

@@ -48,9 +48,9 @@ def test_a_subject_access_export_needs_a_sar_grant_and_logs_every_record_read(wo
     sam = world.workers["W"]
     refused = world.post("dana", f"/sar/{sam}")
     assert refused.status_code == 403
-    world.app.grant_access(grantor=world.principal("hana"), grantee="dana", purpose="SAR-2026-031",
-                           category="sar", scope_kind="worker_file", scope_id=sam,
-                           expires_at=world.clock.now + timedelta(days=30))
+    world.app.access.grant_access(grantor=world.principal("hana"), grantee="dana", purpose="SAR-2026-031",
+                                  category="sar", scope_kind="worker_file", scope_id=sam,
+                                  expires_at=world.clock.now + timedelta(days=30))
     export = world.post("dana", f"/sar/{sam}?received_on=2026-03-02")
     assert export.status_code == 200, export.text
     body = export.json()
@@ -68,8 +68,8 @@ def test_a_subject_access_export_needs_a_sar_grant_and_logs_every_record_read(wo
 def test_a_destroyed_record_answers_410_gone(world, settings):  # noqa: F811
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     sam, record = world.workers["W"], world.records["W"]
-    world.app.record_leaving(acting("hr"), sam, date(2020, 1, 31))
-    world.app.archive_leaver(acting("hr"), sam)
+    world.app.people.record_leaving(acting("hr"), sam, date(2020, 1, 31))
+    world.app.retention.archive_leaver(acting("hr"), sam)
     destroy_due(world.app, world.clock.now.date())
     assert world.get("sam", f"/records/{record}").status_code == 401  # the leaver's account has ended
     assert world.get("morgan", f"/records/{record}").status_code == 410
@@ -80,8 +80,8 @@ def test_a_destroyed_record_answers_410_gone(world, settings):  # noqa: F811
 def test_over_http_the_dpo_proposes_only_someone_else_approves_and_the_run_destroys_the_list(world, settings):  # noqa: F811
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     sam, record = world.workers["W"], world.records["W"]
-    world.app.record_leaving(acting("hr"), sam, date(2020, 1, 31))
-    world.app.archive_leaver(acting("hr"), sam)
+    world.app.people.record_leaving(acting("hr"), sam, date(2020, 1, 31))
+    world.app.retention.archive_leaver(acting("hr"), sam)
     proposed = world.post("dana", "/retention/proposals", {})
     assert proposed.status_code == 201, proposed.text
     body = proposed.json()
@@ -98,14 +98,14 @@ def test_over_http_the_dpo_proposes_only_someone_else_approves_and_the_run_destr
     refused = world.post("dana", f"/retention/proposals/{pid}/run", {"rotate_master_key": True})
     assert 400 <= refused.status_code < 500 and "rotates only a key this service keeps in its file" \
         in refused.json()["detail"], refused.text
-    assert world.app.get_record(record).version >= 2  # not destroyed
+    assert world.app.records.get_record(record).version >= 2  # not destroyed
     write_master_key(settings, world.app.storage.keyring.master_key)
     [outcome] = world.post("dana", f"/retention/proposals/{pid}/run", {"rotate_master_key": True}).json()
     assert (outcome["worker_id"], outcome["status"]) == (sam, "destroyed")
     assert world.get("morgan", f"/records/{record}").status_code == 410
     rotated = load_master_key(settings.master_key_file, env_value=None)
     assert rotated == world.app.storage.keyring.master_key  # the serving process went on with the new key
-    assert world.app.get_record(world.records["X"]).version >= 2  # another worker's record still reads
+    assert world.app.records.get_record(world.records["X"]).version >= 2  # another worker's record still reads
     listed = world.get("hana", "/retention/proposals").json()
     assert [(p["proposal_id"], p["status"], p["destroyed"]) for p in listed] == [(pid, "executed", 1)]
     assert world.get("dana", f"/retention/proposals/{pid}").json()["destroyed"] == [sam]
@@ -113,7 +113,7 @@ def test_over_http_the_dpo_proposes_only_someone_else_approves_and_the_run_destr
     certificate = world.get("hana", f"/retention/certificates/{sam}")
     assert certificate.status_code == 200 and certificate.headers["content-type"].startswith("application/json")
     assert f'filename="destruction-{sam}.json"' in certificate.headers["content-disposition"]
-    assert certificate.text == world.app.certificate_path(sam).read_text()
+    assert certificate.text == world.app.retention.certificate_path(sam).read_text()
     report = verify_certificate(certificate.json(), trusted_key=world.app.integrity.verifier_key())
     assert report.verified and report.record_id == sam
     refused = world.get("morgan", f"/retention/certificates/{sam}")
@@ -126,12 +126,13 @@ def test_over_http_the_dpo_proposes_only_someone_else_approves_and_the_run_destr
 def test_a_subject_access_export_holds_the_case_supervision_records_and_their_proofs(world, settings):  # noqa: F811
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     sam, alex = world.workers["W"], world.workers["S1"]
-    case = str(world.app.record_case_supervision(acting(alex), worker_id=sam, case_reference="LCS 55821",
-                                                 discussed_on=date(2026, 3, 1), discussion="Missed school lunches",
-                                                 decisions="Home visit within five days").id)
-    world.app.grant_access(grantor=world.principal("hana"), grantee="dana", purpose="SAR-2026-032",
-                           category="sar", scope_kind="worker_file", scope_id=sam,
-                           expires_at=world.clock.now + timedelta(days=30))
+    case = str(world.app.case_records.record_case_supervision(acting(alex), worker_id=sam, case_reference="LCS 55821",
+                                                              discussed_on=date(2026, 3,
+                                                                                1), discussion="Missed school lunches",
+                                                              decisions="Home visit within five days").id)
+    world.app.access.grant_access(grantor=world.principal("hana"), grantee="dana", purpose="SAR-2026-032",
+                                  category="sar", scope_kind="worker_file", scope_id=sam,
+                                  expires_at=world.clock.now + timedelta(days=30))
     export = world.post("dana", f"/sar/{sam}?received_on=2026-03-02")
     assert export.status_code == 200, export.text
     body = export.json()

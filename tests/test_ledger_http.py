@@ -41,7 +41,8 @@ def test_inclusion_proofs_verify_and_unknown_or_newer_events_are_refused(world: 
                                 b(proof["proof"]), cp.root_hash)
     assert world.get("sam", "/ledger/proof/inclusion/999999").status_code == 404
     assert world.get("sam", "/ledger/proof/inclusion/0").status_code == 422
-    world.app.join_worker(acting("hr"), name="New", role="r", category="experienced", start_date=date(2024, 1, 1))
+    world.app.people.join_worker(acting("hr"), name="New", role="r", category="experienced",
+                                 start_date=date(2024, 1, 1))
     newest = world.app.recorder.max_notification_id()
     refused = world.get("sam", f"/ledger/proof/inclusion/{newest}")
     assert refused.status_code == 409 and "svl checkpoint" in refused.json()["detail"]
@@ -49,7 +50,8 @@ def test_inclusion_proofs_verify_and_unknown_or_newer_events_are_refused(world: 
 
 def test_consistency_proofs_link_two_checkpoints(world: World) -> None:
     older = sign(world)
-    world.app.join_worker(acting("hr"), name="New", role="r", category="experienced", start_date=date(2024, 1, 1))
+    world.app.people.join_worker(acting("hr"), name="New", role="r", category="experienced",
+                                 start_date=date(2024, 1, 1))
     world.app.integrity.checkpoint(publish_to=None)
     newer = world.get("ines", "/ledger/checkpoint").json()
     proof = world.get("ines", f"/ledger/proof/consistency?from={older['tree_size']}").json()
@@ -63,7 +65,8 @@ def test_consistency_proofs_link_two_checkpoints(world: World) -> None:
 
 def test_a_proof_against_an_older_checkpoint_verifies_against_that_checkpoint_not_the_latest(world: World) -> None:
     older = sign(world)
-    world.app.join_worker(acting("hr"), name="Later", role="r", category="experienced", start_date=date(2024, 1, 1))
+    world.app.people.join_worker(acting("hr"), name="Later", role="r", category="experienced",
+                                 start_date=date(2024, 1, 1))
     newer = sign(world)
     assert newer["tree_size"] > older["tree_size"]
     old_cp = verify_checkpoint(older["note"], older["verifier_key"])

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from sqlalchemy import insert, select, text
 
-from api.application import Storage, SupervisionLedger
+from api.application import Storage, SupervisionApplication
 from infrastructure.checkpoints import create_signing_key_file
 from infrastructure.ledger import AutomaticCheckpoints
 from infrastructure.ledger_append import LedgerDamaged
@@ -34,7 +34,7 @@ def synthetic_leaves(count: int) -> list[bytes]:
     return [leaf_hash(hashlib.sha256(i.to_bytes(8, "big")).digest()) for i in range(count)]
 
 
-def insert_tree(app: SupervisionLedger, hashes: list[bytes], start: int, frontier: Frontier) -> None:
+def insert_tree(app: SupervisionApplication, hashes: list[bytes], start: int, frontier: Frontier) -> None:
     rows = []
     for index in range(start, len(hashes)):
         completed = frontier.append(hashes[index])
@@ -80,28 +80,30 @@ def test_a_missing_frontier_row_stops_a_fresh_writer_instead_of_forking_the_tree
     with ledger.storage.engine.begin() as conn:
         conn.execute(ledger_leaves.delete().where(ledger_leaves.c.leaf_index == 3))
     # A writer that already holds the committed edge keeps appending to the true tree...
-    ledger.join_worker(acting("hr"), name="Next", role="r", category="experienced", start_date=date(2024, 1, 1))
+    ledger.people.join_worker(acting("hr"), name="Next", role="r", category="experienced", start_date=date(2024, 1, 1))
     assert ledger.integrity.verify().first.kind.value == "deleted"
     # ...one that must read the edge from the damaged table refuses to write.
-    fresh = SupervisionLedger(Storage.open(settings, master_key=master_key), clock)
+    fresh = SupervisionApplication(Storage.open(settings, master_key=master_key), clock)
     try:
         with ledger.storage.engine.begin() as conn:
             conn.execute(ledger_leaves.delete().where(ledger_leaves.c.leaf_index == 5))
         with pytest.raises(LedgerDamaged):
-            fresh.join_worker(acting("hr"), name="Late", role="r", category="experienced", start_date=date(2024, 1, 1))
+            fresh.people.join_worker(acting("hr"), name="Late", role="r", category="experienced",
+                                     start_date=date(2024, 1, 1))
     finally:
         fresh.close()
         fresh.storage.engine.dispose()
 
 
 def test_concurrent_writers_keep_leaf_order_equal_to_notification_order(ledger, settings, master_key, clock) -> None:
-    apps = [ledger] + [SupervisionLedger(Storage.open(settings, master_key=master_key), clock) for _ in range(3)]
+    apps = [ledger] + [SupervisionApplication(Storage.open(settings, master_key=master_key), clock) for _ in range(3)]
     errors: list[BaseException] = []
 
-    def write(app: SupervisionLedger, n: int) -> None:
+    def write(app: SupervisionApplication, n: int) -> None:
         try:
             for i in range(8):
-                app.join_worker(acting("hr"), name=f"W{n}-{i}", role="r", category="experienced", start_date=date(2024, 1, 1))
+                app.people.join_worker(acting("hr"), name=f"W{n}-{i}", role="r", category="experienced",
+                                       start_date=date(2024, 1, 1))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -132,7 +134,7 @@ def test_a_rolled_back_write_leaves_a_notification_id_gap_that_verify_accepts(le
         conn.execute(text(f"INSERT INTO {table} (originator_id, originator_version, topic, state) "
                           f"SELECT originator_id, 77, topic, state FROM {table} LIMIT 1"))
         trans.rollback()
-    ledger.join_worker(acting("hr"), name="After", role="r", category="experienced", start_date=date(2024, 1, 1))
+    ledger.people.join_worker(acting("hr"), name="After", role="r", category="experienced", start_date=date(2024, 1, 1))
     report = ledger.integrity.verify()
     assert report.intact, [f.describe() for f in report.findings]
     # PostgreSQL's sequence never hands a number back; SQLite reuses the rowid.
@@ -148,7 +150,7 @@ def test_automatic_checkpoints_every_n_events_and_after_t_seconds(ledger, tmp_pa
     _, supervisor, worker = staff(ledger)  # 5 events, one save each: due at the 4th
     assert ledger.integrity.checkpoints.sizes() == [4]
     now[0] = 61.0
-    ledger.draft_record(acting(supervisor), supervisee_id=worker, content=content())  # 61 s since: due
+    ledger.records.draft_record(acting(supervisor), supervisee_id=worker, content=content())  # 61 s since: due
     assert ledger.integrity.checkpoints.sizes() == [4, 6]
     assert ledger.integrity.verify().checkpoints_checked == 2
 
@@ -190,7 +192,7 @@ def helper_on_every_log(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
     return seen
 
 
-def row_by_row_report(ledger: SupervisionLedger, monkeypatch: pytest.MonkeyPatch) -> dict:
+def row_by_row_report(ledger: SupervisionApplication, monkeypatch: pytest.MonkeyPatch) -> dict:
     from infrastructure import ledger_verify
 
     with monkeypatch.context() as patch:
@@ -204,8 +206,9 @@ def test_verify_with_a_helper_process_gives_the_row_by_row_report(ledger, settin
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     _, supervisor, worker = staff(ledger)
     for day in range(1, 6):
-        rid = ledger.draft_record(acting(supervisor), supervisee_id=worker, content=content(session_date=f"2026-03-0{day}")).id
-        ledger.share_record(acting(supervisor), rid)
+        rid = ledger.records.draft_record(acting(supervisor), supervisee_id=worker,
+                                          content=content(session_date=f"2026-03-0{day}")).id
+        ledger.records.share_record(acting(supervisor), rid)
     ledger.integrity.checkpoint(publish_to=None)
     report = ledger.integrity.verify()
     assert report.intact and report.events == len(event_rows(ledger)) == 15
@@ -230,7 +233,8 @@ def test_a_lawful_purge_in_the_helpers_part_is_accepted_in_bulk(ledger, settings
 
     _, supervisor, worker = staff(ledger)
     for day in range(1, 4):
-        ledger.draft_record(acting(supervisor), supervisee_id=worker, content=content(session_date=f"2026-03-0{day}"))
+        ledger.records.draft_record(acting(supervisor), supervisee_id=worker,
+                                    content=content(session_date=f"2026-03-0{day}"))
     nid, oid, _, _, state = event_rows(ledger)[-1]
     with ledger.storage.engine.begin() as conn:
         conn.execute(text(f"UPDATE {ledger.recorder.events_table_name} SET state = X'' WHERE rowid = :n"), {"n": nid})

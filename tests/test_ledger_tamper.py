@@ -12,7 +12,7 @@ from uuid import UUID
 import pytest
 from sqlalchemy import delete, insert, text
 
-from api.application import SupervisionLedger
+from api.application import SupervisionApplication
 from infrastructure.checkpoints import create_signing_key_file
 from infrastructure.ledger import LedgerTampered
 from infrastructure.ledger_store import canonical_originator_id, snapshot
@@ -26,25 +26,26 @@ from tests.support.storage import nid_column, table, sql, event_rows
 
 
 @pytest.fixture
-def signed(ledger: SupervisionLedger, tmp_path: Path) -> Iterator[SupervisionLedger]:
+def signed(ledger: SupervisionApplication, tmp_path: Path) -> Iterator[SupervisionApplication]:
     """The application with a signing key and a few records: 10 events."""
     create_signing_key_file(ledger.storage.settings.signing_key_file, ledger.storage.settings.organisation_origin)
     _, supervisor, worker = staff(ledger)
     for day in (2, 3):
-        rid = ledger.draft_record(acting(supervisor), supervisee_id=worker, content=content(session_date=f"2026-03-0{day}")).id
-        ledger.share_record(acting(supervisor), rid)
-    ledger.record_leaving(acting("hr"), worker, date(2026, 6, 1))
+        rid = ledger.records.draft_record(acting(supervisor), supervisee_id=worker,
+                                          content=content(session_date=f"2026-03-0{day}")).id
+        ledger.records.share_record(acting(supervisor), rid)
+    ledger.people.record_leaving(acting("hr"), worker, date(2026, 6, 1))
     yield ledger
 
 
 # --- SQL underneath the application ---------------------------------------------------------------------
 
 
-def set_nid(app: SupervisionLedger, old: int, new: int) -> None:
+def set_nid(app: SupervisionApplication, old: int, new: int) -> None:
     sql(app, f"UPDATE {table(app)} SET {nid_column(app)} = :new WHERE {nid_column(app)} = :old", new=new, old=old)
 
 
-def rebuild_ledger(app: SupervisionLedger) -> None:
+def rebuild_ledger(app: SupervisionApplication) -> None:
     """What a careful attacker does after editing events: recompute every leaf and subtree hash."""
     frontier, rows = Frontier(), []
     for nid, oid, version, topic, state in event_rows(app):
@@ -57,11 +58,11 @@ def rebuild_ledger(app: SupervisionLedger) -> None:
         conn.execute(insert(ledger_leaves), rows)
 
 
-def verify(app: SupervisionLedger, published: Path | None = None):
+def verify(app: SupervisionApplication, published: Path | None = None):
     return app.integrity.verify(published_dir=published)
 
 
-def first(app: SupervisionLedger, published: Path | None = None):
+def first(app: SupervisionApplication, published: Path | None = None):
     report = verify(app, published)
     assert not report.intact, "tampering went unnoticed"
     return report.first
@@ -79,7 +80,7 @@ def test_an_untouched_ledger_is_intact_and_matches_its_checkpoints(signed, tmp_p
 
 # --- tampering with events --------------------------------------------------------------------------------
 
-def versions_vouched_for(app: SupervisionLedger) -> bool:
+def versions_vouched_for(app: SupervisionApplication) -> bool:
     with snapshot(app.storage.engine, app.integrity.events) as snap:
         return snap.versions_checked
 
@@ -226,7 +227,7 @@ SQLITE_EVENT_EDITS = {
 }
 
 
-def _edit_sqlite_file(app: SupervisionLedger, statement: str, **params: object) -> None:
+def _edit_sqlite_file(app: SupervisionApplication, statement: str, **params: object) -> None:
     """Plain sqlite3 on the database file, beside the application: nothing of ours in between."""
     import sqlite3
 

@@ -15,7 +15,7 @@ import infrastructure.destruction_certificates  # noqa: F401  (each declares its
 import infrastructure.keys  # noqa: F401
 import infrastructure.ledger_tables  # noqa: F401
 import infrastructure.users  # noqa: F401
-from api.application import Storage, SupervisionLedger
+from api.application import Storage, SupervisionApplication
 from api.http import create_app
 from domain.authorisation import Role
 from infrastructure import migrations
@@ -38,12 +38,12 @@ def tables_of(engine) -> set[str]:  # noqa: ANN001
 def test_an_upgrade_from_the_previous_schema_keeps_every_record_verifiable(
         cli, populated, settings, master_key, stamped: bool) -> None:  # noqa: ANN001, F811
     app, rid = populated
-    record = app.get_record(rid)
-    app.sign_record(acting(record.supervisee_id, Role.SUPERVISEE), rid, record.content_sha256)
-    second = app.draft_record(acting(record.supervisor_id), supervisee_id=record.supervisee_id,
-                              content=content("A second session")).id
+    record = app.records.get_record(rid)
+    app.records.sign_record(acting(record.supervisee_id, Role.SUPERVISEE), rid, record.content_sha256)
+    second = app.records.draft_record(acting(record.supervisor_id), supervisee_id=record.supervisee_id,
+                                      content=content("A second session")).id
     app.integrity.checkpoint()
-    kept = {str(r): app.get_record(r).content for r in (rid, second)}
+    kept = {str(r): app.records.get_record(r).content for r in (rid, second)}
     events = app.recorder.max_notification_id()
     app.close()
     app.storage.engine.dispose()
@@ -71,15 +71,15 @@ def test_an_upgrade_from_the_previous_schema_keeps_every_record_verifiable(
     report = json.loads(cli("verify", "--json"))
     assert report["intact"] and report["events"] == events, report
 
-    app = SupervisionLedger(Storage.open(settings, master_key=master_key))
+    app = SupervisionApplication(Storage.open(settings, master_key=master_key))
     try:
-        assert {r: app.get_record(r).content for r in kept} == kept
+        assert {r: app.records.get_record(r).content for r in kept} == kept
         app.read_models.catch_up()
         with reader(app.storage.engine).connect() as conn:
             listed = set(conn.execute(select(current_records.c.record_id)).scalars())
         assert set(kept) <= listed
-        app.draft_record(acting(record.supervisor_id), supervisee_id=record.supervisee_id,
-                         content=content("After the upgrade"))  # and it goes on working
+        app.records.draft_record(acting(record.supervisor_id), supervisee_id=record.supervisee_id,
+                                 content=content("After the upgrade"))  # and it goes on working
     finally:
         app.close()
         app.storage.engine.dispose()
@@ -106,5 +106,5 @@ def test_health_names_the_schema_revision(settings, master_key) -> None:  # noqa
     try:
         assert TestClient(api).get("/health").json()["schema_version"] == migrations.head()
     finally:
-        api.state.ledger.close()
-        api.state.ledger.storage.engine.dispose()
+        api.state.application.close()
+        api.state.application.storage.engine.dispose()

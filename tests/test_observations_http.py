@@ -22,7 +22,7 @@ D = date
 @pytest.fixture
 def client(ledger):
     api = FastAPI()
-    api.state.ledger = ledger
+    api.state.application = ledger
     api.include_router(http_scheduling.router)
     api.include_router(http_practice.router)
     add_error_handlers(api)
@@ -78,13 +78,13 @@ def test_a_workers_practice_over_http_is_the_practice_pages_logged_read(ledger, 
     stranger = new_worker(app, clock, manager, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5), name="Ola Other")
     held(app, clock, worker, supervisor, D(2026, 9, 7))
     clock.set(at(D(2026, 9, 8), 10))
-    observed = app.record_observation(acting(supervisor), subject_id=worker, observed="practice",
-                                      observed_on=D(2026, 9, 4), outcome="meets_standard",
-                                      feedback="A clear purpose for the visit")
-    app.step_down_frequency(acting(supervisor), worker, decided_on=D(2026, 9, 8), observation_id=observed.id,
-                            rationale="Meets the standard")
-    app.record_employee_review(acting(supervisor), worker, kind="employee_review", reviewed_on=D(2026, 9, 8),
-                               pack="bury")  # a review under the pack that names one
+    observed = app.practice.record_observation(acting(supervisor), subject_id=worker, observed="practice",
+                                               observed_on=D(2026, 9, 4), outcome="meets_standard",
+                                               feedback="A clear purpose for the visit")
+    app.practice.step_down_frequency(acting(supervisor), worker, decided_on=D(2026, 9, 8), observation_id=observed.id,
+                                     rationale="Meets the standard")
+    app.practice.record_employee_review(acting(supervisor), worker, kind="employee_review", reviewed_on=D(2026, 9, 8),
+                                        pack="bury")  # a review under the pack that names one
 
     got = client("supervisor", supervisor).get(f"/api/v1/workers/{worker}/practice")
     assert got.status_code == 200, got.text
@@ -109,6 +109,6 @@ def test_a_workers_practice_over_http_is_the_practice_pages_logged_read(ledger, 
     unknown = client("supervisor", supervisor).get("/api/v1/workers/00000000-0000-0000-0000-000000000000/practice")
     assert unknown.status_code == 404
     assert client("supervisor", supervisor).get("/api/v1/workers/not-an-id/practice").status_code == 422
-    logged = [(e["outcome"], e["channel"]) for e in app.access_log_entries(acting("dpo"), AccessLogFilter(
+    logged = [(e["outcome"], e["channel"]) for e in app.access.access_log_entries(acting("dpo"), AccessLogFilter(
         worker_id=worker)) if e["action"] == "read_practice"]
     assert sorted(logged) == [("allowed", "http"), ("allowed", "http"), ("denied", "http")]

@@ -38,18 +38,18 @@ def test_compliant_on_a_past_day_under_the_old_frequency_and_due_under_the_new(v
 
     # 20 Feb, under monthly: due 2 March by the old rule, but fortnightly comes first (1 March); from the
     # session of 2 Feb that rule wants 16 Feb, before it existed: due on its first day, not overdue.
-    past = row(app.compliance_dashboard(as_of=D(2026, 2, 20)), worker).frequency
+    past = row(app.scheduling.compliance_dashboard(as_of=D(2026, 2, 20)), worker).frequency
     assert (past.status, past.due, past.days_overdue) == ("on_time", D(2026, 3, 1), 0)
-    assert app.compliance_pack(on=D(2026, 2, 20)).frequency.experienced.phases[0].every.months == 1
+    assert app.policy.compliance_pack(on=D(2026, 2, 20)).frequency.experienced.phases[0].every.months == 1
 
-    now = row(app.compliance_dashboard(), worker).frequency
+    now = row(app.scheduling.compliance_dashboard(), worker).frequency
     assert (now.status, now.due, now.days_overdue) == ("overdue", D(2026, 3, 1), 9)
     assert "fortnight" in now.rule.lower()
 
     # February is judged by monthly (one session met it); March so far by fortnightly.
-    february = next(r for r in app.frequency_report("2026-02").rows if r.worker_id == worker)
+    february = next(r for r in app.scheduling.frequency_report("2026-02").rows if r.worker_id == worker)
     assert february.met and "month" in february.rule.lower()
-    march = next(r for r in app.frequency_report("2026-03").rows if r.worker_id == worker)
+    march = next(r for r in app.scheduling.frequency_report("2026-03").rows if r.worker_id == worker)
     assert not march.met and "fortnight" in march.rule.lower()
 
 
@@ -59,8 +59,8 @@ def test_a_single_version_pack_judges_every_day_alike(ledger, clock):
     worker = new_worker(app, clock, supervisor, "experienced", D(2025, 6, 2))
     held(app, clock, worker, supervisor, D(2026, 2, 2))
     clock.set(at(D(2026, 3, 10)))
-    assert app.compliance_pack(on=D(2000, 1, 1)) is app.compliance_pack()
-    assert row(app.compliance_dashboard(as_of=D(2026, 2, 20)), worker).frequency.due == D(2026, 3, 2)
+    assert app.policy.compliance_pack(on=D(2000, 1, 1)) is app.policy.compliance_pack()
+    assert row(app.scheduling.compliance_dashboard(as_of=D(2026, 2, 20)), worker).frequency.due == D(2026, 3, 2)
 
 
 def test_a_cancelled_session_is_rebooked_by_the_version_in_force_when_it_was_missed(versioned, ledger, clock):
@@ -68,15 +68,18 @@ def test_a_cancelled_session_is_rebooked_by_the_version_in_force_when_it_was_mis
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2025, 6, 2))
     clock.set(at(D(2026, 2, 16)))
-    february = str(app.schedule_session(acting(supervisor), supervisee_id=worker, starts_at=at(D(2026, 2, 23), 10),
-                                        planned_minutes=60).id)
-    march = str(app.schedule_session(acting(supervisor), supervisee_id=worker, starts_at=at(D(2026, 3, 9), 10),
-                                     planned_minutes=60).id)
+    february = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=worker,
+                                                   starts_at=at(D(2026, 2, 23), 10),
+                                                   planned_minutes=60).id)
+    march = str(app.scheduling.schedule_session(acting(supervisor), supervisee_id=worker,
+                                                starts_at=at(D(2026, 3, 9), 10),
+                                                planned_minutes=60).id)
     clock.set(at(D(2026, 3, 2)))
     # Missed in February, when bcp set no rebooking deadline: none now either.
-    assert app.rebook_by(app.cancel_session(acting(supervisor), february, "operational")) is None
+    assert app.scheduling.rebook_by(app.scheduling.cancel_session(acting(supervisor), february, "operational")) is None
     # Missed on 9 March, under the new version: 5 working days.
-    assert app.rebook_by(app.cancel_session(acting(supervisor), march, "operational")) == D(2026, 3, 16)
+    assert app.scheduling.rebook_by(app.scheduling.cancel_session(acting(supervisor), march, "operational")) == D(2026,
+                                                                                                                  3, 16)
 
 
 @pytest.fixture
@@ -93,25 +96,25 @@ def test_retention_is_judged_by_the_version_in_force_on_the_day_and_a_run_by_tod
     app = ledger
     clock.set(at(D(2026, 2, 10)))
     _, leaver, _ = leaver_with_a_signed_record(app)  # left 30 June 2019
-    assert app.archive_leaver(acting("hr"), leaver) == D(2025, 6, 30)  # six years, the version in force today
-    proposal = app.propose_destruction(acting("dpo"))  # due on 10 February under six years
+    assert app.retention.archive_leaver(acting("hr"), leaver) == D(2025, 6, 30)  # six years, the version in force today
+    proposal = app.retention.propose_destruction(acting("dpo"))  # due on 10 February under six years
     assert proposal.item_ids == [leaver]
-    app.approve_destruction(acting("hr"), proposal.id, rationale="checked against the retention schedule")
+    app.retention.approve_destruction(acting("hr"), proposal.id, rationale="checked against the retention schedule")
 
     clock.set(at(D(2026, 3, 10)))  # eight years since 1 March
     # the schedule as of a past day shows what was due under the version in force that day ...
-    then = next(f for f in app.retention_schedule(D(2026, 2, 10)) if f.worker_id == leaver)
+    then = next(f for f in app.retention.retention_schedule(D(2026, 2, 10)) if f.worker_id == leaver)
     assert (then.status, then.destruction_date) == ("due", D(2025, 6, 30)) and "= 6" in (then.rule or "")
     # ... and today's, under today's
-    now = next(f for f in app.retention_schedule(D(2026, 3, 10)) if f.worker_id == leaver)
+    now = next(f for f in app.retention.retention_schedule(D(2026, 3, 10)) if f.worker_id == leaver)
     assert (now.status, now.destruction_date) == ("retained", D(2027, 6, 30)) and "= 8" in (now.rule or "")
     # a run today applies the rule in force today: the file approved under six years is left, whole
-    outcomes = app.run_retention(acting("dpo"), proposal.id)
+    outcomes = app.retention.run_retention(acting("dpo"), proposal.id)
     assert [(o.worker_id, o.status) for o in outcomes] == [(leaver, "skipped_retained")]
-    assert app.get_worker(leaver).name == "Lee Vaughan" and not app.certificate_path(leaver).exists()
+    assert app.people.get_worker(leaver).name == "Lee Vaughan" and not app.retention.certificate_path(leaver).exists()
     # and nothing is proposed today, even for a day when six years applied: destruction acts under today's rule
     with pytest.raises(OutOfOrder, match="nothing to propose"):
-        app.propose_destruction(acting("dpo"), as_of=D(2026, 2, 10))
+        app.retention.propose_destruction(acting("dpo"), as_of=D(2026, 2, 10))
 
     clock.set(at(D(2027, 7, 1)))  # eight years after leaving: due, and destroyed under the eight-year rule
     [done] = destroy_due(app, D(2027, 7, 1))
@@ -123,25 +126,27 @@ def test_case_records_retention_is_judged_by_the_version_in_force_on_the_day(eig
     app = ledger
     clock.set(at(D(2026, 2, 10)))
     supervisor, _, stayer = leaver_with_a_signed_record(app)
-    record = str(app.record_case_supervision(acting(supervisor), worker_id=stayer, case_reference="LCS 55821",
-                                             discussed_on=D(2019, 5, 2), discussion="Worries about neglect",
-                                             decisions="Strategy discussion requested").id)
-    disposal = app.propose_case_record_destruction(acting("dpo"))  # due under six years on 10 February
-    app.review_case_record_destruction(acting("hr"), disposal.id, approve=True, rationale="checked")
+    record = str(app.case_records.record_case_supervision(acting(supervisor), worker_id=stayer,
+                                                          case_reference="LCS 55821",
+                                                          discussed_on=D(2019, 5,
+                                                                         2), discussion="Worries about neglect",
+                                                          decisions="Strategy discussion requested").id)
+    disposal = app.case_records.propose_case_record_destruction(acting("dpo"))  # due under six years on 10 February
+    app.case_records.review_case_record_destruction(acting("hr"), disposal.id, approve=True, rationale="checked")
 
     clock.set(at(D(2026, 3, 10)))
     def status(on):  # noqa: E306, ANN001, ANN202
-        found = next(r for r in app.case_record_schedule(acting("dpo"), as_of=on) if r.record_id == record)
+        found = next(r for r in app.case_records.case_record_schedule(acting("dpo"), as_of=on) if r.record_id == record)
         return found.status, found.destruction_date
     assert status(D(2026, 2, 10)) == ("due", D(2025, 5, 2))  # as the version of that day had it
     assert status(D(2026, 3, 10)) == ("retained", D(2027, 5, 2))
     # the run today, under eight years, leaves the record approved under six
-    assert app.destroy_case_records(acting("dpo"), disposal.id).destroyed == []
-    assert app.get_case_record(record).discussion == "Worries about neglect"
+    assert app.case_records.destroy_case_records(acting("dpo"), disposal.id).destroyed == []
+    assert app.case_records.get_case_record(record).discussion == "Worries about neglect"
     with pytest.raises(OutOfOrder, match="nothing to propose"):
-        app.propose_case_record_destruction(acting("dpo"), as_of=D(2026, 2, 10))
+        app.case_records.propose_case_record_destruction(acting("dpo"), as_of=D(2026, 2, 10))
 
     clock.set(at(D(2027, 5, 3)))
     assert destroy_case_records_due(app, D(2027, 5, 3)).destroyed == [record]
-    assert "years_after_discussion = 8" in json.loads(app.case_record_certificate_path(record).read_text())[
+    assert "years_after_discussion = 8" in json.loads(app.case_records.case_record_certificate_path(record).read_text())[
         "statement"]

@@ -102,27 +102,28 @@ def test_a_role_change_starts_the_new_regime_on_the_due_view_as_known_on_each_da
     held(app, clock, worker, supervisor, D(2026, 2, 20))
     clock.set(at(D(2026, 3, 4)))
     with pytest.raises(AccessDenied):  # HR's step: a supervisor may not record it
-        app.change_role(acting(supervisor), worker, role="Fostering social worker", effective_on=D(2026, 3, 2),
-                        major_change=True, reason="moved team")
-    version = app.get_worker(worker).version
-    changed = app.change_role(acting("hr"), worker, role="Fostering social worker", effective_on=D(2026, 3, 2),
-                              major_change=True, reason="moved to the fostering team", expected_version=version)
+        app.people.change_role(acting(supervisor), worker, role="Fostering social worker", effective_on=D(2026, 3, 2),
+                               major_change=True, reason="moved team")
+    version = app.people.get_worker(worker).version
+    changed = app.people.change_role(acting("hr"), worker, role="Fostering social worker", effective_on=D(2026, 3, 2),
+                                     major_change=True, reason="moved to the fostering team", expected_version=version)
     assert (changed.category, changed.category_since) == ("role_changer", D(2026, 3, 2))
 
-    before = row(app.compliance_dashboard(as_of=D(2026, 3, 3), pack="hull"), worker).frequency
-    after = row(app.compliance_dashboard(as_of=D(2026, 3, 4), pack="hull"), worker).frequency
+    before = row(app.scheduling.compliance_dashboard(as_of=D(2026, 3, 3), pack="hull"), worker).frequency
+    after = row(app.scheduling.compliance_dashboard(as_of=D(2026, 3, 4), pack="hull"), worker).frequency
     assert (before.due, before.rule) == (D(2026, 3, 20), "Experienced monthly (hull)")  # not yet recorded then
     assert after.due == D(2026, 3, 16) and after.rule.startswith("Role changer fortnightly phase (hull")
     assert "before this rule began on 2 Mar" in after.reason
 
     clock.set(at(D(2026, 4, 1)))
-    app.record_return(acting("hr"), worker, returned_on=D(2026, 5, 4), absence="long_term_absence")
+    app.people.record_return(acting("hr"), worker, returned_on=D(2026, 5, 4), absence="long_term_absence")
     # recorded ahead of its day: the role-changer regime holds until the return
-    assert row(app.compliance_dashboard(as_of=D(2026, 4, 2), pack="hull"), worker).frequency.rule.startswith(
+    assert row(app.scheduling.compliance_dashboard(as_of=D(2026, 4, 2), pack="hull"), worker).frequency.rule.startswith(
         "Role changer")
-    back = row(app.compliance_dashboard(as_of=D(2026, 5, 5), pack="hull"), worker).frequency
+    back = row(app.scheduling.compliance_dashboard(as_of=D(2026, 5, 5), pack="hull"), worker).frequency
     assert back.rule.startswith("Returner fortnightly phase (hull") and back.due == D(2026, 5, 18)
-    report = {r.worker_id: r for r in app.frequency_report("2026-05", as_of=D(2026, 5, 31), pack="hull").rows}
+    report = {r.worker_id: r for r in app.scheduling.frequency_report("2026-05", as_of=D(2026, 5, 31),
+                                                                      pack="hull").rows}
     assert report[worker].rule.startswith("Returner") and report[worker].required == 1
 
     rows_before = _regimes(app)
@@ -165,8 +166,8 @@ def test_svl_worker_change_role_and_return_act_as_hr(ledger, clock, run) -> None
     app = ledger
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2025, 1, 6), name="Sam Worker")
-    app.users.add_user("hana", "administrator", created_by="test")
-    app.users.add_user("alex", "supervisor", worker_id=supervisor, created_by="test")
+    app.people.users.add_user("hana", "administrator", created_by="test")
+    app.people.users.add_user("alex", "supervisor", worker_id=supervisor, created_by="test")
     args = ("worker", "change-role", "sam worker", "--role", "Fostering social worker", "--from", "2026-03-02",
             "--major", "--reason", "moved team")
     assert "may not record a change of role" in run(*args, "--as", "alex", code=2)

@@ -18,9 +18,9 @@ def test_a_workers_practice_from_the_command_line(ledger, clock, run):
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "overseas_recruited", D(2026, 6, 1), name="Sam Worker")
     stranger = new_worker(app, clock, manager, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5), name="Ola Other")
-    app.users.add_user("alex", "supervisor", worker_id=supervisor, created_by="test")
-    app.users.add_user("sam", "supervisee", worker_id=worker, created_by="test")
-    app.users.add_user("ola", "supervisee", worker_id=stranger, created_by="test")
+    app.people.users.add_user("alex", "supervisor", worker_id=supervisor, created_by="test")
+    app.people.users.add_user("sam", "supervisee", worker_id=worker, created_by="test")
+    app.people.users.add_user("ola", "supervisee", worker_id=stranger, created_by="test")
 
     run("observation", "record", "Sam Worker", "--as", "alex", "--on", "2026-11-20", "--outcome", "meets_standard",
         "--feedback", "A clear purpose for the visit")
@@ -39,6 +39,6 @@ def test_a_workers_practice_from_the_command_line(ledger, clock, run):
 
     assert "you are not this worker, their supervisor or above them in line management" in run(
         "practice", "show", "Sam Worker", "--as", "ola", code=2)
-    logged = sorted((e["outcome"], e["channel"]) for e in app.access_log_entries(
+    logged = sorted((e["outcome"], e["channel"]) for e in app.access.access_log_entries(
         acting("dpo"), AccessLogFilter(worker_id=worker)) if e["action"] == "read_practice")
     assert logged == [("allowed", "cli"), ("allowed", "cli"), ("denied", "cli")]

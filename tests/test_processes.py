@@ -179,11 +179,11 @@ def test_kill_9_of_a_worker_under_load_loses_no_acknowledged_write(two_workers, 
         stopping.set()
         for f in futures:
             f.result()
-    from api.application import Storage, SupervisionLedger
+    from api.application import Storage, SupervisionApplication
 
-    app = SupervisionLedger(Storage.open(settings, master_key), automatic_checkpoints=False)
+    app = SupervisionApplication(Storage.open(settings, master_key), automatic_checkpoints=False)
     try:
-        stored = {str(w.id) for w in (app.get_worker(wid) for wid in acknowledged)}
+        stored = {str(w.id) for w in (app.people.get_worker(wid) for wid in acknowledged)}
     finally:
         app.close()
         app.storage.engine.dispose()
@@ -240,30 +240,31 @@ def test_a_destruction_by_one_application_drops_only_that_key_from_another(setti
     destroys one; the reader refuses the destroyed one at once (no wait for a timer) and keeps the other cached."""
     from datetime import date
 
-    from api.application import Destroyed, Storage, SupervisionLedger
+    from api.application import Storage, SupervisionApplication
+    from api.errors import Destroyed
     from tests.support.acting import acting
     from tests.support.retention import destroy_due
 
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     world = build_world(settings, master_key, clock)
-    other = SupervisionLedger(Storage.open(settings, master_key), clock)
+    other = SupervisionApplication(Storage.open(settings, master_key), clock)
     try:
         reader, keyring = world.app, world.app.storage.keyring
         sam, xavier = world.workers["W"], world.workers["X"]
         doomed, kept = world.records["W"], world.records["X"]
         for record in (doomed, kept):
-            reader.get_record(record)
+            reader.records.get_record(record)
         sams_key, xaviers_key = keyring.key_id_for(sam), keyring.key_id_for(xavier)
         keyring.EPOCH_CHECK_SECONDS = 3600  # the per-read check alone must do it, not the timer
-        other.record_leaving(acting("hr"), sam, date(2020, 1, 31))
-        other.archive_leaver(acting("hr"), sam)
+        other.people.record_leaving(acting("hr"), sam, date(2020, 1, 31))
+        other.retention.archive_leaver(acting("hr"), sam)
         [outcome] = destroy_due(other, clock.now.date())
         assert outcome.worker_id == sam
         with pytest.raises(Destroyed):
-            reader.get_record(doomed)
+            reader.records.get_record(doomed)
         assert sams_key not in keyring._aeads and xaviers_key in keyring._aeads
         assert reader.repository.cache.get(UUID(kept)) is not None  # still cached: only the destroyed key went
-        assert reader.get_record(kept).content["discussion"] == SECRET
+        assert reader.records.get_record(kept).content["discussion"] == SECRET
     finally:
         other.close()
         other.storage.engine.dispose()

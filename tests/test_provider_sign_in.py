@@ -38,9 +38,10 @@ def signing_in(settings, master_key, tmp_path):  # noqa: ANN001, ANN201
         oidc = OidcSettings(issuer=provider.issuer, client_id=CLIENT_ID, client_secret=provider.client_secret,
                             public_url=PUBLIC_URL, provider_name="Council Account")
         api = create_app(dataclasses.replace(settings, oidc=oidc), master_key)
-        app = api.state.ledger
-        app.users.add_user("hr", Role.ADMINISTRATOR.value, created_by="bootstrap")
-        app.link_account(app.users.principal("hr", via="test"), "hr", subject_key(provider.issuer, "hr.officer"))
+        app = api.state.application
+        app.people.users.add_user("hr", Role.ADMINISTRATOR.value, created_by="bootstrap")
+        app.people.link_account(app.people.users.principal("hr", via="test"), "hr",
+                                subject_key(provider.issuer, "hr.officer"))
         with TestClient(api, base_url=PUBLIC_URL) as client:
             yield provider, client
 
@@ -131,19 +132,19 @@ def test_only_hr_links_accounts_and_a_subject_links_one_account(settings, master
     from api.access_service import AccessDenied
     from infrastructure.users import UserError
 
-    app = create_app(settings, master_key).state.ledger
-    app.users.add_user("hr", Role.ADMINISTRATOR.value, created_by="bootstrap")
-    hr = app.users.principal("hr", via="test")
-    app.add_account(hr, "ofsted", Role.INSPECTOR.value)
-    app.add_account(hr, "io", Role.INVESTIGATING_OFFICER.value)
-    inspector = app.users.principal("ofsted", via="test")
+    app = create_app(settings, master_key).state.application
+    app.people.users.add_user("hr", Role.ADMINISTRATOR.value, created_by="bootstrap")
+    hr = app.people.users.principal("hr", via="test")
+    app.people.add_account(hr, "ofsted", Role.INSPECTOR.value)
+    app.people.add_account(hr, "io", Role.INVESTIGATING_OFFICER.value)
+    inspector = app.people.users.principal("ofsted", via="test")
     with pytest.raises(AccessDenied):
-        app.link_account(inspector, "ofsted", subject_key("https://idp.example", "someone-else"))
-    assert app.users.find("ofsted")["external_subject"] is None
-    app.link_account(hr, "ofsted", subject_key("https://idp.example", "a1"))
-    assert app.users.find_by_subject("https://idp.example#a1")["username"] == "ofsted"
+        app.people.link_account(inspector, "ofsted", subject_key("https://idp.example", "someone-else"))
+    assert app.people.users.find("ofsted")["external_subject"] is None
+    app.people.link_account(hr, "ofsted", subject_key("https://idp.example", "a1"))
+    assert app.people.users.find_by_subject("https://idp.example#a1")["username"] == "ofsted"
     with pytest.raises(UserError, match="already linked to 'ofsted'"):
-        app.link_account(hr, "io", subject_key("https://idp.example", "a1"))
-    app.link_account(hr, "ofsted", None)
-    assert app.users.find_by_subject("https://idp.example#a1") is None
+        app.people.link_account(hr, "io", subject_key("https://idp.example", "a1"))
+    app.people.link_account(hr, "ofsted", None)
+    assert app.people.users.find_by_subject("https://idp.example#a1") is None
     app.storage.engine.dispose()

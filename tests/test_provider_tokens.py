@@ -59,12 +59,12 @@ def test_the_api_accepts_the_providers_jwts_and_refuses_the_rest(settings, maste
                           keys=[signing_key("k1")]) as provider:
         clock = Clock()
         api = create_app(dataclasses.replace(settings, oidc=oidc_settings(provider)), master_key, clock=clock)
-        app = api.state.ledger
-        app.users.add_user("hr", Role.ADMINISTRATOR.value, created_by="bootstrap")
-        hr = app.users.principal("hr", via="test")
+        app = api.state.application
+        app.people.users.add_user("hr", Role.ADMINISTRATOR.value, created_by="bootstrap")
+        hr = app.people.users.principal("hr", via="test")
         for username, role, login in (("ofsted", Role.INSPECTOR, "ofsted.lead"), ("qa", Role.QA, "qa.lead")):
-            app.add_account(hr, username, role.value)
-            app.link_account(hr, username, subject_key(provider.issuer, login))
+            app.people.add_account(hr, username, role.value)
+            app.people.link_account(hr, username, subject_key(provider.issuer, login))
         inspector = headless_tokens(provider, "ofsted.lead")
         qa = headless_tokens(provider, "qa.lead")
         stranger = headless_tokens(provider, "stranger")
@@ -84,7 +84,7 @@ def test_the_api_accepts_the_providers_jwts_and_refuses_the_rest(settings, maste
                 assert refused.status_code == 401, (what, refused.text)
                 assert refused.headers["www-authenticate"] == "Bearer"
 
-            app.disable_user(hr, "qa")
+            app.people.disable_user(hr, "qa")
             assert client.get("/api/v1/me", headers=bearer(qa["access_token"])).status_code == 401
 
             assert client.get("/api/v1/me", headers=bearer(inspector["access_token"])).status_code == 200
@@ -92,7 +92,7 @@ def test_the_api_accepts_the_providers_jwts_and_refuses_the_rest(settings, maste
             assert client.get("/api/v1/me", headers=bearer(inspector["access_token"])).status_code == 401
             clock.ahead = timedelta(0)
 
-            issued = app.issue_token(hr, "ofsted", days=1)  # our own tokens still work beside the provider's
+            issued = app.people.issue_token(hr, "ofsted", days=1)  # our own tokens still work beside the provider's
             assert client.get("/api/v1/me", headers=bearer(issued.token)).status_code == 200
 
     logged = caplog.text
@@ -109,9 +109,9 @@ def test_when_the_provider_is_down_a_jwt_gets_503_and_our_tokens_still_work(sett
                           keys=[signing_key("k1")]) as provider:
         token = headless_tokens(provider, "ofsted.lead")["access_token"]
     api = create_app(dataclasses.replace(settings, oidc=oidc_settings(provider)), master_key)
-    app = api.state.ledger
-    app.users.add_user("hr", Role.ADMINISTRATOR.value, created_by="bootstrap")
-    ours = app.users.issue_token("hr", days=1)
+    app = api.state.application
+    app.people.users.add_user("hr", Role.ADMINISTRATOR.value, created_by="bootstrap")
+    ours = app.people.users.issue_token("hr", days=1)
     with TestClient(api) as client:
         started = time.monotonic()
         down = client.get("/api/v1/me", headers=bearer(token))

@@ -38,7 +38,7 @@ def count(app, table, *where) -> int:
 def names(app) -> dict[str, str]:
     with app.storage.engine.connect() as conn:
         ids = conn.execute(select(workers.c.worker_id)).scalars().all()
-    return {name: wid for wid, name in app.worker_names(ids).items()}
+    return {name: wid for wid, name in app.people.worker_names(ids).items()}
 
 
 def test_every_read_model_rebuilds_from_zero_to_the_same_rows_after_the_demo_holds_a_transfer_and_a_destruction(
@@ -49,24 +49,26 @@ def test_every_read_model_rebuilds_from_zero_to_the_same_rows_after_the_demo_hol
     clock.set(datetime(2026, 11, 25, 9, tzinfo=timezone.utc))
     people = names(app)
     chloe, dev, helen = people["Chloe Evans"], people["Dev Patel"], people["Helen Marsh"]
-    io, dpo, hr = (app.users.principal(u, via="test") for u in ("io", "dpo", "hr"))
-    kept = app.place_hold(io, chloe, kind="investigation", reason="Complaint under review", reference="INV-7").id
-    released = app.place_hold(dpo, dev, kind="litigation", reason="Claim expected", reference="LIT-2").id
-    app.release_hold(dpo, released, reason="Claim withdrawn")
-    app.transfer_worker(hr, dev, helen, "Team restructure")
+    io, dpo, hr = (app.people.users.principal(u, via="test") for u in ("io", "dpo", "hr"))
+    kept = app.retention.place_hold(io, chloe, kind="investigation", reason="Complaint under review",
+                                    reference="INV-7").id
+    released = app.retention.place_hold(dpo, dev, kind="litigation", reason="Claim expected", reference="LIT-2").id
+    app.retention.release_hold(dpo, released, reason="Claim withdrawn")
+    app.allocation.transfer_worker(hr, dev, helen, "Team restructure")
     nora = people["Nora Quinn"]  # migrated leaver, past BCP's six years
     assert count(app, workers, workers.c.worker_id == nora) == 1
     assert count(app, current_records, current_records.c.supervisee_id == nora) == 3
     assert count(app, compliance_record_dates, compliance_record_dates.c.worker_id == nora) == 3
-    amira = app.users.principal("amira", via="test")
+    amira = app.people.users.principal("amira", via="test")
     with app.storage.engine.connect() as conn:
         own = conn.execute(select(current_records.c.record_id)
                            .where(current_records.c.supervisee_id == amira.worker_id)).scalars().first()
         noras = conn.execute(select(current_records.c.record_id)
                              .where(current_records.c.supervisee_id == nora)).scalars().first()
-    app.read_record_content(amira, own, action="read", via=Via("cli", "test"))
+    app.access.read_record_content(amira, own, action="read", via=Via("cli", "test"))
     with pytest.raises(AccessDenied):  # refused, and logged: the log entry outlives the file
-        app.read_record_content(app.users.principal("io", via="test"), noras, action="read", via=Via("cli", "test"))
+        app.access.read_record_content(app.people.users.principal("io", via="test"), noras, action="read",
+                                       via=Via("cli", "test"))
     [done] = destroy_due(app, date(2026, 11, 25))
     assert done.worker_id == nora
 
@@ -98,11 +100,11 @@ def test_every_read_model_rebuilds_from_zero_to_the_same_rows_after_the_demo_hol
 
 def test_rebuilding_one_read_model_leaves_the_others_untouched(ledger, clock):
     app = ledger
-    manager = app.join_worker(acting("hr"), name="Morgan Manager", role="Service manager", category="manager",
-                              start_date=date(2015, 1, 5)).id
-    worker = app.join_worker(acting("hr"), name="Sam Worker", role="Social worker", category="experienced",
-                             start_date=date(2020, 1, 6)).id
-    app.allocate_supervisor(acting("hr"), worker, manager)
+    manager = app.people.join_worker(acting("hr"), name="Morgan Manager", role="Service manager", category="manager",
+                                     start_date=date(2015, 1, 5)).id
+    worker = app.people.join_worker(acting("hr"), name="Sam Worker", role="Social worker", category="experienced",
+                                    start_date=date(2020, 1, 6)).id
+    app.allocation.allocate_supervisor(acting("hr"), worker, manager)
     before = snapshot(app)
     with pytest.raises(ValueError, match="no read model nonsense"):
         app.read_models.rebuild(["nonsense"])
@@ -119,8 +121,8 @@ def test_an_event_that_fails_in_one_read_model_stops_only_that_one_and_health_na
     with app.storage.engine.begin() as conn:
         conn.execute(text("ALTER TABLE legal_holds RENAME COLUMN placed_by TO placed_by_gone"))
     before = app.recorder.max_notification_id()
-    hold = app.place_hold(world.principal("ivo"), xavier, kind="investigation", reason="Grievance GRV-17",
-                          reference="GRV-17").id  # stored: the event is in the log whatever a read model does
+    hold = app.retention.place_hold(world.principal("ivo"), xavier, kind="investigation", reason="Grievance GRV-17",
+                                    reference="GRV-17").id  # stored: the event is in the log whatever a read model does
     [stuck] = app.read_models.stuck()
     assert stuck.name == "retention_schedule" and stuck.stuck_event == "LegalHold.LegalHoldPlaced"
     # The hold's event, then its note on the worker's file (Worker.HoldNoted), are the last two stored.
@@ -131,10 +133,10 @@ def test_an_event_that_fails_in_one_read_model_stops_only_that_one_and_health_na
     assert "GRV-17" not in stuck.stuck_error and "user:ivo" not in stuck.stuck_error  # no content, no values
 
     # The others keep up with later events.
-    newcomer = app.join_worker(world.principal("hana"), name="Nell New", role="Social worker",
-                               category="experienced", start_date=date(2026, 3, 2)).id
-    app.allocate_supervisor(world.principal("hana"), newcomer, world.workers["S1"])
-    record = app.draft_record(world.principal("alex"), supervisee_id=str(newcomer), content=content()).id
+    newcomer = app.people.join_worker(world.principal("hana"), name="Nell New", role="Social worker",
+                                      category="experienced", start_date=date(2026, 3, 2)).id
+    app.allocation.allocate_supervisor(world.principal("hana"), newcomer, world.workers["S1"])
+    record = app.records.draft_record(world.principal("alex"), supervisee_id=str(newcomer), content=content()).id
     assert count(app, workers, workers.c.worker_id == str(newcomer)) == 1
     assert count(app, current_records, current_records.c.record_id == str(record)) == 1
     last = app.recorder.max_notification_id()
@@ -156,7 +158,7 @@ def test_an_event_that_fails_in_one_read_model_stops_only_that_one_and_health_na
     assert "stuck at notification" in schedule.json()["detail"] and "svl rebuild retention_schedule" in \
         schedule.json()["detail"]
     with pytest.raises(ReadModelStuck):
-        app.holds(xavier)
+        app.retention.holds(xavier)
     assert world.get("sam", "/records").status_code == 200
     assert world.get("sam", "/me").status_code == 200
     assert world.get("hana", "/grants").status_code == 200
@@ -171,7 +173,7 @@ def test_an_event_that_fails_in_one_read_model_stops_only_that_one_and_health_na
         conn.execute(text("ALTER TABLE legal_holds RENAME COLUMN placed_by_gone TO placed_by"))
     assert "rebuilt retention_schedule" in run("rebuild", "retention_schedule")
     assert "STUCK" not in run("rebuild", "--check")
-    assert [h["hold_id"] for h in app.holds(xavier)] == [str(hold)]  # this process learns it at its next read
+    assert [h["hold_id"] for h in app.retention.holds(xavier)] == [str(hold)]  # this process learns it at its next read
     assert world.get("dana", "/retention/schedule").status_code == 200
     assert world.client.get("/health").json()["status"] == "ok"
     assert app.read_models.stuck() == []
@@ -182,14 +184,14 @@ def test_a_user_with_the_longest_username_places_a_hold_and_every_read_model_kee
     longest = "investigating.officer." + "x" * (USERNAME_LENGTH - len("investigating.officer."))
     assert len(longest) == USERNAME_LENGTH and len(f"user:{longest}") > 64  # overflowed VARCHAR(64) before
     with pytest.raises(UserError, match=f"1 to {USERNAME_LENGTH} characters"):
-        app.users.add_user(longest + "y", "investigating_officer", created_by="test")  # bounded at creation
-    app.users.add_user(longest, "investigating_officer", created_by="test")
-    token = app.users.issue_token(longest, days=30).token
+        app.people.users.add_user(longest + "y", "investigating_officer", created_by="test")  # bounded at creation
+    app.people.users.add_user(longest, "investigating_officer", created_by="test")
+    token = app.people.users.issue_token(longest, days=30).token
     placed = world.client.post(f"/api/v1/workers/{xavier}/holds", headers={"Authorization": f"Bearer {token}"},
                                json={"kind": "investigation", "reason": "Allegation AL-9", "reference": "AL-9"})
     assert placed.status_code in (200, 201, 503), placed.text  # the answer itself is another engineer's item
     assert app.read_models.stuck() == []
-    [hold] = app.holds(xavier)
+    [hold] = app.retention.holds(xavier)
     assert hold["placed_by"] == f"user:{longest}"
     for username, path in (("dana", "/access-log"), ("hana", "/grants"), ("sam", "/me"),
                            ("dana", "/retention/schedule")):
@@ -197,6 +199,7 @@ def test_a_user_with_the_longest_username_places_a_hold_and_every_read_model_kee
     # The domain refuses what no read model could hold, before anything is stored.
     events = app.recorder.max_notification_id()
     with pytest.raises(DomainError, match=f"actor must be at most {ACTOR_LENGTH} characters"):
-        app.place_hold(Principal("too-long", "z" * ACTOR_LENGTH, Role.INVESTIGATING_OFFICER, None, "test"), xavier,
-                       kind="investigation", reason="r", reference="x")
+        app.retention.place_hold(Principal("too-long", "z" * ACTOR_LENGTH, Role.INVESTIGATING_OFFICER, None, "test"),
+                                 xavier,
+                                 kind="investigation", reason="r", reference="x")
     assert app.recorder.max_notification_id() == events

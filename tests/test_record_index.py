@@ -43,7 +43,7 @@ def test_every_user_it_answers_gets_the_applications_rows_and_names(world: World
         if index is None:
             continue
         answered.add(username)
-        expected = world.app.readable_records(world.principal(username))
+        expected = world.app.access.readable_records(world.principal(username))
         assert index.rows == expected, username
         names = NameBook(world.app)
         for row in expected:
@@ -61,7 +61,7 @@ def test_it_leaves_to_the_application_what_it_cannot_answer_as_the_application_w
     write_master_key(settings, master_key)
     assert _index(world, "alex") is not None
     assert _index(world, "nobody") is None and _index(world, "") is None
-    world.app.users.disable("sam")
+    world.app.people.users.disable("sam")
     assert _index(world, "sam") is None  # the application says the account is disabled
     # A published checkpoint this database never signed: the application compares it with the ledger.
     published = tmp_path / "published"
@@ -75,7 +75,7 @@ def test_it_leaves_to_the_application_what_it_cannot_answer_as_the_application_w
     assert _index(world, "alex") is not None
     # A read model behind the newest event: on PostgreSQL the application catches up first (here it is the
     # application's turn); on SQLite it reads what is projected, as the index does.
-    expected = world.app.readable_records(world.principal("alex"))
+    expected = world.app.access.readable_records(world.principal("alex"))
     _sql(settings, "UPDATE read_model_positions SET position = position - 1 WHERE name = 'access_log'")
     behind = record_index(settings, "alex", world.clock.now)
     if settings.is_sqlite:

@@ -17,7 +17,8 @@ from hypothesis import given, settings as hyp_settings, strategies as st
 from sqlalchemy import select, text, update
 
 from api.access_service import AccessDenied
-from api.application import Destroyed, Storage, SupervisionLedger
+from api.application import Storage, SupervisionApplication
+from api.errors import Destroyed
 from domain.errors import DomainError, OutOfOrder
 from domain.policy import PolicyIncomplete
 from domain.retention import retention_status
@@ -39,60 +40,60 @@ def signing_key(settings):
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
 
 
-def status_of(app: SupervisionLedger, worker: str, on: date) -> str:
-    return next(f.status for f in app.retention_schedule(on) if f.worker_id == worker)
+def status_of(app: SupervisionApplication, worker: str, on: date) -> str:
+    return next(f.status for f in app.retention.retention_schedule(on) if f.worker_id == worker)
 
 
 def test_a_leaver_is_archived_with_the_packs_destruction_date_and_falls_due_on_it(ledger):
     _, leaver, _ = leaver_with_a_signed_record(ledger)
-    assert ledger.archive_leaver(acting("hr"), leaver) == date(2025, 6, 30)  # bcp: 6 years after leaving
+    assert ledger.retention.archive_leaver(acting("hr"), leaver) == date(2025, 6, 30)  # bcp: 6 years after leaving
     assert status_of(ledger, leaver, date(2025, 6, 29)) == "retained"
     assert status_of(ledger, leaver, date(2025, 6, 30)) == "due"
 
 
 def test_dry_run_lists_exactly_what_would_go_and_destroys_nothing(ledger):
     _, leaver, stayer = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(acting("hr"), leaver)
-    [planned] = ledger.run_retention(acting("dpo"), as_of=date(2026, 3, 1), dry_run=True)
+    ledger.retention.archive_leaver(acting("hr"), leaver)
+    [planned] = ledger.retention.run_retention(acting("dpo"), as_of=date(2026, 3, 1), dry_run=True)
     assert planned.worker_id == leaver and planned.status == "would_destroy"
     assert planned.record_ids == [record_of(ledger, leaver)]
     assert planned.event_count == 4 + 4  # the record: drafted, shared, two signatures; the worker: joined, allocated, left, archived
-    assert ledger.get_record(record_of(ledger, leaver)).content["discussion"] == SECRET
+    assert ledger.records.get_record(record_of(ledger, leaver)).content["discussion"] == SECRET
 
 
 def test_destruction_makes_every_event_about_the_worker_unreadable_and_spares_everyone_else(ledger):
     _, leaver, stayer = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(acting("hr"), leaver)
+    ledger.retention.archive_leaver(acting("hr"), leaver)
     leaver_record, stayer_record = record_of(ledger, leaver), record_of(ledger, stayer)
 
     [done] = destroy_due(ledger, date(2026, 3, 1))
 
     assert done.status == "destroyed" and done.record_ids == [leaver_record]
     with pytest.raises(Destroyed):
-        ledger.get_record(leaver_record)
+        ledger.records.get_record(leaver_record)
     with pytest.raises(Destroyed):
-        ledger.get_worker(leaver)
-    assert ledger.get_record(stayer_record).content["discussion"] == SECRET
+        ledger.people.get_worker(leaver)
+    assert ledger.records.get_record(stayer_record).content["discussion"] == SECRET
     assert status_of(ledger, leaver, date(2026, 3, 1)) == "destroyed"
     with ledger.storage.engine.connect() as conn:
         assert conn.execute(select(workers.c.worker_id).where(workers.c.worker_id == leaver)).first() is None
         assert conn.execute(select(current_records.c.record_id)
                             .where(current_records.c.supervisee_id == leaver)).first() is None
     with pytest.raises(OutOfOrder, match="nothing to propose"):  # nothing is left due
-        ledger.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+        ledger.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
     with pytest.raises(OutOfOrder, match="no approved destruction proposal"):
-        ledger.run_retention(acting("dpo"))
+        ledger.retention.run_retention(acting("dpo"))
 
 
 def test_read_models_rebuilt_after_a_destruction_match_the_purged_ones(ledger):
     _, leaver, _ = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(acting("hr"), leaver)
+    ledger.retention.archive_leaver(acting("hr"), leaver)
     destroy_due(ledger, date(2026, 3, 1))
-    before = [f.to_dict() for f in ledger.retention_schedule(date(2026, 3, 1))]
+    before = [f.to_dict() for f in ledger.retention.retention_schedule(date(2026, 3, 1))]
     with ledger.storage.engine.connect() as conn:
         records_before = sorted(map(tuple, conn.execute(select(current_records)).all()))
     ledger.read_models.rebuild()
-    after = [f.to_dict() for f in ledger.retention_schedule(date(2026, 3, 1))]
+    after = [f.to_dict() for f in ledger.retention.retention_schedule(date(2026, 3, 1))]
     with ledger.storage.engine.connect() as conn:
         records_after = sorted(map(tuple, conn.execute(select(current_records)).all()))
     assert (after, records_after) == (before, records_before)
@@ -100,7 +101,7 @@ def test_read_models_rebuilt_after_a_destruction_match_the_purged_ones(ledger):
 
 def test_after_destruction_the_database_holds_no_plaintext_and_no_usable_key(ledger, settings):
     _, leaver, _ = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(acting("hr"), leaver)
+    ledger.retention.archive_leaver(acting("hr"), leaver)
     key_id = ledger.storage.keyring.key_id_for(leaver)
     wrapped = ledger.storage.keyring.wrapped(key_id)
     assert wrapped is not None
@@ -121,42 +122,43 @@ def test_after_destruction_the_database_holds_no_plaintext_and_no_usable_key(led
         assert b"Quillfeather" not in raw and b"Lee Vaughan" not in raw
 
 
-def _events_of(app: SupervisionLedger, originators: list[str]) -> list:
+def _events_of(app: SupervisionApplication, originators: list[str]) -> list:
     return [e for o in originators for e in app.recorder.select_events(UUID(o))]
 
 
 def test_a_held_file_is_never_destroyed_until_the_hold_is_released(ledger):
     _, leaver, _ = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(acting("hr"), leaver)
-    hold = ledger.place_hold(acting("io:jones"), leaver, kind="investigation", reason="Allegation under LADO review",
-                             reference="LADO-2026-014").id
+    ledger.retention.archive_leaver(acting("hr"), leaver)
+    hold = ledger.retention.place_hold(acting("io:jones"), leaver, kind="investigation",
+                                       reason="Allegation under LADO review",
+                                       reference="LADO-2026-014").id
     assert status_of(ledger, leaver, date(2026, 3, 1)) == "held"
     with pytest.raises(OutOfOrder, match="nothing to propose"):  # held, so not due
-        ledger.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
-    assert ledger.get_record(record_of(ledger, leaver)).content["discussion"] == SECRET
-    assert ledger.holds(leaver)[0]["reference"] == "LADO-2026-014"
+        ledger.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+    assert ledger.records.get_record(record_of(ledger, leaver)).content["discussion"] == SECRET
+    assert ledger.retention.holds(leaver)[0]["reference"] == "LADO-2026-014"
     # bcp lets only the DPO and HR release a hold (legal_holds.release), whoever placed it.
     with pytest.raises(AccessDenied):
-        ledger.release_hold(acting("io:jones"), hold, reason="Investigation closed, no further action")
+        ledger.retention.release_hold(acting("io:jones"), hold, reason="Investigation closed, no further action")
     with pytest.raises(AccessDenied):
-        ledger.release_hold(acting("qa"), hold, reason="Investigation closed, no further action")
+        ledger.retention.release_hold(acting("qa"), hold, reason="Investigation closed, no further action")
     assert status_of(ledger, leaver, date(2026, 3, 1)) == "held"
-    released = ledger.release_hold(acting("dpo"), hold, reason="Investigation closed, no further action")
-    assert released.released_at is not None and ledger.holds(leaver)[0]["released_at"] is not None
+    released = ledger.retention.release_hold(acting("dpo"), hold, reason="Investigation closed, no further action")
+    assert released.released_at is not None and ledger.retention.holds(leaver)[0]["released_at"] is not None
     assert [o.worker_id for o in destroy_due(ledger, date(2026, 3, 1))] == [leaver]
 
 
 def test_a_pack_without_a_retention_period_refuses_archival_and_destruction(settings, master_key, clock):
     darlington = dataclasses.replace(settings, policy_pack="darlington")
-    app = SupervisionLedger(Storage.open(darlington, master_key=master_key), clock)
+    app = SupervisionApplication(Storage.open(darlington, master_key=master_key), clock)
     try:
         _, leaver, _ = leaver_with_a_signed_record(app)
         with pytest.raises(PolicyIncomplete, match="no retention period"):
-            app.archive_leaver(acting("hr"), leaver)
+            app.retention.archive_leaver(acting("hr"), leaver)
         with pytest.raises(PolicyIncomplete):
-            app.run_retention(acting("dpo"), as_of=date(2026, 3, 1), dry_run=True)
+            app.retention.run_retention(acting("dpo"), as_of=date(2026, 3, 1), dry_run=True)
         with pytest.raises(PolicyIncomplete):
-            app.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+            app.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
     finally:
         app.close()
         app.storage.engine.dispose()
@@ -164,12 +166,12 @@ def test_a_pack_without_a_retention_period_refuses_archival_and_destruction(sett
 
 def test_hull_shows_archival_overdue_a_month_after_leaving(settings, master_key, clock):
     hull = dataclasses.replace(settings, policy_pack="hull")
-    app = SupervisionLedger(Storage.open(hull, master_key=master_key), clock)
+    app = SupervisionApplication(Storage.open(hull, master_key=master_key), clock)
     try:
         _, leaver, _ = leaver_with_a_signed_record(app, leaving=date(2026, 1, 30))
         assert status_of(app, leaver, date(2026, 2, 28)) == "awaiting_archival"  # within one month (28 Feb)
         assert status_of(app, leaver, date(2026, 3, 1)) == "archival_overdue"
-        assert app.archive_leaver(acting("hr"), leaver) == date(2033, 1, 30)  # hull: seven years
+        assert app.retention.archive_leaver(acting("hr"), leaver) == date(2033, 1, 30)  # hull: seven years
     finally:
         app.close()
         app.storage.engine.dispose()
@@ -177,15 +179,15 @@ def test_hull_shows_archival_overdue_a_month_after_leaving(settings, master_key,
 
 def test_only_a_dry_run_may_look_into_the_future(ledger):
     with pytest.raises(DomainError, match="in the future"):
-        ledger.propose_destruction(acting("dpo"), as_of=date(2099, 1, 1))
+        ledger.retention.propose_destruction(acting("dpo"), as_of=date(2099, 1, 1))
     with pytest.raises(DomainError, match="as_of is for a dry run only"):
-        ledger.run_retention(acting("dpo"), as_of=date(2099, 1, 1))
-    assert ledger.run_retention(acting("dpo"), as_of=date(2099, 1, 1), dry_run=True) == []
+        ledger.retention.run_retention(acting("dpo"), as_of=date(2099, 1, 1))
+    assert ledger.retention.run_retention(acting("dpo"), as_of=date(2099, 1, 1), dry_run=True) == []
 
 
 def test_a_restored_backup_does_not_resurrect_a_destroyed_file(ledger, settings, master_key, clock):
     _, leaver, _ = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(acting("hr"), leaver)
+    ledger.retention.archive_leaver(acting("hr"), leaver)
     record = record_of(ledger, leaver)
     key_id = ledger.storage.keyring.key_id_for(leaver)
     backed_up_key = ledger.storage.keyring.wrapped(key_id)
@@ -195,11 +197,11 @@ def test_a_restored_backup_does_not_resurrect_a_destroyed_file(ledger, settings,
     with ledger.storage.engine.begin() as conn:
         conn.execute(update(data_keys).where(data_keys.c.key_id == key_id)
                      .values(wrapped_key=backed_up_key, destroyed_at=None))
-    restarted = SupervisionLedger(Storage.open(settings, master_key=master_key), clock)
+    restarted = SupervisionApplication(Storage.open(settings, master_key=master_key), clock)
     try:
         assert restarted.storage.keyring.wrapped(key_id) is None
         with pytest.raises(Destroyed):
-            restarted.get_record(record)
+            restarted.records.get_record(record)
     finally:
         restarted.close()
         restarted.storage.engine.dispose()
@@ -208,11 +210,11 @@ def test_a_restored_backup_does_not_resurrect_a_destroyed_file(ledger, settings,
 @pytest.mark.parametrize("step", ["started", "key_destroyed"])
 def test_a_run_killed_midway_is_finished_by_the_next_run(ledger, settings, master_key, step):
     _, leaver, _ = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(acting("hr"), leaver)
+    ledger.retention.archive_leaver(acting("hr"), leaver)
     record = record_of(ledger, leaver)
-    ledger.users.add_user("dpo", "dpo", created_by="test")
-    proposal = ledger.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
-    ledger.approve_destruction(acting("hr"), proposal.id, rationale="Checked against the schedule")
+    ledger.people.users.add_user("dpo", "dpo", created_by="test")
+    proposal = ledger.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+    ledger.retention.approve_destruction(acting("hr"), proposal.id, rationale="Checked against the schedule")
     ledger.close()
     settings.master_key_file.write_text(base64.b64encode(master_key).decode())
     env = {**os.environ, "SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
@@ -236,10 +238,10 @@ def test_a_run_killed_midway_is_finished_by_the_next_run(ledger, settings, maste
     certificate = json.loads((settings.certificate_dir / f"destruction-{leaver}.json").read_text())
     assert "user:dpo" in json.dumps(certificate)  # the user the CLI acted as, not free text
 
-    restarted = SupervisionLedger(Storage.open(settings, master_key=master_key))
+    restarted = SupervisionApplication(Storage.open(settings, master_key=master_key))
     try:
         with pytest.raises(Destroyed):
-            restarted.get_record(record)
+            restarted.records.get_record(record)
         assert status_of(restarted, leaver, date(2026, 3, 1)) == "destroyed"
     finally:
         restarted.close()
@@ -279,7 +281,7 @@ def test_nothing_is_destroyed_before_its_date_and_everything_due_is(name, leavin
 
 def test_a_destruction_is_certified_and_the_ledger_still_verifies_every_surviving_record(ledger, settings, capsys):
     _, leaver, stayer = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(acting("hr"), leaver)
+    ledger.retention.archive_leaver(acting("hr"), leaver)
     stayer_record = record_of(ledger, stayer)
     destroy_due(ledger, date(2026, 3, 1), purge_ciphertext=True)
 
@@ -288,7 +290,7 @@ def test_a_destruction_is_certified_and_the_ledger_still_verifies_every_survivin
     assert len(report.purged) == 8 and all(rechecked for _, _, rechecked in report.purged)
     assert all("retention.years_after_employment_ends = 6" in p.rule for _, p, _ in report.purged)
 
-    certificate = ledger.certificate_path(leaver)
+    certificate = ledger.retention.certificate_path(leaver)
     assert svl_verify_main([str(certificate), "--key", ledger.integrity.verifier_key()]) == 0
     said = capsys.readouterr().out
     assert f"destroyed the supervision file of worker {leaver}" in said and "RESULT: VERIFIED" in said
@@ -302,9 +304,9 @@ def test_a_destruction_is_certified_and_the_ledger_still_verifies_every_survivin
 
 def test_a_certificate_altered_after_signing_does_not_verify(ledger, capsys):
     _, leaver, _ = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(acting("hr"), leaver)
+    ledger.retention.archive_leaver(acting("hr"), leaver)
     destroy_due(ledger, date(2026, 3, 1))
-    certificate = ledger.certificate_path(leaver)
+    certificate = ledger.retention.certificate_path(leaver)
     certificate.write_text(certificate.read_text().replace("events 8", "events 3"))
     assert svl_verify_main([str(certificate)]) == 1
     assert "RESULT: NOT VERIFIED" in capsys.readouterr().out

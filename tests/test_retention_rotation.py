@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
-from api.application import Destroyed, Storage, SupervisionLedger
+from api.application import Storage, SupervisionApplication
+from api.errors import Destroyed
 from domain.errors import DomainError
 from infrastructure.backup import BackupError, back_up, restore
 from infrastructure.checkpoints import create_signing_key_file
@@ -36,18 +37,18 @@ def key_in_its_file(settings, master_key):
     settings.master_key_file.write_text(base64.b64encode(master_key).decode() + "\n")
 
 
-def _from_file(settings, clock=None) -> SupervisionLedger:
-    return SupervisionLedger(Storage.open(settings), *([clock] if clock else []))
+def _from_file(settings, clock=None) -> SupervisionApplication:
+    return SupervisionApplication(Storage.open(settings), *([clock] if clock else []))
 
 
-def _close(app: SupervisionLedger) -> None:
+def _close(app: SupervisionApplication) -> None:
     app.close()
     app.storage.engine.dispose()
 
 
 def _prepared(ledger):
     _, leaver, stayer = leaver_with_a_signed_record(ledger)
-    ledger.archive_leaver(acting("hr"), leaver)
+    ledger.retention.archive_leaver(acting("hr"), leaver)
     key_id = ledger.storage.keyring.key_id_for(leaver)
     return leaver, record_of(ledger, leaver), record_of(ledger, stayer), key_id
 
@@ -65,16 +66,16 @@ def test_after_a_run_that_rotates_an_old_backup_cannot_unwrap_what_it_destroyed(
     wrapped_in_backup = ledger.storage.keyring.wrapped(key_id)
     snapshot = back_up(settings, tmp_path / "backups" / "before-the-run.backup")
 
-    proposal = ledger.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
-    ledger.approve_destruction(acting("hr"), proposal.id, rationale="checked against the retention schedule")
-    outcomes = ledger.run_retention(acting("dpo"), proposal.id, rotate_master_key=True)
+    proposal = ledger.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+    ledger.retention.approve_destruction(acting("hr"), proposal.id, rationale="checked against the retention schedule")
+    outcomes = ledger.retention.run_retention(acting("dpo"), proposal.id, rotate_master_key=True)
     assert [o.status for o in outcomes] == ["destroyed"]
     current = load_master_key(settings.master_key_file, env_value=None)
     assert current != master_key and ledger.storage.keyring.master_key == current
     # The same process serves on with the new key: the kept record reads, the destroyed one is gone.
-    assert ledger.get_record(kept_record).state == "locked"
+    assert ledger.records.get_record(kept_record).state == "locked"
     with pytest.raises(Destroyed):
-        ledger.get_record(destroyed_record)
+        ledger.records.get_record(destroyed_record)
     _close(ledger)
 
     # The old key is nowhere in the keys folder; no rotation is left half-done.
@@ -89,9 +90,9 @@ def test_after_a_run_that_rotates_an_old_backup_cannot_unwrap_what_it_destroyed(
 
     live = _from_file(settings, clock)
     try:
-        assert live.get_record(kept_record).state == "locked"
+        assert live.records.get_record(kept_record).state == "locked"
         with pytest.raises(Destroyed):
-            live.get_record(destroyed_record)
+            live.records.get_record(destroyed_record)
         assert live.integrity.verify().intact
     finally:
         _close(live)
@@ -99,9 +100,9 @@ def test_after_a_run_that_rotates_an_old_backup_cannot_unwrap_what_it_destroyed(
     assert restore(settings, snapshot.path, current, backup_master_key=master_key) == [key_id]
     restored = _from_file(settings, clock)
     try:
-        assert restored.get_record(kept_record).state == "locked"
+        assert restored.records.get_record(kept_record).state == "locked"
         with pytest.raises(Destroyed):
-            restored.get_record(destroyed_record)
+            restored.records.get_record(destroyed_record)
         assert restored.integrity.verify().intact
     finally:
         _close(restored)
@@ -109,8 +110,8 @@ def test_after_a_run_that_rotates_an_old_backup_cannot_unwrap_what_it_destroyed(
 
 def test_a_run_refuses_to_rotate_while_another_process_holds_the_key(ledger, settings, clock, key_in_its_file):
     leaver, destroyed_record, _, _ = _prepared(ledger)
-    proposal = ledger.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
-    ledger.approve_destruction(acting("hr"), proposal.id, rationale="checked against the retention schedule")
+    proposal = ledger.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+    ledger.retention.approve_destruction(acting("hr"), proposal.id, rationale="checked against the retention schedule")
     other = subprocess.Popen([sys.executable, "-c", (
         "import sys; from api.application import Storage; from infrastructure.settings import Settings; "
         "s = Storage.open(Settings.from_env()); print('open', flush=True); sys.stdin.read()")],
@@ -118,13 +119,13 @@ def test_a_run_refuses_to_rotate_while_another_process_holds_the_key(ledger, set
     try:
         assert other.stdout.readline().strip() == "open"
         with pytest.raises(DomainError, match="1 other process.*hold the master key"):
-            ledger.run_retention(acting("dpo"), proposal.id, rotate_master_key=True)
-        assert ledger.get_record(destroyed_record)  # refused before anything was destroyed
+            ledger.retention.run_retention(acting("dpo"), proposal.id, rotate_master_key=True)
+        assert ledger.records.get_record(destroyed_record)  # refused before anything was destroyed
     finally:
         other.stdin.close()
         other.wait(timeout=60)
     # Once it has gone, the run rotates.
-    outcomes = ledger.run_retention(acting("dpo"), proposal.id, rotate_master_key=True)
+    outcomes = ledger.retention.run_retention(acting("dpo"), proposal.id, rotate_master_key=True)
     assert [o.worker_id for o in outcomes if o.status == "destroyed"] == [leaver]
 
 
@@ -142,7 +143,7 @@ def test_a_rotation_stopped_part_way_is_finished_or_undone_at_the_next_opening(l
     opened = _from_file(settings, clock)
     try:
         assert not pending.exists() and opened.storage.keyring.master_key == master_key
-        assert opened.get_record(kept_record).state == "locked"
+        assert opened.records.get_record(kept_record).state == "locked"
     finally:
         _close(opened)
 
@@ -153,7 +154,7 @@ def test_a_rotation_stopped_part_way_is_finished_or_undone_at_the_next_opening(l
     opened = _from_file(settings, clock)
     try:
         assert not pending.exists() and load_master_key(settings.master_key_file, env_value=None) == new_key
-        assert opened.get_record(kept_record).state == "locked"
+        assert opened.records.get_record(kept_record).state == "locked"
         assert opened.storage.tombstones.read() == listed  # rebound to the new key, nothing lost
         assert opened.integrity.verify().intact
     finally:
@@ -163,9 +164,9 @@ def test_a_rotation_stopped_part_way_is_finished_or_undone_at_the_next_opening(l
 
 def test_a_run_killed_after_rotating_is_finished_by_the_next(ledger, settings, master_key, key_in_its_file):
     leaver, destroyed_record, kept_record, key_id = _prepared(ledger)
-    ledger.users.add_user("dpo", "dpo", created_by="test")
-    proposal = ledger.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
-    ledger.approve_destruction(acting("hr"), proposal.id, rationale="checked against the retention schedule")
+    ledger.people.users.add_user("dpo", "dpo", created_by="test")
+    proposal = ledger.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+    ledger.retention.approve_destruction(acting("hr"), proposal.id, rationale="checked against the retention schedule")
     _close(ledger)
     env = _env(settings)
     run = [sys.executable, "-m", "api.cli", "retention", "run", "--as", "dpo", "--rotate-master-key"]
@@ -189,7 +190,7 @@ def test_a_run_killed_after_rotating_is_finished_by_the_next(ledger, settings, m
     between = _from_file(settings)
     try:
         assert between.storage.keyring.wrapped(key_id) is None
-        assert between.get_record(kept_record).state == "locked"
+        assert between.records.get_record(kept_record).state == "locked"
     finally:
         _close(between)
 
@@ -200,8 +201,8 @@ def test_a_run_killed_after_rotating_is_finished_by_the_next(ledger, settings, m
     after = _from_file(settings)
     try:
         with pytest.raises(Destroyed):
-            after.get_record(destroyed_record)
-        assert after.get_record(kept_record).state == "locked"
+            after.records.get_record(destroyed_record)
+        assert after.records.get_record(kept_record).state == "locked"
         assert after.integrity.verify().intact
     finally:
         _close(after)
@@ -243,6 +244,6 @@ def test_svl_keys_rotate_master_refuses_while_another_process_holds_the_key(ledg
     assert _key_files_hold(settings, master_key) == []
     reopened = _from_file(settings)
     try:
-        assert reopened.get_record(kept_record).state == "locked"
+        assert reopened.records.get_record(kept_record).state == "locked"
     finally:
         _close(reopened)

@@ -30,7 +30,7 @@ def leavers_due(app, count: int) -> list[str]:
     found = []
     for n in range(count):
         _, leaver, _ = leaver_with_a_signed_record(app, leaving=date(2019, 1 + n, 28))
-        app.archive_leaver(acting("hr"), leaver)
+        app.retention.archive_leaver(acting("hr"), leaver)
         found.append(leaver)
     return found
 
@@ -42,14 +42,14 @@ def checkpoints_signed(app) -> int:
 
 def test_a_run_signs_one_checkpoint_pair_and_each_certificate_proves_its_own_file(ledger):
     leavers = leavers_due(ledger, 4)
-    proposal = ledger.propose_destruction(acting("dpo"), as_of=DAY)
-    ledger.approve_destruction(acting("hr"), proposal.id, rationale="Checked")
+    proposal = ledger.retention.propose_destruction(acting("dpo"), as_of=DAY)
+    ledger.retention.approve_destruction(acting("hr"), proposal.id, rationale="Checked")
     signed_before = checkpoints_signed(ledger)
-    outcomes = ledger.run_retention(acting("dpo"), proposal.id)
+    outcomes = ledger.retention.run_retention(acting("dpo"), proposal.id)
     assert sorted(o.worker_id for o in outcomes) == sorted(leavers)
     assert checkpoints_signed(ledger) - signed_before == 2
 
-    certificates = [json.loads(ledger.certificate_path(w).read_text()) for w in leavers]
+    certificates = [json.loads(ledger.retention.certificate_path(w).read_text()) for w in leavers]
     assert len({c["checkpoint_before"] for c in certificates}) == 1  # the run's pair, shared
     assert len({c["checkpoint_after"] for c in certificates}) == 1
     assert len({c["destruction_event"]["leaf_index"] for c in certificates}) == 4  # each its own event

@@ -16,8 +16,8 @@ D = date
 def test_svl_due_shows_each_worker_with_reasons_as_table_json_and_csv(ledger, clock, run, tmp_path):
     app = ledger
     _, supervisor = supervisors(app, clock)
-    app.users.add_user("quinn", "qa", created_by="test")
-    app.users.add_user("alex", "supervisor", worker_id=supervisor, created_by="test")
+    app.people.users.add_user("quinn", "qa", created_by="test")
+    app.people.users.add_user("alex", "supervisor", worker_id=supervisor, created_by="test")
     nqsw = new_worker(app, clock, supervisor, "nqsw_asye", D(2026, 3, 2), name="Nia New")
     held(app, clock, nqsw, supervisor, D(2026, 3, 3))
 
@@ -52,9 +52,9 @@ def test_sessions_agreements_and_cases_from_the_command_line(ledger, clock, run,
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
     today = datetime.now(timezone.utc).date()
-    app.users.add_user("quinn", "qa", created_by="test")
-    app.users.add_user("alex", "supervisor", worker_id=supervisor, created_by="test")
-    app.users.add_user("sam", "supervisee", worker_id=worker, created_by="test")
+    app.people.users.add_user("quinn", "qa", created_by="test")
+    app.people.users.add_user("alex", "supervisor", worker_id=supervisor, created_by="test")
+    app.people.users.add_user("sam", "supervisee", worker_id=worker, created_by="test")
     # The CLI acts as a named user, decided exactly as over HTTP: without one, or as QA, no session is booked.
     assert "say who you are" in run("session", "schedule", "Sam Worker", "--at", "2026-01-12T10:00", code=2)
     assert "only members of staff" in run("session", "schedule", "Sam Worker", "--at", "2026-01-12T10:00",

@@ -24,7 +24,7 @@ D = date
 @pytest.fixture
 def client(ledger):
     api = FastAPI()
-    api.state.ledger = ledger
+    api.state.application = ledger
     api.include_router(http_scheduling.router)
     add_error_handlers(api)
     caller = {"who": None}
@@ -147,9 +147,10 @@ def test_in_the_api_app_the_roles_are_enforced_by_its_deny_by_default_check(sett
     tokens: dict[str, Principal] = {}
     api = create_app(settings, master_key, authenticator=SimpleNamespace(authenticate=tokens.get))
     api.include_router(http_scheduling.router)
-    app = api.state.ledger
-    supervisor = str(app.join_worker(acting("hr"), name="Alex Supervisor", role="Team manager", category="manager",
-                                     start_date=D(2018, 1, 1)).id)
+    app = api.state.application
+    supervisor = str(app.people.join_worker(acting("hr"), name="Alex Supervisor", role="Team manager",
+                                            category="manager",
+                                            start_date=D(2018, 1, 1)).id)
     tokens.update({"sup": Principal("u1", "alex", Role.SUPERVISOR, supervisor, "token"),
                    "io": Principal("u2", "io", Role.INVESTIGATING_OFFICER, None, "token")})
     with TestClient(api) as http:

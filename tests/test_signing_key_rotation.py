@@ -29,8 +29,8 @@ def signers(note: str) -> set[int]:
 def test_a_rotated_key_signs_on_and_every_earlier_proof_still_holds(cli, populated, settings, tmp_path,
                                                                      capsys) -> None:  # noqa: F811
     app, rid = populated
-    record = app.get_record(rid)
-    app.sign_record(acting(record.supervisee_id, Role.SUPERVISEE), rid, record.content_sha256)
+    record = app.records.get_record(rid)
+    app.records.sign_record(acting(record.supervisee_id, Role.SUPERVISEE), rid, record.content_sha256)
     published = tmp_path / "published"
     before = json.loads(cli("checkpoint", "--json"))
     old_vkey = before["verifier_key"]
@@ -47,8 +47,8 @@ def test_a_rotated_key_signs_on_and_every_earlier_proof_still_holds(cli, populat
     transition = svl_verify.parse_key_transition(statement)
     assert (str(transition.old), str(transition.new)) == (old_vkey, new_key.vkey)
 
-    second = app.draft_record(acting(record.supervisor_id), supervisee_id=record.supervisee_id,
-                              content=content("After the rotation")).id
+    second = app.records.draft_record(acting(record.supervisor_id), supervisee_id=record.supervisee_id,
+                                      content=content("After the rotation")).id
     after = json.loads(cli("checkpoint", "--json"))
     assert after["tree_size"] > before["tree_size"]
     assert signers(after["note"]) == {svl_verify.parse_verifier_key(new_key.vkey).key_id}
@@ -77,14 +77,14 @@ def test_a_process_that_loaded_the_old_key_signs_with_the_new_one(cli, populated
     app.integrity.checkpoint()
     retired = app.integrity.signing_key()
     cli("keys", "rotate-signing")
-    record = app.get_record(rid)
-    app.draft_record(acting(record.supervisor_id), supervisee_id=record.supervisee_id, content=content("More"))
+    record = app.records.get_record(rid)
+    app.records.draft_record(acting(record.supervisor_id), supervisee_id=record.supervisee_id, content=content("More"))
     note = app.integrity.checkpoint().note
     assert signers(note) == {svl_verify.parse_verifier_key(load_signing_key(settings.signing_key_file).vkey).key_id}
     # A key file put back with the retired key signs nothing.
     settings.signing_key_file.write_text(retired.to_text() + "\n")
     app.integrity._signing_key = None
-    app.draft_record(acting(record.supervisor_id), supervisee_id=record.supervisee_id, content=content("Again"))
+    app.records.draft_record(acting(record.supervisor_id), supervisee_id=record.supervisee_id, content=content("Again"))
     with pytest.raises(LedgerError, match="retired"):
         app.integrity.checkpoint()
 

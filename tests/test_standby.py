@@ -24,7 +24,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from api.application import Storage, SupervisionLedger
+from api.application import Storage, SupervisionApplication
 from api.cli import app as svl
 from domain.authorisation import Role
 from infrastructure import svl_verify
@@ -171,14 +171,14 @@ def test_verify_on_the_standby_agrees_with_the_primary(replicated, tmp_path: Pat
         return result.output
 
     cli(primary, "init")
-    app = SupervisionLedger(Storage.open(on_primary, master_key=master_key))
+    app = SupervisionApplication(Storage.open(on_primary, master_key=master_key))
     try:
         assert EventsTable.of(on_primary).name == app.recorder.events_table_name
         _, supervisor, worker = staff(app)
         for n in range(3):
-            rid = app.draft_record(acting(supervisor), supervisee_id=worker, content=content(f"Session {n}")).id
-            app.share_record(acting(supervisor), rid)
-            app.sign_record(acting(worker, Role.SUPERVISEE), rid, app.get_record(rid).content_sha256)
+            rid = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content(f"Session {n}")).id
+            app.records.share_record(acting(supervisor), rid)
+            app.records.sign_record(acting(worker, Role.SUPERVISEE), rid, app.records.get_record(rid).content_sha256)
         app.integrity.checkpoint()
     finally:
         app.close()
@@ -196,10 +196,10 @@ def test_verify_on_the_standby_agrees_with_the_primary(replicated, tmp_path: Pat
     on_standby = Settings(database_url=standby.url, database_schema="svl", master_key_file=keys / "master.key",
                           signing_key_file=keys / "signing.key", certificate_dir=tmp_path / "certificates")
     with pytest.raises(Exception, match="read-only transaction|recovery"):
-        SupervisionLedger(Storage.open(on_standby, master_key=master_key))
+        SupervisionApplication(Storage.open(on_standby, master_key=master_key))
 
     # Proofs are served from the standby when it has what they need, and from the primary when it has not.
-    app = SupervisionLedger(Storage.open(replace(on_primary, standby_database_url=standby.url),
+    app = SupervisionApplication(Storage.open(replace(on_primary, standby_database_url=standby.url),
                                          master_key=master_key))
     try:
         ledger = app.integrity
@@ -217,7 +217,7 @@ def test_verify_on_the_standby_agrees_with_the_primary(replicated, tmp_path: Pat
         with psycopg.connect(standby.url, autocommit=True) as conn:
             conn.execute("SELECT pg_wal_replay_pause()")
         try:
-            rid = app.draft_record(acting(supervisor), supervisee_id=worker, content=content("While paused")).id
+            rid = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content("While paused")).id
             app.integrity.checkpoint()
             newest = app.recorder.max_notification_id()
             answer = ledger.inclusion(newest)  # the standby has not replayed it: the primary answers
@@ -254,7 +254,7 @@ def test_a_past_version_is_read_from_the_standby_and_logged_on_the_primary_first
                         signing_key_file=tmp_path / "keys" / "signing.key", certificate_dir=tmp_path / "certificates",
                         checkpoint_dir=None, database_lock_timeout=1.0, standby_database_url=standby.url)
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
-    app = SupervisionLedger(Storage.open(settings, master_key=master_key))
+    app = SupervisionApplication(Storage.open(settings, master_key=master_key))
     via = Via("http", "203.0.113.9")
 
     def entries_on_the_primary() -> int:
@@ -268,17 +268,18 @@ def test_a_past_version_is_read_from_the_standby_and_logged_on_the_primary_first
 
     try:
         _, supervisor, worker = staff(app)
-        rid = app.draft_record(acting(supervisor), supervisee_id=worker, content=content("First draft")).id
-        app.share_record(acting(supervisor), rid)
-        app.sign_record(acting(worker, Role.SUPERVISEE), rid, app.get_record(rid).content_sha256)
-        current = app.get_record(rid)
+        rid = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content("First draft")).id
+        app.records.share_record(acting(supervisor), rid)
+        app.records.sign_record(acting(worker, Role.SUPERVISEE), rid, app.records.get_record(rid).content_sha256)
+        current = app.records.get_record(rid)
         assert current.version >= 3
         wait_until_replayed(primary, standby)
 
         before = entries_on_the_primary()
-        record, decision = app.read_record_content(acting(supervisor), rid, action="read_as_of", via=via, version=1)
+        record, decision = app.access.read_record_content(acting(supervisor), rid, action="read_as_of", via=via,
+                                                          version=1)
         assert decision.allowed and app.records_read_from_standby == 1
-        assert record.version == 1 and record.content == app.get_record(rid, version=1).content
+        assert record.version == 1 and record.content == app.records.get_record(rid, version=1).content
         assert record.content["discussion"] == "First draft"
         assert entries_on_the_primary() == before + 1  # committed on the primary by the time it was returned
 
@@ -286,7 +287,7 @@ def test_a_past_version_is_read_from_the_standby_and_logged_on_the_primary_first
         with psycopg.connect(primary.url) as blocker:
             blocker.execute(f'LOCK TABLE "svl_reads".{app.recorder.events_table_name} IN EXCLUSIVE MODE')
             with pytest.raises(AccessLogUnavailable):
-                app.read_record_content(acting(supervisor), rid, action="read_as_of", via=via, version=2)
+                app.access.read_record_content(acting(supervisor), rid, action="read_as_of", via=via, version=2)
             blocker.rollback()
         assert app.records_read_from_standby == 2  # the standby had it; it was still not returned
         assert entries_on_the_primary() == before + 1
@@ -295,9 +296,11 @@ def test_a_past_version_is_read_from_the_standby_and_logged_on_the_primary_first
         with psycopg.connect(standby.url, autocommit=True) as conn:
             conn.execute("SELECT pg_wal_replay_pause()")
         try:
-            newer = app.draft_record(acting(supervisor), supervisee_id=worker, content=content("While paused")).id
-            app.share_record(acting(supervisor), newer)
-            record, _ = app.read_record_content(acting(supervisor), newer, action="read_as_of", via=via, version=1)
+            newer = app.records.draft_record(acting(supervisor), supervisee_id=worker,
+                                             content=content("While paused")).id
+            app.records.share_record(acting(supervisor), newer)
+            record, _ = app.access.read_record_content(acting(supervisor), newer, action="read_as_of", via=via,
+                                                       version=1)
             assert record.version == 1 and app.records_read_from_standby == 2
             assert entries_on_the_primary() == before + 2
         finally:

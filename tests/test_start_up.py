@@ -9,7 +9,7 @@ import threading
 
 from sqlalchemy import func, select
 
-from api.application import Storage, SupervisionLedger
+from api.application import Storage, SupervisionApplication
 from infrastructure.checkpoints import create_signing_key_file
 from infrastructure.keys import ORGANISATION_KEY_ID, data_keys
 
@@ -19,13 +19,13 @@ STARTERS = 4
 def test_four_starts_at_once_on_a_new_database_all_open_and_share_one_organisation_key(settings, master_key) -> None:
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     everyone_ready = threading.Barrier(STARTERS)
-    opened: list[SupervisionLedger] = []
+    opened: list[SupervisionApplication] = []
     failures: list[BaseException] = []
 
     def start() -> None:
         everyone_ready.wait()
         try:
-            opened.append(SupervisionLedger(Storage.open(settings, master_key=master_key)))
+            opened.append(SupervisionApplication(Storage.open(settings, master_key=master_key)))
         except BaseException as error:  # noqa: BLE001 - every failure is the finding
             failures.append(error)
 

@@ -7,14 +7,15 @@ from datetime import date
 import pytest
 from sqlalchemy import select, text
 
-from api.application import Conflict, NotFound, SupervisionLedger
+from api.application import SupervisionApplication
+from api.errors import Conflict, NotFound
 from domain.errors import DomainError, NotPermitted
 from projections.schema import current_records, supervision_periods, workers
 from tests.support.acting import acting
 from tests.support.staff import SECRET, content, staff
 
 
-def row(app: SupervisionLedger, record_id) -> dict:
+def row(app: SupervisionApplication, record_id) -> dict:
     with app.storage.engine.connect() as conn:
         return dict(conn.execute(select(current_records).where(
             current_records.c.record_id == str(record_id))).one()._mapping)
@@ -23,46 +24,47 @@ def row(app: SupervisionLedger, record_id) -> dict:
 def test_a_record_is_drafted_disputed_signed_and_locked(ledger):
     app = ledger
     _, supervisor, worker = staff(app)
-    record_id = app.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
-    app.share_record(acting(supervisor), record_id)
-    app.request_amendment(acting(worker), record_id, "Please remove the household name", based_on_version=1)
+    record_id = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
+    app.records.share_record(acting(supervisor), record_id)
+    app.records.request_amendment(acting(worker), record_id, "Please remove the household name", based_on_version=1)
     assert row(app, record_id)["state"] == "amendment_requested"
-    app.decline_amendment(acting(supervisor), record_id, "Case referenced by initials only; name is a street")
-    record = app.get_record(record_id)
-    app.sign_record(acting(worker), record_id, record.content_sha256)
-    app.sign_record(acting(supervisor), record_id, record.content_sha256)
+    app.records.decline_amendment(acting(supervisor), record_id, "Case referenced by initials only; name is a street")
+    record = app.records.get_record(record_id)
+    app.records.sign_record(acting(worker), record_id, record.content_sha256)
+    app.records.sign_record(acting(supervisor), record_id, record.content_sha256)
 
     projected = row(app, record_id)
     assert projected["state"] == "locked"
     assert projected["disagreements"] == 1
     assert projected["content_sha256"] == record.content_sha256
     assert projected["supervisee_signed_at"] is not None and projected["supervisor_signed_at"] is not None
-    assert app.get_record(record_id).is_locked
+    assert app.records.get_record(record_id).is_locked
     with pytest.raises(DomainError, match="locked"):
-        app.amend_record(acting(supervisor), record_id, content("rewritten"), based_on_version=1)
+        app.records.amend_record(acting(supervisor), record_id, content("rewritten"), based_on_version=1)
 
 
 def test_only_the_current_supervisor_drafts(ledger):
     app = ledger
     manager, _, worker = staff(app)
     with pytest.raises(DomainError, match="current supervisor"):
-        app.draft_record(acting(manager), supervisee_id=worker, content=content())
+        app.records.draft_record(acting(manager), supervisee_id=worker, content=content())
 
 
 def test_transfer_moves_records_to_previous_supervision_and_names_the_old_supervisor(ledger):
     app = ledger
     manager, supervisor, worker = staff(app)
-    new_supervisor = str(app.join_worker(acting("hr"), name="Jo New", role="Team manager", category="manager",
-                                         start_date=date(2017, 5, 1)).id)
-    app.allocate_supervisor(acting("hr"), new_supervisor, manager)
-    first = app.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
-    app.transfer_worker(acting("hr"), worker, new_supervisor, "team restructure")
+    new_supervisor = str(app.people.join_worker(acting("hr"), name="Jo New", role="Team manager", category="manager",
+                                                start_date=date(2017, 5, 1)).id)
+    app.allocation.allocate_supervisor(acting("hr"), new_supervisor, manager)
+    first = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
+    app.allocation.transfer_worker(acting("hr"), worker, new_supervisor, "team restructure")
 
-    assert app.get_worker(worker).previous_supervisors[0]["supervisor_id"] == supervisor
+    assert app.people.get_worker(worker).previous_supervisors[0]["supervisor_id"] == supervisor
     assert row(app, first)["file_section"] == "previous"
     with pytest.raises(DomainError, match="current supervisor"):
-        app.draft_record(acting(supervisor), supervisee_id=worker, content=content())
-    second = app.draft_record(acting(new_supervisor), supervisee_id=worker, content=content(session_date="2026-04-01")).id
+        app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content())
+    second = app.records.draft_record(acting(new_supervisor), supervisee_id=worker,
+                                      content=content(session_date="2026-04-01")).id
     assert row(app, second)["file_section"] == "current"
     with app.storage.engine.connect() as conn:
         periods = conn.execute(select(supervision_periods.c.supervisor_id, supervision_periods.c.ended_by)
@@ -74,12 +76,12 @@ def test_transfer_moves_records_to_previous_supervision_and_names_the_old_superv
 def test_stale_expected_version_is_a_conflict_and_writes_nothing(ledger):
     app = ledger
     _, supervisor, worker = staff(app)
-    record_id = app.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
-    app.share_record(acting(supervisor), record_id, expected_version=1)
+    record_id = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
+    app.records.share_record(acting(supervisor), record_id, expected_version=1)
     with pytest.raises(Conflict) as caught:
-        app.request_amendment(acting(worker), record_id, "x", based_on_version=1, expected_version=1)
+        app.records.request_amendment(acting(worker), record_id, "x", based_on_version=1, expected_version=1)
     assert caught.value.current_version == 2
-    assert app.get_record(record_id).version == 2
+    assert app.records.get_record(record_id).version == 2
 
 
 def test_two_concurrent_writers_one_wins_the_other_gets_a_conflict(ledger, settings, master_key, clock):
@@ -87,12 +89,12 @@ def test_two_concurrent_writers_one_wins_the_other_gets_a_conflict(ledger, setti
 
     app = ledger
     _, supervisor, worker = staff(app)
-    record_id = app.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
-    app.share_record(acting(supervisor), record_id)
-    other = SupervisionLedger(Storage.open(settings, master_key=master_key), clock)
+    record_id = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
+    app.records.share_record(acting(supervisor), record_id)
+    other = SupervisionApplication(Storage.open(settings, master_key=master_key), clock)
     try:
         # Both load version 2, then both try to write version 3.
-        mine, theirs = app.get_record(record_id), other.get_record(record_id)
+        mine, theirs = app.records.get_record(record_id), other.records.get_record(record_id)
         mine.request_amendment("first", based_on_version=1, actor=worker, timestamp=clock())
         theirs.request_amendment("second", based_on_version=1, actor=worker, timestamp=clock())
         results: list[str] = []
@@ -110,7 +112,7 @@ def test_two_concurrent_writers_one_wins_the_other_gets_a_conflict(ledger, setti
         for t in threads:
             t.join()
         assert sorted(results) == ["conflict", "saved"]
-        events = app.record_events(record_id)
+        events = app.records.record_events(record_id)
         assert [type(e).__name__ for e in events] == ["Drafted", "SharedWithSupervisee", "AmendmentRequested"]
         with app.storage.engine.connect() as conn:
             leaves = conn.execute(text("SELECT COUNT(*) FROM ledger_leaves")).scalar()
@@ -120,7 +122,7 @@ def test_two_concurrent_writers_one_wins_the_other_gets_a_conflict(ledger, setti
         other.storage.engine.dispose()
 
 
-def _count_events(app: SupervisionLedger) -> int:
+def _count_events(app: SupervisionApplication) -> int:
     with app.storage.engine.connect() as conn:
         return conn.execute(text(f"SELECT COUNT(*) FROM {app.recorder.events_table_name}")).scalar()
 
@@ -129,25 +131,26 @@ def test_unknown_ids_are_not_found(ledger):
     import uuid
 
     with pytest.raises(NotFound):
-        ledger.get_record(uuid.uuid4())
+        ledger.records.get_record(uuid.uuid4())
     with pytest.raises(NotFound):
-        ledger.share_record(acting("x"), uuid.uuid4())
+        ledger.records.share_record(acting("x"), uuid.uuid4())
 
 
 def test_wrong_person_refused_through_the_application(ledger):
     app = ledger
     manager, supervisor, worker = staff(app)
-    record_id = app.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
+    record_id = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
     with pytest.raises(NotPermitted):
-        app.share_record(acting(manager), record_id)
+        app.records.share_record(acting(manager), record_id)
 
 
 def test_projections_rebuild_from_zero_to_the_same_rows(ledger):
     app = ledger
     _, supervisor, worker = staff(app)
     for day in range(1, 4):
-        rid = app.draft_record(acting(supervisor), supervisee_id=worker, content=content(session_date=f"2026-03-0{day}")).id
-        app.share_record(acting(supervisor), rid)
+        rid = app.records.draft_record(acting(supervisor), supervisee_id=worker,
+                                       content=content(session_date=f"2026-03-0{day}")).id
+        app.records.share_record(acting(supervisor), rid)
 
     def snapshot():
         with app.storage.engine.connect() as conn:
@@ -164,16 +167,16 @@ def test_projections_rebuild_from_zero_to_the_same_rows(ledger):
 def test_no_plaintext_of_a_record_or_a_name_is_stored(ledger, settings):
     app = ledger
     _, supervisor, worker = staff(app)
-    record_id = app.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
-    app.share_record(acting(supervisor), record_id)
-    assert app.get_record(record_id).content["discussion"] == SECRET  # readable through the application
+    record_id = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
+    app.records.share_record(acting(supervisor), record_id)
+    assert app.records.get_record(record_id).content["discussion"] == SECRET  # readable through the application
     stored = _everything_stored(app, settings)
     for needle in (b"Zarquon", b"bereavement", b"Sam Worker", b"Alex Supervisor", b"Book visit", b"Drafted",
                    b"SupervisionRecord"):
         assert needle not in stored, needle
 
 
-def _everything_stored(app: SupervisionLedger, settings) -> bytes:
+def _everything_stored(app: SupervisionApplication, settings) -> bytes:
     """The raw bytes the database holds: the SQLite files themselves, or every row of every table."""
     app.close()
     if settings.is_sqlite:

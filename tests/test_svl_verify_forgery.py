@@ -43,26 +43,26 @@ class Genuine:
     """Everything an organisation hands out, made once by a real application."""
 
     def __init__(self, root: Path) -> None:
-        from api.application import Storage, SupervisionLedger
+        from api.application import Storage, SupervisionApplication
 
         settings = Settings(database_url=f"sqlite:///{root}/data/svl.db", master_key_file=root / "keys" / "master.key",
                             signing_key_file=root / "keys" / "signing.key", certificate_dir=root / "certificates")
         create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
         storage = Storage.open(settings, master_key=secrets.token_bytes(32))
-        app = SupervisionLedger(storage, SteppingClock())
+        app = SupervisionApplication(storage, SteppingClock())
         try:
             _, leaver, stayer = leaver_with_a_signed_record(app)
             _, second, _ = leaver_with_a_signed_record(app, leaving=date(2019, 7, 31))
             leaver_record, stayer_record = record_of(app, leaver), record_of(app, stayer)
-            app.archive_leaver(acting("hr"), leaver)
-            app.archive_leaver(acting("hr"), second)
+            app.retention.archive_leaver(acting("hr"), leaver)
+            app.retention.archive_leaver(acting("hr"), second)
             destroy_due(app, date(2026, 3, 1), purge_ciphertext=True)
             app.integrity.checkpoint()
             self.key = app.integrity.verifier_key()
             self.live = app.integrity.export_bundle(UUID(stayer_record))  # a surviving record's bundle
             self.destroyed = app.integrity.export_bundle(UUID(leaver_record))  # its events purged
-            self.certificate = json.loads(app.certificate_path(leaver).read_text())
-            self.other_certificate = json.loads(app.certificate_path(second).read_text())
+            self.certificate = json.loads(app.retention.certificate_path(leaver).read_text())
+            self.other_certificate = json.loads(app.retention.certificate_path(second).read_text())
             self.checkpoint = self.live["checkpoint"]
             self.leaver, self.stayer = leaver, stayer
             self.signing = SigningKey.parse(settings.signing_key_file.read_text())

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from api.application import Storage, SupervisionLedger
+from api.application import Storage, SupervisionApplication
 from api.cli import app as svl
 from api.http import create_app
 from infrastructure.checkpoints import LATEST_FILE, create_signing_key_file
@@ -34,11 +34,11 @@ ROOT = Path(__file__).resolve().parent.parent
 WRITE_AND_DIE = """
 import os, signal, sys
 from datetime import date
-from api.application import open_ledger
+from api.application import open_application
 from api.demo_cast import HR
-app = open_ledger()
+app = open_application()
 for n in range(int(sys.argv[1])):
-    app.join_worker(HR, name=f"Worker {n}", role="Social worker", category="experienced", start_date=date(2022, 1, 1))
+    app.people.join_worker(HR, name=f"Worker {n}", role="Social worker", category="experienced", start_date=date(2022, 1, 1))
 sys.stdout.write("written\\n")
 sys.stdout.flush()
 os.kill(os.getpid(), signal.SIGKILL)  # no clean shutdown: nothing signs what was just written
@@ -53,17 +53,17 @@ def published(settings, master_key, tmp_path):
     return replace(settings, checkpoint_dir=tmp_path / "published", destroyed_keys_file=tmp_path / "gone.json")
 
 
-def open_app(settings) -> SupervisionLedger:
-    return SupervisionLedger(Storage.open(settings))
+def open_app(settings) -> SupervisionApplication:
+    return SupervisionApplication(Storage.open(settings))
 
 
-def closing(app: SupervisionLedger) -> None:
+def closing(app: SupervisionApplication) -> None:
     app.close()
     app.storage.engine.dispose()
 
 
 def leaves_and_signed(settings) -> tuple[int, int]:
-    app = SupervisionLedger(Storage.open(settings), automatic_checkpoints=False)
+    app = SupervisionApplication(Storage.open(settings), automatic_checkpoints=False)
     try:
         return app.integrity.store.size(), app.integrity.checkpoints.latest_size() or 0
     finally:
@@ -117,7 +117,7 @@ def test_a_server_signs_within_seconds_what_any_process_wrote(published) -> None
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE, env=env_of(published, SVL_CHECKPOINT_EVERY_SECONDS="0.2"))
     try:
-        writer = SupervisionLedger(Storage.open(published), automatic_checkpoints=False)
+        writer = SupervisionApplication(Storage.open(published), automatic_checkpoints=False)
         try:
             staff(writer)
             while leaves_and_signed(published)[1] < 5:  # bounded by the suite's timeout, not a fixed deadline
@@ -150,7 +150,7 @@ def test_the_time_of_the_last_checkpoint_comes_from_the_database_not_the_process
 def delete_newest(settings, count: int) -> None:
     """Deletes the newest events together with their leaves and the checkpoints that cover them: what is left
     is consistent with itself, and only a published checkpoint can tell."""
-    app = SupervisionLedger(Storage.open(settings), automatic_checkpoints=False)
+    app = SupervisionApplication(Storage.open(settings), automatic_checkpoints=False)
     table = app.recorder.events_table_name
     nid = "rowid" if settings.is_sqlite else "notification_id"
     qualified = table if settings.is_sqlite else f'"{settings.database_schema}"."{table}"'
@@ -241,7 +241,7 @@ def rolled_back(published, tmp_path) -> RolledBack:
     app = open_app(published)
     _, _, worker = staff(app)
     _, leaver, _ = leaver_with_a_signed_record(app)
-    app.archive_leaver(acting("hr"), leaver)
+    app.retention.archive_leaver(acting("hr"), leaver)
     closing(app)  # signed and published
     saved = backup(published, tmp_path)
     backup_size = leaves_and_signed(published)[0]
@@ -262,9 +262,9 @@ def test_a_rolled_back_database_refuses_writes_and_says_why(rolled_back) -> None
         assert why is not None and f"holds {rolled_back.backup_size} ledger leaves" in why
         assert f"checkpoint of {rolled_back.published_size}" in why
         with pytest.raises(LedgerBehind, match="writes refused"):
-            app.join_worker(acting("hr"), name="Fork", role="r", category="experienced",
-                            start_date=date(2024, 1, 1))
-        assert app.get_worker(rolled_back.worker).name == "Sam Worker"  # reads go on
+            app.people.join_worker(acting("hr"), name="Fork", role="r", category="experienced",
+                                   start_date=date(2024, 1, 1))
+        assert app.people.get_worker(rolled_back.worker).name == "Sam Worker"  # reads go on
         assert app.integrity.store.size() == rolled_back.backup_size  # nothing was written
     finally:
         closing(app)
@@ -276,9 +276,9 @@ def test_a_rolled_back_database_is_marked_in_health_and_refused_over_http(rolled
         health = client.get("/health").json()
         assert health["status"] == "read-only"
         assert f"checkpoint of {rolled_back.published_size}" in health["writes_refused"]
-        app = client.app.state.ledger  # type: ignore[attr-defined]
-        app.users.add_user("hr1", "administrator", created_by="test")
-        token = app.users.issue_token("hr1").token
+        app = client.app.state.application  # type: ignore[attr-defined]
+        app.people.users.add_user("hr1", "administrator", created_by="test")
+        token = app.people.users.issue_token("hr1").token
         answer = client.post("/api/v1/workers", headers={"Authorization": f"Bearer {token}"},
                              json={"name": "Fork", "role": "r", "category": "experienced", "start_date": "2024-01-01"})
         assert answer.status_code == 503 and "writes refused" in answer.json()["detail"]
@@ -290,7 +290,7 @@ def test_retention_run_on_a_rolled_back_database_ends_with_a_clear_message(rolle
     assert "READ-ONLY" in schedule  # reads go on, marked: the destroyed file shows as due here
     app = open_app(settings)
     try:  # an account is no event: the restored database takes it
-        app.users.add_user("dana", "dpo", created_by="test")
+        app.people.users.add_user("dana", "dpo", created_by="test")
     finally:
         closing(app)
     out = cli(settings, "retention", "run", "--as", "dana", code=2)
@@ -302,8 +302,8 @@ def test_a_forked_database_with_as_many_events_is_refused_too(rolled_back) -> No
     settings = rolled_back.settings
     blind = open_app(replace(settings, checkpoint_dir=None))  # does not see what was published: writes
     for n in range(rolled_back.published_size - rolled_back.backup_size + 1):
-        blind.join_worker(acting("hr"), name=f"Fork {n}", role="r", category="experienced",
-                          start_date=date(2024, 1, 1))
+        blind.people.join_worker(acting("hr"), name=f"Fork {n}", role="r", category="experienced",
+                                 start_date=date(2024, 1, 1))
     closing(blind)
     assert leaves_and_signed(settings)[0] > rolled_back.published_size
     app = open_app(settings)

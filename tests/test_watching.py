@@ -44,8 +44,8 @@ def test_metrics_need_the_metrics_token_and_count_routes_by_template(settings, m
         assert 'route="/api/v1/workers/{worker_id}/file",status="401"' in scraped.text
         assert "0f6e7d36" not in scraped.text and "svl_ready 1.0" in scraped.text
     finally:
-        api.state.ledger.close()
-        api.state.ledger.storage.engine.dispose()
+        api.state.application.close()
+        api.state.application.storage.engine.dispose()
 
 
 def test_metrics_route_templates_are_the_ones_fastapi_routes_by(tmp_path):  # noqa: ANN001
@@ -71,5 +71,5 @@ def test_metrics_route_templates_are_the_ones_fastapi_routes_by(tmp_path):  # no
         assert ours == theirs
         assert "/api/v1/records/{record_id}" in ours and "/assets/{path}" in ours and len(ours) > 60
     finally:
-        api.state.ledger.close()
-        api.state.ledger.storage.engine.dispose()
+        api.state.application.close()
+        api.state.application.storage.engine.dispose()

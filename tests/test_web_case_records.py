@@ -19,17 +19,17 @@ SUMMARY = re.compile(r'govuk-error-summary__list">(.*?)</ul>', re.S)
 
 def _team(app):  # noqa: ANN001, ANN202
     hr = acting("hr")
-    supervisor = str(app.join_worker(hr, name="Alex Supervisor", role="Team manager", category="manager",
-                                     start_date=date(2018, 1, 1)).id)
-    worker = str(app.join_worker(hr, name="Sam Worker", role="Social worker", category="experienced",
-                                 start_date=date(2020, 1, 6)).id)
-    app.allocate_supervisor(hr, worker, supervisor)
+    supervisor = str(app.people.join_worker(hr, name="Alex Supervisor", role="Team manager", category="manager",
+                                            start_date=date(2018, 1, 1)).id)
+    worker = str(app.people.join_worker(hr, name="Sam Worker", role="Social worker", category="experienced",
+                                        start_date=date(2020, 1, 6)).id)
+    app.allocation.allocate_supervisor(hr, worker, supervisor)
     return supervisor, worker
 
 
 def test_recording_refusals_name_the_field_and_the_read_is_logged(settings, master_key) -> None:  # noqa: ANN001
     api = create_app(settings, master_key)
-    app = api.state.ledger
+    app = api.state.application
     supervisor, worker = _team(app)
     today = app.clock().date()
     good = {"case_reference": "LCS 55821", "discussed_on-day": str(today.day),
@@ -51,14 +51,14 @@ def test_recording_refusals_name_the_field_and_the_read_is_logged(settings, mast
             assert answer.status_code == 422, (change, answer.text[:500])
             listed = SUMMARY.search(answer.text)
             assert listed and f'href="{field}"' in listed.group(1), (change, listed and listed.group(1))
-        assert app.case_decisions_due(acting(supervisor)) == []  # nothing stored
+        assert app.case_records.case_decisions_due(acting(supervisor)) == []  # nothing stored
         answer = client.post(f"/case-records/new/{worker}", data={**good, "csrf_token": csrf},
                              follow_redirects=False)
         assert answer.status_code == 303
         record_id = answer.headers["location"].rsplit("/", 1)[1]
         page = client.get(f"/case-records/{record_id}").text
         assert "LCS 55821" in page and "missed lunches" in page
-        logged = [e for e in app.access_log_for_worker(worker) if e.get("record_id") == record_id]
+        logged = [e for e in app.access.access_log_for_worker(worker) if e.get("record_id") == record_id]
         assert logged and logged[-1]["action"] == "read_case_record"
         bad = client.post(f"/case-records/{record_id}/on-childs-record",
                           data={"childs_record_reference": "Jessica's file", f"c-{record_id}-recorded_on-day": str(today.day),
@@ -76,7 +76,7 @@ def test_recording_refusals_name_the_field_and_the_read_is_logged(settings, mast
 
 def test_a_pack_without_the_class_shows_no_case_record_links(settings, master_key) -> None:  # noqa: ANN001
     api = create_app(dataclasses.replace(settings, policy_pack="hull"), master_key)
-    app = api.state.ledger
+    app = api.state.application
     supervisor, worker = _team(app)
     with TestClient(api) as client:
         signed_in(client, app, "alex", "supervisor", supervisor)
@@ -89,9 +89,9 @@ def test_the_dpo_lists_and_downloads_a_case_records_certificate(settings, master
     # bcp: case supervision records six years after the discussion, destroyed on a list a second person approved
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     api = create_app(settings, master_key)
-    app = api.state.ledger
+    app = api.state.application
     supervisor, worker = _team(app)
-    record_id = str(app.record_case_supervision(
+    record_id = str(app.case_records.record_case_supervision(
         acting(supervisor), worker_id=worker, case_reference="LCS 55821", discussed_on=date(2019, 5, 2),
         discussion="Worries about neglect", decisions="Strategy discussion requested").id)
     with TestClient(api) as client:

@@ -16,15 +16,15 @@ _WEB = Via("web", "127.0.0.1")
 
 def test_bad_practice_forms_name_the_field_and_store_nothing(settings, master_key) -> None:  # noqa: ANN001
     api = create_app(settings, master_key)
-    app = api.state.ledger
+    app = api.state.application
     hr = acting("hr")
-    supervisor = str(app.join_worker(hr, name="Alex Supervisor", role="Team manager", category="manager",
-                                     start_date=date(2018, 1, 1)).id)
-    worker = str(app.join_worker(hr, name="Sam Worker", role="Social worker", category="overseas_recruited",
-                                 start_date=date(2026, 1, 5)).id)
-    app.allocate_supervisor(hr, worker, supervisor)
-    stranger = str(app.join_worker(hr, name="Ola Other", role="Social worker", category="experienced",
-                                   start_date=date(2020, 1, 6)).id)
+    supervisor = str(app.people.join_worker(hr, name="Alex Supervisor", role="Team manager", category="manager",
+                                            start_date=date(2018, 1, 1)).id)
+    worker = str(app.people.join_worker(hr, name="Sam Worker", role="Social worker", category="overseas_recruited",
+                                        start_date=date(2026, 1, 5)).id)
+    app.allocation.allocate_supervisor(hr, worker, supervisor)
+    stranger = str(app.people.join_worker(hr, name="Ola Other", role="Social worker", category="experienced",
+                                          start_date=date(2020, 1, 6)).id)
     today = date.today()
     on = {"day": str(today.day), "month": str(today.month), "year": str(today.year)}
     observation = {"observed": "practice", "outcome": "meets_standard", "feedback": "Clear and purposeful",
@@ -56,7 +56,7 @@ def test_bad_practice_forms_name_the_field_and_store_nothing(settings, master_ke
         review = client.post(f"{page}/reviews", data={"csrf_token": csrf, "kind": "annual", **{
             f"reviewed_on-{k}": v for k, v in on.items()}})
         assert review.status_code == 422 and 'href="#kind"' in review.text and "names no review" in review.text
-        assert app.practice_of(acting(supervisor), worker, via=_WEB).observations == []  # nothing was stored
+        assert app.practice.practice_of(acting(supervisor), worker, via=_WEB).observations == []  # nothing was stored
 
         assert client.post(f"{page}/observations", data=observation).status_code == 403  # no CSRF token
         assert client.get(f"/supervisees/{stranger}/practice").status_code == 403  # not his supervisee

@@ -15,19 +15,19 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 def test_without_the_demo_only_a_token_signs_in(settings, master_key) -> None:  # noqa: ANN001
     api = create_app(settings, master_key)
-    app = api.state.ledger
+    app = api.state.application
     with TestClient(api) as client:
         page = client.get("/sign-in")
         assert page.status_code == 200 and "data-username" not in page.text  # no demo list
         token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
-        app.users.add_user("daniel", "supervisor", created_by="someone")  # a real user of that name
+        app.people.users.add_user("daniel", "supervisor", created_by="someone")  # a real user of that name
         refused = client.post("/sign-in/demo", data={"csrf_token": token, "username": "daniel"})
         assert refused.status_code == 422 and "svl_session" not in refused.headers.get("set-cookie", "")
         assert client.get("/records", follow_redirects=False).headers["location"] == "/sign-in"
 
         wrong = client.post("/sign-in/token", data={"csrf_token": token, "token": "svl_not-a-token"})
         assert wrong.status_code == 422 and "Enter a valid access token" in wrong.text
-        issued = app.users.issue_token("daniel", days=1)
+        issued = app.people.users.issue_token("daniel", days=1)
         signed = client.post("/sign-in/token", data={"csrf_token": token, "token": issued.token},
                              follow_redirects=False)
         assert signed.status_code == 303 and signed.headers["location"] == "/records"

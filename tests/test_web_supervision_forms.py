@@ -15,13 +15,13 @@ from tests.support.web_forms import signed_in as _signed_in
 
 def test_bad_session_and_agreement_forms_name_the_field_and_store_nothing(settings, master_key) -> None:  # noqa: ANN001
     api = create_app(settings, master_key)
-    app = api.state.ledger
+    app = api.state.application
     hr = acting("hr")
-    supervisor = str(app.join_worker(hr, name="Alex Supervisor", role="Team manager", category="manager",
-                                     start_date=date(2018, 1, 1)).id)
-    worker = str(app.join_worker(hr, name="Sam Worker", role="Social worker", category="experienced",
-                                 start_date=date(2020, 1, 6)).id)
-    app.allocate_supervisor(hr, worker, supervisor)
+    supervisor = str(app.people.join_worker(hr, name="Alex Supervisor", role="Team manager", category="manager",
+                                            start_date=date(2018, 1, 1)).id)
+    worker = str(app.people.join_worker(hr, name="Sam Worker", role="Social worker", category="experienced",
+                                        start_date=date(2020, 1, 6)).id)
+    app.allocation.allocate_supervisor(hr, worker, supervisor)
     soon = date.today() + timedelta(days=3)
     booking = {"supervisee_id": worker, "starts-day": str(soon.day), "starts-month": str(soon.month),
                "starts-year": str(soon.year), "time": "10:00", "planned_minutes": "90"}
@@ -35,7 +35,7 @@ def test_bad_session_and_agreement_forms_name_the_field_and_store_nothing(settin
             answer = client.post("/sessions/new", data={"csrf_token": csrf, **booking, **change})
             assert answer.status_code == 422, change
             assert f'href="{field}"' in answer.text and words in answer.text, (change, answer.text[:2000])
-        assert app.sessions_of(worker) == []  # nothing was stored
+        assert app.scheduling.sessions_of(worker) == []  # nothing was stored
 
         assert client.post("/sessions/new", data=booking).status_code == 403  # no CSRF token
         booked = client.post("/sessions/new", data={"csrf_token": csrf, **booking}, follow_redirects=False)
@@ -53,7 +53,7 @@ def test_bad_session_and_agreement_forms_name_the_field_and_store_nothing(settin
         assert future.status_code == 422 and "in the future" in future.text
         odd_reason = client.post(f"{session_url}/cancellation", data={"csrf_token": csrf, "reason": "bored"})
         assert odd_reason.status_code == 422 and 'href="#reason"' in odd_reason.text
-        assert app.sessions_of(worker)[0]["state"] == "scheduled"
+        assert app.scheduling.sessions_of(worker)[0]["state"] == "scheduled"
 
         long_term = client.post("/agreements/new", data={"csrf_token": csrf, "supervisee_id": worker,
                                                           "frequency": "x" * 4001})
@@ -61,7 +61,7 @@ def test_bad_session_and_agreement_forms_name_the_field_and_store_nothing(settin
         minutes = client.post("/agreements/new", data={"csrf_token": csrf, "supervisee_id": worker,
                                                        "session_minutes": "an hour"})
         assert minutes.status_code == 422 and 'href="#session_minutes"' in minutes.text
-        assert app.agreements_of(worker) == []
+        assert app.scheduling.agreements_of(worker) == []
 
         nobody = uuid.uuid4()
         for path in (f"/sessions/{nobody}", f"/agreements/{nobody}", f"/records/{nobody}/addenda/new",

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.application import Storage, SupervisionLedger
+from api.application import Storage, SupervisionApplication
 from api.cli import app as svl
 from infrastructure import svl_verify
 from infrastructure.checkpoints import LATEST_FILE, create_signing_key_file, load_signing_key
@@ -127,11 +127,11 @@ def witnessed(settings, *witnesses: WitnessProcess):
     return replace(settings, witnesses=spec)
 
 
-def open_app(settings) -> SupervisionLedger:
-    return SupervisionLedger(Storage.open(settings))
+def open_app(settings) -> SupervisionApplication:
+    return SupervisionApplication(Storage.open(settings))
 
 
-def closing(app: SupervisionLedger) -> None:
+def closing(app: SupervisionApplication) -> None:
     app.close()
     app.storage.engine.dispose()
 
@@ -161,8 +161,8 @@ def test_honest_growth_is_cosigned_and_svl_verify_reports_the_witness(log_settin
         assert cosigners_of(first.note, witness) == ["witness.inspectorate.example/w1"]
         assert witness.identity()["logs"][0]["cosigned_size"] == 5
 
-        rid = app.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
-        app.share_record(acting(supervisor), rid)
+        rid = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
+        app.records.share_record(acting(supervisor), rid)
         second = app.integrity.checkpoint()  # 7 events: the witness checks a consistency proof from 5
         assert second.checkpoint.tree_size == 7 and [w.cosigned for w in second.witnesses] == [True]
         assert witness.identity()["logs"][0]["cosigned_size"] == 7
@@ -203,8 +203,8 @@ def test_svl_checkpoint_asks_the_configured_witnesses_and_says_what_they_answere
            "SVL_CHECKPOINT_DIR": str(settings.checkpoint_dir or ""), "SVL_DESTROYED_KEYS_FILE": str(settings.tombstones_file),
            "SVL_WITNESSES": settings.witnesses, "COLUMNS": "300"}
     app = open_app(settings)
-    app.join_worker(acting("hr"), name="New Starter", role="r", category="experienced",
-                    start_date=date(2024, 1, 1))
+    app.people.join_worker(acting("hr"), name="New Starter", role="r", category="experienced",
+                           start_date=date(2024, 1, 1))
     app.auto_checkpoints.enabled = False  # leave the signing to the command
     closing(app)
     result = CliRunner().invoke(svl, ["checkpoint", "--json"], env=env)
@@ -223,8 +223,8 @@ def test_an_unreachable_witness_delays_nothing_but_its_own_line(log_settings, wi
         outcome = app.integrity.checkpoint()
         assert outcome.created and not outcome.witnesses[0].cosigned and "unreachable" in outcome.witnesses[0].message
         assert parse_checkpoint((settings.checkpoint_dir / LATEST_FILE).read_text()).tree_size == 5
-        app.join_worker(acting("hr"), name="Next", role="r", category="experienced",
-                        start_date=date(2024, 1, 1))
+        app.people.join_worker(acting("hr"), name="Next", role="r", category="experienced",
+                               start_date=date(2024, 1, 1))
         again = app.integrity.checkpoint()  # within a minute: not asked again, so no timeout is waited
         assert again.created and "not asked" in again.witnesses[0].message
     finally:
@@ -247,11 +247,11 @@ def test_a_split_view_is_refused_by_the_witness_and_detected_by_svl_verify(log_s
     try:
         for app, name in ((honest, "Sam Worker"), (fork, "Someone Else")):
             _, supervisor, worker = staff(app)
-            app.join_worker(acting("hr"), name=name, role="r", category="experienced",
-                            start_date=date(2024, 1, 1))
+            app.people.join_worker(acting("hr"), name=name, role="r", category="experienced",
+                                   start_date=date(2024, 1, 1))
         seen = honest.integrity.checkpoint()
         assert seen.witnesses[0].cosigned and seen.checkpoint.tree_size == 6
-        rid = fork.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
+        rid = fork.records.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
         assert fork.integrity.store.size() == 7
         split = fork.integrity.checkpoint()
         assert split.checkpoint.tree_size == 7
@@ -313,8 +313,8 @@ def test_a_restarted_witness_keeps_its_state_and_never_cosigns_a_smaller_tree(lo
         status, _, body = witness.post(format_request(5, [], small))
         assert status == 400 and "larger than" in body  # old size above the checkpoint's
         # Growth after the restart is cosigned from the size it remembered.
-        app.join_worker(acting("hr"), name="After Restart", role="r", category="experienced",
-                        start_date=date(2024, 1, 1))
+        app.people.join_worker(acting("hr"), name="After Restart", role="r", category="experienced",
+                               start_date=date(2024, 1, 1))
         assert app.integrity.checkpoint().witnesses[0].cosigned
         assert witness.identity()["logs"][0]["cosigned_size"] == 6
     finally:

@@ -64,7 +64,7 @@ def test_event_store_appends_queue_in_the_same_turns(settings: Settings, master_
     try:
         holder = Holder(engine)
         joined: list[str] = []
-        joining = threading.Thread(target=lambda: joined.append(str(app.join_worker(
+        joining = threading.Thread(target=lambda: joined.append(str(app.people.join_worker(
             acting("hr"), name="Quentin Queued", role="Social work", category="experienced",
             start_date=date(2024, 1, 1)).id)))
         joining.start()
@@ -105,13 +105,13 @@ def test_eight_concurrent_writers_all_succeed(settings: Settings, master_key: by
             try:
                 for i in range(4):
                     if n % 2:  # half of them through the event store (a record drafted and shared) ...
-                        rid = app.draft_record(acting(supervisor), supervisee_id=supervisee,
-                                               content=content(f"Team {n} session {i}")).id
-                        app.share_record(acting(supervisor), rid)
+                        rid = app.records.draft_record(acting(supervisor), supervisee_id=supervisee,
+                                                       content=content(f"Team {n} session {i}")).id
+                        app.records.share_record(acting(supervisor), rid)
                         drafted.append(str(rid))
                     else:  # ... half through our own tables (an account and its tokens)
-                        app.users.add_user(f"user-{n}-{i}", "supervisee", created_by="test")
-                        app.users.issue_token(f"user-{n}-{i}", days=1)
+                        app.people.users.add_user(f"user-{n}-{i}", "supervisee", created_by="test")
+                        app.people.users.issue_token(f"user-{n}-{i}", days=1)
             except BaseException as error:  # noqa: BLE001 - reported below
                 failures.append(error)
         threads = [threading.Thread(target=team, args=(n,)) for n in range(8)]
@@ -121,7 +121,7 @@ def test_eight_concurrent_writers_all_succeed(settings: Settings, master_key: by
             t.join(90)
         assert failures == []
         assert len(drafted) == 16
-        assert len([u for u in app.users.list_users() if u["username"].startswith("user-")]) == 16
+        assert len([u for u in app.people.users.list_users() if u["username"].startswith("user-")]) == 16
     finally:
         app.close()
         app.storage.engine.dispose()
@@ -195,7 +195,7 @@ def test_postgresql_takes_no_turns(settings: Settings, master_key: bytes, clock:
         holder_done = threading.Event()
         with world.app.storage.engine.begin():
             # another thread writes while this transaction is open: PostgreSQL's own locks decide, no queue
-            threading.Thread(target=lambda: (world.app.users.add_user("pat", "supervisee", created_by="test"),
+            threading.Thread(target=lambda: (world.app.people.users.add_user("pat", "supervisee", created_by="test"),
                                              holder_done.set())).start()
             assert holder_done.wait(30)
     finally:

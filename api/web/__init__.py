@@ -67,11 +67,11 @@ def _first_segment(path: str) -> str:
 def web_site(api: FastAPI) -> FastAPI:
     """The shared middleware and error pages (api/web/site.py), then each area's pages. Composed here, so that
     the page modules may use site.py's helpers without site.py importing them back."""
-    site = create_site(api.state.ledger)
+    site = create_site(api.state.application)
     site.state.identity_provider = getattr(api.state, "identity_provider", None)
     site.add_exception_handler(commands.Stale, record_pages.conflict_page)  # type: ignore[arg-type]
     # Case supervision records' pages are linked only where the pack keeps them apart (bcp, bury).
-    site.state.web.templates.globals["case_records_kept"] = case_record_commands.case_class(api.state.ledger) is not None
+    site.state.web.templates.globals["case_records_kept"] = case_record_commands.case_class(api.state.application) is not None
     for pages in (sign_in, provider_sign_in, record_pages, due_pages, people_pages, people_change_pages, grant_pages,
                   oversight_pages, account_pages, ledger_pages, sar_pages, case_record_pages, retention_pages):
         site.include_router(pages.router)

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from api.application import NotFound
+from api.errors import NotFound
 import api.web.commands as commands
 from api.web.record_form import FormErrors
 from api.web.site import checked_form, notice, page, redirect, signed_in, web_of
@@ -25,7 +25,7 @@ TOKEN_DAYS = 30
 
 @router.get("/accounts")
 def accounts(request: Request, who: Principal = Depends(signed_in)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     now = app.clock()
     rows = [{**r, "ended": _ended(r, now)} for r in commands.accounts(app, who)]
     names = commands.names(app, [r["worker_id"] for r in rows])
@@ -48,7 +48,7 @@ def add_account(request: Request, who: Principal = Depends(signed_in), form: dic
         errors.add("role", "Choose the account's role")
     if not errors:
         try:
-            commands.add_account(web_of(request).ledger, who, values["username"], values["role"],
+            commands.add_account(web_of(request).application, who, values["username"], values["role"],
                                  values["worker_id"] or None)
         except UserError as exc:
             errors.add("role" if str(exc).startswith("role") else "username", str(exc).capitalize())
@@ -69,7 +69,7 @@ def account(username: str, request: Request, who: Principal = Depends(signed_in)
 @router.post("/accounts/{username}/disable")
 def disable(username: str, request: Request, who: Principal = Depends(signed_in),
             form: dict[str, str] = Depends(checked_form)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     _find(app, who, username)
     commands.disable_account(app, who, username)
     notice(request, f"Account {username} is disabled: its sessions and access tokens stopped working now.")
@@ -79,7 +79,7 @@ def disable(username: str, request: Request, who: Principal = Depends(signed_in)
 @router.post("/accounts/{username}/token")
 def issue_token(username: str, request: Request, who: Principal = Depends(signed_in),
                 form: dict[str, str] = Depends(checked_form)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     _find(app, who, username)
     errors = FormErrors()
     days = 0.0
@@ -108,7 +108,7 @@ def _find(app, who: Principal, username: str) -> dict:  # noqa: ANN001
 
 def _account(request: Request, who: Principal, username: str, errors: FormErrors | None = None,
              status: int = 200) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     now = app.clock()
     row = _find(app, who, username)
     ended = _ended(row, now)
@@ -131,7 +131,7 @@ def _aware(moment: datetime) -> datetime:
 
 def _form(request: Request, who: Principal, values: dict[str, str], errors: FormErrors, status: int = 200
           ) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     staff = [w for w in commands.staff(app, who) if w.state == "active"]
     return page(request, "account_new.html", status, who=who, values=values, errors=errors, staff=staff,
                 roles=[(r.value, ROLE_NAMES.get(r.value, r.value)) for r in Role])

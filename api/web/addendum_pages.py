@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 import api.web.commands as commands
-from api.application import NotFound
+from api.errors import NotFound
 from api.web.record_form import FormErrors
 from api.web.record_pages import _int, _refusal, record_page_view
 from api.web.site import checked_form, notice, page, redirect, signed_in, via, web_of
@@ -37,7 +37,7 @@ def add(record_id: UUID, request: Request, who: Principal = Depends(signed_in),
         errors.add("text", "Enter what the addendum says")
     if not errors:
         try:
-            commands.add_addendum(web_of(request).ledger, who, via(request), str(record_id), values["text"],
+            commands.add_addendum(web_of(request).application, who, via(request), str(record_id), values["text"],
                                   values["reason"], _int(form, "expected_version"))
         except ValidationError as exc:
             for e in exc.errors():
@@ -56,7 +56,7 @@ def add(record_id: UUID, request: Request, who: Principal = Depends(signed_in),
 @router.get("/records/{record_id}/addenda/{number}/countersign")
 def countersign_page(record_id: UUID, request: Request, number: int = Path(ge=1, le=10**6),
                      who: Principal = Depends(signed_in)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     record, _ = commands.read(app, who, via(request), record_id)
     view = record_page_view(request, record, who)
     return page(request, "countersign.html", who=who, addendum=_addendum(view, number), other=_other(view, who),
@@ -67,7 +67,7 @@ def countersign_page(record_id: UUID, request: Request, number: int = Path(ge=1,
 def countersign(record_id: UUID, request: Request, number: int = Path(ge=1, le=10**6),
                 who: Principal = Depends(signed_in), form: dict[str, str] = Depends(checked_form)) -> Response:
     try:
-        commands.countersign_addendum(web_of(request).ledger, who, via(request), str(record_id), number,
+        commands.countersign_addendum(web_of(request).application, who, via(request), str(record_id), number,
                                       form.get("sha256", ""), _int(form, "expected_version"))
     except ValidationError:
         raise DomainError("the countersigned fingerprint was not a SHA-256: go back to the record and "
@@ -78,7 +78,7 @@ def countersign(record_id: UUID, request: Request, number: int = Path(ge=1, le=1
 
 def _form(request: Request, who: Principal, record_id: UUID, status: int = 200, errors: FormErrors | None = None,
           values: dict | None = None) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     record, _ = commands.read(app, who, via(request), record_id)
     view = record_page_view(request, record, who)
     return page(request, "addendum_new.html", status, who=who, errors=errors or FormErrors(), values=values or {},

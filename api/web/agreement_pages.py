@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.application import Conflict, NotFound
+from api.errors import Conflict, NotFound
 import api.web.commands as commands
 import api.web.scheduling_commands as scheduling
 from api.web.date_fields import day_from, values_of
@@ -29,7 +29,7 @@ TERMS = [("frequency", "How often you meet", "For example, every two weeks for t
 
 @router.get("/agreements")
 def agreements(request: Request, who: Principal = Depends(signed_in)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     rows = scheduling.agreements(app, who)
     names = commands.names(app, [p for r in rows for p in (r["worker_id"], r["supervisor_id"])])
     return page(request, "agreements.html", who=who, names=names,
@@ -49,7 +49,7 @@ def draft(request: Request, who: Principal = Depends(signed_in), form: dict[str,
     terms = {k: values[k] for k, _, _ in TERMS if values[k]}
     errors = FormErrors()
     try:
-        agreement_id = scheduling.draft_agreement(web_of(request).ledger, who,
+        agreement_id = scheduling.draft_agreement(web_of(request).application, who,
                                                   {"supervisee_id": values["supervisee_id"], "terms": terms})
     except ValidationError as exc:
         for e in exc.errors():
@@ -76,7 +76,7 @@ def agreement_page(agreement_id: UUID, request: Request, who: Principal = Depend
 def sign(agreement_id: UUID, request: Request, who: Principal = Depends(signed_in),
          form: dict[str, str] = Depends(checked_form)) -> Response:
     try:
-        scheduling.sign_agreement(web_of(request).ledger, who, agreement_id)
+        scheduling.sign_agreement(web_of(request).application, who, agreement_id)
     except (Conflict, OutOfOrder) as exc:
         return _changed(request, who, agreement_id, exc)
     notice(request, "You signed the agreement.")
@@ -91,7 +91,7 @@ def review(agreement_id: UUID, request: Request, who: Principal = Depends(signed
     notes = form.get("notes", "")
     if not errors:
         try:
-            scheduling.review_agreement(web_of(request).ledger, who, agreement_id,
+            scheduling.review_agreement(web_of(request).application, who, agreement_id,
                                         {"reviewed_on": reviewed_on, "notes": notes})
         except (Conflict, OutOfOrder) as exc:
             return _changed(request, who, agreement_id, exc)
@@ -108,7 +108,7 @@ def review(agreement_id: UUID, request: Request, who: Principal = Depends(signed
 
 
 def _new(request: Request, who: Principal, values: dict, errors: FormErrors | None = None) -> Response:
-    supervisees = commands.my_supervisees(web_of(request).ledger, who)  # refused to anyone with no team
+    supervisees = commands.my_supervisees(web_of(request).application, who)  # refused to anyone with no team
     return page(request, "agreement_new.html", 422 if errors else 200, who=who, supervisees=supervisees,
                 terms=TERMS, values=values, errors=errors or FormErrors())
 
@@ -122,7 +122,7 @@ def _changed(request: Request, who: Principal, agreement_id: UUID, exc: DomainEr
 
 def _agreement(request: Request, who: Principal, agreement_id: UUID, errors: FormErrors | None = None,
                values: dict | None = None, status: int | None = None) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     found, decision, review_due = scheduling.agreement(app, who, via(request), agreement_id)
     today = app.clock().date()
     defaults = {"reviewed_on-day": str(today.day), "reviewed_on-month": str(today.month),

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.application import NotFound
+from api.errors import NotFound
 import api.web.case_record_commands as case_records
 import api.web.commands as commands
 from api.web.date_fields import day_from, values_of
@@ -42,7 +42,7 @@ STATUS_OF_DUE = {**STATUS, "due": ("Due for destruction", "yellow")}
 
 @router.get("/case-records/new/{supervisee_id}")
 def new_case_record(supervisee_id: UUID, request: Request, who: Principal = Depends(signed_in)) -> Response:
-    today = web_of(request).ledger.clock().date()
+    today = web_of(request).application.clock().date()
     return _form(request, who, supervisee_id, {"discussed_on-day": str(today.day),
                                                "discussed_on-month": str(today.month),
                                                "discussed_on-year": str(today.year)})
@@ -51,7 +51,7 @@ def new_case_record(supervisee_id: UUID, request: Request, who: Principal = Depe
 @router.post("/case-records/new/{supervisee_id}")
 def record(supervisee_id: UUID, request: Request, who: Principal = Depends(signed_in),
            form: dict[str, str] = Depends(checked_form)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     errors = FormErrors()
     fields = {k: form.get(k, "") for k in ("case_reference", "discussion", "decisions")}
     if not fields["case_reference"].strip():
@@ -83,16 +83,16 @@ def record(supervisee_id: UUID, request: Request, who: Principal = Depends(signe
 
 def _form(request: Request, who: Principal, supervisee_id: UUID, values: dict,
           errors: FormErrors | None = None) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     supervisees = {r["worker_id"]: r["name"] for r in commands.my_supervisees(app, who)}  # refused with no team
     if str(supervisee_id) not in supervisees:  # the form is not offered; recording is decided by the application
         raise NotPermitted("only the worker's current supervisor records their case supervision, and this person "
                            "is not one of your supervisees")
     kept = case_records.case_class(app)
     if kept is None:
-        raise DomainError(f"{app.policy_pack.short_name} keeps no separate case supervision records: record case "
+        raise DomainError(f"{app.policy.policy_pack.short_name} keeps no separate case supervision records: record case "
                           "discussions in the personal supervision record")
-    pack = app.policy_pack
+    pack = app.policy.policy_pack
     return page(request, "case_record_new.html", 422 if errors else 200, who=who, values=values,
                 errors=errors or FormErrors(), supervisee=supervisees[str(supervisee_id)], supervisee_id=supervisee_id,
                 case_class=kept, anonymisation=pack.anonymisation, anonymisation_whose=pack.cite(pack.anonymisation),
@@ -131,7 +131,7 @@ def decisions(request: Request, who: Principal = Depends(signed_in)) -> Response
 
 def _decisions(request: Request, who: Principal, errors: FormErrors | None = None, values: dict | None = None,
                open_id: str | None = None) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     rows = case_records.decisions_due(app, who)
     names = commands.names(app, [p for r in rows for p in (r.worker_id, r.supervisor_id)])
     return page(request, "case_decisions.html", 422 if errors else 200, who=who, names=names, tags=STATUS,
@@ -147,7 +147,7 @@ def case_record(record_id: UUID, request: Request, who: Principal = Depends(sign
 
 def _record(request: Request, who: Principal, record_id: UUID, errors: FormErrors | None = None,
             values: dict | None = None) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     found = case_records.read(app, who, via(request), record_id)  # logged before anything is shown
     names = commands.names(app, [found.worker_id, found.supervisor_id])
     today = app.clock().date()
@@ -159,7 +159,7 @@ def _record(request: Request, who: Principal, record_id: UUID, errors: FormError
 @router.post("/case-records/{record_id}/on-childs-record")
 def confirm(record_id: UUID, request: Request, who: Principal = Depends(signed_in),
             form: dict[str, str] = Depends(checked_form)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     prefix = f"c-{record_id}"
     errors = FormErrors()
     reference = form.get("childs_record_reference", "")
@@ -197,7 +197,7 @@ def schedule(request: Request, who: Principal = Depends(signed_in)) -> Response:
 
 
 def _schedule(request: Request, who: Principal, errors: list | None = None, values: dict | None = None) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     rows = case_records.schedule(app, who)  # refused to anyone but the DPO and HR
     lists = case_records.disposals(app, who)
     return page(request, "case_retention.html", 422 if errors else 200, who=who, rows=rows, lists=lists,
@@ -208,7 +208,7 @@ def _schedule(request: Request, who: Principal, errors: list | None = None, valu
 @router.post("/retention/case-records/proposals")
 def propose(request: Request, who: Principal = Depends(signed_in),
             form: dict[str, str] = Depends(checked_form)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     text, as_of, errors = form.get("as_of", "").strip(), None, []
     if text:
         try:
@@ -236,7 +236,7 @@ def disposal_page(disposal_id: UUID, request: Request, who: Principal = Depends(
 
 def _disposal(request: Request, who: Principal, disposal_id: UUID, errors: list | None = None,
               values: dict | None = None) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     found = case_records.disposal(app, who, disposal_id)
     now = {r.record_id: r.status for r in case_records.schedule(app, who)}
     state = found.status
@@ -250,7 +250,7 @@ def review(disposal_id: UUID, step: str, request: Request, who: Principal = Depe
            form: dict[str, str] = Depends(checked_form)) -> Response:
     if step not in ("approve", "reject", "run"):
         return page(request, "problem.html", 404, title="Page not found", message="There is no such step.")
-    app = web_of(request).ledger
+    app = web_of(request).application
     errors = []  # in the order the fields are on the page
     rationale = form.get("rationale", "").strip()
     if step != "run" and not rationale:

@@ -19,7 +19,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/due")
 def due(request: Request, who: Principal = Depends(signed_in), team: str = "", attention: str = "",
         as_of: str = "") -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     errors = []
     day = None
     if as_of:
@@ -37,7 +37,7 @@ def due(request: Request, who: Principal = Depends(signed_in), team: str = "", a
 
 @router.get("/due/frequency")
 def frequency(request: Request, who: Principal = Depends(signed_in), month: str = "", team: str = "") -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     month = month or date.today().strftime("%Y-%m")
     try:
         scope, report = commands.frequency(app, who, month, _team(team))

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.application import Conflict, NotFound
+from api.errors import Conflict, NotFound
 import api.web.commands as commands
 from api.web.record_form import FormErrors
 from api.web.site import checked_form, notice, page, redirect, signed_in, web_of
@@ -50,7 +50,7 @@ def grant(request: Request, who: Principal = Depends(signed_in), form: dict[str,
         body = {"grantee": values["grantee"], "purpose": values["purpose"], "category": values["category"],
                 "scope": {"kind": kind, "id": scope_id}, "expires_at": expires_at}
         try:
-            granted = commands.grant(web_of(request).ledger, who, body)
+            granted = commands.grant(web_of(request).application, who, body)
         except ValidationError as exc:
             for e in exc.errors():
                 loc = [str(p) for p in e.get("loc", ())]
@@ -85,7 +85,7 @@ def revoke(grant_id: UUID, request: Request, who: Principal = Depends(signed_in)
     errors = FormErrors()
     reason = form.get("reason", "").strip()
     try:
-        revoked = commands.revoke(web_of(request).ledger, who, grant_id, {
+        revoked = commands.revoke(web_of(request).application, who, grant_id, {
             "reason": reason, "expected_version": form.get("expected_version") or None})
     except ValidationError:
         errors.add("reason", "Enter why the grant ends now" if not reason else
@@ -104,7 +104,7 @@ def revoke(grant_id: UUID, request: Request, who: Principal = Depends(signed_in)
 
 def _form(request: Request, who: Principal, values: dict[str, str], errors: FormErrors, status: int = 200
           ) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     accounts = [a for a in commands.accounts(app, who) if a["disabled_at"] is None and a["user_id"] != who.user_id]
     staff = [w for w in commands.staff(app, who) if w.state == "active"]
     return page(request, "grant_new.html", status, who=who, values=values, errors=errors, accounts=accounts,
@@ -114,7 +114,7 @@ def _form(request: Request, who: Principal, values: dict[str, str], errors: Form
 
 def _revoke_page(request: Request, who: Principal, grant_id: UUID, errors: FormErrors, status: int = 200,
                  reason: str = "") -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     found = commands.a_grant(app, who, grant_id)
     names = commands.names(app, [found.scope_id]) if found.scope_kind != "record" else {}
     return page(request, "grant_revoke.html", status, who=who, grant=found, errors=errors, reason=reason,

@@ -21,7 +21,7 @@ FILTERS = ("record_id", "worker_id", "reader", "outcome", "since", "until")
 
 @router.get("/grants")
 def grants(request: Request, who: Principal = Depends(signed_in)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     held = commands.grants_held(app, who)
     names = commands.names(app, [g["scope_id"] for g in held if g["scope_kind"] != "record"])
     return page(request, "grants.html", who=who, grants=held, names=names)
@@ -32,7 +32,7 @@ def access_log(request: Request, who: Principal = Depends(signed_in)) -> Respons
     values = {k: request.query_params.get(k, "").strip()[:100] for k in FILTERS}
     errors: list[dict] = []
     f = _filter(values, errors)
-    app = web_of(request).ledger
+    app = web_of(request).application
     entries = commands.access_log(app, who, f) if not errors else []
     flags = commands.access_log_flags(app, who, f.since, f.until) if not errors else []
     query = "&".join(f"{k}={v}" for k, v in values.items() if v)
@@ -47,7 +47,7 @@ def access_log_csv(request: Request, who: Principal = Depends(signed_in)) -> Res
     f = _filter(values, errors)
     if errors:
         raise DomainError(errors[0]["text"])
-    rows = commands.access_log(web_of(request).ledger, who, f)
+    rows = commands.access_log(web_of(request).application, who, f)
     return PlainTextResponse(to_csv(rows), media_type="text/csv",
                              headers={"Content-Disposition": 'attachment; filename="access-log.csv"'})
 
@@ -78,8 +78,8 @@ def _filter(values: dict[str, str], errors: list[dict]) -> AccessLogFilter:
 
 @router.get("/records/{record_id}/history")
 def history(record_id: UUID, request: Request, who: Principal = Depends(signed_in)) -> Response:
-    record, events = commands.history(web_of(request).ledger, who, via(request), record_id)
-    names = commands.names(web_of(request).ledger, [record.supervisee_id, record.supervisor_id])
+    record, events = commands.history(web_of(request).application, who, via(request), record_id)
+    names = commands.names(web_of(request).application, [record.supervisee_id, record.supervisor_id])
     return page(request, "history.html", who=who, record=record, events=list(events), names=names, errors=[])
 
 
@@ -88,9 +88,9 @@ def as_of(record_id: UUID, request: Request, who: Principal = Depends(signed_in)
     try:
         moment = datetime.combine(date.fromisoformat(on), time(23, 59, 59), tzinfo=timezone.utc)
     except ValueError:
-        record, events = commands.history(web_of(request).ledger, who, via(request), record_id)
-        names = commands.names(web_of(request).ledger, [record.supervisee_id, record.supervisor_id])
+        record, events = commands.history(web_of(request).application, who, via(request), record_id)
+        names = commands.names(web_of(request).application, [record.supervisee_id, record.supervisor_id])
         return page(request, "history.html", 422, who=who, record=record, events=list(events), names=names,
                     errors=[{"text": "Enter a real date, like 2026-10-01", "href": "#on"}])
-    record = commands.read_as_of(web_of(request).ledger, who, via(request), record_id, moment)
+    record = commands.read_as_of(web_of(request).application, who, via(request), record_id, moment)
     return page(request, "as_of.html", who=who, on=on, **record_page_view(request, record, who))

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.application import Conflict, NotFound
+from api.errors import Conflict, NotFound
 import api.web.commands as commands
 from api.web.date_fields import day_from, values_of
 from api.web.record_form import FormErrors
@@ -58,7 +58,7 @@ def change(worker_id: UUID, change: str, request: Request, who: Principal = Depe
     first = CHANGES[change][1]
     if not errors:
         try:
-            DO[change](web_of(request).ledger, who, worker_id, fields)
+            DO[change](web_of(request).application, who, worker_id, fields)
         except ValidationError as exc:
             for e in exc.errors():
                 head = str(e.get("loc", ("",))[0])
@@ -94,7 +94,7 @@ def agree_exception(request: Request, who: Principal = Depends(signed_in),
         errors.add(field, "Enter the reason for the departure: it is recorded in the worker's file")
     else:
         try:
-            commands.agree_exception(web_of(request).ledger, who, UUID(form.get("worker_id", "")), body)
+            commands.agree_exception(web_of(request).application, who, UUID(form.get("worker_id", "")), body)
         except (ValueError, ValidationError):
             errors.add(field, "Choose a departure from the list and enter the reason (2,000 characters or fewer)")
         except NotPermitted as exc:  # the wrong role: the command's own words, on the page it was tried from
@@ -187,7 +187,7 @@ def _field_of(message: str, first: str) -> str:
 
 def _current(request: Request, who: Principal, worker_id: UUID, change: str) -> dict[str, str]:
     """The form as the person's file stands (standing is recorded whole: what is not shown again is cleared)."""
-    worker = commands.worker(web_of(request).ledger, who, worker_id)
+    worker = commands.worker(web_of(request).application, who, worker_id)
     if change == "role":
         return {"role": worker.role}
     if change == "standing":
@@ -201,7 +201,7 @@ def _current(request: Request, who: Principal, worker_id: UUID, change: str) -> 
 
 def _form(request: Request, who: Principal, worker_id: UUID, change: str, values: dict[str, str],
           errors: FormErrors, status: int = 200) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     worker = commands.worker(app, who, worker_id)
     staff = commands.staff(app, who)
     candidates = [w for w in staff if w.state == "active" and str(w.id) not in (str(worker_id), worker.supervisor_id)]
@@ -214,7 +214,7 @@ def _form(request: Request, who: Principal, worker_id: UUID, change: str, values
 
 def _allocation_page(request: Request, who: Principal, errors: FormErrors, status: int = 200,
                      reasons: dict[str, str] | None = None) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     breaches = commands.allocation_breaches(app, who)
     agreed = commands.agreed_exceptions(app, who)
     names = commands.names(app, [who.worker_id, *(p for b in breaches for p in (b.supervisee_id, b.supervisor_id)),
@@ -225,7 +225,7 @@ def _allocation_page(request: Request, who: Principal, errors: FormErrors, statu
                 errors=errors,
                 reasons=reasons or {}, rule_names=RULE_NAMES, agreed_by=(rules.exception_agreed_by or "")
                 .replace("_", " "), source=rules.source, rules=[r for r in RULES if getattr(rules, r) is not None],
-                pack=app.compliance_pack())
+                pack=app.policy.compliance_pack())
 
 
 def _no_such_page(request: Request) -> Response:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.application import Conflict, NotFound
+from api.errors import Conflict, NotFound
 import api.web.commands as commands
 from api.web.site import checked_form, notice, page, redirect, signed_in, web_of
 from domain.errors import DomainError, NotPermitted
@@ -19,14 +19,14 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/people")
 def people(request: Request, who: Principal = Depends(signed_in)) -> Response:
-    staff = commands.staff(web_of(request).ledger, who)
+    staff = commands.staff(web_of(request).application, who)
     names = {str(w.id): w.name for w in staff}
     return page(request, "people.html", who=who, staff=staff, names=names)
 
 
 @router.get("/people/new")
 def new_person(request: Request, who: Principal = Depends(signed_in)) -> Response:
-    commands.staff(web_of(request).ledger, who)  # refused here, before the form, to anyone but HR
+    commands.staff(web_of(request).application, who)  # refused here, before the form, to anyone but HR
     return page(request, "person_new.html", who=who, categories=list(WorkerCategory), values={}, errors=[])
 
 
@@ -35,7 +35,7 @@ def join(request: Request, who: Principal = Depends(signed_in), form: dict[str, 
          ) -> Response:
     fields = {k: form.get(k, "").strip() for k in ("name", "role", "category", "start_date")}
     try:
-        worker_id = commands.join(web_of(request).ledger, who, fields)
+        worker_id = commands.join(web_of(request).application, who, fields)
     except ValidationError as exc:
         return page(request, "person_new.html", 422, who=who, categories=list(WorkerCategory), values=fields,
                     errors=_errors(exc))
@@ -50,7 +50,7 @@ def person(worker_id: UUID, request: Request, who: Principal = Depends(signed_in
 
 def _person(request: Request, who: Principal, worker_id: UUID, status: int = 200, errors: list | None = None,
             frozen: list | None = None) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     worker = commands.worker(app, who, worker_id)
     staff = commands.staff(app, who)
     names = {str(w.id): w.name for w in staff}
@@ -62,7 +62,7 @@ def _person(request: Request, who: Principal, worker_id: UUID, status: int = 200
 @router.post("/people/{worker_id}/{step}")
 def step(worker_id: UUID, step: str, request: Request, who: Principal = Depends(signed_in),
          form: dict[str, str] = Depends(checked_form)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     fields = {k: v.strip() for k, v in form.items() if k != "csrf_token" and v.strip()}
     do = {"supervisor": commands.allocate, "transfer": commands.transfer, "leave": commands.leave}.get(step)
     if do is None:

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 import api.web.commands as commands
 import api.web.practice_commands as practice_commands
 from api.access_service import AccessDenied
-from api.application import Conflict, NotFound, SupervisionLedger
+from api.application import SupervisionApplication
+from api.errors import Conflict, NotFound
 from api.web.date_fields import day_from
 from api.web.record_form import FormErrors
 from api.web.site import checked_form, notice, page, redirect, signed_in, via, web_of
@@ -84,13 +85,13 @@ def review(worker_id: UUID, request: Request, who: Principal = Depends(signed_in
 
 
 def _send(request: Request, who: Principal, worker_id: UUID, form: dict[str, str], errors: FormErrors,
-          inputs: dict[str, tuple[str, str]], first: str, do: Callable[[SupervisionLedger], None],
+          inputs: dict[str, tuple[str, str]], first: str, do: Callable[[SupervisionApplication], None],
           done: str) -> Response:
     """The command, once the dates are real dates; what it refuses about one input is shown beside that input.
     A refusal of the person (not theirs to do) is the 403 page."""
     if not errors:
         try:
-            do(web_of(request).ledger)
+            do(web_of(request).application)
         except ValidationError as exc:
             for e in exc.errors():
                 name = str(e.get("loc", ("",))[-1])
@@ -123,7 +124,7 @@ def _pydantic_words(error: dict, chosen: bool) -> str:
 
 def _practice(request: Request, who: Principal, worker_id: UUID, errors: FormErrors | None = None,
               values: dict | None = None) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     found = practice_commands.practice(app, who, via(request), worker_id)
     people = [found.worker_id, found.supervisor_id, *(o["observer_id"] for o in found.observations),
               *(s["decided_by"] for s in found.step_downs), *(r["reviewer_id"] for r in found.reviews)]

@@ -59,7 +59,7 @@ def callback(request: Request) -> Response:
                         "Go back to the sign-in page and start again. If it happens again, tell your IT service desk.")
     except ProviderUnavailable as down:
         return _unavailable(request, provider, down)
-    users = web_of(request).ledger.users
+    users = web_of(request).application.people.users
     account = users.find_by_subject(signed.subject)
     if account is None:
         log.warning("sign-in refused: no account is linked to subject %s", signed.subject)

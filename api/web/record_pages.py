@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from api.access_service import AccessDenied
-from api.application import NotFound
+from api.errors import NotFound
 from api.record_history import NameBook, record_view
 import api.web.case_record_commands as case_records
 import api.web.commands as commands
@@ -37,7 +37,7 @@ STATE_COLOURS = {"draft": "grey", "shared": "blue", "amendment_requested": "oran
 @router.get("/records")
 def my_records(request: Request, who: Principal = Depends(signed_in), page_number: int = Query(1, alias="page",
                ge=1, le=10**6)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     rows = commands.readable_records(app, who)
     needs = {r["record_id"]: n for r in rows if (n := _needs(r, who))}
     needs_me = [r for r in reversed(rows) if r["record_id"] in needs]
@@ -83,13 +83,13 @@ def _needs(row: dict, who: Principal) -> str | None:
 
 @router.get("/supervisees")
 def supervisees(request: Request, who: Principal = Depends(signed_in)) -> Response:
-    rows = commands.my_supervisees(web_of(request).ledger, who)
+    rows = commands.my_supervisees(web_of(request).application, who)
     return page(request, "supervisees.html", who=who, rows=rows)
 
 
 @router.get("/reads")
 def reads(request: Request, who: Principal = Depends(signed_in)) -> Response:
-    entries = list(reversed(commands.reads_of_my_records(web_of(request).ledger, who)))
+    entries = list(reversed(commands.reads_of_my_records(web_of(request).application, who)))
     return page(request, "reads.html", who=who, entries=entries)
 
 
@@ -102,14 +102,14 @@ def record_page(record_id: UUID, request: Request, who: Principal = Depends(sign
 
 def _record(request: Request, who: Principal, record_id: UUID | str, status: int = 200,
             errors: FormErrors | None = None, values: dict | None = None) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     record, decision = commands.read(app, who, via(request), record_id)
     return page(request, "record.html", status, who=who, **record_page_view(request, record, who),
                 basis=decision.basis, errors=errors or FormErrors(), values=values or {})
 
 
 def record_page_view(request: Request, record: SupervisionRecord, who: Principal) -> dict[str, Any]:
-    app = web_of(request).ledger
+    app = web_of(request).application
     names = NameBook(app)
     view = record_view(record, names)
     template = commands.record_template(app)
@@ -122,7 +122,7 @@ def record_page_view(request: Request, record: SupervisionRecord, who: Principal
 @router.post("/records/{record_id}/share")
 def share(record_id: UUID, request: Request, who: Principal = Depends(signed_in),
           form: dict[str, str] = Depends(checked_form)) -> Response:
-    commands.share(web_of(request).ledger, who, via(request), str(record_id), _int(form, "expected_version"))
+    commands.share(web_of(request).application, who, via(request), str(record_id), _int(form, "expected_version"))
     notice(request, "You shared the record with your supervisee. They can now agree and sign it, or ask for "
                     "an amendment.")
     return redirect(f"/records/{record_id}")
@@ -137,7 +137,7 @@ def request_amendment(record_id: UUID, request: Request, who: Principal = Depend
         errors.add("text", "Enter what should change in the record")
     else:
         try:
-            commands.request_amendment(web_of(request).ledger, who, via(request), str(record_id), text,
+            commands.request_amendment(web_of(request).application, who, via(request), str(record_id), text,
                                        _int(form, "based_on_version"), _int(form, "expected_version"))
         except ValidationError as exc:
             errors.add("text", _first(exc))
@@ -160,7 +160,7 @@ def decline(record_id: UUID, request: Request, who: Principal = Depends(signed_i
         errors.add("rationale", "Enter why you are not making the amendment")
     else:
         try:
-            commands.decline(web_of(request).ledger, who, via(request), str(record_id), rationale,
+            commands.decline(web_of(request).application, who, via(request), str(record_id), rationale,
                              _int(form, "expected_version"))
         except ValidationError as exc:
             errors.add("rationale", _first(exc))
@@ -173,7 +173,7 @@ def decline(record_id: UUID, request: Request, who: Principal = Depends(signed_i
 
 @router.get("/records/{record_id}/sign")
 def sign_page(record_id: UUID, request: Request, who: Principal = Depends(signed_in)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     record, _ = commands.read(app, who, via(request), record_id)
     return page(request, "sign.html", who=who, **record_page_view(request, record, who))
 
@@ -182,7 +182,7 @@ def sign_page(record_id: UUID, request: Request, who: Principal = Depends(signed
 def sign(record_id: UUID, request: Request, who: Principal = Depends(signed_in),
          form: dict[str, str] = Depends(checked_form)) -> Response:
     try:
-        commands.sign(web_of(request).ledger, who, via(request), str(record_id), form.get("content_sha256", ""),
+        commands.sign(web_of(request).application, who, via(request), str(record_id), form.get("content_sha256", ""),
                       _int(form, "expected_version"))
     except ValidationError:
         raise DomainError("the signed fingerprint was not a SHA-256: go back to the record and sign again") from None
@@ -195,7 +195,7 @@ def copy(record_id: UUID, request: Request, who: Principal = Depends(signed_in))
     """The signed copy, with the record's ledger bundle attached: producing it is a logged read, like any other."""
     from api.web.copy import signed_copy  # fpdf2 takes seconds to import: only when a copy is asked for
 
-    app = web_of(request).ledger
+    app = web_of(request).application
     record, bundle = commands.read_with_bundle(app, who, via(request), record_id, action="download_copy")
     view = record_page_view(request, record, who)
     pdf = signed_copy(view["record"], view["sections"], view["other_text"], view["name"],
@@ -208,7 +208,7 @@ def copy(record_id: UUID, request: Request, who: Principal = Depends(signed_in))
 
 @router.get("/records/new/{supervisee_id}")
 def new_record(supervisee_id: UUID, request: Request, who: Principal = Depends(signed_in)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     names = commands.names(app, [str(supervisee_id), who.worker_id])
     form = RecordForm.blank([names.get(who.worker_id or "", ""), names.get(str(supervisee_id), "")])
     return _form_page(request, who, form, FormErrors(), supervisee=names.get(str(supervisee_id)),
@@ -218,7 +218,7 @@ def new_record(supervisee_id: UUID, request: Request, who: Principal = Depends(s
 @router.post("/records/new/{supervisee_id}")
 def draft(supervisee_id: UUID, request: Request, who: Principal = Depends(signed_in),
           form: dict[str, str] = Depends(checked_form)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     template = commands.record_template(app)
     submitted = RecordForm.from_submitted(form, template)
     errors = FormErrors()
@@ -242,7 +242,7 @@ def draft(supervisee_id: UUID, request: Request, who: Principal = Depends(signed
 
 @router.get("/records/{record_id}/amend")
 def amend_page(record_id: UUID, request: Request, who: Principal = Depends(signed_in)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     record, _ = commands.read(app, who, via(request), record_id)
     form = RecordForm.from_content(record.content, commands.record_template(app))
     return _form_page(request, who, form, FormErrors(), record=record_view(record, NameBook(app)),
@@ -252,7 +252,7 @@ def amend_page(record_id: UUID, request: Request, who: Principal = Depends(signe
 @router.post("/records/{record_id}/amend")
 def amend(record_id: UUID, request: Request, who: Principal = Depends(signed_in),
           form: dict[str, str] = Depends(checked_form)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     template = commands.record_template(app)
     submitted = RecordForm.from_submitted(form, template)
     errors = FormErrors()
@@ -278,7 +278,7 @@ def amend(record_id: UUID, request: Request, who: Principal = Depends(signed_in)
 def _form_page(request: Request, who: Principal, form: RecordForm, errors: FormErrors, status: int = 200,
                **context: Any) -> Response:
     return page(request, "record_form.html", status, who=who, form=form, errors=errors,
-                pack_template=commands.record_template(web_of(request).ledger), **context)
+                pack_template=commands.record_template(web_of(request).application), **context)
 
 
 # -- 409 ----------------------------------------------------------------------------------------------------
@@ -286,7 +286,7 @@ def _form_page(request: Request, who: Principal, form: RecordForm, errors: FormE
 def conflict_page(request: Request, exc: commands.Stale) -> Response:
     """Someone changed the record first: the newer version is shown (a logged read, as any other)."""
     who = signed_in(request)
-    record, _ = commands.read(web_of(request).ledger, who, via(request), exc.record_id)
+    record, _ = commands.read(web_of(request).application, who, via(request), exc.record_id)
     return page(request, "conflict.html", 409, who=who, message=str(exc), **record_page_view(request, record, who))
 
 

@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from api.application import NotFound
+from api.errors import NotFound
 import api.web.commands as commands
 from api.web.site import checked_form, notice, page, redirect, signed_in, via, web_of
 from domain.errors import DomainError, NotPermitted
@@ -32,10 +32,10 @@ def schedule(request: Request, who: Principal = Depends(signed_in)) -> Response:
 
 def _schedule(request: Request, who: Principal, status: int = 200, errors: list | None = None,
               values: dict | None = None, planned: list | None = None) -> Response:
-    app = web_of(request).ledger
-    proposals = app.destruction_proposals(who)  # refused here to anyone the pack does not name
+    app = web_of(request).application
+    proposals = app.retention.destruction_proposals(who)  # refused here to anyone the pack does not name
     today = app.clock().date()
-    files = app.retention_schedule(today)
+    files = app.retention.retention_schedule(today)
     actors = commands.actor_names(app, [a for p in proposals for a in (p.get("proposed_by"), p.get("decided_by"))])
     return page(request, "retention.html", status, who=who, files=files, proposals=proposals, today=today,
                 errors=errors or [], values=values or {}, planned=planned, actors=actors)
@@ -44,21 +44,21 @@ def _schedule(request: Request, who: Principal, status: int = 200, errors: list 
 @router.post("/retention/dry-run")
 def dry_run(request: Request, who: Principal = Depends(signed_in), form: dict[str, str] = Depends(checked_form)
             ) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     as_of, errors = _as_of(form, app.clock().date())
     if errors:
         return _schedule(request, who, 422, errors, form)
-    return _schedule(request, who, values=form, planned=app.run_retention(who, as_of=as_of, dry_run=True))
+    return _schedule(request, who, values=form, planned=app.retention.run_retention(who, as_of=as_of, dry_run=True))
 
 
 @router.post("/retention/proposals")
 def propose(request: Request, who: Principal = Depends(signed_in), form: dict[str, str] = Depends(checked_form)
             ) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     as_of, errors = _as_of(form, app.clock().date())
     if not errors:
         try:
-            proposal = app.propose_destruction(who, as_of=as_of)
+            proposal = app.retention.propose_destruction(who, as_of=as_of)
         except NotPermitted:
             raise
         except DomainError as exc:
@@ -77,9 +77,9 @@ def proposal_page(proposal_id: UUID, request: Request, who: Principal = Depends(
 
 def _proposal(request: Request, who: Principal, proposal_id: UUID, status: int = 200,
               errors: list | None = None, values: dict | None = None) -> Response:
-    app = web_of(request).ledger
-    proposal = app.read_proposal(who, proposal_id)
-    today = {f.worker_id: f.status for f in app.retention_schedule(proposal.as_of)}
+    app = web_of(request).application
+    proposal = app.retention.read_proposal(who, proposal_id)
+    today = {f.worker_id: f.status for f in app.retention.retention_schedule(proposal.as_of)}
     actors = commands.actor_names(app, [proposal.proposed_by, proposal.decided_by])
     return page(request, "proposal.html", status, who=who, proposal=proposal, now=today, actors=actors,
                 mine=proposal.proposer_user == who.user_id, errors=errors or [], values=values or {})
@@ -88,7 +88,7 @@ def _proposal(request: Request, who: Principal, proposal_id: UUID, status: int =
 @router.post("/retention/proposals/{proposal_id}/{step}")
 def review(proposal_id: UUID, step: str, request: Request, who: Principal = Depends(signed_in),
            form: dict[str, str] = Depends(checked_form)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     if step not in ("approve", "reject", "run"):
         return page(request, "problem.html", 404, title="Page not found", message="There is no such step.")
     errors = []  # in the order the fields are on the page
@@ -103,9 +103,9 @@ def review(proposal_id: UUID, step: str, request: Request, who: Principal = Depe
         return _proposal(request, who, proposal_id, 422, errors, form)
     try:
         if step == "run":
-            outcomes = app.run_retention(who, proposal_id)
+            outcomes = app.retention.run_retention(who, proposal_id)
         else:
-            decide = app.approve_destruction if step == "approve" else app.reject_destruction
+            decide = app.retention.approve_destruction if step == "approve" else app.retention.reject_destruction
             decide(who, proposal_id, rationale=rationale)
     except (NotPermitted, NotFound):
         raise
@@ -129,9 +129,10 @@ def holds(request: Request, who: Principal = Depends(signed_in)) -> Response:
 
 def _holds(request: Request, who: Principal, status: int = 200, errors: list | None = None,
            values: dict | None = None) -> Response:
-    app = web_of(request).ledger
-    listed = app.list_holds(who)
-    files = [f for f in app.retention_schedule(app.clock().date()) if f.state not in ("destroying", "destroyed")]
+    app = web_of(request).application
+    listed = app.retention.list_holds(who)
+    files = [f for f in app.retention.retention_schedule(app.clock().date()) if f.state not in ("destroying",
+                                                                                                "destroyed")]
     return page(request, "holds.html", status, who=who, holds=listed, files=files, kinds=list(HoldKind),
                 errors=errors or [], values=values or {},
                 actors=commands.actor_names(app, [h.get("placed_by") for h in listed]))
@@ -146,8 +147,9 @@ def place_hold(request: Request, who: Principal = Depends(signed_in), form: dict
         ("reference", "Give a reference, for example the investigation number")) if not fields[field]]
     if not errors:
         try:
-            web_of(request).ledger.place_hold(who, fields["worker_id"], kind=fields["kind"], reason=fields["reason"],
-                                              reference=fields["reference"])
+            web_of(request).application.retention.place_hold(who, fields["worker_id"], kind=fields["kind"],
+                                                             reason=fields["reason"],
+                                                        reference=fields["reference"])
         except (NotPermitted, NotFound):
             raise
         except DomainError as exc:
@@ -165,31 +167,31 @@ def release_hold(hold_id: UUID, request: Request, who: Principal = Depends(signe
     if not reason:
         return _holds(request, who, 422, [{"text": "Give the reason for releasing the hold",
                                             "href": f"#release-{hold_id}"}])
-    web_of(request).ledger.release_hold(who, hold_id, reason=reason)
+    web_of(request).application.retention.release_hold(who, hold_id, reason=reason)
     notice(request, "Hold released.")
     return redirect("/retention/holds")
 
 
 @router.get("/retention/certificates")
 def certificates(request: Request, who: Principal = Depends(signed_in)) -> Response:
-    app = web_of(request).ledger
-    app.destruction_proposals(who)  # the same people as the proposals
+    app = web_of(request).application
+    app.retention.destruction_proposals(who)  # the same people as the proposals
     key = app.integrity.verifier_key()
     shown = []
-    for f in app.retention_schedule(app.clock().date()):
-        path = app.certificate_path(f.worker_id)
+    for f in app.retention.retention_schedule(app.clock().date()):
+        path = app.retention.certificate_path(f.worker_id)
         if f.state == "destroyed" and path.exists():
             report = verify_certificate(json.loads(path.read_text()), trusted_key=key)
             shown.append({"file": f, "verified": report.verified, "proves": report.proves,
                           "problems": report.problems})
     # Case supervision records (bcp, bury) are destroyed on their own schedule, each with its own certificate.
     case_records = []
-    for r, path in app.case_record_certificates(who):
+    for r, path in app.case_records.case_record_certificates(who):
         report = verify_certificate(json.loads(path.read_text()), trusted_key=key)
         case_records.append({"record": r, "verified": report.verified, "proves": report.proves,
                              "problems": report.problems})
     return page(request, "certificates.html", who=who, certificates=shown, case_records=case_records,
-                keeps_case_records=any(c.name == CASE_RECORD_CLASS for c in app.record_classes()))
+                keeps_case_records=any(c.name == CASE_RECORD_CLASS for c in app.case_records.record_classes()))
 
 
 @router.get("/retention/certificates/case-supervision/{record_id}.json")
@@ -203,7 +205,7 @@ def certificate_file(worker_id: UUID, request: Request, who: Principal = Depends
 
 
 def _certificate(request: Request, who: Principal, record_class: str, item_id: UUID) -> Response:
-    name, text = web_of(request).ledger.destruction_certificate(who, record_class, item_id)
+    name, text = web_of(request).application.retention.destruction_certificate(who, record_class, item_id)
     return PlainTextResponse(text, media_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -214,7 +216,7 @@ def subject_access(request: Request, who: Principal = Depends(signed_in),
     """The export as one JSON file (as POST /api/v1/sar): every record read in it is logged first."""
     from api.subject_access import subject_access_export
 
-    app = web_of(request).ledger
+    app = web_of(request).application
     worker_id = form.get("worker_id", "").strip()
     try:
         UUID(worker_id)

@@ -20,7 +20,7 @@ def sar_pack_pdf(worker_id: UUID, request: Request, who: Principal = Depends(sig
                  ) -> Response:
     from api.web.sar_pack import sar_pack  # fpdf2 takes seconds to import: only when a pack is asked for
 
-    app = web_of(request).ledger
+    app = web_of(request).application
     try:
         received = date.fromisoformat(received_on) if received_on else app.clock().date()
     except ValueError:

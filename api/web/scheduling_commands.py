@@ -7,7 +7,8 @@ from datetime import date
 from uuid import UUID
 
 from api.access_service import Via
-from api.application import NotFound, SupervisionLedger
+from api.application import SupervisionApplication
+from api.errors import NotFound
 from api.http_scheduling import AgreementIn, CancelIn, HoldIn, RebookIn, ReviewIn, ScheduleIn, _utc
 from domain.agreements import SupervisionAgreement
 from domain.authorisation import Decision
@@ -17,79 +18,79 @@ from infrastructure.users import Principal
 
 # -- sessions ---------------------------------------------------------------------------------------------------
 
-def sessions(app: SupervisionLedger, who: Principal) -> list[dict]:
+def sessions(app: SupervisionApplication, who: Principal) -> list[dict]:
     """As GET /api/v1/sessions: dates, minutes and states (supervisees their own, supervisors their team's)."""
-    return app.sessions_visible_to(who)
+    return app.scheduling.sessions_visible_to(who)
 
 
-def session(app: SupervisionLedger, who: Principal, session_id: UUID) -> tuple[SupervisionSession, date | None]:
+def session(app: SupervisionApplication, who: Principal, session_id: UUID) -> tuple[SupervisionSession, date | None]:
     """One of the sessions `who` may see (as GET /api/v1/sessions lists them), with its rebooking deadline."""
-    if not any(s["session_id"] == str(session_id) for s in app.sessions_visible_to(who)):
+    if not any(s["session_id"] == str(session_id) for s in app.scheduling.sessions_visible_to(who)):
         raise NotFound(f"no session {session_id} that you can see")
-    found = app.get_session(session_id)
-    return found, app.rebook_by(found)
+    found = app.scheduling.get_session(session_id)
+    return found, app.scheduling.rebook_by(found)
 
 
-def next_session(app: SupervisionLedger, who: Principal) -> dict | None:
-    return app.next_session_of(who)
+def next_session(app: SupervisionApplication, who: Principal) -> dict | None:
+    return app.scheduling.next_session_of(who)
 
 
-def schedule(app: SupervisionLedger, who: Principal, fields: dict) -> UUID:
+def schedule(app: SupervisionApplication, who: Principal, fields: dict) -> UUID:
     """As POST /api/v1/sessions."""
     body = ScheduleIn.model_validate(fields)
-    return app.schedule_session(who, supervisee_id=body.supervisee_id, starts_at=_utc(body.starts_at),
-                                planned_minutes=body.planned_minutes).id
+    return app.scheduling.schedule_session(who, supervisee_id=body.supervisee_id, starts_at=_utc(body.starts_at),
+                                           planned_minutes=body.planned_minutes).id
 
 
-def hold(app: SupervisionLedger, who: Principal, session_id: UUID, fields: dict) -> None:
+def hold(app: SupervisionApplication, who: Principal, session_id: UUID, fields: dict) -> None:
     body = HoldIn.model_validate(fields)
-    app.hold_session(who, session_id, actual_minutes=body.actual_minutes, held_on=body.held_on)
+    app.scheduling.hold_session(who, session_id, actual_minutes=body.actual_minutes, held_on=body.held_on)
 
 
-def cancel(app: SupervisionLedger, who: Principal, session_id: UUID, fields: dict) -> None:
+def cancel(app: SupervisionApplication, who: Principal, session_id: UUID, fields: dict) -> None:
     body = CancelIn.model_validate(fields)
-    app.cancel_session(who, session_id, body.reason)
+    app.scheduling.cancel_session(who, session_id, body.reason)
 
 
-def rebook(app: SupervisionLedger, who: Principal, session_id: UUID, fields: dict) -> UUID:
+def rebook(app: SupervisionApplication, who: Principal, session_id: UUID, fields: dict) -> UUID:
     body = RebookIn.model_validate(fields)
-    return app.rebook_session(who, session_id, starts_at=_utc(body.starts_at),
-                              planned_minutes=body.planned_minutes).id
+    return app.scheduling.rebook_session(who, session_id, starts_at=_utc(body.starts_at),
+                                         planned_minutes=body.planned_minutes).id
 
 
 # -- agreements -------------------------------------------------------------------------------------------------
 
-def agreements(app: SupervisionLedger, who: Principal) -> list[dict]:
+def agreements(app: SupervisionApplication, who: Principal) -> list[dict]:
     """The agreements `who` is a party to (dates and signatures; the terms are a logged read)."""
-    return app.agreements_visible_to(who)
+    return app.scheduling.agreements_visible_to(who)
 
 
-def agreements_to_sign(app: SupervisionLedger, who: Principal) -> list[dict]:
+def agreements_to_sign(app: SupervisionApplication, who: Principal) -> list[dict]:
     """Agreements still being drafted that wait for `who`'s own signature (the domain decides when they sign)."""
     if not who.worker_id:
         return []
-    return [a for a in app.agreements_visible_to(who) if a["lapsed_on"] is None
+    return [a for a in app.scheduling.agreements_visible_to(who) if a["lapsed_on"] is None
             and not a["supervisee_signed_on" if a["worker_id"] == who.worker_id else "supervisor_signed_on"]]
 
 
-def agreement(app: SupervisionLedger, who: Principal, via: Via, agreement_id: UUID
+def agreement(app: SupervisionApplication, who: Principal, via: Via, agreement_id: UUID
               ) -> tuple[SupervisionAgreement, Decision, date | None]:
     """The agreement with its terms: decided and written to the access log before anything is shown."""
-    found, decision = app.read_agreement(who, agreement_id, via=via)
-    return found, decision, app.agreement_review_due(found)
+    found, decision = app.scheduling.read_agreement(who, agreement_id, via=via)
+    return found, decision, app.scheduling.agreement_review_due(found)
 
 
-def draft_agreement(app: SupervisionLedger, who: Principal, fields: dict) -> UUID:
+def draft_agreement(app: SupervisionApplication, who: Principal, fields: dict) -> UUID:
     """As POST /api/v1/agreements."""
     body = AgreementIn.model_validate(fields)
-    return app.draft_agreement(who, supervisee_id=body.supervisee_id,
-                               terms=body.terms.model_dump(exclude_none=True)).id
+    return app.scheduling.draft_agreement(who, supervisee_id=body.supervisee_id,
+                                          terms=body.terms.model_dump(exclude_none=True)).id
 
 
-def sign_agreement(app: SupervisionLedger, who: Principal, agreement_id: UUID) -> None:
-    app.sign_agreement(who, agreement_id)
+def sign_agreement(app: SupervisionApplication, who: Principal, agreement_id: UUID) -> None:
+    app.scheduling.sign_agreement(who, agreement_id)
 
 
-def review_agreement(app: SupervisionLedger, who: Principal, agreement_id: UUID, fields: dict) -> None:
+def review_agreement(app: SupervisionApplication, who: Principal, agreement_id: UUID, fields: dict) -> None:
     body = ReviewIn.model_validate(fields)
-    app.review_agreement(who, agreement_id, reviewed_on=body.reviewed_on, notes=body.notes)
+    app.scheduling.review_agreement(who, agreement_id, reviewed_on=body.reviewed_on, notes=body.notes)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.application import Conflict, NotFound
+from api.errors import Conflict, NotFound
 import api.web.commands as commands
 import api.web.scheduling_commands as scheduling
 from api.web.date_fields import day_from, time_from, values_of
@@ -28,7 +28,7 @@ FIELD_OF = {"supervisee_id": "supervisee_id", "starts_at": "starts-day", "planne
 
 @router.get("/sessions")
 def sessions(request: Request, who: Principal = Depends(signed_in)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     rows = scheduling.sessions(app, who)
     today = app.clock().date()
     names = commands.names(app, [p for r in rows for p in (r["worker_id"], r["supervisor_id"])])
@@ -52,7 +52,7 @@ def schedule(request: Request, who: Principal = Depends(signed_in),
     fields = {"supervisee_id": form.get("supervisee_id", ""), "planned_minutes": form.get("planned_minutes", "")}
     if not errors:
         try:
-            session_id = scheduling.schedule(web_of(request).ledger, who, {**fields, "starts_at": starts_at})
+            session_id = scheduling.schedule(web_of(request).application, who, {**fields, "starts_at": starts_at})
         except (ValidationError, DomainError) as exc:
             _errors_of(exc, errors, "starts-day")
     if errors:
@@ -75,7 +75,7 @@ def hold(session_id: UUID, request: Request, who: Principal = Depends(signed_in)
         errors.add("actual_minutes", "Enter how many minutes the session lasted")
     if not errors:
         try:
-            scheduling.hold(web_of(request).ledger, who, session_id,
+            scheduling.hold(web_of(request).application, who, session_id,
                             {"actual_minutes": form.get("actual_minutes", "").strip(), "held_on": held_on})
         except (Conflict, OutOfOrder) as exc:
             return _changed(request, who, session_id, exc)
@@ -95,7 +95,7 @@ def cancel(session_id: UUID, request: Request, who: Principal = Depends(signed_i
         errors.add("reason", "Choose why the session is cancelled")
     else:
         try:
-            scheduling.cancel(web_of(request).ledger, who, session_id, {"reason": form["reason"]})
+            scheduling.cancel(web_of(request).application, who, session_id, {"reason": form["reason"]})
         except (Conflict, OutOfOrder) as exc:
             return _changed(request, who, session_id, exc)
         except (ValidationError, DomainError) as exc:
@@ -113,7 +113,7 @@ def rebook(session_id: UUID, request: Request, who: Principal = Depends(signed_i
     starts_at = _moment(form, "starts", errors)
     if not errors:
         try:
-            new_id = scheduling.rebook(web_of(request).ledger, who, session_id, {"starts_at": starts_at})
+            new_id = scheduling.rebook(web_of(request).application, who, session_id, {"starts_at": starts_at})
         except (Conflict, OutOfOrder) as exc:
             return _changed(request, who, session_id, exc)
         except (ValidationError, DomainError) as exc:
@@ -127,7 +127,7 @@ def rebook(session_id: UUID, request: Request, who: Principal = Depends(signed_i
 # -- pages ------------------------------------------------------------------------------------------------
 
 def _new(request: Request, who: Principal, values: dict, errors: FormErrors | None = None) -> Response:
-    supervisees = commands.my_supervisees(web_of(request).ledger, who)  # refused to anyone with no team
+    supervisees = commands.my_supervisees(web_of(request).application, who)  # refused to anyone with no team
     return page(request, "session_new.html", 422 if errors else 200, who=who, supervisees=supervisees,
                 values=values, errors=errors or FormErrors())
 
@@ -142,7 +142,7 @@ def _changed(request: Request, who: Principal, session_id: UUID, exc: DomainErro
 
 def _session(request: Request, who: Principal, session_id: UUID, errors: FormErrors | None = None,
              values: dict | None = None, status: int | None = None) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     found, rebook_by = scheduling.session(app, who, session_id)
     names = commands.names(app, [found.supervisee_id, found.supervisor_id])
     day = found.session_date

@@ -17,8 +17,8 @@ router = APIRouter(include_in_schema=False)
 
 def demo_people(request: Request) -> list[dict]:
     """The demo users, if `svl demo` created them (each made by the demo loader); otherwise none."""
-    app = web_of(request).ledger
-    made_by_demo = {u["username"]: u for u in app.users.list_users()
+    app = web_of(request).application
+    made_by_demo = {u["username"]: u for u in app.people.users.list_users()
                     if u["created_by"] == HR.actor and u["disabled_at"] is None}
     if "hr" not in made_by_demo:
         return []
@@ -50,14 +50,14 @@ def sign_in_demo(request: Request, form: dict[str, str] = Depends(checked_form))
     username = form.get("username", "")
     if username not in known:
         return sign_in_form(request, 422, [{"text": "Choose one of the demo users listed", "href": "#demo-users"}])
-    user = web_of(request).ledger.users.require(username)
+    user = web_of(request).application.people.users.require(username)
     start_session(request, user["user_id"])
     return redirect("/records")
 
 
 @router.post("/sign-in/token")
 def sign_in_token(request: Request, form: dict[str, str] = Depends(checked_form)) -> Response:
-    app = web_of(request).ledger
+    app = web_of(request).application
     principal = TokenAuthenticator(app.storage.engine, app.clock).authenticate(form.get("token", "").strip())
     if principal is None:
         return sign_in_form(request, 422, [{"text": "Enter a valid access token: it may have expired or been revoked",

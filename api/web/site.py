@@ -21,7 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.access_service import AccessDenied, AccessLogUnavailable, Via
 from api.http_guards import route_path
-from api.application import Destroyed, NotFound, SupervisionLedger
+from api.application import SupervisionApplication
+from api.errors import Destroyed, NotFound
 import api.web.commands as commands
 from api.web.assets import ASSET_PATH, GOVUK_PATH
 from api.web.record_form import FormErrors
@@ -61,7 +62,7 @@ class SessionsUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Web:
-    ledger: SupervisionLedger
+    application: SupervisionApplication
     sessions: SessionStore
     templates: Environment
 
@@ -101,7 +102,7 @@ def signed_in(request: Request) -> Principal:
         raise SignInNeeded()
     web = web_of(request)
     try:
-        return web.ledger.users.principal(session.user_id, via="web")
+        return web.application.people.users.principal(session.user_id, via="web")
     except UserError:
         web.sessions.close_all_for(session.user_id)
         raise SignInNeeded() from None
@@ -148,7 +149,7 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     who = context.pop("who", None)
     if who is None and session.user_id is not None:
         try:
-            who = web.ledger.users.principal(session.user_id, via="web")
+            who = web.application.people.users.principal(session.user_id, via="web")
         except UserError:
             who = None
     notices, session.notices = session.notices, []
@@ -158,7 +159,8 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     error_list = errors.summary() if isinstance(errors, FormErrors) else list(errors or [])
     html = web.templates.get_template(template).render(
         request=request, who=who, error_list=error_list, csrf_field=CSRF_FIELD, csrf_token=session.csrf, notices=notices,
-        assetPath=ASSET_PATH, govuk_path=GOVUK_PATH, path=route_path(request.scope), me=_me(web.ledger, who, context),
+        assetPath=ASSET_PATH, govuk_path=GOVUK_PATH, path=route_path(request.scope), me=_me(web.application, who,
+                                                                                            context),
         **context)
     return HTMLResponse(under_root(request, html), status_code=status)
 
@@ -176,7 +178,7 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _me(app: SupervisionLedger, who: Principal | None, context: dict[str, Any]) -> str | None:
+def _me(app: SupervisionApplication, who: Principal | None, context: dict[str, Any]) -> str | None:
     """The signed-in person's name for the header, from the names the page already looked up when it has them
     (each name is a worker's sealed events read and decrypted)."""
     if who is None:
@@ -297,10 +299,10 @@ def _answer_headers(request: Request, headers: MutableHeaders) -> list[tuple[byt
     return headers.raw
 
 
-def create_site(ledger: SupervisionLedger, sessions: SessionStore | None = None) -> FastAPI:
+def create_site(application: SupervisionApplication, sessions: SessionStore | None = None) -> FastAPI:
     site = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    storage = ledger.storage
-    site.state.web = Web(ledger, sessions or SessionStore(storage.engine, storage.reads), templates())
+    storage = application.storage
+    site.state.web = Web(application, sessions or SessionStore(storage.engine, storage.reads), templates())
 
     site.add_middleware(SessionAndHeaders)
     _add_error_pages(site)

@@ -7,7 +7,7 @@ import base64
 import pytest
 from typer.testing import CliRunner
 
-from api.application import Storage, SupervisionLedger
+from api.application import Storage, SupervisionApplication
 from api.cli import app as svl
 from tests.support.acting import acting
 from tests.support.staff import content, staff
@@ -56,11 +56,11 @@ def cli(settings, master_key, tmp_path):
 @pytest.fixture
 def populated(cli, settings, master_key):
     """Staff and one shared record, written by the application itself; returns (app, record id)."""
-    app = SupervisionLedger(Storage.open(settings, master_key=master_key))
+    app = SupervisionApplication(Storage.open(settings, master_key=master_key))
     _, supervisor, worker = staff(app)
-    rid = app.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
-    app.share_record(acting(supervisor), rid)
-    app.users.add_user("sam", "supervisee", worker_id=str(worker), created_by="test")
+    rid = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
+    app.records.share_record(acting(supervisor), rid)
+    app.people.users.add_user("sam", "supervisee", worker_id=str(worker), created_by="test")
     yield app, rid
     app.close()
     app.storage.engine.dispose()

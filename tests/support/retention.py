@@ -15,9 +15,9 @@ SECRET = "Discussed the Quillfeather allegation in confidence"
 def destroy_due(app: Any, as_of: date, *, purge_ciphertext: bool = False, proposer: str = "dpo",
                 approver: str = "hr") -> list:
     """Proposes what is due on `as_of` (as the DPO), approves it (as HR, a second person) and runs it."""
-    proposal = app.propose_destruction(acting(proposer), as_of=as_of)
-    app.approve_destruction(acting(approver), proposal.id, rationale="checked against the retention schedule")
-    return app.run_retention(acting(proposer), proposal.id, purge_ciphertext=purge_ciphertext)
+    proposal = app.retention.propose_destruction(acting(proposer), as_of=as_of)
+    app.retention.approve_destruction(acting(approver), proposal.id, rationale="checked against the retention schedule")
+    return app.retention.run_retention(acting(proposer), proposal.id, purge_ciphertext=purge_ciphertext)
 
 
 def content(session_date: str) -> dict:
@@ -27,14 +27,14 @@ def content(session_date: str) -> dict:
 
 def leaver_and_stayer(app: Any) -> tuple[str, str, str]:
     """A supervisor, a worker who will leave and a colleague who stays, both supervised by the first."""
-    supervisor = str(app.join_worker(acting("hr"), name="Sue Visor", role="Team manager", category="manager",
-                                     start_date=date(2010, 1, 4)).id)
-    leaver = str(app.join_worker(acting("hr"), name="Lee Vaughan", role="Social worker", category="experienced",
-                                 start_date=date(2012, 5, 1)).id)
-    stayer = str(app.join_worker(acting("hr"), name="Stella Stay", role="Social worker", category="experienced",
-                                 start_date=date(2015, 5, 1)).id)
+    supervisor = str(app.people.join_worker(acting("hr"), name="Sue Visor", role="Team manager", category="manager",
+                                            start_date=date(2010, 1, 4)).id)
+    leaver = str(app.people.join_worker(acting("hr"), name="Lee Vaughan", role="Social worker", category="experienced",
+                                        start_date=date(2012, 5, 1)).id)
+    stayer = str(app.people.join_worker(acting("hr"), name="Stella Stay", role="Social worker", category="experienced",
+                                        start_date=date(2015, 5, 1)).id)
     for worker in (leaver, stayer):
-        app.allocate_supervisor(acting("hr"), worker, supervisor)
+        app.allocation.allocate_supervisor(acting("hr"), worker, supervisor)
     return supervisor, leaver, stayer
 
 
@@ -42,12 +42,12 @@ def leaver_with_a_signed_record(app: Any, leaving: date = date(2019, 6, 30)) -> 
     """A worker whose records were migrated in, who left in 2019; plus a colleague who stays."""
     supervisor, leaver, stayer = leaver_and_stayer(app)
     for worker in (leaver, stayer):
-        rid = app.draft_record(acting(supervisor), supervisee_id=worker, content=content("2019-05-02")).id
-        app.share_record(acting(supervisor), rid)
-        digest = app.get_record(rid).content_sha256
-        app.sign_record(acting(worker), rid, digest)
-        app.sign_record(acting(supervisor), rid, digest)
-    app.record_leaving(acting("hr"), leaver, leaving)
+        rid = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content("2019-05-02")).id
+        app.records.share_record(acting(supervisor), rid)
+        digest = app.records.get_record(rid).content_sha256
+        app.records.sign_record(acting(worker), rid, digest)
+        app.records.sign_record(acting(supervisor), rid, digest)
+    app.people.record_leaving(acting("hr"), leaver, leaving)
     return supervisor, leaver, stayer
 
 
@@ -59,7 +59,7 @@ def record_of(app: Any, worker: str) -> str:
 
 def destroy_case_records_due(app: Any, as_of: date, *, proposer: str = "dpo", approver: str = "hr") -> Any:
     """Case supervision records due on `as_of`: proposed (as the DPO), approved (as HR, a second person), destroyed."""
-    disposal = app.propose_case_record_destruction(acting(proposer), as_of=as_of)
-    app.review_case_record_destruction(acting(approver), disposal.id, approve=True,
-                                       rationale="checked against the case records' schedule")
-    return app.destroy_case_records(acting(proposer), disposal.id)
+    disposal = app.case_records.propose_case_record_destruction(acting(proposer), as_of=as_of)
+    app.case_records.review_case_record_destruction(acting(approver), disposal.id, approve=True,
+                                                    rationale="checked against the case records' schedule")
+    return app.case_records.destroy_case_records(acting(proposer), disposal.id)

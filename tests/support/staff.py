@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from api.application import SupervisionLedger
+from api.application import SupervisionApplication
 from tests.support.acting import acting
 
 
@@ -20,13 +20,13 @@ def content(discussion: str = SECRET, session_date: str = "2026-03-02") -> dict:
     }
 
 
-def staff(app: SupervisionLedger) -> tuple[str, str, str]:
-    manager = app.join_worker(acting("hr"), name="Morgan Manager", role="Service manager", category="manager",
-                              start_date=date(2018, 1, 1)).id
-    supervisor = app.join_worker(acting("hr"), name="Alex Supervisor", role="Team manager", category="manager",
-                                 start_date=date(2019, 1, 1)).id
-    worker = app.join_worker(acting("hr"), name="Sam Worker", role="Social worker", category="experienced",
-                             start_date=date(2022, 9, 1)).id
-    app.allocate_supervisor(acting("hr"), supervisor, manager)
-    app.allocate_supervisor(acting("hr"), worker, supervisor)
+def staff(app: SupervisionApplication) -> tuple[str, str, str]:
+    manager = app.people.join_worker(acting("hr"), name="Morgan Manager", role="Service manager", category="manager",
+                                     start_date=date(2018, 1, 1)).id
+    supervisor = app.people.join_worker(acting("hr"), name="Alex Supervisor", role="Team manager", category="manager",
+                                        start_date=date(2019, 1, 1)).id
+    worker = app.people.join_worker(acting("hr"), name="Sam Worker", role="Social worker", category="experienced",
+                                    start_date=date(2022, 9, 1)).id
+    app.allocation.allocate_supervisor(acting("hr"), supervisor, manager)
+    app.allocation.allocate_supervisor(acting("hr"), worker, supervisor)
     return str(manager), str(supervisor), str(worker)

@@ -9,7 +9,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 def signed_in(client: TestClient, app, username: str, role: str, worker_id: str | None) -> str:  # noqa: ANN001
     """Adds the account, signs in with a token, and returns the session's CSRF token."""
-    app.users.add_user(username, role, worker_id=worker_id, created_by="test")
+    app.people.users.add_user(username, role, worker_id=worker_id, created_by="test")
     return _with_token(client, app, username)
 
 
@@ -21,7 +21,7 @@ def signed_in_again(client: TestClient, app, username: str) -> str:  # noqa: ANN
 
 def _with_token(client: TestClient, app, username: str) -> str:  # noqa: ANN001
     token = CSRF.search(client.get("/sign-in").text).group(1)  # type: ignore[union-attr]
-    issued = app.users.issue_token(username, days=1)
+    issued = app.people.users.issue_token(username, days=1)
     assert client.post("/sign-in/token", data={"csrf_token": token, "token": issued.token}).status_code == 200
     return CSRF.search(client.get("/records").text).group(1)  # type: ignore[union-attr]
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.application import SupervisionLedger
+from api.application import SupervisionApplication
 from api.http import create_app
 from infrastructure.settings import Settings
 from tests.support.acting import acting
@@ -57,7 +57,7 @@ def content(discussion: str = SECRET, session_date: str = "2026-03-02") -> dict:
 @dataclass
 class World:
     client: TestClient
-    app: SupervisionLedger
+    app: SupervisionApplication
     clock: Any
     workers: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
@@ -75,39 +75,40 @@ class World:
         return self.client.post("/api/v1" + path, headers=self.auth(username), json=body or {})
 
     def principal(self, username: str) -> Any:
-        return self.app.users.principal(username, via="test")
+        return self.app.people.users.principal(username, via="test")
 
     def log(self, **filters: Any) -> list[dict]:
         from api.access_service import AccessLogFilter
 
-        return self.app.access_log_entries(self.principal("dana"), AccessLogFilter(**filters))
+        return self.app.access.access_log_entries(self.principal("dana"), AccessLogFilter(**filters))
 
 
 def build_world(settings: Settings, master_key: bytes, clock: Any, **app_options: Any) -> World:
     api = create_app(settings, master_key, clock=clock, **app_options)
-    app: SupervisionLedger = api.state.ledger
+    app: SupervisionApplication = api.state.application
     world = World(TestClient(api), app, clock)
     for key, (name, category, _) in STAFF.items():
-        world.workers[key] = str(app.join_worker(acting("hr"), name=name, role="Social work", category=category,
-                                                 start_date=date(2020, 1, 1)).id)
+        world.workers[key] = str(app.people.join_worker(acting("hr"), name=name, role="Social work", category=category,
+                                                        start_date=date(2020, 1, 1)).id)
     for key, (_, _, boss) in STAFF.items():
         if boss:
-            app.allocate_supervisor(acting("hr"), world.workers[key], world.workers[boss])
+            app.allocation.allocate_supervisor(acting("hr"), world.workers[key], world.workers[boss])
     for username, (role, worker) in USERS.items():
-        world.users[username] = app.users.add_user(username, role, worker_id=world.workers.get(worker or ""),
-                                                   created_by="test")
-        world.tokens[username] = app.users.issue_token(username, days=365).token
+        world.users[username] = app.people.users.add_user(username, role, worker_id=world.workers.get(worker or ""),
+                                                          created_by="test")
+        world.tokens[username] = app.people.users.issue_token(username, days=365).token
     for key, supervisor in (("W", "S1"), ("T", "S1"), ("X", "S2")):
-        rid = app.draft_record(acting(world.workers[supervisor]), supervisee_id=world.workers[key], content=content()).id
-        app.share_record(acting(world.workers[supervisor]), rid)
+        rid = app.records.draft_record(acting(world.workers[supervisor]), supervisee_id=world.workers[key],
+                                       content=content()).id
+        app.records.share_record(acting(world.workers[supervisor]), rid)
         world.records[key] = str(rid)
-    app.transfer_worker(acting("hr"), world.workers["T"], world.workers["S2"], "team restructure")
+    app.allocation.transfer_worker(acting("hr"), world.workers["T"], world.workers["S2"], "team restructure")
     hana = world.principal("hana")
     expiry = clock.now + timedelta(days=60)
-    world.grants["ines"] = str(app.grant_access(
+    world.grants["ines"] = str(app.access.grant_access(
         grantor=hana, grantee="ines", purpose="Ofsted inspection of the team", category="inspection",
         scope_kind="team", scope_id=world.workers["S1"], expires_at=expiry).id)
-    world.grants["ivo"] = str(app.grant_access(
+    world.grants["ivo"] = str(app.access.grant_access(
         grantor=hana, grantee="ivo", purpose="Grievance investigation GRV-17", category="investigation",
         scope_kind="worker_file", scope_id=world.workers["X"], expires_at=expiry).id)
     return world

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from api.access_service import AccessService
+from api.core import Core, Service
 from domain.authorisation import Role, decide_role
-from infrastructure.ledger import IntegrityLedger
 from infrastructure.ledger_verify import AuditReport
 from infrastructure.svl_verify import Checkpoint, parse_verifier_key
 from infrastructure.users import Principal
@@ -45,15 +46,17 @@ class LedgerVerification:
     by: str
 
 
-class LedgerService:
-    integrity: IntegrityLedger
-    storage: Any
-    clock: Any
-    require: Any
-    get_record: Any
-    read_record_content: Any
+class VerificationService(Service):
+    """The integrity ledger for a signed-in administrator: checkpoint, verification, bundles. Uses the core and
+    access (a bundle with content is a logged read)."""
+
     # The last verification this process ran (a restart forgets it; `svl verify` reports to its own caller).
     last_verification: LedgerVerification | None = None
+
+    def __init__(self, core: Core, access: AccessService) -> None:
+        super().__init__(core)
+        self.access = access
+
 
     def latest_checkpoint(self, who: Principal) -> LatestCheckpoint | None:
         self.require(who, decide_role(who.reader, LEDGER_KEEPERS, "see the integrity ledger"))
@@ -88,5 +91,5 @@ class LedgerService:
                            ) -> tuple[Any, Any, dict]:
         """A record read (decided and logged as any other, e.g. for its signed copy) with its bundle: whoever may
         read the record may keep the proof of it."""
-        record, decision = self.read_record_content(who, record_id, action=action, via=via)
+        record, decision = self.access.read_record_content(who, record_id, action=action, via=via)
         return record, decision, self.integrity.export_bundle(UUID(str(record.id)))
