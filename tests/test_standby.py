@@ -278,7 +278,7 @@ def test_a_past_version_is_read_from_the_standby_and_logged_on_the_primary_first
         before = entries_on_the_primary()
         record, decision = app.access.read_record_content(acting(supervisor), rid, action="read_as_of", via=via,
                                                           version=1)
-        assert decision.allowed and app.records_read_from_standby == 1
+        assert decision.allowed and app.access.records_read_from_standby == 1
         assert record.version == 1 and record.content == app.records.get_record(rid, version=1).content
         assert record.content["discussion"] == "First draft"
         assert entries_on_the_primary() == before + 1  # committed on the primary by the time it was returned
@@ -289,7 +289,7 @@ def test_a_past_version_is_read_from_the_standby_and_logged_on_the_primary_first
             with pytest.raises(AccessLogUnavailable):
                 app.access.read_record_content(acting(supervisor), rid, action="read_as_of", via=via, version=2)
             blocker.rollback()
-        assert app.records_read_from_standby == 2  # the standby had it; it was still not returned
+        assert app.access.records_read_from_standby == 2  # the standby had it; it was still not returned
         assert entries_on_the_primary() == before + 1
 
         # A version the standby has not replayed yet is read from the primary, and logged the same way.
@@ -301,7 +301,7 @@ def test_a_past_version_is_read_from_the_standby_and_logged_on_the_primary_first
             app.records.share_record(acting(supervisor), newer)
             record, _ = app.access.read_record_content(acting(supervisor), newer, action="read_as_of", via=via,
                                                        version=1)
-            assert record.version == 1 and app.records_read_from_standby == 2
+            assert record.version == 1 and app.access.records_read_from_standby == 2
             assert entries_on_the_primary() == before + 2
         finally:
             with psycopg.connect(standby.url, autocommit=True) as conn:
