@@ -85,7 +85,7 @@ def clock() -> SteppingClock:
 
 
 @pytest.fixture
-def ledger(settings: Settings, master_key: bytes, clock: SteppingClock) -> Iterator["object"]:
+def application(settings: Settings, master_key: bytes, clock: SteppingClock) -> Iterator["object"]:
     from api.application import Storage, SupervisionApplication
 
     storage = Storage.open(settings, master_key=master_key)

@@ -15,8 +15,8 @@ from tests.support.scheduling import at, new_worker, supervisors
 WEB = Via("web", "127.0.0.1")
 
 
-def test_agreements_are_seen_by_their_parties_and_read_with_a_log_entry(ledger, clock):
-    app = ledger
+def test_agreements_are_seen_by_their_parties_and_read_with_a_log_entry(application, clock):
+    app = application
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", date(2020, 1, 6), joined=date(2026, 1, 5))
     other = new_worker(app, clock, manager, "experienced", date(2020, 1, 6), joined=date(2026, 1, 5), name="Ola Other")
@@ -47,8 +47,8 @@ def test_agreements_are_seen_by_their_parties_and_read_with_a_log_entry(ledger, 
     assert app.scheduling.agreement_review_due(in_force) == date(2027, 1, 12)  # bcp: reviewed at least annually
 
 
-def test_a_supervisees_next_session_is_the_earliest_booked_from_today(ledger, clock):
-    app = ledger
+def test_a_supervisees_next_session_is_the_earliest_booked_from_today(application, clock):
+    app = application
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", date(2020, 1, 6), joined=date(2026, 1, 5))
     me = acting(worker, Role.SUPERVISEE)

@@ -42,8 +42,8 @@ def join(app: SupervisionApplication, name: str, role: str, category: str, start
     return str(app.people.join_worker(acting("hr"), name=name, role=role, category=category, start_date=start).id)
 
 
-def test_an_nqsws_sessions_alternate_between_the_line_manager_and_the_asye_assessor(ledger, clock, run):
-    app = ledger
+def test_an_nqsws_sessions_alternate_between_the_line_manager_and_the_asye_assessor(application, clock, run):
+    app = application
     manager, line_manager = supervisors(app, clock)
     assessor = join(app, "Asha Assessor", "ASYE assessor", "experienced")
     app.allocation.allocate_supervisor(acting("hr"), assessor, manager)
@@ -121,8 +121,8 @@ def test_an_nqsws_sessions_alternate_between_the_line_manager_and_the_asye_asses
     assert snapshot(app) == before
 
 
-def test_a_departing_allocation_is_shown_until_the_service_manager_agrees_an_exception(ledger, clock, run):
-    app = ledger
+def test_a_departing_allocation_is_shown_until_the_service_manager_agrees_an_exception(application, clock, run):
+    app = application
     clock.set(at(D(2026, 1, 5)))
     head = join(app, "Hana Head", "Head of Service", "manager")
     service_manager = join(app, "Morgan Manager", "Service Manager", "manager")
@@ -212,8 +212,8 @@ def test_a_departing_allocation_is_shown_until_the_service_manager_agrees_an_exc
     assert snapshot(app) == before
 
 
-def test_under_a_pack_that_refuses_departures_the_exception_comes_first(ledger, clock):
-    app = ledger
+def test_under_a_pack_that_refuses_departures_the_exception_comes_first(application, clock):
+    app = application
     bcp = app.policy.compliance_pack()
     refusing = bcp.model_copy(update={"allocation": bcp.allocation.model_copy(update={"on_breach": "refuse"})})
     app.policy._packs[app.storage.settings.policy_pack] = PackHistory.single(refusing)  # the organisation's own configured choice
@@ -232,10 +232,10 @@ def test_under_a_pack_that_refuses_departures_the_exception_comes_first(ledger, 
     assert app.allocation.allocate_supervisor(acting("hr"), senior, nqsw).supervisor_id == nqsw
 
 
-def test_the_allocation_list_and_a_second_supervisors_team(ledger, clock):
+def test_the_allocation_list_and_a_second_supervisors_team(application, clock):
     """What the allocation page lists (HR and managers only), and the ASYE assessor's own team view, which holds
     the NQSW they second-supervise (their "my supervisees")."""
-    app = ledger
+    app = application
     clock.set(at(D(2026, 1, 5)))
     service_manager = join(app, "Morgan Manager", "Service Manager", "manager")
     team_manager = join(app, "Alex Supervisor", "Team Manager", "manager")

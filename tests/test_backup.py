@@ -55,8 +55,8 @@ def _files_of_the_live_database(settings) -> list[Path]:
     return sorted(base.parent.glob(base.name + "*"))
 
 
-def test_a_backup_holds_the_database_but_no_key(ledger, settings, master_key, tmp_path):
-    _, leaver, _ = leaver_with_a_signed_record(ledger)
+def test_a_backup_holds_the_database_but_no_key(application, settings, master_key, tmp_path):
+    _, leaver, _ = leaver_with_a_signed_record(application)
     snapshot = back_up(settings, tmp_path / "backups" / "svl.backup")
     raw = snapshot.path.read_bytes()
     assert snapshot.size_bytes == len(raw) > 0
@@ -71,17 +71,17 @@ def test_a_backup_holds_the_database_but_no_key(ledger, settings, master_key, tm
         back_up(settings, settings.master_key_file.parent / "next.backup")
 
 
-def test_restoring_an_old_backup_does_not_bring_back_a_destroyed_file(ledger, settings, master_key, clock, tmp_path):
-    _, leaver, stayer = leaver_with_a_signed_record(ledger)
-    ledger.retention.archive_leaver(acting("hr"), leaver)
-    destroyed_record, kept_record = record_of(ledger, leaver), record_of(ledger, stayer)
-    key_id = ledger.storage.keyring.key_id_for(leaver)
-    wrapped_before = ledger.storage.keyring.wrapped(key_id)
+def test_restoring_an_old_backup_does_not_bring_back_a_destroyed_file(application, settings, master_key, clock, tmp_path):
+    _, leaver, stayer = leaver_with_a_signed_record(application)
+    application.retention.archive_leaver(acting("hr"), leaver)
+    destroyed_record, kept_record = record_of(application, leaver), record_of(application, stayer)
+    key_id = application.storage.keyring.key_id_for(leaver)
+    wrapped_before = application.storage.keyring.wrapped(key_id)
     assert wrapped_before is not None
     snapshot = back_up(settings, tmp_path / "backups" / "before-retention.backup")
     assert wrapped_before in snapshot.path.read_bytes() or not settings.is_sqlite  # pg_dump compresses
-    destroy_due(ledger, date(2026, 3, 1))
-    _close(ledger)
+    destroy_due(application, date(2026, 3, 1))
+    _close(application)
 
     destroyed_again = restore(settings, snapshot.path, master_key)
 
@@ -98,12 +98,12 @@ def test_restoring_an_old_backup_does_not_bring_back_a_destroyed_file(ledger, se
         _close(restarted)
 
 
-def test_a_restore_brings_back_no_web_session(ledger, settings, master_key, clock, tmp_path):
-    user_id = ledger.people.users.add_user("sam.session", "administrator", created_by="test")
-    session = SessionStore(ledger.storage.engine, ledger.storage.reads).open(user_id)
+def test_a_restore_brings_back_no_web_session(application, settings, master_key, clock, tmp_path):
+    user_id = application.people.users.add_user("sam.session", "administrator", created_by="test")
+    session = SessionStore(application.storage.engine, application.storage.reads).open(user_id)
     snapshot = back_up(settings, tmp_path / "backups" / "signed-in.backup")
-    SessionStore(ledger.storage.engine).close(session.cookie)  # signed out after the snapshot was taken
-    _close(ledger)
+    SessionStore(application.storage.engine).close(session.cookie)  # signed out after the snapshot was taken
+    _close(application)
 
     restore(settings, snapshot.path, master_key)
     restarted = _open(settings, master_key, clock)
@@ -121,16 +121,16 @@ def test_keys_inside_the_database_folder_are_refused(settings, master_key):
         Storage.open(beside, master_key=master_key)
 
 
-def test_rotating_the_master_key_leaves_an_old_backup_useless_without_the_old_key(ledger, settings, master_key,
+def test_rotating_the_master_key_leaves_an_old_backup_useless_without_the_old_key(application, settings, master_key,
                                                                                  clock, tmp_path):
-    _, leaver, stayer = leaver_with_a_signed_record(ledger)
-    ledger.retention.archive_leaver(acting("hr"), leaver)
-    destroyed_record, kept_record = record_of(ledger, leaver), record_of(ledger, stayer)
-    destroyed_key = ledger.storage.keyring.key_id_for(leaver)
-    wrapped_in_backup = ledger.storage.keyring.wrapped(destroyed_key)
+    _, leaver, stayer = leaver_with_a_signed_record(application)
+    application.retention.archive_leaver(acting("hr"), leaver)
+    destroyed_record, kept_record = record_of(application, leaver), record_of(application, stayer)
+    destroyed_key = application.storage.keyring.key_id_for(leaver)
+    wrapped_in_backup = application.storage.keyring.wrapped(destroyed_key)
     snapshot = back_up(settings, tmp_path / "backups" / "old.backup")
-    destroy_due(ledger, date(2026, 3, 1))
-    _close(ledger)
+    destroy_due(application, date(2026, 3, 1))
+    _close(application)
     settings.master_key_file.write_text(base64.b64encode(master_key).decode() + "\n")
 
     storage = Storage.open(settings, master_key=master_key)
@@ -172,10 +172,10 @@ def test_rotating_the_master_key_leaves_an_old_backup_useless_without_the_old_ke
         _close(restored)
 
 
-def test_backup_and_restore_from_the_command_line(ledger, settings, master_key, tmp_path):
-    _, leaver, _ = leaver_with_a_signed_record(ledger)
-    record = record_of(ledger, leaver)
-    _close(ledger)
+def test_backup_and_restore_from_the_command_line(application, settings, master_key, tmp_path):
+    _, leaver, _ = leaver_with_a_signed_record(application)
+    record = record_of(application, leaver)
+    _close(application)
     settings.master_key_file.write_text(base64.b64encode(master_key).decode() + "\n")
     env = {"SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
            "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),

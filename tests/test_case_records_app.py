@@ -66,8 +66,8 @@ def schedule(app: SupervisionApplication, on: date) -> dict[str, str]:
     return {r.record_id: r.status for r in app.case_records.case_record_schedule(acting("dpo"), as_of=on)}
 
 
-def test_each_record_class_is_destroyed_by_its_own_schedule_and_leaves_the_other(ledger):
-    app = ledger  # bcp: personal files 6 years after leaving; case supervision records 6 years after the discussion
+def test_each_record_class_is_destroyed_by_its_own_schedule_and_leaves_the_other(application):
+    app = application  # bcp: personal files 6 years after leaving; case supervision records 6 years after the discussion
     supervisor, leaver, stayer = leaver_and_stayer(app)
     leaver_personal = signed_record(app, supervisor, leaver, "2019-05-02")
     stayer_personal = signed_record(app, supervisor, stayer, "2019-05-02")
@@ -140,8 +140,8 @@ def test_each_record_class_is_destroyed_by_its_own_schedule_and_leaves_the_other
     assert schedule(app, date(2026, 3, 1)) == before
 
 
-def test_a_destroyed_case_record_has_its_own_certificate_that_svl_verify_checks(ledger, tmp_path):
-    app = ledger  # bcp: case supervision records six years after the discussion
+def test_a_destroyed_case_record_has_its_own_certificate_that_svl_verify_checks(application, tmp_path):
+    app = application  # bcp: case supervision records six years after the discussion
     supervisor, leaver, stayer = leaver_and_stayer(app)
     first = case_record(app, supervisor, stayer, date(2019, 5, 2), "CN-10234")  # due 2 May 2025
     second = case_record(app, supervisor, leaver, date(2019, 9, 3), "CN-10377")  # due 3 Sep 2025
@@ -202,8 +202,8 @@ def test_a_destroyed_case_record_has_its_own_certificate_that_svl_verify_checks(
         app.case_records.case_record_certificates(acting(supervisor))
 
 
-def test_the_decision_not_on_the_childs_record_within_a_week_becomes_overdue(ledger, clock):
-    app = ledger
+def test_the_decision_not_on_the_childs_record_within_a_week_becomes_overdue(application, clock):
+    app = application
     supervisor, worker, other = leaver_and_stayer(app)
     other_supervisor = str(app.people.join_worker(acting("hr"), name="Otto Other", role="Team manager",
                                                   category="manager",

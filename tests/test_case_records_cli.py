@@ -25,8 +25,8 @@ def signing_key(settings):
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
 
 
-def test_case_records_from_the_command_line(ledger, clock, run, settings, tmp_path):
-    app = ledger
+def test_case_records_from_the_command_line(application, clock, run, settings, tmp_path):
+    app = application
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2025, 6, 2), name="Sam Worker")
     app.people.users.add_user("alex", "supervisor", worker_id=supervisor, created_by="test")

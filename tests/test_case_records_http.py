@@ -22,10 +22,10 @@ CASE = {"case_reference": "LCS 55821", "discussed_on": "2026-04-02",
 
 
 @pytest.fixture
-def client(ledger, settings):
+def client(application, settings):
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     api = FastAPI()
-    api.state.application = ledger
+    api.state.application = application
     api.include_router(http_case_records.router)
     add_error_handlers(api)
     caller = {"who": None}
@@ -40,8 +40,8 @@ def client(ledger, settings):
     return as_
 
 
-def test_case_supervision_over_http(ledger, clock, client):
-    app = ledger
+def test_case_supervision_over_http(application, clock, client):
+    app = application
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2025, 6, 2))
     clock.set(at(D(2026, 4, 2), 15))

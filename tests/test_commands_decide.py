@@ -24,8 +24,8 @@ def _signed_by_supervisee(app: SupervisionApplication, supervisor: str, worker: 
     return str(record.id)
 
 
-def test_the_transfer_freeze_holds_when_the_application_is_called_directly(ledger):
-    app = ledger
+def test_the_transfer_freeze_holds_when_the_application_is_called_directly(application):
+    app = application
     _, supervisor, worker = staff(app)
     rid = _signed_by_supervisee(app, supervisor, worker)
     sha = app.records.get_record(rid).content_sha256
@@ -47,10 +47,10 @@ def test_the_transfer_freeze_holds_when_the_application_is_called_directly(ledge
     assert [(e["action"], e["refusal"]) for e in log] == [("sign", "former_supervisor"), ("sign", "frozen_at_transfer")]
 
 
-def test_a_transfer_between_the_decision_and_the_save_ends_in_a_conflict(ledger, settings, master_key, clock):
+def test_a_transfer_between_the_decision_and_the_save_ends_in_a_conflict(application, settings, master_key, clock):
     """The sign command decides on the copies it loaded; another process transfers the worker before the
     signature is stored: the signature is refused with a conflict, never stored against the rules."""
-    app = ledger
+    app = application
     _, supervisor, worker = staff(app)
     rid = _signed_by_supervisee(app, supervisor, worker)
     sha = app.records.get_record(rid).content_sha256
@@ -80,8 +80,8 @@ def test_a_transfer_between_the_decision_and_the_save_ends_in_a_conflict(ledger,
         other.storage.engine.dispose()
 
 
-def test_a_command_loads_each_aggregate_once(ledger):
-    app = ledger
+def test_a_command_loads_each_aggregate_once(application):
+    app = application
     _, supervisor, worker = staff(app)
     record = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content())
     app.records.share_record(acting(supervisor), record.id)
@@ -101,8 +101,8 @@ def test_a_command_loads_each_aggregate_once(ledger):
     assert sorted(loads) == sorted([str(record.id), worker])
 
 
-def test_hr_may_not_make_two_people_each_others_supervisor_nor_a_supervisee_account_a_supervisor(ledger):
-    app = ledger
+def test_hr_may_not_make_two_people_each_others_supervisor_nor_a_supervisee_account_a_supervisor(application):
+    app = application
     manager, supervisor, worker = staff(app)
     with pytest.raises(DomainError, match="each other's supervisor"):
         app.allocation.transfer_worker(acting("hr"), supervisor, worker, "swap")  # Sam is Alex's supervisee
@@ -119,8 +119,8 @@ def test_hr_may_not_make_two_people_each_others_supervisor_nor_a_supervisee_acco
     assert app.allocation.allocate_supervisor(acting("hr"), newcomer, supervisor).supervisor_id == supervisor
 
 
-def test_grants_holds_and_retention_runs_are_decided_by_role_in_the_application(ledger):
-    app = ledger
+def test_grants_holds_and_retention_runs_are_decided_by_role_in_the_application(application):
+    app = application
     _, supervisor, worker = staff(app)
     with pytest.raises(AccessDenied):
         app.access.grant_access(grantor=acting(supervisor), grantee="x", purpose="p", category="inspection",
@@ -141,8 +141,8 @@ def test_grants_holds_and_retention_runs_are_decided_by_role_in_the_application(
         app.people.record_leaving(acting(supervisor), worker, date(2026, 3, 1))
 
 
-def test_a_leaver_ends_their_supervision_of_others_and_their_account_at_the_leaving_date(ledger, clock):
-    app = ledger
+def test_a_leaver_ends_their_supervision_of_others_and_their_account_at_the_leaving_date(application, clock):
+    app = application
     manager, supervisor, worker = staff(app)
     app.people.users.add_user("alex", "supervisor", worker_id=supervisor, created_by="test")
     token = app.people.users.issue_token("alex", days=365).token
@@ -171,8 +171,8 @@ def test_a_leaver_ends_their_supervision_of_others_and_their_account_at_the_leav
     assert app.allocation.allocate_supervisor(acting("hr"), worker, manager).supervisor_id == manager
 
 
-def test_a_disabled_user_is_refused_at_once(ledger, clock):
-    app = ledger
+def test_a_disabled_user_is_refused_at_once(application, clock):
+    app = application
     app.people.users.add_user("nia", "inspector", created_by="test")
     token = app.people.users.issue_token("nia").token
     authenticator = TokenAuthenticator(app.storage.engine, clock)
@@ -185,8 +185,8 @@ def test_a_disabled_user_is_refused_at_once(ledger, clock):
         app.people.users.principal("nia", via="cli")
 
 
-def test_an_archived_file_is_read_only_by_the_packs_roles_and_with_a_stated_purpose(ledger, clock):
-    app = ledger
+def test_an_archived_file_is_read_only_by_the_packs_roles_and_with_a_stated_purpose(application, clock):
+    app = application
     _, supervisor, worker = staff(app)
     rid = _signed_by_supervisee(app, supervisor, worker)
     app.people.record_leaving(acting("hr"), worker, date(2026, 3, 1))
@@ -210,8 +210,8 @@ def test_an_archived_file_is_read_only_by_the_packs_roles_and_with_a_stated_purp
     assert app.access.open_worker_file(ivo, worker, via=via)["decision"].allowed
 
 
-def test_answers_come_from_the_commands_own_result(ledger):
-    app = ledger
+def test_answers_come_from_the_commands_own_result(application):
+    app = application
     _, supervisor, worker = staff(app)
     record = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content())
     shared = app.records.share_record(acting(supervisor), record.id)

@@ -40,52 +40,52 @@ def three_leavers_due(app: SupervisionApplication) -> list[str]:
     return leavers
 
 
-def test_the_proposer_may_not_approve_their_own_list(ledger):
+def test_the_proposer_may_not_approve_their_own_list(application):
     """The story: propose -> the proposer cannot approve -> a second person approves -> the run destroys exactly
     the approved list, minus a file held since -> each certificate names proposer and approver, and verifies."""
-    first, second, held = three_leavers_due(ledger)
-    keys = {w: ledger.storage.keyring.key_id_for(w) for w in (first, second, held)}
-    proposal = ledger.retention.propose_destruction(acting("dpo"), as_of=DAY)
+    first, second, held = three_leavers_due(application)
+    keys = {w: application.storage.keyring.key_id_for(w) for w in (first, second, held)}
+    proposal = application.retention.propose_destruction(acting("dpo"), as_of=DAY)
     assert proposal.item_ids == [first, second, held] and proposal.proposed_by == "user:dpo"
     assert [f["destruction_date"] for f in proposal.items] == ["2025-06-30", "2025-07-31", "2025-08-30"]
 
     with pytest.raises(AccessDenied, match="you proposed this list"):
-        ledger.retention.approve_destruction(acting("dpo"), proposal.id, rationale="Looks right to me")
+        application.retention.approve_destruction(acting("dpo"), proposal.id, rationale="Looks right to me")
     with pytest.raises(AccessDenied, match="you proposed this list"):
-        ledger.retention.reject_destruction(acting("dpo"), proposal.id, rationale="Changed my mind")
+        application.retention.reject_destruction(acting("dpo"), proposal.id, rationale="Changed my mind")
     with pytest.raises(AccessDenied, match="destruction_approval|policy pack lets only"):
-        ledger.retention.approve_destruction(acting("qa"), proposal.id, rationale="QA may not")
+        application.retention.approve_destruction(acting("qa"), proposal.id, rationale="QA may not")
     with pytest.raises(OutOfOrder, match="not yet approved"):
-        ledger.retention.run_retention(acting("dpo"), proposal.id)
-    assert not any(ledger.storage.keyring.is_destroyed(k) for k in keys.values())
+        application.retention.run_retention(acting("dpo"), proposal.id)
+    assert not any(application.storage.keyring.is_destroyed(k) for k in keys.values())
 
-    ledger.retention.place_hold(acting("io:jones"), held, kind="investigation", reason="LADO referral",
+    application.retention.place_hold(acting("io:jones"), held, kind="investigation", reason="LADO referral",
                                 reference="LADO-7")
     with pytest.raises(DomainError, match="rationale"):
-        ledger.retention.approve_destruction(acting("hr"), proposal.id, rationale="   ")
-    approved = ledger.retention.approve_destruction(acting("hr"), proposal.id,
+        application.retention.approve_destruction(acting("hr"), proposal.id, rationale="   ")
+    approved = application.retention.approve_destruction(acting("hr"), proposal.id,
                                                     rationale="Checked against the HR leavers list")
     assert (approved.decision, approved.decided_by) == ("approved", "user:hr")
     with pytest.raises(OutOfOrder, match="already approved"):
-        ledger.retention.reject_destruction(acting("dpo-2", acting("dpo").role), proposal.id, rationale="too late")
+        application.retention.reject_destruction(acting("dpo-2", acting("dpo").role), proposal.id, rationale="too late")
 
-    outcomes = ledger.retention.run_retention(acting("dpo"), proposal.id)
+    outcomes = application.retention.run_retention(acting("dpo"), proposal.id)
 
     assert {o.worker_id: o.status for o in outcomes} == {first: "destroyed", second: "destroyed",
                                                           held: "skipped_on_hold"}
-    assert [ledger.storage.keyring.is_destroyed(keys[w]) for w in (first, second, held)] == [True, True, False]
+    assert [application.storage.keyring.is_destroyed(keys[w]) for w in (first, second, held)] == [True, True, False]
     with pytest.raises(Destroyed):
-        ledger.people.get_worker(first)
-    assert ledger.records.get_record(record_of(ledger, held)).content["discussion"] == SECRET
-    done = ledger.retention.get_proposal(proposal.id)
+        application.people.get_worker(first)
+    assert application.records.get_record(record_of(application, held)).content["discussion"] == SECRET
+    done = application.retention.get_proposal(proposal.id)
     assert done.status == "executed" and done.destroyed == sorted([first, second])
     assert done.skipped == [{"worker_id": held, "status": "held"}]
-    [row] = ledger.retention.destruction_proposals(acting("hr"))
+    [row] = application.retention.destruction_proposals(acting("hr"))
     assert (row["status"], row["files"], row["destroyed"], row["decided_by"]) == ("executed", 3, 2, "user:hr")
 
-    key = ledger.integrity.verifier_key()
+    key = application.integrity.verifier_key()
     for worker in (first, second):
-        certificate = json.loads(ledger.retention.certificate_path(worker).read_text())
+        certificate = json.loads(application.retention.certificate_path(worker).read_text())
         fields = parse_certificate_statement(parse_note(certificate["statement"]).text)
         assert (fields["proposal"], fields["proposed-by"], fields["approved-by"], fields["by"]) == (
             str(proposal.id), "user:dpo", "user:hr", "user:dpo")
@@ -93,56 +93,56 @@ def test_the_proposer_may_not_approve_their_own_list(ledger):
         report = verify_certificate(certificate, trusted_key=key)
         assert report.verified, report.problems
         assert any("approved by a second person, user:hr" in line for line in report.proves)
-    assert not ledger.retention.certificate_path(held).exists()
+    assert not application.retention.certificate_path(held).exists()
 
 
-def test_a_rejected_list_destroys_nothing_and_the_next_proposal_is_reviewed_afresh(ledger):
-    leavers = three_leavers_due(ledger)
-    rejected = ledger.retention.propose_destruction(acting("hr"), as_of=DAY)
-    ledger.retention.reject_destruction(acting("dpo"), rejected.id, rationale="Awaiting the legal team's advice")
+def test_a_rejected_list_destroys_nothing_and_the_next_proposal_is_reviewed_afresh(application):
+    leavers = three_leavers_due(application)
+    rejected = application.retention.propose_destruction(acting("hr"), as_of=DAY)
+    application.retention.reject_destruction(acting("dpo"), rejected.id, rationale="Awaiting the legal team's advice")
     with pytest.raises(OutOfOrder, match="rejected"):
-        ledger.retention.run_retention(acting("dpo"), rejected.id)
+        application.retention.run_retention(acting("dpo"), rejected.id)
     with pytest.raises(OutOfOrder, match="no approved destruction proposal"):
-        ledger.retention.run_retention(acting("dpo"))  # the latest approved one: there is none
-    assert not any(ledger.storage.keyring.is_destroyed(ledger.storage.keyring.key_id_for(w)) for w in leavers)
+        application.retention.run_retention(acting("dpo"))  # the latest approved one: there is none
+    assert not any(application.storage.keyring.is_destroyed(application.storage.keyring.key_id_for(w)) for w in leavers)
 
-    again = ledger.retention.propose_destruction(acting("hr"), as_of=DAY)
+    again = application.retention.propose_destruction(acting("hr"), as_of=DAY)
     second_dpo = acting("dpo-2", acting("dpo").role)
-    ledger.retention.approve_destruction(second_dpo, again.id, rationale="Advice received: no claim pending")
-    assert {o.status for o in ledger.retention.run_retention(acting("hr"))} == {"destroyed"}
-    assert [r["status"] for r in ledger.retention.destruction_proposals(acting("dpo"))] == ["executed", "rejected"]
+    application.retention.approve_destruction(second_dpo, again.id, rationale="Advice received: no claim pending")
+    assert {o.status for o in application.retention.run_retention(acting("hr"))} == {"destroyed"}
+    assert [r["status"] for r in application.retention.destruction_proposals(acting("dpo"))] == ["executed", "rejected"]
 
 
-def test_a_certificate_claiming_the_proposer_approved_does_not_verify(ledger):
-    [first, *_] = three_leavers_due(ledger)
-    proposal = ledger.retention.propose_destruction(acting("dpo"), as_of=DAY)
-    ledger.retention.approve_destruction(acting("hr"), proposal.id, rationale="ok")
-    ledger.retention.run_retention(acting("dpo"), proposal.id)
-    certificate = json.loads(ledger.retention.certificate_path(first).read_text())
+def test_a_certificate_claiming_the_proposer_approved_does_not_verify(application):
+    [first, *_] = three_leavers_due(application)
+    proposal = application.retention.propose_destruction(acting("dpo"), as_of=DAY)
+    application.retention.approve_destruction(acting("hr"), proposal.id, rationale="ok")
+    application.retention.run_retention(acting("dpo"), proposal.id)
+    certificate = json.loads(application.retention.certificate_path(first).read_text())
     fields = parse_certificate_statement(parse_note(certificate["statement"]).text)
-    signing = SigningKey.parse(ledger.storage.settings.signing_key_file.read_text())
+    signing = SigningKey.parse(application.storage.settings.signing_key_file.read_text())
     for forged_fields, problem in (({**fields, "approved-by": fields["proposed-by"]}, "approved by the person who"),
                                    ({**fields, "approved": "2099-01-01T00:00:00+00:00"}, "after the file was")):
         forged = {**certificate, "statement": sign_note(certificate_statement(list(forged_fields.items())),
                                                          signing.private_key, signing.name)}
-        report = verify_certificate(forged, trusted_key=ledger.integrity.verifier_key())
+        report = verify_certificate(forged, trusted_key=application.integrity.verifier_key())
         assert not report.verified and problem in report.problems[0], report.problems
     dropped = {k: v for k, v in fields.items() if k != "approved-by"}
     forged = {**certificate, "statement": sign_note(certificate_statement(list(dropped.items())),
                                                      signing.private_key, signing.name)}
-    report = verify_certificate(forged, trusted_key=ledger.integrity.verifier_key())
+    report = verify_certificate(forged, trusted_key=application.integrity.verifier_key())
     assert not report.verified and "lacks approved-by" in report.problems[0]
 
 
-def test_the_cli_proposes_refuses_the_proposer_approves_as_another_and_runs(ledger, settings, master_key):
-    [first, *_] = three_leavers_due(ledger)
-    kept = str(ledger.people.join_worker(acting("hr"), name="Kim Kept", role="Social worker", category="experienced",
+def test_the_cli_proposes_refuses_the_proposer_approves_as_another_and_runs(application, settings, master_key):
+    [first, *_] = three_leavers_due(application)
+    kept = str(application.people.join_worker(acting("hr"), name="Kim Kept", role="Social worker", category="experienced",
                                          start_date=date(2020, 1, 6)).id)
-    ledger.people.users.add_user("dana", "dpo", created_by="test")
-    ledger.people.users.add_user("hana", "administrator", created_by="test")
-    ledger.people.users.add_user("quinn", "qa", created_by="test")
-    verifier_key = ledger.integrity.verifier_key()
-    ledger.close()
+    application.people.users.add_user("dana", "dpo", created_by="test")
+    application.people.users.add_user("hana", "administrator", created_by="test")
+    application.people.users.add_user("quinn", "qa", created_by="test")
+    verifier_key = application.integrity.verifier_key()
+    application.close()
     settings.master_key_file.write_text(base64.b64encode(master_key).decode())
     env = {**env_of(settings), "SVL_CHECKPOINT_DIR": ""}
 

@@ -56,50 +56,50 @@ def assert_ledger_intact(app: SupervisionApplication) -> None:
     assert [bytes(r.leaf_hash) for r in leaves] == [event_leaf_hash(*row) for row in rows]
 
 
-def test_batches_of_every_size_commit_events_key_rows_and_leaves_together(ledger) -> None:
-    ledger.people.join_worker(acting("hr"), name="New", role="r", category="experienced", start_date=date(2024, 1, 1))
+def test_batches_of_every_size_commit_events_key_rows_and_leaves_together(application) -> None:
+    application.people.join_worker(acting("hr"), name="New", role="r", category="experienced", start_date=date(2024, 1, 1))
     for size in (1, 2, 5, 1, 64, 3):  # a group commit of access-log entries, as api/access_service.py makes them
-        before = counts(ledger)
-        ledger.access._write_log_entries(entries(size))
-        assert counts(ledger) == (before[0] + size, before[1] + size, before[2] + size)
-    assert_ledger_intact(ledger)
+        before = counts(application)
+        application.access._write_log_entries(entries(size))
+        assert counts(application) == (before[0] + size, before[1] + size, before[2] + size)
+    assert_ledger_intact(application)
 
 
-def test_a_conflict_rolls_back_the_key_rows_and_leaves_and_the_next_write_goes_on(ledger) -> None:
+def test_a_conflict_rolls_back_the_key_rows_and_leaves_and_the_next_write_goes_on(application) -> None:
     first, second = entries(2)
     lost_update = copy.deepcopy(first)  # still holds first's version 1 as a pending event
-    ledger.access._write_log_entries([first])
-    before = counts(ledger)
-    keys = ledger.storage.keyring.stage_assignment(second.id, ORGANISATION_KEY_ID)
+    application.access._write_log_entries([first])
+    before = counts(application)
+    keys = application.storage.keyring.stage_assignment(second.id, ORGANISATION_KEY_ID)
     with pytest.raises(Conflict):  # (first.id, version 1) is taken: the event insert fails
-        ledger.save_and_project(second, lost_update, keys=keys)
-    assert counts(ledger) == before  # second's event, its key row and any leaf went with it
-    ledger.access._write_log_entries(entries(3))
-    assert counts(ledger) == (before[0] + 3, before[1] + 3, before[2] + 3)
-    assert_ledger_intact(ledger)
+        application.save_and_project(second, lost_update, keys=keys)
+    assert counts(application) == before  # second's event, its key row and any leaf went with it
+    application.access._write_log_entries(entries(3))
+    assert counts(application) == (before[0] + 3, before[1] + 3, before[2] + 3)
+    assert_ledger_intact(application)
 
 
-def test_a_failure_after_the_event_insert_leaves_nothing_behind(ledger, monkeypatch) -> None:
-    ledger.people.join_worker(acting("hr"), name="W", role="r", category="experienced", start_date=date(2024, 1, 1))
-    before = counts(ledger)
+def test_a_failure_after_the_event_insert_leaves_nothing_behind(application, monkeypatch) -> None:
+    application.people.join_worker(acting("hr"), name="W", role="r", category="experienced", start_date=date(2024, 1, 1))
+    before = counts(application)
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the ledger append failed")
 
-    monkeypatch.setattr(ledger.recorder._ledger, "rows_after", broken)
+    monkeypatch.setattr(application.recorder._ledger, "rows_after", broken)
     with pytest.raises(RuntimeError, match="ledger append failed"):
-        ledger.access._write_log_entries(entries(2))
+        application.access._write_log_entries(entries(2))
     monkeypatch.undo()
-    assert counts(ledger) == before  # the events and key rows went with the leaves that were never written
-    ledger.access._write_log_entries(entries(2))
-    assert counts(ledger) == (before[0] + 2, before[1] + 2, before[2] + 2)
-    assert_ledger_intact(ledger)
+    assert counts(application) == before  # the events and key rows went with the leaves that were never written
+    application.access._write_log_entries(entries(2))
+    assert counts(application) == (before[0] + 2, before[1] + 2, before[2] + 2)
+    assert_ledger_intact(application)
 
 
-def test_the_table_lock_is_held_until_the_commit_and_nothing_is_acknowledged_before_it(ledger, monkeypatch) -> None:
-    ledger.people.join_worker(acting("hr"), name="W", role="r", category="experienced", start_date=date(2024, 1, 1))
-    before = counts(ledger)
-    appender = ledger.recorder._ledger
+def test_the_table_lock_is_held_until_the_commit_and_nothing_is_acknowledged_before_it(application, monkeypatch) -> None:
+    application.people.join_worker(acting("hr"), name="W", role="r", category="experienced", start_date=date(2024, 1, 1))
+    before = counts(application)
+    appender = application.recorder._ledger
     rows_after = appender.rows_after
     inside, release = threading.Event(), threading.Event()
 
@@ -110,11 +110,11 @@ def test_the_table_lock_is_held_until_the_commit_and_nothing_is_acknowledged_bef
 
     monkeypatch.setattr(appender, "rows_after", paused)
     done: list[Any] = []
-    writer = threading.Thread(target=lambda: done.append(ledger.access._write_log_entries(entries(1))))
+    writer = threading.Thread(target=lambda: done.append(application.access._write_log_entries(entries(1))))
     writer.start()
     try:
         assert inside.wait(30)
-        table = f'"{ledger.storage.settings.database_schema}"."{ledger.recorder.events_table_name}"'
+        table = f'"{application.storage.settings.database_schema}"."{application.recorder.events_table_name}"'
         with psycopg.connect(POSTGRES_URL) as other:
             held = other.execute("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
                                  "WHERE c.oid = %s::regclass AND l.mode = 'ExclusiveLock' AND l.granted",
@@ -122,17 +122,17 @@ def test_the_table_lock_is_held_until_the_commit_and_nothing_is_acknowledged_bef
             assert held == (1,)
             with pytest.raises(psycopg.errors.LockNotAvailable):  # a second writer would wait for the COMMIT
                 other.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE NOWAIT")
-        assert counts(ledger) == before  # not visible, and not acknowledged
+        assert counts(application) == before  # not visible, and not acknowledged
         assert not done
     finally:
         release.set()
         writer.join(30)
     assert done == [None]
-    assert counts(ledger) == (before[0] + 1, before[1] + 1, before[2] + 1)
-    assert_ledger_intact(ledger)
+    assert counts(application) == (before[0] + 1, before[1] + 1, before[2] + 1)
+    assert_ledger_intact(application)
 
 
-def test_another_writer_in_between_makes_the_next_write_reload_the_frontier(ledger, settings, master_key, clock,
+def test_another_writer_in_between_makes_the_next_write_reload_the_frontier(application, settings, master_key, clock,
                                                                             monkeypatch) -> None:
     import infrastructure.ledger_append as ledger_append
 
@@ -141,24 +141,24 @@ def test_another_writer_in_between_makes_the_next_write_reload_the_frontier(ledg
     monkeypatch.setattr(ledger_append, "frontier_from_rows", lambda rows: reloads.append(1) or load(rows))
     other = SupervisionApplication(Storage.open(settings, master_key=master_key), clock)
     try:
-        ledger.access._write_log_entries(entries(1))
-        ledger.access._write_log_entries(entries(1))
+        application.access._write_log_entries(entries(1))
+        application.access._write_log_entries(entries(1))
         reloads.clear()
-        ledger.access._write_log_entries(entries(2))
+        application.access._write_log_entries(entries(2))
         assert reloads == []  # the cached edge still ends at the last leaf: no frontier query
         for n in range(4):
-            for app in (other, ledger):
+            for app in (other, application):
                 app.access._write_log_entries(entries(n + 1))
         assert len(reloads) == 8  # each write found the other's leaves after its own edge
-        ledger.people.join_worker(acting("hr"), name="W", role="r", category="experienced", start_date=date(2024, 1, 1))
+        application.people.join_worker(acting("hr"), name="W", role="r", category="experienced", start_date=date(2024, 1, 1))
     finally:
         other.close()
         other.storage.engine.dispose()
-    assert_ledger_intact(ledger)
+    assert_ledger_intact(application)
 
 
-def test_four_round_trips_and_synchronous_commit_left_alone(ledger, monkeypatch) -> None:
-    ledger.access._write_log_entries(entries(1))  # the appender now holds the committed edge
+def test_four_round_trips_and_synchronous_commit_left_alone(application, monkeypatch) -> None:
+    application.access._write_log_entries(entries(1))  # the appender now holds the committed edge
     pending = entries(2)
     sent: list[str] = []
     execute = psycopg.Cursor.execute
@@ -168,14 +168,14 @@ def test_four_round_trips_and_synchronous_commit_left_alone(ledger, monkeypatch)
         return execute(self, query, *args, **kwargs)
 
     monkeypatch.setattr(psycopg.Cursor, "execute", spy)
-    ledger.access._write_log_entries(pending)
+    application.access._write_log_entries(pending)
     monkeypatch.undo()
     ours = sent[next(i for i, s in enumerate(sent) if s.startswith("BEGIN")):]
     assert len(ours) == 4, ours
     begin, insert, leaves, commit = ours
     assert "SET LOCAL lock_timeout" in begin and "IN EXCLUSIVE MODE" in begin
     assert insert.startswith("WITH svl_assignments AS (INSERT INTO") and "RETURNING notification_id" in insert
-    assert leaves.startswith(f'INSERT INTO "{ledger.storage.settings.database_schema}".ledger_leaves')
+    assert leaves.startswith(f'INSERT INTO "{application.storage.settings.database_schema}".ledger_leaves')
     assert commit == "COMMIT"
     assert not any("synchronous_commit" in s.lower() for s in sent)
     with psycopg.connect(POSTGRES_URL) as conn:
@@ -183,13 +183,13 @@ def test_four_round_trips_and_synchronous_commit_left_alone(ledger, monkeypatch)
 
 
 def test_a_command_on_an_unchanged_file_reads_its_version_under_the_lock_in_the_same_four_round_trips(
-        ledger, monkeypatch) -> None:
+        application, monkeypatch) -> None:
     hr = acting("hr")
-    supervisor = str(ledger.people.join_worker(hr, name="Sam Lead", role="Team manager", category="manager",
+    supervisor = str(application.people.join_worker(hr, name="Sam Lead", role="Team manager", category="manager",
                                                start_date=date(2020, 1, 1)).id)
-    worker = str(ledger.people.join_worker(hr, name="Kim Case", role="Social worker", category="experienced",
+    worker = str(application.people.join_worker(hr, name="Kim Case", role="Social worker", category="experienced",
                                            start_date=date(2021, 1, 1)).id)
-    ledger.allocation.allocate_supervisor(hr, worker, supervisor)
+    application.allocation.allocate_supervisor(hr, worker, supervisor)
     content = {"session_date": "2026-01-05", "attendees": ["S", "W"], "agenda": ["Caseload"],
                "discussion": "Caseload reviewed.", "actions": [], "case_discussions": []}
     sent: list[str] = []
@@ -200,7 +200,7 @@ def test_a_command_on_an_unchanged_file_reads_its_version_under_the_lock_in_the_
         return execute(self, query, *args, **kwargs)
 
     monkeypatch.setattr(psycopg.Cursor, "execute", spy)
-    rid = ledger.records.draft_record(acting(supervisor), supervisee_id=worker,
+    rid = application.records.draft_record(acting(supervisor), supervisee_id=worker,
                                       content=content).id  # decides on the file
     monkeypatch.undo()
     begin_at = next(i for i, s in enumerate(sent) if s.startswith("BEGIN"))
@@ -208,15 +208,15 @@ def test_a_command_on_an_unchanged_file_reads_its_version_under_the_lock_in_the_
     assert "IN EXCLUSIVE MODE" in begin and f"WHERE originator_id = '{worker}'" in begin
     assert begin.index("IN EXCLUSIVE MODE") < begin.index("SELECT (SELECT MAX(originator_version)")
     assert "RETURNING notification_id" in insert and "ledger_leaves" in leaves and commit == "COMMIT"
-    assert ledger.records.get_record(rid).state == "draft"
-    ledger.allocation.transfer_worker(hr, worker, str(ledger.people.join_worker(hr, name="Jo New", role="Team manager",
+    assert application.records.get_record(rid).state == "draft"
+    application.allocation.transfer_worker(hr, worker, str(application.people.join_worker(hr, name="Jo New", role="Team manager",
                                                              category="manager", start_date=date(2019, 1, 1)).id),
                                       "restructure")
-    stale = ledger.people.get_worker(worker)
+    stale = application.people.get_worker(worker)
     stale.version -= 1  # as a command that read the file before the transfer would hold it
-    record = ledger.records.get_record(rid)
-    record.share(actor=supervisor, timestamp=ledger.clock())
+    record = application.records.get_record(rid)
+    record.share(actor=supervisor, timestamp=application.clock())
     with pytest.raises(Conflict):
-        ledger.save_and_project(record, unchanged=(stale,))
-    assert ledger.records.get_record(rid).state == "draft"  # nothing was stored
-    assert_ledger_intact(ledger)
+        application.save_and_project(record, unchanged=(stale,))
+    assert application.records.get_record(rid).state == "draft"  # nothing was stored
+    assert_ledger_intact(application)

@@ -33,8 +33,8 @@ def case_record(app, supervisor: str, worker: str, discussed_on: date) -> str:  
                                                         decisions="Visit within five days").id)
 
 
-def test_lists_stored_by_the_former_aggregates_load_list_rebuild_and_run(ledger):
-    app = ledger  # bcp: case supervision records six years after the discussion; personal files six after leaving
+def test_lists_stored_by_the_former_aggregates_load_list_rebuild_and_run(application):
+    app = application  # bcp: case supervision records six years after the discussion; personal files six after leaving
     supervisor, leaver, stayer = leaver_and_stayer(app)
     first = case_record(app, supervisor, stayer, date(2019, 5, 2))  # due 2 May 2025
     second = case_record(app, supervisor, leaver, date(2019, 9, 3))  # due 3 Sep 2025
@@ -97,11 +97,11 @@ def test_lists_stored_by_the_former_aggregates_load_list_rebuild_and_run(ledger)
     assert app.integrity.verify().intact
 
 
-def test_a_database_with_the_former_read_model_tables_rebuilds_them(ledger):
+def test_a_database_with_the_former_read_model_tables_rebuilds_them(application):
     """Read models are rebuilt, not migrated: where the previous code's tables are (the lists of case supervision
     records in a table of their own, the proposals' without a record class), both read models are rebuilt from
     the events at start-up and the former table is dropped."""
-    app = ledger
+    app = application
     supervisor, _, stayer = leaver_and_stayer(app)
     record = case_record(app, supervisor, stayer, date(2019, 5, 2))
     listed = former_case_record_list(app, as_of=date(2026, 3, 1), proposed=BEFORE, decided=BEFORE.replace(hour=13),

@@ -23,8 +23,8 @@ def test_the_domain_imports_nothing_of_ours_and_projections_only_the_domain() ->
             if not d.startswith(("domain", "projections"))} == set()
 
 
-def test_each_service_takes_the_core_and_only_services_it_names(ledger: SupervisionApplication) -> None:
-    app = ledger
+def test_each_service_takes_the_core_and_only_services_it_names(application: SupervisionApplication) -> None:
+    app = application
     services = {name: value for name, value in vars(app).items() if isinstance(value, Service)}
     assert set(services) == {"policy", "access", "records", "allocation", "people", "scheduling", "practice",
                              "retention", "case_records", "verification"}
@@ -37,8 +37,8 @@ def test_each_service_takes_the_core_and_only_services_it_names(ledger: Supervis
     assert type(app).name == "SupervisionLedger"  # the event tables are named after it: existing databases open
 
 
-def test_a_clock_set_on_the_application_is_the_one_every_service_reads(ledger: SupervisionApplication) -> None:
-    app = ledger
+def test_a_clock_set_on_the_application_is_the_one_every_service_reads(application: SupervisionApplication) -> None:
+    app = application
     earlier = app.clock
     app.clock = lambda: earlier().replace(year=2001)
     assert app.scheduling.clock().year == app.retention.clock().year == 2001

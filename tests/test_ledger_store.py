@@ -44,12 +44,12 @@ def insert_tree(app: SupervisionApplication, hashes: list[bytes], start: int, fr
         conn.execute(insert(ledger_leaves), rows)
 
 
-def test_proofs_served_from_sql_verify_at_every_size(ledger) -> None:
+def test_proofs_served_from_sql_verify_at_every_size(application) -> None:
     hashes = synthetic_leaves(SIZES[-1])
     frontier, built = Frontier(), 0
-    store = ledger.integrity.store
+    store = application.integrity.store
     for size in SIZES:
-        insert_tree(ledger, hashes[:size], built, frontier)
+        insert_tree(application, hashes[:size], built, frontier)
         built = size
         root = root_from_leaf_hashes(hashes[:size])
         loaded = store.frontier()  # the recorder's one-query read of the right edge
@@ -64,28 +64,28 @@ def test_proofs_served_from_sql_verify_at_every_size(ledger) -> None:
                 assert verify_consistency(old, size, store.consistency_proof(old, size), old_root, root)
 
 
-def test_the_recorder_writes_one_leaf_per_event_in_notification_order(ledger) -> None:
-    staff(ledger)
-    rows = event_rows(ledger)
-    with ledger.storage.engine.connect() as conn:
+def test_the_recorder_writes_one_leaf_per_event_in_notification_order(application) -> None:
+    staff(application)
+    rows = event_rows(application)
+    with application.storage.engine.connect() as conn:
         leaves = conn.execute(select(ledger_leaves).order_by(ledger_leaves.c.leaf_index)).all()
     assert [r.notification_id for r in leaves] == [r[0] for r in rows]
     assert [bytes(r.leaf_hash) for r in leaves] == [event_leaf_hash(*row) for row in rows]
-    assert ledger.integrity.store.frontier().root() == root_from_leaf_hashes([bytes(r.leaf_hash) for r in leaves])
+    assert application.integrity.store.frontier().root() == root_from_leaf_hashes([bytes(r.leaf_hash) for r in leaves])
 
 
-def test_a_missing_frontier_row_stops_a_fresh_writer_instead_of_forking_the_tree(ledger, settings, master_key,
+def test_a_missing_frontier_row_stops_a_fresh_writer_instead_of_forking_the_tree(application, settings, master_key,
                                                                                    clock) -> None:
-    staff(ledger)
-    with ledger.storage.engine.begin() as conn:
+    staff(application)
+    with application.storage.engine.begin() as conn:
         conn.execute(ledger_leaves.delete().where(ledger_leaves.c.leaf_index == 3))
     # A writer that already holds the committed edge keeps appending to the true tree...
-    ledger.people.join_worker(acting("hr"), name="Next", role="r", category="experienced", start_date=date(2024, 1, 1))
-    assert ledger.integrity.verify().first.kind.value == "deleted"
+    application.people.join_worker(acting("hr"), name="Next", role="r", category="experienced", start_date=date(2024, 1, 1))
+    assert application.integrity.verify().first.kind.value == "deleted"
     # ...one that must read the edge from the damaged table refuses to write.
     fresh = SupervisionApplication(Storage.open(settings, master_key=master_key), clock)
     try:
-        with ledger.storage.engine.begin() as conn:
+        with application.storage.engine.begin() as conn:
             conn.execute(ledger_leaves.delete().where(ledger_leaves.c.leaf_index == 5))
         with pytest.raises(LedgerDamaged):
             fresh.people.join_worker(acting("hr"), name="Late", role="r", category="experienced",
@@ -95,8 +95,8 @@ def test_a_missing_frontier_row_stops_a_fresh_writer_instead_of_forking_the_tree
         fresh.storage.engine.dispose()
 
 
-def test_concurrent_writers_keep_leaf_order_equal_to_notification_order(ledger, settings, master_key, clock) -> None:
-    apps = [ledger] + [SupervisionApplication(Storage.open(settings, master_key=master_key), clock) for _ in range(3)]
+def test_concurrent_writers_keep_leaf_order_equal_to_notification_order(application, settings, master_key, clock) -> None:
+    apps = [application] + [SupervisionApplication(Storage.open(settings, master_key=master_key), clock) for _ in range(3)]
     errors: list[BaseException] = []
 
     def write(app: SupervisionApplication, n: int) -> None:
@@ -118,48 +118,48 @@ def test_concurrent_writers_keep_leaf_order_equal_to_notification_order(ledger, 
             app.close()
             app.storage.engine.dispose()
     assert not errors, errors
-    report = ledger.integrity.verify()
+    report = application.integrity.verify()
     assert report.intact, [f.describe() for f in report.findings]
     assert report.events == report.leaves == 32
-    with ledger.storage.engine.connect() as conn:
+    with application.storage.engine.connect() as conn:
         nids = conn.execute(select(ledger_leaves.c.notification_id).order_by(ledger_leaves.c.leaf_index)).scalars()
-        assert list(nids) == sorted(r[0] for r in event_rows(ledger))
+        assert list(nids) == sorted(r[0] for r in event_rows(application))
 
 
-def test_a_rolled_back_write_leaves_a_notification_id_gap_that_verify_accepts(ledger, settings) -> None:
-    staff(ledger)
-    table = ledger.recorder.events_table_name
-    with ledger.storage.engine.connect() as conn:
+def test_a_rolled_back_write_leaves_a_notification_id_gap_that_verify_accepts(application, settings) -> None:
+    staff(application)
+    table = application.recorder.events_table_name
+    with application.storage.engine.connect() as conn:
         trans = conn.begin()
         conn.execute(text(f"INSERT INTO {table} (originator_id, originator_version, topic, state) "
                           f"SELECT originator_id, 77, topic, state FROM {table} LIMIT 1"))
         trans.rollback()
-    ledger.people.join_worker(acting("hr"), name="After", role="r", category="experienced", start_date=date(2024, 1, 1))
-    report = ledger.integrity.verify()
+    application.people.join_worker(acting("hr"), name="After", role="r", category="experienced", start_date=date(2024, 1, 1))
+    report = application.integrity.verify()
     assert report.intact, [f.describe() for f in report.findings]
     # PostgreSQL's sequence never hands a number back; SQLite reuses the rowid.
     assert report.unused_notification_ids == (0 if settings.is_sqlite else 1)
 
 
-def test_automatic_checkpoints_every_n_events_and_after_t_seconds(ledger, tmp_path) -> None:
-    settings = ledger.storage.settings
+def test_automatic_checkpoints_every_n_events_and_after_t_seconds(application, tmp_path) -> None:
+    settings = application.storage.settings
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     now = [0.0]
-    hook = AutomaticCheckpoints(ledger.integrity, every_events=4, every_seconds=60, monotonic=lambda: now[0])
-    ledger.after_save.append(hook)
-    _, supervisor, worker = staff(ledger)  # 5 events, one save each: due at the 4th
-    assert ledger.integrity.checkpoints.sizes() == [4]
+    hook = AutomaticCheckpoints(application.integrity, every_events=4, every_seconds=60, monotonic=lambda: now[0])
+    application.after_save.append(hook)
+    _, supervisor, worker = staff(application)  # 5 events, one save each: due at the 4th
+    assert application.integrity.checkpoints.sizes() == [4]
     now[0] = 61.0
-    ledger.records.draft_record(acting(supervisor), supervisee_id=worker, content=content())  # 61 s since: due
-    assert ledger.integrity.checkpoints.sizes() == [4, 6]
-    assert ledger.integrity.verify().checkpoints_checked == 2
+    application.records.draft_record(acting(supervisor), supervisee_id=worker, content=content())  # 61 s since: due
+    assert application.integrity.checkpoints.sizes() == [4, 6]
+    assert application.integrity.verify().checkpoints_checked == 2
 
 
-def test_automatic_checkpoints_switch_off_quietly_without_a_signing_key(ledger, caplog) -> None:
-    hook = AutomaticCheckpoints(ledger.integrity, every_events=1, every_seconds=0)
-    ledger.after_save.append(hook)
-    staff(ledger)
-    assert not hook.enabled and ledger.integrity.checkpoints.sizes() == []
+def test_automatic_checkpoints_switch_off_quietly_without_a_signing_key(application, caplog) -> None:
+    hook = AutomaticCheckpoints(application.integrity, every_events=1, every_seconds=0)
+    application.after_save.append(hook)
+    staff(application)
+    assert not hook.enabled and application.integrity.checkpoints.sizes() == []
     assert sum("automatic ledger checkpoints are off" in r.message for r in caplog.records) == 1
 
 
@@ -192,55 +192,55 @@ def helper_on_every_log(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
     return seen
 
 
-def row_by_row_report(ledger: SupervisionApplication, monkeypatch: pytest.MonkeyPatch) -> dict:
+def row_by_row_report(application: SupervisionApplication, monkeypatch: pytest.MonkeyPatch) -> dict:
     from infrastructure import ledger_verify
 
     with monkeypatch.context() as patch:
         patch.setattr(ledger_verify, "_bulk_attempt", lambda *args: None)
-        return ledger.integrity.verify().to_dict()
+        return application.integrity.verify().to_dict()
 
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)  # the bulk route reads SQLite
-def test_verify_with_a_helper_process_gives_the_row_by_row_report(ledger, settings, helper_on_every_log,
+def test_verify_with_a_helper_process_gives_the_row_by_row_report(application, settings, helper_on_every_log,
                                                                   monkeypatch) -> None:
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
-    _, supervisor, worker = staff(ledger)
+    _, supervisor, worker = staff(application)
     for day in range(1, 6):
-        rid = ledger.records.draft_record(acting(supervisor), supervisee_id=worker,
+        rid = application.records.draft_record(acting(supervisor), supervisee_id=worker,
                                           content=content(session_date=f"2026-03-0{day}")).id
-        ledger.records.share_record(acting(supervisor), rid)
-    ledger.integrity.checkpoint(publish_to=None)
-    report = ledger.integrity.verify()
-    assert report.intact and report.events == len(event_rows(ledger)) == 15
+        application.records.share_record(acting(supervisor), rid)
+    application.integrity.checkpoint(publish_to=None)
+    report = application.integrity.verify()
+    assert report.intact and report.events == len(event_rows(application)) == 15
     assert helper_on_every_log["bulk"] == [True] and helper_on_every_log["helpers"][0].process.returncode == 0
-    assert report.to_dict() == row_by_row_report(ledger, monkeypatch)
+    assert report.to_dict() == row_by_row_report(application, monkeypatch)
 
     # One byte changed in the part the helper recomputes: it hands over, and the finding is the same.
-    nid, *_, state = event_rows(ledger)[-2]
-    with ledger.storage.engine.begin() as conn:
-        conn.execute(text(f"UPDATE {ledger.recorder.events_table_name} SET state = :s WHERE rowid = :n"),
+    nid, *_, state = event_rows(application)[-2]
+    with application.storage.engine.begin() as conn:
+        conn.execute(text(f"UPDATE {application.recorder.events_table_name} SET state = :s WHERE rowid = :n"),
                      {"s": state[:-1] + bytes([state[-1] ^ 1]), "n": nid})
-    report = ledger.integrity.verify()
+    report = application.integrity.verify()
     assert helper_on_every_log["bulk"] == [True, False] and len(helper_on_every_log["helpers"]) == 2
     assert (report.first.kind.value, report.first.notification_id) == ("altered", nid)
-    assert report.to_dict() == row_by_row_report(ledger, monkeypatch)
+    assert report.to_dict() == row_by_row_report(application, monkeypatch)
 
 
 @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
-def test_a_lawful_purge_in_the_helpers_part_is_accepted_in_bulk(ledger, settings, helper_on_every_log,
+def test_a_lawful_purge_in_the_helpers_part_is_accepted_in_bulk(application, settings, helper_on_every_log,
                                                                monkeypatch) -> None:
     from infrastructure.ledger_verify import Purge
 
-    _, supervisor, worker = staff(ledger)
+    _, supervisor, worker = staff(application)
     for day in range(1, 4):
-        ledger.records.draft_record(acting(supervisor), supervisee_id=worker,
+        application.records.draft_record(acting(supervisor), supervisee_id=worker,
                                     content=content(session_date=f"2026-03-0{day}"))
-    nid, oid, _, _, state = event_rows(ledger)[-1]
-    with ledger.storage.engine.begin() as conn:
-        conn.execute(text(f"UPDATE {ledger.recorder.events_table_name} SET state = X'' WHERE rowid = :n"), {"n": nid})
-    ledger.integrity.purge_sources.append(
+    nid, oid, _, _, state = event_rows(application)[-1]
+    with application.storage.engine.begin() as conn:
+        conn.execute(text(f"UPDATE {application.recorder.events_table_name} SET state = X'' WHERE rowid = :n"), {"n": nid})
+    application.integrity.purge_sources.append(
         lambda: [Purge("r", "2032-01-01", originator_id=oid, state_sha256=hashlib.sha256(state).digest())])
-    report = ledger.integrity.verify()
+    report = application.integrity.verify()
     assert report.intact and [(n, checked) for n, _, checked in report.purged] == [(nid, True)]
     assert helper_on_every_log["bulk"] == [True] and helper_on_every_log["helpers"][0] is not None
-    assert report.to_dict() == row_by_row_report(ledger, monkeypatch)
+    assert report.to_dict() == row_by_row_report(application, monkeypatch)

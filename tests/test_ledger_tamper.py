@@ -26,16 +26,16 @@ from tests.support.storage import nid_column, table, sql, event_rows
 
 
 @pytest.fixture
-def signed(ledger: SupervisionApplication, tmp_path: Path) -> Iterator[SupervisionApplication]:
+def signed(application: SupervisionApplication, tmp_path: Path) -> Iterator[SupervisionApplication]:
     """The application with a signing key and a few records: 10 events."""
-    create_signing_key_file(ledger.storage.settings.signing_key_file, ledger.storage.settings.organisation_origin)
-    _, supervisor, worker = staff(ledger)
+    create_signing_key_file(application.storage.settings.signing_key_file, application.storage.settings.organisation_origin)
+    _, supervisor, worker = staff(application)
     for day in (2, 3):
-        rid = ledger.records.draft_record(acting(supervisor), supervisee_id=worker,
+        rid = application.records.draft_record(acting(supervisor), supervisee_id=worker,
                                           content=content(session_date=f"2026-03-0{day}")).id
-        ledger.records.share_record(acting(supervisor), rid)
-    ledger.people.record_leaving(acting("hr"), worker, date(2026, 6, 1))
-    yield ledger
+        application.records.share_record(acting(supervisor), rid)
+    application.people.record_leaving(acting("hr"), worker, date(2026, 6, 1))
+    yield application
 
 
 # --- SQL underneath the application ---------------------------------------------------------------------

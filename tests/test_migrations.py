@@ -86,9 +86,9 @@ def test_an_upgrade_from_the_previous_schema_keeps_every_record_verifiable(
     assert "intact" in cli("verify")
 
 
-def test_the_migrated_schema_is_exactly_what_the_code_declares(ledger) -> None:  # noqa: ANN001
+def test_the_migrated_schema_is_exactly_what_the_code_declares(application) -> None:  # noqa: ANN001
     """Catches a table or column added to the code without a revision (see README: Changing the schema)."""
-    with reader(ledger.storage.engine).connect() as conn:
+    with reader(application.storage.engine).connect() as conn:
         assert migrations.revision_of(conn) == migrations.head()
         # Only our migrated tables: the event store's are the library's, the read models are rebuilt.
         context = MigrationContext.configure(conn, opts={

@@ -22,8 +22,8 @@ def kinds(board, worker: str) -> dict[str, object]:
     return {i.kind: i for i in row(board, worker).issues}
 
 
-def test_observation_then_step_down_accepted_and_without_one_refused(ledger, clock):
-    app = ledger  # the organisation's pack: bcp
+def test_observation_then_step_down_accepted_and_without_one_refused(application, clock):
+    app = application  # the organisation's pack: bcp
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "overseas_recruited", D(2026, 6, 1))
     held(app, clock, worker, supervisor, D(2026, 8, 24))
@@ -73,8 +73,8 @@ def test_observation_then_step_down_accepted_and_without_one_refused(ledger, clo
                                          observation_id=observation.id, rationale="Still meets it")
 
 
-def test_observation_and_review_cycles_on_the_due_view(ledger, clock):
-    app = ledger
+def test_observation_and_review_cycles_on_the_due_view(application, clock):
+    app = application
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2025, 1, 6))
     held(app, clock, worker, supervisor, D(2026, 1, 5))
@@ -120,9 +120,9 @@ def test_observation_and_review_cycles_on_the_due_view(ledger, clock):
     assert "review.employee_review" not in kinds(bury, worker)
 
 
-def test_an_agreements_own_frequency_and_length_bind_where_stricter(ledger, clock):
+def test_an_agreements_own_frequency_and_length_bind_where_stricter(application, clock):
     # school-trust: "The supervisor and supervisee will agree on the duration and frequency of supervision"
-    app = ledger
+    app = application
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2025, 1, 6))
     clock.set(at(D(2026, 3, 2), 9))
@@ -141,10 +141,10 @@ def test_an_agreements_own_frequency_and_length_bind_where_stricter(ledger, cloc
     assert "session_short_of_agreement" in {i.kind for i in status.issues}
 
 
-def test_the_monthly_report_judges_a_month_by_the_agreement_in_force_where_stricter(ledger, clock):
+def test_the_monthly_report_judges_a_month_by_the_agreement_in_force_where_stricter(application, clock):
     # school-trust: "The supervisor and supervisee will agree on the duration and frequency of supervision";
     # the contract says fortnightly for 90 minutes, the pack's monthly baseline is the floor.
-    app = ledger
+    app = application
     _, supervisor = supervisors(app, clock)
     bound = new_worker(app, clock, supervisor, "experienced", D(2025, 1, 6), name="Bo Bound")
     free = new_worker(app, clock, supervisor, "experienced", D(2025, 1, 6), name="Fran Free")

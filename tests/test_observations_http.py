@@ -20,9 +20,9 @@ D = date
 
 
 @pytest.fixture
-def client(ledger):
+def client(application):
     api = FastAPI()
-    api.state.application = ledger
+    api.state.application = application
     api.include_router(http_scheduling.router)
     api.include_router(http_practice.router)
     add_error_handlers(api)
@@ -38,8 +38,8 @@ def client(ledger):
     return as_
 
 
-def test_an_observation_then_a_step_down_over_http(ledger, clock, client):
-    app = ledger
+def test_an_observation_then_a_step_down_over_http(application, clock, client):
+    app = application
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "overseas_recruited", D(2026, 6, 1))
     held(app, clock, worker, supervisor, D(2026, 9, 7))
@@ -71,8 +71,8 @@ def test_an_observation_then_a_step_down_over_http(ledger, clock, client):
     assert refused.status_code in (400, 403, 422) and "names no review" in refused.text
 
 
-def test_a_workers_practice_over_http_is_the_practice_pages_logged_read(ledger, clock, client):
-    app = ledger
+def test_a_workers_practice_over_http_is_the_practice_pages_logged_read(application, clock, client):
+    app = application
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "overseas_recruited", D(2026, 6, 1))
     stranger = new_worker(app, clock, manager, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5), name="Ola Other")

@@ -28,8 +28,8 @@ def row(board, worker: str):
     return next(r for r in board.rows if r.worker_id == worker)
 
 
-def test_compliant_on_a_past_day_under_the_old_frequency_and_due_under_the_new(versioned, ledger, clock):
-    app = ledger
+def test_compliant_on_a_past_day_under_the_old_frequency_and_due_under_the_new(versioned, application, clock):
+    app = application
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2025, 6, 2))
     held(app, clock, worker, supervisor, D(2026, 1, 26))
@@ -53,8 +53,8 @@ def test_compliant_on_a_past_day_under_the_old_frequency_and_due_under_the_new(v
     assert not march.met and "fortnight" in march.rule.lower()
 
 
-def test_a_single_version_pack_judges_every_day_alike(ledger, clock):
-    app = ledger
+def test_a_single_version_pack_judges_every_day_alike(application, clock):
+    app = application
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2025, 6, 2))
     held(app, clock, worker, supervisor, D(2026, 2, 2))
@@ -63,8 +63,8 @@ def test_a_single_version_pack_judges_every_day_alike(ledger, clock):
     assert row(app.scheduling.compliance_dashboard(as_of=D(2026, 2, 20)), worker).frequency.due == D(2026, 3, 2)
 
 
-def test_a_cancelled_session_is_rebooked_by_the_version_in_force_when_it_was_missed(versioned, ledger, clock):
-    app = ledger
+def test_a_cancelled_session_is_rebooked_by_the_version_in_force_when_it_was_missed(versioned, application, clock):
+    app = application
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2025, 6, 2))
     clock.set(at(D(2026, 2, 16)))
@@ -92,8 +92,8 @@ def eight_years(monkeypatch, tmp_path, settings):
     return folder
 
 
-def test_retention_is_judged_by_the_version_in_force_on_the_day_and_a_run_by_todays(eight_years, ledger, clock):
-    app = ledger
+def test_retention_is_judged_by_the_version_in_force_on_the_day_and_a_run_by_todays(eight_years, application, clock):
+    app = application
     clock.set(at(D(2026, 2, 10)))
     _, leaver, _ = leaver_with_a_signed_record(app)  # left 30 June 2019
     assert app.retention.archive_leaver(acting("hr"), leaver) == D(2025, 6, 30)  # six years, the version in force today
@@ -122,8 +122,8 @@ def test_retention_is_judged_by_the_version_in_force_on_the_day_and_a_run_by_tod
     assert "= 8" in done.rule and "8 years" in done.rule
 
 
-def test_case_records_retention_is_judged_by_the_version_in_force_on_the_day(eight_years, ledger, clock):
-    app = ledger
+def test_case_records_retention_is_judged_by_the_version_in_force_on_the_day(eight_years, application, clock):
+    app = application
     clock.set(at(D(2026, 2, 10)))
     supervisor, _, stayer = leaver_with_a_signed_record(app)
     record = str(app.case_records.record_case_supervision(acting(supervisor), worker_id=stayer,

@@ -95,8 +95,8 @@ def row(board, worker: str):
     return next(r for r in board.rows if r.worker_id == worker)
 
 
-def test_a_role_change_starts_the_new_regime_on_the_due_view_as_known_on_each_day(ledger, clock):
-    app = ledger
+def test_a_role_change_starts_the_new_regime_on_the_due_view_as_known_on_each_day(application, clock):
+    app = application
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2025, 1, 6))
     held(app, clock, worker, supervisor, D(2026, 2, 20))
@@ -162,8 +162,8 @@ def test_hr_records_a_role_change_and_a_return_over_http(world) -> None:
     assert w.post("hana", f"/workers/{target}/return", {"returned_on": "2026-05-04", "absence": "x"}).status_code == 422
 
 
-def test_svl_worker_change_role_and_return_act_as_hr(ledger, clock, run) -> None:
-    app = ledger
+def test_svl_worker_change_role_and_return_act_as_hr(application, clock, run) -> None:
+    app = application
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2025, 1, 6), name="Sam Worker")
     app.people.users.add_user("hana", "administrator", created_by="test")

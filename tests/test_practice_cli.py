@@ -13,8 +13,8 @@ from tests.support.scheduling import new_worker, supervisors
 D = date
 
 
-def test_a_workers_practice_from_the_command_line(ledger, clock, run):
-    app = ledger
+def test_a_workers_practice_from_the_command_line(application, clock, run):
+    app = application
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "overseas_recruited", D(2026, 6, 1), name="Sam Worker")
     stranger = new_worker(app, clock, manager, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5), name="Ola Other")

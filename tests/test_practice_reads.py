@@ -34,8 +34,8 @@ def _organisation(app, clock):  # noqa: ANN001, ANN202
     return head, manager, supervisor, other_supervisor, worker, other
 
 
-def test_who_may_see_a_workers_practice_and_every_read_is_logged(ledger, clock):
-    app = ledger
+def test_who_may_see_a_workers_practice_and_every_read_is_logged(application, clock):
+    app = application
     head, manager, supervisor, other_supervisor, worker, other = _organisation(app, clock)
     held(app, clock, worker, supervisor, D(2026, 8, 24))
     clock.set(at(D(2026, 9, 1), 10))
@@ -69,8 +69,8 @@ def test_who_may_see_a_workers_practice_and_every_read_is_logged(ledger, clock):
     assert app.practice.practice_of(inspector, worker, via=WEB).offered == frozenset()
 
 
-def test_the_practice_page_is_given_the_regime_the_cycles_and_the_forms_to_offer(ledger, clock):
-    app = ledger
+def test_the_practice_page_is_given_the_regime_the_cycles_and_the_forms_to_offer(application, clock):
+    app = application
     head, manager, supervisor, _, worker, _ = _organisation(app, clock)
     held(app, clock, worker, supervisor, D(2026, 8, 24))
     clock.set(at(D(2026, 9, 1), 10))
@@ -109,8 +109,8 @@ def test_the_practice_page_is_given_the_regime_the_cycles_and_the_forms_to_offer
     assert next(c for c in after.cycles if c.kind == "observation.direct_practice").due == D(2027, 8, 20)
 
 
-def test_reviews_and_their_next_due_dates_under_a_pack_that_names_them(ledger, clock):
-    app = ledger
+def test_reviews_and_their_next_due_dates_under_a_pack_that_names_them(application, clock):
+    app = application
     head, manager, supervisor, _, worker, _ = _organisation(app, clock)
     clock.set(at(D(2026, 9, 1), 10))
     with pytest.raises(NotPermitted, match="exceptional circumstances") as refusal:

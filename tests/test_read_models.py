@@ -42,8 +42,8 @@ def names(app) -> dict[str, str]:
 
 
 def test_every_read_model_rebuilds_from_zero_to_the_same_rows_after_the_demo_holds_a_transfer_and_a_destruction(
-        ledger, settings, clock):
-    app = ledger
+        application, settings, clock):
+    app = application
     create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
     assert load_demo(app)["loaded"] is True  # the `svl demo` path: records, scheduling and retention demos
     clock.set(datetime(2026, 11, 25, 9, tzinfo=timezone.utc))
@@ -98,8 +98,8 @@ def test_every_read_model_rebuilds_from_zero_to_the_same_rows_after_the_demo_hol
                                                                       for name in NAMES}
 
 
-def test_rebuilding_one_read_model_leaves_the_others_untouched(ledger, clock):
-    app = ledger
+def test_rebuilding_one_read_model_leaves_the_others_untouched(application, clock):
+    app = application
     manager = app.people.join_worker(acting("hr"), name="Morgan Manager", role="Service manager", category="manager",
                                      start_date=date(2015, 1, 5)).id
     worker = app.people.join_worker(acting("hr"), name="Sam Worker", role="Social worker", category="experienced",

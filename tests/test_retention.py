@@ -44,78 +44,78 @@ def status_of(app: SupervisionApplication, worker: str, on: date) -> str:
     return next(f.status for f in app.retention.retention_schedule(on) if f.worker_id == worker)
 
 
-def test_a_leaver_is_archived_with_the_packs_destruction_date_and_falls_due_on_it(ledger):
-    _, leaver, _ = leaver_with_a_signed_record(ledger)
-    assert ledger.retention.archive_leaver(acting("hr"), leaver) == date(2025, 6, 30)  # bcp: 6 years after leaving
-    assert status_of(ledger, leaver, date(2025, 6, 29)) == "retained"
-    assert status_of(ledger, leaver, date(2025, 6, 30)) == "due"
+def test_a_leaver_is_archived_with_the_packs_destruction_date_and_falls_due_on_it(application):
+    _, leaver, _ = leaver_with_a_signed_record(application)
+    assert application.retention.archive_leaver(acting("hr"), leaver) == date(2025, 6, 30)  # bcp: 6 years after leaving
+    assert status_of(application, leaver, date(2025, 6, 29)) == "retained"
+    assert status_of(application, leaver, date(2025, 6, 30)) == "due"
 
 
-def test_dry_run_lists_exactly_what_would_go_and_destroys_nothing(ledger):
-    _, leaver, stayer = leaver_with_a_signed_record(ledger)
-    ledger.retention.archive_leaver(acting("hr"), leaver)
-    [planned] = ledger.retention.run_retention(acting("dpo"), as_of=date(2026, 3, 1), dry_run=True)
+def test_dry_run_lists_exactly_what_would_go_and_destroys_nothing(application):
+    _, leaver, stayer = leaver_with_a_signed_record(application)
+    application.retention.archive_leaver(acting("hr"), leaver)
+    [planned] = application.retention.run_retention(acting("dpo"), as_of=date(2026, 3, 1), dry_run=True)
     assert planned.worker_id == leaver and planned.status == "would_destroy"
-    assert planned.record_ids == [record_of(ledger, leaver)]
+    assert planned.record_ids == [record_of(application, leaver)]
     assert planned.event_count == 4 + 4  # the record: drafted, shared, two signatures; the worker: joined, allocated, left, archived
-    assert ledger.records.get_record(record_of(ledger, leaver)).content["discussion"] == SECRET
+    assert application.records.get_record(record_of(application, leaver)).content["discussion"] == SECRET
 
 
-def test_destruction_makes_every_event_about_the_worker_unreadable_and_spares_everyone_else(ledger):
-    _, leaver, stayer = leaver_with_a_signed_record(ledger)
-    ledger.retention.archive_leaver(acting("hr"), leaver)
-    leaver_record, stayer_record = record_of(ledger, leaver), record_of(ledger, stayer)
+def test_destruction_makes_every_event_about_the_worker_unreadable_and_spares_everyone_else(application):
+    _, leaver, stayer = leaver_with_a_signed_record(application)
+    application.retention.archive_leaver(acting("hr"), leaver)
+    leaver_record, stayer_record = record_of(application, leaver), record_of(application, stayer)
 
-    [done] = destroy_due(ledger, date(2026, 3, 1))
+    [done] = destroy_due(application, date(2026, 3, 1))
 
     assert done.status == "destroyed" and done.record_ids == [leaver_record]
     with pytest.raises(Destroyed):
-        ledger.records.get_record(leaver_record)
+        application.records.get_record(leaver_record)
     with pytest.raises(Destroyed):
-        ledger.people.get_worker(leaver)
-    assert ledger.records.get_record(stayer_record).content["discussion"] == SECRET
-    assert status_of(ledger, leaver, date(2026, 3, 1)) == "destroyed"
-    with ledger.storage.engine.connect() as conn:
+        application.people.get_worker(leaver)
+    assert application.records.get_record(stayer_record).content["discussion"] == SECRET
+    assert status_of(application, leaver, date(2026, 3, 1)) == "destroyed"
+    with application.storage.engine.connect() as conn:
         assert conn.execute(select(workers.c.worker_id).where(workers.c.worker_id == leaver)).first() is None
         assert conn.execute(select(current_records.c.record_id)
                             .where(current_records.c.supervisee_id == leaver)).first() is None
     with pytest.raises(OutOfOrder, match="nothing to propose"):  # nothing is left due
-        ledger.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+        application.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
     with pytest.raises(OutOfOrder, match="no approved destruction proposal"):
-        ledger.retention.run_retention(acting("dpo"))
+        application.retention.run_retention(acting("dpo"))
 
 
-def test_read_models_rebuilt_after_a_destruction_match_the_purged_ones(ledger):
-    _, leaver, _ = leaver_with_a_signed_record(ledger)
-    ledger.retention.archive_leaver(acting("hr"), leaver)
-    destroy_due(ledger, date(2026, 3, 1))
-    before = [f.to_dict() for f in ledger.retention.retention_schedule(date(2026, 3, 1))]
-    with ledger.storage.engine.connect() as conn:
+def test_read_models_rebuilt_after_a_destruction_match_the_purged_ones(application):
+    _, leaver, _ = leaver_with_a_signed_record(application)
+    application.retention.archive_leaver(acting("hr"), leaver)
+    destroy_due(application, date(2026, 3, 1))
+    before = [f.to_dict() for f in application.retention.retention_schedule(date(2026, 3, 1))]
+    with application.storage.engine.connect() as conn:
         records_before = sorted(map(tuple, conn.execute(select(current_records)).all()))
-    ledger.read_models.rebuild()
-    after = [f.to_dict() for f in ledger.retention.retention_schedule(date(2026, 3, 1))]
-    with ledger.storage.engine.connect() as conn:
+    application.read_models.rebuild()
+    after = [f.to_dict() for f in application.retention.retention_schedule(date(2026, 3, 1))]
+    with application.storage.engine.connect() as conn:
         records_after = sorted(map(tuple, conn.execute(select(current_records)).all()))
     assert (after, records_after) == (before, records_before)
 
 
-def test_after_destruction_the_database_holds_no_plaintext_and_no_usable_key(ledger, settings):
-    _, leaver, _ = leaver_with_a_signed_record(ledger)
-    ledger.retention.archive_leaver(acting("hr"), leaver)
-    key_id = ledger.storage.keyring.key_id_for(leaver)
-    wrapped = ledger.storage.keyring.wrapped(key_id)
+def test_after_destruction_the_database_holds_no_plaintext_and_no_usable_key(application, settings):
+    _, leaver, _ = leaver_with_a_signed_record(application)
+    application.retention.archive_leaver(acting("hr"), leaver)
+    key_id = application.storage.keyring.key_id_for(leaver)
+    wrapped = application.storage.keyring.wrapped(key_id)
     assert wrapped is not None
-    destroy_due(ledger, date(2026, 3, 1), purge_ciphertext=True)
+    destroy_due(application, date(2026, 3, 1), purge_ciphertext=True)
 
-    assert ledger.storage.keyring.wrapped(key_id) is None
-    table = ledger.recorder.events_table_name
-    with ledger.storage.engine.connect() as conn:
+    assert application.storage.keyring.wrapped(key_id) is None
+    table = application.recorder.events_table_name
+    with application.storage.engine.connect() as conn:
         originators = [str(o) for o in conn.execute(
             text("SELECT originator_id FROM key_assignments WHERE key_id = :k"), {"k": key_id}).scalars()]
         states = conn.execute(text(f"SELECT state FROM {table}")).scalars().all()
-    assert sum(1 for s in states if bytes(s) == b"") == len(_events_of(ledger, originators))
+    assert sum(1 for s in states if bytes(s) == b"") == len(_events_of(application, originators))
     if settings.is_sqlite:
-        ledger.close()
+        application.close()
         path = settings.sqlite_path
         raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
         assert wrapped not in raw
@@ -126,26 +126,26 @@ def _events_of(app: SupervisionApplication, originators: list[str]) -> list:
     return [e for o in originators for e in app.recorder.select_events(UUID(o))]
 
 
-def test_a_held_file_is_never_destroyed_until_the_hold_is_released(ledger):
-    _, leaver, _ = leaver_with_a_signed_record(ledger)
-    ledger.retention.archive_leaver(acting("hr"), leaver)
-    hold = ledger.retention.place_hold(acting("io:jones"), leaver, kind="investigation",
+def test_a_held_file_is_never_destroyed_until_the_hold_is_released(application):
+    _, leaver, _ = leaver_with_a_signed_record(application)
+    application.retention.archive_leaver(acting("hr"), leaver)
+    hold = application.retention.place_hold(acting("io:jones"), leaver, kind="investigation",
                                        reason="Allegation under LADO review",
                                        reference="LADO-2026-014").id
-    assert status_of(ledger, leaver, date(2026, 3, 1)) == "held"
+    assert status_of(application, leaver, date(2026, 3, 1)) == "held"
     with pytest.raises(OutOfOrder, match="nothing to propose"):  # held, so not due
-        ledger.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
-    assert ledger.records.get_record(record_of(ledger, leaver)).content["discussion"] == SECRET
-    assert ledger.retention.holds(leaver)[0]["reference"] == "LADO-2026-014"
+        application.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+    assert application.records.get_record(record_of(application, leaver)).content["discussion"] == SECRET
+    assert application.retention.holds(leaver)[0]["reference"] == "LADO-2026-014"
     # bcp lets only the DPO and HR release a hold (legal_holds.release), whoever placed it.
     with pytest.raises(AccessDenied):
-        ledger.retention.release_hold(acting("io:jones"), hold, reason="Investigation closed, no further action")
+        application.retention.release_hold(acting("io:jones"), hold, reason="Investigation closed, no further action")
     with pytest.raises(AccessDenied):
-        ledger.retention.release_hold(acting("qa"), hold, reason="Investigation closed, no further action")
-    assert status_of(ledger, leaver, date(2026, 3, 1)) == "held"
-    released = ledger.retention.release_hold(acting("dpo"), hold, reason="Investigation closed, no further action")
-    assert released.released_at is not None and ledger.retention.holds(leaver)[0]["released_at"] is not None
-    assert [o.worker_id for o in destroy_due(ledger, date(2026, 3, 1))] == [leaver]
+        application.retention.release_hold(acting("qa"), hold, reason="Investigation closed, no further action")
+    assert status_of(application, leaver, date(2026, 3, 1)) == "held"
+    released = application.retention.release_hold(acting("dpo"), hold, reason="Investigation closed, no further action")
+    assert released.released_at is not None and application.retention.holds(leaver)[0]["released_at"] is not None
+    assert [o.worker_id for o in destroy_due(application, date(2026, 3, 1))] == [leaver]
 
 
 def test_a_pack_without_a_retention_period_refuses_archival_and_destruction(settings, master_key, clock):
@@ -177,24 +177,24 @@ def test_hull_shows_archival_overdue_a_month_after_leaving(settings, master_key,
         app.storage.engine.dispose()
 
 
-def test_only_a_dry_run_may_look_into_the_future(ledger):
+def test_only_a_dry_run_may_look_into_the_future(application):
     with pytest.raises(DomainError, match="in the future"):
-        ledger.retention.propose_destruction(acting("dpo"), as_of=date(2099, 1, 1))
+        application.retention.propose_destruction(acting("dpo"), as_of=date(2099, 1, 1))
     with pytest.raises(DomainError, match="as_of is for a dry run only"):
-        ledger.retention.run_retention(acting("dpo"), as_of=date(2099, 1, 1))
-    assert ledger.retention.run_retention(acting("dpo"), as_of=date(2099, 1, 1), dry_run=True) == []
+        application.retention.run_retention(acting("dpo"), as_of=date(2099, 1, 1))
+    assert application.retention.run_retention(acting("dpo"), as_of=date(2099, 1, 1), dry_run=True) == []
 
 
-def test_a_restored_backup_does_not_resurrect_a_destroyed_file(ledger, settings, master_key, clock):
-    _, leaver, _ = leaver_with_a_signed_record(ledger)
-    ledger.retention.archive_leaver(acting("hr"), leaver)
-    record = record_of(ledger, leaver)
-    key_id = ledger.storage.keyring.key_id_for(leaver)
-    backed_up_key = ledger.storage.keyring.wrapped(key_id)
-    destroy_due(ledger, date(2026, 3, 1))
-    ledger.close()
+def test_a_restored_backup_does_not_resurrect_a_destroyed_file(application, settings, master_key, clock):
+    _, leaver, _ = leaver_with_a_signed_record(application)
+    application.retention.archive_leaver(acting("hr"), leaver)
+    record = record_of(application, leaver)
+    key_id = application.storage.keyring.key_id_for(leaver)
+    backed_up_key = application.storage.keyring.wrapped(key_id)
+    destroy_due(application, date(2026, 3, 1))
+    application.close()
     # The restore, underneath the application: the old wrapped key is back in the database.
-    with ledger.storage.engine.begin() as conn:
+    with application.storage.engine.begin() as conn:
         conn.execute(update(data_keys).where(data_keys.c.key_id == key_id)
                      .values(wrapped_key=backed_up_key, destroyed_at=None))
     restarted = SupervisionApplication(Storage.open(settings, master_key=master_key), clock)
@@ -208,14 +208,14 @@ def test_a_restored_backup_does_not_resurrect_a_destroyed_file(ledger, settings,
 
 
 @pytest.mark.parametrize("step", ["started", "key_destroyed"])
-def test_a_run_killed_midway_is_finished_by_the_next_run(ledger, settings, master_key, step):
-    _, leaver, _ = leaver_with_a_signed_record(ledger)
-    ledger.retention.archive_leaver(acting("hr"), leaver)
-    record = record_of(ledger, leaver)
-    ledger.people.users.add_user("dpo", "dpo", created_by="test")
-    proposal = ledger.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
-    ledger.retention.approve_destruction(acting("hr"), proposal.id, rationale="Checked against the schedule")
-    ledger.close()
+def test_a_run_killed_midway_is_finished_by_the_next_run(application, settings, master_key, step):
+    _, leaver, _ = leaver_with_a_signed_record(application)
+    application.retention.archive_leaver(acting("hr"), leaver)
+    record = record_of(application, leaver)
+    application.people.users.add_user("dpo", "dpo", created_by="test")
+    proposal = application.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+    application.retention.approve_destruction(acting("hr"), proposal.id, rationale="Checked against the schedule")
+    application.close()
     settings.master_key_file.write_text(base64.b64encode(master_key).decode())
     env = {**os.environ, "SVL_DATABASE_URL": settings.database_url, "SVL_DATABASE_SCHEMA": settings.database_schema,
            "SVL_MASTER_KEY_FILE": str(settings.master_key_file), "SVL_SIGNING_KEY_FILE": str(settings.signing_key_file),
@@ -279,44 +279,44 @@ def test_nothing_is_destroyed_before_its_date_and_everything_due_is(name, leavin
     assert load_pack_by_name(name) == pack
 
 
-def test_a_destruction_is_certified_and_the_ledger_still_verifies_every_surviving_record(ledger, settings, capsys):
-    _, leaver, stayer = leaver_with_a_signed_record(ledger)
-    ledger.retention.archive_leaver(acting("hr"), leaver)
-    stayer_record = record_of(ledger, stayer)
-    destroy_due(ledger, date(2026, 3, 1), purge_ciphertext=True)
+def test_a_destruction_is_certified_and_the_ledger_still_verifies_every_surviving_record(application, settings, capsys):
+    _, leaver, stayer = leaver_with_a_signed_record(application)
+    application.retention.archive_leaver(acting("hr"), leaver)
+    stayer_record = record_of(application, stayer)
+    destroy_due(application, date(2026, 3, 1), purge_ciphertext=True)
 
-    report = ledger.integrity.verify()
+    report = application.integrity.verify()
     assert report.intact, [f.describe() for f in report.findings]
     assert len(report.purged) == 8 and all(rechecked for _, _, rechecked in report.purged)
     assert all("retention.years_after_employment_ends = 6" in p.rule for _, p, _ in report.purged)
 
-    certificate = ledger.retention.certificate_path(leaver)
-    assert svl_verify_main([str(certificate), "--key", ledger.integrity.verifier_key()]) == 0
+    certificate = application.retention.certificate_path(leaver)
+    assert svl_verify_main([str(certificate), "--key", application.integrity.verifier_key()]) == 0
     said = capsys.readouterr().out
     assert f"destroyed the supervision file of worker {leaver}" in said and "RESULT: VERIFIED" in said
     assert "it was not destroyed before that date" in said
 
-    ledger.integrity.checkpoint()
-    bundle = ledger.integrity.export_bundle(UUID(stayer_record))
+    application.integrity.checkpoint()
+    bundle = application.integrity.export_bundle(UUID(stayer_record))
     from infrastructure.svl_verify import verify_bundle
-    assert verify_bundle(bundle, trusted_key=ledger.integrity.verifier_key()).verified
+    assert verify_bundle(bundle, trusted_key=application.integrity.verifier_key()).verified
 
 
-def test_a_certificate_altered_after_signing_does_not_verify(ledger, capsys):
-    _, leaver, _ = leaver_with_a_signed_record(ledger)
-    ledger.retention.archive_leaver(acting("hr"), leaver)
-    destroy_due(ledger, date(2026, 3, 1))
-    certificate = ledger.retention.certificate_path(leaver)
+def test_a_certificate_altered_after_signing_does_not_verify(application, capsys):
+    _, leaver, _ = leaver_with_a_signed_record(application)
+    application.retention.archive_leaver(acting("hr"), leaver)
+    destroy_due(application, date(2026, 3, 1))
+    certificate = application.retention.certificate_path(leaver)
     certificate.write_text(certificate.read_text().replace("events 8", "events 3"))
     assert svl_verify_main([str(certificate)]) == 1
     assert "RESULT: NOT VERIFIED" in capsys.readouterr().out
 
 
-def test_an_event_emptied_without_a_destruction_is_reported_as_tampering(ledger):
-    _, leaver, _ = leaver_with_a_signed_record(ledger)
-    events = ledger.integrity.events
-    with ledger.storage.engine.begin() as conn:
+def test_an_event_emptied_without_a_destruction_is_reported_as_tampering(application):
+    _, leaver, _ = leaver_with_a_signed_record(application)
+    events = application.integrity.events
+    with application.storage.engine.begin() as conn:
         conn.execute(text(f"UPDATE {events.qualified} SET state = :e WHERE {events.nid} = "
                           f"(SELECT MAX({events.nid}) FROM {events.qualified})"), {"e": b""})
-    report = ledger.integrity.verify()
+    report = application.integrity.verify()
     assert not report.intact and report.first.kind.value == "altered"

@@ -46,11 +46,11 @@ def _close(app: SupervisionApplication) -> None:
     app.storage.engine.dispose()
 
 
-def _prepared(ledger):
-    _, leaver, stayer = leaver_with_a_signed_record(ledger)
-    ledger.retention.archive_leaver(acting("hr"), leaver)
-    key_id = ledger.storage.keyring.key_id_for(leaver)
-    return leaver, record_of(ledger, leaver), record_of(ledger, stayer), key_id
+def _prepared(application):
+    _, leaver, stayer = leaver_with_a_signed_record(application)
+    application.retention.archive_leaver(acting("hr"), leaver)
+    key_id = application.storage.keyring.key_id_for(leaver)
+    return leaver, record_of(application, leaver), record_of(application, stayer), key_id
 
 
 def _key_files_hold(settings, key: bytes) -> list[Path]:
@@ -60,23 +60,23 @@ def _key_files_hold(settings, key: bytes) -> list[Path]:
             if p.is_file() and (key in p.read_bytes() or encoded in p.read_bytes())]
 
 
-def test_after_a_run_that_rotates_an_old_backup_cannot_unwrap_what_it_destroyed(ledger, settings, master_key,
+def test_after_a_run_that_rotates_an_old_backup_cannot_unwrap_what_it_destroyed(application, settings, master_key,
                                                                               clock, key_in_its_file, tmp_path):
-    _, destroyed_record, kept_record, key_id = _prepared(ledger)
-    wrapped_in_backup = ledger.storage.keyring.wrapped(key_id)
+    _, destroyed_record, kept_record, key_id = _prepared(application)
+    wrapped_in_backup = application.storage.keyring.wrapped(key_id)
     snapshot = back_up(settings, tmp_path / "backups" / "before-the-run.backup")
 
-    proposal = ledger.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
-    ledger.retention.approve_destruction(acting("hr"), proposal.id, rationale="checked against the retention schedule")
-    outcomes = ledger.retention.run_retention(acting("dpo"), proposal.id, rotate_master_key=True)
+    proposal = application.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+    application.retention.approve_destruction(acting("hr"), proposal.id, rationale="checked against the retention schedule")
+    outcomes = application.retention.run_retention(acting("dpo"), proposal.id, rotate_master_key=True)
     assert [o.status for o in outcomes] == ["destroyed"]
     current = load_master_key(settings.master_key_file, env_value=None)
-    assert current != master_key and ledger.storage.keyring.master_key == current
+    assert current != master_key and application.storage.keyring.master_key == current
     # The same process serves on with the new key: the kept record reads, the destroyed one is gone.
-    assert ledger.records.get_record(kept_record).state == "locked"
+    assert application.records.get_record(kept_record).state == "locked"
     with pytest.raises(Destroyed):
-        ledger.records.get_record(destroyed_record)
-    _close(ledger)
+        application.records.get_record(destroyed_record)
+    _close(application)
 
     # The old key is nowhere in the keys folder; no rotation is left half-done.
     assert not pending_file(settings.master_key_file).exists()
@@ -108,10 +108,10 @@ def test_after_a_run_that_rotates_an_old_backup_cannot_unwrap_what_it_destroyed(
         _close(restored)
 
 
-def test_a_run_refuses_to_rotate_while_another_process_holds_the_key(ledger, settings, clock, key_in_its_file):
-    leaver, destroyed_record, _, _ = _prepared(ledger)
-    proposal = ledger.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
-    ledger.retention.approve_destruction(acting("hr"), proposal.id, rationale="checked against the retention schedule")
+def test_a_run_refuses_to_rotate_while_another_process_holds_the_key(application, settings, clock, key_in_its_file):
+    leaver, destroyed_record, _, _ = _prepared(application)
+    proposal = application.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+    application.retention.approve_destruction(acting("hr"), proposal.id, rationale="checked against the retention schedule")
     other = subprocess.Popen([sys.executable, "-c", (
         "import sys; from api.application import Storage; from infrastructure.settings import Settings; "
         "s = Storage.open(Settings.from_env()); print('open', flush=True); sys.stdin.read()")],
@@ -119,23 +119,23 @@ def test_a_run_refuses_to_rotate_while_another_process_holds_the_key(ledger, set
     try:
         assert other.stdout.readline().strip() == "open"
         with pytest.raises(DomainError, match="1 other process.*hold the master key"):
-            ledger.retention.run_retention(acting("dpo"), proposal.id, rotate_master_key=True)
-        assert ledger.records.get_record(destroyed_record)  # refused before anything was destroyed
+            application.retention.run_retention(acting("dpo"), proposal.id, rotate_master_key=True)
+        assert application.records.get_record(destroyed_record)  # refused before anything was destroyed
     finally:
         other.stdin.close()
         other.wait(timeout=60)
     # Once it has gone, the run rotates.
-    outcomes = ledger.retention.run_retention(acting("dpo"), proposal.id, rotate_master_key=True)
+    outcomes = application.retention.run_retention(acting("dpo"), proposal.id, rotate_master_key=True)
     assert [o.worker_id for o in outcomes if o.status == "destroyed"] == [leaver]
 
 
-def test_a_rotation_stopped_part_way_is_finished_or_undone_at_the_next_opening(ledger, settings, master_key, clock,
+def test_a_rotation_stopped_part_way_is_finished_or_undone_at_the_next_opening(application, settings, master_key, clock,
                                                                               key_in_its_file):
-    _, _, kept_record, _ = _prepared(ledger)
-    destroy_due(ledger, date(2026, 3, 1))
-    keyring, tombstones = ledger.storage.keyring, ledger.storage.tombstones
+    _, _, kept_record, _ = _prepared(application)
+    destroy_due(application, date(2026, 3, 1))
+    keyring, tombstones = application.storage.keyring, application.storage.tombstones
     listed = tombstones.read()
-    _close(ledger)
+    _close(application)
     pending = pending_file(settings.master_key_file)
 
     # Stopped after the new key was written, before the transaction: the new key wrapped nothing; forgotten.
@@ -162,12 +162,12 @@ def test_a_rotation_stopped_part_way_is_finished_or_undone_at_the_next_opening(l
     assert _key_files_hold(settings, master_key) == []
 
 
-def test_a_run_killed_after_rotating_is_finished_by_the_next(ledger, settings, master_key, key_in_its_file):
-    leaver, destroyed_record, kept_record, key_id = _prepared(ledger)
-    ledger.people.users.add_user("dpo", "dpo", created_by="test")
-    proposal = ledger.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
-    ledger.retention.approve_destruction(acting("hr"), proposal.id, rationale="checked against the retention schedule")
-    _close(ledger)
+def test_a_run_killed_after_rotating_is_finished_by_the_next(application, settings, master_key, key_in_its_file):
+    leaver, destroyed_record, kept_record, key_id = _prepared(application)
+    application.people.users.add_user("dpo", "dpo", created_by="test")
+    proposal = application.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+    application.retention.approve_destruction(acting("hr"), proposal.id, rationale="checked against the retention schedule")
+    _close(application)
     env = _env(settings)
     run = [sys.executable, "-m", "api.cli", "retention", "run", "--as", "dpo", "--rotate-master-key"]
     proc = subprocess.Popen(run, cwd=REPO, env={**env, "SVL_DRILL_PAUSE_AT": "rotated"}, stderr=subprocess.PIPE,
@@ -217,14 +217,14 @@ def _env(settings) -> dict:
     return env
 
 
-def test_svl_keys_rotate_master_refuses_while_another_process_holds_the_key(ledger, settings, master_key,
+def test_svl_keys_rotate_master_refuses_while_another_process_holds_the_key(application, settings, master_key,
                                                                            key_in_its_file):
     from typer.testing import CliRunner
 
     from api.cli import app as svl
 
-    _, _, kept_record, _ = _prepared(ledger)
-    _close(ledger)
+    _, _, kept_record, _ = _prepared(application)
+    _close(application)
     env = {k: v for k, v in _env(settings).items() if k.startswith("SVL_")} | {"SVL_MASTER_KEY": None,
                                                                                 "COLUMNS": "200"}
     other = subprocess.Popen([sys.executable, "-c", (

@@ -40,20 +40,20 @@ def checkpoints_signed(app) -> int:
         return conn.execute(select(func.count()).select_from(ledger_checkpoints)).scalar_one()
 
 
-def test_a_run_signs_one_checkpoint_pair_and_each_certificate_proves_its_own_file(ledger):
-    leavers = leavers_due(ledger, 4)
-    proposal = ledger.retention.propose_destruction(acting("dpo"), as_of=DAY)
-    ledger.retention.approve_destruction(acting("hr"), proposal.id, rationale="Checked")
-    signed_before = checkpoints_signed(ledger)
-    outcomes = ledger.retention.run_retention(acting("dpo"), proposal.id)
+def test_a_run_signs_one_checkpoint_pair_and_each_certificate_proves_its_own_file(application):
+    leavers = leavers_due(application, 4)
+    proposal = application.retention.propose_destruction(acting("dpo"), as_of=DAY)
+    application.retention.approve_destruction(acting("hr"), proposal.id, rationale="Checked")
+    signed_before = checkpoints_signed(application)
+    outcomes = application.retention.run_retention(acting("dpo"), proposal.id)
     assert sorted(o.worker_id for o in outcomes) == sorted(leavers)
-    assert checkpoints_signed(ledger) - signed_before == 2
+    assert checkpoints_signed(application) - signed_before == 2
 
-    certificates = [json.loads(ledger.retention.certificate_path(w).read_text()) for w in leavers]
+    certificates = [json.loads(application.retention.certificate_path(w).read_text()) for w in leavers]
     assert len({c["checkpoint_before"] for c in certificates}) == 1  # the run's pair, shared
     assert len({c["checkpoint_after"] for c in certificates}) == 1
     assert len({c["destruction_event"]["leaf_index"] for c in certificates}) == 4  # each its own event
-    key = ledger.integrity.verifier_key()
+    key = application.integrity.verifier_key()
     for worker, certificate in zip(leavers, certificates, strict=True):
         assert certificate["destruction_event"]["originator_id"] == str(destruction_id(worker)) \
             == destruction_aggregate_id(worker)
@@ -74,13 +74,13 @@ def test_a_run_signs_one_checkpoint_pair_and_each_certificate_proves_its_own_fil
     assert "lacks 'destruction_event'" in verify_certificate(missing, trusted_key=key).problems[0]
 
 
-def test_the_destroyed_key_list_is_appended_to_and_every_run_leaves_it_whole(ledger, settings):
-    first, second = leavers_due(ledger, 2)
-    keys = [ledger.storage.keyring.key_id_for(w) for w in (first, second)]
-    destroy_due(ledger, DAY)
+def test_the_destroyed_key_list_is_appended_to_and_every_run_leaves_it_whole(application, settings):
+    first, second = leavers_due(application, 2)
+    keys = [application.storage.keyring.key_id_for(w) for w in (first, second)]
+    destroy_due(application, DAY)
     lines = settings.tombstones_file.read_text().splitlines()
     assert [json.loads(line)["key_id"] for line in lines] == keys  # one line a key, in the order destroyed
-    assert {s.key_id for s in ledger.storage.tombstones.read()} == set(keys)
+    assert {s.key_id for s in application.storage.tombstones.read()} == set(keys)
 
 
 def test_a_torn_last_line_and_the_first_format_are_read(tmp_path):

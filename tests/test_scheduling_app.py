@@ -41,8 +41,8 @@ def record(app: SupervisionApplication, clock, worker: str, supervisor: str, day
 # -- sessions -------------------------------------------------------------------------------------------------------
 
 
-def test_sessions_are_sealed_with_the_workers_key_and_feed_the_dashboard(ledger, clock):
-    app = ledger
+def test_sessions_are_sealed_with_the_workers_key_and_feed_the_dashboard(application, clock):
+    app = application
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "returner", D(2026, 1, 5))
     with pytest.raises(NotPermitted, match="current supervisor"):
@@ -89,8 +89,8 @@ def signed_agreement(app: SupervisionApplication, worker: str, supervisor: str) 
     return agreement
 
 
-def test_a_transfer_makes_the_agreement_lapse_until_it_is_renegotiated(ledger, clock):
-    app = ledger
+def test_a_transfer_makes_the_agreement_lapse_until_it_is_renegotiated(application, clock):
+    app = application
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
     agreement = signed_agreement(app, worker, supervisor)
@@ -120,8 +120,8 @@ def test_a_transfer_makes_the_agreement_lapse_until_it_is_renegotiated(ledger, c
         "agreement_lapsed", "agreement_missing", "agreement_unsigned"}
 
 
-def test_a_renegotiated_agreement_supersedes_the_one_in_force(ledger, clock):
-    app = ledger
+def test_a_renegotiated_agreement_supersedes_the_one_in_force(application, clock):
+    app = application
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
     first = signed_agreement(app, worker, supervisor)
@@ -135,8 +135,8 @@ def test_a_renegotiated_agreement_supersedes_the_one_in_force(ledger, clock):
                                                                                                              "superseded")
 
 
-def test_a_paper_agreement_must_name_the_supervisor_of_that_day(ledger, clock):
-    app = ledger
+def test_a_paper_agreement_must_name_the_supervisor_of_that_day(application, clock):
+    app = application
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
     with pytest.raises(DomainError, match="was not this worker's supervisor"):
@@ -158,9 +158,9 @@ def test_a_paper_agreement_must_name_the_supervisor_of_that_day(ledger, clock):
 # -- cases ---------------------------------------------------------------------------------------------------------------
 
 
-def test_darlington_green_rating_needs_the_head_of_service_approval(ledger, clock):
+def test_darlington_green_rating_needs_the_head_of_service_approval(application, clock):
     # darlington: "If a case is Green the Head of Service will need to approve this status on Liquid logic."
-    app = ledger
+    app = application
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
     with pytest.raises(NotPermitted, match="head of service"):
@@ -198,8 +198,8 @@ def test_darlington_green_rating_needs_the_head_of_service_approval(ledger, cloc
 # -- the dashboard as of a day, and the monthly report ------------------------------------------------------------------------
 
 
-def test_a_team_is_the_supervisors_supervisees_on_that_day(ledger, clock):
-    app = ledger
+def test_a_team_is_the_supervisors_supervisees_on_that_day(application, clock):
+    app = application
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
     clock.set(at(D(2026, 2, 2)))
@@ -211,8 +211,8 @@ def test_a_team_is_the_supervisors_supervisees_on_that_day(ledger, clock):
     assert worker in [r.worker_id for r in app.scheduling.compliance_dashboard(as_of=D(2026, 2, 2), team=manager).rows]
 
 
-def test_octobers_report_computed_in_november_is_what_it_was_at_the_end_of_october(ledger, clock):
-    app = ledger
+def test_octobers_report_computed_in_november_is_what_it_was_at_the_end_of_october(application, clock):
+    app = application
     manager, supervisor = supervisors(app, clock)
     nqsw = new_worker(app, clock, supervisor, "nqsw_asye", D(2026, 9, 7), name="Nia New")
     monthly = new_worker(app, clock, supervisor, "experienced", D(2019, 1, 7), joined=D(2026, 9, 1))
@@ -253,8 +253,8 @@ def test_octobers_report_computed_in_november_is_what_it_was_at_the_end_of_octob
     assert {r.worker_id: r.held for r in october.rows}[monthly] == 0
 
 
-def test_deadlines_in_working_days_across_easter_a_closure_day_and_late_may(ledger, clock):
-    app = ledger
+def test_deadlines_in_working_days_across_easter_a_closure_day_and_late_may(application, clock):
+    app = application
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 3, 2))
     held(app, clock, worker, supervisor, D(2026, 4, 2))
@@ -294,8 +294,8 @@ def test_deadlines_in_working_days_across_easter_a_closure_day_and_late_may(ledg
 @given(category=st.sampled_from([c.value for c in WorkerCategory]), pack=st.sampled_from(sorted(PACKS)),
        start=st.dates(min_value=D(2024, 1, 1), max_value=D(2027, 12, 31)),
        gaps=st.lists(st.integers(1, 45), max_size=4), asked_after=st.integers(0, 60))
-def test_the_projected_due_date_is_the_rules(ledger, clock, category, pack, start, gaps, asked_after):
-    app = ledger
+def test_the_projected_due_date_is_the_rules(application, clock, category, pack, start, gaps, asked_after):
+    app = application
     if not getattr(app, "_test_supervisor", None):
         app._test_supervisor = supervisors(app, clock)[1]
     supervisor = app._test_supervisor
@@ -355,8 +355,8 @@ POLICY_EXAMPLES = {
 
 
 @pytest.mark.parametrize("pack", sorted(POLICY_EXAMPLES))
-def test_worked_examples_of_each_policy_through_the_dashboard(ledger, clock, pack):
-    app = ledger
+def test_worked_examples_of_each_policy_through_the_dashboard(application, clock, pack):
+    app = application
     _, supervisor = supervisors(app, clock)
     for category, start, sessions, as_of, due, overdue, quote in POLICY_EXAMPLES[pack]:
         rule = PACKS[pack].frequency.for_category(WorkerCategory(category))
@@ -379,14 +379,14 @@ def test_worked_examples_of_each_policy_through_the_dashboard(ledger, clock, pac
                                                        worker).issues}
 
 
-def test_the_scheduling_demo_shows_every_rule_on_time_and_overdue(ledger, settings):
+def test_the_scheduling_demo_shows_every_rule_on_time_and_overdue(application, settings):
     from api.demo import load_demo
     from api.demo_scheduling import load_scheduling_demo
 
     if not settings.is_sqlite:
         pytest.skip("kept to SQLite for time (the BCP demo alone takes ~7 s on PostgreSQL); every query the "
                     "dashboard runs is exercised on PostgreSQL by the other tests here")
-    app = ledger
+    app = application
     assert load_scheduling_demo(app)["loaded"] is False  # needs the BCP demo first
     assert load_demo(app)["loaded"] is True  # `svl demo` loads the scheduling demo with the rest
     assert load_scheduling_demo(app)["loaded"] is False  # once only

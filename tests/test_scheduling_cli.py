@@ -13,8 +13,8 @@ from tests.support.scheduling import held, new_worker, supervisors
 D = date
 
 
-def test_svl_due_shows_each_worker_with_reasons_as_table_json_and_csv(ledger, clock, run, tmp_path):
-    app = ledger
+def test_svl_due_shows_each_worker_with_reasons_as_table_json_and_csv(application, clock, run, tmp_path):
+    app = application
     _, supervisor = supervisors(app, clock)
     app.people.users.add_user("quinn", "qa", created_by="test")
     app.people.users.add_user("alex", "supervisor", worker_id=supervisor, created_by="test")
@@ -47,8 +47,8 @@ def test_svl_due_shows_each_worker_with_reasons_as_table_json_and_csv(ledger, cl
     assert "no policy pack named 'nowhere'" in run("due", "--as", "quinn", "--pack", "nowhere", code=2)
 
 
-def test_sessions_agreements_and_cases_from_the_command_line(ledger, clock, run, tmp_path):
-    app = ledger
+def test_sessions_agreements_and_cases_from_the_command_line(application, clock, run, tmp_path):
+    app = application
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
     today = datetime.now(timezone.utc).date()

@@ -22,9 +22,9 @@ D = date
 
 
 @pytest.fixture
-def client(ledger):
+def client(application):
     api = FastAPI()
-    api.state.application = ledger
+    api.state.application = application
     api.include_router(http_scheduling.router)
     add_error_handlers(api)
     caller = {"who": None}
@@ -37,8 +37,8 @@ def client(ledger):
     return as_
 
 
-def test_managers_see_their_team_and_qa_the_organisation(ledger, clock, client):
-    app = ledger
+def test_managers_see_their_team_and_qa_the_organisation(application, clock, client):
+    app = application
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "nqsw_asye", D(2026, 3, 2))
     held(app, clock, worker, supervisor, D(2026, 3, 3))
@@ -74,8 +74,8 @@ def test_managers_see_their_team_and_qa_the_organisation(ledger, clock, client):
     assert client("qa").get("/api/v1/compliance/due", params={"pack": "nowhere"}).status_code == 422
 
 
-def test_sessions_agreements_and_cases_act_as_the_caller(ledger, clock, client):
-    app = ledger
+def test_sessions_agreements_and_cases_act_as_the_caller(application, clock, client):
+    app = application
     manager, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
     clock.set(datetime(2026, 3, 2, 9, tzinfo=timezone.utc))

@@ -29,8 +29,8 @@ def strict_bury():
         "short_session": rule.short_session.model_copy(update={"counts": "does_not_count"})})})
 
 
-def test_a_ten_minute_session_needs_attention_or_does_not_count_as_the_pack_says(ledger, clock):
-    app = ledger
+def test_a_ten_minute_session_needs_attention_or_does_not_count_as_the_pack_says(application, clock):
+    app = application
     _, supervisor = supervisors(app, clock)
     worker = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
     held(app, clock, worker, supervisor, D(2026, 2, 9), minutes=95)
@@ -62,8 +62,8 @@ def test_a_ten_minute_session_needs_attention_or_does_not_count_as_the_pack_says
     assert next(i for i in hull.issues if i.kind == "session_short").severity == "info"
 
 
-def test_the_bury_week_ends_when_the_record_is_returned_to_the_supervisee(ledger, clock):
-    app = ledger
+def test_the_bury_week_ends_when_the_record_is_returned_to_the_supervisee(application, clock):
+    app = application
     _, supervisor = supervisors(app, clock)
     shared = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5))
     kept = new_worker(app, clock, supervisor, "experienced", D(2020, 1, 6), joined=D(2026, 1, 5), name="Kim Worker")
@@ -86,8 +86,8 @@ def test_the_bury_week_ends_when_the_record_is_returned_to_the_supervisee(ledger
     assert "record_unsigned" in {i.kind for i in row(bcp, shared).issues}
 
 
-def test_a_hull_trainee_is_due_every_week_and_short_weeks_are_named(ledger, clock):
-    app = ledger
+def test_a_hull_trainee_is_due_every_week_and_short_weeks_are_named(application, clock):
+    app = application
     _, supervisor = supervisors(app, clock)
     trainee = new_worker(app, clock, supervisor, "trainee", D(2026, 2, 2))
     held(app, clock, trainee, supervisor, D(2026, 3, 3), minutes=40)

@@ -21,8 +21,8 @@ def row(app: SupervisionApplication, record_id) -> dict:
             current_records.c.record_id == str(record_id))).one()._mapping)
 
 
-def test_a_record_is_drafted_disputed_signed_and_locked(ledger):
-    app = ledger
+def test_a_record_is_drafted_disputed_signed_and_locked(application):
+    app = application
     _, supervisor, worker = staff(app)
     record_id = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
     app.records.share_record(acting(supervisor), record_id)
@@ -43,15 +43,15 @@ def test_a_record_is_drafted_disputed_signed_and_locked(ledger):
         app.records.amend_record(acting(supervisor), record_id, content("rewritten"), based_on_version=1)
 
 
-def test_only_the_current_supervisor_drafts(ledger):
-    app = ledger
+def test_only_the_current_supervisor_drafts(application):
+    app = application
     manager, _, worker = staff(app)
     with pytest.raises(DomainError, match="current supervisor"):
         app.records.draft_record(acting(manager), supervisee_id=worker, content=content())
 
 
-def test_transfer_moves_records_to_previous_supervision_and_names_the_old_supervisor(ledger):
-    app = ledger
+def test_transfer_moves_records_to_previous_supervision_and_names_the_old_supervisor(application):
+    app = application
     manager, supervisor, worker = staff(app)
     new_supervisor = str(app.people.join_worker(acting("hr"), name="Jo New", role="Team manager", category="manager",
                                                 start_date=date(2017, 5, 1)).id)
@@ -73,8 +73,8 @@ def test_transfer_moves_records_to_previous_supervision_and_names_the_old_superv
     assert [tuple(p) for p in periods] == [(supervisor, "transfer"), (new_supervisor, None)]
 
 
-def test_stale_expected_version_is_a_conflict_and_writes_nothing(ledger):
-    app = ledger
+def test_stale_expected_version_is_a_conflict_and_writes_nothing(application):
+    app = application
     _, supervisor, worker = staff(app)
     record_id = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
     app.records.share_record(acting(supervisor), record_id, expected_version=1)
@@ -84,10 +84,10 @@ def test_stale_expected_version_is_a_conflict_and_writes_nothing(ledger):
     assert app.records.get_record(record_id).version == 2
 
 
-def test_two_concurrent_writers_one_wins_the_other_gets_a_conflict(ledger, settings, master_key, clock):
+def test_two_concurrent_writers_one_wins_the_other_gets_a_conflict(application, settings, master_key, clock):
     from api.application import Storage
 
-    app = ledger
+    app = application
     _, supervisor, worker = staff(app)
     record_id = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
     app.records.share_record(acting(supervisor), record_id)
@@ -127,25 +127,25 @@ def _count_events(app: SupervisionApplication) -> int:
         return conn.execute(text(f"SELECT COUNT(*) FROM {app.recorder.events_table_name}")).scalar()
 
 
-def test_unknown_ids_are_not_found(ledger):
+def test_unknown_ids_are_not_found(application):
     import uuid
 
     with pytest.raises(NotFound):
-        ledger.records.get_record(uuid.uuid4())
+        application.records.get_record(uuid.uuid4())
     with pytest.raises(NotFound):
-        ledger.records.share_record(acting("x"), uuid.uuid4())
+        application.records.share_record(acting("x"), uuid.uuid4())
 
 
-def test_wrong_person_refused_through_the_application(ledger):
-    app = ledger
+def test_wrong_person_refused_through_the_application(application):
+    app = application
     manager, supervisor, worker = staff(app)
     record_id = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
     with pytest.raises(NotPermitted):
         app.records.share_record(acting(manager), record_id)
 
 
-def test_projections_rebuild_from_zero_to_the_same_rows(ledger):
-    app = ledger
+def test_projections_rebuild_from_zero_to_the_same_rows(application):
+    app = application
     _, supervisor, worker = staff(app)
     for day in range(1, 4):
         rid = app.records.draft_record(acting(supervisor), supervisee_id=worker,
@@ -164,8 +164,8 @@ def test_projections_rebuild_from_zero_to_the_same_rows(ledger):
     assert app.read_models.catch_up() == 0  # idempotent: nothing left to do
 
 
-def test_no_plaintext_of_a_record_or_a_name_is_stored(ledger, settings):
-    app = ledger
+def test_no_plaintext_of_a_record_or_a_name_is_stored(application, settings):
+    app = application
     _, supervisor, worker = staff(app)
     record_id = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content()).id
     app.records.share_record(acting(supervisor), record_id)
