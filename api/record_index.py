@@ -177,7 +177,7 @@ def _is_uuid(value: str) -> bool:
 def _driver_errors() -> tuple[type[BaseException], ...]:
     """Whichever driver was loaded: a database that cannot be read here is left to the application to report."""
     kinds: list[type[BaseException]] = []
-    for module, name in (("sqlite3", "Error"), ("psycopg", "Error")):
+    for module, name in (("sqlite3", "Error"), ("psycopg2", "Error")):
         if module in sys.modules:
             kinds.append(getattr(sys.modules[module], name))
     return tuple(kinds)
