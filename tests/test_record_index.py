@@ -128,8 +128,10 @@ def test_grant_holders_get_the_applications_listing_under_every_shape_of_grant(
     write_master_key(settings, master_key)
     w, r, now = world, world.records, world.clock.now
     # The world's grants: a team (Alex's: Sam's record) and a worker's file (Xavier's).
+    logged = len(w.log())
     assert _same_as_the_application(w, "ines") == [r["W"]]
     assert _same_as_the_application(w, "ivo") == [r["X"]]
+    assert len(w.log()) == logged  # a listing is no read of content: neither path writes to the access log
     # A record's scope, a subject access request, a manager's own relationships beside a grant, two grants at once,
     # and one that expires within the hour.
     _grant(w, "quinn", "qa_audit", "record", r["T"], now + timedelta(days=30))
