@@ -8,7 +8,8 @@ refuses, naming why) as it always has: no user, a disabled account, a stuck read
 model behind the newest event (the application catches up first), a schema not at this code's migration, key
 files beside the database, a database behind its published checkpoint (the application warns that it is
 read-only), a key the destroyed-key list names or that cannot be unwrapped, a worker whose first event does not
-open.
+open, no file for the organisation's policy pack (a pack that is there but invalid is found only when the
+application opens: its checks need pydantic).
 
 A user holding access grants is answered here too, by the same `listing_scopes` on the grants' terms as the grant
 index (access_grants) holds them: it copies every term the rule reads (scope, category, expiry, revocation) from
@@ -27,6 +28,7 @@ SQLAlchemy to compute); a changed read model is rebuilt when the application nex
 import base64
 import binascii
 import json
+import os
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -50,6 +52,7 @@ ORGANISATION_KEY_ID = "organisation"
 _ARCHIVE_OPEN = ArchiveRule(frozenset().union(*PACK_ROLE_NAMES.values()))
 _ARCHIVE_CLOSED = ArchiveRule(frozenset())
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "infrastructure" / "migrations" / "versions"
+_POLICIES = Path(__file__).resolve().parent.parent / "policies"  # infrastructure/policy_packs.py's default
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ def _index(db: PlainReader, settings: Settings, username: str, now: datetime) ->
     if user["role"] not in {r.value for r in Role}:
         raise _Unanswered("the application names an account it cannot use")
     grants = _grants(db, user["user_id"])
-    if grants:
+    if grants and settings.is_sqlite:  # on PostgreSQL already required
         _require_caught_up(db, settings)
         _open_key(db, settings, ORGANISATION_KEY_ID)
     reader = Reader(user["user_id"], Role(user["role"]), user["worker_id"])
@@ -122,6 +125,8 @@ def _require_current(db: PlainReader, settings: Settings) -> None:
     """As fresh as the application would be after catching up, and at the schema this code expects."""
     if db.value("SELECT version_num FROM alembic_version") != _head_migration():
         raise _Unanswered("the schema is migrated when the application opens")
+    if not _pack_file(settings.policy_pack).is_file():
+        raise _Unanswered("the application names a policy pack it cannot load")
     positions = db.rows("SELECT position, stuck_at FROM read_model_positions")
     if not positions or any(p["stuck_at"] is not None for p in positions):
         raise _Unanswered("a read model is stuck: the application names it")
@@ -149,6 +154,14 @@ def _require_caught_up(db: PlainReader, settings: Settings, positions: list[dict
     newest = db.value(f"SELECT max({events.nid}) FROM {events.qualified}") or 0
     if any(p["position"] < newest for p in positions):
         raise _Unanswered("a read model is behind the newest event: the application catches up first")
+
+
+def _pack_file(name: str) -> Path:
+    """Where infrastructure/policy_packs.py looks for the organisation's pack (its checks need pydantic: here,
+    only that there is such a file; the application validates it when it opens)."""
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        return _POLICIES / ".not-a-pack-name"
+    return Path(os.environ.get("SVL_POLICY_DIR") or _POLICIES) / f"{name}.toml"
 
 
 def _head_migration() -> str:

@@ -190,3 +190,18 @@ def test_the_grants_key_is_the_organisations() -> None:
     from infrastructure.keys import ORGANISATION_KEY_ID as sealing
 
     assert ORGANISATION_KEY_ID == sealing
+
+
+def test_a_policy_pack_it_cannot_find_is_the_applications_to_name(world: World, settings, master_key,
+                                                                   monkeypatch, tmp_path: Path) -> None:
+    from api.record_index import _pack_file
+    from infrastructure.policy_packs import _pack_path, default_directory
+
+    write_master_key(settings, master_key)
+    assert _pack_file(settings.policy_pack) == _pack_path(settings.policy_pack, default_directory())
+    assert _index(world, "ines") is not None
+    assert _index(world, "ines", replace(settings, policy_pack="nosuch")) is None
+    assert _index(world, "alex", replace(settings, policy_pack="../bcp")) is None
+    monkeypatch.setenv("SVL_POLICY_DIR", str(tmp_path))
+    assert _pack_file(settings.policy_pack) == _pack_path(settings.policy_pack, default_directory())
+    assert _index(world, "alex") is None
