@@ -32,7 +32,7 @@ HELP = ("svl --help", ["--help"])
 READS = [HELP,
          ("svl records --as daniel", ["records", "--as", "daniel"]),  # a supervisor: 33 records
          ("svl records --as hr", ["records", "--as", "hr"]),
-         # an inspector under a grant: grants are decided on their aggregates, so the application answers
+         # an inspector under a grant (answered without the application unless the pack's archive rule matters)
          ("svl records --as ofsted", ["records", "--as", "ofsted"]),
          ("svl due --as priya", ["due", "--as", "priya"]),
          ("svl access-log --as dpo", ["access-log", "--as", "dpo"])]

@@ -1,9 +1,14 @@
-"""Reads with the database driver alone (the standard library's sqlite3, or psycopg), for a command that only
+"""Reads with the database driver alone (the standard library's sqlite3, or psycopg2), for a command that only
 reads and must start at once (`svl records`): SQLAlchemy's import alone costs several times Python's start-up.
+
+On PostgreSQL this reads through psycopg2 (libpq, as psycopg 3 is), not the application's psycopg 3: importing
+psycopg 3 loads some 260 modules (asyncio, ssl, email, importlib.metadata, every type adapter), about three times
+`import typer`'s CPU, where psycopg2 loads about 50, less than `import typer` (benchmarks/cli.py).
 
 Rows come back as the application's engine hands them over (infrastructure/database.py): on SQLite a DATE as a
 `date`, a DATETIME as a UTC-aware `datetime` and a BOOLEAN as a `bool`, by the column types the table declares;
-on PostgreSQL psycopg types them itself. Every query of one `PlainReader` reads one snapshot.
+on PostgreSQL the driver types them itself (a bytea as a `memoryview`: callers take `bytes()` of it). Every query
+of one `PlainReader` reads one snapshot (SQLite: one transaction; PostgreSQL: a read-only REPEATABLE READ one).
 """
 
 import re
@@ -31,8 +36,8 @@ class DatabaseMissing(Exception):
 
 
 class PlainReader:
-    def __init__(self, connection: Any, sqlite: bool) -> None:
-        self._connection = connection
+    def __init__(self, execute: Callable[[str, dict], Any], sqlite: bool) -> None:
+        self._execute = execute  # runs one statement, returning a DB-API cursor
         self._sqlite = sqlite
         self._types: dict[str, dict[str, Callable[[Any], Any]]] = {}
 
@@ -40,7 +45,7 @@ class PlainReader:
         """`sql` with `:name` parameters. `table`: on SQLite, type the columns as that table declares them."""
         if not self._sqlite:
             sql = _PARAMETER.sub(r"%(\1)s", sql.replace("%", "%%"))
-        cursor = self._connection.execute(sql, params or {})
+        cursor = self._execute(sql, params or {})
         names = [d[0] for d in cursor.description]
         found = [dict(zip(names, row)) for row in cursor.fetchall()]
         if self._sqlite and table is not None and found:
@@ -57,7 +62,7 @@ class PlainReader:
 
     def _declared(self, table: str) -> dict[str, Callable[[Any], Any]]:
         if table not in self._types:
-            columns = self._connection.execute(f"PRAGMA table_info({table})").fetchall()
+            columns = self._execute(f"PRAGMA table_info({table})", {}).fetchall()
             self._types[table] = {c[1]: _SQLITE_TYPES[c[2].upper()] for c in columns if c[2].upper() in _SQLITE_TYPES}
         return self._types[table]
 
@@ -73,17 +78,24 @@ def plain_reader(settings: Settings) -> Iterator[PlainReader]:
         connection = sqlite3.connect(path, timeout=settings.sqlite_busy_timeout, isolation_level=None)
         try:
             connection.execute("BEGIN")  # one snapshot for every query; a reader waits for no writer (WAL)
-            yield PlainReader(connection, sqlite=True)
+            yield PlainReader(connection.execute, sqlite=True)
         finally:
             connection.close()
         return
-    import psycopg
+    import psycopg2
 
     url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", settings.database_url)
-    with psycopg.connect(url, options=f"-csearch_path={settings.database_schema} {postgres_timeouts(settings)}",
-                         connect_timeout=libpq_connect_timeout(settings)) as connection:
-        connection.read_only = True
-        try:
-            yield PlainReader(connection, sqlite=False)
-        finally:
-            connection.rollback()
+    connection = psycopg2.connect(url, options=f"-csearch_path={settings.database_schema} {postgres_timeouts(settings)}",
+                                  connect_timeout=libpq_connect_timeout(settings))
+    try:
+        connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
+
+        def execute(sql: str, params: dict) -> Any:
+            cursor = connection.cursor()
+            cursor.execute(sql, params)
+            return cursor
+
+        yield PlainReader(execute, sqlite=False)
+    finally:
+        connection.rollback()
+        connection.close()

@@ -31,8 +31,9 @@ def test_svl_help_imports_nothing_of_the_application() -> None:
     assert done.stdout.strip().splitlines()[-1] == "['api', 'api.cli']"
 
 
-# What `svl records` may not import: the application's libraries (psycopg is the driver it reads PostgreSQL with).
-_HEAVY = ("api.application", "sqlalchemy", "eventsourcing", "pydantic", "rich", "fastapi")
+# What `svl records` may not import: the application's libraries, psycopg 3 among them (it reads PostgreSQL with
+# psycopg2, which imports a fifth as much: infrastructure/plain_reads.py).
+_HEAVY = ("api.application", "sqlalchemy", "eventsourcing", "pydantic", "rich", "fastapi", "psycopg")
 
 
 def test_svl_records_lists_without_importing_the_application(populated, settings, tmp_path) -> None:
