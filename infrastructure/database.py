@@ -247,6 +247,11 @@ class _Borrowed:
 _SHARED_READS: ContextVar[dict[int, _SharedConnection] | None] = ContextVar("svl_shared_reads", default=None)
 
 
+def sharing_reads() -> bool:
+    """Whether this code runs inside `shared_reads()` (an HTTP request)."""
+    return _SHARED_READS.get() is not None
+
+
 @contextmanager
 def shared_reads() -> Iterator[None]:
     """Within this block (one HTTP request) `Reads.connect()` hands out one connection per engine, returned to
