@@ -44,7 +44,7 @@ from api.record_service import RecordService
 from api.retention_service import RetentionService
 from api.scheduling_service import SchedulingService
 from api.verification_service import VerificationService
-from infrastructure.database import start_up_turn, writer
+from infrastructure.database import shared_reads, start_up_turn, writer
 from infrastructure.event_store import eventsourcing_env
 from infrastructure.key_holders import forget_holder
 from infrastructure.keys import ORGANISATION_KEY_ID, StagedKeys
@@ -75,11 +75,13 @@ _REQUEST_NEWEST: ContextVar[dict[int, int] | None] = ContextVar("svl_request_new
 
 @contextmanager
 def one_look_at_the_newest() -> Iterator[None]:
-    """Within this block (one HTTP request) `see_own_writes` asks for the newest event once per application.
+    """Within this block (one HTTP request) `see_own_writes` asks for the newest event once per application, and
+    the request's reads share one connection (infrastructure/database.py `shared_reads`).
     The thread pool that runs a request's handlers copies the context, and with it this one dictionary."""
     token = _REQUEST_NEWEST.set({})
     try:
-        yield
+        with shared_reads():
+            yield
     finally:
         _REQUEST_NEWEST.reset(token)
 

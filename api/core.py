@@ -26,7 +26,7 @@ from domain.errors import DomainError
 from domain.supervision_record import SupervisionRecord
 from domain.workers import Worker
 from infrastructure.backup import scrub_key_bytes
-from infrastructure.database import create_schema, make_engine, reader, start_up_turn
+from infrastructure.database import Reads, create_schema, make_engine, reader, start_up_turn
 from infrastructure.keys import ORGANISATION_KEY_ID, KeyError_, KeyRing, StagedKeys, load_master_key, \
     reconcile_destroyed_keys
 from infrastructure.key_holders import note_holder
@@ -60,7 +60,7 @@ class Storage:
     tombstones: KeyTombstones
 
     @property
-    def reads(self) -> Engine:
+    def reads(self) -> Reads:
         """The engine for queries: on SQLite their transactions wait for no writer (no write turn, no lock)."""
         return reader(self.engine)
 

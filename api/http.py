@@ -166,11 +166,12 @@ class DenyByDefault:
             await send(message)
 
         try:
-            refusal = await self._refusal(scope)
-            if refusal is not None:
-                await refusal(scope, receive, send)
-                return
-            with one_look_at_the_newest():  # one request, one look at the newest event (a page queries often)
+            # One request: one look at the newest event, and one connection for its reads (the token's among them).
+            with one_look_at_the_newest():
+                refusal = await self._refusal(scope)
+                if refusal is not None:
+                    await refusal(scope, receive, send)
+                    return
                 await self.app(scope, receive, tracking_send)
         except Exception as error:
             reference = uuid.uuid4().hex[:12]

@@ -2,13 +2,15 @@
 
 import sqlite3
 import sys
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError
-from sqlalchemy import Engine, MetaData, create_engine, event, exc, text
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, exc, text
 from sqlalchemy.dialects.sqlite import DATETIME as SQLiteDateTime
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import DateTime
@@ -173,9 +175,109 @@ def _give_back(info: dict) -> None:
         turns.give_back()
 
 
-def reader(engine: Engine) -> Engine:
-    """The same engine for read-only work: on SQLite its transactions do not take the write lock."""
-    return engine.execution_options(svl_reader=True)
+class Reads:
+    """An engine for read-only work: on SQLite its transactions do not take the write lock. Inside
+    `shared_reads()` (one HTTP request) the reads of one engine share one pooled connection, so a page's several
+    queries check out (and on PostgreSQL ping) one connection, not one each. Each `with reads.connect()` block is
+    still a transaction of its own, ended when the block ends, so a read sees what was committed before it began
+    (the request's own writes among them); on PostgreSQL the shared connection runs each statement on its own
+    (autocommit), which under READ COMMITTED sees the same rows and saves the BEGIN and ROLLBACK round trips.
+    Everything else is the engine's (`reads.dialect`, `reads.raw_connection()`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine.execution_options(svl_reader=True)
+        self._key = id(engine)
+
+    def connect(self) -> Any:
+        held = _SHARED_READS.get()
+        if held is None:
+            return self.engine.connect()
+        shared = held.setdefault(self._key, _SharedConnection())
+        if not shared.lock.acquire(blocking=False):
+            # Inside another read of this request (or beside it, on another thread): a connection of its own.
+            return self.engine.connect()
+        return _Borrowed(self.engine, shared)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.engine, name)
+
+
+class _SharedConnection:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # held while a block reads on it
+        self.connection: Connection | None = None
+
+
+class _Borrowed:
+    """One `with reads.connect() as conn` block on the request's shared connection."""
+
+    def __init__(self, engine: Engine, shared: _SharedConnection) -> None:
+        self._engine, self._shared = engine, shared
+
+    def __enter__(self) -> Connection:
+        shared = self._shared
+        try:
+            if shared.connection is None:
+                connection = self._engine.connect()
+                if connection.dialect.name == "postgresql":
+                    connection.execution_options(isolation_level="AUTOCOMMIT")
+                shared.connection = connection
+            return shared.connection
+        except BaseException:
+            shared.lock.release()
+            raise
+
+    def __exit__(self, kind: Any, error: BaseException | None, _traceback: Any) -> None:
+        shared, connection = self._shared, self._shared.connection
+        try:
+            if connection is None:
+                return
+            if error is not None:
+                # Whatever went wrong, the request's next read starts on a fresh checkout (pinged on PostgreSQL),
+                # as it would have without sharing; the block's own error is the one the caller sees.
+                shared.connection = None
+                with suppress(Exception):
+                    connection.close()
+            elif connection.in_transaction():
+                connection.rollback()  # the block's transaction ends with it; the next block sees newer commits
+        finally:
+            shared.lock.release()
+
+
+_SHARED_READS: ContextVar[dict[int, _SharedConnection] | None] = ContextVar("svl_shared_reads", default=None)
+
+
+def sharing_reads() -> bool:
+    """Whether this code runs inside `shared_reads()` (an HTTP request)."""
+    return _SHARED_READS.get() is not None
+
+
+@contextmanager
+def shared_reads() -> Iterator[None]:
+    """Within this block (one HTTP request) `Reads.connect()` hands out one connection per engine, returned to
+    the pool when the block ends. The thread pool that runs a request's handlers copies the context, and with it
+    this one dictionary; a thread started from it does not, and reads on connections of its own."""
+    held: dict[int, _SharedConnection] = {}
+    token = _SHARED_READS.set(held)
+    try:
+        yield
+    finally:
+        _SHARED_READS.reset(token)
+        for shared in held.values():
+            if shared.connection is not None:
+                with suppress(Exception):  # an outage already answered the request; the pool replaces it
+                    shared.connection.close()
+                shared.connection = None
+
+
+def reader(engine: Engine | Reads) -> Reads:
+    """The engine's reads (see `Reads`), made once per engine and kept on it (dropped with it)."""
+    if isinstance(engine, Reads):
+        return engine
+    found = engine.__dict__.get("_svl_reads")
+    if found is None:
+        found = engine.__dict__["_svl_reads"] = Reads(engine)
+    return found
 
 
 def writer(engine: Engine) -> Engine:
