@@ -14,6 +14,7 @@ def test_the_morning_view_and_the_frequency_report(browser, site: Site, screensh
     try:
         sign_in(page, site, "priya")
         page.get_by_role("link", name="Supervision due").click()
+        page.wait_for_load_state("load")  # count() does not wait for the new page to be parsed
         everyone = page.locator("table tbody tr").count()
         assert everyone >= 3  # Priya supervises the three supervisors
         check(page, "supervision due (manager)", shots)
@@ -24,6 +25,7 @@ def test_the_morning_view_and_the_frequency_report(browser, site: Site, screensh
         assert any("Amira Hussain" in n for n in names) and not any("Daniel Okafor" in n for n in names)
         page.get_by_label("Only those who need attention").check()
         page.get_by_role("button", name="Show").click()
+        page.wait_for_load_state("load")  # count() does not wait for the new page to be parsed
         assert page.locator("table tbody tr").count() <= len(names)
 
         page.get_by_role("link", name="The monthly frequency report").click()

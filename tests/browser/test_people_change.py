@@ -162,6 +162,7 @@ def test_the_allocation_page_refuses_an_exception_by_a_role_the_pack_does_not_na
 
         breach = page.locator(".app-breach", has_text="Chloe Evans, supervised by Daniel Okafor")
         breach.get_by_role("button", name="Record the exception").click()
+        page.wait_for_load_state("load")  # count() does not wait for the new page to be parsed
         assert page.locator(".govuk-error-summary").count() == 1  # no reason: named before the command is asked
         breach = page.locator(".app-breach", has_text="Chloe Evans, supervised by Daniel Okafor")
         breach.get_by_label("Why the service manager agrees this departure").fill("Chloe covers the rota only")
@@ -217,6 +218,7 @@ def test_the_service_manager_agrees_the_departure_and_it_shows_as_agreed(browser
 
         sign_in(page, site, "hr")  # HR sees the same: it is in Chloe's file
         page.get_by_role("link", name="Allocation").click()
+        page.wait_for_load_state("load")  # count() does not wait for the new page to be parsed
         assert page.locator(".app-agreed", has_text="Chloe Evans, supervised by Daniel Okafor").count() == 1
     finally:
         ctx.close()
