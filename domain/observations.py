@@ -300,7 +300,7 @@ def _enum(kind: type[Enum], value: object, field: str) -> Enum:
     try:
         return kind(value)
     except ValueError:
-        allowed = ", ".join(str(m.value) for m in kind)  # type: ignore[attr-defined]
+        allowed = ", ".join(str(m.value) for m in list(kind))
         raise DomainError(f"{field} must be one of: {allowed}; got {value!r}", field=field) from None
 
 

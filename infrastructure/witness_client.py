@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import IO
 
 from infrastructure.svl_verify import (
     CosignerKey,
@@ -169,8 +170,8 @@ class Cosigners:
             return -1, "", str(getattr(exc, "reason", exc))
 
 
-def _read(answer: object) -> str:
-    data = answer.read(_MAX_ANSWER_BYTES)  # type: ignore[attr-defined]
+def _read(answer: IO[bytes]) -> str:
+    data = answer.read(_MAX_ANSWER_BYTES)
     return data.decode("utf-8", errors="replace")
 
 

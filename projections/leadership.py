@@ -67,9 +67,11 @@ class Leadership:
         if conn is None or not self._held:
             return False
         try:
+            import psycopg  # here: the leader contends only on PostgreSQL, and SQLite's callers need not import it
+
             raw = conn.connection.dbapi_connection
-            assert raw is not None
-            return any(True for _ in raw.notifies(timeout=timeout, stop_after=1))  # type: ignore[attr-defined]
+            assert isinstance(raw, psycopg.Connection)
+            return any(True for _ in raw.notifies(timeout=timeout, stop_after=1))
         except Exception as exc:  # noqa: BLE001 - the connection died: the next contend() finds out
             log.warning("projection lead's connection failed: %s", type(exc).__name__)
             with self._lock:
