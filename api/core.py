@@ -9,7 +9,6 @@ constructor names the other services it calls, so what each one uses is declared
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,6 +31,7 @@ from infrastructure.keys import ORGANISATION_KEY_ID, KeyError_, KeyRing, StagedK
 from infrastructure.key_holders import note_holder
 from infrastructure.key_rotation import finish_interrupted_rotation, pending_file
 from infrastructure.key_tombstones import KeyTombstones
+from infrastructure.master_key import master_key_from_environment
 from infrastructure.ledger import IntegrityLedger
 from infrastructure.sealed_mapper import EventDestroyed
 from infrastructure.settings import Settings, key_placement_problems
@@ -70,7 +70,7 @@ class Storage:
         if problems:
             raise KeysBesideData("; ".join(problems))
         engine = make_engine(settings)
-        if (master_key is None and os.environ.get("SVL_MASTER_KEY") is None
+        if (master_key is None and not master_key_from_environment()
                 and pending_file(settings.master_key_file).exists()):
             with start_up_turn(engine, settings):
                 create_schema(engine, settings)

@@ -44,7 +44,7 @@ from infrastructure.key_tombstones import Tombstone
 from infrastructure.key_holders import other_holders
 from infrastructure.key_rotation import rotate_master_key as rotate_key
 from infrastructure.keys import KeyDestroyed, KeyError_, StagedKeys
-from infrastructure.master_key import load_master_key
+from infrastructure.master_key import load_master_key, master_key_from_environment
 from infrastructure.ledger_verify import Purge
 from infrastructure.merkle import inclusion_proofs
 from infrastructure.users import Principal
@@ -447,7 +447,7 @@ class RetentionService(Service):
         """Checked before anything is destroyed, and again at the rotation: the key is one this service keeps
         in its file, and no other process holds it (each would go on wrapping and unwrapping with the old key)."""
         settings, keyring = self.storage.settings, self.storage.keyring
-        if os.environ.get("SVL_MASTER_KEY") is not None:
+        if master_key_from_environment():
             raise DomainError("the master key comes from SVL_MASTER_KEY: rotate it in your key store, not in a run")
         try:
             in_file = load_master_key(settings.master_key_file, env_value=None)

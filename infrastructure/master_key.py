@@ -14,6 +14,12 @@ class MasterKeyMissing(KeyError_):
     pass
 
 
+def master_key_from_environment() -> bool:
+    """Whether the master key is given by SVL_MASTER_KEY (a key store's), not kept in this service's file: such a
+    key is rotated in the key store, never by this service."""
+    return os.environ.get("SVL_MASTER_KEY") is not None
+
+
 def load_master_key(path: Path, env_value: str | None = None) -> bytes:
     """From SVL_MASTER_KEY (base64) if set, else from the key file. Never from the database."""
     raw = env_value if env_value is not None else os.environ.get("SVL_MASTER_KEY")
