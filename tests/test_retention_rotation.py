@@ -247,3 +247,18 @@ def test_svl_keys_rotate_master_refuses_while_another_process_holds_the_key(appl
         assert reopened.records.get_record(kept_record).state == "locked"
     finally:
         _close(reopened)
+
+
+def test_a_run_refuses_to_rotate_a_key_that_comes_from_the_environment(application, settings, master_key,
+                                                                      key_in_its_file, monkeypatch):
+    """A key given by SVL_MASTER_KEY belongs to the organisation's key store: the run says so and destroys nothing."""
+    leaver, destroyed_record, _, _ = _prepared(application)
+    proposal = application.retention.propose_destruction(acting("dpo"), as_of=date(2026, 3, 1))
+    application.retention.approve_destruction(acting("hr"), proposal.id, rationale="checked against the retention schedule")
+    monkeypatch.setenv("SVL_MASTER_KEY", base64.b64encode(master_key).decode())
+    with pytest.raises(DomainError, match="comes from SVL_MASTER_KEY"):
+        application.retention.run_retention(acting("dpo"), proposal.id, rotate_master_key=True)
+    assert application.records.get_record(destroyed_record)  # refused before anything was destroyed
+    monkeypatch.delenv("SVL_MASTER_KEY")
+    outcomes = application.retention.run_retention(acting("dpo"), proposal.id, rotate_master_key=True)
+    assert [o.worker_id for o in outcomes if o.status == "destroyed"] == [leaver]
