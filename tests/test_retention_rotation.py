@@ -60,6 +60,18 @@ def _key_files_hold(settings, key: bytes) -> list[Path]:
             if p.is_file() and (key in p.read_bytes() or encoded in p.read_bytes())]
 
 
+def _assert_kept_and_destroyed(settings, clock, kept_record, destroyed_record) -> None:
+    """Opened from its key file: the kept record reads, the destroyed one is gone, and the ledger verifies."""
+    app = _from_file(settings, clock)
+    try:
+        assert app.records.get_record(kept_record).state == "locked"
+        with pytest.raises(Destroyed):
+            app.records.get_record(destroyed_record)
+        assert app.integrity.verify().intact
+    finally:
+        _close(app)
+
+
 def test_after_a_run_that_rotates_an_old_backup_cannot_unwrap_what_it_destroyed(application, settings, master_key,
                                                                               clock, key_in_its_file, tmp_path):
     _, destroyed_record, kept_record, key_id = _prepared(application)
@@ -88,24 +100,10 @@ def test_after_a_run_that_rotates_an_old_backup_cannot_unwrap_what_it_destroyed(
     with pytest.raises(BackupError, match="taken before a master-key rotation.*nothing was restored"):
         restore(settings, snapshot.path, current)
 
-    live = _from_file(settings, clock)
-    try:
-        assert live.records.get_record(kept_record).state == "locked"
-        with pytest.raises(Destroyed):
-            live.records.get_record(destroyed_record)
-        assert live.integrity.verify().intact
-    finally:
-        _close(live)
+    _assert_kept_and_destroyed(settings, clock, kept_record, destroyed_record)  # the live database
     # With the old key from escrow the backup restores, and the destroyed file stays destroyed.
     assert restore(settings, snapshot.path, current, backup_master_key=master_key) == [key_id]
-    restored = _from_file(settings, clock)
-    try:
-        assert restored.records.get_record(kept_record).state == "locked"
-        with pytest.raises(Destroyed):
-            restored.records.get_record(destroyed_record)
-        assert restored.integrity.verify().intact
-    finally:
-        _close(restored)
+    _assert_kept_and_destroyed(settings, clock, kept_record, destroyed_record)
 
 
 def test_a_run_refuses_to_rotate_while_another_process_holds_the_key(application, settings, clock, key_in_its_file):
