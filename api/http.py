@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, master_key: bytes | None = None
     `background_projections=True` (as `svl serve` runs) projects in batches off the request path."""
     settings = settings or Settings.from_env()
     application = SupervisionApplication(Storage.open(settings, master_key), clock,
-                               background_projections=background_projections)
+                                         background_projections=background_projections)
     application.access.log_reads = log_reads
     provider = identity_provider(settings, clock)
 
