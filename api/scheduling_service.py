@@ -40,8 +40,8 @@ from infrastructure.users import Principal
 from projections.allocation import second_supervisees_on
 from projections.practice_cycles import agreed_terms_of, step_downs, with_cycle_facts
 from projections.supervision_compliance import (
-    MonthFacts, Scope, agreement_in_force, agreements_of, cutoff_for, joined_on, load_facts, load_month, sessions_of,
-    unlapsed_agreements,
+    MonthFacts, Scope, agreement_in_force, agreements_of, cutoff_for, joined_on, load_facts, load_month,
+    next_session_of, sessions_of, unlapsed_agreements,
 )
 
 log = logging.getLogger(__name__)
@@ -328,10 +328,9 @@ class SchedulingService(Service):
         """The signed-in member of staff's own next scheduled session as a supervisee (today or later)."""
         if not user.worker_id:
             return None
-        today = self.clock().date()
-        upcoming = [s for s in self.sessions_of(worker_id=user.worker_id)
-                    if s["state"] == "scheduled" and s["scheduled_for"] >= today]
-        return min(upcoming, key=lambda s: s["scheduled_for"], default=None)
+        self.see_own_writes()
+        with self.storage.reads.connect() as conn:
+            return next_session_of(conn, user.worker_id, self.clock().date())
 
     def _agreement_in_force(self, worker_id: str, supervisor_id: str) -> str | None:
         with self.storage.reads.connect() as conn:

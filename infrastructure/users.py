@@ -154,7 +154,9 @@ class UserDirectory:
         return dict(row._mapping) if row else None
 
     def require(self, username_or_id: str) -> dict:
-        user = self.find(username_or_id)
+        return self._usable(self.find(username_or_id), username_or_id)
+
+    def _usable(self, user: dict | None, username_or_id: str) -> dict:
         if user is None:
             raise UserError(f"no user {username_or_id!r}")
         if _ended(user["disabled_at"], self.clock()):
@@ -219,7 +221,12 @@ class UserDirectory:
             return [dict(r._mapping) for r in conn.execute(select(users).order_by(users.c.username))]
 
     def principal(self, username_or_id: str, via: str) -> Principal:
-        user = self.require(username_or_id)
+        return self.principal_of(self.find(username_or_id), via, username_or_id)
+
+    def principal_of(self, user: dict | None, via: str, username_or_id: str = "") -> Principal:
+        """The principal of an account row already read (a web session reads its account with it), under the same
+        checks as `principal`."""
+        user = self._usable(user, username_or_id)
         return Principal(user["user_id"], user["username"], Role(user["role"]), user["worker_id"], via)
 
     def issue_token(self, username_or_id: str, *, days: float = 30, label: str = "cli") -> IssuedToken:

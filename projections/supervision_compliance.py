@@ -623,6 +623,15 @@ def sessions_of(conn: Connection, worker_id: str | None = None, supervisor_id: s
     return rows
 
 
+def next_session_of(conn: Connection, worker_id: str, on: date) -> dict | None:
+    """The worker's earliest session still scheduled (neither held nor cancelled) on `on` or later."""
+    s = compliance_sessions
+    row = conn.execute(select(s).where(s.c.worker_id == worker_id, s.c.held_at.is_(None), s.c.cancelled_at.is_(None),
+                                       s.c.scheduled_for >= on)
+                       .order_by(s.c.scheduled_for, s.c.session_id).limit(1)).first()
+    return None if row is None else {**row._mapping, "state": "scheduled"}
+
+
 def agreements_of(conn: Connection, worker_id: str | None = None, party: str | None = None) -> list[dict]:
     """Agreements, newest first; `party`: only those this worker is the supervisee or the supervisor of."""
     a = compliance_agreements

@@ -102,10 +102,17 @@ def signed_in(request: Request) -> Principal:
         raise SignInNeeded()
     web = web_of(request)
     try:
-        return web.application.people.users.principal(session.user_id, via="web")
+        return _principal(web, session)
     except UserError:
         web.sessions.close_all_for(session.user_id)
         raise SignInNeeded() from None
+
+
+def _principal(web: Any, session: Session) -> Principal:
+    users = web.application.people.users
+    if session.account is None:  # a session opened in this request: its account was not read with it
+        return users.principal(session.user_id, via="web")
+    return users.principal_of(session.account, "web", session.user_id)
 
 
 def via(request: Request, purpose: str = "") -> Via:
@@ -149,7 +156,7 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     who = context.pop("who", None)
     if who is None and session.user_id is not None:
         try:
-            who = web.application.people.users.principal(session.user_id, via="web")
+            who = _principal(web, session)
         except UserError:
             who = None
     notices, session.notices = session.notices, []
