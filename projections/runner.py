@@ -161,6 +161,9 @@ class ProjectionRunner:
         # page makes several queries, each asking; only the first reads the positions table.
         self._reached = 0
         self._wake = threading.Event()
+        # Events just stored here, as stored, handed to the background projector with the poke (see `poke`).
+        self._fresh: list[tuple[int, Any]] = []
+        self._fresh_lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         event.listen(engine, "before_execute", self._refuse_stuck_reads)
@@ -227,7 +230,7 @@ class ProjectionRunner:
                 return
             position = self.position()
             if position < target:
-                self.catch_up()
+                self.catch_up(until=target)
                 position = self.position()
             self._reached = max(self._reached, position)
             return
@@ -279,14 +282,17 @@ class ProjectionRunner:
     # -- projecting --------------------------------------------------------------------------------
 
     def catch_up(self, progress: Callable[[int], None] | None = None,
-                 fresh: Sequence[tuple[int, Any]] = ()) -> int:
+                 fresh: Sequence[tuple[int, Any]] = (), until: int | None = None) -> int:
         """Projects every notification after each read model's position into it. Returns how many
         notifications were read. A read model that fails on an event is marked stuck; the others go on.
 
-        `fresh`: (notification id, domain event) of what this process has just stored, as it stored them. When
-        they are exactly what comes next in the log, they are projected as they are, instead of being read back
-        and decrypted; then this catch-up ends with them (anything another process stored after them is
-        projected by the next one, as a query's refresh does)."""
+        `fresh`: (notification id, domain event) of what this process has just stored, as it stored them. Those
+        that come next in the log, one after another, are projected as they are, instead of being read back and
+        decrypted; then this catch-up ends with them (anything stored after them is projected by the next one,
+        as a query's refresh does). Without `fresh`, what saves offered (`offer`) is taken the same way, and
+        the catch-up goes on reading after it, to the end of the log or to `until` if that is reached first."""
+        given = bool(fresh)
+        fresh = list(fresh) if given else self._take_fresh()
         processed = 0
         careful = False  # after a batch failed somewhere: again, each read model under a savepoint of its own
         while True:
@@ -296,8 +302,9 @@ class ProjectionRunner:
                     if not live:
                         return processed
                     start = min(live.values()) + 1
-                    if fresh and not careful and [nid for nid, _ in fresh] == list(range(start, start + len(fresh))):
-                        events, batch = list(fresh), None
+                    ahead = _run_from(start, fresh)
+                    if ahead and not careful:
+                        events, batch = ahead, None
                     else:
                         batch = self.read(start, self.batch_size)
                         if not batch:
@@ -318,7 +325,11 @@ class ProjectionRunner:
             processed += len(events)
             if progress:
                 progress(len(events))
-            if batch is None or len(batch) < self.batch_size:  # fresh ones, or a short batch: the end of the log
+            if batch is None:
+                if given or (until is not None and events[-1][0] >= until):
+                    return processed
+                fresh = []  # offered ones, projected: the rest is read
+            elif len(batch) < self.batch_size:  # a short batch: the end of the log
                 return processed
 
     def _project_all(self, conn: Connection, pending: dict[str, list[tuple[int, Any]]]) -> None:
@@ -441,12 +452,27 @@ class ProjectionRunner:
                                         daemon=True)
         self._thread.start()
 
+    def offer(self, fresh: Sequence[tuple[int, Any]]) -> None:
+        """What a save just stored, as `catch_up` takes it, for the next catch-up here (the projector's or a
+        query's) to project without reading it back and decrypting it. Only for events whose key no retention
+        run destroys (the access log's, sealed with the organisation's key): that catch-up may come after a
+        destruction, which decoding would notice."""
+        if fresh and self.projects_here():
+            with self._fresh_lock:
+                self._fresh.extend(fresh)
+                del self._fresh[:-self.batch_size]  # if nothing caught up for long, the rest is read back
+
     def poke(self) -> None:
         """After a save: wakes the projector here, or the leading process when another one leads."""
         if self.projects_here():
             self._wake.set()
         else:
             self._ask_leader()
+
+    def _take_fresh(self) -> list[tuple[int, Any]]:
+        with self._fresh_lock:
+            fresh, self._fresh = self._fresh, []
+        return sorted(fresh, key=lambda pair: pair[0])
 
     def stop(self) -> None:
         if self._thread is None:
@@ -491,6 +517,18 @@ class ProjectionRunner:
             if not self.leadership.held():
                 return False
         return False
+
+
+def _run_from(start: int, fresh: Sequence[tuple[int, Any]]) -> list[tuple[int, Any]]:
+    """Of `fresh` (in notification order), those from `start` on with no gap between them."""
+    run = []
+    for nid, domain_event in fresh:
+        if nid < start:
+            continue
+        if nid != start + len(run):
+            break
+        run.append((nid, domain_event))
+    return run
 
 
 __all__ = ["MODULES", "NAMES", "ProjectionRunner", "ReadModelLagging", "ReadModelState", "ReadModelStuck", "describe",
