@@ -5,16 +5,21 @@ export. Each page calls the same application commands as /api/v1/retention, with
 rules (who may, never the proposer approving) stay in the application and the domain."""
 
 import json
+from collections import Counter
+from collections.abc import Iterable
 from datetime import date
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from api.errors import NotFound
+from api.application import SupervisionApplication
+from api.errors import Destroyed, NotFound
+from api.retention_service import ScheduledFile
 import api.web.commands as commands
+from api.web.record_form import FormErrors
 from api.web.site import checked_form, notice, page, redirect, signed_in, via, web_of
-from domain.errors import DomainError, NotPermitted
+from domain.errors import DomainError, NotPermitted, OutOfOrder
 from domain.retention import HoldKind
 from domain.case_record_disposal import CASE_RECORD_CLASS
 from domain.destruction_proposal import PERSONAL
@@ -23,6 +28,8 @@ from infrastructure.users import Principal
 
 router = APIRouter(include_in_schema=False)
 CONFIRM = "confirmed"
+GONE = ("destroying", "destroyed")  # a file in these states has no name left to show, and can be neither held nor
+# exported: its key is destroyed (or being destroyed) with it
 
 
 @router.get("/retention")
@@ -36,9 +43,10 @@ def _schedule(request: Request, who: Principal, status: int = 200, errors: list 
     proposals = app.retention.destruction_proposals(who)  # refused here to anyone the pack does not name
     today = app.clock().date()
     files = app.retention.retention_schedule(today)
-    actors = commands.actor_names(app, [a for p in proposals for a in (p.get("proposed_by"), p.get("decided_by"))])
+    names = _names(app, files, [a for p in proposals for a in (p.get("proposed_by"), p.get("decided_by"))])
     return page(request, "retention.html", status, who=who, files=files, proposals=proposals, today=today,
-                errors=errors or [], values=values or {}, planned=planned, actors=actors)
+                errors=errors or [], values=values or {}, planned=planned, names=names,
+                people=_people(files, names))
 
 
 @router.post("/retention/dry-run")
@@ -127,33 +135,40 @@ def holds(request: Request, who: Principal = Depends(signed_in)) -> Response:
     return _holds(request, who)
 
 
-def _holds(request: Request, who: Principal, status: int = 200, errors: list | None = None,
+def _holds(request: Request, who: Principal, status: int = 200, errors: FormErrors | None = None,
            values: dict | None = None) -> Response:
     app = web_of(request).application
     listed = app.retention.list_holds(who)
-    files = [f for f in app.retention.retention_schedule(app.clock().date()) if f.state not in ("destroying",
-                                                                                                "destroyed")]
-    return page(request, "holds.html", status, who=who, holds=listed, files=files, kinds=list(HoldKind),
-                errors=errors or [], values=values or {},
-                actors=commands.actor_names(app, [h.get("placed_by") for h in listed]))
+    files = app.retention.retention_schedule(app.clock().date())
+    names = _names(app, files, [h.get("placed_by") for h in listed])
+    return page(request, "holds.html", status, who=who, holds=listed, people=_people(files, names),
+                kinds=list(HoldKind), errors=errors or FormErrors(), values=values or {}, names=names)
 
 
 @router.post("/retention/holds")
 def place_hold(request: Request, who: Principal = Depends(signed_in), form: dict[str, str] = Depends(checked_form)
                ) -> Response:
     fields = {k: form.get(k, "").strip() for k in ("worker_id", "kind", "reason", "reference")}
-    errors = [{"text": text, "href": f"#{field}"} for field, text in (
-        ("worker_id", "Choose whose file to hold"), ("reason", "Give the reason for the hold"),
-        ("reference", "Give a reference, for example the investigation number")) if not fields[field]]
+    errors = FormErrors()  # in the order the fields are on the page
+    if not _an_id(fields["worker_id"]):
+        errors.add("worker_id", "Choose whose file to hold" if not fields["worker_id"] else
+                   "Choose whose file to hold from the list")
+    if not fields["reason"]:
+        errors.add("reason", "Give the reason for the hold")
+    if not fields["reference"]:
+        errors.add("reference", "Give a reference, for example the investigation number")
     if not errors:
         try:
             web_of(request).application.retention.place_hold(who, fields["worker_id"], kind=fields["kind"],
-                                                             reason=fields["reason"],
-                                                        reference=fields["reference"])
-        except (NotPermitted, NotFound):
+                                                             reason=fields["reason"], reference=fields["reference"])
+        except NotPermitted:
             raise
+        except NotFound:  # no such member of staff: the list offers only those there are
+            errors.add("worker_id", "Choose whose file to hold from the list")
+        except OutOfOrder as exc:  # the file is destroyed, or being destroyed, since the page was shown
+            errors.add("worker_id", str(exc).capitalize())
         except DomainError as exc:
-            errors = [{"text": str(exc), "href": "#kind"}]
+            errors.add("kind", str(exc).capitalize())
     if errors:
         return _holds(request, who, 422, errors, fields)
     notice(request, "Hold placed: the file will not be destroyed until the hold is released.")
@@ -165,8 +180,7 @@ def release_hold(hold_id: UUID, request: Request, who: Principal = Depends(signe
                  form: dict[str, str] = Depends(checked_form)) -> Response:
     reason = form.get("reason", "").strip()
     if not reason:
-        return _holds(request, who, 422, [{"text": "Give the reason for releasing the hold",
-                                            "href": f"#release-{hold_id}"}])
+        return _holds(request, who, 422, FormErrors({f"release-{hold_id}": "Give the reason for releasing the hold"}))
     web_of(request).application.retention.release_hold(who, hold_id, reason=reason)
     notice(request, "Hold released.")
     return redirect("/retention/holds")
@@ -214,21 +228,48 @@ def _certificate(request: Request, who: Principal, record_class: str, item_id: U
 def subject_access(request: Request, who: Principal = Depends(signed_in),
                    form: dict[str, str] = Depends(checked_form)) -> Response:
     """The export as one JSON file (as POST /api/v1/sar): every record read in it is logged first."""
-    from api.subject_access import subject_access_export
-
     app = web_of(request).application
     worker_id = form.get("worker_id", "").strip()
-    try:
-        UUID(worker_id)
-    except ValueError:
-        return _schedule(request, who, 422, [{"text": "Enter the worker id of the person whose data was "
-                                                      "requested",
-                                              "href": "#sar-worker_id"}], {"sar_worker_id": worker_id})
-    export = subject_access_export(app, who, worker_id, received_on=app.clock().date(), extended=False,
-                                   via=via(request, form.get("purpose", "subject access request")))
+    problem = None if _an_id(worker_id) else "Choose whose data was requested" + (" from the list" if worker_id
+                                                                                 else "")
+    if problem is None:
+        try:
+            export = commands.subject_access(app, who, via(request, form.get("purpose", "subject access request")),
+                                             UUID(worker_id), app.clock().date())
+        except Destroyed:
+            raise  # its own page: nothing is held about them any more
+        except NotFound:  # no such member of staff (nothing was read, so nothing is logged)
+            problem = "Choose whose data was requested from the list"
+    if problem is not None:
+        return _schedule(request, who, 422, [{"text": problem, "href": "#sar-worker_id"}],
+                         {"sar_worker_id": worker_id})
     body = json.dumps({**export.document, "bundles": export.bundles}, indent=2, default=str)
     return PlainTextResponse(body, media_type="application/json", headers={
         "Content-Disposition": f'attachment; filename="subject-access-{worker_id}.json"'})
+
+
+def _names(app: SupervisionApplication, files: list[ScheduledFile], actors: Iterable[str | None]) -> dict[str, str]:
+    """The page's one look-up of names (they live only in the sealed events): each file's worker, but for a file
+    destroyed or being destroyed, whose name went with its key, and whoever acted on the page's lists."""
+    return commands.actor_names(app, [*(f.worker_id for f in files if f.state not in GONE), *actors])
+
+
+def _people(files: list[ScheduledFile], names: dict[str, str]) -> list[dict]:
+    """Whom the forms offer, by name from A to Z: every member of staff and leaver whose file is not destroyed.
+    The id is each choice's value; it is shown only beside a name two people share, to tell them apart."""
+    kept = [f for f in files if f.state not in GONE]
+    shared = Counter(names[f.worker_id] for f in kept)
+    return sorted(({"worker_id": f.worker_id, "name": names[f.worker_id] + (f" ({f.worker_id[:8]})"
+                                                                            if shared[names[f.worker_id]] > 1 else "")}
+                   for f in kept), key=lambda p: (p["name"].casefold(), p["worker_id"]))
+
+
+def _an_id(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _as_of(form: dict[str, str], today: date) -> tuple[date, list[dict]]:

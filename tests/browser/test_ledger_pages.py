@@ -1,7 +1,8 @@
 """The integrity ledger in the browser: the administrator sees the latest checkpoint, verifies the whole ledger
 (timed, as `svl verify`), downloads one record's bundle and it verifies with svl-verify and the published key;
 nobody else may. The DPO's subject access pack: a PDF whose attached export and bundles verify, each record
-read logged (channel web); and the same export as one JSON file from the retention page, after a refused id."""
+read logged (channel web); and the same export as one JSON file from the retention page, the person chosen by name
+(after a refusal with nobody chosen)."""
 
 import json
 from datetime import date
@@ -83,16 +84,18 @@ def test_the_dpo_downloads_a_subject_access_pack_whose_bundles_verify(browser, s
             pack_link.click()
         pdf = download.value.path().read_bytes()
 
-        # The same export as one JSON file, from the retention page (POST /retention/sar): a name is no id first.
+        # The same export as one JSON file, from the retention page (POST /retention/sar), the person chosen by
+        # name: nobody chosen first.
         page.get_by_role("link", name="Retention").click()
-        page.get_by_label("Worker id").fill("Liam Walsh")
         page.get_by_role("button", name="Download the subject access export").click()
         summary = page.locator(".govuk-error-summary")
-        assert "Enter the worker id" in summary.inner_text()
+        assert "Choose whose data was requested" in summary.inner_text()
         assert summary.get_by_role("link").first.get_attribute("href") == "#sar-worker_id"
-        assert page.get_by_label("Worker id").input_value() == "Liam Walsh"  # what was typed, kept
+        assert "Choose whose data was requested" in page.locator("#sar-worker_id-error").inner_text()
         check(page, "retention with a subject access export error", shots)
-        page.get_by_label("Worker id").fill(liam)
+        whose = page.get_by_label("Whose data was requested")
+        whose.select_option(label="Liam Walsh")
+        assert whose.input_value() == liam  # the name chosen is the person the grant covers
         with page.expect_download() as json_download:
             page.get_by_role("button", name="Download the subject access export").click()
         assert json_download.value.suggested_filename == f"subject-access-{liam}.json"

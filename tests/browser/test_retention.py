@@ -1,6 +1,7 @@
 """The DPO's retention pages in the browser: the schedule and a dry run, a proposal, approval by a second
 authorised person (HR) with its confirmation, the destruction run with its confirmation, the certificate shown,
-verified and downloadable, and legal holds: one placed, then released (with its reason missing first). The proposer may not approve their own list."""
+verified and downloadable, and legal holds: one placed on a file chosen by the worker's name (nothing chosen first)
+and shown by that name, then released (with its reason missing first). The proposer may not approve their own list."""
 
 import json
 
@@ -64,13 +65,22 @@ def test_the_dpo_proposes_hr_approves_the_dpo_destroys_and_the_certificate_is_sh
         page.goto(site.url("/retention/holds"))
         assert "Allegation" in html(page) or "hold" in html(page)
         page.get_by_role("button", name="Place the hold").click()
-        assert page.locator(".govuk-error-summary").get_by_role("link").first.get_attribute("href") == "#reason"
+        links = page.locator(".govuk-error-summary").get_by_role("link")
+        assert [links.nth(i).get_attribute("href") for i in range(links.count())] == ["#worker_id", "#reason",
+                                                                                    "#reference"]
+        assert "Choose whose file to hold" in page.locator("#worker_id-error").inner_text()
         check(page, "legal holds with errors", shots)
         reference = f"INV-BROWSER-{site.backend}"
+        whose = page.get_by_label("Whose file")
+        liam = whose.locator("option", has_text="Liam Walsh").get_attribute("value")
+        whose.select_option(label="Liam Walsh")  # by name: the id is only the choice's value
         page.locator("#reason").fill("Grievance raised by a former colleague")
         page.locator("#reference").fill(reference)
         page.get_by_role("button", name="Place the hold").click()
         assert "Hold placed" in html(page)
+        held = page.locator(".govuk-table__row", has_text=reference).inner_text()
+        assert "Liam Walsh" in held and liam not in held and liam[:8] not in held  # the name, not the id
+        check(page, "legal holds, one placed", shots)
         row = page.locator(".govuk-table__row", has_text=reference)
         row.get_by_role("button", name="Release the hold").click()  # no reason first
         summary = page.locator(".govuk-error-summary")
