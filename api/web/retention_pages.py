@@ -87,8 +87,10 @@ def _proposal(request: Request, who: Principal, proposal_id: UUID, status: int =
               errors: list | None = None, values: dict | None = None) -> Response:
     app = web_of(request).application
     proposal = app.retention.read_proposal(who, proposal_id)
-    today = {f.worker_id: f.status for f in app.retention.retention_schedule(proposal.as_of)}
-    actors = commands.actor_names(app, [proposal.proposed_by, proposal.decided_by])
+    files = app.retention.retention_schedule(proposal.as_of)
+    today = {f.worker_id: f.status for f in files}
+    listed = {i["worker_id"] for i in proposal.items}
+    actors = _names(app, [f for f in files if f.worker_id in listed], [proposal.proposed_by, proposal.decided_by])
     return page(request, "proposal.html", status, who=who, proposal=proposal, now=today, actors=actors,
                 mine=proposal.proposer_user == who.user_id, errors=errors or [], values=values or {})
 

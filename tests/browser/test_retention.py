@@ -27,6 +27,7 @@ def test_the_dpo_proposes_hr_approves_the_dpo_destroys_and_the_certificate_is_sh
         assert "file(s) proposed for destruction" in html(page)
         assert "You proposed this list" in html(page)
         assert page.get_by_role("button", name="Approve the list").count() == 0  # never the proposer
+        assert "Nora Quinn" in page.locator("table", has_text="file(s) on the list").inner_text()  # by name
         proposal_url = page.url
         check(page, "destruction proposal, as its proposer", shots)
         sign_out(page)
@@ -61,6 +62,9 @@ def test_the_dpo_proposes_hr_approves_the_dpo_destroys_and_the_certificate_is_sh
         link = page.locator("a[download]").first
         answer = page.request.get(site.url(link.get_attribute("href")))
         assert answer.status == 200 and json.loads(answer.text())["format"] == "svl-destruction-certificate/v2"
+        page.goto(proposal_url)  # the name went with the file's key
+        listed = page.locator("table", has_text="file(s) on the list").inner_text()
+        assert "A destroyed file" in listed and "Nora Quinn" not in listed
 
         page.goto(site.url("/retention/holds"))
         assert "Allegation" in html(page) or "hold" in html(page)
