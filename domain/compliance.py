@@ -276,10 +276,12 @@ def rule_in_force(pack: PolicyPack, category: str, start_date: date, on_date: da
     raise AssertionError("unreachable: the last phase is open-ended")  # pragma: no cover
 
 
+# By (months, weeks, days): hashing an Interval costs more than the look-up.
+_EVERY_WORDS = {(0, 1, 0): "weekly", (0, 2, 0): "fortnightly", (1, 0, 0): "monthly", (12, 0, 0): "annually"}
+
+
 def every_word(interval: Interval) -> str:
-    words = {Interval(weeks=1): "weekly", Interval(weeks=2): "fortnightly", Interval(months=1): "monthly",
-             Interval(months=12): "annually"}
-    return words.get(interval, f"every {interval}")
+    return _EVERY_WORDS.get((interval.months, interval.weeks, interval.days)) or f"every {interval}"
 
 
 def _supervisor_issues(facts: WorkerFacts) -> list[Issue]:

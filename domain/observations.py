@@ -14,7 +14,7 @@ hull: peer observation of supervisors) are pure functions of the observations kn
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
@@ -263,15 +263,26 @@ def observation_due(cycle: ObservationCycle, observations: Sequence[ObservationF
 def observations_due(pack: PolicyPack, *, category: str, monitored_from: date, supervises_since: date | None,
                      observations: Sequence[ObservationFact], as_of: date) -> list[CycleDue]:
     """Each of the pack's observation cycles that is overdue, or due within SOON_DAYS, for one person."""
-    return [d for d in observation_cycles(pack, category=category, monitored_from=monitored_from,
-                                          supervises_since=supervises_since, observations=observations, as_of=as_of)
-            if (as_of - d.due).days > -SOON_DAYS]
+    # Worded only once known to be due: the due view asks this for every worker, and most cycles are not due.
+    return [_cycle_due(pack, key, cycle, start, due, latest, as_of)
+            for key, cycle, start, due, latest in _cycles(pack, category, monitored_from, supervises_since,
+                                                          observations)
+            if (as_of - due).days > -SOON_DAYS]
 
 
 def observation_cycles(pack: PolicyPack, *, category: str, monitored_from: date, supervises_since: date | None,
                        observations: Sequence[ObservationFact], as_of: date) -> list[CycleDue]:
     """Every observation cycle of the pack that applies to one person, with when it next falls due."""
-    found = []
+    return [_cycle_due(pack, key, cycle, start, due, latest, as_of)
+            for key, cycle, start, due, latest in _cycles(pack, category, monitored_from, supervises_since,
+                                                          observations)]
+
+
+def _cycles(pack: PolicyPack, category: str, monitored_from: date, supervises_since: date | None,
+            observations: Sequence[ObservationFact]) -> Iterator[tuple[str, ObservationCycle, date, date,
+                                                                       ObservationFact | None]]:
+    """Each cycle that applies, with the day the person came under it, when it falls due and the latest
+    observation that counts for it."""
     for key, cycle in pack.observation.items():
         if cycle.of == Observed.PRACTICE.value:
             if category in cycle.except_categories:
@@ -282,15 +293,19 @@ def observation_cycles(pack: PolicyPack, *, category: str, monitored_from: date,
                 continue  # supervises nobody now
             start = max(supervises_since, monitored_from)
         due, latest = observation_due(cycle, observations, start)
-        late = (as_of - due).days
-        what = "direct practice observed" if cycle.of == Observed.PRACTICE.value else "supervision observed"
-        by = " or ".join(_OBSERVER_WORDS[o] for o in cycle.observers)
-        last = f"last {latest.observed_on:%-d %b %Y}" if latest else f"none recorded since {start:%-d %b %Y}"
-        when = f"{late} day{'s' if late != 1 else ''} overdue" if late > 0 else f"due {due:%-d %b %Y}"
-        described = f"{what} by {by} every {cycle.every} ({pack.cite(cycle)}): {last}"
-        found.append(CycleDue(f"observation.{key}", due, max(late, 0),
-                              f"{described}, due {due:%-d %b %Y}" + (f", {when}" if late > 0 else ""), described))
-    return found
+        yield key, cycle, start, due, latest
+
+
+def _cycle_due(pack: PolicyPack, key: str, cycle: ObservationCycle, start: date, due: date,
+               latest: ObservationFact | None, as_of: date) -> CycleDue:
+    late = (as_of - due).days
+    what = "direct practice observed" if cycle.of == Observed.PRACTICE.value else "supervision observed"
+    by = " or ".join(_OBSERVER_WORDS[o] for o in cycle.observers)
+    last = f"last {latest.observed_on:%-d %b %Y}" if latest else f"none recorded since {start:%-d %b %Y}"
+    when = f"{late} day{'s' if late != 1 else ''} overdue" if late > 0 else f"due {due:%-d %b %Y}"
+    described = f"{what} by {by} every {cycle.every} ({pack.cite(cycle)}): {last}"
+    return CycleDue(f"observation.{key}", due, max(late, 0),
+                    f"{described}, due {due:%-d %b %Y}" + (f", {when}" if late > 0 else ""), described)
 
 
 _OBSERVER_WORDS = {"supervisor": "their supervisor", "senior": "a senior manager", "peer": "a peer"}
