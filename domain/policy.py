@@ -11,11 +11,12 @@ Pure: no I/O, no clock reads; imports only ``domain.errors`` and ``domain.anonym
 
 from __future__ import annotations
 
-from calendar import monthrange
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Literal
 
+from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator, model_validator
 
 from domain.anonymisation import OnNames
@@ -67,14 +68,15 @@ class Interval(_Frozen):
 
 
 def add_interval(start: date, interval: Interval) -> date:
-    """Calendar arithmetic: 31 Jan + 1 month = 28/29 Feb (last day when no match), then the weeks and days
-    (relativedelta's order, done by hand: the due view adds intervals several times a worker, and building a
-    relativedelta each time cost more than the rest of the evaluation)."""
-    if interval.months:
-        months = start.year * 12 + start.month - 1 + interval.months
-        year, month = divmod(months, 12)
-        start = start.replace(year=year, month=month + 1, day=min(start.day, monthrange(year, month + 1)[1]))
-    return start + timedelta(days=interval.weeks * 7 + interval.days)
+    """Calendar arithmetic: 31 Jan + 1 month = 28/29 Feb (last day when no match)."""
+    return _added(start, interval.months, interval.weeks, interval.days)
+
+
+# The due view adds intervals several times a worker, mostly to the same few hundred dates: building a
+# relativedelta each time cost more than the rest of the evaluation.
+@lru_cache(maxsize=65536)
+def _added(start: date, months: int, weeks: int, days: int) -> date:
+    return start + relativedelta(months=months, weeks=weeks, days=days)
 
 
 class Rule(_Frozen):
