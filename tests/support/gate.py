@@ -25,7 +25,8 @@ class Gate:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
         listener.listen(64)
-        self._listener = listener
+        with self._lock:
+            self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
     @property
@@ -33,11 +34,11 @@ class Gate:
         return self._listener is not None
 
     def close(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
         with self._lock:
+            listener, self._listener = self._listener, None
             pairs, self._pairs = list(self._pairs), set()
+        if listener is not None:
+            listener.close()
         for pair in pairs:
             self._cut(pair)
 
@@ -55,7 +56,13 @@ class Gate:
                 continue
             pair = (client, upstream)
             with self._lock:
-                self._pairs.add(pair)
+                # Accepted just before the gate closed: cut now, or it would outlive the closing.
+                still_open = self._listener is listener
+                if still_open:
+                    self._pairs.add(pair)
+            if not still_open:
+                self._cut(pair)
+                return
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink, pair), daemon=True).start()
 
