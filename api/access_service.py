@@ -227,7 +227,7 @@ class AccessService(Service):
             raise
         # The entries are durable; projecting them can wait for the next catch-up (queries catch up first).
         if getattr(self, "background_projections", False):
-            self.read_models.poke()
+            self.read_models.poke([(r.notification.id, r.domain_event) for r in recordings])
         for hook in self.after_save:
             try:
                 hook(recordings)

@@ -186,6 +186,7 @@ class SupervisionApplication(Application):
 
     def _forget_decrypted_aggregates(self, key_ids: set[str]) -> None:
         """Keys were destroyed: no decrypted copy of what they sealed may stay in memory (the rest stays)."""
+        self.read_models.forget_held()
         cache = self.repository.cache
         if cache is None:
             return
@@ -232,10 +233,12 @@ class SupervisionApplication(Application):
             self._forget(keys)
             raise
         self.written_up_to = max([self.written_up_to, *(r.notification.id for r in recordings)])
+        # What was just stored needs no reading back and decrypting to be projected, here or by the projector.
+        fresh = [(r.notification.id, r.domain_event) for r in recordings]
         if self.background_projections:
-            self.read_models.poke()
-        else:  # what was just stored needs no reading back and decrypting to be projected
-            self.read_models.catch_up(fresh=[(r.notification.id, r.domain_event) for r in recordings])
+            self.read_models.poke(fresh)
+        else:
+            self.read_models.catch_up(fresh=fresh)
         for hook in self.after_save:
             hook(recordings)
 

@@ -33,6 +33,8 @@ from projections.leadership import Leadership
 from projections.schema import read_model_positions, read_models
 
 Handler = Callable[[Connection, Any], None]
+# How many stored events the projector thread may hold in memory (see `poke`); beyond it, it reads the log.
+_HELD_AT_MOST = 10_000
 # Each read model is a module with HANDLERS (event class -> handler) and the TABLES it alone writes.
 MODULES = (worker_files, current_records, access_log, retention_schedule, supervision_compliance, allocation,
            practice_cycles, case_records)
@@ -160,6 +162,10 @@ class ProjectionRunner:
         # only move forward, save in rebuild(), so a query whose target is behind it needs no look at them. A
         # page makes several queries, each asking; only the first reads the positions table.
         self._reached = 0
+        # Background mode: what this process's commands stored, as they stored them (notification id -> domain
+        # event), projected from here by the projector thread when it is exactly what comes next in the log.
+        self._held: dict[int, Any] = {}
+        self._held_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -279,14 +285,15 @@ class ProjectionRunner:
     # -- projecting --------------------------------------------------------------------------------
 
     def catch_up(self, progress: Callable[[int], None] | None = None,
-                 fresh: Sequence[tuple[int, Any]] = ()) -> int:
+                 fresh: Sequence[tuple[int, Any]] = (), held: bool = False) -> int:
         """Projects every notification after each read model's position into it. Returns how many
         notifications were read. A read model that fails on an event is marked stuck; the others go on.
 
         `fresh`: (notification id, domain event) of what this process has just stored, as it stored them. When
         they are exactly what comes next in the log, they are projected as they are, instead of being read back
         and decrypted; then this catch-up ends with them (anything another process stored after them is
-        projected by the next one, as a query's refresh does)."""
+        projected by the next one, as a query's refresh does). `held`: the same for what `poke` was given
+        (the projector thread's catch-up): the events held from the next one on, as far as they run unbroken."""
         processed = 0
         careful = False  # after a batch failed somewhere: again, each read model under a savepoint of its own
         while True:
@@ -296,6 +303,8 @@ class ProjectionRunner:
                     if not live:
                         return processed
                     start = min(live.values()) + 1
+                    if held and not careful:
+                        fresh = self._held_from(start)
                     if fresh and not careful and [nid for nid, _ in fresh] == list(range(start, start + len(fresh))):
                         events, batch = list(fresh), None
                     else:
@@ -315,9 +324,13 @@ class ProjectionRunner:
                 careful = True  # its transaction was rolled back whole: nothing of the batch was kept
                 continue
             careful = False
+            if held:
+                self._release_held(events[-1][0])
             processed += len(events)
             if progress:
                 progress(len(events))
+            if batch is None and held and len(events) == self.batch_size:
+                continue  # a full batch of held ones: more may be held after it
             if batch is None or len(batch) < self.batch_size:  # fresh ones, or a short batch: the end of the log
                 return processed
 
@@ -441,12 +454,41 @@ class ProjectionRunner:
                                         daemon=True)
         self._thread.start()
 
-    def poke(self) -> None:
-        """After a save: wakes the projector here, or the leading process when another one leads."""
+    def poke(self, fresh: Sequence[tuple[int, Any]] = ()) -> None:
+        """After a save: wakes the projector here, or the leading process when another one leads. `fresh`: the
+        (notification id, domain event) pairs just stored, held for the projector here, which projects them as
+        they are instead of reading them back and decrypting them (see `catch_up`)."""
         if self.projects_here():
+            if fresh and self._thread is not None:
+                with self._held_lock:
+                    if len(self._held) >= _HELD_AT_MOST:
+                        self._held.clear()  # the projector is far behind: it reads the log instead
+                    self._held.update(fresh)
             self._wake.set()
         else:
             self._ask_leader()
+
+    def forget_held(self) -> None:
+        """Keys were destroyed: nothing decrypted stays held (the projector reads those events from the log)."""
+        with self._held_lock:
+            self._held.clear()
+
+    def _held_from(self, start: int) -> list[tuple[int, Any]]:
+        """The held events from `start` on, as far as their ids run unbroken (at most a batch); empty when
+        `start` is not held, and the catch-up reads the log. What is before `start` is projected: let go."""
+        with self._held_lock:
+            for nid in [n for n in self._held if n < start]:
+                del self._held[nid]
+            run = []
+            while start in self._held and len(run) < self.batch_size:
+                run.append((start, self._held[start]))
+                start += 1
+            return run
+
+    def _release_held(self, projected_to: int) -> None:
+        with self._held_lock:
+            for nid in [n for n in self._held if n <= projected_to]:
+                del self._held[nid]
 
     def stop(self) -> None:
         if self._thread is None:
@@ -473,7 +515,7 @@ class ProjectionRunner:
             if self._stopping.is_set():
                 return
             try:
-                self.catch_up()
+                self.catch_up(held=True)
             except Exception:  # the database itself failed: keep projecting; the positions make it safe
                 log.exception("projection catch-up failed; will retry")
 
