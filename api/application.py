@@ -44,7 +44,7 @@ from api.record_service import RecordService
 from api.retention_service import RetentionService
 from api.scheduling_service import SchedulingService
 from api.verification_service import VerificationService
-from infrastructure.database import shared_reads, start_up_turn, writer
+from infrastructure.database import make_engine, shared_reads, start_up_turn, writer
 from infrastructure.event_store import eventsourcing_env
 from infrastructure.key_holders import forget_holder
 from infrastructure.keys import ORGANISATION_KEY_ID, StagedKeys
@@ -109,6 +109,10 @@ class SupervisionApplication(Application):
     def _open_projections_and_integrity(self, storage: Storage, background_projections: bool,
                                         automatic_checkpoints: bool) -> None:
         # A server projects only while it leads (projections/leadership.py); the CLI projects its own commands.
+        # On PostgreSQL the read models commit on connections of their own, without waiting for the WAL flush:
+        # they are rebuilt from the log, which is flushed at every commit (see make_engine).
+        self._projection_engine = None if storage.settings.is_sqlite else make_engine(storage.settings,
+                                                                                       durable_commits=False)
         self.read_models = ProjectionRunner(
             writer(storage.engine),
             read=lambda start, limit: self.recorder.select_notifications(start, limit),
@@ -117,6 +121,7 @@ class SupervisionApplication(Application):
             leadership=Leadership(storage.engine) if background_projections else None,
             wait_seconds=storage.settings.read_model_wait,
             reads=storage.reads,
+            projecting=self._projection_engine,
         )
         self.rebuilt_read_models = self.read_models.create_tables()
         # The integrity ledger's checkpoints, proofs and verification; signs a checkpoint when one is due.
@@ -201,6 +206,8 @@ class SupervisionApplication(Application):
         self.auto_checkpoints.close()  # signs what is pending: a clean shutdown leaves no unsigned tail
         self.integrity.close()
         super().close()
+        if self._projection_engine is not None:
+            self._projection_engine.dispose()
         forget_holder(self.storage.settings)
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:

@@ -144,8 +144,12 @@ class ProjectionRunner:
         leadership: Leadership | None = None,
         wait_seconds: float = 5.0,
         reads: Engine | None = None,
+        projecting: Engine | None = None,
     ) -> None:
         self.engine = engine
+        # The catch-ups' and rebuilds' transactions: on PostgreSQL an engine whose commits do not wait for the
+        # WAL to be flushed (infrastructure/database.py `make_engine`); rows and positions commit together.
+        self.projecting = projecting or engine
         self.reads = reads or engine  # for looking at positions: on SQLite, waiting for no writer
         self.read = read
         self.decode = decode
@@ -298,7 +302,7 @@ class ProjectionRunner:
         careful = False  # after a batch failed somewhere: again, each read model under a savepoint of its own
         while True:
             try:
-                with self.engine.begin() as conn:
+                with self.projecting.begin() as conn:
                     live = {n: s.position for n, s in self._read_states(conn, lock=True).items() if not s.stuck}
                     if not live:
                         return processed
@@ -404,7 +408,7 @@ class ProjectionRunner:
         if unknown:
             raise ValueError(f"no read model {', '.join(unknown)}: they are {', '.join(NAMES)}")
         self._reached = 0
-        with self.engine.begin() as conn:
+        with self.projecting.begin() as conn:
             self._read_states(conn, lock=True)
             for name in chosen:
                 self._empty(conn, self.tables[name])
