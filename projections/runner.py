@@ -48,7 +48,8 @@ _STATES = select(read_model_positions)
 _STATES_LOCKED = select(read_model_positions).order_by(read_model_positions.c.name).with_for_update()
 # Every read model that is not stuck and is at `from`, moved to `to` (see `_project_next`).
 _MOVE_TOGETHER = (update(read_model_positions)
-                  .where(read_model_positions.c.position == bindparam("from"), read_model_positions.c.stuck_at.is_(None))
+                  .where(read_model_positions.c.position == bindparam("from"),
+                         read_model_positions.c.stuck_at.is_(None))
                   .values(position=bindparam("to")))
 _MOVE = (update(read_model_positions).where(read_model_positions.c.name.in_(bindparam("names", expanding=True)))
          .values(position=bindparam("to")))
