@@ -225,11 +225,9 @@ class AccessService(Service):
         except Exception:
             keyring.unstage(staged)
             raise
-        # The entries are durable; projecting them can wait for the next catch-up (queries catch up first), which
-        # takes them as they are (sealed with the organisation's key, which no retention destroys).
-        self.read_models.offer([(r.notification.id, r.domain_event) for r in recordings])
+        # The entries are durable; projecting them can wait for the next catch-up (queries catch up first).
         if getattr(self, "background_projections", False):
-            self.read_models.poke()
+            self.read_models.poke([(r.notification.id, r.domain_event) for r in recordings])
         for hook in self.after_save:
             try:
                 hook(recordings)

@@ -44,7 +44,7 @@ from api.record_service import RecordService
 from api.retention_service import RetentionService
 from api.scheduling_service import SchedulingService
 from api.verification_service import VerificationService
-from infrastructure.database import shared_reads, start_up_turn, writer
+from infrastructure.database import make_engine, shared_reads, start_up_turn, writer
 from infrastructure.event_store import eventsourcing_env
 from infrastructure.key_holders import forget_holder
 from infrastructure.keys import ORGANISATION_KEY_ID, StagedKeys
@@ -109,6 +109,10 @@ class SupervisionApplication(Application):
     def _open_projections_and_integrity(self, storage: Storage, background_projections: bool,
                                         automatic_checkpoints: bool) -> None:
         # A server projects only while it leads (projections/leadership.py); the CLI projects its own commands.
+        # On PostgreSQL the read models commit on connections of their own, without waiting for the WAL flush:
+        # they are rebuilt from the log, which is flushed at every commit (see make_engine).
+        self._projection_engine = None if storage.settings.is_sqlite else make_engine(storage.settings,
+                                                                                       durable_commits=False)
         self.read_models = ProjectionRunner(
             writer(storage.engine),
             read=lambda start, limit: self.recorder.select_notifications(start, limit),
@@ -117,6 +121,7 @@ class SupervisionApplication(Application):
             leadership=Leadership(storage.engine) if background_projections else None,
             wait_seconds=storage.settings.read_model_wait,
             reads=storage.reads,
+            projecting=self._projection_engine,
         )
         self.rebuilt_read_models = self.read_models.create_tables()
         # The integrity ledger's checkpoints, proofs and verification; signs a checkpoint when one is due.
@@ -186,6 +191,7 @@ class SupervisionApplication(Application):
 
     def _forget_decrypted_aggregates(self, key_ids: set[str]) -> None:
         """Keys were destroyed: no decrypted copy of what they sealed may stay in memory (the rest stays)."""
+        self.read_models.forget_held()
         cache = self.repository.cache
         if cache is None:
             return
@@ -200,6 +206,8 @@ class SupervisionApplication(Application):
         self.auto_checkpoints.close()  # signs what is pending: a clean shutdown leaves no unsigned tail
         self.integrity.close()
         super().close()
+        if self._projection_engine is not None:
+            self._projection_engine.dispose()
         forget_holder(self.storage.settings)
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
@@ -232,10 +240,12 @@ class SupervisionApplication(Application):
             self._forget(keys)
             raise
         self.written_up_to = max([self.written_up_to, *(r.notification.id for r in recordings)])
+        # What was just stored needs no reading back and decrypting to be projected, here or by the projector.
+        fresh = [(r.notification.id, r.domain_event) for r in recordings]
         if self.background_projections:
-            self.read_models.poke()
-        else:  # what was just stored needs no reading back and decrypting to be projected
-            self.read_models.catch_up(fresh=[(r.notification.id, r.domain_event) for r in recordings])
+            self.read_models.poke(fresh)
+        else:
+            self.read_models.catch_up(fresh=fresh)
         for hook in self.after_save:
             hook(recordings)
 

@@ -100,8 +100,9 @@ class RecordService(Service):
                      step: Callable[[SupervisionRecord, str, datetime], None]) -> SupervisionRecord:
         """One load of the record and of the supervisee's file; the decision and the step use those copies,
         and the save fails with a Conflict if the file changed in between (e.g. a transfer)."""
-        record = self._get(SupervisionRecord, record_id, None)
-        supervisee = self.get_worker(record.supervisee_id)
+        with self.storage.keyring.one_look():
+            record = self._get(SupervisionRecord, record_id, None)
+            supervisee = self.get_worker(record.supervisee_id)
         rel = relationships(supervisee)
         parties = RecordParties(str(record.id), record.supervisee_id, record.supervisor_id)
         decision = (decide_either_party(user.reader, rel, parties) if party is None

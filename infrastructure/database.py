@@ -23,7 +23,12 @@ from infrastructure.write_turns import WriteTurnTimedOut, turns_for
 # Every table we own is declared on this one MetaData, so `create_all` makes the whole schema.
 metadata = MetaData()
 
-def make_engine(settings: Settings) -> Engine:
+def make_engine(settings: Settings, durable_commits: bool = True) -> Engine:
+    """`durable_commits=False` (PostgreSQL): a commit returns before its WAL is flushed (`synchronous_commit = off`),
+    for the read models alone: what a crash could lose of them is their last few catch-ups, rows and positions
+    together (never one without the other), and they are projected again from the log, which commits durably.
+    A commit is visible to every session at once either way. SQLite's connections here already commit so
+    (synchronous=NORMAL in WAL mode), beside the event store's own connection, which syncs every commit."""
     if settings.is_sqlite:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
@@ -39,7 +44,8 @@ def make_engine(settings: Settings) -> Engine:
         url = url.set(drivername="postgresql+psycopg")
     return create_engine(
         url,
-        connect_args={"options": f"-csearch_path={settings.database_schema} {postgres_timeouts(settings)}",
+        connect_args={"options": f"-csearch_path={settings.database_schema} {postgres_timeouts(settings)}"
+                                 + ("" if durable_commits else " -csynchronous_commit=off"),
                       "connect_timeout": libpq_connect_timeout(settings),
                       # Names this process's connections, so a master-key rotation can see who else holds the key.
                       "application_name": application_name(settings.database_schema)},

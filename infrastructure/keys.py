@@ -12,7 +12,9 @@ import secrets
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from datetime import datetime, timezone
@@ -84,6 +86,10 @@ def create_master_key_file(path: Path, key: bytes | None = None) -> bool:
         f.flush()
         os.fsync(f.fileno())
     return True
+
+
+# The keyrings (by id) that have looked for destroyed keys within the current `KeyRing.one_look` block.
+_ONE_LOOK: ContextVar[set[int] | None] = ContextVar("svl_one_look_for_destroyed_keys", default=None)
 
 
 class KeyRing:
@@ -265,10 +271,28 @@ class KeyRing:
         self._master_key = new_master_key
         return len(rows)
 
+    @contextmanager
+    def one_look(self) -> Iterator[None]:
+        """Within this block (the loads of one command) destroyed keys are looked for once, at the first load,
+        not again at each: a command's loads are one moment, as a destruction just after its last load would be
+        no different from one just before it. A command that loads the record and the supervisee's file reads
+        the epoch once (on PostgreSQL a checkout, its ping and the SELECT fewer)."""
+        token = _ONE_LOOK.set(set())
+        try:
+            yield
+        finally:
+            _ONE_LOOK.reset(token)
+
     def notice_destructions(self) -> set[str]:
         """One small read: if any process destroyed keys since this one last looked, drops those keys (and
         only those) from the cache and tells the listeners. Called before every aggregate is handed out, so a
-        file destroyed by another process is never decrypted here from a cached key. Returns the keys dropped."""
+        file destroyed by another process is never decrypted here from a cached key (within `one_look`, once
+        for the block). Returns the keys dropped."""
+        looked = _ONE_LOOK.get()
+        if looked is not None:
+            if id(self) in looked:
+                return set()
+            looked.add(id(self))
         self._epoch_checked = time.monotonic()
         epoch = self._read_epoch()
         if epoch == self._epoch:

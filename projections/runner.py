@@ -33,6 +33,8 @@ from projections.leadership import Leadership
 from projections.schema import read_model_positions, read_models
 
 Handler = Callable[[Connection, Any], None]
+# How many stored events the projector thread may hold in memory (see `poke`); beyond it, it reads the log.
+_HELD_AT_MOST = 10_000
 # Each read model is a module with HANDLERS (event class -> handler) and the TABLES it alone writes.
 MODULES = (worker_files, current_records, access_log, retention_schedule, supervision_compliance, allocation,
            practice_cycles, case_records)
@@ -44,6 +46,11 @@ log = logging.getLogger(__name__)
 _STATES = select(read_model_positions)
 # Always in the same order: two catchers-up locking rows in different orders would deadlock.
 _STATES_LOCKED = select(read_model_positions).order_by(read_model_positions.c.name).with_for_update()
+# Every read model that is not stuck and is at `from`, moved to `to` (see `_project_next`).
+_MOVE_TOGETHER = (update(read_model_positions)
+                  .where(read_model_positions.c.position == bindparam("from"),
+                         read_model_positions.c.stuck_at.is_(None))
+                  .values(position=bindparam("to")))
 _MOVE = (update(read_model_positions).where(read_model_positions.c.name.in_(bindparam("names", expanding=True)))
          .values(position=bindparam("to")))
 
@@ -70,6 +77,10 @@ class ReadModelState:
     def as_dict(self) -> dict:
         return {"name": self.name, "position": self.position, "stuck_at": self.stuck_at,
                 "stuck_event": self.stuck_event, "stuck_error": self.stuck_error}
+
+
+class _NotWhereSeen(Exception):
+    """The read models were not all where this process last saw them together: the usual catch-up runs."""
 
 
 class _FailedInBatch(Exception):
@@ -142,8 +153,12 @@ class ProjectionRunner:
         leadership: Leadership | None = None,
         wait_seconds: float = 5.0,
         reads: Engine | None = None,
+        projecting: Engine | None = None,
     ) -> None:
         self.engine = engine
+        # The catch-ups' and rebuilds' transactions: on PostgreSQL an engine whose commits do not wait for the
+        # WAL to be flushed (infrastructure/database.py `make_engine`); rows and positions commit together.
+        self.projecting = projecting or engine
         self.reads = reads or engine  # for looking at positions: on SQLite, waiting for no writer
         self.read = read
         self.decode = decode
@@ -160,10 +175,13 @@ class ProjectionRunner:
         # only move forward, save in rebuild(), so a query whose target is behind it needs no look at them. A
         # page makes several queries, each asking; only the first reads the positions table.
         self._reached = 0
+        # Where every read model was seen together after this process's last catch-up (None: not known).
+        self._together_at: int | None = None
+        # Background mode: what this process's commands stored, as they stored them (notification id -> domain
+        # event), projected from here by the projector thread when it is exactly what comes next in the log.
+        self._held: dict[int, Any] = {}
+        self._held_lock = threading.Lock()
         self._wake = threading.Event()
-        # Events just stored here, as stored, handed to the background projector with the poke (see `poke`).
-        self._fresh: list[tuple[int, Any]] = []
-        self._fresh_lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         event.listen(engine, "before_execute", self._refuse_stuck_reads)
@@ -230,7 +248,7 @@ class ProjectionRunner:
                 return
             position = self.position()
             if position < target:
-                self.catch_up(until=target)
+                self.catch_up()
                 position = self.position()
             self._reached = max(self._reached, position)
             return
@@ -282,34 +300,36 @@ class ProjectionRunner:
     # -- projecting --------------------------------------------------------------------------------
 
     def catch_up(self, progress: Callable[[int], None] | None = None,
-                 fresh: Sequence[tuple[int, Any]] = (), until: int | None = None) -> int:
+                 fresh: Sequence[tuple[int, Any]] = (), held: bool = False) -> int:
         """Projects every notification after each read model's position into it. Returns how many
         notifications were read. A read model that fails on an event is marked stuck; the others go on.
 
-        `fresh`: (notification id, domain event) of what this process has just stored, as it stored them. Those
-        that come next in the log, one after another, are projected as they are, instead of being read back and
-        decrypted; then this catch-up ends with them (anything stored after them is projected by the next one,
-        as a query's refresh does). Without `fresh`, what saves offered (`offer`) is taken the same way, and
-        the catch-up goes on reading after it, to the end of the log or to `until` if that is reached first."""
-        given = bool(fresh)
-        fresh = list(fresh) if given else self._take_fresh()
+        `fresh`: (notification id, domain event) of what this process has just stored, as it stored them. When
+        they are exactly what comes next in the log, they are projected as they are, instead of being read back
+        and decrypted; then this catch-up ends with them (anything another process stored after them is
+        projected by the next one, as a query's refresh does). `held`: the same for what `poke` was given
+        (the projector thread's catch-up): the events held from the next one on, as far as they run unbroken."""
+        if fresh and self._project_next(fresh):
+            return len(fresh)
         processed = 0
         careful = False  # after a batch failed somewhere: again, each read model under a savepoint of its own
         while True:
             try:
-                with self.engine.begin() as conn:
+                with self.projecting.begin() as conn:
                     live = {n: s.position for n, s in self._read_states(conn, lock=True).items() if not s.stuck}
                     if not live:
                         return processed
                     start = min(live.values()) + 1
-                    ahead = _run_from(start, fresh)
-                    if ahead and not careful:
-                        events, batch = ahead, None
+                    if held and not careful:
+                        fresh = self._held_from(start)
+                    if fresh and not careful and [nid for nid, _ in fresh] == list(range(start, start + len(fresh))):
+                        events, batch = list(fresh), None
                     else:
                         batch = self.read(start, self.batch_size)
                         if not batch:
                             return processed
                         events = [(n.id, self.decode(n)) for n in batch]
+                    together = len(live) == len(NAMES) and all(p == start - 1 for p in live.values())
                     pending = {name: [(nid, e) for nid, e in events if nid > position]
                                for name, position in live.items()}
                     pending = {name: events for name, events in pending.items() if events}
@@ -320,19 +340,44 @@ class ProjectionRunner:
                         self._project_all(conn, pending)
             except _FailedInBatch:
                 careful = True  # its transaction was rolled back whole: nothing of the batch was kept
+                self._together_at = None
                 continue
+            self._together_at = events[-1][0] if together and not self._stuck else None
             careful = False
+            if held:
+                self._release_held(events[-1][0])
             processed += len(events)
             if progress:
                 progress(len(events))
-            if batch is None:
-                if given or (until is not None and events[-1][0] >= until):
-                    return processed
-                fresh = []  # offered ones, projected: the rest is read
-            elif len(batch) < self.batch_size:  # a short batch: the end of the log
+            if batch is None and held and len(events) == self.batch_size:
+                continue  # a full batch of held ones: more may be held after it
+            if batch is None or len(batch) < self.batch_size:  # fresh ones, or a short batch: the end of the log
                 return processed
 
-    def _project_all(self, conn: Connection, pending: dict[str, list[tuple[int, Any]]]) -> None:
+    def _project_next(self, fresh: Sequence[tuple[int, Any]]) -> bool:
+        """SQLite: the events just stored, when every read model was last seen here together just before them,
+        projected with the positions moved first by one conditional UPDATE instead of being read (a statement
+        less per command). The write lock is taken at BEGIN, so nothing moves them meanwhile; if any is not
+        where it was seen (another process projected, one is stuck) or anything fails, the transaction is rolled
+        back and False returned: the usual catch-up does it. Not on PostgreSQL, whose catch-ups lock the
+        positions, in one order, before anything else."""
+        first, last = fresh[0][0], fresh[-1][0]
+        if (self._together_at is None or first != self._together_at + 1 or self._stuck
+                or [nid for nid, _ in fresh] != list(range(first, last + 1))
+                or self.projecting.dialect.name != "sqlite"):
+            return False
+        self._together_at = None
+        try:
+            with self.projecting.begin() as conn:
+                if conn.execute(_MOVE_TOGETHER, {"from": first - 1, "to": last}).rowcount != len(NAMES):
+                    raise _NotWhereSeen
+                self._project_all(conn, {name: list(fresh) for name in NAMES}, moved=True)
+        except (_NotWhereSeen, _FailedInBatch):
+            return False
+        self._together_at = last
+        return True
+
+    def _project_all(self, conn: Connection, pending: dict[str, list[tuple[int, Any]]], moved: bool = False) -> None:
         """The usual case, where nothing fails: every read model's events applied in the catch-up's transaction
         with no savepoint, and their positions moved in one statement (savepoints and one UPDATE per read model
         were most of what projecting a command cost, each a round trip on PostgreSQL). If anything fails, the
@@ -348,6 +393,8 @@ class ProjectionRunner:
                 if transient(exc):
                     raise
                 raise _FailedInBatch from exc
+        if moved:
+            return
         by_position: dict[int, list[str]] = {}
         for name, events in pending.items():
             by_position.setdefault(events[-1][0], []).append(name)
@@ -402,7 +449,8 @@ class ProjectionRunner:
         if unknown:
             raise ValueError(f"no read model {', '.join(unknown)}: they are {', '.join(NAMES)}")
         self._reached = 0
-        with self.engine.begin() as conn:
+        self._together_at = None
+        with self.projecting.begin() as conn:
             self._read_states(conn, lock=True)
             for name in chosen:
                 self._empty(conn, self.tables[name])
@@ -452,27 +500,41 @@ class ProjectionRunner:
                                         daemon=True)
         self._thread.start()
 
-    def offer(self, fresh: Sequence[tuple[int, Any]]) -> None:
-        """What a save just stored, as `catch_up` takes it, for the next catch-up here (the projector's or a
-        query's) to project without reading it back and decrypting it. Only for events whose key no retention
-        run destroys (the access log's, sealed with the organisation's key): that catch-up may come after a
-        destruction, which decoding would notice."""
-        if fresh and self.projects_here():
-            with self._fresh_lock:
-                self._fresh.extend(fresh)
-                del self._fresh[:-self.batch_size]  # if nothing caught up for long, the rest is read back
-
-    def poke(self) -> None:
-        """After a save: wakes the projector here, or the leading process when another one leads."""
+    def poke(self, fresh: Sequence[tuple[int, Any]] = ()) -> None:
+        """After a save: wakes the projector here, or the leading process when another one leads. `fresh`: the
+        (notification id, domain event) pairs just stored, held for the projector here, which projects them as
+        they are instead of reading them back and decrypting them (see `catch_up`)."""
         if self.projects_here():
+            if fresh and self._thread is not None:
+                with self._held_lock:
+                    if len(self._held) >= _HELD_AT_MOST:
+                        self._held.clear()  # the projector is far behind: it reads the log instead
+                    self._held.update(fresh)
             self._wake.set()
         else:
             self._ask_leader()
 
-    def _take_fresh(self) -> list[tuple[int, Any]]:
-        with self._fresh_lock:
-            fresh, self._fresh = self._fresh, []
-        return sorted(fresh, key=lambda pair: pair[0])
+    def forget_held(self) -> None:
+        """Keys were destroyed: nothing decrypted stays held (the projector reads those events from the log)."""
+        with self._held_lock:
+            self._held.clear()
+
+    def _held_from(self, start: int) -> list[tuple[int, Any]]:
+        """The held events from `start` on, as far as their ids run unbroken (at most a batch); empty when
+        `start` is not held, and the catch-up reads the log. What is before `start` is projected: let go."""
+        with self._held_lock:
+            for nid in [n for n in self._held if n < start]:
+                del self._held[nid]
+            run = []
+            while start in self._held and len(run) < self.batch_size:
+                run.append((start, self._held[start]))
+                start += 1
+            return run
+
+    def _release_held(self, projected_to: int) -> None:
+        with self._held_lock:
+            for nid in [n for n in self._held if n <= projected_to]:
+                del self._held[nid]
 
     def stop(self) -> None:
         if self._thread is None:
@@ -499,7 +561,7 @@ class ProjectionRunner:
             if self._stopping.is_set():
                 return
             try:
-                self.catch_up()
+                self.catch_up(held=True)
             except Exception:  # the database itself failed: keep projecting; the positions make it safe
                 log.exception("projection catch-up failed; will retry")
 
@@ -517,18 +579,6 @@ class ProjectionRunner:
             if not self.leadership.held():
                 return False
         return False
-
-
-def _run_from(start: int, fresh: Sequence[tuple[int, Any]]) -> list[tuple[int, Any]]:
-    """Of `fresh` (in notification order), those from `start` on with no gap between them."""
-    run = []
-    for nid, domain_event in fresh:
-        if nid < start:
-            continue
-        if nid != start + len(run):
-            break
-        run.append((nid, domain_event))
-    return run
 
 
 __all__ = ["MODULES", "NAMES", "ProjectionRunner", "ReadModelLagging", "ReadModelState", "ReadModelStuck", "describe",
