@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from api.ids import is_id
 from domain.authorisation import (PACK_ROLE_NAMES, ArchiveRule, GrantTerms, ListingScope, Reader, Role, ScopeKind,
                                   account_ended, listing_scopes)
 from infrastructure.events_table import EventsTable
@@ -174,7 +175,7 @@ def _names(db: PlainReader, settings: Settings, worker_ids: list[str]) -> dict[s
         return {}
     from infrastructure.sealing import key_id_of, unseal
 
-    stored = [UUID(w).hex if settings.is_sqlite else w for w in worker_ids if _is_uuid(w)]
+    stored = [UUID(w).hex if settings.is_sqlite else w for w in worker_ids if is_id(w)]
     events = db.rows(f"SELECT originator_id, topic, state FROM {EventsTable.of(settings).qualified} WHERE "
                      "originator_version = 1 AND "
                      f"originator_id IN ({_marks('w', stored)})", _params('w', stored))
@@ -229,13 +230,6 @@ def _marks(prefix: str, values: list[str]) -> str:
 def _params(prefix: str, values: list[str]) -> dict[str, str]:
     return {f"{prefix}{n}": value for n, value in enumerate(values)}
 
-
-def _is_uuid(value: str) -> bool:
-    try:
-        UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _driver_errors() -> tuple[type[BaseException], ...]:

@@ -11,6 +11,7 @@ from uuid import UUID
 from api.access_service import AccessLogFilter, Via
 from api.application import SupervisionApplication
 from api.errors import Conflict, NotFound
+from api.ids import is_id
 from api.http_models import (AddendumIn, AllocateIn, AmendIn, AmendmentRequestIn, ContentIn, CountersignIn, DeclineIn,
                              GrantIn, JoinIn, LeaveIn, ReturnIn, RevokeIn, RoleChangeIn, SignIn,
                              TransferIn)
@@ -227,17 +228,10 @@ def actor_names(app: SupervisionApplication, actors: Iterable[str | None]) -> di
                 shown[actor] = app.people.worker_names({account["worker_id"]})[account["worker_id"]]
             else:
                 shown[actor] = actor.removeprefix("user:")
-        elif _is_id(actor):
+        elif is_id(actor):
             staff.add(actor)
     return {**shown, **app.people.worker_names(staff)}
 
-
-def _is_id(text: str) -> bool:
-    try:
-        UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 # -- HR: grants and accounts (the API's POST /api/v1/grants and /revoke; `svl user`, `svl token`) ----------

@@ -15,6 +15,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from api.application import SupervisionApplication
 from api.errors import Destroyed, NotFound
+from api.ids import is_id
 from api.retention_service import ScheduledFile
 import api.web.commands as commands
 from api.web.record_form import FormErrors
@@ -152,7 +153,7 @@ def place_hold(request: Request, who: Principal = Depends(signed_in), form: dict
                ) -> Response:
     fields = {k: form.get(k, "").strip() for k in ("worker_id", "kind", "reason", "reference")}
     errors = FormErrors()  # in the order the fields are on the page
-    if not _an_id(fields["worker_id"]):
+    if not is_id(fields["worker_id"]):
         errors.add("worker_id", "Choose whose file to hold" if not fields["worker_id"] else
                    "Choose whose file to hold from the list")
     if not fields["reason"]:
@@ -232,7 +233,7 @@ def subject_access(request: Request, who: Principal = Depends(signed_in),
     """The export as one JSON file (as POST /api/v1/sar): every record read in it is logged first."""
     app = web_of(request).application
     worker_id = form.get("worker_id", "").strip()
-    problem = None if _an_id(worker_id) else "Choose whose data was requested" + (" from the list" if worker_id
+    problem = None if is_id(worker_id) else "Choose whose data was requested" + (" from the list" if worker_id
                                                                                  else "")
     if problem is None:
         try:
@@ -265,13 +266,6 @@ def _people(files: list[ScheduledFile], names: dict[str, str]) -> list[dict]:
                                                                             if shared[names[f.worker_id]] > 1 else "")}
                    for f in kept), key=lambda p: (p["name"].casefold(), p["worker_id"]))
 
-
-def _an_id(text: str) -> bool:
-    try:
-        UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _as_of(form: dict[str, str], today: date) -> tuple[date, list[dict]]:
