@@ -24,7 +24,6 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
-from typing import cast
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
