@@ -17,7 +17,7 @@ from psycopg.sql import SQL, Identifier
 from psycopg.types.numeric import Int8
 
 from infrastructure.event_store import POSTGRES_LIBPQ_CONNECT_TIMEOUT, POSTGRES_STATEMENT_OPTIONS, _require_unchanged
-from infrastructure.key_rows import KeyRowWriter
+from infrastructure.key_rows import KeyRowWriter, destroyed_meanwhile
 from infrastructure.ledger_append import LedgerAppender
 
 Method = TypeVar("Method", bound=Callable[..., Any])
@@ -84,7 +84,8 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
 
     Four round trips (one per statement, as before, took eight), and no statement planned twice:
       1. `BEGIN; SET LOCAL lock_timeout = ...; LOCK TABLE ... IN EXCLUSIVE MODE` (one simple query), with
-         the current versions of the aggregates the command decided on unchanged (`svl_unchanged`);
+         the current versions of the aggregates the command decided on unchanged (`svl_unchanged`) and
+         whether any event is sealed with a key destroyed since it was loaded;
       2. one prepared statement: the staged key rows and the events (RETURNING their notification ids)
          inserted by data-modifying WITH clauses, and the ledger's last leaf read in the same statement;
       3. one prepared INSERT of all the leaf rows, computed from those notification ids;
@@ -128,17 +129,18 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                 unchanged = list(kwargs.get("svl_unchanged") or ())
                 with conn.cursor() as curs:
                     try:
-                        curs.execute(self._begin_and_lock + self._versions_now(unchanged))
+                        curs.execute(self._begin_and_lock + self._under_the_lock(unchanged, stored_events))
                     except (psycopg.InterfaceError, psycopg.OperationalError) as error:
                         if _connection_lost(error):
                             raise _LostBeforeAnything from error
                         raise
-                    if unchanged:
-                        while curs.nextset():  # to the last statement's result: the versions, read under the lock
-                            pass
-                        versions = curs.fetchone()
-                        for n, (originator_id, version) in enumerate(unchanged):
-                            _require_unchanged(originator_id, version, versions[f"v{n}"])
+                    while curs.nextset():  # to the last statement's result: what was read under the lock
+                        pass
+                    found = curs.fetchone()
+                    for n, (originator_id, version) in enumerate(unchanged):
+                        _require_unchanged(originator_id, version, found[f"v{n}"])
+                    if found["destroyed"] is not None:
+                        raise destroyed_meanwhile(found["destroyed"])
                     curs.execute(self._insert_statement(key_ctes, len(stored_events)), params, prepare=True)
                     rows = curs.fetchall()
                     # The sequence numbers the rows in insert order, which is the order of stored_events.
@@ -168,16 +170,16 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                              "ANY(%s) GROUP BY originator_id").format(SQL(self._events_table)), [list(originator_ids)])
             return {UUID(str(row["originator_id"])): row["v"] for row in curs.fetchall()}
 
-    def _versions_now(self, unchanged: list[tuple[Any, int | None]]) -> bytes:
-        """The current version of each aggregate the command decided on without changing it, read in the same
-        simple query as BEGIN and the lock (a round trip saved on every such command). The ids are aggregate
-        UUIDs, written out as UUIDs (so nothing but a UUID can reach the SQL text)."""
-        if not unchanged:
-            return b""
-        columns = ", ".join(f"(SELECT MAX(originator_version) FROM {self._events_table} "
-                            f"WHERE originator_id = '{UUID(str(originator_id))}') AS v{n}"
-                            for n, (originator_id, _) in enumerate(unchanged))
-        return f"; SELECT {columns}".encode()
+    def _under_the_lock(self, unchanged: list[tuple[Any, int | None]], stored_events: Sequence[StoredEvent]) -> bytes:
+        """Read in the same simple query as BEGIN and the lock (a round trip saved on every command): the current
+        version of each aggregate the command decided on without changing it, and whether any of the events is
+        sealed with a key destroyed since it was loaded. The ids are aggregate UUIDs, written out as UUIDs (so
+        nothing but a UUID can reach the SQL text)."""
+        columns = [f"{self._keys.destroyed_sql(e.originator_id for e in stored_events)} AS destroyed"]
+        columns += [f"(SELECT MAX(originator_version) FROM {self._events_table} "
+                    f"WHERE originator_id = '{UUID(str(originator_id))}') AS v{n}"
+                    for n, (originator_id, _) in enumerate(unchanged)]
+        return f"; SELECT {', '.join(columns)}".encode()
 
     def _insert_statement(self, key_ctes: list[str], events: int) -> str:
         """Key rows and events inserted, notification ids returned, last leaf read: one statement, whose text

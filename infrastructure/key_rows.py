@@ -3,12 +3,18 @@
 
 On PostgreSQL the rows are not statements of their own: `ctes` gives them as data-modifying WITH
 clauses for the event store to put in front of its event insert, so they cost no round trip.
+
+It also refuses, in that same transaction, events sealed with a key that is already destroyed: a command that
+loaded a file just before another process destroyed it still holds the key in memory, and would otherwise store
+(and project into the read models) content that retention has removed.
 """
 
+from collections.abc import Iterable
 from datetime import timezone
 from typing import Any
+from uuid import UUID
 
-from infrastructure.keys import StagedKeys
+from infrastructure.keys import KeyDestroyed, StagedKeys
 
 
 class KeyRowWriter:
@@ -18,6 +24,24 @@ class KeyRowWriter:
         self._sqlite = paramstyle == "qmark"
         self._insert_key = f"INSERT INTO {prefix}data_keys (key_id, wrapped_key, created_at) VALUES ({p}, {p}, {p})"
         self._insert_assignment = f"INSERT INTO {prefix}key_assignments (originator_id, key_id) VALUES ({p}, {p})"
+        self._sealed_with_destroyed = (f"SELECT a.originator_id FROM {prefix}key_assignments a JOIN {prefix}data_keys k "
+                                       "ON k.key_id = a.key_id WHERE k.wrapped_key IS NULL AND a.originator_id IN ")
+
+    def refuse_destroyed(self, cursor: Any, originator_ids: Iterable[Any]) -> None:
+        """SQLite: run after the inserts, which took the write lock, so no destruction can commit meanwhile."""
+        ids = sorted({str(i) for i in originator_ids})
+        cursor.execute(self._sealed_with_destroyed + "(" + ", ".join("?" for _ in ids) + ") LIMIT 1", ids)
+        row = cursor.fetchone()
+        if row is not None:
+            raise destroyed_meanwhile(row[0])
+
+    def destroyed_sql(self, originator_ids: Iterable[Any]) -> str:
+        """PostgreSQL: the same check as a scalar subquery, for the simple query that begins the transaction and
+        takes the table lock. The ids are written out as UUIDs, so nothing but a UUID can reach the SQL text. A
+        destruction committed after it is read comes after these events in the log, so projecting it removes
+        what they put in the read models."""
+        ids = ", ".join(f"'{UUID(str(i))}'" for i in sorted({str(i) for i in originator_ids}))
+        return f"({self._sealed_with_destroyed}({ids}) LIMIT 1)"
 
     def write(self, cursor: Any, staged: StagedKeys | None) -> None:
         if staged is None:
@@ -50,6 +74,11 @@ class KeyRowWriter:
         if self._sqlite:
             return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
         return moment
+
+
+def destroyed_meanwhile(originator_id: Any) -> KeyDestroyed:
+    return KeyDestroyed(f"the file holding {originator_id} was destroyed under a retention rule while this change "
+                        "was being made: nothing was stored")
 
 
 def _values(insert_one: str, rows: int, columns: int) -> str:

@@ -206,7 +206,8 @@ def test_a_command_on_an_unchanged_file_reads_its_version_under_the_lock_in_the_
     begin_at = next(i for i, s in enumerate(sent) if s.startswith("BEGIN"))
     begin, insert, leaves, commit = sent[begin_at:begin_at + 4]
     assert "IN EXCLUSIVE MODE" in begin and f"WHERE originator_id = '{worker}'" in begin
-    assert begin.index("IN EXCLUSIVE MODE") < begin.index("SELECT (SELECT MAX(originator_version)")
+    assert begin.index("IN EXCLUSIVE MODE") < begin.index("(SELECT MAX(originator_version)")
+    assert begin.index("IN EXCLUSIVE MODE") < begin.index("wrapped_key IS NULL")  # no destroyed key seals them
     assert "RETURNING notification_id" in insert and "ledger_leaves" in leaves and commit == "COMMIT"
     assert application.records.get_record(rid).state == "draft"
     application.allocation.transfer_worker(hr, worker, str(application.people.join_worker(hr, name="Jo New", role="Team manager",

@@ -7,6 +7,7 @@ Never a stored hold on a destroyed file."""
 import threading
 from datetime import date
 from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -15,6 +16,7 @@ from api.errors import Destroyed
 from api.errors import Conflict
 from domain.errors import OutOfOrder
 from infrastructure.checkpoints import create_signing_key_file
+from infrastructure.keys import KeyDestroyed
 from tests.support.acting import acting
 
 ROUNDS = 6
@@ -174,3 +176,23 @@ def test_a_hold_whose_file_is_destroyed_before_it_is_stored_is_refused(two_apps,
     assert [(o.worker_id, o.status) for o in ran] == [
         (worker, "resumed_and_destroyed" if run_ends == "started" else "destroyed")]
     assert destroying.retention.holds(worker) == []
+
+
+def test_a_change_sealed_with_a_key_destroyed_meanwhile_is_refused_and_nothing_is_stored(two_apps) -> None:  # noqa: ANN001
+    """One process loaded a leaver's file, so holds its key in memory; another destroys the file; then the first
+    stores a change to it. The event store refuses it in the write's own transaction, so no content sealed with a
+    destroyed key reaches the log, and none is projected into the read models after the destruction removed it."""
+    holding, destroying = two_apps
+    # The window is short (a process looks again by itself within a second): held open here, however slow the machine.
+    holding.storage.keyring.EPOCH_CHECK_SECONDS = float("inf")
+    worker, proposal = approved_leaver(destroying)
+    file = holding.repository.get(UUID(worker))
+    [ran] = destroying.retention.run_retention(acting("dpo"), proposal.id)
+    assert ran.status == "destroyed"
+    file.note_hold(str(uuid4()), actor="io:jones", timestamp=holding.clock())
+    stored_before = holding.recorder.max_notification_id()
+    with pytest.raises(KeyDestroyed, match="destroyed under a retention rule while this change was being made"):
+        holding.save_and_project(file)
+    assert holding.recorder.max_notification_id() == stored_before
+    with pytest.raises(Destroyed):
+        holding.retention.get_worker(worker)
