@@ -1,12 +1,13 @@
 """infrastructure/plain_reads.py: the reads of `svl records` with the database driver alone."""
 
 import sqlite3
+from dataclasses import replace
 
 import psycopg
 import psycopg2.errors
 import pytest
 
-from infrastructure.plain_reads import plain_reader
+from infrastructure.plain_reads import DatabaseMissing, plain_reader
 from infrastructure.settings import Settings
 from tests.conftest import POSTGRES_URL
 
@@ -41,3 +42,14 @@ def test_every_query_of_one_reader_reads_one_snapshot_and_on_postgresql_writes_n
                 db.rows("INSERT INTO probe VALUES (3)")
     with plain_reader(settings) as db:
         assert db.value("SELECT count(*) FROM probe") == 2
+
+
+def test_a_database_it_cannot_open_is_the_drivers_error_at_the_first_query(settings: Settings) -> None:
+    if settings.is_sqlite:
+        with pytest.raises(DatabaseMissing), plain_reader(settings):
+            pass
+        return
+    # The session is opened on a thread of its own: what failed there is raised where it is first used.
+    missing = replace(settings, database_url=POSTGRES_URL.rsplit("/", 1)[0] + "/svl_no_such_database")
+    with plain_reader(missing) as db, pytest.raises(psycopg2.OperationalError, match="svl_no_such_database"):
+        db.value("SELECT 1")
