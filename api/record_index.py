@@ -75,19 +75,9 @@ def record_index(settings: Settings, username: str | None, now: datetime | None 
         return None
     try:
         with plain_reader(settings) as db:
-            if not settings.is_sqlite:
-                _load_ciphers()
             return _index(db, settings, username, now or datetime.now(timezone.utc))
     except (_Unanswered, DatabaseMissing, KeyError_, *_driver_errors()):
         return None
-
-
-def _load_ciphers() -> None:
-    """Imported while the PostgreSQL server starts the session (infrastructure/plain_reads.py) rather than after
-    the queries: a listing that is not empty names its workers, which opens their keys (_open_keys). An empty one
-    pays this CPU for nothing, mostly while it would wait for the server anyway."""
-    import cryptography.hazmat.primitives.ciphers.aead  # noqa: F401
-    import cryptography.hazmat.primitives.keywrap  # noqa: F401
 
 
 def _index(db: PlainReader, settings: Settings, username: str, now: datetime) -> RecordIndex:

@@ -104,58 +104,20 @@ def plain_reader(settings: Settings) -> Iterator[PlainReader]:
         return
     psycopg2 = _psycopg2()
     url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", settings.database_url)
-
-    def connect() -> Any:
-        connection = psycopg2.connect(url, connect_timeout=libpq_connect_timeout(settings),
-                                      options=f"-csearch_path={settings.database_schema} {postgres_timeouts(settings)}")
-        connection.autocommit = True
-        return connection
-
-    session = _Connecting(connect)
-    # The snapshot is begun in the first query's own round trip (psycopg2 would send BEGIN on its own first), and
-    # ended by closing the session (the server discards a transaction its session leaves open), not by a ROLLBACK
-    # of its own: a command that starts at once makes as few round trips as it can.
-    begin = ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "]
-
-    def execute(sql: str, params: dict) -> Any:
-        cursor = session.connection().cursor()
-        cursor.execute((begin.pop() if begin else "") + sql, params)
-        return cursor
-
+    connection = psycopg2.connect(url, options=f"-csearch_path={settings.database_schema} {postgres_timeouts(settings)}",
+                                  connect_timeout=libpq_connect_timeout(settings))
     try:
+        # The snapshot is begun in the first query's own round trip (psycopg2 would send BEGIN on its own first),
+        # and ended by closing the session (the server discards a transaction its session leaves open), not by a
+        # ROLLBACK of its own: a command that starts at once makes as few round trips as it can.
+        connection.autocommit = True
+        begin = ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "]
+
+        def execute(sql: str, params: dict) -> Any:
+            cursor = connection.cursor()
+            cursor.execute((begin.pop() if begin else "") + sql, params)
+            return cursor
+
         yield PlainReader(execute, sqlite=False)
     finally:
-        session.close()
-
-
-class _Connecting:
-    """A PostgreSQL session opened on a thread of its own, waited for at its first query: while the server starts
-    the session (a new process for each), the caller goes on with what needs no database (loading its ciphers).
-    psycopg2 lets other threads run while libpq connects."""
-
-    def __init__(self, connect: Callable[[], Any]) -> None:
-        import threading
-
-        self._connect = connect
-        self._outcome: list[tuple[Any, BaseException | None]] = []
-        self._thread = threading.Thread(target=self._run, name="svl-plain-reads-connect", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._outcome.append((self._connect(), None))
-        except BaseException as exc:  # noqa: BLE001 - raised where the session is first used
-            self._outcome.append((None, exc))
-
-    def connection(self) -> Any:
-        self._thread.join()
-        connection, error = self._outcome[0]
-        if error is not None:
-            raise error
-        return connection
-
-    def close(self) -> None:
-        self._thread.join()
-        connection, _ = self._outcome[0]
-        if connection is not None:
-            connection.close()
+        connection.close()

@@ -44,12 +44,11 @@ def test_every_query_of_one_reader_reads_one_snapshot_and_on_postgresql_writes_n
         assert db.value("SELECT count(*) FROM probe") == 2
 
 
-def test_a_database_it_cannot_open_is_the_drivers_error_at_the_first_query(settings: Settings) -> None:
+def test_a_database_it_cannot_open_is_the_drivers_error(settings: Settings) -> None:
     if settings.is_sqlite:
         with pytest.raises(DatabaseMissing), plain_reader(settings):
             pass
         return
-    # The session is opened on a thread of its own: what failed there is raised where it is first used.
     missing = replace(settings, database_url=POSTGRES_URL.rsplit("/", 1)[0] + "/svl_no_such_database")
-    with plain_reader(missing) as db, pytest.raises(psycopg2.OperationalError, match="svl_no_such_database"):
+    with pytest.raises(psycopg2.OperationalError, match="svl_no_such_database"), plain_reader(missing) as db:
         db.value("SELECT 1")
