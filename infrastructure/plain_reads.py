@@ -71,7 +71,7 @@ def _psycopg2() -> Any:
     """psycopg2, imported without Python's `ssl` module. Its initialisation imports `ssl` only so as to tell libpq
     that Python has set up OpenSSL's thread-locking callbacks, which OpenSSL 1.1 and later no longer have (the
     psycopg2-binary wheel's libpq brings its own OpenSSL 3, and sets up TLS itself all the same); this reader uses
-    one thread. `ssl` costs about as much CPU as the rest of psycopg2 (benchmarks/cli.py). Where `ssl` or psycopg2
+    one thread. `ssl` costs about as much CPU as the rest of psycopg2 put together. Where `ssl` or psycopg2
     is imported already, nothing changes."""
     import sys
 
