@@ -81,7 +81,7 @@ def record_index(settings: Settings, username: str | None, now: datetime | None 
 
 
 def _index(db: PlainReader, settings: Settings, username: str, now: datetime) -> RecordIndex:
-    _require_current(db, settings)
+    state = _require_current(db, settings)
     found = db.rows("SELECT user_id, role, worker_id, disabled_at FROM users WHERE username = :u OR user_id = :u",
                     {"u": username}, table="users")
     if len(found) != 1 or account_ended(found[0]["disabled_at"], now):
@@ -91,7 +91,7 @@ def _index(db: PlainReader, settings: Settings, username: str, now: datetime) ->
         raise _Unanswered("the application names an account it cannot use")
     grants = _grants(db, user["user_id"])
     if grants and settings.is_sqlite:  # on PostgreSQL already required
-        _require_caught_up(db, settings)
+        _require_caught_up(state)
         _open_key(db, settings, ORGANISATION_KEY_ID)
     reader = Reader(user["user_id"], Role(user["role"]), user["worker_id"])
     scopes = listing_scopes(reader, grants, now, archive=lambda: _ARCHIVE_CLOSED)
@@ -122,38 +122,55 @@ def _grants(db: PlainReader, user_id: str) -> list[GrantTerms]:
         raise _Unanswered("a grant this code cannot read: the application reports it") from None
 
 
-def _require_current(db: PlainReader, settings: Settings) -> None:
+def _require_current(db: PlainReader, settings: Settings) -> dict:
     """As fresh as the application would be after catching up, and at the schema this code expects."""
-    if db.value("SELECT version_num FROM alembic_version") != _head_migration():
-        raise _Unanswered("the schema is migrated when the application opens")
     if not _pack_file(settings.policy_pack).is_file():
         raise _Unanswered("the application names a policy pack it cannot load")
-    positions = db.rows("SELECT position, stuck_at FROM read_model_positions")
-    if not positions or any(p["stuck_at"] is not None for p in positions):
+    checkpoint = _published_checkpoint(settings)
+    state = _state(db, settings, checkpoint)
+    if state["schema_version"] != _head_migration():
+        raise _Unanswered("the schema is migrated when the application opens")
+    if not state["models"] or state["stuck"]:
         raise _Unanswered("a read model is stuck: the application names it")
     if not settings.is_sqlite:
         # On PostgreSQL the application first catches up with the newest event, whoever stored it; on SQLite it
         # reads what is projected, as here (SupervisionApplication.see_own_writes).
-        _require_caught_up(db, settings, positions)
+        _require_caught_up(state)
+    if checkpoint is not None and not state["signed"]:
+        raise _Unanswered("the application compares the ledger with the published checkpoint")
+    return state
+
+
+def _published_checkpoint(settings: Settings) -> dict | None:
+    """The published checkpoint's size and root, if there is one. The application checks it against the ledger
+    (and its signature) at start-up; here it is enough that the database signed this very checkpoint. Anything
+    else: let it check."""
     latest = settings.checkpoint_dir / LATEST_FILE if settings.checkpoint_dir is not None else None
-    if latest is not None and latest.is_file():
-        # The application checks the published checkpoint against the ledger (and its signature) at start-up;
-        # here it is enough that the database signed this very checkpoint. Anything else: let it check.
-        try:
-            lines = latest.read_text(encoding="utf-8").split("\n")
-            size, root = int(lines[1]), base64.b64decode(lines[2], validate=True)
-        except (OSError, UnicodeDecodeError, IndexError, ValueError, binascii.Error):
-            raise _Unanswered("the application names what is wrong with the published checkpoint") from None
-        if not db.value("SELECT count(*) FROM ledger_checkpoints WHERE tree_size = :size AND root_hash = :root",
-                        {"size": size, "root": root}):
-            raise _Unanswered("the application compares the ledger with the published checkpoint")
+    if latest is None or not latest.is_file():
+        return None
+    try:
+        lines = latest.read_text(encoding="utf-8").split("\n")
+        return {"size": int(lines[1]), "root": base64.b64decode(lines[2], validate=True)}
+    except (OSError, UnicodeDecodeError, IndexError, ValueError, binascii.Error):
+        raise _Unanswered("the application names what is wrong with the published checkpoint") from None
 
 
-def _require_caught_up(db: PlainReader, settings: Settings, positions: list[dict] | None = None) -> None:
-    positions = positions if positions is not None else db.rows("SELECT position FROM read_model_positions")
+def _state(db: PlainReader, settings: Settings, checkpoint: dict | None) -> dict:
+    """The schema's version, the read models' positions, the newest event and whether the database signed the
+    published checkpoint, in one query: on PostgreSQL each query is a round trip to the server."""
     events = EventsTable.of(settings)
-    newest = db.value(f"SELECT max({events.nid}) FROM {events.qualified}") or 0
-    if any(p["position"] < newest for p in positions):
+    signed = ("(SELECT count(*) FROM ledger_checkpoints WHERE tree_size = :size AND root_hash = :root)"
+              if checkpoint is not None else "NULL")
+    return db.rows("SELECT (SELECT version_num FROM alembic_version) AS schema_version, "
+                   "(SELECT count(*) FROM read_model_positions) AS models, "
+                   "(SELECT count(*) FROM read_model_positions WHERE stuck_at IS NOT NULL) AS stuck, "
+                   "(SELECT min(position) FROM read_model_positions) AS slowest, "
+                   f"(SELECT max({events.nid}) FROM {events.qualified}) AS newest, {signed} AS signed",
+                   checkpoint)[0]
+
+
+def _require_caught_up(state: dict) -> None:
+    if state["slowest"] < (state["newest"] or 0):
         raise _Unanswered("a read model is behind the newest event: the application catches up first")
 
 
@@ -203,13 +220,8 @@ def _open_keys(db: PlainReader, settings: Settings, key_ids: list[str]) -> dict[
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
     from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
-    from infrastructure.key_tombstones import KeyTombstones, TombstoneTampered
-
     master_key = load_master_key(settings.master_key_file)
-    try:
-        destroyed = {stone.key_id for stone in KeyTombstones(settings.tombstones_file, master_key).read()}
-    except (TombstoneTampered, OSError, ValueError):
-        raise _Unanswered("the application names what is wrong with the destroyed-key list") from None
+    destroyed = _destroyed_keys(settings, master_key) if settings.tombstones_file.exists() else set()
     wrapped = {k["key_id"]: k["wrapped_key"] for k in db.rows(
         f"SELECT key_id, wrapped_key FROM data_keys WHERE key_id IN ({_marks('k', key_ids)})", _params('k', key_ids))}
     aeads = {}
@@ -221,6 +233,17 @@ def _open_keys(db: PlainReader, settings: Settings, key_ids: list[str]) -> dict[
         except InvalidUnwrap:
             raise _Unanswered("the application names a wrong master key") from None
     return aeads
+
+
+def _destroyed_keys(settings: Settings, master_key: bytes) -> set[str]:
+    """The destroyed-key list, read only where there is one (no list: none destroyed, as it reads): its module
+    imports what nothing else here needs (HKDF and hashes for its MAC key, tempfile), about as much CPU as AES-GCM."""
+    from infrastructure.key_tombstones import KeyTombstones, TombstoneTampered
+
+    try:
+        return {stone.key_id for stone in KeyTombstones(settings.tombstones_file, master_key).read()}
+    except (TombstoneTampered, OSError, ValueError):
+        raise _Unanswered("the application names what is wrong with the destroyed-key list") from None
 
 
 def _marks(prefix: str, values: list[str]) -> str:

@@ -67,6 +67,26 @@ class PlainReader:
         return self._types[table]
 
 
+def _psycopg2() -> Any:
+    """psycopg2, imported without Python's `ssl` module. Its initialisation imports `ssl` only so as to tell libpq
+    that Python has set up OpenSSL's thread-locking callbacks, which OpenSSL 1.1 and later no longer have (the
+    psycopg2-binary wheel's libpq brings its own OpenSSL 3, and sets up TLS itself all the same); this reader uses
+    one thread. `ssl` costs about as much CPU as the rest of psycopg2 put together. Where `ssl` or psycopg2
+    is imported already, nothing changes."""
+    import sys
+
+    if "psycopg2" in sys.modules or "ssl" in sys.modules:
+        import psycopg2
+
+        return psycopg2
+    sys.modules["ssl"] = None  # type: ignore[assignment]  # an ImportError to psycopg2, which then goes without
+    try:
+        import psycopg2
+    finally:
+        del sys.modules["ssl"]
+    return psycopg2
+
+
 @contextmanager
 def plain_reader(settings: Settings) -> Iterator[PlainReader]:
     if settings.is_sqlite:
@@ -82,20 +102,22 @@ def plain_reader(settings: Settings) -> Iterator[PlainReader]:
         finally:
             connection.close()
         return
-    import psycopg2
-
+    psycopg2 = _psycopg2()
     url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", settings.database_url)
     connection = psycopg2.connect(url, options=f"-csearch_path={settings.database_schema} {postgres_timeouts(settings)}",
                                   connect_timeout=libpq_connect_timeout(settings))
     try:
-        connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
+        # The snapshot is begun in the first query's own round trip (psycopg2 would send BEGIN on its own first),
+        # and ended by closing the session (the server discards a transaction its session leaves open), not by a
+        # ROLLBACK of its own: a command that starts at once makes as few round trips as it can.
+        connection.autocommit = True
+        begin = ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "]
 
         def execute(sql: str, params: dict) -> Any:
             cursor = connection.cursor()
-            cursor.execute(sql, params)
+            cursor.execute((begin.pop() if begin else "") + sql, params)
             return cursor
 
         yield PlainReader(execute, sqlite=False)
     finally:
-        connection.rollback()
         connection.close()
