@@ -67,26 +67,6 @@ class PlainReader:
         return self._types[table]
 
 
-def _psycopg2() -> Any:
-    """psycopg2, imported without Python's `ssl` module. Its initialisation imports `ssl` only so as to tell libpq
-    that Python has set up OpenSSL's thread-locking callbacks, which OpenSSL 1.1 and later no longer have (the
-    psycopg2-binary wheel's libpq brings its own OpenSSL 3, and sets up TLS itself all the same); this reader uses
-    one thread. `ssl` costs about as much CPU as the rest of psycopg2 put together. Where `ssl` or psycopg2
-    is imported already, nothing changes."""
-    import sys
-
-    if "psycopg2" in sys.modules or "ssl" in sys.modules:
-        import psycopg2
-
-        return psycopg2
-    sys.modules["ssl"] = None  # type: ignore[assignment]  # an ImportError to psycopg2, which then goes without
-    try:
-        import psycopg2
-    finally:
-        del sys.modules["ssl"]
-    return psycopg2
-
-
 @contextmanager
 def plain_reader(settings: Settings) -> Iterator[PlainReader]:
     if settings.is_sqlite:
@@ -102,7 +82,8 @@ def plain_reader(settings: Settings) -> Iterator[PlainReader]:
         finally:
             connection.close()
         return
-    psycopg2 = _psycopg2()
+    import psycopg2
+
     url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", settings.database_url)
     connection = psycopg2.connect(url, options=f"-csearch_path={settings.database_schema} {postgres_timeouts(settings)}",
                                   connect_timeout=libpq_connect_timeout(settings))

@@ -32,9 +32,9 @@ def test_svl_help_imports_nothing_of_the_application() -> None:
 
 
 # What `svl records` may not import: the application's libraries, psycopg 3 among them (it reads PostgreSQL with
-# psycopg2, which imports a fifth as much: infrastructure/plain_reads.py); Python's ssl, which psycopg2 would import
-# for nothing; the key derivation of a destroyed-key list where there is no list.
-_HEAVY = ("api.application", "sqlalchemy", "eventsourcing", "pydantic", "rich", "fastapi", "psycopg", "ssl",
+# psycopg2, which imports a fifth as much: infrastructure/plain_reads.py); the key derivation of a destroyed-key
+# list where there is no list.
+_HEAVY = ("api.application", "sqlalchemy", "eventsourcing", "pydantic", "rich", "fastapi", "psycopg",
           "cryptography.hazmat.primitives.kdf")
 
 
@@ -42,8 +42,7 @@ def test_svl_records_lists_without_importing_the_application(populated, settings
     _, rid = populated
     probe = ("import sys\nsys.argv = ['svl', 'records', '--as', 'sam']\nfrom api.cli import app\ntry:\n    app()\n"
              "except SystemExit as exit:\n    assert not exit.code, exit.code\n"
-             f"print(sorted(m for m in sys.modules if m in {_HEAVY!r} or m.split('.')[0] in {_HEAVY!r}))\n"
-             "import ssl")  # still there for whatever needs it next
+             f"print(sorted(m for m in sys.modules if m in {_HEAVY!r} or m.split('.')[0] in {_HEAVY!r}))")
     env = {**os.environ, **cli_environment(settings, tmp_path)}
     done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True, text=True, check=True)
     lines = done.stdout.strip().splitlines()
