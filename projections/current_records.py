@@ -1,6 +1,7 @@
 """Read model: current records — each record's state, versions, signatures (with when each was recorded, for
 the compliance view's "as of" a day), counts, and its section of the worker's file after a transfer (hull)."""
 
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -43,12 +44,16 @@ def _declined(conn: Connection, e: Any) -> None:
     _set(conn, e, increment=("disagreements",), state=RecordState.SHARED.value, open_amendment=False)
 
 
-def _destroyed(conn: Connection, e: Any) -> None:
-    conn.execute(delete(current_records).where(current_records.c.supervisee_id == e.worker_id))
+_DESTROY = delete(current_records).where(current_records.c.supervisee_id.in_(bindparam("_workers", expanding=True)))
 
 
+def _destroyed(conn: Connection, events: Sequence[Any]) -> None:
+    conn.execute(_DESTROY, {"_workers": [e.worker_id for e in events]})
+
+
+BATCH_HANDLERS = {FileDestruction.DestructionStarted: _destroyed}
 HANDLERS = {
-    FileDestruction.DestructionStarted: _destroyed,
+    FileDestruction.DestructionStarted: lambda c, e: _destroyed(c, [e]),
     # The worker's records move under "Previous Supervision" (hull).
     Worker.TransferredToNewSupervisor: lambda c, e: c.execute(_TO_PREVIOUS, {"_worker": str(e.originator_id)}),
     # The supervisor left: the records so far are previous supervision, whoever HR allocates next.
