@@ -18,7 +18,7 @@ from sqlalchemy import (
 
 from domain.retention import FileDestruction
 from domain.workers import Worker
-from projections.schema import current_records, read_models
+from projections.schema import InList, current_records, read_models
 from projections.supervision_compliance import (
     _date_known, _known, compliance_record_dates, compliance_sessions, cutoff_for,
 )
@@ -83,7 +83,7 @@ def _exception(conn: Connection, e: Any) -> None:
         "rules": ",".join(e.rules), "agreed_by": e.actor, "agreed_at": e.timestamp})
 
 
-_DESTROY = tuple(delete(t).where(t.c.worker_id.in_(bindparam("_workers", expanding=True))) for t in TABLES)
+_DESTROY = tuple(delete(t).where(InList(t.c.worker_id, "_workers")) for t in TABLES)
 
 
 def _destroyed(conn: Connection, events: Sequence[Any]) -> None:

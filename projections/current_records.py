@@ -11,7 +11,7 @@ from domain.record_content import content_sha256
 from domain.retention import FileDestruction
 from domain.supervision_record import RecordState, SupervisionRecord
 from domain.workers import Worker
-from projections.schema import current_records
+from projections.schema import InList, current_records
 
 TABLES = (current_records,)
 _INSERT = insert(current_records)
@@ -44,7 +44,7 @@ def _declined(conn: Connection, e: Any) -> None:
     _set(conn, e, increment=("disagreements",), state=RecordState.SHARED.value, open_amendment=False)
 
 
-_DESTROY = delete(current_records).where(current_records.c.supervisee_id.in_(bindparam("_workers", expanding=True)))
+_DESTROY = delete(current_records).where(InList(current_records.c.supervisee_id, "_workers"))
 
 
 def _destroyed(conn: Connection, events: Sequence[Any]) -> None:

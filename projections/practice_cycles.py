@@ -10,16 +10,14 @@ from dataclasses import replace
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import (
-    Column, Connection, Date, DateTime, Integer, String, Table, bindparam, delete, func, insert, or_, select,
-)
+from sqlalchemy import Column, Connection, Date, DateTime, Integer, String, Table, delete, func, insert, or_, select
 
 from domain.agreements import SupervisionAgreement
 from domain.compliance import WorkerFacts
 from domain.employee_reviews import EmployeeReview, ReviewFact
 from domain.observations import FrequencySteps, ObservationFact, PracticeObservation
 from domain.retention import FileDestruction
-from projections.schema import read_models, supervision_periods
+from projections.schema import InList, read_models, supervision_periods
 
 cycle_observations = Table(
     "cycle_observations", read_models,
@@ -83,7 +81,7 @@ def _agreement_terms(conn: Connection, e: Any) -> None:
         "session_minutes": e.terms.get("session_minutes")})
 
 
-_DESTROY = tuple(delete(t).where(column.in_(bindparam("_workers", expanding=True))) for t, column in (
+_DESTROY = tuple(delete(t).where(InList(column, "_workers")) for t, column in (
     (cycle_observations, cycle_observations.c.subject_id), (cycle_step_downs, cycle_step_downs.c.worker_id),
     (cycle_reviews, cycle_reviews.c.worker_id), (cycle_agreement_terms, cycle_agreement_terms.c.worker_id)))
 

@@ -13,7 +13,7 @@ from domain.destruction_proposal import LISTED_CLASSES, DestructionProposal
 from domain.labels import ACTOR_LENGTH
 from domain.retention import FileDestruction, LegalHold
 from domain.workers import EmploymentState, Worker
-from projections.schema import read_models
+from projections.schema import InList, read_models
 
 retention_files = Table(
     "retention_files",
@@ -108,7 +108,7 @@ def _destruction_completed(conn: Connection, events: Sequence[Any]) -> None:
 
 
 _EXISTING = select(retention_files.c.worker_id).where(
-    retention_files.c.worker_id.in_(bindparam("_workers", expanding=True)))
+    InList(retention_files.c.worker_id, "_workers"))
 
 
 def _ensure_row(conn: Connection, worker_id: str) -> None:

@@ -26,7 +26,7 @@ from domain.compliance import AgreementFact, Cancellation, CaseFact, OpenRecord,
 from domain.retention import FileDestruction
 from domain.sessions import SupervisionSession
 from domain.supervision_record import SupervisionRecord
-from projections.schema import current_records, read_models, supervision_periods, worker_regimes, workers
+from projections.schema import InList, current_records, read_models, supervision_periods, worker_regimes, workers
 
 compliance_sessions = Table(
     "compliance_sessions", read_models,
@@ -216,15 +216,16 @@ _AT = lambda e: e.timestamp  # noqa: E731
 
 
 def _destroy_statements() -> list[Any]:
-    worker = bindparam("_workers", expanding=True)
-    agreements = select(compliance_agreements.c.agreement_id).where(compliance_agreements.c.worker_id.in_(worker))
-    cases = select(compliance_cases.c.case_id).where(compliance_cases.c.worker_id.in_(worker))
-    records = select(compliance_record_dates.c.record_id).where(compliance_record_dates.c.worker_id.in_(worker))
+    agreements = select(compliance_agreements.c.agreement_id).where(
+        InList(compliance_agreements.c.worker_id, "_workers"))
+    cases = select(compliance_cases.c.case_id).where(InList(compliance_cases.c.worker_id, "_workers"))
+    records = select(compliance_record_dates.c.record_id).where(
+        InList(compliance_record_dates.c.worker_id, "_workers"))
     return [delete(compliance_agreement_reviews).where(compliance_agreement_reviews.c.agreement_id.in_(agreements)),
             delete(compliance_case_ratings).where(compliance_case_ratings.c.case_id.in_(cases)),
             delete(compliance_case_discussions).where(compliance_case_discussions.c.case_id.in_(cases)),
             delete(compliance_record_shares).where(compliance_record_shares.c.record_id.in_(records)),
-            *(delete(table).where(table.c.worker_id.in_(worker)) for table in (
+            *(delete(table).where(InList(table.c.worker_id, "_workers")) for table in (
                 compliance_agreements, compliance_cases, compliance_sessions, compliance_record_dates))]
 
 

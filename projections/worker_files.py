@@ -8,7 +8,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, update
 
 from domain.retention import FileDestruction
 from domain.workers import EmploymentState, Worker
-from projections.schema import supervision_periods, worker_regimes, workers
+from projections.schema import InList, supervision_periods, worker_regimes, workers
 
 TABLES = (workers, supervision_periods, worker_regimes)
 
@@ -61,7 +61,7 @@ def _left(conn: Connection, e: Any) -> None:
     _set(conn, e, state=EmploymentState.LEFT.value, leaving_date=e.leaving_date, left_at=e.timestamp)
 
 
-_DESTROY = tuple(delete(t).where(t.c.worker_id.in_(bindparam("_workers", expanding=True)))
+_DESTROY = tuple(delete(t).where(InList(t.c.worker_id, "_workers"))
                  for t in (supervision_periods, worker_regimes, workers))
 
 
