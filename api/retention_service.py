@@ -363,8 +363,10 @@ class RetentionService(Service):
         store between two readings of the schedule: a hold stored before that read (a hold is stored together
         with its note on the file) is in the second reading, so the file is left; one stored after it changes
         the file's version, which the transaction that starts the destruction checks (FileChangedMeanwhile)."""
-        files = {f.worker_id: self.get_worker(f.worker_id) for f in schedule
-                 if f.worker_id in approved and f.status == "due"}
+        # The run's loads of its files are one command's: destroyed keys looked for once, not once a file.
+        with self.storage.keyring.one_look():
+            files = {f.worker_id: self.get_worker(f.worker_id) for f in schedule
+                     if f.worker_id in approved and f.status == "due"}
         first = {f.worker_id: f for f in schedule}
         again = self.retention_schedule(proposal.as_of)
         unfinished = [f for f in again if f.status == "destruction_incomplete"]

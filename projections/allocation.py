@@ -6,7 +6,7 @@ Breaches are not stored: they depend on the pack and the day asked about, so dom
 them at query time from the facts known by the end of that day, as the compliance read model does.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -18,7 +18,7 @@ from sqlalchemy import (
 
 from domain.retention import FileDestruction
 from domain.workers import Worker
-from projections.schema import current_records, read_models
+from projections.schema import InList, current_records, read_models
 from projections.supervision_compliance import (
     _date_known, _known, compliance_record_dates, compliance_sessions, cutoff_for,
 )
@@ -83,13 +83,18 @@ def _exception(conn: Connection, e: Any) -> None:
         "rules": ",".join(e.rules), "agreed_by": e.actor, "agreed_at": e.timestamp})
 
 
-def _destroyed(conn: Connection, e: Any) -> None:
-    for table in TABLES:
-        conn.execute(delete(table).where(table.c.worker_id == e.worker_id))
+_DESTROY = tuple(delete(t).where(InList(t.c.worker_id, "_workers")) for t in TABLES)
 
 
+def _destroyed(conn: Connection, events: Sequence[Any]) -> None:
+    workers = [e.worker_id for e in events]
+    for statement in _DESTROY:
+        conn.execute(statement, {"_workers": workers})
+
+
+BATCH_HANDLERS = {FileDestruction.DestructionStarted: _destroyed}
 HANDLERS = {
-    FileDestruction.DestructionStarted: _destroyed,
+    FileDestruction.DestructionStarted: lambda c, e: _destroyed(c, [e]),
     Worker.StandingRecorded: _standing,
     Worker.SecondSupervisorAllocated: _second_allocated,
     Worker.SecondSupervisionEnded: _second_ended,

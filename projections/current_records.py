@@ -1,6 +1,7 @@
 """Read model: current records — each record's state, versions, signatures (with when each was recorded, for
 the compliance view's "as of" a day), counts, and its section of the worker's file after a transfer (hull)."""
 
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -10,7 +11,7 @@ from domain.record_content import content_sha256
 from domain.retention import FileDestruction
 from domain.supervision_record import RecordState, SupervisionRecord
 from domain.workers import Worker
-from projections.schema import current_records
+from projections.schema import InList, current_records
 
 TABLES = (current_records,)
 _INSERT = insert(current_records)
@@ -43,12 +44,16 @@ def _declined(conn: Connection, e: Any) -> None:
     _set(conn, e, increment=("disagreements",), state=RecordState.SHARED.value, open_amendment=False)
 
 
-def _destroyed(conn: Connection, e: Any) -> None:
-    conn.execute(delete(current_records).where(current_records.c.supervisee_id == e.worker_id))
+_DESTROY = delete(current_records).where(InList(current_records.c.supervisee_id, "_workers"))
 
 
+def _destroyed(conn: Connection, events: Sequence[Any]) -> None:
+    conn.execute(_DESTROY, {"_workers": [e.worker_id for e in events]})
+
+
+BATCH_HANDLERS = {FileDestruction.DestructionStarted: _destroyed}
 HANDLERS = {
-    FileDestruction.DestructionStarted: _destroyed,
+    FileDestruction.DestructionStarted: lambda c, e: _destroyed(c, [e]),
     # The worker's records move under "Previous Supervision" (hull).
     Worker.TransferredToNewSupervisor: lambda c, e: c.execute(_TO_PREVIOUS, {"_worker": str(e.originator_id)}),
     # The supervisor left: the records so far are previous supervision, whoever HR allocates next.

@@ -5,7 +5,7 @@ Rows hold ids, dates, kinds and outcomes from fixed lists, never feedback, ratio
 sealed events). `with_cycle_facts` adds them to the compliance facts (projections/supervision_compliance.py).
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timezone
 from typing import Any
@@ -17,7 +17,7 @@ from domain.compliance import WorkerFacts
 from domain.employee_reviews import EmployeeReview, ReviewFact
 from domain.observations import FrequencySteps, ObservationFact, PracticeObservation
 from domain.retention import FileDestruction
-from projections.schema import read_models, supervision_periods
+from projections.schema import InList, read_models, supervision_periods
 
 cycle_observations = Table(
     "cycle_observations", read_models,
@@ -81,18 +81,23 @@ def _agreement_terms(conn: Connection, e: Any) -> None:
         "session_minutes": e.terms.get("session_minutes")})
 
 
-def _destroyed(conn: Connection, e: Any) -> None:
-    worker = e.worker_id
-    conn.execute(delete(cycle_observations).where(cycle_observations.c.subject_id == worker))
-    for table in (cycle_step_downs, cycle_reviews, cycle_agreement_terms):
-        conn.execute(delete(table).where(table.c.worker_id == worker))
+_DESTROY = tuple(delete(t).where(InList(column, "_workers")) for t, column in (
+    (cycle_observations, cycle_observations.c.subject_id), (cycle_step_downs, cycle_step_downs.c.worker_id),
+    (cycle_reviews, cycle_reviews.c.worker_id), (cycle_agreement_terms, cycle_agreement_terms.c.worker_id)))
+
+
+def _destroyed(conn: Connection, events: Sequence[Any]) -> None:
+    workers = [e.worker_id for e in events]
+    for statement in _DESTROY:
+        conn.execute(statement, {"_workers": workers})
 
 
 _ID = lambda e: str(e.originator_id)  # noqa: E731
 _AT = lambda e: e.timestamp  # noqa: E731
 
+BATCH_HANDLERS = {FileDestruction.DestructionStarted: _destroyed}
 HANDLERS: dict[type, Callable[[Any, Any], None]] = {
-    FileDestruction.DestructionStarted: _destroyed,
+    FileDestruction.DestructionStarted: lambda c, e: _destroyed(c, [e]),
     PracticeObservation.Recorded: _insert(
         cycle_observations, observation_id=_ID, subject_id=lambda e: e.subject_id, observed=lambda e: e.observed,
         relation=lambda e: e.relation, outcome=lambda e: e.outcome, observed_on=lambda e: e.observed_on,

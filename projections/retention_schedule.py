@@ -2,7 +2,7 @@
 dates, the rule that set them, and its holds. What is *due* is decided at query time for a given day
 (domain.retention.retention_status), so the schedule can be read as of any date."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -13,7 +13,7 @@ from domain.destruction_proposal import LISTED_CLASSES, DestructionProposal
 from domain.labels import ACTOR_LENGTH
 from domain.retention import FileDestruction, LegalHold
 from domain.workers import EmploymentState, Worker
-from projections.schema import read_models
+from projections.schema import InList, read_models
 
 retention_files = Table(
     "retention_files",
@@ -93,29 +93,49 @@ def _hold_released(conn: Connection, e: Any) -> None:
                  .values(active_holds=retention_files.c.active_holds - 1))
 
 
-def _destruction_started(conn: Connection, e: Any) -> None:
-    # After a rebuild the worker's own events are unreadable, so this event alone must recreate the row.
-    _ensure_row(conn, e.worker_id)
+def _destruction_started(conn: Connection, events: Sequence[Any]) -> None:
+    # After a rebuild the workers' own events are unreadable, so these events alone must recreate the rows.
+    _ensure_rows(conn, [e.worker_id for e in events])
     # When it was archived came from the worker's own events, which go with the file.
-    _set(conn, e.worker_id, state="destroying", leaving_date=e.leaving_date, destruction_date=e.destruction_date,
-         rule=e.rule, archived_at=None, destruction_started_at=e.timestamp, destroyed_records=len(e.record_ids),
-         destroyed_events=e.event_count)
+    _set_each(conn, [(e.worker_id, {
+        "state": "destroying", "leaving_date": e.leaving_date, "destruction_date": e.destruction_date,
+        "rule": e.rule, "archived_at": None, "destruction_started_at": e.timestamp,
+        "destroyed_records": len(e.record_ids), "destroyed_events": e.event_count}) for e in events])
+
+
+def _destruction_completed(conn: Connection, events: Sequence[Any]) -> None:
+    _set_each(conn, [(e.worker_id, {"state": "destroyed", "destroyed_at": e.timestamp}) for e in events])
+
+
+_EXISTING = select(retention_files.c.worker_id).where(
+    InList(retention_files.c.worker_id, "_workers"))
 
 
 def _ensure_row(conn: Connection, worker_id: str) -> None:
-    exists = conn.execute(select(retention_files.c.worker_id).where(retention_files.c.worker_id == worker_id)).first()
-    if exists is None:
-        conn.execute(insert(retention_files).values(worker_id=worker_id, state="unknown", active_holds=0))
+    _ensure_rows(conn, [worker_id])
+
+
+def _ensure_rows(conn: Connection, worker_ids: Sequence[str]) -> None:
+    existing = set(conn.execute(_EXISTING, {"_workers": list(worker_ids)}).scalars())
+    missing = [w for w in dict.fromkeys(worker_ids) if w not in existing]
+    if missing:
+        conn.execute(_INSERT_FILE, [{"worker_id": w, "state": "unknown", "active_holds": 0} for w in missing])
 
 
 def _set(conn: Connection, worker_id: str, **values: Any) -> None:
-    columns = tuple(sorted(values))
+    _set_each(conn, [(worker_id, values)])
+
+
+def _set_each(conn: Connection, changes: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Each worker's row gets its own values, every change naming the same columns: one executemany."""
+    columns = tuple(sorted(changes[0][1]))
     statement = _SET_STATEMENTS.get(columns)
     if statement is None:
         statement = _SET_STATEMENTS[columns] = (
             update(retention_files).where(retention_files.c.worker_id == bindparam("_worker"))
             .values({c: bindparam(c) for c in columns}))
-    conn.execute(statement, {"_worker": worker_id, **values})
+    rows = [{"_worker": worker_id, **values} for worker_id, values in changes]
+    conn.execute(statement, rows if len(rows) > 1 else rows[0])
 
 
 def _proposed(conn: Connection, e: Any) -> None:
@@ -151,7 +171,10 @@ HANDLERS: dict[type, Callable[[Any, Any], None]] = {
                                        destruction_date=e.destruction_date, rule=e.rule, archived_at=e.timestamp),
     LegalHold.LegalHoldPlaced: _hold_placed,
     LegalHold.LegalHoldReleased: _hold_released,
+    FileDestruction.DestructionStarted: lambda c, e: _destruction_started(c, [e]),
+    FileDestruction.DestructionCompleted: lambda c, e: _destruction_completed(c, [e]),
+}
+BATCH_HANDLERS: dict[type, Callable[[Any, Sequence[Any]], None]] = {
     FileDestruction.DestructionStarted: _destruction_started,
-    FileDestruction.DestructionCompleted: lambda c, e: _set(c, e.worker_id, state="destroyed",
-                                                            destroyed_at=e.timestamp),
+    FileDestruction.DestructionCompleted: _destruction_completed,
 }

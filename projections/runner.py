@@ -33,9 +33,17 @@ from projections.leadership import Leadership
 from projections.schema import read_model_positions, read_models
 
 Handler = Callable[[Connection, Any], None]
+# Of consecutive events of one class at once, with the effect of its Handler applied to each in turn.
+BatchHandler = Callable[[Connection, Sequence[Any]], None]
 # How many stored events the projector thread may hold in memory (see `poke`); beyond it, it reads the log.
 _HELD_AT_MOST = 10_000
-# Each read model is a module with HANDLERS (event class -> handler) and the TABLES it alone writes.
+# At most this many events a batch handler's call: its statements bind each event's id (SQLite allows 32,766
+# parameters a statement, PostgreSQL 65,535).
+_BATCHED_AT_MOST = 500
+# Each read model is a module with HANDLERS (event class -> handler) and the TABLES it alone writes; and, for an
+# event a command stores hundreds of together (a retention run's DestructionStarted), BATCH_HANDLERS: given every
+# such event in a row at once, so it costs a statement per table, not one per table per event (each a round trip on
+# PostgreSQL). HANDLERS still has its one-event handler, for whatever applies events one by one.
 MODULES = (worker_files, current_records, access_log, retention_schedule, supervision_compliance, allocation,
            practice_cycles, case_records)
 # Tables of earlier versions, now folded into the shared ones: dropped where an older database still has them.
@@ -168,6 +176,8 @@ class ProjectionRunner:
         self.shared = engine.dialect.name == "postgresql"
         self.wait_seconds = wait_seconds
         self.handlers: dict[str, dict[type, Handler]] = {name_of(m): dict(m.HANDLERS) for m in MODULES}
+        self.batch_handlers: dict[str, dict[type, BatchHandler]] = {
+            name_of(m): dict(getattr(m, "BATCH_HANDLERS", {})) for m in MODULES}
         self.tables: dict[str, tuple[Table, ...]] = {name_of(m): tuple(m.TABLES) for m in MODULES}
         self._owner = {table.name: name for name, tables in self.tables.items() for table in tables}
         self._stuck: dict[str, ReadModelState] = {}  # as last seen in the positions table
@@ -384,11 +394,11 @@ class ProjectionRunner:
         whole transaction is rolled back and the batch is done again carefully (`_project`, a savepoint per
         read model), which finds the read model that fails and stops only that one."""
         for name, events in pending.items():
-            handlers = self.handlers[name]
-            if not any(e is not None and type(e) in handlers for _, e in events):
+            handlers, batch_handlers = self.handlers[name], self.batch_handlers[name]
+            if not any(e is not None and (type(e) in handlers or type(e) in batch_handlers) for _, e in events):
                 continue  # nothing here for this read model: only its position moves
             try:
-                self._apply(conn, handlers, events)
+                self._apply(conn, name, events)
             except Exception as exc:  # noqa: BLE001 - done again carefully, which records it
                 if transient(exc):
                     raise
@@ -402,10 +412,9 @@ class ProjectionRunner:
             conn.execute(_MOVE, {"names": names, "to": position})
 
     def _project(self, conn: Connection, name: str, pending: list[tuple[int, Any]]) -> None:
-        handlers = self.handlers[name]
         try:
             with conn.begin_nested():
-                self._apply(conn, handlers, pending)
+                self._apply(conn, name, pending)
             self._moved(conn, name, pending[-1][0])
             return
         except Exception as exc:  # noqa: BLE001 - find the event, below
@@ -415,7 +424,7 @@ class ProjectionRunner:
         for nid, domain_event in pending:
             try:
                 with conn.begin_nested():
-                    self._apply(conn, handlers, [(nid, domain_event)])
+                    self._apply(conn, name, [(nid, domain_event)])
             except Exception as exc:  # noqa: BLE001 - recorded and reported, never swallowed
                 if transient(exc):
                     raise
@@ -428,14 +437,24 @@ class ProjectionRunner:
                 return
             self._moved(conn, name, nid)
 
-    @staticmethod
-    def _apply(conn: Connection, handlers: dict[type, Handler], pending: Iterable[tuple[int, Any]]) -> None:
+    def _apply(self, conn: Connection, name: str, pending: Iterable[tuple[int, Any]]) -> None:
+        handlers, batch_handlers = self.handlers[name], self.batch_handlers[name]
+        run: list[Any] = []  # consecutive events of one class that has a batch handler, not applied yet
         for _, domain_event in pending:
             if domain_event is None:
                 continue
-            handler = handlers.get(type(domain_event))
+            kind = type(domain_event)
+            if run and (kind is not type(run[0]) or len(run) == _BATCHED_AT_MOST):
+                batch_handlers[type(run[0])](conn, run)
+                run = []
+            if kind in batch_handlers:
+                run.append(domain_event)
+                continue
+            handler = handlers.get(kind)
             if handler is not None:
                 handler(conn, domain_event)
+        if run:
+            batch_handlers[type(run[0])](conn, run)
 
     @staticmethod
     def _moved(conn: Connection, name: str, position: int) -> None:

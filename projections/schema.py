@@ -7,7 +7,16 @@ recomputed as it stood). They hold ids, states, dates and counts — never names
 holds no plaintext of a record; content is read from the sealed events, through the access checks.
 """
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Index, Integer, MetaData, String, Table, Text
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger, Boolean, Column, ColumnElement, Date, DateTime, Index, Integer, MetaData, String, Table, Text, any_,
+    bindparam,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.sqltypes import NULLTYPE
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from domain.labels import ROLE_LENGTH
 
@@ -90,3 +99,31 @@ worker_regimes = Table(
     Column("category_since", Date, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
+
+
+class InList(ColumnElement[bool]):
+    """`column IN` the list bound as `name`. On PostgreSQL `column = ANY(:name)`: one array parameter, so a
+    statement about a run's hundreds of files stays short (psycopg keeps converted queries only up to 4 KB, and
+    converting one with hundreds of placeholders cost more than running it); elsewhere an expanding IN."""
+
+    inherit_cache = True
+    type = NULLTYPE  # typed Boolean, it would be compared with 1 where booleans are not native (SQLite)
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement), ("name", InternalTraversal.dp_string)]
+
+    def __init__(self, column: Any, name: str) -> None:
+        self.column = column
+        self.name = name
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        return self.column._from_objects
+
+
+@compiles(InList)
+def _in_list(element: InList, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw)
+
+
+@compiles(InList, "postgresql")
+def _in_array(element: InList, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.column == any_(bindparam(element.name, type_=ARRAY(element.column.type))), **kw)

@@ -10,7 +10,7 @@ Rows hold ids, dates, minutes, reasons from fixed lists and timestamps, never na
 be recomputed exactly as it stood, even after later corrections and late entries.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -26,7 +26,7 @@ from domain.compliance import AgreementFact, Cancellation, CaseFact, OpenRecord,
 from domain.retention import FileDestruction
 from domain.sessions import SupervisionSession
 from domain.supervision_record import SupervisionRecord
-from projections.schema import current_records, read_models, supervision_periods, worker_regimes, workers
+from projections.schema import InList, current_records, read_models, supervision_periods, worker_regimes, workers
 
 compliance_sessions = Table(
     "compliance_sessions", read_models,
@@ -216,15 +216,16 @@ _AT = lambda e: e.timestamp  # noqa: E731
 
 
 def _destroy_statements() -> list[Any]:
-    worker = bindparam("_worker")
-    agreements = select(compliance_agreements.c.agreement_id).where(compliance_agreements.c.worker_id == worker)
-    cases = select(compliance_cases.c.case_id).where(compliance_cases.c.worker_id == worker)
-    records = select(compliance_record_dates.c.record_id).where(compliance_record_dates.c.worker_id == worker)
+    agreements = select(compliance_agreements.c.agreement_id).where(
+        InList(compliance_agreements.c.worker_id, "_workers"))
+    cases = select(compliance_cases.c.case_id).where(InList(compliance_cases.c.worker_id, "_workers"))
+    records = select(compliance_record_dates.c.record_id).where(
+        InList(compliance_record_dates.c.worker_id, "_workers"))
     return [delete(compliance_agreement_reviews).where(compliance_agreement_reviews.c.agreement_id.in_(agreements)),
             delete(compliance_case_ratings).where(compliance_case_ratings.c.case_id.in_(cases)),
             delete(compliance_case_discussions).where(compliance_case_discussions.c.case_id.in_(cases)),
             delete(compliance_record_shares).where(compliance_record_shares.c.record_id.in_(records)),
-            *(delete(table).where(table.c.worker_id == worker) for table in (
+            *(delete(table).where(InList(table.c.worker_id, "_workers")) for table in (
                 compliance_agreements, compliance_cases, compliance_sessions, compliance_record_dates))]
 
 
@@ -232,15 +233,17 @@ def _destroy_statements() -> list[Any]:
 _DESTROY = _destroy_statements()
 
 
-def _destroyed(conn: Connection, e: Any) -> None:
-    """The file is being destroyed: every fact about the worker goes (the worker and their records go from
+def _destroyed(conn: Connection, events: Sequence[Any]) -> None:
+    """The files are being destroyed: every fact about their workers goes (the workers and their records go from
     worker_files and current_records)."""
+    workers = [e.worker_id for e in events]
     for statement in _DESTROY:
-        conn.execute(statement, {"_worker": e.worker_id})
+        conn.execute(statement, {"_workers": workers})
 
 
+BATCH_HANDLERS = {FileDestruction.DestructionStarted: _destroyed}
 HANDLERS: dict[type, Callable[[Any, Any], None]] = {
-    FileDestruction.DestructionStarted: _destroyed,
+    FileDestruction.DestructionStarted: lambda c, e: _destroyed(c, [e]),
     SupervisionSession.Scheduled: _scheduled,
     SupervisionSession.Held: _updater(compliance_sessions, "session_id", held_on=lambda e: e.held_on, held_at=_AT,
                                       actual_minutes=lambda e: e.actual_minutes,

@@ -1,13 +1,14 @@
 """Read model: each worker's file — who supervises them now and every earlier supervision period, with
 when each fact was recorded (the compliance view reads a team and a leaving "as of" a day from here)."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, update
 
 from domain.retention import FileDestruction
 from domain.workers import EmploymentState, Worker
-from projections.schema import supervision_periods, worker_regimes, workers
+from projections.schema import InList, supervision_periods, worker_regimes, workers
 
 TABLES = (workers, supervision_periods, worker_regimes)
 
@@ -60,15 +61,20 @@ def _left(conn: Connection, e: Any) -> None:
     _set(conn, e, state=EmploymentState.LEFT.value, leaving_date=e.leaving_date, left_at=e.timestamp)
 
 
-def _destroyed(conn: Connection, e: Any) -> None:
-    """The file is being destroyed: nothing about the worker stays in this read model."""
-    conn.execute(delete(supervision_periods).where(supervision_periods.c.worker_id == e.worker_id))
-    conn.execute(delete(worker_regimes).where(worker_regimes.c.worker_id == e.worker_id))
-    conn.execute(delete(workers).where(workers.c.worker_id == e.worker_id))
+_DESTROY = tuple(delete(t).where(InList(t.c.worker_id, "_workers"))
+                 for t in (supervision_periods, worker_regimes, workers))
 
 
+def _destroyed(conn: Connection, events: Sequence[Any]) -> None:
+    """The files are being destroyed: nothing about their workers stays in this read model."""
+    worker_ids = [e.worker_id for e in events]
+    for statement in _DESTROY:
+        conn.execute(statement, {"_workers": worker_ids})
+
+
+BATCH_HANDLERS = {FileDestruction.DestructionStarted: _destroyed}
 HANDLERS = {
-    FileDestruction.DestructionStarted: _destroyed,
+    FileDestruction.DestructionStarted: lambda c, e: _destroyed(c, [e]),
     Worker.Joined: _joined,
     Worker.SupervisorAllocated: lambda c, e: _supervised(c, e, e.supervisor_id, "allocation"),
     Worker.TransferredToNewSupervisor: lambda c, e: _supervised(c, e, e.new_supervisor_id, "transfer"),

@@ -19,7 +19,7 @@ from projections.runner import NAMES, ReadModelStuck
 from projections.schema import current_records, read_model_positions, read_models, supervision_periods, workers
 from projections.supervision_compliance import compliance_record_dates
 from tests.support.acting import acting
-from tests.support.retention import destroy_due
+from tests.support.retention import destroy_due, leaver_with_a_signed_record
 from tests.support.world import content, world  # noqa: F401  (the shared fixture)
 from tests.support.cli import run  # noqa: F401  (svl against the fixture's database)
 
@@ -111,6 +111,42 @@ def test_rebuilding_one_read_model_leaves_the_others_untouched(application, cloc
         app.read_models.rebuild(["nonsense"])
     assert app.read_models.rebuild(["worker_files"]) == app.recorder.max_notification_id()
     assert snapshot(app) == before
+
+
+def test_files_destroyed_together_leave_the_rows_their_destructions_projected_one_at_a_time_leave(
+        application, settings):
+    """A run's destructions are projected together (a statement per table for all its files): exactly what each
+    read model's one-event handler, applied to them one by one, leaves."""
+    app = application
+    create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
+    people = [leaver_with_a_signed_record(app) for _ in range(3)]
+    for _, leaver, _ in people:
+        app.retention.archive_leaver(acting("hr"), leaver)
+    done = destroy_due(app, date(2026, 3, 1))
+    assert sorted(d.worker_id for d in done) == sorted(leaver for _, leaver, _ in people)
+
+    together = snapshot(app)
+    for _, leaver, stayer in people:
+        for table in TABLES:
+            if "worker_id" in table.c and table.name not in ("retention_files", "legal_holds", "access_log"):
+                assert count(app, table, table.c.worker_id == leaver) == 0, table.name
+        assert count(app, current_records, current_records.c.supervisee_id == leaver) == 0
+        assert count(app, current_records, current_records.c.supervisee_id == stayer) == 1
+        assert count(app, compliance_record_dates, compliance_record_dates.c.worker_id == stayer) == 1
+        assert count(app, supervision_periods, supervision_periods.c.worker_id == stayer) == 1
+    assert {f.worker_id: f.state for f in app.retention.retention_schedule(date(2026, 3, 1))
+            if f.worker_id in {d.worker_id for d in done}} == {d.worker_id: "destroyed" for d in done}
+
+    runner = app.read_models
+    batched = runner.batch_handlers
+    runner.batch_handlers = {name: {} for name in batched}  # every event through its one-event handler
+    try:
+        runner.rebuild()
+        assert snapshot(app) == together
+    finally:
+        runner.batch_handlers = batched
+    runner.rebuild()
+    assert snapshot(app) == together
 
 
 # -- one failing event stops one read model, loudly --------------------------------------------------------------
