@@ -6,6 +6,8 @@ execution) each. A rebuild replays the whole log, three or four statements an ev
 What the handlers see is unchanged, because a write is only ever moved earlier past writes that cannot touch the
 same rows: writes to other tables; or, on its own table, writes whose rows are told apart by a key column
 neither changes (`worker_id = 'a'` against a row inserted with `worker_id = 'b'`). Anything else keeps its place.
+An UPDATE of one row by its whole primary key, setting plain values, of a row gathered for INSERT with nothing
+in between that may touch it, is made part of that row instead: the row is inserted as it would have been updated.
 Whatever cannot be gathered (a SELECT, a statement reading another table, text) first sends every gathered write
 to the tables it names (all of them, for text), then runs at once. Nothing is held past `flush()`, which the
 runner calls inside each read model's own try, so an error is the same error in the same transaction (the
@@ -48,10 +50,11 @@ class _Shape:
     """What a write statement does to its table, worked out once per statement object."""
 
     __slots__ = ("statement", "table", "insert", "update", "sets", "key_params", "key_literals", "serial",
-                 "kinds", "_sets_by_names")
+                 "kinds", "_sets_by_names", "primary_key", "assigns")
 
     def __init__(self, statement: Any, table: Table, insert: bool, sets: frozenset[str],
-                 key_params: tuple[tuple[str, str], ...], key_literals: dict[str, Any]) -> None:
+                 key_params: tuple[tuple[str, str], ...], key_literals: dict[str, Any],
+                 assigns: tuple[tuple[str, BindParameter], ...] | None = None) -> None:
         self.statement = statement
         self.table = table
         self.insert = insert
@@ -61,6 +64,9 @@ class _Shape:
         self.key_literals = key_literals  # column -> the value every row it touches has there
         self.serial = table.autoincrement_column is not None
         self.kinds = _key_kinds(table)
+        self.primary_key = tuple(c.key for c in table.primary_key.columns)
+        # An UPDATE that may be made part of a gathered INSERT's row: what it sets (column, plain parameter).
+        self.assigns = assigns
         self._sets_by_names: dict[tuple[str, ...], frozenset[str]] = {}
 
     def sets_for(self, names: tuple[str, ...]) -> frozenset[str]:
@@ -180,6 +186,7 @@ def shape_of(statement: Any) -> _Shape | None:
                     literals[name] = key
         return _Shape(statement, table, True, frozenset(), (), literals)
     sets: set[str] = set()
+    assigns: list[tuple[str, BindParameter]] | None = [] if isinstance(statement, Update) else None
     if isinstance(statement, Update):
         if statement._ordered_values or getattr(statement, "_extra_froms", ()):
             return None
@@ -188,6 +195,13 @@ def shape_of(statement: Any) -> _Shape | None:
             if name not in table.c or not _only_own_columns(value, table):
                 return None
             sets.add(name)
+            if assigns is not None and isinstance(value, BindParameter) and value.callable is None and (
+                    value.type._isnull or type(value.type) is type(table.c[name].type)):
+                assigns.append((name, value))
+            else:
+                assigns = None  # an expression (`n + 1`): computed by the database, never here
+    if any(c.onupdate is not None or c.server_onupdate is not None for c in table.c):
+        assigns = None
     key_params, key_literals = [], {}
     for conjunct in _conjuncts(statement._where_criteria):
         if not _only_own_columns(conjunct, table):
@@ -200,9 +214,16 @@ def shape_of(statement: Any) -> _Shape | None:
                 value = _key_value(_key_kinds(table), column.key, bind.value)
                 if value is not _NOT_A_KEY:
                     key_literals[column.key] = value
+                    continue
             else:
                 key_params.append((column.key, bind.key))
-    return _Shape(statement, table, False, frozenset(sets), tuple(key_params), key_literals)
+                continue
+        assigns = None  # a condition besides the key (`ended_at IS NULL`): the database decides which rows
+    keyed = {c for c, _ in key_params} | set(key_literals)
+    if assigns is not None and not {c.key for c in table.primary_key.columns} <= keyed:
+        assigns = None
+    return _Shape(statement, table, False, frozenset(sets), tuple(key_params), key_literals,
+                  tuple(assigns) if assigns is not None else None)
 
 
 class GatheredWrites:
@@ -211,6 +232,8 @@ class GatheredWrites:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._pending: dict[Table, list[_Batch]] = {}
+        # Of each table, the rows gathered for INSERT by their primary key, with their batch.
+        self._inserted: dict[Table, dict[tuple, tuple[_Batch, dict]]] = {}
         self._shapes: dict[int, _Shape | None] = {}
         self._held: dict[int, Any] = {}  # the statements analysed: their ids are theirs while they are held here
 
@@ -231,11 +254,14 @@ class GatheredWrites:
             return self._conn.execute(statement, parameters, **kw)
         row = dict(parameters) if parameters else {}
         keys = self._keys(shape, row)
-        self._place(shape, tuple(sorted(row)), row, keys)
+        names = tuple(sorted(row))
+        if shape.assigns is None or not self._merge(shape, names, row, keys):
+            self._place(shape, names, row, keys)
         return _DEFERRED
 
     def flush(self) -> None:
         pending, self._pending = self._pending, {}
+        self._inserted.clear()
         for batches in pending.values():
             for batch in batches:
                 self._send(batch)
@@ -282,9 +308,55 @@ class GatheredWrites:
             if not _commute(shape, sets, keys, batch):
                 break
         if chosen is None:
-            batches.append(_Batch(shape, names, row, keys))
+            chosen = _Batch(shape, names, row, keys)
+            batches.append(chosen)
         else:
             chosen.add(row, keys)
+        if shape.insert:
+            primary_key = tuple(keys.get(c, _NOT_A_KEY) for c in shape.primary_key)
+            if _NOT_A_KEY not in primary_key:
+                self._inserted.setdefault(shape.table, {})[primary_key] = (chosen, row)
+
+    def _merge(self, shape: _Shape, names: tuple[str, ...], row: dict, keys: dict[str, Any]) -> bool:
+        """An UPDATE of a row gathered for INSERT, with nothing between that may touch it: made part of the row."""
+        gathered = self._inserted.get(shape.table)
+        if not gathered:
+            return False
+        found = gathered.get(tuple(keys.get(c, _NOT_A_KEY) for c in shape.primary_key))
+        if found is None:
+            return False
+        target, inserted = found
+        sets = shape.sets_for(names)
+        for batch in reversed(self._pending[shape.table][-_LOOK_BACK:]):
+            if batch is target:
+                break
+            if not _commute(shape, sets, keys, batch):
+                return False
+        else:
+            return False
+        values = {}
+        for column, bind in shape.assigns:  # type: ignore[union-attr]
+            if bind.unique:
+                values[column] = bind.value
+            elif bind.key in row:
+                values[column] = row[bind.key]
+            else:
+                return False
+        explicit = {c for c, _ in shape.assigns}  # type: ignore[union-attr]
+        named = {n: row[n] for n in names if n in shape.table.c and n not in explicit}
+        values.update(named)
+        if not values or not values.keys() <= inserted.keys():
+            return False  # a column the INSERT left to its default: its rows must keep the same columns
+        inserted.update(values)
+        for column, value in values.items():  # the row's new values tell it apart from here on, as its old ones did
+            seen = target.keys.get(column)
+            if seen is not None:
+                value = _key_value(shape.kinds, column, value)
+                if value is _NOT_A_KEY:
+                    del target.keys[column]
+                else:
+                    seen.add(value)
+        return True
 
     def _flush_for(self, statement: Any) -> None:
         """Sends what was gathered for the tables `statement` names, or everything if it names none we can tell."""
@@ -296,6 +368,7 @@ class GatheredWrites:
             self.flush()
             return
         for table in tables & set(self._pending):
+            self._inserted.pop(table, None)
             for batch in self._pending.pop(table):
                 self._send(batch)
 

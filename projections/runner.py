@@ -336,7 +336,8 @@ class ProjectionRunner:
                             return processed
                         events = [(n.id, self.decode(n)) for n in batch]
                     together = len(live) == len(NAMES) and all(p == start - 1 for p in live.values())
-                    pending = {name: [(nid, e) for nid, e in events if nid > position]
+                    # Usually every read model is before the batch and takes it whole, without a copy.
+                    pending = {name: events if position < start else [(nid, e) for nid, e in events if nid > position]
                                for name, position in live.items()}
                     pending = {name: events for name, events in pending.items() if events}
                     if careful:

@@ -170,6 +170,21 @@ def test_a_handlers_writes_one_entity_after_another_reach_the_database_as_a_few_
         assert len(sent) <= 4 and rows(conn) == expected
 
 
+def test_a_row_moved_to_another_key_before_it_is_inserted_is_told_apart_by_its_new_key(engine):
+    """The move is made part of the gathered INSERT's row: the row is then in team blue, and blue's bump is not
+    moved back before it."""
+    ops = [("write", BUMP_TEAM, {"_team": "blue"}),
+           ("write", INSERT_FILE, {"id": "f1", "team": "red", "n": 5, "note": None, "at": None}),
+           ("write", MOVE, {"_id": "f1", "team": "blue"}),
+           ("write", BUMP_TEAM, {"_team": "blue"}),
+           ("write", NOTE, {"_id": "f1", "note": "moved", "at": START})]
+    with engine.begin() as conn:
+        writes = GatheredWrites(conn)
+        run(writes, ops)
+        writes.flush()
+        assert conn.execute(select(files.c.team, files.c.n, files.c.note)).all() == [("blue", 6, "moved")]
+
+
 def test_a_gathered_writes_result_is_not_made_up(engine):
     with engine.begin() as conn:
         writes = GatheredWrites(conn)
