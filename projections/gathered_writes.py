@@ -69,6 +69,13 @@ class _Shape:
         self.assigns = assigns
         self._sets_by_names: dict[tuple[str, ...], frozenset[str]] = {}
 
+    def primary_key_of(self, keys: dict[str, Any]) -> Any:
+        """The primary key's values among `keys` (one value for a one-column key), or _NOT_A_KEY."""
+        if len(self.primary_key) == 1:
+            return keys.get(self.primary_key[0], _NOT_A_KEY)
+        values = tuple(keys.get(c, _NOT_A_KEY) for c in self.primary_key)
+        return _NOT_A_KEY if _NOT_A_KEY in values else values
+
     def sets_for(self, names: tuple[str, ...]) -> frozenset[str]:
         """An UPDATE also sets every column a parameter is named after (SQLAlchemy adds them to its SET)."""
         if not self.update:
@@ -254,7 +261,7 @@ class GatheredWrites:
             return self._conn.execute(statement, parameters, **kw)
         row = dict(parameters) if parameters else {}
         keys = self._keys(shape, row)
-        names = tuple(sorted(row))
+        names = tuple(row)  # a handler names its parameters in one order: the same statement, the same batch
         if shape.assigns is None or not self._merge(shape, names, row, keys):
             self._place(shape, names, row, keys)
         return _DEFERRED
@@ -313,8 +320,8 @@ class GatheredWrites:
         else:
             chosen.add(row, keys)
         if shape.insert:
-            primary_key = tuple(keys.get(c, _NOT_A_KEY) for c in shape.primary_key)
-            if _NOT_A_KEY not in primary_key:
+            primary_key = shape.primary_key_of(keys)
+            if primary_key is not _NOT_A_KEY:
                 self._inserted.setdefault(shape.table, {})[primary_key] = (chosen, row)
 
     def _merge(self, shape: _Shape, names: tuple[str, ...], row: dict, keys: dict[str, Any]) -> bool:
@@ -322,7 +329,7 @@ class GatheredWrites:
         gathered = self._inserted.get(shape.table)
         if not gathered:
             return False
-        found = gathered.get(tuple(keys.get(c, _NOT_A_KEY) for c in shape.primary_key))
+        found = gathered.get(shape.primary_key_of(keys))
         if found is None:
             return False
         target, inserted = found
