@@ -57,10 +57,13 @@ def _destroyed(conn: Connection, e: Any) -> None:
 
 def _destruction_started(conn: Connection, e: Any) -> None:
     # After a rebuild the record's own events are unreadable: this organisation-sealed event alone makes the row.
+    # Asked first rather than read off the UPDATE's rowcount: a rebuild sends its writes later (gathered_writes).
     values = {"worker_id": e.worker_id, "discussed_on": e.discussed_on, "state": "destroying",
               "disposal_id": e.disposal_id}
-    changed = conn.execute(update(case_records).where(case_records.c.record_id == e.record_id).values(**values))
-    if not changed.rowcount:
+    there = conn.execute(select(case_records.c.record_id).where(case_records.c.record_id == e.record_id)).first()
+    if there is not None:
+        conn.execute(update(case_records).where(case_records.c.record_id == e.record_id).values(**values))
+    else:
         conn.execute(insert(case_records).values(record_id=e.record_id, **values))
 
 

@@ -68,6 +68,9 @@ TABLES = (retention_files, legal_holds, destruction_proposals)
 
 # Built once and reused: constructing statements per event cost more than executing them.
 _INSERT_FILE = insert(retention_files)
+_INSERT_HOLD = insert(legal_holds)
+_ONE_MORE_HOLD = (update(retention_files).where(retention_files.c.worker_id == bindparam("_worker"))
+                  .values(active_holds=retention_files.c.active_holds + 1))
 _SET_STATEMENTS: dict[tuple[str, ...], Any] = {}
 
 
@@ -77,11 +80,10 @@ def _joined(conn: Connection, e: Any) -> None:
 
 
 def _hold_placed(conn: Connection, e: Any) -> None:
-    conn.execute(insert(legal_holds).values(hold_id=str(e.originator_id), worker_id=e.worker_id, kind=e.kind,
-                                            placed_at=e.timestamp, placed_by=e.actor))
+    conn.execute(_INSERT_HOLD, {"hold_id": str(e.originator_id), "worker_id": e.worker_id, "kind": e.kind,
+                                "placed_at": e.timestamp, "placed_by": e.actor})
     _ensure_row(conn, e.worker_id)
-    conn.execute(update(retention_files).where(retention_files.c.worker_id == e.worker_id)
-                 .values(active_holds=retention_files.c.active_holds + 1))
+    conn.execute(_ONE_MORE_HOLD, {"_worker": e.worker_id})
 
 
 def _hold_released(conn: Connection, e: Any) -> None:

@@ -29,6 +29,7 @@ from sqlalchemy.sql import visitors
 
 from projections import (access_log, allocation, case_records, current_records, practice_cycles,
                          retention_schedule, supervision_compliance, worker_files)
+from projections.gathered_writes import GatheredWrites
 from projections.leadership import Leadership
 from projections.schema import read_model_positions, read_models
 
@@ -37,6 +38,9 @@ Handler = Callable[[Connection, Any], None]
 BatchHandler = Callable[[Connection, Sequence[Any]], None]
 # How many stored events the projector thread may hold in memory (see `poke`); beyond it, it reads the log.
 _HELD_AT_MOST = 10_000
+# A rebuild's batches: each is one transaction whose handlers' writes are gathered (projections/gathered_writes.py);
+# the more events a batch holds, the more rows each statement sends at once.
+_REBUILD_BATCH = 5_000
 # At most this many events a batch handler's call: its statements bind each event's id (SQLite allows 32,766
 # parameters a statement, PostgreSQL 65,535).
 _BATCHED_AT_MOST = 500
@@ -310,7 +314,7 @@ class ProjectionRunner:
     # -- projecting --------------------------------------------------------------------------------
 
     def catch_up(self, progress: Callable[[int], None] | None = None,
-                 fresh: Sequence[tuple[int, Any]] = (), held: bool = False) -> int:
+                 fresh: Sequence[tuple[int, Any]] = (), held: bool = False, rebuilding: bool = False) -> int:
         """Projects every notification after each read model's position into it. Returns how many
         notifications were read. A read model that fails on an event is marked stuck; the others go on.
 
@@ -318,9 +322,11 @@ class ProjectionRunner:
         they are exactly what comes next in the log, they are projected as they are, instead of being read back
         and decrypted; then this catch-up ends with them (anything another process stored after them is
         projected by the next one, as a query's refresh does). `held`: the same for what `poke` was given
-        (the projector thread's catch-up): the events held from the next one on, as far as they run unbroken."""
+        (the projector thread's catch-up): the events held from the next one on, as far as they run unbroken.
+        `rebuilding`: larger batches, the handlers' writes gathered (see `rebuild`)."""
         if fresh and self._project_next(fresh):
             return len(fresh)
+        batch_size = max(self.batch_size, _REBUILD_BATCH) if rebuilding else self.batch_size
         processed = 0
         careful = False  # after a batch failed somewhere: again, each read model under a savepoint of its own
         while True:
@@ -335,19 +341,20 @@ class ProjectionRunner:
                     if fresh and not careful and [nid for nid, _ in fresh] == list(range(start, start + len(fresh))):
                         events, batch = list(fresh), None
                     else:
-                        batch = self.read(start, self.batch_size)
+                        batch = self.read(start, batch_size)
                         if not batch:
                             return processed
                         events = [(n.id, self.decode(n)) for n in batch]
                     together = len(live) == len(NAMES) and all(p == start - 1 for p in live.values())
-                    pending = {name: [(nid, e) for nid, e in events if nid > position]
+                    # Usually every read model is before the batch and takes it whole, without a copy.
+                    pending = {name: events if position < start else [(nid, e) for nid, e in events if nid > position]
                                for name, position in live.items()}
                     pending = {name: events for name, events in pending.items() if events}
                     if careful:
                         for name, events in pending.items():
                             self._project(conn, name, events)
                     else:
-                        self._project_all(conn, pending)
+                        self._project_all(conn, pending, gathered=rebuilding)
             except _FailedInBatch:
                 careful = True  # its transaction was rolled back whole: nothing of the batch was kept
                 self._together_at = None
@@ -361,7 +368,7 @@ class ProjectionRunner:
                 progress(len(events))
             if batch is None and held and len(events) == self.batch_size:
                 continue  # a full batch of held ones: more may be held after it
-            if batch is None or len(batch) < self.batch_size:  # fresh ones, or a short batch: the end of the log
+            if batch is None or len(batch) < batch_size:  # fresh ones, or a short batch: the end of the log
                 return processed
 
     def _project_next(self, fresh: Sequence[tuple[int, Any]]) -> bool:
@@ -387,18 +394,25 @@ class ProjectionRunner:
         self._together_at = last
         return True
 
-    def _project_all(self, conn: Connection, pending: dict[str, list[tuple[int, Any]]], moved: bool = False) -> None:
+    def _project_all(self, conn: Connection, pending: dict[str, list[tuple[int, Any]]], moved: bool = False,
+                     gathered: bool = False) -> None:
         """The usual case, where nothing fails: every read model's events applied in the catch-up's transaction
         with no savepoint, and their positions moved in one statement (savepoints and one UPDATE per read model
         were most of what projecting a command cost, each a round trip on PostgreSQL). If anything fails, the
         whole transaction is rolled back and the batch is done again carefully (`_project`, a savepoint per
-        read model), which finds the read model that fails and stops only that one."""
+        read model), which finds the read model that fails and stops only that one. `gathered`: the handlers'
+        writes are gathered and sent in the read model's own try (projections/gathered_writes.py)."""
         for name, events in pending.items():
             handlers, batch_handlers = self.handlers[name], self.batch_handlers[name]
             if not any(e is not None and (type(e) in handlers or type(e) in batch_handlers) for _, e in events):
                 continue  # nothing here for this read model: only its position moves
             try:
-                self._apply(conn, name, events)
+                if gathered:
+                    writes = GatheredWrites(conn)
+                    self._apply(writes, name, events)  # type: ignore[arg-type]
+                    writes.flush()
+                else:
+                    self._apply(conn, name, events)
             except Exception as exc:  # noqa: BLE001 - done again carefully, which records it
                 if transient(exc):
                     raise
@@ -462,7 +476,10 @@ class ProjectionRunner:
 
     def rebuild(self, names: Iterable[str] | None = None, progress: Callable[[int], None] | None = None) -> int:
         """Empties the named read models (default: all), clears any stuck mark, and replays the whole log
-        into them. The others are untouched."""
+        into them. The others are untouched. Batches are larger than a catch-up's and the handlers' writes are
+        gathered into one executemany per statement (projections/gathered_writes.py): sent one by one they were
+        most of a rebuild's time. A batch that fails anywhere is projected again as a catch-up's is: carefully,
+        a savepoint per read model, nothing gathered."""
         chosen = list(NAMES if names is None else names)
         unknown = sorted(set(chosen) - set(NAMES))
         if unknown:
@@ -476,7 +493,7 @@ class ProjectionRunner:
                 conn.execute(update(read_model_positions).where(read_model_positions.c.name == name)
                              .values(position=0, stuck_at=None, stuck_event=None, stuck_error=None))
                 self._stuck.pop(name, None)
-        return self.catch_up(progress)
+        return self.catch_up(progress, rebuilding=True)
 
     @staticmethod
     def _empty(conn: Connection, tables: Sequence[Table]) -> None:
