@@ -8,6 +8,7 @@ constructor names the other services it calls, so what each one uses is declared
 
 from __future__ import annotations
 
+from copy import deepcopy
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -185,8 +186,8 @@ class Service:
         """The loads of one command, as one moment: destroyed keys are looked for once (`KeyRing.one_look`). On
         PostgreSQL the key epoch and the events stored since each named aggregate was cached (all of them, for one
         not cached) are read in one query before the first load (`read_ahead`), and the loads fast-forward (or
-        reconstruct) from what it read: one round trip instead of a ping, the epoch and one query per load. A load of anything else, or of an aggregate that
-        changed in this process meanwhile, queries as usual."""
+        reconstruct) from what it read: one round trip instead of a ping, the epoch and one query per load. A load
+        of anything else, or of an aggregate that changed in this process meanwhile, queries as usual."""
         keyring = self.storage.keyring
         with keyring.one_look():
             read_ahead = getattr(self.recorder, "read_ahead", None)
@@ -198,6 +199,22 @@ class Service:
             with read_ahead(versions) as epoch:
                 keyring.notice_destructions(epoch)
                 yield
+
+    def cache_as_stored(self, aggregate: Any, key_id: str) -> None:
+        """An aggregate this command has just created and stored (sealed with `key_id`): a copy is cached at the
+        version stored, so the next command on it fast-forwards from there (and reads it ahead with the others
+        it loads) instead of reading it whole. Any version the log holds is a sound start: a fast-forward finds
+        whatever is stored after it. Dropped again at once if the key is destroyed meanwhile, in case the
+        destruction's own eviction came before this copy was cached."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        cache.put(aggregate.id, deepcopy(aggregate))
+        if self.storage.keyring.seen_destroyed(key_id):
+            try:
+                cache.get(aggregate.id, evict=True)
+            except KeyError:
+                pass
 
     def _cached(self, aggregate_id: UUID) -> Any | None:
         """The aggregate as this process's cache holds it (not a copy: only for reading), or None."""

@@ -46,8 +46,10 @@ class RecordService(Service):
         record = SupervisionRecord.draft(supervisee_id=str(supervisee.id), supervisor_id=user.actor,
                                          content=content, actor=user.actor, timestamp=self.clock(),
                                          screening=self.policy.screening(), confirmed_anonymous=confirmed_anonymous)
-        keys = self.storage.keyring.stage_assignment(record.id, self.storage.keyring.key_id_for(supervisee.id))
+        key_id = self.storage.keyring.key_id_for(supervisee.id)
+        keys = self.storage.keyring.stage_assignment(record.id, key_id)
         self.save_and_project(record, keys=keys, unchanged=(supervisee,))
+        self.cache_as_stored(record, key_id)  # it is shared next, as a rule: read ahead with the supervisee's file
         return record
 
     def share_record(self, user: Principal, record_id: UUID | str, *, expected_version: int | None = None,

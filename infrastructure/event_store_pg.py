@@ -39,7 +39,8 @@ def _connection_lost(error: BaseException) -> bool:
 
 
 # What `read_ahead` read for the loads of one command, by (aggregate id, version it was cached at): the events after.
-_READ_AHEAD: ContextVar[dict[tuple[UUID, int | None], list[StoredEvent]] | None] = ContextVar("svl_read_ahead", default=None)
+_READ_AHEAD: ContextVar[dict[tuple[UUID, int | None], list[StoredEvent]] | None] = ContextVar("svl_read_ahead",
+                                                                                             default=None)
 
 
 class _LostBeforeAnything(Exception):
@@ -87,20 +88,21 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
     a rolled-back writer may leave a gap in notification ids but never in the ledger's leaf indexes.
     (No NOTIFY: nothing here subscribes, and it would add a global lock at every commit.)
 
-    Three round trips (one per statement, as before, took eight):
-      1. `BEGIN; SET LOCAL lock_timeout = ...; LOCK TABLE ... IN EXCLUSIVE MODE` (one simple query), with
+    Two round trips (one per statement, as before, took eight), each one simple query whose values are written
+    out as literals by psycopg (the statements of a simple query run in order, and the first that fails ends
+    it: none after it runs):
+      1. `BEGIN; SET LOCAL lock_timeout = ...; LOCK TABLE ... IN EXCLUSIVE MODE`; then, read under the lock,
          the current versions of the aggregates the command decided on unchanged (`svl_unchanged`) and
-         whether any event is sealed with a key destroyed since it was loaded;
-      2. one prepared statement: the staged key rows and the events (RETURNING their notification ids)
-         inserted by data-modifying WITH clauses, and the ledger's last leaf read in the same statement;
-      3. one simple query: the INSERT of all the leaf rows, computed from those notification ids (their values
-         written out as literals by psycopg, integers and bytea), and COMMIT, whose result is awaited before
-         anything is returned (synchronous_commit is untouched). Should the INSERT fail, the server skips the
-         COMMIT that follows it in the query, and the transaction is rolled back.
-    The lock is held from 1 to 3, the leaves commit with their events, and a failure rolls all of it
+         whether any event is sealed with a key destroyed since it was loaded; then one statement: the staged
+         key rows and the events (RETURNING their notification ids) inserted by data-modifying WITH clauses,
+         and the ledger's last leaf read with them. Should what was read under the lock refuse the write, the
+         inserts, not committed, are rolled back with the rest;
+      2. the INSERT of all the leaf rows, computed from those notification ids, and COMMIT, whose result is
+         awaited before anything is returned (synchronous_commit is untouched).
+    The lock is held from 1 to 2, the leaves commit with their events, and a failure rolls all of it
     back. A stale cached ledger edge (another process wrote) costs one more round trip: the frontier.
-    Rows go in as scalar parameters of multi-row VALUES (arrays through unnest() cost more on both ends),
-    and psycopg's pipeline mode, tried for the same purpose, cost more client CPU than it saved.
+    Rows go in as multi-row VALUES (arrays through unnest() cost more on both ends), and psycopg's pipeline
+    mode, tried for the same purpose, cost more client CPU than it saved.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -136,19 +138,21 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                 unchanged = list(kwargs.get("svl_unchanged") or ())
                 with conn.cursor() as curs:
                     try:
-                        curs.execute(self._begin_and_lock + self._under_the_lock(unchanged, stored_events))
+                        curs.execute(self._begin_and_lock + self._under_the_lock(unchanged, stored_events) + b"; "
+                                     + self._insert_statement(key_ctes, len(stored_events)).format(
+                                         *[Literal(v) for v in params]).as_bytes(conn))
                     except (psycopg.InterfaceError, psycopg.OperationalError) as error:
                         if _connection_lost(error):
                             raise _LostBeforeAnything from error
                         raise
-                    while curs.nextset():  # to the last statement's result: what was read under the lock
-                        pass
-                    found = curs.fetchone()
+                    for _ in range(1 + len(self.lock_table_statements)):  # past BEGIN and the lock's statements
+                        curs.nextset()
+                    found = curs.fetchone()  # what was read under the lock, before the inserts
                     for n, (originator_id, version) in enumerate(unchanged):
                         _require_unchanged(originator_id, version, found[f"v{n}"])
                     if found["destroyed"] is not None:
                         raise destroyed_meanwhile(found["destroyed"])
-                    curs.execute(self._insert_statement(key_ctes, len(stored_events)), params, prepare=True)
+                    curs.nextset()
                     rows = curs.fetchall()
                     # The sequence numbers the rows in insert order, which is the order of stored_events.
                     notification_ids = sorted(r["notification_id"] for r in rows if r["notification_id"] is not None)
@@ -242,9 +246,9 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                     for n, (originator_id, _) in enumerate(unchanged)]
         return f"; SELECT {', '.join(columns)}".encode()
 
-    def _insert_statement(self, key_ctes: list[str], events: int) -> str:
+    def _insert_statement(self, key_ctes: list[str], events: int) -> SQL:
         """Key rows and events inserted, notification ids returned, last leaf read: one statement, whose text
-        depends only on the numbers of rows (so psycopg prepares it once per shape)."""
+        depends only on the numbers of rows, with a place (`{}`) for each value, written out by psycopg."""
         shape = ("events", events, *key_ctes)
         statement = self._statements.get(shape)
         if statement is None:
@@ -256,7 +260,7 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                                               "NULL::bytea AS leaf_hash FROM svl_events "
                                               "UNION ALL (SELECT NULL, leaf_index, leaf_hash "
                                               f"FROM ({self._ledger.last_leaf_sql}) AS last_leaf)")
-        return statement
+        return SQL(statement.replace("%s", "{}"))
 
     def _leaves_and_commit(self, leaves: list[tuple[int, int, bytes, bytes]]) -> Composable:
         """The leaf rows' INSERT and COMMIT as one simple query (a round trip less than one statement each):

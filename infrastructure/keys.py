@@ -305,6 +305,11 @@ class KeyRing:
         self._drop(fresh)
         return fresh
 
+    def seen_destroyed(self, key_id: str) -> bool:
+        """Whether this process has seen the key destroyed (here, or noticed from another process)."""
+        with self._lock:
+            return key_id in self._destroyed
+
     def originators_sealed_by(self, key_ids: set[str]) -> list[str]:
         """The aggregates this process knows to be sealed with these keys."""
         with self._lock:
