@@ -183,20 +183,17 @@ class Service:
 
     @contextmanager
     def loads_of_one_command(self, *aggregate_ids: UUID) -> Iterator[None]:
-        """The loads of one command, as one moment: destroyed keys are looked for once (`KeyRing.one_look`). On
-        PostgreSQL the key epoch and the events stored since each named aggregate was cached (all of them, for one
-        not cached) are read in one query before the first load (`read_ahead`), and the loads fast-forward (or
-        reconstruct) from what it read: one round trip instead of a ping, the epoch and one query per load. A load
-        of anything else, or of an aggregate that changed in this process meanwhile, queries as usual."""
+        """The loads of one command, as one moment: destroyed keys are looked for once (`KeyRing.one_look`). The key
+        epoch and the events stored since each named aggregate was cached (all of them, for one not cached) are
+        read together before the first load (the recorder's `read_ahead`: on PostgreSQL one query, one round trip
+        instead of a ping, the epoch and one query per load; on SQLite one read transaction instead of three), the
+        epoch is compared, and then the loads fast-forward (or reconstruct) from what was read. A load of anything
+        else, or of an aggregate that changed in this process meanwhile, queries as usual."""
         keyring = self.storage.keyring
         with keyring.one_look():
-            read_ahead = getattr(self.recorder, "read_ahead", None)
-            if read_ahead is None:  # SQLite: its queries cost no round trip
-                yield
-                return
             versions = [(aggregate_id, getattr(self._cached(aggregate_id), "version", None))
                         for aggregate_id in aggregate_ids]
-            with read_ahead(versions) as epoch:
+            with self.recorder.read_ahead(versions) as epoch:
                 keyring.notice_destructions(epoch)
                 yield
 

@@ -4,7 +4,6 @@ same transaction as the events they cover. Its own module so that a process on S
 import contextlib
 import functools
 from collections.abc import Callable, Iterator, Sequence
-from contextvars import ContextVar
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -17,7 +16,8 @@ from psycopg_pool import PoolTimeout
 from psycopg.sql import SQL, Composable, Identifier, Literal
 from psycopg.types.numeric import Int8
 
-from infrastructure.event_store import POSTGRES_LIBPQ_CONNECT_TIMEOUT, POSTGRES_STATEMENT_OPTIONS, _require_unchanged
+from infrastructure.event_store import (POSTGRES_LIBPQ_CONNECT_TIMEOUT, POSTGRES_STATEMENT_OPTIONS, _require_unchanged,
+                                       read_ahead_for, reading_ahead)
 from infrastructure.key_rows import KeyRowWriter, destroyed_meanwhile
 from infrastructure.ledger_append import LedgerAppender
 
@@ -36,11 +36,6 @@ def _connection_lost(error: BaseException) -> bool:
             return True
         seen = seen.__cause__
     return False
-
-
-# What `read_ahead` read for the loads of one command, by (aggregate id, version it was cached at): the events after.
-_READ_AHEAD: ContextVar[dict[tuple[UUID, int | None], list[StoredEvent]] | None] = ContextVar("svl_read_ahead",
-                                                                                             default=None)
 
 
 class _LostBeforeAnything(Exception):
@@ -172,11 +167,9 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                       desc: bool = False, limit: int | None = None) -> Sequence[StoredEvent]:
         """The library's query, unless `read_ahead` has just read these very events (a fast-forward of a cached
         aggregate from the version it was read ahead for)."""
-        ahead = _READ_AHEAD.get()
-        if ahead is not None and lte is None and not desc and limit is None:
-            found = ahead.pop((UUID(str(originator_id)), gt), None)
-            if found is not None:
-                return found
+        found = read_ahead_for(originator_id, gt, lte, desc, limit)
+        if found is not None:
+            return found
         return self._select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
 
     @contextlib.contextmanager
@@ -188,11 +181,8 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
         from what was read here, so the epoch is compared before any of them is decrypted and handed out. A sign
         makes one round trip where it made four (a checkout's ping, the epoch, two fast-forwards)."""
         epoch, found = self._epoch_and_events_after(list(dict.fromkeys(aggregates)))
-        token = _READ_AHEAD.set(found)
-        try:
+        with reading_ahead(found):
             yield epoch
-        finally:
-            _READ_AHEAD.reset(token)
 
     @_once_more_on_a_fresh_connection
     def _epoch_and_events_after(self, aggregates: list[tuple[UUID, int | None]]) -> tuple[
