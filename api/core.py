@@ -8,10 +8,10 @@ constructor names the other services it calls, so what each one uses is declared
 
 from __future__ import annotations
 
-from copy import deepcopy
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
