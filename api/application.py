@@ -110,9 +110,10 @@ class SupervisionApplication(Application):
                                         automatic_checkpoints: bool) -> None:
         # A server projects only while it leads (projections/leadership.py); the CLI projects its own commands.
         # On PostgreSQL the read models commit on connections of their own, without waiting for the WAL flush:
-        # they are rebuilt from the log, which is flushed at every commit (see make_engine).
-        self._projection_engine = None if storage.settings.is_sqlite else make_engine(storage.settings,
-                                                                                       durable_commits=False)
+        # they are rebuilt from the log, which is flushed at every commit (see make_engine). Its connections are
+        # not pinged at checkout: a catch-up that finds one dead is done once more on a fresh one.
+        self._projection_engine = None if storage.settings.is_sqlite else make_engine(
+            storage.settings, durable_commits=False, pinged=False)
         self.read_models = ProjectionRunner(
             writer(storage.engine),
             read=lambda start, limit: self.recorder.select_notifications(start, limit),

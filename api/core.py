@@ -9,7 +9,9 @@ constructor names the other services it calls, so what each one uses is declared
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -178,6 +180,46 @@ class Service:
             raise AccessDenied(decision)
 
     # -- loads ---------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def loads_of_one_command(self, *aggregate_ids: UUID) -> Iterator[None]:
+        """The loads of one command, as one moment: destroyed keys are looked for once (`KeyRing.one_look`). The key
+        epoch and the events stored since each named aggregate was cached (all of them, for one not cached) are
+        read together before the first load (the recorder's `read_ahead`: on PostgreSQL one query, one round trip
+        instead of a ping, the epoch and one query per load; on SQLite one read transaction instead of three), the
+        epoch is compared, and then the loads fast-forward (or reconstruct) from what was read. A load of anything
+        else, or of an aggregate that changed in this process meanwhile, queries as usual."""
+        keyring = self.storage.keyring
+        with keyring.one_look():
+            versions = [(aggregate_id, getattr(self._cached(aggregate_id), "version", None))
+                        for aggregate_id in aggregate_ids]
+            with self.recorder.read_ahead(versions) as epoch:
+                keyring.notice_destructions(epoch)
+                yield
+
+    def cache_as_stored(self, aggregate: Any, key_id: str) -> None:
+        """An aggregate this command has just created and stored (sealed with `key_id`): a copy is cached at the
+        version stored, so the next command on it fast-forwards from there (and reads it ahead with the others
+        it loads) instead of reading it whole. Any version the log holds is a sound start: a fast-forward finds
+        whatever is stored after it. Dropped again at once if the key is destroyed meanwhile, in case the
+        destruction's own eviction came before this copy was cached."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        cache.put(aggregate.id, deepcopy(aggregate))
+        if self.storage.keyring.seen_destroyed(key_id):
+            try:
+                cache.get(aggregate.id, evict=True)
+            except KeyError:
+                pass
+
+    def _cached(self, aggregate_id: UUID) -> Any | None:
+        """The aggregate as this process's cache holds it (not a copy: only for reading), or None."""
+        cache = self.repository.cache
+        try:
+            return cache.get(aggregate_id) if cache is not None else None
+        except KeyError:
+            return None
 
     def get_worker(self, worker_id: UUID | str, expected_version: int | None = None) -> Worker:
         return self._get(Worker, worker_id, expected_version)

@@ -11,6 +11,7 @@ from uuid import UUID
 from api.access_service import AccessService, Via
 from api.core import Core, Service, require_version
 from api.errors import AccessDenied, OutOfOrderConflict, StaleConflict
+from api.ids import as_uuid
 from api.policy_service import PolicyService
 from domain.access_log import AccessAttempt
 from domain.authorisation import RecordParties, Relationships, decide_draft, decide_either_party, decide_write
@@ -32,7 +33,9 @@ class RecordService(Service):
     def draft_record(self, user: Principal, *, supervisee_id: UUID | str, content: dict,
                      via: Via | None = None, confirmed_anonymous: bool = False) -> SupervisionRecord:
         """The supervisee's current supervisor drafts; the record is sealed with the supervisee's key."""
-        supervisee = self.get_worker(supervisee_id)
+        supervisee_uuid = as_uuid(supervisee_id, "worker")
+        with self.loads_of_one_command(supervisee_uuid):
+            supervisee = self.get_worker(supervisee_uuid)
         decision = decide_draft(user.reader, relationships(supervisee))
         if not decision.allowed:
             self.access.log_access(user, AccessAttempt("draft", str(supervisee.id), None, None, supervisee.state,
@@ -43,8 +46,10 @@ class RecordService(Service):
         record = SupervisionRecord.draft(supervisee_id=str(supervisee.id), supervisor_id=user.actor,
                                          content=content, actor=user.actor, timestamp=self.clock(),
                                          screening=self.policy.screening(), confirmed_anonymous=confirmed_anonymous)
-        keys = self.storage.keyring.stage_assignment(record.id, self.storage.keyring.key_id_for(supervisee.id))
+        key_id = self.storage.keyring.key_id_for(supervisee.id)
+        keys = self.storage.keyring.stage_assignment(record.id, key_id)
         self.save_and_project(record, keys=keys, unchanged=(supervisee,))
+        self.cache_as_stored(record, key_id)  # it is shared next, as a rule: read ahead with the supervisee's file
         return record
 
     def share_record(self, user: Principal, record_id: UUID | str, *, expected_version: int | None = None,
@@ -100,8 +105,13 @@ class RecordService(Service):
                      step: Callable[[SupervisionRecord, str, datetime], None]) -> SupervisionRecord:
         """One load of the record and of the supervisee's file; the decision and the step use those copies,
         and the save fails with a Conflict if the file changed in between (e.g. a transfer)."""
-        with self.storage.keyring.one_look():
-            record = self._get(SupervisionRecord, record_id, None)
+        rid = as_uuid(record_id, "supervision record")
+        cached = self._cached(rid)
+        # The supervisee's file is read ahead with the record when the record is cached (its supervisee never
+        # changes); were it another's, the load below would just query for it.
+        together = (as_uuid(cached.supervisee_id, "worker"),) if isinstance(cached, SupervisionRecord) else ()
+        with self.loads_of_one_command(rid, *together):
+            record = self._get(SupervisionRecord, rid, None)
             supervisee = self.get_worker(record.supervisee_id)
         rel = relationships(supervisee)
         parties = RecordParties(str(record.id), record.supervisee_id, record.supervisor_id)

@@ -23,12 +23,14 @@ from infrastructure.write_turns import WriteTurnTimedOut, turns_for
 # Every table we own is declared on this one MetaData, so `create_all` makes the whole schema.
 metadata = MetaData()
 
-def make_engine(settings: Settings, durable_commits: bool = True) -> Engine:
+def make_engine(settings: Settings, durable_commits: bool = True, pinged: bool = True) -> Engine:
     """`durable_commits=False` (PostgreSQL): a commit returns before its WAL is flushed (`synchronous_commit = off`),
     for the read models alone: what a crash could lose of them is their last few catch-ups, rows and positions
     together (never one without the other), and they are projected again from the log, which commits durably.
     A commit is visible to every session at once either way. SQLite's connections here already commit so
-    (synchronous=NORMAL in WAL mode), beside the event store's own connection, which syncs every commit."""
+    (synchronous=NORMAL in WAL mode), beside the event store's own connection, which syncs every commit.
+    `pinged=False` (PostgreSQL): no ping at checkout (a round trip each), for an engine whose every user does
+    a transaction that finds its connection dead once more on a fresh one (the read models' catch-ups)."""
     if settings.is_sqlite:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
@@ -54,7 +56,7 @@ def make_engine(settings: Settings, durable_commits: bool = True) -> Engine:
         pool_timeout=settings.database_connect_timeout,
         # A connection the server dropped (a restart, pg_terminate_backend) is replaced before use, so service
         # resumes with the first request after the database returns rather than failing it.
-        pool_pre_ping=True,
+        pool_pre_ping=pinged,
     )
 
 

@@ -3,8 +3,10 @@ in the same transaction as the events it covers. The PostgreSQL recorder is in e
 its topic so that a process on SQLite never imports psycopg.
 """
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 from uuid import UUID
 
@@ -22,6 +24,31 @@ from infrastructure.write_turns import WriteTurns, turns_for
 
 # The name of our own setting for the SQLite factory: how long an append waits for its turn (SVL_DB_WRITE_WAIT).
 SQLITE_WRITE_WAIT = "SVL_SQLITE_WRITE_WAIT"
+
+# What a recorder's `read_ahead` read for the loads of one command, by (aggregate id, the version it was cached at,
+# None if not cached): the events stored after it.
+_READ_AHEAD: ContextVar[dict[tuple[UUID, int | None], list[StoredEvent]] | None] = ContextVar("svl_read_ahead",
+                                                                                             default=None)
+
+
+def read_ahead_for(originator_id: Any, gt: int | None, lte: int | None, desc: bool,
+                   limit: int | None) -> list[StoredEvent] | None:
+    """The events a `select_events` asks for, if `read_ahead` has just read these very ones (the fast-forward of
+    a cached aggregate from the version it was read ahead for, or the reading of one not cached), once."""
+    ahead = _READ_AHEAD.get()
+    if ahead is None or lte is not None or desc or limit is not None:
+        return None
+    return ahead.pop((UUID(str(originator_id)), gt), None)
+
+
+@contextlib.contextmanager
+def reading_ahead(found: dict[tuple[UUID, int | None], list[StoredEvent]]) -> Iterator[None]:
+    token = _READ_AHEAD.set(found)
+    try:
+        yield
+    finally:
+        _READ_AHEAD.reset(token)
+
 
 class LedgeredSQLiteRecorder(SQLiteApplicationRecorder):
     _keys = KeyRowWriter("qmark")
@@ -41,6 +68,38 @@ class LedgeredSQLiteRecorder(SQLiteApplicationRecorder):
             c.execute(f"SELECT originator_id, MAX(originator_version) AS v FROM {self.events_table_name} "
                       f"WHERE originator_id IN ({marks}) GROUP BY originator_id", [i.hex for i in originator_ids])
             return {UUID(row["originator_id"]): row["v"] for row in c.fetchall()}
+
+    def select_events(self, originator_id: UUID | str, *, gt: int | None = None, lte: int | None = None,
+                      desc: bool = False, limit: int | None = None) -> Sequence[StoredEvent]:
+        found = read_ahead_for(originator_id, gt, lte, desc, limit)
+        if found is not None:
+            return found
+        return super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+
+    @contextlib.contextmanager
+    def read_ahead(self, aggregates: Sequence[tuple[UUID, int | None]]) -> Iterator[int]:
+        """For the loads of one command: the key epoch and the events stored after each aggregate's cached version
+        (None: not cached, all its events), read in one read transaction of the event store's own connection
+        instead of an epoch read on a pooled connection and one transaction per load. Yields the epoch; within
+        the block the loads of those aggregates are served from what was read here (see the PostgreSQL recorder)."""
+        found: dict[tuple[UUID, int | None], list[StoredEvent]] = {}
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT epoch FROM key_epochs WHERE id = 1")
+            row = c.fetchone()
+            epoch = (row[0] if row else 0) or 0
+            for originator_id, version in dict.fromkeys(aggregates):
+                statement = self.select_events_statement
+                params: list[Any] = [originator_id.hex if isinstance(originator_id, UUID) else originator_id]
+                if version is not None:
+                    statement += "AND originator_version>? "
+                    params.append(version)
+                c.execute(statement + "ORDER BY originator_version ASC ", params)
+                found[(originator_id, version)] = [
+                    StoredEvent(originator_id=self.convert_originator_id(r["originator_id"]),
+                                originator_version=r["originator_version"], topic=r["topic"], state=r["state"])
+                    for r in c.fetchall()]
+        with reading_ahead(found):
+            yield epoch
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         # In turn with every other writer of this process (infrastructure/write_turns.py), before the library's

@@ -3,7 +3,7 @@ same transaction as the events they cover. Its own module so that a process on S
 
 import contextlib
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -13,10 +13,11 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 from psycopg.pq import TransactionStatus
 from psycopg_pool import PoolTimeout
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composable, Identifier, Literal
 from psycopg.types.numeric import Int8
 
-from infrastructure.event_store import POSTGRES_LIBPQ_CONNECT_TIMEOUT, POSTGRES_STATEMENT_OPTIONS, _require_unchanged
+from infrastructure.event_store import (POSTGRES_LIBPQ_CONNECT_TIMEOUT, POSTGRES_STATEMENT_OPTIONS, _require_unchanged,
+                                       read_ahead_for, reading_ahead)
 from infrastructure.key_rows import KeyRowWriter, destroyed_meanwhile
 from infrastructure.ledger_append import LedgerAppender
 
@@ -82,18 +83,21 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
     a rolled-back writer may leave a gap in notification ids but never in the ledger's leaf indexes.
     (No NOTIFY: nothing here subscribes, and it would add a global lock at every commit.)
 
-    Four round trips (one per statement, as before, took eight), and no statement planned twice:
-      1. `BEGIN; SET LOCAL lock_timeout = ...; LOCK TABLE ... IN EXCLUSIVE MODE` (one simple query), with
+    Two round trips (one per statement, as before, took eight), each one simple query whose values are written
+    out as literals by psycopg (the statements of a simple query run in order, and the first that fails ends
+    it: none after it runs):
+      1. `BEGIN; SET LOCAL lock_timeout = ...; LOCK TABLE ... IN EXCLUSIVE MODE`; then, read under the lock,
          the current versions of the aggregates the command decided on unchanged (`svl_unchanged`) and
-         whether any event is sealed with a key destroyed since it was loaded;
-      2. one prepared statement: the staged key rows and the events (RETURNING their notification ids)
-         inserted by data-modifying WITH clauses, and the ledger's last leaf read in the same statement;
-      3. one prepared INSERT of all the leaf rows, computed from those notification ids;
-      4. COMMIT, whose result is awaited before anything is returned (synchronous_commit is untouched).
-    The lock is held from 1 to 4, the leaves commit with their events, and a failure rolls all of it
+         whether any event is sealed with a key destroyed since it was loaded; then one statement: the staged
+         key rows and the events (RETURNING their notification ids) inserted by data-modifying WITH clauses,
+         and the ledger's last leaf read with them. Should what was read under the lock refuse the write, the
+         inserts, not committed, are rolled back with the rest;
+      2. the INSERT of all the leaf rows, computed from those notification ids, and COMMIT, whose result is
+         awaited before anything is returned (synchronous_commit is untouched).
+    The lock is held from 1 to 2, the leaves commit with their events, and a failure rolls all of it
     back. A stale cached ledger edge (another process wrote) costs one more round trip: the frontier.
-    Rows go in as scalar parameters of multi-row VALUES (arrays through unnest() cost more on both ends),
-    and psycopg's pipeline mode, tried for the same purpose, cost more client CPU than it saved.
+    Rows go in as multi-row VALUES (arrays through unnest() cost more on both ends), and psycopg's pipeline
+    mode, tried for the same purpose, cost more client CPU than it saved.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -104,7 +108,7 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
         self._events_table = Identifier(self.datastore.schema, self.events_table_name).as_string(None)
         self._statements: dict[tuple[Any, ...], str] = {}  # by shape: the numbers of rows
 
-    select_events = _once_more_on_a_fresh_connection(PostgresApplicationRecorder.select_events.__wrapped__)
+    _select_events = _once_more_on_a_fresh_connection(PostgresApplicationRecorder.select_events.__wrapped__)
     select_notifications = _once_more_on_a_fresh_connection(
         PostgresApplicationRecorder.select_notifications.__wrapped__)
     max_notification_id = _once_more_on_a_fresh_connection(PostgresApplicationRecorder.max_notification_id.__wrapped__)
@@ -129,19 +133,21 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                 unchanged = list(kwargs.get("svl_unchanged") or ())
                 with conn.cursor() as curs:
                     try:
-                        curs.execute(self._begin_and_lock + self._under_the_lock(unchanged, stored_events))
+                        curs.execute(self._begin_and_lock + self._under_the_lock(unchanged, stored_events) + b"; "
+                                     + self._insert_statement(key_ctes, len(stored_events)).format(
+                                         *[Literal(v) for v in params]).as_bytes(conn))
                     except (psycopg.InterfaceError, psycopg.OperationalError) as error:
                         if _connection_lost(error):
                             raise _LostBeforeAnything from error
                         raise
-                    while curs.nextset():  # to the last statement's result: what was read under the lock
-                        pass
-                    found = curs.fetchone()
+                    for _ in range(1 + len(self.lock_table_statements)):  # past BEGIN and the lock's statements
+                        curs.nextset()
+                    found = curs.fetchone()  # what was read under the lock, before the inserts
                     for n, (originator_id, version) in enumerate(unchanged):
                         _require_unchanged(originator_id, version, found[f"v{n}"])
                     if found["destroyed"] is not None:
                         raise destroyed_meanwhile(found["destroyed"])
-                    curs.execute(self._insert_statement(key_ctes, len(stored_events)), params, prepare=True)
+                    curs.nextset()
                     rows = curs.fetchall()
                     # The sequence numbers the rows in insert order, which is the order of stored_events.
                     notification_ids = sorted(r["notification_id"] for r in rows if r["notification_id"] is not None)
@@ -150,15 +156,64 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                                                f"got {len(notification_ids)}")
                     last = next((r for r in rows if r["notification_id"] is None), None)
                     leaves = self._ledger.rows_after(curs, last, notification_ids, stored_events)
-                    curs.execute(self._leaves_statement(len(leaves)), [
-                        v for index, nid, leaf, nodes in leaves for v in (Int8(index), Int8(nid), leaf, nodes)
-                    ], prepare=True)
-                    curs.execute(b"COMMIT")
+                    curs.execute(self._leaves_and_commit(leaves).as_bytes(conn))
             except BaseException:
                 self._roll_back(conn)
                 raise
         self._ledger.committed()
         return notification_ids
+
+    def select_events(self, originator_id: UUID | str, *, gt: int | None = None, lte: int | None = None,
+                      desc: bool = False, limit: int | None = None) -> Sequence[StoredEvent]:
+        """The library's query, unless `read_ahead` has just read these very events (a fast-forward of a cached
+        aggregate from the version it was read ahead for)."""
+        found = read_ahead_for(originator_id, gt, lte, desc, limit)
+        if found is not None:
+            return found
+        return self._select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+
+    @contextlib.contextmanager
+    def read_ahead(self, aggregates: Sequence[tuple[UUID, int | None]]) -> Iterator[int]:
+        """For the loads of one command: the key epoch and the events stored after each aggregate's cached version
+        (None: not cached, all its events), in one query on the event store's own pool (which pings nothing: a
+        statement that finds its connection dead is tried once more on a fresh one). Yields the epoch; within the
+        block, the fast-forward (or the reconstruction) of each of those aggregates from that version is served
+        from what was read here, so the epoch is compared before any of them is decrypted and handed out. A sign
+        makes one round trip where it made four (a checkout's ping, the epoch, two fast-forwards)."""
+        epoch, found = self._epoch_and_events_after(list(dict.fromkeys(aggregates)))
+        with reading_ahead(found):
+            yield epoch
+
+    @_once_more_on_a_fresh_connection
+    def _epoch_and_events_after(self, aggregates: list[tuple[UUID, int | None]]) -> tuple[
+            int, dict[tuple[UUID, int | None], list[StoredEvent]]]:
+        shape = ("ahead", *(version is None for _, version in aggregates))
+        statement = self._statements.get(shape)
+        if statement is None:
+            arms = [f"SELECT NULL::{self.datastore.originator_id_type} AS originator_id, epoch::bigint AS "
+                    f"originator_version, NULL::text AS topic, NULL::bytea AS state FROM "
+                    f"{Identifier(self.datastore.schema).as_string(None)}.key_epochs WHERE id = 1"]
+            arms += [f"SELECT originator_id, originator_version, topic, state FROM {self._events_table} "
+                     f"WHERE originator_id = %s" + ("" if version is None else " AND originator_version > %s")
+                     for _, version in aggregates]
+            statement = self._remember(shape, " UNION ALL ".join(arms))
+        params: list[Any] = []
+        for originator_id, version in aggregates:
+            params += [originator_id] if version is None else [originator_id, Int8(version)]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params, prepare=True)
+            rows = curs.fetchall()
+        epoch = 0
+        by_id: dict[UUID, list[StoredEvent]] = {originator_id: [] for originator_id, _ in aggregates}
+        for row in rows:
+            if row["originator_id"] is None:
+                epoch = row["originator_version"] or 0
+                continue
+            by_id[UUID(str(row["originator_id"]))].append(StoredEvent(
+                originator_id=row["originator_id"], originator_version=row["originator_version"],
+                topic=row["topic"], state=bytes(row["state"])))
+        return epoch, {(originator_id, version): sorted(by_id[originator_id], key=lambda e: e.originator_version)
+                       for originator_id, version in aggregates}
 
     @_once_more_on_a_fresh_connection
     def latest_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
@@ -181,9 +236,9 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                     for n, (originator_id, _) in enumerate(unchanged)]
         return f"; SELECT {', '.join(columns)}".encode()
 
-    def _insert_statement(self, key_ctes: list[str], events: int) -> str:
+    def _insert_statement(self, key_ctes: list[str], events: int) -> SQL:
         """Key rows and events inserted, notification ids returned, last leaf read: one statement, whose text
-        depends only on the numbers of rows (so psycopg prepares it once per shape)."""
+        depends only on the numbers of rows, with a place (`{}`) for each value, written out by psycopg."""
         shape = ("events", events, *key_ctes)
         statement = self._statements.get(shape)
         if statement is None:
@@ -195,11 +250,13 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                                               "NULL::bytea AS leaf_hash FROM svl_events "
                                               "UNION ALL (SELECT NULL, leaf_index, leaf_hash "
                                               f"FROM ({self._ledger.last_leaf_sql}) AS last_leaf)")
-        return statement
+        return SQL(statement.replace("%s", "{}"))
 
-    def _leaves_statement(self, count: int) -> str:
-        return self._statements.get(("leaves", count)) or self._remember(("leaves", count),
-                                                                         self._ledger.insert_rows_sql(count))
+    def _leaves_and_commit(self, leaves: list[tuple[int, int, bytes, bytes]]) -> Composable:
+        """The leaf rows' INSERT and COMMIT as one simple query (a round trip less than one statement each):
+        integers and hashes, quoted by psycopg."""
+        insert = self._ledger.insert_rows_sql(len(leaves)).replace("%s", "{}")
+        return SQL(insert + "; COMMIT").format(*[Literal(v) for row in leaves for v in row])
 
     def _remember(self, shape: tuple[Any, ...], statement: str) -> str:
         # Replaced, never mutated, so concurrent writers need no lock; bounded, though a batch has few shapes.

@@ -283,18 +283,20 @@ class KeyRing:
         finally:
             _ONE_LOOK.reset(token)
 
-    def notice_destructions(self) -> set[str]:
+    def notice_destructions(self, epoch: int | None = None) -> set[str]:
         """One small read: if any process destroyed keys since this one last looked, drops those keys (and
         only those) from the cache and tells the listeners. Called before every aggregate is handed out, so a
         file destroyed by another process is never decrypted here from a cached key (within `one_look`, once
-        for the block). Returns the keys dropped."""
+        for the block). `epoch`: the epoch as the caller has just read it (in the same query as the events it is
+        about to hand out), instead of reading it here. Returns the keys dropped."""
         looked = _ONE_LOOK.get()
         if looked is not None:
             if id(self) in looked:
                 return set()
             looked.add(id(self))
         self._epoch_checked = time.monotonic()
-        epoch = self._read_epoch()
+        if epoch is None:
+            epoch = self._read_epoch()
         if epoch == self._epoch:
             return set()
         destroyed = self._read_destroyed()
@@ -302,6 +304,11 @@ class KeyRing:
         fresh = destroyed - self._destroyed
         self._drop(fresh)
         return fresh
+
+    def seen_destroyed(self, key_id: str) -> bool:
+        """Whether this process has seen the key destroyed (here, or noticed from another process)."""
+        with self._lock:
+            return key_id in self._destroyed
 
     def originators_sealed_by(self, key_ids: set[str]) -> list[str]:
         """The aggregates this process knows to be sealed with these keys."""

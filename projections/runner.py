@@ -130,6 +130,15 @@ def transient(exc: BaseException) -> bool:
     return any(word in message for word in ("locked", "busy", "disk", "i/o", "full", "interrupt"))
 
 
+def _lost_connection(exc: DBAPIError) -> bool:
+    """A pooled connection the server dropped (a restart, a network cut). The projecting engine pings none at
+    checkout (infrastructure/database.py `make_engine`): a transaction that finds its connection dead is done
+    once more, from the positions, on a fresh one; SQLAlchemy has by then discarded every pooled connection as
+    old as the dead one. Done again, it projects exactly what is still to project: rows and positions commit
+    together, so a transaction lost at its COMMIT is found either whole or not at all."""
+    return bool(exc.connection_invalidated)
+
+
 def fingerprint(module: ModuleType, engine: Engine) -> str:
     """Of the read model's tables as this code declares them: a change means rebuild it from zero."""
     ddl = []
@@ -329,6 +338,7 @@ class ProjectionRunner:
         batch_size = max(self.batch_size, _REBUILD_BATCH) if rebuilding else self.batch_size
         processed = 0
         careful = False  # after a batch failed somewhere: again, each read model under a savepoint of its own
+        lost = False  # a connection found dead once already
         while True:
             try:
                 with self.projecting.begin() as conn:
@@ -359,6 +369,12 @@ class ProjectionRunner:
                 careful = True  # its transaction was rolled back whole: nothing of the batch was kept
                 self._together_at = None
                 continue
+            except DBAPIError as exc:
+                if lost or not _lost_connection(exc):
+                    raise
+                lost = True  # once more on a fresh connection: see `_lost_connection`
+                self._together_at = None
+                continue
             self._together_at = events[-1][0] if together and not self._stuck else None
             careful = False
             if held:
@@ -372,18 +388,21 @@ class ProjectionRunner:
                 return processed
 
     def _project_next(self, fresh: Sequence[tuple[int, Any]]) -> bool:
-        """SQLite: the events just stored, when every read model was last seen here together just before them,
-        projected with the positions moved first by one conditional UPDATE instead of being read (a statement
-        less per command). The write lock is taken at BEGIN, so nothing moves them meanwhile; if any is not
-        where it was seen (another process projected, one is stuck) or anything fails, the transaction is rolled
-        back and False returned: the usual catch-up does it. Not on PostgreSQL, whose catch-ups lock the
-        positions, in one order, before anything else."""
+        """The events just stored, when every read model was last seen here together just before them, projected
+        with the positions moved first by one conditional UPDATE instead of being read (a statement less per
+        command). On SQLite the write lock is taken at BEGIN, so nothing moves them meanwhile; on PostgreSQL
+        see `_project_next_postgresql`. If any is not where it was seen (another process projected, one is
+        stuck) or anything fails, the transaction is rolled back and False returned: the usual catch-up does it."""
         first, last = fresh[0][0], fresh[-1][0]
         if (self._together_at is None or first != self._together_at + 1 or self._stuck
-                or [nid for nid, _ in fresh] != list(range(first, last + 1))
-                or self.projecting.dialect.name != "sqlite"):
+                or [nid for nid, _ in fresh] != list(range(first, last + 1))):
             return False
         self._together_at = None
+        if self.projecting.dialect.name == "postgresql":
+            if not self._project_next_postgresql(first, last, fresh):
+                return False
+            self._together_at = last
+            return True
         try:
             with self.projecting.begin() as conn:
                 if conn.execute(_MOVE_TOGETHER, {"from": first - 1, "to": last}).rowcount != len(NAMES):
@@ -392,6 +411,42 @@ class ProjectionRunner:
         except (_NotWhereSeen, _FailedInBatch):
             return False
         self._together_at = last
+        return True
+
+    def _project_next_postgresql(self, first: int, last: int, fresh: Sequence[tuple[int, Any]]) -> bool:
+        """Three round trips where the usual catch-up makes five, besides the handlers' statements: BEGIN and the
+        positions' move in one simple query (its numbers written out: they are ints), the handlers, COMMIT. The
+        move locks the positions' rows in the order every catch-up locks them (by name), before any handler
+        runs, and moves them only if all are where this process saw them (a row another catch-up moved
+        meanwhile is re-read after its commit and no longer matches). Whatever fails, the transaction is rolled
+        back (a connection that cannot even roll back is discarded) and the usual catch-up does it, which
+        raises what it must and records a read model that fails."""
+        begin_and_move = (f"BEGIN; UPDATE read_model_positions SET position = {int(last)} WHERE name IN (SELECT name "
+                          f"FROM read_model_positions WHERE position = {int(first) - 1} AND stuck_at IS NULL "
+                          "ORDER BY name FOR UPDATE)").encode()
+        try:
+            with self.projecting.connect() as conn:
+                # The server's transaction is the one BEGIN opens here: the driver sends no BEGIN of its own.
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+                driver = conn.connection.driver_connection
+                committed = False
+                try:
+                    with driver.cursor() as cursor:
+                        cursor.execute(begin_and_move)
+                        cursor.nextset()
+                        if cursor.rowcount != len(NAMES):
+                            raise _NotWhereSeen
+                    self._project_all(conn, {name: list(fresh) for name in NAMES}, moved=True)
+                    driver.execute(b"COMMIT")
+                    committed = True
+                finally:
+                    if not committed:
+                        try:
+                            driver.execute(b"ROLLBACK")
+                        except Exception:  # noqa: BLE001 - a broken connection: the pool gets a fresh one
+                            conn.invalidate()
+        except Exception:  # noqa: BLE001 - the usual catch-up does it, and raises what it must
+            return False
         return True
 
     def _project_all(self, conn: Connection, pending: dict[str, list[tuple[int, Any]]], moved: bool = False,
@@ -486,13 +541,19 @@ class ProjectionRunner:
             raise ValueError(f"no read model {', '.join(unknown)}: they are {', '.join(NAMES)}")
         self._reached = 0
         self._together_at = None
-        with self.projecting.begin() as conn:
-            self._read_states(conn, lock=True)
-            for name in chosen:
-                self._empty(conn, self.tables[name])
-                conn.execute(update(read_model_positions).where(read_model_positions.c.name == name)
-                             .values(position=0, stuck_at=None, stuck_event=None, stuck_error=None))
-                self._stuck.pop(name, None)
+        for attempt in (1, 2):
+            try:
+                with self.projecting.begin() as conn:
+                    self._read_states(conn, lock=True)
+                    for name in chosen:
+                        self._empty(conn, self.tables[name])
+                        conn.execute(update(read_model_positions).where(read_model_positions.c.name == name)
+                                     .values(position=0, stuck_at=None, stuck_event=None, stuck_error=None))
+                        self._stuck.pop(name, None)
+                break
+            except DBAPIError as exc:
+                if attempt == 2 or not _lost_connection(exc):
+                    raise
         return self.catch_up(progress, rebuilding=True)
 
     @staticmethod

@@ -157,7 +157,7 @@ def test_another_writer_in_between_makes_the_next_write_reload_the_frontier(appl
     assert_ledger_intact(application)
 
 
-def test_four_round_trips_and_synchronous_commit_left_alone(application, monkeypatch) -> None:
+def test_two_round_trips_and_synchronous_commit_left_alone(application, monkeypatch) -> None:
     application.access._write_log_entries(entries(1))  # the appender now holds the committed edge
     pending = entries(2)
     sent: list[str] = []
@@ -171,18 +171,19 @@ def test_four_round_trips_and_synchronous_commit_left_alone(application, monkeyp
     application.access._write_log_entries(pending)
     monkeypatch.undo()
     ours = sent[next(i for i, s in enumerate(sent) if s.startswith("BEGIN")):]
-    assert len(ours) == 4, ours
-    begin, insert, leaves, commit = ours
+    assert len(ours) == 2, ours
+    begin_and_insert, leaves = ours
+    begin, _, insert = begin_and_insert.partition("; WITH ")
     assert "SET LOCAL lock_timeout" in begin and "IN EXCLUSIVE MODE" in begin
-    assert insert.startswith("WITH svl_assignments AS (INSERT INTO") and "RETURNING notification_id" in insert
+    assert insert.startswith("svl_assignments AS (INSERT INTO") and "RETURNING notification_id" in insert
     assert leaves.startswith(f'INSERT INTO "{application.storage.settings.database_schema}".ledger_leaves')
-    assert commit == "COMMIT"
+    assert leaves.count("ledger_leaves") == 1 and leaves.endswith("; COMMIT")  # the rows, then COMMIT, nothing else
     assert not any("synchronous_commit" in s.lower() for s in sent)
     with psycopg.connect(POSTGRES_URL) as conn:
         assert conn.execute("SHOW synchronous_commit").fetchone() != ("off",)
 
 
-def test_a_command_on_an_unchanged_file_reads_its_version_under_the_lock_in_the_same_four_round_trips(
+def test_a_command_on_an_unchanged_file_reads_its_version_under_the_lock_in_the_same_two_round_trips(
         application, monkeypatch) -> None:
     hr = acting("hr")
     supervisor = str(application.people.join_worker(hr, name="Sam Lead", role="Team manager", category="manager",
@@ -204,11 +205,12 @@ def test_a_command_on_an_unchanged_file_reads_its_version_under_the_lock_in_the_
                                       content=content).id  # decides on the file
     monkeypatch.undo()
     begin_at = next(i for i, s in enumerate(sent) if s.startswith("BEGIN"))
-    begin, insert, leaves, commit = sent[begin_at:begin_at + 4]
+    begin_and_insert, leaves = sent[begin_at:begin_at + 2]
+    begin, _, insert = begin_and_insert.partition("; WITH ")
     assert "IN EXCLUSIVE MODE" in begin and f"WHERE originator_id = '{worker}'" in begin
     assert begin.index("IN EXCLUSIVE MODE") < begin.index("(SELECT MAX(originator_version)")
     assert begin.index("IN EXCLUSIVE MODE") < begin.index("wrapped_key IS NULL")  # no destroyed key seals them
-    assert "RETURNING notification_id" in insert and "ledger_leaves" in leaves and commit == "COMMIT"
+    assert "RETURNING notification_id" in insert and "ledger_leaves" in leaves and leaves.endswith("; COMMIT")
     assert application.records.get_record(rid).state == "draft"
     application.allocation.transfer_worker(hr, worker, str(application.people.join_worker(hr, name="Jo New", role="Team manager",
                                                              category="manager", start_date=date(2019, 1, 1)).id),
@@ -221,3 +223,65 @@ def test_a_command_on_an_unchanged_file_reads_its_version_under_the_lock_in_the_
         application.save_and_project(record, unchanged=(stale,))
     assert application.records.get_record(rid).state == "draft"  # nothing was stored
     assert_ledger_intact(application)
+
+
+def signable(application) -> tuple[str, str, str]:  # noqa: ANN001
+    """(supervisor, supervisee, record): a shared record, both files and the record cached."""
+    hr = acting("hr")
+    supervisor = str(application.people.join_worker(hr, name="Sam Lead", role="Team manager", category="manager",
+                                                    start_date=date(2020, 1, 1)).id)
+    worker = str(application.people.join_worker(hr, name="Kim Case", role="Social worker", category="experienced",
+                                                start_date=date(2021, 1, 1)).id)
+    application.allocation.allocate_supervisor(hr, worker, supervisor)
+    content = {"session_date": "2026-01-05", "attendees": ["S", "W"], "agenda": ["Caseload"],
+               "discussion": "Caseload reviewed.", "actions": [], "case_discussions": []}
+    rid = str(application.records.draft_record(acting(supervisor), supervisee_id=worker, content=content).id)
+    application.records.share_record(acting(supervisor), rid)
+    return supervisor, worker, rid
+
+
+def test_a_sign_reads_the_key_epoch_and_both_its_aggregates_in_one_query_before_the_write(application,
+                                                                                         monkeypatch) -> None:
+    supervisor, worker, rid = signable(application)
+    digest = application.records.get_record(rid).content_sha256
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def spy(self: psycopg.Cursor, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(query.decode() if isinstance(query, bytes) else str(query))
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", spy)
+    application.records.sign_record(acting(worker), rid, digest)
+    monkeypatch.undo()
+    before_the_write = sent[:next(i for i, s in enumerate(sent) if s.startswith("BEGIN"))]
+    assert len(before_the_write) == 1, before_the_write  # no ping, no epoch of its own, no second fast-forward
+    [ahead] = before_the_write
+    assert "key_epochs" in ahead and ahead.count("originator_version > %s") == 2
+    signed = application.records.get_record(rid)
+    assert signed.version == 3 and [s["role"] for s in signed.signatures] == ["supervisee"]
+    # What a load does not find read ahead (here: a version asked for) is queried as before.
+    assert application.records.get_record(rid, version=2).version == 2
+
+
+def test_a_catch_up_that_finds_its_connections_dead_projects_on_a_fresh_one(application) -> None:
+    """The read models' engine pings no connection at checkout: after the server dropped every connection of
+    this process's engines (as at a restart), the next command still answers, and is projected."""
+    from infrastructure.key_holders import application_name
+    from projections.schema import current_records
+
+    supervisor, worker, rid = signable(application)
+    digest = application.records.get_record(rid).content_sha256
+    projecting = application.read_models.projecting
+    with projecting.connect(), projecting.connect():
+        pass  # two pooled: the one the command's catch-up tries first, and the one it falls back on
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        dropped = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                               "WHERE application_name = %s",
+                               (application_name(application.storage.settings.database_schema),)).fetchone()[0]
+    assert dropped >= 2  # the read models' own connection among them
+    application.records.sign_record(acting(worker), rid, digest)
+    with application.storage.engine.connect() as conn:
+        row = conn.execute(select(current_records).where(current_records.c.record_id == rid)).one()
+    assert row.supervisee_signed_at is not None and row.aggregate_version == 3
+    assert application.read_models.position() == application.recorder.max_notification_id()

@@ -270,3 +270,41 @@ def test_a_destruction_by_one_application_drops_only_that_key_from_another(setti
         other.storage.engine.dispose()
         world.app.close()
         world.app.storage.engine.dispose()
+
+
+def test_a_command_on_cached_aggregates_notices_a_destruction_by_another_application_before_loading(
+        settings: Settings, master_key: bytes, clock) -> None:  # noqa: ANN001
+    """A sign loads the record and the supervisee's file, both cached (on PostgreSQL read ahead with the key
+    epoch in one query): a destruction the other application made just before is noticed first, so neither is
+    decrypted from a cached key, the sign is refused as destroyed, and nothing is stored."""
+    from datetime import date
+
+    from api.application import Storage, SupervisionApplication
+    from api.errors import Destroyed
+    from tests.support.acting import acting
+    from tests.support.retention import destroy_due
+    from tests.support.storage import event_rows
+
+    create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
+    world = build_world(settings, master_key, clock)
+    other = SupervisionApplication(Storage.open(settings, master_key), clock)
+    try:
+        signer, keyring = world.app, world.app.storage.keyring
+        sam, doomed = world.workers["W"], world.records["W"]
+        digest = signer.records.get_record(doomed).content_sha256  # the record is cached, as the file is
+        assert signer.repository.cache.get(UUID(doomed)) is not None and signer.repository.cache.get(UUID(sam))
+        keyring.EPOCH_CHECK_SECONDS = 3600  # the command's own look must do it, not the timer
+        other.people.record_leaving(acting("hr"), sam, date(2020, 1, 31))
+        other.retention.archive_leaver(acting("hr"), sam)
+        [outcome] = destroy_due(other, clock.now.date())
+        assert outcome.worker_id == sam
+        stored = len(event_rows(signer))
+        with pytest.raises(Destroyed):
+            signer.records.sign_record(acting(sam), doomed, digest)
+        assert len(event_rows(signer)) == stored
+        assert keyring.key_id_for(sam) not in keyring._aeads
+    finally:
+        other.close()
+        other.storage.engine.dispose()
+        world.app.close()
+        world.app.storage.engine.dispose()
