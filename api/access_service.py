@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar, overload
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -41,6 +41,7 @@ from projections.record_listing import listing_query
 from projections.schema import current_records, supervision_periods
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class AccessLogUnavailable(Exception):
@@ -164,22 +165,43 @@ class AccessService(Service):
 
     # -- reads of content: decide, log, then serve --------------------------------------------------------
 
+    @overload
     def read_record_content(self, who: Principal, record_id: UUID | str, *, action: str, via: Via,
                             version: int | None = None, as_of: datetime | None = None
-                            ) -> tuple[SupervisionRecord, Decision]:
-        """The record (current, at `version`, or as of a moment), once the read is allowed and logged."""
-        record = self.get_record(record_id)
-        rel = self.relationships_of(record.supervisee_id)
+                            ) -> tuple[SupervisionRecord, Decision]: ...
+
+    @overload
+    def read_record_content(self, who: Principal, record_id: UUID | str, *, action: str, via: Via,
+                            version: int | None = None, as_of: datetime | None = None,
+                            render: "Callable[[SupervisionRecord, Decision], T]") -> T: ...
+
+    def read_record_content(self, who: Principal, record_id: UUID | str, *, action: str, via: Via,
+                            version: int | None = None, as_of: datetime | None = None,
+                            render: "Callable[[SupervisionRecord, Decision], Any] | None" = None) -> Any:
+        """The record (current, at `version`, or as of a moment), once the read is allowed and logged. With
+        `render`, the answer it makes of the record instead: made while the entry is being written (so the
+        write's fsync overlaps it), and returned only once the entry is durable."""
+        # Destroyed keys looked for once for the loads the decision rests on, as for a command's (_record_step).
+        with self.storage.keyring.one_look():
+            record = self.get_record(record_id)
+            rel = self.relationships_of(record.supervisee_id)
         now = self.clock()
         decision = decide_read(who.reader, rel, self.grants_for(who, rel), now, _parties(record),
                                archive=self.archive_rule, stated_purpose=via.stated_purpose)
         target = self._version_to_read(record, version, as_of) if decision.allowed else record
-        self.log_access(who, AccessAttempt(action, record.supervisee_id, str(record.id), target.version,
-                                           rel.file_state, via.channel, via.client, via.stated_purpose),
-                        decision, now)
-        if not decision.allowed:
-            raise AccessDenied(decision, logged=self.log_reads)
-        return target, decision
+        attempt = AccessAttempt(action, record.supervisee_id, str(record.id), target.version, rel.file_state,
+                                via.channel, via.client, via.stated_purpose)
+        pending = self._begin_logging(who, attempt, decision, now)
+        if not decision.allowed or render is None:
+            self._logged(pending, attempt)
+            if not decision.allowed:
+                raise AccessDenied(decision, logged=self.log_reads)
+            return target, decision
+        try:
+            answer = render(target, decision)
+        finally:  # whatever rendering did, nothing leaves before the entry is durable
+            self._logged(pending, attempt)
+        return answer
 
     def open_worker_file(self, who: Principal, worker_id: UUID | str, *, via: Via) -> dict:
         """The file's index: supervision periods and records (no content). Logged like a read."""
@@ -198,17 +220,38 @@ class AccessService(Service):
     def log_access(self, who: Principal, attempt: AccessAttempt, decision: Decision,
                    at: datetime | None = None) -> None:
         """Durable before anything is served: a failure here means the caller serves nothing."""
+        self._logged(self._begin_logging(who, attempt, decision, at), attempt)
+
+    def _begin_logging(self, who: Principal, attempt: AccessAttempt, decision: Decision,
+                       at: datetime | None = None) -> "_Pending | None":
+        """The entry is queued for writing; `_logged` waits until it is durable."""
         if not self.log_reads:
-            return
+            return None
         entry = AccessLogEntry.record(who.reader, who.username, attempt, decision,
                                       at or self.clock())
         try:
-            self._log_writer.submit(entry)
+            return self._log_writer.begin(entry)
         except Exception as exc:
-            log.exception("access log write failed: refusing to serve %s of %s", attempt.action,
-                          attempt.record_id or attempt.worker_id)
-            raise AccessLogUnavailable("the access log cannot be written just now, so nothing is served; "
-                                       "try again later") from exc
+            raise self._unavailable(attempt, exc) from exc
+
+    def _logged(self, pending: "_Pending | None", attempt: AccessAttempt) -> None:
+        if pending is None:
+            return
+        try:
+            pending.wait()
+        except Exception as exc:
+            raise self._unavailable(attempt, exc) from exc
+
+    @staticmethod
+    def _unavailable(attempt: AccessAttempt, exc: Exception) -> AccessLogUnavailable:
+        log.error("access log write failed: refusing to serve %s of %s", attempt.action,
+                  attempt.record_id or attempt.worker_id, exc_info=exc)
+        return AccessLogUnavailable("the access log cannot be written just now, so nothing is served; "
+                                    "try again later")
+
+    def close(self) -> None:
+        if "_log_writer" in self.__dict__:
+            self._log_writer.close()
 
     @cached_property
     def _log_writer(self) -> "GroupCommit":
@@ -376,52 +419,90 @@ class AccessService(Service):
 
 
 class GroupCommit:
-    """Entries logged at the same moment by concurrent readers share one transaction (one fsync): the first
-    waiting thread writes everything queued, the others wait for its outcome. Each caller returns only once
-    its own entry is durable, or raises what the write raised."""
+    """Entries logged at the same moment by concurrent readers share one transaction (one fsync). A writer
+    thread of its own writes whatever is queued, one batch at a time, so a reader goes on preparing its answer
+    while its entry is written (`begin`), and hands the answer out only once its own entry is durable
+    (`_Pending.wait`), or raises what the write raised. The thread ends when idle and starts again when needed."""
 
-    def __init__(self, write: Callable[[list[Any]], None], max_batch: int = 64) -> None:
+    def __init__(self, write: Callable[[list[Any]], None], max_batch: int = 64, idle_seconds: float = 2.0) -> None:
         self.write = write
         self.max_batch = max_batch
+        self.idle_seconds = idle_seconds
         self._queue: list[_Pending] = []
-        self._writing = False
-        self._changed = threading.Condition(threading.Lock())
+        self._writer: threading.Thread | None = None
+        self._closed = False
+        lock = threading.Lock()
+        self._work = threading.Condition(lock)  # the writer waits here for entries
+        self._done = threading.Condition(lock)  # readers wait here for their batch's outcome
 
     def submit(self, item: Any) -> None:
-        mine = _Pending(item)
-        with self._changed:
-            self._queue.append(mine)
-            while not mine.finished:
-                if self._writing:
-                    self._changed.wait()
+        self.begin(item).wait()
+
+    def begin(self, item: Any) -> "_Pending":
+        """Queues the item for the next write and returns at once; `wait()` on the result before serving."""
+        pending = _Pending(item, self._done)
+        with self._work:
+            if self._closed:
+                raise RuntimeError("the access log is closed")
+            self._queue.append(pending)
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_queued, name="access-log writer", daemon=True)
+                self._writer.start()
+            else:
+                self._work.notify()
+        return pending
+
+    def close(self) -> None:
+        """Writes what is queued, then stops the writer thread."""
+        with self._work:
+            self._closed = True
+            self._work.notify()
+            writer = self._writer
+        if writer is not None and writer is not threading.current_thread():
+            writer.join()
+
+    def _write_queued(self) -> None:
+        with self._work:
+            while True:
+                if not self._queue:
+                    if self._closed or not self._work.wait(self.idle_seconds) and not self._queue:
+                        self._writer = None
+                        return
                     continue
-                self._writing = True
                 batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
-                self._changed.release()
+                self._work.release()
                 try:
                     error = self._write(batch)
                 finally:
-                    self._changed.acquire()
+                    self._work.acquire()
                 for pending in batch:
                     pending.finished, pending.error = True, error
-                self._writing = False
-                self._changed.notify_all()
-        if mine.error is not None:
-            raise mine.error
+                self._done.notify_all()
 
     def _write(self, batch: list["_Pending"]) -> BaseException | None:
         try:
             self.write([p.item for p in batch])
-        except BaseException as exc:  # even an interrupt must release the waiting followers
+        except BaseException as exc:  # even an interrupt must release the waiting readers
             return exc
         return None
 
 
-@dataclass
 class _Pending:
-    item: Any
-    finished: bool = False
-    error: BaseException | None = None
+    __slots__ = ("item", "finished", "error", "_done")
+
+    def __init__(self, item: Any, done: threading.Condition) -> None:
+        self.item = item
+        self.finished = False
+        self.error: BaseException | None = None
+        self._done = done
+
+    def wait(self) -> None:
+        """Returns once the item is durable; raises what its write raised."""
+        with self._done:
+            while not self.finished:
+                self._done.wait()
+        if self.error is not None:
+            raise self.error
 
 
 _FLAGGED_REFUSALS = (Refusal.OUTSIDE_GRANT_SCOPE, Refusal.GRANT_EXPIRED, Refusal.GRANT_REVOKED,

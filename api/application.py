@@ -203,6 +203,7 @@ class SupervisionApplication(Application):
                 pass
 
     def close(self) -> None:
+        self.access.close()  # access-log entries queued are written first
         self.read_models.stop()
         self.auto_checkpoints.close()  # signs what is pending: a clean shutdown leaves no unsigned tail
         self.integrity.close()

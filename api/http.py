@@ -209,9 +209,10 @@ class DenyByDefault:
             return None
 
 
-def authorise_route(request: Request) -> None:
+async def authorise_route(request: Request) -> None:
     """Applied to every route of the app, however its router was included: the caller's role must be one the
-    endpoint declares. No declaration, no access."""
+    endpoint declares. No declaration, no access. On the event loop (the check reads only the request); a refusal
+    is logged in a worker thread, as it writes to the access log."""
     route = request.scope.get("route")
     extra = getattr(route, "openapi_extra", None) or {}
     path = route_path(request.scope)
@@ -222,10 +223,10 @@ def authorise_route(request: Request) -> None:
         raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
     roles = _declared_roles(route, path)
     if roles is None:
-        log_route_refusal(request, principal, ())
+        await anyio.to_thread.run_sync(log_route_refusal, request, principal, ())
         raise HTTPException(403, "this endpoint declares no roles, so it is refused to everyone (deny by default)")
     if principal.role.value not in roles:
-        log_route_refusal(request, principal, roles)
+        await anyio.to_thread.run_sync(log_route_refusal, request, principal, roles)
         raise HTTPException(403, f"a {principal.role.value} may not call this endpoint; it is for: {', '.join(roles)}")
 
 

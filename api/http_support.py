@@ -37,7 +37,10 @@ RULES_DECIDE = ("The access rules then decide per record: the supervisee, their 
                 "refused, is written to the access log before anything is returned.")
 
 
-def caller(request: Request) -> Principal:
+# The dependencies below only read the request: `async`, so FastAPI runs them on the event loop instead of
+# handing each to a worker thread and back (several thread hops per request otherwise).
+
+async def caller(request: Request) -> Principal:
     """The authenticated caller; the middleware has already checked the token and the route's roles."""
     principal = request.scope.get(PRINCIPAL_KEY)
     if principal is None:
@@ -45,7 +48,7 @@ def caller(request: Request) -> Principal:
     return principal
 
 
-def application(request: Request) -> SupervisionApplication:
+async def application(request: Request) -> SupervisionApplication:
     return request.app.state.application
 
 
@@ -53,7 +56,7 @@ Caller = Annotated[Principal, Depends(caller)]
 App = Annotated[SupervisionApplication, Depends(application)]
 
 
-def via(request: Request, x_access_purpose: Annotated[
+async def via(request: Request, x_access_purpose: Annotated[
         str | None, Header(max_length=300, pattern=r"^[^\x00]*$",
                            description="Why you are reading, in your words; kept in the access log.")] = None
         ) -> Via:

@@ -119,7 +119,8 @@ class LedgeredSQLiteRecorder(SQLiteApplicationRecorder):
             c.execute(f"SELECT MAX(originator_version) FROM {self.events_table_name} WHERE originator_id = ?",
                       (originator_id.hex if isinstance(originator_id, UUID) else originator_id,))
             _require_unchanged(originator_id, version, c.fetchone()[0])
-        self._keys.refuse_destroyed(c, {e.originator_id for e in stored_events})
+        self._keys.refuse_destroyed(c, self._keys.to_check(kwargs.get("svl_keys"),
+                                                            (e.originator_id for e in stored_events)))
         self._ledger.append(c, notification_ids, stored_events)
         return notification_ids
 

@@ -19,6 +19,7 @@ from psycopg.types.numeric import Int8
 from infrastructure.event_store import (POSTGRES_LIBPQ_CONNECT_TIMEOUT, POSTGRES_STATEMENT_OPTIONS, _require_unchanged,
                                        read_ahead_for, reading_ahead)
 from infrastructure.key_rows import KeyRowWriter, destroyed_meanwhile
+from infrastructure.keys import StagedKeys
 from infrastructure.ledger_append import LedgerAppender
 
 Method = TypeVar("Method", bound=Callable[..., Any])
@@ -133,7 +134,7 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                 unchanged = list(kwargs.get("svl_unchanged") or ())
                 with conn.cursor() as curs:
                     try:
-                        curs.execute(self._begin_and_lock + self._under_the_lock(unchanged, stored_events) + b"; "
+                        curs.execute(self._begin_and_lock + self._under_the_lock(unchanged, stored_events, kwargs.get("svl_keys")) + b"; "
                                      + self._insert_statement(key_ctes, len(stored_events)).format(
                                          *[Literal(v) for v in params]).as_bytes(conn))
                     except (psycopg.InterfaceError, psycopg.OperationalError) as error:
@@ -225,12 +226,14 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                              "ANY(%s) GROUP BY originator_id").format(SQL(self._events_table)), [list(originator_ids)])
             return {UUID(str(row["originator_id"])): row["v"] for row in curs.fetchall()}
 
-    def _under_the_lock(self, unchanged: list[tuple[Any, int | None]], stored_events: Sequence[StoredEvent]) -> bytes:
+    def _under_the_lock(self, unchanged: list[tuple[Any, int | None]], stored_events: Sequence[StoredEvent],
+                        staged: StagedKeys | None = None) -> bytes:
         """Read in the same simple query as BEGIN and the lock (a round trip saved on every command): the current
         version of each aggregate the command decided on without changing it, and whether any of the events is
         sealed with a key destroyed since it was loaded. The ids are aggregate UUIDs, written out as UUIDs (so
         nothing but a UUID can reach the SQL text)."""
-        columns = [f"{self._keys.destroyed_sql(e.originator_id for e in stored_events)} AS destroyed"]
+        checked = self._keys.to_check(staged, (e.originator_id for e in stored_events))
+        columns = [f"{self._keys.destroyed_sql(checked)} AS destroyed"]
         columns += [f"(SELECT MAX(originator_version) FROM {self._events_table} "
                     f"WHERE originator_id = '{UUID(str(originator_id))}') AS v{n}"
                     for n, (originator_id, _) in enumerate(unchanged)]

@@ -14,7 +14,7 @@ from datetime import timezone
 from typing import Any
 from uuid import UUID
 
-from infrastructure.keys import KeyDestroyed, StagedKeys
+from infrastructure.keys import ORGANISATION_KEY_ID, KeyDestroyed, StagedKeys
 
 
 class KeyRowWriter:
@@ -27,9 +27,20 @@ class KeyRowWriter:
         self._sealed_with_destroyed = (f"SELECT a.originator_id FROM {prefix}key_assignments a JOIN {prefix}data_keys k "
                                        "ON k.key_id = a.key_id WHERE k.wrapped_key IS NULL AND a.originator_id IN ")
 
+    @staticmethod
+    def to_check(staged: StagedKeys | None, originator_ids: Iterable[Any]) -> list[str]:
+        """The aggregates whose keys the check must cover: not those this very transaction seals with the
+        organisation key, which is never destroyed (KeyRing.destroy_many refuses it). A write of access-log
+        entries then needs no check at all."""
+        sealed_by_organisation = {oid for oid, key_id in (staged.assignments if staged else ())
+                                  if key_id == ORGANISATION_KEY_ID}
+        return sorted({str(i) for i in originator_ids} - sealed_by_organisation)
+
     def refuse_destroyed(self, cursor: Any, originator_ids: Iterable[Any]) -> None:
         """SQLite: run after the inserts, which took the write lock, so no destruction can commit meanwhile."""
         ids = sorted({str(i) for i in originator_ids})
+        if not ids:
+            return
         cursor.execute(self._sealed_with_destroyed + "(" + ", ".join("?" for _ in ids) + ") LIMIT 1", ids)
         row = cursor.fetchone()
         if row is not None:
@@ -41,6 +52,8 @@ class KeyRowWriter:
         destruction committed after it is read comes after these events in the log, so projecting it removes
         what they put in the read models."""
         ids = ", ".join(f"'{UUID(str(i))}'" for i in sorted({str(i) for i in originator_ids}))
+        if not ids:
+            return "NULL"
         return f"({self._sealed_with_destroyed}({ids}) LIMIT 1)"
 
     def write(self, cursor: Any, staged: StagedKeys | None) -> None:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
-from sqlalchemy import (Column, Connection, DateTime, Engine, ForeignKey, LargeBinary, String, Table, delete, insert,
-                        select, update)
+from sqlalchemy import (Column, Connection, DateTime, Engine, ForeignKey, LargeBinary, String, Table, bindparam, delete,
+                        insert, select, update)
 from sqlalchemy.exc import IntegrityError
 
 from domain.authorisation import STAFF_ROLES, Reader, Role, account_ended
@@ -280,6 +280,13 @@ def _end_web_sessions(conn: Connection, user_ids: list[str]) -> None:
         conn.execute(delete(web_sessions).where(web_sessions.c.user_id.in_(user_ids)))
 
 
+# Built once: every request runs it, and building and keying a new statement each time cost more than the query.
+_TOKEN_QUERY = (select(users.c.user_id, users.c.username, users.c.role, users.c.worker_id, users.c.disabled_at,
+                       api_tokens.c.expires_at, api_tokens.c.revoked_at)
+                .join(users, users.c.user_id == api_tokens.c.user_id)
+                .where(api_tokens.c.token_sha256 == bindparam("token_sha256")))
+
+
 class TokenAuthenticator:
     """Checks a bearer token against the stored hashes: unknown, expired, revoked or disabled → None."""
 
@@ -290,13 +297,9 @@ class TokenAuthenticator:
     def authenticate(self, credential: str) -> Principal | None:
         if not credential.startswith(TOKEN_PREFIX) or len(credential) > 200:
             return None
-        query = (select(users.c.user_id, users.c.username, users.c.role, users.c.worker_id, users.c.disabled_at,
-                        api_tokens.c.expires_at, api_tokens.c.revoked_at)
-                 .join(users, users.c.user_id == api_tokens.c.user_id)
-                 .where(api_tokens.c.token_sha256 == token_sha256(credential)))
         # A read: on SQLite it must not queue behind a writer (every request, and /health, would wait with it).
         with reader(self.engine).connect() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_TOKEN_QUERY, {"token_sha256": token_sha256(credential)}).first()
         now = self.clock()
         if row is None or row.revoked_at is not None or _ended(row.disabled_at, now):
             return None

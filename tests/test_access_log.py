@@ -306,3 +306,46 @@ def test_concurrent_entries_share_a_write_and_each_waits_for_its_own() -> None:
     # 2, 3 and 13 queued behind the first write and shared one transaction: it failed, so all three fail
     assert outcomes[2] == outcomes[3] == outcomes[13] == "failed" and len(written) == 1
 
+
+
+def test_an_entry_begun_is_written_by_the_writer_thread_while_the_reader_goes_on() -> None:
+    import threading
+
+    from api.access_service import GroupCommit
+
+    writing, release = threading.Event(), threading.Event()
+    written: list[list[int]] = []
+
+    def write(items: list[int]) -> None:
+        writing.set()
+        release.wait(5)
+        if 13 in items:
+            raise OSError("disk full")
+        written.append(items)
+
+    group = GroupCommit(write, idle_seconds=0)
+    pending = group.begin(1)  # returns at once: the reader prepares its answer meanwhile
+    assert writing.wait(5) and not pending.finished and written == []
+    release.set()
+    pending.wait()  # only now may the answer leave
+    assert pending.finished and written == [[1]]
+
+    writer = group._writer
+    if writer is not None:  # with nothing queued it ends (idle_seconds=0) and the next entry starts another
+        writer.join(5)
+        assert not writer.is_alive()
+    failing = group.begin(13)
+    try:
+        failing.wait()
+        raise AssertionError("a failed write must reach the reader")
+    except OSError:
+        pass
+    last = [group.begin(n) for n in (4, 5)]
+    group.close()  # what is queued is written before the writer stops
+    assert all(p.finished and p.error is None for p in last)
+    assert sorted(n for batch in written for n in batch) == [1, 4, 5]
+    try:
+        group.begin(6)
+        raise AssertionError("a closed log must refuse entries")
+    except RuntimeError:
+        pass
