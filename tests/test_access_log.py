@@ -3,7 +3,6 @@ written nothing is served (503). Filters, CSV export, inspector flags, and the s
 
 import csv
 import io
-import time
 from datetime import timedelta
 
 from fastapi import APIRouter
@@ -275,37 +274,32 @@ def test_concurrent_entries_share_a_write_and_each_waits_for_its_own() -> None:
     from api.access_service import GroupCommit
 
     written: list[list[int]] = []
-    gate = threading.Event()
+    writing, gate = threading.Event(), threading.Event()
 
     def write(items: list[int]) -> None:
-        gate.wait(5)  # the first write is slow, so the others queue up behind it
+        writing.set()
+        gate.wait()  # the first write is slow, so the others queue up behind it
         if 13 in items:
             raise OSError("disk full")
         written.append(items)
 
     group = GroupCommit(write)
-    outcomes: dict[int, str] = {}
-
-    def submit(n: int) -> None:
+    first = group.begin(1)
+    writing.wait()  # the writer has taken [1] alone
+    later = {n: group.begin(n) for n in (2, 3, 13)}
+    gate.set()
+    first.wait()
+    assert written[0] == [1]
+    outcomes = {}
+    for n, pending in later.items():
         try:
-            group.submit(n)
+            pending.wait()
             outcomes[n] = "stored" if any(n in batch for batch in written) else "returned unstored"
         except OSError:
             outcomes[n] = "failed"
-
-    threads = [threading.Thread(target=submit, args=(n,)) for n in (1, 2, 3, 13)]
-    threads[0].start()
-    time.sleep(0.05)
-    for t in threads[1:]:
-        t.start()
-    time.sleep(0.05)
-    gate.set()
-    for t in threads:
-        t.join(5)
-    assert written[0] == [1] and outcomes[1] == "stored"
     # 2, 3 and 13 queued behind the first write and shared one transaction: it failed, so all three fail
-    assert outcomes[2] == outcomes[3] == outcomes[13] == "failed" and len(written) == 1
-
+    assert outcomes == {2: "failed", 3: "failed", 13: "failed"} and len(written) == 1
+    group.close()
 
 
 def test_an_entry_begun_is_written_by_the_writer_thread_while_the_reader_goes_on() -> None:
