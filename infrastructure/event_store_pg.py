@@ -233,7 +233,7 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
         sealed with a key destroyed since it was loaded. The ids are aggregate UUIDs, written out as UUIDs (so
         nothing but a UUID can reach the SQL text)."""
         checked = self._keys.to_check(staged, (e.originator_id for e in stored_events))
-        columns = [f"{self._keys.destroyed_sql(checked)} AS destroyed"]
+        columns = [f"{self._keys.destroyed_sql(checked, staged)} AS destroyed"]
         columns += [f"(SELECT MAX(originator_version) FROM {self._events_table} "
                     f"WHERE originator_id = '{UUID(str(originator_id))}') AS v{n}"
                     for n, (originator_id, _) in enumerate(unchanged)]

@@ -15,6 +15,7 @@ from api.application import Storage, SupervisionApplication
 from api.errors import Destroyed
 from api.errors import Conflict
 from domain.errors import OutOfOrder
+from domain.retention import LegalHold
 from infrastructure.checkpoints import create_signing_key_file
 from infrastructure.keys import KeyDestroyed
 from tests.support.acting import acting
@@ -196,3 +197,21 @@ def test_a_change_sealed_with_a_key_destroyed_meanwhile_is_refused_and_nothing_i
     assert holding.recorder.max_notification_id() == stored_before
     with pytest.raises(Destroyed):
         holding.retention.get_worker(worker)
+
+
+def test_a_new_aggregate_sealed_with_a_destroyed_files_key_is_refused(two_apps) -> None:  # noqa: ANN001
+    """The same for an aggregate this very write creates, whose key assignment is inserted in the same transaction
+    (on PostgreSQL the check runs before the inserts, so it looks among the staged assignments)."""
+    holding, destroying = two_apps
+    holding.storage.keyring.EPOCH_CHECK_SECONDS = float("inf")
+    worker, proposal = approved_leaver(destroying)
+    holding.repository.get(UUID(worker))  # the file's key is now held in memory here
+    key_id = holding.storage.keyring.key_id_for(worker)
+    [ran] = destroying.retention.run_retention(acting("dpo"), proposal.id)
+    assert ran.status == "destroyed"
+    hold = LegalHold.place(worker_id=worker, kind="investigation", reason="LADO referral", reference="LADO-3",
+                           actor="io:jones", timestamp=holding.clock())
+    stored_before = holding.recorder.max_notification_id()
+    with pytest.raises(KeyDestroyed, match="destroyed under a retention rule while this change was being made"):
+        holding.save_and_project(hold, keys=holding.storage.keyring.stage_assignment(hold.id, key_id))
+    assert holding.recorder.max_notification_id() == stored_before
