@@ -26,6 +26,8 @@ from sqlalchemy.sql.dml import Delete, Insert, Update
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClauseList, ColumnClause
 from sqlalchemy.sql.selectable import ReturnsRows
 
+from projections.schema import InList
+
 # How far back a write looks for a batch of its own statement to join: each step is a check against a batch that
 # may hold hundreds of rows; beyond it, a new batch is always correct.
 _LOOK_BACK = 24
@@ -173,6 +175,10 @@ def shape_of(statement: Any) -> _Shape | None:
     if not isinstance(statement, (Insert, Update, Delete)) or statement._returning:
         return None
     table = statement.table
+    # A list bound as one parameter (an expanding IN, or InList, which is one on SQLite) cannot be sent with
+    # executemany (SQLAlchemy refuses it): such a write runs at once, as it is one statement for many rows anyway.
+    if any(isinstance(e, InList) or (isinstance(e, BindParameter) and e.expanding) for e in visitors.iterate(statement)):
+        return None
     # A foreign key or a trigger would make the order of writes to different tables matter: none is declared.
     if not isinstance(table, Table) or table.foreign_keys or getattr(statement, "_independent_ctes", ()):
         return None
