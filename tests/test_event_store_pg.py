@@ -183,16 +183,26 @@ def test_two_round_trips_and_synchronous_commit_left_alone(application, monkeypa
         assert conn.execute("SHOW synchronous_commit").fetchone() != ("off",)
 
 
+CONTENT = {"session_date": "2026-01-05", "attendees": ["S", "W"], "agenda": ["Caseload"],
+           "discussion": "Caseload reviewed.", "actions": [], "case_discussions": []}
+
+
+def allocated_pair(application) -> tuple[str, str]:  # noqa: ANN001
+    """(supervisor, supervisee): two workers joined, the second allocated to the first."""
+    hr = acting("hr")
+    supervisor = str(application.people.join_worker(hr, name="Sam Lead", role="Team manager", category="manager",
+                                                    start_date=date(2020, 1, 1)).id)
+    worker = str(application.people.join_worker(hr, name="Kim Case", role="Social worker", category="experienced",
+                                                start_date=date(2021, 1, 1)).id)
+    application.allocation.allocate_supervisor(hr, worker, supervisor)
+    return supervisor, worker
+
+
 def test_a_command_on_an_unchanged_file_reads_its_version_under_the_lock_in_the_same_two_round_trips(
         application, monkeypatch) -> None:
     hr = acting("hr")
-    supervisor = str(application.people.join_worker(hr, name="Sam Lead", role="Team manager", category="manager",
-                                               start_date=date(2020, 1, 1)).id)
-    worker = str(application.people.join_worker(hr, name="Kim Case", role="Social worker", category="experienced",
-                                           start_date=date(2021, 1, 1)).id)
-    application.allocation.allocate_supervisor(hr, worker, supervisor)
-    content = {"session_date": "2026-01-05", "attendees": ["S", "W"], "agenda": ["Caseload"],
-               "discussion": "Caseload reviewed.", "actions": [], "case_discussions": []}
+    supervisor, worker = allocated_pair(application)
+    content = CONTENT
     sent: list[str] = []
     execute = psycopg.Cursor.execute
 
@@ -227,15 +237,8 @@ def test_a_command_on_an_unchanged_file_reads_its_version_under_the_lock_in_the_
 
 def signable(application) -> tuple[str, str, str]:  # noqa: ANN001
     """(supervisor, supervisee, record): a shared record, both files and the record cached."""
-    hr = acting("hr")
-    supervisor = str(application.people.join_worker(hr, name="Sam Lead", role="Team manager", category="manager",
-                                                    start_date=date(2020, 1, 1)).id)
-    worker = str(application.people.join_worker(hr, name="Kim Case", role="Social worker", category="experienced",
-                                                start_date=date(2021, 1, 1)).id)
-    application.allocation.allocate_supervisor(hr, worker, supervisor)
-    content = {"session_date": "2026-01-05", "attendees": ["S", "W"], "agenda": ["Caseload"],
-               "discussion": "Caseload reviewed.", "actions": [], "case_discussions": []}
-    rid = str(application.records.draft_record(acting(supervisor), supervisee_id=worker, content=content).id)
+    supervisor, worker = allocated_pair(application)
+    rid = str(application.records.draft_record(acting(supervisor), supervisee_id=worker, content=CONTENT).id)
     application.records.share_record(acting(supervisor), rid)
     return supervisor, worker, rid
 
