@@ -128,13 +128,19 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
         key_ctes, params = self._keys.ctes(kwargs.get("svl_keys"))
         for e in stored_events:
             params += [e.originator_id, Int8(e.originator_version), e.topic, e.state]
+        unchanged = list(kwargs.get("svl_unchanged") or ())
+        under_the_lock = self._under_the_lock(unchanged, stored_events, kwargs.get("svl_keys"))
         with self.datastore.get_connection() as conn:
             assert conn.autocommit  # so the transaction is this method's own: BEGIN ... COMMIT, or ROLLBACK
+            if under_the_lock is None:
+                predicted = self._in_one_round_trip(conn, key_ctes, params, stored_events)
+                if predicted is not None:
+                    self._ledger.committed()
+                    return predicted
             try:
-                unchanged = list(kwargs.get("svl_unchanged") or ())
                 with conn.cursor() as curs:
                     try:
-                        curs.execute(self._begin_and_lock + self._under_the_lock(unchanged, stored_events, kwargs.get("svl_keys")) + b"; "
+                        curs.execute(self._begin_and_lock + (under_the_lock or b"; SELECT NULL AS destroyed") + b"; "
                                      + self._insert_statement(key_ctes, len(stored_events)).format(
                                          *[Literal(v) for v in params]).as_bytes(conn))
                     except (psycopg.InterfaceError, psycopg.OperationalError) as error:
@@ -163,6 +169,63 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                 raise
         self._ledger.committed()
         return notification_ids
+
+    def _in_one_round_trip(self, conn: Any, key_ctes: list[str], params: list[Any],
+                           stored_events: Sequence[StoredEvent]) -> list[int] | None:
+        """A write with nothing to read under the lock (access-log entries: no unchanged aggregate, sealed with
+        the organisation key) in one simple query: BEGIN, the lock, the key rows, the events, their leaves and
+        COMMIT. The leaves are computed beforehand from the committed ledger edge and the notification ids that
+        follow it (`LedgerAppender.predicted_rows`); should either differ under the lock (another writer, or a
+        rolled-back one that used up ids of the sequence), the leaf rows carry no hash, their NOT NULL column
+        fails the statement, and nothing of the transaction is committed: None, and the caller writes in two
+        round trips, reading what it needs under the lock. None too without a committed edge."""
+        predicted = self._ledger.predicted_rows(stored_events)
+        if predicted is None:
+            return None
+        (last_index, last_hash), leaves = predicted
+        notification_ids = [row[1] for row in leaves]
+        values = [*params, *(Int8(n) for n in notification_ids), Int8(last_index), last_hash,
+                  *(v for row in leaves for v in (Int8(row[0]), Int8(row[1]), row[2], row[3]))]
+        try:
+            with conn.cursor() as curs:
+                try:
+                    curs.execute(self._begin_and_lock + b"; " + self._predicted_statement(key_ctes, len(stored_events))
+                                 .format(*[Literal(v) for v in values]).as_bytes(conn) + b"; COMMIT")
+                except (psycopg.InterfaceError, psycopg.OperationalError) as error:
+                    if _connection_lost(error):
+                        raise _LostBeforeAnything from error
+                    raise
+        except psycopg.errors.NotNullViolation as error:
+            self._roll_back(conn)
+            if error.diag.column_name != "leaf_hash":
+                raise
+            return None
+        except BaseException:
+            self._roll_back(conn)
+            raise
+        return notification_ids
+
+    def _predicted_statement(self, key_ctes: list[str], events: int) -> SQL:
+        """Key rows, events and leaves in one statement: the leaves get their hashes only if the events took the
+        predicted notification ids and the ledger still ends where the prediction began."""
+        shape = ("predicted", events, *key_ctes)
+        statement = self._statements.get(shape)
+        if statement is None:
+            rows = ", ".join([f"(%s::{self.datastore.originator_id_type}, %s, %s, %s)"] * events)
+            ids = ", ".join(["%s"] * events)
+            leaves = ", ".join(["(%s, %s, %s::bytea, %s::bytea)"] * events)
+            inserts = [*key_ctes, f"svl_events AS (INSERT INTO {self._events_table} (originator_id, "
+                                  f"originator_version, topic, state) VALUES {rows} RETURNING notification_id)",
+                       "svl_as_predicted AS (SELECT (SELECT array_agg(notification_id ORDER BY notification_id) "
+                       f"FROM svl_events) = ARRAY[{ids}]::bigint[] AND (SELECT ROW(leaf_index, leaf_hash) FROM "
+                       f"({self._ledger.last_leaf_sql}) AS last_leaf) = ROW(%s::bigint, %s::bytea) AS held)"]
+            statement = self._remember(shape, f"WITH {', '.join(inserts)} "
+                                              f"{self._ledger.insert_into_sql} "
+                                              "SELECT v.leaf_index, v.notification_id, "
+                                              "CASE WHEN svl_as_predicted.held THEN v.leaf_hash END, v.completed_nodes "
+                                              f"FROM (VALUES {leaves}) AS v(leaf_index, notification_id, leaf_hash, "
+                                              "completed_nodes), svl_as_predicted")
+        return SQL(statement.replace("%s", "{}"))
 
     def select_events(self, originator_id: UUID | str, *, gt: int | None = None, lte: int | None = None,
                       desc: bool = False, limit: int | None = None) -> Sequence[StoredEvent]:
@@ -227,13 +290,16 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
             return {UUID(str(row["originator_id"])): row["v"] for row in curs.fetchall()}
 
     def _under_the_lock(self, unchanged: list[tuple[Any, int | None]], stored_events: Sequence[StoredEvent],
-                        staged: StagedKeys | None = None) -> bytes:
+                        staged: StagedKeys | None = None) -> bytes | None:
         """Read in the same simple query as BEGIN and the lock (a round trip saved on every command): the current
         version of each aggregate the command decided on without changing it, and whether any of the events is
         sealed with a key destroyed since it was loaded. The ids are aggregate UUIDs, written out as UUIDs (so
         nothing but a UUID can reach the SQL text)."""
         checked = self._keys.to_check(staged, (e.originator_id for e in stored_events))
-        columns = [f"{self._keys.destroyed_sql(checked, staged)} AS destroyed"]
+        destroyed = self._keys.destroyed_sql(checked, staged)
+        if destroyed == "NULL" and not unchanged:
+            return None  # nothing to read under the lock
+        columns = [f"{destroyed} AS destroyed"]
         columns += [f"(SELECT MAX(originator_version) FROM {self._events_table} "
                     f"WHERE originator_id = '{UUID(str(originator_id))}') AS v{n}"
                     for n, (originator_id, _) in enumerate(unchanged)]

@@ -72,6 +72,7 @@ class _Edge:
     last_index: int
     last_hash: bytes
     nodes: dict[NodeKey, bytes]
+    last_notification_id: int
 
     @property
     def frontier(self) -> Frontier:
@@ -92,9 +93,8 @@ class LedgerAppender:
         leaves = f'"{schema}".ledger_leaves' if schema else "ledger_leaves"
         self._frontier_sql = _FRONTIER_SQL.format(leaves=leaves)
         self._last_sql = f"SELECT leaf_index, leaf_hash FROM {leaves} ORDER BY leaf_index DESC LIMIT 1"
-        self._insert_sql = (
-            f"INSERT INTO {leaves} (leaf_index, notification_id, leaf_hash, completed_nodes) VALUES ({p}, {p}, {p}, {p})"
-        )
+        self.insert_into_sql = f"INSERT INTO {leaves} (leaf_index, notification_id, leaf_hash, completed_nodes)"
+        self._insert_sql = f"{self.insert_into_sql} VALUES ({p}, {p}, {p}, {p})"
         self._edge: _Edge | None = None
         self._lock = threading.Lock()
         self._pending = threading.local()  # per writer thread: the edge its open transaction would commit
@@ -135,6 +135,21 @@ class LedgerAppender:
             frontier = frontier_from_rows(cursor.fetchall())
         return self._leaf_rows(frontier, notification_ids, stored_events)
 
+    def predicted_rows(self, stored_events: Sequence[StoredEvent]) -> tuple[tuple[int, bytes], list[tuple[int, int, bytes, bytes]]] | None:
+        """PostgreSQL, for a write with nothing to check under the lock: the leaf rows these events would get if
+        the ledger still ends at the committed edge and the events take the notification ids that follow its
+        last one (the sequence has no gap while this process writes alone), with the (leaf_index, leaf_hash)
+        that edge ends at. The event store sends them with the events in one round trip, on condition that both
+        hold under the lock. None without a committed edge (the first write of a process)."""
+        self._pending.edge = None
+        with self._lock:
+            edge = self._edge
+        if edge is None:
+            return None
+        first = edge.last_notification_id + 1
+        rows = self._leaf_rows(edge.frontier, range(first, first + len(stored_events)), stored_events)
+        return (edge.last_index, edge.last_hash), rows
+
     def _leaf_rows(self, frontier: Frontier, notification_ids: Sequence[int],
                    stored_events: Sequence[StoredEvent]) -> list[tuple[int, int, bytes, bytes]]:
         """One row per event (leaf index, notification id, leaf hash, completed subtree hashes), appended to
@@ -148,7 +163,7 @@ class LedgerAppender:
             completed = frontier.append(leaf)
             rows.append((index, nid, leaf, b"".join(digest for _, _, digest in completed[1:])))
         if rows:
-            self._pending.edge = _Edge(rows[-1][0], rows[-1][2], frontier.nodes())
+            self._pending.edge = _Edge(rows[-1][0], rows[-1][2], frontier.nodes(), rows[-1][1])
         return rows
 
     def committed(self) -> None:

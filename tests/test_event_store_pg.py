@@ -87,6 +87,7 @@ def test_a_failure_after_the_event_insert_leaves_nothing_behind(application, mon
         raise RuntimeError("the ledger append failed")
 
     monkeypatch.setattr(application.recorder._ledger, "rows_after", broken)
+    monkeypatch.setattr(application.recorder._ledger, "predicted_rows", lambda events: None)  # two round trips
     with pytest.raises(RuntimeError, match="ledger append failed"):
         application.access._write_log_entries(entries(2))
     monkeypatch.undo()
@@ -109,6 +110,7 @@ def test_the_table_lock_is_held_until_the_commit_and_nothing_is_acknowledged_bef
         return rows_after(*args, **kwargs)
 
     monkeypatch.setattr(appender, "rows_after", paused)
+    monkeypatch.setattr(appender, "predicted_rows", lambda events: None)  # two round trips, with a pause between
     done: list[Any] = []
     writer = threading.Thread(target=lambda: done.append(application.access._write_log_entries(entries(1))))
     writer.start()
@@ -157,9 +159,8 @@ def test_another_writer_in_between_makes_the_next_write_reload_the_frontier(appl
     assert_ledger_intact(application)
 
 
-def test_two_round_trips_and_synchronous_commit_left_alone(application, monkeypatch) -> None:
-    application.access._write_log_entries(entries(1))  # the appender now holds the committed edge
-    pending = entries(2)
+def spied(monkeypatch) -> list[str]:  # noqa: ANN001
+    """What is sent through psycopg's cursors from now on."""
     sent: list[str] = []
     execute = psycopg.Cursor.execute
 
@@ -168,19 +169,52 @@ def test_two_round_trips_and_synchronous_commit_left_alone(application, monkeypa
         return execute(self, query, *args, **kwargs)
 
     monkeypatch.setattr(psycopg.Cursor, "execute", spy)
-    application.access._write_log_entries(pending)
+    return sent
+
+
+def test_access_log_entries_take_one_round_trip_and_synchronous_commit_is_left_alone(application, monkeypatch) -> None:
+    application.access._write_log_entries(entries(1))  # the appender now holds the committed edge
+    before = counts(application)
+    sent = spied(monkeypatch)
+    application.access._write_log_entries(entries(2))
     monkeypatch.undo()
     ours = sent[next(i for i, s in enumerate(sent) if s.startswith("BEGIN")):]
-    assert len(ours) == 2, ours
-    begin_and_insert, leaves = ours
-    begin, _, insert = begin_and_insert.partition("; WITH ")
+    assert len(ours) == 1, ours  # BEGIN, the lock, key rows, events, leaves and COMMIT in one simple query
+    begin, _, rest = ours[0].partition("; WITH ")
     assert "SET LOCAL lock_timeout" in begin and "IN EXCLUSIVE MODE" in begin
-    assert insert.startswith("svl_assignments AS (INSERT INTO") and "RETURNING notification_id" in insert
-    assert leaves.startswith(f'INSERT INTO "{application.storage.settings.database_schema}".ledger_leaves')
-    assert leaves.count("ledger_leaves") == 1 and leaves.endswith("; COMMIT")  # the rows, then COMMIT, nothing else
+    assert rest.startswith("svl_assignments AS (INSERT INTO") and "RETURNING notification_id" in rest
+    assert f'INSERT INTO "{application.storage.settings.database_schema}".ledger_leaves' in rest
+    assert rest.endswith("; COMMIT")
     assert not any("synchronous_commit" in s.lower() for s in sent)
     with psycopg.connect(POSTGRES_URL) as conn:
         assert conn.execute("SHOW synchronous_commit").fetchone() != ("off",)
+    assert counts(application) == (before[0] + 2, before[1] + 2, before[2] + 2)
+    assert_ledger_intact(application)
+
+
+def test_notification_ids_used_up_meanwhile_fail_the_one_round_trip_and_the_entries_go_in_two(application,
+                                                                                              monkeypatch) -> None:
+    """The leaves sent with the events were computed for the ids after the last leaf's: ids used up by a
+    rolled-back writer (here taken from the sequence by another connection) leave them without their hash, the
+    database refuses the statement, nothing of it is committed, and the entries are written in two round trips."""
+    application.access._write_log_entries(entries(1))
+    before = counts(application)
+    table = f'"{application.storage.settings.database_schema}"."{application.recorder.events_table_name}"'
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as other:
+        other.execute("SELECT nextval(pg_get_serial_sequence(%s, 'notification_id'))", (table,))
+    sent = spied(monkeypatch)
+    application.access._write_log_entries(entries(3))
+    monkeypatch.undo()
+    ours = sent[next(i for i, s in enumerate(sent) if s.startswith("BEGIN")):]
+    assert len(ours) == 4 and ours[0].endswith("; COMMIT") and ours[1] == "ROLLBACK", ours
+    assert ours[2].startswith("BEGIN") and ours[3].endswith("; COMMIT")
+    assert counts(application) == (before[0] + 3, before[1] + 3, before[2] + 3)
+    assert_ledger_intact(application)
+    sent = spied(monkeypatch)  # the edge now ends at the ids the sequence gave: one round trip again
+    application.access._write_log_entries(entries(1))
+    monkeypatch.undo()
+    assert len([s for s in sent if s.startswith("BEGIN")]) == 1
+    assert_ledger_intact(application)
 
 
 CONTENT = {"session_date": "2026-01-05", "attendees": ["S", "W"], "agenda": ["Caseload"],
