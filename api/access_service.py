@@ -255,9 +255,12 @@ class AccessService(Service):
 
     @cached_property
     def _log_writer(self) -> "GroupCommit":
-        return GroupCommit(self._write_log_entries)
+        return GroupCommit(self._store_log_entries, then=self._after_log_entries)
 
     def _write_log_entries(self, entries: list[AccessLogEntry]) -> None:
+        self._after_log_entries(self._store_log_entries(entries))
+
+    def _store_log_entries(self, entries: list[AccessLogEntry]) -> list[Any]:
         """One transaction: the entries, their ledger leaves and their key assignments (organisation key)."""
         keyring = self.storage.keyring
         staged = StagedKeys(new_keys=[], assignments=[
@@ -268,9 +271,16 @@ class AccessService(Service):
         except Exception:
             keyring.unstage(staged)
             raise
-        # The entries are durable; projecting them can wait for the next catch-up (queries catch up first).
-        if getattr(self, "background_projections", False):
-            self.read_models.poke([(r.notification.id, r.domain_event) for r in recordings])
+        return recordings
+
+    def _after_log_entries(self, recordings: list[Any]) -> None:
+        """The entries are durable, and their readers already served: projecting them can wait for the next
+        catch-up (queries catch up first), and an automatic checkpoint they make due is signed meanwhile."""
+        try:
+            if getattr(self, "background_projections", False):
+                self.read_models.poke([(r.notification.id, r.domain_event) for r in recordings])
+        except Exception:
+            log.exception("waking the projector failed after access-log entries; the entries are stored")
         for hook in self.after_save:
             try:
                 hook(recordings)
@@ -422,10 +432,14 @@ class GroupCommit:
     """Entries logged at the same moment by concurrent readers share one transaction (one fsync). A writer
     thread of its own writes whatever is queued, one batch at a time, so a reader goes on preparing its answer
     while its entry is written (`begin`), and hands the answer out only once its own entry is durable
-    (`_Pending.wait`), or raises what the write raised. The thread ends when idle and starts again when needed."""
+    (`_Pending.wait`), or raises what the write raised. `then` gets what a successful write returned, once the
+    batch's readers are released (what follows a write, e.g. a checkpoint, keeps no reader waiting). The thread
+    ends when idle and starts again when needed."""
 
-    def __init__(self, write: Callable[[list[Any]], None], max_batch: int = 64, idle_seconds: float = 2.0) -> None:
+    def __init__(self, write: Callable[[list[Any]], Any], max_batch: int = 64, idle_seconds: float = 2.0,
+                 then: Callable[[Any], None] | None = None) -> None:
         self.write = write
+        self.then = then
         self.max_batch = max_batch
         self.idle_seconds = idle_seconds
         self._queue: list[_Pending] = []
@@ -472,19 +486,26 @@ class GroupCommit:
                 batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
                 self._work.release()
                 try:
-                    error = self._write(batch)
+                    error, written = self._write(batch)
                 finally:
                     self._work.acquire()
                 for pending in batch:
                     pending.finished, pending.error = True, error
                 self._done.notify_all()
+                if error is None and self.then is not None:
+                    self._work.release()
+                    try:
+                        self.then(written)
+                    except Exception:
+                        log.exception("what follows an access-log write failed; the entries are stored")
+                    finally:
+                        self._work.acquire()
 
-    def _write(self, batch: list["_Pending"]) -> BaseException | None:
+    def _write(self, batch: list["_Pending"]) -> tuple[BaseException | None, Any]:
         try:
-            self.write([p.item for p in batch])
+            return None, self.write([p.item for p in batch])
         except BaseException as exc:  # even an interrupt must release the waiting readers
-            return exc
-        return None
+            return exc, None
 
 
 class _Pending:

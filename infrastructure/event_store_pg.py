@@ -13,7 +13,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 from psycopg.pq import TransactionStatus
 from psycopg_pool import PoolTimeout
-from psycopg.sql import SQL, Composable, Identifier, Literal
+from psycopg.adapt import Transformer
+from psycopg.sql import SQL, Identifier
 from psycopg.types.numeric import Int8
 
 from infrastructure.event_store import (POSTGRES_LIBPQ_CONNECT_TIMEOUT, POSTGRES_STATEMENT_OPTIONS, _require_unchanged,
@@ -97,6 +98,8 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
          awaited before anything is returned (synchronous_commit is untouched).
     The lock is held from 1 to 2, the leaves commit with their events, and a failure rolls all of it
     back. A stale cached ledger edge (another process wrote) costs one more round trip: the frontier.
+    A write with nothing to read under the lock (access-log entries) is one round trip instead: 1 and 2 in one
+    simple query, with the leaves computed beforehand for the notification ids predicted (`_in_one_round_trip`).
     Rows go in as multi-row VALUES (arrays through unnest() cost more on both ends), and psycopg's pipeline
     mode, tried for the same purpose, cost more client CPU than it saved.
     """
@@ -108,6 +111,7 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
         self._begin_and_lock = (SQL("BEGIN; ") + SQL("; ").join(self.lock_table_statements)).as_bytes(None)
         self._events_table = Identifier(self.datastore.schema, self.events_table_name).as_string(None)
         self._statements: dict[tuple[Any, ...], str] = {}  # by shape: the numbers of rows
+        self._split: dict[str, tuple[bytes, ...]] = {}  # each statement's text around its places for values
 
     _select_events = _once_more_on_a_fresh_connection(PostgresApplicationRecorder.select_events.__wrapped__)
     select_notifications = _once_more_on_a_fresh_connection(
@@ -141,8 +145,8 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                 with conn.cursor() as curs:
                     try:
                         curs.execute(self._begin_and_lock + (under_the_lock or b"; SELECT NULL AS destroyed") + b"; "
-                                     + self._insert_statement(key_ctes, len(stored_events)).format(
-                                         *[Literal(v) for v in params]).as_bytes(conn))
+                                     + self._filled(self._insert_statement(key_ctes, len(stored_events)), params,
+                                                    conn))
                     except (psycopg.InterfaceError, psycopg.OperationalError) as error:
                         if _connection_lost(error):
                             raise _LostBeforeAnything from error
@@ -163,7 +167,7 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                                                f"got {len(notification_ids)}")
                     last = next((r for r in rows if r["notification_id"] is None), None)
                     leaves = self._ledger.rows_after(curs, last, notification_ids, stored_events)
-                    curs.execute(self._leaves_and_commit(leaves).as_bytes(conn))
+                    curs.execute(self._leaves_and_commit(leaves, conn))
             except BaseException:
                 self._roll_back(conn)
                 raise
@@ -189,8 +193,8 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
         try:
             with conn.cursor() as curs:
                 try:
-                    curs.execute(self._begin_and_lock + b"; " + self._predicted_statement(key_ctes, len(stored_events))
-                                 .format(*[Literal(v) for v in values]).as_bytes(conn) + b"; COMMIT")
+                    curs.execute(self._begin_and_lock + b"; " + self._filled(
+                        self._predicted_statement(key_ctes, len(stored_events)), values, conn) + b"; COMMIT")
                 except (psycopg.InterfaceError, psycopg.OperationalError) as error:
                     if _connection_lost(error):
                         raise _LostBeforeAnything from error
@@ -205,7 +209,7 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
             raise
         return notification_ids
 
-    def _predicted_statement(self, key_ctes: list[str], events: int) -> SQL:
+    def _predicted_statement(self, key_ctes: list[str], events: int) -> str:
         """Key rows, events and leaves in one statement: the leaves get their hashes only if the events took the
         predicted notification ids and the ledger still ends where the prediction began."""
         shape = ("predicted", events, *key_ctes)
@@ -225,7 +229,7 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                                               "CASE WHEN svl_as_predicted.held THEN v.leaf_hash END, v.completed_nodes "
                                               f"FROM (VALUES {leaves}) AS v(leaf_index, notification_id, leaf_hash, "
                                               "completed_nodes), svl_as_predicted")
-        return SQL(statement.replace("%s", "{}"))
+        return statement
 
     def select_events(self, originator_id: UUID | str, *, gt: int | None = None, lte: int | None = None,
                       desc: bool = False, limit: int | None = None) -> Sequence[StoredEvent]:
@@ -305,7 +309,7 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                     for n, (originator_id, _) in enumerate(unchanged)]
         return f"; SELECT {', '.join(columns)}".encode()
 
-    def _insert_statement(self, key_ctes: list[str], events: int) -> SQL:
+    def _insert_statement(self, key_ctes: list[str], events: int) -> str:
         """Key rows and events inserted, notification ids returned, last leaf read: one statement, whose text
         depends only on the numbers of rows, with a place (`{}`) for each value, written out by psycopg."""
         shape = ("events", events, *key_ctes)
@@ -319,13 +323,32 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                                               "NULL::bytea AS leaf_hash FROM svl_events "
                                               "UNION ALL (SELECT NULL, leaf_index, leaf_hash "
                                               f"FROM ({self._ledger.last_leaf_sql}) AS last_leaf)")
-        return SQL(statement.replace("%s", "{}"))
+        return statement
 
-    def _leaves_and_commit(self, leaves: list[tuple[int, int, bytes, bytes]]) -> Composable:
+    def _leaves_and_commit(self, leaves: list[tuple[int, int, bytes, bytes]], conn: Any) -> bytes:
         """The leaf rows' INSERT and COMMIT as one simple query (a round trip less than one statement each):
         integers and hashes, quoted by psycopg."""
-        insert = self._ledger.insert_rows_sql(len(leaves)).replace("%s", "{}")
-        return SQL(insert + "; COMMIT").format(*[Literal(v) for row in leaves for v in row])
+        shape = ("leaves", len(leaves))
+        statement = self._statements.get(shape)
+        if statement is None:
+            statement = self._remember(shape, self._ledger.insert_rows_sql(len(leaves)) + "; COMMIT")
+        return self._filled(statement, [v for row in leaves for v in row], conn)
+
+    def _filled(self, statement: str, values: Sequence[Any], conn: Any) -> bytes:
+        """The statement with each place (`%s`) filled with its value written out as a literal by psycopg, all
+        through one Transformer (a `Literal` each would make one per value, which cost a logged read more than
+        its quoting did)."""
+        parts = self._split.get(statement)
+        if parts is None:
+            parts = tuple(part.encode() for part in statement.split("%s"))
+            self._split = {**(self._split if len(self._split) < 512 else {}), statement: parts}
+        if len(values) != len(parts) - 1:
+            raise ProgrammingError(f"{len(parts) - 1} places for {len(values)} values")
+        literal = Transformer(conn).as_literal
+        filled = [parts[0]]
+        for value, text_after in zip(values, parts[1:]):
+            filled += [literal(value), text_after]
+        return b"".join(filled)
 
     def _remember(self, shape: tuple[Any, ...], statement: str) -> str:
         # Replaced, never mutated, so concurrent writers need no lock; bounded, though a batch has few shapes.

@@ -344,3 +344,39 @@ def test_an_entry_begun_is_written_by_the_writer_thread_while_the_reader_goes_on
         raise AssertionError("a closed log must refuse entries")
     except RuntimeError:
         pass
+
+
+def test_what_follows_a_write_runs_once_its_readers_are_released_and_never_after_a_failed_one() -> None:
+    import threading
+
+    from api.access_service import GroupCommit
+
+    following, gate = threading.Event(), threading.Event()
+    followed: list[list[int]] = []
+
+    def write(items: list[int]) -> list[int]:
+        if 13 in items:
+            raise OSError("disk full")
+        return [n * 10 for n in items]
+
+    def then(written: list[int]) -> None:
+        followed.append(written)
+        following.set()
+        gate.wait()  # a slow checkpoint, say
+        if written == [70]:
+            raise RuntimeError("the checkpoint failed")
+
+    group = GroupCommit(write, then=then)
+    group.begin(1).wait()  # served while what follows its write is still running
+    assert following.wait(5) and followed == [[10]]
+    queued = group.begin(13)  # written after `then` returns: it fails, and nothing follows it
+    gate.set()
+    try:
+        queued.wait()
+        raise AssertionError("a failed write must reach the reader")
+    except OSError:
+        pass
+    group.begin(7).wait()  # a failure of what follows reaches no reader
+    group.begin(8).wait()
+    group.close()
+    assert followed == [[10], [70], [80]]
