@@ -60,8 +60,7 @@ def copy_of(aggregate: Any) -> Any:
     takes one or two copies out of the aggregate cache, and `deepcopy` was the largest Python cost of a write."""
     kind = type(aggregate)
     copied = kind.__new__(kind)
-    memo: dict[int, Any] = {}
-    copied.__dict__.update(_copied(vars(aggregate), memo))
+    copied.__dict__.update(_copied(vars(aggregate), {}))
     return copied
 
 
@@ -69,21 +68,23 @@ def _copied(value: Any, memo: dict[int, Any]) -> Any:
     kind = type(value)
     if kind in _UNCHANGING:
         return value
-    if kind is dict or kind is list:
-        seen = memo.get(id(value))
-        if seen is not None:
-            return seen
-        if kind is list:
-            items: list[Any] = []
-            memo[id(value)] = items
-            items.extend(_copied(item, memo) for item in value)
-            return items
-        mapping: dict[Any, Any] = {}
-        memo[id(value)] = mapping
-        for key, item in value.items():
-            mapping[_copied(key, memo)] = _copied(item, memo)
-        return mapping
-    return deepcopy(value, memo)  # its memo is ours: what it copied, and where, stays one
+    if kind is not dict and kind is not list:
+        return deepcopy(value, memo)  # its memo is ours: what it copied, and where, stays one
+    seen = memo.get(id(value))
+    if seen is not None:
+        return seen
+    # Unchanging items are taken as they are, without a call each (most of what a state holds).
+    if kind is list:
+        items: list[Any] = []
+        memo[id(value)] = items
+        items.extend(item if type(item) in _UNCHANGING else _copied(item, memo) for item in value)
+        return items
+    mapping: dict[Any, Any] = {}
+    memo[id(value)] = mapping
+    for key, item in value.items():
+        mapping[key if type(key) in _UNCHANGING else _copied(key, memo)] = (
+            item if type(item) in _UNCHANGING else _copied(item, memo))
+    return mapping
 
 
 class KeysBesideData(KeyError_):
