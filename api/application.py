@@ -35,7 +35,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 from api.access_service import AccessService
 from api.allocation_service import AllocationService
 from api.case_record_service import CaseRecordService
-from api.core import Clock, Core, KeysBesideData, Storage, utc_now
+from api.core import Clock, Core, KeysBesideData, Storage, copy_of, utc_now
 from api.errors import Conflict
 from api.people_service import PeopleService
 from api.policy_service import PolicyService
@@ -179,13 +179,19 @@ class SupervisionApplication(Application):
         transcoder.register(DateAsISO())
 
     def construct_repository(self) -> Any:
-        """Every aggregate handed out is checked first against keys other processes destroyed meanwhile."""
+        """Every aggregate handed out is checked first against keys other processes destroyed meanwhile. One
+        taken from the cache for a command is copied by `copy_of`, where the library would deep-copy it."""
         repository = super().construct_repository()
         get = repository.get
 
-        def checked_get(*args: Any, **kwargs: Any) -> Any:
+        def checked_get(aggregate_id: Any, *, version: int | None = None, deepcopy_from_cache: bool = True,
+                        **kwargs: Any) -> Any:
             self.storage.keyring.notice_destructions()
-            return get(*args, **kwargs)
+            aggregate = get(aggregate_id, version=version, deepcopy_from_cache=False, **kwargs)
+            if deepcopy_from_cache and version is None and repository.cache is not None \
+                    and repository.deepcopy_from_cache:
+                return copy_of(aggregate)
+            return aggregate
 
         repository.get = checked_get  # type: ignore[method-assign]
         return repository

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from copy import deepcopy
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -46,6 +47,44 @@ log = logging.getLogger(__name__)
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+# Values that never change in place: a copy shares them, as `deepcopy` does.
+_UNCHANGING = frozenset({str, int, float, bool, type(None), bytes, datetime, date, UUID, Decimal})
+
+
+def copy_of(aggregate: Any) -> Any:
+    """A copy of an aggregate for a command to change, the same as `deepcopy` makes (containers shared within
+    the state stay shared in the copy) in a fraction of its time: an aggregate's state is JSON-shaped (dicts,
+    lists, strings, numbers, dates), walked here directly; anything else in it is deep-copied. Every command
+    takes one or two copies out of the aggregate cache, and `deepcopy` was the largest Python cost of a write."""
+    kind = type(aggregate)
+    copied = kind.__new__(kind)
+    copied.__dict__.update(_copied(vars(aggregate), {}))
+    return copied
+
+
+def _copied(value: Any, memo: dict[int, Any]) -> Any:
+    kind = type(value)
+    if kind in _UNCHANGING:
+        return value
+    if kind is not dict and kind is not list:
+        return deepcopy(value, memo)  # its memo is ours: what it copied, and where, stays one
+    seen = memo.get(id(value))
+    if seen is not None:
+        return seen
+    # Unchanging items are taken as they are, without a call each (most of what a state holds).
+    if kind is list:
+        items: list[Any] = []
+        memo[id(value)] = items
+        items.extend(item if type(item) in _UNCHANGING else _copied(item, memo) for item in value)
+        return items
+    mapping: dict[Any, Any] = {}
+    memo[id(value)] = mapping
+    for key, item in value.items():
+        mapping[key if type(key) in _UNCHANGING else _copied(key, memo)] = (
+            item if type(item) in _UNCHANGING else _copied(item, memo))
+    return mapping
 
 
 class KeysBesideData(KeyError_):
@@ -206,7 +245,7 @@ class Service:
         cache = self.repository.cache
         if cache is None:
             return
-        cache.put(aggregate.id, deepcopy(aggregate))
+        cache.put(aggregate.id, copy_of(aggregate))
         if self.storage.keyring.seen_destroyed(key_id):
             try:
                 cache.get(aggregate.id, evict=True)

@@ -6,15 +6,23 @@ For each backend, in one run:
   plain-sqlalchemy eventsourcing-sqlalchemy's recorder, same as above (the store we decided against);
   svl              SupervisionApplication: sealed per-worker keys, ledger leaves in the same transaction,
                    read models updated after every command.
+  svl, floor       (--floor) the same with no projection at all: the projector is stopped, so what is left is
+                   what a records system must do on each write (sealing, the ledger leaf, key rows, the
+                   unchanged-file and destroyed-key checks, the synchronous commit); the limit of the rows above.
+Each row also gives the process's CPU time per record (all its threads: the projector's too), which a machine
+loaded by others disturbs far less than the rates, whose commits wait on fsync. The load average is printed.
 A record is drafted, shared, signed by the supervisee and signed by the supervisor: 4 events, 4 commands.
 Then: the time to rebuild every read model from zero for 10,000 records.
 
-    uv run python benchmarks/append.py [--records 300] [--rebuild-records 10000] [--backend sqlite]
+    uv run python benchmarks/append.py [--records 300] [--rebuild-records 10000] [--backend sqlite] [--floor]
 """
 
 import argparse
+import os
+import resource
 import sys
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -71,14 +79,26 @@ def plain_env(settings, module: str) -> dict[str, str]:  # type: ignore[no-untyp
     return env
 
 
-def bench_plain(backend: str, module: str, records: int) -> float:
+def process_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(records: int, work: Callable[[], None]) -> tuple[float, float]:
+    """Records per second, and the process's CPU milliseconds per record."""
+    before = process_cpu()
+    per_second = rate(records, work)
+    return per_second, (process_cpu() - before) * 1000 / records
+
+
+def bench_plain(backend: str, module: str, records: int) -> tuple[float, float]:
     with scratch_settings(backend) as settings:
         create_schema(make_engine(settings), settings)  # the schema must exist on PostgreSQL
         app = PlainLedger(env=plain_env(settings, module))
         clock = FastClock()
         app.one_record(clock)  # warm-up
         try:
-            return rate(records, lambda: [app.one_record(clock) for _ in range(records)])
+            return timed(records, lambda: [app.one_record(clock) for _ in range(records)])
         finally:
             app.close()
 
@@ -106,19 +126,23 @@ def svl_record(app: SupervisionApplication, supervisor: str, worker: str) -> Non
     app.records.sign_record(cast.supervisor(supervisor), rid, digest)
 
 
-def bench_svl(backend: str, records: int, background: bool) -> float:
-    """Timed until every read model has caught up too, so projection work is always counted."""
+def bench_svl(backend: str, records: int, background: bool, floor: bool = False) -> tuple[float, float]:
+    """Timed until every read model has caught up too, so projection work is always counted. `floor`: nothing
+    is projected (the projector thread is stopped before the first record, and commands only wake it)."""
     with scratch_settings(backend) as settings:
-        app, supervisor, worker = staffed_ledger(settings, background)
+        app, supervisor, worker = staffed_ledger(settings, background or floor)
+        if floor:
+            app.read_models.stop()
         svl_record(app, supervisor, worker)
 
         def work() -> None:
             for _ in range(records):
                 svl_record(app, supervisor, worker)
-            app.read_models.catch_up()
+            if not floor:
+                app.read_models.catch_up()
 
         try:
-            return rate(records, work)
+            return timed(records, work)
         finally:
             app.close()
 
@@ -138,24 +162,36 @@ def bench_rebuild(backend: str, records: int) -> tuple[int, float]:
             app.close()
 
 
+def load_average() -> str:
+    return " ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=300)
     parser.add_argument("--rebuild-records", type=int, default=10_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], action="append")
+    parser.add_argument("--floor", action="store_true",
+                        help="also our write path with no projection at all: the limit of the svl rows")
     args = parser.parse_args()
     backends = chosen_backends(args.backend)
-    print(f"records drafted+shared+signed+signed per second ({args.records} records each, 4 events a record)")
+    print(f"records drafted+shared+signed+signed per second ({args.records} records each, 4 events a record); "
+          f"load average {load_average()}")
     for backend in backends:
-        native = bench_plain(backend, "native", args.records)
-        alchemy = bench_plain(backend, "sqlalchemy", args.records)
-        inline = bench_svl(backend, args.records, background=False)
-        batched = bench_svl(backend, args.records, background=True)
-        print(f"  {backend:10} plain-native {native:7.1f}/s | plain-sqlalchemy {alchemy:7.1f}/s "
-              f"(native is {native / alchemy:.2f}x)")
+        native, native_cpu = bench_plain(backend, "native", args.records)
+        alchemy, alchemy_cpu = bench_plain(backend, "sqlalchemy", args.records)
+        inline, inline_cpu = bench_svl(backend, args.records, background=False)
+        batched, batched_cpu = bench_svl(backend, args.records, background=True)
+        print(f"  {backend:10} plain-native {native:7.1f}/s, {native_cpu:.2f} ms CPU a record | plain-sqlalchemy "
+              f"{alchemy:7.1f}/s, {alchemy_cpu:.2f} ms (native is {native / alchemy:.2f}x)")
         print(f"  {'':10} svl, background projections {batched:7.1f}/s = {batched / native:.0%} of plain-native "
-              f"(goal >= 80%) | svl, projections inline after each command {inline:7.1f}/s = {inline / native:.0%} "
-              f"(goal >= 60%)")
+              f"(goal >= 80%), {batched_cpu:.2f} ms CPU | svl, projections inline after each command {inline:7.1f}/s "
+              f"= {inline / native:.0%} (goal >= 60%), {inline_cpu:.2f} ms CPU")
+        if args.floor:
+            floor, floor_cpu = bench_svl(backend, args.records, background=True, floor=True)
+            print(f"  {'':10} svl, no projection (the floor) {floor:7.1f}/s = {floor / native:.0%} of plain-native, "
+                  f"{floor_cpu:.2f} ms CPU")
+        print(f"  {'':10} load average {load_average()}")
     if args.rebuild_records:
         print(f"rebuilding every read model from zero after {args.rebuild_records} records")
         for backend in backends:

@@ -136,12 +136,12 @@ def _configure_sqlite(engine: Engine, settings: Settings) -> None:
         # locked") if another writer committed meanwhile; taking the write lock at BEGIN makes every
         # writer wait its turn instead. Pure readers opt out with `reader(engine)` and never block.
         if conn.get_execution_options().get("svl_reader", False):
-            conn.exec_driver_sql("BEGIN")
+            _begin(conn, "BEGIN")
             return
         turns.take(wait)  # behind this process's earlier writers, in order (infrastructure/write_turns.py)
         conn.info[_TURN] = turns
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            _begin(conn, "BEGIN IMMEDIATE")
         except BaseException:
             _give_back(conn.info)
             raise
@@ -175,6 +175,21 @@ def _configure_sqlite(engine: Engine, settings: Settings) -> None:
 
 
 _TURN = "svl_write_turn"
+
+
+def _begin(conn: Connection, statement: str) -> None:
+    """On the driver's own connection: through SQLAlchemy's execution path a BEGIN cost ten times what SQLite
+    takes to run it, and every transaction here begins so (a command's catch-up, an access-log entry). A failure
+    (the lock not had within the busy timeout) is raised as SQLAlchemy raises it, and the connection is
+    discarded if SQLite says it is unusable, as SQLAlchemy would."""
+    try:
+        conn.connection.dbapi_connection.execute(statement)  # type: ignore[union-attr]
+    except sqlite3.Error as error:
+        unusable = conn.dialect.is_disconnect(error, conn.connection.dbapi_connection, None)
+        if unusable:
+            conn.invalidate(error)
+        raise exc.DBAPIError.instance(statement, (), error, sqlite3.Error, connection_invalidated=unusable,
+                                      dialect=conn.dialect) from error
 
 
 def _give_back(info: dict) -> None:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select, text
 
 from api.application import SupervisionApplication
+from api.core import copy_of
 from api.errors import Conflict, NotFound
 from domain.errors import DomainError, NotPermitted
 from projections.schema import current_records, supervision_periods, workers
@@ -125,6 +126,32 @@ def test_two_concurrent_writers_one_wins_the_other_gets_a_conflict(application, 
 def _count_events(app: SupervisionApplication) -> int:
     with app.storage.engine.connect() as conn:
         return conn.execute(text(f"SELECT COUNT(*) FROM {app.recorder.events_table_name}")).scalar()
+
+
+def test_a_commands_copy_out_of_the_cache_is_its_own_and_whole(application):
+    """What a failed command did to its copy never reaches the cached aggregate (or the next command): the copy
+    equals the cached one, shares none of its containers, keeps the state's own shared parts shared, and
+    deep-copies what is not JSON-shaped."""
+    app = application
+    _, supervisor, worker = staff(app)
+    record = app.records.draft_record(acting(supervisor), supervisee_id=worker, content=content())
+    app.records.share_record(acting(supervisor), record.id)
+    cached = app.repository.cache.get(record.id)
+    cached.notes = {"shared": (shared := ["a", {"b": 1}]), "again": shared, "kept": {frozenset({"x"}): {1, 2}}}
+    try:
+        copied = app.repository.get(record.id)
+        assert type(copied) is type(cached) and vars(copied) == vars(cached)
+        assert copied.content is not cached.content and copied.signatures is not cached.signatures
+        assert copied.notes["shared"] is copied.notes["again"] and copied.notes["shared"] is not shared
+        assert copied.notes["shared"][1] is not shared[1]
+        (kept,) = copied.notes["kept"].values()
+        assert kept == {1, 2} and kept is not next(iter(cached.notes["kept"].values()))
+        copied.content["discussion"] = "changed by a command that then failed"
+        copied.signatures.append({"role": "nobody"})
+        assert app.repository.get(record.id).content == cached.content and not cached.signatures
+        assert vars(copy_of(cached)) == vars(cached)
+    finally:
+        del cached.notes
 
 
 def test_unknown_ids_are_not_found(application):

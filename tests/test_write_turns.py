@@ -4,13 +4,14 @@ one that waits longer than SVL_DB_WRITE_WAIT gets the database-unavailable error
 Threads are ordered by waiting for each to be queued, never by sleeping. PostgreSQL takes no turns."""
 
 import dataclasses
+import sqlite3
 import threading
 import time
 from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import exc, text
 
 from infrastructure.database import database_unavailable, make_engine
 from infrastructure.settings import Settings
@@ -144,6 +145,30 @@ def test_a_writer_waiting_longer_than_the_wait_is_refused_as_unavailable(setting
         holder.release()
     with engine.begin() as conn:  # the next writer gets its turn as usual
         conn.execute(text("INSERT INTO turn_probe VALUES (2)"))
+    engine.dispose()
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_a_writer_another_process_keeps_out_past_the_busy_timeout_gets_sqlalchemys_error(settings: Settings) -> None:
+    """BEGIN IMMEDIATE is sent on the driver's connection: SQLite's "database is locked" still arrives as
+    SQLAlchemy's OperationalError (a 503), and the turn passes on."""
+    quick = dataclasses.replace(settings, database_write_wait=0.3, database_lock_timeout=0.3)
+    engine = probe_engine(quick)
+    other_process = sqlite3.connect(quick.sqlite_path, isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(exc.OperationalError, match="database is locked") as refused:
+            with engine.begin() as conn:
+                conn.execute(text("INSERT INTO turn_probe VALUES (1)"))
+        assert database_unavailable(refused.value)
+        assert turns_for(settings.sqlite_path).waiting == 0
+    finally:
+        other_process.rollback()
+        other_process.close()
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO turn_probe VALUES (2)"))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM turn_probe")).scalars().all() == [2]
     engine.dispose()
 
 
