@@ -76,7 +76,7 @@ def inclusion_in_latest_sql(tables: str = "", placeholder: str = ":id") -> str:
     the statement did not bring (none, if this is right) like any other. `tables`: a schema prefix, e.g. '"s".'."""
     s = "((leaf.leaf_index >> bits.b) + 1 - 2 * ((leaf.leaf_index >> bits.b) & 1))"  # m's sibling at level b
     return (
-        "WITH RECURSIVE bits(b) AS (SELECT 0 UNION ALL SELECT b + 1 FROM bits WHERE b < 62),"
+        f"WITH bits(b) AS (VALUES {', '.join(f'({b})' for b in range(63))}),"
         f" leaf AS (SELECT leaf_index, leaf_hash FROM {tables}ledger_leaves WHERE notification_id = {placeholder}),"
         f" latest AS (SELECT tree_size, note FROM {tables}ledger_checkpoints ORDER BY tree_size DESC LIMIT 1),"
         " wanted AS ("
