@@ -330,7 +330,10 @@ def versions_count_up(conn: Any, table: str, nid: str, odd_id: str = "FALSE") ->
             odd = cursor.fetchone()[0]
         except Exception as exc:  # noqa: BLE001 - e.g. a statement timeout on a huge log: the verifier follows them
             cursor.execute("ROLLBACK TO SAVEPOINT svl_versions")
-            log.info("svl verify: versions followed in memory (%s: %s)", type(exc).__name__, exc)
+            # A warning, so that an administrator sees why verify's memory grows with the log, and what to do.
+            log.warning("svl verify: the database could not vouch for the records' versions (%s: %s), so they are "
+                        "followed in memory, which grows with the log; for a large log raise SVL_DB_STATEMENT_TIMEOUT "
+                        "(0: none)", type(exc).__name__, str(exc).strip())
             return False
         finally:
             cursor.execute("RELEASE SAVEPOINT svl_versions")
