@@ -1,9 +1,10 @@
 """SQL adapters for the integrity ledger: proofs from the ledger tables, and streaming readers of the
 events, leaves and checkpoints as stored (for `svl verify`, which must not trust our own code paths).
 
-Proof reads go through SQLAlchemy (a handful of rows each). The verification streams use the driver
-directly, in one read-only snapshot, because they read every row and must see events, leaves and
-checkpoints as of the same instant.
+Proof reads go through SQLAlchemy (a handful of rows each), except that a proof against the latest
+checkpoint on PostgreSQL is one statement on the event store's own pool (`inclusion_in_latest_sql`). The
+verification streams use the driver directly, in one read-only snapshot, because they read every row and
+must see events, leaves and checkpoints as of the same instant.
 
 On SQLite the events are also offered in bulk (`ledger_verify.BulkEvents`): the first part of the log
 is recomputed in this process, from the snapshot, and on a large log the rest by a helper interpreter
@@ -74,7 +75,7 @@ def inclusion_in_latest_sql(tables: str = "", placeholder: str = ":id") -> str:
     subtrees that make it up, found among n's right edge (the row ending each of n's set bits). The whole edge is
     asked for, a few rows more than the proof needs, so that the set is simple; `PrefetchedNodes` reads any node
     the statement did not bring (none, if this is right) like any other. `tables`: a schema prefix, e.g. '"s".'."""
-    s = "((leaf.leaf_index >> bits.b) + 1 - 2 * ((leaf.leaf_index >> bits.b) & 1))"  # m's sibling at level b
+    s = "((leaf.leaf_index >> bits.b) + 1 - 2 * ((leaf.leaf_index >> bits.b) & 1))"  # (m >> b) XOR 1: SQLite has no XOR
     return (
         f"WITH bits(b) AS (VALUES {', '.join(f'({b})' for b in range(63))}),"
         f" leaf AS (SELECT leaf_index, leaf_hash FROM {tables}ledger_leaves WHERE notification_id = {placeholder}),"
