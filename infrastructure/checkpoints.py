@@ -53,8 +53,9 @@ class SigningKey:
     name: str
     private_key: Ed25519PrivateKey
 
-    @property
+    @functools.cached_property
     def vkey(self) -> str:
+        """Computed once: every proof served names it."""
         return format_verifier_key(self.name, self.private_key.public_key())
 
     def to_text(self) -> str:

@@ -12,6 +12,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError, Programm
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 from psycopg.pq import TransactionStatus
+from psycopg.rows import tuple_row
 from psycopg_pool import PoolTimeout
 from psycopg.adapt import Transformer
 from psycopg.sql import SQL, Identifier
@@ -22,19 +23,25 @@ from infrastructure.event_store import (POSTGRES_LIBPQ_CONNECT_TIMEOUT, POSTGRES
 from infrastructure.key_rows import KeyRowWriter, destroyed_meanwhile
 from infrastructure.keys import StagedKeys
 from infrastructure.ledger_append import LedgerAppender
+from infrastructure.ledger_store import inclusion_in_latest_sql
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 
 
+# The server's word that it ended the session (pg_terminate_backend, a shutdown or crash of the server): the
+# connection is dead, and whatever transaction it was in went with it, uncommitted.
+_SESSION_ENDED = ("57P01", "57P02")
+
+
 def _connection_lost(error: BaseException) -> bool:
     """A pooled connection the server (or the network) dropped: the client learns only when it next uses it.
-    Not a timeout, a refused connection or anything the server answered (those carry an SQLSTATE)."""
+    Not a timeout, a refused connection or anything else the server answered (those carry another SQLSTATE)."""
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, PoolTimeout):
             return False
         if isinstance(seen, psycopg.InterfaceError) or (
-                isinstance(seen, psycopg.OperationalError) and seen.sqlstate is None):
+                isinstance(seen, psycopg.OperationalError) and seen.sqlstate in (None, *_SESSION_ENDED)):
             return True
         seen = seen.__cause__
     return False
@@ -112,6 +119,8 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
         self._events_table = Identifier(self.datastore.schema, self.events_table_name).as_string(None)
         self._statements: dict[tuple[Any, ...], str] = {}  # by shape: the numbers of rows
         self._split: dict[str, tuple[bytes, ...]] = {}  # each statement's text around its places for values
+        self._inclusion_in_latest = inclusion_in_latest_sql(f"{Identifier(self.datastore.schema).as_string(None)}.",
+                                                            "%s")
 
     _select_events = _once_more_on_a_fresh_connection(PostgresApplicationRecorder.select_events.__wrapped__)
     select_notifications = _once_more_on_a_fresh_connection(
@@ -282,6 +291,15 @@ class LedgeredPostgresRecorder(PostgresApplicationRecorder):
                 topic=row["topic"], state=bytes(row["state"])))
         return epoch, {(originator_id, version): sorted(by_id[originator_id], key=lambda e: e.originator_version)
                        for originator_id, version in aggregates}
+
+    @_once_more_on_a_fresh_connection
+    def inclusion_in_latest_rows(self, notification_id: int) -> list[tuple[Any, ...]]:
+        """The rows of `ledger_store.inclusion_in_latest_sql` for a notification id: an inclusion proof against the
+        latest checkpoint in one round trip, on this pool (no ping at checkout, no transaction: the rows it reads
+        are never rewritten), prepared once per connection. A read, so tried once more on a dead connection."""
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self._inclusion_in_latest, [Int8(notification_id)], prepare=True)
+            return curs.fetchall()
 
     @_once_more_on_a_fresh_connection
     def latest_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:

@@ -112,13 +112,14 @@ class CheckpointOutcome:
 
 class IntegrityLedger:
     def __init__(self, settings: Settings, engine: Engine, events: EventsTable, clock: Clock,
-                 keyring: KeyRing | None = None) -> None:
+                 keyring: KeyRing | None = None,
+                 latest_inclusion_rows: Callable[[int], list[Any]] | None = None) -> None:
         self.settings = settings
         self.engine = engine
         self.events = events
         self.clock = clock
         self.keyring = keyring
-        self.store = SqlLedgerStore(engine)
+        self.store = SqlLedgerStore(engine, latest_inclusion_rows)
         self.checkpoints = CheckpointTable(engine)
         # The retention issue registers here what it lawfully purged, so `verify` reports it as such.
         self.purge_sources: list[Callable[[], Iterable[Purge]]] = []
@@ -142,8 +143,10 @@ class IntegrityLedger:
     @classmethod
     def for_app(cls, app: Any) -> "IntegrityLedger":
         storage = app.storage
+        # On PostgreSQL a proof against the latest checkpoint is read on the event store's pool (see
+        # `LedgeredPostgresRecorder.inclusion_in_latest_rows`): one round trip, where the engine's ping makes two.
         return cls(storage.settings, storage.engine, EventsTable(app.recorder.events_table_name, storage.settings),
-                   app.clock, storage.keyring)
+                   app.clock, storage.keyring, getattr(app.recorder, "inclusion_in_latest_rows", None))
 
     @classmethod
     def for_verification(cls, settings: Settings, clock: Clock) -> "IntegrityLedger":
@@ -441,24 +444,29 @@ class IntegrityLedger:
         tree_size = self._latest_on_the_primary(tree_size)
 
         def answer(store: SqlLedgerStore, checkpoints: CheckpointTable) -> dict:
-            with store.one_connection() as store:
-                if tree_size is None:  # the usual request: the leaf and the latest checkpoint in one query
-                    found, latest = store.leaf_and_latest_checkpoint(notification_id)
-                else:
-                    found, latest = store.leaves_for([notification_id]).get(notification_id), None
+            if tree_size is None:  # the usual request: the leaf, the latest checkpoint and the nodes in one query
+                read = store.inclusion_in_latest(notification_id)
+                found = read.leaf
                 if found is None:
                     raise NotInLedger(f"notification id {notification_id} is not in the ledger")
-                leaf_index, leaf = found
-                if latest is not None:
-                    stored = StoredCheckpoint(*latest)
-                    note, cp = stored.note, stored.checkpoint
-                else:
-                    note, cp = self._checkpoint_of_size(tree_size, checkpoints, store.connection)
-                if leaf_index >= cp.tree_size:
-                    raise NotYetCheckpointed(f"notification id {notification_id} (leaf {leaf_index}) came after "
-                                             f"checkpoint {cp.tree_size}: sign a newer checkpoint first "
-                                             "(`svl checkpoint`)")
-                proof = store.inclusion_proof(leaf_index, cp.tree_size)
+                if read.latest is None:
+                    raise NotInLedger("no checkpoint has been signed yet: run `svl checkpoint`")
+                stored = StoredCheckpoint(*read.latest)
+                return proved(found, stored.note, stored.checkpoint, read.nodes)
+            with store.one_connection() as store:
+                found = store.leaves_for([notification_id]).get(notification_id)
+                if found is None:
+                    raise NotInLedger(f"notification id {notification_id} is not in the ledger")
+                note, cp = self._checkpoint_of_size(tree_size, checkpoints, store.connection)
+                return proved(found, note, cp, store)
+
+        def proved(found: tuple[int, bytes], note: str, cp: Checkpoint, nodes: merkle.BulkSubtreeStore) -> dict:
+            leaf_index, leaf = found
+            if leaf_index >= cp.tree_size:
+                raise NotYetCheckpointed(f"notification id {notification_id} (leaf {leaf_index}) came after "
+                                         f"checkpoint {cp.tree_size}: sign a newer checkpoint first "
+                                         "(`svl checkpoint`)")
+            proof = merkle.inclusion_proof(nodes, leaf_index, cp.tree_size)
             return {"notification_id": notification_id, "leaf_index": leaf_index, "tree_size": cp.tree_size,
                     "leaf_hash": b64(leaf), "proof": [b64(p) for p in proof], "checkpoint": note,
                     "verifier_key": self.verifier_key_or_none()}

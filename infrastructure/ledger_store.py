@@ -1,9 +1,10 @@
 """SQL adapters for the integrity ledger: proofs from the ledger tables, and streaming readers of the
 events, leaves and checkpoints as stored (for `svl verify`, which must not trust our own code paths).
 
-Proof reads go through SQLAlchemy (a handful of rows each). The verification streams use the driver
-directly, in one read-only snapshot, because they read every row and must see events, leaves and
-checkpoints as of the same instant.
+Proof reads go through SQLAlchemy (a handful of rows each), except that a proof against the latest
+checkpoint on PostgreSQL is one statement on the event store's own pool (`inclusion_in_latest_sql`). The
+verification streams use the driver directly, in one read-only snapshot, because they read every row and
+must see events, leaves and checkpoints as of the same instant.
 
 On SQLite the events are also offered in bulk (`ledger_verify.BulkEvents`): the first part of the log
 is recomputed in this process, from the snapshot, and on a large log the rest by a helper interpreter
@@ -66,19 +67,94 @@ def row_of(key: merkle.NodeKey) -> int:
     return ((index + 1) << level) - 1
 
 
-_LEAF_AND_LATEST = text(
-    "SELECT (SELECT leaf_index FROM ledger_leaves WHERE notification_id = :id) AS leaf_index,"
-    " (SELECT leaf_hash FROM ledger_leaves WHERE notification_id = :id) AS leaf_hash,"
-    " (SELECT tree_size FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1) AS tree_size,"
-    " (SELECT note FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1) AS note")
+def inclusion_in_latest_sql(tables: str = "", placeholder: str = ":id") -> str:
+    """One statement for a proof against the latest checkpoint: the leaf of a notification id (part 0, with the
+    checkpoint's size and note), and the rows of the nodes its proof may need (part 1). A proof's nodes depend on
+    the leaf index m and the tree size n alone: at each level b, the sibling of m's subtree when it lies wholly in
+    the tree (its row is where it ends), and for the one level where that sibling is cut short by n, the complete
+    subtrees that make it up, found among n's right edge (the row ending each of n's set bits). The whole edge is
+    asked for, a few rows more than the proof needs, so that the set is simple; `PrefetchedNodes` reads any node
+    the statement did not bring (none, if this is right) like any other. `tables`: a schema prefix, e.g. '"s".'."""
+    s = "((leaf.leaf_index >> bits.b) + 1 - 2 * ((leaf.leaf_index >> bits.b) & 1))"  # (m >> b) XOR 1: SQLite has no XOR
+    return (
+        f"WITH bits(b) AS (VALUES {', '.join(f'({b})' for b in range(63))}),"
+        f" leaf AS (SELECT leaf_index, leaf_hash FROM {tables}ledger_leaves WHERE notification_id = {placeholder}),"
+        f" latest AS (SELECT tree_size, note FROM {tables}ledger_checkpoints ORDER BY tree_size DESC LIMIT 1),"
+        " wanted AS ("
+        f"SELECT ((({s} + 1) << bits.b) - 1) AS row_index, latest.tree_size AS n FROM leaf, latest, bits"
+        " WHERE leaf.leaf_index < latest.tree_size AND (latest.tree_size >> bits.b) > 0"
+        " UNION SELECT (((latest.tree_size >> bits.b) << bits.b) - 1), latest.tree_size FROM leaf, latest, bits"
+        " WHERE leaf.leaf_index < latest.tree_size AND ((latest.tree_size >> bits.b) & 1) = 1)"
+        " SELECT 0 AS part, leaf.leaf_index, leaf.leaf_hash, NULL AS completed_nodes, latest.tree_size, latest.note"
+        " FROM (SELECT 1 AS one) AS one LEFT JOIN leaf ON 1 = 1 LEFT JOIN latest ON 1 = 1"
+        " UNION ALL SELECT 1, node.leaf_index, node.leaf_hash, node.completed_nodes, NULL, NULL"
+        f" FROM {tables}ledger_leaves AS node"
+        " WHERE node.leaf_index IN (SELECT row_index FROM wanted WHERE row_index < n)")
+
+
+@dataclass(frozen=True)
+class InclusionInLatest:
+    """What `inclusion_in_latest_sql` read: (leaf index, leaf hash) or None, (tree size, note) of the latest
+    checkpoint or None, and the nodes read with them."""
+
+    leaf: tuple[int, bytes] | None
+    latest: tuple[int, str] | None
+    nodes: "PrefetchedNodes"
+
+
+class PrefetchedNodes:
+    """Subtree hashes from rows already read; a node not among them is read from `store` (a proof then costs one
+    round trip more, and stays right)."""
+
+    def __init__(self, rows: dict[int, tuple[bytes, bytes]], store: merkle.BulkSubtreeStore) -> None:
+        self.rows, self.store = rows, store
+        self.read_again: list[merkle.NodeKey] = []
+
+    def nodes(self, keys: list[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
+        found: dict[merkle.NodeKey, bytes] = {}
+        for key in keys:
+            row = self.rows.get(row_of(key))
+            if row is not None:
+                try:
+                    found[key] = node_from_row(key[0], *row)
+                except LedgerDamaged:
+                    pass  # read again below; still missing, the proof says so
+        missing = [key for key in keys if key not in found]
+        if missing:
+            self.read_again += missing
+            found.update(self.store.nodes(missing))
+        return found
+
+    def node(self, level: int, index: int) -> bytes:
+        found = self.nodes([(level, index)])
+        if (level, index) not in found:
+            raise merkle.MissingNodeError(f"ledger lacks subtree ({level}, {index})")
+        return found[(level, index)]
+
+
+def inclusion_in_latest(rows: Iterable[Sequence[Any]], store: merkle.BulkSubtreeStore) -> InclusionInLatest:
+    """Reads the rows of `inclusion_in_latest_sql` (part, leaf index, leaf hash, completed nodes, size, note)."""
+    leaf = latest = None
+    nodes: dict[int, tuple[bytes, bytes]] = {}
+    for part, index, hashed, completed, size, note in rows:
+        if part == 0:
+            leaf = None if index is None else (index, bytes(hashed))
+            latest = None if size is None else (size, note)
+        else:
+            nodes[index] = (bytes(hashed), bytes(completed))
+    return InclusionInLatest(leaf, latest, PrefetchedNodes(nodes, store))
 
 
 class SqlLedgerStore:
     """The ledger tables as an `merkle.BulkSubtreeStore`: any proof in one query of O(log n) rows."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, latest_rows: Callable[[int], list[Any]] | None = None) -> None:
+        """`latest_rows`: runs `inclusion_in_latest_sql` for a notification id on a connection of its own (the
+        PostgreSQL event store's pool, which pings nothing), rather than through this engine."""
         self.engine = reader(engine)
         self._conn: Connection | None = None
+        self._latest_rows = latest_rows
+        self._inclusion_sql = text(inclusion_in_latest_sql())
         self._frontier_sql = text(_FRONTIER_SQL.format(leaves="ledger_leaves"))
         # Built once: a proof is a few rows, so building and coercing the statement cost more than running it.
         leaves = ledger_leaves.c
@@ -169,14 +245,14 @@ class SqlLedgerStore:
                 rows = conn.execute(self._leaves_sql, {"ids": list(notification_ids)}).all()
         return {r.notification_id: (r.leaf_index, bytes(r.leaf_hash)) for r in rows}
 
-    def leaf_and_latest_checkpoint(self, notification_id: int) -> tuple[tuple[int, bytes] | None,
-                                                                        tuple[int, str] | None]:
-        """((leaf index, leaf hash) or None, (tree size, note) of the latest checkpoint or None) in one round
-        trip: what a proof against the latest checkpoint reads before its nodes."""
+    def inclusion_in_latest(self, notification_id: int) -> InclusionInLatest:
+        """The leaf, the latest checkpoint and the proof's nodes in one round trip (see `inclusion_in_latest_sql`):
+        on the rows reader given to this store, else on a connection of its engine."""
+        if self._latest_rows is not None and self._conn is None:
+            return inclusion_in_latest(self._latest_rows(notification_id), self)
         with self._connection() as conn:
-            row = conn.execute(_LEAF_AND_LATEST, {"id": notification_id}).one()
-        leaf = None if row.leaf_index is None else (row.leaf_index, bytes(row.leaf_hash))
-        return leaf, None if row.tree_size is None else (row.tree_size, row.note)
+            rows = conn.execute(self._inclusion_sql, {"id": notification_id}).all()
+        return inclusion_in_latest(rows, self)
 
     def inclusion_proof(self, leaf_index: int, tree_size: int) -> list[bytes]:
         return merkle.inclusion_proof(self, leaf_index, tree_size)
@@ -255,7 +331,10 @@ def versions_count_up(conn: Any, table: str, nid: str, odd_id: str = "FALSE") ->
             odd = cursor.fetchone()[0]
         except Exception as exc:  # noqa: BLE001 - e.g. a statement timeout on a huge log: the verifier follows them
             cursor.execute("ROLLBACK TO SAVEPOINT svl_versions")
-            log.info("svl verify: versions followed in memory (%s: %s)", type(exc).__name__, exc)
+            # A warning, so that an administrator sees why verify's memory grows with the log, and what to do.
+            log.warning("svl verify: the database could not vouch for the records' versions (%s: %s), so they are "
+                        "followed in memory, which grows with the log; for a large log raise SVL_DB_STATEMENT_TIMEOUT "
+                        "(0: none)", type(exc).__name__, str(exc).strip())
             return False
         finally:
             cursor.execute("RELEASE SAVEPOINT svl_versions")

@@ -5,6 +5,7 @@ nothing is acknowledged before it; a failed write leaves the connection clean fo
 
 from __future__ import annotations
 
+import base64
 import copy
 import threading
 from datetime import date, datetime, timezone
@@ -322,3 +323,41 @@ def test_a_catch_up_that_finds_its_connections_dead_projects_on_a_fresh_one(appl
         row = conn.execute(select(current_records).where(current_records.c.record_id == rid)).one()
     assert row.supervisee_signed_at is not None and row.aggregate_version == 3
     assert application.read_models.position() == application.recorder.max_notification_id()
+
+
+def test_an_inclusion_proof_is_one_statement_and_a_dead_pooled_connection_is_replaced(application, monkeypatch) -> None:
+    """A proof against the latest checkpoint: the leaf, the checkpoint and the nodes in one statement on the event
+    store's pool, no ping before it. After the server dropped the pool's connections (as at a restart), the next
+    proof is read once more on a fresh connection, and answers."""
+    from infrastructure.checkpoints import create_signing_key_file
+    from infrastructure.svl_verify import verify_checkpoint, verify_inclusion
+
+    settings = application.storage.settings
+    create_signing_key_file(settings.signing_key_file, settings.organisation_origin)
+    application.people.join_worker(acting("hr"), name="New", role="r", category="experienced",
+                                   start_date=date(2024, 1, 1))
+    application.integrity.checkpoint(publish_to=None)
+    nid = event_rows(application)[-1][0]
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def spy(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(query if isinstance(query, str) else repr(query))
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", spy)
+    proof = application.integrity.inclusion(nid)
+    monkeypatch.undo()
+    assert len(sent) == 1 and "ledger_checkpoints" in sent[0], sent
+
+    pool = application.recorder.datastore.pool
+    held = [pool.getconn() for _ in range(max(1, pool.get_stats().get("pool_available", 0)))]
+    pids = [conn.info.backend_pid for conn in held]
+    for conn in held:
+        pool.putconn(conn)
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (pids,))
+    assert application.integrity.inclusion(nid) == proof
+    cp = verify_checkpoint(proof["checkpoint"], application.integrity.verifier_key())
+    assert verify_inclusion(base64.b64decode(proof["leaf_hash"]), proof["leaf_index"], cp.tree_size,
+                            [base64.b64decode(p) for p in proof["proof"]], cp.root_hash)

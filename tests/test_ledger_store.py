@@ -64,6 +64,35 @@ def test_proofs_served_from_sql_verify_at_every_size(application) -> None:
                 assert verify_consistency(old, size, store.consistency_proof(old, size), old_root, root)
 
 
+def test_one_statement_reads_the_leaf_the_latest_checkpoint_and_every_node_of_its_proof(application) -> None:
+    """`inclusion_in_latest` picks the proof's nodes in SQL, from the leaf index and the latest checkpoint's size:
+    for every leaf of trees of 1 to 40 leaves, and some of larger ones, nothing needs reading again."""
+    from datetime import datetime, timezone
+
+    from infrastructure import merkle
+    from infrastructure.ledger_tables import ledger_checkpoints
+
+    hashes = synthetic_leaves(300)
+    frontier, built = Frontier(), 0
+    store = application.integrity.store
+    for size in [*range(1, 41), 63, 64, 65, 127, 300]:
+        insert_tree(application, hashes[:size], built, frontier)
+        built = size
+        root = root_from_leaf_hashes(hashes[:size])
+        with application.storage.engine.begin() as conn:
+            conn.execute(insert(ledger_checkpoints).values(tree_size=size, root_hash=root, note=f"note {size}",
+                                                           signed_at=datetime(2026, 3, 2, tzinfo=timezone.utc)))
+        for index in range(size) if size <= 40 else sorted({0, 1, size // 3, size // 2, size - 2, size - 1}):
+            read = store.inclusion_in_latest(10 * index + 7)
+            assert read.leaf == (index, hashes[index]) and read.latest == (size, f"note {size}")
+            proof = merkle.inclusion_proof(read.nodes, index, size)
+            assert read.nodes.read_again == [], (index, size)
+            assert proof == store.inclusion_proof(index, size)
+            assert verify_inclusion(hashes[index], index, size, proof, root)
+    unknown = store.inclusion_in_latest(8)
+    assert (unknown.leaf, unknown.latest) == (None, (300, "note 300"))
+
+
 def test_the_recorder_writes_one_leaf_per_event_in_notification_order(application) -> None:
     staff(application)
     rows = event_rows(application)
