@@ -301,13 +301,14 @@ def active_workers(conn: Connection, on: date, known_by: datetime, scope: Scope 
     end_of_day = cutoff_for(on)
     period = select(p.c.worker_id, p.c.supervisor_id, p.c.started_at).where(
         p.c.started_at < end_of_day, or_(p.c.ended_at.is_(None), p.c.ended_at >= end_of_day)).subquery()
-    regime = _regime_in_force(on, known_by)
-    query = (select(w.c.worker_id, func.coalesce(regime.c.category, w.c.category).label("category"),
-                    func.coalesce(regime.c.category_since, w.c.start_date).label("start_date"), w.c.joined_at,
+    g = worker_regimes
+    query = (select(w.c.worker_id, func.coalesce(g.c.category, w.c.category).label("category"),
+                    func.coalesce(g.c.category_since, w.c.start_date).label("start_date"), w.c.joined_at,
                     w.c.leaving_date.label("left_on"), w.c.left_at, period.c.supervisor_id,
                     period.c.started_at.label("supervisor_from"))
              .select_from(w.outerjoin(period, period.c.worker_id == w.c.worker_id)
-                          .outerjoin(regime, regime.c.worker_id == w.c.worker_id))
+                          .outerjoin(g, and_(g.c.worker_id == w.c.worker_id,
+                                             g.c.started_version == _regime_in_force(w.c.worker_id, on, known_by))))
              .where(w.c.joined_at < known_by, w.c.start_date <= on,
                     or_(w.c.left_at.is_(None), w.c.left_at >= known_by, w.c.leaving_date >= (first or on))))
     if scope.team is not None:
@@ -323,15 +324,14 @@ def active_workers(conn: Connection, on: date, known_by: datetime, scope: Scope 
     return rows
 
 
-def _regime_in_force(on: date, known_by: datetime) -> Any:
-    """Per worker, the latest regime recorded by `known_by` that had begun by `on` (a change recorded ahead of
-    its day leaves the earlier regime in force until then)."""
-    r = worker_regimes
-    latest = (select(r.c.worker_id, func.max(r.c.started_version).label("version"))
-              .where(r.c.recorded_at < known_by, r.c.category_since <= on).group_by(r.c.worker_id).subquery())
-    return (select(r.c.worker_id, r.c.category, r.c.category_since)
-            .join(latest, and_(latest.c.worker_id == r.c.worker_id, latest.c.version == r.c.started_version))
-            .subquery())
+def _regime_in_force(worker_id: Any, on: date, known_by: datetime) -> Any:
+    """The worker's latest regime recorded by `known_by` that had begun by `on` (a change recorded ahead of its
+    day leaves the earlier regime in force until then). Looked up by key for each worker: grouping every worker's
+    regimes first made one team's dashboard read them all."""
+    r = worker_regimes.alias("recorded")
+    return (select(func.max(r.c.started_version))
+            .where(r.c.worker_id == worker_id, r.c.recorded_at < known_by, r.c.category_since <= on)
+            .correlate(workers).scalar_subquery())
 
 
 def _worker_filter(column: Any, ids: list[str] | None) -> Any:
