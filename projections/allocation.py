@@ -18,7 +18,7 @@ from sqlalchemy import (
 
 from domain.retention import FileDestruction
 from domain.workers import Worker
-from projections.schema import InList, current_records, read_models, supervision_periods
+from projections.schema import FEW_IDS, InList, current_records, read_models, supervision_periods
 from projections.supervision_compliance import (
     _date_known, _known, compliance_record_dates, compliance_sessions, cutoff_for,
 )
@@ -166,12 +166,19 @@ _SUPERVISEES = select(supervision_periods.c.worker_id).where(
     or_(supervision_periods.c.ended_at.is_(None), supervision_periods.c.ended_at >= bindparam("_end")))
 
 
+_EVERY_SUPERVISEE = select(supervision_periods.c.worker_id, supervision_periods.c.supervisor_id).where(
+    supervision_periods.c.started_at < bindparam("_end"),
+    or_(supervision_periods.c.ended_at.is_(None), supervision_periods.c.ended_at >= bindparam("_end")))
+
+
 def supervisees_on(conn: Connection, supervisors: Iterable[str], end_of_day: Any) -> set[str]:
     """Whom any of `supervisors` supervised as line manager at the end of a day (as the periods record it)."""
-    wanted = list(supervisors)
+    wanted = set(supervisors)
     if not wanted:
         return set()
-    return set(conn.execute(_SUPERVISEES, {"_supervisors": wanted, "_end": end_of_day}).scalars())
+    if len(wanted) <= FEW_IDS:
+        return set(conn.execute(_SUPERVISEES, {"_supervisors": list(wanted), "_end": end_of_day}).scalars())
+    return {w for w, s in conn.execute(_EVERY_SUPERVISEE, {"_end": end_of_day}) if s in wanted}
 
 
 def second_supervisees_of(conn: Connection, supervisor_id: str) -> list[str]:
