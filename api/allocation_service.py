@@ -28,7 +28,7 @@ from domain.policy import PolicyPack
 from domain.workers import Worker
 from infrastructure.users import Principal
 from projections.allocation import (AllocationFacts, allocation_exceptions, load_allocation,
-                                   second_supervisees_of)
+                                   second_supervisees_of, supervisees_on)
 from projections.schema import workers
 from projections.supervision_compliance import Scope, active_workers, cutoff_for
 
@@ -230,27 +230,32 @@ class AllocationService(Service):
 
 def allocation_view(conn: Connection, pack: PolicyPack, day: date, facts: list[WorkerFacts],
                     worker_names: Callable[[set[str]], dict[str, str]]) -> AllocationView:
-    """What the due view adds for allocation: breaches of the pack's rules and whose turn it is."""
+    """What the due view adds for allocation: breaches of the pack's rules and whose turn it is, for the workers
+    of `facts` (as supervisee or as supervisor)."""
     known = load_allocation(conn, day)
-    everyone = active_workers(conn, day, cutoff_for(day), Scope())
+    involved = _involved(conn, day, facts, known)
     facts = [_unfrozen(f, known.second.get(f.worker_id)) for f in facts]
-    standing = {w["worker_id"]: _standing(w, known) for w in everyone}
+    standing = {w["worker_id"]: _standing(w, known) for w in involved}
     issues: dict[str, list[Issue]] = {}
     breaches: list[Breach] = []
     teams: dict[str, set[str]] = {}
-    for w in everyone:
+    for w in involved:
         wid = w["worker_id"]
         for supervisor in (w["supervisor_id"], known.second.get(wid)):
             if supervisor in standing:
                 breaches += allocation_breaches(pack, standing[wid], standing[supervisor], day)
         if w["supervisor_id"]:
             teams.setdefault(w["supervisor_id"], set()).add(wid)
+    shown = {f.worker_id for f in facts}
     for supervisor, team in teams.items():
+        if supervisor not in shown:
+            continue  # only part of their team is involved
         covered = {wid for wid in team if "ratio" in known.exceptions.get((wid, supervisor), frozenset())}
         ratio = ratio_breach(pack, supervisor, team, covered)
         if ratio is not None:
             breaches.append(ratio)
-    standing_breaches = uncovered(breaches, known.exceptions)
+    standing_breaches = [b for b in uncovered(breaches, known.exceptions)
+                         if b.supervisee_id in shown or b.supervisor_id in shown]
     names = worker_names({p for b in standing_breaches for p in (b.supervisee_id, b.supervisor_id) if p})
     who = (pack.allocation.exception_agreed_by or "").replace("_", " ")
     needs = f"needs an exception agreed by the {who} ({pack.cite(pack.allocation)})"
@@ -267,7 +272,9 @@ def allocation_view(conn: Connection, pack: PolicyPack, day: date, facts: list[W
                 "allocation_breach", "warning", f"{b.text}; {needs} for each supervisee beyond "
                                                 f"{pack.allocation.ratio.most if pack.allocation.ratio else 0}"))
     turns = {}
-    for w in everyone:
+    for w in involved:
+        if w["worker_id"] not in shown:
+            continue
         turn = next_supervisor(pack, category=w["category"], start_date=w["start_date"],
                                line_manager=w["supervisor_id"], second=known.second.get(w["worker_id"]),
                                last_held_by=known.last_held_by.get(w["worker_id"]), on=day)
@@ -276,6 +283,18 @@ def allocation_view(conn: Connection, pack: PolicyPack, day: date, facts: list[W
             issues.setdefault(w["worker_id"], []).append(Issue("next_supervisor", "info", turn.text,
                                                                ref=turn.supervisor_id))
     return AllocationView(facts, issues, turns)
+
+
+def _involved(conn: Connection, day: date, facts: list[WorkerFacts], known: AllocationFacts) -> list[dict]:
+    """The workers of `facts` (in their order), then their supervisors and supervisees in post on the day: a
+    team's view judges the pairings that involve the team, not the whole organisation's."""
+    rows = {f.worker_id: {"worker_id": f.worker_id, "category": f.category, "start_date": f.start_date,
+                          "supervisor_id": f.supervisor_id} for f in facts}
+    end_of_day = cutoff_for(day)
+    wanted = ({f.supervisor_id for f in facts} | {known.second.get(f.worker_id) for f in facts}
+              | supervisees_on(conn, rows, end_of_day) | {w for w, s in known.second.items() if s in rows})
+    missing = tuple(sorted(w for w in wanted if w is not None and w not in rows))
+    return [*rows.values(), *(active_workers(conn, day, end_of_day, Scope(worker_ids=missing)) if missing else ())]
 
 
 def standing_of(worker: Worker) -> Standing:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 
 from domain.agreements import AgreedTerms, agreed_due, agreed_interval, agreed_minimum_minutes
 from domain.employee_reviews import ReviewFact, review_cycles, reviews_due
@@ -591,7 +592,14 @@ def agreed_rule(pack: PolicyPack, category: str, start_date: date, on: date, agr
 def short_date(day: date | None, as_of: date) -> str:
     if day is None:
         return "-"
-    return f"{day.day} {day:%b}" if day.year == as_of.year else f"{day.day} {day:%b %Y}"
+    return _short_date(day, day.year == as_of.year)
+
+
+# The due view words the same few hundred days for thousands of workers, and strftime's month name cost more
+# than the rest of a worker's evaluation.
+@lru_cache(maxsize=65536)
+def _short_date(day: date, this_year: bool) -> str:
+    return f"{day.day} {day:%b}" if this_year else f"{day.day} {day:%b %Y}"
 
 
 def _days(n: int) -> str:

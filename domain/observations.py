@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
+from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -301,11 +302,18 @@ def _cycle_due(pack: PolicyPack, key: str, cycle: ObservationCycle, start: date,
     late = (as_of - due).days
     what = "direct practice observed" if cycle.of == Observed.PRACTICE.value else "supervision observed"
     by = " or ".join(_OBSERVER_WORDS[o] for o in cycle.observers)
-    last = f"last {latest.observed_on:%-d %b %Y}" if latest else f"none recorded since {start:%-d %b %Y}"
-    when = f"{late} day{'s' if late != 1 else ''} overdue" if late > 0 else f"due {due:%-d %b %Y}"
+    last = f"last {day_words(latest.observed_on)}" if latest else f"none recorded since {day_words(start)}"
     described = f"{what} by {by} every {cycle.every} ({pack.cite(cycle)}): {last}"
     return CycleDue(f"observation.{key}", due, max(late, 0),
-                    f"{described}, due {due:%-d %b %Y}" + (f", {when}" if late > 0 else ""), described)
+                    f"{described}, due {day_words(due)}"
+                    + (f", {late} day{'s' if late != 1 else ''} overdue" if late > 0 else ""), described)
+
+
+# The due view words the same few hundred days for thousands of workers, and strftime's month name cost more
+# than the rest of the cycle's evaluation.
+@lru_cache(maxsize=65536)
+def day_words(day: date) -> str:
+    return f"{day:%-d %b %Y}"
 
 
 _OBSERVER_WORDS = {"supervisor": "their supervisor", "senior": "a senior manager", "peer": "a peer"}

@@ -59,12 +59,14 @@ class Interval(_Frozen):
         return self.months * _DAYS_PER_MONTH + self.weeks * 7 + self.days
 
     def __str__(self) -> str:
-        parts = [
-            f"{n} {unit}{'' if n == 1 else 's'}"
-            for n, unit in ((self.months, "month"), (self.weeks, "week"), (self.days, "day"))
-            if n
-        ]
-        return " ".join(parts)
+        return _interval_words(self.months, self.weeks, self.days)
+
+
+# Worded for every worker on the due view, always the pack's same few intervals.
+@lru_cache(maxsize=256)
+def _interval_words(months: int, weeks: int, days: int) -> str:
+    return " ".join(f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in ((months, "month"), (weeks, "week"),
+                                                                          (days, "day")) if n)
 
 
 def add_interval(start: date, interval: Interval) -> date:

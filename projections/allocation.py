@@ -18,7 +18,7 @@ from sqlalchemy import (
 
 from domain.retention import FileDestruction
 from domain.workers import Worker
-from projections.schema import InList, current_records, read_models
+from projections.schema import FEW_IDS, InList, current_records, read_models, supervision_periods
 from projections.supervision_compliance import (
     _date_known, _known, compliance_record_dates, compliance_sessions, cutoff_for,
 )
@@ -161,6 +161,26 @@ def second_supervisees_on(conn: Connection, supervisor_id: str, end_of_day: Any)
         or_(p.c.ended_at.is_(None), p.c.ended_at >= end_of_day)).distinct()).scalars())
 
 
+_SUPERVISEES = select(supervision_periods.c.worker_id).where(
+    InList(supervision_periods.c.supervisor_id, "_supervisors"), supervision_periods.c.started_at < bindparam("_end"),
+    or_(supervision_periods.c.ended_at.is_(None), supervision_periods.c.ended_at >= bindparam("_end")))
+
+
+_EVERY_SUPERVISEE = select(supervision_periods.c.worker_id, supervision_periods.c.supervisor_id).where(
+    supervision_periods.c.started_at < bindparam("_end"),
+    or_(supervision_periods.c.ended_at.is_(None), supervision_periods.c.ended_at >= bindparam("_end")))
+
+
+def supervisees_on(conn: Connection, supervisors: Iterable[str], end_of_day: Any) -> set[str]:
+    """Whom any of `supervisors` supervised as line manager at the end of a day (as the periods record it)."""
+    wanted = set(supervisors)
+    if not wanted:
+        return set()
+    if len(wanted) <= FEW_IDS:
+        return set(conn.execute(_SUPERVISEES, {"_supervisors": list(wanted), "_end": end_of_day}).scalars())
+    return {w for w, s in conn.execute(_EVERY_SUPERVISEE, {"_end": end_of_day}) if s in wanted}
+
+
 def second_supervisees_of(conn: Connection, supervisor_id: str) -> list[str]:
     p = second_supervision_periods
     return list(conn.execute(select(p.c.worker_id).where(p.c.supervisor_id == supervisor_id,
@@ -168,4 +188,4 @@ def second_supervisees_of(conn: Connection, supervisor_id: str) -> list[str]:
 
 
 __all__ = ["HANDLERS", "TABLES", "AllocationFacts", "load_allocation", "second_supervisees_of",
-           "second_supervisees_on"]
+           "second_supervisees_on", "supervisees_on"]

@@ -10,14 +10,16 @@ from dataclasses import replace
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import Column, Connection, Date, DateTime, Integer, String, Table, delete, func, insert, or_, select
+from sqlalchemy import (
+    Column, Connection, Date, DateTime, Integer, String, Table, delete, func, insert, literal, or_, select,
+)
 
 from domain.agreements import SupervisionAgreement
 from domain.compliance import WorkerFacts
 from domain.employee_reviews import EmployeeReview, ReviewFact
 from domain.observations import FrequencySteps, ObservationFact, PracticeObservation
 from domain.retention import FileDestruction
-from projections.schema import InList, read_models, supervision_periods
+from projections.schema import FEW_IDS, InList, read_models, supervision_periods
 
 cycle_observations = Table(
     "cycle_observations", read_models,
@@ -120,7 +122,7 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _of(column: Any, ids: list[str]) -> Any:
-    return column.in_(ids)
+    return column.in_(ids) if len(ids) <= FEW_IDS else literal(True)
 
 
 def step_downs(conn: Connection, cutoff: datetime, workers: Iterable[dict]) -> dict[str, tuple[date, ...]]:
@@ -159,10 +161,18 @@ def with_cycle_facts(conn: Connection, facts: list[WorkerFacts], cutoff: datetim
             _of(p.c.supervisor_id, ids)).group_by(p.c.supervisor_id)).all())
     steps = step_downs(conn, cutoff, [{"worker_id": f.worker_id, "category": f.category, "start_date": f.start_date}
                                       for f in facts])
-    return [replace(f, observations=tuple(observations.get(f.worker_id, ())),
-                    reviews=tuple(reviews.get(f.worker_id, ())), step_downs=steps.get(f.worker_id, ()),
-                    supervises_since=_aware(supervising[f.worker_id]).date() if f.worker_id in supervising else None,
-                    agreed_terms=terms.get(f.worker_id, {})) for f in facts]
+    found = []
+    for f in facts:
+        cycle = (tuple(observations.get(f.worker_id, ())), tuple(reviews.get(f.worker_id, ())),
+                 steps.get(f.worker_id, ()),
+                 _aware(supervising[f.worker_id]).date() if f.worker_id in supervising else None,
+                 terms.get(f.worker_id, {}))
+        # Most workers have none of these: their facts stand as they are (a copy of each cost more than the queries).
+        if cycle != (f.observations, f.reviews, f.step_downs, f.supervises_since, f.agreed_terms):
+            f = replace(f, observations=cycle[0], reviews=cycle[1], step_downs=cycle[2], supervises_since=cycle[3],
+                        agreed_terms=cycle[4])
+        found.append(f)
+    return found
 
 
 def agreed_terms_of(conn: Connection, ids: list[str]) -> dict[str, dict[str, dict]]:
@@ -171,7 +181,10 @@ def agreed_terms_of(conn: Connection, ids: list[str]) -> dict[str, dict[str, dic
     terms: dict[str, dict[str, dict]] = {}
     if not ids:
         return terms
+    wanted = set(ids)
     for row in conn.execute(select(t).where(_of(t.c.worker_id, ids))):
+        if row.worker_id not in wanted:
+            continue
         every = {k: v for k, v in (("months", row.every_months), ("weeks", row.every_weeks),
                                    ("days", row.every_days)) if v}
         agreed = {**({"every": every} if every else {}),

@@ -101,6 +101,11 @@ worker_regimes = Table(
 )
 
 
+# Beyond this many workers a query reads every row and the caller keeps those of the workers asked about: binding
+# thousands of ids (the whole organisation's due view) cost more to render than reading the rows they left out.
+FEW_IDS = 500
+
+
 class InList(ColumnElement[bool]):
     """`column IN` the list bound as `name`. On PostgreSQL `column = ANY(:name)`: one array parameter, so a
     statement about a run's hundreds of files stays short (psycopg keeps converted queries only up to 4 KB, and

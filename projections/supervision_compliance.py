@@ -120,10 +120,17 @@ compliance_record_shares = Table(
     Column("shared_at", DateTime(timezone=True), nullable=False),
 )
 
-# The dashboard's hot paths: the latest session per worker, and sessions by worker and day.
-Index("ix_compliance_sessions_worker_held", compliance_sessions.c.worker_id, compliance_sessions.c.held_on)
+# The dashboard's hot paths: the latest session per worker, and sessions by worker and day. Each index carries
+# the columns those queries test (when it was known, how long it lasted), so they read the index alone rather
+# than every row of the table: at 10,000 workers the dashboard walks every session and record more than once.
+Index("ix_compliance_sessions_worker_held", compliance_sessions.c.worker_id, compliance_sessions.c.held_on,
+      compliance_sessions.c.held_at, compliance_sessions.c.actual_minutes)
 Index("ix_compliance_record_dates_worker_date", compliance_record_dates.c.worker_id,
-      compliance_record_dates.c.session_date)
+      compliance_record_dates.c.session_date, compliance_record_dates.c.recorded_at,
+      compliance_record_dates.c.superseded_at)
+# The few sessions booked ahead of a day, without walking every session. (An index on held_on, for the week's
+# minutes, led SQLite to look every held session up through it for the records missing, at five times the cost.)
+Index("ix_compliance_sessions_scheduled_for", compliance_sessions.c.scheduled_for)
 
 TABLES = (compliance_sessions, compliance_record_dates, compliance_agreements, compliance_agreement_reviews,
           compliance_cases, compliance_case_ratings, compliance_case_discussions, compliance_record_shares)
@@ -301,13 +308,14 @@ def active_workers(conn: Connection, on: date, known_by: datetime, scope: Scope 
     end_of_day = cutoff_for(on)
     period = select(p.c.worker_id, p.c.supervisor_id, p.c.started_at).where(
         p.c.started_at < end_of_day, or_(p.c.ended_at.is_(None), p.c.ended_at >= end_of_day)).subquery()
-    regime = _regime_in_force(on, known_by)
-    query = (select(w.c.worker_id, func.coalesce(regime.c.category, w.c.category).label("category"),
-                    func.coalesce(regime.c.category_since, w.c.start_date).label("start_date"), w.c.joined_at,
+    g = worker_regimes
+    query = (select(w.c.worker_id, func.coalesce(g.c.category, w.c.category).label("category"),
+                    func.coalesce(g.c.category_since, w.c.start_date).label("start_date"), w.c.joined_at,
                     w.c.leaving_date.label("left_on"), w.c.left_at, period.c.supervisor_id,
                     period.c.started_at.label("supervisor_from"))
              .select_from(w.outerjoin(period, period.c.worker_id == w.c.worker_id)
-                          .outerjoin(regime, regime.c.worker_id == w.c.worker_id))
+                          .outerjoin(g, and_(g.c.worker_id == w.c.worker_id,
+                                             g.c.started_version == _regime_in_force(w.c.worker_id, on, known_by))))
              .where(w.c.joined_at < known_by, w.c.start_date <= on,
                     or_(w.c.left_at.is_(None), w.c.left_at >= known_by, w.c.leaving_date >= (first or on))))
     if scope.team is not None:
@@ -323,15 +331,14 @@ def active_workers(conn: Connection, on: date, known_by: datetime, scope: Scope 
     return rows
 
 
-def _regime_in_force(on: date, known_by: datetime) -> Any:
-    """Per worker, the latest regime recorded by `known_by` that had begun by `on` (a change recorded ahead of
-    its day leaves the earlier regime in force until then)."""
-    r = worker_regimes
-    latest = (select(r.c.worker_id, func.max(r.c.started_version).label("version"))
-              .where(r.c.recorded_at < known_by, r.c.category_since <= on).group_by(r.c.worker_id).subquery())
-    return (select(r.c.worker_id, r.c.category, r.c.category_since)
-            .join(latest, and_(latest.c.worker_id == r.c.worker_id, latest.c.version == r.c.started_version))
-            .subquery())
+def _regime_in_force(worker_id: Any, on: date, known_by: datetime) -> Any:
+    """The worker's latest regime recorded by `known_by` that had begun by `on` (a change recorded ahead of its
+    day leaves the earlier regime in force until then). Looked up by key for each worker: grouping every worker's
+    regimes first made one team's dashboard read them all."""
+    r = worker_regimes.alias("recorded")
+    return (select(func.max(r.c.started_version))
+            .where(r.c.worker_id == worker_id, r.c.recorded_at < known_by, r.c.category_since <= on)
+            .correlate(workers).scalar_subquery())
 
 
 def _worker_filter(column: Any, ids: list[str] | None) -> Any:
@@ -412,9 +419,11 @@ def _last_sessions(conn: Connection, cutoff: datetime, as_of: date, ids: list[st
     is filled with each worker's last held session (day, minutes), whether or not it counts."""
     held_last = {} if held_last is None else held_last
     latest: dict[str, tuple[date, int | None]] = {}
+    held, recorded = _held_dates(cutoff, as_of, ids, counts_from)
     # Each part grouped on its own (by the worker's index) and the two merged here: grouping their union
-    # sorted every session and record first, at twice the cost.
-    for part in _held_dates(cutoff, as_of, ids, counts_from):
+    # sorted every session and record first, at twice the cost. Where every held session counts, the last held
+    # session below is the held part's latest day: one pass over the sessions fewer.
+    for part in (recorded,) if counts_from is None else (held, recorded):
         days = part.subquery()
         for worker_id, day in conn.execute(select(days.c.worker_id, func.max(days.c.day)).group_by(days.c.worker_id)):
             if worker_id not in latest or latest[worker_id][0] < day:
@@ -428,6 +437,8 @@ def _last_sessions(conn: Connection, cutoff: datetime, as_of: date, ids: list[st
                            .where(_known(s.c.held_at, cutoff)).group_by(s.c.worker_id, s.c.held_on))
     for worker_id, held_on, minutes in lengths:
         held_last[worker_id] = (held_on, minutes)
+        if counts_from is None and (worker_id not in latest or latest[worker_id][0] < held_on):
+            latest[worker_id] = (held_on, None)
         if latest.get(worker_id, (None,))[0] == held_on:
             latest[worker_id] = (held_on, minutes)
     return latest
@@ -439,10 +450,15 @@ def _not_yet(column: Any, cutoff: datetime) -> Any:
 
 def _next_booked(conn: Connection, cutoff: datetime, as_of: date, ids: list[str] | None) -> dict[str, date]:
     s = compliance_sessions
-    rows = conn.execute(select(s.c.worker_id, func.min(s.c.scheduled_for)).where(
-        s.c.scheduled_at < cutoff, s.c.scheduled_for >= as_of, _not_yet(s.c.held_at, cutoff),
-        _not_yet(s.c.cancelled_at, cutoff), _worker_filter(s.c.worker_id, ids)).group_by(s.c.worker_id))
-    return {r[0]: r[1] for r in rows}
+    # The earliest taken here, not grouped in SQL: grouping by worker made SQLite walk every session in the
+    # worker's index rather than the few ahead of the day in the day's.
+    booked: dict[str, date] = {}
+    for worker_id, day in conn.execute(select(s.c.worker_id, s.c.scheduled_for).where(
+            s.c.scheduled_at < cutoff, s.c.scheduled_for >= as_of, _not_yet(s.c.held_at, cutoff),
+            _not_yet(s.c.cancelled_at, cutoff), _worker_filter(s.c.worker_id, ids))):
+        if worker_id not in booked or day < booked[worker_id]:
+            booked[worker_id] = day
+    return booked
 
 
 def _date_known(d: Any, cutoff: datetime) -> Any:

@@ -173,6 +173,10 @@ def test_a_departing_allocation_is_shown_until_the_service_manager_agrees_an_exc
     assert kinds(board, team_manager)["allocation_breach"] == [
         "supervises 12 people: bcp expects 5 to 7 supervisees per supervisor; needs an exception agreed by the service "
         "manager (bcp) for each supervisee beyond 7"]
+    # A team's view judges the pairings that involve its people (here the team manager's twelve, outside the
+    # view) as the whole organisation's view does.
+    whole = {r.worker_id: r for r in app.scheduling.compliance_dashboard(as_of=D(2026, 1, 7)).rows}
+    assert board.rows and all(r == whole[r.worker_id] for r in board.rows)
     for worker in team[7:]:
         app.allocation.agree_allocation_exception(acting(service_manager, Role.MANAGER), worker, team_manager,
                                                   ["ratio"],
