@@ -4,6 +4,8 @@ For each backend: a populated organisation, a real `uvicorn` process on 127.0.0.
 second process (C keep-alive clients, N reads in total, capped in time). The same reads run against a server
 built with `create_app(log_reads=False)` — a switch that exists for this benchmark only — and the cost of
 logging is 1 - logged/unlogged (goal: at most 10%). Each mode runs twice, alternating; the better run counts.
+It prints too the CPU each read made (the server process's, and on PostgreSQL the database server's processes'),
+mean of the runs: on two shared cores the rates move by more than the goal between runs of the same code.
 
     uv run python benchmarks/api.py [--backend sqlite] [--reads 3000] [--clients 4] [--records 40]
 
@@ -165,12 +167,48 @@ def load(base: str, token: str, ids: list[str], reads: int, clients: int, cap_se
             "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]}
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU of these processes (every thread of each), from /proc."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # ended meanwhile
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def database_pids(settings) -> list[int]:  # type: ignore[no-untyped-def]
+    """PostgreSQL's own processes (its backends, WAL writer, checkpointer): a logged read's commit is their work too."""
+    if settings.is_sqlite:
+        return []
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 def measure(settings, token: str, ids: list[str], log_reads: bool, args) -> dict:  # type: ignore[no-untyped-def]
     process, base = serve(settings, log_reads)
     try:
+        # CPU per read, beside the rate: on two shared cores the rates move by more than the goal between runs
+        # of the same code, while the work each read makes (the server's, and the database server's) does not.
+        database = database_pids(settings)
+        before = cpu_seconds([process.pid]), cpu_seconds(database)
         out = subprocess.run([sys.executable, __file__, "--load", base, token, ",".join(ids), str(args.reads),
                               str(args.clients)], capture_output=True, text=True, timeout=180, check=True)
-        return json.loads(out.stdout)
+        database = sorted(set(database) | set(database_pids(settings)))
+        result = json.loads(out.stdout)
+        served = result["reads"] + min(50, len(ids))  # with the warm-up's
+        result["server_cpu_ms"] = 1000 * (cpu_seconds([process.pid]) - before[0]) / served
+        result["database_cpu_ms"] = 1000 * (cpu_seconds(database) - before[1]) / served
+        return result
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -191,6 +229,12 @@ def bench(backend: str, args) -> None:  # type: ignore[no-untyped-def]
             print(f"{backend:10} {label}: {r['per_second']:7.1f} reads/s  p50 {r['p50_ms']:6.2f} ms  "
                   f"p99 {r['p99_ms']:6.2f} ms  ({r['reads']} reads, {r['failures']} failed)")
         print(f"{backend:10} logging costs {100 * cost:.1f}% of the read rate (goal: at most 10%)")
+        cpu = {mode: statistics.mean(r["server_cpu_ms"] + r["database_cpu_ms"] for r in rs) for mode, rs in runs.items()}
+        for mode, label in ((True, "with access log"), (False, "logging off   ")):
+            print(f"{backend:10} {label}: CPU a read {cpu[mode]:.2f} ms (server "
+                  f"{statistics.mean(r['server_cpu_ms'] for r in runs[mode]):.2f}, database "
+                  f"{statistics.mean(r['database_cpu_ms'] for r in runs[mode]):.2f}; mean of {len(runs[mode])} runs)")
+        print(f"{backend:10} logging costs {100 * (cpu[True] / cpu[False] - 1):.1f}% more CPU a read")
 
 
 def serve_workers(settings, workers: int) -> tuple[subprocess.Popen, str]:  # type: ignore[no-untyped-def]

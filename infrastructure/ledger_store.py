@@ -102,7 +102,20 @@ class InclusionInLatest:
     nodes: "PrefetchedNodes"
 
 
-class PrefetchedNodes:
+class _Subtrees:
+    """A subtree store whose one-node read is its many-node read of one."""
+
+    def nodes(self, keys: list[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
+        raise NotImplementedError
+
+    def node(self, level: int, index: int) -> bytes:
+        found = self.nodes([(level, index)])
+        if (level, index) not in found:
+            raise merkle.MissingNodeError(f"ledger lacks subtree ({level}, {index})")
+        return found[(level, index)]
+
+
+class PrefetchedNodes(_Subtrees):
     """Subtree hashes from rows already read; a node not among them is read from `store` (a proof then costs one
     round trip more, and stays right)."""
 
@@ -125,11 +138,6 @@ class PrefetchedNodes:
             found.update(self.store.nodes(missing))
         return found
 
-    def node(self, level: int, index: int) -> bytes:
-        found = self.nodes([(level, index)])
-        if (level, index) not in found:
-            raise merkle.MissingNodeError(f"ledger lacks subtree ({level}, {index})")
-        return found[(level, index)]
 
 
 def inclusion_in_latest(rows: Iterable[Sequence[Any]], store: merkle.BulkSubtreeStore) -> InclusionInLatest:
@@ -145,7 +153,7 @@ def inclusion_in_latest(rows: Iterable[Sequence[Any]], store: merkle.BulkSubtree
     return InclusionInLatest(leaf, latest, PrefetchedNodes(nodes, store))
 
 
-class SqlLedgerStore:
+class SqlLedgerStore(_Subtrees):
     """The ledger tables as an `merkle.BulkSubtreeStore`: any proof in one query of O(log n) rows."""
 
     def __init__(self, engine: Engine, latest_rows: Callable[[int], list[Any]] | None = None) -> None:
@@ -228,11 +236,6 @@ class SqlLedgerStore:
                     pass  # reported as missing by the caller
         return found
 
-    def node(self, level: int, index: int) -> bytes:
-        found = self.nodes([(level, index)])
-        if (level, index) not in found:
-            raise merkle.MissingNodeError(f"ledger lacks subtree ({level}, {index})")
-        return found[(level, index)]
 
     def leaves_for(self, notification_ids: Sequence[int]) -> dict[int, tuple[int, bytes]]:
         """notification id -> (leaf index, leaf hash), for those that have a leaf."""
