@@ -38,7 +38,10 @@ timer.start()
 import uvicorn
 from api import demo_cast as cast
 from api.http import create_app
-uvicorn.run(create_app(log_reads=sys.argv[2] == "1"), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+# projections in the background, as `svl serve` runs (otherwise each read would first project, inline, the log
+# entries of the reads before it)
+uvicorn.run(create_app(log_reads=sys.argv[2] == "1", background_projections=True), host="127.0.0.1",
+            port=int(sys.argv[1]), log_level="warning")
 """
 
 
