@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
-from functools import lru_cache
 
 from domain.agreements import AgreedTerms, agreed_due, agreed_interval, agreed_minimum_minutes
 from domain.employee_reviews import ReviewFact, review_cycles, reviews_due
-from domain.observations import CycleDue, ObservationFact, observation_cycles, observations_due, step_down_label
+from domain.observations import (CycleDue, ObservationFact, day_words, observation_cycles, observations_due,
+                                 step_down_label)
 from domain.pack_history import PackHistory
 from domain.policy import CancellationReason as PackCancellationReason
 from domain.policy import Interval, PolicyPack, WorkerCategory, add_interval
@@ -592,14 +592,7 @@ def agreed_rule(pack: PolicyPack, category: str, start_date: date, on: date, agr
 def short_date(day: date | None, as_of: date) -> str:
     if day is None:
         return "-"
-    return _short_date(day, day.year == as_of.year)
-
-
-# The due view words the same few hundred days for thousands of workers, and strftime's month name cost more
-# than the rest of a worker's evaluation.
-@lru_cache(maxsize=65536)
-def _short_date(day: date, this_year: bool) -> str:
-    return f"{day.day} {day:%b}" if this_year else f"{day.day} {day:%b %Y}"
+    return day_words(day, with_year=day.year != as_of.year)
 
 
 def _days(n: int) -> str:

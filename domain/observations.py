@@ -310,10 +310,10 @@ def _cycle_due(pack: PolicyPack, key: str, cycle: ObservationCycle, start: date,
 
 
 # The due view words the same few hundred days for thousands of workers, and strftime's month name cost more
-# than the rest of the cycle's evaluation.
+# than the rest of a worker's evaluation.
 @lru_cache(maxsize=65536)
-def day_words(day: date) -> str:
-    return f"{day:%-d %b %Y}"
+def day_words(day: date, with_year: bool = True) -> str:
+    return f"{day.day} {day:%b %Y}" if with_year else f"{day.day} {day:%b}"
 
 
 _OBSERVER_WORDS = {"supervisor": "their supervisor", "senior": "a senior manager", "peer": "a peer"}
